@@ -1,0 +1,91 @@
+"""claimsite: one Flask application serving every campaign microsite from its YAML file."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, g, request
+from flask_wtf import CSRFProtect
+from werkzeug.exceptions import NotFound
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from . import rendering
+from .assets import Assets
+from .campaigns import CampaignConfigError, CampaignRegistry
+from .cli import campaigns_cli
+from .i18n import LanguageConverter, babel, select_locale
+from .page_cache import PageCache
+from .plugins import PluginHost
+from .sessions import CampaignSessionInterface
+from .settings import load_settings
+from .site import Site
+from .templating import ChainLoader
+from .tenancy import ENVIRON_CAMPAIGN, TenancyMiddleware
+from .themes import Themes
+from .views import assets, errors, pages
+
+csrf = CSRFProtect()
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Build the app: settings -> plugins -> themes -> campaigns -> babel -> views -> tenancy middleware.
+
+    ``test_config`` overrides settings (the fields of :class:`core.settings.Settings`, lower case).
+    Raises ``SettingsError`` for unsafe settings, and ``CampaignConfigError`` in production when a campaign
+    file is invalid (development logs the problem and serves the other campaigns).
+    """
+    settings = load_settings(test_config)
+    app = Flask(__name__, instance_path=str(settings.instance_dir), static_folder=None)
+    app.config.update(
+        SECRET_KEY=settings.resolved_secret_key(),
+        SESSION_COOKIE_NAME="claimsite_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.public_scheme == "https" and not settings.development,
+        TEMPLATES_AUTO_RELOAD=settings.development,
+        MAX_CONTENT_LENGTH=2 * 1024 * 1024,
+    )
+
+    plugins = PluginHost()
+    themes = Themes(settings.themes_dir, settings.campaigns_dir)
+    registry = CampaignRegistry(settings.campaigns_dir, lambda: plugins.settings_schemas, themes.names)
+    snapshot = registry.load()
+    if snapshot.errors and settings.env == "production":
+        raise CampaignConfigError(list(snapshot.errors))
+
+    tenancy = TenancyMiddleware(app.wsgi_app, registry, settings)
+    page_cache = PageCache(0 if settings.development else settings.page_cache_seconds)
+    app.extensions["claimsite"] = Site(settings, plugins, themes, registry, Assets(themes), page_cache, tenancy)
+
+    babel.init_app(app, locale_selector=select_locale,
+                   default_translation_directories=str(settings.translations_dir))
+    csrf.init_app(app)
+    app.session_interface = CampaignSessionInterface()
+    app.jinja_loader = ChainLoader(themes, registry, plugins.template_dirs)
+    app.url_map.converters["lang"] = LanguageConverter
+    rendering.init_app(app)
+
+    @app.before_request
+    def _campaign_of_request() -> None:
+        slug = request.environ.get(ENVIRON_CAMPAIGN)
+        g.campaign = registry.snapshot.campaigns.get(slug) if slug else None
+        if g.campaign is None:
+            raise NotFound()
+
+    @app.after_request
+    def _vary_on_host(response):  # type: ignore[no-untyped-def]
+        response.vary.add("Host")
+        return response
+
+    app.register_blueprint(pages.bp)
+    app.register_blueprint(assets.bp)
+    errors.init_app(app)
+
+    app.cli.add_command(campaigns_cli)
+    plugins.pm.hook.claimsite_register_commands(cli=app.cli)
+
+    app.wsgi_app = tenancy  # type: ignore[method-assign]
+    if settings.trusted_proxies:
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(tenancy, x_for=n, x_proto=n, x_host=n, x_port=n)  # type: ignore[method-assign]
+    return app

@@ -1,0 +1,322 @@
+"""Read one campaign file into a validated :class:`Campaign`, or explain exactly what is wrong with it.
+
+Every problem names the file, the line, the field path and what was expected; nobody editing YAML should ever see
+a traceback. Plugin settings (``plugins: {faq: {...}}``) are validated here too, by each plugin's own model.
+"""
+
+from __future__ import annotations
+
+import difflib
+import typing
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import UnionType
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from .errors import CampaignConfigError, ConfigProblem
+from .localized import Localized
+from .schema import Campaign
+
+# What each pattern-constrained type means, in words for the person editing the file.
+_PATTERN_WORDS = {
+    "^[a-z][a-z0-9-]{1,39}$": "a slug: 2-40 lowercase letters, digits or '-', starting with a letter",
+    "^[a-z]{2}$": "a two-letter lowercase language code such as 'nl' or 'en'",
+    "^(https?://[^\\s]+|mailto:[^\\s@]+@[^\\s@]+)$": "a web address starting with https:// (or a mailto: address)",
+    "^[^\\s@]+@[^\\s@]+\\.[^\\s@]+$": "an e-mail address",
+    "^#([0-9a-fA-F]{3}|[0-9a-fA-F]{6})$": "a colour such as '#1a2b3c'",
+}
+
+
+@dataclass(frozen=True)
+class LoadedCampaign:
+    """A campaign that passed validation, with its plugins' validated settings and any warnings."""
+
+    campaign: Campaign
+    plugin_settings: Mapping[str, BaseModel]
+    path: Path
+    warnings: list[ConfigProblem] = field(default_factory=list)
+
+    @property
+    def slug(self) -> str:
+        return self.campaign.slug
+
+    @property
+    def enabled_plugins(self) -> frozenset[str]:
+        """The plugins this campaign enables; no other plugin's per-campaign hooks run for it."""
+        return frozenset(self.plugin_settings)
+
+    def settings_for(self, plugin_name: str) -> Any:
+        """The validated settings of an enabled plugin (``KeyError`` if the campaign does not enable it)."""
+        return self.plugin_settings[plugin_name]
+
+
+class _Document:
+    """The YAML node tree of one file, used to find the line of any field path."""
+
+    def __init__(self, root: yaml.Node | None) -> None:
+        self.root = root
+
+    def line_of(self, loc: tuple[Any, ...]) -> int | None:
+        """The line of the deepest node along ``loc`` that exists in the file (1-based)."""
+        node = self.root
+        if node is None:
+            return None
+        line = node.start_mark.line + 1
+        for part in loc:
+            if isinstance(node, yaml.MappingNode):
+                for key_node, value_node in node.value:
+                    if str(key_node.value) == str(part):
+                        line = key_node.start_mark.line + 1
+                        node = value_node
+                        break
+                else:
+                    continue  # a pydantic union tag or a missing key: stay where we are
+            elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+                node = node.value[part]
+                line = node.start_mark.line + 1
+            else:
+                continue
+        return line
+
+
+def _duplicate_keys(node: yaml.Node | None, path: tuple[Any, ...] = ()) -> Iterator[tuple[tuple[Any, ...], int]]:
+    """Keys written twice in one mapping: YAML would silently keep the last one."""
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key_node, value_node in node.value:
+            key = str(key_node.value)
+            if key in seen:
+                yield (*path, key), key_node.start_mark.line + 1
+            seen.add(key)
+            yield from _duplicate_keys(value_node, (*path, key))
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            yield from _duplicate_keys(item, (*path, index))
+
+
+def _field_path(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif isinstance(part, str) and not any(c in part for c in "[(,"):
+            out += f".{part}" if out else part
+    return out
+
+
+def _clean_loc(loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Drop pydantic's union and validator tags from an error location."""
+    return tuple(p for p in loc if isinstance(p, int) or not any(c in p for c in "[(,"))
+
+
+def _model_at(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The model class that holds the field at ``loc``, to list its allowed keys."""
+    current: Any = model
+    for part in loc:
+        current = _unwrap(current)
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            if part not in current.model_fields:
+                return None
+            current = current.model_fields[part].annotation
+        elif typing.get_origin(current) in (list, dict):
+            current = typing.get_args(current)[-1]
+        else:
+            return None
+    current = _unwrap(current)
+    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
+
+
+def _unwrap(annotation: Any) -> Any:
+    """``X | None`` -> ``X``; ``Annotated[X, ...]`` -> ``X``."""
+    while True:
+        origin = typing.get_origin(annotation)
+        if origin is typing.Annotated:
+            annotation = typing.get_args(annotation)[0]
+        elif origin in (typing.Union, UnionType):
+            options = [a for a in typing.get_args(annotation) if a is not type(None)]
+            if len(options) != 1:
+                return annotation
+            annotation = options[0]
+        else:
+            return annotation
+
+
+def _explain(error: Mapping[str, Any], model: type[BaseModel], loc: tuple[Any, ...]) -> str:
+    """One pydantic error, in words for the person editing the file."""
+    kind = error["type"]
+    given = error.get("input")
+    if kind == "extra_forbidden":
+        key = loc[-1] if loc else "?"
+        message = f"unknown key '{key}'"
+        parent = _model_at(model, loc[:-1])
+        if parent is not None:
+            allowed = sorted(parent.model_fields)
+            close = difflib.get_close_matches(str(key), allowed, n=1)
+            if close:
+                message += f"; did you mean '{close[0]}'?"
+            message += f" Allowed here: {', '.join(allowed)}"
+        return message
+    if kind == "missing":
+        return "this field is required but missing"
+    if kind == "string_pattern_mismatch":
+        pattern = error.get("ctx", {}).get("pattern", "")
+        words = _PATTERN_WORDS.get(pattern, f"text matching {pattern}")
+        if "[a-z0-9]([a-z0-9-]" in pattern:
+            words = "a host name such as 'example.org'" + (" followed by /path" if "(/[" in pattern else "")
+        if pattern.startswith("^[A-Za-z0-9_-][A-Za-z0-9_-]*"):
+            words = "a relative file name (no leading '/', no '..')"
+        return f"expected {words}, got {given!r}"
+    if kind == "literal_error":
+        return f"{error['msg'].replace('Input should be', 'expected')}, got {given!r}"
+    if kind in ("date_from_datetime_parsing", "date_parsing", "date_type"):
+        return f"expected a date written as YYYY-MM-DD, got {given!r}"
+    if kind == "value_error":
+        return str(error.get("ctx", {}).get("error", error["msg"]))
+    if kind in ("dict_type", "model_type", "model_attributes_type"):
+        return f"expected a mapping of keys to values (key: value), got {_kind_of(given)}"
+    if kind == "list_type":
+        return f"expected a list (lines starting with '- '), got {_kind_of(given)}"
+    if kind in ("string_type",):
+        return f"expected text, got {_kind_of(given)}"
+    if kind == "too_short":
+        return "must not be empty"
+    message = error["msg"]
+    return f"{message[0].lower()}{message[1:]}, got {given!r}" if "input" in error else message
+
+
+def _kind_of(value: Any) -> str:
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if value is None:
+        return "nothing"
+    return f"{type(value).__name__} {value!r}"
+
+
+def _problems(
+    exc: ValidationError, model: type[BaseModel], doc: _Document, file: str, prefix: tuple[Any, ...] = ()
+) -> list[ConfigProblem]:
+    problems = []
+    for error in exc.errors():
+        loc = _clean_loc(tuple(error["loc"]))
+        full = (*prefix, *loc)
+        problems.append(ConfigProblem(file, doc.line_of(full), _field_path(full), _explain(error, model, loc)))
+    return problems
+
+
+def _localized_fields(value: Any, path: tuple[Any, ...]) -> Iterator[tuple[tuple[Any, ...], Localized]]:
+    """Every localized text in a validated model, with its field path."""
+    if isinstance(value, Localized):
+        yield path, value
+    elif isinstance(value, BaseModel):
+        for name in type(value).model_fields:
+            yield from _localized_fields(getattr(value, name), (*path, name))
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            yield from _localized_fields(item, (*path, index))
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _localized_fields(item, (*path, key))
+
+
+def load_campaign_file(path: Path, plugin_schemas: Mapping[str, type[BaseModel]]) -> LoadedCampaign:
+    """Validate one campaign file; raise :class:`CampaignConfigError` listing every problem found."""
+    file = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CampaignConfigError([ConfigProblem(file, None, "", f"cannot be read: {exc}")]) from None
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        what = " ".join(filter(None, [exc.context, exc.problem]))
+        raise CampaignConfigError(
+            [ConfigProblem(file, line, "", f"is not valid YAML: {what} (check indentation and quotes)")]
+        ) from None
+    except yaml.YAMLError as exc:
+        raise CampaignConfigError([ConfigProblem(file, None, "", f"is not valid YAML: {exc}")]) from None
+    doc = _Document(root)
+    if not isinstance(data, dict):
+        found = "an empty file" if data is None else _kind_of(data)
+        raise CampaignConfigError(
+            [ConfigProblem(file, doc.line_of(()), "", f"expected a mapping of campaign settings, got {found}")]
+        )
+
+    problems = [
+        ConfigProblem(file, line, _field_path(loc), "this key is written twice; keep one")
+        for loc, line in _duplicate_keys(root)
+    ]
+    try:
+        campaign = Campaign.model_validate(data)
+    except ValidationError as exc:
+        raise CampaignConfigError(problems + _problems(exc, Campaign, doc, file)) from None
+
+    if campaign.slug != path.stem:
+        problems.append(
+            ConfigProblem(
+                file,
+                doc.line_of(("slug",)),
+                "slug",
+                f"the slug '{campaign.slug}' must match the file name '{path.name}' ({campaign.slug}.yaml)",
+            )
+        )
+
+    plugin_settings: dict[str, BaseModel] = {}
+    for name, settings in campaign.plugins.items():
+        schema = plugin_schemas.get(name)
+        if schema is None:
+            known = ", ".join(sorted(plugin_schemas)) or "none"
+            close = difflib.get_close_matches(name, list(plugin_schemas), n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            problems.append(
+                ConfigProblem(
+                    file,
+                    doc.line_of(("plugins", name)),
+                    f"plugins.{name}",
+                    f"unknown plugin '{name}'{hint} Installed plugins: {known}",
+                )
+            )
+            continue
+        try:
+            plugin_settings[name] = schema.model_validate(settings or {})
+        except ValidationError as exc:
+            problems.extend(_problems(exc, schema, doc, file, ("plugins", name)))
+
+    warnings: list[ConfigProblem] = []
+    everything = [((), campaign), *((("plugins", n), s) for n, s in plugin_settings.items())]
+    for prefix, model in everything:
+        for loc, text_value in _localized_fields(model, prefix):
+            full = loc
+            for language in text_value:
+                if language not in campaign.languages:
+                    problems.append(
+                        ConfigProblem(
+                            file,
+                            doc.line_of((*full, language)),
+                            _field_path((*full, language)),
+                            f"'{language}' is not one of this campaign's languages {campaign.languages}",
+                        )
+                    )
+            missing = [lang for lang in campaign.languages if lang not in text_value]
+            if missing:
+                fallback = campaign.default_language if campaign.default_language in text_value else "another"
+                warnings.append(
+                    ConfigProblem(
+                        file,
+                        doc.line_of(full),
+                        _field_path(full),
+                        f"no {', '.join(missing)} text; visitors will see the {fallback} text instead",
+                    )
+                )
+
+    if problems:
+        raise CampaignConfigError(problems)
+    return LoadedCampaign(campaign, plugin_settings, path, warnings)

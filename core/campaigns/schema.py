@@ -1,0 +1,178 @@
+"""The campaign file's schema: what staff may write in ``campaigns/<slug>.yaml``.
+
+Unknown keys are errors (``extra="forbid"``) so a typo never passes silently. Section content that belongs to a
+plugin (FAQ, news, timeline, ...) lives under ``plugins:`` and is validated by that plugin's own settings model.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from .localized import Localized, LocalizedMarkdown
+
+Slug = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{1,39}$")]
+LanguageCode = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}$")]
+Host = Annotated[
+    str,
+    StringConstraints(
+        to_lower=True, max_length=253, pattern=r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$"
+    ),
+]
+HostAndPath = Annotated[
+    str,
+    StringConstraints(
+        to_lower=True,
+        pattern=r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+(/[a-z0-9][a-z0-9._-]*)+$",
+    ),
+]
+Url = Annotated[str, StringConstraints(pattern=r"^(https?://[^\s]+|mailto:[^\s@]+@[^\s@]+)$")]
+Email = Annotated[str, StringConstraints(pattern=r"^[^\s@]+@[^\s@]+\.[^\s@]+$")]
+HexColour = Annotated[str, StringConstraints(pattern=r"^#([0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")]
+RelativeFile = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+|/[A-Za-z0-9_-]+)*$")]
+
+
+class Strict(BaseModel):
+    """Every campaign model: unknown keys are errors, values are immutable once loaded."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class Source(Strict):
+    """Where a claim or a news item comes from."""
+
+    name: str
+    url: Url | None = None
+
+
+class Link(Strict):
+    """A labelled link to another site."""
+
+    label: Localized
+    url: Url
+
+
+class SisterLink(Strict):
+    """A link to a sister campaign: by slug (URL built for its host) or by plain URL."""
+
+    label: Localized
+    campaign: Slug | None = None
+    url: Url | None = None
+
+    @model_validator(mode="after")
+    def _one_target(self) -> SisterLink:
+        if (self.campaign is None) == (self.url is None):
+            raise ValueError("give either 'campaign' (a slug) or 'url', not both and not neither")
+        return self
+
+
+class Organisation(Strict):
+    """The foundation that runs the campaign."""
+
+    name: str
+    website: Url
+    email: Email
+    chamber_of_commerce: str | None = None
+
+
+class Hero(Strict):
+    """The top of the landing page: what happened and what the visitor can get."""
+
+    title: Localized
+    subtitle: Localized | None = None
+    claim_amount: Decimal | None = Field(default=None, ge=0, description="Expected claim per person, in euros")
+    bullets: list[Localized] = []
+    source: Source | None = None
+    call_to_action: Localized
+
+
+class Item(Strict):
+    """One entry in a list section (a reason, a step, a legal requirement)."""
+
+    title: Localized
+    text: LocalizedMarkdown
+
+
+class ItemSection(Strict):
+    """A titled section made of items, e.g. 'Why join?' or 'How it works'."""
+
+    title: Localized
+    intro: LocalizedMarkdown | None = None
+    items: list[Item] = Field(min_length=1)
+
+
+class Article(Strict):
+    """A free text section: the story behind the claim, how a data request works, ..."""
+
+    title: Localized
+    text: LocalizedMarkdown
+
+
+class About(Strict):
+    """Who runs the campaign."""
+
+    title: Localized
+    text: LocalizedMarkdown
+    links: list[Link] = []
+
+
+class ThemeOverrides(Strict):
+    """Per-campaign changes to its theme's look without a template."""
+
+    colours: dict[Literal["primary", "primary_text", "accent", "background", "text", "muted"], HexColour] = {}
+    logo: RelativeFile | None = Field(default=None, description="file under campaigns/<slug>/static/")
+
+
+class Campaign(Strict):
+    """One campaign microsite."""
+
+    slug: Slug
+    name: Localized
+    hosts: list[Host] = Field(default=[], description="the first one is canonical; the others redirect to it")
+    paths: list[HostAndPath] = Field(default=[], description="'host/prefix' under a shared host")
+    status: Literal["pre-registration", "open", "closed"]
+    opens: dt.date | None = None
+    closes: dt.date | None = None
+    closed_message: Localized | None = None
+    instead: Link | None = Field(default=None, description="where to go instead when closed")
+    organisation: Organisation
+    target_company: str
+    languages: list[LanguageCode] = Field(default=["nl", "en"], min_length=1)
+    default_language: LanguageCode = "nl"
+    hero: Hero
+    reasons: ItemSection | None = None
+    articles: list[Article] = []
+    steps: ItemSection | None = None
+    legal: ItemSection | None = None
+    about: About | None = None
+    sisters: list[SisterLink] = []
+    theme: Slug = "default"
+    theme_overrides: ThemeOverrides = ThemeOverrides()
+    plugins: dict[str, dict[str, Any] | None] = Field(
+        default={}, description="plugin name -> its settings (checked by the plugin)"
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Campaign:
+        if len(set(self.languages)) != len(self.languages):
+            raise ValueError("'languages' lists a language twice")
+        if self.default_language not in self.languages:
+            raise ValueError(
+                f"default_language '{self.default_language}' is not one of languages {self.languages}"
+            )
+        if not self.hosts and not self.paths:
+            raise ValueError("give 'hosts' or 'paths' (or both): where is this campaign served?")
+        if self.opens and self.closes and self.closes < self.opens:
+            raise ValueError(f"closes ({self.closes}) is before opens ({self.opens})")
+        if self.status == "closed" and self.closed_message is None:
+            raise ValueError("a closed campaign needs a 'closed_message' telling visitors what now")
+        return self
+
+    def text(self, value: Localized | None, language: str) -> str:
+        """``value`` in ``language``, falling back to this campaign's default language."""
+        if value is None:
+            return ""
+        return value.get_text(language, self.default_language)

@@ -1,0 +1,79 @@
+"""Every hook a claimsite plugin can implement, documented where it is declared.
+
+Built-in plugins (``plugins/``) and third-party packages register the same way: an entry point in the
+``claimsite.plugins`` group naming a module. A campaign enables plugins by name under ``plugins:`` in its YAML;
+the per-campaign hooks (marked *per campaign*) only ever run for plugins that campaign enables. A plugin reads its
+own validated settings with ``campaign.settings_for("<its entry-point name>")``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    import click
+    from pydantic import BaseModel
+
+    from core.campaigns import LoadedCampaign
+    from core.sections import Section
+
+PROJECT = "claimsite"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+# -- start-up: called once for every installed plugin --------------------------------------------------------
+
+
+@hookspec
+def claimsite_settings_schema() -> type[BaseModel]:  # type: ignore[empty-body]
+    """Return the pydantic model of this plugin's settings (what a campaign writes under ``plugins: <name>:``).
+
+    Called once per installed plugin when the app starts. The model should forbid unknown keys so a typo in a
+    campaign file is reported with its line. A campaign that enables the plugin with no settings gets the model
+    validated from ``{}``. Returns: a ``BaseModel`` subclass.
+    """
+
+
+@hookspec
+def claimsite_template_dirs() -> list[Path]:  # type: ignore[empty-body]
+    """Return folders holding this plugin's templates (e.g. ``sections/faq.html``).
+
+    They are searched after the campaign folder and the themes, so a theme or a campaign can override any plugin
+    template by putting one with the same name in its own ``templates/``. Returns: a list of paths.
+    """
+
+
+@hookspec
+def claimsite_register_commands(cli: click.Group) -> None:
+    """Add commands to the ``flask`` command line by calling ``cli.command()`` / ``cli.add_command()``.
+
+    Called once when the app is created, for every installed plugin. Returns: nothing.
+    """
+
+
+# -- rendering: per campaign ------------------------------------------------------------------------------------
+
+
+@hookspec
+def claimsite_page_sections(campaign: LoadedCampaign, language: str) -> list[Section]:  # type: ignore[empty-body]
+    """Return the landing-page sections this plugin adds for ``campaign`` in ``language``. *Per campaign.*
+
+    Each :class:`core.sections.Section` names a template and an ``order``; the page shows every section (the core
+    ones and all plugins') sorted by order. Return an empty list to add nothing. Results are cached with the
+    rendered page, so keep this free of per-visitor data. Returns: a list of sections.
+    """
+
+
+@hookspec
+def claimsite_template_context(campaign: LoadedCampaign, language: str) -> dict[str, Any]:  # type: ignore[empty-body]
+    """Return extra variables for every template rendered for ``campaign``. *Per campaign.*
+
+    The dicts of all enabled plugins are merged (a later plugin wins on a clash, so use names prefixed with your
+    plugin's). Called for every page render; pages are cached for a few seconds, so values may be that old.
+    Returns: a dict (may be empty).
+    """

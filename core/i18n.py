@@ -1,0 +1,50 @@
+"""Languages: UI strings from the flask-babel catalogs in ``translations/``, language from the URL.
+
+Dutch (or the campaign's default language) lives at ``/``, every other language under ``/<code>/``. The
+Accept-Language header is consulted only on a first visit to an unprefixed page (no ``lang`` cookie yet).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+from babel.dates import format_date
+from babel.numbers import format_currency, format_decimal
+from flask import g, has_request_context
+from flask_babel import Babel
+from werkzeug.routing import BaseConverter
+
+SOURCE_LANGUAGE = "en"  # msgids are English
+LANGUAGE_COOKIE = "lang"
+babel = Babel()
+
+
+class LanguageConverter(BaseConverter):
+    """``/<lang:lang>/``: a two-letter code; whether the campaign offers it is checked in the view."""
+
+    regex = "[a-z]{2}"
+
+
+def ui_languages(translations_dir: Path) -> set[str]:
+    """Languages the UI is translated into: English (the source) and every catalog in ``translations/``."""
+    return {SOURCE_LANGUAGE} | {p.name for p in translations_dir.glob("*/LC_MESSAGES/messages.po")}
+
+
+def select_locale() -> str:
+    return getattr(g, "lang", SOURCE_LANGUAGE) if has_request_context() else SOURCE_LANGUAGE
+
+
+def money(amount: Decimal | int | float, language: str, currency: str = "EUR") -> str:
+    """'€ 500,00' in Dutch, '€500.00' in English."""
+    return format_currency(Decimal(str(amount)), currency, locale=language)
+
+
+def number(value: int, language: str) -> str:
+    """'12.345' in Dutch, '12,345' in English."""
+    return format_decimal(value, locale=language)
+
+
+def long_date(value, language: str) -> str:  # type: ignore[no-untyped-def]
+    """'10 april 2020' in Dutch, 'April 10, 2020' in English."""
+    return format_date(value, format="long", locale=language)

@@ -1,0 +1,32 @@
+"""Session cookies that never cross campaigns.
+
+The cookie is host-only (no Domain attribute), its Path is the campaign's prefix for path campaigns, and its
+signature is salted with the campaign slug, so a cookie copied from one campaign is worthless on another.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, request
+from flask.sessions import SecureCookieSessionInterface
+from itsdangerous import URLSafeTimedSerializer
+
+from .tenancy import ENVIRON_CAMPAIGN
+
+
+class CampaignSessionInterface(SecureCookieSessionInterface):
+    def get_cookie_path(self, app: Flask) -> str:
+        return request.script_root or "/"
+
+    def get_cookie_domain(self, app: Flask) -> None:
+        return None
+
+    def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
+        if not app.secret_key:
+            return None
+        slug = request.environ.get(ENVIRON_CAMPAIGN) or "-"
+        return URLSafeTimedSerializer(
+            app.secret_key,
+            salt=f"{self.salt}:{slug}",
+            serializer=self.serializer,
+            signer_kwargs={"key_derivation": self.key_derivation, "digest_method": self.digest_method},
+        )

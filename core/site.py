@@ -1,0 +1,35 @@
+"""The per-app services every part reaches through ``current_app.extensions["claimsite"]``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import current_app, g
+
+from .assets import Assets
+from .campaigns import CampaignRegistry, LoadedCampaign
+from .page_cache import PageCache
+from .plugins import PluginHost
+from .settings import Settings
+from .tenancy import TenancyMiddleware
+from .themes import Themes
+
+
+@dataclass
+class Site:
+    settings: Settings
+    plugins: PluginHost
+    themes: Themes
+    registry: CampaignRegistry
+    assets: Assets
+    page_cache: PageCache
+    tenancy: TenancyMiddleware
+
+
+def site() -> Site:
+    return current_app.extensions["claimsite"]
+
+
+def current_campaign() -> LoadedCampaign:
+    """The campaign of this request (set before every request; views of unknown hosts never run)."""
+    return g.campaign

@@ -1,0 +1,200 @@
+"""Which campaign a request is for, and the one function that builds every campaign URL.
+
+Resolution, in order: in development ``<slug>.localhost`` (any port) is that campaign; then an exact host from a
+campaign's ``hosts:``; then the longest ``paths:`` prefix under the request's host (``somi.nl/palantirclaim``).
+A request on a campaign's secondary address (``www.``, an old domain) is redirected (301) to the canonical one:
+the first of ``hosts:``, else the first of ``paths:``. An unknown host reaches the app with no campaign, and
+gets a 404.
+
+For a path campaign the prefix moves from ``PATH_INFO`` to ``SCRIPT_NAME``, so the app's routes, ``url_for`` and
+cookie paths are the same for host and path campaigns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from flask import current_app, has_request_context, request
+
+from .campaigns import CampaignRegistry, LoadedCampaign
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
+    from .settings import Settings
+
+DEV_SUFFIX = ".localhost"
+LOCAL_HOSTS = {"localhost", "127.0.0.1", "[::1]"}
+ENVIRON_CAMPAIGN = "claimsite.campaign"
+ENVIRON_DEV_HOST = "claimsite.dev_host"
+
+
+@dataclass(frozen=True)
+class Address:
+    """Where a campaign is served: a host, and a path prefix under it (empty for a whole host)."""
+
+    host: str
+    prefix: str = ""
+
+    @classmethod
+    def parse(cls, text: str) -> Address:
+        host, _, path = text.partition("/")
+        return cls(host, f"/{path}" if path else "")
+
+    def __str__(self) -> str:
+        return self.host + self.prefix
+
+
+@dataclass(frozen=True)
+class HostIndex:
+    """Lookup tables built once per campaign reload."""
+
+    exact: Mapping[str, str]
+    prefixed: Mapping[str, list[tuple[str, str]]]
+    canonical: Mapping[str, Address]
+
+    @classmethod
+    def build(cls, campaigns: Mapping[str, LoadedCampaign]) -> HostIndex:
+        exact: dict[str, str] = {}
+        prefixed: dict[str, list[tuple[str, str]]] = {}
+        canonical: dict[str, Address] = {}
+        for slug, loaded in campaigns.items():
+            addresses = [Address(h) for h in loaded.campaign.hosts] + [Address.parse(p) for p in loaded.campaign.paths]
+            canonical[slug] = addresses[0]
+            for address in addresses:
+                if address.prefix:
+                    prefixed.setdefault(address.host, []).append((address.prefix, slug))
+                else:
+                    exact[address.host] = slug
+        for entries in prefixed.values():
+            entries.sort(key=lambda entry: len(entry[0]), reverse=True)  # longest prefix wins
+        return cls(exact, prefixed, canonical)
+
+
+@dataclass(frozen=True)
+class Match:
+    """A request matched to a campaign."""
+
+    slug: str
+    prefix: str
+    redirect_to: Address | None = None
+    dev_host: bool = False
+
+
+def split_host(host_header: str) -> tuple[str, str]:
+    """('Example.org.:8080') -> ('example.org', '8080'); IPv6 literals keep their brackets."""
+    host_header = host_header.strip().lower()
+    if host_header.startswith("["):
+        host, _, rest = host_header.partition("]")
+        return host + "]", rest.removeprefix(":")
+    host, _, port = host_header.partition(":")
+    return host.rstrip("."), port
+
+
+def resolve(index: HostIndex, host: str, path: str, development: bool) -> Match | None:
+    """The campaign for ``host`` (no port) and ``path``, or None for an unknown address."""
+    if development and host.endswith(DEV_SUFFIX):
+        slug = host[: -len(DEV_SUFFIX)]
+        if slug in index.canonical:
+            return Match(slug, "", dev_host=True)
+        return None
+    slug = index.exact.get(host)
+    if slug is not None:
+        here = Address(host)
+        canonical = index.canonical[slug]
+        return Match(slug, "", None if canonical == here else canonical)
+    for prefix, slug in index.prefixed.get(host, ()):
+        if path == prefix or path.startswith(prefix + "/"):
+            here = Address(host, prefix)
+            canonical = index.canonical[slug]
+            return Match(slug, prefix, None if canonical == here else canonical)
+    return None
+
+
+def _quote_path(path: str) -> str:
+    # PATH_INFO is bytes decoded as latin-1 (PEP 3333); put the original bytes back, percent-encoded.
+    return quote(path.encode("latin-1"), safe="/:@!$&'()*+,;=-._~%")
+
+
+def _redirect(location: str, start_response: StartResponse) -> Iterable[bytes]:
+    body = b"Moved Permanently"
+    start_response(
+        "301 Moved Permanently",
+        [("Location", location), ("Content-Type", "text/plain"), ("Content-Length", str(len(body))), ("Vary", "Host")],
+    )
+    return [body]
+
+
+class TenancyMiddleware:
+    """WSGI middleware: resolves the campaign, redirects secondary addresses, mounts path campaigns."""
+
+    def __init__(self, app: WSGIApplication, registry: CampaignRegistry, settings: Settings) -> None:
+        self.app = app
+        self.registry = registry
+        self.settings = settings
+        self._index: tuple[int, HostIndex] | None = None
+
+    def index(self) -> HostIndex:
+        snapshot = self.registry.snapshot
+        if self._index is None or self._index[0] != snapshot.generation:
+            self._index = (snapshot.generation, HostIndex.build(snapshot.campaigns))
+        return self._index[1]
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        if self.settings.development:
+            self.registry.refresh()  # an edited campaign file shows on the next request
+        host, _ = split_host(environ.get("HTTP_HOST") or environ.get("SERVER_NAME", ""))
+        path = environ.get("PATH_INFO", "") or "/"
+        match = resolve(self.index(), host, path, self.settings.development)
+        environ[ENVIRON_CAMPAIGN] = match.slug if match else None
+        environ[ENVIRON_DEV_HOST] = bool(match and match.dev_host) or (
+            self.settings.development and (host in LOCAL_HOSTS or host.endswith(DEV_SUFFIX))
+        )
+        if match is None:
+            return self.app(environ, start_response)
+        query = environ.get("QUERY_STRING", "")
+        suffix = _quote_path(path[len(match.prefix):]) + (f"?{query}" if query else "")
+        if match.redirect_to is not None:
+            target = match.redirect_to
+            return _redirect(f"{self.settings.public_scheme}://{target}{suffix or '/'}", start_response)
+        if match.prefix and path == match.prefix:
+            return _redirect(f"{_quote_path(environ.get('SCRIPT_NAME', '') + path)}/" +
+                             (f"?{query}" if query else ""), start_response)
+        if match.prefix:
+            environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + match.prefix
+            environ["PATH_INFO"] = path[len(match.prefix):]
+        return self.app(environ, start_response)
+
+
+def campaign_url(
+    loaded: LoadedCampaign, endpoint: str = "pages.landing", *, language: str | None = None, **values: Any
+) -> str:
+    """The absolute URL of a page of any campaign: the one function that builds campaign URLs.
+
+    It works for host and path campaigns, for the current campaign and its sisters, in a request or outside one
+    (mail). In development, when the request came to ``*.localhost`` (or there is no request), it points at
+    ``http://<slug>.localhost:<port>``; otherwise at the campaign's canonical address.
+    ``language`` picks the language version (``None`` or the default language: the unprefixed URL).
+    """
+    settings: Settings = current_app.extensions["claimsite"].settings
+    slug = loaded.campaign.slug
+    on_dev_host = request.environ.get(ENVIRON_DEV_HOST, False) if has_request_context() else settings.development
+    if on_dev_host:
+        port = split_host(request.host)[1] if has_request_context() else str(settings.port)
+        host, prefix, scheme = f"{slug}{DEV_SUFFIX}" + (f":{port}" if port else ""), "", "http"
+    else:
+        address = current_app.extensions["claimsite"].tenancy.index().canonical[slug]
+        host, prefix, scheme = address.host, address.prefix, settings.public_scheme
+    if language and language != loaded.campaign.default_language:
+        values["lang"] = language
+    adapter = current_app.url_map.bind(host, script_name=prefix or "/", url_scheme=scheme)
+    return adapter.build(endpoint, values, force_external=True)
+
+
+def current_campaign_slug() -> str | None:
+    return request.environ.get(ENVIRON_CAMPAIGN)
+
+

@@ -1,0 +1,1 @@
+"""Blueprints: public campaign pages, their static files, and error pages."""

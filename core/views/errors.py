@@ -1,0 +1,40 @@
+"""Error pages: in the campaign's look and the visitor's language; for unknown hosts, a plain 404."""
+
+from __future__ import annotations
+
+from flask import Flask, Response, current_app, g, render_template, request
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from ..rendering import render_page
+from ..site import site
+from ..tenancy import ENVIRON_DEV_HOST, campaign_url
+
+
+def unknown_host() -> Response:
+    """404 for an address no campaign is served at; in development it lists every campaign with its link."""
+    listing = []
+    if site().settings.development and request.environ.get(ENVIRON_DEV_HOST):
+        listing = [(loaded, campaign_url(loaded)) for loaded in site().registry.snapshot.campaigns.values()]
+    body = render_template("default:unknown_host.html", campaigns=listing, host=request.host)
+    return Response(body, status=404, mimetype="text/html")
+
+
+def _campaign_error(error: HTTPException) -> Response:
+    if getattr(g, "campaign", None) is None:
+        if error.code == 404:
+            return unknown_host()
+        return Response(render_template("default:plain_error.html", error=error), status=error.code or 500)
+    if not hasattr(g, "lang"):
+        g.lang = g.campaign.campaign.default_language
+    return render_page("error.html", status=error.code or 500, cache=False, error=error)
+
+
+def _unexpected(error: Exception) -> Response:
+    # The traceback goes to the log; the visitor sees a plain, translated page that leaks nothing.
+    current_app.logger.exception("unhandled error on %s %s", request.method, request.path)
+    return _campaign_error(InternalServerError())
+
+
+def init_app(app: Flask) -> None:
+    app.register_error_handler(HTTPException, _campaign_error)
+    app.register_error_handler(Exception, _unexpected)

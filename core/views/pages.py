@@ -1,0 +1,95 @@
+"""The public pages of a campaign: landing page, privacy statement and terms, in every language it offers."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, g, redirect, request, url_for
+
+from ..documents import find_document
+from ..i18n import LANGUAGE_COOKIE
+from ..markdown import render_markdown
+from ..rendering import render_page
+from ..site import current_campaign, site
+
+bp = Blueprint("pages", __name__)
+
+
+def localized_route(rule: str, **options):  # type: ignore[no-untyped-def]
+    """Register a page at ``rule`` (default language) and at ``/<lang>rule`` (other languages)."""
+
+    def decorator(view):  # type: ignore[no-untyped-def]
+        bp.add_url_rule(rule, view_func=view, defaults={"lang": None}, **options)
+        bp.add_url_rule(f"/<lang:lang>{rule}", view_func=view, **options)
+        return view
+
+    return decorator
+
+
+@bp.url_value_preprocessor
+def _pull_language(endpoint: str | None, values: dict | None) -> None:
+    g.lang_in_url = values.pop("lang", None) if values else None
+
+
+@bp.url_defaults
+def _add_language(endpoint: str, values: dict) -> None:
+    """Links to pages stay in the page's language unless another is asked for; the default has no prefix."""
+    campaign = current_campaign().campaign
+    language = values.get("lang", getattr(g, "lang", None))
+    values["lang"] = None if language in (None, campaign.default_language) else language
+
+
+@bp.before_request
+def _choose_language() -> Response | None:
+    campaign = current_campaign().campaign
+    in_url = g.lang_in_url
+    if in_url is None:
+        g.lang = campaign.default_language
+        if request.method == "GET" and LANGUAGE_COOKIE not in request.cookies:
+            # First visit to an unprefixed page: follow the browser's preference once.
+            preferred = request.accept_languages.best_match(campaign.languages)
+            if preferred and preferred != campaign.default_language:
+                response = redirect(url_for(request.endpoint or "pages.landing", **(request.view_args or {}),
+                                            lang=preferred))
+                response.vary.update(("Accept-Language", "Cookie"))
+                return response
+        return None
+    if in_url == campaign.default_language:
+        values = dict(request.view_args or {})
+        return redirect(url_for(request.endpoint or "pages.landing", **values, lang=None), 301)
+    if in_url not in campaign.languages:
+        abort(404)
+    g.lang = in_url
+    return None
+
+
+@bp.after_request
+def _remember_language(response: Response) -> Response:
+    if request.cookies.get(LANGUAGE_COOKIE) != getattr(g, "lang", None) and response.status_code == 200:
+        response.set_cookie(LANGUAGE_COOKIE, g.lang, max_age=365 * 24 * 3600, path=request.script_root or "/",
+                            secure=request.is_secure, httponly=True, samesite="Lax")
+    if g.lang_in_url is None:
+        response.vary.update(("Accept-Language", "Cookie"))
+    return response
+
+
+@localized_route("/")
+def landing() -> Response:
+    return render_page("landing.html")
+
+
+@localized_route("/privacy")
+def privacy() -> Response:
+    return document_page("privacy")
+
+
+@localized_route("/terms")
+def terms() -> Response:
+    return document_page("terms")
+
+
+def document_page(name: str) -> Response:
+    loaded = current_campaign()
+    path = find_document(site().settings.campaigns_dir, loaded.slug, name, g.lang, loaded.campaign.default_language)
+    if path is None:
+        abort(404)
+    return render_page("document.html", document_name=name,
+                       document=render_markdown(path.read_text(encoding="utf-8")))

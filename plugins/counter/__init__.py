@@ -1,0 +1,35 @@
+"""The public sign-up counter: "566 people joined before you since 10 April 2020" on every page of a campaign.
+
+The count is the baseline from the campaign file (sign-ups gathered before this site) plus the live count of
+confirmed participants, which the sign-up flow provides.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from core.campaigns import LoadedCampaign
+from core.plugins import hookimpl
+
+NAME = "counter"
+
+
+class CounterSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    baseline: int = Field(default=0, ge=0, description="sign-ups from before this site")
+    since: dt.date = Field(description="the date counting began")
+
+
+@hookimpl
+def claimsite_settings_schema() -> type[BaseModel]:
+    return CounterSettings
+
+
+@hookimpl
+def claimsite_template_context(campaign: LoadedCampaign, language: str) -> dict[str, Any]:
+    settings: CounterSettings = campaign.settings_for(NAME)
+    return {"counter": {"count": settings.baseline, "since": settings.since}}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import difflib
 import typing
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import UnionType
@@ -39,6 +39,7 @@ class LoadedCampaign:
     plugin_settings: Mapping[str, BaseModel]
     path: Path
     warnings: list[ConfigProblem] = field(default_factory=list)
+    line_of: Callable[[tuple[Any, ...]], int | None] = field(default=lambda loc: None, compare=False, repr=False)
 
     @property
     def slug(self) -> str:
@@ -167,7 +168,7 @@ def _explain(error: Mapping[str, Any], model: type[BaseModel], loc: tuple[Any, .
         words = _PATTERN_WORDS.get(pattern, f"text matching {pattern}")
         if "[a-z0-9]([a-z0-9-]" in pattern:
             words = "a host name such as 'example.org'" + (" followed by /path" if "(/[" in pattern else "")
-        if pattern.startswith("^[A-Za-z0-9_-][A-Za-z0-9_-]*"):
+        if pattern.startswith("^[A-Za-z0-9_-]+"):
             words = "a relative file name (no leading '/', no '..')"
         return f"expected {words}, got {given!r}"
     if kind == "literal_error":
@@ -319,4 +320,4 @@ def load_campaign_file(path: Path, plugin_schemas: Mapping[str, type[BaseModel]]
 
     if problems:
         raise CampaignConfigError(problems)
-    return LoadedCampaign(campaign, plugin_settings, path, warnings)
+    return LoadedCampaign(campaign, plugin_settings, path, warnings, doc.line_of)

@@ -41,20 +41,24 @@ def _cross_check(loaded: list[LoadedCampaign], theme_names: set[str]) -> dict[Pa
         found: list[ConfigProblem] = []
         for where in [*c.hosts, *c.paths]:
             if where in owner and owner[where] != item.path:
+                key = "paths" if "/" in where else "hosts"
+                index = [*c.hosts, *c.paths].index(where) - (len(c.hosts) if key == "paths" else 0)
                 found.append(
-                    ConfigProblem(file, None, "hosts" if "/" not in where else "paths",
+                    ConfigProblem(file, item.line_of((key, index)), f"{key}[{index}]",
                                   f"'{where}' is already served by {owner[where].name}; each address serves "
                                   "one campaign")
                 )
             owner.setdefault(where, item.path)
         if c.theme not in theme_names:
-            found.append(ConfigProblem(file, None, "theme",
+            found.append(ConfigProblem(file, item.line_of(("theme",)), "theme",
                                        f"no theme '{c.theme}' (themes/{c.theme}/theme.yaml); "
                                        f"available: {', '.join(sorted(theme_names))}"))
         for index, sister in enumerate(c.sisters):
             if sister.campaign and sister.campaign not in slugs:
-                found.append(ConfigProblem(file, None, f"sisters[{index}].campaign",
-                                           f"no campaign '{sister.campaign}' (campaigns/{sister.campaign}.yaml)"))
+                found.append(ConfigProblem(
+                    file, item.line_of(("sisters", index, "campaign")), f"sisters[{index}].campaign",
+                    f"no campaign '{sister.campaign}' (campaigns/{sister.campaign}.yaml)",
+                ))
         if found:
             problems[item.path] = found
     return problems

@@ -16,23 +16,16 @@ from .localized import Localized, LocalizedMarkdown
 
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{1,39}$")]
 LanguageCode = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}$")]
-Host = Annotated[
-    str,
-    StringConstraints(
-        to_lower=True, max_length=253, pattern=r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$"
-    ),
-]
+_LABEL = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
+Host = Annotated[str, StringConstraints(to_lower=True, max_length=253, pattern=rf"^({_LABEL})(\.{_LABEL})+$")]
 HostAndPath = Annotated[
-    str,
-    StringConstraints(
-        to_lower=True,
-        pattern=r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+(/[a-z0-9][a-z0-9._-]*)+$",
-    ),
+    str, StringConstraints(to_lower=True, max_length=300, pattern=rf"^({_LABEL})(\.{_LABEL})+(/[a-z0-9][a-z0-9._-]*)+$")
 ]
 Url = Annotated[str, StringConstraints(pattern=r"^(https?://[^\s]+|mailto:[^\s@]+@[^\s@]+)$")]
 Email = Annotated[str, StringConstraints(pattern=r"^[^\s@]+@[^\s@]+\.[^\s@]+$")]
 HexColour = Annotated[str, StringConstraints(pattern=r"^#([0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")]
-RelativeFile = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+|/[A-Za-z0-9_-]+)*$")]
+# a file name relative to a static folder: no leading '/', no '..' (each part starts with a letter, digit, _ or -)
+RelativeFile = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+|/[A-Za-z0-9_-]+)*$")]
 
 
 class Strict(BaseModel):

@@ -24,8 +24,10 @@ def _campaign_error(error: HTTPException) -> Response:
         if error.code == 404:
             return unknown_host()
         return Response(render_template("default:plain_error.html", error=error), status=error.code or 500)
-    if not hasattr(g, "lang"):
-        g.lang = g.campaign.campaign.default_language
+    if not hasattr(g, "lang"):  # the URL matched no page: take the language from its prefix, if any
+        campaign = g.campaign.campaign
+        first_segment = request.path.lstrip("/").partition("/")[0]
+        g.lang = first_segment if first_segment in campaign.languages else campaign.default_language
     return render_page("error.html", status=error.code or 500, cache=False, error=error)
 
 

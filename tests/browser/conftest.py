@@ -1,0 +1,162 @@
+"""Browser tests: the real app served on loopback, driven by Debian's chromium through Playwright.
+
+Playwright's own browser download cannot work offline, so the tests launch ``/usr/bin/chromium``
+(``make browser-deps`` installs it). A missing browser fails the tests: CI must never pass without them.
+Screenshots go to ``test-artifacts/screenshots/`` and their paths are printed at the end of the run.
+"""
+
+from __future__ import annotations
+
+import errno
+import random
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from core import create_app
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOT_DIR = REPO_ROOT / "test-artifacts" / "screenshots"
+CHROMIUM = Path("/usr/bin/chromium")
+PHONE = {"width": 390, "height": 844}
+
+LAUNCH_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    # Nothing may leave the machine: without a dead proxy chromium still looks up Google's hosts in the
+    # background. Loopback and *.localhost bypass the proxy, so the app is still reached.
+    "--proxy-server=127.0.0.1:9",
+    # The server listens on 127.0.0.1 only; chromium could otherwise try ::1 first for *.localhost.
+    "--host-resolver-rules=MAP *.localhost 127.0.0.1",
+]
+
+# Screenshots saved during the run, listed in the terminal summary so a person can look at them.
+_saved_screenshots: list[Path] = []
+
+
+@dataclass
+class LiveServer:
+    """The app served on 127.0.0.1:port in a daemon thread."""
+
+    port: int
+    server: BaseWSGIServer
+    thread: threading.Thread
+
+    def host(self, slug: str) -> str:
+        return f"{slug}.localhost"
+
+    def url(self, slug: str, path: str = "/") -> str:
+        return f"http://{self.host(slug)}:{self.port}{path}"
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """The real app over the real ``campaigns/`` folder, in development so ``<slug>.localhost`` is served.
+
+    The port is below 32768 (higher ones can be taken as outgoing ports); the app is told its port so links
+    built outside a request point at this server.
+    """
+    instance_dir = tmp_path_factory.mktemp("browser-instance")
+    candidates = random.sample(range(20000, 32768), 50)
+    for port in candidates:
+        app = create_app({"env": "development", "instance_dir": instance_dir, "port": port})
+        try:
+            server = make_server("127.0.0.1", port, app, threaded=True)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                continue
+            raise
+        break
+    else:
+        pytest.fail(f"no free port among {len(candidates)} tried between 20000 and 32767")
+    thread = threading.Thread(target=server.serve_forever, name="browser-test-server", daemon=True)
+    thread.start()
+    try:
+        yield LiveServer(port, server, thread)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def chromium_browser() -> Iterator[Browser]:
+    """Debian's chromium, headless, cut off from every host but loopback."""
+    if not CHROMIUM.exists():
+        pytest.fail(
+            f"the browser tests need Debian's chromium at {CHROMIUM}, which is missing: "
+            "run `make browser-deps` (it runs `apt-get install chromium`) and run the tests again",
+            pytrace=False,
+        )
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=LAUNCH_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@dataclass
+class PhonePage:
+    """A page in a fresh phone-sized context, with every URL it requested."""
+
+    page: Page
+    requests: list[str] = field(default_factory=list)
+
+    def foreign_requests(self, allowed_host: str, port: int) -> list[str]:
+        """Requested URLs that went anywhere but ``allowed_host:port`` (data: and blob: URLs stay local)."""
+        foreign = []
+        for url in self.requests:
+            parts = urlsplit(url)
+            if parts.scheme in ("data", "blob", "about"):
+                continue
+            if parts.hostname != allowed_host or parts.port != port:
+                foreign.append(url)
+        return foreign
+
+
+@pytest.fixture
+def phone(chromium_browser: Browser) -> Iterator[PhonePage]:
+    """A 390×844 touch screen with a Dutch browser (the landing page follows Accept-Language once)."""
+    context = chromium_browser.new_context(
+        viewport=PHONE, screen=PHONE, device_scale_factor=1, is_mobile=True, has_touch=True, locale="nl-NL"
+    )
+    try:
+        page = context.new_page()
+        phone_page = PhonePage(page)
+        page.on("request", lambda request: phone_page.requests.append(request.url))
+        yield phone_page
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def save_screenshot():  # type: ignore[no-untyped-def]
+    """``save_screenshot(page, name)`` saves a full-page PNG under test-artifacts/screenshots/."""
+
+    def save(page: Page, name: str) -> Path:
+        SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+        path = SCREENSHOT_DIR / f"{name}.png"
+        page.screenshot(path=str(path), full_page=True)
+        _saved_screenshots.append(path)
+        print(f"screenshot: {path}")
+        return path
+
+    return save
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if _saved_screenshots:
+        terminalreporter.section("browser screenshots")
+        for path in _saved_screenshots:
+            terminalreporter.write_line(str(path))

@@ -1,0 +1,56 @@
+"""Process settings: one environment prefix, and production refuses an unsafe secret."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from core.settings import SettingsError, load_settings
+
+
+@pytest.mark.parametrize("secret", ["", "changeme", "dev", "short-but-not-placeholder"])
+def test_production_refuses_missing_or_placeholder_secret(secret: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CLAIMSITE_ENV", "production")
+    monkeypatch.setenv("CLAIMSITE_SECRET_KEY", secret)
+    with pytest.raises(SettingsError, match="CLAIMSITE_SECRET_KEY"):
+        load_settings()
+
+
+def test_production_is_the_default_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CLAIMSITE_ENV", raising=False)
+    monkeypatch.delenv("CLAIMSITE_SECRET_KEY", raising=False)
+    with pytest.raises(SettingsError):
+        load_settings()
+
+
+def test_settings_come_from_prefixed_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("CLAIMSITE_ENV", "production")
+    monkeypatch.setenv("CLAIMSITE_SECRET_KEY", "x" * 40)
+    monkeypatch.setenv("CLAIMSITE_TRUSTED_PROXIES", "2")
+    monkeypatch.setenv("CLAIMSITE_CAMPAIGNS_DIR", str(tmp_path))
+    monkeypatch.setenv("CLAIMSITE_DATABASE_URL", "postgresql+psycopg://db/claims")
+    settings = load_settings()
+    assert settings.trusted_proxies == 2 and settings.campaigns_dir == tmp_path
+    assert settings.resolved_database_url() == "postgresql+psycopg://db/claims"
+
+
+def test_development_makes_and_keeps_a_random_secret(tmp_path: Path) -> None:
+    first = load_settings({"env": "development", "instance_dir": tmp_path}).resolved_secret_key()
+    again = load_settings({"env": "development", "instance_dir": tmp_path}).resolved_secret_key()
+    assert first == again and len(first) >= 48
+    assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
+
+
+def test_wsgi_refuses_to_start_without_secret_in_a_clear_message(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLAIMSITE_")}
+    env.update(CLAIMSITE_ENV="production", CLAIMSITE_INSTANCE_DIR=str(tmp_path))
+    result = subprocess.run([sys.executable, "-c", "import wsgi"], cwd=Path(__file__).parent.parent, env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert "claimsite cannot start" in result.stderr and "CLAIMSITE_SECRET_KEY" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -10,6 +10,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from .campaigns import CampaignConfigError, load_campaign_file
+from .contrast import weak_pairs
 from .documents import DOCUMENTS, find_document
 
 STARTER = Path(__file__).parent / "campaigns" / "starter.yaml"
@@ -35,6 +36,10 @@ def check() -> None:
     warnings = list(snapshot.warnings)
     for loaded in snapshot.campaigns.values():
         c = loaded.campaign
+        colours = site.themes.colours(c.theme, dict(c.theme_overrides.colours))
+        for fg, bg, ratio in weak_pairs(colours):
+            warnings.append(f"{loaded.path}: theme_overrides.colours: {fg} on {bg} has contrast {ratio}:1, "
+                            "under the 4.5:1 that people with low vision need (WCAG AA)")
         for name in DOCUMENTS:
             for language in c.languages:
                 path = find_document(site.settings.campaigns_dir, c.slug, name, language, language)

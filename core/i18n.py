@@ -17,6 +17,9 @@ from werkzeug.routing import BaseConverter
 
 SOURCE_LANGUAGE = "en"  # msgids are English
 LANGUAGE_COOKIE = "lang"
+# How dates and numbers are written per language: English for a European public is British English
+# ('10 April 2020', '€500.00'), not American.
+FORMAT_LOCALES = {"en": "en_GB"}
 babel = Babel()
 
 
@@ -37,14 +40,14 @@ def select_locale() -> str:
 
 def money(amount: Decimal | int | float, language: str, currency: str = "EUR") -> str:
     """'€ 500,00' in Dutch, '€500.00' in English."""
-    return format_currency(Decimal(str(amount)), currency, locale=language)
+    return format_currency(Decimal(str(amount)), currency, locale=FORMAT_LOCALES.get(language, language))
 
 
 def number(value: int, language: str) -> str:
     """'12.345' in Dutch, '12,345' in English."""
-    return format_decimal(value, locale=language)
+    return format_decimal(value, locale=FORMAT_LOCALES.get(language, language))
 
 
 def long_date(value, language: str) -> str:  # type: ignore[no-untyped-def]
-    """'10 april 2020' in Dutch, 'April 10, 2020' in English."""
-    return format_date(value, format="long", locale=language)
+    """'10 april 2020' in Dutch, '10 April 2020' in English."""
+    return format_date(value, format="long", locale=FORMAT_LOCALES.get(language, language))

@@ -15,10 +15,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict
 from werkzeug.security import safe_join
 
-from .campaigns.schema import HexColour
+from .campaigns.schema import ColourName, HexColour
 
 DEFAULT_THEME = "default"
-ColourName = Literal["primary", "primary_text", "accent", "background", "text", "muted"]
 
 
 class ThemeManifest(BaseModel):

@@ -183,4 +183,9 @@ def test_news_timeline_and_testimonials_render_in_order(campaign_folder: Campaig
     assert html.index("Complaint letter") < html.index("Undated")
     assert html.index('id="news"') < html.index('id="experiences"') < html.index('id="updates"') \
         < html.index('id="faq"')
-    assert "Read the article at AD" in html and "Terrible." in html and "January 2, 2021" in html
+    data["plugins"]["timeline"]["order"] = "as-written"
+    campaign_folder.write("democlaim", data)
+    as_written = make_app(campaigns_dir=campaign_folder.path).test_client() \
+        .get("/en/", base_url="https://democlaim.example").get_data(as_text=True)
+    assert as_written.index("Undated") < as_written.index("Complaint letter")
+    assert "Read the article at AD" in html and "Terrible." in html and "2 January 2021" in html

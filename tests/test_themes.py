@@ -131,3 +131,20 @@ plugins:
     assert '<a href="https://tiktokclaim.org/en/">TikTok Claim</a>' in html
     assert client.get("/", base_url="https://www.metaclaim.eu").headers["Location"] == "https://metaclaim.eu/"
     assert client.get("/en/", base_url="https://tiktokclaim.org").status_code == 200  # the others still serve
+
+
+def test_shipped_campaign_colours_are_readable(shipped_app: Flask) -> None:
+    """Every text/background pair of every shipped campaign meets WCAG AA (4.5:1)."""
+    from core.contrast import weak_pairs
+
+    themes = shipped_app.extensions["claimsite"].themes
+    for slug, loaded in shipped_app.extensions["claimsite"].registry.snapshot.campaigns.items():
+        c = loaded.campaign
+        assert weak_pairs(themes.colours(c.theme, dict(c.theme_overrides.colours))) == [], slug
+
+
+def test_check_warns_about_unreadable_colours(campaign_folder: CampaignFolder, make_app) -> None:
+    campaign_folder.write("democlaim", campaign_data(theme_overrides={"colours": {"primary": "#fe2c55"}}))
+    result = make_app(campaigns_dir=campaign_folder.path).test_cli_runner().invoke(args=["campaigns", "check"])
+    assert result.exit_code == 0
+    assert "primary_text on primary has contrast 3.68:1, under the 4.5:1" in result.output

@@ -28,6 +28,10 @@ HexColour = Annotated[str, StringConstraints(pattern=r"^#([0-9a-fA-F]{3}|[0-9a-f
 RelativeFile = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+|/[A-Za-z0-9_-]+)*$")]
 
 
+# The colours a theme defines and a campaign may override; each becomes a CSS custom property (--primary-text).
+ColourName = Literal["primary", "primary_text", "accent", "background", "surface", "text", "muted", "link"]
+
+
 class Strict(BaseModel):
     """Every campaign model: unknown keys are errors, values are immutable once loaded."""
 
@@ -115,7 +119,7 @@ class About(Strict):
 class ThemeOverrides(Strict):
     """Per-campaign changes to its theme's look without a template."""
 
-    colours: dict[Literal["primary", "primary_text", "accent", "background", "text", "muted"], HexColour] = {}
+    colours: dict[ColourName, HexColour] = {}
     logo: RelativeFile | None = Field(default=None, description="file under campaigns/<slug>/static/")
 
 

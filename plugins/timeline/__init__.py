@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -29,6 +30,9 @@ class TimelineSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     title: Localized
+    order: Literal["newest-first", "as-written"] = Field(
+        default="newest-first", description="newest-first puts undated updates last; as-written keeps the file's order"
+    )
     items: list[Update] = Field(min_length=1)
 
 
@@ -45,6 +49,8 @@ def claimsite_template_dirs() -> list[Path]:
 @hookimpl
 def claimsite_page_sections(campaign: LoadedCampaign, language: str) -> list[Section]:
     settings: TimelineSettings = campaign.settings_for(NAME)
+    if settings.order == "as-written":
+        return [Section("updates", ORDER, "sections/timeline.html", settings, settings.title)]
     # Dated updates newest first; undated ones keep their written order after them.
     dated = sorted((u for u in settings.items if u.date), key=lambda u: u.date, reverse=True)  # type: ignore[arg-type, return-value]
     undated = [u for u in settings.items if not u.date]

@@ -27,7 +27,7 @@ i18n-update: i18n-extract
 	$(BIN)/pybabel update --no-fuzzy-matching --ignore-obsolete -i translations/messages.pot -d translations
 
 i18n-compile: $(STAMP)
-	$(BIN)/pybabel compile --use-fuzzy -d translations
+	$(BIN)/pybabel compile -d translations
 
 check: $(STAMP) i18n-compile
 	CLAIMSITE_ENV=development $(BIN)/flask campaigns check

@@ -39,10 +39,6 @@ class Settings(BaseSettings):
         default=0, ge=0, description="number of reverse proxies whose X-Forwarded-* headers are trusted"
     )
     public_scheme: Literal["https", "http"] = Field(default="https", description="scheme of public campaign URLs")
-    mail_url: str = Field(
-        default="", description="smtp://user:password@host:port (smtps:// for TLS); empty: write to instance/outbox"
-    )
-    mail_from: str = Field(default="", description="sender address; default: the campaign organisation's e-mail")
     port: int = Field(default=5000, description="port of the development server, for <slug>.localhost links")
     page_cache_seconds: float = Field(default=5.0, ge=0, description="how long a rendered page is reused")
 

@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export FLASK_APP := wsgi
 
-.PHONY: run test lint check i18n-extract i18n-update i18n-compile browser-deps serve bench clean
+.PHONY: run test lint check i18n-extract i18n-update i18n-compile browser-deps bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

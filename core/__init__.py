@@ -74,7 +74,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     @app.after_request
     def _vary_on_host(response):  # type: ignore[no-untyped-def]
-        response.vary.add("Host")
+        vary = response.headers.get("Vary")
+        if vary is None:
+            response.headers["Vary"] = "Host"
+        elif "Host" not in vary:
+            response.vary.add("Host")
         return response
 
     app.register_blueprint(pages.bp)

@@ -149,12 +149,14 @@ def page_context() -> dict[str, Any]:
 
 def render_page(template: str, status: int = 200, cache: bool = True, **extra: Any) -> Response:
     """Render ``template`` through the campaign's chain; identical requests within a few seconds reuse it."""
-    cache_store = site().page_cache
-    key = (request.host, request.script_root, request.path, g.lang, site().registry.snapshot.generation, template)
-    body = cache_store.get(key) if cache else None
+    services = site()
+    environ = request.environ
+    key = (environ.get("HTTP_HOST"), environ.get("SCRIPT_NAME"), environ.get("PATH_INFO"), environ.get(
+        "wsgi.url_scheme"), g.lang, services.registry.snapshot.generation, template)
+    body = services.page_cache.get(key) if cache else None
     if body is None:
         html = render_template(f"campaign:{current_campaign().slug}/{template}", **page_context(), **extra)
         body = html.encode()
         if cache:
-            cache_store.put(key, body)
+            services.page_cache.put(key, body)
     return Response(body, status=status, mimetype="text/html")

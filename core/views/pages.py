@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, g, redirect, request, url_for
+import time
+from functools import lru_cache
 
+from flask import Blueprint, Response, abort, g, redirect, request, url_for
+from werkzeug.http import dump_cookie
+
+from ..assets import ONE_YEAR
 from ..documents import find_document
 from ..i18n import LANGUAGE_COOKIE
 from ..markdown import render_markdown
@@ -43,7 +48,8 @@ def _choose_language() -> Response | None:
     in_url = g.lang_in_url
     if in_url is None:
         g.lang = campaign.default_language
-        if request.method == "GET" and LANGUAGE_COOKIE not in request.cookies:
+        if request.method == "GET" and "HTTP_ACCEPT_LANGUAGE" in request.environ \
+                and LANGUAGE_COOKIE not in request.cookies:
             # First visit to an unprefixed page: follow the browser's preference once.
             preferred = request.accept_languages.best_match(campaign.languages)
             if preferred and preferred != campaign.default_language:
@@ -61,13 +67,25 @@ def _choose_language() -> Response | None:
     return None
 
 
+@lru_cache(maxsize=64)
+def _language_cookie(language: str, path: str, secure: bool, hour: int) -> str:
+    """The Set-Cookie value remembering a language; made once an hour per variant, as it is sent very often.
+    (Its Expires date is at most an hour early; browsers go by Max-Age.)"""
+    return dump_cookie(LANGUAGE_COOKIE, language, max_age=ONE_YEAR, path=path, secure=secure, httponly=True,
+                       samesite="Lax")
+
+
 @bp.after_request
 def _remember_language(response: Response) -> Response:
-    if request.cookies.get(LANGUAGE_COOKIE) != getattr(g, "lang", None) and response.status_code == 200:
-        response.set_cookie(LANGUAGE_COOKIE, g.lang, max_age=365 * 24 * 3600, path=request.script_root or "/",
-                            secure=request.is_secure, httponly=True, samesite="Lax")
-    if g.lang_in_url is None:
-        response.vary.update(("Accept-Language", "Cookie"))
+    language = getattr(g, "lang", None)
+    if language and response.status_code == 200 and request.cookies.get(LANGUAGE_COOKIE) != language:
+        cookie = _language_cookie(language, request.script_root or "/", request.is_secure, int(time.time()) // 3600)
+        response.headers.add("Set-Cookie", cookie)
+    if g.lang_in_url is None:  # an unprefixed page may redirect on Accept-Language unless the cookie is set
+        if "Vary" in response.headers:
+            response.vary.update(("Accept-Language", "Cookie", "Host"))
+        else:
+            response.headers["Vary"] = "Accept-Language, Cookie, Host"
     return response
 
 

@@ -34,6 +34,8 @@ def check() -> None:
     for problem in snapshot.errors:
         click.secho(f"error: {problem}", fg="red", err=True)
     warnings = list(snapshot.warnings)
+    for problem in site.themes.problems():
+        click.secho(f"error: theme {problem}", fg="red", err=True)
     for loaded in snapshot.campaigns.values():
         c = loaded.campaign
         colours = site.themes.colours(c.theme, dict(c.theme_overrides.colours))
@@ -50,7 +52,7 @@ def check() -> None:
         click.secho(f"warning: {warning}", fg="yellow", err=True)
     click.echo(f"{len(snapshot.campaigns)} campaign(s) valid, {len(snapshot.errors)} error(s), "
                f"{len(warnings)} warning(s)")
-    if snapshot.errors:
+    if snapshot.errors or site.themes.problems():
         sys.exit(1)
 
 

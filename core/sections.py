@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from .campaigns import LoadedCampaign
@@ -32,7 +32,6 @@ class Section:
     template: str
     context: Any = None
     menu_label: Any = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def core_sections(loaded: LoadedCampaign) -> list[Section]:

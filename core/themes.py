@@ -8,11 +8,12 @@ rest, and a theme overrides only what differs from the default.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 from werkzeug.security import safe_join
 
 from .campaigns.schema import ColourName, HexColour
@@ -38,11 +39,29 @@ class Themes:
         self.campaigns_dir = campaigns_dir
 
     def names(self) -> set[str]:
-        return {p.parent.name for p in self.themes_dir.glob("*/theme.yaml")}
+        """Themes that can be used: a folder with a valid ``theme.yaml`` (see :meth:`problems` for the others)."""
+        return {p.parent.name for p in self.themes_dir.glob("*/theme.yaml") if self._load(p) is not None}
+
+    def problems(self) -> list[str]:
+        """Why each theme folder that cannot be used is broken."""
+        found = []
+        for path in sorted(self.themes_dir.glob("*/theme.yaml")):
+            try:
+                _read_manifest(path, path.stat().st_mtime_ns)
+            except (OSError, yaml.YAMLError, ValidationError) as exc:
+                found.append(f"{path}: {exc}")
+        return found
 
     def manifest(self, name: str) -> ThemeManifest:
-        data = yaml.safe_load((self.themes_dir / name / "theme.yaml").read_text(encoding="utf-8")) or {}
-        return ThemeManifest.model_validate(data)
+        path = self.themes_dir / name / "theme.yaml"
+        return _read_manifest(path, path.stat().st_mtime_ns)
+
+    @staticmethod
+    def _load(path: Path) -> ThemeManifest | None:
+        try:
+            return _read_manifest(path, path.stat().st_mtime_ns)
+        except (OSError, yaml.YAMLError, ValidationError):
+            return None
 
     def colours(self, name: str, overrides: dict[str, str]) -> dict[str, str]:
         """The theme's colours (the default theme's where it sets none), then the campaign's overrides."""
@@ -61,6 +80,13 @@ class Themes:
             folders.append(self.themes_dir / theme / kind)
         folders.append(self.themes_dir / DEFAULT_THEME / kind)
         return folders
+
+
+@lru_cache(maxsize=64)
+def _read_manifest(path: Path, mtime_ns: int) -> ThemeManifest:
+    """A theme's manifest, read again only when the file changes (the mtime is part of the cache key)."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return ThemeManifest.model_validate(data)
 
 
 def find_file(folders: list[Path], name: str) -> Path | None:

@@ -148,3 +148,20 @@ def test_check_warns_about_unreadable_colours(campaign_folder: CampaignFolder, m
     result = make_app(campaigns_dir=campaign_folder.path).test_cli_runner().invoke(args=["campaigns", "check"])
     assert result.exit_code == 0
     assert "primary_text on primary has contrast 3.68:1, under the 4.5:1" in result.output
+
+
+def test_broken_theme_is_reported_and_not_offered(tmp_path, campaign_folder: CampaignFolder, make_app) -> None:
+    import shutil
+
+    from .conftest import REPO
+
+    themes = tmp_path / "themes"
+    shutil.copytree(REPO / "themes", themes)
+    (themes / "broken").mkdir()
+    (themes / "broken" / "theme.yaml").write_text("name: Broken\ncolours: {primary: red}\n")
+    campaign_folder.write("democlaim", campaign_data(theme="broken"))
+    app = make_app(campaigns_dir=campaign_folder.path, themes_dir=themes)
+    [problem] = app.extensions["claimsite"].registry.snapshot.errors
+    assert "no theme 'broken'" in problem.message and "available: default, somi" in problem.message
+    result = app.test_cli_runner().invoke(args=["campaigns", "check"])
+    assert result.exit_code == 1 and "broken/theme.yaml" in result.output and "primary" in result.output

@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export FLASK_APP := wsgi
 
-.PHONY: run test lint check i18n-extract i18n-update i18n-compile browser-deps bench clean
+.PHONY: run test lint check i18n-extract i18n-update i18n-compile system-deps bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,22 +32,36 @@ i18n-compile: $(STAMP)
 check: $(STAMP) i18n-compile
 	CLAIMSITE_ENV=development $(BIN)/flask campaigns check
 
-# A broken campaign file is reported here; the others are served all the same.
-run: $(STAMP) i18n-compile
+# A broken campaign file is reported here; the others are served all the same. The mail worker runs beside the
+# web server and stops with it; mail goes to instance/outbox/ and verification codes are printed here.
+run: $(STAMP) i18n-compile system-deps
 	-CLAIMSITE_ENV=development $(BIN)/flask campaigns check
+	CLAIMSITE_ENV=development $(BIN)/flask db upgrade
 	@echo "Serving every campaign: open http://127.0.0.1:$(PORT)/ for the list, e.g. http://tiktokclaim.localhost:$(PORT)/"
+	trap 'kill 0' INT TERM EXIT; \
+	CLAIMSITE_ENV=development CLAIMSITE_PORT=$(PORT) $(BIN)/flask worker & \
 	CLAIMSITE_ENV=development CLAIMSITE_PORT=$(PORT) $(BIN)/flask run --host 127.0.0.1 --port $(PORT) --debug
 
-# Debian's chromium for the browser tests (Playwright's own download cannot work offline).
-browser-deps:
-	@command -v chromium >/dev/null 2>&1 || { \
-		echo "installing Debian's chromium for the browser tests"; \
+# Debian packages: pango and fonts for the mandate PDF (WeasyPrint), poppler-utils to read PDFs back in tests,
+# and chromium for the browser tests (Playwright's own browser download cannot work offline).
+DEBIAN_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core poppler-utils chromium
+system-deps:
+	@missing=$$(for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		if ! command -v apt-get >/dev/null 2>&1; then echo "please install: $$missing"; exit 1; fi; \
+		echo "installing Debian packages: $$missing"; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
 
-test: $(STAMP) i18n-compile browser-deps
+# PostgreSQL: the database tests also run there when a server answers on 127.0.0.1:5432 (each test makes and
+# drops its own database); CI fails if it cannot.
+POSTGRES_ADMIN_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/postgres
+test: $(STAMP) i18n-compile system-deps
 	$(BIN)/ruff check .
 	CLAIMSITE_ENV=development $(BIN)/flask campaigns check
+	if command -v pg_isready >/dev/null 2>&1 && pg_isready -q -h 127.0.0.1 -p 5432; then \
+		export CLAIMSITE_TEST_POSTGRES_URL="$(POSTGRES_ADMIN_URL)"; fi; \
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)

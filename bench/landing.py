@@ -48,7 +48,9 @@ class BenchFailure(Exception):
 
 
 def app_config(secret_key: str, instance_dir: str) -> dict[str, object]:
-    return {"env": "production", "secret_key": secret_key, "instance_dir": instance_dir}
+    # The hash key is derived from the secret only so the bench needs one variable; production keeps them apart.
+    return {"env": "production", "secret_key": secret_key, "hash_key": secret_key[::-1] + "-hash",
+            "instance_dir": instance_dir, "mail_url": "smtp://127.0.0.1:1"}
 
 
 def make_bench_app():  # type: ignore[no-untyped-def]
@@ -97,12 +99,14 @@ def choose_target(secret_key: str, instance_dir: str) -> Target:
     """tiktokclaim.org if it is served, else the first campaign's canonical address."""
     from core import create_app
     from core.campaigns import CampaignConfigError
+    from core.migrations import upgrade
     from core.settings import SettingsError
 
     try:
         app = create_app(app_config(secret_key, instance_dir))
     except (CampaignConfigError, SettingsError) as exc:
         raise BenchFailure(f"the production app cannot start:\n{exc}") from None
+    upgrade(app.extensions["claimsite.db"].url)  # the landing page shows the live participant count
     campaigns = app.extensions["claimsite"].registry.snapshot.campaigns
     if not campaigns:
         raise BenchFailure("no campaign is served (campaigns/ is empty)")

@@ -13,16 +13,21 @@ from . import rendering
 from .assets import Assets
 from .campaigns import CampaignConfigError, CampaignRegistry
 from .cli import campaigns_cli
+from .counters import Counters
+from .db import Database
 from .i18n import LanguageConverter, babel, select_locale
+from .jobs import jobs_cli, worker_cli
+from .migrations import db_cli
 from .page_cache import PageCache
 from .plugins import PluginHost
+from .ratelimits import RateLimits
 from .sessions import CampaignSessionInterface
 from .settings import load_settings
 from .site import Site
 from .templating import ChainLoader
 from .tenancy import ENVIRON_CAMPAIGN, TenancyMiddleware
 from .themes import Themes
-from .views import assets, errors, pages
+from .views import assets, errors, pages, signup
 
 csrf = CSRFProtect()
 
@@ -55,8 +60,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     tenancy = TenancyMiddleware(app.wsgi_app, registry, settings)
     page_cache = PageCache(0 if settings.development else settings.page_cache_seconds)
-    app.extensions["claimsite"] = Site(settings, plugins, themes, registry, Assets(themes), page_cache, tenancy)
+    app.extensions["claimsite"] = Site(
+        settings, plugins, themes, registry, Assets(themes), page_cache, tenancy,
+        RateLimits(settings.ratelimit_storage_url), Counters(settings.counter_cache_seconds),
+    )
 
+    Database(settings.resolved_database_url()).init_app(app)
     babel.init_app(app, locale_selector=select_locale,
                    default_translation_directories=str(settings.translations_dir))
     csrf.init_app(app)
@@ -82,10 +91,15 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         return response
 
     app.register_blueprint(pages.bp)
+    app.register_blueprint(signup.bp)
+    csrf.exempt(signup.bp)  # checks CSRF itself, to keep what the visitor typed when a page expired
     app.register_blueprint(assets.bp)
     errors.init_app(app)
 
     app.cli.add_command(campaigns_cli)
+    app.cli.add_command(db_cli)
+    app.cli.add_command(worker_cli)
+    app.cli.add_command(jobs_cli)
     plugins.pm.hook.claimsite_register_commands(cli=app.cli)
 
     app.wsgi_app = tenancy  # type: ignore[method-assign]

@@ -13,7 +13,6 @@ from . import hookspecs
 from .hookspecs import PROJECT, hookimpl
 
 ENTRY_POINT_GROUP = "claimsite.plugins"
-PER_CAMPAIGN_HOOKS = ("claimsite_page_sections", "claimsite_template_context")
 
 __all__ = ["ENTRY_POINT_GROUP", "PluginHost", "hookimpl"]
 

@@ -89,7 +89,7 @@ def language_name(code: str) -> str:
 
 def signup_url() -> str | None:
     """Where the call to action leads: the sign-up form, once a sign-up blueprint is registered."""
-    if "signup.start" not in current_app.view_functions:
+    if "signup.start" not in current_app.view_functions or current_campaign().campaign.signup is None:
         return None
     return url_for("signup.start")
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -30,6 +31,9 @@ class Settings(BaseSettings):
         default="production", description="development reloads campaign files and serves <slug>.localhost"
     )
     secret_key: str = Field(default="", description="signs sessions and tokens; required in production")
+    hash_key: str = Field(
+        default="", description="keys the hashes of e-mail addresses and IPs; required in production; never change it"
+    )
     database_url: str = Field(default="", description="SQLAlchemy URL; default: SQLite in instance/")
     instance_dir: Path = Field(default=PROJECT_ROOT / "instance", description="local state: database, outbox, keys")
     campaigns_dir: Path = Field(default=PROJECT_ROOT / "campaigns", description="folder of <slug>.yaml files")
@@ -40,18 +44,56 @@ class Settings(BaseSettings):
     )
     public_scheme: Literal["https", "http"] = Field(default="https", description="scheme of public campaign URLs")
     port: int = Field(default=5000, description="port of the development server, for <slug>.localhost links")
+    counter_cache_seconds: float = Field(default=3.0, ge=0, description="how old a shown participant count may be")
+    ratelimit_storage_url: str = Field(
+        default="", description="where rate-limit counts live, e.g. redis://127.0.0.1:6379; default: memory"
+    )
     page_cache_seconds: float = Field(default=5.0, ge=0, description="how long a rendered page is reused")
+    mail_url: str = Field(
+        default="",
+        description="smtp://user:pass@host:port plain or with ?starttls=1, smtps://... implicit TLS; "
+        "empty: write to instance/outbox",
+    )
+    mail_from: str = Field(default="", description="default sender; empty: the campaign organisation's e-mail")
 
     @model_validator(mode="after")
-    def _safe_secret(self) -> Settings:
-        if self.env == "production" and (
-            self.secret_key.strip().lower() in PLACEHOLDER_SECRETS or len(self.secret_key) < 32
-        ):
+    def _safe_secrets(self) -> Settings:
+        if self.env != "production":
+            return self
+        for name, value in (("CLAIMSITE_SECRET_KEY", self.secret_key), ("CLAIMSITE_HASH_KEY", self.hash_key)):
+            if value.strip().lower() in PLACEHOLDER_SECRETS or len(value) < 32:
+                raise SettingsError(
+                    f"{name} is missing, a placeholder or shorter than 32 characters. Production refuses to start "
+                    "without a real secret. Generate one with: python -c 'import secrets; "
+                    "print(secrets.token_urlsafe(48))'. For local use, set CLAIMSITE_ENV=development instead."
+                )
+        if self.secret_key == self.hash_key:
+            raise SettingsError("CLAIMSITE_SECRET_KEY and CLAIMSITE_HASH_KEY must differ: one may be rotated, "
+                                "the other never")
+        return self
+
+    @model_validator(mode="after")
+    def _mail_is_delivered(self) -> Settings:
+        if self.mail_url:
+            parts = urlsplit(self.mail_url)
+            try:
+                parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+            except ValueError:
+                parts = parts._replace(netloc="")
+            if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+                raise SettingsError(
+                    "CLAIMSITE_MAIL_URL must look like smtp://user:password@host:587?starttls=1 (or smtp://host:25, "
+                    "or smtps://user:password@host:465 for implicit TLS); leave it empty outside production to "
+                    "write mail to instance/outbox"
+                )
+        elif self.env == "production":
             raise SettingsError(
-                "CLAIMSITE_SECRET_KEY is missing, a placeholder or shorter than 32 characters. Production refuses "
-                "to start without a real secret. Generate one with: python -c 'import secrets; "
-                "print(secrets.token_urlsafe(48))'. For local use, set CLAIMSITE_ENV=development instead."
+                "CLAIMSITE_MAIL_URL is missing. Production refuses to start without a mail server: sign-ups' "
+                "verification and confirmation mail would only be written to a folder. Set it to e.g. "
+                "smtp://user:password@mail.example.org:587?starttls=1 (smtps://... for implicit TLS)."
             )
+        if self.mail_from and "@" not in self.mail_from:
+            raise SettingsError(f"CLAIMSITE_MAIL_FROM must be an e-mail address, not '{self.mail_from}'")
         return self
 
     @property
@@ -60,9 +102,14 @@ class Settings(BaseSettings):
 
     def resolved_secret_key(self) -> str:
         """The secret key; outside production a random one is created once in the instance folder."""
-        if self.secret_key:
-            return self.secret_key
-        key_file = self.instance_dir / "secret_key"
+        return self.secret_key or self._instance_secret("secret_key")
+
+    def resolved_hash_key(self) -> str:
+        """The key of e-mail and IP hashes; outside production a random one is kept in the instance folder."""
+        return self.hash_key or self._instance_secret("hash_key")
+
+    def _instance_secret(self, name: str) -> str:
+        key_file = self.instance_dir / name
         if not key_file.exists():
             self.instance_dir.mkdir(parents=True, exist_ok=True)
             key_file.write_text(secrets.token_urlsafe(48))

@@ -8,8 +8,10 @@ from flask import current_app, g
 
 from .assets import Assets
 from .campaigns import CampaignRegistry, LoadedCampaign
+from .counters import Counters
 from .page_cache import PageCache
 from .plugins import PluginHost
+from .ratelimits import RateLimits
 from .settings import Settings
 from .tenancy import TenancyMiddleware
 from .themes import Themes
@@ -24,6 +26,8 @@ class Site:
     assets: Assets
     page_cache: PageCache
     tenancy: TenancyMiddleware
+    limits: RateLimits
+    counters: Counters
 
 
 def site() -> Site:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import os
+import secrets
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy
 import yaml
 from flask import Flask
 from flask.testing import FlaskClient
@@ -18,6 +22,7 @@ from core import create_app
 REPO = Path(__file__).resolve().parent.parent
 SHIPPED_CAMPAIGNS = REPO / "campaigns"
 SECRET = "test-secret-key-that-is-long-enough-0123456789"
+HASH_KEY = "test-hash-key-that-is-also-long-enough-987654"
 
 # A small valid campaign; tests copy and change it.
 MINIMAL: dict[str, Any] = {
@@ -88,14 +93,30 @@ def campaign_folder(tmp_path: Path) -> CampaignFolder:
     return CampaignFolder(tmp_path / "campaigns")
 
 
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An SQLite database migrated once per run; each app gets a copy (much faster than migrating each time)."""
+    from core.migrations import upgrade
+
+    path = tmp_path_factory.mktemp("template") / "template.sqlite3"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
 @pytest.fixture
-def make_app(tmp_path: Path) -> Callable[..., Flask]:
-    """Create an app; keyword arguments override settings (e.g. env="development", campaigns_dir=...)."""
+def make_app(tmp_path: Path, migrated_sqlite: Path) -> Callable[..., Flask]:
+    """Create an app; keyword arguments override settings (e.g. env="development", campaigns_dir=...).
+    Without a database_url it gets a migrated SQLite database of its own."""
 
     def factory(**overrides: Any) -> Flask:
+        if "database_url" not in overrides:
+            database = tmp_path / f"app-{secrets.token_hex(4)}.sqlite3"
+            shutil.copy(migrated_sqlite, database)
+            overrides["database_url"] = f"sqlite:///{database}"
         config: dict[str, Any] = {
             "env": "test",
             "secret_key": SECRET,
+            "hash_key": HASH_KEY,
             "instance_dir": tmp_path / "instance",
             "public_scheme": "https",
         }
@@ -108,9 +129,12 @@ def make_app(tmp_path: Path) -> Callable[..., Flask]:
 
 
 @pytest.fixture(scope="session")
-def shipped_app(tmp_path_factory: pytest.TempPathFactory) -> Flask:
+def shipped_app(tmp_path_factory: pytest.TempPathFactory, migrated_sqlite: Path) -> Flask:
     """One app over the shipped campaigns, shared by read-only tests."""
-    app = create_app({"env": "test", "secret_key": SECRET, "instance_dir": tmp_path_factory.mktemp("instance")})
+    instance = tmp_path_factory.mktemp("instance")
+    shutil.copy(migrated_sqlite, instance / "claimsite.sqlite3")
+    app = create_app({"env": "test", "secret_key": SECRET, "hash_key": HASH_KEY, "instance_dir": instance,
+                      "database_url": f"sqlite:///{instance / 'claimsite.sqlite3'}"})
     app.config["TESTING"] = True
     return app
 
@@ -123,3 +147,69 @@ def client(shipped_app: Flask) -> FlaskClient:
 @pytest.fixture
 def dev_app(make_app: Callable[..., Flask]) -> Flask:
     return make_app(env="development")
+
+
+# -- databases ----------------------------------------------------------------------------------------------
+# Every database test runs on SQLite and on PostgreSQL. PostgreSQL is used when CLAIMSITE_TEST_POSTGRES_URL
+# points at a server where we may create databases (make test sets it when one answers on 127.0.0.1:5432);
+# each test creates its own database and drops it afterwards. In CI a missing PostgreSQL is a failure.
+POSTGRES_ADMIN_URL = os.environ.get("CLAIMSITE_TEST_POSTGRES_URL", "")
+DATABASES_USED: set[str] = set()
+
+
+@contextlib.contextmanager
+def postgres_database() -> Iterator[str]:
+    """A new, empty PostgreSQL database for one test; dropped afterwards."""
+    name = f"claimsite_test_{secrets.token_hex(6)}"
+    admin = sqlalchemy.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(sqlalchemy.text(f'CREATE DATABASE "{name}"'))
+        yield sqlalchemy.make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(sqlalchemy.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database, once on SQLite and once on PostgreSQL."""
+    if request.param == "sqlite":
+        DATABASES_USED.add("sqlite")
+        yield f"sqlite:///{tmp_path / 'test.sqlite3'}"
+        return
+    if not POSTGRES_ADMIN_URL:
+        if os.environ.get("CI"):
+            pytest.fail("CI must run the PostgreSQL tests: CLAIMSITE_TEST_POSTGRES_URL is not set")
+        pytest.skip("PostgreSQL not configured (CLAIMSITE_TEST_POSTGRES_URL)")
+    DATABASES_USED.add("postgresql")
+    with postgres_database() as url:
+        yield url
+
+
+@pytest.fixture
+def db_app(make_app: Callable[..., Flask], database_url: str) -> Iterator[Flask]:
+    """An app over the shipped campaigns with a migrated database (SQLite and PostgreSQL)."""
+    from core.migrations import upgrade
+
+    upgrade(database_url)
+    app = make_app(database_url=database_url)
+    yield app
+    app.extensions["claimsite.db"].engine.dispose()
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if DATABASES_USED:
+        terminalreporter.section("databases")
+        terminalreporter.write_line("database tests ran on: " + ", ".join(sorted(DATABASES_USED)))
+
+
+# -- mail ---------------------------------------------------------------------------------------------------
+@pytest.fixture
+def smtp_server() -> Iterator[Any]:
+    """A real SMTP server (aiosmtpd) on a free loopback port below 32768; ``.messages`` holds what it accepted."""
+    from .smtp_server import SMTPServer
+
+    with SMTPServer() as server:
+        yield server

@@ -239,7 +239,7 @@ def test_check_passes_on_shipped_campaigns(shipped_app) -> None:
 def test_production_refuses_to_start_with_an_invalid_campaign(campaign_folder: CampaignFolder, make_app) -> None:
     campaign_folder.write("democlaim", text=GOOD.replace("status: open", "status: opne"))
     with pytest.raises(CampaignConfigError, match="status: expected"):
-        make_app(env="production", campaigns_dir=campaign_folder.path)
+        make_app(env="production", campaigns_dir=campaign_folder.path, mail_url="smtp://127.0.0.1:1")
 
 
 def test_new_writes_a_valid_commented_file_and_list_shows_it(campaign_folder: CampaignFolder, make_app) -> None:

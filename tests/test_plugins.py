@@ -56,6 +56,14 @@ def claimsite_template_context(campaign, language):
 
 
 @hookimpl
+def claimsite_signup_fields(campaign, language):
+    from wtforms import StringField
+
+    CALLS.append(("signup_fields", campaign.slug, language))
+    return {"recorder_referral": StringField("How did you hear of us?")}
+
+
+@hookimpl
 def claimsite_register_commands(cli):
     @cli.command("recorder-hello")
     def hello():
@@ -189,3 +197,37 @@ def test_news_timeline_and_testimonials_render_in_order(campaign_folder: Campaig
         .get("/en/", base_url="https://democlaim.example").get_data(as_text=True)
     assert as_written.index("Undated") < as_written.index("Complaint letter")
     assert "Read the article at AD" in html and "Terrible." in html and "2 January 2021" in html
+
+
+def test_plugin_adds_a_signup_question_and_its_answer_is_kept(recorder, campaign_folder: CampaignFolder,
+                                                              make_app) -> None:
+    import re
+
+    campaign_folder.copy_shipped()
+    import yaml
+
+    path = campaign_folder.path / "tiktokclaim.yaml"
+    data = yaml.safe_load(path.read_text())
+    data["plugins"]["recorder"] = {"banner": "x"}
+    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False))
+    app = make_app(campaigns_dir=campaign_folder.path)
+    client = app.test_client()
+    html = client.get("/en/join", base_url="https://tiktokclaim.org").get_data(as_text=True)
+    assert 'name="recorder_referral"' in html and "How did you hear of us?" in html
+    assert 'name="recorder_referral"' not in client.get("/en/join", base_url="https://facebookleak.somi.nl") \
+        .get_data(as_text=True)
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html).group(1)
+    response = client.post("/en/join", base_url="https://tiktokclaim.org", data={
+        "csrf_token": token, "name": "Anna", "email": "anna@example.org", "street": "Kerkstraat 1",
+        "postcode": "1234 AB", "city": "Utrecht", "country": "NL", "birth_date": "1990-05-01",
+        "for_whom": "self", "recorder_referral": "a friend"})
+    assert response.status_code == 302
+    from sqlalchemy import select
+
+    from core import personal_data
+    from core.db import db_session
+    from core.models import Signup
+
+    with app.app_context():
+        signup = db_session().scalars(select(Signup)).one()
+        assert personal_data.load(db_session(), signup)["recorder_referral"] == "a friend"

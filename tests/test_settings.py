@@ -17,6 +17,17 @@ def test_production_refuses_missing_or_placeholder_secret(secret: str, monkeypat
         load_settings()
 
 
+def test_production_refuses_missing_hash_key_or_the_same_key_twice(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CLAIMSITE_ENV", "production")
+    monkeypatch.setenv("CLAIMSITE_SECRET_KEY", "x" * 40)
+    monkeypatch.delenv("CLAIMSITE_HASH_KEY", raising=False)
+    with pytest.raises(SettingsError, match="CLAIMSITE_HASH_KEY"):
+        load_settings()
+    monkeypatch.setenv("CLAIMSITE_HASH_KEY", "x" * 40)
+    with pytest.raises(SettingsError, match="must differ"):
+        load_settings()
+
+
 def test_production_is_the_default_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("CLAIMSITE_ENV", raising=False)
     monkeypatch.delenv("CLAIMSITE_SECRET_KEY", raising=False)
@@ -27,12 +38,33 @@ def test_production_is_the_default_environment(monkeypatch: pytest.MonkeyPatch) 
 def test_settings_come_from_prefixed_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("CLAIMSITE_ENV", "production")
     monkeypatch.setenv("CLAIMSITE_SECRET_KEY", "x" * 40)
+    monkeypatch.setenv("CLAIMSITE_HASH_KEY", "y" * 40)
     monkeypatch.setenv("CLAIMSITE_TRUSTED_PROXIES", "2")
     monkeypatch.setenv("CLAIMSITE_CAMPAIGNS_DIR", str(tmp_path))
     monkeypatch.setenv("CLAIMSITE_DATABASE_URL", "postgresql+psycopg://db/claims")
+    monkeypatch.setenv("CLAIMSITE_MAIL_URL", "smtp://mailer:s3cret@mail.example:587?starttls=1")
     settings = load_settings()
     assert settings.trusted_proxies == 2 and settings.campaigns_dir == tmp_path
+    assert settings.mail_url == "smtp://mailer:s3cret@mail.example:587?starttls=1"
     assert settings.resolved_database_url() == "postgresql+psycopg://db/claims"
+
+
+def test_production_refuses_to_start_without_a_mail_server(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CLAIMSITE_ENV", "production")
+    monkeypatch.setenv("CLAIMSITE_SECRET_KEY", "x" * 40)
+    monkeypatch.setenv("CLAIMSITE_HASH_KEY", "y" * 40)
+    monkeypatch.delenv("CLAIMSITE_MAIL_URL", raising=False)
+    with pytest.raises(SettingsError, match="CLAIMSITE_MAIL_URL is missing"):
+        load_settings()
+    for wrong in ("http://mailer:s3cret@mail.example", "mail.example:25", "smtp://", "smtp://mail.example:abc"):
+        monkeypatch.setenv("CLAIMSITE_MAIL_URL", wrong)
+        with pytest.raises(SettingsError, match="CLAIMSITE_MAIL_URL must look like") as raised:
+            load_settings()
+        assert "s3cret" not in str(raised.value)
+    monkeypatch.setenv("CLAIMSITE_MAIL_URL", "smtps://mailer:s3cret@mail.example:465")
+    assert load_settings().mail_url.startswith("smtps://")
+    # Outside production an empty mail URL is fine: mail goes to instance/outbox.
+    assert load_settings({"env": "development", "mail_url": ""}).mail_url == ""
 
 
 def test_development_makes_and_keeps_a_random_secret(tmp_path: Path) -> None:

@@ -318,6 +318,23 @@ def load_campaign_file(path: Path, plugin_schemas: Mapping[str, type[BaseModel]]
                     )
                 )
 
+    if campaign.signup is not None:
+        from ..signup.agreements import agreement_file  # late import: signup depends on campaigns
+
+        for index, agreement in enumerate(campaign.signup.agreements):
+            loc = ("signup", "agreements", index)
+            for language in campaign.languages:
+                if agreement_file(path.parent, campaign.slug, agreement, language) is not None:
+                    continue
+                where = f"{agreement.id}.{agreement.version}.{language}.md in campaigns/{campaign.slug}/agreements/"
+                if language == campaign.default_language:
+                    problems.append(ConfigProblem(file, doc.line_of(loc), _field_path(loc),
+                                                  f"no text for this agreement: add {where} (or _shared/agreements/)"))
+                else:
+                    warnings.append(ConfigProblem(file, doc.line_of(loc), _field_path(loc),
+                                                  f"no {language} text ({where}); the "
+                                                  f"{campaign.default_language} text is shown instead"))
+
     if problems:
         raise CampaignConfigError(problems)
     return LoadedCampaign(campaign, plugin_settings, path, warnings, doc.line_of)

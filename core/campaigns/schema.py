@@ -123,6 +123,67 @@ class ThemeOverrides(Strict):
     logo: RelativeFile | None = Field(default=None, description="file under campaigns/<slug>/static/")
 
 
+FieldName = Literal["name", "email", "phone", "address", "country", "birth_date", "account"]
+
+
+class FormField(Strict):
+    """One question of the sign-up form, from the built-in catalogue (core/signup/fields.py)."""
+
+    field: FieldName
+    required: bool = True
+    label: Localized | None = Field(default=None, description="replaces the built-in label, e.g. 'TikTok username'")
+    help: Localized | None = None
+
+
+class Eligibility(Strict):
+    """Who may join; checked on the server, with a translated reason when someone may not."""
+
+    residence: Literal["eu-eea", "anywhere"] = Field(
+        default="eu-eea", description="eu-eea: living in the EU, the EEA or Switzerland"
+    )
+    minimum_age: int = Field(default=18, ge=0, le=120)
+    minors: Literal["no", "parent"] = Field(
+        default="no", description="parent: a parent or guardian may join for a child under minimum_age"
+    )
+
+
+class Agreement(Strict):
+    """A text the participant must read and accept: campaigns/<slug>/agreements/<id>.<version>.<lang>.md
+    (or campaigns/_shared/agreements/). A new version is a new file; old versions stay as evidence."""
+
+    id: Slug
+    version: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$")]
+    title: Localized
+
+
+class Signup(Strict):
+    """How people join: the form, who may join, what they sign, and what the success page says."""
+
+    fields: list[FormField] = Field(
+        default=[FormField(field="name"), FormField(field="email"), FormField(field="country"),
+                 FormField(field="birth_date")],
+        min_length=1,
+    )
+    eligibility: Eligibility = Eligibility()
+    agreements: list[Agreement] = Field(min_length=1)
+    next_steps: LocalizedMarkdown | None = Field(default=None, description="what happens after joining")
+
+    @model_validator(mode="after")
+    def _needed_fields(self) -> Signup:
+        names = [f.field for f in self.fields]
+        if len(set(names)) != len(names):
+            raise ValueError("a field is listed twice in signup.fields")
+        if "email" not in names:
+            raise ValueError("signup.fields must include 'email': it is how a participant is verified")
+        if self.eligibility.residence != "anywhere" and "country" not in names:
+            raise ValueError("the residence rule needs the 'country' field in signup.fields")
+        if self.eligibility.minimum_age and "birth_date" not in names:
+            raise ValueError("the minimum_age rule needs the 'birth_date' field in signup.fields")
+        if len({a.id for a in self.agreements}) != len(self.agreements):
+            raise ValueError("two agreements have the same id")
+        return self
+
+
 class Campaign(Strict):
     """One campaign microsite."""
 
@@ -146,6 +207,7 @@ class Campaign(Strict):
     legal: ItemSection | None = None
     about: About | None = None
     sisters: list[SisterLink] = []
+    signup: Signup | None = Field(default=None, description="how people join; without it there is no join form")
     theme: Slug = "default"
     theme_overrides: ThemeOverrides = ThemeOverrides()
     plugins: dict[str, dict[str, Any] | None] = Field(

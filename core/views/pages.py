@@ -2,104 +2,29 @@
 
 from __future__ import annotations
 
-import time
-from functools import lru_cache
+from flask import Response, abort, g
 
-from flask import Blueprint, Response, abort, g, redirect, request, url_for
-from werkzeug.http import dump_cookie
-
-from ..assets import ONE_YEAR
 from ..documents import find_document
-from ..i18n import LANGUAGE_COOKIE
 from ..markdown import render_markdown
 from ..rendering import render_page
 from ..site import current_campaign, site
+from ..tenancy import campaign_url
+from .localized import localized_blueprint, localized_route
 
-bp = Blueprint("pages", __name__)
-
-
-def localized_route(rule: str, **options):  # type: ignore[no-untyped-def]
-    """Register a page at ``rule`` (default language) and at ``/<lang>rule`` (other languages)."""
-
-    def decorator(view):  # type: ignore[no-untyped-def]
-        bp.add_url_rule(rule, view_func=view, defaults={"lang": None}, **options)
-        bp.add_url_rule(f"/<lang:lang>{rule}", view_func=view, **options)
-        return view
-
-    return decorator
+bp = localized_blueprint("pages", __name__)
 
 
-@bp.url_value_preprocessor
-def _pull_language(endpoint: str | None, values: dict | None) -> None:
-    g.lang_in_url = values.pop("lang", None) if values else None
-
-
-@bp.url_defaults
-def _add_language(endpoint: str, values: dict) -> None:
-    """Links to pages stay in the page's language unless another is asked for; the default has no prefix."""
-    campaign = current_campaign().campaign
-    language = values.get("lang", getattr(g, "lang", None))
-    values["lang"] = None if language in (None, campaign.default_language) else language
-
-
-@bp.before_request
-def _choose_language() -> Response | None:
-    campaign = current_campaign().campaign
-    in_url = g.lang_in_url
-    if in_url is None:
-        g.lang = campaign.default_language
-        if request.method == "GET" and "HTTP_ACCEPT_LANGUAGE" in request.environ \
-                and LANGUAGE_COOKIE not in request.cookies:
-            # First visit to an unprefixed page: follow the browser's preference once.
-            preferred = request.accept_languages.best_match(campaign.languages)
-            if preferred and preferred != campaign.default_language:
-                response = redirect(url_for(request.endpoint or "pages.landing", **(request.view_args or {}),
-                                            lang=preferred))
-                response.vary.update(("Accept-Language", "Cookie"))
-                return response
-        return None
-    if in_url == campaign.default_language:
-        values = dict(request.view_args or {})
-        return redirect(url_for(request.endpoint or "pages.landing", **values, lang=None), 301)
-    if in_url not in campaign.languages:
-        abort(404)
-    g.lang = in_url
-    return None
-
-
-@lru_cache(maxsize=64)
-def _language_cookie(language: str, path: str, secure: bool, hour: int) -> str:
-    """The Set-Cookie value remembering a language; made once an hour per variant, as it is sent very often.
-    (Its Expires date is at most an hour early; browsers go by Max-Age.)"""
-    return dump_cookie(LANGUAGE_COOKIE, language, max_age=ONE_YEAR, path=path, secure=secure, httponly=True,
-                       samesite="Lax")
-
-
-@bp.after_request
-def _remember_language(response: Response) -> Response:
-    language = getattr(g, "lang", None)
-    if language and response.status_code == 200 and request.cookies.get(LANGUAGE_COOKIE) != language:
-        cookie = _language_cookie(language, request.script_root or "/", request.is_secure, int(time.time()) // 3600)
-        response.headers.add("Set-Cookie", cookie)
-    if g.lang_in_url is None:  # an unprefixed page may redirect on Accept-Language unless the cookie is set
-        if "Vary" in response.headers:
-            response.vary.update(("Accept-Language", "Cookie", "Host"))
-        else:
-            response.headers["Vary"] = "Accept-Language, Cookie, Host"
-    return response
-
-
-@localized_route("/")
+@localized_route(bp, "/")
 def landing() -> Response:
     return render_page("landing.html")
 
 
-@localized_route("/privacy")
+@localized_route(bp, "/privacy")
 def privacy() -> Response:
     return document_page("privacy")
 
 
-@localized_route("/terms")
+@localized_route(bp, "/terms")
 def terms() -> Response:
     return document_page("terms")
 
@@ -111,3 +36,22 @@ def document_page(name: str) -> Response:
         abort(404)
     return render_page("document.html", document_name=name,
                        document=render_markdown(path.read_text(encoding="utf-8")))
+
+
+@localized_route(bp, "/scoreboard")
+def scoreboard() -> Response:
+    """Every campaign that takes sign-ups now, with its public count (baseline + confirmed participants)."""
+    rows = []
+    for loaded in site().registry.snapshot.campaigns.values():
+        c = loaded.campaign
+        if c.status == "closed" or c.signup is None:
+            continue
+        counter = loaded.plugin_settings.get("counter")
+        rows.append({
+            "name": c.text(c.name, g.lang), "url": campaign_url(loaded, language=g.lang if g.lang in c.languages
+                                                                else None),
+            "count": (counter.baseline if counter else 0) + site().counters.participants(loaded.slug),
+            "since": counter.since if counter else None,
+        })
+    rows.sort(key=lambda row: row["count"], reverse=True)
+    return render_page("scoreboard.html", rows=rows)

@@ -1,0 +1,150 @@
+"""Composing and delivering mail: rendered from the campaign's templates, queued as a job, sent by the worker.
+
+A view composes the message and queues it on its own session, so it is sent only if the sign-up commits::
+
+    message = compose(loaded=loaded, language=g.lang, to=address, template="verification",
+                      context={"code": code, "verify_url": url, "minutes_valid": 30, "name": name})
+    queue_mail(db_session(), message, campaign=loaded.slug, kind="verification")
+    db_session().commit()
+
+Templates are ``mail/<template>.subject.txt`` (one line), ``mail/<template>.txt`` and ``mail/<template>.html``,
+looked up campaign folder -> theme -> ``themes/default``. Delivery follows ``CLAIMSITE_MAIL_URL``: SMTP
+(``smtp://`` with optional ``?starttls=1``, or ``smtps://``), or, when it is empty (never in production), a file in
+``instance/outbox/`` and one line on the console with the subject (never the recipient's address).
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import secrets
+import smtplib
+import ssl
+import sys
+from collections.abc import Sequence
+from email.message import EmailMessage
+from email.utils import formataddr, formatdate, make_msgid, parseaddr
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from flask import Flask, current_app
+from flask_babel import force_locale
+from sqlalchemy.orm import Session
+
+from .campaigns import LoadedCampaign
+from .db import utcnow
+from .jobs import PermanentJobError, current_job, enqueue, job_handler, mask
+from .models import Job
+from .settings import Settings
+
+SMTP_TIMEOUT = 10  # seconds; a server that does not answer in time means "retry later"
+MAIL_JOB = "mail"
+
+
+def compose(
+    *,
+    loaded: LoadedCampaign,
+    language: str,
+    to: str,
+    template: str,
+    context: dict[str, Any],
+    attachments: Sequence[tuple[str, str, bytes]] = (),
+) -> EmailMessage:
+    """A multipart/alternative (text + HTML) message rendered in ``language``, with ``(filename, mimetype,
+    bytes)`` attachments. Needs an app context (a request's, a CLI command's or a job's)."""
+    app = current_app
+    services = app.extensions["claimsite"]
+    settings: Settings = services.settings
+    c = loaded.campaign
+    values: dict[str, Any] = dict(context)
+    values.update(
+        campaign=c,
+        loaded=loaded,
+        lang=language,
+        colours=services.themes.colours(c.theme, dict(c.theme_overrides.colours)),
+    )
+    app.update_template_context(values)
+    base = f"campaign:{loaded.slug}/mail/{template}"
+    with force_locale(language):
+        subject = " ".join(app.jinja_env.get_template(f"{base}.subject.txt").render(values).split())
+        text = app.jinja_env.get_template(f"{base}.txt").render(values)
+        html = app.jinja_env.get_template(f"{base}.html").render(values)
+
+    sender = parseaddr(settings.mail_from)[1] if settings.mail_from else str(c.organisation.email)
+    message = EmailMessage()
+    message["Subject"] = subject
+    message["From"] = formataddr((c.name.get_text(language, c.default_language), sender))
+    if sender.lower() != str(c.organisation.email).lower():
+        message["Reply-To"] = formataddr((c.organisation.name, str(c.organisation.email)))
+    message["To"] = to
+    message["Date"] = formatdate(usegmt=True)
+    message["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or None)
+    message["Auto-Submitted"] = "auto-generated"
+    # quoted-printable keeps the stored message ASCII and every server happy (no 8BITMIME needed).
+    message.set_content(_with_final_newline(text), cte="quoted-printable")
+    message.add_alternative(_with_final_newline(html), subtype="html", cte="quoted-printable")
+    for filename, mimetype, data in attachments:
+        maintype, _, subtype = mimetype.partition("/")
+        message.add_attachment(data, maintype=maintype, subtype=subtype or "octet-stream", filename=filename)
+    message["Content-Language"] = language  # after the parts: making a multipart moves Content-* headers down
+    return message
+
+
+def _with_final_newline(text: str) -> str:
+    return text if text.endswith("\n") else text + "\n"
+
+
+def queue_mail(session: Session, message: EmailMessage, *, campaign: str, kind: str) -> Job:
+    """Queue ``message`` for delivery by the worker; it is sent once the caller commits ``session``."""
+    return enqueue(session, MAIL_JOB, {"mail": kind, "message": message.as_string()}, campaign=campaign)
+
+
+@job_handler(MAIL_JOB)
+def deliver(app: Flask, payload: dict[str, Any]) -> None:
+    """The ``mail`` job: send over SMTP, or write to the outbox when no mail server is set."""
+    message = email.message_from_string(payload["message"], policy=email.policy.default)
+    assert isinstance(message, EmailMessage)
+    settings: Settings = app.extensions["claimsite"].settings
+    if settings.mail_url:
+        send_smtp(settings.mail_url, message)
+    else:
+        write_outbox(settings.instance_dir / "outbox", message)
+
+
+def write_outbox(folder: Path, message: EmailMessage) -> Path:
+    """Write ``message`` to ``folder/<UTC timestamp>-<job id>.eml`` and say so in one console line."""
+    folder.mkdir(parents=True, exist_ok=True)
+    job = current_job()
+    name = f"{utcnow():%Y%m%dT%H%M%S%fZ}-{job.id if job else secrets.token_hex(4)}.eml"
+    path = folder / name
+    path.write_bytes(message.as_bytes())
+    subject = mask(" ".join(str(message.get("Subject", "")).split()))
+    print(f'outbox: "{subject}" written to {path}', file=sys.stderr, flush=True)
+    return path
+
+
+def send_smtp(url: str, message: EmailMessage) -> None:
+    """Send over the server of ``url``; a refused connection, a timeout or a 4xx answer raises (retry later)."""
+    parts = urlsplit(url)
+    starttls = parse_qs(parts.query).get("starttls", ["0"])[0].lower() in ("1", "true", "yes")
+    host = parts.hostname or ""
+    client: smtplib.SMTP
+    if parts.scheme == "smtps":
+        client = smtplib.SMTP_SSL(host, parts.port or 465, timeout=SMTP_TIMEOUT, context=ssl.create_default_context())
+    else:
+        client = smtplib.SMTP(host, parts.port or (587 if starttls else 25), timeout=SMTP_TIMEOUT)
+    with client:
+        if starttls:
+            client.starttls(context=ssl.create_default_context())
+        if parts.username:
+            client.login(unquote(parts.username), unquote(parts.password or ""))
+        try:
+            client.send_message(message)
+        except smtplib.SMTPRecipientsRefused as exc:
+            codes = sorted({code for code, _ in exc.recipients.values()})
+            if all(500 <= code < 600 for code in codes):
+                # A permanent refusal (no such mailbox): retrying would only bother the server.
+                raise PermanentJobError(f"the mail server refused the recipient ({', '.join(map(str, codes))})") \
+                    from None
+            raise

@@ -1,0 +1,123 @@
+"""The tables. Personal data lives only in ``personal_records``, read and written by :mod:`core.personal_data`.
+
+Everything else holds what the site needs to work and what proves a sign-up: the campaign, the stage and its
+timestamps, a keyed hash of the e-mail address (to find a returning visitor), hashed IPs, the agreements'
+versions and SHA-256 digests.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+
+from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .db import Base, UTCDateTime, utcnow
+
+
+class Stage(StrEnum):
+    """How far a sign-up got. Only ``signed`` sign-ups count as participants (a fee plugin may add steps)."""
+
+    STARTED = "started"  # form sent, e-mail not verified yet
+    VERIFIED = "verified"  # e-mail verified, agreements not signed yet
+    SIGNED = "signed"  # agreements accepted and signed: a participant
+
+
+class Signup(Base):
+    __tablename__ = "signups"
+    __table_args__ = (
+        UniqueConstraint("campaign", "email_hash"),
+        Index("ix_signups_campaign_stage", "campaign", "stage"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token: Mapped[str] = mapped_column(String(43), unique=True, doc="random public reference, used in links")
+    campaign: Mapped[str] = mapped_column(String(40))
+    email_hash: Mapped[str] = mapped_column(String(64), doc="HMAC-SHA256 of the normalised e-mail address")
+    language: Mapped[str] = mapped_column(String(2))
+    stage: Mapped[str] = mapped_column(String(20), default=Stage.STARTED)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    verified_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    signed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    code_hash: Mapped[str | None] = mapped_column(String(64), doc="HMAC of the current verification code")
+    code_expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    code_sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    code_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    codes_sent: Mapped[int] = mapped_column(Integer, default=0)
+
+    signature_kind: Mapped[str | None] = mapped_column(String(10), doc="'drawn' (canvas) or 'typed'")
+    mandate_sha256: Mapped[str | None] = mapped_column(String(64), doc="SHA-256 of the mandate PDF")
+
+    events: Mapped[list[SignupEvent]] = relationship(back_populates="signup", order_by="SignupEvent.id")
+    agreements: Mapped[list[AcceptedAgreement]] = relationship(back_populates="signup")
+
+
+class SignupEvent(Base):
+    """One step of a sign-up, as evidence: what, when, from which (hashed) IP and user agent."""
+
+    __tablename__ = "signup_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    signup_id: Mapped[int] = mapped_column(ForeignKey("signups.id", ondelete="CASCADE"), index=True)
+    step: Mapped[str] = mapped_column(String(30))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ip_hash: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(400))
+    detail: Mapped[str | None] = mapped_column(String(200), doc="non-personal context, e.g. a version")
+
+    signup: Mapped[Signup] = relationship(back_populates="events")
+
+
+class AcceptedAgreement(Base):
+    """An agreement a participant ticked: exactly which text (version and SHA-256 of the text shown)."""
+
+    __tablename__ = "accepted_agreements"
+    __table_args__ = (UniqueConstraint("signup_id", "agreement"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    signup_id: Mapped[int] = mapped_column(ForeignKey("signups.id", ondelete="CASCADE"))
+    agreement: Mapped[str] = mapped_column(String(40))
+    version: Mapped[str] = mapped_column(String(40))
+    language: Mapped[str] = mapped_column(String(2))
+    text_sha256: Mapped[str] = mapped_column(String(64))
+    accepted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    signup: Mapped[Signup] = relationship(back_populates="agreements")
+
+
+class PersonalRecord(Base):
+    """A sign-up's personal data. Only :mod:`core.personal_data` reads or writes these columns."""
+
+    __tablename__ = "personal_records"
+
+    signup_id: Mapped[int] = mapped_column(ForeignKey("signups.id", ondelete="CASCADE"), primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary, doc="the form's answers")
+    pending: Mapped[bytes | None] = mapped_column(LargeBinary, doc="a later form, applied once its e-mail is verified")
+    signature_png: Mapped[bytes | None] = mapped_column(LargeBinary)
+    mandate_pdf: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+
+class JobStatus(StrEnum):
+    PENDING = "pending"
+    DONE = "done"
+    FAILED = "failed"  # gave up after the last retry: shown to staff
+
+
+class Job(Base):
+    """Work done off the request path (mail, mandate PDFs), queued in the same transaction as its cause."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (Index("ix_jobs_status_run_after", "status", "run_after"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    campaign: Mapped[str | None] = mapped_column(String(40))
+    payload: Mapped[str] = mapped_column(Text, doc="JSON")
+    status: Mapped[str] = mapped_column(String(10), default=JobStatus.PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    run_after: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)

@@ -1,0 +1,95 @@
+"""The one module that reads and writes personal data (``PersonalRecord``).
+
+Today the fields are stored as JSON; this is the place where they will be sealed to the foundation's public key,
+so no other module may touch ``PersonalRecord`` columns or decode them.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from .models import PersonalRecord, Signup
+
+
+def _encode(data: dict[str, Any]) -> bytes:
+    return json.dumps(data, ensure_ascii=False, sort_keys=True).encode()
+
+
+def _decode(blob: bytes | None) -> dict[str, Any] | None:
+    return None if blob is None else json.loads(blob.decode())
+
+
+def _record(session: Session, signup: Signup) -> PersonalRecord | None:
+    return session.get(PersonalRecord, signup.id)
+
+
+def store_new(session: Session, signup: Signup, data: dict[str, Any]) -> None:
+    """The answers of a first sign-up."""
+    session.add(PersonalRecord(signup_id=signup.id, data=_encode(data)))
+
+
+def store_pending(session: Session, signup: Signup, data: dict[str, Any]) -> None:
+    """Answers sent again for a known address: kept apart until that address is verified, so nobody can change
+    another person's data by typing their e-mail address."""
+    record = _record(session, signup)
+    if record is None:
+        session.add(PersonalRecord(signup_id=signup.id, data=_encode(data)))
+    else:
+        record.pending = _encode(data)
+
+
+def apply_pending(session: Session, signup: Signup) -> None:
+    """After verification: the latest answers replace the earlier ones (before signing only)."""
+    record = _record(session, signup)
+    if record is not None and record.pending is not None:
+        record.data, record.pending = record.pending, None
+
+
+def drop_pending(session: Session, signup: Signup) -> None:
+    record = _record(session, signup)
+    if record is not None:
+        record.pending = None
+
+
+def load(session: Session, signup: Signup) -> dict[str, Any]:
+    record = _record(session, signup)
+    return (_decode(record.data) or {}) if record else {}
+
+
+def store_signature(session: Session, signup: Signup, png: bytes | None) -> None:
+    record = _record(session, signup)
+    assert record is not None
+    record.signature_png = png
+
+
+def store_typed_signature(session: Session, signup: Signup, name: str) -> None:
+    """A signature typed as a name (the fallback for people who cannot draw one)."""
+    data = load(session, signup)
+    data["signature_typed"] = name
+    record = _record(session, signup)
+    assert record is not None
+    record.data = _encode(data)
+
+
+def load_pending(session: Session, signup: Signup) -> dict[str, Any] | None:
+    record = _record(session, signup)
+    return _decode(record.pending) if record else None
+
+
+def load_signature(session: Session, signup: Signup) -> bytes | None:
+    record = _record(session, signup)
+    return record.signature_png if record else None
+
+
+def store_mandate(session: Session, signup: Signup, pdf: bytes) -> None:
+    record = _record(session, signup)
+    assert record is not None
+    record.mandate_pdf = pdf
+
+
+def load_mandate(session: Session, signup: Signup) -> bytes | None:
+    record = _record(session, signup)
+    return record.mandate_pdf if record else None

@@ -1,0 +1,34 @@
+"""Rate limits on everything that sends mail or checks a secret (moving windows, per app).
+
+Storage is in memory by default (per process); ``CLAIMSITE_RATELIMIT_STORAGE_URL`` (e.g. ``redis://127.0.0.1:6379``)
+shares the counts between processes and servers.
+"""
+
+from __future__ import annotations
+
+from limits import parse
+from limits.storage import storage_from_string
+from limits.strategies import MovingWindowRateLimiter
+
+# What each limited action allows; the keys are hashed IPs or hashed addresses, never raw ones.
+RULES = {
+    "signup-form-ip": "20/hour",  # form posts from one IP (each may send a code)
+    "code-mail-address": "6/day",  # verification mails to one address
+    "code-check-ip": "30/hour",  # code guesses from one IP (each code also allows only 5 tries)
+    "resend-ip": "20/hour",
+    "mandate-download-ip": "60/hour",
+}
+
+
+class RateLimits:
+    def __init__(self, storage_url: str) -> None:
+        self.storage = storage_from_string(storage_url or "memory://")
+        self.limiter = MovingWindowRateLimiter(self.storage)
+
+    def hit(self, rule: str, key: str | None) -> bool:
+        """Count one attempt; False when the limit was already reached (the attempt must be refused)."""
+        return self.limiter.hit(parse(RULES[rule]), rule, key or "-")
+
+    def allowed(self, rule: str, key: str | None) -> bool:
+        """Would one more attempt be allowed (without counting it)?"""
+        return self.limiter.test(parse(RULES[rule]), rule, key or "-")

@@ -1,0 +1,91 @@
+"""E-mail verification: a 6-digit code (stored hashed), valid 15 minutes, 5 tries, a new one after 60 seconds;
+and a signed link in the same mail that verifies in one click while that code is current."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+import secrets
+from enum import Enum
+
+from itsdangerous import BadData, URLSafeTimedSerializer
+
+from ..hashing import keyed_hash
+from ..models import Signup
+
+CODE_VALID = dt.timedelta(minutes=15)
+MAX_ATTEMPTS = 5
+RESEND_AFTER = dt.timedelta(seconds=60)
+
+
+class CodeCheck(Enum):
+    OK = "ok"
+    WRONG = "wrong"
+    EXPIRED = "expired"
+    TOO_MANY = "too-many"  # this code is used up: ask for a new one
+    NO_CODE = "no-code"
+
+
+def _code_hash(key: str, signup: Signup, code: str) -> str:
+    return keyed_hash(key, "code", f"{signup.token}:{code}")
+
+
+def issue_code(key: str, signup: Signup, now: dt.datetime) -> str:
+    """A fresh code for ``signup`` (the previous one stops working); returns it for the mail."""
+    code = f"{secrets.randbelow(1_000_000):06d}"
+    signup.code_hash = _code_hash(key, signup, code)
+    signup.code_expires_at = now + CODE_VALID
+    signup.code_sent_at = now
+    signup.code_attempts = 0
+    signup.codes_sent = (signup.codes_sent or 0) + 1
+    return code
+
+
+def seconds_until_resend(signup: Signup, now: dt.datetime) -> int:
+    """0 when a new code may be sent now, else the whole seconds to wait."""
+    if signup.code_sent_at is None:
+        return 0
+    left = (signup.code_sent_at + RESEND_AFTER - now).total_seconds()
+    return max(0, int(left + 0.999))
+
+
+def check_code(key: str, signup: Signup, code: str, now: dt.datetime) -> CodeCheck:
+    """Check a typed code; every wrong try counts, and the fifth wrong one uses the code up."""
+    if signup.code_hash is None or signup.code_expires_at is None:
+        return CodeCheck.NO_CODE
+    if signup.code_attempts >= MAX_ATTEMPTS:
+        return CodeCheck.TOO_MANY
+    if now > signup.code_expires_at:
+        return CodeCheck.EXPIRED
+    typed = "".join(ch for ch in code if ch.isdigit())
+    if len(typed) == 6 and hmac.compare_digest(_code_hash(key, signup, typed), signup.code_hash):
+        return CodeCheck.OK
+    signup.code_attempts += 1
+    return CodeCheck.TOO_MANY if signup.code_attempts >= MAX_ATTEMPTS else CodeCheck.WRONG
+
+
+def spend_code(signup: Signup) -> None:
+    """A code (or its link) verifies once."""
+    signup.code_hash = None
+    signup.code_expires_at = None
+
+
+def _link_serializer(secret_key: str, campaign: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(secret_key, salt=f"verify-email:{campaign}")
+
+
+def link_token(secret_key: str, signup: Signup) -> str:
+    """The token of the one-click link: names the sign-up and the code it was sent with."""
+    assert signup.code_hash is not None
+    return _link_serializer(secret_key, signup.campaign).dumps([signup.token, signup.code_hash[:16]])
+
+
+def read_link_token(secret_key: str, campaign: str, token: str) -> tuple[str, str] | None:
+    """(sign-up token, code fingerprint) of a valid, unexpired link, else None."""
+    try:
+        value = _link_serializer(secret_key, campaign).loads(token, max_age=int(CODE_VALID.total_seconds()))
+    except BadData:
+        return None
+    if not (isinstance(value, list) and len(value) == 2 and all(isinstance(v, str) for v in value)):
+        return None
+    return value[0], value[1]

@@ -1,0 +1,181 @@
+"""The sign-up form: built per campaign and language from ``signup.fields``, the eligibility rules and plugins.
+
+Each form field's name is also the key of the answer in the participant's personal data.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import unicodedata
+from typing import Any
+
+import phonenumbers
+from babel import Locale
+from flask_babel import gettext as _
+from flask_wtf import FlaskForm
+from wtforms import DateField, EmailField, Field, RadioField, SelectChoice, SelectField, StringField, TelField
+from wtforms.validators import Email, InputRequired, Length, Optional, ValidationError
+
+from ..campaigns import LoadedCampaign
+from ..campaigns.schema import FormField
+from ..site import site
+from .eligibility import EU_EEA_CH, age_problem, child_problem, residence_problem
+
+NOT_COUNTRIES = {"EU", "EZ", "UN", "QO", "XA", "XB", "XK", "ZZ", "AQ"}
+
+
+def country_choices(language: str) -> list[tuple[str, str]]:
+    """Every country, named in ``language`` and sorted the way a reader of that language expects."""
+    names = Locale.parse(language).territories
+    countries = [(code, name) for code, name in names.items() if len(code) == 2 and code.isalpha()
+                 and code not in NOT_COUNTRIES]
+
+    def sort_key(item: tuple[str, str]) -> str:
+        return "".join(c for c in unicodedata.normalize("NFKD", item[1]) if not unicodedata.combining(c)).casefold()
+
+    return sorted(countries, key=sort_key)
+
+
+def _label(spec: FormField, default: str, language: str, loaded: LoadedCampaign) -> str:
+    return loaded.campaign.text(spec.label, language) if spec.label else default
+
+
+def _presence(spec: FormField, message: str) -> Any:
+    return InputRequired(message=message) if spec.required else Optional()
+
+
+def _description(spec: FormField, language: str, loaded: LoadedCampaign) -> str:
+    return loaded.campaign.text(spec.help, language) if spec.help else ""
+
+
+def catalogue(spec: FormField, language: str, loaded: LoadedCampaign) -> dict[str, Field]:
+    """The WTForms field(s) for one entry of ``signup.fields``."""
+    help_text = _description(spec, language, loaded)
+    kind = spec.field
+    if kind == "name":
+        return {"name": StringField(
+            _label(spec, _("Full name"), language, loaded),
+            [_presence(spec, _("Please enter your full name.")), Length(max=200)],
+            description=help_text, render_kw={"autocomplete": "name"})}
+    if kind == "email":
+        return {"email": EmailField(
+            _label(spec, _("E-mail address"), language, loaded),
+            [InputRequired(message=_("Please enter your e-mail address.")), Length(max=254),
+             Email(message=_("This is not a valid e-mail address; please check it."), check_deliverability=False)],
+            description=help_text or _("We send a verification code to this address."),
+            render_kw={"autocomplete": "email", "inputmode": "email"})}
+    if kind == "phone":
+        return {"phone": TelField(
+            _label(spec, _("Phone number"), language, loaded),
+            [_presence(spec, _("Please enter your phone number.")), Length(max=40)],
+            description=help_text, render_kw={"autocomplete": "tel"})}
+    if kind == "address":
+        presence = _presence(spec, _("Please fill in your address."))
+        return {
+            "street": StringField(_("Street and house number"), [presence, Length(max=200)],
+                                  render_kw={"autocomplete": "street-address"}),
+            "postcode": StringField(_("Postcode"), [presence, Length(max=20)],
+                                    render_kw={"autocomplete": "postal-code"}),
+            "city": StringField(_("Town or city"), [presence, Length(max=100)],
+                                render_kw={"autocomplete": "address-level2"}),
+        }
+    if kind == "country":
+        return {"country": SelectField(
+            _label(spec, _("Country where you live"), language, loaded),
+            [_presence(spec, _("Please choose the country where you live."))],
+            choices=[SelectChoice("", _("Choose a country")),
+                     *(SelectChoice(code, name) for code, name in country_choices(language))], default="NL",
+            description=help_text, render_kw={"autocomplete": "country"})}
+    if kind == "birth_date":
+        return {"birth_date": DateField(
+            _label(spec, _("Date of birth"), language, loaded),
+            [_presence(spec, _("Please enter your date of birth."))],
+            description=help_text, render_kw={"autocomplete": "bday"})}
+    if kind == "account":
+        return {"account": StringField(
+            _label(spec, _("Your user name or account"), language, loaded),
+            [_presence(spec, _("Please fill this in.")), Length(max=200)], description=help_text)}
+    raise AssertionError(f"no form field for {kind}")
+
+
+class SignupForm(FlaskForm):
+    """Base of every campaign's sign-up form: adds the eligibility rules to WTForms' own validation."""
+
+    loaded: LoadedCampaign
+    language: str
+
+    def validate(self, extra_validators: Any = None) -> bool:
+        valid = super().validate(extra_validators)
+        rules = self.loaded.campaign.signup.eligibility  # type: ignore[union-attr]
+        today = dt.date.today()
+        for_child = getattr(self, "for_whom", None) is not None and self.for_whom.data == "child"
+        checks = [
+            ("country", residence_problem(rules, self.country.data) if hasattr(self, "country") and
+             self.country.data else None),
+            ("birth_date", age_problem(rules, self.birth_date.data, today, for_child)
+             if hasattr(self, "birth_date") else None),
+        ]
+        if for_child:  # the child's fields are optional in the form, but needed when joining for a child
+            if not (self.child_name.data or "").strip():
+                checks.append(("child_name", _("Please enter your child's full name.")))
+            if self.child_birth_date.data is None and not self.child_birth_date.errors:
+                checks.append(("child_birth_date", _("Please enter your child's date of birth.")))
+            checks.append(("child_birth_date", child_problem(rules, self.child_birth_date.data, today)))
+        for name, problem in checks:
+            if problem:
+                self[name].errors.append(problem)
+                valid = False
+        return valid
+
+    def validate_phone(self, field: Field) -> None:
+        if not field.data:
+            return
+        region = self.country.data if hasattr(self, "country") and self.country.data else "NL"
+        try:
+            number = phonenumbers.parse(field.data, region)
+        except phonenumbers.NumberParseException:
+            number = None
+        if number is None or not phonenumbers.is_valid_number(number):
+            raise ValidationError(_("This is not a valid phone number; include the country code if it is not "
+                                    "from the country you live in, e.g. +32 470 12 34 56."))
+        field.data = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+    def answers(self) -> dict[str, str]:
+        """The answers to keep, as text (dates in ISO form); CSRF token and empty child fields left out."""
+        out: dict[str, str] = {}
+        for field in self:
+            if field.name == "csrf_token" or field.data in (None, ""):
+                continue
+            if field.name.startswith("child_") and getattr(self, "for_whom", None) is not None \
+                    and self.for_whom.data != "child":
+                continue
+            value = field.data.isoformat() if isinstance(field.data, dt.date) else str(field.data).strip()
+            out[field.name] = value
+        return out
+
+
+def build_form(loaded: LoadedCampaign, language: str, **kwargs: Any) -> SignupForm:
+    """The sign-up form of ``loaded`` in ``language`` (kwargs go to the form, e.g. ``formdata``)."""
+    config = loaded.campaign.signup
+    assert config is not None
+    fields: dict[str, Any] = {}
+    for spec in config.fields:
+        fields.update(catalogue(spec, language, loaded))
+    if config.eligibility.minors == "parent":
+        fields["for_whom"] = RadioField(
+            _("I am joining for"),
+            choices=[SelectChoice("self", _("myself")),
+                     SelectChoice("child", _("my child (I am the parent or guardian)"))],
+            default="self", validators=[InputRequired(message=_("Please choose who you are joining for."))])
+        fields["child_name"] = StringField(_("Your child's full name"), [Optional(), Length(max=200)])
+        fields["child_birth_date"] = DateField(_("Your child's date of birth"), [Optional()])
+    for extra in site().plugins.call("claimsite_signup_fields", loaded.enabled_plugins, campaign=loaded,
+                                     language=language):
+        fields.update(extra)
+    form_class = type("CampaignSignupForm", (SignupForm,), fields)
+    form = form_class(**kwargs)
+    form.loaded, form.language = loaded, language
+    return form
+
+
+__all__ = ["EU_EEA_CH", "SignupForm", "build_form", "country_choices"]

@@ -1,0 +1,113 @@
+"""The ``mandate`` job: after signing, make the mandate PDF, keep it and its SHA-256, and mail it.
+
+Runs in the worker, off the request path; the PDF, its hash, the evidence event and the confirmation mail are
+saved in one transaction, and a second run (after a crash) does nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from flask import Flask
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from .. import personal_data
+from ..db import db_session, utcnow
+from ..hashing import sha256_hex
+from ..i18n import long_date
+from ..jobs import PermanentJobError, job_handler
+from ..mail import compose, queue_mail
+from ..mandate import MandateDocument, SignedAgreement, render_mandate_pdf
+from ..models import Signup, SignupEvent, Stage
+from ..site import site
+from ..tenancy import campaign_url
+from .agreements import agreement_text
+from .fields import country_choices
+from .links import mandate_link_token
+
+
+def participant_rows(answers: dict[str, Any], language: str) -> dict[str, str]:
+    """The participant's answers as labelled lines for the PDF, in the document's language."""
+    rows: dict[str, str] = {}
+
+    def add(label: str, key: str, value: str | None = None) -> None:
+        shown = value if value is not None else answers.get(key)
+        if shown:
+            rows[label] = shown
+
+    add(_("Name"), "name")
+    add(_("E-mail address"), "email")
+    add(_("Phone number"), "phone")
+    address = ", ".join(filter(None, [answers.get("street"), " ".join(filter(None, [answers.get("postcode"),
+                                                                                       answers.get("city")]))]))
+    add(_("Address"), "", address or None)
+    countries = dict(country_choices(language))
+    add(_("Country"), "", countries.get(answers.get("country", ""), answers.get("country")))
+    if answers.get("birth_date"):
+        add(_("Date of birth"), "", long_date(dt.date.fromisoformat(answers["birth_date"]), language))
+    add(_("Account"), "account")
+    if answers.get("for_whom") == "child":
+        add(_("Joins for the child"), "child_name")
+        if answers.get("child_birth_date"):
+            add(_("Child's date of birth"), "",
+                long_date(dt.date.fromisoformat(answers["child_birth_date"]), language))
+    return rows
+
+
+@job_handler("mandate")
+def make_mandate(app: Flask, payload: dict[str, Any]) -> None:
+    db = db_session()
+    signup = db.scalar(select(Signup).where(Signup.token == payload["signup"]))
+    if signup is None or signup.mandate_sha256 or signup.stage != Stage.SIGNED:
+        return  # erased, already made, or not signed: nothing to do
+    loaded = site().registry.snapshot.campaigns.get(signup.campaign)
+    if loaded is None:
+        raise RuntimeError(f"campaign {signup.campaign} is not loaded")
+    answers = personal_data.load(db, signup)
+    language = signup.language
+    with force_locale(language):
+        agreements = []
+        for accepted in signup.agreements:
+            config = next((a for a in loaded.campaign.signup.agreements  # type: ignore[union-attr]
+                           if a.id == accepted.agreement and a.version == accepted.version), None)
+            if config is None:
+                raise PermanentJobError(f"agreement {accepted.agreement}@{accepted.version} is no longer configured")
+            text = agreement_text(site().settings.campaigns_dir, loaded, config, accepted.language,
+                                  participant=answers.get("name", ""), child=answers.get("child_name", ""))
+            if text.sha256 != accepted.text_sha256:
+                raise PermanentJobError(f"the text of {accepted.agreement}@{accepted.version} changed after signing")
+            agreements.append(SignedAgreement(text.title, config.version, text.sha256, text.html))
+        signed_event = next(e for e in reversed(signup.events) if e.step == "signed")
+        evidence = {
+            _("E-mail address verified"): signup.verified_at.isoformat(timespec="seconds") if signup.verified_at
+            else "",
+            _("Signed from (hashed IP address)"): (signed_event.ip_hash or "")[:32],
+            _("Browser"): signed_event.user_agent or "",
+        }
+        document = MandateDocument(
+            loaded=loaded, language=language, participant=participant_rows(answers, language),
+            agreements=agreements, signed_at=signup.signed_at or utcnow(),
+            signature_png=personal_data.load_signature(db, signup),
+            signature_typed=None if signup.signature_kind == "drawn" else answers.get("signature_typed", ""),
+            reference=signup.token[:12], evidence=evidence,
+        )
+        pdf = render_mandate_pdf(document)
+    digest = sha256_hex(pdf)
+    personal_data.store_mandate(db, signup, pdf)
+    signup.mandate_sha256 = digest
+    db.add(SignupEvent(signup_id=signup.id, step="mandate-made", at=utcnow(), detail=f"sha256:{digest}"))
+
+    mandate_url = campaign_url(loaded, "signup.mandate", token=mandate_link_token(loaded.slug, signup.token))
+    message = compose(
+        loaded=loaded, language=language, to=answers["email"], template="confirmation",
+        context={"name": answers.get("name", ""), "mandate_url": mandate_url,
+                 "next_steps": loaded.campaign.text(loaded.campaign.signup.next_steps, language)  # type: ignore[union-attr]
+                 if loaded.campaign.signup and loaded.campaign.signup.next_steps else "",
+                 "fee_summary": ""},
+        attachments=[(f"mandate-{loaded.slug}.pdf", "application/pdf", pdf)],
+    )
+    queue_mail(db, message, campaign=loaded.slug, kind="confirmation")
+    db.commit()

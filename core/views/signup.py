@@ -1,0 +1,270 @@
+"""Joining a campaign: form -> e-mail code (or link) -> agreements and signature -> done, and the mandate PDF.
+
+The browser's session (a cookie of this campaign only) remembers which sign-up it started and whether it proved
+the e-mail address; a sign-up can only be continued from a browser that entered the code or opened the link.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import struct
+from typing import Any
+
+from flask import Response, abort, current_app, flash, g, redirect, request, session, url_for
+from flask_babel import gettext as _
+from flask_babel import ngettext
+from flask_wtf.csrf import validate_csrf
+from werkzeug.wrappers import Response as BaseResponse
+from wtforms.validators import ValidationError
+
+from .. import personal_data
+from ..campaigns import LoadedCampaign
+from ..db import db_session, utcnow
+from ..hashing import ip_hash
+from ..models import Signup, Stage
+from ..rendering import render_page
+from ..signup import flow
+from ..signup.agreements import AgreementText, agreement_text
+from ..signup.codes import MAX_ATTEMPTS, CodeCheck, read_link_token, seconds_until_resend
+from ..signup.fields import build_form
+from ..signup.links import mandate_link_token, read_mandate_link_token
+from ..site import current_campaign, site
+from .localized import localized_blueprint, localized_route
+
+bp = localized_blueprint("signup", __name__)
+
+MAX_SIGNATURE_BYTES = 300_000
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def _keys() -> flow.Keys:
+    settings = site().settings
+    return flow.Keys(current_app.secret_key, settings.resolved_hash_key())  # type: ignore[arg-type]
+
+
+def _visit() -> flow.Visit:
+    return flow.Visit(utcnow(), ip_hash(_keys().hash_key, request.remote_addr), request.user_agent.string)
+
+
+def _joinable() -> LoadedCampaign:
+    loaded = current_campaign()
+    if loaded.campaign.signup is None and loaded.campaign.status != "closed":
+        abort(404)
+    return loaded
+
+
+def _limit(rule: str) -> None:
+    if not site().limits.hit(rule, _visit().ip_hash):
+        abort(429)
+
+
+def _started() -> Signup | None:
+    return flow.find(db_session(), current_campaign().slug, session.get("signup"))
+
+
+def _proven() -> Signup | None:
+    """The sign-up whose e-mail address this browser proved, if any."""
+    signup = _started()
+    if signup is None or session.get("verified") != signup.token:
+        return None
+    return signup
+
+
+def _next_step(signup: Signup) -> BaseResponse:
+    if signup.stage == Stage.SIGNED:
+        return redirect(url_for("signup.done"))
+    return redirect(url_for("signup.sign"))
+
+
+@localized_route(bp, "/join", methods=["GET", "POST"])
+def start() -> BaseResponse:
+    loaded = _joinable()
+    if loaded.campaign.status == "closed" or loaded.campaign.signup is None:
+        return render_page("signup/closed.html", cache=False)
+    form = build_form(loaded, g.lang)
+    if form.validate_on_submit():
+        _limit("signup-form-ip")
+        db = db_session()
+        signup, sending = flow.start(db, loaded, g.lang, form.answers(), _keys(), site().limits, _visit())
+        db.commit()
+        session["signup"] = signup.token
+        session.pop("verified", None)
+        session["sending"] = sending.value
+        return redirect(url_for("signup.verify"))
+    return render_page("signup/form.html", cache=False, form=form)
+
+
+def _verify_page(signup: Signup, message: str | None = None, status: int = 200) -> Response:
+    wait = seconds_until_resend(signup, utcnow())
+    return render_page("signup/verify.html", cache=False, status=status, message=message, wait_seconds=wait,
+                       sending=session.pop("sending", None))
+
+
+@localized_route(bp, "/join/verify", methods=["GET", "POST"])
+def verify() -> BaseResponse:
+    _joinable()
+    signup = _started()
+    if signup is None:
+        return redirect(url_for("signup.start"))
+    if _proven() is not None:
+        return _next_step(signup)
+    if request.method == "GET":
+        return _verify_page(signup)
+    if not _csrf_ok():
+        return _verify_page(signup, _("The page was open too long; please try again."), 400)
+    _limit("code-check-ip")
+    db = db_session()
+    result = flow.try_code(db, signup, request.form.get("code", ""), _keys(), _visit())
+    db.commit()
+    if result is CodeCheck.OK:
+        session["verified"] = signup.token
+        return _next_step(signup)
+    messages = {
+        CodeCheck.WRONG: ngettext("That code is not right. You have %(num)s try left.",
+                                  "That code is not right. You have %(num)s tries left.",
+                                  MAX_ATTEMPTS - signup.code_attempts),
+        CodeCheck.EXPIRED: _("This code has expired. Ask for a new code below."),
+        CodeCheck.TOO_MANY: _("Too many wrong tries for this code. Ask for a new code below."),
+        CodeCheck.NO_CODE: _("This code is no longer valid. Ask for a new code below."),
+    }
+    return _verify_page(signup, messages[result], 422)
+
+
+@localized_route(bp, "/join/verify/resend", methods=["POST"])
+def resend() -> BaseResponse:
+    loaded = _joinable()
+    signup = _started()
+    if signup is None:
+        return redirect(url_for("signup.start"))
+    if not _csrf_ok():
+        return _verify_page(signup, _("The page was open too long; please try again."), 400)
+    _limit("resend-ip")
+    db = db_session()
+    sending = flow.resend(db, loaded, signup, _keys(), site().limits, _visit())
+    db.commit()
+    session["sending"] = sending.value
+    return redirect(url_for("signup.verify"))
+
+
+@localized_route(bp, "/join/verify/<token>")
+def verify_link(token: str) -> BaseResponse:
+    loaded = _joinable()
+    _limit("code-check-ip")
+    found = read_link_token(_keys().secret_key, loaded.slug, token)
+    db = db_session()
+    signup = flow.find(db, loaded.slug, found[0]) if found else None
+    if signup is not None and signup.code_hash and signup.code_hash[:16] == found[1] \
+            and signup.code_expires_at and utcnow() <= signup.code_expires_at:  # type: ignore[index]
+        flow.verify(db, signup, CodeCheck.OK, _visit(), how="link")
+        db.commit()
+        session["signup"], session["verified"] = signup.token, signup.token
+        return _next_step(signup)
+    if signup is not None and session.get("verified") == signup.token:  # the link was opened twice
+        return _next_step(signup)
+    flash(_("This link has expired or was already used. Enter the code from the newest e-mail, or ask for a "
+            "new one."))
+    return redirect(url_for("signup.verify") if _started() else url_for("signup.start"))
+
+
+def _agreement_texts(loaded: LoadedCampaign, answers: dict[str, Any]) -> list[AgreementText]:
+    assert loaded.campaign.signup is not None
+    return [agreement_text(site().settings.campaigns_dir, loaded, agreement, g.lang,
+                           participant=answers.get("name", ""), child=answers.get("child_name", ""))
+            for agreement in loaded.campaign.signup.agreements]
+
+
+def _signature_png(data_url: str) -> bytes | None:
+    """The drawn signature from the canvas (a PNG data URL), or None if there is none or it is not a sane PNG."""
+    prefix = "data:image/png;base64,"
+    if not data_url.startswith(prefix):
+        return None
+    try:
+        png = base64.b64decode(data_url[len(prefix):], validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    if len(png) > MAX_SIGNATURE_BYTES or not png.startswith(PNG_MAGIC) or png[12:16] != b"IHDR":
+        return None
+    width, height = struct.unpack(">II", png[16:24])
+    if not (50 <= width <= 4000 and 20 <= height <= 4000):
+        return None
+    return png
+
+
+@localized_route(bp, "/join/sign", methods=["GET", "POST"])
+def sign() -> BaseResponse:
+    loaded = _joinable()
+    signup = _proven()
+    if signup is None:
+        return redirect(url_for("signup.verify") if _started() else url_for("signup.start"))
+    if signup.stage == Stage.SIGNED:
+        return redirect(url_for("signup.done"))
+    db = db_session()
+    answers = personal_data.load(db, signup)
+    texts = _agreement_texts(loaded, answers)
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        if not _csrf_ok():
+            errors["form"] = _("The page was open too long; please try again.")
+        for text in texts:
+            if request.form.get(f"agree-{text.agreement.id}") != "yes":
+                errors[f"agree-{text.agreement.id}"] = _("Please read and accept this agreement.")
+            elif request.form.get(f"sha-{text.agreement.id}") != text.sha256:
+                errors[f"agree-{text.agreement.id}"] = _("This text was updated while you were reading. Please "
+                                                          "read it again and accept it.")
+        png = _signature_png(request.form.get("signature_png", ""))
+        typed = request.form.get("signature_typed", "").strip()[:200]
+        if png is None and not typed:
+            errors["signature"] = _("Please sign: draw your signature in the box, or type your full name.")
+        if not errors:
+            flow.sign(db, loaded, signup, texts, png, None if png else typed, _visit())
+            db.commit()
+            site().counters.forget(loaded.slug)
+            return redirect(url_for("signup.done"))
+    return render_page("signup/sign.html", cache=False, status=422 if errors else 200, texts=texts,
+                       errors=errors, answers=answers, typed=request.form.get("signature_typed", ""),
+                       accepted={t.agreement.id for t in texts if request.form.get(f"agree-{t.agreement.id}")})
+
+
+@localized_route(bp, "/join/done")
+def done() -> BaseResponse:
+    loaded = _joinable()
+    signup = _proven()
+    if signup is None or signup.stage != Stage.SIGNED:
+        return redirect(url_for("signup.start"))
+    mandate_url = None
+    if signup.mandate_sha256:
+        mandate_url = url_for("signup.mandate", token=mandate_link_token(loaded.slug, signup.token))
+    answers = personal_data.load(db_session(), signup)
+    return render_page("signup/done.html", cache=False, signup=signup, mandate_url=mandate_url,
+                       name=answers.get("name", ""))
+
+
+@bp.get("/mandate/<token>")
+def mandate(token: str) -> BaseResponse:
+    """The signed mandate PDF, through the signed link in the confirmation mail (valid for 90 days)."""
+    loaded = current_campaign()
+    if not site().limits.hit("mandate-download-ip", ip_hash(_keys().hash_key, request.remote_addr)):
+        abort(429)
+    signup_token = read_mandate_link_token(loaded.slug, token)
+    if signup_token is None:
+        abort(404)
+    db = db_session()
+    signup = flow.find(db, loaded.slug, signup_token)
+    pdf = personal_data.load_mandate(db, signup) if signup else None
+    if pdf is None:
+        abort(404)
+    response = Response(pdf, mimetype="application/pdf")
+    response.headers["Content-Disposition"] = f'attachment; filename="mandate-{loaded.slug}.pdf"'
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+def _csrf_ok() -> bool:
+    """This blueprint checks CSRF itself (it is exempt from the global check) so that an expired page gets a
+    clear message on the same page, with nothing typed lost, instead of an error page."""
+    try:
+        validate_csrf(request.form.get("csrf_token"))
+    except ValidationError:
+        return False
+    return True

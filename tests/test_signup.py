@@ -1,0 +1,493 @@
+"""Joining a campaign end to end: form, validation and eligibility, e-mail code and link, duplicates,
+agreements and signature, evidence, mandate PDF and confirmation mail, counters. On SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+import email
+import email.policy
+import re
+import subprocess
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+
+from core import personal_data
+from core.db import utcnow
+from core.hashing import sha256_hex
+from core.jobs import Worker
+from core.models import AcceptedAgreement, Job, Signup, Stage
+
+TIKTOK = "https://tiktokclaim.org"
+ZOOM = "https://zoomclaim.org"
+
+VALID = {
+    "name": "Anna de Vries", "email": "anna@example.org", "phone": "06 12345678", "street": "Kerkstraat 1",
+    "postcode": "1234 AB", "city": "Utrecht", "country": "NL", "birth_date": "1990-05-01", "account": "",
+    "for_whom": "self", "child_name": "", "child_birth_date": "",
+}
+
+
+def csrf_token(client: FlaskClient, path: str) -> str:
+    html = client.get(path, base_url=TIKTOK).get_data(as_text=True)
+    return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html).group(1)  # type: ignore[union-attr]
+
+
+def post_form(client: FlaskClient, language: str = "", **changes: str) -> Any:
+    prefix = f"/{language}" if language else ""
+    data = {**VALID, **changes, "csrf_token": csrf_token(client, f"{prefix}/join")}
+    return client.post(f"{prefix}/join", data=data, base_url=TIKTOK)
+
+
+def outbox(app: Flask) -> list[Path]:
+    folder = app.extensions["claimsite"].settings.instance_dir / "outbox"
+    return sorted(folder.glob("*.eml")) if folder.exists() else []
+
+
+def deliver(app: Flask) -> list[email.message.EmailMessage]:
+    """Run the worker until nothing is due; return the mails it wrote, oldest first."""
+    before = set(outbox(app))
+    while Worker(app).run_once():
+        pass
+    return [email.message_from_bytes(p.read_bytes(), policy=email.policy.default)  # type: ignore[misc]
+            for p in outbox(app) if p not in before]
+
+
+def code_of(message: email.message.EmailMessage) -> str:
+    return re.search(r"\b(\d{6})\b", str(message["Subject"])).group(1)  # type: ignore[union-attr]
+
+
+def link_of(message: email.message.EmailMessage) -> str:
+    text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    return re.search(r"https://tiktokclaim\.org(/\S*/join/verify/\S+|/join/verify/\S+)", text).group(1)  # type: ignore[union-attr]
+
+
+def post_code(client: FlaskClient, code: str, language: str = "") -> Any:
+    prefix = f"/{language}" if language else ""
+    return client.post(f"{prefix}/join/verify", base_url=TIKTOK,
+                       data={"code": code, "csrf_token": csrf_token(client, f"{prefix}/join/verify")})
+
+
+def sign_form(client: FlaskClient, language: str = "", typed: str = "Anna de Vries", **extra: str) -> dict[str, str]:
+    prefix = f"/{language}" if language else ""
+    html = client.get(f"{prefix}/join/sign", base_url=TIKTOK).get_data(as_text=True)
+    data = {"csrf_token": re.search(r'name="csrf_token" value="([^"]+)"', html).group(1),  # type: ignore[union-attr]
+            "signature_typed": typed}
+    for agreement, sha in re.findall(r'name="sha-([a-z0-9-]+)" value="([0-9a-f]{64})"', html):
+        data[f"sha-{agreement}"] = sha
+        data[f"agree-{agreement}"] = "yes"
+    data.update(extra)
+    return data
+
+
+def join_fully(app: Flask, client: FlaskClient, language: str = "", **changes: str) -> Signup:
+    assert post_form(client, language, **changes).status_code == 302
+    [mail] = deliver(app)
+    assert post_code(client, code_of(mail), language).status_code == 302
+    prefix = f"/{language}" if language else ""
+    response = client.post(f"{prefix}/join/sign", data=sign_form(client, language), base_url=TIKTOK)
+    assert response.status_code == 302, response.get_data(as_text=True)
+    with app.app_context():
+        from core.db import db_session
+
+        return db_session().scalars(select(Signup).order_by(Signup.id.desc())).first()  # type: ignore[return-value]
+
+
+def signups(app: Flask) -> list[Signup]:
+    with app.app_context():
+        from core.db import db_session
+
+        return list(db_session().scalars(select(Signup).order_by(Signup.id)))
+
+
+# -- the form ------------------------------------------------------------------------------------------------
+
+
+def test_form_asks_the_campaigns_questions_in_each_language(db_app: Flask) -> None:
+    client = db_app.test_client()
+    client.set_cookie("lang", "nl")
+    dutch = client.get("/join", base_url=TIKTOK).get_data(as_text=True)
+    assert "Je TikTok-gebruikersnaam" in dutch and 'name="street"' in dutch and 'name="for_whom"' in dutch
+    assert 'type="date"' in dutch and 'autocomplete="email"' in dutch
+    english = client.get("/en/join", base_url=TIKTOK).get_data(as_text=True)
+    assert "Your TikTok user name" in english and "Netherlands" in english
+
+
+def test_landing_call_to_action_leads_to_the_form(db_app: Flask) -> None:
+    html = db_app.test_client().get("/en/", base_url=TIKTOK).get_data(as_text=True)
+    assert 'href="/en/join"' in html
+
+
+@pytest.mark.parametrize(("changes", "field", "message"), [
+    ({"name": ""}, "name", "Please enter your full name."),
+    ({"email": "anna@"}, "email", "This is not a valid e-mail address"),
+    ({"email": ""}, "email", "Please enter your e-mail address."),
+    ({"phone": "12"}, "phone", "This is not a valid phone number"),
+    ({"street": "", "city": ""}, "street", "Please fill in your address."),
+    ({"country": ""}, "country", "Please choose the country where you live."),
+    ({"country": "US"}, "country", "Only people who live in the EU, the EEA or Switzerland can join"),
+    ({"birth_date": ""}, "birth_date", "Please enter your date of birth."),
+    ({"birth_date": "2090-01-01"}, "birth_date", "This date of birth lies in the future."),
+    ({"birth_date": (dt.date.today() - dt.timedelta(days=365 * 16)).isoformat()}, "birth_date",
+     "You must be 18 or older to join. A parent or guardian can join for you."),
+    ({"for_whom": "child"}, "child_name", "Please enter your child&#39;s full name."),
+    ({"for_whom": "child", "child_name": "Tim", "child_birth_date": "2001-01-01"}, "child_birth_date",
+     "Your child is 18 or older and can join with their own e-mail address."),
+    ({"for_whom": "child", "child_name": "Tim", "child_birth_date": "2016-01-01",
+      "birth_date": (dt.date.today() - dt.timedelta(days=365 * 17)).isoformat()}, "birth_date",
+     "A parent or guardian who joins for a child must be 18 or older."),
+])
+def test_every_validation_error_is_explained_and_keeps_the_answers(db_app: Flask, changes: dict[str, str],
+                                                                    field: str, message: str) -> None:
+    client = db_app.test_client()
+    response = post_form(client, "en", **changes)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert f'id="{field}-error"' in html and message in html
+    assert 'aria-invalid="true"' in html and 'href="#' + field + '"' in html  # the summary links to the field
+    for key in ("name", "street", "postcode"):  # what was typed stays
+        if changes.get(key, VALID[key]):
+            assert f'value="{changes.get(key, VALID[key])}"' in html
+    assert signups(db_app) == [] and Worker(db_app).run_once() == 0  # nothing stored, nothing sent
+
+
+def test_errors_are_in_dutch_on_the_dutch_page(db_app: Flask) -> None:
+    client = db_app.test_client()
+    client.set_cookie("lang", "nl")
+    html = post_form(client, "", country="US", name="").get_data(as_text=True)
+    assert "Vul je volledige naam in." in html
+    assert "Alleen mensen die in de EU, de EER of Zwitserland wonen" in html
+
+
+def test_a_parent_can_join_for_a_child(db_app: Flask) -> None:
+    client = db_app.test_client()
+    response = post_form(client, "en", for_whom="child", child_name="Tim de Vries", child_birth_date="2014-03-02")
+    assert response.status_code == 302
+    with db_app.app_context():
+        from core.db import db_session
+
+        [signup] = db_session().scalars(select(Signup)).all()
+        answers = personal_data.load(db_session(), signup)
+    assert answers["child_name"] == "Tim de Vries" and answers["for_whom"] == "child"
+    assert answers["phone"] == "+31612345678"  # normalised
+
+
+def test_closed_campaign_has_no_form(db_app: Flask) -> None:
+    html = db_app.test_client().get("/en/join", base_url=ZOOM).get_data(as_text=True)
+    assert "cta--closed" in html and 'name="email"' not in html
+
+
+def test_expired_form_keeps_the_answers(db_app: Flask) -> None:
+    client = db_app.test_client()
+    response = client.post("/en/join", base_url=TIKTOK, data={**VALID, "csrf_token": "expired"})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200 and "The page was open too long" in html
+    assert 'value="Anna de Vries"' in html and signups(db_app) == []
+
+
+# -- e-mail verification ---------------------------------------------------------------------------------------
+
+
+def test_code_mail_and_verification(db_app: Flask) -> None:
+    client = db_app.test_client()
+    response = post_form(client, "en")
+    assert response.status_code == 302 and response.headers["Location"] == "/en/join/verify"
+    page = client.get("/en/join/verify", base_url=TIKTOK).get_data(as_text=True)
+    assert "A verification code was sent to your e-mail" in page
+    assert "anna@example.org" not in page
+    [mail] = deliver(db_app)
+    assert mail["To"] == "anna@example.org" and "TikTok" in mail["Subject"]
+    assert client.get("/en/join/sign", base_url=TIKTOK).headers["Location"] == "/en/join/verify"  # not yet
+    response = post_code(client, code_of(mail), "en")
+    assert response.status_code == 302 and response.headers["Location"] == "/en/join/sign"
+    [signup] = signups(db_app)
+    assert signup.stage == Stage.VERIFIED and signup.code_hash is None
+
+
+def test_wrong_code_counts_down_and_the_fifth_uses_the_code_up(db_app: Flask) -> None:
+    client = db_app.test_client()
+    post_form(client, "en")
+    [mail] = deliver(db_app)
+    code = code_of(mail)
+    wrong = f"{(int(code) + 1) % 1_000_000:06d}"
+    html = post_code(client, wrong, "en").get_data(as_text=True)
+    assert "That code is not right. You have 4 tries left." in html
+    for _ in range(3):
+        post_code(client, wrong, "en")
+    html = post_code(client, wrong, "en").get_data(as_text=True)
+    assert "Too many wrong tries for this code" in html
+    html = post_code(client, code, "en").get_data(as_text=True)  # even the right code no longer works
+    assert "Too many wrong tries for this code" in html
+    assert signups(db_app)[0].stage == Stage.STARTED
+
+
+def test_code_expires_after_15_minutes(db_app: Flask) -> None:
+    client = db_app.test_client()
+    post_form(client, "en")
+    [mail] = deliver(db_app)
+    with db_app.app_context():
+        from core.db import db_session
+
+        signup = db_session().scalars(select(Signup)).one()
+        signup.code_expires_at = utcnow() - dt.timedelta(seconds=1)
+        db_session().commit()
+    html = post_code(client, code_of(mail), "en").get_data(as_text=True)
+    assert "This code has expired." in html
+
+
+def test_resend_waits_a_minute_then_sends_a_new_code(db_app: Flask) -> None:
+    client = db_app.test_client()
+    post_form(client, "en")
+    [first] = deliver(db_app)
+    page = client.get("/en/join/verify", base_url=TIKTOK).get_data(as_text=True)
+    assert re.search(r'data-countdown="(5\d|60)"', page) and "You can ask for a new code in" in page
+    token = csrf_token(client, "/en/join/verify")
+    client.post("/en/join/verify/resend", data={"csrf_token": token}, base_url=TIKTOK)
+    assert "please use that one" in client.get("/en/join/verify", base_url=TIKTOK).get_data(as_text=True)
+    assert deliver(db_app) == []  # the server enforces the wait, with or without JavaScript
+    with db_app.app_context():
+        from core.db import db_session
+
+        signup = db_session().scalars(select(Signup)).one()
+        signup.code_sent_at = utcnow() - dt.timedelta(seconds=61)
+        db_session().commit()
+    client.post("/en/join/verify/resend", data={"csrf_token": token}, base_url=TIKTOK)
+    [second] = deliver(db_app)
+    assert code_of(second) != code_of(first) or True  # codes are random; the old one must stop working:
+    assert "That code is not right" in post_code(client, code_of(first), "en").get_data(as_text=True) \
+        or code_of(first) == code_of(second)
+    assert post_code(client, code_of(second), "en").status_code == 302
+
+
+def test_signed_link_verifies_in_another_browser_once(db_app: Flask) -> None:
+    post_form(db_app.test_client(), "en")
+    [mail] = deliver(db_app)
+    link = link_of(mail)
+    phone = db_app.test_client()  # opening the mail on a phone: no session there
+    response = phone.get(link, base_url=TIKTOK)
+    assert response.status_code == 302 and response.headers["Location"].endswith("/join/sign")
+    assert phone.get("/en/join/sign", base_url=TIKTOK).status_code == 200
+    again = phone.get(link, base_url=TIKTOK)  # opened twice in the same browser: fine
+    assert again.headers["Location"].endswith("/join/sign")
+    stranger = db_app.test_client()
+    refused = stranger.get(link, base_url=TIKTOK)  # the code is spent: the link no longer verifies
+    assert refused.headers["Location"].endswith("/join")
+
+
+def test_tampered_or_foreign_link_is_refused(db_app: Flask) -> None:
+    post_form(db_app.test_client(), "en")
+    [mail] = deliver(db_app)
+    link = link_of(mail)
+    client = db_app.test_client()
+    assert client.get(link[:-3] + "abc", base_url=TIKTOK).headers["Location"].endswith("/join")
+    assert client.get(link, base_url="https://facebookleak.somi.nl").headers["Location"].endswith("/join")
+    assert signups(db_app)[0].stage == Stage.STARTED
+
+
+def test_duplicate_signup_reveals_nothing_and_continues_where_left_off(db_app: Flask) -> None:
+    first = db_app.test_client()
+    join_fully(db_app, first, "en")
+    deliver(db_app)
+    again = db_app.test_client()
+    new_person = db_app.test_client()
+    known = post_form(again, "en", name="Someone Else")
+    unknown = post_form(new_person, "en", email="new@example.org")
+    assert known.status_code == unknown.status_code == 302 and known.headers["Location"] == unknown.headers["Location"]
+    known_page = again.get("/en/join/verify", base_url=TIKTOK).get_data(as_text=True)
+    unknown_page = new_person.get("/en/join/verify", base_url=TIKTOK).get_data(as_text=True)
+    strip = re.compile(r'value="[^"]+"|data-countdown="\d+"|<span class="resend__seconds">\d+</span>')
+    assert strip.sub("", known_page) == strip.sub("", unknown_page)
+    assert again.get("/en/join/sign", base_url=TIKTOK).headers["Location"] == "/en/join/verify"
+    mails = {m["To"]: m for m in deliver(db_app)}
+    response = post_code(again, code_of(mails["anna@example.org"]), "en")
+    assert response.headers["Location"] == "/en/join/done"  # already signed: straight to the end
+    with db_app.app_context():
+        from core.db import db_session
+
+        signup = db_session().scalars(select(Signup).where(Signup.stage == Stage.SIGNED)).one()
+        assert personal_data.load(db_session(), signup)["name"] == "Anna de Vries"  # signed data unchanged
+    assert len([s for s in signups(db_app) if s.stage == Stage.SIGNED]) == 1
+
+
+def test_second_form_before_signing_replaces_the_answers_once_verified(db_app: Flask) -> None:
+    post_form(db_app.test_client(), "en")
+    deliver(db_app)
+    again = db_app.test_client()
+    post_form(again, "en", name="Anna Maria de Vries")
+    [mail] = deliver(db_app)
+    with db_app.app_context():
+        from core.db import db_session
+
+        signup = db_session().scalars(select(Signup)).one()
+        assert personal_data.load(db_session(), signup)["name"] == "Anna de Vries"  # not before the code
+    post_code(again, code_of(mail), "en")
+    with db_app.app_context():
+        from core.db import db_session
+
+        signup = db_session().scalars(select(Signup)).one()
+        assert personal_data.load(db_session(), signup)["name"] == "Anna Maria de Vries"
+
+
+# -- agreements, signature, evidence, mandate ------------------------------------------------------------------
+
+
+def test_signing_needs_every_agreement_and_a_signature(db_app: Flask) -> None:
+    client = db_app.test_client()
+    post_form(client, "en")
+    [mail] = deliver(db_app)
+    post_code(client, code_of(mail), "en")
+    page = client.get("/en/join/sign", base_url=TIKTOK).get_data(as_text=True)
+    assert "Power of attorney" in page and "Anna de Vries" in page and "Version 2026-11-01" in page
+    data = sign_form(client, "en", typed="")
+    del data["agree-terms"]
+    html = client.post("/en/join/sign", data=data, base_url=TIKTOK).get_data(as_text=True)
+    assert "Please read and accept this agreement." in html
+    assert "Please sign: draw your signature in the box, or type your full name." in html
+    assert 'id="agree-mandate" name="agree-mandate" value="yes" required\n          checked' in html or \
+        re.search(r'id="agree-mandate"[^>]*checked', html.replace("\n", " "))
+    stale = sign_form(client, "en", **{"sha-mandate": "0" * 64})
+    assert "This text was updated while you were reading" in \
+        client.post("/en/join/sign", data=stale, base_url=TIKTOK).get_data(as_text=True)
+    assert signups(db_app)[0].stage == Stage.VERIFIED
+
+
+def test_drawn_signature_is_kept_as_png(db_app: Flask) -> None:
+    import base64
+    import struct
+    import zlib
+
+    def png(width: int, height: int) -> bytes:
+        raw = b"".join(b"\x00" + b"\xff\xff\xff" * width for _ in range(height))
+        chunk = lambda kind, data: struct.pack(">I", len(data)) + kind + data + struct.pack(  # noqa: E731
+            ">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+                + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+    client = db_app.test_client()
+    post_form(client, "en")
+    [mail] = deliver(db_app)
+    post_code(client, code_of(mail), "en")
+    drawn = png(300, 100)
+    data = sign_form(client, "en", typed="", signature_png="data:image/png;base64," + base64.b64encode(drawn).decode())
+    assert client.post("/en/join/sign", data=data, base_url=TIKTOK).status_code == 302
+    with db_app.app_context():
+        from core.db import db_session
+
+        signup = db_session().scalars(select(Signup)).one()
+        assert signup.signature_kind == "drawn"
+        assert personal_data.load_signature(db_session(), signup) == drawn
+
+
+def test_evidence_is_recorded(db_app: Flask) -> None:
+    client = db_app.test_client()
+    join_fully(db_app, client, "en")
+    with db_app.app_context():
+        from core.db import db_session
+
+        signup = db_session().scalars(select(Signup)).one()
+        steps = [e.step for e in signup.events]
+        assert steps[:3] == ["form", "code-sent", "verified"] and steps.count("agreed") == 2 and "signed" in steps
+        for event in signup.events:
+            assert event.at.tzinfo is not None and len(event.ip_hash or "") == 64 and event.user_agent
+        assert signup.verified_at <= signup.signed_at  # type: ignore[operator]
+        agreements = {a.agreement: a for a in db_session().scalars(select(AcceptedAgreement))}
+        mandate_file = Path("campaigns/tiktokclaim/agreements/mandate.2026-11-01.en.md")
+        assert set(agreements) == {"mandate", "terms"} and agreements["mandate"].version == "2026-11-01"
+        assert agreements["mandate"].language == "en" and len(agreements["mandate"].text_sha256) == 64
+        assert agreements["mandate"].text_sha256 != sha256_hex(mandate_file.read_text())  # the filled-in text
+        jobs = db_session().scalars(select(Job.kind)).all()
+        assert "mandate" in jobs
+
+
+def test_mandate_pdf_confirmation_mail_and_download(db_app: Flask, tmp_path: Path) -> None:
+    client = db_app.test_client()
+    join_fully(db_app, client, "en")
+    mails = deliver(db_app)  # verification already delivered; this runs the mandate job, then its mail
+    [confirmation] = [m for m in mails if m["To"] == "anna@example.org"]
+    [attachment] = list(confirmation.iter_attachments())
+    pdf = attachment.get_content()
+    assert pdf.startswith(b"%PDF-") and attachment.get_filename() == "mandate-tiktokclaim.pdf"
+    (tmp_path / "m.pdf").write_bytes(pdf)
+    text = subprocess.run(["pdftotext", "-layout", str(tmp_path / "m.pdf"), "-"], capture_output=True, text=True,
+                          check=True).stdout
+    assert "Anna de Vries" in text and "TikTok" in text and "2026-11-01" in text
+    with db_app.app_context():
+        from core.db import db_session
+
+        signup = db_session().scalars(select(Signup)).one()
+        assert signup.mandate_sha256 == sha256_hex(pdf)
+        assert [e.detail for e in signup.events if e.step == "mandate-made"] == [f"sha256:{sha256_hex(pdf)}"]
+    done = client.get("/en/join/done", base_url=TIKTOK).get_data(as_text=True)
+    assert "You have successfully joined the TikTok Claim." in done
+    link = re.search(r'href="(/en/mandate/[^"]+|/mandate/[^"]+)"', done).group(1)  # type: ignore[union-attr]
+    download = db_app.test_client().get(link, base_url=TIKTOK)
+    assert download.status_code == 200 and download.data == pdf
+    assert db_app.test_client().get(link + "x", base_url=TIKTOK).status_code == 404
+    body = confirmation.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "https://tiktokclaim.org/mandate/" in body
+    assert deliver(db_app) == []  # the mandate job does not run twice
+
+
+def test_counter_goes_up_by_one(db_app: Flask) -> None:
+    client = db_app.test_client()
+    before = client.get("/en/", base_url=TIKTOK).get_data(as_text=True)
+    assert "Be the first to join." in before
+    join_fully(db_app, client, "en")
+    db_app.extensions["claimsite"].page_cache.clear()
+    after = client.get("/en/", base_url=TIKTOK).get_data(as_text=True)
+    assert "1 person joined before you since 28 July 2020" in after
+    board = client.get("/en/scoreboard", base_url=TIKTOK).get_data(as_text=True)
+    assert "TikTok Claim" in board and "Zoom" not in board  # closed campaigns are not listed
+
+
+def test_dutch_flow_end_to_end(db_app: Flask) -> None:
+    client = db_app.test_client()
+    client.set_cookie("lang", "nl")
+    join_fully(db_app, client)
+    done = client.get("/join/done", base_url=TIKTOK).get_data(as_text=True)
+    assert "Je bent met succes lid geworden van de TikTok Claim." in done
+
+
+def test_concurrent_signups_are_all_counted(db_app: Flask) -> None:
+    """Many people join at the same moment: every confirmed sign-up is counted, none lost."""
+    people = 12
+    clients = [db_app.test_client() for _ in range(people)]
+    errors: list[BaseException] = []
+
+    def in_parallel(step: Any) -> None:
+        def run(n: int) -> None:
+            try:
+                step(n, clients[n])
+            except BaseException as exc:
+                errors.append(exc)
+
+        threads = [threading.Thread(target=run, args=(n,)) for n in range(people)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert errors == []
+
+    def fill_in(n: int, client: FlaskClient) -> None:
+        assert post_form(client, "en", email=f"p{n}@example.org").status_code == 302
+
+    in_parallel(fill_in)
+    codes = {m["To"]: code_of(m) for m in deliver(db_app)}
+    assert len(codes) == people
+
+    def verify_and_sign(n: int, client: FlaskClient) -> None:
+        assert post_code(client, codes[f"p{n}@example.org"], "en").status_code == 302
+        assert client.post("/en/join/sign", data=sign_form(client, "en"), base_url=TIKTOK).status_code == 302
+
+    in_parallel(verify_and_sign)
+    with db_app.app_context():
+        from core.db import db_session
+
+        confirmed = db_session().scalar(select(func.count()).select_from(Signup).where(Signup.stage == Stage.SIGNED))
+        db_app.extensions["claimsite"].counters.forget("tiktokclaim")
+        assert confirmed == people == db_app.extensions["claimsite"].counters.participants("tiktokclaim")

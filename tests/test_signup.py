@@ -491,3 +491,58 @@ def test_concurrent_signups_are_all_counted(db_app: Flask) -> None:
         confirmed = db_session().scalar(select(func.count()).select_from(Signup).where(Signup.stage == Stage.SIGNED))
         db_app.extensions["claimsite"].counters.forget("tiktokclaim")
         assert confirmed == people == db_app.extensions["claimsite"].counters.participants("tiktokclaim")
+
+
+# -- mail over a real SMTP server, and a mail server that is down ---------------------------------------------
+
+
+def test_whole_flow_with_mail_over_smtp(make_app: Any, database_url: str, smtp_server: Any) -> None:
+    from core.migrations import upgrade
+
+    upgrade(database_url)
+    app = make_app(database_url=database_url, mail_url=smtp_server.url)
+    client = app.test_client()
+    assert post_form(client, "en").status_code == 302
+    while Worker(app).run_once():
+        pass
+    [received] = smtp_server.wait_for(1)
+    assert received.rcpt_tos == ["anna@example.org"]
+    code = code_of(received.message)
+    assert post_code(client, code, "en").status_code == 302
+    assert client.post("/en/join/sign", data=sign_form(client, "en"), base_url=TIKTOK).status_code == 302
+    while Worker(app).run_once():
+        pass
+    confirmation = smtp_server.wait_for(2)[1].message
+    [attachment] = list(confirmation.iter_attachments())
+    assert attachment.get_content().startswith(b"%PDF-")
+    app.extensions["claimsite.db"].engine.dispose()
+
+
+def test_mail_server_down_never_breaks_a_signup_and_staff_see_the_failure(make_app: Any, database_url: str,
+                                                                         smtp_server: Any) -> None:
+    from core.migrations import upgrade
+
+    upgrade(database_url)
+    smtp_server.stop()  # the mail server is down
+    app = make_app(database_url=database_url, mail_url=smtp_server.url)
+    client = app.test_client()
+    response = post_form(client, "en")
+    assert response.status_code == 302  # the sign-up is saved; the mail waits in the queue
+    page = client.get("/en/join/verify", base_url=TIKTOK).get_data(as_text=True)
+    assert "A verification code was sent to your e-mail" in page
+    assert Worker(app).run_once() == 1
+    with app.app_context():
+        from core.db import db_session
+
+        job = db_session().scalars(select(Job).where(Job.kind == "mail")).one()
+        assert job.status == "pending" and job.attempts == 1 and job.last_error
+        assert "anna@example.org" not in job.last_error
+        listing = app.test_cli_runner().invoke(args=["jobs"]).output
+        assert "mail" in listing and "pending" in listing
+        job.run_after = utcnow()  # the retry is due; the server is back
+        db_session().commit()
+    smtp_server.start()
+    assert Worker(app).run_once() == 1
+    [received] = smtp_server.wait_for(1)
+    assert received.rcpt_tos == ["anna@example.org"]
+    app.extensions["claimsite.db"].engine.dispose()

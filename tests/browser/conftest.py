@@ -16,10 +16,12 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from flask import Flask
 from playwright.sync_api import Browser, Page, sync_playwright
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from core import create_app
+from core.migrations import upgrade
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOT_DIR = REPO_ROOT / "test-artifacts" / "screenshots"
@@ -46,11 +48,14 @@ _saved_screenshots: list[Path] = []
 
 @dataclass
 class LiveServer:
-    """The app served on 127.0.0.1:port in a daemon thread."""
+    """The app served on 127.0.0.1:port in a daemon thread; ``app`` lets a test run its job worker, and
+    ``instance_dir`` holds its database and (mail being written to files in development) ``outbox/``."""
 
     port: int
     server: BaseWSGIServer
     thread: threading.Thread
+    app: Flask
+    instance_dir: Path
 
     def host(self, slug: str) -> str:
         return f"{slug}.localhost"
@@ -64,12 +69,15 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     """The real app over the real ``campaigns/`` folder, in development so ``<slug>.localhost`` is served.
 
     The port is below 32768 (higher ones can be taken as outgoing ports); the app is told its port so links
-    built outside a request point at this server.
+    built outside a request point at this server. Its SQLite database is migrated before it serves.
     """
     instance_dir = tmp_path_factory.mktemp("browser-instance")
+    database_url = f"sqlite:///{instance_dir / 'claimsite.sqlite3'}"
+    upgrade(database_url)
     candidates = random.sample(range(20000, 32768), 50)
     for port in candidates:
-        app = create_app({"env": "development", "instance_dir": instance_dir, "port": port})
+        app = create_app({"env": "development", "instance_dir": instance_dir, "port": port,
+                          "database_url": database_url})
         try:
             server = make_server("127.0.0.1", port, app, threaded=True)
         except OSError as exc:
@@ -82,11 +90,12 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     thread = threading.Thread(target=server.serve_forever, name="browser-test-server", daemon=True)
     thread.start()
     try:
-        yield LiveServer(port, server, thread)
+        yield LiveServer(port, server, thread, app, instance_dir)
     finally:
         server.shutdown()
         server.server_close()
         thread.join(timeout=10)
+        app.extensions["claimsite.db"].engine.dispose()
 
 
 @pytest.fixture(scope="session")

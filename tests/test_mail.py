@@ -139,7 +139,7 @@ def test_confirmation_mail_with_next_steps_and_fees(mail_app: Callable[..., Flas
     assert message["Subject"] == "Je doet mee aan Democlaim"
     text, html, files = parts(message)
     assert "Je doet mee aan Democlaim: bedankt!" in text and context["mandate_url"] in text
-    assert "Je ondertekende machtiging zit als pdf bij deze e-mail." in text
+    assert "Je ondertekende volmacht zit als pdf bij deze e-mail." in text
     assert "Wat er nu gebeurt" in text and "We **collect** the claims." in text and "You paid €5.00." in text
     assert "<strong>collect</strong>" in html and "<ol>" in html and "Kosten" in html
     assert files == [("machtiging.pdf", "application/pdf", PDF)]

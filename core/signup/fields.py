@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import unicodedata
+from functools import lru_cache
 from typing import Any
 
 import phonenumbers
@@ -24,7 +25,8 @@ from .eligibility import EU_EEA_CH, age_problem, child_problem, residence_proble
 NOT_COUNTRIES = {"EU", "EZ", "UN", "QO", "XA", "XB", "XK", "ZZ", "AQ"}
 
 
-def country_choices(language: str) -> list[tuple[str, str]]:
+@lru_cache(maxsize=16)
+def country_choices(language: str) -> tuple[tuple[str, str], ...]:
     """Every country, named in ``language`` and sorted the way a reader of that language expects."""
     names = Locale.parse(language).territories
     countries = [(code, name) for code, name in names.items() if len(code) == 2 and code.isalpha()
@@ -33,7 +35,7 @@ def country_choices(language: str) -> list[tuple[str, str]]:
     def sort_key(item: tuple[str, str]) -> str:
         return "".join(c for c in unicodedata.normalize("NFKD", item[1]) if not unicodedata.combining(c)).casefold()
 
-    return sorted(countries, key=sort_key)
+    return tuple(sorted(countries, key=sort_key))
 
 
 def _label(spec: FormField, default: str, language: str, loaded: LoadedCampaign) -> str:

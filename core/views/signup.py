@@ -26,7 +26,7 @@ from ..models import Signup, Stage
 from ..rendering import render_page
 from ..signup import flow
 from ..signup.agreements import AgreementText, agreement_text
-from ..signup.codes import MAX_ATTEMPTS, CodeCheck, read_link_token, seconds_until_resend
+from ..signup.codes import CODE_VALID, MAX_ATTEMPTS, CodeCheck, read_link_token, seconds_until_resend
 from ..signup.fields import build_form
 from ..signup.links import mandate_link_token, read_mandate_link_token
 from ..site import current_campaign, site
@@ -98,7 +98,7 @@ def start() -> BaseResponse:
 def _verify_page(signup: Signup, message: str | None = None, status: int = 200) -> Response:
     wait = seconds_until_resend(signup, utcnow())
     return render_page("signup/verify.html", cache=False, status=status, message=message, wait_seconds=wait,
-                       sending=session.pop("sending", None))
+                       sending=session.pop("sending", None), minutes_valid=int(CODE_VALID.total_seconds() // 60))
 
 
 @localized_route(bp, "/join/verify", methods=["GET", "POST"])
@@ -221,8 +221,9 @@ def sign() -> BaseResponse:
             db.commit()
             site().counters.forget(loaded.slug)
             return redirect(url_for("signup.done"))
+    drawn = request.form.get("signature_png", "") if _signature_png(request.form.get("signature_png", "")) else ""
     return render_page("signup/sign.html", cache=False, status=422 if errors else 200, texts=texts,
-                       errors=errors, answers=answers, typed=request.form.get("signature_typed", ""),
+                       errors=errors, answers=answers, typed=request.form.get("signature_typed", ""), drawn=drawn,
                        accepted={t.agreement.id for t in texts if request.form.get(f"agree-{t.agreement.id}")})
 
 

@@ -76,8 +76,9 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     upgrade(database_url)
     candidates = random.sample(range(20000, 32768), 50)
     for port in candidates:
-        app = create_app({"env": "development", "instance_dir": instance_dir, "port": port,
-                          "database_url": database_url})
+        app = create_app(
+            {"env": "development", "instance_dir": instance_dir, "port": port, "database_url": database_url}
+        )
         try:
             server = make_server("127.0.0.1", port, app, threaded=True)
         except OSError as exc:

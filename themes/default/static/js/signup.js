@@ -31,6 +31,11 @@
     pad.hidden = false;
     context.lineWidth = 3; context.lineCap = "round"; context.lineJoin = "round"; context.strokeStyle = "#111";
     var drawing = false, drawn = false;
+    if (field.value) {  // a drawing sent back after an error on the page: show it again
+      var kept = new Image();
+      kept.onload = function () { context.drawImage(kept, 0, 0, canvas.width, canvas.height); drawn = true; };
+      kept.src = field.value;
+    }
     function point(event) {
       var box = canvas.getBoundingClientRect();
       return { x: (event.clientX - box.left) * canvas.width / box.width,

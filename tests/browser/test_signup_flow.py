@@ -1,0 +1,326 @@
+"""Joining a campaign on a phone, in a real browser: form (with a mistake first), e-mail code or one-click link,
+agreements and a drawn or typed signature, the done page with the mandate PDF, and the live counter going up.
+
+The mail worker runs in the test thread (``Worker(app).run_once()``); in development it writes every mail to
+``<instance>/outbox/`` as an .eml file, where the test reads the code, the link and the attached mandate.
+"""
+
+from __future__ import annotations
+
+import base64
+import email
+import email.policy
+import math
+import re
+from email.message import EmailMessage
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from core.jobs import Worker
+
+from .test_campaign_pages import assert_no_horizontal_overflow, assert_only_own_host
+
+if TYPE_CHECKING:
+    from .conftest import LiveServer, PhonePage
+
+pytestmark = pytest.mark.browser
+
+CAMPAIGN = "tiktokclaim"
+PNG_DATA_URL = "data:image/png;base64,"
+
+
+# -- helpers -------------------------------------------------------------------------------------------------
+def run_worker(live_server: LiveServer) -> int:
+    """Run every due job until none is left (a job may queue another one, e.g. the mandate queues its mail)."""
+    worker = Worker(live_server.app)
+    total = 0
+    for _ in range(5):
+        ran = worker.run_once()
+        if not ran:
+            return total
+        total += ran
+    raise AssertionError("the worker still had jobs after 5 passes")
+
+
+def outbox(live_server: LiveServer) -> list[Path]:
+    """The mails written so far, oldest first (their names start with a UTC timestamp)."""
+    folder = live_server.instance_dir / "outbox"
+    return sorted(folder.glob("*.eml")) if folder.exists() else []
+
+
+def newest_mail_to(live_server: LiveServer, address: str) -> EmailMessage:
+    for path in reversed(outbox(live_server)):
+        message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        assert isinstance(message, EmailMessage)
+        if address in str(message["To"]):
+            return message
+    raise AssertionError(f"no mail to {address} in the outbox: {[p.name for p in outbox(live_server)]}")
+
+
+def text_part(message: EmailMessage) -> str:
+    body = message.get_body(preferencelist=("plain",))
+    assert body is not None, "the mail has no plain-text part"
+    return body.get_content()  # type: ignore[no-any-return]
+
+
+def participants(counter_text: str, first_text: str) -> int:
+    """The number in the counter line ("1 persoon ging je voor sinds ..."), 0 for "Be the first to join"."""
+    counter_text = " ".join(counter_text.split())
+    if counter_text == first_text:
+        return 0
+    found = re.match(r"([\d.,\u00a0\u202f ]+)\s", counter_text)
+    assert found, f"the counter line has no number: {counter_text!r}"
+    return int(re.sub(r"\D", "", found.group(1)))
+
+
+def landing_counter(page: Page) -> str:
+    counter = page.locator(".hero .cta__counter")
+    expect(counter).to_be_visible()
+    return " ".join(counter.inner_text().split())
+
+
+def draw_signature(page: Page) -> None:
+    """Draw a wavy line across the canvas with real mouse input (pointer events), in many small moves."""
+    canvas = page.locator("[data-signature-pad] canvas")
+    expect(canvas).to_be_visible()
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    assert box is not None and box["width"] > 100 and box["height"] > 30, f"the canvas is too small: {box}"
+    left, top, width, height = box["x"], box["y"], box["width"], box["height"]
+
+    def at(t: float) -> tuple[float, float]:  # t in [0, 1]: a sine wave with a loop-like wobble
+        x = left + width * (0.1 + 0.8 * t)
+        y = top + height * (0.5 + 0.3 * math.sin(t * 3 * math.pi) * (1 - 0.4 * t))
+        return x, y
+
+    page.mouse.move(*at(0))
+    page.mouse.down()
+    for i in range(1, 41):
+        page.mouse.move(*at(i / 40), steps=2)
+    page.mouse.up()
+
+
+def inked_pixels(page: Page) -> int:
+    """How many pixels of the signature canvas are drawn on."""
+    return page.locator("[data-signature-pad] canvas").evaluate(
+        """canvas => {
+            const data = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
+            let inked = 0;
+            for (let i = 3; i < data.length; i += 4) if (data[i] > 0) inked += 1;
+            return inked;
+        }"""
+    )
+
+
+def tick_agreements(page: Page) -> None:
+    boxes = page.locator("input[type=checkbox][name^='agree-']")
+    expect(boxes).to_have_count(2)  # tiktokclaim: the power of attorney and the terms of participation
+    for i in range(boxes.count()):
+        box = boxes.nth(i)
+        box.check()
+        expect(box).to_be_checked()
+
+
+def download_mandate(page: Page, link_name: str) -> bytes:
+    link = page.get_by_role("link", name=link_name)
+    expect(link).to_be_visible()
+    with page.expect_download() as info:
+        link.click()
+    download = info.value
+    assert download.suggested_filename == f"mandate-{CAMPAIGN}.pdf"
+    data = Path(download.path()).read_bytes()
+    download.delete()
+    return data
+
+
+def assert_pdf_attached(message: EmailMessage) -> None:
+    attachments = [part for part in message.iter_attachments() if part.get_content_type() == "application/pdf"]
+    assert len(attachments) == 1, f"expected one PDF attachment, found {[p.get_content_type() for p in attachments]}"
+    assert attachments[0].get_content().startswith(b"%PDF")
+    assert (attachments[0].get_filename() or "").endswith(".pdf")
+
+
+# -- the Dutch pass: a mistake in the form, the code from the mail, a drawn signature ----------------------------
+def test_dutch_signup_with_code_and_drawn_signature(phone: PhonePage, live_server: LiveServer, save_screenshot) -> None:
+    page = phone.page
+    address = "jan.jansen@example.org"
+
+    # Landing page and its counter.
+    page.goto(live_server.url(CAMPAIGN))
+    expect(page.locator("html")).to_have_attribute("lang", "nl")
+    counter_before = landing_counter(page)
+    count_before = participants(counter_before, "Meld je als eerste aan.")
+
+    page.locator(".hero .cta a.button").click()
+    page.wait_for_url(re.compile(r"/join$"))
+    expect(page.locator("html")).to_have_attribute("lang", "nl")
+
+    # The form, typed in, with a country outside the EU first.
+    typed = {
+        "Volledige naam": "Jan Jansen",
+        "E-mailadres": address,
+        "Straat en huisnummer": "Dorpsstraat 12",
+        "Postcode": "1234 AB",
+        "Woonplaats": "Utrecht",
+        "Je TikTok-gebruikersnaam": "@janjansen",
+    }
+    for label, value in typed.items():
+        page.get_by_label(label, exact=True).press_sequentially(value)
+    page.get_by_label("Telefoonnummer", exact=True).press_sequentially("+31 6 12345678")
+    birth_date = page.get_by_label("Geboortedatum", exact=True)
+    birth_date.fill("1990-05-17")
+    country = page.get_by_label("Land waar je woont", exact=True)
+    expect(country).to_have_value("NL")
+    country.select_option("US")
+    expect(page.get_by_label("mezelf")).to_be_checked()
+    page.get_by_role("button", name="Verder").click()
+
+    page.wait_for_load_state()
+    expect(page.locator("#errors")).to_contain_text("Verbeter 1 antwoord")
+    residence_error = "Alleen mensen die in de EU, de EER of Zwitserland wonen, kunnen aan deze actie deelnemen."
+    country_field = page.locator(".field.field--error").filter(has=page.locator("select#country"))
+    expect(country_field).to_have_count(1)
+    expect(country_field.locator(".field__error")).to_have_text(residence_error)
+    expect(country).to_have_attribute("aria-invalid", "true")
+    expect(country).to_have_attribute("aria-describedby", re.compile(r"\bcountry-error\b"))
+    expect(page.locator(".field--error")).to_have_count(1)  # nothing else was wrong
+    for label, value in typed.items():
+        expect(page.get_by_label(label, exact=True)).to_have_value(value)
+    expect(birth_date).to_have_value("1990-05-17")
+    expect(country).to_have_value("US")
+    phone_value = page.get_by_label("Telefoonnummer", exact=True).input_value()
+    assert re.sub(r"\D", "", phone_value) == "31612345678", phone_value
+    assert_no_horizontal_overflow(page)
+    save_screenshot(page, "signup-form-errors")
+
+    country.select_option(label="Nederland")
+    page.get_by_role("button", name="Verder").click()
+    page.wait_for_url(re.compile(r"/join/verify$"))
+
+    # The code from the mail; the resend button waits for its countdown.
+    assert run_worker(live_server) >= 1
+    message = newest_mail_to(live_server, address)
+    assert message["Content-Language"] == "nl"
+    found = re.search(r"\b(\d{6})\b", str(message["Subject"]))
+    assert found, f"no 6-digit code in the subject {message['Subject']!r}"
+    code = found.group(1)
+    assert code in text_part(message)
+
+    expect(page.get_by_role("heading", level=1)).to_have_text("Verifieer je e-mailadres")
+    countdown = page.locator("[data-countdown]")
+    expect(countdown).to_be_visible()
+    expect(countdown).to_contain_text("Je kunt over")
+    expect(page.locator("[data-resend]")).to_be_disabled()
+    seconds = page.locator(".resend__seconds")
+    shown = int(seconds.inner_text())
+    assert 0 < shown <= 60, shown
+    expect(seconds).not_to_have_text(str(shown), timeout=3000)  # it counts down
+    assert int(seconds.inner_text()) < shown
+    assert_no_horizontal_overflow(page)
+    save_screenshot(page, "signup-verify")
+
+    page.get_by_label("Verificatiecode (6 cijfers)").press_sequentially(code)
+    page.get_by_role("button", name="Verifiëren", exact=True).click()
+    page.wait_for_url(re.compile(r"/join/sign$"))
+
+    # Agreements and a drawn signature.
+    expect(page.get_by_role("heading", level=1)).to_be_visible()
+    tick_agreements(page)
+    signature_field = page.locator("input[name=signature_png]")
+    expect(signature_field).to_have_value("")
+    draw_signature(page)
+    expect(signature_field).to_have_value(re.compile("^" + re.escape(PNG_DATA_URL)))
+    png = base64.b64decode(signature_field.input_value()[len(PNG_DATA_URL) :])
+    assert png.startswith(b"\x89PNG\r\n\x1a\n")
+    assert inked_pixels(page) > 500, "the drawn line left (almost) nothing on the canvas"
+    assert_no_horizontal_overflow(page)
+    save_screenshot(page, "signup-sign")
+
+    page.get_by_role("button", name="Onderteken en doe mee").click()
+    page.wait_for_url(re.compile(r"/join/done$"))
+
+    # Done; the worker makes the mandate PDF and mails it; the page then offers the download.
+    done_heading = page.get_by_role("heading", level=1)
+    expect(done_heading).to_have_text("Je bent met succes lid geworden van de TikTok Claim.")
+    expect(page.get_by_role("link", name="Download je ondertekende volmacht (pdf)")).to_have_count(0)
+
+    assert run_worker(live_server) >= 2  # the mandate job, then the confirmation mail it queued
+    page.reload()
+    expect(done_heading).to_have_text("Je bent met succes lid geworden van de TikTok Claim.")
+    assert_no_horizontal_overflow(page)
+    save_screenshot(page, "signup-done")
+    pdf = download_mandate(page, "Download je ondertekende volmacht (pdf)")
+    assert pdf.startswith(b"%PDF")
+
+    confirmation = newest_mail_to(live_server, address)
+    assert confirmation["Subject"] == "Je doet mee aan TikTok Claim"
+    assert_pdf_attached(confirmation)
+
+    # The landing page counts one more participant.
+    page.goto(live_server.url(CAMPAIGN))
+    counter_after = landing_counter(page)
+    assert participants(counter_after, "Meld je als eerste aan.") == count_before + 1, (counter_before, counter_after)
+    if count_before == 0:
+        assert counter_before == "Meld je als eerste aan."
+        assert counter_after == "1 persoon ging je voor sinds 28 juli 2020"
+
+    assert_only_own_host(phone, live_server, CAMPAIGN)
+
+
+# -- the English pass: the one-click link from the mail, a typed name as signature -----------------------------
+def test_english_signup_with_link_and_typed_name(phone: PhonePage, live_server: LiveServer) -> None:
+    page = phone.page
+    address = "mary.smith@example.org"
+
+    page.goto(live_server.url(CAMPAIGN, "/en/"))
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    counter_before = landing_counter(page)
+    count_before = participants(counter_before, "Be the first to join.")
+
+    page.locator(".hero .cta a.button").click()
+    page.wait_for_url(re.compile(r"/en/join$"))
+    for label, value in {
+        "Full name": "Mary Smith",
+        "E-mail address": address,
+        "Street and house number": "Rue de la Loi 16",
+        "Postcode": "1000",
+        "Town or city": "Brussels",
+    }.items():
+        page.get_by_label(label, exact=True).press_sequentially(value)
+    page.get_by_label("Date of birth", exact=True).fill("1985-11-02")
+    page.get_by_label("Country where you live", exact=True).select_option("BE")
+    page.get_by_role("button", name="Continue").click()
+    page.wait_for_url(re.compile(r"/en/join/verify$"))
+
+    assert run_worker(live_server) >= 1
+    message = newest_mail_to(live_server, address)
+    assert message["Content-Language"] == "en"
+    link = re.search(r"http://\S+/en/join/verify/\S+", text_part(message))
+    assert link, "no verification link in the mail"
+    assert link.group(0).startswith(live_server.url(CAMPAIGN, "/en/join/verify/"))
+    page.goto(link.group(0))
+    page.wait_for_url(re.compile(r"/en/join/sign$"))
+
+    tick_agreements(page)
+    page.get_by_label("Or type your full name as your signature").press_sequentially("Mary Smith")
+    expect(page.locator("input[name=signature_png]")).to_have_value("")
+    page.get_by_role("button", name="Sign and join").click()
+    page.wait_for_url(re.compile(r"/en/join/done$"))
+    expect(page.get_by_role("heading", level=1)).to_have_text("You have successfully joined the TikTok Claim.")
+
+    assert run_worker(live_server) >= 2
+    confirmation = newest_mail_to(live_server, address)
+    assert confirmation["Subject"] == "You have joined TikTok Claim"
+    assert_pdf_attached(confirmation)
+    page.reload()
+    assert download_mandate(page, "Download your signed mandate (PDF)").startswith(b"%PDF")
+
+    page.goto(live_server.url(CAMPAIGN, "/en/"))
+    counter_after = landing_counter(page)
+    assert participants(counter_after, "Be the first to join.") == count_before + 1, (counter_before, counter_after)
+    expect(page.locator(".hero .cta__counter")).to_contain_text("joined before you since 28 July 2020")
+
+    assert_only_own_host(phone, live_server, CAMPAIGN)

@@ -73,7 +73,8 @@ def claimsite_page_sections(campaign: LoadedCampaign, language: str) -> list[Sec
 def claimsite_signup_fields(campaign: LoadedCampaign, language: str) -> dict[str, Any]:  # type: ignore[empty-body]
     """Return extra questions for ``campaign``'s sign-up form in ``language``. *Per campaign.*
 
-    Called each time the form is built (shown or sent). Return a dict of field name -> unbound WTForms field
+    Called once per campaign version and language (the form class is reused until the campaign file changes), in
+    a request of that language. Return a dict of field name -> unbound WTForms field
     (``RadioField(...)``); the answers are stored with the participant's other answers under those names, so pick
     names that cannot clash (prefix them with your plugin's name). Returns: a dict (may be empty).
     """

@@ -100,10 +100,28 @@ def queue_mail(session: Session, message: EmailMessage, *, campaign: str, kind: 
     return enqueue(session, MAIL_JOB, {"mail": kind, "message": message.as_string()}, campaign=campaign)
 
 
+def queue_template_mail(session: Session, *, loaded: LoadedCampaign, language: str, to: str, template: str,
+                        context: dict[str, Any], kind: str) -> Job:
+    """Queue a mail that the worker composes from ``template`` and ``context`` (JSON values) and then sends.
+
+    Composing is most of the cost of a mail, so the request that needs one only queues this (the payload, which
+    may hold an address or a code, is emptied once the mail is sent)."""
+    return enqueue(session, MAIL_JOB, {"mail": kind, "template": template, "language": language, "to": to,
+                                       "context": context}, campaign=loaded.slug)
+
+
 @job_handler(MAIL_JOB)
 def deliver(app: Flask, payload: dict[str, Any]) -> None:
-    """The ``mail`` job: send over SMTP, or write to the outbox when no mail server is set."""
-    message = email.message_from_string(payload["message"], policy=email.policy.default)
+    """The ``mail`` job: compose it if it was queued as a template, then send it over SMTP, or write it to the
+    outbox when no mail server is set."""
+    if "message" in payload:
+        message = email.message_from_string(payload["message"], policy=email.policy.default)
+    else:
+        loaded = app.extensions["claimsite"].registry.snapshot.campaigns.get(current_job().campaign)  # type: ignore[union-attr]
+        if loaded is None:
+            raise RuntimeError("the campaign of this mail is not loaded")
+        message = compose(loaded=loaded, language=payload["language"], to=payload["to"],
+                          template=payload["template"], context=payload["context"])
     assert isinstance(message, EmailMessage)
     settings: Settings = app.extensions["claimsite"].settings
     if settings.mail_url:

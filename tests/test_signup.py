@@ -546,3 +546,16 @@ def test_mail_server_down_never_breaks_a_signup_and_staff_see_the_failure(make_a
     [received] = smtp_server.wait_for(1)
     assert received.rcpt_tos == ["anna@example.org"]
     app.extensions["claimsite.db"].engine.dispose()
+
+
+def test_form_fields_carry_only_attributes_that_apply(db_app: Flask) -> None:
+    html = db_app.test_client().get("/en/join", base_url=TIKTOK).get_data(as_text=True)
+    assert '="None"' not in html
+    assert re.search(r'<input[^>]*name="phone"[^>]*>', html).group(0).count("required") == 0  # type: ignore[union-attr]
+    assert "required" in re.search(r'<input[^>]*name="email"[^>]*>', html).group(0)  # type: ignore[union-attr]
+    assert '<option value="NL" selected>Netherlands</option>' in html
+
+
+def test_country_must_come_from_the_list(db_app: Flask) -> None:
+    html = post_form(db_app.test_client(), "en", country="XX").get_data(as_text=True)
+    assert "Please choose a country from the list." in html

@@ -11,11 +11,15 @@ from functools import lru_cache
 from typing import Any
 
 import phonenumbers
-from babel import Locale
+from babel import Locale, support
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
-from wtforms import DateField, EmailField, Field, RadioField, SelectChoice, SelectField, StringField, TelField
+from markupsafe import Markup, escape
+from wtforms import DateField, EmailField, Field, RadioField, SelectChoice, StringField, TelField
+from wtforms.i18n import messages_path
 from wtforms.validators import Email, InputRequired, Length, Optional, ValidationError
+from wtforms.widgets import html_params
 
 from ..campaigns import LoadedCampaign
 from ..campaigns.schema import FormField
@@ -50,7 +54,7 @@ def _description(spec: FormField, language: str, loaded: LoadedCampaign) -> str:
     return loaded.campaign.text(spec.help, language) if spec.help else ""
 
 
-def catalogue(spec: FormField, language: str, loaded: LoadedCampaign) -> dict[str, Field]:
+def catalogue(spec: FormField, language: str, loaded: LoadedCampaign) -> dict[str, Any]:
     """The WTForms field(s) for one entry of ``signup.fields``."""
     help_text = _description(spec, language, loaded)
     kind = spec.field
@@ -82,11 +86,10 @@ def catalogue(spec: FormField, language: str, loaded: LoadedCampaign) -> dict[st
                                 render_kw={"autocomplete": "address-level2"}),
         }
     if kind == "country":
-        return {"country": SelectField(
+        return {"country": CountryField(
             _label(spec, _("Country where you live"), language, loaded),
             [_presence(spec, _("Please choose the country where you live."))],
-            choices=[SelectChoice("", _("Choose a country")),
-                     *(SelectChoice(code, name) for code, name in country_choices(language))], default="NL",
+            language=language, placeholder=_("Choose a country"), default="NL",
             description=help_text, render_kw={"autocomplete": "country"})}
     if kind == "birth_date":
         return {"birth_date": DateField(
@@ -100,8 +103,73 @@ def catalogue(spec: FormField, language: str, loaded: LoadedCampaign) -> dict[st
     raise AssertionError(f"no form field for {kind}")
 
 
+@lru_cache(maxsize=16)
+def _wtforms_translations(language: str) -> support.Translations:
+    return support.Translations.load(messages_path(), [language], domain="wtforms")
+
+
+class _CachedWTFormsTranslations:
+    """WTForms' own messages (e.g. for a malformed date) in the page's language, loaded once per language
+    (Flask-WTF's default reads the catalogue again on every request)."""
+
+    def gettext(self, string: str) -> str:
+        return _wtforms_translations(str(get_locale())).ugettext(string)
+
+    def ngettext(self, singular: str, plural: str, n: int) -> str:
+        return _wtforms_translations(str(get_locale())).ungettext(singular, plural, n)
+
+
+class CountrySelect:
+    """A <select> of every country, its options made once per language (a few hundred of them)."""
+
+    def __call__(self, field: CountryField, **kwargs: Any) -> Markup:
+        kwargs.setdefault("id", field.id)
+        options = _country_options(field.language, str(field.placeholder))
+        chosen = field.data or ""
+        if chosen:
+            value = f'<option value="{escape(chosen)}"'
+            options = options.replace(f"{value}>", f"{value} selected>", 1)
+        return Markup(f"<select {html_params(name=field.name, **kwargs)}>{options}</select>")  # noqa: S704
+
+
+@lru_cache(maxsize=16)
+def _country_options(language: str, placeholder: str) -> str:
+    rows = [f'<option value="">{escape(placeholder)}</option>']
+    rows += [f'<option value="{code}">{escape(name)}</option>' for code, name in country_choices(language)]
+    return "".join(rows)
+
+
+@lru_cache(maxsize=16)
+def _country_codes(language: str) -> frozenset[str]:
+    return frozenset(code for code, _ in country_choices(language))
+
+
+class CountryField(Field):
+    """The country someone lives in: an ISO code from the list (a cheap stand-in for a 250-choice SelectField)."""
+
+    widget = CountrySelect()
+
+    def __init__(self, label: str, validators: Any, *, language: str, placeholder: str, **kwargs: Any) -> None:
+        super().__init__(label, validators, **kwargs)
+        self.language, self.placeholder = language, placeholder
+
+    def process_formdata(self, valuelist: list[str]) -> None:
+        self.data = valuelist[0].strip().upper() if valuelist else None
+
+    def _value(self) -> str:
+        return self.data or ""
+
+    def pre_validate(self, form: Any) -> None:
+        if self.data and self.data not in _country_codes(self.language):
+            raise ValidationError(_("Please choose a country from the list."))
+
+
 class SignupForm(FlaskForm):
     """Base of every campaign's sign-up form: adds the eligibility rules to WTForms' own validation."""
+
+    class Meta(FlaskForm.Meta):
+        def get_translations(self, form: Any) -> Any:
+            return _CachedWTFormsTranslations()
 
     loaded: LoadedCampaign
     language: str
@@ -156,8 +224,27 @@ class SignupForm(FlaskForm):
         return out
 
 
+# Form classes by (campaign, language), kept while that version of the campaign is served: building one (a few
+# hundred countries, translated labels, plugin questions) costs more than validating a whole sign-up.
+_form_classes: dict[tuple[str, str], tuple[LoadedCampaign, type[SignupForm]]] = {}
+
+
 def build_form(loaded: LoadedCampaign, language: str, **kwargs: Any) -> SignupForm:
     """The sign-up form of ``loaded`` in ``language`` (kwargs go to the form, e.g. ``formdata``)."""
+    cached = _form_classes.get((loaded.slug, language))
+    if cached is not None and cached[0] is loaded:
+        form_class = cached[1]
+    else:
+        form_class = _form_class(loaded, language)
+        if len(_form_classes) > 256:
+            _form_classes.clear()
+        _form_classes[(loaded.slug, language)] = (loaded, form_class)
+    form = form_class(**kwargs)
+    form.loaded, form.language = loaded, language
+    return form
+
+
+def _form_class(loaded: LoadedCampaign, language: str) -> type[SignupForm]:
     config = loaded.campaign.signup
     assert config is not None
     fields: dict[str, Any] = {}
@@ -174,10 +261,7 @@ def build_form(loaded: LoadedCampaign, language: str, **kwargs: Any) -> SignupFo
     for extra in site().plugins.call("claimsite_signup_fields", loaded.enabled_plugins, campaign=loaded,
                                      language=language):
         fields.update(extra)
-    form_class = type("CampaignSignupForm", (SignupForm,), fields)
-    form = form_class(**kwargs)
-    form.loaded, form.language = loaded, language
-    return form
+    return type("CampaignSignupForm", (SignupForm,), fields)
 
 
 __all__ = ["EU_EEA_CH", "SignupForm", "build_form", "country_choices"]

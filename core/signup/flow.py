@@ -19,7 +19,7 @@ from .. import personal_data
 from ..campaigns import LoadedCampaign
 from ..hashing import email_hash
 from ..jobs import enqueue
-from ..mail import compose, queue_mail
+from ..mail import queue_template_mail
 from ..models import AcceptedAgreement, Signup, SignupEvent, Stage
 from ..ratelimits import RateLimits
 from ..tenancy import campaign_url
@@ -108,10 +108,10 @@ def send_code(session: Session, loaded: LoadedCampaign, signup: Signup, answers:
     code = issue_code(keys.hash_key, signup, visit.now)
     verify_url = campaign_url(loaded, "signup.verify_link", language=signup.language,
                               token=link_token(keys.secret_key, signup))
-    message = compose(loaded=loaded, language=signup.language, to=answers["email"], template="verification",
-                      context={"code": code, "verify_url": verify_url, "name": answers.get("name", ""),
-                               "minutes_valid": int(CODE_VALID.total_seconds() // 60)})
-    queue_mail(session, message, campaign=loaded.slug, kind="verification")
+    # The worker composes and sends it; the code rests in the job until then (the job is emptied once sent).
+    queue_template_mail(session, loaded=loaded, language=signup.language, to=answers["email"], template="verification",
+                        context={"code": code, "verify_url": verify_url, "name": answers.get("name", ""),
+                                 "minutes_valid": int(CODE_VALID.total_seconds() // 60)}, kind="verification")
     record(session, signup, "code-sent", visit)
     return Sending.SENT
 

@@ -98,6 +98,8 @@ class PersonalRecord(Base):
     signature_png: Mapped[bytes | None] = mapped_column(LargeBinary)
     mandate_pdf: Mapped[bytes | None] = mapped_column(LargeBinary)
 
+    signup: Mapped[Signup] = relationship()
+
 
 class JobStatus(StrEnum):
     PENDING = "pending"

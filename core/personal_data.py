@@ -27,8 +27,8 @@ def _record(session: Session, signup: Signup) -> PersonalRecord | None:
 
 
 def store_new(session: Session, signup: Signup, data: dict[str, Any]) -> None:
-    """The answers of a first sign-up."""
-    session.add(PersonalRecord(signup_id=signup.id, data=_encode(data)))
+    """The answers of a first sign-up (saved with it, in the same flush)."""
+    session.add(PersonalRecord(signup=signup, data=_encode(data)))
 
 
 def store_pending(session: Session, signup: Signup, data: dict[str, Any]) -> None:

@@ -559,3 +559,21 @@ def test_form_fields_carry_only_attributes_that_apply(db_app: Flask) -> None:
 def test_country_must_come_from_the_list(db_app: Flask) -> None:
     html = post_form(db_app.test_client(), "en", country="XX").get_data(as_text=True)
     assert "Please choose a country from the list." in html
+
+
+def test_the_same_address_sent_twice_at_once_makes_one_signup(db_app: Flask) -> None:
+    clients = [db_app.test_client() for _ in range(4)]
+    tokens = [csrf_token(client, "/en/join") for client in clients]
+    results: list[int] = []
+
+    def send(n: int) -> None:
+        data = {**VALID, "csrf_token": tokens[n]}
+        results.append(clients[n].post("/en/join", data=data, base_url=TIKTOK).status_code)
+
+    threads = [threading.Thread(target=send, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results == [302] * 4
+    assert len(signups(db_app)) == 1

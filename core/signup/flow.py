@@ -49,8 +49,13 @@ class Sending(Enum):
 
 
 def record(session: Session, signup: Signup, step: str, visit: Visit, detail: str | None = None) -> None:
-    session.add(SignupEvent(signup_id=signup.id, step=step, at=visit.now, ip_hash=visit.ip_hash,
-                            user_agent=(visit.user_agent or "")[:400] or None, detail=detail))
+    event = SignupEvent(step=step, at=visit.now, ip_hash=visit.ip_hash, user_agent=(visit.user_agent or "")[:400]
+                        or None, detail=detail)
+    if signup.id is None:
+        event.signup = signup  # saved together with a new sign-up
+    else:
+        event.signup_id = signup.id  # (no need to load the sign-up's other events)
+    session.add(event)
 
 
 def find(session: Session, campaign: str, token: str | None) -> Signup | None:
@@ -59,51 +64,45 @@ def find(session: Session, campaign: str, token: str | None) -> Signup | None:
     return session.scalar(select(Signup).where(Signup.campaign == campaign, Signup.token == token))
 
 
-def _new_or_known(session: Session, campaign: str, hashed: str, language: str, visit: Visit) -> tuple[Signup, bool]:
-    """The sign-up of this address for this campaign, creating it; safe when two requests race."""
-    existing = session.scalar(select(Signup).where(Signup.campaign == campaign, Signup.email_hash == hashed))
-    if existing is not None:
-        return existing, False
-    signup = Signup(token=secrets.token_urlsafe(32), campaign=campaign, email_hash=hashed, language=language,
-                    stage=Stage.STARTED, created_at=visit.now)
-    try:
-        with session.begin_nested():
-            session.add(signup)
-            session.flush()
-    except IntegrityError:  # the same address, submitted twice at once: use the other request's row
-        return session.scalars(select(Signup).where(Signup.campaign == campaign,
-                                                    Signup.email_hash == hashed)).one(), False
-    return signup, True
-
-
 def start(session: Session, loaded: LoadedCampaign, language: str, answers: dict[str, str], keys: Keys,
           limits: RateLimits, visit: Visit) -> tuple[Signup, Sending]:
     """A sent form: the sign-up of this address (new or known), and maybe a code by mail.
 
     A known address gets exactly the same treatment as a new one, so the page reveals nothing; its earlier data
-    stays until the new answers are confirmed by the code.
+    stays until the new answers are confirmed by the code. A sent form always gets a fresh code (within the daily
+    limit per address): waiting here would tell a stranger that this address asked for a code a moment ago. The
+    one-minute wait is for the resend button.
     """
     hashed = email_hash(keys.hash_key, answers["email"])
-    signup, created = _new_or_known(session, loaded.slug, hashed, language, visit)
-    if created:
-        personal_data.store_new(session, signup, answers)
-        record(session, signup, "form", visit)
+    # Most forms come from a new address: save it as one in a single flush (no lookup first); the unique index on
+    # (campaign, address) tells when it is not: a returning visitor, or the same form sent twice at once.
+    signup = Signup(token=secrets.token_urlsafe(32), campaign=loaded.slug, email_hash=hashed, language=language,
+                    stage=Stage.STARTED, created_at=visit.now)
+    session.add(signup)
+    personal_data.store_new(session, signup, answers)
+    record(session, signup, "form", visit)
+    sending = send_code(session, loaded, signup, answers, keys, limits, visit, wait=False)
+    try:
+        session.flush()
+    except IntegrityError:
+        session.rollback()  # only this form's rows were in the transaction
     else:
-        personal_data.store_pending(session, signup, answers)
-        record(session, signup, "form-again", visit)
-    signup.language = language
-    # A sent form always gets a fresh code (within the daily limit per address): waiting here would tell a
-    # stranger that this address asked for a code a moment ago. The one-minute wait is for the resend button.
-    return signup, send_code(session, loaded, signup, answers, keys, limits, visit, wait=False)
+        return signup, sending
+    known = session.scalars(select(Signup).where(Signup.campaign == loaded.slug, Signup.email_hash == hashed)).one()
+    personal_data.store_pending(session, known, answers)
+    record(session, known, "form-again", visit)
+    known.language = language
+    counted = sending is not Sending.LIMITED  # the attempt above already counted against the daily limit
+    return known, send_code(session, loaded, known, answers, keys, limits, visit, wait=False, counted=counted)
 
 
 def send_code(session: Session, loaded: LoadedCampaign, signup: Signup, answers: dict[str, str], keys: Keys,
-              limits: RateLimits, visit: Visit, wait: bool = True) -> Sending:
+              limits: RateLimits, visit: Visit, wait: bool = True, counted: bool = False) -> Sending:
     """Mail a new code (and link), unless (``wait``) one went out less than a minute ago, or the daily limit of
-    codes for this address is reached."""
+    codes for this address is reached (``counted``: this attempt was already counted against it)."""
     if wait and seconds_until_resend(signup, visit.now) > 0:
         return Sending.WAIT
-    if not limits.hit("code-mail-address", signup.email_hash):
+    if not counted and not limits.hit("code-mail-address", signup.email_hash):
         return Sending.LIMITED
     code = issue_code(keys.hash_key, signup, visit.now)
     verify_url = campaign_url(loaded, "signup.verify_link", language=signup.language,

@@ -63,6 +63,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.extensions["claimsite"] = Site(
         settings, plugins, themes, registry, Assets(themes), page_cache, tenancy,
         RateLimits(settings.ratelimit_storage_url), Counters(settings.counter_cache_seconds),
+        settings.resolved_hash_key(),
     )
 
     Database(settings.resolved_database_url()).init_app(app)

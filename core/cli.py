@@ -6,18 +6,14 @@ import sys
 from pathlib import Path
 
 import click
-from flask import current_app
 from flask.cli import with_appcontext
 
 from .campaigns import CampaignConfigError, load_campaign_file
 from .contrast import weak_pairs
 from .documents import DOCUMENTS, find_document
+from .site import site
 
 STARTER = Path(__file__).parent / "campaigns" / "starter.yaml"
-
-
-def _site():  # type: ignore[no-untyped-def]
-    return current_app.extensions["claimsite"]
 
 
 @click.group("campaigns")
@@ -29,22 +25,23 @@ def campaigns_cli() -> None:
 @with_appcontext
 def check() -> None:
     """Validate every campaign file; exit 1 if any is invalid. Warnings (e.g. a missing translation) don't fail."""
-    site = _site()
-    snapshot = site.registry.check()
+    services = site()
+    snapshot = services.registry.check()
     for problem in snapshot.errors:
         click.secho(f"error: {problem}", fg="red", err=True)
     warnings = list(snapshot.warnings)
-    for problem in site.themes.problems():
+    theme_problems = services.themes.problems()
+    for problem in theme_problems:
         click.secho(f"error: theme {problem}", fg="red", err=True)
     for loaded in snapshot.campaigns.values():
         c = loaded.campaign
-        colours = site.themes.colours(c.theme, dict(c.theme_overrides.colours))
+        colours = services.themes.colours(c.theme, dict(c.theme_overrides.colours))
         for fg, bg, ratio in weak_pairs(colours):
             warnings.append(f"{loaded.path}: theme_overrides.colours: {fg} on {bg} has contrast {ratio}:1, "
                             "under the 4.5:1 that people with low vision need (WCAG AA)")
         for name in DOCUMENTS:
             for language in c.languages:
-                path = find_document(site.settings.campaigns_dir, c.slug, name, language, language)
+                path = find_document(services.settings.campaigns_dir, c.slug, name, language, language)
                 if path is None:
                     warnings.append(f"{loaded.path}: no {name} page in '{language}' "
                                     f"(campaigns/{c.slug}/pages/{name}.{language}.md or campaigns/_shared/pages/)")
@@ -52,7 +49,7 @@ def check() -> None:
         click.secho(f"warning: {warning}", fg="yellow", err=True)
     click.echo(f"{len(snapshot.campaigns)} campaign(s) valid, {len(snapshot.errors)} error(s), "
                f"{len(warnings)} warning(s)")
-    if snapshot.errors or site.themes.problems():
+    if snapshot.errors or theme_problems:
         sys.exit(1)
 
 
@@ -61,7 +58,7 @@ def check() -> None:
 def list_campaigns() -> None:
     """Show every campaign served: slug, status, languages and addresses."""
     rows = [("SLUG", "STATUS", "LANGUAGES", "SERVED AT")]
-    for slug, loaded in _site().registry.snapshot.campaigns.items():
+    for slug, loaded in site().registry.snapshot.campaigns.items():
         c = loaded.campaign
         languages = ",".join(f"{code}*" if code == c.default_language else code for code in c.languages)
         rows.append((slug, c.status, languages, " ".join([*c.hosts, *c.paths])))
@@ -76,8 +73,8 @@ def list_campaigns() -> None:
 @with_appcontext
 def new(slug: str, hosts: tuple[str, ...]) -> None:
     """Write campaigns/SLUG.yaml: a valid, commented starting point to fill in."""
-    site = _site()
-    target = site.settings.campaigns_dir / f"{slug}.yaml"
+    services = site()
+    target = services.settings.campaigns_dir / f"{slug}.yaml"
     if target.exists():
         raise click.ClickException(f"{target} already exists; edit it, or choose another slug")
     text = STARTER.read_text(encoding="utf-8").replace("__SLUG__", slug)
@@ -86,7 +83,7 @@ def new(slug: str, hosts: tuple[str, ...]) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(text, encoding="utf-8")
     try:
-        load_campaign_file(target, site.plugins.settings_schemas)
+        load_campaign_file(target, services.plugins.settings_schemas)
     except CampaignConfigError as exc:
         target.unlink()
         raise click.ClickException(f"the slug or host is not valid, nothing written:\n{exc}") from None

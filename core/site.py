@@ -28,6 +28,7 @@ class Site:
     tenancy: TenancyMiddleware
     limits: RateLimits
     counters: Counters
+    hash_key: str  # resolved once at start (in development it lives in a file)
 
 
 def site() -> Site:

@@ -194,7 +194,3 @@ def campaign_url(
     return adapter.build(endpoint, values, force_external=True)
 
 
-def current_campaign_slug() -> str | None:
-    return request.environ.get(ENVIRON_CAMPAIGN)
-
-

@@ -39,12 +39,16 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 def _keys() -> flow.Keys:
-    settings = site().settings
-    return flow.Keys(current_app.secret_key, settings.resolved_hash_key())  # type: ignore[arg-type]
+    return flow.Keys(current_app.secret_key, site().hash_key)  # type: ignore[arg-type]
 
 
 def _visit() -> flow.Visit:
-    return flow.Visit(utcnow(), ip_hash(_keys().hash_key, request.remote_addr), request.user_agent.string)
+    """Who acts in this request: made once per request (rate limits and evidence use the same one)."""
+    visit = g.get("signup_visit")
+    if visit is None:
+        visit = g.signup_visit = flow.Visit(utcnow(), ip_hash(site().hash_key, request.remote_addr),
+                                            request.user_agent.string)
+    return visit
 
 
 def _joinable() -> LoadedCampaign:
@@ -245,8 +249,7 @@ def done() -> BaseResponse:
 def mandate(token: str) -> BaseResponse:
     """The signed mandate PDF, through the signed link in the confirmation mail (valid for 90 days)."""
     loaded = current_campaign()
-    if not site().limits.hit("mandate-download-ip", ip_hash(_keys().hash_key, request.remote_addr)):
-        abort(429)
+    _limit("mandate-download-ip")
     signup_token = read_mandate_link_token(loaded.slug, token)
     if signup_token is None:
         abort(404)

@@ -19,15 +19,16 @@ from .i18n import LanguageConverter, babel, select_locale
 from .jobs import jobs_cli, worker_cli
 from .migrations import db_cli
 from .page_cache import PageCache
+from .payment_providers import unpaid_campaigns
 from .plugins import PluginHost
 from .ratelimits import RateLimits
 from .sessions import CampaignSessionInterface
-from .settings import load_settings
+from .settings import SettingsError, load_settings
 from .site import Site
 from .templating import ChainLoader
 from .tenancy import ENVIRON_CAMPAIGN, TenancyMiddleware
 from .themes import Themes
-from .views import assets, errors, pages, signup
+from .views import assets, errors, pages, payments, signup
 
 csrf = CSRFProtect()
 
@@ -64,6 +65,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         settings, plugins, themes, registry, Assets(themes), page_cache, tenancy,
         RateLimits(settings.ratelimit_storage_url), Counters(settings.counter_cache_seconds),
         settings.resolved_hash_key(),
+        [provider for found in plugins.pm.hook.claimsite_payment_providers() for provider in found],
     )
 
     Database(settings.resolved_database_url()).init_app(app)
@@ -94,7 +96,14 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(pages.bp)
     app.register_blueprint(signup.bp)
     csrf.exempt(signup.bp)  # checks CSRF itself, to keep what the visitor typed when a page expired
+    app.register_blueprint(payments.bp)
+    csrf.exempt(payments.bp)  # as signup: checks CSRF itself
+    app.register_blueprint(payments.webhooks)
+    csrf.exempt(payments.webhooks)  # a provider's notification, checked by its signature
     app.register_blueprint(assets.bp)
+    for blueprints in plugins.pm.hook.claimsite_blueprints():
+        for blueprint in blueprints:
+            app.register_blueprint(blueprint)
     errors.init_app(app)
 
     app.cli.add_command(campaigns_cli)
@@ -102,6 +111,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.cli.add_command(worker_cli)
     app.cli.add_command(jobs_cli)
     plugins.pm.hook.claimsite_register_commands(cli=app.cli)
+
+    if settings.env == "production":
+        with app.app_context():
+            problems = unpaid_campaigns(snapshot.campaigns.values())
+        if problems:
+            raise SettingsError("\n".join(problems))
 
     app.wsgi_app = tenancy  # type: ignore[method-assign]
     if settings.trusted_proxies:

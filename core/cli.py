@@ -11,6 +11,7 @@ from flask.cli import with_appcontext
 from .campaigns import CampaignConfigError, load_campaign_file
 from .contrast import weak_pairs
 from .documents import DOCUMENTS, find_document
+from .payment_providers import unpaid_campaigns
 from .site import site
 
 STARTER = Path(__file__).parent / "campaigns" / "starter.yaml"
@@ -45,11 +46,15 @@ def check() -> None:
                 if path is None:
                     warnings.append(f"{loaded.path}: no {name} page in '{language}' "
                                     f"(campaigns/{c.slug}/pages/{name}.{language}.md or campaigns/_shared/pages/)")
+    payment_problems = unpaid_campaigns(snapshot.campaigns.values())
+    for problem in payment_problems:
+        click.secho(f"error: {problem}", fg="red", err=True)
     for warning in warnings:
         click.secho(f"warning: {warning}", fg="yellow", err=True)
-    click.echo(f"{len(snapshot.campaigns)} campaign(s) valid, {len(snapshot.errors)} error(s), "
+    errors = len(snapshot.errors) + len(payment_problems)
+    click.echo(f"{len(snapshot.campaigns)} campaign(s) valid, {errors} error(s), "
                f"{len(warnings)} warning(s)")
-    if snapshot.errors or theme_problems:
+    if snapshot.errors or theme_problems or payment_problems:
         sys.exit(1)
 
 

@@ -1,6 +1,6 @@
 """Live participant counts per campaign: exact (counted from the rows), cheap to read (cached a few seconds).
 
-The count is of sign-ups in a counted stage (signed; a fee plugin that needs payment counts paid ones). Counting
+The count is of confirmed participants (signed; and paid, where the fee model asks a payment first). Counting
 the rows instead of keeping a running total means concurrent sign-ups can never be lost.
 """
 
@@ -14,10 +14,9 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from .db import db_session
-from .models import Signup, Stage
+from .models import Signup, participant
 
 log = logging.getLogger(__name__)
-COUNTED_STAGES = (Stage.SIGNED,)
 
 
 class Counters:
@@ -36,7 +35,7 @@ class Counters:
         try:
             count = db_session().scalar(
                 select(func.count()).select_from(Signup)
-                .where(Signup.campaign == campaign, Signup.stage.in_(COUNTED_STAGES))
+                .where(Signup.campaign == campaign, participant())
             ) or 0
         except SQLAlchemyError:
             log.exception("could not count the participants of %s", campaign)

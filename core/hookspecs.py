@@ -16,9 +16,12 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     import click
+    from flask import Blueprint
     from pydantic import BaseModel
 
     from core.campaigns import LoadedCampaign
+    from core.fees import FeeModel
+    from core.payment_providers import PaymentProvider
     from core.sections import Section
 
 PROJECT = "claimsite"
@@ -56,6 +59,27 @@ def claimsite_register_commands(cli: click.Group) -> None:
     """
 
 
+@hookspec
+def claimsite_blueprints() -> list[Blueprint]:  # type: ignore[empty-body]
+    """Return Flask blueprints with this plugin's own pages (e.g. a payment provider's return page).
+
+    Called once when the app is created, for every installed plugin. The routes are served on every campaign's
+    address (``flask.g.campaign`` is the campaign of the request), so check in the view that the campaign enables
+    you, or that your provider serves it. Forms must carry a CSRF token (``{{ csrf_token() }}``), which the app
+    checks. Returns: a list of blueprints (may be empty).
+    """
+
+
+@hookspec
+def claimsite_payment_providers() -> list[PaymentProvider]:  # type: ignore[empty-body]
+    """Return the payment providers this plugin offers, as :class:`core.payment_providers.PaymentProvider` objects.
+
+    Called once when the app is created, for every installed plugin; a provider reads its keys from the
+    environment then. A campaign whose fee model asks a payment uses the first provider (in the plugin manager's
+    call order: ``tryfirst``/``trylast`` to move) whose ``is_allowed(campaign)`` says yes. Returns: a list.
+    """
+
+
 # -- rendering: per campaign ------------------------------------------------------------------------------------
 
 
@@ -77,6 +101,20 @@ def claimsite_signup_fields(campaign: LoadedCampaign, language: str) -> dict[str
     a request of that language. Return a dict of field name -> unbound WTForms field
     (``RadioField(...)``); the answers are stored with the participant's other answers under those names, so pick
     names that cannot clash (prefix them with your plugin's name). Returns: a dict (may be empty).
+    """
+
+
+@hookspec(firstresult=True)
+def claimsite_fee_model(campaign: LoadedCampaign) -> FeeModel | None:
+    """Return ``campaign``'s :class:`core.fees.FeeModel` (how it charges). *Per campaign*, stops at the first
+    non-None result.
+
+    Only fee-model plugins implement this, and their settings model subclasses
+    :class:`core.fees.FeeModelSettings`, so the loader allows one of them per campaign. The model offers the
+    choice asked when signing, turns it into the terms saved with the sign-up, words the fee part of the mandate,
+    says whether a payment is needed before the sign-up counts, and computes the fee for an award. Called when a
+    sign-up page, the mandate or a settlement needs it (cheap: build it from the campaign's settings).
+    Returns: a ``FeeModel``, or None.
     """
 
 

@@ -57,7 +57,7 @@ BACKOFF: tuple[dt.timedelta, ...] = (
 )
 ERROR_LENGTH = 300
 # Modules whose handlers every worker needs, imported when a Worker is made (plugins register theirs on import).
-HANDLER_MODULES = ("core.mail", "core.signup.mandate_job")
+HANDLER_MODULES = ("core.mail", "core.signup.mandate_job", "core.signup.confirmation", "core.signup.payment_reminder")
 
 _handlers: dict[str, Handler] = {}
 

@@ -68,6 +68,7 @@ class MandateDocument:
     signature_typed: str | None  # typed name
     reference: str  # the sign-up's public reference
     evidence: Mapping[str, str]  # label -> value (e.g. hashed IP, user agent, e-mail verified at)
+    fee_lines: Sequence[str] = ()  # the fee part of the mandate: what the participant chose (core.fees)
 
     def __post_init__(self) -> None:
         if self.signed_at.tzinfo is None or self.signed_at.utcoffset() is None:
@@ -126,6 +127,7 @@ def _context(document: MandateDocument) -> dict[str, Any]:
         "agreements": document.agreements,
         "participant": document.participant,
         "evidence": document.evidence,
+        "fee_lines": document.fee_lines,
         "reference": document.reference,
         "signature_src": signature_src,
         "signature_typed": document.signature_typed,

@@ -10,14 +10,15 @@ from __future__ import annotations
 import datetime as dt
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, ColumnElement, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .db import Base, UTCDateTime, utcnow
 
 
 class Stage(StrEnum):
-    """How far a sign-up got. Only ``signed`` sign-ups count as participants (a fee plugin may add steps)."""
+    """How far a sign-up got. ``signed`` sign-ups are participants, except where the campaign's fee model asks a
+    payment first (``payment_required``): those count once paid (``paid_at``). See :func:`participant`."""
 
     STARTED = "started"  # form sent, e-mail not verified yet
     VERIFIED = "verified"  # e-mail verified, agreements not signed yet
@@ -50,6 +51,14 @@ class Signup(Base):
     signature_kind: Mapped[str | None] = mapped_column(String(10), doc="'drawn' (canvas) or 'typed'")
     mandate_sha256: Mapped[str | None] = mapped_column(String(64), doc="SHA-256 of the mandate PDF")
 
+    fee_model: Mapped[str | None] = mapped_column(String(40), doc="the campaign's fee model when signing")
+    fee_option: Mapped[str | None] = mapped_column(String(20), doc="the option chosen, e.g. 'flat' or 'share'")
+    fee_terms: Mapped[str | None] = mapped_column(Text, doc="JSON: the fee terms signed (core.fees.FeeTerms)")
+    payment_required: Mapped[bool] = mapped_column(Boolean, default=False, doc="counts only once paid")
+    paid_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    payment_reminded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, doc="'pay later' mail queued")
+    confirmed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, doc="confirmation mail queued")
+
     events: Mapped[list[SignupEvent]] = relationship(back_populates="signup", order_by="SignupEvent.id")
     agreements: Mapped[list[AcceptedAgreement]] = relationship(back_populates="signup")
 
@@ -68,6 +77,16 @@ class SignupEvent(Base):
     detail: Mapped[str | None] = mapped_column(String(200), doc="non-personal context, e.g. a version")
 
     signup: Mapped[Signup] = relationship(back_populates="events")
+
+
+def participant() -> ColumnElement[bool]:
+    """The SQL condition for a confirmed participant: signed, and paid where the fee model asks a payment."""
+    return (Signup.stage == Stage.SIGNED) & ((Signup.payment_required.is_(False)) | (Signup.paid_at.is_not(None)))
+
+
+def is_participant(signup: Signup) -> bool:
+    """:func:`participant` for one loaded sign-up."""
+    return signup.stage == Stage.SIGNED and (not signup.payment_required or signup.paid_at is not None)
 
 
 class AcceptedAgreement(Base):
@@ -123,3 +142,58 @@ class Job(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class PaymentState(StrEnum):
+    """Where one payment attempt stands. ``paid`` is final; the others may still become ``paid`` (a visitor who
+    cancelled can go back to a still open checkout; a bank payment confirms later)."""
+
+    CREATED = "created"  # saved, the provider not yet asked (or it did not answer)
+    OPEN = "open"  # a checkout page is waiting for the visitor
+    PROCESSING = "processing"  # checkout finished, the money not yet confirmed (e.g. a bank transfer)
+    PAID = "paid"
+    FAILED = "failed"
+    CANCELLED = "cancelled"  # the visitor left the checkout page with its cancel link
+    EXPIRED = "expired"  # the checkout page timed out unpaid
+
+
+class Payment(Base):
+    """One attempt to pay what a sign-up owes, through one provider's checkout."""
+
+    __tablename__ = "payments"
+    __table_args__ = (
+        UniqueConstraint("provider", "provider_ref"),
+        UniqueConstraint("signup_id", "attempt"),
+        Index("ix_payments_campaign_state", "campaign", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    signup_id: Mapped[int] = mapped_column(ForeignKey("signups.id", ondelete="CASCADE"))
+    campaign: Mapped[str] = mapped_column(String(40))
+    attempt: Mapped[int] = mapped_column(Integer, doc="1, 2, ... per sign-up (part of the idempotency key)")
+    provider: Mapped[str] = mapped_column(String(40))
+    amount_cents: Mapped[int] = mapped_column(Integer)
+    currency: Mapped[str] = mapped_column(String(3), default="EUR")
+    state: Mapped[str] = mapped_column(String(12), default=PaymentState.CREATED)
+    provider_ref: Mapped[str | None] = mapped_column(String(255), doc="e.g. the Stripe Checkout Session id")
+    checkout_url: Mapped[str | None] = mapped_column(Text)
+    expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, doc="when the checkout page times out")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    paid_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    signup: Mapped[Signup] = relationship()
+
+
+class ProviderEvent(Base):
+    """A notification (webhook event) a payment provider sent and we applied: each is applied once."""
+
+    __tablename__ = "provider_events"
+    __table_args__ = (UniqueConstraint("provider", "event_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider: Mapped[str] = mapped_column(String(40))
+    event_id: Mapped[str] = mapped_column(String(255))
+    type: Mapped[str] = mapped_column(String(80))
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    payment_id: Mapped[int | None] = mapped_column(ForeignKey("payments.id", ondelete="SET NULL"))

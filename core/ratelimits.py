@@ -17,6 +17,8 @@ RULES = {
     "code-check-ip": "30/hour",  # code guesses from one IP (each code also allows only 5 tries)
     "resend-ip": "20/hour",
     "mandate-download-ip": "60/hour",
+    "pay-link-ip": "60/hour",  # payment pages opened through a signed link (and checkouts started there)
+    "webhook-ip": "1200/minute",  # provider notifications (signature checks); providers retry after a 429
 }
 
 

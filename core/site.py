@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from flask import current_app, g
 
@@ -10,6 +10,7 @@ from .assets import Assets
 from .campaigns import CampaignRegistry, LoadedCampaign
 from .counters import Counters
 from .page_cache import PageCache
+from .payment_providers import PaymentProvider
 from .plugins import PluginHost
 from .ratelimits import RateLimits
 from .settings import Settings
@@ -29,6 +30,7 @@ class Site:
     limits: RateLimits
     counters: Counters
     hash_key: str  # resolved once at start (in development it lives in a file)
+    payment_providers: list[PaymentProvider] = field(default_factory=list)  # in the order they are asked
 
 
 def site() -> Site:

@@ -9,7 +9,7 @@ from alembic.runtime.migration import MigrationContext
 from core.db import Base
 from core.migrations import downgrade, upgrade
 
-TABLES = {"signups", "signup_events", "accepted_agreements", "personal_records", "jobs"}
+TABLES = {"signups", "signup_events", "accepted_agreements", "personal_records", "jobs", "payments", "provider_events"}
 
 
 def table_names(url: str) -> set[str]:

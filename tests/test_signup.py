@@ -21,7 +21,7 @@ from core import personal_data
 from core.db import utcnow
 from core.hashing import sha256_hex
 from core.jobs import Worker
-from core.models import AcceptedAgreement, Job, Signup, Stage
+from core.models import AcceptedAgreement, Job, Signup, Stage, participant
 
 TIKTOK = "https://tiktokclaim.org"
 ZOOM = "https://zoomclaim.org"
@@ -81,8 +81,25 @@ def sign_form(client: FlaskClient, language: str = "", typed: str = "Anna de Vri
     for agreement, sha in re.findall(r'name="sha-([a-z0-9-]+)" value="([0-9a-f]{64})"', html):
         data[f"sha-{agreement}"] = sha
         data[f"agree-{agreement}"] = "yes"
+    if 'name="fee_option"' in html:
+        data["fee_option"] = "share"
     data.update(extra)
     return data
+
+
+def pay_in_test_mode(client: FlaskClient, pay_page: str) -> Any:
+    """Pay through the test provider's checkout (no Stripe keys in these tests); returns the page paid leads to."""
+    html = client.get(pay_page, base_url=TIKTOK).get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)  # type: ignore[union-attr]
+    checkout = client.post(pay_page, data={"csrf_token": token}, base_url=TIKTOK)
+    assert checkout.status_code == 303 and "/payments/test/" in checkout.location, checkout.get_data(as_text=True)
+    html = client.get(checkout.location, base_url=TIKTOK).get_data(as_text=True)
+    assert "Test mode" in html or "Testmodus" in html
+    token = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)  # type: ignore[union-attr]
+    paid = client.post(checkout.location, data={"csrf_token": token, "action": "pay"}, base_url=TIKTOK,
+                       headers={"Referer": checkout.location})  # Flask-WTF checks it on HTTPS, as browsers send it
+    assert paid.status_code == 303
+    return client.get(paid.location, base_url=TIKTOK)
 
 
 def join_fully(app: Flask, client: FlaskClient, language: str = "", **changes: str) -> Signup:
@@ -92,6 +109,8 @@ def join_fully(app: Flask, client: FlaskClient, language: str = "", **changes: s
     prefix = f"/{language}" if language else ""
     response = client.post(f"{prefix}/join/sign", data=sign_form(client, language), base_url=TIKTOK)
     assert response.status_code == 302, response.get_data(as_text=True)
+    if "/join/pay/" in response.location:  # the TikTok claim asks a one-time payment before it counts
+        assert pay_in_test_mode(client, response.location).status_code == 302
     with app.app_context():
         from core.db import db_session
 
@@ -482,13 +501,15 @@ def test_concurrent_signups_are_all_counted(db_app: Flask) -> None:
 
     def verify_and_sign(n: int, client: FlaskClient) -> None:
         assert post_code(client, codes[f"p{n}@example.org"], "en").status_code == 302
-        assert client.post("/en/join/sign", data=sign_form(client, "en"), base_url=TIKTOK).status_code == 302
+        signed = client.post("/en/join/sign", data=sign_form(client, "en"), base_url=TIKTOK)
+        assert signed.status_code == 302
+        assert pay_in_test_mode(client, signed.location).status_code == 302  # the TikTok claim counts once paid
 
     in_parallel(verify_and_sign)
     with db_app.app_context():
         from core.db import db_session
 
-        confirmed = db_session().scalar(select(func.count()).select_from(Signup).where(Signup.stage == Stage.SIGNED))
+        confirmed = db_session().scalar(select(func.count()).select_from(Signup).where(participant()))
         db_app.extensions["claimsite"].counters.forget("tiktokclaim")
         assert confirmed == people == db_app.extensions["claimsite"].counters.participants("tiktokclaim")
 
@@ -509,7 +530,9 @@ def test_whole_flow_with_mail_over_smtp(make_app: Any, database_url: str, smtp_s
     assert received.rcpt_tos == ["anna@example.org"]
     code = code_of(received.message)
     assert post_code(client, code, "en").status_code == 302
-    assert client.post("/en/join/sign", data=sign_form(client, "en"), base_url=TIKTOK).status_code == 302
+    signed = client.post("/en/join/sign", data=sign_form(client, "en"), base_url=TIKTOK)
+    assert signed.status_code == 302
+    pay_in_test_mode(client, signed.location)
     while Worker(app).run_once():
         pass
     confirmation = smtp_server.wait_for(2)[1].message

@@ -291,6 +291,17 @@ def load_campaign_file(path: Path, plugin_schemas: Mapping[str, type[BaseModel]]
         except ValidationError as exc:
             problems.extend(_problems(exc, schema, doc, file, ("plugins", name)))
 
+    from ..fees import FeeModelSettings  # late import: fees depends on campaigns
+
+    fee_models = [name for name, model in plugin_settings.items() if isinstance(model, FeeModelSettings)]
+    if len(fee_models) > 1:
+        problems.append(ConfigProblem(file, doc.line_of(("plugins", fee_models[1])), f"plugins.{fee_models[1]}",
+                                      f"a campaign has one fee model, but this file enables {len(fee_models)}: "
+                                      f"{', '.join(fee_models)}; keep one"))
+    if fee_models and campaign.signup is None:
+        problems.append(ConfigProblem(file, doc.line_of(("plugins", fee_models[0])), f"plugins.{fee_models[0]}",
+                                      "a fee model needs a 'signup' section: nobody can join this campaign"))
+
     warnings: list[ConfigProblem] = []
     everything = [((), campaign), *((("plugins", n), s) for n, s in plugin_settings.items())]
     for prefix, model in everything:

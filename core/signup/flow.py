@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from .. import personal_data
 from ..campaigns import LoadedCampaign
+from ..fees import FeeModel
 from ..hashing import email_hash
 from ..jobs import enqueue
 from ..mail import queue_template_mail
@@ -25,6 +26,7 @@ from ..ratelimits import RateLimits
 from ..tenancy import campaign_url
 from .agreements import AgreementText
 from .codes import CODE_VALID, CodeCheck, check_code, issue_code, link_token, seconds_until_resend, spend_code
+from .payment_reminder import REMIND_AFTER_SIGNING, queue_payment_reminder
 
 
 @dataclass(frozen=True)
@@ -146,9 +148,18 @@ def try_code(session: Session, signup: Signup, code: str, keys: Keys, visit: Vis
 
 
 def sign(session: Session, loaded: LoadedCampaign, signup: Signup, texts: list[AgreementText],
-         signature_png: bytes | None, typed_name: str | None, visit: Visit) -> None:
-    """Agreements accepted and signed: a participant. The mandate PDF and the confirmation mail follow in a job."""
+         signature_png: bytes | None, typed_name: str | None, visit: Visit,
+         fee_model: FeeModel | None = None, fee_option: str | None = None) -> None:
+    """Agreements accepted and signed: a participant (once paid, where the fee model asks a payment first). The
+    fee terms for ``fee_option`` are saved as signed. The mandate PDF and the confirmation mail follow in jobs."""
     assert signup.stage == Stage.VERIFIED
+    if fee_model is not None:
+        terms = fee_model.terms(fee_option)
+        signup.fee_model, signup.fee_option, signup.fee_terms = fee_model.name, fee_option, terms.to_json()
+        signup.payment_required = fee_model.payment_due(terms, signup.language) is not None
+        record(session, signup, "fee-chosen", visit, detail=f"{fee_model.name} {fee_option or '-'}")
+        if signup.payment_required:
+            queue_payment_reminder(session, signup, visit.now, delay=REMIND_AFTER_SIGNING)
     for text in texts:
         session.add(AcceptedAgreement(signup_id=signup.id, agreement=text.agreement.id,
                                       version=text.agreement.version, language=text.language,

@@ -1,7 +1,8 @@
-"""The ``mandate`` job: after signing, make the mandate PDF, keep it and its SHA-256, and mail it.
+"""The ``mandate`` job: after signing, make the mandate PDF and keep it and its SHA-256.
 
-Runs in the worker, off the request path; the PDF, its hash, the evidence event and the confirmation mail are
-saved in one transaction, and a second run (after a crash) does nothing.
+Runs in the worker, off the request path; the PDF, its hash, the evidence event and (once the sign-up counts,
+see :mod:`core.signup.confirmation`) the confirmation job are saved in one transaction, and a second run (after a
+crash) does nothing.
 """
 
 from __future__ import annotations
@@ -16,17 +17,16 @@ from sqlalchemy import select
 
 from .. import personal_data
 from ..db import db_session, utcnow
+from ..fees import fee_model_for, fee_summary, terms_of
 from ..hashing import sha256_hex
 from ..i18n import long_date
 from ..jobs import PermanentJobError, job_handler
-from ..mail import compose, queue_mail
 from ..mandate import MandateDocument, SignedAgreement, render_mandate_pdf
 from ..models import Signup, SignupEvent, Stage
 from ..site import site
-from ..tenancy import campaign_url
 from .agreements import agreement_text
+from .confirmation import queue_confirmation_if_ready
 from .fields import country_choices
-from .links import mandate_link_token
 
 
 def participant_rows(answers: dict[str, Any], language: str) -> dict[str, str]:
@@ -80,6 +80,7 @@ def make_mandate(app: Flask, payload: dict[str, Any]) -> None:
             if text.sha256 != accepted.text_sha256:
                 raise PermanentJobError(f"the text of {accepted.agreement}@{accepted.version} changed after signing")
             agreements.append(SignedAgreement(text.title, config.version, text.sha256, text.html))
+        terms = terms_of(signup)
         signed_event = next(e for e in reversed(signup.events) if e.step == "signed")
         evidence = {
             _("E-mail address verified"): signup.verified_at.isoformat(timespec="seconds") if signup.verified_at
@@ -93,6 +94,7 @@ def make_mandate(app: Flask, payload: dict[str, Any]) -> None:
             signature_png=personal_data.load_signature(db, signup),
             signature_typed=None if signup.signature_kind == "drawn" else answers.get("signature_typed", ""),
             reference=signup.token[:12], evidence=evidence,
+            fee_lines=fee_summary(fee_model_for(loaded), terms, None, language) if terms else (),
         )
         pdf = render_mandate_pdf(document)
     digest = sha256_hex(pdf)
@@ -100,14 +102,5 @@ def make_mandate(app: Flask, payload: dict[str, Any]) -> None:
     signup.mandate_sha256 = digest
     db.add(SignupEvent(signup_id=signup.id, step="mandate-made", at=utcnow(), detail=f"sha256:{digest}"))
 
-    mandate_url = campaign_url(loaded, "signup.mandate", token=mandate_link_token(loaded.slug, signup.token))
-    message = compose(
-        loaded=loaded, language=language, to=answers["email"], template="confirmation",
-        context={"name": answers.get("name", ""), "mandate_url": mandate_url,
-                 "next_steps": loaded.campaign.text(loaded.campaign.signup.next_steps, language)  # type: ignore[union-attr]
-                 if loaded.campaign.signup and loaded.campaign.signup.next_steps else "",
-                 "fee_summary": ""},
-        attachments=[(f"mandate-{loaded.slug}.pdf", "application/pdf", pdf)],
-    )
-    queue_mail(db, message, campaign=loaded.slug, kind="confirmation")
+    queue_confirmation_if_ready(db, signup, utcnow())
     db.commit()

@@ -21,14 +21,15 @@ from wtforms.validators import ValidationError
 from .. import personal_data
 from ..campaigns import LoadedCampaign
 from ..db import db_session, utcnow
+from ..fees import fee_model_for, fee_summary, terms_of
 from ..hashing import ip_hash
-from ..models import Signup, Stage
+from ..models import Signup, Stage, is_participant
 from ..rendering import render_page
 from ..signup import flow
 from ..signup.agreements import AgreementText, agreement_text
 from ..signup.codes import CODE_VALID, MAX_ATTEMPTS, CodeCheck, read_link_token, seconds_until_resend
 from ..signup.fields import build_form
-from ..signup.links import mandate_link_token, read_mandate_link_token
+from ..signup.links import mandate_link_token, pay_link_token, read_mandate_link_token
 from ..site import current_campaign, site
 from .localized import localized_blueprint, localized_route
 
@@ -42,7 +43,7 @@ def _keys() -> flow.Keys:
     return flow.Keys(current_app.secret_key, site().hash_key)  # type: ignore[arg-type]
 
 
-def _visit() -> flow.Visit:
+def current_visit() -> flow.Visit:
     """Who acts in this request: made once per request (rate limits and evidence use the same one)."""
     visit = g.get("signup_visit")
     if visit is None:
@@ -59,7 +60,7 @@ def _joinable() -> LoadedCampaign:
 
 
 def _limit(rule: str) -> None:
-    if not site().limits.hit(rule, _visit().ip_hash):
+    if not site().limits.hit(rule, current_visit().ip_hash):
         abort(429)
 
 
@@ -90,7 +91,7 @@ def start() -> BaseResponse:
     if form.validate_on_submit():
         _limit("signup-form-ip")
         db = db_session()
-        signup, sending = flow.start(db, loaded, g.lang, form.answers(), _keys(), site().limits, _visit())
+        signup, sending = flow.start(db, loaded, g.lang, form.answers(), _keys(), site().limits, current_visit())
         db.commit()
         session["signup"] = signup.token
         session.pop("verified", None)
@@ -119,7 +120,7 @@ def verify() -> BaseResponse:
         return _verify_page(signup, _("The page was open too long; please try again."), 400)
     _limit("code-check-ip")
     db = db_session()
-    result = flow.try_code(db, signup, request.form.get("code", ""), _keys(), _visit())
+    result = flow.try_code(db, signup, request.form.get("code", ""), _keys(), current_visit())
     db.commit()
     if result is CodeCheck.OK:
         session["verified"] = signup.token
@@ -145,7 +146,7 @@ def resend() -> BaseResponse:
         return _verify_page(signup, _("The page was open too long; please try again."), 400)
     _limit("resend-ip")
     db = db_session()
-    sending = flow.resend(db, loaded, signup, _keys(), site().limits, _visit())
+    sending = flow.resend(db, loaded, signup, _keys(), site().limits, current_visit())
     db.commit()
     session["sending"] = sending.value
     return redirect(url_for("signup.verify"))
@@ -160,7 +161,7 @@ def verify_link(token: str) -> BaseResponse:
     signup = flow.find(db, loaded.slug, found[0]) if found else None
     if signup is not None and signup.code_hash and signup.code_hash[:16] == found[1] \
             and signup.code_expires_at and utcnow() <= signup.code_expires_at:  # type: ignore[index]
-        flow.verify(db, signup, CodeCheck.OK, _visit(), how="link")
+        flow.verify(db, signup, CodeCheck.OK, current_visit(), how="link")
         db.commit()
         session["signup"], session["verified"] = signup.token, signup.token
         return _next_step(signup)
@@ -206,6 +207,9 @@ def sign() -> BaseResponse:
     db = db_session()
     answers = personal_data.load(db, signup)
     texts = _agreement_texts(loaded, answers)
+    model = fee_model_for(loaded)
+    fee = {"options": model.options(g.lang), "notes": model.notes(g.lang),
+           "pays_now": model.asks_payment()} if model else None
     errors: dict[str, str] = {}
     if request.method == "POST":
         if not _csrf_ok():
@@ -216,18 +220,25 @@ def sign() -> BaseResponse:
             elif request.form.get(f"sha-{text.agreement.id}") != text.sha256:
                 errors[f"agree-{text.agreement.id}"] = _("This text was updated while you were reading. Please "
                                                           "read it again and accept it.")
+        fee_option = request.form.get("fee_option") or None
+        if fee is not None and fee["options"] and fee_option not in {o.id for o in fee["options"]}:
+            errors["fee_option"] = _("Please choose what you will pay if the claim succeeds.")
         png = _signature_png(request.form.get("signature_png", ""))
         typed = request.form.get("signature_typed", "").strip()[:200]
         if png is None and not typed:
             errors["signature"] = _("Please sign: draw your signature in the box, or type your full name.")
         if not errors:
-            flow.sign(db, loaded, signup, texts, png, None if png else typed, _visit())
+            flow.sign(db, loaded, signup, texts, png, None if png else typed, current_visit(),
+                      fee_model=model, fee_option=fee_option if fee and fee["options"] else None)
             db.commit()
             site().counters.forget(loaded.slug)
+            if signup.payment_required:
+                return redirect(url_for("payments.pay", token=pay_link_token(loaded.slug, signup.token)))
             return redirect(url_for("signup.done"))
     drawn = request.form.get("signature_png", "") if _signature_png(request.form.get("signature_png", "")) else ""
     return render_page("signup/sign.html", cache=False, status=422 if errors else 200, texts=texts,
                        errors=errors, answers=answers, typed=request.form.get("signature_typed", ""), drawn=drawn,
+                       fee=fee, fee_chosen=request.form.get("fee_option"),
                        accepted={t.agreement.id for t in texts if request.form.get(f"agree-{t.agreement.id}")})
 
 
@@ -237,12 +248,16 @@ def done() -> BaseResponse:
     signup = _proven()
     if signup is None or signup.stage != Stage.SIGNED:
         return redirect(url_for("signup.start"))
+    if not is_participant(signup):  # signed, but the payment it needs is not reported yet
+        return redirect(url_for("payments.pay", token=pay_link_token(loaded.slug, signup.token)))
     mandate_url = None
     if signup.mandate_sha256:
         mandate_url = url_for("signup.mandate", token=mandate_link_token(loaded.slug, signup.token))
     answers = personal_data.load(db_session(), signup)
+    terms = terms_of(signup)
+    fee_lines = fee_summary(fee_model_for(loaded), terms, signup.paid_at, g.lang) if terms else []
     return render_page("signup/done.html", cache=False, signup=signup, mandate_url=mandate_url,
-                       name=answers.get("name", ""))
+                       name=answers.get("name", ""), fee_lines=fee_lines)
 
 
 @bp.get("/mandate/<token>")

@@ -1,0 +1,167 @@
+"""Payments of sign-ups whose fee model asks one before they count: attempts, states, provider events.
+
+A sign-up owes a payment (``Signup.payment_required``) from signing until a provider reports it paid. Each time
+the participant goes to the checkout an attempt (:class:`core.models.Payment`) is opened, or the still open one is
+reused. Only the provider's own notification (its webhook, re-checked with the provider) marks an attempt paid,
+never the visitor's browser coming back; a paid attempt stays paid whatever arrives later, so notifications that
+come twice or out of order change nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from .campaigns import LoadedCampaign
+from .db import utcnow
+from .fees import PaymentDue, fee_model_for, terms_of
+from .models import Payment, PaymentState, ProviderEvent, Signup
+from .payment_providers import Checkout, CheckoutRequest, PaymentProvider, PaymentProviderError
+from .signup.confirmation import queue_confirmation_if_ready
+from .signup.flow import Visit, record
+from .signup.payment_reminder import queue_payment_reminder
+
+log = logging.getLogger(__name__)
+
+# A checkout page the visitor may still use: reuse it rather than open another (with a minute to spare).
+REUSE_MARGIN = dt.timedelta(minutes=1)
+
+
+class NoProvider(Exception):
+    """No installed payment provider may take this campaign's payments (e.g. no Stripe keys in production)."""
+
+
+def payment_due(loaded: LoadedCampaign, signup: Signup) -> PaymentDue | None:
+    """What ``signup`` still has to pay before it counts, or None (nothing asked, or paid already)."""
+    if not signup.payment_required or signup.paid_at is not None:
+        return None
+    terms = terms_of(signup)
+    if terms is None or not terms.one_time_cents:
+        return None
+    model = fee_model_for(loaded)
+    due = model.payment_due(terms, signup.language) if model is not None else None
+    # The amount is always the one signed, even if the campaign's settings changed since.
+    description = due.description if due else loaded.campaign.text(loaded.campaign.name, signup.language)
+    return PaymentDue(terms.one_time_cents, description, terms.currency)
+
+
+def attempts(session: Session, signup: Signup) -> list[Payment]:
+    """Every payment attempt of ``signup``, oldest first."""
+    return list(session.scalars(select(Payment).where(Payment.signup_id == signup.id).order_by(Payment.attempt)))
+
+
+def latest(session: Session, signup: Signup) -> Payment | None:
+    found = attempts(session, signup)
+    return found[-1] if found else None
+
+
+def start_checkout(session: Session, loaded: LoadedCampaign, signup: Signup, provider: PaymentProvider,
+                   urls: Callable[[Payment], tuple[str, str]], visit: Visit) -> str:
+    """Where to send the visitor to pay what ``signup`` owes: the still open checkout, or a new one.
+
+    ``urls(payment)`` gives the success and cancel addresses. The attempt is committed before the provider is
+    asked, and its idempotency key comes from the sign-up and the attempt number, so a double click or a retry
+    after the provider did not answer opens the same checkout, never a second one. Raises
+    :class:`PaymentProviderError` when the provider cannot be reached (the attempt stays, to be retried).
+    """
+    due = payment_due(loaded, signup)
+    if due is None:
+        raise ValueError("nothing to pay")
+    now = visit.now
+    payment = latest(session, signup)
+    # A cancelled checkout is still open at the provider: going back to it (not opening a second one) means
+    # nobody can pay twice.
+    if payment is not None and payment.provider == provider.identifier \
+            and payment.state in (PaymentState.OPEN, PaymentState.CANCELLED) \
+            and payment.checkout_url and (payment.expires_at is None or payment.expires_at > now + REUSE_MARGIN) \
+            and payment.amount_cents == due.amount_cents:
+        return payment.checkout_url
+    if payment is None or payment.state != PaymentState.CREATED or payment.provider != provider.identifier:
+        payment = Payment(signup_id=signup.id, campaign=loaded.slug, attempt=(payment.attempt + 1) if payment else 1,
+                          provider=provider.identifier, amount_cents=due.amount_cents, currency=due.currency,
+                          state=PaymentState.CREATED, created_at=now, updated_at=now)
+        session.add(payment)
+        record(session, signup, "payment-started", visit, detail=f"{provider.identifier} attempt {payment.attempt}")
+        session.commit()
+    success_url, cancel_url = urls(payment)
+    checkout: Checkout = provider.prepare(CheckoutRequest(
+        campaign=loaded, payment_id=payment.id, signup_id=signup.id, amount_cents=payment.amount_cents,
+        currency=payment.currency, description=due.description, language=signup.language,
+        success_url=success_url, cancel_url=cancel_url,
+        idempotency_key=f"claimsite-signup-{signup.id}-attempt-{payment.attempt}",
+    ))
+    payment.provider_ref = checkout.ref
+    payment.checkout_url = checkout.url
+    payment.expires_at = checkout.expires_at
+    # (the provider can only report this checkout paid after the visitor got its address, below)
+    payment.state = PaymentState.OPEN
+    payment.updated_at = utcnow()
+    session.commit()
+    return checkout.url
+
+
+def apply_state(session: Session, loaded: LoadedCampaign, payment: Payment, state: PaymentState,
+                now: dt.datetime, how: str, visit: Visit | None = None) -> bool:
+    """Move ``payment`` to ``state`` as the provider reports it; returns whether anything changed.
+
+    Paid is final. Paying makes the sign-up count (and queues its confirmation mail once the mandate is made);
+    an attempt that ends unpaid (cancelled, expired, failed) queues the one "pay later" mail with a link.
+    ``visit`` is the visitor when they caused it (the cancel link); a provider's notification has none.
+    """
+    if payment.state == PaymentState.PAID or payment.state == state:
+        return False
+    signup = payment.signup
+    payment.state = state
+    payment.updated_at = now
+    record(session, signup, f"payment-{state.value}", visit or Visit(now, None, None),
+           detail=f"{payment.provider} {how}")
+    if state == PaymentState.PAID:
+        payment.paid_at = now
+        if signup.paid_at is None:
+            signup.paid_at = now
+            queue_confirmation_if_ready(session, signup, now)
+    elif state in (PaymentState.CANCELLED, PaymentState.EXPIRED, PaymentState.FAILED) and signup.paid_at is None:
+        queue_payment_reminder(session, signup, now)
+    return True
+
+
+def apply_provider_event(session: Session, loaded: LoadedCampaign, provider: PaymentProvider, event_id: str,
+                         event_type: str, ref: str | None, current_state: Callable[[], PaymentState | None]) -> str:
+    """Apply one provider notification exactly once; returns what happened (for the webhook's answer and logs).
+
+    The event is recorded first: a second delivery of the same event finds it and changes nothing (``duplicate``).
+    ``current_state()`` asks the provider for the checkout's state now (the event itself is not trusted), so events
+    arriving out of order all lead to the provider's latest word. The caller commits.
+    """
+    marker = ProviderEvent(provider=provider.identifier, event_id=event_id, type=event_type, received_at=utcnow())
+    try:
+        with session.begin_nested():
+            session.add(marker)
+    except IntegrityError:
+        return "duplicate"
+    payment = session.scalar(select(Payment).where(Payment.provider == provider.identifier,
+                                                   Payment.provider_ref == ref)) if ref else None
+    if payment is None or payment.campaign != loaded.slug:
+        return "ignored"  # not ours (another site on the same account) or not a checkout of ours
+    marker.payment_id = payment.id
+    state = current_state()
+    if state is None:
+        return "ignored"
+    changed = apply_state(session, loaded, payment, state, utcnow(), how=event_type)
+    return f"{state.value}" if changed else "unchanged"
+
+
+def cancel(session: Session, loaded: LoadedCampaign, payment: Payment, visit: Visit) -> None:
+    """The visitor came back through the checkout's cancel link. The checkout itself may still be open (they can
+    go back and pay, which then counts); here it only means: tell them how to pay later."""
+    if payment.state in (PaymentState.OPEN, PaymentState.CREATED):
+        apply_state(session, loaded, payment, PaymentState.CANCELLED, visit.now, how="cancel link", visit=visit)
+
+
+__all__ = ["NoProvider", "PaymentProviderError", "apply_provider_event", "apply_state", "attempts", "cancel",
+           "latest", "payment_due", "start_checkout"]

@@ -1,0 +1,71 @@
+"""The "pay later" mail: a participant who signed but has not paid gets one mail with a link to pay.
+
+It is queued when a checkout is cancelled, expires or fails, and an hour after signing (for someone who closed
+the page before reaching the checkout); whichever comes first sends it, the others find it sent and do nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from flask import Flask
+from flask_babel import force_locale
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from .. import personal_data
+from ..db import db_session, utcnow
+from ..fees import euros
+from ..i18n import money
+from ..jobs import enqueue, job_handler
+from ..mail import compose, queue_mail
+from ..models import Signup, Stage
+from ..site import site
+from ..tenancy import campaign_url
+from .links import PAY_LINK_DAYS, pay_link_token
+
+REMINDER_JOB = "payment-reminder"
+REMIND_AFTER_SIGNING = dt.timedelta(hours=1)
+
+
+def queue_payment_reminder(session: Session, signup: Signup, now: dt.datetime,
+                           delay: dt.timedelta | None = None) -> None:
+    if signup.payment_reminded_at is None:
+        enqueue(session, REMINDER_JOB, {"signup": signup.token}, campaign=signup.campaign,
+                run_after=now + delay if delay else None)
+
+
+@job_handler(REMINDER_JOB)
+def send_payment_reminder(app: Flask, payload: dict[str, Any]) -> None:
+    db = db_session()
+    signup = db.scalar(select(Signup).where(Signup.token == payload["signup"]))
+    if signup is None or signup.stage != Stage.SIGNED or signup.paid_at is not None \
+            or signup.payment_reminded_at is not None:
+        return  # erased, paid, or reminded already
+    loaded = site().registry.snapshot.campaigns.get(signup.campaign)
+    if loaded is None:
+        raise RuntimeError(f"campaign {signup.campaign} is not loaded")
+    from ..payments import payment_due  # late import: payments imports this module
+
+    due = payment_due(loaded, signup)
+    if due is None:
+        return
+    now = utcnow()
+    claimed = db.execute(update(Signup).where(Signup.id == signup.id, Signup.payment_reminded_at.is_(None))
+                         .values(payment_reminded_at=now).execution_options(synchronize_session=False)).rowcount
+    if not claimed:
+        return
+    answers = personal_data.load(db, signup)
+    language = signup.language
+    with force_locale(language):
+        amount = money(euros(due.amount_cents), language, due.currency)
+    message = compose(
+        loaded=loaded, language=language, to=answers["email"], template="payment_due",
+        context={"name": answers.get("name", ""), "amount": amount, "description": due.description,
+                 "pay_url": campaign_url(loaded, "payments.pay", language=language,
+                                         token=pay_link_token(loaded.slug, signup.token)),
+                 "days_valid": PAY_LINK_DAYS},
+    )
+    queue_mail(db, message, campaign=loaded.slug, kind="payment-due")
+    db.commit()

@@ -1,0 +1,183 @@
+"""Payment provider ``stripe``: Stripe Checkout in ``payment`` mode, in euros, in the visitor's language.
+
+Keys come from the environment only, globally or per campaign (the campaign's slug in capitals, ``-`` as ``_``)::
+
+    CLAIMSITE_STRIPE_SECRET_KEY=sk_live_...        CLAIMSITE_STRIPE_SECRET_KEY_TIKTOKCLAIM=sk_live_...
+    CLAIMSITE_STRIPE_WEBHOOK_SECRET=whsec_...      CLAIMSITE_STRIPE_WEBHOOK_SECRET_TIKTOKCLAIM=whsec_...
+
+A campaign is served by Stripe when it has both (its own, or the global ones). In the Stripe dashboard, add the
+webhook endpoint ``https://<campaign address>/payments/stripe/webhook`` with the events
+``checkout.session.completed``, ``checkout.session.async_payment_succeeded``,
+``checkout.session.async_payment_failed`` and ``checkout.session.expired``. ``CLAIMSITE_STRIPE_API_BASE`` points the
+library at another server (the tests' Stripe-compatible one); ``CLAIMSITE_STRIPE_CHECKOUT_MINUTES`` (30-1440,
+default 60) is how long a checkout page stays open.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import threading
+from collections.abc import Mapping
+from typing import Any, NamedTuple
+
+import stripe
+from flask import Request, jsonify
+from werkzeug.exceptions import NotFound
+from werkzeug.wrappers import Response
+
+from core.campaigns import LoadedCampaign
+from core.db import db_session
+from core.models import PaymentState
+from core.payment_providers import Checkout, CheckoutRequest, PaymentProvider, PaymentProviderError
+from core.payments import apply_provider_event
+from core.plugins import hookimpl
+from core.site import site
+
+log = logging.getLogger(__name__)
+
+ENV_PREFIX = "CLAIMSITE_STRIPE_"
+HANDLED_EVENTS = frozenset({
+    "checkout.session.completed",
+    "checkout.session.async_payment_succeeded",
+    "checkout.session.async_payment_failed",
+    "checkout.session.expired",
+})
+# Stripe Checkout's own languages (a subset); anything else lets Stripe pick from the browser.
+CHECKOUT_LOCALES = frozenset({"bg", "cs", "da", "de", "el", "en", "es", "et", "fi", "fr", "hr", "hu", "it", "lt",
+                              "lv", "mt", "nb", "nl", "pl", "pt", "ro", "sk", "sl", "sv"})
+
+
+class StripeKeys(NamedTuple):
+    secret_key: str
+    webhook_secret: str
+
+
+def env_suffix(slug: str) -> str:
+    """The campaign part of a per-campaign variable: ``tiktok-claim`` -> ``TIKTOK_CLAIM``."""
+    return slug.upper().replace("-", "_")
+
+
+def state_of(session: Any, event_type: str) -> PaymentState | None:
+    """What a Checkout Session, as Stripe reports it now, means for our payment (None: nothing to change)."""
+    if session.status == "complete" and session.payment_status in ("paid", "no_payment_required"):
+        return PaymentState.PAID
+    if session.status == "complete":  # a delayed method (e.g. SEPA debit): the money is not there yet
+        return PaymentState.FAILED if event_type == "checkout.session.async_payment_failed" else \
+            PaymentState.PROCESSING
+    if session.status == "expired":
+        return PaymentState.EXPIRED
+    return None
+
+
+class StripeCheckout(PaymentProvider):
+    identifier = "stripe"
+    verbose_name = "Stripe Checkout"
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self.environ = {k: v for k, v in environ.items() if k.startswith(ENV_PREFIX) and v}
+        self.api_base = self.environ.get(f"{ENV_PREFIX}API_BASE")
+        minutes = int(self.environ.get(f"{ENV_PREFIX}CHECKOUT_MINUTES", "60"))
+        if not 30 <= minutes <= 1440:
+            raise ValueError(f"{ENV_PREFIX}CHECKOUT_MINUTES must be between 30 and 1440 (Stripe's limits)")
+        self.checkout_lifetime = dt.timedelta(minutes=minutes)
+        self._clients: dict[str, stripe.StripeClient] = {}
+        self._lock = threading.Lock()
+
+    def keys_for(self, slug: str) -> StripeKeys | None:
+        own = (self.environ.get(f"{ENV_PREFIX}SECRET_KEY_{env_suffix(slug)}"),
+               self.environ.get(f"{ENV_PREFIX}WEBHOOK_SECRET_{env_suffix(slug)}"))
+        shared = (self.environ.get(f"{ENV_PREFIX}SECRET_KEY"), self.environ.get(f"{ENV_PREFIX}WEBHOOK_SECRET"))
+        for secret_key, webhook_secret in (own, shared):
+            if secret_key and webhook_secret:
+                return StripeKeys(secret_key, webhook_secret)
+        return None
+
+    def client(self, keys: StripeKeys) -> stripe.StripeClient:
+        with self._lock:
+            client = self._clients.get(keys.secret_key)
+            if client is None:
+                client = stripe.StripeClient(keys.secret_key, max_network_retries=2,
+                                             base_addresses={"api": self.api_base} if self.api_base else {})
+                self._clients[keys.secret_key] = client
+            return client
+
+    def is_allowed(self, campaign: LoadedCampaign) -> bool:
+        return self.keys_for(campaign.slug) is not None
+
+    def prepare(self, checkout: CheckoutRequest) -> Checkout:
+        keys = self.keys_for(checkout.campaign.slug)
+        if keys is None:
+            raise PaymentProviderError("no Stripe keys for this campaign")
+        metadata = {"signup_id": str(checkout.signup_id), "payment_id": str(checkout.payment_id),
+                    "campaign": checkout.campaign.slug}
+        expires_at = dt.datetime.now(dt.UTC) + self.checkout_lifetime
+        params: dict[str, Any] = {
+            "mode": "payment",
+            "line_items": [{"quantity": 1, "price_data": {
+                "currency": checkout.currency.lower(), "unit_amount": checkout.amount_cents,
+                "product_data": {"name": checkout.description}}}],
+            "locale": checkout.language if checkout.language in CHECKOUT_LOCALES else "auto",
+            "success_url": checkout.success_url,
+            "cancel_url": checkout.cancel_url,
+            "client_reference_id": str(checkout.signup_id),
+            "metadata": metadata,
+            "payment_intent_data": {"metadata": metadata},
+            "expires_at": int(expires_at.timestamp()),
+        }
+        try:
+            session = self.client(keys).v1.checkout.sessions.create(
+                params=params,  # type: ignore[arg-type]
+                options={"idempotency_key": checkout.idempotency_key})
+        except stripe.StripeError as exc:
+            log.warning("Stripe refused or did not answer a checkout for payment %s: %s", checkout.payment_id,
+                        type(exc).__name__)
+            raise PaymentProviderError(type(exc).__name__) from exc
+        return Checkout(ref=session.id, url=session.url or "",
+                        expires_at=dt.datetime.fromtimestamp(session.expires_at, dt.UTC))
+
+    def handle_webhook(self, campaign: LoadedCampaign, request: Request) -> Response:
+        keys = self.keys_for(campaign.slug)
+        if keys is None:
+            raise NotFound()
+        payload = request.get_data()
+        try:
+            event = stripe.Webhook.construct_event(payload, request.headers.get("Stripe-Signature"),
+                                                   keys.webhook_secret)
+        except ValueError:
+            return _answer(400, "not a Stripe event")
+        except stripe.SignatureVerificationError:
+            log.warning("a Stripe webhook for %s had a wrong or stale signature", campaign.slug)
+            return _answer(400, "bad signature")
+        if event.type not in HANDLED_EVENTS:
+            return _answer(200, "not handled")
+        session_id = event.data.object.get("id")
+        client = self.client(keys)
+
+        def current_state() -> PaymentState | None:
+            # The event is only a hint: what counts is the session as Stripe reports it now.
+            return state_of(client.v1.checkout.sessions.retrieve(session_id), event.type)
+
+        db = db_session()
+        try:
+            result = apply_provider_event(db, campaign, self, event.id, event.type, session_id, current_state)
+            db.commit()
+            site().counters.forget(campaign.slug)
+        except stripe.StripeError as exc:
+            db.rollback()
+            log.warning("could not fetch Stripe session for event %s: %s", event.id, type(exc).__name__)
+            return _answer(503, "Stripe did not answer; send it again")
+        log.info("Stripe event %s (%s) for %s: %s", event.id, event.type, campaign.slug, result)
+        return _answer(200, result)
+
+
+def _answer(status: int, message: str) -> Response:
+    response = jsonify({"status": message})
+    response.status_code = status
+    return response
+
+
+@hookimpl(tryfirst=True)
+def claimsite_payment_providers() -> list[PaymentProvider]:
+    return [StripeCheckout(os.environ)]

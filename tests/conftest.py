@@ -213,3 +213,21 @@ def smtp_server() -> Iterator[Any]:
 
     with SMTPServer() as server:
         yield server
+
+
+# -- Stripe -----------------------------------------------------------------------------------------------------
+STRIPE_KEY = "sk_test_claimsite_0123456789"
+STRIPE_WEBHOOK_SECRET = "whsec_test_claimsite_0123456789"
+
+
+@pytest.fixture
+def stripe_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A Stripe-compatible server on loopback (tests/stripe_server.py), with the environment set so that apps
+    created afterwards take payments through it with the real stripe library."""
+    from .stripe_server import StripeServer
+
+    with StripeServer(api_key=STRIPE_KEY) as server:
+        monkeypatch.setenv("CLAIMSITE_STRIPE_SECRET_KEY", STRIPE_KEY)
+        monkeypatch.setenv("CLAIMSITE_STRIPE_WEBHOOK_SECRET", STRIPE_WEBHOOK_SECRET)
+        monkeypatch.setenv("CLAIMSITE_STRIPE_API_BASE", server.url)
+        yield server

@@ -152,7 +152,7 @@ class StripeCheckout(PaymentProvider):
             return _answer(400, "bad signature")
         if event.type not in HANDLED_EVENTS:
             return _answer(200, "not handled")
-        session_id = event.data.object.get("id")
+        session_id = getattr(event.data.object, "id", None)
         client = self.client(keys)
 
         def current_state() -> PaymentState | None:

@@ -14,6 +14,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
+from pydantic import BaseModel
+
 if TYPE_CHECKING:
     from flask import Request
     from werkzeug.wrappers import Response
@@ -59,6 +61,8 @@ class PaymentProvider(ABC):
     verbose_name: ClassVar[str]
     #: True for a provider that moves no real money; its pages say so
     test_mode: ClassVar[bool] = False
+    #: the pydantic model of the provider's settings (read from the environment when it is made), if it has any
+    settings_model: ClassVar[type[BaseModel] | None] = None
 
     @abstractmethod
     def is_allowed(self, campaign: LoadedCampaign) -> bool:

@@ -309,3 +309,21 @@ def test_production_without_stripe_keys_refuses_to_start(make_app: Any, monkeypa
 
         tiktok = app.extensions["claimsite"].registry.snapshot.campaigns["tiktokclaim"]
         assert provider_for(tiktok).identifier == "stripe"  # type: ignore[union-attr]
+
+
+def test_stripe_settings_come_from_the_environment_and_are_checked() -> None:
+    from core.settings import SettingsError
+    from plugins.stripe_checkout import StripeCheckout
+
+    with pytest.raises(SettingsError, match="CLAIMSITE_STRIPE_CHECKOUT_MINUTES"):
+        StripeCheckout({"CLAIMSITE_STRIPE_CHECKOUT_MINUTES": "5"})  # Stripe allows 30 minutes at least
+    with pytest.raises(SettingsError, match="CLAIMSITE_STRIPE_API_BASE"):
+        StripeCheckout({"CLAIMSITE_STRIPE_API_BASE": "not a url"})
+    provider = StripeCheckout({"CLAIMSITE_STRIPE_SECRET_KEY": "sk_global", "CLAIMSITE_STRIPE_WEBHOOK_SECRET": "wh_g",
+                               "CLAIMSITE_STRIPE_SECRET_KEY_TIKTOK_CLAIM": "sk_own",
+                               "CLAIMSITE_STRIPE_WEBHOOK_SECRET_TIKTOK_CLAIM": "wh_own",
+                               "CLAIMSITE_STRIPE_SECRET_KEY_HALF_SET": "sk_half"})
+    assert provider.keys_for("tiktok-claim") == ("sk_own", "wh_own")  # the campaign's own keys first
+    assert provider.keys_for("half-set") == ("sk_global", "wh_g")  # a key without its webhook secret is not used
+    assert "sk_global" not in repr(provider.settings)  # secrets never show in logs or tracebacks
+    assert StripeCheckout({}).keys_for("tiktokclaim") is None

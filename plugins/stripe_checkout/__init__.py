@@ -20,10 +20,11 @@ import logging
 import os
 import threading
 from collections.abc import Mapping
-from typing import Any, NamedTuple
+from typing import Annotated, Any, NamedTuple
 
 import stripe
 from flask import Request, jsonify
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints, ValidationError
 from werkzeug.exceptions import NotFound
 from werkzeug.wrappers import Response
 
@@ -33,6 +34,7 @@ from core.models import PaymentState
 from core.payment_providers import Checkout, CheckoutRequest, PaymentProvider, PaymentProviderError
 from core.payments import apply_provider_event
 from core.plugins import hookimpl
+from core.settings import SettingsError
 from core.site import site
 
 log = logging.getLogger(__name__)
@@ -71,24 +73,46 @@ def state_of(session: Any, event_type: str) -> PaymentState | None:
     return None
 
 
+class StripeSettings(BaseModel):
+    """The provider's settings, from ``CLAIMSITE_STRIPE_*`` (per-campaign keys are read by :meth:`keys_for`)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    secret_key: SecretStr | None = None
+    webhook_secret: SecretStr | None = None
+    api_base: Annotated[str, StringConstraints(pattern=r"^https?://[^\s/]+(:\d+)?/?$")] | None = None
+    checkout_minutes: int = Field(default=60, ge=30, le=1440, description="Stripe allows 30 minutes to 24 hours")
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> StripeSettings:
+        try:
+            return cls.model_validate({name.removeprefix(ENV_PREFIX).lower(): value for name, value in environ.items()
+                                       if name.startswith(ENV_PREFIX) and value})
+        except ValidationError as exc:
+            problems = "; ".join(f"{ENV_PREFIX}{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}"
+                                 for e in exc.errors())
+            raise SettingsError(f"Stripe settings: {problems}") from None
+
+
 class StripeCheckout(PaymentProvider):
     identifier = "stripe"
     verbose_name = "Stripe Checkout"
+    settings_model = StripeSettings
 
     def __init__(self, environ: Mapping[str, str]) -> None:
         self.environ = {k: v for k, v in environ.items() if k.startswith(ENV_PREFIX) and v}
-        self.api_base = self.environ.get(f"{ENV_PREFIX}API_BASE")
-        minutes = int(self.environ.get(f"{ENV_PREFIX}CHECKOUT_MINUTES", "60"))
-        if not 30 <= minutes <= 1440:
-            raise ValueError(f"{ENV_PREFIX}CHECKOUT_MINUTES must be between 30 and 1440 (Stripe's limits)")
-        self.checkout_lifetime = dt.timedelta(minutes=minutes)
+        self.settings = StripeSettings.from_environ(self.environ)
+        self.api_base = self.settings.api_base
+        self.checkout_lifetime = dt.timedelta(minutes=self.settings.checkout_minutes)
         self._clients: dict[str, stripe.StripeClient] = {}
         self._lock = threading.Lock()
 
     def keys_for(self, slug: str) -> StripeKeys | None:
+        """The campaign's own keys if both are set, else the global ones if both are set, else None."""
         own = (self.environ.get(f"{ENV_PREFIX}SECRET_KEY_{env_suffix(slug)}"),
                self.environ.get(f"{ENV_PREFIX}WEBHOOK_SECRET_{env_suffix(slug)}"))
-        shared = (self.environ.get(f"{ENV_PREFIX}SECRET_KEY"), self.environ.get(f"{ENV_PREFIX}WEBHOOK_SECRET"))
+        shared = (self.settings.secret_key and self.settings.secret_key.get_secret_value(),
+                  self.settings.webhook_secret and self.settings.webhook_secret.get_secret_value())
         for secret_key, webhook_secret in (own, shared):
             if secret_key and webhook_secret:
                 return StripeKeys(secret_key, webhook_secret)

@@ -138,17 +138,19 @@ def apply_provider_event(session: Session, loaded: LoadedCampaign, provider: Pay
     ``current_state()`` asks the provider for the checkout's state now (the event itself is not trusted), so events
     arriving out of order all lead to the provider's latest word. The caller commits.
     """
-    marker = ProviderEvent(provider=provider.identifier, event_id=event_id, type=event_type, received_at=utcnow())
+    payment = session.scalar(select(Payment).where(Payment.provider == provider.identifier,
+                                                   Payment.provider_ref == ref)) if ref else None
+    if payment is None or payment.campaign != loaded.slug:
+        # Not a checkout of this campaign: one account's events reach every campaign's endpoint, and the one
+        # it belongs to must still apply it, so it is not recorded here.
+        return "ignored"
+    marker = ProviderEvent(provider=provider.identifier, event_id=event_id, type=event_type, received_at=utcnow(),
+                           payment_id=payment.id)
     try:
         with session.begin_nested():
             session.add(marker)
     except IntegrityError:
         return "duplicate"
-    payment = session.scalar(select(Payment).where(Payment.provider == provider.identifier,
-                                                   Payment.provider_ref == ref)) if ref else None
-    if payment is None or payment.campaign != loaded.slug:
-        return "ignored"  # not ours (another site on the same account) or not a checkout of ours
-    marker.payment_id = payment.id
     state = current_state()
     if state is None:
         return "ignored"

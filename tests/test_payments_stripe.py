@@ -327,3 +327,16 @@ def test_stripe_settings_come_from_the_environment_and_are_checked() -> None:
     assert provider.keys_for("half-set") == ("sk_global", "wh_g")  # a key without its webhook secret is not used
     assert "sk_global" not in repr(provider.settings)  # secrets never show in logs or tracebacks
     assert StripeCheckout({}).keys_for("tiktokclaim") is None
+
+
+def test_an_event_reaching_another_campaigns_endpoint_is_left_for_its_own(app: Flask, stripe_server: Any) -> None:
+    """One Stripe account, one endpoint per campaign address: every endpoint gets every event."""
+    client = app.test_client()
+    session_id = go_to_checkout(client, sign_up(app, client))
+    stripe_server.complete(session_id)
+    [event] = events_of(stripe_server, session_id, "checkout.session.completed")
+    payload, header = stripe_server.signed_payload(event, STRIPE_WEBHOOK_SECRET)
+    elsewhere = client.post(WEBHOOK, data=payload, base_url="https://facebookleak.somi.nl",
+                            headers={"Stripe-Signature": header, "Content-Type": "application/json"})
+    assert elsewhere.status_code == 200 and elsewhere.get_json()["status"] == "ignored"
+    assert post_event(client, stripe_server, event).get_json()["status"] == "paid"

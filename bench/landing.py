@@ -47,8 +47,17 @@ class BenchFailure(Exception):
     """The server did not start or answered wrongly (exit status 1)."""
 
 
+# Production refuses to start when a campaign asks a payment that no provider may take (the TikTok claim does).
+# The bench sends no payments, so Stripe keys that lead nowhere do: nothing here opens a checkout.
+OFFLINE_STRIPE = {"CLAIMSITE_STRIPE_SECRET_KEY": "sk_test_bench_offline",
+                  "CLAIMSITE_STRIPE_WEBHOOK_SECRET": "whsec_bench_offline",
+                  "CLAIMSITE_STRIPE_API_BASE": "http://127.0.0.1:9"}
+
+
 def app_config(secret_key: str, instance_dir: str) -> dict[str, object]:
     # The hash key is derived from the secret only so the bench needs one variable; production keeps them apart.
+    for name, value in OFFLINE_STRIPE.items():
+        os.environ.setdefault(name, value)
     return {"env": "production", "secret_key": secret_key, "hash_key": secret_key[::-1] + "-hash",
             "instance_dir": instance_dir, "mail_url": "smtp://127.0.0.1:1"}
 

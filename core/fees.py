@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from .models import Signup
 
 Euros = Annotated[Decimal, Field(ge=0, max_digits=9, decimal_places=2)]
+PositiveEuros = Annotated[Decimal, Field(gt=0, max_digits=9, decimal_places=2)]
 Percentage = Annotated[Decimal, Field(gt=0, le=100, max_digits=5, decimal_places=2)]
 
 
@@ -128,7 +129,9 @@ def fee_summary(model: FeeModel | None, terms: FeeTerms, paid_at: dt.datetime | 
     """What the participant chose and paid, for the success page and the confirmation mail."""
     from .i18n import long_date, money
 
-    lines = model.describe(terms, language) if model is not None else describe_terms(terms, language)
+    # The campaign's model words the terms it made; terms signed under another model get the neutral wording.
+    own = model is not None and model.name == terms.model
+    lines = model.describe(terms, language) if own else describe_terms(terms, language)  # type: ignore[union-attr]
     if terms.one_time_cents and paid_at is not None:
         lines.append(_("Paid: %(amount)s on %(date)s.", amount=money(euros(terms.one_time_cents), language,
                                                                        terms.currency),

@@ -13,7 +13,7 @@ import datetime as dt
 import logging
 from collections.abc import Callable
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -25,6 +25,7 @@ from .payment_providers import Checkout, CheckoutRequest, PaymentProvider, Payme
 from .signup.confirmation import queue_confirmation_if_ready
 from .signup.flow import Visit, record
 from .signup.payment_reminder import queue_payment_reminder
+from .site import site
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +126,9 @@ def apply_state(session: Session, loaded: LoadedCampaign, payment: Payment, stat
         if signup.paid_at is None:
             signup.paid_at = now
             queue_confirmation_if_ready(session, signup, now)
+            # The participant sees the counter go up at once: the cached count goes once this is committed.
+            counters = site().counters
+            event.listen(session, "after_commit", lambda _session: counters.forget(loaded.slug), once=True)
     elif state in (PaymentState.CANCELLED, PaymentState.EXPIRED, PaymentState.FAILED) and signup.paid_at is None:
         queue_payment_reminder(session, signup, now)
     return True

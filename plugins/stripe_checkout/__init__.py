@@ -35,7 +35,6 @@ from core.payment_providers import Checkout, CheckoutRequest, PaymentProvider, P
 from core.payments import apply_provider_event
 from core.plugins import hookimpl
 from core.settings import SettingsError
-from core.site import site
 
 log = logging.getLogger(__name__)
 
@@ -187,7 +186,6 @@ class StripeCheckout(PaymentProvider):
         try:
             result = apply_provider_event(db, campaign, self, event.id, event.type, session_id, current_state)
             db.commit()
-            site().counters.forget(campaign.slug)
         except stripe.StripeError as exc:
             db.rollback()
             log.warning("could not fetch Stripe session for event %s: %s", event.id, type(exc).__name__)

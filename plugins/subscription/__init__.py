@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 
 from core.campaigns import LoadedCampaign
 from core.campaigns.localized import Localized
-from core.fees import Euros, FeeModel, FeeModelSettings, FeeOption, FeeTerms, PaymentDue, SuccessFee, cents
+from core.fees import FeeModel, FeeModelSettings, FeeOption, FeeTerms, PaymentDue, PositiveEuros, SuccessFee, cents
 from core.plugins import hookimpl
 from plugins.no_cure_no_pay import success_fee_options, success_fee_terms
 
@@ -24,7 +24,7 @@ NAME = "subscription"
 
 
 class SubscriptionSettings(FeeModelSettings):
-    amount: Euros = Field(gt=0, description="the one-time payment in euros, e.g. 17.50")
+    amount: PositiveEuros = Field(description="the one-time payment in euros, e.g. 17.50")
     description: Localized = Field(description="what is paid for, shown on the checkout page and the receipt")
     success_fee: SuccessFee | None = Field(default=None, description="also a no cure, no pay choice")
 

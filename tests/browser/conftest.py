@@ -7,10 +7,12 @@ Screenshots go to ``test-artifacts/screenshots/`` and their paths are printed at
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import os
 import random
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -22,6 +24,8 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from core import create_app
 from core.migrations import upgrade
+from tests.conftest import STRIPE_KEY, STRIPE_WEBHOOK_SECRET
+from tests.stripe_server import Delivery, RecordedRequest, StripeServer
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOT_DIR = REPO_ROOT / "test-artifacts" / "screenshots"
@@ -64,31 +68,42 @@ class LiveServer:
         return f"http://{self.host(slug)}:{self.port}{path}"
 
 
-@pytest.fixture(scope="session")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """The real app over the real ``campaigns/`` folder, in development so ``<slug>.localhost`` is served.
+@contextlib.contextmanager
+def serve_app(
+    instance_dir: Path, stripe_environ: Mapping[str, str] | None = None, thread_name: str = "browser-test-server"
+) -> Iterator[LiveServer]:
+    """Serve the real app over the real ``campaigns/`` folder until the block ends, in development so
+    ``<slug>.localhost`` is served, with its own SQLite database in ``instance_dir`` (migrated before it serves).
 
     The port is below 32768 (higher ones can be taken as outgoing ports); the app is told its port so links
-    built outside a request point at this server. Its SQLite database is migrated before it serves.
+    built outside a request point at this server. Payment providers read their keys from the environment when
+    the app is made: it is made with ``stripe_environ`` as its only ``CLAIMSITE_STRIPE_*`` variables (none: the
+    test checkout), so keys in the developer's own environment never reach these tests.
     """
-    instance_dir = tmp_path_factory.mktemp("browser-instance")
     database_url = f"sqlite:///{instance_dir / 'claimsite.sqlite3'}"
     upgrade(database_url)
     candidates = random.sample(range(20000, 32768), 50)
     for port in candidates:
-        app = create_app(
-            {"env": "development", "instance_dir": instance_dir, "port": port, "database_url": database_url}
-        )
+        with pytest.MonkeyPatch.context() as environment:
+            for name in list(os.environ):
+                if name.startswith("CLAIMSITE_STRIPE_"):
+                    environment.delenv(name)
+            for name, value in (stripe_environ or {}).items():
+                environment.setenv(name, value)
+            app = create_app(
+                {"env": "development", "instance_dir": instance_dir, "port": port, "database_url": database_url}
+            )
         try:
             server = make_server("127.0.0.1", port, app, threaded=True)
         except OSError as exc:
+            app.extensions["claimsite.db"].engine.dispose()
             if exc.errno == errno.EADDRINUSE:
                 continue
             raise
         break
     else:
         pytest.fail(f"no free port among {len(candidates)} tried between 20000 and 32767")
-    thread = threading.Thread(target=server.serve_forever, name="browser-test-server", daemon=True)
+    thread = threading.Thread(target=server.serve_forever, name=thread_name, daemon=True)
     thread.start()
     try:
         yield LiveServer(port, server, thread, app, instance_dir)
@@ -97,6 +112,57 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         server.server_close()
         thread.join(timeout=10)
         app.extensions["claimsite.db"].engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """The app as ``make run`` serves it: no payment provider keys, so a paid campaign gets the test checkout."""
+    with serve_app(tmp_path_factory.mktemp("browser-instance")) as server:
+        yield server
+
+
+@dataclass
+class StripeLiveServer:
+    """A live server that takes payments through Stripe Checkout (``site``), and the Stripe stand-in it talks to
+    with the real stripe library (``stripe``), which posts its webhooks back to ``site``."""
+
+    site: LiveServer
+    stripe: StripeServer
+
+    def webhook_deliveries(self) -> list[Delivery]:
+        with self.stripe.lock:
+            return list(self.stripe.deliveries)
+
+    def session_creations(self) -> list[RecordedRequest]:
+        """Every ``POST /v1/checkout/sessions`` the app made (a replayed idempotent one included)."""
+        with self.stripe.lock:
+            return [r for r in self.stripe.requests if r.method == "POST" and r.path == "/v1/checkout/sessions"]
+
+
+@pytest.fixture(scope="module")
+def stripe_live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StripeLiveServer]:
+    """A second live server (its own instance folder, database and port) made with Stripe keys in the environment,
+    and a :class:`tests.stripe_server.StripeServer` delivering every event to its webhook endpoint.
+
+    The keys are in the environment only while the app is made (providers read them then), so other apps, such as
+    ``live_server``, keep the test checkout. Every test may add sign-ups, sessions and deliveries: count from what
+    was there when it started.
+    """
+    instance_dir = tmp_path_factory.mktemp("browser-stripe-instance")
+    with StripeServer(api_key=STRIPE_KEY) as stripe_server:
+        stripe_environ = {
+            "CLAIMSITE_STRIPE_SECRET_KEY": STRIPE_KEY,
+            "CLAIMSITE_STRIPE_WEBHOOK_SECRET": STRIPE_WEBHOOK_SECRET,
+            "CLAIMSITE_STRIPE_API_BASE": stripe_server.url,
+        }
+        with serve_app(instance_dir, stripe_environ, thread_name="browser-stripe-site") as site:
+            # Python may not resolve *.localhost: connect to loopback and name the campaign in the Host header.
+            stripe_server.add_webhook_endpoint(
+                f"http://127.0.0.1:{site.port}/payments/stripe/webhook",
+                STRIPE_WEBHOOK_SECRET,
+                host=f"{site.host('tiktokclaim')}:{site.port}",
+            )
+            yield StripeLiveServer(site, stripe_server)
 
 
 @pytest.fixture(scope="session")
@@ -123,14 +189,16 @@ class PhonePage:
     page: Page
     requests: list[str] = field(default_factory=list)
 
-    def foreign_requests(self, allowed_host: str, port: int) -> list[str]:
-        """Requested URLs that went anywhere but ``allowed_host:port`` (data: and blob: URLs stay local)."""
+    def foreign_requests(self, allowed_host: str, port: int, also_allowed: Iterable[tuple[str, int]] = ()) -> list[str]:
+        """Requested URLs that went anywhere but ``allowed_host:port`` or one of the ``also_allowed`` (host, port)
+        pairs (data: and blob: URLs stay local)."""
+        allowed = {(allowed_host, port), *also_allowed}
         foreign = []
         for url in self.requests:
             parts = urlsplit(url)
             if parts.scheme in ("data", "blob", "about"):
                 continue
-            if parts.hostname != allowed_host or parts.port != port:
+            if (parts.hostname, parts.port) not in allowed:
                 foreign.append(url)
         return foreign
 

@@ -1,5 +1,7 @@
 """Joining a campaign on a phone, in a real browser: form (with a mistake first), e-mail code or one-click link,
-agreements and a drawn or typed signature, the done page with the mandate PDF, and the live counter going up.
+agreements, a success fee option and a drawn or typed signature, the registration fee paid on the test checkout
+(the live server has no Stripe keys), the done page with what was chosen and paid and the mandate PDF, and the
+live counter going up.
 
 The mail worker runs in the test thread (``Worker(app).run_once()``); in development it writes every mail to
 ``<instance>/outbox/`` as an .eml file, where the test reads the code, the link and the attached mandate.
@@ -8,6 +10,7 @@ The mail worker runs in the test thread (``Worker(app).run_once()``); in develop
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import email
 import email.policy
 import math
@@ -17,6 +20,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from babel.dates import format_date
+from flask_babel import force_locale, gettext
 from playwright.sync_api import Page, expect
 
 from core.jobs import Worker
@@ -30,6 +35,18 @@ pytestmark = pytest.mark.browser
 
 CAMPAIGN = "tiktokclaim"
 PNG_DATA_URL = "data:image/png;base64,"
+# The TikTok claim's registration fee and success fee options (campaigns/tiktokclaim.yaml), as each language
+# writes them (Dutch puts a no-break space after the euro sign).
+REGISTRATION_FEE = {"nl": "€\u00a017,50", "en": "€17.50"}
+FLAT_FEE = {"nl": "€\u00a050,00", "en": "€50.00"}
+SHARE = "20%"
+# The sentences of the mail and the done page, as msgids: the test reads their translation from the app's catalog.
+PAID_LINE = "Paid: %(amount)s on %(date)s."
+FLAT_LINE = (
+    "No cure, no pay: only if the claim succeeds, you pay a fixed fee of %(amount)s out of the compensation you "
+    "receive (never more than the compensation itself)."
+)
+SHARE_LINE = "No cure, no pay: only if the claim succeeds, you pay %(share)s of the compensation you receive."
 
 
 # -- helpers -------------------------------------------------------------------------------------------------
@@ -136,6 +153,57 @@ def download_mandate(page: Page, link_name: str) -> bytes:
     return data
 
 
+def catalog_text(live_server: LiveServer, language: str, msgid: str, **values: str) -> str:
+    """``msgid`` as the live server's catalog translates it into ``language`` (the Dutch wording is still being
+    written: this follows it), whitespace-normalised as ``inner_text`` and ``normalized`` give it."""
+    with live_server.app.test_request_context(), force_locale(language):
+        return normalized(gettext(msgid, **values))
+
+
+def normalized(text: str) -> str:
+    """Runs of whitespace (no-break spaces included) as one space."""
+    return " ".join(text.split())
+
+
+def paid_line(live_server: LiveServer, language: str) -> str:
+    """The done page's and the mail's line for a payment made today (UTC, as the app dates payments), such as
+    "Paid: €17.50 on 23 November 2026."."""
+    today = dt.datetime.now(dt.UTC).date()
+    date = format_date(today, format="long", locale={"nl": "nl_NL", "en": "en_GB"}[language])
+    return catalog_text(live_server, language, PAID_LINE, amount=REGISTRATION_FEE[language], date=date)
+
+
+def fee_lines(page: Page) -> list[str]:
+    """The sentences of the fee summary on the done (or payment) page."""
+    lines = page.locator(".fee-summary p")
+    expect(lines.first).to_be_visible()
+    return [normalized(text) for text in lines.all_inner_texts()]
+
+
+def choose_fee_option(page: Page, option: str) -> None:
+    """Pick the success fee option ``flat`` or ``share`` (both radios are required: one must be chosen)."""
+    radios = page.locator("input[type=radio][name=fee_option]")
+    expect(radios).to_have_count(2)
+    for i in range(radios.count()):
+        expect(radios.nth(i)).not_to_be_checked()
+        expect(radios.nth(i)).to_have_attribute("required", "")
+    radio = page.locator(f"input[type=radio][name=fee_option][value={option}]")
+    radio.check()
+    expect(radio).to_be_checked()
+
+
+def assert_payment_page(page: Page, language: str) -> None:
+    """Our payment page, after signing: the registration fee and the "Pay" button (a POST form)."""
+    page.wait_for_url(re.compile(("/en" if language == "en" else "") + r"/join/pay/[^/]+$"))
+    expect(page.locator("html")).to_have_attribute("lang", language)
+    pay_now = page.locator("#pay-now")
+    expect(pay_now).to_be_visible()
+    expect(pay_now).to_contain_text(REGISTRATION_FEE[language])
+    expect(page.locator("form", has=pay_now)).to_have_attribute("method", "post")
+    expect(page.locator(".summary")).to_contain_text(REGISTRATION_FEE[language])
+    assert_no_horizontal_overflow(page)
+
+
 def assert_pdf_attached(message: EmailMessage) -> None:
     attachments = [part for part in message.iter_attachments() if part.get_content_type() == "application/pdf"]
     assert len(attachments) == 1, f"expected one PDF attachment, found {[p.get_content_type() for p in attachments]}"
@@ -226,9 +294,10 @@ def test_dutch_signup_with_code_and_drawn_signature(phone: PhonePage, live_serve
     page.get_by_role("button", name="Verifiëren", exact=True).click()
     page.wait_for_url(re.compile(r"/join/sign$"))
 
-    # Agreements and a drawn signature.
+    # Agreements, a success fee option and a drawn signature.
     expect(page.get_by_role("heading", level=1)).to_be_visible()
     tick_agreements(page)
+    choose_fee_option(page, "share")
     signature_field = page.locator("input[name=signature_png]")
     expect(signature_field).to_have_value("")
     draw_signature(page)
@@ -239,13 +308,32 @@ def test_dutch_signup_with_code_and_drawn_signature(phone: PhonePage, live_serve
     assert_no_horizontal_overflow(page)
     save_screenshot(page, "signup-sign")
 
-    page.get_by_role("button", name="Onderteken en doe mee").click()
+    # The submit button's Dutch wording is still being translated: find it by its place, not its text.
+    page.locator("#sign-form button[type=submit]").click()
+
+    # Signed, not yet counted: the payment page, then the test checkout (no Stripe keys), which pays.
+    assert_payment_page(page, "nl")
+    save_screenshot(page, "signup-pay")
+    page.locator("#pay-now").click()
+    page.wait_for_url(re.compile(r"/payments/test/[^/]+$"))
+    expect(page.locator("html")).to_have_attribute("lang", "nl")
+    test_mode = catalog_text(live_server, "nl", "Test mode: no real money")
+    expect(page.locator(".notice--warning h1")).to_have_text(test_mode)
+    expect(page.locator("main")).to_contain_text(REGISTRATION_FEE["nl"])
+    assert_no_horizontal_overflow(page)
+    save_screenshot(page, "signup-test-checkout")
+    page.locator("#pay").click()
     page.wait_for_url(re.compile(r"/join/done$"))
+    assert "/en/" not in page.url
 
     # Done; the worker makes the mandate PDF and mails it; the page then offers the download.
     done_heading = page.get_by_role("heading", level=1)
     expect(done_heading).to_have_text("Je bent met succes lid geworden van de TikTok Claim.")
     expect(page.get_by_role("link", name="Download je ondertekende volmacht (pdf)")).to_have_count(0)
+    paid = paid_line(live_server, "nl")
+    chosen = catalog_text(live_server, "nl", SHARE_LINE, share=SHARE)
+    lines = fee_lines(page)
+    assert paid in lines and chosen in lines, lines
 
     assert run_worker(live_server) >= 2  # the mandate job, then the confirmation mail it queued
     page.reload()
@@ -258,6 +346,8 @@ def test_dutch_signup_with_code_and_drawn_signature(phone: PhonePage, live_serve
     confirmation = newest_mail_to(live_server, address)
     assert confirmation["Subject"] == "Je doet mee aan TikTok Claim"
     assert_pdf_attached(confirmation)
+    mail_text = normalized(text_part(confirmation))
+    assert paid in mail_text and chosen in mail_text, mail_text
 
     # The landing page counts one more participant.
     page.goto(live_server.url(CAMPAIGN))
@@ -305,16 +395,32 @@ def test_english_signup_with_link_and_typed_name(phone: PhonePage, live_server: 
     page.wait_for_url(re.compile(r"/en/join/sign$"))
 
     tick_agreements(page)
+    choose_fee_option(page, "flat")
+    expect(page.get_by_label(f"{FLAT_FEE['en']} if we win")).to_be_checked()
     page.get_by_label("Or type your full name as your signature").press_sequentially("Mary Smith")
     expect(page.locator("input[name=signature_png]")).to_have_value("")
-    page.get_by_role("button", name="Sign and join").click()
+    page.get_by_role("button", name="Sign and continue to payment").click()
+
+    assert_payment_page(page, "en")
+    expect(page.locator("#pay-now")).to_have_text(f"Pay {REGISTRATION_FEE['en']}")
+    page.locator("#pay-now").click()
+    page.wait_for_url(re.compile(r"/payments/test/[^/]+$"))
+    expect(page.locator(".notice--warning h1")).to_have_text("Test mode: no real money")
+    page.locator("#pay").click()
     page.wait_for_url(re.compile(r"/en/join/done$"))
     expect(page.get_by_role("heading", level=1)).to_have_text("You have successfully joined the TikTok Claim.")
+    paid = paid_line(live_server, "en")
+    assert paid.startswith(f"Paid: {REGISTRATION_FEE['en']} on "), paid
+    chosen = FLAT_LINE % {"amount": FLAT_FEE["en"]}
+    lines = fee_lines(page)
+    assert paid in lines and chosen in lines, lines
 
     assert run_worker(live_server) >= 2
     confirmation = newest_mail_to(live_server, address)
     assert confirmation["Subject"] == "You have joined TikTok Claim"
     assert_pdf_attached(confirmation)
+    mail_text = normalized(text_part(confirmation))
+    assert paid in mail_text and chosen in mail_text, mail_text
     page.reload()
     assert download_mandate(page, "Download your signed mandate (PDF)").startswith(b"%PDF")
 

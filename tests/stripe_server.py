@@ -946,6 +946,7 @@ class StripeServer:
     def _page(heading: str, body: str, status: int = 200) -> Response:
         page = (
             '<!doctype html>\n<html lang="en">\n<head><meta charset="utf-8">'
+            '<meta name="viewport" content="width=device-width, initial-scale=1">'
             "<title>Test checkout — no real money</title></head>\n<body>\n"
             '<p id="test-banner"><strong>Test checkout — no real money.</strong> This page belongs to the test'
             " suite's Stripe stand-in; it is not Stripe.</p>\n"

@@ -340,3 +340,13 @@ def test_an_event_reaching_another_campaigns_endpoint_is_left_for_its_own(app: F
                             headers={"Stripe-Signature": header, "Content-Type": "application/json"})
     assert elsewhere.status_code == 200 and elsewhere.get_json()["status"] == "ignored"
     assert post_event(client, stripe_server, event).get_json()["status"] == "paid"
+
+
+def test_payment_links_are_their_own_kind_and_campaign(app: Flask) -> None:
+    from core.signup.links import mandate_link_token, pay_link_token, read_pay_link_token
+
+    with app.app_context():
+        assert read_pay_link_token("tiktokclaim", pay_link_token("tiktokclaim", "abc")) == "abc"
+        assert read_pay_link_token("tiktokclaim", mandate_link_token("tiktokclaim", "abc")) is None
+        assert read_pay_link_token("facebookleak", pay_link_token("tiktokclaim", "abc")) is None
+    assert app.test_client().get("/en/join/pay/not-a-token", base_url=TIKTOK).status_code == 404

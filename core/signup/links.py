@@ -1,4 +1,7 @@
-"""Signed links in mails: to a participant's mandate PDF (confirmation mail, success page), and to pay later."""
+"""Signed links in mails: to a participant's mandate PDF (confirmation mail, success page), and to pay later.
+
+Each kind has its own salt, so a link of one kind is never accepted as another, nor for another campaign.
+"""
 
 from __future__ import annotations
 
@@ -9,36 +12,33 @@ MANDATE_LINK_DAYS = 90
 PAY_LINK_DAYS = 30
 
 
-def _serializer(campaign: str) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.secret_key, salt=f"mandate:{campaign}")  # type: ignore[arg-type]
+def _serializer(purpose: str, campaign: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.secret_key, salt=f"{purpose}:{campaign}")  # type: ignore[arg-type]
 
 
-def mandate_link_token(campaign: str, signup_token: str) -> str:
-    return _serializer(campaign).dumps(signup_token)
-
-
-def read_mandate_link_token(campaign: str, token: str) -> str | None:
-    """The sign-up token of a valid link not older than 90 days, else None."""
+def _read(purpose: str, campaign: str, token: str, days: int) -> str | None:
+    """The sign-up token in a valid link not older than ``days``, else None."""
     try:
-        value = _serializer(campaign).loads(token, max_age=MANDATE_LINK_DAYS * 24 * 3600)
+        value = _serializer(purpose, campaign).loads(token, max_age=days * 24 * 3600)
     except BadData:
         return None
     return value if isinstance(value, str) else None
 
 
-def _pay_serializer(campaign: str) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.secret_key, salt=f"pay:{campaign}")  # type: ignore[arg-type]
+def mandate_link_token(campaign: str, signup_token: str) -> str:
+    return _serializer("mandate", campaign).dumps(signup_token)
+
+
+def read_mandate_link_token(campaign: str, token: str) -> str | None:
+    """The sign-up token of a valid mandate link not older than 90 days, else None."""
+    return _read("mandate", campaign, token, MANDATE_LINK_DAYS)
 
 
 def pay_link_token(campaign: str, signup_token: str) -> str:
     """The token of the payment page of one sign-up: in the 'pay later' mail and the checkout's return links."""
-    return _pay_serializer(campaign).dumps(signup_token)
+    return _serializer("pay", campaign).dumps(signup_token)
 
 
 def read_pay_link_token(campaign: str, token: str) -> str | None:
     """The sign-up token of a valid payment link not older than 30 days, else None."""
-    try:
-        value = _pay_serializer(campaign).loads(token, max_age=PAY_LINK_DAYS * 24 * 3600)
-    except BadData:
-        return None
-    return value if isinstance(value, str) else None
+    return _read("pay", campaign, token, PAY_LINK_DAYS)

@@ -15,7 +15,7 @@ from .campaigns import CampaignConfigError, CampaignRegistry
 from .cli import campaigns_cli
 from .counters import Counters
 from .db import Database
-from .fees_cli import fees_cli, payments_cli
+from .fees_cli import fees_group, payments_group
 from .i18n import LanguageConverter, babel, select_locale
 from .jobs import jobs_cli, worker_cli
 from .migrations import db_cli
@@ -111,8 +111,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.cli.add_command(db_cli)
     app.cli.add_command(worker_cli)
     app.cli.add_command(jobs_cli)
-    app.cli.add_command(fees_cli)
-    app.cli.add_command(payments_cli)
+    app.cli.add_command(fees_group)
+    app.cli.add_command(payments_group)
     plugins.pm.hook.claimsite_register_commands(cli=app.cli)
 
     if settings.env == "production":

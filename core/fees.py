@@ -34,8 +34,11 @@ Percentage = Annotated[Decimal, Field(gt=0, le=100, max_digits=5, decimal_places
 
 
 def cents(euros: Decimal) -> int:
-    """Exact: ``Decimal("17.50")`` -> 1750 (amounts are validated to two decimals)."""
-    return int((euros * 100).to_integral_exact())
+    """Exactly: ``Decimal("17.50")`` -> 1750; ``ValueError`` for anything finer than a cent."""
+    amount = euros * 100
+    if amount != amount.to_integral_value():
+        raise ValueError(f"{euros} is not a whole number of cents")
+    return int(amount)
 
 
 def euros(amount_cents: int) -> Decimal:
@@ -62,8 +65,8 @@ class SuccessFeeTerms(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     option: Literal["flat", "share"]
-    flat_cents: int
-    share_percent: Decimal
+    flat_cents: int = Field(ge=0)
+    share_percent: Percentage
 
 
 class FeeTerms(BaseModel):
@@ -73,7 +76,7 @@ class FeeTerms(BaseModel):
 
     model: str
     currency: str = "EUR"
-    one_time_cents: int | None = Field(default=None, description="paid at sign-up, before the participation counts")
+    one_time_cents: int | None = Field(default=None, ge=0, description="paid before the participation counts")
     success_fee: SuccessFeeTerms | None = None
 
     def to_json(self) -> str:
@@ -193,9 +196,9 @@ class FeeModel(ABC):
         return self.describe(terms, language)
 
     def asks_payment(self) -> bool:
-        """Does signing lead to a payment before the sign-up counts?"""
-        options = self.options("en")
-        return self.payment_due(self.terms(options[0].id if options else None), "en") is not None
+        """Does signing (with any of the options) lead to a payment before the sign-up counts?"""
+        choices = [option.id for option in self.options("en")] or [None]
+        return any(self.payment_due(self.terms(choice), "en") is not None for choice in choices)
 
     def payment_due(self, terms: FeeTerms, language: str) -> PaymentDue | None:
         """The payment needed before the sign-up counts, if any (the default: none)."""

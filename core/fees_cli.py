@@ -3,7 +3,8 @@ the payments stand.
 
 Both show sign-ups by reference only (the first 12 characters of ``Signup.token``), never personal data. Both read
 the database a batch at a time and print as they go, so a campaign with many participants needs little memory;
-their widths are fixed in advance for that reason. Money is integer cents throughout, as in :mod:`core.fees`.
+the columns of their tables are sized in advance for that reason. Money is integer cents throughout, as in
+:mod:`core.fees`.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import IO, Any
 import click
 from flask import current_app
 from flask.cli import with_appcontext
+from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -32,6 +34,11 @@ from .site import site
 BATCH = 1000  # rows fetched from the database at a time
 REFERENCE = 12  # characters of Signup.token shown: enough to find a sign-up, too short to use as a link
 RULE = "Rounding: a share of the award is rounded down to the cent; a fee is never more than the award."
+def spreadsheet_safe(value: str) -> str:
+    """A cell a spreadsheet will not run as a formula: references may start with '-' (OWASP's CSV advice)."""
+    return f"'{value}" if value[:1] in ("=", "+", "-", "@") else value
+
+
 CSV_COLUMNS = ("reference", "signed_at", "fee_model", "option", "award_eur", "fee_eur", "participant_eur",
                "one_time_paid_eur")
 
@@ -106,11 +113,11 @@ def _csv_file(path: Path | None) -> Iterator[IO[str] | None]:
 
 # -- flask fees ----------------------------------------------------------------------------------------------
 @click.group("fees")
-def fees_cli() -> None:
+def fees_group() -> None:
     """What participants owe under the fee terms they signed."""
 
 
-@fees_cli.command("settle")
+@fees_group.command("settle")
 @click.argument("campaign")
 @click.option("--award", required=True, type=Award(),
               help="What each participant is awarded, in euros (e.g. 500 or 499.99).")
@@ -128,31 +135,36 @@ def settle(campaign: str, award: int, csv_path: Path | None) -> None:
         paid = (select(func.coalesce(func.sum(Payment.amount_cents), 0))
                 .where(Payment.signup_id == Signup.id, Payment.state == PaymentState.PAID)
                 .scalar_subquery())
-        rows = session.execute(
-            select(Signup.token, Signup.signed_at, Signup.fee_model, Signup.fee_terms, paid)
-            .where(Signup.campaign == campaign, participant())
-            .order_by(Signup.signed_at, Signup.id)
-            .execution_options(yield_per=BATCH)  # a server-side cursor on PostgreSQL
-        )
+        query = (select(Signup.token, Signup.signed_at, Signup.fee_model, Signup.fee_terms, paid)
+                 .where(Signup.campaign == campaign, participant())
+                 .order_by(Signup.signed_at, Signup.id)
+                 .execution_options(yield_per=BATCH))  # a server-side cursor on PostgreSQL
         amount = len(str(euros(award)))
         layout = f"{{:<{REFERENCE}}}  {{:<10}}  {{:<6}}  {{:>{max(amount, 9)}}}  {{:>{max(amount, 20)}}}"
         click.echo(f"{campaign}: an award of EUR {euros(award)} per participant")
         click.echo(layout.format("REFERENCE", "SIGNED", "OPTION", "FEE (EUR)", "TO PARTICIPANT (EUR)"))
         options: Counter[str] = Counter()
         total_fees = total_left = total_paid = 0
-        for token, signed_at, fee_model, fee_terms, paid_cents in rows:
-            terms = FeeTerms.from_json(fee_terms) if fee_terms else None
-            fee = _fee(model, terms, award)
-            option = terms.success_fee.option if terms and terms.success_fee else "none"
-            options[option] += 1
-            total_fees += fee
-            total_left += award - fee
-            total_paid += paid_cents
-            reference = token[:REFERENCE]
-            click.echo(layout.format(reference, _date(signed_at), option, str(euros(fee)), str(euros(award - fee))))
-            if writer is not None:
-                writer.writerow((reference, signed_at.isoformat() if signed_at else "", fee_model or "", option,
-                                 euros(award), euros(fee), euros(award - fee), euros(paid_cents)))
+        with session.execute(query) as rows:  # closes the cursor even when a row stops the command
+            for token, signed_at, fee_model, fee_terms, paid_cents in rows:
+                reference = token[:REFERENCE]
+                try:
+                    terms = FeeTerms.from_json(fee_terms) if fee_terms else None
+                except ValidationError as exc:  # saved by hand or by a broken plugin: never settle a guess
+                    raise click.ClickException(f"the fee terms of {reference} are not valid "
+                                               f"({exc.error_count()} problem(s)): {exc.errors()[0]['msg']}") from None
+                fee = _fee(model, terms, award)
+                option = terms.success_fee.option if terms and terms.success_fee else "none"
+                options[option] += 1
+                total_fees += fee
+                total_left += award - fee
+                total_paid += paid_cents
+                click.echo(layout.format(reference, _date(signed_at), option, str(euros(fee)),
+                                         str(euros(award - fee))))
+                if writer is not None:
+                    writer.writerow((spreadsheet_safe(reference), signed_at.isoformat() if signed_at else "",
+                                     fee_model or "", option, euros(award), euros(fee), euros(award - fee),
+                                     euros(paid_cents)))
         count = sum(options.values())
         click.echo("")
         click.echo(f"{count} participant(s)" + (": " if count else "")
@@ -174,17 +186,22 @@ def _fee(model: FeeModel | None, terms: FeeTerms | None, award: int) -> int:
     if terms.currency != "EUR":
         raise click.ClickException(f"fee terms in {terms.currency}: this command settles awards in euros only")
     if model is not None and model.name == terms.model:
-        return model.fee_for_award(terms, award)
-    return fee_for_award(terms, award)
+        fee, source = model.fee_for_award(terms, award), f"the fee model '{model.name}' gives"
+    else:
+        fee, source = fee_for_award(terms, award), f"terms signed under '{terms.model}' give"
+    if not 0 <= fee <= award:  # a third-party rule, or terms saved by hand: never settle what cannot be paid out
+        raise click.ClickException(f"{source} a fee of EUR {euros(fee)} out of an award of EUR {euros(award)}; "
+                                   "a fee must lie between 0 and the award. Check the fee terms of that campaign.")
+    return fee
 
 
 # -- flask payments ------------------------------------------------------------------------------------------
 @click.group("payments")
-def payments_cli() -> None:
+def payments_group() -> None:
     """Payment attempts of sign-ups whose fee model asks a payment."""
 
 
-@payments_cli.command("list")
+@payments_group.command("list")
 @click.argument("campaign")
 @click.option("--state", type=click.Choice([state.value for state in PaymentState], case_sensitive=False),
               help="Only the attempts in this state.")
@@ -207,12 +224,13 @@ def list_payments(campaign: str, state: str | None) -> None:
         click.echo(layout.format("REFERENCE", "ATTEMPT", "PROVIDER", "AMOUNT", "STATE", "CREATED (UTC)",
                                  "PAID AT (UTC)", "PROVIDER REF"))
         shown = 0
-        for token, attempt, name, amount, currency, current, created_at, paid_at, ref in session.execute(query):
-            shown += 1
-            click.echo(layout.format(token[:REFERENCE], attempt, name, f"{currency} {euros(amount)}", current,
-                                     _moment(created_at), _moment(paid_at), ref or "-"))
+        with session.execute(query) as rows:
+            for token, attempt, name, amount, currency, current, created_at, paid_at, ref in rows:
+                shown += 1
+                click.echo(layout.format(token[:REFERENCE], attempt, name, f"{currency} {euros(amount)}", current,
+                                         _moment(created_at), _moment(paid_at), ref or "-"))
         counts = dict(session.execute(select(Payment.state, func.count()).where(Payment.campaign == campaign)
-                                      .group_by(Payment.state)).tuples().all())
+                                      .group_by(Payment.state)).all())
         waiting = session.scalar(select(func.count()).select_from(Signup).where(
             Signup.campaign == campaign, Signup.stage == Stage.SIGNED, Signup.payment_required.is_(True),
             Signup.paid_at.is_(None)))

@@ -29,8 +29,6 @@ from .site import site
 
 log = logging.getLogger(__name__)
 
-# A checkout page the visitor may still use: reuse it rather than open another (with a minute to spare).
-REUSE_MARGIN = dt.timedelta(minutes=1)
 
 
 class NoProvider(Exception):
@@ -75,12 +73,10 @@ def start_checkout(session: Session, loaded: LoadedCampaign, signup: Signup, pro
         raise ValueError("nothing to pay")
     now = visit.now
     payment = latest(session, signup)
-    # A cancelled checkout is still open at the provider: going back to it (not opening a second one) means
-    # nobody can pay twice.
-    if payment is not None and payment.provider == provider.identifier \
-            and payment.state in (PaymentState.OPEN, PaymentState.CANCELLED) \
-            and payment.checkout_url and (payment.expires_at is None or payment.expires_at > now + REUSE_MARGIN) \
-            and payment.amount_cents == due.amount_cents:
+    # A checkout that can still be paid (a cancelled one too: it stays open at the provider) is reused until it
+    # expires, never joined by a second one, so nobody can pay twice.
+    if payment is not None and payment.state in (PaymentState.OPEN, PaymentState.CANCELLED) \
+            and payment.checkout_url and (payment.expires_at is None or payment.expires_at > now):
         return payment.checkout_url
     if payment is None or payment.state != PaymentState.CREATED or payment.provider != provider.identifier:
         payment = Payment(signup_id=signup.id, campaign=loaded.slug, attempt=(payment.attempt + 1) if payment else 1,

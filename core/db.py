@@ -7,10 +7,13 @@ each other instead of failing; PostgreSQL is used through ``CLAIMSITE_DATABASE_U
 from __future__ import annotations
 
 import datetime as dt
+import time
+from functools import cache
 from typing import Any
 
 from flask import Flask, g
-from sqlalchemy import DateTime, Engine, MetaData, TypeDecorator, create_engine, event
+from sqlalchemy import DateTime, Engine, Insert, MetaData, Table, TypeDecorator, create_engine, event, insert
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 # Stable constraint names, so migrations can refer to them on every database.
@@ -63,7 +66,31 @@ def make_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    engine = create_engine(url, pool_size=10, max_overflow=20)
+    _ping_when_idle(engine)
+    return engine
+
+
+# A pooled connection unused for this long is checked before use (the server may have closed it, e.g. after a
+# restart); one in steady use is not. SQLAlchemy's pool_pre_ping checks every time: a round trip per request.
+IDLE_BEFORE_PING_SECONDS = 10.0
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    @event.listens_for(engine, "checkin")
+    def _checked_in(dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since < IDLE_BEFORE_PING_SECONDS:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as exc:
+            # The pool discards this connection and checks out another (a new one if need be).
+            raise DisconnectionError("a pooled connection was closed by the server") from exc
 
 
 class Database:
@@ -94,3 +121,18 @@ def db_session() -> Session:
         session = current_app.extensions["claimsite.db"].sessions()
         g.db_session = session
     return session
+
+
+def insert_row(session: Session, obj: Base) -> int:
+    """INSERT one new model object's set attributes as a plain statement in the session's transaction; returns
+    its id. For hot paths only: the object does not join the session (column defaults apply as usual)."""
+    table = obj.__table__  # type: ignore[attr-defined]
+    values = {column.key: value for column in table.columns
+              if column.key != "id" and (value := getattr(obj, column.key)) is not None}
+    return session.execute(insert_returning_id(table), values).scalar_one()
+
+
+@cache
+def insert_returning_id(table: Table) -> Insert:
+    """``INSERT INTO table ... RETURNING id``, built once per table (statements are reused with new values)."""
+    return insert(table).returning(table.c.id)

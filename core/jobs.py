@@ -39,7 +39,7 @@ from flask.cli import with_appcontext
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from .db import utcnow
+from .db import insert_returning_id, utcnow
 from .models import Job, JobStatus
 
 log = logging.getLogger(__name__)
@@ -110,20 +110,16 @@ def enqueue(
     *,
     campaign: str | None = None,
     run_after: dt.datetime | None = None,
-) -> Job:
-    """Add a job to ``session``; it runs once the caller commits (never if the caller rolls back)."""
+) -> int:
+    """Add a job in ``session``'s transaction; it runs once the caller commits (never if the caller rolls back).
+    Written at once as a plain INSERT (jobs are queued on busy paths such as every sign-up); returns its id."""
     if run_after is not None and run_after.tzinfo is None:
         raise ValueError("run_after must be timezone-aware (use core.db.utcnow())")
-    job = Job(
-        kind=kind,
-        campaign=campaign,
-        payload=json.dumps(payload, ensure_ascii=False),
-        status=JobStatus.PENDING.value,
-        attempts=0,
-        run_after=run_after or utcnow(),
-    )
-    session.add(job)
-    return job
+    now = utcnow()
+    return session.execute(insert_returning_id(Job.__table__), {
+        "kind": kind, "campaign": campaign, "payload": json.dumps(payload, ensure_ascii=False),
+        "status": JobStatus.PENDING.value, "attempts": 0, "run_after": run_after or now, "created_at": now,
+    }).scalar_one()
 
 
 # -- masking: no personal data in the error column or the logs ----------------------------------------------

@@ -35,7 +35,6 @@ from sqlalchemy.orm import Session
 from .campaigns import LoadedCampaign
 from .db import utcnow
 from .jobs import PermanentJobError, current_job, enqueue, job_handler, mask
-from .models import Job
 from .settings import Settings
 
 SMTP_TIMEOUT = 10  # seconds; a server that does not answer in time means "retry later"
@@ -95,13 +94,13 @@ def _with_final_newline(text: str) -> str:
     return text if text.endswith("\n") else text + "\n"
 
 
-def queue_mail(session: Session, message: EmailMessage, *, campaign: str, kind: str) -> Job:
+def queue_mail(session: Session, message: EmailMessage, *, campaign: str, kind: str) -> int:
     """Queue ``message`` for delivery by the worker; it is sent once the caller commits ``session``."""
     return enqueue(session, MAIL_JOB, {"mail": kind, "message": message.as_string()}, campaign=campaign)
 
 
 def queue_template_mail(session: Session, *, loaded: LoadedCampaign, language: str, to: str, template: str,
-                        context: dict[str, Any], kind: str) -> Job:
+                        context: dict[str, Any], kind: str) -> int:
     """Queue a mail that the worker composes from ``template`` and ``context`` (JSON values) and then sends.
 
     Composing is most of the cost of a mail, so the request that needs one only queues this (the payload, which

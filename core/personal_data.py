@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from .models import PersonalRecord, Signup
@@ -26,9 +27,12 @@ def _record(session: Session, signup: Signup) -> PersonalRecord | None:
     return session.get(PersonalRecord, signup.id)
 
 
-def store_new(session: Session, signup: Signup, data: dict[str, Any]) -> None:
-    """The answers of a first sign-up (saved with it, in the same flush)."""
-    session.add(PersonalRecord(signup=signup, data=_encode(data)))
+_INSERT_RECORD = insert(PersonalRecord.__table__)
+
+
+def store_new(session: Session, signup_id: int, data: dict[str, Any]) -> None:
+    """The answers of a first sign-up, written at once (in the transaction that inserted the sign-up)."""
+    session.execute(_INSERT_RECORD, {"signup_id": signup_id, "data": _encode(data)})
 
 
 def store_pending(session: Session, signup: Signup, data: dict[str, Any]) -> None:

@@ -72,9 +72,8 @@ def jobs_of(app: Flask) -> list[Job]:
 
 def test_a_committed_job_runs_once_in_an_app_context_and_keeps_no_payload(db_app: Flask) -> None:
     with session_of(db_app) as session:
-        job = enqueue(session, "test.record", {"signup": "abc", "n": 1}, campaign="tiktokclaim")
+        job_id = enqueue(session, "test.record", {"signup": "abc", "n": 1}, campaign="tiktokclaim")
         session.commit()
-        job_id = job.id
     worker = Worker(db_app)
     assert worker.run_once() == 1
     assert calls == [("test.record", {"signup": "abc", "n": 1}, job_id, db_app)]

@@ -58,9 +58,9 @@ def queue_verification(app: Flask, language: str = "nl", **changes: Any) -> int:
         message = compose(loaded=loaded, language=language, to=ADDRESS, template="verification",
                           context={**VERIFICATION, **changes}, attachments=[("mandaat.pdf", "application/pdf", PDF)])
         with app.extensions["claimsite.db"].sessions() as session:
-            job = queue_mail(session, message, campaign="democlaim", kind="verification")
+            job_id = queue_mail(session, message, campaign="democlaim", kind="verification")
             session.commit()
-            return job.id
+            return job_id
 
 
 def stored_job(app: Flask, job_id: int) -> Job:

@@ -1,0 +1,51 @@
+"""Pooled PostgreSQL connections: checked before use only after sitting idle, and replaced when the server closed
+them meanwhile (a restart, an idle timeout), so the next visitor never gets an error page for it."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy
+
+from core import db
+
+from .conftest import POSTGRES_ADMIN_URL
+
+
+def backend_pid(engine: sqlalchemy.Engine) -> int:
+    with engine.connect() as connection:
+        return connection.execute(sqlalchemy.text("SELECT pg_backend_pid()")).scalar_one()
+
+
+def terminate(pid: int) -> None:
+    admin = sqlalchemy.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(sqlalchemy.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    finally:
+        admin.dispose()
+
+
+@pytest.fixture
+def engine(database_url: str):  # type: ignore[no-untyped-def]
+    if database_url.startswith("sqlite"):
+        pytest.skip("a PostgreSQL pool matter (SQLite has no server to close connections)")
+    engine = db.make_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+def test_an_idle_connection_closed_by_the_server_is_replaced(engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    first = backend_pid(engine)
+    terminate(first)
+    monkeypatch.setattr(db, "IDLE_BEFORE_PING_SECONDS", 0.0)  # it has been idle "long enough"
+    assert backend_pid(engine) != first  # checked, found closed, replaced: no error
+
+
+def test_a_connection_in_steady_use_is_not_pinged(engine) -> None:
+    first = backend_pid(engine)
+    assert backend_pid(engine) == first  # reused at once: no ping, the same server process
+    terminate(first)
+    # Without the idle check, the closed connection is only noticed when used (and then discarded by the pool).
+    with pytest.raises(sqlalchemy.exc.OperationalError):
+        backend_pid(engine)
+    assert backend_pid(engine) != first

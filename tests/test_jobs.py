@@ -215,7 +215,7 @@ def test_two_workers_on_postgresql_never_run_the_same_job_twice(db_app: Flask) -
     with session_of(db_app) as session:
         ids = [enqueue(session, "test.slow", {"n": n}) for n in range(40)]
         session.commit()
-        expected = sorted(job.id for job in ids)
+        expected = sorted(ids)
     workers = [Worker(db_app), Worker(db_app)]
     ran: list[int] = [0, 0]
     start = threading.Barrier(2)

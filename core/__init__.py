@@ -9,7 +9,7 @@ from flask_wtf import CSRFProtect
 from werkzeug.exceptions import NotFound
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import rendering
+from . import rendering, security_headers
 from .assets import Assets
 from .campaigns import CampaignConfigError, CampaignRegistry
 from .cli import campaigns_cli
@@ -106,6 +106,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         for blueprint in blueprints:
             app.register_blueprint(blueprint)
     errors.init_app(app)
+    security_headers.init_app(app)
 
     app.cli.add_command(campaigns_cli)
     app.cli.add_command(db_cli)

@@ -64,6 +64,11 @@ class PaymentProvider(ABC):
     #: the pydantic model of the provider's settings (read from the environment when it is made), if it has any
     settings_model: ClassVar[type[BaseModel] | None] = None
 
+    def checkout_origins(self, campaign: LoadedCampaign) -> list[str]:
+        """Origins (``https://host``) the visitor is sent to for paying, which the payment page's Content Security
+        Policy must allow as a form target. The default: none (a checkout on the campaign's own address)."""
+        return []
+
     @abstractmethod
     def is_allowed(self, campaign: LoadedCampaign) -> bool:
         """May this provider take payments for ``campaign`` (keys configured, environment allowed)?"""

@@ -90,7 +90,10 @@ def counted(app: Flask) -> int:
 def test_checkout_session_is_created_as_asked(app: Flask, stripe_server: Any) -> None:
     client = app.test_client()
     pay_page = sign_up(app, client, "en")
-    page = client.get(pay_page, base_url=TIKTOK).get_data(as_text=True)
+    response = client.get(pay_page, base_url=TIKTOK)
+    # The browser follows the form post's redirect to the checkout only if the policy allows its origin.
+    assert response.headers["Content-Security-Policy"].endswith(f"form-action 'self' {stripe_server.url}")
+    page = response.get_data(as_text=True)
     assert "€17.50" in page and "One-time participation in the TikTok lawsuit" in page and "Stripe" in page
     session_id = go_to_checkout(client, pay_page)
     [create] = [r for r in stripe_server.requests if r.method == "POST" and r.path == "/v1/checkout/sessions"]

@@ -19,6 +19,7 @@ from ..fees import euros, fee_model_for, fee_summary, terms_of
 from ..models import PaymentState, Signup, Stage, is_participant
 from ..payment_providers import PaymentProviderError, provider_for, provider_named
 from ..rendering import render_page
+from ..security_headers import allow_form_action
 from ..signup import flow
 from ..signup.links import PAY_LINK_DAYS, pay_link_token, read_pay_link_token
 from ..site import current_campaign, site
@@ -71,6 +72,8 @@ def _pay_page(loaded: LoadedCampaign, signup: Signup, token: str, message: str |
                                    "perhaps with another payment method."),
         }.get(PaymentState(latest.state))
     provider = provider_for(loaded)
+    for origin in provider.checkout_origins(loaded) if provider else ():
+        allow_form_action(origin)
     return render_page("payments/pay.html", cache=False, status=status, token=token, message=message,
                        amount=euros(due.amount_cents) if due else None, description=due.description if due else "",
                        fee_lines=_fee_lines(loaded, signup), provider=provider, days_valid=PAY_LINK_DAYS,

@@ -126,6 +126,10 @@ class StripeCheckout(PaymentProvider):
                 self._clients[keys.secret_key] = client
             return client
 
+    def checkout_origins(self, campaign: LoadedCampaign) -> list[str]:
+        # Stripe's hosted checkout; a Stripe-compatible server given as API base serves its own checkout pages.
+        return [self.api_base.rstrip("/")] if self.api_base else ["https://checkout.stripe.com"]
+
     def is_allowed(self, campaign: LoadedCampaign) -> bool:
         return self.keys_for(campaign.slug) is not None
 

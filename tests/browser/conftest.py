@@ -188,6 +188,7 @@ class PhonePage:
 
     page: Page
     requests: list[str] = field(default_factory=list)
+    csp_violations: list[str] = field(default_factory=list)  # what the browser refused under the site's CSP
 
     def foreign_requests(self, allowed_host: str, port: int, also_allowed: Iterable[tuple[str, int]] = ()) -> list[str]:
         """Requested URLs that went anywhere but ``allowed_host:port`` or one of the ``also_allowed`` (host, port)
@@ -213,9 +214,13 @@ def phone(chromium_browser: Browser) -> Iterator[PhonePage]:
         page = context.new_page()
         phone_page = PhonePage(page)
         page.on("request", lambda request: phone_page.requests.append(request.url))
+        page.on("console", lambda message: phone_page.csp_violations.append(f"{page.url}: {message.text}")
+                if "Content Security Policy" in message.text else None)
         yield phone_page
     finally:
         context.close()
+    # Every browser test also checks that the site's Content Security Policy blocked nothing it needs.
+    assert phone_page.csp_violations == [], "the Content Security Policy refused something on these pages"
 
 
 @pytest.fixture

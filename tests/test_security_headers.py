@@ -1,0 +1,47 @@
+"""Security headers on every kind of response, and cookies that stay on the site."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+TIKTOK = "https://tiktokclaim.org"
+
+
+def test_every_page_kind_has_the_headers(shipped_app: Flask) -> None:
+    client = shipped_app.test_client()
+    for path in ("/", "/en/", "/en/join", "/privacy", "/en/no-such-page", "/scoreboard"):
+        response = client.get(path, base_url=TIKTOK)
+        policy = response.headers["Content-Security-Policy"]
+        assert "default-src 'self'" in policy and "script-src 'self';" in policy and "frame-ancestors 'none'" in policy
+        assert "unsafe-inline" not in policy and "unsafe-eval" not in policy
+        assert "form-action 'self'" in policy and "object-src 'none'" in policy
+        assert response.headers["Strict-Transport-Security"].startswith("max-age=63072000")
+        assert response.headers["Referrer-Policy"] == "same-origin"
+        assert "camera=()" in response.headers["Permissions-Policy"]
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert response.headers["X-Frame-Options"] == "DENY"
+
+
+def test_no_hsts_over_plain_http(dev_app: Flask) -> None:
+    response = dev_app.test_client().get("/", base_url="http://tiktokclaim.localhost:5000")
+    assert response.status_code == 200 and "Strict-Transport-Security" not in response.headers
+    assert "Content-Security-Policy" in response.headers
+
+
+def test_session_cookie_is_secure_httponly_and_samesite(shipped_app: Flask) -> None:
+    response = shipped_app.test_client().get("/en/join", base_url=TIKTOK)
+    cookies = [value for name, value in response.headers.items() if name == "Set-Cookie"]
+    session = next(c for c in cookies if c.startswith("claimsite_session="))
+    assert "Secure" in session and "HttpOnly" in session and "SameSite=Lax" in session
+
+
+def test_the_payment_page_may_post_to_the_checkout_only(db_app: Flask) -> None:
+    from .test_signup import code_of, deliver, post_code, post_form, sign_form
+
+    client = db_app.test_client()
+    assert post_form(client, "en").status_code == 302
+    [mail] = deliver(db_app)
+    assert post_code(client, code_of(mail), "en").status_code == 302
+    signed = client.post("/en/join/sign", data=sign_form(client, "en"), base_url=TIKTOK)
+    policy = client.get(signed.location, base_url=TIKTOK).headers["Content-Security-Policy"]
+    assert policy.endswith("form-action 'self'")  # the test checkout is on the site itself

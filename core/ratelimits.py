@@ -6,9 +6,13 @@ shares the counts between processes and servers.
 
 from __future__ import annotations
 
+import math
+import time
+
 from limits import parse
 from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
+from werkzeug.exceptions import TooManyRequests
 
 # What each limited action allows; the keys are hashed IPs or hashed addresses, never raw ones.
 RULES = {
@@ -30,6 +34,17 @@ class RateLimits:
     def hit(self, rule: str, key: str | None) -> bool:
         """Count one attempt; False when the limit was already reached (the attempt must be refused)."""
         return self.limiter.hit(parse(RULES[rule]), rule, key or "-")
+
+    def enforce(self, rule: str, key: str | None) -> None:
+        """Count one attempt, or refuse it: ``TooManyRequests`` (429, the translated error page) with
+        ``Retry-After`` saying when the oldest counted attempt leaves the window."""
+        if not self.hit(rule, key):
+            raise TooManyRequests(retry_after=self.retry_after(rule, key))
+
+    def retry_after(self, rule: str, key: str | None) -> int:
+        """Whole seconds until one more attempt would be allowed (at least 1)."""
+        reset = self.limiter.get_window_stats(parse(RULES[rule]), rule, key or "-").reset_time
+        return max(1, math.ceil(reset - time.time()))
 
     def allowed(self, rule: str, key: str | None) -> bool:
         """Would one more attempt be allowed (without counting it)?"""

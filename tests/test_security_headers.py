@@ -45,3 +45,23 @@ def test_the_payment_page_may_post_to_the_checkout_only(db_app: Flask) -> None:
     signed = client.post("/en/join/sign", data=sign_form(client, "en"), base_url=TIKTOK)
     policy = client.get(signed.location, base_url=TIKTOK).headers["Content-Security-Policy"]
     assert policy.endswith("form-action 'self'")  # the test checkout is on the site itself
+
+
+def test_rate_limit_answers_429_in_the_visitors_language_with_retry_after(db_app: Flask) -> None:
+    from core.ratelimits import RULES
+
+    from .test_signup import csrf_token, post_form
+
+    client = db_app.test_client()
+    assert post_form(client).status_code == 302  # a sign-up to check codes for (Dutch: the default language)
+    allowed = int(RULES["code-check-ip"].split("/")[0])
+    token = csrf_token(client, "/join/verify")
+    answers = [client.post("/join/verify", data={"code": "000000", "csrf_token": token}, base_url=TIKTOK).status_code
+               for _ in range(allowed + 1)]
+    assert 429 not in answers[:allowed] and answers[-1] == 429
+    refused = client.post("/join/verify", data={"code": "000000", "csrf_token": token}, base_url=TIKTOK)
+    assert refused.status_code == 429 and 1 <= int(refused.headers["Retry-After"]) <= 3600
+    page = refused.get_data(as_text=True)
+    assert "Te veel pogingen" in page and 'lang="nl"' in page
+    english = client.post("/en/join/verify", data={"code": "000000", "csrf_token": token}, base_url=TIKTOK)
+    assert english.status_code == 429 and "Too many attempts" in english.get_data(as_text=True)

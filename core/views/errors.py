@@ -28,7 +28,11 @@ def _campaign_error(error: HTTPException) -> Response:
         campaign = g.campaign.campaign
         first_segment = request.path.lstrip("/").partition("/")[0]
         g.lang = first_segment if first_segment in campaign.languages else campaign.default_language
-    return render_page("error.html", status=error.code or 500, cache=False, error=error)
+    response = render_page("error.html", status=error.code or 500, cache=False, error=error)
+    for name, value in error.get_headers():  # e.g. Retry-After on 429, Allow on 405
+        if name.lower() != "content-type":
+            response.headers[name] = value
+    return response
 
 
 def _unexpected(error: Exception) -> Response:

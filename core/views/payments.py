@@ -34,8 +34,7 @@ REFRESH_SECONDS = 3
 
 
 def _limit(rule: str) -> None:
-    if not site().limits.hit(rule, current_visit().ip_hash):
-        abort(429)
+    site().limits.enforce(rule, current_visit().ip_hash)
 
 
 def _signup_of(token: str) -> tuple[LoadedCampaign, Signup]:
@@ -147,6 +146,5 @@ def webhook(provider: str) -> BaseResponse:
     found = provider_named(provider)
     if found is None:
         abort(404)
-    if not site().limits.hit("webhook-ip", current_visit().ip_hash):
-        abort(429)
+    site().limits.enforce("webhook-ip", current_visit().ip_hash)
     return found.handle_webhook(current_campaign(), request)

@@ -60,8 +60,7 @@ def _joinable() -> LoadedCampaign:
 
 
 def _limit(rule: str) -> None:
-    if not site().limits.hit(rule, current_visit().ip_hash):
-        abort(429)
+    site().limits.enforce(rule, current_visit().ip_hash)
 
 
 def _started() -> Signup | None:

@@ -65,3 +65,11 @@ def test_rate_limit_answers_429_in_the_visitors_language_with_retry_after(db_app
     assert "Te veel pogingen" in page and 'lang="nl"' in page
     english = client.post("/en/join/verify", data={"code": "000000", "csrf_token": token}, base_url=TIKTOK)
     assert english.status_code == 429 and "Too many attempts" in english.get_data(as_text=True)
+
+
+def test_oversized_requests_are_refused_with_a_page(shipped_app: Flask) -> None:
+    client = shipped_app.test_client()
+    huge = client.post("/en/join", data={"name": "x" * (3 * 1024 * 1024)}, base_url=TIKTOK)
+    assert huge.status_code == 413
+    page = huge.get_data(as_text=True)
+    assert "This request could not be handled" in page and "Traceback" not in page

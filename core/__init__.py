@@ -23,6 +23,7 @@ from .page_cache import PageCache
 from .payment_providers import unpaid_campaigns
 from .plugins import PluginHost
 from .ratelimits import RateLimits
+from .retention import retention_cli
 from .sessions import CampaignSessionInterface
 from .settings import SettingsError, load_settings
 from .site import Site
@@ -112,6 +113,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.cli.add_command(db_cli)
     app.cli.add_command(worker_cli)
     app.cli.add_command(jobs_cli)
+    app.cli.add_command(retention_cli)
     app.cli.add_command(fees_group)
     app.cli.add_command(payments_group)
     plugins.pm.hook.claimsite_register_commands(cli=app.cli)

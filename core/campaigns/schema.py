@@ -167,6 +167,11 @@ class Signup(Strict):
     eligibility: Eligibility = Eligibility()
     agreements: list[Agreement] = Field(min_length=1)
     next_steps: LocalizedMarkdown | None = Field(default=None, description="what happens after joining")
+    erase_unfinished_after_days: int = Field(
+        default=60, ge=1, le=3650,
+        description="sign-ups that never became participants are erased this many days after they started "
+                    "(`flask retention run`)",
+    )
 
     @model_validator(mode="after")
     def _needed_fields(self) -> Signup:

@@ -18,6 +18,7 @@ from .db import Database
 from .fees_cli import fees_group, payments_group
 from .i18n import LanguageConverter, babel, select_locale
 from .jobs import jobs_cli, worker_cli
+from .keys_cli import keys_cli
 from .migrations import db_cli
 from .page_cache import PageCache
 from .payment_providers import unpaid_campaigns
@@ -114,6 +115,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.cli.add_command(worker_cli)
     app.cli.add_command(jobs_cli)
     app.cli.add_command(retention_cli)
+    app.cli.add_command(keys_cli)
     app.cli.add_command(fees_group)
     app.cli.add_command(payments_group)
     plugins.pm.hook.claimsite_register_commands(cli=app.cli)

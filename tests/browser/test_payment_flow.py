@@ -22,6 +22,7 @@ from .test_signup_flow import (
     assert_payment_page,
     choose_fee_option,
     fee_lines,
+    fill_english_form,
     landing_counter,
     newest_mail_to,
     normalized,
@@ -49,18 +50,7 @@ def join_until_payment(page: Page, site: LiveServer, name: str, address: str) ->
     on our payment page; returns its address."""
     page.goto(site.url(CAMPAIGN, "/en/join"))
     expect(page.locator("html")).to_have_attribute("lang", "en")
-    for label, value in {
-        "Full name": name,
-        "E-mail address": address,
-        "Street and house number": "Kärntner Straße 5",
-        "Postcode": "1010",
-        "Town or city": "Vienna",
-    }.items():
-        page.get_by_label(label, exact=True).press_sequentially(value)
-    page.get_by_label("Date of birth", exact=True).fill("1979-03-14")
-    page.get_by_label("Country where you live", exact=True).select_option("AT")
-    page.get_by_role("button", name="Continue").click()
-    page.wait_for_url(re.compile(r"/en/join/verify$"))
+    fill_english_form(page, name, address, ("Kärntner Straße 5", "1010", "Vienna"), "1979-03-14", "AT")
 
     assert run_worker(site) >= 1
     message = newest_mail_to(site, address)

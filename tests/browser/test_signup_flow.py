@@ -360,6 +360,19 @@ def test_dutch_signup_with_code_and_drawn_signature(phone: PhonePage, live_serve
     assert_only_own_host(phone, live_server, CAMPAIGN)
 
 
+def fill_english_form(page: Page, name: str, address: str, street_postcode_city: tuple[str, str, str],
+                      birth_date: str, country: str) -> None:
+    """Type the English form as a person does, send it, and wait for the code page."""
+    street, postcode, city = street_postcode_city
+    for label, value in {"Full name": name, "E-mail address": address, "Street and house number": street,
+                         "Postcode": postcode, "Town or city": city}.items():
+        page.get_by_label(label, exact=True).press_sequentially(value)
+    page.get_by_label("Date of birth", exact=True).fill(birth_date)
+    page.get_by_label("Country where you live", exact=True).select_option(country)
+    page.get_by_role("button", name="Continue").click()
+    page.wait_for_url(re.compile(r"/en/join/verify$"))
+
+
 # -- the English pass: the one-click link from the mail, a typed name as signature -----------------------------
 def test_english_signup_with_link_and_typed_name(phone: PhonePage, live_server: LiveServer) -> None:
     page = phone.page
@@ -372,18 +385,7 @@ def test_english_signup_with_link_and_typed_name(phone: PhonePage, live_server: 
 
     page.locator(".hero .cta a.button").click()
     page.wait_for_url(re.compile(r"/en/join$"))
-    for label, value in {
-        "Full name": "Mary Smith",
-        "E-mail address": address,
-        "Street and house number": "Rue de la Loi 16",
-        "Postcode": "1000",
-        "Town or city": "Brussels",
-    }.items():
-        page.get_by_label(label, exact=True).press_sequentially(value)
-    page.get_by_label("Date of birth", exact=True).fill("1985-11-02")
-    page.get_by_label("Country where you live", exact=True).select_option("BE")
-    page.get_by_role("button", name="Continue").click()
-    page.wait_for_url(re.compile(r"/en/join/verify$"))
+    fill_english_form(page, "Mary Smith", address, ("Rue de la Loi 16", "1000", "Brussels"), "1985-11-02", "BE")
 
     assert run_worker(live_server) >= 1
     message = newest_mail_to(live_server, address)

@@ -96,9 +96,12 @@ def signup_url() -> str | None:
 
 @pass_context
 def sister_url(ctx: Context, sister: SisterLink) -> str:
-    """A sister campaign's address: built for its host when given by slug, else the URL as written."""
+    """A sister campaign's address: built for its host when given by slug, else the URL as written; empty when
+    that campaign is not served (its file is broken), so the link is left out."""
     if sister.campaign:
-        loaded = site().registry.snapshot.campaigns[sister.campaign]
+        loaded = site().registry.snapshot.campaigns.get(sister.campaign)
+        if loaded is None:
+            return ""
         return campaign_url(loaded, language=ctx["lang"] if ctx["lang"] in loaded.campaign.languages else None)
     return sister.url or ""
 

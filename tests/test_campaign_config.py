@@ -281,3 +281,16 @@ def test_many_missing_fields_each_named(campaign_folder: CampaignFolder, text: s
     for name in ("name", "organisation", "target_company", "hero"):
         assert any(f"{name}: this field is required but missing" in m for m in messages)
     assert all(Path(m.split(",")[0]).name == "democlaim.yaml" for m in messages)
+
+
+def test_a_broken_file_never_takes_its_sister_campaigns_down(campaign_folder: CampaignFolder, make_app) -> None:  # type: ignore[no-untyped-def]
+    campaign_folder.copy_shipped()
+    tiktok = campaign_folder.path / "tiktokclaim.yaml"
+    tiktok.write_text(tiktok.read_text().replace("status: open", "status: opn", 1))
+    app = make_app(env="development", campaigns_dir=campaign_folder.path)
+    snapshot = app.extensions["claimsite"].registry.snapshot
+    assert [problem.field for problem in snapshot.errors] == ["status"]  # only the broken file's own error
+    assert "tiktokclaim" not in snapshot.campaigns and "facebookleak" in snapshot.campaigns
+    page = app.test_client().get("/en/", base_url="http://facebookleak.localhost:5000")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and "zoomclaim.localhost" in html and "tiktokclaim.localhost" not in html

@@ -31,11 +31,14 @@ def campaign_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.glob("*.yaml") if not p.name.startswith(("_", ".")))
 
 
-def _cross_check(loaded: list[LoadedCampaign], theme_names: set[str]) -> dict[Path, list[ConfigProblem]]:
-    """Problems that only show between files: shared hosts, unknown themes and sister campaigns."""
+def _cross_check(loaded: list[LoadedCampaign], theme_names: set[str],
+                 file_slugs: set[str]) -> dict[Path, list[ConfigProblem]]:
+    """Problems that only show between files: shared hosts, unknown themes and sister campaigns. A sister whose
+    file exists but is broken is not a problem of this file (that file's own error says what to fix; until then
+    the link to it is left out), so one typo never takes its sister campaigns down with it."""
     problems: dict[Path, list[ConfigProblem]] = {}
     owner: dict[str, Path] = {}
-    slugs = {item.campaign.slug for item in loaded}
+    slugs = file_slugs
     for item in loaded:
         c, file = item.campaign, str(item.path)
         found: list[ConfigProblem] = []
@@ -86,7 +89,8 @@ class CampaignRegistry:
 
     def _current_signature(self) -> tuple[tuple[str, int, int], ...]:
         out = []
-        for path in campaign_files(self.folder):
+        files = campaign_files(self.folder)
+        for path in files:
             try:
                 stat = path.stat()
             except OSError:
@@ -118,13 +122,14 @@ class CampaignRegistry:
         errors: list[ConfigProblem] = []
         good: list[LoadedCampaign] = []
         failed_stems: set[str] = set()
-        for path in campaign_files(self.folder):
+        files = campaign_files(self.folder)
+        for path in files:
             try:
                 good.append(load_campaign_file(path, schemas))
             except CampaignConfigError as exc:
                 errors.extend(exc.problems)
                 failed_stems.add(path.stem)
-        cross = _cross_check(good, self._theme_names())
+        cross = _cross_check(good, self._theme_names(), {path.stem for path in files})
         for path, found in cross.items():
             errors.extend(found)
             failed_stems.add(path.stem)

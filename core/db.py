@@ -12,9 +12,9 @@ from functools import cache
 from typing import Any
 
 from flask import Flask, g
-from sqlalchemy import DateTime, Engine, Insert, MetaData, Table, TypeDecorator, create_engine, event, insert
+from sqlalchemy import DateTime, Engine, Insert, MetaData, Table, TypeDecorator, create_engine, event, insert, update
 from sqlalchemy.exc import DisconnectionError
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, InstrumentedAttribute, Session, sessionmaker
 
 # Stable constraint names, so migrations can refer to them on every database.
 NAMING = {
@@ -136,3 +136,11 @@ def insert_row(session: Session, obj: Base) -> int:
 def insert_returning_id(table: Table) -> Insert:
     """``INSERT INTO table ... RETURNING id``, built once per table (statements are reused with new values)."""
     return insert(table).returning(table.c.id)
+
+
+def set_once(session: Session, column: InstrumentedAttribute[Any], row_id: int, value: Any) -> bool:
+    """Set ``column`` of row ``row_id`` to ``value`` only if it is still NULL, in one statement; True if this call
+    did it. Two processes racing for the same one-time step (a mail sent once) cannot both win."""
+    model = column.class_
+    return bool(session.execute(update(model).where(model.id == row_id, column.is_(None))
+                                .values({column.key: value}).execution_options(synchronize_session=False)).rowcount)

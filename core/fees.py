@@ -128,13 +128,18 @@ def describe_terms(terms: FeeTerms, language: str) -> list[str]:
     return lines
 
 
+def own_model(model: FeeModel | None, terms: FeeTerms) -> FeeModel | None:
+    """``model`` if it made ``terms``, else None: terms signed under another model (the campaign changed its fee
+    model since) are worded and settled by the neutral rules of this module."""
+    return model if model is not None and model.name == terms.model else None
+
+
 def fee_summary(model: FeeModel | None, terms: FeeTerms, paid_at: dt.datetime | None, language: str) -> list[str]:
     """What the participant chose and paid, for the success page and the confirmation mail."""
     from .i18n import long_date, money
 
-    # The campaign's model words the terms it made; terms signed under another model get the neutral wording.
-    own = model is not None and model.name == terms.model
-    lines = model.describe(terms, language) if own else describe_terms(terms, language)  # type: ignore[union-attr]
+    own = own_model(model, terms)
+    lines = own.describe(terms, language) if own else describe_terms(terms, language)
     if terms.one_time_cents and paid_at is not None:
         lines.append(_("Paid: %(amount)s on %(date)s.", amount=money(euros(terms.one_time_cents), language,
                                                                        terms.currency),
@@ -213,4 +218,4 @@ def fee_model_for(loaded: LoadedCampaign) -> FeeModel | None:
     """The campaign's fee model, from the one fee-model plugin it enables (None: it charges nothing)."""
     from .site import site
 
-    return site().plugins.first("claimsite_fee_model", loaded.enabled_plugins, campaign=loaded)
+    return site().plugins.call("claimsite_fee_model", loaded.enabled_plugins, campaign=loaded)  # firstresult

@@ -27,7 +27,7 @@ from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from .fees import FeeModel, FeeTerms, cents, euros, fee_for_award, fee_model_for
+from .fees import FeeModel, FeeTerms, cents, euros, fee_for_award, fee_model_for, own_model
 from .models import Payment, PaymentState, Signup, Stage, participant
 from .site import site
 
@@ -185,8 +185,9 @@ def _fee(model: FeeModel | None, terms: FeeTerms | None, award: int) -> int:
         return 0  # signed when the campaign had no fee model: nothing was agreed, nothing is owed
     if terms.currency != "EUR":
         raise click.ClickException(f"fee terms in {terms.currency}: this command settles awards in euros only")
-    if model is not None and model.name == terms.model:
-        fee, source = model.fee_for_award(terms, award), f"the fee model '{model.name}' gives"
+    own = own_model(model, terms)
+    if own is not None:
+        fee, source = own.fee_for_award(terms, award), f"the fee model '{own.name}' gives"
     else:
         fee, source = fee_for_award(terms, award), f"terms signed under '{terms.model}' give"
     if not 0 <= fee <= award:  # a third-party rule, or terms saved by hand: never settle what cannot be paid out

@@ -49,21 +49,17 @@ def payment_due(loaded: LoadedCampaign, signup: Signup) -> PaymentDue | None:
     return PaymentDue(terms.one_time_cents, description, terms.currency)
 
 
-def attempts(session: Session, signup: Signup) -> list[Payment]:
-    """Every payment attempt of ``signup``, oldest first."""
-    return list(session.scalars(select(Payment).where(Payment.signup_id == signup.id).order_by(Payment.attempt)))
-
-
 def latest(session: Session, signup: Signup) -> Payment | None:
-    found = attempts(session, signup)
-    return found[-1] if found else None
+    """The newest payment attempt of ``signup``, if any."""
+    return session.scalars(select(Payment).where(Payment.signup_id == signup.id)
+                           .order_by(Payment.attempt.desc()).limit(1)).first()
 
 
 def start_checkout(session: Session, loaded: LoadedCampaign, signup: Signup, provider: PaymentProvider,
-                   urls: Callable[[Payment], tuple[str, str]], visit: Visit) -> str:
+                   success_url: str, cancel_url: str, visit: Visit) -> str:
     """Where to send the visitor to pay what ``signup`` owes: the still open checkout, or a new one.
 
-    ``urls(payment)`` gives the success and cancel addresses. The attempt is committed before the provider is
+    The visitor comes back to ``success_url`` or ``cancel_url``. The attempt is committed before the provider is
     asked, and its idempotency key comes from the sign-up and the attempt number, so a double click or a retry
     after the provider did not answer opens the same checkout, never a second one. Raises
     :class:`PaymentProviderError` when the provider cannot be reached (the attempt stays, to be retried).
@@ -85,7 +81,6 @@ def start_checkout(session: Session, loaded: LoadedCampaign, signup: Signup, pro
         session.add(payment)
         record(session, signup, "payment-started", visit, detail=f"{provider.identifier} attempt {payment.attempt}")
         session.commit()
-    success_url, cancel_url = urls(payment)
     checkout: Checkout = provider.prepare(CheckoutRequest(
         campaign=loaded, payment_id=payment.id, signup_id=signup.id, amount_cents=payment.amount_cents,
         currency=payment.currency, description=due.description, language=signup.language,
@@ -165,5 +160,5 @@ def cancel(session: Session, loaded: LoadedCampaign, payment: Payment, visit: Vi
         apply_state(session, loaded, payment, PaymentState.CANCELLED, visit.now, how="cancel link", visit=visit)
 
 
-__all__ = ["NoProvider", "PaymentProviderError", "apply_provider_event", "apply_state", "attempts", "cancel",
-           "latest", "payment_due", "start_checkout"]
+__all__ = ["NoProvider", "PaymentProviderError", "apply_provider_event", "apply_state", "cancel", "latest",
+           "payment_due", "start_checkout"]

@@ -42,10 +42,6 @@ class PluginHost:
     def template_dirs(self) -> list[Any]:
         return [path for paths in self.pm.hook.claimsite_template_dirs() for path in paths]
 
-    def first(self, hook_name: str, enabled: frozenset[str], **kwargs: Any) -> Any:
-        """Call a per-campaign ``firstresult`` hook on the plugins in ``enabled``: its one answer, or None."""
-        return self.call(hook_name, enabled, **kwargs)
-
     def call(self, hook_name: str, enabled: frozenset[str], **kwargs: Any) -> Any:
         """Call a per-campaign hook on the plugins in ``enabled`` only; a plugin not enabled never runs.
         Returns the list of answers (or the first answer, for a ``firstresult`` hook)."""

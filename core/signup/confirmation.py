@@ -12,11 +12,11 @@ from typing import Any
 
 from flask import Flask
 from flask_babel import force_locale
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .. import personal_data
-from ..db import db_session
+from ..db import db_session, set_once
 from ..fees import fee_model_for, fee_summary, terms_of
 from ..jobs import enqueue, job_handler
 from ..mail import compose, queue_mail
@@ -33,9 +33,7 @@ def queue_confirmation_if_ready(session: Session, signup: Signup, now: dt.dateti
     if signup.confirmed_at is not None or not signup.mandate_sha256 or not is_participant(signup):
         return False
     # One statement decides, so two workers (the mandate job and a payment) cannot both queue it.
-    claimed = session.execute(update(Signup).where(Signup.id == signup.id, Signup.confirmed_at.is_(None))
-                              .values(confirmed_at=now).execution_options(synchronize_session=False)).rowcount
-    if not claimed:
+    if not set_once(session, Signup.confirmed_at, signup.id, now):
         return False
     signup.confirmed_at = now
     enqueue(session, CONFIRMATION_JOB, {"signup": signup.token}, campaign=signup.campaign)

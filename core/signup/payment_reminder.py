@@ -11,11 +11,11 @@ from typing import Any
 
 from flask import Flask
 from flask_babel import force_locale
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .. import personal_data
-from ..db import db_session, utcnow
+from ..db import db_session, set_once, utcnow
 from ..fees import euros
 from ..i18n import money
 from ..jobs import enqueue, job_handler
@@ -52,9 +52,7 @@ def send_payment_reminder(app: Flask, payload: dict[str, Any]) -> None:
     if due is None:
         return
     now = utcnow()
-    claimed = db.execute(update(Signup).where(Signup.id == signup.id, Signup.payment_reminded_at.is_(None))
-                         .values(payment_reminded_at=now).execution_options(synchronize_session=False)).rowcount
-    if not claimed:
+    if not set_once(db, Signup.payment_reminded_at, signup.id, now):
         return
     answers = personal_data.load(db, signup)
     language = signup.language

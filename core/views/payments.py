@@ -21,20 +21,16 @@ from ..payment_providers import PaymentProviderError, provider_for, provider_nam
 from ..rendering import render_page
 from ..security_headers import allow_form_action
 from ..signup import flow
-from ..signup.links import PAY_LINK_DAYS, pay_link_token, read_pay_link_token
-from ..site import current_campaign, site
+from ..signup.links import PAY_LINK_DAYS, read_pay_link_token
+from ..site import current_campaign
 from ..tenancy import campaign_url
 from .localized import localized_blueprint, localized_route
-from .signup import _csrf_ok, current_visit
+from .signup import _csrf_ok, _limit, current_visit
 
 bp = localized_blueprint("payments", __name__)
 webhooks = Blueprint("payment_webhooks", __name__)
 
 REFRESH_SECONDS = 3
-
-
-def _limit(rule: str) -> None:
-    site().limits.enforce(rule, current_visit().ip_hash)
 
 
 def _signup_of(token: str) -> tuple[LoadedCampaign, Signup]:
@@ -97,13 +93,10 @@ def pay(token: str) -> BaseResponse:
         return _pay_page(loaded, signup, token, _("Payments are not possible at the moment. Please try again "
                                                   "later with the link in your e-mail."), 503)
     db = db_session()
-
-    def return_urls(payment: object) -> tuple[str, str]:  # on the campaign's own address, in this language
-        return (campaign_url(loaded, "payments.returned", language=g.lang, token=token),
-                campaign_url(loaded, "payments.cancelled", language=g.lang, token=token))
-
-    try:
-        checkout_url = payments.start_checkout(db, loaded, signup, provider, return_urls, current_visit())
+    try:  # back to the campaign's own address, in this language
+        checkout_url = payments.start_checkout(
+            db, loaded, signup, provider, campaign_url(loaded, "payments.returned", language=g.lang, token=token),
+            campaign_url(loaded, "payments.cancelled", language=g.lang, token=token), current_visit())
     except PaymentProviderError:
         db.rollback()
         return _pay_page(loaded, signup, token, _("The payment service could not be reached; nothing was "
@@ -135,16 +128,11 @@ def cancelled(token: str) -> BaseResponse:
     return redirect(url_for("payments.pay", token=token))
 
 
-def pay_url(loaded: LoadedCampaign, signup: Signup) -> str:
-    """The payment page of ``signup`` (in the current language)."""
-    return url_for("payments.pay", token=pay_link_token(loaded.slug, signup.token))
-
-
 @webhooks.post("/payments/<provider>/webhook")
 def webhook(provider: str) -> BaseResponse:
     """A payment provider's notification; the provider checks its signature and applies it."""
     found = provider_named(provider)
     if found is None:
         abort(404)
-    site().limits.enforce("webhook-ip", current_visit().ip_hash)
+    _limit("webhook-ip")
     return found.handle_webhook(current_campaign(), request)

@@ -39,7 +39,7 @@ from flask.cli import with_appcontext
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from .db import insert_returning_id, utcnow
+from .db import Dependent, insert_returning_id, utcnow
 from .models import Job, JobStatus
 
 log = logging.getLogger(__name__)
@@ -113,13 +113,20 @@ def enqueue(
 ) -> int:
     """Add a job in ``session``'s transaction; it runs once the caller commits (never if the caller rolls back).
     Written at once as a plain INSERT (jobs are queued on busy paths such as every sign-up); returns its id."""
+    return session.execute(insert_returning_id(Job.__table__),
+                           new_job(kind, payload, campaign=campaign, run_after=run_after).values).scalar_one()
+
+
+def new_job(kind: str, payload: dict[str, Any], *, campaign: str | None = None,
+            run_after: dt.datetime | None = None) -> Dependent:
+    """A job's row, for :func:`enqueue`, or to be written with a new row it belongs to (:func:`core.db.insert_new`)."""
     if run_after is not None and run_after.tzinfo is None:
         raise ValueError("run_after must be timezone-aware (use core.db.utcnow())")
     now = utcnow()
-    return session.execute(insert_returning_id(Job.__table__), {
+    return Dependent(Job.__table__, {
         "kind": kind, "campaign": campaign, "payload": json.dumps(payload, ensure_ascii=False),
         "status": JobStatus.PENDING.value, "attempts": 0, "run_after": run_after or now, "created_at": now,
-    }).scalar_one()
+    })
 
 
 # -- masking: no personal data in the error column or the logs ----------------------------------------------

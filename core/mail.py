@@ -105,8 +105,14 @@ def queue_template_mail(session: Session, *, loaded: LoadedCampaign, language: s
 
     Composing is most of the cost of a mail, so the request that needs one only queues this (the payload, which
     may hold an address or a code, is emptied once the mail is sent)."""
-    return enqueue(session, MAIL_JOB, {"mail": kind, "template": template, "language": language, "to": to,
-                                       "context": context}, campaign=loaded.slug)
+    return enqueue(session, MAIL_JOB, template_mail_payload(language=language, to=to, template=template,
+                                                           context=context, kind=kind), campaign=loaded.slug)
+
+
+def template_mail_payload(*, language: str, to: str, template: str, context: dict[str, Any],
+                          kind: str) -> dict[str, Any]:
+    """The payload of a ``mail`` job that the worker composes from ``template`` (see :func:`queue_template_mail`)."""
+    return {"mail": kind, "template": template, "language": language, "to": to, "context": context}
 
 
 @job_handler(MAIL_JOB)

@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
+from .db import Dependent
 from .models import PersonalRecord, Signup
 
 
@@ -27,12 +27,9 @@ def _record(session: Session, signup: Signup) -> PersonalRecord | None:
     return session.get(PersonalRecord, signup.id)
 
 
-_INSERT_RECORD = insert(PersonalRecord.__table__)
-
-
-def store_new(session: Session, signup_id: int, data: dict[str, Any]) -> None:
-    """The answers of a first sign-up, written at once (in the transaction that inserted the sign-up)."""
-    session.execute(_INSERT_RECORD, {"signup_id": signup_id, "data": _encode(data)})
+def new_record(data: dict[str, Any]) -> Dependent:
+    """The answers of a first sign-up, as a row written with the new sign-up (:func:`core.db.insert_new`)."""
+    return Dependent(PersonalRecord.__table__, {"data": _encode(data)}, parent_column="signup_id")
 
 
 def store_pending(session: Session, signup: Signup, data: dict[str, Any]) -> None:

@@ -1,5 +1,6 @@
 """The steps of joining, as database changes. Each function changes the caller's session; the view commits, so a
-step and the mail or job it needs are saved together or not at all.
+step and the mail or job it needs are saved together or not at all (a new sign-up in :func:`start` is committed
+there, in one statement with its mail).
 
 started --(code or link)--> verified --(agreements + signature)--> signed
 """
@@ -12,17 +13,16 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import insert, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .. import personal_data
 from ..campaigns import LoadedCampaign
-from ..db import insert_row
+from ..db import Dependent, commit_new, row_values
 from ..fees import FeeModel
 from ..hashing import email_hash
-from ..jobs import enqueue
-from ..mail import queue_template_mail
+from ..jobs import enqueue, new_job
+from ..mail import MAIL_JOB, template_mail_payload
 from ..models import AcceptedAgreement, Signup, SignupEvent, Stage
 from ..ratelimits import RateLimits
 from ..tenancy import campaign_url
@@ -62,12 +62,10 @@ def record(session: Session, signup: Signup, step: str, visit: Visit, detail: st
     session.add(SignupEvent(signup_id=signup.id, **_event_values(step, visit, detail)))
 
 
-_INSERT_EVENT = insert(SignupEvent.__table__)
-
-
-def record_steps(session: Session, signup_id: int, steps: list[str], visit: Visit) -> None:
-    """:func:`record` for several steps at once, written at once (one statement, no unit of work)."""
-    session.execute(_INSERT_EVENT, [{"signup_id": signup_id, **_event_values(step, visit, None)} for step in steps])
+def _step_rows(steps: list[str], visit: Visit) -> list[Dependent]:
+    """:func:`record` for several steps of a new sign-up, as rows written with it (:func:`core.db.insert_new`)."""
+    return [Dependent(SignupEvent.__table__, _event_values(step, visit, None), parent_column="signup_id")
+            for step in steps]
 
 
 def find(session: Session, campaign: str, token: str | None) -> Signup | None:
@@ -78,7 +76,8 @@ def find(session: Session, campaign: str, token: str | None) -> Signup | None:
 
 def start(session: Session, loaded: LoadedCampaign, language: str, answers: dict[str, str], keys: Keys,
           limits: RateLimits, visit: Visit) -> tuple[Signup, Sending]:
-    """A sent form: the sign-up of this address (new or known), and maybe a code by mail.
+    """A sent form: the sign-up of this address (new or known), and maybe a code by mail. A new sign-up is
+    committed here (``session`` must have no transaction open); a known one is left to the caller's commit.
 
     A known address gets exactly the same treatment as a new one, so the page reveals nothing; its earlier data
     stays until the new answers are confirmed by the code. A sent form always gets a fresh code (within the daily
@@ -86,25 +85,22 @@ def start(session: Session, loaded: LoadedCampaign, language: str, answers: dict
     one-minute wait is for the resend button.
     """
     hashed = email_hash(keys.hash_key, answers["email"])
-    # Most forms come from a new address: save it as one (no lookup first); the unique index on (campaign, address)
+    # Most forms come from a new address: save it as one (no lookup first); the unique key (campaign, address)
     # tells when it is not: a returning visitor, or the same form sent twice at once. This is the busiest write of
-    # the site, so its rows are inserted with plain statements: a third of the CPU of the ORM's unit of work
-    # (bench/README.md). The Signup object is only a value holder here; it never joins the session.
+    # the site, so the sign-up, its answers, its evidence and its mail are written and committed at once by
+    # core.db.commit_new (one statement on PostgreSQL; bench/README.md). The Signup object is only a value holder
+    # here; it never joins the session.
     signup = Signup(token=secrets.token_urlsafe(32), campaign=loaded.slug, email_hash=hashed, language=language,
                     stage=Stage.STARTED, created_at=visit.now, code_attempts=0, codes_sent=0)
     code = issue_code(keys.hash_key, signup, visit.now) if limits.hit("code-mail-address", hashed) else None
-    try:
-        signup.id = insert_row(session, signup)
-    except IntegrityError:
-        session.rollback()  # only this form's row was in the transaction
-    else:
-        personal_data.store_new(session, signup.id, answers)
-        record_steps(session, signup.id, ["form", "code-sent"] if code else ["form"], visit)
-        if code is None:
-            return signup, Sending.LIMITED
-        queue_code_mail(session, loaded, signup, answers, code, keys)
-        return signup, Sending.SENT
+    rows = [personal_data.new_record(answers), *_step_rows(["form", "code-sent"] if code else ["form"], visit)]
+    if code is not None:
+        rows.append(new_job(MAIL_JOB, _code_mail(loaded, signup, answers, code, keys), campaign=loaded.slug))
+    new_id = commit_new(session, Signup.__table__, row_values(signup), ("campaign", "email_hash"), rows)
     sending = Sending.SENT if code else Sending.LIMITED
+    if new_id is not None:
+        signup.id = new_id
+        return signup, sending
     known = session.scalars(select(Signup).where(Signup.campaign == loaded.slug, Signup.email_hash == hashed)).one()
     personal_data.store_pending(session, known, answers)
     record(session, known, "form-again", visit)
@@ -131,11 +127,17 @@ def queue_code_mail(session: Session, loaded: LoadedCampaign, signup: Signup, an
                     keys: Keys) -> None:
     """Queue the mail with ``code`` and its one-click link. The worker composes and sends it; the code rests in the
     job until then (the job is emptied once sent)."""
+    enqueue(session, MAIL_JOB, _code_mail(loaded, signup, answers, code, keys), campaign=loaded.slug)
+
+
+def _code_mail(loaded: LoadedCampaign, signup: Signup, answers: dict[str, str], code: str,
+               keys: Keys) -> dict[str, Any]:
     verify_url = campaign_url(loaded, "signup.verify_link", language=signup.language,
                               token=link_token(keys.secret_key, signup))
-    queue_template_mail(session, loaded=loaded, language=signup.language, to=answers["email"], template="verification",
-                        context={"code": code, "verify_url": verify_url, "name": answers.get("name", ""),
-                                 "minutes_valid": int(CODE_VALID.total_seconds() // 60)}, kind="verification")
+    return template_mail_payload(language=signup.language, to=answers["email"], template="verification",
+                                 context={"code": code, "verify_url": verify_url, "name": answers.get("name", ""),
+                                          "minutes_valid": int(CODE_VALID.total_seconds() // 60)},
+                                 kind="verification")
 
 
 def resend(session: Session, loaded: LoadedCampaign, signup: Signup, keys: Keys, limits: RateLimits,

@@ -1,0 +1,81 @@
+"""core.db.commit_new: a new row with the rows that belong to it, written and committed together (one statement on
+PostgreSQL), or nothing at all when the row's unique key exists already."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import sqlalchemy
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from core.db import Dependent, commit_new, make_engine, utcnow
+from core.migrations import upgrade
+from core.models import Job, Signup, SignupEvent
+
+
+@pytest.fixture
+def sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
+    upgrade(database_url)
+    engine = make_engine(database_url)
+    yield sessionmaker(engine, expire_on_commit=False)
+    engine.dispose()
+
+
+def new_signup(address_hash: str, token: str) -> dict[str, object]:
+    return {"token": token, "campaign": "tiktokclaim", "email_hash": address_hash, "language": "nl",
+            "stage": "started", "created_at": utcnow(), "code_attempts": 0, "codes_sent": 0}
+
+
+def rows_for(steps: list[str]) -> list[Dependent]:
+    now = utcnow()
+    return [*(Dependent(SignupEvent.__table__, {"step": step, "at": now}, parent_column="signup_id") for step in steps),
+            Dependent(Job.__table__, {"kind": "test", "payload": "{}", "status": "pending", "attempts": 0,
+                                      "run_after": now, "created_at": now})]
+
+
+def counts(session: Session) -> tuple[int, int, int]:
+    return (session.scalar(select(func.count()).select_from(Signup)) or 0,
+            session.scalar(select(func.count()).select_from(SignupEvent)) or 0,
+            session.scalar(select(func.count()).select_from(Job)) or 0)
+
+
+def test_a_new_row_and_its_dependents_are_committed_together_in_order(sessions: sessionmaker[Session]) -> None:
+    with sessions() as session:
+        new_id = commit_new(session, Signup.__table__, new_signup("a" * 64, "t1"), ("campaign", "email_hash"),
+                            rows_for(["form", "code-sent", "third"]))
+        assert new_id is not None and not session.in_transaction()
+    with sessions() as other:  # committed: another connection sees it all
+        signup = other.get(Signup, new_id)
+        assert signup is not None and signup.payment_required is False  # the model's default was applied
+        assert [e.step for e in signup.events] == ["form", "code-sent", "third"]  # ids in the order given
+        assert counts(other) == (1, 3, 1)
+
+
+def test_an_existing_unique_key_writes_nothing(sessions: sessionmaker[Session]) -> None:
+    with sessions() as session:
+        first = commit_new(session, Signup.__table__, new_signup("b" * 64, "t1"), ("campaign", "email_hash"),
+                           rows_for(["form"]))
+        again = commit_new(session, Signup.__table__, new_signup("b" * 64, "t2"), ("campaign", "email_hash"),
+                           rows_for(["form", "code-sent"]))
+        assert first is not None and again is None
+        assert counts(session) == (1, 1, 1)
+        assert session.scalar(select(Signup.token)) == "t1"
+
+
+def test_another_unique_key_still_fails_loudly(sessions: sessionmaker[Session]) -> None:
+    with sessions() as session:
+        commit_new(session, Signup.__table__, new_signup("c" * 64, "same"), ("campaign", "email_hash"))
+        with pytest.raises(sqlalchemy.exc.IntegrityError):  # the token is unique too, and not the key given
+            commit_new(session, Signup.__table__, new_signup("d" * 64, "same"), ("campaign", "email_hash"),
+                       rows_for(["form"]))
+        session.rollback()
+        assert counts(session) == (1, 0, 0)
+
+
+def test_it_refuses_to_commit_a_transaction_it_did_not_start(sessions: sessionmaker[Session]) -> None:
+    with sessions() as session:
+        session.execute(select(1))
+        with pytest.raises(RuntimeError, match="commit or roll back"):
+            commit_new(session, Signup.__table__, new_signup("e" * 64, "t1"), ("campaign", "email_hash"))

@@ -152,6 +152,8 @@ def test_landing_call_to_action_leads_to_the_form(db_app: Flask) -> None:
     ({"country": "US"}, "country", "Only people who live in the EU, the EEA or Switzerland can join"),
     ({"birth_date": ""}, "birth_date", "Please enter your date of birth."),
     ({"birth_date": "2090-01-01"}, "birth_date", "This date of birth lies in the future."),
+    ({"birth_date": "1990-13-45"}, "birth_date", "Not a valid date value."),
+    ({"birth_date": "1-5-1990"}, "birth_date", "Not a valid date value."),
     ({"birth_date": (dt.date.today() - dt.timedelta(days=365 * 16)).isoformat()}, "birth_date",
      "You must be 18 or older to join. A parent or guardian can join for you."),
     ({"for_whom": "child"}, "child_name", "Please enter your child&#39;s full name."),

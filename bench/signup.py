@@ -56,6 +56,7 @@ ENV_PREFIX = "CLAIMSITE_BENCH_PREFIX"
 ENV_POSTGRES = "CLAIMSITE_TEST_POSTGRES_URL"
 CAMPAIGN = "tiktokclaim"
 NOOP_PATH = "/__bench/noop"
+REFERENCE_PATH = "/__bench/insert-count"
 STARTUP_SECONDS = 20
 REQUEST_TIMEOUT = 10.0
 MAX_RUN_SECONDS = 170  # the four measured runs with their warm-ups, start-up and checks
@@ -77,9 +78,11 @@ FORM = {
 
 def build_app(secret_key: str, instance_dir: str, database_url: str, prefix: str):  # type: ignore[no-untyped-def]
     """The production app on ``database_url`` with rate limits that always allow, plus the no-op view."""
+    import sqlalchemy
     from flask import redirect, request
 
     from core import create_app, csrf
+    from core.db import db_session
     from core.ratelimits import RateLimits
 
     class AlwaysAllow(RateLimits):
@@ -100,6 +103,25 @@ def build_app(secret_key: str, instance_dir: str, database_url: str, prefix: str
 
     app.add_url_rule(NOOP_PATH, "bench_noop", bench_noop, methods=["POST"])
     csrf.exempt(bench_noop)
+
+    # The targets' reference: a bare insert-and-count view (one row, a count, a commit), in a table of its own.
+    reference = sqlalchemy.Table("bench_reference", sqlalchemy.MetaData(),
+                                 sqlalchemy.Column("id", sqlalchemy.Integer, primary_key=True),
+                                 sqlalchemy.Column("email", sqlalchemy.String(200)))
+    reference.create(app.extensions["claimsite.db"].engine, checkfirst=True)
+    add_row, count_rows = sqlalchemy.insert(reference), sqlalchemy.select(sqlalchemy.func.count()).select_from(reference)
+
+    def bench_insert_count():  # type: ignore[no-untyped-def]
+        db = db_session()
+        db.execute(add_row, {"email": request.form.get("email")})
+        count = db.scalar(count_rows)
+        db.commit()
+        answer = redirect(f"{prefix}/join/verify")
+        answer.headers["X-Rows"] = str(count)
+        return answer
+
+    app.add_url_rule(REFERENCE_PATH, "bench_insert_count", bench_insert_count, methods=["POST"])
+    csrf.exempt(bench_insert_count)
     return app
 
 
@@ -322,20 +344,27 @@ def cpu_seconds(master: int) -> tuple[float, float, float]:
 
 
 async def read_answer(reader: asyncio.StreamReader) -> tuple[str, dict[str, str]]:
-    status_line = await reader.readline()
-    if not status_line:
-        raise ConnectionError("closed by the server")
+    """Status and headers (names in lower case) of one answer, its body read and dropped. The head is read in one
+    go and split once: the load generator shares the machine with the server, so it should cost little."""
+    try:
+        head = await reader.readuntil(b"\r\n\r\n")
+    except asyncio.IncompleteReadError as exc:
+        if not exc.partial:
+            raise ConnectionError("closed by the server") from None
+        raise
+    status_line, *lines = head.decode("latin-1").split("\r\n")
     parts = status_line.split()
-    if len(parts) < 2 or not parts[0].startswith(b"HTTP/1."):
+    if len(parts) < 2 or not parts[0].startswith("HTTP/1."):
         raise ConnectionError(f"not HTTP: {status_line[:40]!r}")
     headers: dict[str, str] = {}
-    while (line := await reader.readline()) not in (b"\r\n", b"\n", b""):
-        name, _, value = line.decode("latin-1").partition(":")
-        headers[name.strip().lower()] = value.strip()
+    for line in lines:
+        if line:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
     if "content-length" not in headers:
         raise ConnectionError("answer without Content-Length")
     await reader.readexactly(int(headers["content-length"]))
-    return parts[1].decode(), headers
+    return parts[1], headers
 
 
 async def client(server: Server, path: str, session: Session, deadline: float, run: Run,
@@ -437,6 +466,13 @@ def measure_database(args: argparse.Namespace, database: str, url: str, secret: 
                       f"{noop.rate:.0f} posts/s with {noop.clients} clients, p99 {noop.percentile_ms(99):.1f} ms, "
                       f"errors {noop.errors}; load generator CPU {noop.per_post_ms(noop.client_cpu):.2f} ms per "
                       "post")
+            if args.calibrate:
+                for clients in args.clients:
+                    ref = load(server, f"{prefix}{REFERENCE_PATH}", sessions[:clients], args.calibrate, "reference",
+                               f"ref-{database}-{clients}")
+                    print(f"reference: a bare insert-and-count view on {database} takes {ref.rate:.0f} posts/s with "
+                          f"{clients} clients, p99 {ref.percentile_ms(99):.1f} ms, errors {ref.errors}; gunicorn "
+                          f"CPU {ref.per_post_ms(ref.server_cpu):.1f} ms per post")
             for clients in args.clients:
                 tag = f"{database}-{clients}-{secrets.token_hex(3)}"
                 warm = load(server, server.join_path, sessions[:clients], args.warmup, "warm-up", f"{tag}-w")

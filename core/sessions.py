@@ -10,6 +10,7 @@ from flask import Flask, request
 from flask.sessions import SecureCookieSessionInterface
 from itsdangerous import URLSafeTimedSerializer
 
+from .hashing import signing_serializer
 from .tenancy import ENVIRON_CAMPAIGN
 
 
@@ -24,9 +25,5 @@ class CampaignSessionInterface(SecureCookieSessionInterface):
         if not app.secret_key:
             return None
         slug = request.environ.get(ENVIRON_CAMPAIGN) or "-"
-        return URLSafeTimedSerializer(
-            app.secret_key,
-            salt=f"{self.salt}:{slug}",
-            serializer=self.serializer,
-            signer_kwargs={"key_derivation": self.key_derivation, "digest_method": self.digest_method},
-        )
+        return signing_serializer(app.secret_key, f"{self.salt}:{slug}",  # type: ignore[arg-type]
+                                  serializer=self.serializer, key_derivation=self.key_derivation)

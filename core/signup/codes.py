@@ -10,7 +10,7 @@ from enum import Enum
 
 from itsdangerous import BadData, URLSafeTimedSerializer
 
-from ..hashing import keyed_hash
+from ..hashing import keyed_hash, signing_serializer
 from ..models import Signup
 
 CODE_VALID = dt.timedelta(minutes=15)
@@ -71,7 +71,7 @@ def spend_code(signup: Signup) -> None:
 
 
 def _link_serializer(secret_key: str, campaign: str) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(secret_key, salt=f"verify-email:{campaign}")
+    return signing_serializer(secret_key, f"verify-email:{campaign}")
 
 
 def link_token(secret_key: str, signup: Signup) -> str:

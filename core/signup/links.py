@@ -8,12 +8,14 @@ from __future__ import annotations
 from flask import current_app
 from itsdangerous import BadData, URLSafeTimedSerializer
 
+from ..hashing import signing_serializer
+
 MANDATE_LINK_DAYS = 90
 PAY_LINK_DAYS = 30
 
 
 def _serializer(purpose: str, campaign: str) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.secret_key, salt=f"{purpose}:{campaign}")  # type: ignore[arg-type]
+    return signing_serializer(current_app.secret_key, f"{purpose}:{campaign}")  # type: ignore[arg-type]
 
 
 def _read(purpose: str, campaign: str, token: str, days: int) -> str | None:

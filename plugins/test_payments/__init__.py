@@ -18,6 +18,7 @@ from werkzeug.wrappers import Response
 from core.campaigns import LoadedCampaign
 from core.db import db_session, utcnow
 from core.fees import euros
+from core.hashing import signing_serializer
 from core.models import Payment, PaymentState
 from core.payment_providers import Checkout, CheckoutRequest, PaymentProvider
 from core.payments import apply_state
@@ -33,7 +34,7 @@ bp = Blueprint("test_payments", __name__)
 def _serializer() -> URLSafeTimedSerializer:
     from flask import current_app
 
-    return URLSafeTimedSerializer(current_app.secret_key, salt="test-payments")  # type: ignore[arg-type]
+    return signing_serializer(current_app.secret_key, "test-payments")  # type: ignore[arg-type]
 
 
 class TestPayments(PaymentProvider):

@@ -103,6 +103,7 @@ def test_the_page_lists_every_signup_of_the_address_across_campaigns(db_app: Fla
     assert 'href="https://facebookleak.somi.nl/en/"' in page
     assert page.count('class="card participation"') == 2  # someone@ is not listed
     assert "Participant" in page and "Started; e-mail address not verified yet" in page
+    assert client.get("/en/my", base_url=TIKTOK).headers["Cache-Control"] == "private, no-store"
     assert "Paid on" in page and "20%" in page  # the fee choice and the payment
     mandate = re.search(r'href="https://tiktokclaim\.org(/mandate/[^"]+)"', page).group(1)  # type: ignore[union-attr]
     download = db_app.test_client().get(mandate, base_url=TIKTOK)

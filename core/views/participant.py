@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from flask import abort, current_app, flash, g, redirect, request, session, url_for
+from flask import Response, abort, current_app, flash, g, redirect, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -38,6 +38,13 @@ bp = localized_blueprint("participant", __name__)
 
 SESSION_KEY = "participant"
 LOGGED_IN_SECONDS = 3600
+
+
+@bp.after_request
+def _never_stored(response: Response) -> Response:
+    # These pages show what someone joined: no browser or proxy cache may keep them.
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
 
 
 class LoginForm(FlaskForm):
@@ -77,7 +84,8 @@ def _entry(signup: Signup, language: str) -> Entry:
     c = loaded.campaign
     shown = language if language in c.languages else None
     terms = terms_of(signup)
-    fee_lines = fee_summary(fee_model_for(loaded), terms, signup.paid_at, language) if terms else []
+    # What was chosen; whether it was paid has a line of its own on the page.
+    fee_lines = fee_summary(fee_model_for(loaded), terms, None, language) if terms else []
     payment = latest(db_session(), signup) if signup.payment_required else None
     pay_url = None
     if signup.payment_required and signup.paid_at is None and withdrawal.can_withdraw(signup):

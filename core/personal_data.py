@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import delete, insert
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from .models import PersonalRecord, Signup
@@ -101,8 +101,9 @@ def load_mandate(session: Session, signup: Signup) -> bytes | None:
 
 def erase(session: Session, signup: Signup) -> None:
     """Remove every piece of ``signup``'s personal data: answers, a pending form, the signature, the mandate PDF."""
-    session.execute(delete(PersonalRecord).where(PersonalRecord.signup_id == signup.id)
-                    .execution_options(synchronize_session=False))
+    record = _record(session, signup)
+    if record is not None:
+        session.delete(record)
 
 
 def addresses(session: Session, signup: Signup) -> set[str]:

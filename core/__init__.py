@@ -31,7 +31,7 @@ from .site import Site
 from .templating import ChainLoader
 from .tenancy import ENVIRON_CAMPAIGN, TenancyMiddleware
 from .themes import Themes
-from .views import assets, errors, pages, payments, signup
+from .views import assets, errors, pages, participant, payments, signup
 
 csrf = CSRFProtect()
 
@@ -99,6 +99,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(pages.bp)
     app.register_blueprint(signup.bp)
     csrf.exempt(signup.bp)  # checks CSRF itself, to keep what the visitor typed when a page expired
+    app.register_blueprint(participant.bp)
+    csrf.exempt(participant.bp)  # as signup: checks CSRF itself (its forms through Flask-WTF)
     app.register_blueprint(payments.bp)
     csrf.exempt(payments.bp)  # as signup: checks CSRF itself
     app.register_blueprint(payments.webhooks)

@@ -36,7 +36,7 @@ from typing import Any
 import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from .db import Dependent, insert_returning_id, utcnow
@@ -57,7 +57,8 @@ BACKOFF: tuple[dt.timedelta, ...] = (
 )
 ERROR_LENGTH = 300
 # Modules whose handlers every worker needs, imported when a Worker is made (plugins register theirs on import).
-HANDLER_MODULES = ("core.mail", "core.signup.mandate_job", "core.signup.confirmation", "core.signup.payment_reminder")
+HANDLER_MODULES = ("core.mail", "core.signup.mandate_job", "core.signup.confirmation", "core.signup.payment_reminder",
+                   "core.signup.login")
 
 _handlers: dict[str, Handler] = {}
 
@@ -144,6 +145,22 @@ def short_error(exc: BaseException) -> str:
     text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
     text = " ".join(mask(text).split())
     return text if len(text) <= ERROR_LENGTH else text[: ERROR_LENGTH - 1] + "…"
+
+
+def cancel(session: Session, job_ids: Sequence[int]) -> int:
+    """Stop jobs that are no longer wanted (their sign-up was withdrawn or erased), in the caller's transaction:
+    pending ones become ``cancelled`` and never run; failed ones stay failed. Either way their payload (which may
+    hold an address) is emptied. A job that finished meanwhile is left as it is. Returns how many were pending."""
+    if not job_ids:
+        return 0
+    now = utcnow()
+    cancelled = session.execute(
+        update(Job).where(Job.id.in_(job_ids), Job.status == JobStatus.PENDING.value)
+        .values(status=JobStatus.CANCELLED.value, payload="{}", finished_at=now)
+        .execution_options(synchronize_session=False)).rowcount
+    session.execute(update(Job).where(Job.id.in_(job_ids), Job.status == JobStatus.FAILED.value)
+                    .values(payload="{}").execution_options(synchronize_session=False))
+    return cancelled
 
 
 # -- the worker ----------------------------------------------------------------------------------------------

@@ -58,6 +58,9 @@ class Signup(Base):
     paid_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     payment_reminded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, doc="'pay later' mail queued")
     confirmed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, doc="confirmation mail queued")
+    withdrawn_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, doc="mandate withdrawn (Art. 7(3))")
+    erased_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, doc="personal data erased (Art. 17)")
+    erasure_reason: Mapped[str | None] = mapped_column(String(40), doc="why, e.g. 'participant-request'")
 
     events: Mapped[list[SignupEvent]] = relationship(back_populates="signup", order_by="SignupEvent.id")
     agreements: Mapped[list[AcceptedAgreement]] = relationship(back_populates="signup")
@@ -80,13 +83,16 @@ class SignupEvent(Base):
 
 
 def participant() -> ColumnElement[bool]:
-    """The SQL condition for a confirmed participant: signed, and paid where the fee model asks a payment."""
-    return (Signup.stage == Stage.SIGNED) & ((Signup.payment_required.is_(False)) | (Signup.paid_at.is_not(None)))
+    """The SQL condition for a confirmed participant: signed, and paid where the fee model asks a payment, and
+    not withdrawn (an erased participant is always withdrawn too)."""
+    return (Signup.stage == Stage.SIGNED) & ((Signup.payment_required.is_(False)) | (Signup.paid_at.is_not(None))) \
+        & Signup.withdrawn_at.is_(None)
 
 
 def is_participant(signup: Signup) -> bool:
     """:func:`participant` for one loaded sign-up."""
-    return signup.stage == Stage.SIGNED and (not signup.payment_required or signup.paid_at is not None)
+    return signup.stage == Stage.SIGNED and (not signup.payment_required or signup.paid_at is not None) \
+        and signup.withdrawn_at is None
 
 
 class AcceptedAgreement(Base):
@@ -124,6 +130,22 @@ class JobStatus(StrEnum):
     PENDING = "pending"
     DONE = "done"
     FAILED = "failed"  # gave up after the last retry: shown to staff
+    CANCELLED = "cancelled"  # no longer wanted (its sign-up was withdrawn or erased); its payload is emptied
+
+
+class LoginLink(Base):
+    """A login link to the participant's page that was mailed: each works once (``used_at``), for a short while.
+
+    It names the address only by its keyed hash; rows are removed by ``flask retention run`` a day after."""
+
+    __tablename__ = "login_links"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    nonce: Mapped[str] = mapped_column(String(43), unique=True, doc="random, the signed link's content")
+    campaign: Mapped[str] = mapped_column(String(40), doc="the campaign whose address the link is for")
+    email_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 class Job(Base):

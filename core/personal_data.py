@@ -94,3 +94,16 @@ def store_mandate(session: Session, signup: Signup, pdf: bytes) -> None:
 def load_mandate(session: Session, signup: Signup) -> bytes | None:
     record = _record(session, signup)
     return record.mandate_pdf if record else None
+
+
+def erase(session: Session, signup: Signup) -> None:
+    """Remove every piece of ``signup``'s personal data: answers, a pending form, the signature, the mandate PDF."""
+    record = _record(session, signup)
+    if record is not None:
+        session.delete(record)
+
+
+def addresses(session: Session, signup: Signup) -> set[str]:
+    """The e-mail addresses ``signup``'s data holds (the confirmed one and one typed again, waiting for its code)."""
+    found = {load(session, signup).get("email"), (load_pending(session, signup) or {}).get("email")}
+    return {address for address in found if address}

@@ -21,6 +21,9 @@ RULES = {
     "code-check-ip": "30/hour",  # code guesses from one IP (each code also allows only 5 tries)
     "resend-ip": "20/hour",
     "mandate-download-ip": "60/hour",
+    "login-form-ip": "20/hour",  # login links asked for on the participant's page, from one IP
+    "login-mail-address": "5/day",  # login links mailed to one address (counted for unknown addresses too)
+    "login-link-ip": "30/hour",  # login links opened from one IP
     "pay-link-ip": "60/hour",  # payment pages opened through a signed link (and checkouts started there)
     "webhook-ip": "1200/minute",  # provider notifications (signature checks); providers retry after a 429
 }

@@ -4,8 +4,10 @@ A sign-up that never became a participant (no verified address, no signature, or
 erased, with everything about it (personal data, evidence, payment attempts), a set number of days after it
 started (``signup.erase_unfinished_after_days`` in the campaign file, 60 by default: more than the 30 days a
 payment link stays valid). A sign-up whose payment is on its way (a bank transfer being processed, a checkout
-still open) is left until that is settled. Jobs that ended long ago keep no payload (a failed mail may still hold
-the address it was for). ``flask retention run`` does both and reports the counts; run it daily.
+still open) is left until that is settled; a withdrawn one is never erased here (its participant ended it, and it
+is kept as evidence of that: :mod:`core.signup.withdrawal`). Jobs that ended long ago keep no payload (a failed
+mail may still hold the address it was for), and login links to the participant's page go a day after they were
+mailed. ``flask retention run`` does all three and reports the counts; run it daily.
 """
 
 from __future__ import annotations
@@ -22,11 +24,12 @@ from sqlalchemy.orm import Session
 
 from .campaigns import LoadedCampaign
 from .db import utcnow
-from .models import Job, JobStatus, Payment, PaymentState, Signup, participant
+from .models import Job, JobStatus, LoginLink, Payment, PaymentState, Signup, participant
 from .site import site
 
 BATCH = 500
 JOB_PAYLOADS_KEPT = dt.timedelta(days=30)
+LOGIN_LINKS_KEPT = dt.timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,12 @@ def _batches(session: Session, query) -> Iterator[list[int]]:  # type: ignore[no
         yield ids
 
 
+def delete_signups(session: Session, ids: list[int]) -> None:
+    """Delete sign-ups whole: their evidence, personal data, agreements and payments go with them (ON DELETE
+    CASCADE). For what never became a mandate; see :mod:`core.signup.withdrawal` for what a signed one keeps."""
+    session.execute(delete(Signup).where(Signup.id.in_(ids)))
+
+
 def erase_unfinished(session: Session, campaigns: Iterable[LoadedCampaign], now: dt.datetime,
                      dry_run: bool = False) -> list[Erased]:
     """Erase every campaign's unfinished sign-ups older than its limit; commits each batch. Returns the counts."""
@@ -56,15 +65,16 @@ def erase_unfinished(session: Session, campaigns: Iterable[LoadedCampaign], now:
     for loaded in campaigns:
         signup_config = loaded.campaign.signup
         days = signup_config.erase_unfinished_after_days if signup_config else 60
+        # A withdrawn sign-up was signed and ended by its participant: it is kept as evidence of that.
         query = select(Signup.id).where(Signup.campaign == loaded.slug, not_(participant()),
+                                        Signup.withdrawn_at.is_(None),
                                         Signup.created_at < now - dt.timedelta(days=days), not_(_in_flight(now)))
         if dry_run:
             count = session.scalar(select(func.count()).select_from(query.subquery())) or 0
         else:
             count = 0
             for ids in _batches(session, query.order_by(Signup.id)):
-                # Evidence, personal data, agreements and payments go with it (ON DELETE CASCADE).
-                session.execute(delete(Signup).where(Signup.id.in_(ids)))
+                delete_signups(session, ids)
                 session.commit()
                 count += len(ids)
         results.append(Erased(loaded.slug, days, count))
@@ -83,6 +93,16 @@ def empty_old_job_payloads(session: Session, now: dt.datetime, dry_run: bool = F
     return count
 
 
+def remove_old_login_links(session: Session, now: dt.datetime, dry_run: bool = False) -> int:
+    """Remove login links mailed more than a day ago (used or not: they stopped working after 30 minutes)."""
+    old = LoginLink.created_at < now - LOGIN_LINKS_KEPT
+    if dry_run:
+        return session.scalar(select(func.count()).select_from(LoginLink).where(old)) or 0
+    count = session.execute(delete(LoginLink).where(old)).rowcount
+    session.commit()
+    return count
+
+
 @click.group("retention")
 def retention_cli() -> None:
     """Erase what is kept no longer than needed."""
@@ -92,13 +112,16 @@ def retention_cli() -> None:
 @click.option("--dry-run", is_flag=True, help="Only count what would be erased.")
 @with_appcontext
 def run(dry_run: bool) -> None:
-    """Erase unfinished sign-ups past their campaign's limit and old job payloads; print the counts."""
+    """Erase unfinished sign-ups past their campaign's limit, old job payloads and old login links; print the
+    counts."""
     now = utcnow()
     with current_app.extensions["claimsite.db"].sessions() as session:
         results = erase_unfinished(session, site().registry.snapshot.campaigns.values(), now, dry_run)
         jobs = empty_old_job_payloads(session, now, dry_run)
+        links = remove_old_login_links(session, now, dry_run)
     verb = "would erase" if dry_run else "erased"
     for result in results:
         click.echo(f"{result.campaign}: {verb} {result.signups} unfinished sign-up(s) older than {result.days} days")
     click.echo(f"jobs: {'would empty' if dry_run else 'emptied'} {jobs} payload(s) of jobs that ended over "
                f"{JOB_PAYLOADS_KEPT.days} days ago")
+    click.echo(f"login links: {'would remove' if dry_run else 'removed'} {links} mailed over a day ago")

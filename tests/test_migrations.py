@@ -9,7 +9,8 @@ from alembic.runtime.migration import MigrationContext
 from core.db import Base
 from core.migrations import downgrade, upgrade
 
-TABLES = {"signups", "signup_events", "accepted_agreements", "personal_records", "jobs", "payments", "provider_events"}
+TABLES = {"signups", "signup_events", "accepted_agreements", "personal_records", "jobs", "payments", "provider_events",
+          "login_links"}
 
 
 def table_names(url: str) -> set[str]:

@@ -44,8 +44,8 @@ def queue_confirmation_if_ready(session: Session, signup: Signup, now: dt.dateti
 def send_confirmation(app: Flask, payload: dict[str, Any]) -> None:
     db = db_session()
     signup = db.scalar(select(Signup).where(Signup.token == payload["signup"]))
-    if signup is None:
-        return  # erased meanwhile
+    if signup is None or signup.withdrawn_at is not None:
+        return  # erased or withdrawn meanwhile
     loaded = site().registry.snapshot.campaigns.get(signup.campaign)
     if loaded is None:
         raise RuntimeError(f"campaign {signup.campaign} is not loaded")

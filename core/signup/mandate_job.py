@@ -61,7 +61,7 @@ def participant_rows(answers: dict[str, Any], language: str) -> dict[str, str]:
 def make_mandate(app: Flask, payload: dict[str, Any]) -> None:
     db = db_session()
     signup = db.scalar(select(Signup).where(Signup.token == payload["signup"]))
-    if signup is None or signup.mandate_sha256 or signup.stage != Stage.SIGNED:
+    if signup is None or signup.mandate_sha256 or signup.stage != Stage.SIGNED or signup.erased_at is not None:
         return  # erased, already made, or not signed: nothing to do
     loaded = site().registry.snapshot.campaigns.get(signup.campaign)
     if loaded is None:

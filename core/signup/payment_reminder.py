@@ -41,8 +41,8 @@ def send_payment_reminder(app: Flask, payload: dict[str, Any]) -> None:
     db = db_session()
     signup = db.scalar(select(Signup).where(Signup.token == payload["signup"]))
     if signup is None or signup.stage != Stage.SIGNED or signup.paid_at is not None \
-            or signup.payment_reminded_at is not None:
-        return  # erased, paid, or reminded already
+            or signup.payment_reminded_at is not None or signup.withdrawn_at is not None:
+        return  # erased, paid, reminded already, or withdrawn
     loaded = site().registry.snapshot.campaigns.get(signup.campaign)
     if loaded is None:
         raise RuntimeError(f"campaign {signup.campaign} is not loaded")

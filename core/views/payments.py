@@ -80,7 +80,7 @@ def pay(token: str) -> BaseResponse:
     """What is owed, and a button to the checkout (a POST: opening a checkout is not a link to follow twice)."""
     _limit("pay-link-ip")
     loaded, signup = _signup_of(token)
-    if signup.stage != Stage.SIGNED:
+    if signup.stage != Stage.SIGNED or signup.withdrawn_at is not None:  # nothing to pay for a withdrawn mandate
         return redirect(url_for("signup.start"))
     if is_participant(signup):
         return _paid_page(loaded, signup)

@@ -1,0 +1,128 @@
+"""Leaving a campaign, from the participant's page: withdrawing the mandate (GDPR Art. 7(3)) and erasure (Art. 17).
+
+Each function changes the caller's session; the view commits.
+
+**Withdrawing** ends the mandate from that moment on. The sign-up stops counting (counter, exports, settlement:
+:func:`core.models.participant`), mail still queued for it (a payment reminder, the confirmation) is cancelled, and
+the ``withdrawn`` event records when and from where. What was signed stays as it was: a withdrawal does not undo
+what was done under the mandate before it, and the foundation must be able to show both.
+
+**Erasure** removes the personal data and keeps the least that shows a mandate existed and how it ended.
+
+Removed:
+
+- the personal record: the answers, a later form waiting for its code, the signature, the mandate PDF;
+- the keyed hash of the e-mail address, replaced by a random value: the sign-up can no longer be linked to the
+  address (not even by us, with the hash key), and the address can join afresh;
+- the verification code, and the hashed IP addresses and browsers of every evidence event;
+- the evidence events that concern only the address (forms sent, codes sent, wrong codes);
+- mail and other jobs still queued for the sign-up or its address (cancelled), and the payloads of failed ones.
+
+Kept, for a signed sign-up only, because they are needed to establish, exercise or defend legal claims (Art.
+17(3)(b) and (e)): that the foundation acted under a mandate until it was withdrawn, and what fee was agreed and
+paid:
+
+- the campaign, the random reference (printed on the mandate), the stage and the date of each step;
+- the agreements' ids, versions and the SHA-256 of the exact texts signed, and the SHA-256 of the mandate PDF (a
+  copy the participant kept can still be matched against it);
+- the fee terms signed and the payment attempts (amounts, dates, the provider's reference): bookkeeping, which
+  Dutch tax law asks to keep for seven years (AWR art. 52);
+- the evidence events of verifying, agreeing, signing, the mandate, paying, withdrawing and erasing, with their
+  times and non-personal details;
+- ``erased_at`` and ``erasure_reason``: when, and why (``participant-request``: the participant asked on their page).
+
+A sign-up that was never signed holds nothing that must be kept: it is deleted whole, as retention deletes one
+(:func:`core.retention.delete_signups`).
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+import secrets
+from email.utils import parseaddr
+
+from sqlalchemy import delete, or_, select, update
+from sqlalchemy.orm import Session
+
+from .. import personal_data
+from ..db import set_once
+from ..hashing import normalise_email
+from ..jobs import cancel
+from ..models import Job, JobStatus, LoginLink, Signup, SignupEvent, Stage
+from ..retention import delete_signups
+from .flow import Visit, record
+
+PARTICIPANT_REQUEST = "participant-request"
+# The evidence an erased sign-up keeps (see the module docstring); payment events are "payment-<state>".
+KEPT_STEPS = ("verified", "fee-chosen", "agreed", "signed", "mandate-made", "withdrawn", "erased")
+ERASED_HASH_PREFIX = "erased-"
+# Jobs that only make sense while the mandate runs.
+ENDED_BY_WITHDRAWAL = ("payment-reminder", "confirmation")
+
+
+def can_withdraw(signup: Signup) -> bool:
+    return signup.stage == Stage.SIGNED and signup.withdrawn_at is None and signup.erased_at is None
+
+
+def withdraw(session: Session, signup: Signup, visit: Visit, detail: str | None = None) -> bool:
+    """Withdraw ``signup``'s mandate; False when it was not signed or was withdrawn already (e.g. a second click)."""
+    if not can_withdraw(signup) or not set_once(session, Signup.withdrawn_at, signup.id, visit.now):
+        return False
+    signup.withdrawn_at = visit.now
+    record(session, signup, "withdrawn", visit, detail=detail)
+    cancel(session, [job.id for job in _jobs_of(session, signup, set()) if job.kind in ENDED_BY_WITHDRAWAL])
+    return True
+
+
+def erase(session: Session, signup: Signup, visit: Visit, reason: str = PARTICIPANT_REQUEST) -> None:
+    """Erase ``signup``'s personal data and keep what the module docstring lists (for a signed sign-up; anything
+    else is deleted whole). A signed sign-up still running is withdrawn first."""
+    cancel(session, [job.id for job in _jobs_of(session, signup, personal_data.addresses(session, signup))])
+    hashed = signup.email_hash
+    if signup.stage != Stage.SIGNED:
+        session.expunge(signup)
+        delete_signups(session, [signup.id])
+    else:
+        # No hashed IP or browser is kept: this evidence is recorded without them.
+        anonymous = Visit(visit.now, None, None)
+        withdraw(session, signup, anonymous, detail="erasure")
+        personal_data.erase(session, signup)
+        session.flush()
+        session.execute(delete(SignupEvent).where(SignupEvent.signup_id == signup.id,
+                                                  SignupEvent.step.not_in(KEPT_STEPS),
+                                                  SignupEvent.step.not_like("payment-%"))
+                        .execution_options(synchronize_session=False))
+        session.execute(update(SignupEvent).where(SignupEvent.signup_id == signup.id)
+                        .values(ip_hash=None, user_agent=None).execution_options(synchronize_session=False))
+        session.expire(signup, ["events"])
+        signup.email_hash = ERASED_HASH_PREFIX + secrets.token_hex(28)
+        signup.code_hash = signup.code_expires_at = signup.code_sent_at = None
+        signup.erased_at, signup.erasure_reason = visit.now, reason
+        record(session, signup, "erased", anonymous, detail=reason)
+    session.flush()
+    if session.scalar(select(Signup.id).where(Signup.email_hash == hashed).limit(1)) is None:
+        # The address has no sign-up left: its login links (which name it by the same hash) go too.
+        session.execute(delete(LoginLink).where(LoginLink.email_hash == hashed))
+
+
+def _jobs_of(session: Session, signup: Signup, addresses: set[str]) -> list[Job]:
+    """Pending or failed jobs of ``signup``'s campaign that name it (by its token) or mail one of ``addresses``."""
+    named = [Job.payload.contains(signup.token, autoescape=True),
+             *(Job.payload.contains(address, autoescape=True) for address in addresses)]
+    candidates = session.scalars(select(Job).where(Job.campaign == signup.campaign, or_(*named),
+                                                   Job.status.in_((JobStatus.PENDING, JobStatus.FAILED))))
+    normalised = {normalise_email(address) for address in addresses}
+    return [job for job in candidates if _names(job, signup.token, normalised)]
+
+
+def _names(job: Job, token: str, addresses: set[str]) -> bool:
+    payload = json.loads(job.payload)
+    if payload.get("signup") == token:
+        return True
+    if "message" in payload:  # a composed mail
+        recipient = str(email.message_from_string(payload["message"], policy=email.policy.default)["To"] or "")
+    else:
+        recipient = str(payload.get("to") or "")
+    return bool(recipient) and normalise_email(parseaddr(recipient)[1] or recipient) in addresses

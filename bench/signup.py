@@ -109,7 +109,8 @@ def build_app(secret_key: str, instance_dir: str, database_url: str, prefix: str
                                  sqlalchemy.Column("id", sqlalchemy.Integer, primary_key=True),
                                  sqlalchemy.Column("email", sqlalchemy.String(200)))
     reference.create(app.extensions["claimsite.db"].engine, checkfirst=True)
-    add_row, count_rows = sqlalchemy.insert(reference), sqlalchemy.select(sqlalchemy.func.count()).select_from(reference)
+    add_row = sqlalchemy.insert(reference)
+    count_rows = sqlalchemy.select(sqlalchemy.func.count()).select_from(reference)
 
     def bench_insert_count():  # type: ignore[no-untyped-def]
         db = db_session()

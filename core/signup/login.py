@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from ..campaigns import LoadedCampaign
 from ..db import db_session, set_once, utcnow
-from ..hashing import email_hash
+from ..hashing import email_hash, signing_serializer
 from ..jobs import current_job, enqueue, job_handler
 from ..mail import compose, queue_mail
 from ..models import LoginLink, Signup
@@ -41,7 +41,7 @@ class LoginCheck(Enum):
 
 
 def _serializer(secret_key: str, campaign: str) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(secret_key, salt=f"participant-login:{campaign}")
+    return signing_serializer(secret_key, f"participant-login:{campaign}")
 
 
 def queue_login_mail(session: Session, loaded: LoadedCampaign, address: str, language: str) -> None:

@@ -208,7 +208,10 @@ def _commit_in_one_statement(session: Session, table: Table, values: dict[str, A
         params.update({f"d{n}_{key}": value for key, value in dependent.values.items()})
     for name, process in processors:
         params[name] = process(params[name])
-    driver = session.connection().connection.driver_connection  # checked out, idle: no BEGIN sent yet
+    # A connection of the session's pool (checked as the session's would be), without the session's transaction
+    # bookkeeping, which costs more CPU than the statement itself.
+    pooled = session.get_bind().raw_connection()
+    driver = pooled.driver_connection
     driver.autocommit = True  # psycopg: set on the client only, no round trip
     try:
         with driver.cursor() as cursor:
@@ -220,21 +223,28 @@ def _commit_in_one_statement(session: Session, table: Table, values: dict[str, A
                                   dialect=dialect) from exc
     finally:
         driver.autocommit = False
-    session.commit()  # the session's transaction sent nothing: this sends nothing either
+        pooled.close()  # back to the pool
     return None if row is None else row[0]
 
 
 def _with_defaults(table: Table, values: dict[str, Any]) -> dict[str, Any]:
-    missing = {}
+    missing = {key: default() for key, default in _python_defaults(table) if key not in values}
+    return {**values, **missing} if missing else values
+
+
+@cache
+def _python_defaults(table: Table) -> tuple[tuple[str, Callable[[], Any]], ...]:
+    """(column, a function giving its value) for each column with a Python-side default, except the primary key."""
+    found: list[tuple[str, Callable[[], Any]]] = []
     for column in table.columns:
         default = column.default
-        if column.key in values or column.primary_key or default is None:
+        if column.primary_key or default is None:
             continue
         if getattr(default, "is_scalar", False):
-            missing[column.key] = default.arg  # type: ignore[attr-defined]
+            found.append((column.key, lambda value=default.arg: value))  # type: ignore[attr-defined,misc]
         elif getattr(default, "is_callable", False):
-            missing[column.key] = default.arg(None)  # type: ignore[attr-defined]
-    return {**values, **missing} if missing else values
+            found.append((column.key, lambda make=default.arg: make(None)))  # type: ignore[attr-defined,misc]
+    return tuple(found)
 
 
 @cache

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import unicodedata
+from functools import lru_cache
 from typing import Any
 
 from itsdangerous import URLSafeTimedSerializer
@@ -34,10 +35,12 @@ def sha256_hex(data: bytes | str) -> str:
     return hashlib.sha256(data.encode() if isinstance(data, str) else data).hexdigest()
 
 
+@lru_cache(maxsize=1024)
 def signing_serializer(secret_key: str, salt: str, *, serializer: Any = None,
                        key_derivation: str = "django-concat") -> URLSafeTimedSerializer:
     """itsdangerous' signed, timestamped tokens (HMAC-SHA1, its default), given ``hashlib.sha1`` itself as the hash:
     itsdangerous' default wraps it in a Python function, which sends ``hmac`` down its pure-Python path (about
-    twice the cost per token, and every sign-up post signs or checks several). The tokens are the same."""
+    twice the cost per token, and every sign-up post signs or checks several). The tokens are the same. Made once
+    per key and salt (a serializer keeps no state between tokens)."""
     return URLSafeTimedSerializer(secret_key, salt=salt, serializer=serializer,
                                   signer_kwargs={"digest_method": hashlib.sha1, "key_derivation": key_derivation})

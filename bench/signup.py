@@ -279,6 +279,19 @@ def open_session(server: Server, timeout: float = 5.0) -> Session:
     return Session("; ".join(cookies), token.group(1))
 
 
+def open_session_retrying(server: Server, attempts: int = 5) -> Session:
+    """:func:`open_session`, tried again a few times: right after start-up a worker still booting can reset a
+    connection (seen once in many runs); the measured runs come later and count every such error."""
+    for attempt in range(attempts):
+        try:
+            return open_session(server)
+        except ConnectionError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.5)
+    raise AssertionError("unreachable")
+
+
 # --- the load generator -------------------------------------------------------------------------------------
 
 
@@ -460,7 +473,7 @@ def measure_database(args: argparse.Namespace, database: str, url: str, secret: 
     try:
         server = start_server(args, secret, instance_dir, url, host, prefix, log)
         try:
-            sessions = [open_session(server) for _ in range(max(args.clients))]
+            sessions = [open_session_retrying(server) for _ in range(max(args.clients))]
             if args.calibrate and not outcome.runs:  # once, on the first database: it does not touch it
                 noop = load(server, f"{prefix}{NOOP_PATH}", sessions, args.calibrate, "noop", "noop")
                 print(f"load generator check: a no-op view (same HTTP path and gunicorn, no database) takes "

@@ -178,9 +178,9 @@ def commit_new(session: Session, table: Table, values: dict[str, Any], unique: t
     open: this call starts and ends its own, so it never commits anyone else's changes.
 
     For the busiest write of the site (every sign-up form). On PostgreSQL it is ONE statement (data-modifying
-    CTEs: all or nothing) sent in autocommit through the driver: one round trip, where BEGIN, a statement per
-    row and COMMIT through the ORM cost six, and about a millisecond of CPU less (bench/README.md). Elsewhere
-    (SQLite) a statement per row in one transaction."""
+    CTEs: all or nothing) sent in autocommit through the driver, on a connection of the session's pool: one round
+    trip, where BEGIN, a statement per row and COMMIT through the ORM cost six, and about a millisecond of CPU
+    less (bench/README.md). Elsewhere (SQLite) a statement per row in one transaction of the session."""
     if session.in_transaction():
         raise RuntimeError("commit_new() commits its own transaction: commit or roll back the session first")
     if session.get_bind().dialect.name == "postgresql":
@@ -213,16 +213,22 @@ def _commit_in_one_statement(session: Session, table: Table, values: dict[str, A
     pooled = session.get_bind().raw_connection()
     driver = pooled.driver_connection
     driver.autocommit = True  # psycopg: set on the client only, no round trip
+    lost = False
     try:
         with driver.cursor() as cursor:
             cursor.execute(sql, params)
             row = cursor.fetchone()
     except dialect.loaded_dbapi.Error as exc:
-        # Raised as SQLAlchemy raises it (IntegrityError, OperationalError, ...), without the values: personal data.
+        # As SQLAlchemy does: a connection the server closed is dropped from the pool, not handed out again; and
+        # the error is raised as SQLAlchemy raises it (IntegrityError, ...), without the values (personal data).
+        lost = dialect.is_disconnect(exc, driver, None)
+        if lost:
+            pooled.invalidate(exc)
         raise DBAPIError.instance(sql, None, exc, dialect.loaded_dbapi.Error, hide_parameters=True,
-                                  dialect=dialect) from exc
+                                  connection_invalidated=lost, dialect=dialect) from exc
     finally:
-        driver.autocommit = False
+        if not lost:
+            driver.autocommit = False
         pooled.close()  # back to the pool
     return None if row is None else row[0]
 

@@ -49,3 +49,28 @@ def test_a_connection_in_steady_use_is_not_pinged(engine) -> None:
     with pytest.raises(sqlalchemy.exc.OperationalError):
         backend_pid(engine)
     assert backend_pid(engine) != first
+
+
+def test_a_connection_lost_during_commit_new_is_not_handed_out_again(engine) -> None:
+    """commit_new talks to the driver itself; a connection the server closed must still leave the pool."""
+    from sqlalchemy.orm import Session
+
+    from core.migrations import upgrade
+    from core.models import Signup
+
+    upgrade(engine.url.render_as_string(hide_password=False))
+    first = backend_pid(engine)
+    terminate(first)
+
+    def new_signup(token: str) -> int | None:
+        with Session(engine) as session:
+            return db.commit_new(session, Signup.__table__, {
+                "token": token, "campaign": "tiktokclaim", "email_hash": token * 8, "language": "nl",
+                "stage": "started", "created_at": db.utcnow(), "code_attempts": 0, "codes_sent": 0,
+            }, ("campaign", "email_hash"))
+
+    with pytest.raises(sqlalchemy.exc.OperationalError) as raised:
+        new_signup("lostconn")
+    assert raised.value.connection_invalidated
+    assert new_signup("nextconn") is not None  # a new connection, no error
+    assert backend_pid(engine) != first

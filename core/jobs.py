@@ -120,7 +120,7 @@ def enqueue(
 
 def new_job(kind: str, payload: dict[str, Any], *, campaign: str | None = None,
             run_after: dt.datetime | None = None) -> Dependent:
-    """A job's row, for :func:`enqueue`, or to be written with a new row it belongs to (:func:`core.db.insert_new`)."""
+    """A job's row, for :func:`enqueue`, or to be written with a new row it belongs to (:func:`core.db.commit_new`)."""
     if run_after is not None and run_after.tzinfo is None:
         raise ValueError("run_after must be timezone-aware (use core.db.utcnow())")
     now = utcnow()

@@ -28,7 +28,7 @@ def _record(session: Session, signup: Signup) -> PersonalRecord | None:
 
 
 def new_record(data: dict[str, Any]) -> Dependent:
-    """The answers of a first sign-up, as a row written with the new sign-up (:func:`core.db.insert_new`)."""
+    """The answers of a first sign-up, as a row written with the new sign-up (:func:`core.db.commit_new`)."""
     return Dependent(PersonalRecord.__table__, {"data": _encode(data)}, parent_column="signup_id")
 
 

@@ -63,7 +63,7 @@ def record(session: Session, signup: Signup, step: str, visit: Visit, detail: st
 
 
 def _step_rows(steps: list[str], visit: Visit) -> list[Dependent]:
-    """:func:`record` for several steps of a new sign-up, as rows written with it (:func:`core.db.insert_new`)."""
+    """:func:`record` for several steps of a new sign-up, as rows written with it (:func:`core.db.commit_new`)."""
     return [Dependent(SignupEvent.__table__, _event_values(step, visit, None), parent_column="signup_id")
             for step in steps]
 

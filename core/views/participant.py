@@ -32,7 +32,7 @@ from ..signup.login import LOGIN_LINK_VALID, LoginCheck, check_login_link, queue
 from ..site import current_campaign, site
 from ..tenancy import campaign_url
 from .localized import localized_blueprint, localized_route
-from .signup import _csrf_ok, _limit, current_visit
+from .signup import csrf_ok, current_visit, limit_per_ip
 
 bp = localized_blueprint("participant", __name__)
 
@@ -117,7 +117,7 @@ def page() -> BaseResponse:
                            states=PaymentState)
     form = LoginForm()
     if form.validate_on_submit():
-        _limit("login-form-ip")
+        limit_per_ip("login-form-ip")
         address = form.email.data or ""
         # Counted for every address, known or not, so the limit tells nothing either; over it, nothing is sent.
         if site().limits.hit("login-mail-address", email_hash(site().hash_key, address)):
@@ -149,7 +149,7 @@ def login(token: str) -> BaseResponse:
     """The link from the mail: a page with a button (a GET never uses the link up, so a mail program that opens
     links to check them does not spend it); the button logs in."""
     loaded = current_campaign()
-    _limit("login-link-ip")
+    limit_per_ip("login-link-ip")
     db = db_session()
     secret_key: str = current_app.secret_key  # type: ignore[assignment]
     if request.method == "GET":
@@ -157,7 +157,7 @@ def login(token: str) -> BaseResponse:
         if result is not LoginCheck.OK:
             return _refused(result)
         return render_page("participant/login.html", cache=False, token=token)
-    if not _csrf_ok():
+    if not csrf_ok():
         return render_page("participant/login.html", cache=False, status=400, token=token,
                            message=_("The page was open too long; please try again."))
     result, hashed = use_login_link(db, secret_key, loaded.slug, token, utcnow())
@@ -172,7 +172,7 @@ def login(token: str) -> BaseResponse:
 
 @localized_route(bp, "/my/logout", methods=["POST"])
 def logout() -> BaseResponse:
-    if _csrf_ok():
+    if csrf_ok():
         session.pop(SESSION_KEY, None)
     return redirect(url_for("participant.page"))
 
@@ -188,7 +188,7 @@ def _confirm(action: str, reference: str) -> BaseResponse:
     entry = _entry(signup, g.lang)
     if request.method == "GET":
         return render_page("participant/confirm.html", cache=False, action=action, entry=entry)
-    if not _csrf_ok():
+    if not csrf_ok():
         return render_page("participant/confirm.html", cache=False, status=400, action=action, entry=entry,
                            message=_("The page was open too long; please try again."))
     db = db_session()

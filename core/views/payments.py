@@ -25,7 +25,7 @@ from ..signup.links import PAY_LINK_DAYS, read_pay_link_token
 from ..site import current_campaign
 from ..tenancy import campaign_url
 from .localized import localized_blueprint, localized_route
-from .signup import _csrf_ok, _limit, current_visit
+from .signup import csrf_ok, current_visit, limit_per_ip
 
 bp = localized_blueprint("payments", __name__)
 webhooks = Blueprint("payment_webhooks", __name__)
@@ -78,7 +78,7 @@ def _pay_page(loaded: LoadedCampaign, signup: Signup, token: str, message: str |
 @localized_route(bp, "/join/pay/<token>", methods=["GET", "POST"])
 def pay(token: str) -> BaseResponse:
     """What is owed, and a button to the checkout (a POST: opening a checkout is not a link to follow twice)."""
-    _limit("pay-link-ip")
+    limit_per_ip("pay-link-ip")
     loaded, signup = _signup_of(token)
     if signup.stage != Stage.SIGNED or signup.withdrawn_at is not None:  # nothing to pay for a withdrawn mandate
         return redirect(url_for("signup.start"))
@@ -86,7 +86,7 @@ def pay(token: str) -> BaseResponse:
         return _paid_page(loaded, signup)
     if request.method == "GET":
         return _pay_page(loaded, signup, token)
-    if not _csrf_ok():
+    if not csrf_ok():
         return _pay_page(loaded, signup, token, _("The page was open too long; please try again."), 400)
     provider = provider_for(loaded)
     if provider is None:
@@ -134,5 +134,5 @@ def webhook(provider: str) -> BaseResponse:
     found = provider_named(provider)
     if found is None:
         abort(404)
-    _limit("webhook-ip")
+    limit_per_ip("webhook-ip")
     return found.handle_webhook(current_campaign(), request)

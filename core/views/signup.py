@@ -59,7 +59,9 @@ def _joinable() -> LoadedCampaign:
     return loaded
 
 
-def _limit(rule: str) -> None:
+def limit_per_ip(rule: str) -> None:
+    """Count this request against ``rule`` for the visitor's (hashed) IP; a 429 page once over (every view that
+    mails or checks a secret: sign-up, payments, the participant's page)."""
     site().limits.enforce(rule, current_visit().ip_hash)
 
 
@@ -88,7 +90,7 @@ def start() -> BaseResponse:
         return render_page("signup/closed.html", cache=False)
     form = build_form(loaded, g.lang)
     if form.validate_on_submit():
-        _limit("signup-form-ip")
+        limit_per_ip("signup-form-ip")
         db = db_session()
         signup, sending = flow.start(db, loaded, g.lang, form.answers(), _keys(), site().limits, current_visit())
         db.commit()
@@ -115,9 +117,9 @@ def verify() -> BaseResponse:
         return _next_step(signup)
     if request.method == "GET":
         return _verify_page(signup)
-    if not _csrf_ok():
+    if not csrf_ok():
         return _verify_page(signup, _("The page was open too long; please try again."), 400)
-    _limit("code-check-ip")
+    limit_per_ip("code-check-ip")
     db = db_session()
     result = flow.try_code(db, signup, request.form.get("code", ""), _keys(), current_visit())
     db.commit()
@@ -141,9 +143,9 @@ def resend() -> BaseResponse:
     signup = _started()
     if signup is None:
         return redirect(url_for("signup.start"))
-    if not _csrf_ok():
+    if not csrf_ok():
         return _verify_page(signup, _("The page was open too long; please try again."), 400)
-    _limit("resend-ip")
+    limit_per_ip("resend-ip")
     db = db_session()
     sending = flow.resend(db, loaded, signup, _keys(), site().limits, current_visit())
     db.commit()
@@ -154,7 +156,7 @@ def resend() -> BaseResponse:
 @localized_route(bp, "/join/verify/<token>")
 def verify_link(token: str) -> BaseResponse:
     loaded = _joinable()
-    _limit("code-check-ip")
+    limit_per_ip("code-check-ip")
     found = read_link_token(_keys().secret_key, loaded.slug, token)
     db = db_session()
     signup = flow.find(db, loaded.slug, found[0]) if found else None
@@ -211,7 +213,7 @@ def sign() -> BaseResponse:
            "pays_now": model.asks_payment()} if model else None
     errors: dict[str, str] = {}
     if request.method == "POST":
-        if not _csrf_ok():
+        if not csrf_ok():
             errors["form"] = _("The page was open too long; please try again.")
         for text in texts:
             if request.form.get(f"agree-{text.agreement.id}") != "yes":
@@ -263,7 +265,7 @@ def done() -> BaseResponse:
 def mandate(token: str) -> BaseResponse:
     """The signed mandate PDF, through the signed link in the confirmation mail (valid for 90 days)."""
     loaded = current_campaign()
-    _limit("mandate-download-ip")
+    limit_per_ip("mandate-download-ip")
     signup_token = read_mandate_link_token(loaded.slug, token)
     if signup_token is None:
         abort(404)
@@ -278,9 +280,9 @@ def mandate(token: str) -> BaseResponse:
     return response
 
 
-def _csrf_ok() -> bool:
-    """This blueprint checks CSRF itself (it is exempt from the global check) so that an expired page gets a
-    clear message on the same page, with nothing typed lost, instead of an error page."""
+def csrf_ok() -> bool:
+    """The posted CSRF token is valid. These views check CSRF themselves (exempt from the global check) so that an
+    expired page gets a clear message on the same page, with nothing typed lost, instead of an error page."""
     try:
         validate_csrf(request.form.get("csrf_token"))
     except ValidationError:

@@ -25,6 +25,7 @@ from .payment_providers import unpaid_campaigns
 from .plugins import PluginHost
 from .ratelimits import RateLimits
 from .retention import retention_cli
+from .sealing import WORKING_BOX_EXTENSION, WorkingBox
 from .sessions import CampaignSessionInterface
 from .settings import SettingsError, load_settings
 from .site import Site
@@ -64,10 +65,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     tenancy = TenancyMiddleware(app.wsgi_app, registry, settings)
     page_cache = PageCache(0 if settings.development else settings.page_cache_seconds)
+    hash_key = settings.resolved_hash_key()
+    working_box = app.extensions[WORKING_BOX_EXTENSION] = WorkingBox(hash_key)
     app.extensions["claimsite"] = Site(
         settings, plugins, themes, registry, Assets(themes), page_cache, tenancy,
         RateLimits(settings.ratelimit_storage_url), Counters(settings.counter_cache_seconds),
-        settings.resolved_hash_key(),
+        hash_key, settings.resolved_sealing_key(), working_box,
         [provider for found in plugins.pm.hook.claimsite_payment_providers() for provider in found],
     )
 

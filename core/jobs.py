@@ -41,6 +41,7 @@ from sqlalchemy.orm import Session
 
 from .db import Dependent, insert_returning_id, utcnow
 from .models import Job, JobStatus
+from .sealing import current_working_box
 
 log = logging.getLogger(__name__)
 
@@ -125,9 +126,23 @@ def new_job(kind: str, payload: dict[str, Any], *, campaign: str | None = None,
         raise ValueError("run_after must be timezone-aware (use core.db.utcnow())")
     now = utcnow()
     return Dependent(Job.__table__, {
-        "kind": kind, "campaign": campaign, "payload": json.dumps(payload, ensure_ascii=False),
+        "kind": kind, "campaign": campaign, "payload": encode_payload(payload),
         "status": JobStatus.PENDING.value, "attempts": 0, "run_after": run_after or now, "created_at": now,
     })
+
+
+EMPTY_PAYLOAD = "{}"  # what a job that ended keeps: nothing
+
+
+def encode_payload(payload: dict[str, Any]) -> str:
+    """A job's payload as kept in the database: locked with the app's working key (a mail job holds an address,
+    a name, a mandate), so the jobs table of a copied database reads as nothing (see :mod:`core.sealing`)."""
+    return current_working_box().lock_text(json.dumps(payload, ensure_ascii=False))
+
+
+def decode_payload(stored: str) -> dict[str, Any]:
+    """The payload :func:`encode_payload` kept (an emptied one is ``{}``)."""
+    return json.loads(current_working_box().unlock_text(stored) if stored.startswith("CSW1:") else stored)
 
 
 # -- masking: no personal data in the error column or the logs ----------------------------------------------
@@ -156,10 +171,10 @@ def cancel(session: Session, job_ids: Sequence[int]) -> int:
     now = utcnow()
     cancelled = session.execute(
         update(Job).where(Job.id.in_(job_ids), Job.status == JobStatus.PENDING.value)
-        .values(status=JobStatus.CANCELLED.value, payload="{}", finished_at=now)
+        .values(status=JobStatus.CANCELLED.value, payload=EMPTY_PAYLOAD, finished_at=now)
         .execution_options(synchronize_session=False)).rowcount
     session.execute(update(Job).where(Job.id.in_(job_ids), Job.status == JobStatus.FAILED.value)
-                    .values(payload="{}").execution_options(synchronize_session=False))
+                    .values(payload=EMPTY_PAYLOAD).execution_options(synchronize_session=False))
     return cancelled
 
 
@@ -230,7 +245,7 @@ class Worker:
         token = _current.set(running)
         try:
             with self.app.app_context():
-                handler(self.app, json.loads(job.payload))
+                handler(self.app, decode_payload(job.payload))
         except Exception as exc:
             job.attempts += 1
             error = short_error(exc)
@@ -246,7 +261,7 @@ class Worker:
             job.attempts += 1
             job.status = JobStatus.DONE.value
             job.finished_at = utcnow()
-            job.payload = "{}"  # a done job keeps nothing personal (mail payloads hold addresses)
+            job.payload = EMPTY_PAYLOAD  # a done job keeps nothing personal (mail payloads hold addresses)
             log.info("job %s (%s, %s) done", job.id, job.kind, job.campaign or "-")
         finally:
             _current.reset(token)

@@ -118,10 +118,13 @@ class PersonalRecord(Base):
     __tablename__ = "personal_records"
 
     signup_id: Mapped[int] = mapped_column(ForeignKey("signups.id", ondelete="CASCADE"), primary_key=True)
-    data: Mapped[bytes] = mapped_column(LargeBinary, doc="the form's answers")
+    sealed_answers: Mapped[bytes] = mapped_column(LargeBinary, doc="the form's answers, sealed to the foundation")
+    sealed_signature: Mapped[bytes | None] = mapped_column(LargeBinary, doc="the drawn signature (PNG), sealed")
+    sealed_mandate: Mapped[bytes | None] = mapped_column(LargeBinary, doc="the signed mandate PDF, sealed")
+    working_answers: Mapped[bytes | None] = mapped_column(LargeBinary, doc="the answers, while the flow needs them")
+    working_signature: Mapped[bytes | None] = mapped_column(LargeBinary, doc="the signature, until the mandate")
     pending: Mapped[bytes | None] = mapped_column(LargeBinary, doc="a later form, applied once its e-mail is verified")
-    signature_png: Mapped[bytes | None] = mapped_column(LargeBinary)
-    mandate_pdf: Mapped[bytes | None] = mapped_column(LargeBinary)
+    participant_mandate: Mapped[bytes | None] = mapped_column(LargeBinary, doc="the participant's copy")
 
     signup: Mapped[Signup] = relationship()
 

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from .campaigns import LoadedCampaign
 from .db import utcnow
+from .jobs import EMPTY_PAYLOAD
 from .models import Job, JobStatus, LoginLink, Payment, PaymentState, Signup, participant
 from .site import site
 
@@ -84,11 +85,11 @@ def erase_unfinished(session: Session, campaigns: Iterable[LoadedCampaign], now:
 def empty_old_job_payloads(session: Session, now: dt.datetime, dry_run: bool = False) -> int:
     """Empty the payloads of jobs that ended more than 30 days ago (failed ones keep theirs until then, for staff
     to see what failed)."""
-    ended = and_(Job.status.in_((JobStatus.DONE, JobStatus.FAILED)), Job.payload != "{}",
+    ended = and_(Job.status.in_((JobStatus.DONE, JobStatus.FAILED)), Job.payload != EMPTY_PAYLOAD,
                  Job.finished_at < now - JOB_PAYLOADS_KEPT)
     if dry_run:
         return session.scalar(select(func.count()).select_from(Job).where(ended)) or 0
-    count = session.execute(update(Job).where(ended).values(payload="{}")).rowcount
+    count = session.execute(update(Job).where(ended).values(payload=EMPTY_PAYLOAD)).rowcount
     session.commit()
     return count
 

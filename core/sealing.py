@@ -18,6 +18,7 @@ from pathlib import Path
 
 from nacl.exceptions import CryptoError
 from nacl.public import PrivateKey, PublicKey, SealedBox
+from nacl.secret import SecretBox
 
 MAGIC = b"CSS1"
 KEY_ID_BYTES = 8
@@ -78,6 +79,13 @@ class OpeningKeys:
             keys.append(PrivateKey(raw))
         return cls(keys)
 
+    @staticmethod
+    def sealed_to(sealed: bytes) -> bytes | None:
+        """The id of the key ``sealed`` was sealed to (None for a value that is not sealed)."""
+        if not sealed.startswith(MAGIC) or len(sealed) < len(MAGIC) + KEY_ID_BYTES:
+            return None
+        return sealed[len(MAGIC):len(MAGIC) + KEY_ID_BYTES]
+
     def open(self, sealed: bytes) -> bytes:
         if not sealed.startswith(MAGIC) or len(sealed) < len(MAGIC) + KEY_ID_BYTES + SEALED_BOX_OVERHEAD:
             raise SealingError("not a sealed value")
@@ -104,3 +112,62 @@ def generate(folder: Path) -> tuple[Path, Path, SealingKey]:
     public_path.write_text(f"{PUBLIC_HEADER}\n{base64.b64encode(bytes(private.public_key)).decode()}\n",
                            encoding="utf-8")
     return private_path, public_path, sealing
+
+
+# -- the working copy: what the sign-up flow itself must read back, for as long as it needs it ---------------------
+WORKING_MAGIC = b"CSW1"
+WORKING_BOX_EXTENSION = "claimsite.working_box"
+
+
+class WorkingBox:
+    """Symmetric encryption (libsodium's secretbox: XSalsa20-Poly1305) of what the web server and the worker must
+    read back while a sign-up is under way: its answers until the confirmation mail is composed, a form waiting for
+    its code, queued jobs' payloads. The key is derived from ``CLAIMSITE_HASH_KEY`` (never stored in the database),
+    so a copy of the database alone, or a backup of it, holds no readable personal data."""
+
+    def __init__(self, secret: str) -> None:
+        key = hashlib.blake2b(secret.encode(), digest_size=SecretBox.KEY_SIZE, person=b"claimsite-work").digest()
+        self._box = SecretBox(key)
+
+    def lock(self, plaintext: bytes) -> bytes:
+        return WORKING_MAGIC + self._box.encrypt(plaintext)
+
+    def unlock(self, locked: bytes) -> bytes:
+        if not locked.startswith(WORKING_MAGIC):
+            raise SealingError("not a working copy")
+        try:
+            return self._box.decrypt(locked[len(WORKING_MAGIC):])
+        except CryptoError:
+            raise SealingError("the working copy is damaged, or was made with another hash key") from None
+
+    def lock_text(self, text: str) -> str:
+        """For text columns (job payloads): the locked value in base64, after a ``CSW1:`` prefix."""
+        return "CSW1:" + base64.b64encode(self._box.encrypt(text.encode())).decode()
+
+    def unlock_text(self, value: str) -> str:
+        if not value.startswith("CSW1:"):
+            raise SealingError("not a locked text")
+        return self.unlock(WORKING_MAGIC + base64.b64decode(value[5:])).decode()
+
+
+def current_working_box() -> WorkingBox:
+    """The app's :class:`WorkingBox` (made by ``create_app``)."""
+    from flask import current_app
+
+    return current_app.extensions[WORKING_BOX_EXTENSION]
+
+
+# -- the participant's own copy of their mandate --------------------------------------------------------------------
+def lock_for_participant(key: bytes, plaintext: bytes) -> bytes:
+    """``plaintext`` encrypted with a key only the participant's links carry (see :mod:`core.personal_data`)."""
+    return WORKING_MAGIC + SecretBox(key).encrypt(plaintext)
+
+
+def unlock_for_participant(key: bytes, locked: bytes) -> bytes | None:
+    """The participant's copy opened with ``key``; None for the wrong key or a damaged copy."""
+    if len(key) != SecretBox.KEY_SIZE or not locked.startswith(WORKING_MAGIC):
+        return None
+    try:
+        return SecretBox(key).decrypt(locked[len(WORKING_MAGIC):])
+    except CryptoError:
+        return None

@@ -14,6 +14,8 @@ from urllib.parse import urlsplit
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from .sealing import SealingError, SealingKey, generate
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "secret", "dev", "development", "xxx", "please-change"}
 
@@ -33,6 +35,11 @@ class Settings(BaseSettings):
     secret_key: str = Field(default="", description="signs sessions and tokens; required in production")
     hash_key: str = Field(
         default="", description="keys the hashes of e-mail addresses and IPs; required in production; never change it"
+    )
+    sealing_public_key: str = Field(
+        default="", description="the foundation's public key, that personal data is sealed to (the base64 line of "
+        "a file from flask keys generate); required in production; elsewhere a development pair is made once in "
+        "instance/keys/"
     )
     database_url: str = Field(default="", description="SQLAlchemy URL; default: SQLite in instance/")
     instance_dir: Path = Field(default=PROJECT_ROOT / "instance", description="local state: database, outbox, keys")
@@ -96,6 +103,17 @@ class Settings(BaseSettings):
             raise SettingsError(f"CLAIMSITE_MAIL_FROM must be an e-mail address, not '{self.mail_from}'")
         return self
 
+    @model_validator(mode="after")
+    def _personal_data_is_sealed(self) -> Settings:
+        if self.env == "production" and not self.sealing_public_key.strip():
+            raise SettingsError(
+                "CLAIMSITE_SEALING_PUBLIC_KEY is missing. Production refuses to start without the foundation's public "
+                "key: personal data would have nothing to be sealed to. Make a key pair on a staff machine with "
+                "'flask keys generate --out DIR', keep the private key there, and set this to the public key's "
+                "last line."
+            )
+        return self
+
     @property
     def development(self) -> bool:
         return self.env == "development"
@@ -107,6 +125,28 @@ class Settings(BaseSettings):
     def resolved_hash_key(self) -> str:
         """The key of e-mail and IP hashes; outside production a random one is kept in the instance folder."""
         return self.hash_key or self._instance_secret("hash_key")
+
+    def resolved_sealing_key(self) -> SealingKey:
+        """The public key personal data is sealed to. Outside production, without the setting, the newest pair in
+        ``instance/keys/`` (one is made there the first time: see :meth:`development_key_pair`)."""
+        if self.sealing_public_key.strip():
+            try:
+                return SealingKey.from_text(self.sealing_public_key)
+            except SealingError as exc:
+                raise SettingsError(f"CLAIMSITE_SEALING_PUBLIC_KEY: {exc}") from None
+        if self.env == "production":
+            raise SettingsError("CLAIMSITE_SEALING_PUBLIC_KEY is missing")
+        return SealingKey.from_text(self.development_key_pair()[1].read_text(encoding="utf-8"))
+
+    def development_key_pair(self) -> tuple[Path, Path]:
+        """(private, public) key files of the development pair in ``instance/keys/``, made if there is none."""
+        folder = self.instance_dir / "keys"
+        publics = sorted(folder.glob("public-*.key"), key=lambda path: (path.stat().st_mtime_ns, path.name))
+        if not publics:
+            private, public, _key = generate(folder)
+            return private, public
+        public = publics[-1]
+        return folder / public.name.replace("public-", "private-", 1), public
 
     def _instance_secret(self, name: str) -> str:
         key_file = self.instance_dir / name

@@ -13,6 +13,7 @@ from .page_cache import PageCache
 from .payment_providers import PaymentProvider
 from .plugins import PluginHost
 from .ratelimits import RateLimits
+from .sealing import SealingKey, WorkingBox
 from .settings import Settings
 from .tenancy import TenancyMiddleware
 from .themes import Themes
@@ -30,6 +31,8 @@ class Site:
     limits: RateLimits
     counters: Counters
     hash_key: str  # resolved once at start (in development it lives in a file)
+    sealing_key: SealingKey  # the foundation's public key: personal data is sealed to it (core.personal_data)
+    working_box: WorkingBox  # what the flow reads back while it needs it (core.personal_data, core.jobs)
     payment_providers: list[PaymentProvider] = field(default_factory=list)  # in the order they are asked
 
 

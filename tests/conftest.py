@@ -23,6 +23,8 @@ REPO = Path(__file__).resolve().parent.parent
 SHIPPED_CAMPAIGNS = REPO / "campaigns"
 SECRET = "test-secret-key-that-is-long-enough-0123456789"
 HASH_KEY = "test-hash-key-that-is-also-long-enough-987654"
+# A public key for apps in production mode (whose private key nobody needs in those tests).
+PRODUCTION_PUBLIC_KEY = "pOCSkrZRwni5dyxWn1+puxPZBrRqtoyd+dwrRAn4ogk="
 
 # A small valid campaign; tests copy and change it.
 MINIMAL: dict[str, Any] = {
@@ -231,3 +233,17 @@ def stripe_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         monkeypatch.setenv("CLAIMSITE_STRIPE_WEBHOOK_SECRET", STRIPE_WEBHOOK_SECRET)
         monkeypatch.setenv("CLAIMSITE_STRIPE_API_BASE", server.url)
         yield server
+
+
+def opened_personal_data(app: Flask, signup: Any) -> Any:
+    """``signup``'s sealed personal data opened as staff open it: with the private key file of the app's
+    development key pair (in its instance folder). Call inside an app context."""
+    from core import personal_data
+    from core.db import db_session
+    from core.models import PersonalRecord
+    from core.sealing import OpeningKeys
+
+    private_key = app.extensions["claimsite"].settings.development_key_pair()[0]
+    record = db_session().get(PersonalRecord, signup.id)
+    assert record is not None, "the sign-up has no personal data"
+    return personal_data.open_record(record, OpeningKeys.from_files([private_key]))

@@ -12,7 +12,7 @@ from core.campaigns import CampaignConfigError, CampaignRegistry, load_campaign_
 from core.plugins import PluginHost
 from core.themes import Themes
 
-from .conftest import REPO, CampaignFolder, campaign_data
+from .conftest import PRODUCTION_PUBLIC_KEY, REPO, CampaignFolder, campaign_data
 
 SCHEMAS = PluginHost().settings_schemas
 GOOD = yaml.safe_dump(campaign_data(), allow_unicode=True, sort_keys=False)
@@ -239,7 +239,8 @@ def test_check_passes_on_shipped_campaigns(shipped_app) -> None:
 def test_production_refuses_to_start_with_an_invalid_campaign(campaign_folder: CampaignFolder, make_app) -> None:
     campaign_folder.write("democlaim", text=GOOD.replace("status: open", "status: opne"))
     with pytest.raises(CampaignConfigError, match="status: expected"):
-        make_app(env="production", campaigns_dir=campaign_folder.path, mail_url="smtp://127.0.0.1:1")
+        make_app(env="production", campaigns_dir=campaign_folder.path, mail_url="smtp://127.0.0.1:1",
+                 sealing_public_key=PRODUCTION_PUBLIC_KEY)
 
 
 def test_new_writes_a_valid_commented_file_and_list_shows_it(campaign_folder: CampaignFolder, make_app) -> None:

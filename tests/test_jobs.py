@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import threading
@@ -61,8 +62,11 @@ def _clean_calls() -> Iterator[None]:
     calls.clear()
 
 
-def session_of(app: Flask) -> Session:
-    return app.extensions["claimsite.db"].sessions()
+@contextlib.contextmanager
+def session_of(app: Flask) -> Iterator[Session]:
+    """A session of ``app``'s database, in its app context (queued payloads are locked with the app's key)."""
+    with app.app_context(), app.extensions["claimsite.db"].sessions() as session:
+        yield session
 
 
 def jobs_of(app: Flask) -> list[Job]:

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from core.models import Payment, ProviderEvent, Signup
 
-from .conftest import STRIPE_WEBHOOK_SECRET
+from .conftest import PRODUCTION_PUBLIC_KEY, STRIPE_WEBHOOK_SECRET
 from .test_signup import TIKTOK, code_of, deliver, post_code, post_form, sign_form
 
 WEBHOOK = "/payments/stripe/webhook"
@@ -303,10 +303,12 @@ def test_production_without_stripe_keys_refuses_to_start(make_app: Any, monkeypa
     for name in ("CLAIMSITE_STRIPE_SECRET_KEY", "CLAIMSITE_STRIPE_WEBHOOK_SECRET"):
         monkeypatch.delenv(name, raising=False)
     with pytest.raises(SettingsError, match=r"tiktokclaim.*CLAIMSITE_STRIPE_SECRET_KEY"):
-        make_app(env="production", mail_url="smtp://127.0.0.1:25", secret_key="p" * 40, hash_key="h" * 40)
+        make_app(env="production", mail_url="smtp://127.0.0.1:25", secret_key="p" * 40, hash_key="h" * 40,
+                 sealing_public_key=PRODUCTION_PUBLIC_KEY)
     monkeypatch.setenv("CLAIMSITE_STRIPE_SECRET_KEY_TIKTOKCLAIM", "sk_live_x")  # a campaign's own keys do too
     monkeypatch.setenv("CLAIMSITE_STRIPE_WEBHOOK_SECRET_TIKTOKCLAIM", "whsec_x")
-    app = make_app(env="production", mail_url="smtp://127.0.0.1:25", secret_key="p" * 40, hash_key="h" * 40)
+    app = make_app(env="production", mail_url="smtp://127.0.0.1:25", secret_key="p" * 40, hash_key="h" * 40,
+                   sealing_public_key=PRODUCTION_PUBLIC_KEY)
     with app.app_context():
         from core.payment_providers import provider_for
 
@@ -350,6 +352,6 @@ def test_payment_links_are_their_own_kind_and_campaign(app: Flask) -> None:
 
     with app.app_context():
         assert read_pay_link_token("tiktokclaim", pay_link_token("tiktokclaim", "abc")) == "abc"
-        assert read_pay_link_token("tiktokclaim", mandate_link_token("tiktokclaim", "abc")) is None
+        assert read_pay_link_token("tiktokclaim", mandate_link_token("tiktokclaim", "abc", bytes(32))) is None
         assert read_pay_link_token("facebookleak", pay_link_token("tiktokclaim", "abc")) is None
     assert app.test_client().get("/en/join/pay/not-a-token", base_url=TIKTOK).status_code == 404

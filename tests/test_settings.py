@@ -8,6 +8,8 @@ import pytest
 
 from core.settings import SettingsError, load_settings
 
+from .conftest import PRODUCTION_PUBLIC_KEY
+
 
 @pytest.mark.parametrize("secret", ["", "changeme", "dev", "short-but-not-placeholder"])
 def test_production_refuses_missing_or_placeholder_secret(secret: str, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -43,8 +45,10 @@ def test_settings_come_from_prefixed_environment(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("CLAIMSITE_CAMPAIGNS_DIR", str(tmp_path))
     monkeypatch.setenv("CLAIMSITE_DATABASE_URL", "postgresql+psycopg://db/claims")
     monkeypatch.setenv("CLAIMSITE_MAIL_URL", "smtp://mailer:s3cret@mail.example:587?starttls=1")
+    monkeypatch.setenv("CLAIMSITE_SEALING_PUBLIC_KEY", PRODUCTION_PUBLIC_KEY)
     settings = load_settings()
     assert settings.trusted_proxies == 2 and settings.campaigns_dir == tmp_path
+    assert settings.resolved_sealing_key().id.hex() == "1a92f23852dc908d"
     assert settings.mail_url == "smtp://mailer:s3cret@mail.example:587?starttls=1"
     assert settings.resolved_database_url() == "postgresql+psycopg://db/claims"
 
@@ -53,6 +57,7 @@ def test_production_refuses_to_start_without_a_mail_server(monkeypatch: pytest.M
     monkeypatch.setenv("CLAIMSITE_ENV", "production")
     monkeypatch.setenv("CLAIMSITE_SECRET_KEY", "x" * 40)
     monkeypatch.setenv("CLAIMSITE_HASH_KEY", "y" * 40)
+    monkeypatch.setenv("CLAIMSITE_SEALING_PUBLIC_KEY", PRODUCTION_PUBLIC_KEY)
     monkeypatch.delenv("CLAIMSITE_MAIL_URL", raising=False)
     with pytest.raises(SettingsError, match="CLAIMSITE_MAIL_URL is missing"):
         load_settings()
@@ -86,3 +91,28 @@ def test_wsgi_refuses_to_start_without_secret_in_a_clear_message(tmp_path: Path)
     assert result.returncode == 1
     assert "claimsite cannot start" in result.stderr and "CLAIMSITE_SECRET_KEY" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_production_refuses_to_start_without_the_public_sealing_key(monkeypatch: pytest.MonkeyPatch,
+                                                                     tmp_path: Path) -> None:
+    monkeypatch.setenv("CLAIMSITE_ENV", "production")
+    monkeypatch.setenv("CLAIMSITE_SECRET_KEY", "x" * 40)
+    monkeypatch.setenv("CLAIMSITE_HASH_KEY", "y" * 40)
+    monkeypatch.setenv("CLAIMSITE_MAIL_URL", "smtp://mail.example:25")
+    monkeypatch.setenv("CLAIMSITE_INSTANCE_DIR", str(tmp_path))
+    monkeypatch.delenv("CLAIMSITE_SEALING_PUBLIC_KEY", raising=False)
+    with pytest.raises(SettingsError, match="CLAIMSITE_SEALING_PUBLIC_KEY is missing"):
+        load_settings()
+    monkeypatch.setenv("CLAIMSITE_SEALING_PUBLIC_KEY", "not-a-key")
+    with pytest.raises(SettingsError, match="CLAIMSITE_SEALING_PUBLIC_KEY: not a public key"):
+        load_settings().resolved_sealing_key()
+    assert not (tmp_path / "keys").exists()  # production never makes a key pair of its own
+
+
+def test_outside_production_a_development_key_pair_is_made_once(tmp_path: Path) -> None:
+    settings = load_settings({"env": "development", "instance_dir": tmp_path})
+    key = settings.resolved_sealing_key()
+    private, public = settings.development_key_pair()
+    assert private.name == f"private-{key.id.hex()}.key" and public.name == f"public-{key.id.hex()}.key"
+    assert private.stat().st_mode & 0o777 == 0o600
+    assert load_settings({"env": "development", "instance_dir": tmp_path}).resolved_sealing_key() == key

@@ -23,6 +23,8 @@ from core.hashing import sha256_hex
 from core.jobs import Worker
 from core.models import AcceptedAgreement, Job, Signup, Stage, participant
 
+from .conftest import opened_personal_data
+
 TIKTOK = "https://tiktokclaim.org"
 ZOOM = "https://zoomclaim.org"
 
@@ -331,7 +333,7 @@ def test_duplicate_signup_reveals_nothing_and_continues_where_left_off(db_app: F
         from core.db import db_session
 
         signup = db_session().scalars(select(Signup).where(Signup.stage == Stage.SIGNED)).one()
-        assert personal_data.load(db_session(), signup)["name"] == "Anna de Vries"  # signed data unchanged
+        assert opened_personal_data(db_app, signup).answers["name"] == "Anna de Vries"  # signed data unchanged
     assert len([s for s in signups(db_app) if s.stage == Stage.SIGNED]) == 1
 
 
@@ -352,6 +354,7 @@ def test_second_form_before_signing_replaces_the_answers_once_verified(db_app: F
 
         signup = db_session().scalars(select(Signup)).one()
         assert personal_data.load(db_session(), signup)["name"] == "Anna Maria de Vries"
+        assert opened_personal_data(db_app, signup).answers["name"] == "Anna Maria de Vries"
 
 
 # -- agreements, signature, evidence, mandate ------------------------------------------------------------------
@@ -401,7 +404,8 @@ def test_drawn_signature_is_kept_as_png(db_app: Flask) -> None:
 
         signup = db_session().scalars(select(Signup)).one()
         assert signup.signature_kind == "drawn"
-        assert personal_data.load_signature(db_session(), signup) == drawn
+        assert personal_data.load_signature(db_session(), signup) == drawn  # the working copy, for the mandate
+        assert opened_personal_data(db_app, signup).signature_png == drawn  # the sealed one
 
 
 def test_evidence_is_recorded(db_app: Flask) -> None:
@@ -445,12 +449,19 @@ def test_mandate_pdf_confirmation_mail_and_download(db_app: Flask, tmp_path: Pat
         assert [e.detail for e in signup.events if e.step == "mandate-made"] == [f"sha256:{sha256_hex(pdf)}"]
     done = client.get("/en/join/done", base_url=TIKTOK).get_data(as_text=True)
     assert "You have successfully joined the TikTok Claim." in done
-    link = re.search(r'href="(/en/mandate/[^"]+|/mandate/[^"]+)"', done).group(1)  # type: ignore[union-attr]
+    # The confirmation mail was the last to need the address: the done page no longer has the key to the copy.
+    assert "/mandate/" not in done and "only you can open it" in done
+    body = confirmation.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    link = re.search(r"https://tiktokclaim\.org(/mandate/[^\s?]+)", body).group(1)  # type: ignore[union-attr]
     download = db_app.test_client().get(link, base_url=TIKTOK)
     assert download.status_code == 200 and download.data == pdf
     assert db_app.test_client().get(link + "x", base_url=TIKTOK).status_code == 404
-    body = confirmation.get_body(("plain",)).get_content()  # type: ignore[union-attr]
-    assert "https://tiktokclaim.org/mandate/" in body
+    with db_app.test_request_context(base_url=TIKTOK):
+        from core.personal_data import copy_key
+        from core.signup.links import mandate_link_token
+
+        someone_else = mandate_link_token("tiktokclaim", signup.token, copy_key("bob@example.org"))
+    assert db_app.test_client().get(f"/mandate/{someone_else}", base_url=TIKTOK).status_code == 404
     assert deliver(db_app) == []  # the mandate job does not run twice
 
 

@@ -49,8 +49,11 @@ def send_confirmation(app: Flask, payload: dict[str, Any]) -> None:
     loaded = site().registry.snapshot.campaigns.get(signup.campaign)
     if loaded is None:
         raise RuntimeError(f"campaign {signup.campaign} is not loaded")
-    pdf = personal_data.load_mandate(db, signup)
     answers = personal_data.load(db, signup)
+    if not answers:
+        return  # composed already (the working copy is released with it) or erased
+    copy_key = personal_data.copy_key_of(db, signup)
+    pdf = personal_data.load_mandate(db, signup, copy_key)
     language = signup.language
     terms = terms_of(signup)
     with force_locale(language):
@@ -60,11 +63,12 @@ def send_confirmation(app: Flask, payload: dict[str, Any]) -> None:
         loaded=loaded, language=language, to=answers["email"], template="confirmation",
         context={"name": answers.get("name", ""),
                  "mandate_url": campaign_url(loaded, "signup.mandate", language=language,
-                                             token=mandate_link_token(loaded.slug, signup.token)),
+                                             token=mandate_link_token(loaded.slug, signup.token, copy_key)),
                  "next_steps": loaded.campaign.text(signup_config.next_steps, language)
                  if signup_config and signup_config.next_steps else "",
                  "fee_summary": "\n".join(summary)},
         attachments=[(f"mandate-{loaded.slug}.pdf", "application/pdf", pdf)] if pdf else [],
     )
     queue_mail(db, message, campaign=loaded.slug, kind="confirmation")
+    personal_data.release(db, signup)  # the last mail that needs the address or the name is composed
     db.commit()

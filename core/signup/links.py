@@ -27,13 +27,24 @@ def _read(purpose: str, campaign: str, token: str, days: int) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def mandate_link_token(campaign: str, signup_token: str) -> str:
-    return _serializer("mandate", campaign).dumps(signup_token)
+def mandate_link_token(campaign: str, signup_token: str, copy_key: bytes) -> str:
+    """The link to a participant's mandate carries the key of their copy (:func:`core.personal_data.copy_key`):
+    the server keeps no key that opens it."""
+    return _serializer("mandate", campaign).dumps([signup_token, copy_key.hex()])
 
 
-def read_mandate_link_token(campaign: str, token: str) -> str | None:
-    """The sign-up token of a valid mandate link not older than 90 days, else None."""
-    return _read("mandate", campaign, token, MANDATE_LINK_DAYS)
+def read_mandate_link_token(campaign: str, token: str) -> tuple[str, bytes] | None:
+    """(sign-up token, key of the participant's copy) of a valid mandate link not older than 90 days, else None."""
+    try:
+        value = _serializer("mandate", campaign).loads(token, max_age=MANDATE_LINK_DAYS * 24 * 3600)
+    except BadData:
+        return None
+    if not (isinstance(value, list) and len(value) == 2 and all(isinstance(part, str) for part in value)):
+        return None
+    try:
+        return value[0], bytes.fromhex(value[1])
+    except ValueError:
+        return None
 
 
 def pay_link_token(campaign: str, signup_token: str) -> str:

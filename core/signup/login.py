@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
@@ -20,6 +21,7 @@ from itsdangerous import BadData, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from .. import personal_data
 from ..campaigns import LoadedCampaign
 from ..db import db_session, set_once, utcnow
 from ..hashing import email_hash, signing_serializer
@@ -64,25 +66,37 @@ def send_login_link(app: Flask, payload: dict[str, Any]) -> None:
     nonce = secrets.token_urlsafe(32)
     db.add(LoginLink(nonce=nonce, campaign=loaded.slug, email_hash=hashed, created_at=utcnow()))
     language = payload["language"]
-    url = campaign_url(loaded, "participant.login", language=language,
-                       token=_serializer(app.secret_key, loaded.slug).dumps(nonce))  # type: ignore[arg-type]
+    # The link also carries the key of the participant's copies of their mandates (see core.personal_data).
+    token = _serializer(app.secret_key, loaded.slug).dumps(  # type: ignore[arg-type]
+        [nonce, personal_data.copy_key(payload["to"]).hex()])
+    url = campaign_url(loaded, "participant.login", language=language, token=token)
     message = compose(loaded=loaded, language=language, to=payload["to"], template="login_link",
                       context={"login_url": url, "minutes_valid": int(LOGIN_LINK_VALID.total_seconds() // 60)})
     queue_mail(db, message, campaign=loaded.slug, kind="login-link")
     db.commit()
 
 
+def _read(secret_key: str, campaign: str, token: str) -> tuple[str, bytes]:
+    """(nonce, key of the participant's copies) of a login link; raises BadData."""
+    value = _serializer(secret_key, campaign).loads(token, max_age=int(LOGIN_LINK_VALID.total_seconds()))
+    if not (isinstance(value, list) and len(value) == 2 and all(isinstance(part, str) for part in value)):
+        raise BadData("not a login link")
+    try:
+        return value[0], bytes.fromhex(value[1])
+    except ValueError:
+        raise BadData("not a login link") from None
+
+
 def check_login_link(session: Session, secret_key: str, campaign: str, token: str,
                      now: dt.datetime) -> tuple[LoginCheck, LoginLink | None]:
     """What a login link of ``campaign`` is worth now, without using it up."""
     try:
-        nonce = _serializer(secret_key, campaign).loads(token, max_age=int(LOGIN_LINK_VALID.total_seconds()))
+        nonce, _key = _read(secret_key, campaign, token)
     except SignatureExpired:
         return LoginCheck.EXPIRED, None
     except BadData:
         return LoginCheck.INVALID, None
-    link = session.scalar(select(LoginLink).where(LoginLink.nonce == nonce, LoginLink.campaign == campaign)) \
-        if isinstance(nonce, str) else None
+    link = session.scalar(select(LoginLink).where(LoginLink.nonce == nonce, LoginLink.campaign == campaign))
     if link is None:
         return LoginCheck.INVALID, None
     if link.used_at is not None:
@@ -92,12 +106,20 @@ def check_login_link(session: Session, secret_key: str, campaign: str, token: st
     return LoginCheck.OK, link
 
 
+@dataclass(frozen=True)
+class Login:
+    """What a used login link proves: the address (by its hash), and the key of that address's mandate copies."""
+
+    email_hash: str
+    copy_key: bytes
+
+
 def use_login_link(session: Session, secret_key: str, campaign: str, token: str,
-                   now: dt.datetime) -> tuple[LoginCheck, str | None]:
-    """Use a login link up: (OK, the address hash it is for) once; after that USED."""
+                   now: dt.datetime) -> tuple[LoginCheck, Login | None]:
+    """Use a login link up: (OK, the login) once; after that USED."""
     result, link = check_login_link(session, secret_key, campaign, token, now)
     if result is not LoginCheck.OK or link is None:
         return result, None
     if not set_once(session, LoginLink.used_at, link.id, now):  # opened elsewhere at the same moment
         return LoginCheck.USED, None
-    return LoginCheck.OK, link.email_hash
+    return LoginCheck.OK, Login(link.email_hash, _read(secret_key, campaign, token)[1])

@@ -100,6 +100,8 @@ def make_mandate(app: Flask, payload: dict[str, Any]) -> None:
     digest = sha256_hex(pdf)
     personal_data.store_mandate(db, signup, pdf)
     signup.mandate_sha256 = digest
+    if signup.withdrawn_at is not None:  # withdrawn before its PDF was made: nothing will be mailed any more
+        personal_data.release(db, signup)
     db.add(SignupEvent(signup_id=signup.id, step="mandate-made", at=utcnow(), detail=f"sha256:{digest}"))
 
     queue_confirmation_if_ready(db, signup, utcnow())

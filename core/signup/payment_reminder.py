@@ -51,10 +51,12 @@ def send_payment_reminder(app: Flask, payload: dict[str, Any]) -> None:
     due = payment_due(loaded, signup)
     if due is None:
         return
+    answers = personal_data.load(db, signup)
+    if not answers:
+        return  # the working copy is gone: erased, or withdrawn
     now = utcnow()
     if not set_once(db, Signup.payment_reminded_at, signup.id, now):
         return
-    answers = personal_data.load(db, signup)
     language = signup.language
     with force_locale(language):
         amount = money(euros(due.amount_cents), language, due.currency)

@@ -39,19 +39,20 @@ from __future__ import annotations
 
 import email
 import email.policy
-import json
 import secrets
 from email.utils import parseaddr
+from typing import Any
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from .. import personal_data
 from ..db import set_once
-from ..hashing import normalise_email
-from ..jobs import cancel
+from ..hashing import email_hash
+from ..jobs import EMPTY_PAYLOAD, cancel, decode_payload
 from ..models import Job, JobStatus, LoginLink, Signup, SignupEvent, Stage
 from ..retention import delete_signups
+from ..site import site
 from .flow import Visit, record
 
 PARTICIPANT_REQUEST = "participant-request"
@@ -72,6 +73,8 @@ def withdraw(session: Session, signup: Signup, visit: Visit, detail: str | None 
         return False
     signup.withdrawn_at = visit.now
     record(session, signup, "withdrawn", visit, detail=detail)
+    if signup.mandate_sha256:  # else the mandate job still needs the working copy, and releases it after
+        personal_data.release(session, signup)
     cancel(session, [job.id for job in _jobs_of(session, signup, set()) if job.kind in ENDED_BY_WITHDRAWAL])
     return True
 
@@ -108,21 +111,21 @@ def erase(session: Session, signup: Signup, visit: Visit, reason: str = PARTICIP
 
 
 def _jobs_of(session: Session, signup: Signup, addresses: set[str]) -> list[Job]:
-    """Pending or failed jobs of ``signup``'s campaign that name it (by its token) or mail one of ``addresses``."""
-    named = [Job.payload.contains(signup.token, autoescape=True),
-             *(Job.payload.contains(address, autoescape=True) for address in addresses)]
-    candidates = session.scalars(select(Job).where(Job.campaign == signup.campaign, or_(*named),
+    """Pending or failed jobs of ``signup``'s campaign that name it (by its token) or mail its address, or one of
+    ``addresses``. Payloads are locked (:func:`core.jobs.encode_payload`), so each candidate is opened; a campaign
+    has few jobs waiting at any time."""
+    candidates = session.scalars(select(Job).where(Job.campaign == signup.campaign, Job.payload != EMPTY_PAYLOAD,
                                                    Job.status.in_((JobStatus.PENDING, JobStatus.FAILED))))
-    normalised = {normalise_email(address) for address in addresses}
-    return [job for job in candidates if _names(job, signup.token, normalised)]
+    hash_key = site().hash_key
+    hashes = {signup.email_hash, *(email_hash(hash_key, address) for address in addresses)}
+    return [job for job in candidates if _names(decode_payload(job.payload), signup.token, hash_key, hashes)]
 
 
-def _names(job: Job, token: str, addresses: set[str]) -> bool:
-    payload = json.loads(job.payload)
+def _names(payload: dict[str, Any], token: str, hash_key: str, hashes: set[str]) -> bool:
     if payload.get("signup") == token:
         return True
     if "message" in payload:  # a composed mail
         recipient = str(email.message_from_string(payload["message"], policy=email.policy.default)["To"] or "")
     else:
         recipient = str(payload.get("to") or "")
-    return bool(recipient) and normalise_email(parseaddr(recipient)[1] or recipient) in addresses
+    return bool(recipient) and email_hash(hash_key, parseaddr(recipient)[1] or recipient) in hashes

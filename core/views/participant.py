@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from flask import Response, abort, current_app, flash, g, redirect, request, session, url_for
 from flask_babel import gettext as _
@@ -69,12 +70,26 @@ class Entry:
     mandate_url: str | None
 
 
+def _login() -> list[Any] | None:
+    value = session.get(SESSION_KEY)
+    if not (isinstance(value, list) and len(value) == 3) or value[1] < time.time():
+        return None
+    return value
+
+
 def _logged_in() -> str | None:
     """The address hash this browser proved on this campaign, while the login lasts."""
-    value = session.get(SESSION_KEY)
-    if not (isinstance(value, list) and len(value) == 2) or value[1] < time.time():
+    value = _login()
+    return None if value is None else value[0]
+
+
+def _copy_key() -> bytes | None:
+    """The key of the logged-in participant's mandate copies (their login link carried it)."""
+    value = _login()
+    try:
+        return None if value is None else bytes.fromhex(value[2])
+    except (TypeError, ValueError):
         return None
-    return value[0]
 
 
 def _entry(signup: Signup, language: str) -> Entry:
@@ -91,8 +106,10 @@ def _entry(signup: Signup, language: str) -> Entry:
     if signup.payment_required and signup.paid_at is None and withdrawal.can_withdraw(signup):
         pay_url = campaign_url(loaded, "payments.pay", language=shown, token=pay_link_token(loaded.slug, signup.token))
     mandate_url = None
-    if signup.mandate_sha256:
-        mandate_url = campaign_url(loaded, "signup.mandate", token=mandate_link_token(loaded.slug, signup.token))
+    copy_key = _copy_key()
+    if signup.mandate_sha256 and copy_key:
+        mandate_url = campaign_url(loaded, "signup.mandate",
+                                   token=mandate_link_token(loaded.slug, signup.token, copy_key))
     return Entry(signup, c.name.get_text(language, c.default_language), campaign_url(loaded, language=shown),
                  fee_lines, payment, pay_url, mandate_url)
 
@@ -160,13 +177,13 @@ def login(token: str) -> BaseResponse:
     if not csrf_ok():
         return render_page("participant/login.html", cache=False, status=400, token=token,
                            message=_("The page was open too long; please try again."))
-    result, hashed = use_login_link(db, secret_key, loaded.slug, token, utcnow())
+    result, proven = use_login_link(db, secret_key, loaded.slug, token, utcnow())
     db.commit()
-    if result is not LoginCheck.OK:
+    if result is not LoginCheck.OK or proven is None:
         return _refused(result)
     session.pop("signup", None)  # a sign-up in progress in this browser may be someone else's
     session.pop("verified", None)
-    session[SESSION_KEY] = [hashed, int(time.time()) + LOGGED_IN_SECONDS]
+    session[SESSION_KEY] = [proven.email_hash, int(time.time()) + LOGGED_IN_SECONDS, proven.copy_key.hex()]
     return redirect(url_for("participant.page"))
 
 

@@ -251,10 +251,12 @@ def done() -> BaseResponse:
         return redirect(url_for("signup.start"))
     if not is_participant(signup):  # signed, but the payment it needs is not reported yet
         return redirect(url_for("payments.pay", token=pay_link_token(loaded.slug, signup.token)))
+    db = db_session()
+    answers = personal_data.load(db, signup)
+    copy_key = personal_data.copy_key_of(db, signup)  # None once the working copy is released: the mail has it
     mandate_url = None
-    if signup.mandate_sha256:
-        mandate_url = url_for("signup.mandate", token=mandate_link_token(loaded.slug, signup.token))
-    answers = personal_data.load(db_session(), signup)
+    if signup.mandate_sha256 and copy_key:
+        mandate_url = url_for("signup.mandate", token=mandate_link_token(loaded.slug, signup.token, copy_key))
     terms = terms_of(signup)
     fee_lines = fee_summary(fee_model_for(loaded), terms, signup.paid_at, g.lang) if terms else []
     return render_page("signup/done.html", cache=False, signup=signup, mandate_url=mandate_url,
@@ -266,12 +268,12 @@ def mandate(token: str) -> BaseResponse:
     """The signed mandate PDF, through the signed link in the confirmation mail (valid for 90 days)."""
     loaded = current_campaign()
     limit_per_ip("mandate-download-ip")
-    signup_token = read_mandate_link_token(loaded.slug, token)
-    if signup_token is None:
+    found = read_mandate_link_token(loaded.slug, token)
+    if found is None:
         abort(404)
     db = db_session()
-    signup = flow.find(db, loaded.slug, signup_token)
-    pdf = personal_data.load_mandate(db, signup) if signup else None
+    signup = flow.find(db, loaded.slug, found[0])
+    pdf = personal_data.load_mandate(db, signup, found[1]) if signup else None
     if pdf is None:
         abort(404)
     response = Response(pdf, mimetype="application/pdf")

@@ -41,6 +41,7 @@ check: $(STAMP) i18n-compile
 run: $(STAMP) i18n-compile system-deps
 	-CLAIMSITE_ENV=development $(BIN)/flask campaigns check
 	CLAIMSITE_ENV=development $(BIN)/flask db upgrade
+	CLAIMSITE_ENV=development $(BIN)/flask keys show
 	@echo "Serving every campaign: open http://127.0.0.1:$(PORT)/ for the list, e.g. http://tiktokclaim.localhost:$(PORT)/"
 	trap 'kill 0' INT TERM EXIT; \
 	CLAIMSITE_ENV=development CLAIMSITE_PORT=$(PORT) $(BIN)/flask worker & \

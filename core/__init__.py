@@ -15,6 +15,7 @@ from .campaigns import CampaignConfigError, CampaignRegistry
 from .cli import campaigns_cli
 from .counters import Counters
 from .db import Database
+from .export_cli import export_cli
 from .fees_cli import fees_group, payments_group
 from .i18n import LanguageConverter, babel, select_locale
 from .jobs import jobs_cli, worker_cli
@@ -121,6 +122,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.cli.add_command(jobs_cli)
     app.cli.add_command(retention_cli)
     app.cli.add_command(keys_cli)
+    app.cli.add_command(export_cli)
     app.cli.add_command(fees_group)
     app.cli.add_command(payments_group)
     plugins.pm.hook.claimsite_register_commands(cli=app.cli)

@@ -218,7 +218,7 @@ def record_batches(session: Session, *conditions: Any, batch: int = 500) -> Iter
         .where(*conditions).order_by(Signup.id).limit(batch)
     last = 0
     while True:
-        rows = list(session.execute(query.where(Signup.id > last)).tuples())
+        rows = [(signup, record) for signup, record in session.execute(query.where(Signup.id > last))]
         if not rows:
             return
         last = rows[-1][0].id

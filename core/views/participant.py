@@ -33,7 +33,7 @@ from ..signup.login import LOGIN_LINK_VALID, LoginCheck, check_login_link, queue
 from ..site import current_campaign, site
 from ..tenancy import campaign_url
 from .localized import localized_blueprint, localized_route
-from .signup import csrf_ok, current_visit, limit_per_ip
+from .signup import MANDATE_KEY, csrf_ok, current_visit, limit_per_ip
 
 bp = localized_blueprint("participant", __name__)
 
@@ -183,6 +183,7 @@ def login(token: str) -> BaseResponse:
         return _refused(result)
     session.pop("signup", None)  # a sign-up in progress in this browser may be someone else's
     session.pop("verified", None)
+    session.pop(MANDATE_KEY, None)
     session[SESSION_KEY] = [proven.email_hash, int(time.time()) + LOGGED_IN_SECONDS, proven.copy_key.hex()]
     return redirect(url_for("participant.page"))
 

@@ -96,6 +96,7 @@ def start() -> BaseResponse:
         db.commit()
         session["signup"] = signup.token
         session.pop("verified", None)
+        session.pop(MANDATE_KEY, None)
         session["sending"] = sending.value
         return redirect(url_for("signup.verify"))
     return render_page("signup/form.html", cache=False, form=form)
@@ -164,6 +165,8 @@ def verify_link(token: str) -> BaseResponse:
             and signup.code_expires_at and utcnow() <= signup.code_expires_at:  # type: ignore[index]
         flow.verify(db, signup, CodeCheck.OK, current_visit(), how="link")
         db.commit()
+        if session.get("signup") != signup.token:
+            session.pop(MANDATE_KEY, None)
         session["signup"], session["verified"] = signup.token, signup.token
         return _next_step(signup)
     if signup is not None and session.get("verified") == signup.token:  # the link was opened twice
@@ -229,6 +232,7 @@ def sign() -> BaseResponse:
         if png is None and not typed:
             errors["signature"] = _("Please sign: draw your signature in the box, or type your full name.")
         if not errors:
+            remember_copy_key(personal_data.copy_key_of(db, signup))
             flow.sign(db, loaded, signup, texts, png, None if png else typed, current_visit(),
                       fee_model=model, fee_option=fee_option if fee and fee["options"] else None)
             db.commit()
@@ -253,7 +257,7 @@ def done() -> BaseResponse:
         return redirect(url_for("payments.pay", token=pay_link_token(loaded.slug, signup.token)))
     db = db_session()
     answers = personal_data.load(db, signup)
-    copy_key = personal_data.copy_key_of(db, signup)  # None once the working copy is released: the mail has it
+    copy_key = personal_data.copy_key_of(db, signup) or remembered_copy_key()
     mandate_url = None
     if signup.mandate_sha256 and copy_key:
         mandate_url = url_for("signup.mandate", token=mandate_link_token(loaded.slug, signup.token, copy_key))
@@ -280,6 +284,24 @@ def mandate(token: str) -> BaseResponse:
     response.headers["Content-Disposition"] = f'attachment; filename="mandate-{loaded.slug}.pdf"'
     response.headers["Cache-Control"] = "private, no-store"
     return response
+
+
+MANDATE_KEY = "mandate_key"
+
+
+def remember_copy_key(key: bytes | None) -> None:
+    """Keep the key of the participant's mandate copy in their own browser's session (set when they sign), so the
+    done page can offer the download after the server released the working copy that it was derived from."""
+    if key is not None:
+        session[MANDATE_KEY] = key.hex()
+
+
+def remembered_copy_key() -> bytes | None:
+    try:
+        value = session.get(MANDATE_KEY)
+        return bytes.fromhex(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
 
 
 def csrf_ok() -> bool:

@@ -47,3 +47,47 @@ def test_flask_db_upgrade_command(make_app, database_url: str) -> None:
     assert result.exit_code == 0, result.output
     assert table_names(database_url) == TABLES
     app.extensions["claimsite.db"].engine.dispose()
+
+
+def test_personal_data_kept_in_the_clear_before_0004_is_sealed_by_it(make_app, database_url: str) -> None:
+    """Rows written by revision 0003 (answers, signature and mandate in the clear) are sealed by the upgrade, with
+    the keys of the app that runs it; a sign-up still under way keeps a working copy, a confirmed one does not."""
+    import json
+
+    from core import personal_data
+    from core.db import db_session
+    from core.models import PersonalRecord, Signup
+
+    from .conftest import opened_personal_data
+
+    upgrade(database_url, "0003")
+    engine = sqlalchemy.create_engine(database_url)
+    answers = {"name": "Anna de Vries", "email": "anna@example.org"}
+    with engine.begin() as connection:
+        for number, confirmed in ((1, None), (2, "2026-11-30 12:00:00")):
+            connection.execute(sqlalchemy.text(
+                "INSERT INTO signups (id, token, campaign, email_hash, language, stage, created_at, code_attempts, "
+                "codes_sent, payment_required, confirmed_at) VALUES (:id, :token, 'tiktokclaim', :hash, 'nl', "
+                "'signed', '2026-11-30 11:00:00', 0, 1, false, :confirmed)"),
+                {"id": number, "token": f"token-{number}", "hash": f"{number:064d}", "confirmed": confirmed})
+            connection.execute(sqlalchemy.text(
+                "INSERT INTO personal_records (signup_id, data, signature_png, mandate_pdf) "
+                "VALUES (:id, :data, :png, :pdf)"),
+                {"id": number, "data": json.dumps(answers).encode(), "png": b"\x89PNG signature", "pdf": b"%PDF-1"})
+    engine.dispose()
+    app = make_app(database_url=database_url)
+    with app.app_context():
+        upgrade(database_url)
+        db = db_session()
+        running, confirmed = db.get(Signup, 1), db.get(Signup, 2)
+        for signup in (running, confirmed):
+            opened = opened_personal_data(app, signup)
+            assert (opened.answers, opened.signature_png, opened.mandate_pdf) == (answers, b"\x89PNG signature",
+                                                                                  b"%PDF-1")
+            assert personal_data.load_mandate(db, signup, personal_data.copy_key("anna@example.org")) == b"%PDF-1"
+        assert personal_data.load(db, running) == answers and personal_data.load(db, confirmed) == {}
+        raw = b"".join(bytes(value) for record in db.scalars(sqlalchemy.select(PersonalRecord))
+                       for value in (record.sealed_answers, record.sealed_signature, record.sealed_mandate)
+                       if value is not None)
+        assert b"Anna" not in raw and b"signature" not in raw
+    app.extensions["claimsite.db"].engine.dispose()

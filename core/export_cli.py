@@ -25,8 +25,8 @@ from .sealing import OpeningKeys, SealingError
 # The answers every campaign's form may ask, in this order; anything else a campaign asks goes to "other answers".
 ANSWER_COLUMNS = ("name", "email", "phone", "street", "postcode", "city", "country", "birth_date", "account",
                   "for_whom", "child_name", "child_birth_date", "signature_typed")
-SIGNUP_COLUMNS = ("reference", "language", "joined_at", "verified_at", "signed_at", "fee_option", "fee_terms", "paid_at",
-                  "mandate_sha256")
+SIGNUP_COLUMNS = ("reference", "language", "joined_at", "verified_at", "signed_at", "fee_option", "fee_terms",
+                  "paid_at", "mandate_sha256")
 
 
 def private_key_option(function: Any) -> Any:
@@ -51,7 +51,8 @@ def _iso(value: Any) -> str:
 def _row(signup: Signup, answers: dict[str, Any]) -> list[str]:
     other = {key: value for key, value in answers.items() if key not in ANSWER_COLUMNS}
     return [signup.token[:12], signup.language, _iso(signup.created_at), _iso(signup.verified_at),
-            _iso(signup.signed_at), signup.fee_option or "", signup.fee_terms or "", _iso(signup.paid_at), signup.mandate_sha256 or "",
+            _iso(signup.signed_at), signup.fee_option or "", signup.fee_terms or "", _iso(signup.paid_at),
+            signup.mandate_sha256 or "",
             *(str(answers.get(key, "")) for key in ANSWER_COLUMNS),
             json.dumps(other, ensure_ascii=False, sort_keys=True) if other else ""]
 

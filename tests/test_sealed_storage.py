@@ -16,7 +16,7 @@ from core.migrations import upgrade
 from core.models import PersonalRecord
 from core.sealing import generate
 
-from .test_signup import TIKTOK, VALID, deliver, join_fully, post_form, signups
+from .test_signup import VALID, deliver, join_fully, post_form, signups
 
 # What Anna typed, in every form it could be stored in.
 TYPED = ("Anna de Vries", "anna@example.org", "+31612345678", "06 12345678", "0612345678", "Kerkstraat",

@@ -59,7 +59,18 @@ def app_config(secret_key: str, instance_dir: str) -> dict[str, object]:
     for name, value in OFFLINE_STRIPE.items():
         os.environ.setdefault(name, value)
     return {"env": "production", "secret_key": secret_key, "hash_key": secret_key[::-1] + "-hash",
-            "instance_dir": instance_dir, "mail_url": "smtp://127.0.0.1:1"}
+            "instance_dir": instance_dir, "mail_url": "smtp://127.0.0.1:1",
+            "sealing_public_key": bench_public_key(Path(instance_dir) / "keys")}
+
+
+def bench_public_key(folder: Path) -> str:
+    """A key pair of the bench's own (made by the first app, before gunicorn starts): the public half, as
+    production gets it; the private half stays in the temporary folder."""
+    from core.sealing import generate
+
+    existing = sorted(folder.glob("public-*.key"))
+    public = existing[0] if existing else generate(folder)[1]
+    return public.read_text(encoding="utf-8")
 
 
 def make_bench_app():  # type: ignore[no-untyped-def]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from flask import Flask, g, request
@@ -30,8 +31,10 @@ from .sealing import WORKING_BOX_EXTENSION, WorkingBox
 from .sessions import CampaignSessionInterface
 from .settings import SettingsError, load_settings
 from .site import Site
+from .staff import create_staff_app
+from .staff.cli import staff_cli
 from .templating import ChainLoader
-from .tenancy import ENVIRON_CAMPAIGN, TenancyMiddleware
+from .tenancy import ENVIRON_CAMPAIGN, ENVIRON_PREVIEW_STATUS, TenancyMiddleware
 from .themes import Themes
 from .views import assets, errors, pages, participant, payments, signup
 
@@ -75,7 +78,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         [provider for found in plugins.pm.hook.claimsite_payment_providers() for provider in found],
     )
 
-    Database(settings.resolved_database_url()).init_app(app)
+    database = Database(settings.resolved_database_url())
+    database.init_app(app)
     babel.init_app(app, locale_selector=select_locale,
                    default_translation_directories=str(settings.translations_dir))
     csrf.init_app(app)
@@ -90,6 +94,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         g.campaign = registry.snapshot.campaigns.get(slug) if slug else None
         if g.campaign is None:
             raise NotFound()
+        preview_status = request.environ.get(ENVIRON_PREVIEW_STATUS)
+        if preview_status:  # the staff console's preview: the campaign as if it had this status
+            g.campaign = dataclasses.replace(g.campaign, campaign=g.campaign.campaign.model_copy(
+                update={"status": preview_status}))
 
     @app.after_request
     def _vary_on_host(response):  # type: ignore[no-untyped-def]
@@ -125,6 +133,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.cli.add_command(export_cli)
     app.cli.add_command(fees_group)
     app.cli.add_command(payments_group)
+    app.cli.add_command(staff_cli)
     plugins.pm.hook.claimsite_register_commands(cli=app.cli)
 
     if settings.env == "production":
@@ -133,8 +142,20 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         if problems:
             raise SettingsError("\n".join(problems))
 
+    if tenancy.admin_host:
+        _admin_host_is_no_campaigns(tenancy.admin_host, snapshot.campaigns.values())
+        tenancy.staff_app = create_staff_app(app, app.extensions["claimsite"], database)
     app.wsgi_app = tenancy  # type: ignore[method-assign]
     if settings.trusted_proxies:
         n = settings.trusted_proxies
         app.wsgi_app = ProxyFix(tenancy, x_for=n, x_proto=n, x_host=n, x_port=n)  # type: ignore[method-assign]
     return app
+
+
+def _admin_host_is_no_campaigns(admin_host: str, campaigns: Any) -> None:
+    """The staff console's host must not be any campaign's: staff pages never live on a public campaign host."""
+    for loaded in campaigns:
+        hosts = [*loaded.campaign.hosts, *(path.partition("/")[0] for path in loaded.campaign.paths)]
+        if admin_host in (host.lower() for host in hosts):
+            raise SettingsError(f"CLAIMSITE_ADMIN_HOST is {admin_host}, which campaign '{loaded.slug}' is served at "
+                                f"({loaded.path}); the staff console needs a host of its own")

@@ -222,3 +222,83 @@ class ProviderEvent(Base):
     type: Mapped[str] = mapped_column(String(80))
     received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     payment_id: Mapped[int | None] = mapped_column(ForeignKey("payments.id", ondelete="SET NULL"))
+
+
+# -- the staff console (core.staff) ----------------------------------------------------------------------------------
+class StaffMember(Base):
+    """Someone of the foundation who may use the staff console: made with ``flask staff add``, never on the web.
+
+    The password is kept as an Argon2id hash; the TOTP secret locked with the working key (the server must read it
+    to check a code). Five failed attempts in a row lock the account for a while (``locked_until``)."""
+
+    __tablename__ = "staff_members"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True, doc="the login name, lower case")
+    name: Mapped[str] = mapped_column(String(100))
+    password_hash: Mapped[str] = mapped_column(String(200), doc="Argon2id, in its own $argon2id$... format")
+    totp_secret: Mapped[str] = mapped_column(Text, doc="base32 TOTP secret, locked (core.sealing.WorkingBox)")
+    totp_last_step: Mapped[int | None] = mapped_column(Integer, doc="the last 30 s step used: a code works once")
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0, doc="failed attempts in a row")
+    locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_login_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    disabled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, doc="may no longer log in")
+
+
+class StaffSession(Base):
+    """A logged-in staff browser. The cookie holds a random token; this row only its hash. A session ends when idle
+    too long, at its absolute end, at logout, or when the account is disabled."""
+
+    __tablename__ = "staff_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff_members.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ends_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, doc="the absolute end, however active")
+
+    staff: Mapped[StaffMember] = relationship()
+
+
+class AuditEntry(Base):
+    """One staff action: who, what, when (and from which hashed IP). Written for every console page, every login
+    attempt and every staff command that reads or changes data; never updated or deleted by the app."""
+
+    __tablename__ = "audit_entries"
+    __table_args__ = (Index("ix_audit_entries_at", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    actor: Mapped[str] = mapped_column(String(300), doc="the staff member's e-mail, or 'cli:<os user>'")
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_members.id", ondelete="SET NULL"))
+    action: Mapped[str] = mapped_column(String(60), doc="e.g. 'login', 'login-failed', 'view', 'export'")
+    campaign: Mapped[str | None] = mapped_column(String(40))
+    detail: Mapped[str | None] = mapped_column(String(400), doc="non-personal context, e.g. the page")
+    ip_hash: Mapped[str | None] = mapped_column(String(64))
+
+
+class StaffExport(Base):
+    """An export started on the staff console, run in the background: its progress, and where its file is.
+
+    The file (personal data, opened with the private key the staff member gave) lies in ``instance/exports/`` only
+    until it is downloaded, or an hour at most (``flask retention run``)."""
+
+    __tablename__ = "staff_exports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token: Mapped[str] = mapped_column(String(43), unique=True, doc="random, names the export in URLs")
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_members.id", ondelete="SET NULL"))
+    campaign: Mapped[str] = mapped_column(String(40))
+    kind: Mapped[str] = mapped_column(String(20), doc="'participants' (CSV) or 'evidence' (zip)")
+    status: Mapped[str] = mapped_column(String(10), default="running", doc="running, done, failed")
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    done: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    heartbeat_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, doc="last progress written")
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    file_name: Mapped[str | None] = mapped_column(String(200))
+    sha256: Mapped[str | None] = mapped_column(String(64), doc="of the finished file")
+    error: Mapped[str | None] = mapped_column(Text, doc="why it failed (no personal data)")
+    removed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, doc="the file was deleted")

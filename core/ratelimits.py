@@ -24,6 +24,7 @@ RULES = {
     "login-form-ip": "20/hour",  # login links asked for on the participant's page, from one IP
     "login-mail-address": "5/day",  # login links mailed to one address (counted for unknown addresses too)
     "login-link-ip": "30/hour",  # login links opened from one IP
+    "staff-login-ip": "30/hour",  # staff console logins tried from one IP (each account also locks after 5)
     "pay-link-ip": "60/hour",  # payment pages opened through a signed link (and checkouts started there)
     "webhook-ip": "1200/minute",  # provider notifications (signature checks); providers retry after a 429
 }

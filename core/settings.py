@@ -62,6 +62,12 @@ class Settings(BaseSettings):
         "empty: write to instance/outbox",
     )
     mail_from: str = Field(default="", description="default sender; empty: the campaign organisation's e-mail")
+    admin_host: str = Field(
+        default="", description="the one host the staff console is served on, e.g. staff.example.org (never a "
+        "campaign's host); empty: no console, except in development, where it is staff.localhost"
+    )
+    staff_idle_minutes: int = Field(default=30, ge=1, description="a staff session ends after this long unused")
+    staff_session_hours: int = Field(default=10, ge=1, description="a staff session ends this long after login")
 
     @model_validator(mode="after")
     def _safe_secrets(self) -> Settings:
@@ -117,6 +123,12 @@ class Settings(BaseSettings):
     @property
     def development(self) -> bool:
         return self.env == "development"
+
+    def resolved_admin_host(self) -> str:
+        """The staff console's host, lower case without a port; empty when there is no console."""
+        if self.admin_host.strip():
+            return self.admin_host.strip().lower().rstrip(".")
+        return "staff.localhost" if self.development else ""
 
     def resolved_secret_key(self) -> str:
         """The secret key; outside production a random one is created once in the instance folder."""

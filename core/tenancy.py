@@ -30,6 +30,8 @@ DEV_SUFFIX = ".localhost"
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "[::1]"}
 ENVIRON_CAMPAIGN = "claimsite.campaign"
 ENVIRON_DEV_HOST = "claimsite.dev_host"
+# Set only by the staff console's preview (core.staff.views.preview), never from a request's own headers.
+ENVIRON_PREVIEW_STATUS = "claimsite.preview_status"
 
 
 @dataclass(frozen=True)
@@ -136,6 +138,8 @@ class TenancyMiddleware:
         self.registry = registry
         self.settings = settings
         self._index: tuple[int, HostIndex] | None = None
+        self.admin_host = settings.resolved_admin_host()
+        self.staff_app: WSGIApplication | None = None  # core.staff, set by create_app when there is an admin host
 
     def index(self) -> HostIndex:
         snapshot = self.registry.snapshot
@@ -147,6 +151,9 @@ class TenancyMiddleware:
         if self.settings.development:
             self.registry.refresh()  # an edited campaign file shows on the next request
         host, _ = split_host(environ.get("HTTP_HOST") or environ.get("SERVER_NAME", ""))
+        environ.pop(ENVIRON_PREVIEW_STATUS, None)
+        if self.staff_app is not None and host == self.admin_host:
+            return self.staff_app(environ, start_response)
         path = environ.get("PATH_INFO", "") or "/"
         match = resolve(self.index(), host, path, self.settings.development)
         environ[ENVIRON_CAMPAIGN] = match.slug if match else None

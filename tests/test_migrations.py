@@ -10,7 +10,7 @@ from core.db import Base
 from core.migrations import downgrade, upgrade
 
 TABLES = {"signups", "signup_events", "accepted_agreements", "personal_records", "jobs", "payments", "provider_events",
-          "login_links"}
+          "login_links", "staff_members", "staff_sessions", "audit_entries", "staff_exports"}
 
 
 def table_names(url: str) -> set[str]:

@@ -1,0 +1,52 @@
+"""The staff console: a Flask app of its own, served on the one admin host (``CLAIMSITE_ADMIN_HOST``).
+
+It is a separate app, not a blueprint of the campaign app, so that no staff page exists on any campaign's host
+and no campaign page on the admin host: the tenancy middleware hands the admin host's requests to this app and
+no others (:class:`core.tenancy.TenancyMiddleware`). It shares the campaign app's services (database, campaigns,
+keys) and has its own cookie, signed with its own salt, sent to the admin host only and never cross-site.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask.sessions import SecureCookieSessionInterface
+from flask_wtf import CSRFProtect
+
+from .. import security_headers
+from ..db import Database
+from ..sealing import WORKING_BOX_EXTENSION
+from ..site import Site
+
+CAMPAIGN_APP_EXTENSION = "claimsite.campaign_app"
+
+
+class StaffSessionInterface(SecureCookieSessionInterface):
+    salt = "claimsite-staff-session"  # a campaign's cookie, signed with the same secret, is worthless here
+
+
+def create_staff_app(campaign_app: Flask, site: Site, database: Database) -> Flask:
+    """The console app, sharing ``campaign_app``'s services (previews are rendered by ``campaign_app`` itself)."""
+    from . import views
+
+    settings = site.settings
+    app = Flask(__name__, instance_path=str(settings.instance_dir))
+    app.config.update(
+        SECRET_KEY=campaign_app.config["SECRET_KEY"],
+        SESSION_COOKIE_NAME="claimsite_staff",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Strict",
+        SESSION_COOKIE_SECURE=settings.public_scheme == "https" and not settings.development,
+        TEMPLATES_AUTO_RELOAD=settings.development,
+        MAX_CONTENT_LENGTH=64 * 1024,
+        WTF_CSRF_TIME_LIMIT=settings.staff_session_hours * 3600,
+    )
+    app.session_interface = StaffSessionInterface()
+    app.extensions["claimsite"] = site
+    app.extensions[WORKING_BOX_EXTENSION] = site.working_box
+    app.extensions[CAMPAIGN_APP_EXTENSION] = campaign_app
+    database.init_app(app)
+    CSRFProtect(app)
+    app.register_blueprint(views.bp)
+    views.init_app(app)
+    security_headers.init_app(app)
+    return app

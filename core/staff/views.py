@@ -1,0 +1,249 @@
+"""The console's pages: login and logout, the dashboard across campaigns and per campaign, campaign previews, the
+audit log. Every page but the login page needs a live staff session; every page shown is written to the audit log.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    abort,
+    current_app,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_wtf import FlaskForm
+from flask_wtf.csrf import CSRFError
+from sqlalchemy import select
+from werkzeug.test import run_wsgi_app
+from wtforms import EmailField, PasswordField, StringField
+from wtforms.validators import DataRequired, Length
+
+from ..campaigns import LoadedCampaign
+from ..db import db_session
+from ..hashing import ip_hash
+from ..models import AuditEntry, StaffMember
+from ..site import site
+from ..tenancy import ENVIRON_CAMPAIGN, ENVIRON_DEV_HOST, ENVIRON_PREVIEW_STATUS
+from . import accounts, audit, chart, figures, sessions
+
+bp = Blueprint("staff", __name__)
+SESSION_ENTRY = "staff_session"
+PREVIEW_STATUSES = ("pre-registration", "open", "closed")
+OPEN_PAGES = {"staff.login", "static"}
+CHART_DAYS = 60
+
+
+class LoginForm(FlaskForm):
+    email = EmailField("E-mail address", validators=[DataRequired("Give your e-mail address."), Length(max=254)])
+    password = PasswordField("Password", validators=[DataRequired("Give your password."), Length(max=200)])
+    code = StringField("Code from your authenticator app",
+                       validators=[DataRequired("Give the 6-digit code your authenticator app shows now."),
+                                   Length(max=12)],
+                       render_kw={"inputmode": "numeric"})
+
+
+class LogoutForm(FlaskForm):
+    pass
+
+
+def _ip() -> str | None:
+    return ip_hash(site().hash_key, request.remote_addr)
+
+
+def _durations() -> tuple[dt.timedelta, dt.timedelta]:
+    settings = site().settings
+    return dt.timedelta(minutes=settings.staff_idle_minutes), dt.timedelta(hours=settings.staff_session_hours)
+
+
+def init_app(app: Flask) -> None:
+    @app.before_request
+    def _staff_of_request() -> Response | None:
+        idle, _lasts = _durations()
+        g.staff = sessions.resume(db_session(), session.get(SESSION_ENTRY), idle)
+        db_session().commit()
+        if g.staff is None and request.endpoint not in OPEN_PAGES:
+            session.pop(SESSION_ENTRY, None)
+            if request.method == "GET":
+                return redirect(url_for("staff.login", next=request.full_path.rstrip("?")))
+            abort(401)
+        return None
+
+    @app.after_request
+    def _audit_page(response: Response) -> Response:
+        staff = g.get("staff")
+        shown = response.mimetype == "text/html" or response.headers.get("Content-Disposition")
+        if staff is not None and shown and request.endpoint not in (None, "static"):
+            audit.record(db_session(), staff, g.get("audit_action", "view"), campaign=g.get("audit_campaign"),
+                         detail=f"{request.method} {request.full_path.rstrip('?')}"[:400], ip_hash=_ip())
+            db_session().commit()
+        response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    @app.errorhandler(CSRFError)
+    def _expired(error: CSRFError) -> tuple[str, int]:
+        return render_template("staff/message.html", title="This page expired",
+                               message="The form was open too long, or cookies are blocked. Open it again and "
+                                       "retry; nothing was changed."), 400
+
+    @app.context_processor
+    def _context() -> dict[str, Any]:
+        return {"staff": g.get("staff"), "logout_form": LogoutForm() if g.get("staff") else None}
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a path on this host (never another site) is followed after login."""
+    if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc:
+        return target
+    return url_for("staff.overview")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> Any:
+    if g.get("staff") is not None:
+        return redirect(url_for("staff.overview"))
+    form = LoginForm()
+    error = None
+    status = 200
+    if form.validate_on_submit():
+        if not site().limits.hit("staff-login-ip", _ip()):
+            error, status = "Too many login attempts from this network. Wait an hour and try again.", 429
+        else:
+            error, status = _attempt_login(form)
+            if error is None:
+                return redirect(_safe_next(request.args.get("next")))
+    elif request.method == "POST":
+        status = 400
+    form.password.data = form.code.data = ""  # never sent back into the page
+    return render_template("staff/login.html", form=form, error=error), status
+
+
+def _attempt_login(form: LoginForm) -> tuple[str | None, int]:
+    db = db_session()
+    attempt = accounts.check_login(db, site().working_box, form.email.data or "", form.password.data or "",
+                                   form.code.data or "")
+    actor: StaffMember | str = attempt.staff or f"unknown:{accounts.normalise_login(form.email.data or '')[:250]}"
+    if attempt.outcome is accounts.Outcome.OK:
+        assert attempt.staff is not None
+        _idle, lasts = _durations()
+        session.clear()  # a new session: nothing from before the login carries over
+        session[SESSION_ENTRY] = sessions.start(db, attempt.staff, lasts)
+        audit.record(db, actor, "login", ip_hash=_ip())
+        db.commit()
+        return None, 200
+    action = {accounts.Outcome.LOCKED: "login-locked", accounts.Outcome.DISABLED: "login-disabled"}.get(
+        attempt.outcome, "login-failed")
+    audit.record(db, actor, action, ip_hash=_ip())
+    db.commit()
+    if attempt.outcome is accounts.Outcome.LOCKED and attempt.locked_until is not None:
+        until = attempt.locked_until.astimezone(figures.ZONE).strftime("%H:%M")
+        return (f"This account is locked after {accounts.MAX_FAILED_LOGINS} failed attempts. Try again after "
+                f"{until} (Amsterdam time), or ask an administrator to run: flask staff unlock EMAIL"), 403
+    return "The e-mail address, the password or the code is wrong (a code works once).", 401
+
+
+@bp.post("/logout")
+def logout() -> Any:
+    if LogoutForm().validate_on_submit():
+        db = db_session()
+        sessions.end(db, session.pop(SESSION_ENTRY, None))
+        audit.record(db, g.staff, "logout", ip_hash=_ip())
+        db.commit()
+        g.staff = None
+        session.clear()
+    return redirect(url_for("staff.login"))
+
+
+# -- dashboard ---------------------------------------------------------------------------------------------------
+def _campaign(slug: str) -> LoadedCampaign:
+    loaded = site().registry.snapshot.campaigns.get(slug)
+    if loaded is None:
+        abort(404)
+    g.audit_campaign = slug
+    return loaded
+
+
+def public_counter(loaded: LoadedCampaign, participants: int) -> dict[str, Any] | None:
+    """What the campaign's public counter shows now, or None when the campaign has no counter."""
+    if "counter" not in loaded.enabled_plugins:
+        return None
+    settings = loaded.settings_for("counter")
+    return {"baseline": settings.baseline, "since": settings.since,
+            "shown": settings.baseline + site().counters.participants(loaded.slug), "live": participants}
+
+
+@bp.get("/")
+def overview() -> str:
+    db = db_session()
+    funnels = figures.funnels(db)
+    campaigns = site().registry.snapshot.campaigns
+    rows = [(slug, loaded, funnels.get(slug, figures.Funnel())) for slug, loaded in sorted(campaigns.items())]
+    unknown = sorted(set(funnels) - set(campaigns))  # sign-ups of a campaign whose file was removed
+    days = figures.per_day(db, None, CHART_DAYS)
+    return render_template("staff/overview.html", rows=rows, unknown=[(slug, funnels[slug]) for slug in unknown],
+                           days=days, chart=chart.sign_ups_per_day(days, "Sign-ups per day, all campaigns"))
+
+
+@bp.get("/campaigns/<slug>")
+def campaign(slug: str) -> str:
+    loaded = _campaign(slug)
+    found = figures.campaign_figures(db_session(), slug, CHART_DAYS)
+    title = f"Sign-ups per day, {loaded.campaign.text(loaded.campaign.name, 'en')}"
+    return render_template("staff/campaign.html", loaded=loaded, c=loaded.campaign, figures=found,
+                           counter=public_counter(loaded, found.funnel.participants),
+                           chart=chart.sign_ups_per_day(found.days, title), statuses=PREVIEW_STATUSES)
+
+
+@bp.get("/audit")
+def audit_log() -> str:
+    before = request.args.get("before", type=int)
+    query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(100)
+    if before:
+        query = query.where(AuditEntry.id < before)
+    entries = db_session().scalars(query).all()
+    return render_template("staff/audit.html", entries=entries)
+
+
+# -- previews ----------------------------------------------------------------------------------------------------
+@bp.get("/preview/<slug>/<status>/", defaults={"rest": ""})
+@bp.get("/preview/<slug>/<status>/<path:rest>")
+def preview(slug: str, status: str, rest: str) -> Response:
+    """The campaign's own pages, rendered by the campaign app as if the campaign had ``status``, under this prefix
+    of the admin host, so a campaign can be checked in every language and status before it goes live. Read only:
+    only GET reaches the campaign app, so nothing can be signed or sent from a preview."""
+    _campaign(slug)
+    if status not in PREVIEW_STATUSES:
+        abort(404)
+    g.audit_action = "preview"
+    environ = {key: value for key, value in request.environ.items() if not key.startswith("werkzeug.")}
+    environ.update({
+        "SCRIPT_NAME": f"{request.script_root}/preview/{slug}/{status}", "PATH_INFO": f"/{rest}",
+        ENVIRON_CAMPAIGN: slug, ENVIRON_PREVIEW_STATUS: status, ENVIRON_DEV_HOST: False,
+    })
+    campaign_app: Flask = current_app.extensions["claimsite.campaign_app"]
+    body, status_line, headers = run_wsgi_app(lambda e, s: Flask.wsgi_app(campaign_app, e, s), environ,
+                                              buffered=True)
+    return Response(body, status=status_line, headers=list(headers.items()))
+
+
+@bp.app_template_filter("when")
+def when_filter(value: dt.datetime | None) -> str:
+    if value is None:
+        return "-"
+    return value.astimezone(figures.ZONE).strftime("%Y-%m-%d %H:%M")
+
+
+@bp.app_template_filter("euros")
+def euros_filter(cents: int) -> str:
+    return f"€ {cents / 100:,.2f}"
+
+

@@ -1,0 +1,348 @@
+"""The staff console: accounts made on the command line, login with password and authenticator code, lockout,
+sessions that end, the audit log, the admin host kept apart from campaign hosts, the dashboard's figures checked
+against what happened, and campaign previews. On SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import func, select, update
+
+from core.db import db_session, utcnow
+from core.jobs import encode_payload
+from core.migrations import upgrade
+from core.models import AuditEntry, Job, Signup, StaffMember, StaffSession
+from core.settings import SettingsError
+from core.staff import accounts
+from core.staff.chart import nice_ceiling, sign_ups_per_day
+from core.staff.figures import Day, per_day, today_local
+
+from .conftest import campaign_data
+from .test_signup import TIKTOK, join_fully, post_form
+
+ADMIN = "https://staff.example"
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture
+def staff_app(make_app: Any, database_url: str) -> Iterator[Flask]:
+    upgrade(database_url)
+    app = make_app(database_url=database_url, admin_host="staff.example")
+    yield app
+    app.extensions["claimsite.db"].engine.dispose()
+
+
+def add_staff(app: Flask, email: str = "mira@somi.nl", password: str = PASSWORD) -> str:
+    """Make an account with ``flask staff add``; returns its authenticator key as the command printed it."""
+    result = app.test_cli_runner().invoke(args=["staff", "add", email, "--name", "Mira Staff"],
+                                          input=f"{password}\n{password}\n")
+    assert result.exit_code == 0, result.output
+    return re.search(r"key:\s+([A-Z2-7]+)", result.output).group(1)  # type: ignore[union-attr]
+
+
+def csrf(client: FlaskClient, path: str = "/login") -> str:
+    html = client.get(path, base_url=ADMIN).get_data(as_text=True)
+    return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html).group(1)  # type: ignore[union-attr]
+
+
+def log_in(client: FlaskClient, secret: str | None, email: str = "mira@somi.nl", password: str = PASSWORD,
+           code: str | None = None, at: float | None = None) -> Any:
+    if code is None:
+        code = accounts.current_code(secret, at) if secret else ""
+    return post(client, "/login", {"csrf_token": csrf(client), "email": email, "password": password, "code": code})
+
+
+def post(client: FlaskClient, path: str, data: dict[str, str]) -> Any:
+    """A form post as a browser sends it on HTTPS: with the page it came from (Flask-WTF checks the referrer)."""
+    return client.post(path, base_url=ADMIN, data=data, headers={"Referer": f"{ADMIN}/"})
+
+
+def audit_actions(app: Flask) -> list[tuple[str, str]]:
+    with app.app_context():
+        return [(e.actor, e.action) for e in db_session().scalars(select(AuditEntry).order_by(AuditEntry.id))]
+
+
+def next_code_period(app: Flask) -> None:
+    """As if 30 seconds went by: the code last used is the previous period's (a code works only once)."""
+    with app.app_context():
+        db_session().execute(update(StaffMember).values(totp_last_step=StaffMember.totp_last_step - 2))
+        db_session().commit()
+
+
+def logged_in_client(app: Flask) -> FlaskClient:
+    secret = add_staff(app)
+    client = app.test_client()
+    assert log_in(client, secret).status_code == 302
+    return client
+
+
+# -- accounts and login ------------------------------------------------------------------------------------------
+def test_staff_add_makes_an_account_with_a_hashed_password_and_a_locked_authenticator_key(staff_app: Flask) -> None:
+    secret = add_staff(staff_app)
+    with staff_app.app_context():
+        staff = db_session().scalars(select(StaffMember)).one()
+        assert staff.password_hash.startswith("$argon2id$") and PASSWORD not in staff.password_hash
+        assert secret not in staff.totp_secret and staff.totp_secret.startswith("CSW1:")
+    assert ("cli:" in audit_actions(staff_app)[0][0]) and audit_actions(staff_app)[0][1] == "staff-add"
+    runner = staff_app.test_cli_runner()
+    again = runner.invoke(args=["staff", "add", "MIRA@somi.nl", "--name", "X"], input=f"{PASSWORD}\n{PASSWORD}\n")
+    assert again.exit_code == 1 and "already an account" in again.output
+    short = runner.invoke(args=["staff", "add", "kim@somi.nl", "--name", "Kim"], input="short\nshort\n")
+    assert short.exit_code == 1 and "at least 12 characters" in short.output
+    listing = runner.invoke(args=["staff", "list"]).output
+    assert "mira@somi.nl" in listing and "never" in listing and "kim@somi.nl" not in listing
+
+
+def test_login_needs_the_password_and_a_current_code(staff_app: Flask) -> None:
+    secret = add_staff(staff_app)
+    client = staff_app.test_client()
+    assert client.get("/", base_url=ADMIN).location.startswith("/login")
+
+    without_code = log_in(client, None)
+    assert without_code.status_code == 400
+    page = without_code.get_data(as_text=True)
+    assert "Give the 6-digit code" in page and 'value="mira@somi.nl"' in page and PASSWORD not in page
+    assert log_in(client, secret, code="000000").status_code == 401
+    assert log_in(client, secret, password="wrong password!").status_code == 401
+    assert client.get("/", base_url=ADMIN).status_code == 302  # still not logged in
+
+    response = log_in(client, secret)
+    assert response.status_code == 302 and response.location == "/"
+    overview = client.get("/", base_url=ADMIN)
+    assert overview.status_code == 200 and "Mira Staff" in overview.get_data(as_text=True)
+    assert overview.headers["Cache-Control"] == "no-store"
+    cookie = client.get_cookie("claimsite_staff", domain="staff.example")
+    assert cookie is not None and cookie.http_only and cookie.same_site == "Strict" and cookie.secure
+    actions = audit_actions(staff_app)
+    assert actions.count(("mira@somi.nl", "login-failed")) == 2 and ("mira@somi.nl", "login") in actions
+    assert actions[-1] == ("mira@somi.nl", "view")
+
+
+def test_a_code_works_once(staff_app: Flask) -> None:
+    secret = add_staff(staff_app)
+    code = accounts.current_code(secret)
+    assert log_in(staff_app.test_client(), secret, code=code).status_code == 302
+    assert log_in(staff_app.test_client(), secret, code=code).status_code == 401  # seen it: a replay
+
+
+def test_unknown_address_gets_the_same_answer_as_a_wrong_password(staff_app: Flask) -> None:
+    add_staff(staff_app)
+    client = staff_app.test_client()
+    unknown = log_in(client, None, email="nobody@somi.nl", code="123456")
+    wrong = log_in(client, None, password="wrong password!", code="123456")
+    assert unknown.status_code == wrong.status_code == 401
+    message = "The e-mail address, the password or the code is wrong"
+    assert message in unknown.get_data(as_text=True) and message in wrong.get_data(as_text=True)
+    assert ("unknown:nobody@somi.nl", "login-failed") in audit_actions(staff_app)
+
+
+def test_five_failed_attempts_lock_the_account_until_later_or_an_unlock(staff_app: Flask) -> None:
+    secret = add_staff(staff_app)
+    client = staff_app.test_client()
+    for _ in range(4):
+        assert log_in(client, secret, code="000000").status_code == 401
+    locked = log_in(client, secret, password="still wrong!!")
+    assert locked.status_code == 403 and "locked after 5 failed attempts" in locked.get_data(as_text=True)
+    refused = log_in(client, secret)  # the right password and code: still locked
+    assert refused.status_code == 403
+    assert audit_actions(staff_app).count(("mira@somi.nl", "login-locked")) == 2
+    with staff_app.app_context():
+        db_session().execute(update(StaffMember).values(locked_until=utcnow() - dt.timedelta(seconds=1)))
+        db_session().commit()
+    assert log_in(client, secret).status_code == 302  # the lock is over
+    next_code_period(staff_app)
+
+    other = staff_app.test_client()
+    for _ in range(5):
+        log_in(other, secret, code="000000")
+    assert log_in(other, secret).status_code == 403
+    result = staff_app.test_cli_runner().invoke(args=["staff", "unlock", "mira@somi.nl"])
+    assert result.exit_code == 0
+    assert log_in(other, secret).status_code == 302
+
+
+def test_sessions_end_when_idle_at_their_end_at_logout_and_when_disabled(staff_app: Flask) -> None:
+    secret = add_staff(staff_app)
+
+    def fresh_client() -> FlaskClient:
+        client = staff_app.test_client()
+        assert log_in(client, secret).status_code == 302
+        next_code_period(staff_app)
+        assert client.get("/", base_url=ADMIN).status_code == 200
+        return client
+
+    def age_sessions(**values: Any) -> None:
+        with staff_app.app_context():
+            db_session().execute(update(StaffSession).values(**values))
+            db_session().commit()
+
+    idle = fresh_client()
+    age_sessions(last_seen_at=utcnow() - dt.timedelta(minutes=31))
+    assert idle.get("/", base_url=ADMIN).location.startswith("/login")
+
+    ended = fresh_client()
+    age_sessions(ends_at=utcnow() - dt.timedelta(seconds=1))
+    assert ended.get("/", base_url=ADMIN).location.startswith("/login")
+
+    leaving = fresh_client()
+    stolen_cookie = leaving.get_cookie("claimsite_staff", domain="staff.example").value  # type: ignore[union-attr]
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"',
+                      leaving.get("/", base_url=ADMIN).get_data(as_text=True)).group(1)  # type: ignore[union-attr]
+    assert post(leaving, "/logout", {"csrf_token": token}).location == "/login"
+    replay = staff_app.test_client()
+    replay.set_cookie("claimsite_staff", stolen_cookie, domain="staff.example")
+    assert replay.get("/", base_url=ADMIN).status_code == 302  # the session is gone on the server too
+
+    disabled = fresh_client()
+    assert staff_app.test_cli_runner().invoke(args=["staff", "disable", "mira@somi.nl"]).exit_code == 0
+    assert disabled.get("/", base_url=ADMIN).status_code == 302
+    assert log_in(staff_app.test_client(), secret).status_code == 401
+    actions = [action for _actor, action in audit_actions(staff_app)]
+    assert "logout" in actions and "staff-disable" in actions and "login-disabled" in actions
+
+
+def test_login_is_rate_limited_per_ip(staff_app: Flask) -> None:
+    client = staff_app.test_client()
+    statuses = [log_in(client, None, email=f"x{n}@somi.nl", code="1").status_code for n in range(31)]
+    assert statuses[:30] == [401] * 30 and statuses[30] == 429
+
+
+def test_after_login_only_a_path_on_the_admin_host_is_followed(staff_app: Flask) -> None:
+    secret = add_staff(staff_app)
+    client = staff_app.test_client()
+    token = csrf(client)
+    response = post(client, "/login?next=//evil.example/x", {
+        "csrf_token": token, "email": "mira@somi.nl", "password": PASSWORD, "code": accounts.current_code(secret)})
+    assert response.location == "/"
+    assert client.get("/audit", base_url=ADMIN).location is None
+
+
+# -- the admin host ----------------------------------------------------------------------------------------------
+def test_staff_pages_exist_only_on_the_admin_host(staff_app: Flask) -> None:
+    client = logged_in_client(staff_app)
+    def status(path: str, base_url: str) -> int:
+        with client.get(path, base_url=base_url) as response:
+            return response.status_code
+
+    for path in ("/login", "/audit", "/campaigns/tiktokclaim", "/preview/tiktokclaim/open/", "/static/staff.css"):
+        assert status(path, TIKTOK) == 404, path
+        assert status(path, "https://unknown.example") == 404, path
+        assert status(path, ADMIN) == (302 if path == "/login" else 200), path
+    assert client.get("/join", base_url=ADMIN).status_code == 404  # and no campaign page on the admin host
+    assert client.get("/", base_url=TIKTOK).status_code == 200
+
+
+def test_without_an_admin_host_there_is_no_console(make_app: Any) -> None:
+    app = make_app()
+    assert app.test_client().get("/login", base_url=ADMIN).status_code == 404
+
+
+def test_the_admin_host_may_not_be_a_campaigns_host(make_app: Any, campaign_folder: Any) -> None:
+    campaign_folder.write("democlaim", campaign_data(hosts=["democlaim.example", "staff.example"]))
+    with pytest.raises(SettingsError, match="staff console needs a host of its own"):
+        make_app(campaigns_dir=campaign_folder.path, admin_host="Staff.Example")
+
+
+# -- the dashboard -----------------------------------------------------------------------------------------------
+def test_the_dashboard_counts_what_happened(staff_app: Flask) -> None:
+    public = staff_app.test_client()
+    join_fully(staff_app, public, "en")  # TikTok asks a payment first: paid in the test checkout
+    assert post_form(staff_app.test_client(), "en", email="bob@example.org").status_code == 302  # started only
+    with staff_app.app_context():
+        db = db_session()
+        anna = db.scalars(select(Signup).where(Signup.stage == "signed")).one()
+        db.add(Job(kind="confirmation", campaign="tiktokclaim", payload=encode_payload({"signup": anna.token}),
+                   status="failed", attempts=5, finished_at=utcnow(), last_error="SMTPRecipientsRefused: 550"))
+        db.commit()
+        reference = anna.token[:12]
+    client = logged_in_client(staff_app)
+
+    overview = client.get("/", base_url=ADMIN).get_data(as_text=True)
+    row = re.search(r'<tr>\s*<th scope="row"><a href="/campaigns/tiktokclaim">.*?</tr>', overview, re.S).group(0)
+    assert [int(n) for n in re.findall(r'<td class="n[^"]*">(\d+)', row)] == [2, 1, 1, 1, 1, 0, 2]
+    assert "<svg" in overview and 'class="started"' in overview
+
+    page = client.get("/campaigns/tiktokclaim", base_url=ADMIN).get_data(as_text=True)
+    assert re.search(r'<span class="n">2</span> started', page) and re.search(r'<span class="n">1</span> paid', page)
+    assert re.search(r'<span class="n">1</span> participants', page)
+    assert "SMTPRecipientsRefused: 550" in page and reference in page and "1 confirmation" in page
+    assert re.search(r"<td>paid</td><td class=\"n\">1</td><td class=\"n\">€ 17.50</td>", page)
+    baseline = staff_app.extensions["claimsite"].registry.snapshot.campaigns["tiktokclaim"].settings_for(
+        "counter").baseline
+    assert f"The site shows <strong>{baseline + 1}</strong>" in page and f"{baseline} from before" in page
+    assert "anna@example.org" not in page and "Anna" not in page
+    today = today_local().isoformat()  # the day table: both started today, one signed
+    assert f'<td>{today}</td><td class="n">2</td><td class="n">1</td>' in page
+    entry = audit_actions(staff_app)[-1]
+    assert entry == ("mira@somi.nl", "view")
+    with staff_app.app_context():
+        last = db_session().scalars(select(AuditEntry).order_by(AuditEntry.id.desc())).first()
+        assert last is not None and last.campaign == "tiktokclaim" and last.detail == "GET /campaigns/tiktokclaim"
+
+
+def test_days_are_amsterdam_days(staff_app: Flask) -> None:
+    now = dt.datetime(2026, 7, 15, 12, 0, tzinfo=dt.UTC)
+    times = [dt.datetime(2026, 7, 14, 21, 59, tzinfo=dt.UTC),  # 23:59 in Amsterdam (summer time): the 14th
+             dt.datetime(2026, 7, 14, 22, 1, tzinfo=dt.UTC),  # 00:01 on the 15th
+             dt.datetime(2026, 7, 15, 11, 0, tzinfo=dt.UTC)]
+    with staff_app.app_context():
+        db = db_session()
+        for n, at in enumerate(times):
+            db.add(Signup(token=f"t{n}", campaign="zoomclaim", email_hash=f"h{n}", language="nl", created_at=at,
+                          signed_at=at if n == 2 else None))
+        db.commit()
+        days = per_day(db, "zoomclaim", 3, now=now)
+        assert days == [Day(dt.date(2026, 7, 13), 0, 0), Day(dt.date(2026, 7, 14), 1, 0),
+                        Day(dt.date(2026, 7, 15), 2, 1)]
+        assert per_day(db, "tiktokclaim", 3, now=now)[-1] == Day(dt.date(2026, 7, 15), 0, 0)
+
+
+def test_the_chart_scales_to_the_busiest_day() -> None:
+    assert [nice_ceiling(n) for n in (0, 1, 2, 3, 7, 10, 11, 99, 120, 4500)] == [1, 1, 2, 5, 10, 10, 20, 100, 200,
+                                                                                  5000]
+    days = [Day(dt.date(2026, 11, d), d, d // 2) for d in range(1, 31)]
+    svg = str(sign_ups_per_day(days, "Sign-ups <per> day"))
+    assert svg.count('class="started"') == 30 and svg.count('class="signed"') == 29  # day 1 has none signed
+    assert "Sign-ups &lt;per&gt; day" in svg and ">50</text>" in svg  # the axis goes to 50 for a top of 30
+    heights = [float(h) for h in re.findall(r'class="started"[^>]*height="([\d.]+)"', svg)]
+    assert heights == sorted(heights) and heights[-1] > heights[0] * 29
+
+
+# -- previews ----------------------------------------------------------------------------------------------------
+def test_a_campaign_is_previewed_in_any_language_and_status(staff_app: Flask) -> None:
+    client = logged_in_client(staff_app)
+    page = client.get("/campaigns/zoomclaim", base_url=ADMIN).get_data(as_text=True)
+    assert 'href="/preview/zoomclaim/open/en/"' in page and 'href="/preview/zoomclaim/closed/"' in page
+    public = staff_app.test_client().get("/en/", base_url="https://zoomclaim.org").get_data(as_text=True)
+    assert "Join now" not in public and "cta__message" in public  # zoomclaim is closed
+
+    reopened = client.get("/preview/zoomclaim/open/en/", base_url=ADMIN)
+    assert reopened.status_code == 200
+    html = reopened.get_data(as_text=True)
+    assert 'lang="en"' in html and "Join now" in html and "cta__message" not in html
+    assert staff_app.extensions["claimsite"].registry.snapshot.campaigns["zoomclaim"].campaign.status == "closed"
+    stylesheet = re.search(r'<link rel="stylesheet" href="([^"]+)"', html).group(1)  # type: ignore[union-attr]
+    assert stylesheet.startswith("/preview/zoomclaim/open/")
+    with client.get(stylesheet, base_url=ADMIN) as response:
+        assert response.status_code == 200 and response.mimetype == "text/css"
+    join = re.search(r'href="([^"]*/join)"', client.get("/preview/tiktokclaim/pre-registration/en/",
+                                                         base_url=ADMIN).get_data(as_text=True)).group(1)
+    assert join == "/preview/tiktokclaim/pre-registration/en/join"  # the preview's links stay in the preview
+    form = client.get(join, base_url=ADMIN).get_data(as_text=True)
+    assert 'name="email"' in form and "Registration has not opened yet" in form
+    assert post(client, join, {"csrf_token": csrf(client, "/")}).status_code == 405  # read only
+
+    dutch = client.get("/preview/palantirclaim/closed/", base_url=ADMIN)
+    assert dutch.status_code == 200 and 'lang="nl"' in dutch.get_data(as_text=True)
+    assert client.get("/preview/zoomclaim/draft/", base_url=ADMIN).status_code == 404
+    assert client.get("/preview/nosuch/open/", base_url=ADMIN).status_code == 404
+    assert ("mira@somi.nl", "preview") in audit_actions(staff_app)
+    assert staff_app.test_client().get("/preview/zoomclaim/open/", base_url=ADMIN).status_code == 302  # staff only
+    with staff_app.app_context():
+        assert db_session().scalar(select(func.count()).select_from(Signup)) == 0  # nothing was signed up

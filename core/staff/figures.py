@@ -130,7 +130,7 @@ def per_day(session: Session, campaign: str | None, days: int, now: dt.datetime 
 def campaign_figures(session: Session, campaign: str, days: int = 60, now: dt.datetime | None = None,
                      failed_shown: int = 20) -> CampaignFigures:
     funnel = funnels(session, now).get(campaign, Funnel())
-    fee_options = [(option or "-", n) for option, n in session.execute(
+    fee_options = [(option or "none (the fee model offers no choice)", n) for option, n in session.execute(
         select(Signup.fee_option, func.count())
         .where(Signup.campaign == campaign, Signup.stage == Stage.SIGNED.value, Signup.withdrawn_at.is_(None))
         .group_by(Signup.fee_option).order_by(func.count().desc()))]

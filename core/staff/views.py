@@ -71,7 +71,7 @@ def init_app(app: Flask) -> None:
         idle, _lasts = _durations()
         g.staff = sessions.resume(db_session(), session.get(SESSION_ENTRY), idle)
         db_session().commit()
-        if g.staff is None and request.endpoint not in OPEN_PAGES:
+        if g.staff is None and request.endpoint is not None and request.endpoint not in OPEN_PAGES:
             session.pop(SESSION_ENTRY, None)
             if request.method == "GET":
                 return redirect(url_for("staff.login", next=request.full_path.rstrip("?")))

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from flask import Flask
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, sync_playwright
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from core import create_app
@@ -225,12 +225,16 @@ def phone(chromium_browser: Browser) -> Iterator[PhonePage]:
 
 @pytest.fixture
 def save_screenshot():  # type: ignore[no-untyped-def]
-    """``save_screenshot(page, name)`` saves a full-page PNG under test-artifacts/screenshots/."""
+    """``save_screenshot(page, name)`` saves a full-page PNG under test-artifacts/screenshots/;
+    ``element=`` a locator saves only that element."""
 
-    def save(page: Page, name: str) -> Path:
+    def save(page: Page, name: str, element: Locator | None = None) -> Path:
         SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
         path = SCREENSHOT_DIR / f"{name}.png"
-        page.screenshot(path=str(path), full_page=True)
+        if element is not None:
+            element.screenshot(path=str(path))
+        else:
+            page.screenshot(path=str(path), full_page=True)
         _saved_screenshots.append(path)
         print(f"screenshot: {path}")
         return path

@@ -1,0 +1,98 @@
+"""The staff console in a real browser: log in with password and authenticator code on the admin host
+(``staff.localhost`` in development), open the dashboard and a campaign's page, and save a screenshot of the chart
+of sign-ups per day. The Content Security Policy must refuse nothing (the chart is SVG drawn on the server)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import secrets
+from typing import TYPE_CHECKING
+
+import pytest
+from playwright.sync_api import expect
+
+from core.db import db_session
+from core.models import Signup, Stage
+from core.staff import accounts
+from core.staff.figures import local_midnight, today_local
+
+from .test_campaign_pages import assert_no_horizontal_overflow
+
+if TYPE_CHECKING:
+    from .conftest import LiveServer, PhonePage
+
+pytestmark = pytest.mark.browser
+
+CAMPAIGN = "palantirclaim"
+PASSWORD = "a long staff password 42"
+
+
+def seed_sign_ups(live_server: LiveServer) -> dict[dt.date, int]:
+    """Sign-ups spread over the last 40 days (rows of their own: the chart counts rows, whatever their data)."""
+    today = today_local()
+    per_day = {today - dt.timedelta(days=n): (n * 7) % 11 + 1 for n in range(1, 41)}
+    with live_server.app.app_context():
+        db = db_session()
+        for day, count in per_day.items():
+            for k in range(count):
+                at = local_midnight(day) + dt.timedelta(hours=9, minutes=k)
+                signed = k % 2 == 0
+                db.add(Signup(token=secrets.token_urlsafe(32), campaign=CAMPAIGN, email_hash=secrets.token_hex(32),
+                              language="nl", created_at=at, verified_at=at if signed else None,
+                              stage=Stage.SIGNED if signed else Stage.STARTED, signed_at=at if signed else None))
+        db.commit()
+    return per_day
+
+
+def test_staff_log_in_and_see_the_chart(phone: PhonePage, live_server: LiveServer, save_screenshot) -> None:
+    runner = live_server.app.test_cli_runner()
+    added = runner.invoke(args=["staff", "add", "browser@somi.nl", "--name", "Bea Browser"],
+                          input=f"{PASSWORD}\n{PASSWORD}\n")
+    assert added.exit_code == 0, added.output
+    secret = re.search(r"key:\s+([A-Z2-7]+)", added.output).group(1)  # type: ignore[union-attr]
+    per_day = seed_sign_ups(live_server)
+    console = f"http://staff.localhost:{live_server.port}"
+
+    page = phone.page
+    page.goto(f"{console}/campaigns/{CAMPAIGN}")
+    expect(page.get_by_role("heading", name="Log in")).to_be_visible()  # sent to the login page first
+    page.get_by_label("E-mail address").fill("browser@somi.nl")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_label("Code from your authenticator app").fill("000000")
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("alert")).to_contain_text("wrong")
+    expect(page.get_by_label("E-mail address")).to_have_value("browser@somi.nl")  # kept; the password is not
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_label("Code from your authenticator app").fill(accounts.current_code(secret))
+    page.get_by_role("button", name="Log in").click()
+
+    expect(page.get_by_role("heading", name="Palantir", exact=False)).to_be_visible()  # back where it was asked
+    assert page.url == f"{console}/campaigns/{CAMPAIGN}"
+    chart = page.locator("svg.chart")
+    expect(chart).to_be_visible()
+    assert_no_horizontal_overflow(page)
+    busiest = max(per_day.values())
+    assert chart.locator("rect.started").count() >= len(per_day)
+    yesterday = today_local() - dt.timedelta(days=1)
+    expect(page.get_by_role("img", name=re.compile("Sign-ups per day"))).to_be_visible()
+    row = page.locator("table.days tr", has_text=yesterday.isoformat())
+    assert row.locator("td").nth(1).text_content() == str(per_day[yesterday])
+    assert int(chart.locator("text.axis").nth(2).text_content() or 0) >= busiest  # the axis reaches the top
+    save_screenshot(page, "staff-dashboard-phone")
+
+    page.set_viewport_size({"width": 1280, "height": 900})
+    save_screenshot(page, "staff-dashboard")
+    chart_shot = save_screenshot(page, "staff-dashboard-chart", element=chart)
+    assert chart_shot.stat().st_size > 2000  # a picture with bars, not an empty box
+
+    page.get_by_role("link", name="Campaigns").first.click()
+    expect(page.get_by_role("heading", name="Campaigns", exact=True)).to_be_visible()
+    expect(page.locator("svg.chart")).to_be_visible()
+    page.get_by_role("link", name="Audit log").click()
+    expect(page.locator("table.audit")).to_contain_text("login")
+    expect(page.locator("table.audit")).to_contain_text(f"GET /campaigns/{CAMPAIGN}")
+    page.get_by_role("button", name="Log out").click()
+    expect(page.get_by_role("heading", name="Log in")).to_be_visible()
+    page.goto(f"{console}/")
+    expect(page.get_by_role("heading", name="Log in")).to_be_visible()

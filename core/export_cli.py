@@ -2,14 +2,15 @@
 
 The web server cannot run these usefully: it has only the public key. Staff run them on their own machine, against
 the database, with ``--private-key`` pointing at the key file kept offline (several for data sealed before a key
-rotation). Rows are read and written in batches, so a campaign of any size never sits in memory whole.
+rotation). Rows are read and written in batches, so a campaign of any size never sits in memory whole. The row of a
+participant is the evidence package's (:mod:`core.evidence`), so both exports always show the same columns.
 """
 
 from __future__ import annotations
 
 import csv
-import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -17,16 +18,16 @@ import click
 from flask.cli import with_appcontext
 from sqlalchemy import func, select
 
-from . import personal_data
+from . import evidence, personal_data
 from .db import db_session
+from .evidence import PARTICIPANT_COLUMNS, participant_row
 from .models import Signup, participant
 from .sealing import OpeningKeys, SealingError
+from .site import site
+from .staff import audit
 
-# The answers every campaign's form may ask, in this order; anything else a campaign asks goes to "other answers".
-ANSWER_COLUMNS = ("name", "email", "phone", "street", "postcode", "city", "country", "birth_date", "account",
-                  "for_whom", "child_name", "child_birth_date", "signature_typed")
-SIGNUP_COLUMNS = ("reference", "language", "joined_at", "verified_at", "signed_at", "fee_option", "fee_terms",
-                  "paid_at", "mandate_sha256")
+# Exit status of ``flask export evidence`` when the package was written but lists problems (1: nothing written).
+WRITTEN_WITH_PROBLEMS = 3
 
 
 def private_key_option(function: Any) -> Any:
@@ -44,30 +45,21 @@ def opening_keys(paths: tuple[Path, ...]) -> OpeningKeys:
         raise click.ClickException(str(exc)) from None
 
 
-def _iso(value: Any) -> str:
-    return value.isoformat(timespec="seconds") if value is not None else ""
-
-
-def _row(signup: Signup, answers: dict[str, Any]) -> list[str]:
-    other = {key: value for key, value in answers.items() if key not in ANSWER_COLUMNS}
-    return [signup.token[:12], signup.language, _iso(signup.created_at), _iso(signup.verified_at),
-            _iso(signup.signed_at), signup.fee_option or "", signup.fee_terms or "", _iso(signup.paid_at),
-            signup.mandate_sha256 or "",
-            *(str(answers.get(key, "")) for key in ANSWER_COLUMNS),
-            json.dumps(other, ensure_ascii=False, sort_keys=True) if other else ""]
-
-
-def write_participants_csv(campaign: str, keys: OpeningKeys, out: TextIO, batch: int = 500) -> int:
-    """Write the confirmed participants of ``campaign`` with their opened answers as CSV; returns the count."""
+def write_participants_csv(campaign: str, keys: OpeningKeys, out: TextIO, batch: int = 500,
+                           progress: Callable[[int], None] | None = None) -> int:
+    """Write the confirmed participants of ``campaign`` with their opened answers as CSV; returns the count.
+    ``progress`` gets the number of rows written after each batch (as a click progress bar's ``update`` takes)."""
     session = db_session()
     writer = csv.writer(out)
-    writer.writerow([*SIGNUP_COLUMNS, *ANSWER_COLUMNS, "other_answers"])
+    writer.writerow(PARTICIPANT_COLUMNS)
     count = 0
     for rows in personal_data.record_batches(session, Signup.campaign == campaign, participant(), batch=batch):
         for signup, record in rows:
-            writer.writerow(_row(signup, personal_data.open_record(record, keys).answers))
+            writer.writerow(participant_row(signup, personal_data.open_record(record, keys).answers))
             count += 1
         session.expunge_all()
+        if progress is not None:
+            progress(len(rows))
     return count
 
 
@@ -92,9 +84,86 @@ def participants_command(campaign: str, private_keys: tuple[Path, ...], out_path
         if out_path is None:
             count = write_participants_csv(campaign, keys, sys.stdout)
         else:
-            with out_path.open("w", encoding="utf-8", newline="") as out:
-                count = write_participants_csv(campaign, keys, out)
+            total = evidence.participant_count(campaign)
+            with out_path.open("w", encoding="utf-8", newline="") as out, \
+                    click.progressbar(length=total, label="participants", file=sys.stderr) as bar:
+                count = write_participants_csv(campaign, keys, out, progress=bar.update)
     except SealingError as exc:
         raise click.ClickException(f"{exc}: give every private key the data was sealed to") from None
+    _audit("export-participants", campaign, f"{count} participant(s), CSV" + (f" {out_path.name}" if out_path else ""))
     click.echo(f"{count} participant(s) of {campaign} exported" + (f" to {out_path}" if out_path else ""),
                err=True)
+
+
+def _audit(action: str, campaign: str, detail: str) -> None:
+    """Staff commands that take personal data out are in the audit log too, as the OS user who ran them."""
+    audit.record(db_session(), audit.cli_actor(), action, campaign=campaign, detail=detail)
+    db_session().commit()
+
+
+@export_cli.command("evidence")
+@click.argument("campaign")
+@private_key_option
+@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The package to write (a .zip file).")
+@click.option("--force", is_flag=True, help="Replace the file at --out if there is one.")
+@click.option("--batch", default=500, show_default=True, help="Sign-ups read from the database at a time.")
+@with_appcontext
+def evidence_command(campaign: str, private_keys: tuple[Path, ...], out_path: Path, force: bool, batch: int) -> None:
+    """The evidence package of CAMPAIGN for the lawyers: a ZIP of its confirmed participants, their mandates and
+    the agreement texts they accepted, with a manifest of SHA-256 checksums (see README.txt inside).
+
+    Exit status 0: written, no problems; 3: written, but problems.csv lists problems (each failed mandate or
+    agreement check; the first ones are also named here); 1: nothing written."""
+    keys = opening_keys(private_keys)
+    loaded = site().registry.snapshot.campaigns.get(campaign)
+    if loaded is None:
+        raise click.ClickException(f"no campaign '{campaign}' in {site().settings.campaigns_dir}: the package needs "
+                                   "its campaign file and agreement texts (flask campaigns list shows the slugs)")
+    if out_path.exists() and not force:
+        raise click.ClickException(f"{out_path} exists already: give another --out, or --force to replace it")
+    total = evidence.participant_count(campaign)
+    if not total:
+        raise click.ClickException(f"campaign '{campaign}' has no confirmed participants: no package written")
+    try:
+        with click.progressbar(length=total, label="evidence package", file=sys.stderr) as bar:
+            summary = evidence.write_evidence_package(loaded, keys, out_path, batch=batch, progress=bar.update,
+                                                      overwrite=force)
+    except SealingError as exc:
+        raise click.ClickException(f"{exc}: give every private key the data was sealed to (no package "
+                                   "written)") from None
+    except FileExistsError as exc:
+        raise click.ClickException(f"{exc}: give another --out, or --force to replace it") from None
+    _audit("export-evidence", campaign, f"{summary.participants} participant(s), {summary.problems} problem(s), "
+                                        f"manifest sha256 {summary.manifest_sha256}")
+    click.echo(f"evidence package of {campaign} written to {out_path}")
+    click.echo(f"  participants:    {summary.participants}")
+    click.echo(f"  duplicates:      {summary.duplicates} (left out of participants.csv: see duplicates.csv)")
+    click.echo(f"  mandates:        {summary.mandates}")
+    click.echo(f"  agreement texts: {summary.agreement_texts}")
+    click.echo(f"  problems:        {summary.problems}")
+    click.echo(f"  manifest SHA-256: {summary.manifest_sha256}")
+    click.echo("Send the manifest SHA-256 to the lawyers apart from the package (e.g. by phone or a signed mail): "
+               "'sha256sum manifest.sha256' must print it.")
+    if summary.problems:
+        click.echo(f"WARNING: the package lists {summary.problems} problem(s) in problems.csv:", err=True)
+        for problem in summary.first_problems:
+            click.echo(f"  {problem.reference}  {problem.problem}: {problem.detail}", err=True)
+        if summary.problems > len(summary.first_problems):
+            click.echo(f"  ... and {summary.problems - len(summary.first_problems)} more", err=True)
+        raise click.exceptions.Exit(WRITTEN_WITH_PROBLEMS)
+
+
+@export_cli.command("verify")
+@click.argument("package", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--manifest-sha256", help="The manifest SHA-256 that 'flask export evidence' printed.")
+def verify_command(package: Path, manifest_sha256: str | None) -> None:
+    """Check an evidence package: every file in it has the SHA-256 its manifest lists, none is missing or added,
+    and (with --manifest-sha256) the manifest is the one the export made. Exit status 1 when anything is off."""
+    check = evidence.verify_package(package, manifest_sha256)
+    for problem in check.problems:
+        click.echo(problem, err=True)
+    if not check.ok:
+        raise click.ClickException(f"{package}: {len(check.problems)} problem(s); do not rely on this package")
+    click.echo(f"{package}: all {check.files} file(s) match the manifest (manifest SHA-256 {check.manifest_sha256}"
+               + (", as expected)" if manifest_sha256 else "; compare it with the one sent apart)"))

@@ -155,7 +155,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 def _admin_host_is_no_campaigns(admin_host: str, campaigns: Any) -> None:
     """The staff console's host must not be any campaign's: staff pages never live on a public campaign host."""
     for loaded in campaigns:
-        hosts = [*loaded.campaign.hosts, *(path.partition("/")[0] for path in loaded.campaign.paths)]
+        hosts = [*loaded.campaign.hosts, *(path.partition("/")[0] for path in loaded.campaign.paths),
+                 f"{loaded.slug}.localhost"]
         if admin_host in (host.lower() for host in hosts):
             raise SettingsError(f"CLAIMSITE_ADMIN_HOST is {admin_host}, which campaign '{loaded.slug}' is served at "
                                 f"({loaded.path}); the staff console needs a host of its own")

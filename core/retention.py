@@ -7,7 +7,8 @@ payment link stays valid). A sign-up whose payment is on its way (a bank transfe
 still open) is left until that is settled; a withdrawn one is never erased here (its participant ended it, and it
 is kept as evidence of that: :mod:`core.signup.withdrawal`). Jobs that ended long ago keep no payload (a failed
 mail may still hold the address it was for), and login links to the participant's page go a day after they were
-mailed. ``flask retention run`` does all three and reports the counts; run it daily.
+mailed. Files exported on the staff console are deleted an hour after they were made (:mod:`core.staff.exports`).
+``flask retention run`` does all of this and reports the counts; run it daily (hourly, if staff export often).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from .db import utcnow
 from .jobs import EMPTY_PAYLOAD
 from .models import Job, JobStatus, LoginLink, Payment, PaymentState, Signup, participant
 from .site import site
+from .staff.exports import remove_expired
 
 BATCH = 500
 JOB_PAYLOADS_KEPT = dt.timedelta(days=30)
@@ -120,9 +122,15 @@ def run(dry_run: bool) -> None:
         results = erase_unfinished(session, site().registry.snapshot.campaigns.values(), now, dry_run)
         jobs = empty_old_job_payloads(session, now, dry_run)
         links = remove_old_login_links(session, now, dry_run)
+        export_files = 0
+        if not dry_run:
+            export_files = remove_expired(current_app, session, now)
+            session.commit()
     verb = "would erase" if dry_run else "erased"
     for result in results:
         click.echo(f"{result.campaign}: {verb} {result.signups} unfinished sign-up(s) older than {result.days} days")
     click.echo(f"jobs: {'would empty' if dry_run else 'emptied'} {jobs} payload(s) of jobs that ended over "
                f"{JOB_PAYLOADS_KEPT.days} days ago")
     click.echo(f"login links: {'would remove' if dry_run else 'removed'} {links} mailed over a day ago")
+    if not dry_run:
+        click.echo(f"staff exports: removed {export_files} file(s) made over an hour ago")

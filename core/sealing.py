@@ -70,14 +70,26 @@ class OpeningKeys:
 
     @classmethod
     def from_files(cls, paths: Iterable[Path]) -> OpeningKeys:
+        return cls.from_texts((str(path), path.read_text(encoding="utf-8")) for path in paths)
+
+    @classmethod
+    def from_texts(cls, named_texts: Iterable[tuple[str, str]]) -> OpeningKeys:
+        """Keys from the contents of private key files, each with a name for the error message (e.g. the file's)."""
         keys = []
-        for path in paths:
-            lines = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-            raw = base64.b64decode(lines[-1], validate=True) if lines else b""
+        for name, text in named_texts:
+            lines = [line.strip() for line in text.splitlines() if line.strip()]
+            try:
+                raw = base64.b64decode(lines[-1], validate=True) if lines else b""
+            except ValueError:
+                raw = b""
             if len(raw) != 32:
-                raise SealingError(f"{path} is not a private key file (flask keys generate makes one)")
+                raise SealingError(f"{name} is not a private key file (flask keys generate makes one)")
             keys.append(PrivateKey(raw))
         return cls(keys)
+
+    @property
+    def ids(self) -> list[bytes]:
+        return list(self._keys)
 
     @staticmethod
     def sealed_to(sealed: bytes) -> bytes | None:

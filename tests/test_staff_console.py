@@ -4,9 +4,15 @@ against what happened, and campaign previews. On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import hashlib
+import io
 import re
+import time
+import zipfile
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,16 +21,18 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select, update
 
 from core.db import db_session, utcnow
+from core.evidence import verify_package
 from core.jobs import encode_payload
 from core.migrations import upgrade
-from core.models import AuditEntry, Job, Signup, StaffMember, StaffSession
+from core.models import AuditEntry, Job, Signup, StaffExport, StaffMember, StaffSession, participant
+from core.sealing import generate
 from core.settings import SettingsError
 from core.staff import accounts
 from core.staff.chart import nice_ceiling, sign_ups_per_day
 from core.staff.figures import Day, per_day, today_local
 
 from .conftest import campaign_data
-from .test_signup import TIKTOK, join_fully, post_form
+from .test_signup import TIKTOK, deliver, join_fully, post_form
 
 ADMIN = "https://staff.example"
 PASSWORD = "correct horse battery staple"
@@ -214,12 +222,18 @@ def test_login_is_rate_limited_per_ip(staff_app: Flask) -> None:
 
 
 def test_after_login_only_a_path_on_the_admin_host_is_followed(staff_app: Flask) -> None:
+    from core.staff.views import _safe_next
+
     secret = add_staff(staff_app)
     client = staff_app.test_client()
     token = csrf(client)
     response = post(client, "/login?next=//evil.example/x", {
         "csrf_token": token, "email": "mira@somi.nl", "password": PASSWORD, "code": accounts.current_code(secret)})
     assert response.location == "/"
+    staff_console = staff_app.extensions["claimsite"].tenancy.staff_app
+    with staff_console.test_request_context("/login", base_url=ADMIN):
+        assert _safe_next("/\\evil.example/x") == _safe_next("https://evil.example/") == "/"
+        assert _safe_next("/campaigns/tiktokclaim?x=1") == "/campaigns/tiktokclaim?x=1"
     assert client.get("/audit", base_url=ADMIN).location is None
 
 
@@ -346,3 +360,123 @@ def test_a_campaign_is_previewed_in_any_language_and_status(staff_app: Flask) ->
     assert staff_app.test_client().get("/preview/zoomclaim/open/", base_url=ADMIN).status_code == 302  # staff only
     with staff_app.app_context():
         assert db_session().scalar(select(func.count()).select_from(Signup)) == 0  # nothing was signed up
+
+
+# -- exports on the console --------------------------------------------------------------------------------------
+def development_private_key(app: Flask) -> bytes:
+    return app.extensions["claimsite"].settings.development_key_pair()[0].read_bytes()
+
+
+def start_export(client: FlaskClient, kind: str, key: bytes, slug: str = "tiktokclaim") -> Any:
+    return client.post(f"/campaigns/{slug}/exports", base_url=ADMIN, content_type="multipart/form-data",
+                       headers={"Referer": f"{ADMIN}/"},
+                       data={"csrf_token": csrf(client, f"/campaigns/{slug}"), "kind": kind,
+                             "private_keys": (io.BytesIO(key), "private-key.key")})
+
+
+def finished(client: FlaskClient, location: str) -> str:
+    """The export's page once it is no longer running (the export runs in a thread of the console)."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        page = client.get(location, base_url=ADMIN).get_data(as_text=True)
+        if "Exporting:" not in page:
+            return page
+        time.sleep(0.1)
+    raise AssertionError("the export did not finish within a minute")
+
+
+def test_a_console_export_runs_in_the_background_and_gives_the_participants(staff_app: Flask) -> None:
+    join_fully(staff_app, staff_app.test_client(), "en")
+    deliver(staff_app)  # the mandate and the confirmation
+    join_fully(staff_app, staff_app.test_client(), "en", email="bob@example.org", name="Bob Jansen")
+    deliver(staff_app)
+    assert post_form(staff_app.test_client(), "en", email="carl@example.org").status_code == 302  # not confirmed
+    client = logged_in_client(staff_app)
+
+    response = start_export(client, "participants", development_private_key(staff_app))
+    assert response.status_code == 302 and response.location.startswith("/exports/")
+    page = finished(client, response.location)
+    assert "Done: 2 participant(s)" in page
+    digest = re.search(r"SHA-256 of the file: <code>([0-9a-f]{64})</code>", page).group(1)  # type: ignore[union-attr]
+    with client.get(f"{response.location}/download", base_url=ADMIN) as download:
+        assert download.status_code == 200 and download.mimetype == "text/csv"
+        assert "tiktokclaim-participants-" in download.headers["Content-Disposition"]
+        data = download.data
+    assert hashlib.sha256(data).hexdigest() == digest
+    rows = list(csv.DictReader(io.StringIO(data.decode())))
+    with staff_app.app_context():
+        confirmed = db_session().scalars(select(Signup).where(Signup.campaign == "tiktokclaim", participant())
+                                         .order_by(Signup.id)).all()
+        assert [row["reference"] for row in rows] == [signup.token[:12] for signup in confirmed]
+        assert [row["mandate_sha256"] for row in rows] == [signup.mandate_sha256 or "" for signup in confirmed]
+    assert [(row["name"], row["email"]) for row in rows] == [("Anna de Vries", "anna@example.org"),
+                                                             ("Bob Jansen", "bob@example.org")]
+    actions = [action for _actor, action in audit_actions(staff_app)]
+    assert "export-start" in actions and "export-download" in actions
+
+    other = staff_app.test_client()
+    add_staff(staff_app, "kim@somi.nl")
+    kim_secret = re.search(r"key:\s+([A-Z2-7]+)", staff_app.test_cli_runner().invoke(
+        args=["staff", "new-authenticator", "kim@somi.nl"]).output).group(1)  # type: ignore[union-attr]
+    assert log_in(other, kim_secret, email="kim@somi.nl").status_code == 302
+    assert other.get(response.location, base_url=ADMIN).status_code == 404  # only the one who gave the key
+
+    with staff_app.app_context():
+        db_session().execute(update(StaffExport).values(finished_at=utcnow() - dt.timedelta(hours=2)))
+        db_session().commit()
+        [export] = db_session().scalars(select(StaffExport)).all()
+        path = Path(staff_app.extensions["claimsite"].settings.instance_dir) / "exports" / str(export.file_name)
+    assert path.is_file()
+    assert "was deleted from the server" in client.get(response.location, base_url=ADMIN).get_data(as_text=True)
+    assert not path.exists()
+    with client.get(f"{response.location}/download", base_url=ADMIN) as gone:
+        assert gone.status_code == 410
+
+
+def test_a_console_evidence_package_verifies(staff_app: Flask) -> None:
+    join_fully(staff_app, staff_app.test_client(), "en")
+    deliver(staff_app)  # the mandate and the confirmation
+    client = logged_in_client(staff_app)
+    response = start_export(client, "evidence", development_private_key(staff_app))
+    page = finished(client, response.location)
+    assert "Done: 1 participant(s)" in page, page
+    package = Path(staff_app.instance_path) / "downloaded.zip"
+    with client.get(f"{response.location}/download", base_url=ADMIN) as download:
+        assert download.mimetype == "application/zip"
+        package.write_bytes(download.data)
+    check = verify_package(package)
+    assert check.ok, check.problems
+    with zipfile.ZipFile(package) as archive:
+        assert any(name.startswith("mandates/") for name in archive.namelist())
+
+
+def test_a_console_export_refuses_a_wrong_key_and_keeps_nothing(staff_app: Flask, tmp_path: Path) -> None:
+    join_fully(staff_app, staff_app.test_client(), "en")
+    client = logged_in_client(staff_app)
+    _private, _public, other_key = generate(tmp_path / "other")
+    wrong = start_export(client, "participants", _private.read_bytes())
+    assert wrong.status_code == 400
+    assert "seals personal data to" in wrong.get_data(as_text=True)
+    garbage = start_export(client, "participants", b"not a key at all")
+    assert garbage.status_code == 400 and "is not a private key file" in garbage.get_data(as_text=True)
+    with staff_app.app_context():
+        assert db_session().scalar(select(func.count()).select_from(StaffExport)) == 0
+    assert other_key.id != staff_app.extensions["claimsite"].sealing_key.id
+
+
+def test_the_export_page_shows_progress_and_a_stalled_export_as_failed(staff_app: Flask) -> None:
+    client = logged_in_client(staff_app)
+    with staff_app.app_context():
+        staff = db_session().scalars(select(StaffMember)).one()
+        db_session().add_all([
+            StaffExport(token="running-token", staff_id=staff.id, campaign="tiktokclaim", kind="evidence",
+                        total=1000, done=250),
+            StaffExport(token="stalled-token", staff_id=staff.id, campaign="tiktokclaim", kind="evidence",
+                        total=1000, done=10, heartbeat_at=utcnow() - dt.timedelta(minutes=6)),
+        ])
+        db_session().commit()
+    running = client.get("/exports/running-token", base_url=ADMIN).get_data(as_text=True)
+    assert '<progress max="1000" value="250">' in running and 'http-equiv="refresh"' in running
+    assert "250 of 1000" in running
+    stalled = client.get("/exports/stalled-token", base_url=ADMIN).get_data(as_text=True)
+    assert "The export failed: stopped without finishing" in stalled and "<progress" not in stalled

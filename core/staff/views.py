@@ -18,23 +18,26 @@ from flask import (
     redirect,
     render_template,
     request,
+    send_file,
     session,
     url_for,
 )
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFError
+from flask_wtf.file import MultipleFileField
 from sqlalchemy import select
 from werkzeug.test import run_wsgi_app
-from wtforms import EmailField, PasswordField, StringField
+from wtforms import EmailField, PasswordField, RadioField, StringField
 from wtforms.validators import DataRequired, Length
 
 from ..campaigns import LoadedCampaign
 from ..db import db_session
 from ..hashing import ip_hash
-from ..models import AuditEntry, StaffMember
+from ..models import AuditEntry, StaffExport, StaffMember
+from ..sealing import OpeningKeys, SealingError
 from ..site import site
 from ..tenancy import ENVIRON_CAMPAIGN, ENVIRON_DEV_HOST, ENVIRON_PREVIEW_STATUS
-from . import accounts, audit, chart, figures, sessions
+from . import accounts, audit, chart, exports, figures, sessions
 
 bp = Blueprint("staff", __name__)
 SESSION_ENTRY = "staff_session"
@@ -54,6 +57,21 @@ class LoginForm(FlaskForm):
 
 class LogoutForm(FlaskForm):
     pass
+
+
+class ExportForm(FlaskForm):
+    kind = RadioField("What to export", default="evidence", validators=[DataRequired("Choose what to export.")])
+    private_keys = MultipleFileField("The foundation's private key file (more than one for data sealed before a "
+                                     "key rotation)")
+
+
+MAX_KEY_FILE_BYTES = 4096
+
+
+def _export_form() -> ExportForm:
+    form = ExportForm()
+    form.kind.choices = [(name, kind.label) for name, kind in exports.kinds().items()]
+    return form
 
 
 def _ip() -> str | None:
@@ -84,7 +102,8 @@ def init_app(app: Flask) -> None:
         shown = response.mimetype == "text/html" or response.headers.get("Content-Disposition")
         if staff is not None and shown and request.endpoint not in (None, "static"):
             audit.record(db_session(), staff, g.get("audit_action", "view"), campaign=g.get("audit_campaign"),
-                         detail=f"{request.method} {request.full_path.rstrip('?')}"[:400], ip_hash=_ip())
+                         detail=g.get("audit_detail") or f"{request.method} {request.full_path.rstrip('?')}"[:400],
+                         ip_hash=_ip())
             db_session().commit()
         response.headers.setdefault("Cache-Control", "no-store")
         return response
@@ -102,7 +121,8 @@ def init_app(app: Flask) -> None:
 
 def _safe_next(target: str | None) -> str:
     """Only a path on this host (never another site) is followed after login."""
-    if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc:
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target \
+            and not urlsplit(target).netloc:
         return target
     return url_for("staff.overview")
 
@@ -194,13 +214,92 @@ def overview() -> str:
 
 
 @bp.get("/campaigns/<slug>")
-def campaign(slug: str) -> str:
+def campaign(slug: str, form: ExportForm | None = None, export_error: str | None = None) -> str:
     loaded = _campaign(slug)
-    found = figures.campaign_figures(db_session(), slug, CHART_DAYS)
+    db = db_session()
+    found = figures.campaign_figures(db, slug, CHART_DAYS)
     title = f"Sign-ups per day, {loaded.campaign.text(loaded.campaign.name, 'en')}"
+    exports.remove_expired(current_app, db)
+    db.commit()
+    recent = db.scalars(select(StaffExport).where(StaffExport.campaign == slug)
+                        .order_by(StaffExport.id.desc()).limit(10)).all()
     return render_template("staff/campaign.html", loaded=loaded, c=loaded.campaign, figures=found,
                            counter=public_counter(loaded, found.funnel.participants),
-                           chart=chart.sign_ups_per_day(found.days, title), statuses=PREVIEW_STATUSES)
+                           chart=chart.sign_ups_per_day(found.days, title), statuses=PREVIEW_STATUSES,
+                           export_form=form or _export_form(), export_error=export_error, exports=recent,
+                           kinds=exports.kinds())
+
+
+def _opening_keys(form: ExportForm) -> OpeningKeys:
+    """The private keys uploaded with the form (in memory only); raises SealingError with what is wrong."""
+    files = [file for file in form.private_keys.data or [] if file and file.filename]
+    if not files:
+        raise SealingError("Choose the private key file (private-....key, from flask keys generate).")
+    texts = []
+    for file in files:
+        data = file.read(MAX_KEY_FILE_BYTES + 1)
+        if len(data) > MAX_KEY_FILE_BYTES:
+            raise SealingError(f"{file.filename} is too large to be a private key file")
+        texts.append((file.filename, data.decode("utf-8", errors="replace")))
+    keys = OpeningKeys.from_texts(texts)
+    current = site().sealing_key.id
+    if current not in keys.ids:
+        raise SealingError(f"none of these is the private key of key {current.hex()}, which this site seals "
+                           "personal data to")
+    return keys
+
+
+@bp.post("/campaigns/<slug>/exports")
+def start_export(slug: str) -> Any:
+    loaded = _campaign(slug)
+    form = _export_form()
+    if not form.validate_on_submit():
+        return campaign(slug, form, "Choose what to export, and the private key file."), 400
+    try:
+        keys = _opening_keys(form)
+    except SealingError as exc:
+        return campaign(slug, form, str(exc)), 400
+    db = db_session()
+    export = exports.start(current_app._get_current_object(), db, g.staff, loaded,  # type: ignore[attr-defined]
+                           form.kind.data, keys)
+    g.audit_action = "export-start"
+    audit.record(db, g.staff, "export-start", campaign=slug, detail=f"{export.kind} export {export.id}",
+                 ip_hash=_ip())
+    db.commit()
+    return redirect(url_for("staff.export", token=export.token))
+
+
+def _own_export(token: str) -> StaffExport:
+    """An export, to the staff member who started it only (they gave the key)."""
+    export = db_session().scalar(select(StaffExport).where(StaffExport.token == token))
+    if export is None or export.staff_id != g.staff.id:
+        abort(404)
+    g.audit_campaign = export.campaign
+    return export
+
+
+@bp.get("/exports/<token>")
+def export(token: str) -> str:
+    exports.remove_expired(current_app, db_session())
+    db_session().commit()
+    found = _own_export(token)
+    return render_template("staff/export.html", export=found, kind=exports.kinds()[found.kind],
+                           available=exports.path_of(current_app, found) is not None,
+                           kept_until=found.finished_at + exports.KEPT_FOR if found.finished_at else None)
+
+
+@bp.get("/exports/<token>/download")
+def download_export(token: str) -> Response:
+    found = _own_export(token)
+    path = exports.path_of(current_app, found)
+    if path is None:
+        abort(410)
+    g.audit_action = "export-download"
+    g.audit_detail = f"{found.kind} export {found.id}: {found.done} participant(s), sha256 {found.sha256}"
+    kind = exports.kinds()[found.kind]
+    day = (found.finished_at or found.created_at).astimezone(figures.ZONE).date().isoformat()
+    return send_file(path, mimetype=kind.mimetype, as_attachment=True,
+                     download_name=f"{found.campaign}-{found.kind}-{day}{kind.suffix}", max_age=0)
 
 
 @bp.get("/audit")

@@ -348,8 +348,10 @@ def test_a_campaign_is_previewed_in_any_language_and_status(staff_app: Flask) ->
     join = re.search(r'href="([^"]*/join)"', client.get("/preview/tiktokclaim/pre-registration/en/",
                                                          base_url=ADMIN).get_data(as_text=True)).group(1)
     assert join == "/preview/tiktokclaim/pre-registration/en/join"  # the preview's links stay in the preview
-    form = client.get(join, base_url=ADMIN).get_data(as_text=True)
+    form_page = client.get(join, base_url=ADMIN)
+    form = form_page.get_data(as_text=True)
     assert 'name="email"' in form and "Registration has not opened yet" in form
+    assert "Set-Cookie" not in form_page.headers  # a preview sets no campaign cookie on the admin host
     assert post(client, join, {"csrf_token": csrf(client, "/")}).status_code == 405  # read only
 
     dutch = client.get("/preview/palantirclaim/closed/", base_url=ADMIN)

@@ -323,7 +323,9 @@ def preview(slug: str, status: str, rest: str) -> Response:
     if status not in PREVIEW_STATUSES:
         abort(404)
     g.audit_action = "preview"
-    environ = {key: value for key, value in request.environ.items() if not key.startswith("werkzeug.")}
+    # As a new visitor sees it: without the staff cookie, and setting none on the admin host.
+    environ = {key: value for key, value in request.environ.items()
+               if not key.startswith("werkzeug.") and key != "HTTP_COOKIE"}
     environ.update({
         "SCRIPT_NAME": f"{request.script_root}/preview/{slug}/{status}", "PATH_INFO": f"/{rest}",
         ENVIRON_CAMPAIGN: slug, ENVIRON_PREVIEW_STATUS: status, ENVIRON_DEV_HOST: False,
@@ -331,7 +333,8 @@ def preview(slug: str, status: str, rest: str) -> Response:
     campaign_app: Flask = current_app.extensions["claimsite.campaign_app"]
     body, status_line, headers = run_wsgi_app(lambda e, s: Flask.wsgi_app(campaign_app, e, s), environ,
                                               buffered=True)
-    return Response(body, status=status_line, headers=list(headers.items()))
+    return Response(body, status=status_line,
+                    headers=[(name, value) for name, value in headers.items() if name.lower() != "set-cookie"])
 
 
 @bp.app_template_filter("when")

@@ -25,6 +25,12 @@ def _account(email: str) -> StaffMember:
     return staff
 
 
+def _record(staff: StaffMember, action: str) -> None:
+    """Write the command to the audit log (as the OS user who ran it), with the change it made."""
+    audit.record(db_session(), audit.cli_actor(), action, detail=f"account {staff.email}")
+    db_session().commit()
+
+
 def _show_totp(staff: StaffMember, secret: str) -> None:
     click.echo("Set up the authenticator app (e.g. FreeOTP, Aegis, Google Authenticator) with this key; a login "
                "asks for its current code:")
@@ -48,9 +54,7 @@ def add_command(email: str, name: str) -> None:
         staff, secret = accounts.add(db, site().working_box, email, name, _password_prompt())
     except accounts.AccountError as exc:
         raise click.ClickException(str(exc)) from None
-    db.flush()
-    audit.record(db, audit.cli_actor(), "staff-add", detail=f"account {staff.email}")
-    db.commit()
+    _record(staff, "staff-add")
     click.echo(f"staff account {staff.email} made")
     _show_totp(staff, secret)
 
@@ -76,8 +80,7 @@ def unlock_command(email: str) -> None:
     """Lift the lock after too many failed logins."""
     staff = _account(email)
     staff.locked_until, staff.failed_logins = None, 0
-    audit.record(db_session(), audit.cli_actor(), "staff-unlock", detail=f"account {staff.email}")
-    db_session().commit()
+    _record(staff, "staff-unlock")
     click.echo(f"{staff.email} unlocked")
 
 
@@ -89,8 +92,7 @@ def disable_command(email: str) -> None:
     staff = _account(email)
     staff.disabled_at = staff.disabled_at or utcnow()
     ended = sessions.end_all(db_session(), staff)
-    audit.record(db_session(), audit.cli_actor(), "staff-disable", detail=f"account {staff.email}")
-    db_session().commit()
+    _record(staff, "staff-disable")
     click.echo(f"{staff.email} disabled; {ended} session(s) ended")
 
 
@@ -101,8 +103,7 @@ def enable_command(email: str) -> None:
     """Let a disabled account log in again."""
     staff = _account(email)
     staff.disabled_at = None
-    audit.record(db_session(), audit.cli_actor(), "staff-enable", detail=f"account {staff.email}")
-    db_session().commit()
+    _record(staff, "staff-enable")
     click.echo(f"{staff.email} enabled")
 
 
@@ -117,8 +118,7 @@ def password_command(email: str) -> None:
     except accounts.AccountError as exc:
         raise click.ClickException(str(exc)) from None
     ended = sessions.end_all(db_session(), staff)
-    audit.record(db_session(), audit.cli_actor(), "staff-password", detail=f"account {staff.email}")
-    db_session().commit()
+    _record(staff, "staff-password")
     click.echo(f"new password set for {staff.email}; {ended} session(s) ended")
 
 
@@ -130,6 +130,5 @@ def new_authenticator_command(email: str) -> None:
     staff = _account(email)
     secret = accounts.new_totp_secret(staff, site().working_box)
     sessions.end_all(db_session(), staff)
-    audit.record(db_session(), audit.cli_actor(), "staff-new-authenticator", detail=f"account {staff.email}")
-    db_session().commit()
+    _record(staff, "staff-new-authenticator")
     _show_totp(staff, secret)

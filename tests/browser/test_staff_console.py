@@ -4,9 +4,12 @@ of sign-ups per day. The Content Security Policy must refuse nothing (the chart 
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 import re
 import secrets
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -16,8 +19,10 @@ from core.db import db_session
 from core.models import Signup, Stage
 from core.staff import accounts
 from core.staff.figures import local_midnight, today_local
+from tests.test_signup import join_fully
 
 from .test_campaign_pages import assert_no_horizontal_overflow
+from .test_signup_flow import run_worker
 
 if TYPE_CHECKING:
     from .conftest import LiveServer, PhonePage
@@ -96,3 +101,37 @@ def test_staff_log_in_and_see_the_chart(phone: PhonePage, live_server: LiveServe
     expect(page.get_by_role("heading", name="Log in")).to_be_visible()
     page.goto(f"{console}/")
     expect(page.get_by_role("heading", name="Log in")).to_be_visible()
+
+
+def test_staff_export_the_participants_with_the_key_file(phone: PhonePage, live_server: LiveServer,
+                                                         save_screenshot) -> None:
+    join_fully(live_server.app, live_server.app.test_client(), "en", email="exported@example.org",
+               name="Erik Export")
+    run_worker(live_server)  # the mandate and the confirmation
+    runner = live_server.app.test_cli_runner()
+    added = runner.invoke(args=["staff", "add", "exporter@somi.nl", "--name", "Evi Exporter"],
+                          input=f"{PASSWORD}\n{PASSWORD}\n")
+    secret = re.search(r"key:\s+([A-Z2-7]+)", added.output).group(1)  # type: ignore[union-attr]
+    private_key = live_server.app.extensions["claimsite"].settings.development_key_pair()[0]
+    console = f"http://staff.localhost:{live_server.port}"
+
+    page = phone.page
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(f"{console}/campaigns/tiktokclaim")
+    page.get_by_label("E-mail address").fill("exporter@somi.nl")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_label("Code from your authenticator app").fill(accounts.current_code(secret))
+    page.get_by_role("button", name="Log in").click()
+
+    page.get_by_label("Participants (CSV)").check()
+    page.get_by_label("The foundation's private key file", exact=False).set_input_files(str(private_key))
+    page.get_by_role("button", name="Start the export").click()
+    expect(page.get_by_role("heading", name="Participants (CSV): tiktokclaim")).to_be_visible()
+    expect(page.get_by_text("Done:", exact=False)).to_be_visible(timeout=30_000)  # the page refreshes itself
+    save_screenshot(page, "staff-export-done")
+    with page.expect_download() as download_info:
+        page.get_by_role("link", name="Download").click()
+    download = download_info.value
+    assert download.suggested_filename.startswith("tiktokclaim-participants-")
+    rows = list(csv.DictReader(io.StringIO(Path(download.path()).read_text(encoding="utf-8"))))
+    assert ("Erik Export", "exported@example.org") in [(row["name"], row["email"]) for row in rows]

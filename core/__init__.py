@@ -34,7 +34,7 @@ from .site import Site
 from .staff import create_staff_app
 from .staff.cli import staff_cli
 from .templating import ChainLoader
-from .tenancy import ENVIRON_CAMPAIGN, ENVIRON_PREVIEW_STATUS, TenancyMiddleware
+from .tenancy import ENVIRON_CAMPAIGN, ENVIRON_PREVIEW_STATUS, TenancyMiddleware, campaigns_at
 from .themes import Themes
 from .views import assets, errors, pages, participant, payments, signup
 
@@ -143,7 +143,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
             raise SettingsError("\n".join(problems))
 
     if tenancy.admin_host:
-        _admin_host_is_no_campaigns(tenancy.admin_host, snapshot.campaigns.values())
+        taken = campaigns_at(tenancy.index(), tenancy.admin_host)
+        if taken:  # staff pages never live on a public campaign host
+            raise SettingsError(f"CLAIMSITE_ADMIN_HOST is {tenancy.admin_host}, where campaign "
+                                f"{', '.join(sorted(taken))} is served; the staff console needs a host of its own")
         tenancy.staff_app = create_staff_app(app, app.extensions["claimsite"], database)
     app.wsgi_app = tenancy  # type: ignore[method-assign]
     if settings.trusted_proxies:
@@ -151,12 +154,3 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(tenancy, x_for=n, x_proto=n, x_host=n, x_port=n)  # type: ignore[method-assign]
     return app
 
-
-def _admin_host_is_no_campaigns(admin_host: str, campaigns: Any) -> None:
-    """The staff console's host must not be any campaign's: staff pages never live on a public campaign host."""
-    for loaded in campaigns:
-        hosts = [*loaded.campaign.hosts, *(path.partition("/")[0] for path in loaded.campaign.paths),
-                 f"{loaded.slug}.localhost"]
-        if admin_host in (host.lower() for host in hosts):
-            raise SettingsError(f"CLAIMSITE_ADMIN_HOST is {admin_host}, which campaign '{loaded.slug}' is served at "
-                                f"({loaded.path}); the staff console needs a host of its own")

@@ -30,11 +30,8 @@ Why it is built this way:
 - **One moment in time.** On PostgreSQL the whole package is read in one REPEATABLE READ transaction, so a
   sign-up or withdrawal during the export cannot make the count, the rows and the mandates disagree.
 - **Agreement texts re-rendered as signed.** The recorded SHA-256 is of the text exactly as shown, with the
-  participant's (or child's) name filled in. Rendering through :func:`core.signup.agreements.agreement_text` costs
-  about 2 ms (it compiles the template each time): 400 s for 100,000 participants with two agreements. So each
-  template is compiled once here with the same sandbox and placeholders, and its first rendering is compared
-  with :func:`~core.signup.agreements.agreement_text`'s: should the two ever drift apart, the export stops rather
-  than call good texts altered.
+  participant's (or child's) name filled in, so each participant's text is filled in again by the signing page's
+  own :func:`core.signup.agreements.agreement_text` (which compiles each template file once).
 - **No personal data outside the package**: problems, summaries and the manifest name sign-ups by reference only.
 """
 
@@ -56,8 +53,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, BinaryIO
 
-from jinja2 import StrictUndefined, Template, TemplateError
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2 import TemplateError
 from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
@@ -199,17 +195,14 @@ class _Template:
     zip_path: str
     origin: str  # where it came from, relative to the campaigns folder
     source: bytes
-    template: Template | None  # None: it does not compile
-    checked: bool = False  # its first rendering was compared with core.signup.agreements.agreement_text
 
 
 class _AgreementTexts:
-    """The versioned templates of one campaign, each read and compiled once, with the sandbox and placeholders of
-    :func:`core.signup.agreements.agreement_text` (compared with it on each template's first use)."""
+    """The versioned templates one campaign's participants accepted (each read once, for the package), and the
+    check of each participant's text, filled in by :func:`core.signup.agreements.agreement_text` as when signing."""
 
     def __init__(self, campaigns_dir: Path, loaded: LoadedCampaign) -> None:
         self.campaigns_dir, self.loaded = campaigns_dir, loaded
-        self._sandbox = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
         self._templates: dict[tuple[str, str, str], _Template | None] = {}
 
     def _template(self, agreement: str, version: str, language: str) -> _Template | None:
@@ -220,13 +213,8 @@ class _AgreementTexts:
                 path = agreement_file(self.campaigns_dir, self.loaded.slug, self._config(agreement, version),
                                       language)
                 if path is not None:
-                    source = path.read_bytes()
-                    try:
-                        template: Template | None = self._sandbox.from_string(source.decode("utf-8"))
-                    except (TemplateError, UnicodeDecodeError):
-                        template = None
                     found = _Template(f"agreements/{agreement}/{version}/{language}.md",
-                                      path.relative_to(self.campaigns_dir).as_posix(), source, template)
+                                      path.relative_to(self.campaigns_dir).as_posix(), path.read_bytes())
             self._templates[wanted] = found
         return self._templates[wanted]
 
@@ -240,26 +228,14 @@ class _AgreementTexts:
               answers: Mapping[str, Any]) -> str:
         """Whether the text filled in for these answers has the recorded SHA-256: :data:`MATCHES`,
         :data:`DIFFERS`, :data:`TEMPLATE_MISSING` or :data:`TEMPLATE_BROKEN`."""
-        found = self._template(agreement, version, language)
-        if found is None:
+        if self._template(agreement, version, language) is None:
             return TEMPLATE_MISSING
-        if found.template is None:
-            return TEMPLATE_BROKEN
-        c = self.loaded.campaign
-        participant_name, child = answers.get("name", ""), answers.get("child_name", "")
         try:
-            text = found.template.render(campaign=c.text(c.name, language), organisation=c.organisation.name,
-                                         target_company=c.target_company, participant=participant_name, child=child)
-        except TemplateError:
-            return TEMPLATE_BROKEN
-        if not found.checked:
             shown = agreement_text(self.campaigns_dir, self.loaded, self._config(agreement, version), language,
-                                   participant=participant_name, child=child)
-            if shown.text != text:
-                raise RuntimeError("core/evidence.py fills in agreement texts differently from "
-                                   "core/signup/agreements.py: make _AgreementTexts.check render as it does")
-            found.checked = True
-        return MATCHES if hashlib.sha256(text.encode()).hexdigest() == recorded_sha256 else DIFFERS
+                                   participant=answers.get("name", ""), child=answers.get("child_name", ""))
+        except (TemplateError, UnicodeDecodeError):
+            return TEMPLATE_BROKEN
+        return MATCHES if shown.sha256 == recorded_sha256 else DIFFERS
 
     def used(self) -> list[_Template]:
         """The templates found, in the order of their package paths."""

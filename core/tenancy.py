@@ -151,7 +151,6 @@ class TenancyMiddleware:
         if self.settings.development:
             self.registry.refresh()  # an edited campaign file shows on the next request
         host, _ = split_host(environ.get("HTTP_HOST") or environ.get("SERVER_NAME", ""))
-        environ.pop(ENVIRON_PREVIEW_STATUS, None)
         if self.staff_app is not None and host == self.admin_host:
             return self.staff_app(environ, start_response)
         path = environ.get("PATH_INFO", "") or "/"
@@ -174,6 +173,15 @@ class TenancyMiddleware:
             environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + match.prefix
             environ["PATH_INFO"] = path[len(match.prefix):]
         return self.app(environ, start_response)
+
+
+def campaigns_at(index: HostIndex, host: str) -> set[str]:
+    """The campaigns served at ``host`` (a whole host, a path under it, or ``<slug>.localhost`` in development)."""
+    found = {index.exact[host]} if host in index.exact else set()
+    found.update(slug for _prefix, slug in index.prefixed.get(host, ()))
+    if host.endswith(DEV_SUFFIX) and host[: -len(DEV_SUFFIX)] in index.canonical:
+        found.add(host[: -len(DEV_SUFFIX)])
+    return found
 
 
 def campaign_url(

@@ -9,9 +9,10 @@ recorded as evidence.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
-from jinja2 import StrictUndefined
+from jinja2 import StrictUndefined, Template
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 
@@ -46,6 +47,12 @@ def agreement_file(campaigns_dir: Path, slug: str, agreement: Agreement, languag
     return None
 
 
+@lru_cache(maxsize=256)
+def _compiled(path: Path, mtime_ns: int) -> Template:
+    """``path``'s template, compiled once per version of the file (an edited file has another ``mtime_ns``)."""
+    return _sandbox.from_string(path.read_text(encoding="utf-8"))
+
+
 def agreement_text(campaigns_dir: Path, loaded: LoadedCampaign, agreement: Agreement, language: str,
                    participant: str = "", child: str = "") -> AgreementText:
     """The text of ``agreement`` in ``language`` (else the campaign's default language), filled in."""
@@ -57,7 +64,7 @@ def agreement_text(campaigns_dir: Path, loaded: LoadedCampaign, agreement: Agree
         path = agreement_file(campaigns_dir, c.slug, agreement, shown_language)
     if path is None:
         raise FileNotFoundError(f"no text for agreement {agreement.id} version {agreement.version}")
-    template = _sandbox.from_string(path.read_text(encoding="utf-8"))
+    template = _compiled(path, path.stat().st_mtime_ns)
     text = template.render(campaign=c.text(c.name, shown_language), organisation=c.organisation.name,
                            target_company=c.target_company, participant=participant, child=child)
     return AgreementText(agreement, shown_language, c.text(agreement.title, shown_language), text, sha256_hex(text))

@@ -17,7 +17,7 @@ from enum import StrEnum
 import nacl.exceptions
 import nacl.pwhash
 import pyotp
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..db import utcnow
@@ -145,6 +145,3 @@ def check_login(session: Session, box: WorkingBox, email: str, password: str, co
     staff.last_login_at = now
     return Attempt(Outcome.OK, staff)
 
-
-def count(session: Session) -> int:
-    return session.scalar(select(func.count()).select_from(StaffMember)) or 0

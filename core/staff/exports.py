@@ -83,10 +83,6 @@ KINDS = {
 }
 
 
-def kinds() -> dict[str, ExportKind]:
-    return KINDS
-
-
 def folder(app: Flask) -> Path:
     path = Path(app.instance_path) / "exports"
     path.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -160,17 +156,18 @@ def remove_expired(app: Flask, session: Session, now: dt.datetime | None = None)
     process ended) as failed; returns how many files were deleted. The caller commits."""
     now = now or utcnow()
     removed = 0
+    exports_folder = folder(app)
     for export in session.scalars(select(StaffExport).where(
             StaffExport.status == "done", StaffExport.removed_at.is_(None),
             StaffExport.finished_at < now - KEPT_FOR)):
         if export.file_name:
-            (folder(app) / export.file_name).unlink(missing_ok=True)
+            (exports_folder / export.file_name).unlink(missing_ok=True)
         export.removed_at = now
         removed += 1
     for export in session.scalars(select(StaffExport).where(
             StaffExport.status == "running", StaffExport.heartbeat_at < now - STALLED_AFTER)):
         export.status, export.finished_at = "failed", now
         export.error = "stopped without finishing (the server was restarted?); start it again"
-        for stale in folder(app).glob(f"{export.id}-*.part"):
+        for stale in exports_folder.glob(f"{export.id}-*.part"):
             stale.unlink(missing_ok=True)
     return removed

@@ -82,8 +82,8 @@ def today_local(now: dt.datetime | None = None) -> dt.date:
     return (now or dt.datetime.now(dt.UTC)).astimezone(ZONE).date()
 
 
-def funnels(session: Session, now: dt.datetime | None = None) -> dict[str, Funnel]:
-    """The funnel of every campaign that has sign-ups, in one query."""
+def funnels(session: Session, now: dt.datetime | None = None, campaign: str | None = None) -> dict[str, Funnel]:
+    """The funnel of every campaign that has sign-ups (or only of ``campaign``), in one query."""
     today_starts = local_midnight(today_local(now))
     rows = session.execute(
         select(Signup.campaign, func.count(), func.count(Signup.verified_at),
@@ -94,7 +94,7 @@ def funnels(session: Session, now: dt.datetime | None = None) -> dict[str, Funne
                func.sum(case((participant(), 1), else_=0)),
                func.count(Signup.withdrawn_at), func.count(Signup.erased_at),
                func.sum(case((Signup.created_at >= today_starts, 1), else_=0)))
-        .group_by(Signup.campaign)
+        .where(*([Signup.campaign == campaign] if campaign else [])).group_by(Signup.campaign)
     ).all()
     return {campaign: Funnel(*(int(value or 0) for value in values)) for campaign, *values in rows}
 
@@ -129,7 +129,7 @@ def per_day(session: Session, campaign: str | None, days: int, now: dt.datetime 
 
 def campaign_figures(session: Session, campaign: str, days: int = 60, now: dt.datetime | None = None,
                      failed_shown: int = 20) -> CampaignFigures:
-    funnel = funnels(session, now).get(campaign, Funnel())
+    funnel = funnels(session, now, campaign).get(campaign, Funnel())
     fee_options = [(option or "none (the fee model offers no choice)", n) for option, n in session.execute(
         select(Signup.fee_option, func.count())
         .where(Signup.campaign == campaign, Signup.stage == Stage.SIGNED.value, Signup.withdrawn_at.is_(None))
@@ -147,17 +147,8 @@ def campaign_figures(session: Session, campaign: str, days: int = 60, now: dt.da
         funnel=funnel, days=per_day(session, campaign, days, now), fee_options=fee_options, payments=payments,
         failed_jobs=[FailedJob(job.id, job.kind, job.finished_at, job.attempts, job.last_error or "",
                                _reference(job)) for job in jobs],
-        failed_by_kind=by_kind, first_signup=_aware(first), last_signup=_aware(last),
+        failed_by_kind=by_kind, first_signup=first, last_signup=last,
     )
-
-
-def _aware(value: dt.datetime | None) -> dt.datetime | None:
-    # min()/max() bypass the column type on SQLite: the value may come back as text or naive
-    if isinstance(value, str):
-        value = dt.datetime.fromisoformat(value)
-    if value is not None and value.tzinfo is None:
-        value = value.replace(tzinfo=dt.UTC)
-    return value
 
 
 def _reference(job: Job) -> str | None:

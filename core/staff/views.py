@@ -37,7 +37,7 @@ from ..models import AuditEntry, StaffExport, StaffMember
 from ..sealing import OpeningKeys, SealingError
 from ..site import site
 from ..tenancy import ENVIRON_CAMPAIGN, ENVIRON_DEV_HOST, ENVIRON_PREVIEW_STATUS
-from . import accounts, audit, chart, exports, figures, sessions
+from . import CAMPAIGN_APP_EXTENSION, accounts, audit, chart, exports, figures, sessions
 
 bp = Blueprint("staff", __name__)
 SESSION_ENTRY = "staff_session"
@@ -70,7 +70,7 @@ MAX_KEY_FILE_BYTES = 4096
 
 def _export_form() -> ExportForm:
     form = ExportForm()
-    form.kind.choices = [(name, kind.label) for name, kind in exports.kinds().items()]
+    form.kind.choices = [(name, kind.label) for name, kind in exports.KINDS.items()]
     return form
 
 
@@ -227,7 +227,7 @@ def campaign(slug: str, form: ExportForm | None = None, export_error: str | None
                            counter=public_counter(loaded, found.funnel.participants),
                            chart=chart.sign_ups_per_day(found.days, title), statuses=PREVIEW_STATUSES,
                            export_form=form or _export_form(), export_error=export_error, exports=recent,
-                           kinds=exports.kinds())
+                           kinds=exports.KINDS)
 
 
 def _opening_keys(form: ExportForm) -> OpeningKeys:
@@ -283,7 +283,7 @@ def export(token: str) -> str:
     exports.remove_expired(current_app, db_session())
     db_session().commit()
     found = _own_export(token)
-    return render_template("staff/export.html", export=found, kind=exports.kinds()[found.kind],
+    return render_template("staff/export.html", export=found, kind=exports.KINDS[found.kind],
                            available=exports.path_of(current_app, found) is not None,
                            kept_until=found.finished_at + exports.KEPT_FOR if found.finished_at else None)
 
@@ -296,7 +296,7 @@ def download_export(token: str) -> Response:
         abort(410)
     g.audit_action = "export-download"
     g.audit_detail = f"{found.kind} export {found.id}: {found.done} participant(s), sha256 {found.sha256}"
-    kind = exports.kinds()[found.kind]
+    kind = exports.KINDS[found.kind]
     day = (found.finished_at or found.created_at).astimezone(figures.ZONE).date().isoformat()
     return send_file(path, mimetype=kind.mimetype, as_attachment=True,
                      download_name=f"{found.campaign}-{found.kind}-{day}{kind.suffix}", max_age=0)
@@ -330,7 +330,7 @@ def preview(slug: str, status: str, rest: str) -> Response:
         "SCRIPT_NAME": f"{request.script_root}/preview/{slug}/{status}", "PATH_INFO": f"/{rest}",
         ENVIRON_CAMPAIGN: slug, ENVIRON_PREVIEW_STATUS: status, ENVIRON_DEV_HOST: False,
     })
-    campaign_app: Flask = current_app.extensions["claimsite.campaign_app"]
+    campaign_app: Flask = current_app.extensions[CAMPAIGN_APP_EXTENSION]
     body, status_line, headers = run_wsgi_app(lambda e, s: Flask.wsgi_app(campaign_app, e, s), environ,
                                               buffered=True)
     return Response(body, status=status_line,

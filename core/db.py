@@ -16,6 +16,7 @@ from typing import Any
 
 from flask import Flask, g
 from sqlalchemy import (
+    ColumnElement,
     DateTime,
     Engine,
     Insert,
@@ -306,9 +307,11 @@ def _one_statement(shape: _Shape) -> Select[Any]:
     return statement
 
 
-def set_once(session: Session, column: InstrumentedAttribute[Any], row_id: int, value: Any) -> bool:
-    """Set ``column`` of row ``row_id`` to ``value`` only if it is still NULL, in one statement; True if this call
-    did it. Two processes racing for the same one-time step (a mail sent once) cannot both win."""
+def set_once(session: Session, column: InstrumentedAttribute[Any], row_id: int, value: Any,
+             *conditions: ColumnElement[bool]) -> bool:
+    """Set ``column`` of row ``row_id`` to ``value`` only if it is still NULL (and the row meets ``conditions``), in
+    one statement; True if this call did it. Two processes racing for the same one-time step (a mail sent once)
+    cannot both win, and the conditions are read from the row as it is then, not from anyone's earlier copy."""
     model = column.class_
-    return bool(session.execute(update(model).where(model.id == row_id, column.is_(None))
+    return bool(session.execute(update(model).where(model.id == row_id, column.is_(None), *conditions)
                                 .values({column.key: value}).execution_options(synchronize_session=False)).rowcount)

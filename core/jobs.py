@@ -31,7 +31,7 @@ import traceback
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import click
 from flask import Flask, current_app
@@ -57,11 +57,13 @@ BACKOFF: tuple[dt.timedelta, ...] = (
     dt.timedelta(hours=6),
 )
 ERROR_LENGTH = 300
+SWEEP_EVERY = dt.timedelta(minutes=5)
 # Modules whose handlers every worker needs, imported when a Worker is made (plugins register theirs on import).
 HANDLER_MODULES = ("core.mail", "core.signup.mandate_job", "core.signup.confirmation", "core.signup.payment_reminder",
                    "core.signup.login")
 
 _handlers: dict[str, Handler] = {}
+_sweeps: list[Sweep] = []
 
 
 class PermanentJobError(Exception):
@@ -85,6 +87,36 @@ def job_handler(kind: str) -> Callable[[Handler], Handler]:
 
 def handler_for(kind: str) -> Handler | None:
     return _handlers.get(kind)
+
+
+class Sweep(Protocol):
+    """Finds work that a fault left half done (a step whose job was never queued) and finishes it. The worker
+    runs every registered sweep when it starts and every :data:`SWEEP_EVERY`; ``flask jobs`` lists what each would
+    finish, ``flask jobs --sweep`` runs them now."""
+
+    #: what is waiting, after a count: "3 sign-up(s) waiting for their confirmation"
+    title: str
+    #: the headings of the rows :meth:`stuck` returns (no personal data)
+    columns: tuple[str, ...]
+
+    def stuck(self, session: Session) -> list[tuple[str, ...]]:
+        """One row per item waiting, for ``flask jobs``."""
+        ...
+
+    def finish(self, session: Session, now: dt.datetime) -> int:
+        """Finish what is waiting (safe to run in several processes at once); commits; returns how many."""
+        ...
+
+
+def register_sweep(sweep: Sweep) -> Sweep:
+    """Have the worker run ``sweep`` (once per kind of sweep, however often its module is imported)."""
+    _sweeps[:] = [s for s in _sweeps if type(s).__qualname__ != type(sweep).__qualname__]
+    _sweeps.append(sweep)
+    return sweep
+
+
+def sweeps() -> list[Sweep]:
+    return list(_sweeps)
 
 
 @dataclass(frozen=True)
@@ -206,8 +238,12 @@ class Worker:
         stop = stop or threading.Event()
         log.info("job worker started (%s)", self.database.engine.dialect.name)
         errors = 0
+        next_sweep = utcnow()
         while not stop.is_set():
             try:
+                if utcnow() >= next_sweep:
+                    self.sweep()
+                    next_sweep = utcnow() + SWEEP_EVERY
                 ran = self.run_once()
                 errors = 0
             except Exception as exc:
@@ -219,6 +255,14 @@ class Worker:
             if not ran:
                 stop.wait(poll_seconds)
         log.info("job worker stopped")
+
+    def sweep(self, now: dt.datetime | None = None) -> int:
+        """Run every registered :class:`Sweep`; returns how many items they finished."""
+        finished = 0
+        for sweep in _sweeps:
+            with self.app.app_context(), self.database.sessions() as session:
+                finished += sweep.finish(session, now or utcnow())
+        return finished
 
     def _run_next(self, now: dt.datetime, skip: set[int]) -> int | None:
         """Claim one due job, run it and record the outcome in the same transaction (which holds its row lock)."""
@@ -313,9 +357,18 @@ def worker_cli(once: bool, poll: float) -> None:
 
 @click.command("jobs")
 @click.option("--failed", is_flag=True, help="List the failed jobs instead of counting.")
+@click.option("--sweep", "run_sweeps", is_flag=True,
+              help="Finish now what a fault left half done (the worker does this every few minutes).")
 @with_appcontext
-def jobs_cli(failed: bool) -> None:
-    """Count queued jobs per status and kind; --failed lists the jobs that gave up (no personal data)."""
+def jobs_cli(failed: bool, run_sweeps: bool) -> None:
+    """Count queued jobs per status and kind, and list work a fault left half done; --failed lists the jobs that
+    gave up; --sweep finishes the half-done work now (no personal data is shown)."""
+    if run_sweeps:
+        worker = Worker(current_app._get_current_object())  # type: ignore[attr-defined]
+        for sweep in _sweeps:
+            with worker.database.sessions() as session:
+                click.echo(f"finished {sweep.finish(session, utcnow())} {sweep.title}")
+        return
     session: Session = current_app.extensions["claimsite.db"].sessions()
     with session:
         if failed:
@@ -335,6 +388,16 @@ def jobs_cli(failed: bool) -> None:
         ).all()
         _print_table([("STATUS", "KIND", "JOBS"), *((status, kind, str(n)) for status, kind, n in counts)])
         click.echo(f"{sum(n for _, _, n in counts)} job(s)")
+        for module in HANDLER_MODULES:  # the modules that register the sweeps
+            importlib.import_module(module)
+        for sweep in _sweeps:
+            stuck = sweep.stuck(session)
+            click.echo("")
+            if stuck:
+                _print_table([sweep.columns, *stuck])
+            click.echo(f"{len(stuck)} {sweep.title}" + (" (the worker finishes them within "
+                                                        f"{int(SWEEP_EVERY.total_seconds() // 60)} minutes; "
+                                                        "flask jobs --sweep does it now)" if stuck else ""))
 
 
 def _print_table(rows: list[tuple[str, ...]]) -> None:

@@ -13,12 +13,13 @@ import datetime as dt
 import logging
 from collections.abc import Callable
 
-from sqlalchemy import event, select
+from sqlalchemy import event, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from .campaigns import LoadedCampaign
-from .db import utcnow
+from .db import set_once, utcnow
 from .fees import PaymentDue, fee_model_for, terms_of
 from .models import Payment, PaymentState, ProviderEvent, Signup
 from .payment_providers import Checkout, CheckoutRequest, PaymentProvider, PaymentProviderError
@@ -101,21 +102,32 @@ def apply_state(session: Session, loaded: LoadedCampaign, payment: Payment, stat
                 now: dt.datetime, how: str, visit: Visit | None = None) -> bool:
     """Move ``payment`` to ``state`` as the provider reports it; returns whether anything changed.
 
-    Paid is final. Paying makes the sign-up count (and queues its confirmation mail once the mandate is made);
-    an attempt that ends unpaid (cancelled, expired, failed) queues the one "pay later" mail with a link.
-    ``visit`` is the visitor when they caused it (the cancel link); a provider's notification has none.
+    Paid is final, and the first report of it wins (its time is the payment's and the sign-up's ``paid_at``):
+    the move is decided in one statement on the row as it is then, so of several notifications handled at the
+    same moment only one moves the attempt and writes the evidence. Paying makes the sign-up count (and queues its
+    confirmation mail once the mandate is made); an attempt that ends unpaid (cancelled, expired, failed) queues
+    the one "pay later" mail with a link. ``visit`` is the visitor when they caused it (the cancel link); a
+    provider's notification has none.
     """
     if payment.state == PaymentState.PAID or payment.state == state:
         return False
+    values: dict[str, object] = {"state": state.value, "updated_at": now}
+    if state == PaymentState.PAID:
+        values["paid_at"] = now
+    moved = session.execute(update(Payment).where(Payment.id == payment.id, Payment.state != PaymentState.PAID,
+                                                  Payment.state != state)
+                            .values(values).execution_options(synchronize_session=False)).rowcount
+    if not moved:  # another notification got there first
+        session.refresh(payment)
+        return False
+    for key, value in values.items():
+        set_committed_value(payment, key, value)
     signup = payment.signup
-    payment.state = state
-    payment.updated_at = now
     record(session, signup, f"payment-{state.value}", visit or Visit(now, None, None),
            detail=f"{payment.provider} {how}")
     if state == PaymentState.PAID:
-        payment.paid_at = now
-        if signup.paid_at is None:
-            signup.paid_at = now
+        if set_once(session, Signup.paid_at, signup.id, now):
+            set_committed_value(signup, "paid_at", now)
             queue_confirmation_if_ready(session, signup, now)
             # The participant sees the counter go up at once: the cached count goes once this is committed.
             counters = site().counters

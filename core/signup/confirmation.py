@@ -2,42 +2,96 @@
 
 For most campaigns that is right after the mandate job; where the fee model asks a payment first, it is when the
 payment is reported (or the mandate job, if the payment was quicker). Both paths call
-:func:`queue_confirmation_if_ready`; ``Signup.confirmed_at`` makes sure the mail goes out once.
+:func:`queue_confirmation_if_ready`; ``Signup.confirmed_at`` makes sure the mail goes out once, and the sweep
+(:class:`ConfirmationSweep`) finishes any sign-up that a fault left between the two.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from typing import Any
 
 from flask import Flask
 from flask_babel import force_locale
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from .. import personal_data
 from ..db import db_session, set_once
 from ..fees import fee_model_for, fee_summary, terms_of
-from ..jobs import enqueue, job_handler
+from ..jobs import enqueue, job_handler, register_sweep
 from ..mail import compose, queue_mail
-from ..models import Signup, is_participant
+from ..models import Signup, participant
 from ..site import site
 from ..tenancy import campaign_url
 from .links import mandate_link_token
+
+log = logging.getLogger(__name__)
 
 CONFIRMATION_JOB = "confirmation"
 
 
 def queue_confirmation_if_ready(session: Session, signup: Signup, now: dt.datetime) -> bool:
-    """Queue the confirmation job if ``signup`` counts, has its mandate, and was not confirmed yet."""
-    if signup.confirmed_at is not None or not signup.mandate_sha256 or not is_participant(signup):
+    """Queue the confirmation job if ``signup`` counts, has its mandate, and was not confirmed yet; call it after
+    changing either half (the mandate made, the payment reported), in the same transaction.
+
+    The two halves are made by different processes at any moment (the worker makes the PDF while Stripe reports
+    the payment), each holding its own, soon stale, copy of the sign-up: so neither copy decides. The caller's own
+    change is written first (which takes the row's lock: a second writer waits until the first commits), then ONE
+    statement sets ``confirmed_at`` only if the row, as it is then, has both halves. Whichever of the two commits
+    last sees the other's change, and only one of them can set it.
+    """
+    if signup.confirmed_at is not None:
         return False
-    # One statement decides, so two workers (the mandate job and a payment) cannot both queue it.
-    if not set_once(session, Signup.confirmed_at, signup.id, now):
+    session.flush()
+    if not set_once(session, Signup.confirmed_at, signup.id, now, Signup.mandate_sha256.is_not(None),
+                    participant()):
         return False
-    signup.confirmed_at = now
+    set_committed_value(signup, "confirmed_at", now)
     enqueue(session, CONFIRMATION_JOB, {"signup": signup.token}, campaign=signup.campaign)
     return True
+
+
+def _waiting() -> ColumnElement[bool]:
+    """Sign-ups that count and have their mandate, but no confirmation queued: left between the two halves by a
+    fault (or by the race that releases before this one lost). Never true of a committed row otherwise."""
+    return participant() & Signup.mandate_sha256.is_not(None) & Signup.confirmed_at.is_(None) \
+        & Signup.erased_at.is_(None)
+
+
+class ConfirmationSweep:
+    """Finds sign-ups waiting for their confirmation and queues it (run by the worker and ``flask jobs --sweep``;
+    listed by ``flask jobs``)."""
+
+    title = "sign-up(s) waiting for their confirmation"
+    columns = ("CAMPAIGN", "REFERENCE", "SIGNED AT (UTC)", "PAID AT (UTC)")
+
+    def stuck(self, session: Session) -> list[tuple[str, ...]]:
+        rows = session.execute(select(Signup.campaign, Signup.token, Signup.signed_at, Signup.paid_at)
+                               .where(_waiting()).order_by(Signup.id)).all()
+        return [(campaign, token[:12], _when(signed_at), _when(paid_at))
+                for campaign, token, signed_at, paid_at in rows]
+
+    def finish(self, session: Session, now: dt.datetime) -> int:
+        """Queue the confirmation of each waiting sign-up (once: see :func:`queue_confirmation_if_ready`);
+        commits; returns how many."""
+        finished = 0
+        for signup in session.scalars(select(Signup).where(_waiting()).order_by(Signup.id)).all():
+            if queue_confirmation_if_ready(session, signup, now):
+                finished += 1
+                log.warning("confirmation of sign-up %s (%s) was missing: queued by the sweep", signup.token[:12],
+                            signup.campaign)
+            session.commit()
+        return finished
+
+
+def _when(value: dt.datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S") if value else "-"
+
+
+register_sweep(ConfirmationSweep())
 
 
 @job_handler(CONFIRMATION_JOB)

@@ -104,5 +104,5 @@ def make_mandate(app: Flask, payload: dict[str, Any]) -> None:
         personal_data.release(db, signup)
     db.add(SignupEvent(signup_id=signup.id, step="mandate-made", at=utcnow(), detail=f"sha256:{digest}"))
 
-    queue_confirmation_if_ready(db, signup, utcnow())
+    queue_confirmation_if_ready(db, signup, utcnow())  # decided on the row as it is now: paid meanwhile, perhaps
     db.commit()

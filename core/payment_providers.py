@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import BaseModel
 
+from .models import PaymentState
+
 if TYPE_CHECKING:
     from flask import Request
     from werkzeug.wrappers import Response
@@ -50,6 +52,16 @@ class Checkout:
     ref: str
     url: str
     expires_at: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
+class Reported:
+    """A checkout as the provider reports it now: the state it means for our payment, and (where the provider says)
+    the amount and currency actually paid, which must be what was asked for the payment to count."""
+
+    state: PaymentState
+    amount_cents: int | None = None
+    currency: str | None = None
 
 
 class PaymentProvider(ABC):

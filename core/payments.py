@@ -22,7 +22,7 @@ from .campaigns import LoadedCampaign
 from .db import set_once, utcnow
 from .fees import PaymentDue, fee_model_for, terms_of
 from .models import Payment, PaymentState, ProviderEvent, Signup
-from .payment_providers import Checkout, CheckoutRequest, PaymentProvider, PaymentProviderError
+from .payment_providers import Checkout, CheckoutRequest, PaymentProvider, PaymentProviderError, Reported
 from .signup.confirmation import queue_confirmation_if_ready
 from .signup.flow import Visit, record
 from .signup.payment_reminder import queue_payment_reminder
@@ -138,12 +138,14 @@ def apply_state(session: Session, loaded: LoadedCampaign, payment: Payment, stat
 
 
 def apply_provider_event(session: Session, loaded: LoadedCampaign, provider: PaymentProvider, event_id: str,
-                         event_type: str, ref: str | None, current_state: Callable[[], PaymentState | None]) -> str:
+                         event_type: str, ref: str | None, current_state: Callable[[], Reported | None]) -> str:
     """Apply one provider notification exactly once; returns what happened (for the webhook's answer and logs).
 
     The event is recorded first: a second delivery of the same event finds it and changes nothing (``duplicate``).
     ``current_state()`` asks the provider for the checkout's state now (the event itself is not trusted), so events
-    arriving out of order all lead to the provider's latest word. The caller commits.
+    arriving out of order all lead to the provider's latest word. A payment of another amount or currency than
+    the attempt asked does not count (``mismatch``: evidence and an error in the log, for staff). The caller
+    commits.
     """
     payment = session.scalar(select(Payment).where(Payment.provider == provider.identifier,
                                                    Payment.provider_ref == ref)) if ref else None
@@ -158,11 +160,24 @@ def apply_provider_event(session: Session, loaded: LoadedCampaign, provider: Pay
             session.add(marker)
     except IntegrityError:
         return "duplicate"
-    state = current_state()
-    if state is None:
+    reported = current_state()
+    if reported is None:
         return "ignored"
-    changed = apply_state(session, loaded, payment, state, utcnow(), how=event_type)
-    return f"{state.value}" if changed else "unchanged"
+    if reported.state == PaymentState.PAID and not _as_asked(payment, reported):
+        detail = (f"{payment.provider} {event_type}: reported {reported.amount_cents} "
+                  f"{(reported.currency or '?').upper()}, asked {payment.amount_cents} {payment.currency.upper()}")
+        record(session, payment.signup, "payment-mismatch", Visit(utcnow(), None, None), detail=detail[:200])
+        log.error("payment %s of %s was reported paid with another amount or currency than asked (%s); it does "
+                  "not count", payment.id, loaded.slug, detail)
+        return "mismatch"
+    changed = apply_state(session, loaded, payment, reported.state, utcnow(), how=event_type)
+    return f"{reported.state.value}" if changed else "unchanged"
+
+
+def _as_asked(payment: Payment, reported: Reported) -> bool:
+    """Was exactly the asked amount paid, in the asked currency (as far as the provider reports them)?"""
+    return (reported.amount_cents is None or reported.amount_cents == payment.amount_cents) and \
+        (reported.currency is None or reported.currency.upper() == payment.currency.upper())
 
 
 def cancel(session: Session, loaded: LoadedCampaign, payment: Payment, visit: Visit) -> None:

@@ -19,6 +19,7 @@ import datetime as dt
 import logging
 import os
 import threading
+import time
 from collections.abc import Mapping
 from typing import Annotated, Any, NamedTuple
 
@@ -31,7 +32,7 @@ from werkzeug.wrappers import Response
 from core.campaigns import LoadedCampaign
 from core.db import db_session
 from core.models import PaymentState
-from core.payment_providers import Checkout, CheckoutRequest, PaymentProvider, PaymentProviderError
+from core.payment_providers import Checkout, CheckoutRequest, PaymentProvider, PaymentProviderError, Reported
 from core.payments import apply_provider_event
 from core.plugins import hookimpl
 from core.settings import SettingsError
@@ -70,6 +71,24 @@ def state_of(session: Any, event_type: str) -> PaymentState | None:
     if session.status == "expired":
         return PaymentState.EXPIRED
     return None
+
+
+def reported(session: Any, event_type: str) -> Reported | None:
+    """:func:`state_of`, with the amount and currency of the session (what was, or will be, paid)."""
+    state = state_of(session, event_type)
+    if state is None:
+        return None
+    return Reported(state, getattr(session, "amount_total", None), getattr(session, "currency", None))
+
+
+def signed_in_the_future(header: str | None, now: float) -> bool:
+    """Is any timestamp of a ``Stripe-Signature`` header further ahead than the tolerance? The library only
+    refuses old ones; a signature dated ahead would stay replayable for as long."""
+    for item in (header or "").split(","):
+        key, _, value = item.strip().partition("=")
+        if key == "t" and value.isdigit() and int(value) > now + stripe.Webhook.DEFAULT_TOLERANCE:
+            return True
+    return False
 
 
 class StripeSettings(BaseModel):
@@ -169,6 +188,9 @@ class StripeCheckout(PaymentProvider):
         if keys is None:
             raise NotFound()
         payload = request.get_data()
+        if signed_in_the_future(request.headers.get("Stripe-Signature"), time.time()):
+            log.warning("a Stripe webhook for %s was signed with a time in the future", campaign.slug)
+            return _answer(400, "bad signature")
         try:
             event = stripe.Webhook.construct_event(payload, request.headers.get("Stripe-Signature"),
                                                    keys.webhook_secret)
@@ -182,9 +204,9 @@ class StripeCheckout(PaymentProvider):
         session_id = getattr(event.data.object, "id", None)
         client = self.client(keys)
 
-        def current_state() -> PaymentState | None:
+        def current_state() -> Reported | None:
             # The event is only a hint: what counts is the session as Stripe reports it now.
-            return state_of(client.v1.checkout.sessions.retrieve(session_id), event.type)
+            return reported(client.v1.checkout.sessions.retrieve(session_id), event.type)
 
         db = db_session()
         try:

@@ -58,9 +58,10 @@ BACKOFF: tuple[dt.timedelta, ...] = (
 )
 ERROR_LENGTH = 300
 SWEEP_EVERY = dt.timedelta(minutes=5)
-# Modules whose handlers every worker needs, imported when a Worker is made (plugins register theirs on import).
+# Modules whose handlers (and sweeps) every worker needs, imported when a Worker is made (plugins register theirs
+# on import).
 HANDLER_MODULES = ("core.mail", "core.signup.mandate_job", "core.signup.confirmation", "core.signup.payment_reminder",
-                   "core.signup.login")
+                   "core.signup.login", "core.signup.withdrawal")
 
 _handlers: dict[str, Handler] = {}
 _sweeps: list[Sweep] = []

@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from .db import Dependent
@@ -163,6 +163,14 @@ def release(session: Session, signup: Signup) -> None:
     record = _record(session, signup)
     if record is not None:
         record.working_answers = record.working_signature = record.pending = None
+
+
+def kept_after_withdrawal() -> ColumnElement[bool]:
+    """The SQL condition for a withdrawn sign-up, its mandate made, whose working copy is still kept (a fault
+    between the withdrawal and the mandate job left it): :func:`release` it."""
+    return Signup.withdrawn_at.is_not(None) & Signup.mandate_sha256.is_not(None) & select(PersonalRecord.signup_id) \
+        .where(PersonalRecord.signup_id == Signup.id, (PersonalRecord.working_answers.is_not(None))
+               | (PersonalRecord.working_signature.is_not(None)) | (PersonalRecord.pending.is_not(None))).exists()
 
 
 def erase(session: Session, signup: Signup) -> None:

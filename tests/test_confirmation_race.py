@@ -187,3 +187,57 @@ def test_the_worker_sweeps_by_itself(app: Flask, stripe_server: Any) -> None:
     assert worker.sweep() == 1
     assert len(confirmations(deliver(app))) == 1
     assert worker.sweep() == 0
+
+
+def working_copy_of(app: Flask) -> tuple[Any, Any]:
+    from core.models import PersonalRecord
+
+    with app.app_context():
+        record = db_session().scalars(select(PersonalRecord)).one()
+        return record.working_answers, record.working_signature
+
+
+def test_withdrawn_while_the_mandate_is_made(app: Flask, stripe_server: Any) -> None:
+    from core.signup.flow import Visit
+    from core.signup.withdrawal import withdraw
+
+    client = app.test_client()
+    sign_up(app, client)
+    assert working_copy_of(app) != (None, None)
+    hold = HoldAfterRead(app, "worker")
+    try:
+        worker, errors = run_in_thread("worker", lambda: Worker(app).run_once())
+        assert hold.reached.wait(WAIT)  # the mandate job read the sign-up: not withdrawn
+        with app.app_context():
+            db = db_session()
+            signup = db.scalars(select(Signup)).one()
+            assert withdraw(db, signup, Visit(signup.signed_at, None, None))  # type: ignore[arg-type]
+            db.commit()
+        hold.release()
+        worker.join(WAIT)
+        assert not worker.is_alive() and not errors
+    finally:
+        hold.remove()
+    signup = the_signup(app)
+    assert signup.mandate_sha256 and signup.withdrawn_at
+    assert working_copy_of(app) == (None, None)  # released by whichever of the two came last
+
+
+def test_a_withdrawn_signup_left_with_its_working_copy_is_listed_and_released(app: Flask, stripe_server: Any) -> None:
+    from core.models import PersonalRecord
+
+    client = app.test_client()
+    sign_up(app, client)
+    deliver(app)  # the mandate is made
+    with app.app_context():  # withdrawn, as the race of earlier releases left it: the working copy still kept
+        db = db_session()
+        db.execute(update(Signup).values(withdrawn_at=Signup.signed_at))
+        db.commit()
+    assert working_copy_of(app)[0] is not None
+    listed = flask_cli(app, "jobs")
+    assert "1 withdrawn sign-up(s) whose working copy of the personal data is still kept" in listed
+    assert "finished 1 withdrawn sign-up(s)" in flask_cli(app, "jobs", "--sweep")
+    assert working_copy_of(app) == (None, None)
+    with app.app_context():
+        assert db_session().scalars(select(PersonalRecord)).one().sealed_answers  # the sealed copy stays
+    assert "0 withdrawn sign-up(s)" in flask_cli(app, "jobs")

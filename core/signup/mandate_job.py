@@ -100,9 +100,12 @@ def make_mandate(app: Flask, payload: dict[str, Any]) -> None:
     digest = sha256_hex(pdf)
     personal_data.store_mandate(db, signup, pdf)
     signup.mandate_sha256 = digest
-    if signup.withdrawn_at is not None:  # withdrawn before its PDF was made: nothing will be mailed any more
-        personal_data.release(db, signup)
     db.add(SignupEvent(signup_id=signup.id, step="mandate-made", at=utcnow(), detail=f"sha256:{digest}"))
+    db.flush()
+    # Withdrawn before its PDF was made (or while it was made: so read from the row after our own write, never
+    # from the copy loaded before the PDF): nothing will be mailed any more. See core.signup.withdrawal.withdraw.
+    if db.scalar(select(Signup.withdrawn_at).where(Signup.id == signup.id)) is not None:
+        personal_data.release(db, signup)
 
     queue_confirmation_if_ready(db, signup, utcnow())  # decided on the row as it is now: paid meanwhile, perhaps
     db.commit()

@@ -37,6 +37,7 @@ A sign-up that was never signed holds nothing that must be kept: it is deleted w
 
 from __future__ import annotations
 
+import datetime as dt
 import email
 import email.policy
 import secrets
@@ -49,7 +50,7 @@ from sqlalchemy.orm import Session
 from .. import personal_data
 from ..db import set_once
 from ..hashing import email_hash
-from ..jobs import EMPTY_PAYLOAD, cancel, decode_payload
+from ..jobs import EMPTY_PAYLOAD, cancel, decode_payload, register_sweep
 from ..models import Job, JobStatus, LoginLink, Signup, SignupEvent, Stage
 from ..retention import delete_signups
 from ..site import site
@@ -73,10 +74,35 @@ def withdraw(session: Session, signup: Signup, visit: Visit, detail: str | None 
         return False
     signup.withdrawn_at = visit.now
     record(session, signup, "withdrawn", visit, detail=detail)
-    if signup.mandate_sha256:  # else the mandate job still needs the working copy, and releases it after
+    # Without its mandate yet, the mandate job still needs the working copy, and releases it after. Read from the
+    # row after our own write (a mandate made meanwhile is then seen here, or this withdrawal there).
+    if session.scalar(select(Signup.mandate_sha256).where(Signup.id == signup.id)):
         personal_data.release(session, signup)
     cancel(session, [job.id for job in _jobs_of(session, signup, set()) if job.kind in ENDED_BY_WITHDRAWAL])
     return True
+
+
+class WithdrawnCopySweep:
+    """Releases the working copy of withdrawn sign-ups that still hold one (run by the worker and ``flask jobs
+    --sweep``; listed by ``flask jobs``)."""
+
+    title = "withdrawn sign-up(s) whose working copy of the personal data is still kept"
+    columns = ("CAMPAIGN", "REFERENCE", "WITHDRAWN AT (UTC)")
+
+    def stuck(self, session: Session) -> list[tuple[str, ...]]:
+        rows = session.execute(select(Signup.campaign, Signup.token, Signup.withdrawn_at)
+                               .where(personal_data.kept_after_withdrawal()).order_by(Signup.id)).all()
+        return [(campaign, token[:12], at.strftime("%Y-%m-%d %H:%M:%S")) for campaign, token, at in rows]
+
+    def finish(self, session: Session, now: dt.datetime) -> int:
+        signups = session.scalars(select(Signup).where(personal_data.kept_after_withdrawal())).all()
+        for signup in signups:
+            personal_data.release(session, signup)
+        session.commit()
+        return len(signups)
+
+
+register_sweep(WithdrawnCopySweep())
 
 
 def erase(session: Session, signup: Signup, visit: Visit, reason: str = PARTICIPANT_REQUEST) -> None:

@@ -39,3 +39,16 @@ def test_gunicorn_sends_no_server_banner(gunicorn: Gunicorn) -> None:
     for host in ("tiktokclaim.org", "www.tiktokclaim.org", "unknown.example", "staff.example"):
         assert [value for value in gunicorn.get("/", host=host).all("Server") if value] == [], host
 
+
+def test_every_answer_through_gunicorn_has_the_security_headers(gunicorn: Gunicorn) -> None:
+    answers = {
+        "page": gunicorn.get("/", host="tiktokclaim.org"),
+        "redirect": gunicorn.get("/en/", host="www.tiktokclaim.org"),
+        "unknown host": gunicorn.get("/", host="unknown.example"),
+        "staff console": gunicorn.get("/login", host="staff.example"),
+    }
+    assert answers["redirect"].status == 301 and answers["unknown host"].status == 404
+    for kind, answer in answers.items():
+        assert "frame-ancestors 'none'" in (answer.header("Content-Security-Policy") or ""), kind
+        assert answer.header("X-Content-Type-Options") == "nosniff", kind
+        assert answer.header("Cross-Origin-Resource-Policy") == "same-origin", kind

@@ -60,7 +60,9 @@ def app_config(secret_key: str, instance_dir: str) -> dict[str, object]:
         os.environ.setdefault(name, value)
     return {"env": "production", "secret_key": secret_key, "hash_key": secret_key[::-1] + "-hash",
             "instance_dir": instance_dir, "mail_url": "smtp://127.0.0.1:1",
-            "sealing_public_key": bench_public_key(Path(instance_dir) / "keys")}
+            "sealing_public_key": bench_public_key(Path(instance_dir) / "keys"),
+            # production refuses counts in memory; the benched pages hit no limit (bench/signup.py replaces them)
+            "ratelimit_storage_url": os.environ.get("CLAIMSITE_RATELIMIT_STORAGE_URL") or "redis://127.0.0.1:6379/0"}
 
 
 def bench_public_key(folder: Path) -> str:

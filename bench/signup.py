@@ -273,7 +273,7 @@ def open_session(server: Server, timeout: float = 5.0) -> Session:
     finally:
         conn.close()
     token = CSRF_INPUT.search(body)
-    if response.status != 200 or token is None or not any(c.startswith("claimsite_session=") for c in cookies):
+    if response.status != 200 or token is None or not any("claimsite_session=" in c for c in cookies):
         raise BenchFailure(f"GET http://{server.host}{server.join_path} answered {response.status} without a "
                            "form with a csrf_token and a session cookie")
     return Session("; ".join(cookies), token.group(1))

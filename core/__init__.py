@@ -148,9 +148,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
             raise SettingsError(f"CLAIMSITE_ADMIN_HOST is {tenancy.admin_host}, where campaign "
                                 f"{', '.join(sorted(taken))} is served; the staff console needs a host of its own")
         tenancy.staff_app = create_staff_app(app, app.extensions["claimsite"], database)
-    app.wsgi_app = tenancy  # type: ignore[method-assign]
+    # Outside in: ProxyFix (when trusted) -> security headers on every answer -> tenancy (campaigns, redirects,
+    # the staff console) -> the campaign app.
+    app.wsgi_app = security_headers.SecurityHeaders(tenancy)  # type: ignore[method-assign]
     if settings.trusted_proxies:
         n = settings.trusted_proxies
-        app.wsgi_app = ProxyFix(tenancy, x_for=n, x_proto=n, x_host=n, x_port=n)  # type: ignore[method-assign]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)  # type: ignore[method-assign]
     return app
 

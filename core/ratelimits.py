@@ -1,18 +1,23 @@
 """Rate limits on everything that sends mail or checks a secret (moving windows, per app).
 
-Storage is in memory by default (per process); ``CLAIMSITE_RATELIMIT_STORAGE_URL`` (e.g. ``redis://127.0.0.1:6379``)
-shares the counts between processes and servers.
+Storage is ``CLAIMSITE_RATELIMIT_STORAGE_URL`` (e.g. ``redis://127.0.0.1:6379/0``), which shares the counts between
+worker processes and servers; production requires it (core/settings.py). Outside production the default is memory,
+one count per process.
 """
 
 from __future__ import annotations
 
 import math
 import time
+from urllib.parse import urlsplit
 
 from limits import parse
+from limits.errors import ConfigurationError
 from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 from werkzeug.exceptions import TooManyRequests
+
+from .settings import SettingsError
 
 # What each limited action allows; the keys are hashed IPs or hashed addresses, never raw ones.
 RULES = {
@@ -32,7 +37,16 @@ RULES = {
 
 class RateLimits:
     def __init__(self, storage_url: str) -> None:
-        self.storage = storage_from_string(storage_url or "memory://")
+        """Counts kept at ``storage_url`` (empty: in this process's memory). Raises ``SettingsError`` for a URL the
+        installed ``limits`` cannot use, naming only its scheme (the URL may hold a password)."""
+        try:
+            self.storage = storage_from_string(storage_url.strip() or "memory://")
+        except ConfigurationError:
+            scheme = urlsplit(storage_url.strip()).scheme
+            raise SettingsError(
+                f"CLAIMSITE_RATELIMIT_STORAGE_URL: {scheme}:// is not a rate-limit storage this installation can use. "
+                "Use redis://host:6379/0 (or rediss://host:6380/0 for TLS) for a Redis server every worker reaches."
+            ) from None
         self.limiter = MovingWindowRateLimiter(self.storage)
 
     def hit(self, rule: str, key: str | None) -> bool:

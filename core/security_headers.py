@@ -1,5 +1,9 @@
 """Security headers on every response of the app.
 
+They are added by WSGI middleware around everything the process answers (:class:`SecurityHeaders`), so the
+tenancy's redirects and 404s for unknown hosts, which are made before Flask runs, and the staff console carry the
+same headers as a campaign page. A view may only widen ``form-action`` (:func:`allow_form_action`).
+
 The pages run no inline script or style (every script and stylesheet is a file under /assets), so the Content
 Security Policy allows only the site's own files. Forms may post to the site itself, and a payment page also to
 its provider's checkout (a view adds that origin with :func:`allow_form_action`), because browsers apply
@@ -9,7 +13,13 @@ elsewhere, and development runs on plain HTTP).
 
 from __future__ import annotations
 
-from flask import Flask, Response, g, request
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from flask import Flask, Response, g
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
@@ -21,6 +31,7 @@ HEADERS = {
     "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=(), usb=(), browsing-topics=()",
     "Cross-Origin-Opener-Policy": "same-origin",
     "X-Frame-Options": "DENY",  # for browsers without frame-ancestors
+    "Cross-Origin-Resource-Policy": "same-origin",  # no other site may embed our pages, images or files
 }
 HSTS = "max-age=63072000; includeSubDomains"  # two years
 
@@ -30,17 +41,33 @@ def allow_form_action(origin: str) -> None:
     g.setdefault("csp_form_actions", []).append(origin)
 
 
-def _add_headers(response: Response) -> Response:
+def _widen_form_action(response: Response) -> Response:
     extra = g.get("csp_form_actions")
-    policy = CONTENT_SECURITY_POLICY + "".join(f" {origin}" for origin in extra) if extra else CONTENT_SECURITY_POLICY
-    headers = response.headers
-    headers.setdefault("Content-Security-Policy", policy)
-    for name, value in HEADERS.items():
-        headers.setdefault(name, value)
-    if request.is_secure:
-        headers.setdefault("Strict-Transport-Security", HSTS)
+    if extra:
+        response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY + "".join(f" {o}" for o in extra)
     return response
 
 
 def init_app(app: Flask) -> None:
-    app.after_request(_add_headers)
+    """Let ``app``'s views widen ``form-action`` (the other headers come from :class:`SecurityHeaders`)."""
+    app.after_request(_widen_form_action)
+
+
+class SecurityHeaders:
+    """WSGI middleware: every response gets each security header it does not set itself; HSTS on HTTPS only
+    (``wsgi.url_scheme`` as the trusted proxy reported it: put this inside ProxyFix)."""
+
+    def __init__(self, app: WSGIApplication) -> None:
+        self.app = app
+        self._plain = [("Content-Security-Policy", CONTENT_SECURITY_POLICY), *HEADERS.items()]
+        self._secure = [*self._plain, ("Strict-Transport-Security", HSTS)]
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        defaults = self._secure if environ.get("wsgi.url_scheme") == "https" else self._plain
+
+        def start(status: str, headers: list[tuple[str, str]], exc_info=None):  # type: ignore[no-untyped-def]
+            present = {name.lower() for name, _value in headers}
+            headers.extend(header for header in defaults if header[0].lower() not in present)
+            return start_response(status, headers, exc_info)
+
+        return self.app(environ, start)

@@ -53,7 +53,8 @@ class Settings(BaseSettings):
     port: int = Field(default=5000, description="port of the development server, for <slug>.localhost links")
     counter_cache_seconds: float = Field(default=3.0, ge=0, description="how old a shown participant count may be")
     ratelimit_storage_url: str = Field(
-        default="", description="where rate-limit counts live, e.g. redis://127.0.0.1:6379; default: memory"
+        default="", description="where rate-limit counts live, e.g. redis://127.0.0.1:6379/0 (required in "
+        "production); default outside production: memory, one count per process"
     )
     page_cache_seconds: float = Field(default=5.0, ge=0, description="how long a rendered page is reused")
     mail_url: str = Field(
@@ -117,6 +118,18 @@ class Settings(BaseSettings):
                 "key: personal data would have nothing to be sealed to. Make a key pair on a staff machine with "
                 "'flask keys generate --out DIR', keep the private key there, and set this to the public key's "
                 "last line."
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _limits_are_shared(self) -> Settings:
+        url = self.ratelimit_storage_url.strip()
+        if self.env == "production" and (not url or urlsplit(url).scheme in ("memory", "async+memory")):
+            raise SettingsError(
+                "CLAIMSITE_RATELIMIT_STORAGE_URL is missing (or memory://). Production refuses to start with "
+                "rate-limit counts in memory: each gunicorn worker would keep its own count, so every limit would be "
+                "multiplied by the number of workers, which the app cannot see. Set it to a Redis server that every "
+                "worker reaches, e.g. redis://127.0.0.1:6379/0 (rediss://... for TLS)."
             )
         return self
 

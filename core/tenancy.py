@@ -6,6 +6,13 @@ A request on a campaign's secondary address (``www.``, an old domain) is redirec
 the first of ``hosts:``, else the first of ``paths:``. An unknown host reaches the app with no campaign, and
 gets a 404.
 
+The ``Host`` header is normalised once, here, before anything reads it: the default port of the public scheme
+(``CLAIMSITE_PUBLIC_SCHEME``) is dropped, another form of a known host (capitals, a trailing dot) is redirected
+to the canonical address, and a host with any other port is no campaign address (404) outside development. So
+the app, its links and its page cache only ever see a campaign's own address. The staff console is picked by the
+``Host`` header the connection came with, never by ``X-Forwarded-Host``: a forwarded header can make a request
+look as if it came for a campaign, never for the console.
+
 For a path campaign the prefix moves from ``PATH_INFO`` to ``SCRIPT_NAME``, so the app's routes, ``url_for`` and
 cookie paths are the same for host and path campaigns.
 """
@@ -28,6 +35,9 @@ if TYPE_CHECKING:
 
 DEV_SUFFIX = ".localhost"
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "[::1]"}
+DEFAULT_PORTS = {"https": "443", "http": "80"}
+# werkzeug's ProxyFix keeps the headers it replaced here (documented): the Host the connection itself came with.
+ENVIRON_PROXY_FIX_ORIGINAL = "werkzeug.proxy_fix.orig"
 ENVIRON_CAMPAIGN = "claimsite.campaign"
 ENVIRON_DEV_HOST = "claimsite.dev_host"
 # Set only by the staff console's preview (core.staff.views.preview), never from a request's own headers.
@@ -96,6 +106,24 @@ def split_host(host_header: str) -> tuple[str, str]:
     return host.rstrip("."), port
 
 
+@dataclass(frozen=True)
+class RequestHost:
+    """A ``Host`` header, normalised: lower case, no trailing dot, no default port."""
+
+    host: str
+    port: str  # empty for none, or the default port of the public scheme
+    tidy: bool  # the header was already written this way (apart from a default port)
+
+    @classmethod
+    def parse(cls, header: str, scheme: str) -> RequestHost:
+        host, port = split_host(header)
+        written = header.strip().partition(":")[0] if not header.strip().startswith("[") else host
+        return cls(host, "" if port == DEFAULT_PORTS[scheme] else port, written == host)
+
+    def __str__(self) -> str:
+        return self.host + (f":{self.port}" if self.port else "")
+
+
 def resolve(index: HostIndex, host: str, path: str, development: bool) -> Match | None:
     """The campaign for ``host`` (no port) and ``path``, or None for an unknown address."""
     if development and host.endswith(DEV_SUFFIX):
@@ -150,22 +178,36 @@ class TenancyMiddleware:
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         if self.settings.development:
             self.registry.refresh()  # an edited campaign file shows on the next request
-        host, _ = split_host(environ.get("HTTP_HOST") or environ.get("SERVER_NAME", ""))
-        if self.staff_app is not None and host == self.admin_host:
-            return self.staff_app(environ, start_response)
+        development, scheme = self.settings.development, self.settings.public_scheme
         path = environ.get("PATH_INFO", "") or "/"
-        match = resolve(self.index(), host, path, self.settings.development)
+        query = environ.get("QUERY_STRING", "")
+        if self.staff_app is not None:
+            # The Host header itself (no SERVER_NAME fallback: ProxyFix sets that from X-Forwarded-Host too).
+            own = RequestHost.parse(environ.get(ENVIRON_PROXY_FIX_ORIGINAL, environ).get("HTTP_HOST") or "", scheme)
+            if own.host == self.admin_host and (development or not own.port):
+                if not (own.tidy or development):
+                    return _redirect(f"{scheme}://{own}{_quote_path(path)}" + (f"?{query}" if query else ""),
+                                     start_response)
+                environ["HTTP_HOST"] = str(own)  # the console never sees a forwarded host
+                return self.staff_app(environ, start_response)
+        seen = RequestHost.parse(environ.get("HTTP_HOST") or environ.get("SERVER_NAME", ""), scheme)
+        host = seen.host
+        # Outside development an address with a port of its own is no campaign's: it would be echoed into links
+        # and redirects, and make pages of its own in the page cache.
+        match = resolve(self.index(), host, path, development) if development or not seen.port else None
         environ[ENVIRON_CAMPAIGN] = match.slug if match else None
         environ[ENVIRON_DEV_HOST] = bool(match and match.dev_host) or (
-            self.settings.development and (host in LOCAL_HOSTS or host.endswith(DEV_SUFFIX))
+            development and (host in LOCAL_HOSTS or host.endswith(DEV_SUFFIX))
         )
         if match is None:
             return self.app(environ, start_response)
-        query = environ.get("QUERY_STRING", "")
+        environ["HTTP_HOST"] = str(seen)
         suffix = _quote_path(path[len(match.prefix):]) + (f"?{query}" if query else "")
-        if match.redirect_to is not None:
-            target = match.redirect_to
-            return _redirect(f"{self.settings.public_scheme}://{target}{suffix or '/'}", start_response)
+        target = match.redirect_to
+        if target is None and not (seen.tidy or match.dev_host):  # e.g. TikTokClaim.ORG. -> tiktokclaim.org
+            target = self.index().canonical[match.slug]
+        if target is not None:
+            return _redirect(f"{scheme}://{target}{suffix or '/'}", start_response)
         if match.prefix and path == match.prefix:
             return _redirect(f"{_quote_path(environ.get('SCRIPT_NAME', '') + path)}/" +
                              (f"?{query}" if query else ""), start_response)

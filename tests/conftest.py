@@ -25,6 +25,9 @@ SECRET = "test-secret-key-that-is-long-enough-0123456789"
 HASH_KEY = "test-hash-key-that-is-also-long-enough-987654"
 # A public key for apps in production mode (whose private key nobody needs in those tests).
 PRODUCTION_PUBLIC_KEY = "pOCSkrZRwni5dyxWn1+puxPZBrRqtoyd+dwrRAn4ogk="
+# Production refuses rate-limit counts in memory; its apps in tests get this Redis URL (nothing connects to it until
+# a limited request is made: tests that make one use tests/test_ratelimit_storage.py's redis_url fixture instead).
+PRODUCTION_RATELIMIT_URL = "redis://127.0.0.1:6379/13"
 
 # A small valid campaign; tests copy and change it.
 MINIMAL: dict[str, Any] = {
@@ -122,6 +125,8 @@ def make_app(tmp_path: Path, migrated_sqlite: Path) -> Callable[..., Flask]:
             "instance_dir": tmp_path / "instance",
             "public_scheme": "https",
         }
+        if overrides.get("env") == "production":
+            config["ratelimit_storage_url"] = PRODUCTION_RATELIMIT_URL
         config.update(overrides)
         app = create_app(config)
         app.config["TESTING"] = True

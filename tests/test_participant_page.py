@@ -211,9 +211,9 @@ def test_another_campaigns_session_is_refused(db_app: Flask) -> None:
     deliver(db_app)
     client = db_app.test_client()
     logged_in(db_app, client)
-    cookie = client.get_cookie("claimsite_session", domain="tiktokclaim.org")
+    cookie = client.get_cookie("__Host-claimsite_session", domain="tiktokclaim.org")
     assert cookie is not None
-    client.set_cookie("claimsite_session", cookie.value, domain="facebookleak.somi.nl")
+    client.set_cookie("__Host-claimsite_session", cookie.value, domain="facebookleak.somi.nl")
     page = client.get("/en/my", base_url=FACEBOOK).get_data(as_text=True)
     assert "Send me a login link" in page and 'class="card participation"' not in page
 

@@ -20,6 +20,33 @@ def test_every_page_kind_has_the_headers(shipped_app: Flask) -> None:
         assert "camera=()" in response.headers["Permissions-Policy"]
         assert response.headers["X-Content-Type-Options"] == "nosniff"
         assert response.headers["X-Frame-Options"] == "DENY"
+        assert response.headers["Cross-Origin-Resource-Policy"] == "same-origin"
+
+
+def assert_security_headers(response, kind: str, hsts: bool = True) -> None:
+    assert "frame-ancestors 'none'" in response.headers.get("Content-Security-Policy", ""), kind
+    assert "default-src 'self'" in response.headers["Content-Security-Policy"], kind
+    assert response.headers.get("Cross-Origin-Resource-Policy") == "same-origin", kind
+    assert response.headers.get("X-Content-Type-Options") == "nosniff", kind
+    assert response.headers.get("Referrer-Policy") == "same-origin", kind
+    assert response.headers.get("X-Frame-Options") == "DENY", kind
+    assert ("Strict-Transport-Security" in response.headers) is hsts, kind
+
+
+def test_redirects_unknown_hosts_and_the_staff_console_have_the_same_headers(make_app) -> None:
+    client = make_app(admin_host="staff.example").test_client()
+    answers = {
+        "www redirect": client.get("/en/", base_url="https://www.tiktokclaim.org"),
+        "capitals redirect": client.get("/", base_url=TIKTOK, headers={"Host": "TikTokClaim.ORG"}),
+        "prefix redirect": client.get("/alledata", base_url="https://somi.nl"),
+        "unknown host": client.get("/", base_url="https://unknown.example"),
+        "staff console": client.get("/login", base_url="https://staff.example"),
+        "staff console redirect": client.get("/", base_url="https://staff.example"),
+    }
+    assert [a.status_code for a in answers.values()] == [301, 301, 301, 404, 200, 302]
+    for kind, response in answers.items():
+        assert_security_headers(response, kind)
+    assert_security_headers(client.get("/en/", base_url="http://www.tiktokclaim.org"), "plain http", hsts=False)
 
 
 def test_no_hsts_over_plain_http(dev_app: Flask) -> None:
@@ -28,11 +55,32 @@ def test_no_hsts_over_plain_http(dev_app: Flask) -> None:
     assert "Content-Security-Policy" in response.headers
 
 
+def session_cookie(response, name: str = "claimsite_session") -> str:
+    return next(value for key, value in response.headers.items() if key == "Set-Cookie" and name in value)
+
+
 def test_session_cookie_is_secure_httponly_and_samesite(shipped_app: Flask) -> None:
-    response = shipped_app.test_client().get("/en/join", base_url=TIKTOK)
-    cookies = [value for name, value in response.headers.items() if name == "Set-Cookie"]
-    session = next(c for c in cookies if c.startswith("claimsite_session="))
+    session = session_cookie(shipped_app.test_client().get("/en/join", base_url=TIKTOK))
     assert "Secure" in session and "HttpOnly" in session and "SameSite=Lax" in session
+
+
+def test_cookies_on_https_are_host_cookies_where_the_path_allows(make_app, dev_app: Flask) -> None:
+    client = make_app(admin_host="staff.example").test_client()
+    host_campaign = session_cookie(client.get("/en/join", base_url=TIKTOK))
+    # __Host-: only ever set by this very host, over HTTPS, for the whole site (a sister subdomain cannot plant it)
+    assert host_campaign.startswith("__Host-claimsite_session=")
+    assert "Secure" in host_campaign and "Path=/;" in host_campaign and "Domain" not in host_campaign
+    path_campaign = session_cookie(client.get("/palantirclaim/en/join", base_url="https://somi.nl"))
+    assert path_campaign.startswith("__Secure-claimsite_session=") and "Path=/palantirclaim" in path_campaign
+    staff = session_cookie(client.get("/login", base_url="https://staff.example"), "claimsite_staff")
+    assert staff.startswith("__Host-claimsite_staff=") and "Secure" in staff and "Path=/;" in staff
+    assert "Domain" not in staff
+    # Plain-HTTP development keeps the plain names (browsers refuse a __Host- cookie without Secure).
+    dev = dev_app.test_client()
+    assert session_cookie(dev.get("/en/join", base_url="http://tiktokclaim.localhost:5000")).startswith(
+        "claimsite_session=")
+    assert session_cookie(dev.get("/login", base_url="http://staff.localhost:5000"), "claimsite_staff").startswith(
+        "claimsite_staff=")
 
 
 def test_the_payment_page_may_post_to_the_checkout_only(db_app: Flask) -> None:

@@ -8,7 +8,7 @@ import pytest
 
 from core.settings import SettingsError, load_settings
 
-from .conftest import PRODUCTION_PUBLIC_KEY
+from .conftest import PRODUCTION_PUBLIC_KEY, PRODUCTION_RATELIMIT_URL
 
 
 @pytest.mark.parametrize("secret", ["", "changeme", "dev", "short-but-not-placeholder"])
@@ -46,6 +46,7 @@ def test_settings_come_from_prefixed_environment(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("CLAIMSITE_DATABASE_URL", "postgresql+psycopg://db/claims")
     monkeypatch.setenv("CLAIMSITE_MAIL_URL", "smtp://mailer:s3cret@mail.example:587?starttls=1")
     monkeypatch.setenv("CLAIMSITE_SEALING_PUBLIC_KEY", PRODUCTION_PUBLIC_KEY)
+    monkeypatch.setenv("CLAIMSITE_RATELIMIT_STORAGE_URL", PRODUCTION_RATELIMIT_URL)
     settings = load_settings()
     assert settings.trusted_proxies == 2 and settings.campaigns_dir == tmp_path
     assert settings.resolved_sealing_key().id.hex() == "1a92f23852dc908d"
@@ -58,6 +59,7 @@ def test_production_refuses_to_start_without_a_mail_server(monkeypatch: pytest.M
     monkeypatch.setenv("CLAIMSITE_SECRET_KEY", "x" * 40)
     monkeypatch.setenv("CLAIMSITE_HASH_KEY", "y" * 40)
     monkeypatch.setenv("CLAIMSITE_SEALING_PUBLIC_KEY", PRODUCTION_PUBLIC_KEY)
+    monkeypatch.setenv("CLAIMSITE_RATELIMIT_STORAGE_URL", PRODUCTION_RATELIMIT_URL)
     monkeypatch.delenv("CLAIMSITE_MAIL_URL", raising=False)
     with pytest.raises(SettingsError, match="CLAIMSITE_MAIL_URL is missing"):
         load_settings()
@@ -100,6 +102,7 @@ def test_production_refuses_to_start_without_the_public_sealing_key(monkeypatch:
     monkeypatch.setenv("CLAIMSITE_HASH_KEY", "y" * 40)
     monkeypatch.setenv("CLAIMSITE_MAIL_URL", "smtp://mail.example:25")
     monkeypatch.setenv("CLAIMSITE_INSTANCE_DIR", str(tmp_path))
+    monkeypatch.setenv("CLAIMSITE_RATELIMIT_STORAGE_URL", PRODUCTION_RATELIMIT_URL)
     monkeypatch.delenv("CLAIMSITE_SEALING_PUBLIC_KEY", raising=False)
     with pytest.raises(SettingsError, match="CLAIMSITE_SEALING_PUBLIC_KEY is missing"):
         load_settings()

@@ -125,7 +125,7 @@ def test_login_needs_the_password_and_a_current_code(staff_app: Flask) -> None:
     overview = client.get("/", base_url=ADMIN)
     assert overview.status_code == 200 and "Mira Staff" in overview.get_data(as_text=True)
     assert overview.headers["Cache-Control"] == "no-store"
-    cookie = client.get_cookie("claimsite_staff", domain="staff.example")
+    cookie = client.get_cookie("__Host-claimsite_staff", domain="staff.example")
     assert cookie is not None and cookie.http_only and cookie.same_site == "Strict" and cookie.secure
     actions = audit_actions(staff_app)
     assert actions.count(("mira@somi.nl", "login-failed")) == 2 and ("mira@somi.nl", "login") in actions
@@ -199,12 +199,12 @@ def test_sessions_end_when_idle_at_their_end_at_logout_and_when_disabled(staff_a
     assert ended.get("/", base_url=ADMIN).location.startswith("/login")
 
     leaving = fresh_client()
-    stolen_cookie = leaving.get_cookie("claimsite_staff", domain="staff.example").value  # type: ignore[union-attr]
+    stolen_cookie = leaving.get_cookie("__Host-claimsite_staff", domain="staff.example").value  # type: ignore[union-attr]
     token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"',
                       leaving.get("/", base_url=ADMIN).get_data(as_text=True)).group(1)  # type: ignore[union-attr]
     assert post(leaving, "/logout", {"csrf_token": token}).location == "/login"
     replay = staff_app.test_client()
-    replay.set_cookie("claimsite_staff", stolen_cookie, domain="staff.example")
+    replay.set_cookie("__Host-claimsite_staff", stolen_cookie, domain="staff.example")
     assert replay.get("/", base_url=ADMIN).status_code == 302  # the session is gone on the server too
 
     disabled = fresh_client()

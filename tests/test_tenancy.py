@@ -32,9 +32,11 @@ def test_exact_host_serves_its_campaign(tenancy_app: Flask) -> None:
     assert "Democlaim" in title_of(response)
 
 
-def test_host_is_matched_without_port_and_case(tenancy_app: Flask) -> None:
-    response = tenancy_app.test_client().get("/", base_url="http://DemoClaim.Example:8080")
+def test_host_is_matched_without_default_port_and_case(tenancy_app: Flask) -> None:
+    # Capitals redirect to the canonical address and another port is no campaign's: see tests/test_hosts.py.
+    response = tenancy_app.test_client().get("/", base_url="https://democlaim.example:443")
     assert response.status_code == 200
+    assert tenancy_app.test_client().get("/", base_url="http://DemoClaim.Example:8080").status_code == 404
 
 
 def test_www_redirects_permanently_to_canonical_host_keeping_path_and_query(tenancy_app: Flask) -> None:

@@ -15,6 +15,7 @@ from flask_wtf import CSRFProtect
 from .. import security_headers
 from ..db import Database
 from ..sealing import WORKING_BOX_EXTENSION
+from ..sessions import cookie_name
 from ..site import Site
 
 CAMPAIGN_APP_EXTENSION = "claimsite.campaign_app"
@@ -29,13 +30,14 @@ def create_staff_app(campaign_app: Flask, site: Site, database: Database) -> Fla
     from . import views
 
     settings = site.settings
+    secure = settings.public_scheme == "https" and not settings.development
     app = Flask(__name__, instance_path=str(settings.instance_dir))
     app.config.update(
         SECRET_KEY=campaign_app.config["SECRET_KEY"],
-        SESSION_COOKIE_NAME="claimsite_staff",
+        SESSION_COOKIE_NAME=cookie_name("claimsite_staff", secure, "/"),  # __Host- on HTTPS: Path=/, no Domain
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Strict",
-        SESSION_COOKIE_SECURE=settings.public_scheme == "https" and not settings.development,
+        SESSION_COOKIE_SECURE=secure,
         TEMPLATES_AUTO_RELOAD=settings.development,
         MAX_CONTENT_LENGTH=64 * 1024,
         WTF_CSRF_TIME_LIMIT=settings.staff_session_hours * 3600,

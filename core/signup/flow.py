@@ -26,7 +26,7 @@ from ..mail import MAIL_JOB, template_mail_payload
 from ..models import AcceptedAgreement, Signup, SignupEvent, Stage
 from ..ratelimits import RateLimits
 from ..tenancy import campaign_url
-from .agreements import AgreementText
+from .agreements import AgreementText, recorded_campaign_values
 from .codes import CODE_VALID, CodeCheck, check_code, issue_code, link_token, seconds_until_resend, spend_code
 from .payment_reminder import REMIND_AFTER_SIGNING, queue_payment_reminder
 
@@ -186,9 +186,12 @@ def sign(session: Session, loaded: LoadedCampaign, signup: Signup, texts: list[A
     for text in texts:
         session.add(AcceptedAgreement(signup_id=signup.id, agreement=text.agreement.id,
                                       version=text.agreement.version, language=text.language,
-                                      text_sha256=text.sha256, accepted_at=visit.now))
+                                      text_sha256=text.sha256, placeholders=recorded_campaign_values(text),
+                                      accepted_at=visit.now))
         record(session, signup, "agreed", visit, detail=f"{text.agreement.id}@{text.agreement.version} "
                                                         f"sha256:{text.sha256[:16]}")
+    if texts:  # every text is filled in with the same name: it is kept once, sealed
+        personal_data.store_placeholders(session, signup, texts[0].participant_values)
     personal_data.store_signature(session, signup, signature_png)
     if typed_name is not None:
         personal_data.store_typed_signature(session, signup, typed_name)

@@ -5,11 +5,13 @@ and IDN e-mail addresses. On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import base64
 import csv
 import hashlib
 import html
 import io
 import json
+import random
 import re
 import subprocess
 import zipfile
@@ -20,6 +22,7 @@ import sqlalchemy
 from flask import Flask
 from jinja2 import StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
+from PIL import Image, ImageDraw
 from sqlalchemy import select
 
 from core.migrations import upgrade
@@ -222,3 +225,102 @@ def test_placeholders_recorded_at_signing_are_sealed_not_in_the_clear(db_app: Fl
         assert opened_personal_data(db_app, signup).placeholders == {"participant": "Zoë Plaintext\\-Check",
                                                                      "child": ""}
 
+
+
+# -- drawn signatures ---------------------------------------------------------------------------------------------
+SCRIBBLE = ((40, 150), (200, 60), (380, 150), (560, 50))
+
+
+def drawing(width: int = 600, height: int = 200, strokes: tuple[tuple[int, int], ...] = SCRIBBLE) -> bytes:
+    """A PNG as the signing page's canvas makes one: transparent, with the pad's 3-pixel #111 pen."""
+    image = Image.new("RGBA", (width, height), (0, 0, 0, 0))
+    if strokes:
+        ImageDraw.Draw(image).line(list(strokes), fill=(17, 17, 17, 255), width=3)
+    out = io.BytesIO()
+    image.save(out, "PNG")
+    return out.getvalue()
+
+
+def data_url(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def damaged(png: bytes) -> bytes:
+    """``png`` with one byte of its image data changed (its chunk's checksum no longer matches)."""
+    at = png.index(b"IDAT") + 12
+    return png[:at] + bytes([png[at] ^ 0xFF]) + png[at + 1:]
+
+
+def noise(width: int, height: int) -> bytes:
+    out = io.BytesIO()
+    Image.frombytes("RGBA", (width, height), random.Random(13).randbytes(width * height * 4)).save(out, "PNG")
+    return out.getvalue()
+
+
+SIGNATURE = drawing()
+GIF = b"GIF89a\x01\x00\x01\x00\x00\x00\x00;"
+UNREADABLE, TOO_LARGE, BLANK = ("Your drawn signature could not be read.", "Your drawn signature is too large.",
+                                "Your drawn signature is empty or too small.")
+REFUSED = {
+    "cut after 20 bytes": (SIGNATURE[:20], UNREADABLE),
+    "cut in half": (SIGNATURE[:len(SIGNATURE) // 2], UNREADABLE),
+    "damaged image data": (damaged(SIGNATURE), UNREADABLE),
+    "a GIF": (GIF, UNREADABLE),
+    "not base64": (None, UNREADABLE),
+    "blank": (drawing(strokes=()), BLANK),
+    "a dot": (drawing(strokes=((300, 100), (303, 101))), BLANK),
+    "5000 pixels wide": (drawing(5000, 100), TOO_LARGE),
+    "over 300 KB": (noise(600, 200), TOO_LARGE),
+}
+
+
+def test_a_broken_or_blank_drawn_signature_is_refused_and_nothing_entered_is_lost(db_app: Flask) -> None:
+    client = db_app.test_client()
+    assert post_form(client, "en").status_code == 302
+    [mail] = deliver(db_app)
+    assert post_code(client, code_of(mail), "en").status_code == 302
+    for case, (png, message) in REFUSED.items():
+        sent = data_url(png) if png is not None else "data:image/png;base64,not*base64"
+        # A name is typed too: a drawing that was sent is still never swapped for it without a word.
+        data = sign_form(client, "en", typed="Anna de Vries", signature_png=sent)
+        response = client.post("/en/join/sign", data=data, base_url=TIKTOK)
+        page = response.get_data(as_text=True).replace("\n", " ")
+        assert response.status_code == 422, case
+        assert message in page, case
+        assert 'name="signature_typed" autocomplete="name" value="Anna de Vries"' in page, case
+        for agreement in ("mandate", "terms"):
+            assert re.search(rf'id="agree-{agreement}"[^>]*checked', page), (case, agreement)
+        assert re.search(r'name="fee_option" value="share"[^>]*checked', page), case
+        assert 'name="signature_png" value=""' in page, case  # the refused drawing is not shown again
+    # In Dutch on the Dutch page.
+    dutch = client.post("/join/sign", data=sign_form(client, "", signature_png=data_url(drawing(strokes=()))),
+                        base_url=TIKTOK)
+    assert dutch.status_code == 422 and "Je getekende handtekening is leeg of te klein." in dutch.get_data(as_text=True)
+    with db_app.app_context():
+        from core.db import db_session
+
+        signup = db_session().scalars(select(Signup)).one()
+        assert signup.stage == "verified" and signup.signature_kind is None
+
+    # A real drawing is taken, and kept exactly as sent.
+    signed = client.post("/en/join/sign", data=sign_form(client, "en", typed="", signature_png=data_url(SIGNATURE)),
+                         base_url=TIKTOK)
+    assert signed.status_code == 302, signed.get_data(as_text=True)
+    with db_app.app_context():
+        from core import personal_data
+        from core.db import db_session
+
+        signup = db_session().scalars(select(Signup)).one()
+        assert signup.signature_kind == "drawn"
+        assert personal_data.load_signature(db_session(), signup) == SIGNATURE
+
+
+def test_the_decoder_itself_refuses_each_broken_drawing() -> None:
+    """The same check guards the mandate PDF (core.mandate.MandateDocument), whoever calls it."""
+    from core.signup.signature import SignatureProblem, signature_problem
+
+    assert signature_problem(SIGNATURE) is None
+    for case, (png, _message) in REFUSED.items():
+        if png is not None:
+            assert signature_problem(png) is not None, case
+    assert signature_problem(damaged(SIGNATURE)) is SignatureProblem.UNREADABLE

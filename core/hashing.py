@@ -10,12 +10,35 @@ import unicodedata
 from functools import lru_cache
 from typing import Any
 
+import idna
 from itsdangerous import URLSafeTimedSerializer
 
 
 def normalise_email(address: str) -> str:
-    """The form of an address used for matching: trimmed, Unicode-normalised, lower case."""
-    return unicodedata.normalize("NFKC", address).strip().lower()
+    """The form of an address used for matching (and so hashed): trimmed; the local part in Unicode NFC and lower
+    case; the domain as IDNA reads it (:func:`normalise_domain`), so ``xn--bcher-kva.de`` and ``BÜCHER.de`` are
+    one domain. Nothing is folded that could make two mailboxes one: compatibility forms (full-width letters,
+    ligatures) stay as they are in the local part, and look-alikes are refused on the forms instead
+    (:mod:`core.lookalikes`). A plain ASCII address keeps the form (and hash) it always had.
+    """
+    text = address.strip()
+    local, at, domain = text.rpartition("@")
+    if not at:
+        return unicodedata.normalize("NFC", text).lower()
+    return f"{unicodedata.normalize('NFC', local).lower()}@{normalise_domain(domain)}"
+
+
+def normalise_domain(domain: str) -> str:
+    """``domain`` in lower case, and an internationalised one in its Unicode form after UTS #46 (IDNA's own
+    mapping: case and width folded, ``xn--`` labels decoded). One IDNA cannot read keeps the earlier form (NFKC,
+    lower case): the form refuses such a domain, so it can only come from before."""
+    lowered = domain.lower()
+    if lowered.isascii() and "xn--" not in lowered:
+        return lowered  # by far the most addresses: exactly as before
+    try:
+        return idna.decode(idna.encode(domain, uts46=True))
+    except (idna.IDNAError, UnicodeError):
+        return unicodedata.normalize("NFKC", domain).lower()
 
 
 def keyed_hash(key: str, purpose: str, value: str) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import csv
 import hashlib
+import hmac
 import html
 import io
 import json
@@ -25,10 +26,13 @@ from jinja2.sandbox import SandboxedEnvironment
 from PIL import Image, ImageDraw
 from sqlalchemy import select
 
+from core.hashing import email_hash
+from core.jobs import Worker
 from core.migrations import upgrade
 from core.models import Job, Signup
 
-from .conftest import CampaignFolder
+from .conftest import HASH_KEY, CampaignFolder
+from .test_participant_page import ask_link, login_link_of
 from .test_sealed_storage import development_private_key
 from .test_signup import TIKTOK, code_of, deliver, join_fully, pay_in_test_mode, post_code, post_form, sign_form
 
@@ -324,3 +328,58 @@ def test_the_decoder_itself_refuses_each_broken_drawing() -> None:
         if png is not None:
             assert signature_problem(png) is not None, case
     assert signature_problem(damaged(SIGNATURE)) is SignatureProblem.UNREADABLE
+
+
+# -- look-alike and IDN e-mail addresses ----------------------------------------------------------------------------
+MIXED = "This address mixes letters of different alphabets"
+SPECIAL_FORMS = "This address contains special forms of letters or digits"
+
+
+def test_the_forms_of_one_idn_address_make_one_signup_and_plain_addresses_keep_their_hash(db_app: Flask) -> None:
+    for address in ("anna@bücher.de", "Anna@XN--BCHER-KVA.de", "ANNA@BÜCHER.DE", "anna@bu\u0308cher.de"):
+        assert post_form(db_app.test_client(), "en", email=address).status_code == 302, address
+    with db_app.app_context():
+        from core.db import db_session
+
+        assert db_session().scalar(select(sqlalchemy.func.count()).select_from(Signup)) == 1
+    # A plain ASCII address hashes exactly as it always did (returning visitors are found): trimmed, lower case.
+    expected = hmac.new(HASH_KEY.encode(), b"email\x00anna.de-vries+claim@example.org", hashlib.sha256).hexdigest()
+    assert email_hash(HASH_KEY, " Anna.de-Vries+Claim@Example.ORG ") == expected
+    # Composed and decomposed accents are one address; full-width letters are not folded into plain ones.
+    assert email_hash(HASH_KEY, "e\u0301mile@example.org") == email_hash(HASH_KEY, "émile@example.org")
+    assert email_hash(HASH_KEY, "ｊａｎ@example.org") != email_hash(HASH_KEY, "jan@example.org")
+
+
+def test_a_lookalike_address_is_refused_with_a_reason_and_nothing_typed_is_lost(db_app: Flask) -> None:
+    client = db_app.test_client()
+    refused = {"jаn@example.org": MIXED,  # a Cyrillic а among Latin letters
+               "anna@exаmple.org": MIXED,  # the same in the domain
+               "ｊａｎ@example.org": SPECIAL_FORMS}  # full-width letters
+    for address, message in refused.items():
+        response = post_form(client, "en", email=address)
+        page = response.get_data(as_text=True)
+        assert response.status_code == 200 and message in page, address
+        assert 'id="email-error"' in page and 'value="Anna de Vries"' in page and 'value="Kerkstraat 1"' in page
+    dutch = post_form(client, "", email="jаn@example.org").get_data(as_text=True)
+    assert "Dit adres mengt letters uit verschillende alfabetten" in dutch
+    assert Worker(db_app).run_once() == 0  # nothing stored, nothing sent
+    # One script in each part is fine, whichever script; digits and . _ - + belong to all of them.
+    for number, address in enumerate(("пётр.1990+1@example.org", "ανδρέας_9-1@example.org", "山田たろう@example.jp",
+                                      "jan@пример.рф")):
+        assert post_form(db_app.test_client(), "en", email=address).status_code == 302, address
+        with db_app.app_context():
+            from core.db import db_session
+
+            assert db_session().scalar(select(sqlalchemy.func.count()).select_from(Signup)) == number + 1
+
+
+def test_the_participant_login_matches_an_idn_address_in_any_form(db_app: Flask) -> None:
+    join_fully(db_app, db_app.test_client(), "en", email="anna@bücher.de")
+    deliver(db_app)
+    client = db_app.test_client()
+    assert ask_link(client, "Anna@xn--bcher-kva.de").status_code == 302
+    [mail] = deliver(db_app)
+    assert login_link_of(mail).startswith("/en/my/login/")
+    page = ask_link(client, "аnna@bücher.de")  # a Cyrillic а
+    assert page.status_code == 200 and MIXED in page.get_data(as_text=True)
+    assert deliver(db_app) == []

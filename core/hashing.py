@@ -4,6 +4,7 @@ maker of signed, expiring tokens (links in mails, session cookies)."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import unicodedata
@@ -41,6 +42,24 @@ def normalise_domain(domain: str) -> str:
         return unicodedata.normalize("NFKC", domain).lower()
 
 
+def earlier_forms(address: str) -> list[str]:
+    """Forms ``address`` may have been matched in before IDNA domains (revision 0006; then NFKC of the whole
+    address, trimmed, lower case: ``xn--bcher-kva.de`` and ``bücher.de`` were two domains), for sign-ups still
+    under their hash: as typed now, and with the domain in its ``xn--`` form. Only forms :func:`normalise_email`
+    never makes today are given, so no address of today can be matched through one of them by mistake."""
+    def earlier(text: str) -> str:
+        return unicodedata.normalize("NFKC", text).strip().lower()
+
+    text = address.strip()
+    if text.isascii() and "xn--" not in text.lower():
+        return []  # a plain address: matched as it always was
+    local, _at, domain = text.rpartition("@")
+    forms = [earlier(text)]
+    with contextlib.suppress(idna.IDNAError, UnicodeError):  # not a domain IDNA reads: nothing more to try
+        forms.append(f"{earlier(local)}@{idna.encode(domain, uts46=True).decode('ascii')}")
+    return [form for form in dict.fromkeys(forms) if normalise_email(form) != form]
+
+
 def keyed_hash(key: str, purpose: str, value: str) -> str:
     """HMAC-SHA256 of ``value``, separated by ``purpose`` so a hash of one kind never matches another."""
     return hmac.new(key.encode(), f"{purpose}\x00{value}".encode(), hashlib.sha256).hexdigest()
@@ -48,6 +67,11 @@ def keyed_hash(key: str, purpose: str, value: str) -> str:
 
 def email_hash(key: str, address: str) -> str:
     return keyed_hash(key, "email", normalise_email(address))
+
+
+def earlier_email_hashes(key: str, address: str) -> list[str]:
+    """The hashes of :func:`earlier_forms` of ``address``: where a sign-up made before may still be found."""
+    return [keyed_hash(key, "email", form) for form in earlier_forms(address)]
 
 
 def ip_hash(key: str, ip: str | None) -> str | None:

@@ -383,3 +383,34 @@ def test_the_participant_login_matches_an_idn_address_in_any_form(db_app: Flask)
     page = ask_link(client, "аnna@bücher.de")  # a Cyrillic а
     assert page.status_code == 200 and MIXED in page.get_data(as_text=True)
     assert deliver(db_app) == []
+
+
+def test_a_signup_made_before_under_the_xn_form_is_found_again_by_the_address(db_app: Flask) -> None:
+    """Before, ``anna@xn--bcher-kva.de`` and ``anna@bücher.de`` hashed apart. Only the hash is stored, so no
+    migration can move such a sign-up: it is moved to today's hash when its address is typed again."""
+    from core.hashing import keyed_hash
+
+    earlier = keyed_hash(HASH_KEY, "email", "anna@xn--bcher-kva.de")  # as the code of before hashed that form
+    with db_app.app_context():
+        from core.db import db_session, utcnow
+
+        for campaign in ("tiktokclaim", "facebookleak"):
+            db_session().add(Signup(token=f"before-{campaign}", campaign=campaign, email_hash=earlier, language="en",
+                                    stage="signed", created_at=utcnow(), signed_at=utcnow(), code_attempts=0,
+                                    codes_sent=1, payment_required=False))
+        db_session().commit()
+    # The login link, asked for in the everyday form, finds both ...
+    assert ask_link(db_app.test_client(), "anna@bücher.de").status_code == 302
+    [mail] = deliver(db_app)
+    assert login_link_of(mail).startswith("/en/my/login/")
+    today = email_hash(HASH_KEY, "anna@bücher.de")
+    with db_app.app_context():
+        from core.db import db_session
+
+        assert set(db_session().scalars(select(Signup.email_hash))) == {today}
+    # ... and the form, in yet another spelling, continues the sign-up instead of making a second one.
+    assert post_form(db_app.test_client(), "en", email="Anna@XN--BCHER-KVA.de").status_code == 302
+    with db_app.app_context():
+        from core.db import db_session
+
+        assert db_session().scalar(select(sqlalchemy.func.count()).select_from(Signup)) == 2

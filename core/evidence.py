@@ -30,8 +30,11 @@ Why it is built this way:
 - **One moment in time.** On PostgreSQL the whole package is read in one REPEATABLE READ transaction, so a
   sign-up or withdrawal during the export cannot make the count, the rows and the mandates disagree.
 - **Agreement texts re-rendered as signed.** The recorded SHA-256 is of the text exactly as shown, with the
-  participant's (or child's) name filled in, so each participant's text is filled in again by the signing page's
-  own :func:`core.signup.agreements.agreement_text` (which compiles each template file once).
+  participant's (or child's) name filled in, so each participant's text is filled in again from its versioned
+  template with the values recorded at signing (:func:`core.signup.agreements.signed_values`: the campaign's with
+  the accepted agreement, the name sealed with the participant's data), by the same code as the signing page
+  (which compiles each template file once). A later edit of the campaign file (its organisation's name, say)
+  therefore flags nobody; an edit of a signed version's template does.
 - **No personal data outside the package**: problems, summaries and the manifest name sign-ups by reference only.
 """
 
@@ -63,7 +66,7 @@ from .campaigns.schema import Agreement
 from .db import db_session, utcnow
 from .models import AcceptedAgreement, PersonalRecord, Signup, participant
 from .sealing import OpeningKeys
-from .signup.agreements import agreement_file, agreement_text
+from .signup.agreements import agreement_file, agreement_text_as_signed, signed_values
 from .site import site
 
 # -- the rows: shared with ``flask export participants`` ------------------------------------------------------------
@@ -190,6 +193,17 @@ class _ClaimantIndex:
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$")
 
 
+@dataclass(frozen=True)
+class _Accepted:
+    """One accepted agreement of a sign-up, as recorded: which text, its SHA-256, the campaign's values in it."""
+
+    agreement: str
+    version: str
+    language: str
+    sha256: str
+    placeholders: str | None
+
+
 @dataclass
 class _Template:
     zip_path: str
@@ -199,7 +213,7 @@ class _Template:
 
 class _AgreementTexts:
     """The versioned templates one campaign's participants accepted (each read once, for the package), and the
-    check of each participant's text, filled in by :func:`core.signup.agreements.agreement_text` as when signing."""
+    check of each participant's text, filled in again with the values recorded when they signed."""
 
     def __init__(self, campaigns_dir: Path, loaded: LoadedCampaign) -> None:
         self.campaigns_dir, self.loaded = campaigns_dir, loaded
@@ -224,18 +238,20 @@ class _AgreementTexts:
         # longer be in the campaign file).
         return Agreement.model_construct(id=agreement, version=version, title=None)
 
-    def check(self, agreement: str, version: str, language: str, recorded_sha256: str,
-              answers: Mapping[str, Any]) -> str:
-        """Whether the text filled in for these answers has the recorded SHA-256: :data:`MATCHES`,
-        :data:`DIFFERS`, :data:`TEMPLATE_MISSING` or :data:`TEMPLATE_BROKEN`."""
-        if self._template(agreement, version, language) is None:
+    def check(self, accepted: _Accepted, opened: personal_data.OpenedRecord) -> str:
+        """Whether the text filled in again with the values recorded at signing has the recorded SHA-256:
+        :data:`MATCHES`, :data:`DIFFERS`, :data:`TEMPLATE_MISSING` or :data:`TEMPLATE_BROKEN`."""
+        if self._template(accepted.agreement, accepted.version, accepted.language) is None:
             return TEMPLATE_MISSING
+        values = signed_values(self.loaded, accepted.language, accepted.placeholders, opened.placeholders,
+                               opened.answers)
         try:
-            shown = agreement_text(self.campaigns_dir, self.loaded, self._config(agreement, version), language,
-                                   participant=answers.get("name", ""), child=answers.get("child_name", ""))
+            shown = agreement_text_as_signed(self.campaigns_dir, self.loaded,
+                                             self._config(accepted.agreement, accepted.version), accepted.language,
+                                             values)
         except (TemplateError, UnicodeDecodeError):
             return TEMPLATE_BROKEN
-        return MATCHES if shown.sha256 == recorded_sha256 else DIFFERS
+        return MATCHES if shown.sha256 == accepted.sha256 else DIFFERS
 
     def used(self) -> list[_Template]:
         """The templates found, in the order of their package paths."""
@@ -363,17 +379,17 @@ def _loaded(campaign: LoadedCampaign | str) -> LoadedCampaign:
     return loaded
 
 
-def _accepted(session: Session, ids: list[int]) -> dict[int, list[tuple[str, str, str, str]]]:
+def _accepted(session: Session, ids: list[int]) -> dict[int, list[_Accepted]]:
     """The accepted agreements of the sign-ups ``ids`` (ascending): one query per batch, by id range (an IN list
     of any batch size could pass SQLite's limit on parameters)."""
-    found: dict[int, list[tuple[str, str, str, str]]] = {signup_id: [] for signup_id in ids}
+    found: dict[int, list[_Accepted]] = {signup_id: [] for signup_id in ids}
     query = select(AcceptedAgreement.signup_id, AcceptedAgreement.agreement, AcceptedAgreement.version,
-                   AcceptedAgreement.language, AcceptedAgreement.text_sha256) \
+                   AcceptedAgreement.language, AcceptedAgreement.text_sha256, AcceptedAgreement.placeholders) \
         .where(AcceptedAgreement.signup_id.between(ids[0], ids[-1])) \
         .order_by(AcceptedAgreement.signup_id, AcceptedAgreement.id)
-    for signup_id, agreement, version, language, sha256 in session.execute(query):
+    for signup_id, *row in session.execute(query):
         if signup_id in found:
-            found[signup_id].append((agreement, version, language, sha256))
+            found[signup_id].append(_Accepted(*row))
     return found
 
 
@@ -399,11 +415,11 @@ def _mandate(package: _Package, problems: _Problems, signup: Signup, reference: 
 
 
 def _agreements_check(texts: _AgreementTexts, problems: _Problems, reference: str,
-                      accepted: list[tuple[str, str, str, str]], answers: Mapping[str, Any]) -> str:
+                      accepted: list[_Accepted], opened: personal_data.OpenedRecord) -> str:
     parts = []
-    for agreement, version, language, sha256 in accepted:
-        status = texts.check(agreement, version, language, sha256, answers)
-        named = f"{agreement}@{version}/{language}"
+    for one in accepted:
+        status = texts.check(one, opened)
+        named = f"{one.agreement}@{one.version}/{one.language}"
         parts.append(f"{named}: {status}")
         if status == DIFFERS:
             problems.add(reference, "agreement-differs", f"{named}: the text filled in again from the template "
@@ -453,7 +469,7 @@ def _write(loaded: LoadedCampaign, keys: OpeningKeys, file: BinaryIO, *, batch: 
                 reference = signup.token[:12]
                 mandate_file, mandate_check = _mandate(package, problems, signup, reference, opened.mandate_pdf)
                 mandates += bool(mandate_file)
-                check = _agreements_check(texts, problems, reference, accepted[signup.id], opened.answers)
+                check = _agreements_check(texts, problems, reference, accepted[signup.id], opened)
                 who = claimant(opened.answers, asks_birth_date=asks_birth_date)
                 if who is not None:
                     index.offer(who.digest, signup.signed_at or signup.created_at, signup.id, reference)
@@ -564,8 +580,9 @@ participants.csv
     the mandate PDF was made; "mandate_file" names the PDF in this package and "mandate_check" says whether
     that file's SHA-256 equals the recorded one ("matches", or "DIFFERS", or "missing"). "agreements_check"
     lists each agreement the participant accepted (id@version/language) and whether its template in
-    agreements/, filled in with the participant's (or the child's) name as the signing page filled it in, has
-    the SHA-256 recorded when they accepted it: "matches", "DIFFERS", "template missing" (the campaign files
+    agreements/, filled in again with the values recorded when they signed (the participant's or the child's
+    name, and the campaign's own values such as the organisation's name), has the SHA-256 recorded when they
+    accepted it: "matches", "DIFFERS", "template missing" (the campaign files
     no longer hold that version) or "template does not render".
 duplicates.csv
     Sign-ups left out of participants.csv because the same claimant signed earlier under another e-mail

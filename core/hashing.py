@@ -4,18 +4,60 @@ maker of signed, expiring tokens (links in mails, session cookies)."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import unicodedata
 from functools import lru_cache
 from typing import Any
 
+import idna
 from itsdangerous import URLSafeTimedSerializer
 
 
 def normalise_email(address: str) -> str:
-    """The form of an address used for matching: trimmed, Unicode-normalised, lower case."""
-    return unicodedata.normalize("NFKC", address).strip().lower()
+    """The form of an address used for matching (and so hashed): trimmed; the local part in Unicode NFC and lower
+    case; the domain as IDNA reads it (:func:`normalise_domain`), so ``xn--bcher-kva.de`` and ``BÜCHER.de`` are
+    one domain. Nothing is folded that could make two mailboxes one: compatibility forms (full-width letters,
+    ligatures) stay as they are in the local part, and look-alikes are refused on the forms instead
+    (:mod:`core.lookalikes`). A plain ASCII address keeps the form (and hash) it always had.
+    """
+    text = address.strip()
+    local, at, domain = text.rpartition("@")
+    if not at:
+        return unicodedata.normalize("NFC", text).lower()
+    return f"{unicodedata.normalize('NFC', local).lower()}@{normalise_domain(domain)}"
+
+
+def normalise_domain(domain: str) -> str:
+    """``domain`` in lower case, and an internationalised one in its Unicode form after UTS #46 (IDNA's own
+    mapping: case and width folded, ``xn--`` labels decoded). One IDNA cannot read keeps the earlier form (NFKC,
+    lower case): the form refuses such a domain, so it can only come from before."""
+    lowered = domain.lower()
+    if lowered.isascii() and "xn--" not in lowered:
+        return lowered  # by far the most addresses: exactly as before
+    try:
+        return idna.decode(idna.encode(domain, uts46=True))
+    except (idna.IDNAError, UnicodeError):
+        return unicodedata.normalize("NFKC", domain).lower()
+
+
+def earlier_forms(address: str) -> list[str]:
+    """Forms ``address`` may have been matched in before IDNA domains (revision 0006; then NFKC of the whole
+    address, trimmed, lower case: ``xn--bcher-kva.de`` and ``bücher.de`` were two domains), for sign-ups still
+    under their hash: as typed now, and with the domain in its ``xn--`` form. Only forms :func:`normalise_email`
+    never makes today are given, so no address of today can be matched through one of them by mistake."""
+    def earlier(text: str) -> str:
+        return unicodedata.normalize("NFKC", text).strip().lower()
+
+    text = address.strip()
+    if text.isascii() and "xn--" not in text.lower():
+        return []  # a plain address: matched as it always was
+    local, _at, domain = text.rpartition("@")
+    forms = [earlier(text)]
+    with contextlib.suppress(idna.IDNAError, UnicodeError):  # not a domain IDNA reads: nothing more to try
+        forms.append(f"{earlier(local)}@{idna.encode(domain, uts46=True).decode('ascii')}")
+    return [form for form in dict.fromkeys(forms) if normalise_email(form) != form]
 
 
 def keyed_hash(key: str, purpose: str, value: str) -> str:
@@ -25,6 +67,11 @@ def keyed_hash(key: str, purpose: str, value: str) -> str:
 
 def email_hash(key: str, address: str) -> str:
     return keyed_hash(key, "email", normalise_email(address))
+
+
+def earlier_email_hashes(key: str, address: str) -> list[str]:
+    """The hashes of :func:`earlier_forms` of ``address``: where a sign-up made before may still be found."""
+    return [keyed_hash(key, "email", form) for form in earlier_forms(address)]
 
 
 def ip_hash(key: str, ip: str | None) -> str | None:

@@ -32,12 +32,12 @@ from markupsafe import Markup
 
 from . import i18n
 from .campaigns import LoadedCampaign
+from .signup.signature import signature_problem
 
 log = logging.getLogger(__name__)
 
 TEMPLATE = "mandate/pdf.html"
 LOCAL_TIMEZONE = ZoneInfo("Europe/Amsterdam")  # where the foundation and its court are
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 _SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
 
 
@@ -75,8 +75,9 @@ class MandateDocument:
             raise ValueError("signed_at must be an aware datetime (UTC)")
         if (self.signature_png is None) == (self.signature_typed is None):
             raise ValueError("give exactly one of signature_png (drawn) and signature_typed (typed name)")
-        if self.signature_png is not None and not self.signature_png.startswith(PNG_MAGIC):
-            raise ValueError("signature_png is not a PNG image")
+        if self.signature_png is not None and (problem := signature_problem(self.signature_png)) is not None:
+            # the PDF would say "drawn on screen" beside an image it cannot show, or a blank one
+            raise ValueError(f"signature_png is not a PNG image of a signature ({problem.value})")
         if self.signature_typed is not None and not self.signature_typed.strip():
             raise ValueError("signature_typed is empty")
         if not self.reference.strip():

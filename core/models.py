@@ -107,6 +107,9 @@ class AcceptedAgreement(Base):
     version: Mapped[str] = mapped_column(String(40))
     language: Mapped[str] = mapped_column(String(2))
     text_sha256: Mapped[str] = mapped_column(String(64))
+    placeholders: Mapped[str | None] = mapped_column(
+        Text, doc="JSON: the campaign's values filled into the text, and when they were recorded "
+                  "(core.signup.agreements.recorded_campaign_values); the participant's are sealed with their data")
     accepted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     signup: Mapped[Signup] = relationship(back_populates="agreements")
@@ -125,6 +128,9 @@ class PersonalRecord(Base):
     working_signature: Mapped[bytes | None] = mapped_column(LargeBinary, doc="the signature, until the mandate")
     pending: Mapped[bytes | None] = mapped_column(LargeBinary, doc="a later form, applied once its e-mail is verified")
     participant_mandate: Mapped[bytes | None] = mapped_column(LargeBinary, doc="the participant's copy")
+    sealed_placeholders: Mapped[bytes | None] = mapped_column(
+        LargeBinary, doc="the name(s) exactly as filled into the agreement texts signed, sealed")
+    working_placeholders: Mapped[bytes | None] = mapped_column(LargeBinary, doc="the same, until the mandate")
 
     signup: Mapped[Signup] = relationship()
 

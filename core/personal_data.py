@@ -121,6 +121,22 @@ def store_typed_signature(session: Session, signup: Signup, name: str) -> None:
     record.sealed_answers, record.working_answers = _answer_columns(data).values()
 
 
+def store_placeholders(session: Session, signup: Signup, values: dict[str, str]) -> None:
+    """Keep the participant's values filled into the agreement texts they sign (their name, as plain text), so each
+    text can be made again exactly as signed: sealed for the evidence, and a working copy for the mandate PDF."""
+    record = _record(session, signup)
+    assert record is not None
+    encoded = _encode(values)
+    record.sealed_placeholders, record.working_placeholders = _seal(encoded), _lock(encoded)
+
+
+def load_placeholders(session: Session, signup: Signup) -> dict[str, str] | None:
+    """The working copy of :func:`store_placeholders`' values; None once released, or for a sign-up that signed
+    before they were kept."""
+    record = _record(session, signup)
+    return _unlock_answers(record.working_placeholders) if record else None
+
+
 def load_signature(session: Session, signup: Signup) -> bytes | None:
     """The working copy of the drawn signature (for the mandate PDF); None once released."""
     record = _record(session, signup)
@@ -162,7 +178,7 @@ def release(session: Session, signup: Signup) -> None:
     composed, or the mandate was withdrawn). The sealed copy and the participant's copy stay."""
     record = _record(session, signup)
     if record is not None:
-        record.working_answers = record.working_signature = record.pending = None
+        record.working_answers = record.working_signature = record.pending = record.working_placeholders = None
 
 
 def kept_after_withdrawal() -> ColumnElement[bool]:
@@ -195,6 +211,7 @@ class OpenedRecord:
     answers: dict[str, Any]
     signature_png: bytes | None
     mandate_pdf: bytes | None
+    placeholders: dict[str, str] | None = None  # the name(s) filled into the agreement texts (None before 0006)
 
 
 def open_record(record: PersonalRecord, keys: OpeningKeys) -> OpenedRecord:
@@ -203,6 +220,8 @@ def open_record(record: PersonalRecord, keys: OpeningKeys) -> OpenedRecord:
         answers=json.loads(keys.open(record.sealed_answers).decode()),
         signature_png=None if record.sealed_signature is None else keys.open(record.sealed_signature),
         mandate_pdf=None if record.sealed_mandate is None else keys.open(record.sealed_mandate),
+        placeholders=None if record.sealed_placeholders is None
+        else json.loads(keys.open(record.sealed_placeholders).decode()),
     )
 
 
@@ -215,6 +234,8 @@ def reseal(record: PersonalRecord, keys: OpeningKeys, to: SealingKey) -> bool:
         record.sealed_signature = to.seal(keys.open(record.sealed_signature))
     if record.sealed_mandate is not None:
         record.sealed_mandate = to.seal(keys.open(record.sealed_mandate))
+    if record.sealed_placeholders is not None:
+        record.sealed_placeholders = to.seal(keys.open(record.sealed_placeholders))
     return True
 
 

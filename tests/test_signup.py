@@ -386,7 +386,8 @@ def test_drawn_signature_is_kept_as_png(db_app: Flask) -> None:
     import zlib
 
     def png(width: int, height: int) -> bytes:
-        raw = b"".join(b"\x00" + b"\xff\xff\xff" * width for _ in range(height))
+        # white, with a dark stroke across (a blank drawing is refused)
+        raw = b"".join(b"\x00" + (b"\x11\x11\x11" if 40 <= y < 44 else b"\xff\xff\xff") * width for y in range(height))
         chunk = lambda kind, data: struct.pack(">I", len(data)) + kind + data + struct.pack(  # noqa: E731
             ">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
         return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))

@@ -4,13 +4,22 @@
 a few placeholders (``{{ campaign }}``, ``{{ organisation }}``, ``{{ target_company }}``, ``{{ participant }}``,
 ``{{ child }}``); it is rendered in a sandbox, since staff edit these files. The SHA-256 of the exact text shown is
 recorded as evidence.
+
+What a visitor typed (``participant``, ``child``) goes in as plain text (:func:`core.markdown.plain_text`), so a
+name can never add a heading, a paragraph or a link to a text they sign. The values filled in are recorded at
+signing (:func:`recorded_campaign_values` on the accepted agreement; the participant's, personal data, sealed by
+:mod:`core.personal_data`), so the text can be made again exactly as signed however the campaign file changes
+later: :func:`signed_values` gives them back, also for texts accepted before they were recorded.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from jinja2 import StrictUndefined, Template
 from jinja2.sandbox import SandboxedEnvironment
@@ -20,9 +29,12 @@ from ..campaigns import LoadedCampaign
 from ..campaigns.schema import Agreement
 from ..documents import SHARED_FOLDER
 from ..hashing import sha256_hex
-from ..markdown import render_markdown
+from ..markdown import plain_text, render_markdown
 
 _sandbox = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+
+CAMPAIGN_PLACEHOLDERS = ("campaign", "organisation", "target_company")  # from the campaign file
+PARTICIPANT_PLACEHOLDERS = ("participant", "child")  # typed by the visitor: personal data
 
 
 @dataclass(frozen=True)
@@ -32,10 +44,19 @@ class AgreementText:
     title: str
     text: str  # the Markdown exactly as shown, placeholders filled in
     sha256: str
+    values: Mapping[str, str]  # each placeholder's value exactly as filled in
 
     @property
     def html(self) -> Markup:
         return render_markdown(self.text)
+
+    @property
+    def campaign_values(self) -> dict[str, str]:
+        return {name: self.values[name] for name in CAMPAIGN_PLACEHOLDERS}
+
+    @property
+    def participant_values(self) -> dict[str, str]:
+        return {name: self.values[name] for name in PARTICIPANT_PLACEHOLDERS}
 
 
 def agreement_file(campaigns_dir: Path, slug: str, agreement: Agreement, language: str) -> Path | None:
@@ -53,9 +74,29 @@ def _compiled(path: Path, mtime_ns: int) -> Template:
     return _sandbox.from_string(path.read_text(encoding="utf-8"))
 
 
+def campaign_values(loaded: LoadedCampaign, language: str) -> dict[str, str]:
+    """The values the campaign file gives its placeholders today, in ``language``."""
+    c = loaded.campaign
+    return {"campaign": c.text(c.name, language), "organisation": c.organisation.name,
+            "target_company": c.target_company}
+
+
+def participant_values(participant: str, child: str) -> dict[str, str]:
+    """The values of the placeholders the visitor's answers fill, as plain text."""
+    return {"participant": plain_text(participant), "child": plain_text(child)}
+
+
+def _filled(path: Path, loaded: LoadedCampaign, agreement: Agreement, language: str,
+            values: Mapping[str, str]) -> AgreementText:
+    text = _compiled(path, path.stat().st_mtime_ns).render(**values)
+    c = loaded.campaign
+    return AgreementText(agreement, language, c.text(agreement.title, language), text, sha256_hex(text), dict(values))
+
+
 def agreement_text(campaigns_dir: Path, loaded: LoadedCampaign, agreement: Agreement, language: str,
                    participant: str = "", child: str = "") -> AgreementText:
-    """The text of ``agreement`` in ``language`` (else the campaign's default language), filled in."""
+    """The text of ``agreement`` in ``language`` (else the campaign's default language), filled in with the
+    campaign's values and the participant's (or child's) name as plain text: what the signing page shows."""
     c = loaded.campaign
     path = agreement_file(campaigns_dir, c.slug, agreement, language)
     shown_language = language
@@ -64,7 +105,47 @@ def agreement_text(campaigns_dir: Path, loaded: LoadedCampaign, agreement: Agree
         path = agreement_file(campaigns_dir, c.slug, agreement, shown_language)
     if path is None:
         raise FileNotFoundError(f"no text for agreement {agreement.id} version {agreement.version}")
-    template = _compiled(path, path.stat().st_mtime_ns)
-    text = template.render(campaign=c.text(c.name, shown_language), organisation=c.organisation.name,
-                           target_company=c.target_company, participant=participant, child=child)
-    return AgreementText(agreement, shown_language, c.text(agreement.title, shown_language), text, sha256_hex(text))
+    values = {**campaign_values(loaded, shown_language), **participant_values(participant, child)}
+    return _filled(path, loaded, agreement, shown_language, values)
+
+
+def agreement_text_as_signed(campaigns_dir: Path, loaded: LoadedCampaign, agreement: Agreement, language: str,
+                             values: Mapping[str, str]) -> AgreementText:
+    """The text of ``agreement`` in exactly ``language``, filled in with exactly ``values`` (:func:`signed_values`):
+    the text someone accepted, made again for the mandate PDF and the evidence check."""
+    path = agreement_file(campaigns_dir, loaded.campaign.slug, agreement, language)
+    if path is None:
+        raise FileNotFoundError(f"no text for agreement {agreement.id} version {agreement.version} in {language}")
+    return _filled(path, loaded, agreement, language, values)
+
+
+def recorded_campaign_values(text: AgreementText, recorded: str = "signing") -> str:
+    """What an accepted agreement keeps of the campaign's values filled into ``text`` (JSON; not personal data).
+    ``recorded`` says when they were taken: ``signing``, or ``upgrade`` for texts accepted before (revision 0006)."""
+    return json.dumps({"recorded": recorded, "values": text.campaign_values}, ensure_ascii=False, sort_keys=True)
+
+
+def _recorded(data: str | None) -> dict[str, str] | None:
+    if not data:
+        return None
+    values: Any = json.loads(data).get("values")
+    return {name: str(values.get(name, "")) for name in CAMPAIGN_PLACEHOLDERS} if isinstance(values, dict) else None
+
+
+def signed_values(loaded: LoadedCampaign, language: str, recorded_campaign: str | None,
+                  recorded_participant: Mapping[str, str] | None, answers: Mapping[str, Any]) -> dict[str, str]:
+    """The placeholder values an accepted text was filled in with, from what was recorded: the campaign's values
+    kept with the accepted agreement (``recorded_campaign``) and the participant's sealed with their data
+    (``recorded_participant``).
+
+    A text accepted before the values were recorded lacks the participant's: those were the name and the child's
+    name exactly as typed (the signing page did not make them plain text then), which ``answers`` hold. Its
+    campaign values were recorded when the database was upgraded (revision 0006); a sign-up written without them
+    gets the campaign file's values of today.
+    """
+    values = _recorded(recorded_campaign) or campaign_values(loaded, language)
+    if recorded_participant is not None:
+        values.update({name: str(recorded_participant.get(name, "")) for name in PARTICIPANT_PLACEHOLDERS})
+    else:
+        values.update(participant=str(answers.get("name", "")), child=str(answers.get("child_name", "")))
+    return values

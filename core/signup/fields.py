@@ -24,6 +24,7 @@ from wtforms.widgets import html_params
 
 from ..campaigns import LoadedCampaign
 from ..campaigns.schema import FormField
+from ..lookalikes import Lookalike, lookalike
 from ..site import site
 from .eligibility import EU_EEA_CH, age_problem, child_problem, residence_problem
 
@@ -68,7 +69,8 @@ def catalogue(spec: FormField, language: str, loaded: LoadedCampaign) -> dict[st
         return {"email": EmailField(
             _label(spec, _("E-mail address"), language, loaded),
             [InputRequired(message=_("Please enter your e-mail address.")), Length(max=254),
-             Email(message=_("This is not a valid e-mail address; please check it."), check_deliverability=False)],
+             Email(message=_("This is not a valid e-mail address; please check it."), check_deliverability=False),
+             NotALookalike()],
             description=help_text or _("We send a verification code to this address."),
             render_kw={"autocomplete": "email", "inputmode": "email"})}
     if kind == "phone":
@@ -102,6 +104,24 @@ def catalogue(spec: FormField, language: str, loaded: LoadedCampaign) -> dict[st
             _label(spec, _("Your user name or account"), language, loaded),
             [_presence(spec, _("Please fill this in.")), Length(max=200)], description=help_text)}
     raise AssertionError(f"no form field for {kind}")
+
+
+class NotALookalike:
+    """Refuses an e-mail address that could pass for another one (:mod:`core.lookalikes`), saying why, in the
+    page's language. Runs after WTForms' ``Email`` (an invalid address has its message already)."""
+
+    def __call__(self, form: Any, field: Field) -> None:
+        if field.errors or not field.data:
+            return
+        found = lookalike(field.data)
+        if found is Lookalike.MIXED_SCRIPTS:
+            raise ValidationError(_("This address mixes letters of different alphabets (for example Latin and "
+                                    "Cyrillic), so it can look like another address. Please check it and type "
+                                    "each part in one alphabet."))
+        if found is Lookalike.COMPATIBILITY_FORMS:
+            raise ValidationError(_("This address contains special forms of letters or digits (such as "
+                                    "full-width or superscript characters). Please type it with ordinary letters "
+                                    "and digits."))
 
 
 @lru_cache(maxsize=16)

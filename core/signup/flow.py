@@ -13,20 +13,21 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from .. import personal_data
 from ..campaigns import LoadedCampaign
 from ..db import Dependent, commit_new, row_values
 from ..fees import FeeModel
-from ..hashing import email_hash
+from ..hashing import earlier_email_hashes, email_hash
 from ..jobs import enqueue, new_job
 from ..mail import MAIL_JOB, template_mail_payload
 from ..models import AcceptedAgreement, Signup, SignupEvent, Stage
 from ..ratelimits import RateLimits
 from ..tenancy import campaign_url
-from .agreements import AgreementText
+from .agreements import AgreementText, recorded_campaign_values
 from .codes import CODE_VALID, CodeCheck, check_code, issue_code, link_token, seconds_until_resend, spend_code
 from .payment_reminder import REMIND_AFTER_SIGNING, queue_payment_reminder
 
@@ -74,6 +75,28 @@ def find(session: Session, campaign: str, token: str | None) -> Signup | None:
     return session.scalar(select(Signup).where(Signup.campaign == campaign, Signup.token == token))
 
 
+def move_earlier_signups(session: Session, hash_key: str, address: str, campaign: str | None = None) -> None:
+    """Give sign-ups made before IDNA domains under an earlier form of ``address`` (``anna@xn--bcher-kva.de`` for
+    ``anna@bücher.de``: :func:`core.hashing.earlier_forms`) the hash of today, in ``campaign`` or all, so the
+    address finds them again (only its hash is stored, so no migration can do this: it happens when the address is
+    typed). Where the address signed up afresh meanwhile, the earlier sign-up keeps its hash. Changes
+    ``session``; the caller commits."""
+    earlier = earlier_email_hashes(hash_key, address)
+    if not earlier:
+        return
+    current = email_hash(hash_key, address)
+    taken = select(Signup.campaign).where(Signup.email_hash == current).scalar_subquery()
+    moved = update(Signup).where(Signup.email_hash.in_(earlier), Signup.campaign.not_in(taken)) \
+        .values(email_hash=current).execution_options(synchronize_session=False)
+    if campaign is not None:
+        moved = moved.where(Signup.campaign == campaign)
+    try:
+        with session.begin_nested():
+            session.execute(moved)
+    except IntegrityError:  # the same address signed up afresh at this moment: both stay as they are
+        pass
+
+
 def start(session: Session, loaded: LoadedCampaign, language: str, answers: dict[str, str], keys: Keys,
           limits: RateLimits, visit: Visit) -> tuple[Signup, Sending]:
     """A sent form: the sign-up of this address (new or known), and maybe a code by mail. A new sign-up is
@@ -85,6 +108,9 @@ def start(session: Session, loaded: LoadedCampaign, language: str, answers: dict
     one-minute wait is for the resend button.
     """
     hashed = email_hash(keys.hash_key, answers["email"])
+    if earlier_email_hashes(keys.hash_key, answers["email"]):  # an IDN address: maybe joined in an earlier form
+        move_earlier_signups(session, keys.hash_key, answers["email"], loaded.slug)
+        session.commit()
     # Most forms come from a new address: save it as one (no lookup first); the unique key (campaign, address)
     # tells when it is not: a returning visitor, or the same form sent twice at once. This is the busiest write of
     # the site, so the sign-up, its answers, its evidence and its mail are written and committed at once by
@@ -186,9 +212,12 @@ def sign(session: Session, loaded: LoadedCampaign, signup: Signup, texts: list[A
     for text in texts:
         session.add(AcceptedAgreement(signup_id=signup.id, agreement=text.agreement.id,
                                       version=text.agreement.version, language=text.language,
-                                      text_sha256=text.sha256, accepted_at=visit.now))
+                                      text_sha256=text.sha256, placeholders=recorded_campaign_values(text),
+                                      accepted_at=visit.now))
         record(session, signup, "agreed", visit, detail=f"{text.agreement.id}@{text.agreement.version} "
                                                         f"sha256:{text.sha256[:16]}")
+    if texts:  # every text is filled in with the same name: it is kept once, sealed
+        personal_data.store_placeholders(session, signup, texts[0].participant_values)
     personal_data.store_signature(session, signup, signature_png)
     if typed_name is not None:
         personal_data.store_typed_signature(session, signup, typed_name)

@@ -30,6 +30,7 @@ from ..mail import compose, queue_mail
 from ..models import LoginLink, Signup
 from ..site import site
 from ..tenancy import campaign_url
+from .flow import move_earlier_signups
 
 LOGIN_LINK_VALID = dt.timedelta(minutes=30)
 LOGIN_JOB = "participant-login"
@@ -56,6 +57,7 @@ def send_login_link(app: Flask, payload: dict[str, Any]) -> None:
     """The ``participant-login`` job: a new link, mailed in the language of the page it was asked on, when the
     address signed up for any campaign; nothing otherwise."""
     db = db_session()
+    move_earlier_signups(db, site().hash_key, payload["to"])  # joined in an earlier form of an IDN address
     hashed = email_hash(site().hash_key, payload["to"])
     if db.scalar(select(Signup.id).where(Signup.email_hash == hashed).limit(1)) is None:
         return

@@ -24,7 +24,7 @@ from ..jobs import PermanentJobError, job_handler
 from ..mandate import MandateDocument, SignedAgreement, render_mandate_pdf
 from ..models import Signup, SignupEvent, Stage
 from ..site import site
-from .agreements import agreement_text
+from .agreements import agreement_text_as_signed, signed_values
 from .confirmation import queue_confirmation_if_ready
 from .fields import country_choices
 
@@ -67,6 +67,7 @@ def make_mandate(app: Flask, payload: dict[str, Any]) -> None:
     if loaded is None:
         raise RuntimeError(f"campaign {signup.campaign} is not loaded")
     answers = personal_data.load(db, signup)
+    placeholders = personal_data.load_placeholders(db, signup)
     language = signup.language
     with force_locale(language):
         agreements = []
@@ -75,8 +76,8 @@ def make_mandate(app: Flask, payload: dict[str, Any]) -> None:
                            if a.id == accepted.agreement and a.version == accepted.version), None)
             if config is None:
                 raise PermanentJobError(f"agreement {accepted.agreement}@{accepted.version} is no longer configured")
-            text = agreement_text(site().settings.campaigns_dir, loaded, config, accepted.language,
-                                  participant=answers.get("name", ""), child=answers.get("child_name", ""))
+            values = signed_values(loaded, accepted.language, accepted.placeholders, placeholders, answers)
+            text = agreement_text_as_signed(site().settings.campaigns_dir, loaded, config, accepted.language, values)
             if text.sha256 != accepted.text_sha256:
                 raise PermanentJobError(f"the text of {accepted.agreement}@{accepted.version} changed after signing")
             agreements.append(SignedAgreement(text.title, config.version, text.sha256, text.html))

@@ -28,6 +28,7 @@ from ..models import Payment, PaymentState, Signup
 from ..payments import latest
 from ..rendering import render_page
 from ..signup import withdrawal
+from ..signup.fields import NotALookalike
 from ..signup.links import mandate_link_token, pay_link_token
 from ..signup.login import LOGIN_LINK_VALID, LoginCheck, check_login_link, queue_login_mail, use_login_link
 from ..site import current_campaign, site
@@ -52,7 +53,8 @@ class LoginForm(FlaskForm):
     email = EmailField(
         _l("E-mail address"),
         [InputRequired(message=_l("Please enter your e-mail address.")), Length(max=254),
-         Email(message=_l("This is not a valid e-mail address; please check it."), check_deliverability=False)],
+         Email(message=_l("This is not a valid e-mail address; please check it."), check_deliverability=False),
+         NotALookalike()],
         description=_l("The address you joined with. We send a login link to it."),
         render_kw={"autocomplete": "email", "inputmode": "email"})
 

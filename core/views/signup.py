@@ -6,9 +6,6 @@ the e-mail address; a sign-up can only be continued from a browser that entered 
 
 from __future__ import annotations
 
-import base64
-import binascii
-import struct
 from typing import Any
 
 from flask import Response, abort, current_app, flash, g, redirect, request, session, url_for
@@ -30,13 +27,11 @@ from ..signup.agreements import AgreementText, agreement_text
 from ..signup.codes import CODE_VALID, MAX_ATTEMPTS, CodeCheck, read_link_token, seconds_until_resend
 from ..signup.fields import build_form
 from ..signup.links import mandate_link_token, pay_link_token, read_mandate_link_token
+from ..signup.signature import SignatureProblem, SignatureRefused, read_drawn_signature
 from ..site import current_campaign, site
 from .localized import localized_blueprint, localized_route
 
 bp = localized_blueprint("signup", __name__)
-
-MAX_SIGNATURE_BYTES = 300_000
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 def _keys() -> flow.Keys:
@@ -183,21 +178,22 @@ def _agreement_texts(loaded: LoadedCampaign, answers: dict[str, Any]) -> list[Ag
             for agreement in loaded.campaign.signup.agreements]
 
 
-def _signature_png(data_url: str) -> bytes | None:
-    """The drawn signature from the canvas (a PNG data URL), or None if there is none or it is not a sane PNG."""
-    prefix = "data:image/png;base64,"
-    if not data_url.startswith(prefix):
-        return None
+def _signature_png(data_url: str) -> tuple[bytes | None, str | None]:
+    """The drawn signature from the canvas (a PNG data URL) or None when nothing was drawn, and why a drawing sent
+    is refused (:mod:`core.signup.signature`), as the signing page says it."""
+    if not data_url:
+        return None, None
     try:
-        png = base64.b64decode(data_url[len(prefix):], validate=True)
-    except (binascii.Error, ValueError):
-        return None
-    if len(png) > MAX_SIGNATURE_BYTES or not png.startswith(PNG_MAGIC) or png[12:16] != b"IHDR":
-        return None
-    width, height = struct.unpack(">II", png[16:24])
-    if not (50 <= width <= 4000 and 20 <= height <= 4000):
-        return None
-    return png
+        return read_drawn_signature(data_url), None
+    except SignatureRefused as refused:
+        return None, {
+            SignatureProblem.UNREADABLE: _("Your drawn signature could not be read. Please clear the box and draw "
+                                           "it again, or type your full name instead."),
+            SignatureProblem.TOO_LARGE: _("Your drawn signature is too large. Please clear the box and draw it "
+                                          "again, or type your full name instead."),
+            SignatureProblem.BLANK: _("Your drawn signature is empty or too small. Please draw your signature in "
+                                      "the box, or type your full name instead."),
+        }[refused.problem]
 
 
 @localized_route(bp, "/join/sign", methods=["GET", "POST"])
@@ -215,6 +211,7 @@ def sign() -> BaseResponse:
     fee = {"options": model.options(g.lang), "notes": model.notes(g.lang),
            "pays_now": model.asks_payment()} if model else None
     errors: dict[str, str] = {}
+    png: bytes | None = None
     if request.method == "POST":
         if not csrf_ok():
             errors["form"] = _("The page was open too long; please try again.")
@@ -227,9 +224,11 @@ def sign() -> BaseResponse:
         fee_option = request.form.get("fee_option") or None
         if fee is not None and fee["options"] and fee_option not in {o.id for o in fee["options"]}:
             errors["fee_option"] = _("Please choose what you will pay if the claim succeeds.")
-        png = _signature_png(request.form.get("signature_png", ""))
+        png, refused = _signature_png(request.form.get("signature_png", ""))
         typed = request.form.get("signature_typed", "").strip()[:200]
-        if png is None and not typed:
+        if refused:  # a drawing that was sent is never replaced silently by the typed name
+            errors["signature"] = refused
+        elif png is None and not typed:
             errors["signature"] = _("Please sign: draw your signature in the box, or type your full name.")
         if not errors:
             remember_copy_key(personal_data.copy_key_of(db, signup))
@@ -240,7 +239,8 @@ def sign() -> BaseResponse:
             if signup.payment_required:
                 return redirect(url_for("payments.pay", token=pay_link_token(loaded.slug, signup.token)))
             return redirect(url_for("signup.done"))
-    drawn = request.form.get("signature_png", "") if _signature_png(request.form.get("signature_png", "")) else ""
+    # A drawing is sent back to be shown again only when it was read (never the refused one).
+    drawn = request.form.get("signature_png", "") if png is not None else ""
     return render_page("signup/sign.html", cache=False, status=422 if errors else 200, texts=texts,
                        errors=errors, answers=answers, typed=request.form.get("signature_typed", ""), drawn=drawn,
                        fee=fee, fee_chosen=request.form.get("fee_option"),

@@ -431,3 +431,19 @@ def test_retention_keeps_withdrawn_signups_and_removes_old_login_links(db_app: F
     assert "tiktokclaim: erased 0 unfinished" in result.output and "login links: removed 1 mailed" in result.output
     assert [s.withdrawn_at is not None for s in signups(db_app)] == [True]
     assert in_session(db_app, lambda db: len(db.scalars(select(LoginLink)).all())) == 1  # the recent one
+
+
+def test_per_ip_limits_count_an_ipv6_64_as_one_network(db_app: Flask) -> None:
+    """Rotating through the addresses of one IPv6 /64 does not reset a per-IP limit; an IPv4 address written as an
+    IPv4-mapped IPv6 address is the same network as itself."""
+    def ask_from(address: str, n: int) -> int:
+        client = db_app.test_client()
+        client.environ_base["REMOTE_ADDR"] = address
+        return ask_link(client, f"person{n}@example.org").status_code
+
+    statuses = [ask_from(f"2001:db8:1:2::{n + 1:x}", n) for n in range(21)]
+    assert statuses[:20] == [302] * 20 and statuses[20] == 429  # 20 an hour per network
+    assert ask_from("2001:db8:1:3::1", 99) == 302  # the next /64 is another network
+
+    statuses = [ask_from("203.0.113.20" if n % 2 else "::ffff:203.0.113.20", n) for n in range(21)]
+    assert statuses[:20] == [302] * 20 and statuses[20] == 429

@@ -33,11 +33,13 @@ from .payment_reminder import REMIND_AFTER_SIGNING, queue_payment_reminder
 
 @dataclass(frozen=True)
 class Visit:
-    """Who is acting, as evidence: when, from which hashed IP, with which browser."""
+    """Who is acting, as evidence: when, from which hashed IP, with which browser; and, for rate limits only, the
+    hashed network of that IP (:func:`core.hashing.network_hash`)."""
 
     now: dt.datetime
     ip_hash: str | None
     user_agent: str | None
+    network: str | None = None
 
 
 @dataclass(frozen=True)

@@ -614,3 +614,43 @@ def test_the_same_address_sent_twice_at_once_makes_one_signup(db_app: Flask) -> 
         thread.join()
     assert results == [302] * 4
     assert len(signups(db_app)) == 1
+
+
+# -- attempts and limits under concurrency and from hostile senders ----------------------------------------------
+
+
+def test_parallel_wrong_codes_are_compared_at_most_five_times(db_app: Flask) -> None:
+    """20 wrong codes sent at the same moment for one sign-up: each attempt is counted before the code is compared,
+    so only five are ever compared (four say "not right", the fifth uses the code up) and the right code is then
+    refused too."""
+    first = db_app.test_client()
+    post_form(first, "en")
+    [mail] = deliver(db_app)
+    code = code_of(mail)
+    wrong = f"{(int(code) + 1) % 1_000_000:06d}"
+    cookie = first.get_cookie("claimsite_session", domain="tiktokclaim.org")
+    assert cookie is not None
+    clients = []
+    for _ in range(20):
+        client = db_app.test_client()
+        client.set_cookie("claimsite_session", cookie.value, domain="tiktokclaim.org")
+        clients.append((client, csrf_token(client, "/en/join/verify")))
+    barrier = threading.Barrier(len(clients))
+    pages: list[str] = []
+
+    def guess(client: FlaskClient, token: str) -> None:
+        barrier.wait()
+        response = client.post("/en/join/verify", data={"code": wrong, "csrf_token": token}, base_url=TIKTOK)
+        pages.append(response.get_data(as_text=True))
+
+    threads = [threading.Thread(target=guess, args=pair) for pair in clients]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(pages) == 20
+    assert sum("That code is not right" in page for page in pages) == 4
+    assert sum("Too many wrong tries for this code" in page for page in pages) == 16
+    assert "Too many wrong tries for this code" in post_code(first, code, "en").get_data(as_text=True)
+    [signup] = signups(db_app)
+    assert signup.stage == Stage.STARTED and signup.code_attempts == 5

@@ -164,7 +164,7 @@ def verify(session: Session, signup: Signup, result: CodeCheck, visit: Visit, ho
 
 
 def try_code(session: Session, signup: Signup, code: str, keys: Keys, visit: Visit) -> CodeCheck:
-    result = check_code(keys.hash_key, signup, code, visit.now)
+    result = check_code(session, keys.hash_key, signup, code, visit.now)
     if result is CodeCheck.OK:
         verify(session, signup, result, visit, how="code")
     else:

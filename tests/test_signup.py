@@ -619,6 +619,12 @@ def test_the_same_address_sent_twice_at_once_makes_one_signup(db_app: Flask) -> 
 # -- attempts and limits under concurrency and from hostile senders ----------------------------------------------
 
 
+def from_network(client: FlaskClient, address: str) -> FlaskClient:
+    """``client`` as a browser at IP ``address`` (every request it sends from now on)."""
+    client.environ_base["REMOTE_ADDR"] = address
+    return client
+
+
 def test_parallel_wrong_codes_are_compared_at_most_five_times(db_app: Flask) -> None:
     """20 wrong codes sent at the same moment for one sign-up: each attempt is counted before the code is compared,
     so only five are ever compared (four say "not right", the fifth uses the code up) and the right code is then
@@ -654,3 +660,24 @@ def test_parallel_wrong_codes_are_compared_at_most_five_times(db_app: Flask) -> 
     assert "Too many wrong tries for this code" in post_code(first, code, "en").get_data(as_text=True)
     [signup] = signups(db_app)
     assert signup.stage == Stage.STARTED and signup.code_attempts == 5
+
+
+def test_someone_elses_form_posts_never_stop_a_visitors_own_code(db_app: Flask) -> None:
+    """An attacker who sends the form with Anna's address again and again (from one network) cannot keep her
+    codes away: she still gets one from her own network. Mail to one address stays bounded all the same."""
+    attacker = from_network(db_app.test_client(), "198.51.100.7")
+    for _ in range(10):
+        assert post_form(attacker, "en").status_code == 302
+    assert len(deliver(db_app)) == 6  # one network gets at most six codes a day for one address
+
+    anna = from_network(db_app.test_client(), "203.0.113.9")
+    assert post_form(anna, "en").status_code == 302
+    assert "A verification code was sent" in anna.get("/en/join/verify", base_url=TIKTOK).get_data(as_text=True)
+    [mail] = deliver(db_app)
+    assert mail["To"] == "anna@example.org"
+    assert post_code(anna, code_of(mail), "en").status_code == 302
+
+    # Many networks at once: at most seven codes per address in fifteen minutes (the one above included).
+    for n in range(12):
+        post_form(from_network(db_app.test_client(), f"192.0.2.{n + 1}"), "en", email="bert@example.org")
+    assert len(deliver(db_app)) == 7

@@ -482,3 +482,19 @@ def test_the_export_page_shows_progress_and_a_stalled_export_as_failed(staff_app
     assert "250 of 1000" in running
     stalled = client.get("/exports/stalled-token", base_url=ADMIN).get_data(as_text=True)
     assert "The export failed: stopped without finishing" in stalled and "<progress" not in stalled
+
+
+def test_a_next_that_is_not_a_plain_path_goes_to_the_dashboard(staff_app: Flask) -> None:
+    from core.staff.views import _safe_next
+
+    secret = add_staff(staff_app)
+    client = staff_app.test_client()
+    response = post(client, "/login?next=/%0d%0aX:1", {
+        "csrf_token": csrf(client), "email": "mira@somi.nl", "password": PASSWORD,
+        "code": accounts.current_code(secret)})
+    assert response.status_code == 302 and response.location == "/"
+    staff_console = staff_app.extensions["claimsite"].tenancy.staff_app
+    with staff_console.test_request_context("/login", base_url=ADMIN):
+        for target in ("/\r\nX:1", "/\tx", "/x y", "/caf\u00e9", "/\x00", "//evil.example", "http:/x", ""):
+            assert _safe_next(target) == "/", target
+        assert _safe_next("/audit?before=5") == "/audit?before=5"

@@ -5,6 +5,7 @@ audit log. Every page but the login page needs a live staff session; every page 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -119,10 +120,14 @@ def init_app(app: Flask) -> None:
         return {"staff": g.get("staff"), "logout_form": LogoutForm() if g.get("staff") else None}
 
 
+# A plain path on this host: printable ASCII (no spaces, no control characters such as a CR/LF that would break
+# the Location header), one leading slash (two would name another host), no backslash (browsers read it as one).
+_PLAIN_PATH = re.compile(r"/(?![/\\])[!-\[\]-~]*")
+
+
 def _safe_next(target: str | None) -> str:
-    """Only a path on this host (never another site) is followed after login."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target \
-            and not urlsplit(target).netloc:
+    """Where to go after login: ``target`` if it is a plain path on this host, else the dashboard."""
+    if target and _PLAIN_PATH.fullmatch(target) and not urlsplit(target).netloc:
         return target
     return url_for("staff.overview")
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import hmac
+import ipaddress
 import unicodedata
 from functools import lru_cache
 from typing import Any
@@ -75,7 +76,29 @@ def earlier_email_hashes(key: str, address: str) -> list[str]:
 
 
 def ip_hash(key: str, ip: str | None) -> str | None:
+    """The keyed hash of one IP address, as evidence keeps it (the full address)."""
     return keyed_hash(key, "ip", ip) if ip else None
+
+
+def network_of(ip: str) -> str:
+    """What a per-IP rate limit counts as one requester: an IPv4 address itself, and for IPv6 the /64 the address
+    is in, since one subscriber or server usually gets a whole /64 and could rotate through it freely. An IPv4
+    address written as an IPv4-mapped IPv6 address (as a dual-stack socket reports it) is that IPv4 address.
+    Anything that is not an IP address stands for itself."""
+    try:
+        address = ipaddress.ip_address(ip.split("%", 1)[0])  # without an interface's zone (fe80::1%eth0)
+    except ValueError:
+        return ip
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)
+
+
+def network_hash(key: str, ip: str | None) -> str | None:
+    """The keyed hash of :func:`network_of` ``ip``: the key of every per-IP rate limit (never kept as evidence)."""
+    return keyed_hash(key, "network", network_of(ip)) if ip else None
 
 
 def sha256_hex(data: bytes | str) -> str:

@@ -19,17 +19,32 @@ from werkzeug.exceptions import TooManyRequests
 
 from .settings import SettingsError
 
-# What each limited action allows; the keys are hashed IPs or hashed addresses, never raw ones.
+# What each limited action allows. The keys are hashed, never raw: "-ip" rules count a requester's network
+# (core.hashing.network_hash: an IPv4 address, or an IPv6 /64), "-address" rules a hashed e-mail address, and
+# "-address-network" rules the two together.
+#
+# Mail to one address is limited twice, so that nobody can use a limit to cut someone else off. Per address and
+# network, a day's worth: what one requester may have sent to one address. Per address alone, a short window (the
+# time a code or link stays valid) that allows one more than a network's daily share: a single network can never
+# fill it, so it cannot keep the owner of the address from getting their own code or link; many networks together
+# can fill it only while they keep asking, and then every refused request has a mail, sent within that window and
+# still valid, in the address's mailbox. Together they bound the mail to one address (at most one window's worth
+# per window), wherever it is asked from.
 RULES = {
-    "signup-form-ip": "20/hour",  # form posts from one IP (each may send a code)
-    "code-mail-address": "6/day",  # verification mails to one address
-    "code-check-ip": "30/hour",  # code guesses from one IP (each code also allows only 5 tries)
+    "signup-form-ip": "20/hour",  # form posts from one network (each may send a code)
+    "code-mail-address-network": "6/day",  # verification mails to one address asked from one network
+    "code-mail-address": "7/15minutes",  # verification mails to one address (a code is valid 15 minutes)
+    "code-check-ip": "30/hour",  # code guesses from one network (each code also allows only 5 tries)
     "resend-ip": "20/hour",
     "mandate-download-ip": "60/hour",
-    "login-form-ip": "20/hour",  # login links asked for on the participant's page, from one IP
-    "login-mail-address": "5/day",  # login links mailed to one address (counted for unknown addresses too)
-    "login-link-ip": "30/hour",  # login links opened from one IP
-    "staff-login-ip": "30/hour",  # staff console logins tried from one IP (each account also locks after 5)
+    "login-form-ip": "20/hour",  # login links asked for on the participant's page, from one network
+    "login-mail-address-network": "5/day",  # login links to one address asked from one network (known or not)
+    "login-mail-address": "6/30minutes",  # login links to one address (a link is valid 30 minutes)
+    "login-link-ip": "30/hour",  # login links opened from one network
+    "staff-login-ip": "30/hour",  # staff console logins tried from one network
+    # Failed staff logins in a row for one account from one network: more are refused unchecked (wrong passwords
+    # never lock the account itself, so nobody elsewhere can lock its staff member out; core.staff.accounts).
+    "staff-login-account-network": "5/15minutes",
     "pay-link-ip": "60/hour",  # payment pages opened through a signed link (and checkouts started there)
     "webhook-ip": "1200/minute",  # provider notifications (signature checks); providers retry after a 429
 }
@@ -63,6 +78,18 @@ class RateLimits:
         """Whole seconds until one more attempt would be allowed (at least 1)."""
         reset = self.limiter.get_window_stats(parse(RULES[rule]), rule, key or "-").reset_time
         return max(1, math.ceil(reset - time.time()))
+
+    def hit_mail(self, kind: str, address_hash: str, network: str | None) -> bool:
+        """Count one mail of ``kind`` (``code-mail`` or ``login-mail``) to an address, asked from ``network``;
+        False when it must not be sent. The address's own window counts only what its network's share let through,
+        so one network's requests never fill it (see :data:`RULES`)."""
+        if not self.hit(f"{kind}-address-network", f"{address_hash}:{network or '-'}"):
+            return False
+        return self.hit(f"{kind}-address", address_hash)
+
+    def clear(self, rule: str, key: str | None) -> None:
+        """Forget the attempts counted for ``key`` (e.g. failed logins in a row, after a successful one)."""
+        self.limiter.clear(parse(RULES[rule]), rule, key or "-")
 
     def allowed(self, rule: str, key: str | None) -> bool:
         """Would one more attempt be allowed (without counting it)?"""

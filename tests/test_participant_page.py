@@ -431,3 +431,50 @@ def test_retention_keeps_withdrawn_signups_and_removes_old_login_links(db_app: F
     assert "tiktokclaim: erased 0 unfinished" in result.output and "login links: removed 1 mailed" in result.output
     assert [s.withdrawn_at is not None for s in signups(db_app)] == [True]
     assert in_session(db_app, lambda db: len(db.scalars(select(LoginLink)).all())) == 1  # the recent one
+
+
+def login_jobs(app: Flask) -> int:
+    return in_session(app, lambda db: len(db.scalars(select(Job).where(Job.kind == "participant-login")).all()))
+
+
+def test_someone_elses_requests_never_silence_a_participants_own_login_link(db_app: Flask) -> None:
+    """An attacker who asks for Anna's login link again and again (from one network) cannot keep her links away:
+    her own request, from her own network, still sends one. Links mailed to one address stay bounded all the same."""
+    join_fully(db_app, db_app.test_client(), "en")
+    deliver(db_app)
+    attacker = db_app.test_client()
+    attacker.environ_base["REMOTE_ADDR"] = "198.51.100.7"
+    for _ in range(10):
+        assert ask_link(attacker, "anna@example.org").status_code == 302
+    assert login_jobs(db_app) == 5  # one network gets at most five links a day for one address
+    assert len(deliver(db_app)) == 5
+
+    anna = db_app.test_client()
+    anna.environ_base["REMOTE_ADDR"] = "203.0.113.9"
+    link = mailed_link(db_app, anna, "anna@example.org")
+    assert log_in(anna, link).status_code == 302
+
+    # Many networks at once: at most six links per address in thirty minutes (asked for an unknown address here:
+    # counted the same way).
+    before = login_jobs(db_app)
+    for n in range(12):
+        many = db_app.test_client()
+        many.environ_base["REMOTE_ADDR"] = f"192.0.2.{n + 1}"
+        assert ask_link(many, "bert@example.org").status_code == 302
+    assert login_jobs(db_app) == before + 6
+
+
+def test_per_ip_limits_count_an_ipv6_64_as_one_network(db_app: Flask) -> None:
+    """Rotating through the addresses of one IPv6 /64 does not reset a per-IP limit; an IPv4 address written as an
+    IPv4-mapped IPv6 address is the same network as itself."""
+    def ask_from(address: str, n: int) -> int:
+        client = db_app.test_client()
+        client.environ_base["REMOTE_ADDR"] = address
+        return ask_link(client, f"person{n}@example.org").status_code
+
+    statuses = [ask_from(f"2001:db8:1:2::{n + 1:x}", n) for n in range(21)]
+    assert statuses[:20] == [302] * 20 and statuses[20] == 429  # 20 an hour per network
+    assert ask_from("2001:db8:1:3::1", 99) == 302  # the next /64 is another network
+
+    statuses = [ask_from("203.0.113.20" if n % 2 else "::ffff:203.0.113.20", n) for n in range(21)]
+    assert statuses[:20] == [302] * 20 and statuses[20] == 429

@@ -615,3 +615,70 @@ def test_the_same_address_sent_twice_at_once_makes_one_signup(db_app: Flask) -> 
         thread.join()
     assert results == [302] * 4
     assert len(signups(db_app)) == 1
+
+
+# -- attempts and limits under concurrency and from hostile senders ----------------------------------------------
+
+
+def from_network(client: FlaskClient, address: str) -> FlaskClient:
+    """``client`` as a browser at IP ``address`` (every request it sends from now on)."""
+    client.environ_base["REMOTE_ADDR"] = address
+    return client
+
+
+def test_parallel_wrong_codes_are_compared_at_most_five_times(db_app: Flask) -> None:
+    """20 wrong codes sent at the same moment for one sign-up: each attempt is counted before the code is compared,
+    so only five are ever compared (four say "not right", the fifth uses the code up) and the right code is then
+    refused too."""
+    first = db_app.test_client()
+    post_form(first, "en")
+    [mail] = deliver(db_app)
+    code = code_of(mail)
+    wrong = f"{(int(code) + 1) % 1_000_000:06d}"
+    cookie = first.get_cookie("claimsite_session", domain="tiktokclaim.org")
+    assert cookie is not None
+    clients = []
+    for _ in range(20):
+        client = db_app.test_client()
+        client.set_cookie("claimsite_session", cookie.value, domain="tiktokclaim.org")
+        clients.append((client, csrf_token(client, "/en/join/verify")))
+    barrier = threading.Barrier(len(clients))
+    pages: list[str] = []
+
+    def guess(client: FlaskClient, token: str) -> None:
+        barrier.wait()
+        response = client.post("/en/join/verify", data={"code": wrong, "csrf_token": token}, base_url=TIKTOK)
+        pages.append(response.get_data(as_text=True))
+
+    threads = [threading.Thread(target=guess, args=pair) for pair in clients]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(pages) == 20
+    assert sum("That code is not right" in page for page in pages) == 4
+    assert sum("Too many wrong tries for this code" in page for page in pages) == 16
+    assert "Too many wrong tries for this code" in post_code(first, code, "en").get_data(as_text=True)
+    [signup] = signups(db_app)
+    assert signup.stage == Stage.STARTED and signup.code_attempts == 5
+
+
+def test_someone_elses_form_posts_never_stop_a_visitors_own_code(db_app: Flask) -> None:
+    """An attacker who sends the form with Anna's address again and again (from one network) cannot keep her
+    codes away: she still gets one from her own network. Mail to one address stays bounded all the same."""
+    attacker = from_network(db_app.test_client(), "198.51.100.7")
+    for _ in range(10):
+        assert post_form(attacker, "en").status_code == 302
+    assert len(deliver(db_app)) == 6  # one network gets at most six codes a day for one address
+
+    anna = from_network(db_app.test_client(), "203.0.113.9")
+    assert post_form(anna, "en").status_code == 302
+    assert "A verification code was sent" in anna.get("/en/join/verify", base_url=TIKTOK).get_data(as_text=True)
+    [mail] = deliver(db_app)
+    assert mail["To"] == "anna@example.org"
+    assert post_code(anna, code_of(mail), "en").status_code == 302
+
+    # Many networks at once: at most seven codes per address in fifteen minutes (the one above included).
+    for n in range(12):
+        post_form(from_network(db_app.test_client(), f"192.0.2.{n + 1}"), "en", email="bert@example.org")
+    assert len(deliver(db_app)) == 7

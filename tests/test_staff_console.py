@@ -9,6 +9,7 @@ import datetime as dt
 import hashlib
 import io
 import re
+import threading
 import time
 import zipfile
 from collections.abc import Iterator
@@ -150,29 +151,30 @@ def test_unknown_address_gets_the_same_answer_as_a_wrong_password(staff_app: Fla
     assert ("unknown:nobody@somi.nl", "login-failed") in audit_actions(staff_app)
 
 
-def test_five_failed_attempts_lock_the_account_until_later_or_an_unlock(staff_app: Flask) -> None:
+def test_five_wrong_codes_after_the_right_password_lock_the_account_until_later_or_an_unlock(
+        staff_app: Flask) -> None:
     secret = add_staff(staff_app)
-    client = staff_app.test_client()
-    for _ in range(4):
+    client = client_at(staff_app, "198.51.100.7")
+    for _ in range(5):
         assert log_in(client, secret, code="000000").status_code == 401
-    locked = log_in(client, secret, password="still wrong!!")
-    assert locked.status_code == 403 and "locked after 5 failed attempts" in locked.get_data(as_text=True)
-    refused = log_in(client, secret)  # the right password and code: still locked
-    assert refused.status_code == 403
-    assert audit_actions(staff_app).count(("mira@somi.nl", "login-locked")) == 2
+    refused = log_in(client_at(staff_app, "203.0.113.9"), secret)  # the right code, from anywhere: still locked
+    assert refused.status_code == 401
+    assert "The e-mail address, the password or the code is wrong" in refused.get_data(as_text=True)
+    assert audit_actions(staff_app).count(("mira@somi.nl", "login-failed")) == 5
+    assert audit_actions(staff_app).count(("mira@somi.nl", "login-locked")) == 1
     with staff_app.app_context():
         db_session().execute(update(StaffMember).values(locked_until=utcnow() - dt.timedelta(seconds=1)))
         db_session().commit()
-    assert log_in(client, secret).status_code == 302  # the lock is over
+    assert log_in(client_at(staff_app, "203.0.113.9"), secret).status_code == 302  # the lock is over
     next_code_period(staff_app)
 
-    other = staff_app.test_client()
+    other = client_at(staff_app, "198.51.100.8")
     for _ in range(5):
         log_in(other, secret, code="000000")
-    assert log_in(other, secret).status_code == 403
+    assert log_in(client_at(staff_app, "203.0.113.10"), secret).status_code == 401
     result = staff_app.test_cli_runner().invoke(args=["staff", "unlock", "mira@somi.nl"])
     assert result.exit_code == 0
-    assert log_in(other, secret).status_code == 302
+    assert log_in(client_at(staff_app, "203.0.113.10"), secret).status_code == 302
 
 
 def test_sessions_end_when_idle_at_their_end_at_logout_and_when_disabled(staff_app: Flask) -> None:
@@ -482,3 +484,136 @@ def test_the_export_page_shows_progress_and_a_stalled_export_as_failed(staff_app
     assert "250 of 1000" in running
     stalled = client.get("/exports/stalled-token", base_url=ADMIN).get_data(as_text=True)
     assert "The export failed: stopped without finishing" in stalled and "<progress" not in stalled
+
+
+# -- attempts under concurrency, lockouts an attacker cannot cause, one answer for every refusal ------------------
+def client_at(app: Flask, address: str) -> FlaskClient:
+    """A browser at IP ``address``."""
+    client = app.test_client()
+    client.environ_base["REMOTE_ADDR"] = address
+    return client
+
+
+def in_parallel(app: Flask, addresses: list[str], form: dict[str, str]) -> list[int]:
+    """Logins posted at the same moment from each of ``addresses`` (each from its own browser); their statuses."""
+    clients = [client_at(app, address) for address in addresses]
+    tokens = [csrf(client) for client in clients]
+    barrier = threading.Barrier(len(clients))
+    statuses: list[int] = []
+
+    def send(client: FlaskClient, token: str) -> None:
+        barrier.wait()
+        statuses.append(post(client, "/login", {**form, "csrf_token": token}).status_code)
+
+    threads = [threading.Thread(target=send, args=pair) for pair in zip(clients, tokens, strict=True)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return statuses
+
+
+def test_a_code_opens_one_session_even_when_sent_in_parallel(staff_app: Flask) -> None:
+    secret = add_staff(staff_app)
+    form = {"email": "mira@somi.nl", "password": PASSWORD, "code": accounts.current_code(secret)}
+    statuses = in_parallel(staff_app, ["203.0.113.9"] * 4, form)
+    assert sorted(statuses) == [302, 401, 401, 401]
+    with staff_app.app_context():
+        assert db_session().scalar(select(func.count()).select_from(StaffSession)) == 1
+
+
+def test_parallel_wrong_codes_lock_the_account_after_exactly_five_checks(staff_app: Flask) -> None:
+    """Someone with the password sends 12 wrong codes at once, from 12 networks: each is counted before it is
+    compared, so five are compared and the others refused unchecked; the account is then locked (its own staff
+    member's code too)."""
+    secret = add_staff(staff_app)
+    form = {"email": "mira@somi.nl", "password": PASSWORD, "code": "000000"}
+    assert in_parallel(staff_app, [f"198.51.100.{n + 1}" for n in range(12)], form) == [401] * 12
+    actions = [action for actor, action in audit_actions(staff_app) if actor == "mira@somi.nl"]
+    assert actions.count("login-failed") == 5 and actions.count("login-locked") == 7
+    assert log_in(client_at(staff_app, "203.0.113.9"), secret).status_code == 401
+
+
+def test_parallel_wrong_passwords_are_checked_at_most_five_times_per_network(staff_app: Flask) -> None:
+    add_staff(staff_app)
+    form = {"email": "mira@somi.nl", "password": "a wrong guess!", "code": "000000"}
+    assert in_parallel(staff_app, ["198.51.100.7"] * 12, form) == [401] * 12
+    actions = [action for actor, action in audit_actions(staff_app) if actor == "mira@somi.nl"]
+    assert actions.count("login-failed") == 5 and actions.count("login-blocked") == 7
+
+
+def test_an_attacker_elsewhere_cannot_lock_a_staff_member_out(staff_app: Flask) -> None:
+    """Wrong passwords from one network stop that network's attempts on that account for a while, not the staff
+    member's own: only wrong codes after the right password lock the account itself."""
+    secret = add_staff(staff_app)
+    attacker = client_at(staff_app, "198.51.100.7")
+    for _ in range(10):
+        assert log_in(attacker, None, password="a wrong guess!", code="000000").status_code == 401
+    assert log_in(attacker, secret).status_code == 401  # the right password too, from there, for now
+    assert log_in(client_at(staff_app, "203.0.113.9"), secret).status_code == 302
+
+
+def refusal(response: Any) -> tuple[int, str]:
+    """A login answer without what differs per browser or was typed (the CSRF token, the address)."""
+    page = re.sub(r'name="csrf_token" type="hidden" value="[^"]+"', "", response.get_data(as_text=True))
+    return response.status_code, re.sub(r'name="email"[^>]*>', "", page)
+
+
+def test_locked_blocked_disabled_unknown_and_wrong_get_one_answer_after_the_same_work(
+        staff_app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every refusal looks the same (status and page), and each does the same work: one Argon2id check (the
+    expensive step), so timing tells nothing either."""
+    import nacl.pwhash
+
+    secret = add_staff(staff_app)
+    add_staff(staff_app, "kim@somi.nl")
+    add_staff(staff_app, "noor@somi.nl")
+    assert staff_app.test_cli_runner().invoke(args=["staff", "disable", "noor@somi.nl"]).exit_code == 0
+    for _ in range(5):  # the right password with wrong codes: Mira's account is locked
+        log_in(client_at(staff_app, "198.51.100.7"), None, code="000000")
+    for _ in range(5):  # wrong passwords for Kim from one network: that network is blocked for Kim
+        log_in(client_at(staff_app, "198.51.100.8"), None, email="kim@somi.nl", password="a wrong guess!", code="1")
+
+    checks: list[int] = []
+    verify = nacl.pwhash.verify
+
+    def counted(*args: Any) -> Any:
+        checks.append(1)
+        return verify(*args)
+
+    monkeypatch.setattr(nacl.pwhash, "verify", counted)
+    answers = {
+        "wrong password": log_in(client_at(staff_app, "203.0.113.1"), None, password="a wrong guess!", code="1"),
+        "wrong code": log_in(client_at(staff_app, "203.0.113.2"), None, email="kim@somi.nl", code="000000"),
+        "unknown": log_in(client_at(staff_app, "203.0.113.3"), None, email="nobody@somi.nl", code="000000"),
+        "locked": log_in(client_at(staff_app, "203.0.113.4"), secret),
+        "blocked": log_in(client_at(staff_app, "198.51.100.8"), None, email="kim@somi.nl", code="000000"),
+        "disabled": log_in(client_at(staff_app, "203.0.113.5"), None, email="noor@somi.nl", code="000000"),
+    }
+    assert len(checks) == len(answers)
+    shapes = {name: refusal(response) for name, response in answers.items()}
+    assert all(status == 401 for status, _page in shapes.values())
+    assert len(set(shapes.values())) == 1, shapes.keys()
+    assert "The e-mail address, the password or the code is wrong" in shapes["locked"][1]
+
+
+def test_a_next_that_is_not_a_plain_path_goes_to_the_dashboard(staff_app: Flask) -> None:
+    from core.staff.views import _safe_next
+
+    secret = add_staff(staff_app)
+    client = staff_app.test_client()
+    response = post(client, "/login?next=/%0d%0aX:1", {
+        "csrf_token": csrf(client), "email": "mira@somi.nl", "password": PASSWORD,
+        "code": accounts.current_code(secret)})
+    assert response.status_code == 302 and response.location == "/"
+    staff_console = staff_app.extensions["claimsite"].tenancy.staff_app
+    with staff_console.test_request_context("/login", base_url=ADMIN):
+        for target in ("/\r\nX:1", "/\tx", "/x y", "/caf\u00e9", "/\x00", "//evil.example", "http:/x", ""):
+            assert _safe_next(target) == "/", target
+        assert _safe_next("/audit?before=5") == "/audit?before=5"
+
+
+def test_staff_logins_per_network_count_an_ipv6_64_as_one(staff_app: Flask) -> None:
+    statuses = [log_in(client_at(staff_app, f"2001:db8:5:6::{n + 1:x}"), None, email=f"x{n}@somi.nl",
+                       code="1").status_code for n in range(31)]
+    assert statuses[:30] == [401] * 30 and statuses[30] == 429

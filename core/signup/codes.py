@@ -9,6 +9,9 @@ import secrets
 from enum import Enum
 
 from itsdangerous import BadData, URLSafeTimedSerializer
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ..hashing import keyed_hash, signing_serializer
 from ..models import Signup
@@ -49,19 +52,35 @@ def seconds_until_resend(signup: Signup, now: dt.datetime) -> int:
     return max(0, int(left + 0.999))
 
 
-def check_code(key: str, signup: Signup, code: str, now: dt.datetime) -> CodeCheck:
-    """Check a typed code; every wrong try counts, and the fifth wrong one uses the code up."""
-    if signup.code_hash is None or signup.code_expires_at is None:
-        return CodeCheck.NO_CODE
-    if signup.code_attempts >= MAX_ATTEMPTS:
-        return CodeCheck.TOO_MANY
-    if now > signup.code_expires_at:
+def check_code(session: Session, key: str, signup: Signup, code: str, now: dt.datetime) -> CodeCheck:
+    """Check a typed code; every try counts, and a code is used up after its fifth wrong one.
+
+    The try is counted in the database before the code is compared, in one statement that also reads the current
+    code (``UPDATE ... SET code_attempts = code_attempts + 1 ... RETURNING``): tries sent at the same moment each
+    get their own number, so at most :data:`MAX_ATTEMPTS` comparisons ever happen per code, whatever the
+    concurrency. The row stays locked until the caller commits, so a right code is spent before any other try of
+    the same code is counted."""
+    table = Signup.__table__
+    counted = session.execute(
+        update(table).where(table.c.id == signup.id, table.c.code_hash.is_not(None),
+                            table.c.code_attempts < MAX_ATTEMPTS)
+        .values(code_attempts=table.c.code_attempts + 1)
+        .returning(table.c.code_attempts, table.c.code_hash, table.c.code_expires_at)
+    ).one_or_none()
+    if counted is None:  # no code, or used up: nothing was counted, nothing is compared
+        current = session.execute(select(table.c.code_hash).where(table.c.id == signup.id)).scalar_one_or_none()
+        set_committed_value(signup, "code_hash", current)
+        return CodeCheck.NO_CODE if current is None else CodeCheck.TOO_MANY
+    attempts, code_hash, expires_at = counted
+    # What the database holds now, not what this request read before (without marking the object changed).
+    for name, value in (("code_attempts", attempts), ("code_hash", code_hash), ("code_expires_at", expires_at)):
+        set_committed_value(signup, name, value)
+    if expires_at is None or now > expires_at:
         return CodeCheck.EXPIRED
     typed = "".join(ch for ch in code if ch.isdigit())
-    if len(typed) == 6 and hmac.compare_digest(_code_hash(key, signup, typed), signup.code_hash):
+    if len(typed) == 6 and hmac.compare_digest(_code_hash(key, signup, typed), code_hash):
         return CodeCheck.OK
-    signup.code_attempts += 1
-    return CodeCheck.TOO_MANY if signup.code_attempts >= MAX_ATTEMPTS else CodeCheck.WRONG
+    return CodeCheck.TOO_MANY if attempts >= MAX_ATTEMPTS else CodeCheck.WRONG
 
 
 def spend_code(signup: Signup) -> None:

@@ -34,11 +34,13 @@ from .payment_reminder import REMIND_AFTER_SIGNING, queue_payment_reminder
 
 @dataclass(frozen=True)
 class Visit:
-    """Who is acting, as evidence: when, from which hashed IP, with which browser."""
+    """Who is acting, as evidence: when, from which hashed IP, with which browser; and, for rate limits only, the
+    hashed network of that IP (:func:`core.hashing.network_hash`)."""
 
     now: dt.datetime
     ip_hash: str | None
     user_agent: str | None
+    network: str | None = None
 
 
 @dataclass(frozen=True)
@@ -50,7 +52,7 @@ class Keys:
 class Sending(Enum):
     SENT = "sent"
     WAIT = "wait"  # a code was sent less than a minute ago
-    LIMITED = "limited"  # too many codes for this address today
+    LIMITED = "limited"  # too many codes for this address (from this network today, or from anywhere just now)
 
 
 def _event_values(step: str, visit: Visit, detail: str | None) -> dict[str, Any]:
@@ -103,8 +105,8 @@ def start(session: Session, loaded: LoadedCampaign, language: str, answers: dict
     committed here (``session`` must have no transaction open); a known one is left to the caller's commit.
 
     A known address gets exactly the same treatment as a new one, so the page reveals nothing; its earlier data
-    stays until the new answers are confirmed by the code. A sent form always gets a fresh code (within the daily
-    limit per address): waiting here would tell a stranger that this address asked for a code a moment ago. The
+    stays until the new answers are confirmed by the code. A sent form always gets a fresh code (within the limits
+    per address): waiting here would tell a stranger that this address asked for a code a moment ago. The
     one-minute wait is for the resend button.
     """
     hashed = email_hash(keys.hash_key, answers["email"])
@@ -118,7 +120,8 @@ def start(session: Session, loaded: LoadedCampaign, language: str, answers: dict
     # here; it never joins the session.
     signup = Signup(token=secrets.token_urlsafe(32), campaign=loaded.slug, email_hash=hashed, language=language,
                     stage=Stage.STARTED, created_at=visit.now, code_attempts=0, codes_sent=0)
-    code = issue_code(keys.hash_key, signup, visit.now) if limits.hit("code-mail-address", hashed) else None
+    code = issue_code(keys.hash_key, signup, visit.now) if limits.hit_mail("code-mail", hashed, visit.network) \
+        else None
     rows = [personal_data.new_record(answers), *_step_rows(["form", "code-sent"] if code else ["form"], visit)]
     if code is not None:
         rows.append(new_job(MAIL_JOB, _code_mail(loaded, signup, answers, code, keys), campaign=loaded.slug))
@@ -137,11 +140,11 @@ def start(session: Session, loaded: LoadedCampaign, language: str, answers: dict
 
 def send_code(session: Session, loaded: LoadedCampaign, signup: Signup, answers: dict[str, str], keys: Keys,
               limits: RateLimits, visit: Visit, wait: bool = True, counted: bool = False) -> Sending:
-    """Mail a new code (and link), unless (``wait``) one went out less than a minute ago, or the daily limit of
-    codes for this address is reached (``counted``: this attempt was already counted against it)."""
+    """Mail a new code (and link), unless (``wait``) one went out less than a minute ago, or the limits of codes
+    for this address are reached (``counted``: this attempt was already counted against them)."""
     if wait and seconds_until_resend(signup, visit.now) > 0:
         return Sending.WAIT
-    if not counted and not limits.hit("code-mail-address", signup.email_hash):
+    if not counted and not limits.hit_mail("code-mail", signup.email_hash, visit.network):
         return Sending.LIMITED
     code = issue_code(keys.hash_key, signup, visit.now)
     queue_code_mail(session, loaded, signup, answers, code, keys)
@@ -188,7 +191,7 @@ def verify(session: Session, signup: Signup, result: CodeCheck, visit: Visit, ho
 
 
 def try_code(session: Session, signup: Signup, code: str, keys: Keys, visit: Visit) -> CodeCheck:
-    result = check_code(keys.hash_key, signup, code, visit.now)
+    result = check_code(session, keys.hash_key, signup, code, visit.now)
     if result is CodeCheck.OK:
         verify(session, signup, result, visit, how="code")
     else:

@@ -2,8 +2,21 @@
 
 A login needs three things at once: the e-mail address, the password (kept as an Argon2id hash, PyNaCl's
 libsodium binding, already used for sealing) and a current code of the account's TOTP authenticator app
-(RFC 6238, pyotp). Each code works once. Five failed attempts in a row lock the account for fifteen minutes;
-``flask staff unlock`` ends that sooner. Accounts are made and changed with ``flask staff ...`` only.
+(RFC 6238, pyotp). Each code works once: its use is recorded in the same statement that checks it was not used.
+
+Two limits keep guessing bounded without letting anyone lock a staff member out:
+
+- Wrong passwords never lock the account (anyone who knows a staff address could otherwise keep its owner out).
+  They are limited per account and network by the caller (``staff-login-account-network`` in
+  :mod:`core.ratelimits`, counted before the password is compared): from a network that failed five times in a
+  row on an account, more attempts on it are refused unchecked (``blocked``) for up to fifteen minutes.
+- Wrong codes after the right password lock the account, everywhere, after five in a row, for fifteen minutes
+  (``flask staff unlock`` ends that sooner). Only someone who has the password can do that; each try is counted
+  in the database before its code is compared, so at most five codes are ever compared per lock.
+
+Every refusal (unknown address, wrong password or code, locked, blocked, disabled) does the same work, one
+Argon2id check, and the caller gives them all the same answer. Accounts are made and changed with
+``flask staff ...`` only.
 """
 
 from __future__ import annotations
@@ -17,7 +30,7 @@ from enum import StrEnum
 import nacl.exceptions
 import nacl.pwhash
 import pyotp
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from ..db import utcnow
@@ -41,9 +54,12 @@ class AccountError(Exception):
 
 
 class Outcome(StrEnum):
+    """What an attempt came to; the visitor is told only OK or not (the audit log records which)."""
+
     OK = "ok"
-    WRONG = "wrong"  # unknown address, wrong password or wrong code: the visitor is not told which
-    LOCKED = "locked"  # too many failed attempts; try again later
+    WRONG = "wrong"  # unknown address, wrong password or wrong code
+    LOCKED = "locked"  # too many wrong codes after the right password: the account waits, nothing is compared
+    BLOCKED = "blocked"  # too many failed attempts on this account from this network: not checked
     DISABLED = "disabled"
 
 
@@ -51,7 +67,7 @@ class Outcome(StrEnum):
 class Attempt:
     outcome: Outcome
     staff: StaffMember | None = None
-    locked_until: dt.datetime | None = None
+    locked_until: dt.datetime | None = None  # set when this attempt locked the account
 
 
 def normalise_login(email: str) -> str:
@@ -120,28 +136,38 @@ def _matching_step(secret: str, code: str, now: float) -> int | None:
 
 
 def check_login(session: Session, box: WorkingBox, email: str, password: str, code: str,
-                now: dt.datetime | None = None) -> Attempt:
-    """Check one login attempt and record its result on the account (failed attempts, lockout, the code used).
-    The caller commits and writes the audit entry."""
+                now: dt.datetime | None = None, *, blocked: bool = False) -> Attempt:
+    """Check one login attempt and record its result on the account (wrong codes in a row, the lock, the code
+    used). ``blocked``: the caller's limit per account and network is reached, so nothing is compared. The
+    caller commits and writes the audit entry."""
     now = now or utcnow()
     staff = find(session, email)
-    if staff is None:
-        password_matches(_NOBODY_HASH.decode(), password)
-        return Attempt(Outcome.WRONG)
+    if staff is None or blocked:
+        password_matches(_NOBODY_HASH.decode(), password)  # the same work as a real check
+        return Attempt(Outcome.BLOCKED if blocked else Outcome.WRONG, staff)
+    if not password_matches(staff.password_hash, password):
+        return Attempt(Outcome.WRONG, staff)
     if staff.disabled_at is not None:
         return Attempt(Outcome.DISABLED, staff)
-    if staff.locked_until is not None and staff.locked_until > now:
-        return Attempt(Outcome.LOCKED, staff, staff.locked_until)
-    step = None
-    if password_matches(staff.password_hash, password):
-        step = _matching_step(box.unlock_text(staff.totp_secret), code, now.timestamp())
-    if step is None or (staff.totp_last_step is not None and step <= staff.totp_last_step):
-        staff.failed_logins = (staff.failed_logins or 0) + 1
-        if staff.failed_logins >= MAX_FAILED_LOGINS:
-            staff.failed_logins, staff.locked_until = 0, now + LOCKED_FOR
-            return Attempt(Outcome.LOCKED, staff, staff.locked_until)
-        return Attempt(Outcome.WRONG, staff)
-    staff.failed_logins, staff.locked_until, staff.totp_last_step = 0, None, step
-    staff.last_login_at = now
-    return Attempt(Outcome.OK, staff)
-
+    table = StaffMember.__table__
+    # Count this code try before comparing it, in one statement: tries sent at once each get their own number.
+    tries = session.execute(
+        update(table).where(table.c.id == staff.id, table.c.failed_logins < MAX_FAILED_LOGINS,
+                            or_(table.c.locked_until.is_(None), table.c.locked_until <= now))
+        .values(failed_logins=table.c.failed_logins + 1).returning(table.c.failed_logins)
+    ).scalar_one_or_none()
+    if tries is None:
+        return Attempt(Outcome.LOCKED, staff)
+    step = _matching_step(box.unlock_text(staff.totp_secret), code, now.timestamp())
+    # A code works once: it is used only if no later or equal step was used before (one statement, so two logins
+    # with the same code at the same moment cannot both pass).
+    if step is not None and session.execute(
+            update(table).where(table.c.id == staff.id,
+                                or_(table.c.totp_last_step.is_(None), table.c.totp_last_step < step))
+            .values(totp_last_step=step, failed_logins=0, locked_until=None, last_login_at=now)).rowcount:
+        return Attempt(Outcome.OK, staff)
+    if tries >= MAX_FAILED_LOGINS:  # this wrong code was the fifth in a row: lock the account from now on
+        session.execute(update(table).where(table.c.id == staff.id)
+                        .values(failed_logins=0, locked_until=now + LOCKED_FOR))
+        return Attempt(Outcome.WRONG, staff, now + LOCKED_FOR)
+    return Attempt(Outcome.WRONG, staff)

@@ -5,6 +5,7 @@ audit log. Every page but the login page needs a live staff session; every page 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -32,7 +33,7 @@ from wtforms.validators import DataRequired, Length
 
 from ..campaigns import LoadedCampaign
 from ..db import db_session
-from ..hashing import ip_hash
+from ..hashing import email_hash, ip_hash, network_hash
 from ..models import AuditEntry, StaffExport, StaffMember
 from ..sealing import OpeningKeys, SealingError
 from ..site import site
@@ -119,12 +120,26 @@ def init_app(app: Flask) -> None:
         return {"staff": g.get("staff"), "logout_form": LogoutForm() if g.get("staff") else None}
 
 
+# A plain path on this host: printable ASCII (no spaces, no control characters such as a CR/LF that would break
+# the Location header), one leading slash (two would name another host), no backslash (browsers read it as one).
+_PLAIN_PATH = re.compile(r"/(?![/\\])[!-\[\]-~]*")
+
+
 def _safe_next(target: str | None) -> str:
-    """Only a path on this host (never another site) is followed after login."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target \
-            and not urlsplit(target).netloc:
+    """Where to go after login: ``target`` if it is a plain path on this host, else the dashboard."""
+    if target and _PLAIN_PATH.fullmatch(target) and not urlsplit(target).netloc:
         return target
     return url_for("staff.overview")
+
+
+def _network() -> str | None:
+    """The requester's network (IPv4 address or IPv6 /64), hashed: what the login limits count."""
+    return network_hash(site().hash_key, request.remote_addr)
+
+
+def _account_key(email: str) -> str:
+    """The key of the limit per account and network: the typed address (known or not: the same work for both)."""
+    return f"{email_hash(site().hash_key, accounts.normalise_login(email))}:{_network() or '-'}"
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -135,7 +150,7 @@ def login() -> Any:
     error = None
     status = 200
     if form.validate_on_submit():
-        if not site().limits.hit("staff-login-ip", _ip()):
+        if not site().limits.hit("staff-login-ip", _network()):
             error, status = "Too many login attempts from this network. Wait an hour and try again.", 429
         else:
             error, status = _attempt_login(form)
@@ -147,28 +162,37 @@ def login() -> Any:
     return render_template("staff/login.html", form=form, error=error), status
 
 
+# The one answer to every refused login, whatever the reason (unknown address, wrong password or code, locked,
+# blocked, disabled), so that it tells an attacker nothing; the audit log records the reason.
+REFUSED = ("The e-mail address, the password or the code is wrong (a code works once). After five failed attempts, "
+           "wait fifteen minutes before you try again, or ask an administrator to run: flask staff unlock EMAIL")
+
+
 def _attempt_login(form: LoginForm) -> tuple[str | None, int]:
     db = db_session()
+    limits, key = site().limits, _account_key(form.email.data or "")
+    # Counted before anything is compared (an atomic count in the limit's storage), so at most five attempts per
+    # account and network are ever checked in a row, whatever the concurrency.
+    may_try = limits.hit("staff-login-account-network", key)
     attempt = accounts.check_login(db, site().working_box, form.email.data or "", form.password.data or "",
-                                   form.code.data or "")
+                                   form.code.data or "", blocked=not may_try)
     actor: StaffMember | str = attempt.staff or f"unknown:{accounts.normalise_login(form.email.data or '')[:250]}"
     if attempt.outcome is accounts.Outcome.OK:
         assert attempt.staff is not None
+        limits.clear("staff-login-account-network", key)  # failures "in a row" start again
         _idle, lasts = _durations()
         session.clear()  # a new session: nothing from before the login carries over
         session[SESSION_ENTRY] = sessions.start(db, attempt.staff, lasts)
         audit.record(db, actor, "login", ip_hash=_ip())
         db.commit()
         return None, 200
-    action = {accounts.Outcome.LOCKED: "login-locked", accounts.Outcome.DISABLED: "login-disabled"}.get(
-        attempt.outcome, "login-failed")
-    audit.record(db, actor, action, ip_hash=_ip())
+    action = {accounts.Outcome.LOCKED: "login-locked", accounts.Outcome.BLOCKED: "login-blocked",
+              accounts.Outcome.DISABLED: "login-disabled"}.get(attempt.outcome, "login-failed")
+    locked = f"fifth wrong code in a row: account locked until {attempt.locked_until:%Y-%m-%d %H:%M} UTC" \
+        if attempt.locked_until else None
+    audit.record(db, actor, action, detail=locked, ip_hash=_ip())
     db.commit()
-    if attempt.outcome is accounts.Outcome.LOCKED and attempt.locked_until is not None:
-        until = attempt.locked_until.astimezone(figures.ZONE).strftime("%H:%M")
-        return (f"This account is locked after {accounts.MAX_FAILED_LOGINS} failed attempts. Try again after "
-                f"{until} (Amsterdam time), or ask an administrator to run: flask staff unlock EMAIL"), 403
-    return "The e-mail address, the password or the code is wrong (a code works once).", 401
+    return REFUSED, 401
 
 
 @bp.post("/logout")

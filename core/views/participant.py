@@ -139,7 +139,8 @@ def page() -> BaseResponse:
         limit_per_ip("login-form-ip")
         address = form.email.data or ""
         # Counted for every address, known or not, so the limit tells nothing either; over it, nothing is sent.
-        if site().limits.hit("login-mail-address", email_hash(site().hash_key, address)):
+        # Per address and network, and per address alone in a short window: see core.ratelimits.RULES.
+        if site().limits.hit_mail("login-mail", email_hash(site().hash_key, address), current_visit().network):
             db = db_session()
             queue_login_mail(db, current_campaign(), address, g.lang)
             db.commit()

@@ -19,7 +19,7 @@ from .. import personal_data
 from ..campaigns import LoadedCampaign
 from ..db import db_session, utcnow
 from ..fees import fee_model_for, fee_summary, terms_of
-from ..hashing import ip_hash
+from ..hashing import ip_hash, network_hash
 from ..models import Signup, Stage, is_participant
 from ..rendering import render_page
 from ..signup import flow
@@ -43,7 +43,8 @@ def current_visit() -> flow.Visit:
     visit = g.get("signup_visit")
     if visit is None:
         visit = g.signup_visit = flow.Visit(utcnow(), ip_hash(site().hash_key, request.remote_addr),
-                                            request.user_agent.string)
+                                            request.user_agent.string,
+                                            network_hash(site().hash_key, request.remote_addr))
     return visit
 
 
@@ -55,9 +56,9 @@ def _joinable() -> LoadedCampaign:
 
 
 def limit_per_ip(rule: str) -> None:
-    """Count this request against ``rule`` for the visitor's (hashed) IP; a 429 page once over (every view that
-    mails or checks a secret: sign-up, payments, the participant's page)."""
-    site().limits.enforce(rule, current_visit().ip_hash)
+    """Count this request against ``rule`` for the visitor's (hashed) network: their IPv4 address or IPv6 /64; a
+    429 page once over (every view that mails or checks a secret: sign-up, payments, the participant's page)."""
+    site().limits.enforce(rule, current_visit().network)
 
 
 def _started() -> Signup | None:

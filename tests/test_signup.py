@@ -635,12 +635,12 @@ def test_parallel_wrong_codes_are_compared_at_most_five_times(db_app: Flask) -> 
     [mail] = deliver(db_app)
     code = code_of(mail)
     wrong = f"{(int(code) + 1) % 1_000_000:06d}"
-    cookie = first.get_cookie("claimsite_session", domain="tiktokclaim.org")
+    cookie = first.get_cookie("__Host-claimsite_session", domain="tiktokclaim.org")
     assert cookie is not None
     clients = []
     for _ in range(20):
         client = db_app.test_client()
-        client.set_cookie("claimsite_session", cookie.value, domain="tiktokclaim.org")
+        client.set_cookie("__Host-claimsite_session", cookie.value, domain="tiktokclaim.org")
         clients.append((client, csrf_token(client, "/en/join/verify")))
     barrier = threading.Barrier(len(clients))
     pages: list[str] = []

@@ -1,6 +1,6 @@
 """What the join flow lets an outsider learn: the form post for a known address does the same database work and
-queues the same jobs as for a new one (the time it takes is measured by bench/signup_known.py, not here). On SQLite
-and PostgreSQL."""
+queues the same jobs as for a new one (the time it takes is measured by bench/signup_known.py, not here), and no
+page after the form may be kept by a browser or proxy cache. On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -12,12 +12,13 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from flask.testing import FlaskClient
 from sqlalchemy import event, select
 
 from core.jobs import decode_payload
 from core.models import Job
 
-from .test_signup import TIKTOK, VALID, csrf_token, deliver
+from .test_signup import TIKTOK, VALID, code_of, csrf_token, deliver, link_of, pay_in_test_mode, post_code, sign_form
 
 
 @contextmanager
@@ -97,3 +98,32 @@ def test_a_known_address_costs_the_same_statements_and_jobs_as_a_new_one(db_app:
     assert writes(known_sent) == writes(new_sent)
     assert known_sent == new_sent  # the very same statements, in the same order
     assert known_jobs == new_jobs == Counter({"mail:verification": 1})
+
+
+def never_stored(response: Any) -> Any:
+    assert "no-store" in response.headers.get("Cache-Control", ""), (response.request.path,
+                                                                      response.headers.get("Cache-Control"))
+    return response
+
+
+def test_no_page_after_the_form_is_stored(db_app: Flask) -> None:
+    client = db_app.test_client()
+    client.post("/en/join", data={**VALID, "csrf_token": csrf_token(client, "/en/join")}, base_url=TIKTOK)
+    [mail] = deliver(db_app)
+    never_stored(client.get("/en/join/verify", base_url=TIKTOK))
+    wrong = f"{(int(code_of(mail)) + 1) % 1_000_000:06d}"
+    never_stored(post_code(client, wrong, "en"))
+    token = csrf_token(client, "/en/join/verify")
+    never_stored(client.post("/en/join/verify/resend", data={"csrf_token": token}, base_url=TIKTOK))
+    never_stored(client.get(link_of(mail), base_url=TIKTOK))
+    never_stored(post_code(client, code_of(mail), "en"))
+    never_stored(client.get("/en/join/sign", base_url=TIKTOK))
+    signed = never_stored(client.post("/en/join/sign", data=sign_form(client, "en"), base_url=TIKTOK))
+    never_stored(client.get(signed.location, base_url=TIKTOK))  # the payment page
+    pay_in_test_mode(client, signed.location)
+    deliver(db_app)  # the mandate
+    done = never_stored(client.get("/en/join/done", base_url=TIKTOK))
+    mandate = re.search(r'href="(/en/mandate/[^"]+|/mandate/[^"]+)"', done.get_data(as_text=True))
+    assert mandate is not None
+    download = never_stored(FlaskClient(db_app).get(mandate.group(1), base_url=TIKTOK))
+    assert download.data.startswith(b"%PDF-")

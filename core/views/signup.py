@@ -3,7 +3,7 @@
 The browser's session (a cookie of this campaign only) remembers which sign-up it started and whether it proved
 the e-mail address; a sign-up can only be continued from a browser that entered the code or pressed the button
 of the link. It also holds a random id of the browser, so answers sent again for a known address count only when
-that address is proven in the browser that sent them.
+that address is proven in the browser that sent them. No page after the form may be kept by a cache.
 """
 
 from __future__ import annotations
@@ -37,6 +37,15 @@ from ..site import current_campaign, site
 from .localized import localized_blueprint, localized_route
 
 bp = localized_blueprint("signup", __name__)
+
+
+@bp.after_request
+def _never_stored(response: Response) -> Response:
+    # Every page after the form shows where a sign-up stands (the done page links the mandate): no browser or proxy
+    # cache may keep them. The form itself may stay in the browser's history, so Back keeps what was typed.
+    if request.endpoint != "signup.start" or request.method != "GET":
+        response.headers["Cache-Control"] = "private, no-store"
+    return response
 
 MAX_SIGNATURE_BYTES = 300_000
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

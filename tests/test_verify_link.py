@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import threading
 from typing import Any
 
 from flask import Flask
@@ -172,3 +173,28 @@ def test_answers_sent_again_apply_when_the_link_is_used_in_the_browser_that_sent
     assert sealed_name(db_app, signup) == "Anna Maria de Vries"
     assert events[-2:] == [("verified", "link"), ("form-again-applied", None)]
     assert len(signups(db_app)) == 1
+
+
+def test_the_button_pressed_in_several_browsers_at_once_verifies_once(db_app: Flask) -> None:
+    """Real parallel requests: every browser has the page open, all press at the same moment; one verifies."""
+    post_form(db_app.test_client(), "en")
+    [mail] = deliver(db_app)
+    link = link_of(mail)
+    browsers = [db_app.test_client() for _ in range(6)]
+    tokens = [confirm_page(browser, link)[1] for browser in browsers]
+    barrier = threading.Barrier(len(browsers))
+    answers: list[str] = []
+
+    def press(n: int) -> None:
+        barrier.wait()
+        answers.append(browsers[n].post(link, data={"csrf_token": tokens[n]}, base_url=TIKTOK).headers["Location"])
+
+    threads = [threading.Thread(target=press, args=(n,)) for n in range(len(browsers))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(answers) == len(browsers)
+    assert sum(location.endswith("/join/sign") for location in answers) == 1, answers
+    assert all(location.endswith(("/join/sign", "/join")) for location in answers), answers
+    assert [step for step, _detail in the_signup(db_app)[1]].count("verified") == 1

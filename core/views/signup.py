@@ -38,6 +38,9 @@ from .localized import localized_blueprint, localized_route
 
 bp = localized_blueprint("signup", __name__)
 
+MAX_SIGNATURE_BYTES = 300_000
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
 
 @bp.after_request
 def _never_stored(response: Response) -> Response:
@@ -46,9 +49,6 @@ def _never_stored(response: Response) -> Response:
     if request.endpoint != "signup.start" or request.method != "GET":
         response.headers["Cache-Control"] = "private, no-store"
     return response
-
-MAX_SIGNATURE_BYTES = 300_000
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 def _keys() -> flow.Keys:

@@ -25,6 +25,7 @@ from sqlalchemy import (
     Table,
     TypeDecorator,
     bindparam,
+    case,
     create_engine,
     event,
     insert,
@@ -164,12 +165,44 @@ def insert_returning_id(table: Table) -> Insert:
 
 
 @dataclass(frozen=True)
+class Excluded:
+    """In :class:`OnConflict`: the value the INSERT that met the existing row carried for ``column``."""
+
+    column: str
+
+
+@dataclass(frozen=True)
+class Added:
+    """In :class:`OnConflict`: the existing row's value plus the INSERT's (a counter)."""
+
+
+@dataclass(frozen=True)
+class IfNew:
+    """A dependent's value that depends on the parent row: ``new`` when this call inserted it, else ``known``."""
+
+    new: Any
+    known: Any
+
+
+@dataclass(frozen=True)
+class OnConflict:
+    """What an INSERT does to the existing row with the same ``key`` columns: set each column of ``set`` to a
+    value, to :class:`Excluded` or to :class:`Added`."""
+
+    key: tuple[str, ...]
+    set: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class Dependent:
-    """A row to insert only together with a new parent row; ``parent_column`` (if any) receives the parent's id."""
+    """A row written with a parent row; ``parent_column`` (if any) receives the parent's id. With
+    :func:`commit_new` it is written only when the parent is new; with :func:`commit_upsert` always (and
+    ``on_conflict``, if given, says how it updates a row of its own that exists)."""
 
     table: Table
     values: dict[str, Any]
     parent_column: str | None = None
+    on_conflict: OnConflict | None = None
 
 
 def commit_new(session: Session, table: Table, values: dict[str, Any], unique: tuple[str, ...],
@@ -178,35 +211,151 @@ def commit_new(session: Session, table: Table, values: dict[str, Any], unique: t
     writes nothing) when a row with the same ``unique`` columns exists. The session must have no transaction
     open: this call starts and ends its own, so it never commits anyone else's changes.
 
-    For the busiest write of the site (every sign-up form). On PostgreSQL it is ONE statement (data-modifying
-    CTEs: all or nothing) sent in autocommit through the driver, on a connection of the session's pool: one round
-    trip, where BEGIN, a statement per row and COMMIT through the ORM cost six, and about a millisecond of CPU
-    less (bench/README.md). Elsewhere (SQLite) a statement per row in one transaction of the session."""
+    On PostgreSQL it is ONE statement (data-modifying CTEs: all or nothing) sent in autocommit through the driver,
+    on a connection of the session's pool: one round trip, where BEGIN, a statement per row and COMMIT through the
+    ORM cost six, and about a millisecond of CPU less (bench/README.md). Elsewhere (SQLite) a statement per row in
+    one transaction of the session."""
+    written = _write(session, _Plan(table, values, unique, None, None, tuple(dependents)))
+    return None if written is None else written[0]
+
+
+def commit_upsert(session: Session, table: Table, values: dict[str, Any], unique: tuple[str, ...],
+                  update: OnConflict, marker: str, dependents: Sequence[Dependent] = ()) -> tuple[int, Any]:
+    """INSERT a row, or update the existing one with the same ``unique`` columns as ``update`` says, and write
+    its ``dependents`` either way, and COMMIT (as :func:`commit_new`: one statement on PostgreSQL). Returns the
+    row's id and its ``marker`` column: a column (random, not in ``update``) whose value tells whether the row is
+    new (it is the one given) or known (another), e.g. a random public token.
+
+    The same statements run whether the row is new or known, so a caller that must not reveal which (the
+    sign-up form) does the same work for both; only the database knows the difference."""
+    written = _write(session, _Plan(table, values, unique, update, marker, tuple(dependents)))
+    assert written is not None, "an upsert always returns its row"
+    return written[0], written[1]
+
+
+@dataclass(frozen=True)
+class _Plan:
+    table: Table
+    values: dict[str, Any]
+    unique: tuple[str, ...]
+    update: OnConflict | None
+    marker: str | None
+    dependents: tuple[Dependent, ...]
+
+
+def _write(session: Session, plan: _Plan) -> tuple[Any, ...] | None:
+    """The parent's returned row (id, and the marker if any), or None when it exists and is not updated."""
     if session.in_transaction():
         raise RuntimeError("commit_new() commits its own transaction: commit or roll back the session first")
     if session.get_bind().dialect.name == "postgresql":
-        return _commit_in_one_statement(session, table, values, unique, dependents)
-    new_id = session.execute(_insert_unless_present(table, unique), values).scalar_one_or_none()
-    if new_id is not None:
-        for dependent in dependents:
-            row = dependent.values if dependent.parent_column is None else \
-                {**dependent.values, dependent.parent_column: new_id}
-            session.execute(insert(dependent.table), row)
+        return _commit_in_one_statement(session, plan)
+    shape = _shape(plan)
+    parent, parts = _sqlite_statements(shape)
+    row = session.execute(parent, _params(plan)).one_or_none()
+    if row is not None:
+        new = plan.marker is None or row[1] == plan.values[plan.marker]
+        for statement, dependent in zip(parts, plan.dependents, strict=True):
+            values = {f"c_{key}": (value.new if new else value.known) if isinstance(value, IfNew) else value
+                      for key, value in dependent.values.items()}
+            if dependent.parent_column is not None:
+                values[f"c_{dependent.parent_column}"] = row[0]
+            if dependent.on_conflict is not None:
+                values.update({f"u_{key}": value for key, value in _plain_sets(dependent.on_conflict)})
+            session.execute(statement, values)
     session.commit()
-    return new_id
+    return None if row is None else tuple(row)
 
 
-def _commit_in_one_statement(session: Session, table: Table, values: dict[str, Any], unique: tuple[str, ...],
-                             dependents: Sequence[Dependent]) -> int | None:
+def _plain_sets(update: OnConflict) -> list[tuple[str, Any]]:
+    return [(key, value) for key, value in update.set.items() if not isinstance(value, Excluded | Added)]
+
+
+def _conflict_shape(update: OnConflict | None) -> tuple[tuple[str, ...], tuple[tuple[str, str, str], ...]] | None:
+    """An :class:`OnConflict` as part of a hashable shape: (key, ((column, kind, excluded column), ...))."""
+    if update is None:
+        return None
+    sets = tuple((key, "excluded", value.column) if isinstance(value, Excluded) else
+                 (key, "added", key) if isinstance(value, Added) else (key, "value", "")
+                 for key, value in update.set.items())
+    return update.key, sets
+
+
+def _shape(plan: _Plan) -> _Shape:
+    return _Shape(plan.table, tuple(plan.values), plan.unique, _conflict_shape(plan.update), plan.marker,
+                  tuple((d.table, d.parent_column,
+                         tuple((key, isinstance(value, IfNew)) for key, value in d.values.items()),
+                         _conflict_shape(d.on_conflict)) for d in plan.dependents))
+
+
+def _params(plan: _Plan) -> dict[str, Any]:
+    """The parent's parameters: ``p_`` its values, ``u_`` plain values of its update, ``m_`` the marker."""
+    params = {f"p_{key}": value for key, value in plan.values.items()}
+    if plan.update is not None:
+        params.update({f"u_{key}": value for key, value in _plain_sets(plan.update)})
+    if plan.marker is not None:
+        params[f"m_{plan.marker}"] = plan.values[plan.marker]
+    return params
+
+
+def _set_clause(statement: Any, table: Table, conflict: tuple[tuple[str, ...], tuple[tuple[str, str, str], ...]],
+                prefix: str) -> dict[str, Any]:
+    _key, sets = conflict
+    clause: dict[str, Any] = {}
+    for key, kind, column in sets:
+        if kind == "excluded":
+            clause[key] = statement.excluded[column]
+        elif kind == "added":
+            clause[key] = table.c[key] + statement.excluded[key]
+        else:
+            clause[key] = bindparam(f"{prefix}u_{key}", type_=table.c[key].type)
+    return clause
+
+
+def _parent_insert(shape: _Shape, dialect_insert: Callable[[Table], Any]) -> Any:
+    table = shape.table
+    statement = dialect_insert(table).values(
+        {key: bindparam(f"p_{key}", type_=table.c[key].type) for key in shape.columns})
+    if shape.update is None:
+        statement = statement.on_conflict_do_nothing(index_elements=list(shape.unique))
+    else:
+        statement = statement.on_conflict_do_update(index_elements=list(shape.unique),
+                                                    set_=_set_clause(statement, table, shape.update, ""))
+    returned = [table.c.id] + ([table.c[shape.marker]] if shape.marker else [])
+    return statement.returning(*returned)
+
+
+@cache
+def _sqlite_statements(shape: _Shape) -> tuple[Any, tuple[Any, ...]]:
+    """SQLite: the parent's statement, and one per dependent row (its values bound by column name)."""
+    parts = []
+    for dependent, parent_column, columns, conflict in shape.dependents:
+        names = [key for key, _if_new in columns] + ([parent_column] if parent_column else [])
+        statement = sqlite.insert(dependent).values(
+            {key: bindparam(f"c_{key}", type_=dependent.c[key].type) for key in names})
+        if conflict is not None:
+            statement = statement.on_conflict_do_update(index_elements=list(conflict[0]),
+                                                        set_=_set_clause(statement, dependent, conflict, ""))
+        parts.append(statement)
+    return _parent_insert(shape, sqlite.insert), tuple(parts)
+
+
+def _commit_in_one_statement(session: Session, plan: _Plan) -> tuple[Any, ...] | None:
     dialect = session.get_bind().dialect
     # SQLAlchemy would fill in Python-side column defaults; the driver does not.
-    values = _with_defaults(table, values)
-    dependents = [Dependent(d.table, _with_defaults(d.table, d.values), d.parent_column) for d in dependents]
-    shape = _Shape(table, tuple(values), unique, tuple((d.table, d.parent_column, tuple(d.values)) for d in dependents))
-    sql, processors = _compiled_statement(shape, dialect)
-    params = {f"p_{key}": value for key, value in values.items()}
+    values = _with_defaults(plan.table, plan.values)
+    dependents = [Dependent(d.table, _with_defaults(d.table, d.values), d.parent_column, d.on_conflict)
+                  for d in plan.dependents]
+    plan = _Plan(plan.table, values, plan.unique, plan.update, plan.marker, tuple(dependents))
+    sql, processors = _compiled_statement(_shape(plan), dialect)
+    params = _params(plan)
     for n, dependent in enumerate(dependents):
-        params.update({f"d{n}_{key}": value for key, value in dependent.values.items()})
+        for key, value in dependent.values.items():
+            if isinstance(value, IfNew):
+                params[f"d{n}_{key}_new"], params[f"d{n}_{key}_known"] = value.new, value.known
+            else:
+                params[f"d{n}_{key}"] = value
+        if dependent.on_conflict is not None:
+            params.update({f"d{n}u_{key}": value for key, value in _plain_sets(dependent.on_conflict)})
     for name, process in processors:
         params[name] = process(params[name])
     # A connection of the session's pool (checked as the session's would be), without the session's transaction
@@ -231,7 +380,7 @@ def _commit_in_one_statement(session: Session, table: Table, values: dict[str, A
         if not lost:
             driver.autocommit = False
         pooled.close()  # back to the pool
-    return None if row is None else row[0]
+    return None if row is None else tuple(row)
 
 
 def _with_defaults(table: Table, values: dict[str, Any]) -> dict[str, Any]:
@@ -254,19 +403,20 @@ def _python_defaults(table: Table) -> tuple[tuple[str, Callable[[], Any]], ...]:
     return tuple(found)
 
 
-@cache
-def _insert_unless_present(table: Table, unique: tuple[str, ...]) -> Insert:
-    return sqlite.insert(table).on_conflict_do_nothing(index_elements=list(unique)).returning(table.c.id)
+_Conflict = tuple[tuple[str, ...], tuple[tuple[str, str, str], ...]] | None
 
 
 @dataclass(frozen=True)
 class _Shape:
-    """What a statement of :func:`commit_new` depends on (the values change, the statement does not)."""
+    """What a statement of :func:`commit_new` / :func:`commit_upsert` depends on (the values change, the statement
+    does not). Each dependent: (table, parent column, ((column, is IfNew), ...), its on-conflict shape)."""
 
     table: Table
     columns: tuple[str, ...]
     unique: tuple[str, ...]
-    dependents: tuple[tuple[Table, str | None, tuple[str, ...]], ...]
+    update: _Conflict
+    marker: str | None
+    dependents: tuple[tuple[Table, str | None, tuple[tuple[str, bool], ...], _Conflict], ...]
 
 
 @cache
@@ -280,30 +430,52 @@ def _compiled_statement(shape: _Shape, dialect: Any) -> tuple[str, list[tuple[st
 
 @cache
 def _one_statement(shape: _Shape) -> Select[Any]:
-    """``WITH parent AS (INSERT ... ON CONFLICT DO NOTHING RETURNING id), d0 AS (INSERT ... SELECT parent.id, ...
-    FROM parent), ... SELECT id FROM parent``: the dependents are inserted only when the parent row was.
+    """``WITH parent AS (INSERT ... ON CONFLICT ... RETURNING id), d0 AS (INSERT ... SELECT parent.id, ... FROM
+    parent), ... SELECT id FROM parent``: the dependents are inserted only when the parent returned its row (always
+    for an upsert; only when it is new for :func:`commit_new`).
 
     The parts of one statement run in no set order, so the rows for one table (in a row each) go in one INSERT
-    whose SELECT is ordered as given: their ids then keep that order (the evidence of a sign-up is read by id)."""
+    whose SELECT is ordered as given: their ids then keep that order (the evidence of a sign-up is read by id).
+    A value that depends on whether the parent is new (:class:`IfNew`) is a CASE on the marker column."""
     table = shape.table
-    parent = postgresql.insert(table).values(
-        {key: bindparam(f"p_{key}", type_=table.c[key].type) for key in shape.columns}
-    ).on_conflict_do_nothing(index_elements=list(shape.unique)).returning(table.c.id).cte("parent")
-    statement = select(parent.c.id)
+    parent = _parent_insert(shape, postgresql.insert).cte("parent")
+    statement = select(parent.c.id, *([parent.c[shape.marker]] if shape.marker else []))
+    is_new = None if shape.marker is None else \
+        parent.c[shape.marker] == bindparam(f"m_{shape.marker}", type_=table.c[shape.marker].type)
     groups = itertools.groupby(enumerate(shape.dependents), key=lambda numbered: numbered[1])
-    for part, (same_kind, numbered) in enumerate(groups):
-        dependent, parent_column, columns = same_kind
-        rows = [select(literal_column(str(n)).label("row_number"),
-                       *[bindparam(f"d{n}_{key}", type_=dependent.c[key].type).label(key) for key in columns])
-                for n, _ in numbered]
+    for part, (same_kind, numbered_rows) in enumerate(groups):
+        dependent, parent_column, columns, conflict = same_kind
+        numbered = list(numbered_rows)
+        rows = []
+        for n, _ in numbered:
+            cells = [literal_column(str(n)).label("row_number")]
+            for key, if_new in columns:
+                column_type = dependent.c[key].type
+                if if_new:
+                    cells += [bindparam(f"d{n}_{key}_new", type_=column_type).label(f"{key}_new"),
+                              bindparam(f"d{n}_{key}_known", type_=column_type).label(f"{key}_known")]
+                else:
+                    cells.append(bindparam(f"d{n}_{key}", type_=column_type).label(key))
+            rows.append(select(*cells))
         given = union_all(*rows).subquery() if len(rows) > 1 else rows[0].subquery()
-        selected = [given.c[key] for key in columns]
-        targets = list(columns)
+        selected: list[Any] = []
+        for key, if_new in columns:
+            if if_new:
+                assert is_new is not None, "IfNew needs a marker column"
+                selected.append(case((is_new, given.c[f"{key}_new"]), else_=given.c[f"{key}_known"]))
+            else:
+                selected.append(given.c[key])
+        targets = [key for key, _if_new in columns]
         if parent_column is not None:
             selected.insert(0, parent.c.id)
             targets.insert(0, parent_column)
         ordered = select(*selected).select_from(parent).join(given, true()).order_by(given.c.row_number)
-        statement = statement.add_cte(insert(dependent).from_select(targets, ordered).cte(f"d{part}"))
+        insert_rows = postgresql.insert(dependent).from_select(targets, ordered)
+        if conflict is not None:
+            insert_rows = insert_rows.on_conflict_do_update(
+                index_elements=list(conflict[0]),
+                set_=_set_clause(insert_rows, dependent, conflict, f"d{numbered[0][0]}"))
+        statement = statement.add_cte(insert_rows.cte(f"d{part}"))
     return statement
 
 

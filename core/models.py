@@ -127,6 +127,7 @@ class PersonalRecord(Base):
     working_answers: Mapped[bytes | None] = mapped_column(LargeBinary, doc="the answers, while the flow needs them")
     working_signature: Mapped[bytes | None] = mapped_column(LargeBinary, doc="the signature, until the mandate")
     pending: Mapped[bytes | None] = mapped_column(LargeBinary, doc="a later form, applied once its e-mail is verified")
+    pending_from: Mapped[str | None] = mapped_column(String(64), doc="keyed hash of the browser that sent `pending`")
     participant_mandate: Mapped[bytes | None] = mapped_column(LargeBinary, doc="the participant's copy")
     sealed_placeholders: Mapped[bytes | None] = mapped_column(
         LargeBinary, doc="the name(s) exactly as filled into the agreement texts signed, sealed")

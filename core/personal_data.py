@@ -27,7 +27,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
-from .db import Dependent
+from .db import Dependent, Excluded, OnConflict
 from .hashing import keyed_hash, normalise_email
 from .models import PersonalRecord, Signup
 from .sealing import OpeningKeys, SealingKey, lock_for_participant, unlock_for_participant
@@ -64,34 +64,43 @@ def _answer_columns(data: dict[str, Any]) -> dict[str, bytes]:
     return {"sealed_answers": _seal(encoded), "working_answers": _lock(encoded)}
 
 
-def new_record(data: dict[str, Any]) -> Dependent:
-    """The answers of a first sign-up, as a row written with the new sign-up (:func:`core.db.commit_new`)."""
-    return Dependent(PersonalRecord.__table__, _answer_columns(data), parent_column="signup_id")
+def form_record(data: dict[str, Any], browser: str) -> Dependent:
+    """The answers of a sent form, as the row written with its sign-up (:func:`core.db.commit_upsert`): a new
+    sign-up's answers; for a known address they wait as ``pending`` until that address is verified (so nobody
+    can change another person's data by typing their e-mail address), with ``browser`` (a keyed hash of the
+    browser that sent them), so that they count only where the address is proven in that same browser. The same
+    row and the same work either way: the request does not show whether the address was known."""
+    columns = _answer_columns(data)
+    return Dependent(PersonalRecord.__table__, columns, parent_column="signup_id",
+                     on_conflict=OnConflict(("signup_id",), {"pending": Excluded("working_answers"),
+                                                             "pending_from": browser}))
 
 
-def store_pending(session: Session, signup: Signup, data: dict[str, Any]) -> None:
-    """Answers sent again for a known address: kept apart until that address is verified, so nobody can change
-    another person's data by typing their e-mail address."""
+def pending_sender(session: Session, signup: Signup) -> str | None:
+    """The browser (keyed hash) that sent the answers waiting for ``signup``'s address to be proven; ``""`` when
+    it is not known (a form kept before browsers were recorded), ``None`` when no answers are waiting."""
     record = _record(session, signup)
-    if record is None:
-        session.add(PersonalRecord(signup_id=signup.id, **_answer_columns(data)))
-    else:
-        record.pending = _lock(_encode(data))
+    if record is None or record.pending is None:
+        return None
+    return record.pending_from or ""
 
 
 def apply_pending(session: Session, signup: Signup) -> None:
-    """After verification: the latest answers replace the earlier ones (before signing only)."""
+    """After verification in the browser that sent them: the latest answers replace the earlier ones (before
+    signing only)."""
     record = _record(session, signup)
     if record is not None and record.pending is not None:
         pending = _unlock(record.pending)
         assert pending is not None
         record.sealed_answers, record.working_answers, record.pending = _seal(pending), record.pending, None
+        record.pending_from = None
 
 
 def drop_pending(session: Session, signup: Signup) -> None:
+    """Forget the answers waiting for verification (proven elsewhere, or the sign-up is signed already)."""
     record = _record(session, signup)
     if record is not None:
-        record.pending = None
+        record.pending = record.pending_from = None
 
 
 def load(session: Session, signup: Signup) -> dict[str, Any]:
@@ -178,7 +187,8 @@ def release(session: Session, signup: Signup) -> None:
     composed, or the mandate was withdrawn). The sealed copy and the participant's copy stay."""
     record = _record(session, signup)
     if record is not None:
-        record.working_answers = record.working_signature = record.pending = record.working_placeholders = None
+        record.working_answers = record.working_signature = record.pending = record.working_placeholders = \
+            record.pending_from = None
 
 
 def kept_after_withdrawal() -> ColumnElement[bool]:

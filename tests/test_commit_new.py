@@ -79,3 +79,34 @@ def test_it_refuses_to_commit_a_transaction_it_did_not_start(sessions: sessionma
         session.execute(select(1))
         with pytest.raises(RuntimeError, match="commit or roll back"):
             commit_new(session, Signup.__table__, new_signup("e" * 64, "t1"), ("campaign", "email_hash"))
+
+
+def test_an_upsert_writes_the_same_rows_for_a_new_and_a_known_key(sessions: sessionmaker[Session]) -> None:
+    """commit_upsert: a known key updates its row as asked, and the dependents are written either way, with
+    values that tell new from known (IfNew) and a dependent row of its own updated on its own key."""
+    from core.db import Added, Excluded, IfNew, OnConflict, commit_upsert
+    from core.models import PersonalRecord
+
+    def write(session: Session, token: str, language: str) -> tuple[int, object]:
+        values = {**new_signup("f" * 64, token), "language": language, "codes_sent": 1}
+        update = OnConflict(("campaign", "email_hash"), {"language": Excluded("language"), "codes_sent": Added()})
+        now = utcnow()
+        rows = [Dependent(PersonalRecord.__table__, {"sealed_answers": token.encode(), "working_answers": b"w"},
+                          parent_column="signup_id",
+                          on_conflict=OnConflict(("signup_id",), {"pending": Excluded("sealed_answers"),
+                                                                  "pending_from": token})),
+                *(Dependent(SignupEvent.__table__, {"step": IfNew(f"{step}-new", f"{step}-known"), "at": now},
+                            parent_column="signup_id") for step in ("a", "b"))]
+        return commit_upsert(session, Signup.__table__, values, ("campaign", "email_hash"), update, "token", rows)
+
+    with sessions() as session:
+        first_id, first_token = write(session, "t1", "nl")
+        second_id, second_token = write(session, "t2", "en")
+        assert first_id == second_id and (first_token, second_token) == ("t1", "t1")  # the second found the first
+    with sessions() as other:
+        signup = other.get(Signup, first_id)
+        assert signup is not None and (signup.token, signup.language, signup.codes_sent) == ("t1", "en", 2)
+        assert [e.step for e in signup.events] == ["a-new", "b-new", "a-known", "b-known"]
+        record = other.get(PersonalRecord, first_id)
+        assert record is not None and record.sealed_answers == b"t1"  # kept; the second's went to pending
+        assert (record.pending, record.pending_from) == (b"t2", "t2")

@@ -287,19 +287,7 @@ def test_resend_waits_a_minute_then_sends_a_new_code(db_app: Flask) -> None:
     assert post_code(client, code_of(second), "en").status_code == 302
 
 
-def test_signed_link_verifies_in_another_browser_once(db_app: Flask) -> None:
-    post_form(db_app.test_client(), "en")
-    [mail] = deliver(db_app)
-    link = link_of(mail)
-    phone = db_app.test_client()  # opening the mail on a phone: no session there
-    response = phone.get(link, base_url=TIKTOK)
-    assert response.status_code == 302 and response.headers["Location"].endswith("/join/sign")
-    assert phone.get("/en/join/sign", base_url=TIKTOK).status_code == 200
-    again = phone.get(link, base_url=TIKTOK)  # opened twice in the same browser: fine
-    assert again.headers["Location"].endswith("/join/sign")
-    stranger = db_app.test_client()
-    refused = stranger.get(link, base_url=TIKTOK)  # the code is spent: the link no longer verifies
-    assert refused.headers["Location"].endswith("/join")
+# The link's page and its button: tests/test_verify_link.py.
 
 
 def test_tampered_or_foreign_link_is_refused(db_app: Flask) -> None:

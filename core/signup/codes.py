@@ -1,5 +1,5 @@
 """E-mail verification: a 6-digit code (stored hashed), valid 15 minutes, 5 tries, a new one after 60 seconds;
-and a signed link in the same mail that verifies in one click while that code is current."""
+and a signed link in the same mail that verifies, with the button on the page it opens, while that code is current."""
 
 from __future__ import annotations
 
@@ -30,7 +30,9 @@ class CodeCheck(Enum):
 
 
 def _code_hash(key: str, signup: Signup, code: str) -> str:
-    return keyed_hash(key, "code", f"{signup.token}:{code}")
+    # Keyed by the campaign and address, not the sign-up's token: a form for a known address is written in the
+    # same statement as a new one (core.signup.flow.start), before the request knows which sign-up it is.
+    return keyed_hash(key, "code", f"{signup.campaign}:{signup.email_hash}:{code}")
 
 
 def issue_code(key: str, signup: Signup, now: dt.datetime) -> str:
@@ -94,13 +96,14 @@ def _link_serializer(secret_key: str, campaign: str) -> URLSafeTimedSerializer:
 
 
 def link_token(secret_key: str, signup: Signup) -> str:
-    """The token of the one-click link: names the sign-up and the code it was sent with."""
+    """The token of the verification link: names the sign-up (by its address's keyed hash, which the form's
+    request knows before it knows whether the address is new) and the code it was sent with."""
     assert signup.code_hash is not None
-    return _link_serializer(secret_key, signup.campaign).dumps([signup.token, signup.code_hash[:16]])
+    return _link_serializer(secret_key, signup.campaign).dumps([signup.email_hash, signup.code_hash[:16]])
 
 
 def read_link_token(secret_key: str, campaign: str, token: str) -> tuple[str, str] | None:
-    """(sign-up token, code fingerprint) of a valid, unexpired link, else None."""
+    """(address hash, code fingerprint) of a valid, unexpired link, else None."""
     try:
         value = _link_serializer(secret_key, campaign).loads(token, max_age=int(CODE_VALID.total_seconds()))
     except BadData:

@@ -1,6 +1,6 @@
 """The steps of joining, as database changes. Each function changes the caller's session; the view commits, so a
 step and the mail or job it needs are saved together or not at all (a new sign-up in :func:`start` is committed
-there, in one statement with its mail).
+there, in one statement with its mail, whether the address is new or known).
 
 started --(code or link)--> verified --(agreements + signature)--> signed
 """
@@ -8,6 +8,7 @@ started --(code or link)--> verified --(agreements + signature)--> signed
 from __future__ import annotations
 
 import datetime as dt
+import hmac
 import secrets
 from dataclasses import dataclass
 from enum import Enum
@@ -19,16 +20,25 @@ from sqlalchemy.orm import Session
 
 from .. import personal_data
 from ..campaigns import LoadedCampaign
-from ..db import Dependent, commit_new, row_values
+from ..db import Added, Dependent, Excluded, IfNew, OnConflict, commit_upsert, row_values
 from ..fees import FeeModel
-from ..hashing import earlier_email_hashes, email_hash
+from ..hashing import earlier_email_hashes, email_hash, keyed_hash
 from ..jobs import enqueue, new_job
 from ..mail import MAIL_JOB, template_mail_payload
 from ..models import AcceptedAgreement, Signup, SignupEvent, Stage
 from ..ratelimits import RateLimits
 from ..tenancy import campaign_url
 from .agreements import AgreementText, recorded_campaign_values
-from .codes import CODE_VALID, CodeCheck, check_code, issue_code, link_token, seconds_until_resend, spend_code
+from .codes import (
+    CODE_VALID,
+    CodeCheck,
+    check_code,
+    issue_code,
+    link_token,
+    read_link_token,
+    seconds_until_resend,
+    spend_code,
+)
 from .payment_reminder import REMIND_AFTER_SIGNING, queue_payment_reminder
 
 
@@ -55,7 +65,7 @@ class Sending(Enum):
     LIMITED = "limited"  # too many codes for this address (from this network today, or from anywhere just now)
 
 
-def _event_values(step: str, visit: Visit, detail: str | None) -> dict[str, Any]:
+def _event_values(step: str | IfNew, visit: Visit, detail: str | None) -> dict[str, Any]:
     return {"step": step, "at": visit.now, "ip_hash": visit.ip_hash,
             "user_agent": (visit.user_agent or "")[:400] or None, "detail": detail}
 
@@ -65,9 +75,13 @@ def record(session: Session, signup: Signup, step: str, visit: Visit, detail: st
     session.add(SignupEvent(signup_id=signup.id, **_event_values(step, visit, detail)))
 
 
-def _step_rows(steps: list[str], visit: Visit) -> list[Dependent]:
-    """:func:`record` for several steps of a new sign-up, as rows written with it (:func:`core.db.commit_new`)."""
-    return [Dependent(SignupEvent.__table__, _event_values(step, visit, None), parent_column="signup_id")
+def _step_rows(steps: list[str | IfNew], visit: Visit) -> list[Dependent]:
+    """:func:`record` for several steps of a sign-up, as rows written with it (:func:`core.db.commit_upsert`)."""
+    # Every row alike (a step that is the same either way is IfNew too), so PostgreSQL writes them in one INSERT,
+    # in the order given.
+    return [Dependent(SignupEvent.__table__,
+                      _event_values(step if isinstance(step, IfNew) else IfNew(step, step), visit, None),
+                      parent_column="signup_id")
             for step in steps]
 
 
@@ -99,13 +113,35 @@ def move_earlier_signups(session: Session, hash_key: str, address: str, campaign
         pass
 
 
-def start(session: Session, loaded: LoadedCampaign, language: str, answers: dict[str, str], keys: Keys,
-          limits: RateLimits, visit: Visit) -> tuple[Signup, Sending]:
-    """A sent form: the sign-up of this address (new or known), and maybe a code by mail. A new sign-up is
-    committed here (``session`` must have no transaction open); a known one is left to the caller's commit.
+@dataclass(frozen=True)
+class Started:
+    """What a sent form leaves the browser with: the sign-up's token, and whether a code went out."""
 
-    A known address gets exactly the same treatment as a new one, so the page reveals nothing; its earlier data
-    stays until the new answers are confirmed by the code. A sent form always gets a fresh code (within the limits
+    token: str
+    sending: Sending
+
+
+def browser_hash(keys: Keys, browser: str) -> str:
+    """The keyed hash of a browser's random id (kept in its session), as stored with answers it sent."""
+    return keyed_hash(keys.hash_key, "browser", browser)
+
+
+# What a form for a known address changes in its sign-up: the language, and the new code (when one is sent).
+_KNOWN_ADDRESS = {"language": Excluded("language")}
+_NEW_CODE = {"code_hash": Excluded("code_hash"), "code_expires_at": Excluded("code_expires_at"),
+             "code_sent_at": Excluded("code_sent_at"), "code_attempts": Excluded("code_attempts"),
+             "codes_sent": Added()}
+
+
+def start(session: Session, loaded: LoadedCampaign, language: str, answers: dict[str, str], keys: Keys,
+          limits: RateLimits, visit: Visit, browser: str) -> Started:
+    """A sent form from ``browser`` (its random id): the sign-up of this address (new or known), and maybe a code
+    by mail. Committed here (``session`` must have no transaction open).
+
+    A known address gets exactly the same treatment as a new one, so neither the page nor the time it takes
+    reveals anything: the same statement is sent (core.db.commit_upsert), writing the same rows and queueing the
+    same mail; only the database sees whether the address was there. Its earlier data stays until the new
+    answers are confirmed by the code, in this browser. A sent form always gets a fresh code (within the limits
     per address): waiting here would tell a stranger that this address asked for a code a moment ago. The
     one-minute wait is for the resend button.
     """
@@ -113,29 +149,22 @@ def start(session: Session, loaded: LoadedCampaign, language: str, answers: dict
     if earlier_email_hashes(keys.hash_key, answers["email"]):  # an IDN address: maybe joined in an earlier form
         move_earlier_signups(session, keys.hash_key, answers["email"], loaded.slug)
         session.commit()
-    # Most forms come from a new address: save it as one (no lookup first); the unique key (campaign, address)
-    # tells when it is not: a returning visitor, or the same form sent twice at once. This is the busiest write of
-    # the site, so the sign-up, its answers, its evidence and its mail are written and committed at once by
-    # core.db.commit_new (one statement on PostgreSQL; bench/README.md). The Signup object is only a value holder
-    # here; it never joins the session.
+    # The busiest write of the site: the sign-up (or the known one's new code), its answers, its evidence and its
+    # mail in one statement on PostgreSQL (bench/README.md). The Signup object is only a value holder here; it
+    # never joins the session. The code is keyed by the campaign and address, and the link names the address's
+    # hash, so both are made before the statement tells whether the address is new.
     signup = Signup(token=secrets.token_urlsafe(32), campaign=loaded.slug, email_hash=hashed, language=language,
                     stage=Stage.STARTED, created_at=visit.now, code_attempts=0, codes_sent=0)
     code = issue_code(keys.hash_key, signup, visit.now) if limits.hit_mail("code-mail", hashed, visit.network) \
         else None
-    rows = [personal_data.new_record(answers), *_step_rows(["form", "code-sent"] if code else ["form"], visit)]
+    steps: list[str | IfNew] = [IfNew("form", "form-again"), *(["code-sent"] if code else [])]
+    rows = [personal_data.form_record(answers, browser_hash(keys, browser)), *_step_rows(steps, visit)]
     if code is not None:
         rows.append(new_job(MAIL_JOB, _code_mail(loaded, signup, answers, code, keys), campaign=loaded.slug))
-    new_id = commit_new(session, Signup.__table__, row_values(signup), ("campaign", "email_hash"), rows)
-    sending = Sending.SENT if code else Sending.LIMITED
-    if new_id is not None:
-        signup.id = new_id
-        return signup, sending
-    known = session.scalars(select(Signup).where(Signup.campaign == loaded.slug, Signup.email_hash == hashed)).one()
-    personal_data.store_pending(session, known, answers)
-    record(session, known, "form-again", visit)
-    known.language = language
-    counted = sending is not Sending.LIMITED  # the attempt above already counted against the daily limit
-    return known, send_code(session, loaded, known, answers, keys, limits, visit, wait=False, counted=counted)
+    update = OnConflict(("campaign", "email_hash"), {**_KNOWN_ADDRESS, **(_NEW_CODE if code else {})})
+    _id, token = commit_upsert(session, Signup.__table__, row_values(signup), ("campaign", "email_hash"), update,
+                               "token", rows)
+    return Started(token, Sending.SENT if code else Sending.LIMITED)
 
 
 def send_code(session: Session, loaded: LoadedCampaign, signup: Signup, answers: dict[str, str], keys: Keys,
@@ -176,27 +205,74 @@ def resend(session: Session, loaded: LoadedCampaign, signup: Signup, keys: Keys,
     return send_code(session, loaded, signup, pending or answers, keys, limits, visit)
 
 
-def verify(session: Session, signup: Signup, result: CodeCheck, visit: Visit, how: str) -> None:
-    """A correct code or link: the address is the visitor's; their latest answers count (before signing)."""
+def verify(session: Session, signup: Signup, result: CodeCheck, visit: Visit, how: str, browser: str,
+           keys: Keys) -> str | None:
+    """A correct code or link, in ``browser``: the address is the visitor's. Answers sent again for it count only
+    if this browser sent them, before signing; otherwise they are dropped, and the evidence says why. Returns
+    ``"applied"``, ``"other-browser"``, ``"signed"`` (dropped: the signed data is evidence and stays as it was)
+    or None (no answers were waiting)."""
     assert result is CodeCheck.OK
     spend_code(signup)
     if signup.stage == Stage.STARTED:
         signup.stage = Stage.VERIFIED
         signup.verified_at = visit.now
-    if signup.stage == Stage.VERIFIED:
-        personal_data.apply_pending(session, signup)
-    else:  # already signed: the signed data is evidence and stays as it was
-        personal_data.drop_pending(session, signup)
     record(session, signup, "verified", visit, detail=how)
+    sender = personal_data.pending_sender(session, signup)
+    if sender is None:
+        return None
+    if signup.stage != Stage.VERIFIED:
+        outcome = "signed"
+    elif hmac.compare_digest(sender, browser_hash(keys, browser)):
+        personal_data.apply_pending(session, signup)
+        record(session, signup, "form-again-applied", visit)
+        return "applied"
+    else:
+        outcome = "other-browser"
+    personal_data.drop_pending(session, signup)
+    record(session, signup, "form-again-dropped", visit, detail=outcome)
+    return outcome
 
 
-def try_code(session: Session, signup: Signup, code: str, keys: Keys, visit: Visit) -> CodeCheck:
+def try_code(session: Session, signup: Signup, code: str, keys: Keys, visit: Visit,
+             browser: str) -> tuple[CodeCheck, str | None]:
+    """Check a typed code; when right, :func:`verify` (its outcome for answers sent again is returned too)."""
     result = check_code(session, keys.hash_key, signup, code, visit.now)
     if result is CodeCheck.OK:
-        verify(session, signup, result, visit, how="code")
-    else:
-        record(session, signup, "code-rejected", visit, detail=result.value)
-    return result
+        return result, verify(session, signup, result, visit, "code", browser, keys)
+    record(session, signup, "code-rejected", visit, detail=result.value)
+    return result, None
+
+
+def find_by_link(session: Session, campaign: str, token: str, keys: Keys) -> tuple[Signup | None, str]:
+    """The sign-up a verification link of ``campaign`` names, and the fingerprint of the code it was sent with;
+    (None, "") for a link that is tampered with, for another campaign, or older than a code lives."""
+    found = read_link_token(keys.secret_key, campaign, token)
+    if found is None:
+        return None, ""
+    signup = session.scalar(select(Signup).where(Signup.campaign == campaign, Signup.email_hash == found[0]))
+    return signup, found[1]
+
+
+def link_is_current(signup: Signup, fingerprint: str, now: dt.datetime) -> bool:
+    """The link's code is still the sign-up's current code, unspent and unexpired (nothing is changed)."""
+    return bool(signup.code_hash and fingerprint and hmac.compare_digest(signup.code_hash[:16], fingerprint)
+                and signup.code_expires_at and now <= signup.code_expires_at)
+
+
+def verify_by_link(session: Session, signup: Signup, fingerprint: str, visit: Visit, browser: str,
+                   keys: Keys) -> tuple[bool, str | None]:
+    """The button of a verification link, pressed in ``browser``: (True, outcome of :func:`verify`) when the link's
+    code was current and this call spent it, in one statement, so that two presses at once verify once; else
+    (False, None)."""
+    if not link_is_current(signup, fingerprint, visit.now):
+        return False, None
+    spent = session.execute(update(Signup).where(Signup.id == signup.id, Signup.code_hash == signup.code_hash,
+                                                 Signup.code_expires_at >= visit.now)
+                            .values(code_hash=None, code_expires_at=None)
+                            .execution_options(synchronize_session=False)).rowcount
+    if not spent:  # pressed elsewhere (or twice) at the same moment
+        return False, None
+    return True, verify(session, signup, CodeCheck.OK, visit, "link", browser, keys)
 
 
 def sign(session: Session, loaded: LoadedCampaign, signup: Signup, texts: list[AgreementText],

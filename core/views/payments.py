@@ -8,7 +8,7 @@ what the provider has reported, and waits (refreshing itself) until it has.
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, g, redirect, request, session, url_for
+from flask import Blueprint, Response, abort, g, redirect, request, session, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -31,6 +31,13 @@ bp = localized_blueprint("payments", __name__)
 webhooks = Blueprint("payment_webhooks", __name__)
 
 REFRESH_SECONDS = 3
+
+
+@bp.after_request
+def _never_stored(response: Response) -> Response:
+    # Pages of one sign-up's payment (after the form, like the join flow's): no browser or proxy cache keeps them.
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
 
 
 def _signup_of(token: str) -> tuple[LoadedCampaign, Signup]:

@@ -1,11 +1,14 @@
 """Joining a campaign: form -> e-mail code (or link) -> agreements and signature -> done, and the mandate PDF.
 
 The browser's session (a cookie of this campaign only) remembers which sign-up it started and whether it proved
-the e-mail address; a sign-up can only be continued from a browser that entered the code or opened the link.
+the e-mail address; a sign-up can only be continued from a browser that entered the code or pressed the button
+of the link. It also holds a random id of the browser, so answers sent again for a known address count only when
+that address is proven in the browser that sent them. No page after the form may be kept by a cache.
 """
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 from flask import Response, abort, current_app, flash, g, redirect, request, session, url_for
@@ -24,7 +27,7 @@ from ..models import Signup, Stage, is_participant
 from ..rendering import render_page
 from ..signup import flow
 from ..signup.agreements import AgreementText, agreement_text
-from ..signup.codes import CODE_VALID, MAX_ATTEMPTS, CodeCheck, read_link_token, seconds_until_resend
+from ..signup.codes import CODE_VALID, MAX_ATTEMPTS, CodeCheck, seconds_until_resend
 from ..signup.fields import build_form
 from ..signup.links import mandate_link_token, pay_link_token, read_mandate_link_token
 from ..signup.signature import SignatureProblem, SignatureRefused, read_drawn_signature
@@ -32,6 +35,15 @@ from ..site import current_campaign, site
 from .localized import localized_blueprint, localized_route
 
 bp = localized_blueprint("signup", __name__)
+
+
+@bp.after_request
+def _never_stored(response: Response) -> Response:
+    # Every page after the form shows where a sign-up stands (the done page links the mandate): no browser or proxy
+    # cache may keep them. The form itself may stay in the browser's history, so Back keeps what was typed.
+    if request.endpoint != "signup.start" or request.method != "GET":
+        response.headers["Cache-Control"] = "private, no-store"
+    return response
 
 
 def _keys() -> flow.Keys:
@@ -61,6 +73,24 @@ def limit_per_ip(rule: str) -> None:
     site().limits.enforce(rule, current_visit().network)
 
 
+BROWSER_KEY = "browser"
+
+
+def _browser() -> str:
+    """This browser's random id, kept in its session (made on first use)."""
+    value = session.get(BROWSER_KEY)
+    if not isinstance(value, str):
+        value = session[BROWSER_KEY] = secrets.token_urlsafe(16)
+    return value
+
+
+def _tell_outcome(outcome: str | None) -> None:
+    """After the address was proven: say when answers sent again from another browser were not used."""
+    if outcome == "other-browser":
+        flash(_("Details sent again for this address from another browser were not used. To change your details, "
+                "send the form again from this browser."))
+
+
 def _started() -> Signup | None:
     return flow.find(db_session(), current_campaign().slug, session.get("signup"))
 
@@ -88,12 +118,12 @@ def start() -> BaseResponse:
     if form.validate_on_submit():
         limit_per_ip("signup-form-ip")
         db = db_session()
-        signup, sending = flow.start(db, loaded, g.lang, form.answers(), _keys(), site().limits, current_visit())
-        db.commit()
-        session["signup"] = signup.token
+        started = flow.start(db, loaded, g.lang, form.answers(), _keys(), site().limits, current_visit(),
+                             _browser())
+        session["signup"] = started.token
         session.pop("verified", None)
         session.pop(MANDATE_KEY, None)
-        session["sending"] = sending.value
+        session["sending"] = started.sending.value
         return redirect(url_for("signup.verify"))
     return render_page("signup/form.html", cache=False, form=form)
 
@@ -118,10 +148,11 @@ def verify() -> BaseResponse:
         return _verify_page(signup, _("The page was open too long; please try again."), 400)
     limit_per_ip("code-check-ip")
     db = db_session()
-    result = flow.try_code(db, signup, request.form.get("code", ""), _keys(), current_visit())
+    result, outcome = flow.try_code(db, signup, request.form.get("code", ""), _keys(), current_visit(), _browser())
     db.commit()
     if result is CodeCheck.OK:
         session["verified"] = signup.token
+        _tell_outcome(outcome)
         return _next_step(signup)
     messages = {
         CodeCheck.WRONG: ngettext("That code is not right. You have %(num)s try left.",
@@ -150,23 +181,36 @@ def resend() -> BaseResponse:
     return redirect(url_for("signup.verify"))
 
 
-@localized_route(bp, "/join/verify/<token>")
+@localized_route(bp, "/join/verify/<token>", methods=["GET", "POST"])
 def verify_link(token: str) -> BaseResponse:
+    """The link from the code mail: a page with a button. A GET changes nothing (no code spent, no evidence), so a
+    mail scanner that opens every link spends nothing; the button (a POST with CSRF) verifies."""
     loaded = _joinable()
     limit_per_ip("code-check-ip")
-    found = read_link_token(_keys().secret_key, loaded.slug, token)
     db = db_session()
-    signup = flow.find(db, loaded.slug, found[0]) if found else None
-    if signup is not None and signup.code_hash and signup.code_hash[:16] == found[1] \
-            and signup.code_expires_at and utcnow() <= signup.code_expires_at:  # type: ignore[index]
-        flow.verify(db, signup, CodeCheck.OK, current_visit(), how="link")
-        db.commit()
-        if session.get("signup") != signup.token:
-            session.pop(MANDATE_KEY, None)
-        session["signup"], session["verified"] = signup.token, signup.token
+    signup, fingerprint = flow.find_by_link(db, loaded.slug, token, _keys())
+    if signup is not None and session.get("verified") == signup.token:  # opened (or pressed) twice: go on
         return _next_step(signup)
-    if signup is not None and session.get("verified") == signup.token:  # the link was opened twice
-        return _next_step(signup)
+    if signup is None or not flow.link_is_current(signup, fingerprint, utcnow()):
+        return _link_refused()
+    if request.method == "GET":
+        return render_page("signup/confirm_link.html", cache=False, token=token)
+    if not csrf_ok():
+        return render_page("signup/confirm_link.html", cache=False, status=400, token=token,
+                           message=_("The page was open too long; please try again."))
+    verified, outcome = flow.verify_by_link(db, signup, fingerprint, current_visit(), _browser(), _keys())
+    if not verified:
+        db.rollback()
+        return _link_refused()
+    db.commit()
+    if session.get("signup") != signup.token:
+        session.pop(MANDATE_KEY, None)
+    session["signup"], session["verified"] = signup.token, signup.token
+    _tell_outcome(outcome)
+    return _next_step(signup)
+
+
+def _link_refused() -> BaseResponse:
     flash(_("This link has expired or was already used. Enter the code from the newest e-mail, or ask for a "
             "new one."))
     return redirect(url_for("signup.verify") if _started() else url_for("signup.start"))

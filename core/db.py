@@ -121,6 +121,7 @@ class Database:
         self.url = url
         self.engine = make_engine(url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        event.listen(self.sessions, "before_commit", note_commit)
 
     def init_app(self, app: Flask) -> None:
         app.extensions["claimsite.db"] = self
@@ -142,6 +143,21 @@ def db_session() -> Session:
         session = current_app.extensions["claimsite.db"].sessions()
         g.db_session = session
     return session
+
+
+# session.info key: this session has sent (or tried to send) a COMMIT.
+_COMMIT_SENT = "claimsite.commit_sent"
+
+
+def note_commit(session: Session) -> None:
+    """Remember that ``session`` committed (or is about to): from then on, running its request again could write
+    twice, or write what a commit of unknown outcome may already have written (see :mod:`core.database_faults`)."""
+    session.info[_COMMIT_SENT] = True
+
+
+def commit_sent(session: Session) -> bool:
+    """``session`` has committed, or tried to, since it was opened."""
+    return bool(session.info.get(_COMMIT_SENT))
 
 
 def row_values(obj: Base) -> dict[str, Any]:
@@ -180,10 +196,19 @@ def commit_new(session: Session, table: Table, values: dict[str, Any], unique: t
     For the busiest write of the site (every sign-up form). On PostgreSQL it is ONE statement (data-modifying
     CTEs: all or nothing) sent in autocommit through the driver, on a connection of the session's pool: one round
     trip, where BEGIN, a statement per row and COMMIT through the ORM cost six, and about a millisecond of CPU
-    less (bench/README.md). Elsewhere (SQLite) a statement per row in one transaction of the session."""
+    less (bench/README.md). Elsewhere (SQLite) a statement per row in one transaction of the session.
+
+    A connection the server dropped (a restart) is replaced and the statement sent once more: it is idempotent by
+    the unique key, so if the first one was committed after all, the second writes nothing and returns ``None``."""
     if session.in_transaction():
         raise RuntimeError("commit_new() commits its own transaction: commit or roll back the session first")
+    note_commit(session)
     if session.get_bind().dialect.name == "postgresql":
+        try:
+            return _commit_in_one_statement(session, table, values, unique, dependents)
+        except DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise
         return _commit_in_one_statement(session, table, values, unique, dependents)
     new_id = session.execute(_insert_unless_present(table, unique), values).scalar_one_or_none()
     if new_id is not None:
@@ -210,7 +235,11 @@ def _commit_in_one_statement(session: Session, table: Table, values: dict[str, A
         params[name] = process(params[name])
     # A connection of the session's pool (checked as the session's would be), without the session's transaction
     # bookkeeping, which costs more CPU than the statement itself.
-    pooled = session.get_bind().raw_connection()
+    try:
+        pooled = session.get_bind().raw_connection()
+    except dialect.loaded_dbapi.Error as exc:  # raised by the driver as it is: wrap it as a Connection would
+        raise DBAPIError.instance(None, None, exc, dialect.loaded_dbapi.Error, hide_parameters=True,
+                                  dialect=dialect) from exc
     driver = pooled.driver_connection
     driver.autocommit = True  # psycopg: set on the client only, no round trip
     lost = False
@@ -223,7 +252,9 @@ def _commit_in_one_statement(session: Session, table: Table, values: dict[str, A
         # the error is raised as SQLAlchemy raises it (IntegrityError, ...), without the values (personal data).
         lost = dialect.is_disconnect(exc, driver, None)
         if lost:
-            pooled.invalidate(exc)
+            # The whole pool, as SQLAlchemy does for its own connections: when the server restarted, every pooled
+            # connection is dead, and the retry must not take the next dead one.
+            session.get_bind().pool._invalidate(pooled, exc)
         raise DBAPIError.instance(sql, None, exc, dialect.loaded_dbapi.Error, hide_parameters=True,
                                   connection_invalidated=lost, dialect=dialect) from exc
     finally:

@@ -423,9 +423,18 @@ def burst(args: argparse.Namespace, servers: Servers, cluster: PrivateCluster, s
         threading.Thread(target=restart, daemon=True).start()
 
     def kill_a_gunicorn_worker() -> None:
-        victim = servers.gunicorn_workers()[0]
+        # One that is running (most likely in the middle of a request), if one is within a few seconds.
+        victim, busy = servers.gunicorn_workers()[0], False
+        deadline = time.monotonic() + 3.0
+        while time.monotonic() < deadline and not busy:
+            for pid in servers.gunicorn_workers():
+                with contextlib.suppress(OSError):
+                    if Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] == "R":
+                        victim, busy = pid, True
+                        break
+            time.sleep(0.005)
         os.kill(victim, signal.SIGKILL)
-        record.note(f"gunicorn worker {victim} killed (SIGKILL)", started)
+        record.note(f"gunicorn worker {victim} killed (SIGKILL){' while running' if busy else ''}", started)
 
     def restart_postgresql() -> None:
         record.note("PostgreSQL stopping (pg_ctl stop -m fast)", started)
@@ -560,7 +569,8 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=6, help="client threads (default 6)")
     parser.add_argument("--workers", type=int, default=4, help="gunicorn workers (default 4, as README runs it)")
     parser.add_argument("--paid-every", type=int, default=4, help="every n-th sign-up is on the paid campaign")
-    parser.add_argument("--down-seconds", type=float, default=2.0, help="how long PostgreSQL stays down")
+    parser.add_argument("--down-seconds", type=float, default=5.0,
+                        help="how long PostgreSQL stays down in its restart (default 5)")
     parser.add_argument("--deadline", type=float, default=240.0,
                         help="seconds after the burst by which every confirmation must have arrived")
     args = parser.parse_args()

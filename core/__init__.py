@@ -10,7 +10,7 @@ from flask_wtf import CSRFProtect
 from werkzeug.exceptions import NotFound
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import rendering, security_headers
+from . import database_faults, rendering, security_headers
 from .assets import Assets
 from .campaigns import CampaignConfigError, CampaignRegistry
 from .cli import campaigns_cli
@@ -121,6 +121,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     for blueprints in plugins.pm.hook.claimsite_blueprints():
         for blueprint in blueprints:
             app.register_blueprint(blueprint)
+    database_faults.init_app(app)  # after every blueprint: it wraps their views
     errors.init_app(app)
     security_headers.init_app(app)
 

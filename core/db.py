@@ -123,6 +123,7 @@ class Database:
         self.url = url
         self.engine = make_engine(url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        event.listen(self.sessions, "before_commit", note_commit)
 
     def init_app(self, app: Flask) -> None:
         app.extensions["claimsite.db"] = self
@@ -144,6 +145,21 @@ def db_session() -> Session:
         session = current_app.extensions["claimsite.db"].sessions()
         g.db_session = session
     return session
+
+
+# session.info key: this session has sent (or tried to send) a COMMIT.
+_COMMIT_SENT = "claimsite.commit_sent"
+
+
+def note_commit(session: Session) -> None:
+    """Remember that ``session`` committed (or is about to): from then on, running its request again could write
+    twice, or write what a commit of unknown outcome may already have written (see :mod:`core.database_faults`)."""
+    session.info[_COMMIT_SENT] = True
+
+
+def commit_sent(session: Session) -> bool:
+    """``session`` has committed, or tried to, since it was opened."""
+    return bool(session.info.get(_COMMIT_SENT))
 
 
 def row_values(obj: Base) -> dict[str, Any]:
@@ -214,7 +230,10 @@ def commit_new(session: Session, table: Table, values: dict[str, Any], unique: t
     On PostgreSQL it is ONE statement (data-modifying CTEs: all or nothing) sent in autocommit through the driver,
     on a connection of the session's pool: one round trip, where BEGIN, a statement per row and COMMIT through the
     ORM cost six, and about a millisecond of CPU less (bench/README.md). Elsewhere (SQLite) a statement per row in
-    one transaction of the session."""
+    one transaction of the session.
+
+    A connection the server dropped (a restart) is replaced and the statement sent once more: it is idempotent by
+    the unique key, so if the first one was committed after all, the second writes nothing and returns ``None``."""
     written = _write(session, _Plan(table, values, unique, None, None, tuple(dependents)))
     return None if written is None else written[0]
 
@@ -227,7 +246,9 @@ def commit_upsert(session: Session, table: Table, values: dict[str, Any], unique
     new (it is the one given) or known (another), e.g. a random public token.
 
     The same statements run whether the row is new or known, so a caller that must not reveal which (the
-    sign-up form) does the same work for both; only the database knows the difference."""
+    sign-up form) does the same work for both; only the database knows the difference. A connection the server
+    dropped is replaced and the statement sent once more; if the first one was committed after all, the second
+    updates the row as a repeated form would (its dependents are written again), and never makes a second row."""
     written = _write(session, _Plan(table, values, unique, update, marker, tuple(dependents)))
     assert written is not None, "an upsert always returns its row"
     return written[0], written[1]
@@ -247,7 +268,14 @@ def _write(session: Session, plan: _Plan) -> tuple[Any, ...] | None:
     """The parent's returned row (id, and the marker if any), or None when it exists and is not updated."""
     if session.in_transaction():
         raise RuntimeError("commit_new() commits its own transaction: commit or roll back the session first")
+    note_commit(session)
     if session.get_bind().dialect.name == "postgresql":
+        try:
+            return _commit_in_one_statement(session, plan)
+        except DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise
+        # Dropped before the answer came: sent once more on a new connection (see commit_new, commit_upsert).
         return _commit_in_one_statement(session, plan)
     shape = _shape(plan)
     parent, parts = _sqlite_statements(shape)
@@ -360,7 +388,11 @@ def _commit_in_one_statement(session: Session, plan: _Plan) -> tuple[Any, ...] |
         params[name] = process(params[name])
     # A connection of the session's pool (checked as the session's would be), without the session's transaction
     # bookkeeping, which costs more CPU than the statement itself.
-    pooled = session.get_bind().raw_connection()
+    try:
+        pooled = session.get_bind().raw_connection()
+    except dialect.loaded_dbapi.Error as exc:  # raised by the driver as it is: wrap it as a Connection would
+        raise DBAPIError.instance(None, None, exc, dialect.loaded_dbapi.Error, hide_parameters=True,
+                                  dialect=dialect) from exc
     driver = pooled.driver_connection
     driver.autocommit = True  # psycopg: set on the client only, no round trip
     lost = False
@@ -373,7 +405,9 @@ def _commit_in_one_statement(session: Session, plan: _Plan) -> tuple[Any, ...] |
         # the error is raised as SQLAlchemy raises it (IntegrityError, ...), without the values (personal data).
         lost = dialect.is_disconnect(exc, driver, None)
         if lost:
-            pooled.invalidate(exc)
+            # The whole pool, as SQLAlchemy does for its own connections: when the server restarted, every pooled
+            # connection is dead, and the retry must not take the next dead one.
+            session.get_bind().pool._invalidate(pooled, exc)
         raise DBAPIError.instance(sql, None, exc, dialect.loaded_dbapi.Error, hide_parameters=True,
                                   connection_invalidated=lost, dialect=dialect) from exc
     finally:

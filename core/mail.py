@@ -49,9 +49,12 @@ def compose(
     template: str,
     context: dict[str, Any],
     attachments: Sequence[tuple[str, str, bytes]] = (),
+    message_id: str | None = None,
 ) -> EmailMessage:
     """A multipart/alternative (text + HTML) message rendered in ``language``, with ``(filename, mimetype,
-    bytes)`` attachments. Needs an app context (a request's, a CLI command's or a job's)."""
+    bytes)`` attachments. ``message_id`` is the part of the Message-ID before the ``@`` (see
+    :func:`new_message_id`); a new one if not given. Needs an app context (a request's, a CLI command's or a
+    job's)."""
     app = current_app
     services = app.extensions["claimsite"]
     settings: Settings = services.settings
@@ -78,7 +81,8 @@ def compose(
         message["Reply-To"] = formataddr((c.organisation.name, str(c.organisation.email)))
     message["To"] = to
     message["Date"] = formatdate(usegmt=True)
-    message["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or None)
+    domain = sender.rpartition("@")[2] or None
+    message["Message-ID"] = f"<{message_id}@{domain or 'localhost'}>" if message_id else make_msgid(domain=domain)
     message["Auto-Submitted"] = "auto-generated"
     # quoted-printable keeps the stored message ASCII and every server happy (no 8BITMIME needed).
     message.set_content(_with_final_newline(text), cte="quoted-printable")
@@ -111,8 +115,18 @@ def queue_template_mail(session: Session, *, loaded: LoadedCampaign, language: s
 
 def template_mail_payload(*, language: str, to: str, template: str, context: dict[str, Any],
                           kind: str) -> dict[str, Any]:
-    """The payload of a ``mail`` job that the worker composes from ``template`` (see :func:`queue_template_mail`)."""
-    return {"mail": kind, "template": template, "language": language, "to": to, "context": context}
+    """The payload of a ``mail`` job that the worker composes from ``template`` (see :func:`queue_template_mail`).
+
+    Its Message-ID is chosen now and kept in the job: a worker that dies after the mail server took the message
+    (before the job is marked done) sends it again, and the copy then has the same Message-ID, which mail
+    clients show once. A message composed before queueing (:func:`queue_mail`) keeps its own the same way."""
+    return {"mail": kind, "template": template, "language": language, "to": to, "context": context,
+            "message_id": new_message_id()}
+
+
+def new_message_id() -> str:
+    """The random part of a Message-ID (before the ``@``): unique, and telling nothing about the mail."""
+    return secrets.token_hex(16)
 
 
 @job_handler(MAIL_JOB)
@@ -125,8 +139,10 @@ def deliver(app: Flask, payload: dict[str, Any]) -> None:
         loaded = app.extensions["claimsite"].registry.snapshot.campaigns.get(current_job().campaign)  # type: ignore[union-attr]
         if loaded is None:
             raise RuntimeError("the campaign of this mail is not loaded")
+        # A job queued before Message-IDs were chosen at queueing has none: it gets a new one each time.
         message = compose(loaded=loaded, language=payload["language"], to=payload["to"],
-                          template=payload["template"], context=payload["context"])
+                          template=payload["template"], context=payload["context"],
+                          message_id=payload.get("message_id"))
     assert isinstance(message, EmailMessage)
     settings: Settings = app.extensions["claimsite"].settings
     if settings.mail_url:

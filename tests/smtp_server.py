@@ -1,7 +1,8 @@
 """A real SMTP server for tests: aiosmtpd on a free loopback port below 32768, keeping every message it accepts.
 
 It can be stopped and started again on the same port (a mail server that is down, then back), and told to
-answer RCPT for an address with a given reply (``refuse["x@y"] = "450 ..."``).
+answer RCPT for an address with a given reply (``refuse["x@y"] = "450 ..."``), and call ``on_message`` with
+each message it kept, before it answers the sender.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import random
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Any
@@ -57,8 +59,11 @@ class _Handler:
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         raw = envelope.original_content or envelope.content
         message = email.message_from_bytes(raw, policy=email.policy.default)
+        received = Received(envelope.mail_from, list(envelope.rcpt_tos), message, raw)
         with self.server.lock:
-            self.server.messages.append(Received(envelope.mail_from, list(envelope.rcpt_tos), message, raw))
+            self.server.messages.append(received)
+        if self.server.on_message is not None:  # e.g. kill the sender after the message is kept, before it hears so
+            self.server.on_message(received)
         return "250 Message accepted for delivery"
 
 
@@ -69,6 +74,7 @@ class SMTPServer:
         self.port = port or free_port()
         self.messages: list[Received] = []
         self.refuse: dict[str, str] = {}
+        self.on_message: Callable[[Received], None] | None = None
         self.lock = threading.Lock()
         self._controller: Controller | None = None
 

@@ -5,7 +5,12 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import re
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Callable, Iterator
 from email.message import EmailMessage
 from email.utils import parseaddr
@@ -20,11 +25,11 @@ from sqlalchemy import select
 
 from core.db import utcnow
 from core.jobs import BACKOFF, MASK, Worker
-from core.mail import compose, queue_mail
+from core.mail import compose, queue_mail, queue_template_mail
 from core.migrations import upgrade
 from core.models import Job, JobStatus
 
-from .conftest import REPO, CampaignFolder, campaign_data
+from .conftest import HASH_KEY, REPO, SECRET, CampaignFolder, campaign_data
 from .smtp_server import SMTPServer, free_port
 
 ADDRESS = "deelnemer.jansen@example.org"
@@ -286,3 +291,47 @@ def test_every_string_of_the_plain_text_mails_is_translated() -> None:
             entry = catalog.get(msgid)
             assert entry is not None and entry.string and all(entry.string) and not entry.fuzzy, (path.name, msgid)
     assert len(found) >= 10
+
+
+def worker_process(app: Flask, *args: str) -> subprocess.Popen[bytes]:
+    """``flask worker`` in a process of its own, over ``app``'s settings (as production runs it beside gunicorn)."""
+    settings = app.extensions["claimsite"].settings
+    env = {**os.environ, "FLASK_APP": "wsgi", "CLAIMSITE_ENV": "test", "CLAIMSITE_SECRET_KEY": SECRET,
+           "CLAIMSITE_HASH_KEY": HASH_KEY, "CLAIMSITE_INSTANCE_DIR": str(settings.instance_dir),
+           "CLAIMSITE_CAMPAIGNS_DIR": str(settings.campaigns_dir), "CLAIMSITE_MAIL_URL": settings.mail_url,
+           "CLAIMSITE_DATABASE_URL": app.extensions["claimsite.db"].url}
+    return subprocess.Popen([sys.executable, "-m", "flask", "worker", *args], cwd=REPO, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def test_a_mail_sent_again_after_the_worker_was_killed_keeps_its_message_id(
+        mail_app: Callable[..., Flask], smtp_server: SMTPServer) -> None:
+    """At-least-once delivery: a worker killed after the mail server kept a message, before the job was marked
+    done, sends it again. Both copies carry the same Message-ID, so mail clients show one."""
+    app = mail_app(mail_url=smtp_server.url)
+    with app.app_context():
+        loaded = app.extensions["claimsite"].registry.snapshot.campaigns["democlaim"]
+        with app.extensions["claimsite.db"].sessions() as session:
+            # composed by the worker from the template (as the code mail of every sign-up is)
+            job_id = queue_template_mail(session, loaded=loaded, language="nl", to=ADDRESS, template="verification",
+                                         context=VERIFICATION, kind="verification")
+            session.commit()
+    first = worker_process(app, "--poll", "0.2")
+    smtp_server.on_message = lambda received: os.kill(first.pid, signal.SIGKILL)
+    try:
+        assert first.wait(timeout=60) == -signal.SIGKILL  # killed while it waited for the server's answer
+    finally:
+        if first.poll() is None:
+            first.kill()
+    smtp_server.on_message = None
+    assert stored_job(app, job_id).status == JobStatus.PENDING  # its transaction died with it: the job runs again
+    for _ in range(20):  # PostgreSQL may hold the dead worker's row lock for a moment
+        assert worker_process(app, "--once").wait(timeout=60) == 0
+        if len(smtp_server.messages) >= 2:
+            break
+        time.sleep(0.2)
+    first_copy, second_copy = (received.message for received in smtp_server.wait_for(2))
+    assert first_copy["Subject"] == second_copy["Subject"]  # the same mail
+    assert first_copy["Message-ID"] == second_copy["Message-ID"]
+    assert re.fullmatch(r"<[^@<>\s]+@somi\.nl>", first_copy["Message-ID"])
+    assert stored_job(app, job_id).status == JobStatus.DONE

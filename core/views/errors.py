@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from flask import Flask, Response, current_app, g, render_template, request
-from werkzeug.exceptions import HTTPException, InternalServerError
+from flask_babel import gettext as _
+from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
 
+from ..database_faults import RETRY_AFTER_SECONDS, UNAVAILABLE, away_page, describe
 from ..rendering import render_page
 from ..site import site
 from ..tenancy import ENVIRON_DEV_HOST, campaign_url
@@ -41,6 +43,30 @@ def _unexpected(error: Exception) -> Response:
     return _campaign_error(InternalServerError())
 
 
+def _database_unavailable(error: Exception) -> Response:
+    """503 while the database cannot be reached: the view's own page if it gave one (the join form, with what was
+    typed in it), else the error page; never a 500, and with Retry-After."""
+    current_app.logger.error("database unavailable on %s %s: %s", request.method, request.endpoint,
+                             describe(error))
+    session = g.pop("db_session", None)
+    if session is not None:  # its connection is gone; the page below must not reuse it
+        session.close()
+    page = away_page()
+    try:
+        response = page() if page is not None else \
+            _campaign_error(ServiceUnavailable(retry_after=RETRY_AFTER_SECONDS))
+    except Exception:  # the page itself failed: still say "try again", not "something broke"
+        current_app.logger.exception("could not render the 503 page")
+        response = Response(_("This page is briefly unavailable. Please try again in a minute."), 503,
+                            mimetype="text/plain")
+    response.status_code = 503
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 def init_app(app: Flask) -> None:
     app.register_error_handler(HTTPException, _campaign_error)
+    for error in UNAVAILABLE:
+        app.register_error_handler(error, _database_unavailable)
     app.register_error_handler(Exception, _unexpected)

@@ -20,6 +20,7 @@ from wtforms.validators import ValidationError
 
 from .. import personal_data
 from ..campaigns import LoadedCampaign
+from ..database_faults import when_database_away
 from ..db import db_session, utcnow
 from ..fees import fee_model_for, fee_summary, terms_of
 from ..hashing import ip_hash, network_hash
@@ -116,6 +117,10 @@ def start() -> BaseResponse:
         return render_page("signup/closed.html", cache=False)
     form = build_form(loaded, g.lang)
     if form.validate_on_submit():
+        when_database_away(lambda: render_page(
+            "signup/form.html", cache=False, status=503, form=form,
+            notice=_("We could not save your details just now because of a fault on our side. Everything you "
+                     "typed is still here: please press Continue again in a minute.")))
         limit_per_ip("signup-form-ip")
         db = db_session()
         started = flow.start(db, loaded, g.lang, form.answers(), _keys(), site().limits, current_visit(),

@@ -43,6 +43,7 @@ class CheckoutRequest:
     success_url: str
     cancel_url: str
     idempotency_key: str  # the same attempt asked twice must open the same checkout
+    opened_at: dt.datetime  # when the attempt was saved: what is asked of the provider derives from it, not from now
 
 
 @dataclass(frozen=True)

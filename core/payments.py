@@ -30,6 +30,12 @@ from .site import site
 
 log = logging.getLogger(__name__)
 
+# An attempt whose provider did not answer (or whose answer was lost) is asked again, under the same idempotency
+# key and with the same parameters, for this long; later a new attempt is opened (the visitor never got the first
+# one's address, so it cannot be paid). Providers derive what they ask from the attempt's time (Stripe: when its
+# checkout expires), so it is the same on every retry in this window.
+UNANSWERED_REUSED_FOR = dt.timedelta(minutes=5)
+
 
 
 class NoProvider(Exception):
@@ -61,8 +67,9 @@ def start_checkout(session: Session, loaded: LoadedCampaign, signup: Signup, pro
     """Where to send the visitor to pay what ``signup`` owes: the still open checkout, or a new one.
 
     The visitor comes back to ``success_url`` or ``cancel_url``. The attempt is committed before the provider is
-    asked, and its idempotency key comes from the sign-up and the attempt number, so a double click or a retry
-    after the provider did not answer opens the same checkout, never a second one. Raises
+    asked, and its idempotency key comes from the sign-up and the attempt number (and everything asked from the
+    attempt's own time), so a double click or a retry after the provider did not answer opens the same checkout,
+    never a second one (for :data:`UNANSWERED_REUSED_FOR`; then a new attempt). Raises
     :class:`PaymentProviderError` when the provider cannot be reached (the attempt stays, to be retried).
     """
     due = payment_due(loaded, signup)
@@ -75,7 +82,8 @@ def start_checkout(session: Session, loaded: LoadedCampaign, signup: Signup, pro
     if payment is not None and payment.state in (PaymentState.OPEN, PaymentState.CANCELLED) \
             and payment.checkout_url and (payment.expires_at is None or payment.expires_at > now):
         return payment.checkout_url
-    if payment is None or payment.state != PaymentState.CREATED or payment.provider != provider.identifier:
+    if payment is None or payment.state != PaymentState.CREATED or payment.provider != provider.identifier \
+            or now - payment.created_at >= UNANSWERED_REUSED_FOR:
         payment = Payment(signup_id=signup.id, campaign=loaded.slug, attempt=(payment.attempt + 1) if payment else 1,
                           provider=provider.identifier, amount_cents=due.amount_cents, currency=due.currency,
                           state=PaymentState.CREATED, created_at=now, updated_at=now)
@@ -86,7 +94,7 @@ def start_checkout(session: Session, loaded: LoadedCampaign, signup: Signup, pro
         campaign=loaded, payment_id=payment.id, signup_id=signup.id, amount_cents=payment.amount_cents,
         currency=payment.currency, description=due.description, language=signup.language,
         success_url=success_url, cancel_url=cancel_url,
-        idempotency_key=f"claimsite-signup-{signup.id}-attempt-{payment.attempt}",
+        idempotency_key=f"claimsite-signup-{signup.id}-attempt-{payment.attempt}", opened_at=payment.created_at,
     ))
     payment.provider_ref = checkout.ref
     payment.checkout_url = checkout.url

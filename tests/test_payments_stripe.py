@@ -355,3 +355,44 @@ def test_payment_links_are_their_own_kind_and_campaign(app: Flask) -> None:
         assert read_pay_link_token("tiktokclaim", mandate_link_token("tiktokclaim", "abc", bytes(32))) is None
         assert read_pay_link_token("facebookleak", pay_link_token("tiktokclaim", "abc")) is None
     assert app.test_client().get("/en/join/pay/not-a-token", base_url=TIKTOK).status_code == 404
+
+
+def as_if_the_answer_was_lost(app: Flask, minutes_ago: int = 0) -> None:
+    """The attempt as the process left it when it died after Stripe made the checkout, before saving its answer."""
+    import datetime as dt
+
+    from sqlalchemy import update
+
+    with app.app_context():
+        from core.db import db_session
+
+        db = db_session()
+        [payment] = db.scalars(select(Payment)).all()
+        db.execute(update(Payment).values(state="created", provider_ref=None, checkout_url=None, expires_at=None,
+                                          created_at=payment.created_at - dt.timedelta(minutes=minutes_ago)))
+        db.commit()
+
+
+def test_pay_again_after_stripes_answer_was_lost_opens_the_same_checkout(app: Flask, stripe_server: Any) -> None:
+    client = app.test_client()
+    pay_page = sign_up(app, client)
+    first = go_to_checkout(client, pay_page)
+    as_if_the_answer_was_lost(app)
+    time.sleep(1.1)  # a second later: nothing asked of Stripe may depend on when it is asked
+    assert go_to_checkout(client, pay_page) == first
+    assert len(stripe_server.sessions) == 1
+    [payment] = payments_of(app)
+    assert (payment.state, payment.attempt, payment.provider_ref) == ("open", 1, first)
+
+
+def test_an_unanswered_attempt_left_for_long_gives_way_to_a_new_one(app: Flask, stripe_server: Any) -> None:
+    client = app.test_client()
+    pay_page = sign_up(app, client)
+    go_to_checkout(client, pay_page)
+    as_if_the_answer_was_lost(app, minutes_ago=30)
+    second = go_to_checkout(client, pay_page)
+    [lost, payment] = payments_of(app)
+    assert (lost.state, payment.state, payment.attempt, payment.provider_ref) == ("created", "open", 2, second)
+    [create] = [r for r in stripe_server.requests if r.path == "/v1/checkout/sessions" and r.params
+                and r.headers["Idempotency-Key"].endswith("attempt-2")]
+    assert int(create.params["expires_at"]) - time.time() > 55 * 60  # the full hour for the visitor

@@ -10,7 +10,7 @@ webhook endpoint ``https://<campaign address>/payments/stripe/webhook`` with the
 ``checkout.session.completed``, ``checkout.session.async_payment_succeeded``,
 ``checkout.session.async_payment_failed`` and ``checkout.session.expired``. ``CLAIMSITE_STRIPE_API_BASE`` points the
 library at another server (the tests' Stripe-compatible one); ``CLAIMSITE_STRIPE_CHECKOUT_MINUTES`` (30-1440,
-default 60) is how long a checkout page stays open.
+default 60; at least 35 are given) is how long a checkout page stays open, from the attempt that opened it.
 """
 
 from __future__ import annotations
@@ -33,13 +33,14 @@ from core.campaigns import LoadedCampaign
 from core.db import db_session
 from core.models import PaymentState
 from core.payment_providers import Checkout, CheckoutRequest, PaymentProvider, PaymentProviderError, Reported
-from core.payments import apply_provider_event
+from core.payments import UNANSWERED_REUSED_FOR, apply_provider_event
 from core.plugins import hookimpl
 from core.settings import SettingsError
 
 log = logging.getLogger(__name__)
 
 ENV_PREFIX = "CLAIMSITE_STRIPE_"
+STRIPE_MINIMUM_OPEN = dt.timedelta(minutes=30)  # the shortest time to expiry Stripe accepts for a new session
 HANDLED_EVENTS = frozenset({
     "checkout.session.completed",
     "checkout.session.async_payment_succeeded",
@@ -158,7 +159,10 @@ class StripeCheckout(PaymentProvider):
             raise PaymentProviderError("no Stripe keys for this campaign")
         metadata = {"signup_id": str(checkout.signup_id), "payment_id": str(checkout.payment_id),
                     "campaign": checkout.campaign.slug}
-        expires_at = dt.datetime.now(dt.UTC) + self.checkout_lifetime
+        # From the attempt's time, not now: a retry under the same idempotency key must ask exactly the same (Stripe
+        # refuses the key with other parameters), and Stripe wants at least 30 minutes left when it creates the
+        # session, which a retry within core.payments.UNANSWERED_REUSED_FOR still has.
+        expires_at = checkout.opened_at + max(self.checkout_lifetime, STRIPE_MINIMUM_OPEN + UNANSWERED_REUSED_FOR)
         params: dict[str, Any] = {
             "mode": "payment",
             "line_items": [{"quantity": 1, "price_data": {

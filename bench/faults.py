@@ -6,8 +6,8 @@ It sets up production as README.md's "Production" section runs it, all on loopba
 cluster of its own (``initdb`` in a temporary folder, a free port below 32768; ``tests/private_postgres.py``),
 migrated with ``flask db upgrade``; ``gunicorn --workers 4 wsgi:app`` with ``CLAIMSITE_ENV=production``, random
 secret and hash keys, a sealing key pair of its own, ``CLAIMSITE_TRUSTED_PROXIES=1`` (the client plays the proxy:
-``X-Forwarded-For`` with an address per visitor, ``X-Forwarded-Proto: https``), the Redis rate limits when the
-``redis`` package is installed (else in memory, per worker); mail to an aiosmtpd catcher in this process
+``X-Forwarded-For`` with an address per visitor, ``X-Forwarded-Proto: https``), the rate limits in the
+machine's Redis (database 14, whose counts it removes when it ends); mail to an aiosmtpd catcher in this process
 (``tests/smtp_server.py``); payments through the Stripe-compatible loopback server (``tests/stripe_server.py``),
 which delivers signed webhooks to gunicorn (and, as Stripe does, posts an event again later when it was not taken);
 and ``flask worker`` beside it.
@@ -320,13 +320,23 @@ def production_env(folder: Path, database_url: str, smtp_url: str, stripe_url: s
         "CLAIMSITE_STRIPE_SECRET_KEY": STRIPE_KEY, "CLAIMSITE_STRIPE_WEBHOOK_SECRET": STRIPE_WEBHOOK_SECRET,
         "CLAIMSITE_STRIPE_API_BASE": stripe_url,
     })
-    try:
-        import redis  # noqa: F401
-
-        env["CLAIMSITE_RATELIMIT_STORAGE_URL"] = "redis://127.0.0.1:6379"
-    except ImportError:  # limits per worker (the visitors come from different addresses anyway)
-        pass
+    # Production refuses limits in memory: the machine's Redis, in a database number of this script's own whose
+    # counts it removes when it ends (forget_limits).
+    env["CLAIMSITE_RATELIMIT_STORAGE_URL"] = REDIS_URL
     return env
+
+
+REDIS_URL = "redis://127.0.0.1:6379/14"
+
+
+def forget_limits() -> None:
+    """Remove the rate-limit counts this run left in its Redis database (the limits library's keys only)."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    keys = list(client.scan_iter("LIMITS*"))
+    if keys:
+        client.delete(*keys)
 
 
 @contextlib.contextmanager
@@ -600,6 +610,8 @@ def main() -> int:
     except FaultScriptError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    finally:
+        forget_limits()
 
 
 if __name__ == "__main__":

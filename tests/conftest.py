@@ -240,6 +240,18 @@ def stripe_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         yield server
 
 
+@pytest.fixture
+def stripe_app(make_app: Callable[..., Flask], database_url: str, stripe_server: Any) -> Iterator[Flask]:
+    """An app on each database (migrated by Alembic) whose paying campaigns pay through the loopback Stripe
+    server."""
+    from core.migrations import upgrade
+
+    upgrade(database_url)
+    app = make_app(database_url=database_url)
+    yield app
+    app.extensions["claimsite.db"].engine.dispose()
+
+
 def opened_personal_data(app: Flask, signup: Any) -> Any:
     """``signup``'s sealed personal data opened as staff open it: with the private key file of the app's
     development key pair (in its instance folder). Call inside an app context."""

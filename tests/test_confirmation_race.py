@@ -9,7 +9,6 @@ the engine holds one side right after it read the sign-up, until the other side 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -20,20 +19,15 @@ from core.db import db_session
 from core.jobs import Worker
 from core.models import Job, Signup
 
-from .test_payments_stripe import events_of, go_to_checkout, post_event, sign_up
+from .test_payments_stripe import paid_at_stripe, post_event, sign_up
 from .test_signup import deliver
 
 WAIT = 20.0  # seconds: only reached when the code under test hangs
 
 
 @pytest.fixture
-def app(make_app: Any, database_url: str, stripe_server: Any) -> Iterator[Flask]:
-    from core.migrations import upgrade
-
-    upgrade(database_url)
-    app = make_app(database_url=database_url)
-    yield app
-    app.extensions["claimsite.db"].engine.dispose()
+def app(stripe_app: Flask) -> Flask:
+    return stripe_app
 
 
 class HoldAfterRead:
@@ -76,17 +70,23 @@ def run_in_thread(name: str, target: Any) -> tuple[threading.Thread, list[BaseEx
     return thread, errors
 
 
+def while_the_mandate_is_made(app: Flask, meanwhile: Any) -> None:
+    """Run the worker (the mandate job) in a thread, hold it right after it read the sign-up, run ``meanwhile``,
+    then let the job finish."""
+    hold = HoldAfterRead(app, "worker")
+    try:
+        worker, errors = run_in_thread("worker", lambda: Worker(app).run_once())
+        assert hold.reached.wait(WAIT)
+        meanwhile()
+        hold.release()
+        worker.join(WAIT)
+        assert not worker.is_alive() and not errors
+    finally:
+        hold.remove()
+
+
 def confirmations(mails: list[Any]) -> list[Any]:
     return [m for m in mails if any(part.get_content_type() == "application/pdf" for part in m.walk())]
-
-
-def signed_and_paid_at_stripe(app: Flask, stripe_server: Any) -> tuple[Any, dict[str, Any]]:
-    """A TikTok sign-up, signed (its mandate job queued, not run) and paid at Stripe (the event not delivered)."""
-    client = app.test_client()
-    session_id = go_to_checkout(client, sign_up(app, client))
-    stripe_server.complete(session_id)
-    [completed] = events_of(stripe_server, session_id, "checkout.session.completed")
-    return client, completed
 
 
 def the_signup(app: Flask) -> Signup:
@@ -95,17 +95,11 @@ def the_signup(app: Flask) -> Signup:
 
 
 def test_payment_reported_while_the_mandate_is_made(app: Flask, stripe_server: Any) -> None:
-    client, completed = signed_and_paid_at_stripe(app, stripe_server)
-    hold = HoldAfterRead(app, "worker")
-    try:
-        worker, errors = run_in_thread("worker", lambda: Worker(app).run_once())
-        assert hold.reached.wait(WAIT)  # the mandate job read the sign-up: unpaid
+    client, _, completed = paid_at_stripe(app, stripe_server)
+    def pay() -> None:  # while the mandate job holds the sign-up it read: unpaid
         assert post_event(client, stripe_server, completed).get_json()["status"] == "paid"
-        hold.release()
-        worker.join(WAIT)
-        assert not worker.is_alive() and not errors
-    finally:
-        hold.remove()
+
+    while_the_mandate_is_made(app, pay)
     signup = the_signup(app)
     assert signup.mandate_sha256 and signup.paid_at and signup.confirmed_at
     [confirmation] = confirmations(deliver(app))
@@ -117,7 +111,7 @@ def test_payment_reported_while_the_mandate_is_made(app: Flask, stripe_server: A
 
 
 def test_mandate_made_while_the_payment_is_applied(app: Flask, stripe_server: Any) -> None:
-    client, completed = signed_and_paid_at_stripe(app, stripe_server)
+    client, _, completed = paid_at_stripe(app, stripe_server)
     hold = HoldAfterRead(app, "webhook")
     try:
         webhook, errors = run_in_thread("webhook", lambda: post_event(client, stripe_server, completed))
@@ -157,7 +151,7 @@ def flask_cli(app: Flask, *args: str) -> Any:
 def left_between_the_two(app: Flask, stripe_server: Any) -> None:
     """A sign-up as the race of earlier releases left it: paid, mandate made, no confirmation queued, the working
     copy of the personal data still there."""
-    client, completed = signed_and_paid_at_stripe(app, stripe_server)
+    client, _, completed = paid_at_stripe(app, stripe_server)
     assert post_event(client, stripe_server, completed).get_json()["status"] == "paid"
     assert Worker(app).run_once() == 1  # the mandate job (the confirmation it queues is not due in this pass)
     with app.app_context():
@@ -204,20 +198,14 @@ def test_withdrawn_while_the_mandate_is_made(app: Flask, stripe_server: Any) -> 
     client = app.test_client()
     sign_up(app, client)
     assert working_copy_of(app) != (None, None)
-    hold = HoldAfterRead(app, "worker")
-    try:
-        worker, errors = run_in_thread("worker", lambda: Worker(app).run_once())
-        assert hold.reached.wait(WAIT)  # the mandate job read the sign-up: not withdrawn
+    def withdrawn() -> None:  # while the mandate job holds the sign-up it read: not withdrawn
         with app.app_context():
             db = db_session()
             signup = db.scalars(select(Signup)).one()
             assert withdraw(db, signup, Visit(signup.signed_at, None, None))  # type: ignore[arg-type]
             db.commit()
-        hold.release()
-        worker.join(WAIT)
-        assert not worker.is_alive() and not errors
-    finally:
-        hold.remove()
+
+    while_the_mandate_is_made(app, withdrawn)
     signup = the_signup(app)
     assert signup.mandate_sha256 and signup.withdrawn_at
     assert working_copy_of(app) == (None, None)  # released by whichever of the two came last

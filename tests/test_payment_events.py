@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -16,27 +15,14 @@ from sqlalchemy import select
 from core.db import db_session
 from core.models import Payment, Signup, SignupEvent
 
-from .test_payments_stripe import counted, events_of, go_to_checkout, post_event, sign_up
+from .test_payments_stripe import counted, paid_at_stripe, post_event
 
 PARALLEL = 12
 
 
 @pytest.fixture
-def app(make_app: Any, database_url: str, stripe_server: Any) -> Iterator[Flask]:
-    from core.migrations import upgrade
-
-    upgrade(database_url)
-    app = make_app(database_url=database_url)
-    yield app
-    app.extensions["claimsite.db"].engine.dispose()
-
-
-def paid_at_stripe(app: Flask, stripe_server: Any) -> tuple[str, dict[str, Any]]:
-    client = app.test_client()
-    session_id = go_to_checkout(client, sign_up(app, client))
-    stripe_server.complete(session_id)
-    [completed] = events_of(stripe_server, session_id, "checkout.session.completed")
-    return session_id, completed
+def app(stripe_app: Flask) -> Flask:
+    return stripe_app
 
 
 def steps(app: Flask) -> list[str]:
@@ -45,7 +31,7 @@ def steps(app: Flask) -> list[str]:
 
 
 def test_distinct_events_at_once_pay_once(app: Flask, stripe_server: Any) -> None:
-    _, completed = paid_at_stripe(app, stripe_server)
+    _, _, completed = paid_at_stripe(app, stripe_server)
     events = [{**completed, "id": f"evt_parallel_{n}"} for n in range(PARALLEL)]
     start = threading.Barrier(PARALLEL)
     answers: list[str] = []
@@ -72,7 +58,7 @@ def test_distinct_events_at_once_pay_once(app: Flask, stripe_server: Any) -> Non
 
 
 def test_a_signature_dated_in_the_future_is_refused(app: Flask, stripe_server: Any) -> None:
-    _, completed = paid_at_stripe(app, stripe_server)
+    _, _, completed = paid_at_stripe(app, stripe_server)
     client = app.test_client()
     answer = post_event(client, stripe_server, completed, timestamp=int(time.time()) + 600)
     assert answer.status_code == 400
@@ -85,7 +71,7 @@ def test_a_signature_dated_in_the_future_is_refused(app: Flask, stripe_server: A
 @pytest.mark.parametrize(("field", "value"), [("amount_total", 1), ("currency", "usd")])
 def test_a_payment_of_another_amount_or_currency_does_not_count(app: Flask, stripe_server: Any, field: str,
                                                                   value: Any) -> None:
-    session_id, completed = paid_at_stripe(app, stripe_server)
+    _, session_id, completed = paid_at_stripe(app, stripe_server)
     stripe_server.sessions[session_id][field] = value  # what Stripe reports when the session is fetched again
     answer = post_event(app.test_client(), stripe_server, completed)
     assert answer.status_code == 200 and answer.get_json()["status"] == "mismatch"  # no retries: staff look at it

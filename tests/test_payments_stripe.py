@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -22,13 +21,8 @@ WEBHOOK = "/payments/stripe/webhook"
 
 
 @pytest.fixture
-def app(make_app: Any, database_url: str, stripe_server: Any) -> Iterator[Flask]:
-    from core.migrations import upgrade
-
-    upgrade(database_url)
-    app = make_app(database_url=database_url)
-    yield app
-    app.extensions["claimsite.db"].engine.dispose()
+def app(stripe_app: Flask) -> Flask:
+    return stripe_app
 
 
 def sign_up(app: Flask, client: FlaskClient, language: str = "en", **changes: str) -> str:
@@ -65,6 +59,16 @@ def post_event(client: FlaskClient, server: Any, event: dict[str, Any], secret: 
 
 def events_of(server: Any, session_id: str, kind: str) -> list[dict[str, Any]]:
     return [e for e in server.events if e["type"] == kind and e["data"]["object"]["id"] == session_id]
+
+
+def paid_at_stripe(app: Flask, stripe_server: Any) -> tuple[FlaskClient, str, dict[str, Any]]:
+    """A sign-up, signed (its mandate job queued, not run) and paid at Stripe, whose event is not delivered yet:
+    the visitor's client, the Checkout Session id and the ``checkout.session.completed`` event."""
+    client = app.test_client()
+    session_id = go_to_checkout(client, sign_up(app, client))
+    stripe_server.complete(session_id)
+    [completed] = events_of(stripe_server, session_id, "checkout.session.completed")
+    return client, session_id, completed
 
 
 def the_signup(app: Flask) -> Signup:

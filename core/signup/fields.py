@@ -82,7 +82,7 @@ def catalogue(spec: FormField, language: str, loaded: LoadedCampaign) -> dict[st
         presence = _presence(spec, _("Please fill in your address."))
         return {
             "street": StringField(_("Street and house number"), [presence, Length(max=200)],
-                                  render_kw={"autocomplete": "street-address"}),
+                                  render_kw={"autocomplete": "address-line1"}),
             "postcode": StringField(_("Postcode"), [presence, Length(max=20)],
                                     render_kw={"autocomplete": "postal-code"}),
             "city": StringField(_("Town or city"), [presence, Length(max=100)],

@@ -77,8 +77,10 @@ def utcnow() -> dt.datetime:
 
 
 def make_engine(url: str) -> Engine:
+    # hide_parameters: a database error (logged with its traceback) names the statement, never the values bound to
+    # it (tokens, keyed hashes, sealed data).
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30})
+        engine = create_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(connection: Any, record: Any) -> None:
@@ -89,7 +91,7 @@ def make_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    engine = create_engine(url, pool_size=10, max_overflow=20)
+    engine = create_engine(url, pool_size=10, max_overflow=20, hide_parameters=True)
     _ping_when_idle(engine)
     return engine
 

@@ -28,3 +28,25 @@ def test_the_check_would_notice_an_address_in_the_log(db_app: Flask, caplog: pyt
     caplog.set_level(logging.DEBUG)
     db_app.logger.info("a careless line about %s", VALID["email"])
     assert VALID["email"] in "\n".join(record.getMessage() for record in caplog.records)
+
+
+def test_a_database_error_never_carries_the_values_bound_to_it(db_app: Flask) -> None:
+    """What the error handlers log of a failed statement: the SQL, not the values (a token, a keyed hash)."""
+    from sqlalchemy import insert
+    from sqlalchemy.exc import IntegrityError
+
+    from core.db import db_session
+    from core.models import Signup
+
+    row = {"token": "t" * 43, "campaign": "tiktokclaim", "email_hash": "secret-hash-value", "language": "en"}
+    with db_app.app_context():
+        db = db_session()
+        db.execute(insert(Signup), row)
+        db.commit()
+        with pytest.raises(IntegrityError) as raised:
+            db.execute(insert(Signup), row)
+        db.rollback()
+    message = str(raised.value)
+    assert "INSERT INTO signups" in message and "parameters hidden" in message
+    # (PostgreSQL's own DETAIL line still names the values of the key it found taken: here the keyed hash.)
+    assert "t" * 43 not in message and "tiktokclaim', 'secret-hash-value', 'en'" not in message

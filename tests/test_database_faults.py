@@ -238,3 +238,24 @@ def test_other_pages_answer_503_in_the_visitors_language_when_the_database_is_aw
     outage.back()
     assert client.get(f"{prefix}/join/verify", base_url=TIKTOK).status_code == 200
 
+
+
+def test_the_staff_console_answers_503_when_the_database_is_away(make_app: Callable[..., Flask]) -> None:
+    from .test_staff_console import ADMIN, csrf, logged_in_client, post
+
+    app = make_app(admin_host="staff.example")
+    engine = app.extensions["claimsite.db"].engine
+    path = Path(engine.url.database)
+    client = logged_in_client(app)
+    anonymous = app.test_client()
+    login_form = csrf(anonymous)
+    engine.dispose()
+    path.rename(path.with_name(path.name + ".aside"))
+    path.mkdir()  # the file cannot be opened any more
+    for response in (client.get("/", base_url=ADMIN),
+                     post(anonymous, "/login", {"csrf_token": login_form, "email": "mira@somi.nl", "password": "x",
+                                                "code": "000000"})):
+        page = response.get_data(as_text=True)
+        assert response.status_code == 503, page[:1000]
+        assert int(response.headers["Retry-After"]) > 0 and response.headers["Cache-Control"] == "no-store"
+        assert "The database is briefly unavailable" in page

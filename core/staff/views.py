@@ -32,6 +32,7 @@ from wtforms import EmailField, PasswordField, RadioField, StringField
 from wtforms.validators import DataRequired, Length
 
 from ..campaigns import LoadedCampaign
+from ..database_faults import RETRY_AFTER_SECONDS, UNAVAILABLE, describe
 from ..db import db_session
 from ..hashing import email_hash, ip_hash, network_hash
 from ..models import AuditEntry, StaffExport, StaffMember
@@ -108,6 +109,22 @@ def init_app(app: Flask) -> None:
             db_session().commit()
         response.headers.setdefault("Cache-Control", "no-store")
         return response
+
+    def _database_away(error: Exception) -> tuple[str, int, dict[str, str]]:
+        # As on the campaign sites (core.views.errors): a 503 that says to try again, never a 500; the log line
+        # names the driver's error only.
+        app.logger.error("database unavailable on the staff console %s %s: %s", request.method, request.endpoint,
+                         describe(error))
+        g.pop("staff", None)  # nothing to audit: the audit log is in the same database
+        session = g.pop("db_session", None)
+        if session is not None:
+            session.close()
+        page = render_template("staff/message.html", title="The database is briefly unavailable",
+                               message="Nothing was changed. Try again in a minute.")
+        return page, 503, {"Retry-After": str(RETRY_AFTER_SECONDS), "Cache-Control": "no-store"}
+
+    for unavailable in UNAVAILABLE:
+        app.register_error_handler(unavailable, _database_away)
 
     @app.errorhandler(CSRFError)
     def _expired(error: CSRFError) -> tuple[str, int]:

@@ -617,3 +617,15 @@ def test_staff_logins_per_network_count_an_ipv6_64_as_one(staff_app: Flask) -> N
     statuses = [log_in(client_at(staff_app, f"2001:db8:5:6::{n + 1:x}"), None, email=f"x{n}@somi.nl",
                        code="1").status_code for n in range(31)]
     assert statuses[:30] == [401] * 30 and statuses[30] == 429
+
+
+def test_staff_list_shows_a_lock_only_while_it_lasts(staff_app: Flask) -> None:
+    add_staff(staff_app)
+    runner = staff_app.test_cli_runner()
+    for until, shown in ((utcnow() + dt.timedelta(minutes=10), "locked until"), (utcnow() - dt.timedelta(minutes=1),
+                                                                                    "active")):
+        with staff_app.app_context():
+            db_session().execute(update(StaffMember).values(locked_until=until))
+            db_session().commit()
+        [row] = [line for line in runner.invoke(args=["staff", "list"]).output.splitlines() if "mira@somi.nl" in line]
+        assert shown in row and ("locked" in row) == (shown != "active")

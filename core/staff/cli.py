@@ -64,8 +64,11 @@ def add_command(email: str, name: str) -> None:
 def list_command() -> None:
     """Every account: e-mail, name, last login, and whether it is locked or disabled."""
     rows = [("E-MAIL", "NAME", "LAST LOGIN (UTC)", "STATE")]
+    now = utcnow()
     for staff in db_session().scalars(select(StaffMember).order_by(StaffMember.email)):
-        state = "disabled" if staff.disabled_at else ("locked" if staff.locked_until else "active")
+        locked = staff.locked_until is not None and staff.locked_until > now  # a lock that ended is no lock
+        state = "disabled" if staff.disabled_at else \
+            (f"locked until {staff.locked_until:%H:%M} UTC" if locked else "active")
         last = staff.last_login_at.strftime("%Y-%m-%d %H:%M") if staff.last_login_at else "never"
         rows.append((staff.email, staff.name, last, state))
     widths = [max(len(row[i]) for row in rows) for i in range(4)]

@@ -1,4 +1,5 @@
-"""The evidence package export (``flask export evidence``, core/evidence.py) of a large campaign: time and memory.
+"""The evidence package export (``flask export evidence``, core/exports/evidence.py) of a large campaign:
+time and memory.
 
 Run: ``.venv/bin/python bench/export.py`` (``--help`` lists the knobs). It makes ``--count`` (100,000) synthetic
 confirmed sign-ups of tiktokclaim in a migrated SQLite file in a temporary folder, and on PostgreSQL too when
@@ -20,7 +21,7 @@ so the app's start-up does not hide it; the growth is the peak after it (VmHWM, 
 per process) minus the RSS before (``ru_maxrss`` before and after is printed too). A second export, in a process
 of its own under ``tracemalloc`` (which slows Python down), gives the peak of Python's allocations. Printed per
 database: rows, seconds, rows/s, peak RSS growth, tracemalloc peak, zip size, and the time
-``core.evidence.verify_package`` takes to check the package.
+``core.exports.evidence.verify_package`` takes to check the package.
 
 Exit status: 0 when figures were printed, 1 when the export failed or its counts do not add up (participants +
 duplicates must equal the sign-ups made, with no problem listed), 2 for a bad command line.
@@ -99,7 +100,7 @@ def populate(app: Any, count: int, pdf_bytes: int, seed: int) -> float:
     """Write ``count`` confirmed sign-ups (see the module); returns the seconds it took."""
     from sqlalchemy import insert
 
-    from core.models import AcceptedAgreement, PersonalRecord, Signup, Stage
+    from core.data.models import AcceptedAgreement, PersonalRecord, Signup, Stage
     from core.signup.agreements import agreement_text
     from core.site import site
 
@@ -185,8 +186,8 @@ def reset_peak_rss() -> bool:
 def export_only(out: Path, batch: int, trace: bool) -> None:
     """The child process: the production app over the bench database, one export, its figures as JSON."""
     from core import create_app
-    from core.evidence import write_evidence_package
-    from core.sealing import OpeningKeys
+    from core.data.sealing import OpeningKeys
+    from core.exports.evidence import write_evidence_package
 
     instance = os.environ[ENV_INSTANCE]
     app = create_app({**app_config(os.environ[ENV_SECRET], instance), "database_url": os.environ[ENV_DATABASE]})
@@ -230,7 +231,7 @@ class Outcome:
 def measure_database(args: argparse.Namespace, database: str, url: str, secret: str, tmp: str,
                      outcome: Outcome) -> None:
     from core import create_app
-    from core.evidence import verify_package
+    from core.exports.evidence import verify_package
 
     print(f"{database}: making {args.count} confirmed sign-ups", flush=True)
     app = create_app({**app_config(secret, tmp), "database_url": url})

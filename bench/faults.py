@@ -308,7 +308,7 @@ class Servers:
 
 
 def production_env(folder: Path, database_url: str, smtp_url: str, stripe_url: str, port: int) -> dict[str, str]:
-    from core.sealing import generate
+    from core.data.sealing import generate
 
     public = generate(folder / "keys")[1].read_text(encoding="utf-8").strip().splitlines()[-1]
     env = {key: value for key, value in os.environ.items() if not key.startswith("CLAIMSITE_")}
@@ -528,7 +528,7 @@ def report(args: argparse.Namespace, record: Record, smtp: SMTPServer, env: dict
            burst_seconds: float, waited: float) -> int:
     import sqlalchemy
 
-    from core.hashing import email_hash
+    from core.data.hashing import email_hash
 
     hash_key = env["CLAIMSITE_HASH_KEY"]
     slugs = {FREE: "facebookleak", PAID: "tiktokclaim"}

@@ -68,7 +68,7 @@ def app_config(secret_key: str, instance_dir: str) -> dict[str, object]:
 def bench_public_key(folder: Path) -> str:
     """A key pair of the bench's own (made by the first app, before gunicorn starts): the public half, as
     production gets it; the private half stays in the temporary folder."""
-    from core.sealing import generate
+    from core.data.sealing import generate
 
     existing = sorted(folder.glob("public-*.key"))
     public = existing[0] if existing else generate(folder)[1]
@@ -121,7 +121,7 @@ def choose_target(secret_key: str, instance_dir: str) -> Target:
     """tiktokclaim.org if it is served, else the first campaign's canonical address."""
     from core import create_app
     from core.campaigns import CampaignConfigError
-    from core.migrations import upgrade
+    from core.data.migrations import upgrade
     from core.settings import SettingsError
 
     try:

@@ -54,7 +54,7 @@ def signature_png(width: int = 600, height: int = 200) -> bytes:
 def typical_document(loaded, language: str, typed: bool):  # type: ignore[no-untyped-def]
     from markupsafe import Markup
 
-    from core.mandate import MandateDocument, SignedAgreement
+    from core.signup.mandate import MandateDocument, SignedAgreement
 
     def agreement(title: str, version: str, paragraphs: list[str]) -> SignedAgreement:
         text = "\n\n".join(paragraphs)
@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--count must be at least 1 and --max-seconds between 0 and {MAX_SECONDS}")
 
     from core import create_app
-    from core.mandate import render_mandate_pdf
+    from core.signup.mandate import render_mandate_pdf
 
     with tempfile.TemporaryDirectory(prefix="claimsite-bench-") as tmp:
         try:

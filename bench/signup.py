@@ -82,7 +82,7 @@ def build_app(secret_key: str, instance_dir: str, database_url: str, prefix: str
     from flask import redirect, request
 
     from core import create_app, csrf
-    from core.db import db_session
+    from core.data.db import db_session
     from core.ratelimits import RateLimits
 
     class AlwaysAllow(RateLimits):
@@ -137,7 +137,7 @@ def make_bench_app():  # type: ignore[no-untyped-def]
 
 @contextlib.contextmanager
 def sqlite_database(tmp: str) -> Iterator[str]:
-    from core.migrations import upgrade
+    from core.data.migrations import upgrade
 
     url = f"sqlite:///{tmp}/bench.db"
     upgrade(url)
@@ -149,7 +149,7 @@ def postgres_database(admin_url: str) -> Iterator[str]:
     """A new database ``claimsite_bench_<random>`` on the server of ``admin_url``, migrated; dropped afterwards."""
     import sqlalchemy
 
-    from core.migrations import upgrade
+    from core.data.migrations import upgrade
 
     name = f"claimsite_bench_{secrets.token_hex(6)}"
     admin = sqlalchemy.create_engine(admin_url, isolation_level="AUTOCOMMIT")
@@ -173,15 +173,15 @@ class Counts:
     """Sign-up rows of the campaign and queued mail jobs, read straight from the database."""
 
     def __init__(self, url: str) -> None:
-        from core.db import make_engine
+        from core.data.db import make_engine
 
         self.engine = make_engine(url)
 
     def __call__(self) -> tuple[int, int]:
         from sqlalchemy import func, select
 
-        from core.mail import MAIL_JOB
-        from core.models import Job, JobStatus, Signup
+        from core.data.models import Job, JobStatus, Signup
+        from core.jobs.mail import MAIL_JOB
 
         with self.engine.connect() as connection:
             rows = connection.scalar(select(func.count()).select_from(Signup).where(Signup.campaign == CAMPAIGN))
@@ -559,7 +559,7 @@ def measure(args: argparse.Namespace) -> Outcome:
 # Parts of one post, found by function in the profile: (label, file name ending, function name, and, when the
 # function is also called elsewhere, the caller whose calls count).
 PARTS = [
-    ("the view, core.views.signup.start", "core/views/signup.py", "start", None),
+    ("the view, core.web.views.signup.start", "core/web/views/signup.py", "start", None),
     ("  build_form (a WTForms class per request)", "core/signup/fields.py", "build_form", None),
     ("    country_choices", "core/signup/fields.py", "country_choices", None),
     ("  form.validate_on_submit", "flask_wtf/form.py", "validate_on_submit", None),
@@ -568,12 +568,12 @@ PARTS = [
     ("  flow.start", "core/signup/flow.py", "start", None),
     ("    insert sign-up (SELECT, SAVEPOINT, flush)", "core/signup/flow.py", "_new_or_known", None),
     ("    send_code", "core/signup/flow.py", "send_code", None),
-    ("      mail.compose", "core/mail.py", "compose", None),
-    ("        Jinja (subject, text, HTML)", "jinja2/environment.py", "render", "core/mail.py"),
-    ("        set_content + add_alternative", "email/message.py", "set_content", "core/mail.py"),
-    ("      queue_mail (message.as_string)", "core/mail.py", "queue_mail", None),
+    ("      mail.compose", "core/jobs/mail.py", "compose", None),
+    ("        Jinja (subject, text, HTML)", "jinja2/environment.py", "render", "core/jobs/mail.py"),
+    ("        set_content + add_alternative", "email/message.py", "set_content", "core/jobs/mail.py"),
+    ("      queue_mail (message.as_string)", "core/jobs/mail.py", "queue_mail", None),
     ("      issue_code (HMAC)", "core/signup/codes.py", "issue_code", None),
-    ("  db.commit (flush of 4 rows + COMMIT)", "sqlalchemy/orm/session.py", "commit", "core/views/signup.py"),
+    ("  db.commit (flush of 4 rows + COMMIT)", "sqlalchemy/orm/session.py", "commit", "core/web/views/signup.py"),
     ("    COMMIT in sqlite3 (fsync)", "~", "<method 'commit' of 'sqlite3.Connection' objects>", None),
     ("  url_for + redirect", "flask/helpers.py", "url_for", None),
     ("session cookie (sign and set)", "flask/sessions.py", "save_session", None),

@@ -10,33 +10,34 @@ from flask_wtf import CSRFProtect
 from werkzeug.exceptions import NotFound
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import database_faults, rendering, security_headers
-from .assets import Assets
-from .campaigns import CampaignConfigError, CampaignRegistry
-from .cli import campaigns_cli
-from .counters import Counters
-from .db import Database
-from .export_cli import export_cli
-from .fees_cli import fees_group, payments_group
-from .i18n import LanguageConverter, babel, select_locale
-from .jobs import jobs_cli, worker_cli
-from .keys_cli import keys_cli
-from .migrations import db_cli
-from .page_cache import PageCache
-from .payment_providers import unpaid_campaigns
-from .plugins import PluginHost
-from .ratelimits import RateLimits
-from .retention import retention_cli
-from .sealing import WORKING_BOX_EXTENSION, WorkingBox
-from .sessions import CampaignSessionInterface
-from .settings import SettingsError, load_settings
-from .site import Site
-from .staff import create_staff_app
-from .staff.cli import staff_cli
-from .templating import ChainLoader
-from .tenancy import ENVIRON_CAMPAIGN, ENVIRON_PREVIEW_STATUS, TenancyMiddleware, campaigns_at
-from .themes import Themes
-from .views import assets, errors, pages, participant, payments, signup
+from core.campaigns import CampaignConfigError, CampaignRegistry
+from core.campaigns.themes import Themes
+from core.cli.campaigns import campaigns_cli
+from core.cli.export import export_cli
+from core.cli.fees import fees_group, payments_group
+from core.cli.keys import keys_cli
+from core.cli.staff import staff_cli
+from core.data import faults as database_faults
+from core.data.db import Database
+from core.data.migrations import db_cli
+from core.data.retention import retention_cli
+from core.data.sealing import WORKING_BOX_EXTENSION, WorkingBox
+from core.i18n import LanguageConverter, babel, select_locale
+from core.jobs.queue import jobs_cli, worker_cli
+from core.money.payment_providers import unpaid_campaigns
+from core.plugins import PluginHost
+from core.ratelimits import RateLimits
+from core.settings import SettingsError, load_settings
+from core.signup.counters import Counters
+from core.site import Site
+from core.staff import create_staff_app
+from core.web import rendering, security_headers
+from core.web.assets import Assets
+from core.web.page_cache import PageCache
+from core.web.sessions import CampaignSessionInterface
+from core.web.templating import ChainLoader
+from core.web.tenancy import ENVIRON_CAMPAIGN, ENVIRON_PREVIEW_STATUS, TenancyMiddleware, campaigns_at
+from core.web.views import assets, errors, pages, participant, payments, signup
 
 csrf = CSRFProtect()
 

@@ -20,9 +20,9 @@ if TYPE_CHECKING:
     from pydantic import BaseModel
 
     from core.campaigns import LoadedCampaign
-    from core.fees import FeeModel
-    from core.payment_providers import PaymentProvider
-    from core.sections import Section
+    from core.campaigns.sections import Section
+    from core.money.fees import FeeModel
+    from core.money.payment_providers import PaymentProvider
 
 PROJECT = "claimsite"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -72,7 +72,8 @@ def claimsite_blueprints() -> list[Blueprint]:  # type: ignore[empty-body]
 
 @hookspec
 def claimsite_payment_providers() -> list[PaymentProvider]:  # type: ignore[empty-body]
-    """Return the payment providers this plugin offers, as :class:`core.payment_providers.PaymentProvider` objects.
+    """Return the payment providers this plugin offers, as
+    :class:`core.money.payment_providers.PaymentProvider` objects.
 
     Called once when the app is created, for every installed plugin; a provider reads its keys from the
     environment then. A campaign whose fee model asks a payment uses the first provider (in the plugin manager's
@@ -87,8 +88,8 @@ def claimsite_payment_providers() -> list[PaymentProvider]:  # type: ignore[empt
 def claimsite_page_sections(campaign: LoadedCampaign, language: str) -> list[Section]:  # type: ignore[empty-body]
     """Return the landing-page sections this plugin adds for ``campaign`` in ``language``. *Per campaign.*
 
-    Each :class:`core.sections.Section` names a template and an ``order``; the page shows every section (the core
-    ones and all plugins') sorted by order. Return an empty list to add nothing. Results are cached with the
+    Each :class:`core.campaigns.sections.Section` names a template and an ``order``; the page shows every section
+    (the core ones and all plugins') sorted by order. Return an empty list to add nothing. Results are cached with the
     rendered page, so keep this free of per-visitor data. Returns: a list of sections.
     """
 
@@ -106,11 +107,11 @@ def claimsite_signup_fields(campaign: LoadedCampaign, language: str) -> dict[str
 
 @hookspec(firstresult=True)
 def claimsite_fee_model(campaign: LoadedCampaign) -> FeeModel | None:
-    """Return ``campaign``'s :class:`core.fees.FeeModel` (how it charges). *Per campaign*, stops at the first
+    """Return ``campaign``'s :class:`core.money.fees.FeeModel` (how it charges). *Per campaign*, stops at the first
     non-None result.
 
     Only fee-model plugins implement this, and their settings model subclasses
-    :class:`core.fees.FeeModelSettings`, so the loader allows one of them per campaign. The model offers the
+    :class:`core.money.fees.FeeModelSettings`, so the loader allows one of them per campaign. The model offers the
     choice asked when signing, turns it into the terms saved with the sign-up, words the fee part of the mandate,
     says whether a payment is needed before the sign-up counts, and computes the fee for an award. Called when a
     sign-up page, the mandate or a settlement needs it (cheap: build it from the campaign's settings).

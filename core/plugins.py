@@ -9,8 +9,8 @@ from typing import Any
 import pluggy
 from pydantic import BaseModel
 
-from . import hookspecs
-from .hookspecs import PROJECT, hookimpl
+from core import hookspecs
+from core.hookspecs import PROJECT, hookimpl
 
 ENTRY_POINT_GROUP = "claimsite.plugins"
 

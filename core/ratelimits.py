@@ -17,10 +17,10 @@ from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 from werkzeug.exceptions import TooManyRequests
 
-from .settings import SettingsError
+from core.settings import SettingsError
 
 # What each limited action allows. The keys are hashed, never raw: "-ip" rules count a requester's network
-# (core.hashing.network_hash: an IPv4 address, or an IPv6 /64), "-address" rules a hashed e-mail address, and
+# (core.data.hashing.network_hash: an IPv4 address, or an IPv6 /64), "-address" rules a hashed e-mail address, and
 # "-address-network" rules the two together.
 #
 # Mail to one address is limited twice, so that nobody can use a limit to cut someone else off. Per address and

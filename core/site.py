@@ -6,17 +6,17 @@ from dataclasses import dataclass, field
 
 from flask import current_app, g
 
-from .assets import Assets
-from .campaigns import CampaignRegistry, LoadedCampaign
-from .counters import Counters
-from .page_cache import PageCache
-from .payment_providers import PaymentProvider
-from .plugins import PluginHost
-from .ratelimits import RateLimits
-from .sealing import SealingKey, WorkingBox
-from .settings import Settings
-from .tenancy import TenancyMiddleware
-from .themes import Themes
+from core.campaigns import CampaignRegistry, LoadedCampaign
+from core.campaigns.themes import Themes
+from core.data.sealing import SealingKey, WorkingBox
+from core.money.payment_providers import PaymentProvider
+from core.plugins import PluginHost
+from core.ratelimits import RateLimits
+from core.settings import Settings
+from core.signup.counters import Counters
+from core.web.assets import Assets
+from core.web.page_cache import PageCache
+from core.web.tenancy import TenancyMiddleware
 
 
 @dataclass
@@ -31,8 +31,8 @@ class Site:
     limits: RateLimits
     counters: Counters
     hash_key: str  # resolved once at start (in development it lives in a file)
-    sealing_key: SealingKey  # the foundation's public key: personal data is sealed to it (core.personal_data)
-    working_box: WorkingBox  # what the flow reads back while it needs it (core.personal_data, core.jobs)
+    sealing_key: SealingKey  # the foundation's public key: personal data is sealed to it (core.data.personal_data)
+    working_box: WorkingBox  # what the flow reads back while it needs it (core.data.personal_data, core.jobs.queue)
     payment_providers: list[PaymentProvider] = field(default_factory=list)  # in the order they are asked
 
 

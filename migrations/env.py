@@ -1,10 +1,10 @@
-"""Alembic environment: runs migrations on the connection or URL that core.migrations passes in."""
+"""Alembic environment: runs migrations on the connection or URL that core.data.migrations passes in."""
 
 from alembic import context
 from sqlalchemy import create_engine
 
-from core import models  # noqa: F401  (registers the tables on Base.metadata)
-from core.db import Base
+from core.data import models  # noqa: F401  (registers the tables on Base.metadata)
+from core.data.db import Base
 
 config = context.config
 target_metadata = Base.metadata

@@ -8,7 +8,7 @@ Create Date: ${create_date}
 import sqlalchemy as sa
 from alembic import op
 
-import core.db
+import core.data.db
 ${imports if imports else ""}
 
 revision = ${repr(up_revision)}

@@ -101,7 +101,7 @@ def campaign_folder(tmp_path: Path) -> CampaignFolder:
 @pytest.fixture(scope="session")
 def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An SQLite database migrated once per run; each app gets a copy (much faster than migrating each time)."""
-    from core.migrations import upgrade
+    from core.data.migrations import upgrade
 
     path = tmp_path_factory.mktemp("template") / "template.sqlite3"
     upgrade(f"sqlite:///{path}")
@@ -198,7 +198,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 @pytest.fixture
 def db_app(make_app: Callable[..., Flask], database_url: str) -> Iterator[Flask]:
     """An app over the shipped campaigns with a migrated database (SQLite and PostgreSQL)."""
-    from core.migrations import upgrade
+    from core.data.migrations import upgrade
 
     upgrade(database_url)
     app = make_app(database_url=database_url)
@@ -216,7 +216,7 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 @pytest.fixture
 def smtp_server() -> Iterator[Any]:
     """A real SMTP server (aiosmtpd) on a free loopback port below 32768; ``.messages`` holds what it accepted."""
-    from .smtp_server import SMTPServer
+    from tests.smtp_server import SMTPServer
 
     with SMTPServer() as server:
         yield server
@@ -231,7 +231,7 @@ STRIPE_WEBHOOK_SECRET = "whsec_test_claimsite_0123456789"
 def stripe_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """A Stripe-compatible server on loopback (tests/stripe_server.py), with the environment set so that apps
     created afterwards take payments through it with the real stripe library."""
-    from .stripe_server import StripeServer
+    from tests.stripe_server import StripeServer
 
     with StripeServer(api_key=STRIPE_KEY) as server:
         monkeypatch.setenv("CLAIMSITE_STRIPE_SECRET_KEY", STRIPE_KEY)
@@ -244,7 +244,7 @@ def stripe_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
 def stripe_app(make_app: Callable[..., Flask], database_url: str, stripe_server: Any) -> Iterator[Flask]:
     """An app on each database (migrated by Alembic) whose paying campaigns pay through the loopback Stripe
     server."""
-    from core.migrations import upgrade
+    from core.data.migrations import upgrade
 
     upgrade(database_url)
     app = make_app(database_url=database_url)
@@ -255,10 +255,10 @@ def stripe_app(make_app: Callable[..., Flask], database_url: str, stripe_server:
 def opened_personal_data(app: Flask, signup: Any) -> Any:
     """``signup``'s sealed personal data opened as staff open it: with the private key file of the app's
     development key pair (in its instance folder). Call inside an app context."""
-    from core import personal_data
-    from core.db import db_session
-    from core.models import PersonalRecord
-    from core.sealing import OpeningKeys
+    from core.data import personal_data
+    from core.data.db import db_session
+    from core.data.models import PersonalRecord
+    from core.data.sealing import OpeningKeys
 
     private_key = app.extensions["claimsite"].settings.development_key_pair()[0]
     record = db_session().get(PersonalRecord, signup.id)

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .smtp_server import HOST, free_port
+from tests.smtp_server import HOST, free_port
 
 REPO = Path(__file__).resolve().parent.parent
 STARTUP_SECONDS = 60

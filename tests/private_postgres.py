@@ -14,7 +14,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from .smtp_server import free_port
+from tests.smtp_server import free_port
 
 BIN = Path("/usr/lib/postgresql/15/bin")
 

@@ -9,10 +9,9 @@ import pytest
 import yaml
 
 from core.campaigns import CampaignConfigError, CampaignRegistry, load_campaign_file
+from core.campaigns.themes import Themes
 from core.plugins import PluginHost
-from core.themes import Themes
-
-from .conftest import PRODUCTION_PUBLIC_KEY, REPO, CampaignFolder, campaign_data
+from tests.conftest import PRODUCTION_PUBLIC_KEY, REPO, CampaignFolder, campaign_data
 
 SCHEMAS = PluginHost().settings_schemas
 GOOD = yaml.safe_dump(campaign_data(), allow_unicode=True, sort_keys=False)

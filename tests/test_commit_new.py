@@ -1,4 +1,4 @@
-"""core.db.commit_new: a new row with the rows that belong to it, written and committed together (one statement on
+"""core.data.db.commit_new: a new row with the rows that belong to it, written and committed together (one statement on
 PostgreSQL), or nothing at all when the row's unique key exists already."""
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ import sqlalchemy
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.db import Dependent, commit_new, make_engine, utcnow
-from core.migrations import upgrade
-from core.models import Job, Signup, SignupEvent
+from core.data.db import Dependent, commit_new, make_engine, utcnow
+from core.data.migrations import upgrade
+from core.data.models import Job, Signup, SignupEvent
 
 
 @pytest.fixture
@@ -84,8 +84,8 @@ def test_it_refuses_to_commit_a_transaction_it_did_not_start(sessions: sessionma
 def test_an_upsert_writes_the_same_rows_for_a_new_and_a_known_key(sessions: sessionmaker[Session]) -> None:
     """commit_upsert: a known key updates its row as asked, and the dependents are written either way, with
     values that tell new from known (IfNew) and a dependent row of its own updated on its own key."""
-    from core.db import Added, Excluded, IfNew, OnConflict, commit_upsert
-    from core.models import PersonalRecord
+    from core.data.db import Added, Excluded, IfNew, OnConflict, commit_upsert
+    from core.data.models import PersonalRecord
 
     def write(session: Session, token: str, language: str) -> tuple[int, object]:
         values = {**new_signup("f" * 64, token), "language": language, "codes_sent": 1}

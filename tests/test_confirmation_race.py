@@ -15,12 +15,11 @@ import pytest
 from flask import Flask
 from sqlalchemy import event, select, update
 
-from core.db import db_session
-from core.jobs import Worker
-from core.models import Job, Signup
-
-from .test_payments_stripe import paid_at_stripe, post_event, sign_up
-from .test_signup import deliver
+from core.data.db import db_session
+from core.data.models import Job, Signup
+from core.jobs.queue import Worker
+from tests.test_payments_stripe import paid_at_stripe, post_event, sign_up
+from tests.test_signup import deliver
 
 WAIT = 20.0  # seconds: only reached when the code under test hangs
 
@@ -105,7 +104,7 @@ def test_payment_reported_while_the_mandate_is_made(app: Flask, stripe_server: A
     [confirmation] = confirmations(deliver(app))
     assert "Paid: €17.50 on" in confirmation.get_body(("plain",)).get_content()  # type: ignore[union-attr]
     with app.app_context():  # the working copy of the personal data went with the mail
-        from core import personal_data
+        from core.data import personal_data
 
         assert personal_data.load(db_session(), the_signup(app)) == {}
 
@@ -184,7 +183,7 @@ def test_the_worker_sweeps_by_itself(app: Flask, stripe_server: Any) -> None:
 
 
 def working_copy_of(app: Flask) -> tuple[Any, Any]:
-    from core.models import PersonalRecord
+    from core.data.models import PersonalRecord
 
     with app.app_context():
         record = db_session().scalars(select(PersonalRecord)).one()
@@ -212,7 +211,7 @@ def test_withdrawn_while_the_mandate_is_made(app: Flask, stripe_server: Any) -> 
 
 
 def test_a_withdrawn_signup_left_with_its_working_copy_is_listed_and_released(app: Flask, stripe_server: Any) -> None:
-    from core.models import PersonalRecord
+    from core.data.models import PersonalRecord
 
     client = app.test_client()
     sign_up(app, client)

@@ -17,12 +17,11 @@ import sqlalchemy
 from flask import Flask
 from sqlalchemy import func, select
 
-from core.db import db_session
-from core.migrations import upgrade
-from core.models import Job, Signup, SignupEvent, Stage
-
-from .private_postgres import PrivateCluster, available
-from .test_signup import TIKTOK, VALID, code_of, deliver, post_code, post_form
+from core.data.db import db_session
+from core.data.migrations import upgrade
+from core.data.models import Job, Signup, SignupEvent, Stage
+from tests.private_postgres import PrivateCluster, available
+from tests.test_signup import TIKTOK, VALID, code_of, deliver, post_code, post_form
 
 pytestmark = pytest.mark.skipif(not available(), reason="needs the PostgreSQL 15 server binaries")
 
@@ -241,7 +240,7 @@ def test_other_pages_answer_503_in_the_visitors_language_when_the_database_is_aw
 
 
 def test_the_staff_console_answers_503_when_the_database_is_away(make_app: Callable[..., Flask]) -> None:
-    from .test_staff_console import ADMIN, csrf, logged_in_client, post
+    from tests.test_staff_console import ADMIN, csrf, logged_in_client, post
 
     app = make_app(admin_host="staff.example")
     engine = app.extensions["claimsite.db"].engine

@@ -6,9 +6,8 @@ from __future__ import annotations
 import pytest
 import sqlalchemy
 
-from core import db
-
-from .conftest import POSTGRES_ADMIN_URL
+from core.data import db
+from tests.conftest import POSTGRES_ADMIN_URL
 
 
 def backend_pid(engine: sqlalchemy.Engine) -> int:
@@ -56,8 +55,8 @@ def test_connections_lost_during_commit_new_are_replaced_and_the_row_written_onc
     connection pooled beside it (a restart ends them all), and the statement is sent once more on a new one."""
     from sqlalchemy.orm import Session
 
-    from core.migrations import upgrade
-    from core.models import Signup
+    from core.data.migrations import upgrade
+    from core.data.models import Signup
 
     upgrade(engine.url.render_as_string(hide_password=False))
     with engine.connect() as one, engine.connect() as two:  # two connections in the pool

@@ -1,7 +1,8 @@
-"""The evidence package for the lawyers (``flask export evidence``, core/evidence.py): made from sign-ups that went
-through the real flow, checked against the database and against what was typed; its manifest catches any changed,
-added or missing file; duplicates, missing mandates and changed agreement texts are listed, never dropped; a wrong
-key leaves nothing behind; and memory does not grow with the campaign beyond a small index. SQLite and PostgreSQL."""
+"""The evidence package for the lawyers (``flask export evidence``, core/exports/evidence.py): made from sign-ups
+that went through the real flow, checked against the database and against what was typed; its manifest catches any
+changed, added or missing file; duplicates, missing mandates and changed agreement texts are listed, never dropped; a
+wrong key leaves nothing behind; and memory does not grow with the campaign beyond a small index. SQLite and
+PostgreSQL."""
 
 from __future__ import annotations
 
@@ -25,14 +26,13 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import insert, select, update
 
-from core.evidence import MEMORY_PER_SIGNUP, claimant, verify_package, write_evidence_package
-from core.migrations import upgrade
-from core.models import AcceptedAgreement, PersonalRecord, Signup, Stage, participant
-from core.sealing import OpeningKeys, generate
-
-from .conftest import REPO
-from .test_sealed_storage import development_private_key
-from .test_signup import (
+from core.data.migrations import upgrade
+from core.data.models import AcceptedAgreement, PersonalRecord, Signup, Stage, participant
+from core.data.sealing import OpeningKeys, generate
+from core.exports.evidence import MEMORY_PER_SIGNUP, claimant, verify_package, write_evidence_package
+from tests.conftest import REPO
+from tests.test_sealed_storage import development_private_key
+from tests.test_signup import (
     TIKTOK,
     VALID,
     code_of,
@@ -72,7 +72,7 @@ def template_file(name: str, language: str) -> Path:
 
 def db_signups(app: Flask) -> dict[str, Signup]:
     with app.app_context():
-        from core.db import db_session
+        from core.data.db import db_session
 
         return {s.token[:12]: s for s in db_session().scalars(select(Signup).where(participant()))}
 
@@ -179,8 +179,8 @@ def test_the_package_holds_what_was_typed_and_what_the_database_recorded(db_app:
     verified = db_app.test_cli_runner().invoke(args=["export", "verify", str(out)])
     assert verified.exit_code == 0 and "match the manifest" in verified.output
     with db_app.app_context():  # each export that took data out is in the audit log, by the OS user
-        from core.db import db_session
-        from core.models import AuditEntry
+        from core.data.db import db_session
+        from core.data.models import AuditEntry
 
         entries = db_session().scalars(select(AuditEntry).where(AuditEntry.action == "export-evidence")).all()
         assert len(entries) == 2 and all(e.actor.startswith("cli:") and e.campaign == "tiktokclaim" for e in entries)
@@ -313,7 +313,7 @@ def test_missing_mandates_and_changed_texts_are_listed_not_dropped(make_app: Any
     deliver(app)
     bob = join_fully(app, app.test_client(), "en", email="bob@example.org", name="Bob Jansen")  # no mandate yet
     with app.app_context():
-        from core.db import db_session
+        from core.data.db import db_session
 
         db_session().execute(update(Signup).where(Signup.id == anna.id).values(mandate_sha256="0" * 64))
         db_session().commit()
@@ -369,8 +369,8 @@ PDF_BYTES = 16_000  # each fake mandate: a campaign held in memory would show 16
 
 def add_participants(app: Flask, count: int) -> None:
     """``count`` confirmed participants written straight into the database, sealed with the app's key as
-    core.personal_data seals them, each with an incompressible fake mandate and the two agreements."""
-    from core.db import db_session
+    core.data.personal_data seals them, each with an incompressible fake mandate and the two agreements."""
+    from core.data.db import db_session
     from core.signup.agreements import agreement_text
     from core.site import site
 
@@ -437,7 +437,7 @@ def test_memory_does_not_grow_with_the_campaign(db_app: Flask, tmp_path: Path) -
 
 
 def test_what_visitors_typed_cannot_become_a_spreadsheet_formula() -> None:
-    from core.evidence import spreadsheet_safe
+    from core.exports.evidence import spreadsheet_safe
 
     assert spreadsheet_safe('=HYPERLINK("http://evil.example","x")') == '\'=HYPERLINK("http://evil.example","x")'
     assert spreadsheet_safe("-1+cmd|' /C calc'!A0") == "'-1+cmd|' /C calc'!A0"

@@ -24,14 +24,13 @@ from markupsafe import escape
 from sqlalchemy import func, select
 
 from core.campaigns import CampaignConfigError, load_campaign_file
-from core.fees import FeeTerms, SuccessFeeTerms, describe_terms, fee_model_for, fee_summary, percent, terms_of
-from core.models import Payment, Signup, is_participant, participant
-from core.payment_providers import provider_for
+from core.data.models import Payment, Signup, is_participant, participant
+from core.money.fees import FeeTerms, SuccessFeeTerms, describe_terms, fee_model_for, fee_summary, percent, terms_of
+from core.money.payment_providers import provider_for
 from core.plugins import PluginHost
-
-from .conftest import REPO, CampaignFolder
-from .test_plugins import install_plugin
-from .test_signup import VALID, code_of, deliver
+from tests.conftest import REPO, CampaignFolder
+from tests.test_plugins import install_plugin
+from tests.test_signup import VALID, code_of, deliver
 
 FACEBOOK = "https://facebookleak.somi.nl"
 TIKTOK = "https://tiktokclaim.org"
@@ -90,14 +89,14 @@ def signing_page(client: FlaskClient, path: str = "/en/join/sign", base: str = F
 
 def the_signup(app: Flask) -> Signup:
     with app.app_context():
-        from core.db import db_session
+        from core.data.db import db_session
 
         return db_session().scalars(select(Signup)).one()
 
 
 def participants(app: Flask, slug: str = "facebookleak") -> int:
     with app.app_context():
-        from core.db import db_session
+        from core.data.db import db_session
 
         return db_session().scalar(select(func.count()).select_from(Signup)
                                    .where(participant(), Signup.campaign == slug))  # type: ignore[return-value]
@@ -203,7 +202,7 @@ def test_no_cure_no_pay_choice_is_signed_and_kept(campaign_folder: CampaignFolde
         loaded = later.extensions["claimsite"].registry.snapshot.campaigns["facebookleak"]
         model = fee_model_for(loaded)
         assert model is not None and model.terms("flat").success_fee.flat_cents == 7500  # type: ignore[union-attr]
-        from core.db import db_session
+        from core.data.db import db_session
 
         kept = terms_of(db_session().scalars(select(Signup)).one())
         assert kept is not None and kept.success_fee.flat_cents == 5000  # type: ignore[union-attr]
@@ -235,11 +234,11 @@ from flask_wtf.csrf import generate_csrf
 from pydantic import Field
 from sqlalchemy import select
 
-from core.db import db_session, utcnow
-from core.fees import Euros, FeeModel, FeeModelSettings, FeeTerms, PaymentDue, cents
-from core.models import Payment, PaymentState
-from core.payment_providers import Checkout, PaymentProvider
-from core.payments import apply_state
+from core.data.db import db_session, utcnow
+from core.money.fees import Euros, FeeModel, FeeModelSettings, FeeTerms, PaymentDue, cents
+from core.data.models import Payment, PaymentState
+from core.money.payment_providers import Checkout, PaymentProvider
+from core.money.payments import apply_state
 from core.plugins import hookimpl
 
 CALLS = []
@@ -274,7 +273,7 @@ class FakePay(PaymentProvider):
         return "donation" in campaign.enabled_plugins
 
     def prepare(self, checkout):
-        from core.tenancy import campaign_url
+        from core.web.tenancy import campaign_url
 
         RETURN_TO[checkout.payment_id] = checkout.success_url
         return Checkout(ref=f"fake_{checkout.payment_id}",
@@ -362,7 +361,7 @@ def test_third_party_fee_model_pays_through_its_own_provider(donation: ModuleTyp
     signup = the_signup(app)
     assert signup.paid_at is not None and is_participant(signup) and participants(app) == 1
     with app.app_context():
-        from core.db import db_session
+        from core.data.db import db_session
 
         [payment] = db_session().scalars(select(Payment)).all()
         assert (payment.provider, payment.state, payment.amount_cents) == ("fakepay", "paid", 500)
@@ -376,7 +375,7 @@ def test_third_party_fee_model_pays_through_its_own_provider(donation: ModuleTyp
         assert donation.CALLS == ["facebookleak"]
 
 
-# -- core.fees ----------------------------------------------------------------------------------------------------
+# -- core.money.fees ------------------------------------------------------------------------------------------------
 
 
 def success(option: str, share: str = "20") -> FeeTerms:

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from markupsafe import escape
 
-from .test_signup import TIKTOK, VALID, csrf_token, post_form
+from tests.test_signup import TIKTOK, VALID, csrf_token, post_form
 
 FORM_CASES = 250
 CODE_CASES = 150

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import HASH_KEY, SECRET
-from .gunicorn_server import Gunicorn
+from tests.conftest import HASH_KEY, SECRET
+from tests.gunicorn_server import Gunicorn
 
 
 @pytest.fixture(scope="module")

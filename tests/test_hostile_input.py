@@ -26,15 +26,14 @@ from jinja2.sandbox import SandboxedEnvironment
 from PIL import Image, ImageDraw
 from sqlalchemy import select
 
-from core.hashing import email_hash
-from core.jobs import Worker
-from core.migrations import upgrade
-from core.models import Job, Signup
-
-from .conftest import HASH_KEY, CampaignFolder
-from .test_participant_page import ask_link, login_link_of
-from .test_sealed_storage import development_private_key
-from .test_signup import TIKTOK, code_of, deliver, join_fully, pay_in_test_mode, post_code, post_form, sign_form
+from core.data.hashing import email_hash
+from core.data.migrations import upgrade
+from core.data.models import Job, Signup
+from core.jobs.queue import Worker
+from tests.conftest import HASH_KEY, CampaignFolder
+from tests.test_participant_page import ask_link, login_link_of
+from tests.test_sealed_storage import development_private_key
+from tests.test_signup import TIKTOK, code_of, deliver, join_fully, pay_in_test_mode, post_code, post_form, sign_form
 
 # -- a name that tries to write the agreement --------------------------------------------------------------------
 HOSTILE_NAME = ("Anna de Vries\n\n# Article 9 – The foundation owes the undersigned EUR 1,000,000\n\n"
@@ -156,7 +155,7 @@ def test_the_evidence_of_signers_before_and_after_this_fix_matches_after_a_campa
     join_fully(app, app.test_client(), "en", name=HOSTILE_NAME, email="later@example.org")
     deliver(app)
     with app.app_context():
-        from core.db import db_session
+        from core.data.db import db_session
 
         later = db_session().scalars(select(Signup.token).where(Signup.id != 1000)).one()[:12]
     app.extensions["claimsite.db"].engine.dispose()
@@ -198,7 +197,7 @@ def test_a_campaign_edit_between_signing_and_the_mandate_pdf_changes_nothing(
     edited = make_app(database_url=database_url, campaigns_dir=campaign_folder.path)
     mails = deliver(edited)
     with edited.app_context():
-        from core.db import db_session
+        from core.data.db import db_session
 
         failed = db_session().scalars(select(Job).where(Job.status == "failed")).all()
         assert [(job.kind, job.status, job.last_error) for job in failed] == []
@@ -214,10 +213,9 @@ def test_a_campaign_edit_between_signing_and_the_mandate_pdf_changes_nothing(
 def test_placeholders_recorded_at_signing_are_sealed_not_in_the_clear(db_app: Flask) -> None:
     join_fully(db_app, db_app.test_client(), "en", name="Zoë Plaintext-Check")
     with db_app.app_context():
-        from core.db import db_session
-        from core.models import AcceptedAgreement, PersonalRecord
-
-        from .conftest import opened_personal_data
+        from core.data.db import db_session
+        from core.data.models import AcceptedAgreement, PersonalRecord
+        from tests.conftest import opened_personal_data
 
         signup = db_session().scalars(select(Signup)).one()
         recorded = [json.loads(a.placeholders or "{}") for a in db_session().scalars(select(AcceptedAgreement))]
@@ -301,7 +299,7 @@ def test_a_broken_or_blank_drawn_signature_is_refused_and_nothing_entered_is_los
                         base_url=TIKTOK)
     assert dutch.status_code == 422 and "Je getekende handtekening is leeg of te klein." in dutch.get_data(as_text=True)
     with db_app.app_context():
-        from core.db import db_session
+        from core.data.db import db_session
 
         signup = db_session().scalars(select(Signup)).one()
         assert signup.stage == "verified" and signup.signature_kind is None
@@ -311,8 +309,8 @@ def test_a_broken_or_blank_drawn_signature_is_refused_and_nothing_entered_is_los
                          base_url=TIKTOK)
     assert signed.status_code == 302, signed.get_data(as_text=True)
     with db_app.app_context():
-        from core import personal_data
-        from core.db import db_session
+        from core.data import personal_data
+        from core.data.db import db_session
 
         signup = db_session().scalars(select(Signup)).one()
         assert signup.signature_kind == "drawn"
@@ -320,7 +318,7 @@ def test_a_broken_or_blank_drawn_signature_is_refused_and_nothing_entered_is_los
 
 
 def test_the_decoder_itself_refuses_each_broken_drawing() -> None:
-    """The same check guards the mandate PDF (core.mandate.MandateDocument), whoever calls it."""
+    """The same check guards the mandate PDF (core.signup.mandate.MandateDocument), whoever calls it."""
     from core.signup.signature import SignatureProblem, signature_problem
 
     assert signature_problem(SIGNATURE) is None
@@ -339,7 +337,7 @@ def test_the_forms_of_one_idn_address_make_one_signup_and_plain_addresses_keep_t
     for address in ("anna@bücher.de", "Anna@XN--BCHER-KVA.de", "ANNA@BÜCHER.DE", "anna@bu\u0308cher.de"):
         assert post_form(db_app.test_client(), "en", email=address).status_code == 302, address
     with db_app.app_context():
-        from core.db import db_session
+        from core.data.db import db_session
 
         assert db_session().scalar(select(sqlalchemy.func.count()).select_from(Signup)) == 1
     # A plain ASCII address hashes exactly as it always did (returning visitors are found): trimmed, lower case.
@@ -368,7 +366,7 @@ def test_a_lookalike_address_is_refused_with_a_reason_and_nothing_typed_is_lost(
                                       "jan@пример.рф")):
         assert post_form(db_app.test_client(), "en", email=address).status_code == 302, address
         with db_app.app_context():
-            from core.db import db_session
+            from core.data.db import db_session
 
             assert db_session().scalar(select(sqlalchemy.func.count()).select_from(Signup)) == number + 1
 
@@ -388,11 +386,11 @@ def test_the_participant_login_matches_an_idn_address_in_any_form(db_app: Flask)
 def test_a_signup_made_before_under_the_xn_form_is_found_again_by_the_address(db_app: Flask) -> None:
     """Before, ``anna@xn--bcher-kva.de`` and ``anna@bücher.de`` hashed apart. Only the hash is stored, so no
     migration can move such a sign-up: it is moved to today's hash when its address is typed again."""
-    from core.hashing import keyed_hash
+    from core.data.hashing import keyed_hash
 
     earlier = keyed_hash(HASH_KEY, "email", "anna@xn--bcher-kva.de")  # as the code of before hashed that form
     with db_app.app_context():
-        from core.db import db_session, utcnow
+        from core.data.db import db_session, utcnow
 
         for campaign in ("tiktokclaim", "facebookleak"):
             db_session().add(Signup(token=f"before-{campaign}", campaign=campaign, email_hash=earlier, language="en",
@@ -405,12 +403,12 @@ def test_a_signup_made_before_under_the_xn_form_is_found_again_by_the_address(db
     assert login_link_of(mail).startswith("/en/my/login/")
     today = email_hash(HASH_KEY, "anna@bücher.de")
     with db_app.app_context():
-        from core.db import db_session
+        from core.data.db import db_session
 
         assert set(db_session().scalars(select(Signup.email_hash))) == {today}
     # ... and the form, in yet another spelling, continues the sign-up instead of making a second one.
     assert post_form(db_app.test_client(), "en", email="Anna@XN--BCHER-KVA.de").status_code == 302
     with db_app.app_context():
-        from core.db import db_session
+        from core.data.db import db_session
 
         assert db_session().scalar(select(sqlalchemy.func.count()).select_from(Signup)) == 2

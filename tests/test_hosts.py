@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from flask import Flask
 
-from .conftest import CampaignFolder, campaign_data
+from tests.conftest import CampaignFolder, campaign_data
 
 
 @pytest.fixture

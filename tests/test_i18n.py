@@ -8,7 +8,7 @@ from pathlib import Path
 
 from babel.messages.pofile import read_po
 
-from .conftest import REPO
+from tests.conftest import REPO
 
 TRANSLATIONS = REPO / "translations"
 

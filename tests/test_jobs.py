@@ -15,9 +15,9 @@ from flask import Flask, current_app
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from core.db import db_session, utcnow
-from core.jobs import BACKOFF, MASK, Worker, current_job, enqueue, job_handler, mask
-from core.models import Job, JobStatus
+from core.data.db import db_session, utcnow
+from core.data.models import Job, JobStatus
+from core.jobs.queue import BACKOFF, MASK, Worker, current_job, enqueue, job_handler, mask
 
 # What the test handlers saw: (kind, payload, job id, app of the context), in order.
 calls: list[tuple[str, dict[str, Any], int | None, Flask]] = []

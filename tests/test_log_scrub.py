@@ -8,7 +8,7 @@ import logging
 import pytest
 from flask import Flask
 
-from .test_signup import VALID, deliver, join_fully
+from tests.test_signup import VALID, deliver, join_fully
 
 
 def test_a_full_signup_logs_no_personal_data(db_app: Flask, caplog: pytest.LogCaptureFixture) -> None:
@@ -35,8 +35,8 @@ def test_a_database_error_never_carries_the_values_bound_to_it(db_app: Flask) ->
     from sqlalchemy import insert
     from sqlalchemy.exc import IntegrityError
 
-    from core.db import db_session
-    from core.models import Signup
+    from core.data.db import db_session
+    from core.data.models import Signup
 
     row = {"token": "t" * 43, "campaign": "tiktokclaim", "email_hash": "secret-hash-value", "language": "en"}
     with db_app.app_context():

@@ -23,14 +23,13 @@ from babel.messages.pofile import read_po
 from flask import Flask
 from sqlalchemy import select
 
-from core.db import utcnow
-from core.jobs import BACKOFF, MASK, Worker
-from core.mail import compose, queue_mail, queue_template_mail
-from core.migrations import upgrade
-from core.models import Job, JobStatus
-
-from .conftest import HASH_KEY, REPO, SECRET, CampaignFolder, campaign_data
-from .smtp_server import SMTPServer, free_port
+from core.data.db import utcnow
+from core.data.migrations import upgrade
+from core.data.models import Job, JobStatus
+from core.jobs.mail import compose, queue_mail, queue_template_mail
+from core.jobs.queue import BACKOFF, MASK, Worker
+from tests.conftest import HASH_KEY, REPO, SECRET, CampaignFolder, campaign_data
+from tests.smtp_server import SMTPServer, free_port
 
 ADDRESS = "deelnemer.jansen@example.org"
 PDF = b"%PDF-1.7\n% a mandate, for the test\n%%EOF\n"

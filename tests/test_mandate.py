@@ -19,7 +19,7 @@ import pytest
 from flask import Flask
 from markupsafe import Markup
 
-from core.mandate import (
+from core.signup.mandate import (
     ExternalResourceRefused,
     MandateDocument,
     SignedAgreement,
@@ -28,8 +28,7 @@ from core.mandate import (
     render_mandate_html,
     render_mandate_pdf,
 )
-
-from .conftest import CampaignFolder
+from tests.conftest import CampaignFolder
 
 SIGNED_AT = dt.datetime(2026, 11, 23, 13, 5, 9, tzinfo=dt.UTC)  # 14:05:09 CET in Amsterdam
 REFERENCE = "TT-7KQ2-M9XD"
@@ -216,7 +215,7 @@ def test_agreement_html_cannot_make_the_renderer_fetch_anything(
     text = pdf_text(pdf, tmp_path)
     assert "Voor de tekst." in text and "Na de tekst." in text and "Jan de Vries" in text  # still rendered
     assert connections == []
-    refused = " ".join(r.getMessage() for r in caplog.records if r.name == "core.mandate")
+    refused = " ".join(r.getMessage() for r in caplog.records if r.name == "core.signup.mandate")
     for url in ("https://example.org/x.png", "http://example.org/x.css", "https://example.org/bg.png",
                 "file:///etc/passwd"):
         assert f"refused to fetch {url}" in refused

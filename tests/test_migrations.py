@@ -6,8 +6,8 @@ import sqlalchemy
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from core.db import Base
-from core.migrations import downgrade, upgrade
+from core.data.db import Base
+from core.data.migrations import downgrade, upgrade
 
 TABLES = {"signups", "signup_events", "accepted_agreements", "personal_records", "jobs", "payments", "provider_events",
           "login_links", "staff_members", "staff_sessions", "audit_entries", "staff_exports"}
@@ -54,11 +54,10 @@ def test_personal_data_kept_in_the_clear_before_0004_is_sealed_by_it(make_app, d
     the keys of the app that runs it; a sign-up still under way keeps a working copy, a confirmed one does not."""
     import json
 
-    from core import personal_data
-    from core.db import db_session
-    from core.models import PersonalRecord, Signup
-
-    from .conftest import opened_personal_data
+    from core.data import personal_data
+    from core.data.db import db_session
+    from core.data.models import PersonalRecord, Signup
+    from tests.conftest import opened_personal_data
 
     upgrade(database_url, "0003")
     engine = sqlalchemy.create_engine(database_url)

@@ -10,8 +10,7 @@ import yaml
 from flask import Flask
 
 from core.i18n import long_date, money, number
-
-from .conftest import REPO, CampaignFolder, campaign_data
+from tests.conftest import REPO, CampaignFolder, campaign_data
 
 SHIPPED = sorted(p.stem for p in (REPO / "campaigns").glob("*.yaml") if not p.name.startswith("_"))
 

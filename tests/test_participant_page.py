@@ -14,13 +14,21 @@ from flask.testing import FlaskClient
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from sqlalchemy import MetaData, select, update
 
-from core import personal_data
-from core.db import utcnow
-from core.jobs import decode_payload
-from core.models import AcceptedAgreement, Job, LoginLink, Payment, PersonalRecord, Signup, SignupEvent, participant
-
-from .conftest import SECRET, opened_personal_data
-from .test_signup import TIKTOK, VALID, deliver, join_fully, post_form, signups
+from core.data import personal_data
+from core.data.db import utcnow
+from core.data.models import (
+    AcceptedAgreement,
+    Job,
+    LoginLink,
+    Payment,
+    PersonalRecord,
+    Signup,
+    SignupEvent,
+    participant,
+)
+from core.jobs.queue import decode_payload
+from tests.conftest import SECRET, opened_personal_data
+from tests.test_signup import TIKTOK, VALID, deliver, join_fully, post_form, signups
 
 FACEBOOK = "https://facebookleak.somi.nl"
 
@@ -83,7 +91,7 @@ def counter(app: Flask, client: FlaskClient) -> str:
 
 def in_session(app: Flask, fn: Any) -> Any:
     with app.app_context():
-        from core.db import db_session
+        from core.data.db import db_session
 
         return fn(db_session())
 
@@ -245,7 +253,7 @@ def test_a_login_lasts_an_hour_and_logging_out_ends_it(db_app: Flask) -> None:
     assert client.post("/en/my/logout", data={"csrf_token": csrf_of(page)}, base_url=TIKTOK).location == "/en/my"
     assert "Send me a login link" in client.get("/en/my", base_url=TIKTOK).get_data(as_text=True)
     logged_in(db_app, client)
-    # The cookie is signed per campaign (core.sessions): name the campaign as the tenancy middleware would.
+    # The cookie is signed per campaign (core.web.sessions): name the campaign as the tenancy middleware would.
     with client.session_transaction(base_url=TIKTOK, environ_overrides={"claimsite.campaign": "tiktokclaim"}) \
             as session:
         session["participant"] = [session["participant"][0], int(time.time()) - 1]
@@ -323,7 +331,7 @@ def test_withdrawing_makes_the_counter_go_down_by_one(db_app: Flask) -> None:
 def everything_stored(app: Flask) -> str:
     """Every row of every table, as text: what a database dump would show."""
     with app.app_context():
-        from core.db import db_session
+        from core.data.db import db_session
 
         connection = db_session().connection()
         metadata = MetaData()
@@ -386,7 +394,7 @@ def test_erasure_removes_the_personal_data_and_keeps_the_evidence(db_app: Flask)
 
 
 def _mandate_token(signup_token: str) -> str:
-    from core.personal_data import copy_key
+    from core.data.personal_data import copy_key
     from core.signup.links import mandate_link_token
 
     return mandate_link_token("tiktokclaim", signup_token, copy_key("anna@example.org"))

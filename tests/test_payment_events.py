@@ -12,10 +12,9 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
-from core.db import db_session
-from core.models import Payment, Signup, SignupEvent
-
-from .test_payments_stripe import counted, paid_at_stripe, post_event
+from core.data.db import db_session
+from core.data.models import Payment, Signup, SignupEvent
+from tests.test_payments_stripe import counted, paid_at_stripe, post_event
 
 PARALLEL = 12
 

@@ -12,10 +12,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from core.models import Payment, ProviderEvent, Signup
-
-from .conftest import PRODUCTION_PUBLIC_KEY, STRIPE_WEBHOOK_SECRET
-from .test_signup import TIKTOK, code_of, deliver, post_code, post_form, sign_form
+from core.data.models import Payment, ProviderEvent, Signup
+from tests.conftest import PRODUCTION_PUBLIC_KEY, STRIPE_WEBHOOK_SECRET
+from tests.test_signup import TIKTOK, code_of, deliver, post_code, post_form, sign_form
 
 WEBHOOK = "/payments/stripe/webhook"
 
@@ -73,14 +72,14 @@ def paid_at_stripe(app: Flask, stripe_server: Any) -> tuple[FlaskClient, str, di
 
 def the_signup(app: Flask) -> Signup:
     with app.app_context():
-        from core.db import db_session
+        from core.data.db import db_session
 
         return db_session().scalars(select(Signup)).one()
 
 
 def payments_of(app: Flask) -> list[Payment]:
     with app.app_context():
-        from core.db import db_session
+        from core.data.db import db_session
 
         return list(db_session().scalars(select(Payment).order_by(Payment.id)))
 
@@ -147,7 +146,7 @@ def test_paid_only_when_stripe_says_so(app: Flask, stripe_server: Any) -> None:
     assert any(r.method == "GET" and r.path == f"/v1/checkout/sessions/{session_id}" for r in stripe_server.requests)
     assert the_signup(app).paid_at is not None and counted(app) == 1
     with app.app_context():
-        from core.db import db_session
+        from core.data.db import db_session
 
         steps = [e.step for e in db_session().scalars(select(Signup)).one().events]
     assert [step for step in steps if step.startswith("payment-")] == ["payment-started", "payment-paid"]
@@ -180,7 +179,7 @@ def test_webhook_signature_is_checked(app: Flask, stripe_server: Any, forgery: s
     assert answer.status_code == 400
     assert the_signup(app).paid_at is None and counted(app) == 0
     with app.app_context():
-        from core.db import db_session
+        from core.data.db import db_session
 
         assert db_session().scalars(select(ProviderEvent)).all() == []
     assert post_event(client, stripe_server, event).status_code == 200  # the genuine one still works
@@ -207,7 +206,7 @@ def test_replayed_and_out_of_order_events_are_harmless(app: Flask, stripe_server
     assert signup.paid_at == paid_at and counted(app) == 1
     assert [p.state for p in payments_of(app)] == ["paid"]
     with app.app_context():
-        from core.db import db_session
+        from core.data.db import db_session
 
         assert len(db_session().scalars(select(ProviderEvent)).all()) == 3
 
@@ -314,7 +313,7 @@ def test_production_without_stripe_keys_refuses_to_start(make_app: Any, monkeypa
     app = make_app(env="production", mail_url="smtp://127.0.0.1:25", secret_key="p" * 40, hash_key="h" * 40,
                    sealing_public_key=PRODUCTION_PUBLIC_KEY)
     with app.app_context():
-        from core.payment_providers import provider_for
+        from core.money.payment_providers import provider_for
 
         tiktok = app.extensions["claimsite"].registry.snapshot.campaigns["tiktokclaim"]
         assert provider_for(tiktok).identifier == "stripe"  # type: ignore[union-attr]
@@ -368,7 +367,7 @@ def as_if_the_answer_was_lost(app: Flask, minutes_ago: int = 0) -> None:
     from sqlalchemy import update
 
     with app.app_context():
-        from core.db import db_session
+        from core.data.db import db_session
 
         db = db_session()
         [payment] = db.scalars(select(Payment)).all()

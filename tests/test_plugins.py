@@ -13,8 +13,7 @@ import pytest
 
 from core import hookspecs
 from core.plugins import ENTRY_POINT_GROUP, PluginHost
-
-from .conftest import REPO, CampaignFolder, campaign_data
+from tests.conftest import REPO, CampaignFolder, campaign_data
 
 RECORDER = '''\
 """A third-party plugin, installed like any package: it records every call it gets."""
@@ -23,7 +22,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict
 
 from core.plugins import hookimpl
-from core.sections import Section
+from core.campaigns.sections import Section
 
 CALLS = []
 
@@ -224,9 +223,9 @@ def test_plugin_adds_a_signup_question_and_its_answer_is_kept(recorder, campaign
     assert response.status_code == 302
     from sqlalchemy import select
 
-    from core import personal_data
-    from core.db import db_session
-    from core.models import Signup
+    from core.data import personal_data
+    from core.data.db import db_session
+    from core.data.models import Signup
 
     with app.app_context():
         signup = db_session().scalars(select(Signup)).one()

@@ -18,9 +18,8 @@ import pytest
 
 from core.ratelimits import RULES
 from core.settings import SettingsError, load_settings
-
-from .conftest import PRODUCTION_PUBLIC_KEY, REPO
-from .gunicorn_server import Gunicorn
+from tests.conftest import PRODUCTION_PUBLIC_KEY, REPO
+from tests.gunicorn_server import Gunicorn
 
 REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
 REDIS_DB = 13  # used by these tests only

@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from core.hashing import network_of
+from core.data.hashing import network_of
 from core.ratelimits import RULES, RateLimits
 
 

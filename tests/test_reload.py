@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from .conftest import CampaignFolder, campaign_data
+from tests.conftest import CampaignFolder, campaign_data
 
 
 def bump_mtime(path) -> None:  # type: ignore[no-untyped-def]

@@ -9,10 +9,9 @@ import re
 from flask import Flask
 from sqlalchemy import func, select, update
 
-from core.db import utcnow
-from core.models import Job, Payment, PersonalRecord, Signup, SignupEvent
-
-from .test_signup import TIKTOK, code_of, deliver, join_fully, post_code, post_form, sign_form
+from core.data.db import utcnow
+from core.data.models import Job, Payment, PersonalRecord, Signup, SignupEvent
+from tests.test_signup import TIKTOK, code_of, deliver, join_fully, post_code, post_form, sign_form
 
 
 def sign_without_paying(app: Flask, email: str, start_checkout: bool = False) -> None:
@@ -33,7 +32,7 @@ def sign_without_paying(app: Flask, email: str, start_checkout: bool = False) ->
 def age(app: Flask, email_prefix: str, days: int) -> None:
     """Move the sign-up of the address starting with ``email_prefix`` ``days`` into the past (by its id order)."""
     with app.app_context():
-        from core.db import db_session
+        from core.data.db import db_session
 
         session = db_session()
         ids = session.scalars(select(Signup.id).order_by(Signup.id)).all()
@@ -45,7 +44,7 @@ def age(app: Flask, email_prefix: str, days: int) -> None:
 
 def counts(app: Flask) -> dict[str, int]:
     with app.app_context():
-        from core.db import db_session
+        from core.data.db import db_session
 
         session = db_session()
         return {"signups": session.scalar(select(func.count()).select_from(Signup)) or 0,
@@ -62,7 +61,7 @@ def test_unfinished_signups_are_erased_after_the_limit_and_participants_kept(db_
     sign_without_paying(db_app, "e@example.org", start_checkout=True)  # its payment may still arrive
     deliver(db_app)
     with db_app.app_context():
-        from core.db import db_session
+        from core.data.db import db_session
 
         session = db_session()
         session.execute(update(Payment).where(Payment.state == "open").values(state="processing"))
@@ -83,7 +82,7 @@ def test_unfinished_signups_are_erased_after_the_limit_and_participants_kept(db_
     assert after["signups"] == before["signups"] - 2 and after["records"] == before["records"] - 2
     assert after["events"] < before["events"]
     with db_app.app_context():
-        from core.db import db_session
+        from core.data.db import db_session
 
         left = db_session().scalars(select(Signup).order_by(Signup.id)).all()
         assert len(left) == 3 and left[1].paid_at is not None  # b (recent), c (participant), e (payment on its way)
@@ -91,10 +90,10 @@ def test_unfinished_signups_are_erased_after_the_limit_and_participants_kept(db_
 
 
 def test_old_job_payloads_are_emptied(db_app: Flask) -> None:
-    from core.jobs import decode_payload, enqueue
+    from core.jobs.queue import decode_payload, enqueue
 
     with db_app.app_context():
-        from core.db import db_session
+        from core.data.db import db_session
 
         session = db_session()
         old = enqueue(session, "mail", {"to": "someone@example.org"})
@@ -106,7 +105,7 @@ def test_old_job_payloads_are_emptied(db_app: Flask) -> None:
     result = db_app.test_cli_runner().invoke(args=["retention", "run"])
     assert "emptied 1 payload(s)" in result.output
     with db_app.app_context():
-        from core.db import db_session
+        from core.data.db import db_session
 
         payloads = dict(db_session().execute(select(Job.id, Job.payload)).all())
         assert payloads[old] == "{}" and decode_payload(payloads[recent]) == {"to": "other@example.org"}

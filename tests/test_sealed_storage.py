@@ -12,11 +12,10 @@ import sqlalchemy
 from flask import Flask
 from sqlalchemy import MetaData, select
 
-from core.migrations import upgrade
-from core.models import PersonalRecord
-from core.sealing import generate
-
-from .test_signup import VALID, deliver, join_fully, post_form, signups
+from core.data.migrations import upgrade
+from core.data.models import PersonalRecord
+from core.data.sealing import generate
+from tests.test_signup import VALID, deliver, join_fully, post_form, signups
 
 # What Anna typed, in every form it could be stored in.
 TYPED = ("Anna de Vries", "anna@example.org", "+31612345678", "06 12345678", "0612345678", "Kerkstraat",
@@ -82,7 +81,7 @@ def test_the_database_read_raw_holds_no_personal_data_and_the_export_opens_it(db
     assert b"bob@example.org" not in raw and b"Bob Jansen" not in raw
     assert_holds_nothing_typed(raw)
     with db_app.app_context():
-        from core.db import db_session
+        from core.data.db import db_session
 
         records = {r.signup_id: r for r in db_session().scalars(select(PersonalRecord))}
     anna, bob = signups(db_app)

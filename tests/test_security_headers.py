@@ -84,7 +84,7 @@ def test_cookies_on_https_are_host_cookies_where_the_path_allows(make_app, dev_a
 
 
 def test_the_payment_page_may_post_to_the_checkout_only(db_app: Flask) -> None:
-    from .test_signup import code_of, deliver, post_code, post_form, sign_form
+    from tests.test_signup import code_of, deliver, post_code, post_form, sign_form
 
     client = db_app.test_client()
     assert post_form(client, "en").status_code == 302
@@ -97,8 +97,7 @@ def test_the_payment_page_may_post_to_the_checkout_only(db_app: Flask) -> None:
 
 def test_rate_limit_answers_429_in_the_visitors_language_with_retry_after(db_app: Flask) -> None:
     from core.ratelimits import RULES
-
-    from .test_signup import csrf_token, post_form
+    from tests.test_signup import csrf_token, post_form
 
     client = db_app.test_client()
     assert post_form(client).status_code == 302  # a sign-up to check codes for (Dutch: the default language)

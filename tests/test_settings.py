@@ -7,8 +7,7 @@ from pathlib import Path
 import pytest
 
 from core.settings import SettingsError, load_settings
-
-from .conftest import PRODUCTION_PUBLIC_KEY, PRODUCTION_RATELIMIT_URL
+from tests.conftest import PRODUCTION_PUBLIC_KEY, PRODUCTION_RATELIMIT_URL
 
 
 @pytest.mark.parametrize("secret", ["", "changeme", "dev", "short-but-not-placeholder"])

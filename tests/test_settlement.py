@@ -15,14 +15,13 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from core import fees_cli as settlement
-from core.db import db_session, utcnow
-from core.fees import FeeModel, FeeTerms, SuccessFeeTerms, cents, euros, fee_for_award
-from core.fees_cli import Award
-from core.models import Signup, Stage
+from core.cli import fees as settlement
+from core.cli.fees import Award
+from core.data.db import db_session, utcnow
+from core.data.models import Signup, Stage
+from core.money.fees import FeeModel, FeeTerms, SuccessFeeTerms, cents, euros, fee_for_award
 from plugins.no_cure_no_pay import NoCureNoPay, NoCureNoPaySettings
-
-from .test_signup import (
+from tests.test_signup import (
     TIKTOK,
     code_of,
     deliver,
@@ -392,7 +391,7 @@ def test_commands_explain_themselves(make_app: Any) -> None:
 
 
 def test_amounts_finer_than_a_cent_are_refused_and_cells_are_spreadsheet_safe() -> None:
-    from core.fees_cli import spreadsheet_safe
+    from core.cli.fees import spreadsheet_safe
 
     assert cents(Decimal("17.50")) == 1750
     for amount in ("0.005", "17.505"):

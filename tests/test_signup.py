@@ -17,13 +17,12 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from core import personal_data
-from core.db import utcnow
-from core.hashing import sha256_hex
-from core.jobs import Worker
-from core.models import AcceptedAgreement, Job, Signup, Stage, participant
-
-from .conftest import opened_personal_data
+from core.data import personal_data
+from core.data.db import utcnow
+from core.data.hashing import sha256_hex
+from core.data.models import AcceptedAgreement, Job, Signup, Stage, participant
+from core.jobs.queue import Worker
+from tests.conftest import opened_personal_data
 
 TIKTOK = "https://tiktokclaim.org"
 ZOOM = "https://zoomclaim.org"
@@ -114,14 +113,14 @@ def join_fully(app: Flask, client: FlaskClient, language: str = "", **changes: s
     if "/join/pay/" in response.location:  # the TikTok claim asks a one-time payment before it counts
         assert pay_in_test_mode(client, response.location).status_code == 302
     with app.app_context():
-        from core.db import db_session
+        from core.data.db import db_session
 
         return db_session().scalars(select(Signup).order_by(Signup.id.desc())).first()  # type: ignore[return-value]
 
 
 def signups(app: Flask) -> list[Signup]:
     with app.app_context():
-        from core.db import db_session
+        from core.data.db import db_session
 
         return list(db_session().scalars(select(Signup).order_by(Signup.id)))
 
@@ -192,7 +191,7 @@ def test_a_parent_can_join_for_a_child(db_app: Flask) -> None:
     response = post_form(client, "en", for_whom="child", child_name="Tim de Vries", child_birth_date="2014-03-02")
     assert response.status_code == 302
     with db_app.app_context():
-        from core.db import db_session
+        from core.data.db import db_session
 
         [signup] = db_session().scalars(select(Signup)).all()
         answers = personal_data.load(db_session(), signup)
@@ -254,7 +253,7 @@ def test_code_expires_after_15_minutes(db_app: Flask) -> None:
     post_form(client, "en")
     [mail] = deliver(db_app)
     with db_app.app_context():
-        from core.db import db_session
+        from core.data.db import db_session
 
         signup = db_session().scalars(select(Signup)).one()
         signup.code_expires_at = utcnow() - dt.timedelta(seconds=1)
@@ -274,7 +273,7 @@ def test_resend_waits_a_minute_then_sends_a_new_code(db_app: Flask) -> None:
     assert "please use that one" in client.get("/en/join/verify", base_url=TIKTOK).get_data(as_text=True)
     assert deliver(db_app) == []  # the server enforces the wait, with or without JavaScript
     with db_app.app_context():
-        from core.db import db_session
+        from core.data.db import db_session
 
         signup = db_session().scalars(select(Signup)).one()
         signup.code_sent_at = utcnow() - dt.timedelta(seconds=61)
@@ -318,7 +317,7 @@ def test_duplicate_signup_reveals_nothing_and_continues_where_left_off(db_app: F
     response = post_code(again, code_of(mails["anna@example.org"]), "en")
     assert response.headers["Location"] == "/en/join/done"  # already signed: straight to the end
     with db_app.app_context():
-        from core.db import db_session
+        from core.data.db import db_session
 
         signup = db_session().scalars(select(Signup).where(Signup.stage == Stage.SIGNED)).one()
         assert opened_personal_data(db_app, signup).answers["name"] == "Anna de Vries"  # signed data unchanged
@@ -332,13 +331,13 @@ def test_second_form_before_signing_replaces_the_answers_once_verified(db_app: F
     post_form(again, "en", name="Anna Maria de Vries")
     [mail] = deliver(db_app)
     with db_app.app_context():
-        from core.db import db_session
+        from core.data.db import db_session
 
         signup = db_session().scalars(select(Signup)).one()
         assert personal_data.load(db_session(), signup)["name"] == "Anna de Vries"  # not before the code
     post_code(again, code_of(mail), "en")
     with db_app.app_context():
-        from core.db import db_session
+        from core.data.db import db_session
 
         signup = db_session().scalars(select(Signup)).one()
         assert personal_data.load(db_session(), signup)["name"] == "Anna Maria de Vries"
@@ -389,7 +388,7 @@ def test_drawn_signature_is_kept_as_png(db_app: Flask) -> None:
     data = sign_form(client, "en", typed="", signature_png="data:image/png;base64," + base64.b64encode(drawn).decode())
     assert client.post("/en/join/sign", data=data, base_url=TIKTOK).status_code == 302
     with db_app.app_context():
-        from core.db import db_session
+        from core.data.db import db_session
 
         signup = db_session().scalars(select(Signup)).one()
         assert signup.signature_kind == "drawn"
@@ -401,7 +400,7 @@ def test_evidence_is_recorded(db_app: Flask) -> None:
     client = db_app.test_client()
     join_fully(db_app, client, "en")
     with db_app.app_context():
-        from core.db import db_session
+        from core.data.db import db_session
 
         signup = db_session().scalars(select(Signup)).one()
         steps = [e.step for e in signup.events]
@@ -431,7 +430,7 @@ def test_mandate_pdf_confirmation_mail_and_download(db_app: Flask, tmp_path: Pat
                           check=True).stdout
     assert "Anna de Vries" in text and "TikTok" in text and "2026-11-01" in text
     with db_app.app_context():
-        from core.db import db_session
+        from core.data.db import db_session
 
         signup = db_session().scalars(select(Signup)).one()
         assert signup.mandate_sha256 == sha256_hex(pdf)
@@ -447,7 +446,7 @@ def test_mandate_pdf_confirmation_mail_and_download(db_app: Flask, tmp_path: Pat
     assert download.status_code == 200 and download.data == pdf
     assert db_app.test_client().get(link + "x", base_url=TIKTOK).status_code == 404
     with db_app.test_request_context(base_url=TIKTOK):
-        from core.personal_data import copy_key
+        from core.data.personal_data import copy_key
         from core.signup.links import mandate_link_token
 
         someone_else = mandate_link_token("tiktokclaim", signup.token, copy_key("bob@example.org"))
@@ -510,7 +509,7 @@ def test_concurrent_signups_are_all_counted(db_app: Flask) -> None:
 
     in_parallel(verify_and_sign)
     with db_app.app_context():
-        from core.db import db_session
+        from core.data.db import db_session
 
         confirmed = db_session().scalar(select(func.count()).select_from(Signup).where(participant()))
         db_app.extensions["claimsite"].counters.forget("tiktokclaim")
@@ -521,7 +520,7 @@ def test_concurrent_signups_are_all_counted(db_app: Flask) -> None:
 
 
 def test_whole_flow_with_mail_over_smtp(make_app: Any, database_url: str, smtp_server: Any) -> None:
-    from core.migrations import upgrade
+    from core.data.migrations import upgrade
 
     upgrade(database_url)
     app = make_app(database_url=database_url, mail_url=smtp_server.url)
@@ -546,7 +545,7 @@ def test_whole_flow_with_mail_over_smtp(make_app: Any, database_url: str, smtp_s
 
 def test_mail_server_down_never_breaks_a_signup_and_staff_see_the_failure(make_app: Any, database_url: str,
                                                                          smtp_server: Any) -> None:
-    from core.migrations import upgrade
+    from core.data.migrations import upgrade
 
     upgrade(database_url)
     smtp_server.stop()  # the mail server is down
@@ -558,7 +557,7 @@ def test_mail_server_down_never_breaks_a_signup_and_staff_see_the_failure(make_a
     assert "A verification code was sent to your e-mail" in page
     assert Worker(app).run_once() == 1
     with app.app_context():
-        from core.db import db_session
+        from core.data.db import db_session
 
         job = db_session().scalars(select(Job).where(Job.kind == "mail")).one()
         assert job.status == "pending" and job.attempts == 1 and job.last_error

@@ -15,10 +15,19 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import event, select
 
-from core.jobs import decode_payload
-from core.models import Job
-
-from .test_signup import TIKTOK, VALID, code_of, csrf_token, deliver, link_of, pay_in_test_mode, post_code, sign_form
+from core.data.models import Job
+from core.jobs.queue import decode_payload
+from tests.test_signup import (
+    TIKTOK,
+    VALID,
+    code_of,
+    csrf_token,
+    deliver,
+    link_of,
+    pay_in_test_mode,
+    post_code,
+    sign_form,
+)
 
 
 @contextmanager
@@ -63,7 +72,7 @@ def writes(sent: list[str]) -> Counter[str]:
 
 def jobs_since(app: Flask, last_id: int) -> Counter[str]:
     with app.app_context():
-        from core.db import db_session
+        from core.data.db import db_session
 
         jobs = db_session().scalars(select(Job).where(Job.id > last_id)).all()
         return Counter(f"{job.kind}:{decode_payload(job.payload).get('template')}" for job in jobs)
@@ -71,7 +80,7 @@ def jobs_since(app: Flask, last_id: int) -> Counter[str]:
 
 def last_job_id(app: Flask) -> int:
     with app.app_context():
-        from core.db import db_session
+        from core.data.db import db_session
 
         return max(db_session().scalars(select(Job.id)).all() or [0])
 

@@ -21,19 +21,18 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select, update
 
-from core.db import db_session, utcnow
-from core.evidence import verify_package
-from core.jobs import encode_payload
-from core.migrations import upgrade
-from core.models import AuditEntry, Job, Signup, StaffExport, StaffMember, StaffSession, participant
-from core.sealing import generate
+from core.data.db import db_session, utcnow
+from core.data.migrations import upgrade
+from core.data.models import AuditEntry, Job, Signup, StaffExport, StaffMember, StaffSession, participant
+from core.data.sealing import generate
+from core.exports.evidence import verify_package
+from core.jobs.queue import encode_payload
 from core.settings import SettingsError
 from core.staff import accounts
 from core.staff.chart import nice_ceiling, sign_ups_per_day
 from core.staff.figures import Day, per_day, today_local
-
-from .conftest import campaign_data
-from .test_signup import TIKTOK, deliver, join_fully, post_form
+from tests.conftest import campaign_data
+from tests.test_signup import TIKTOK, deliver, join_fully, post_form
 
 ADMIN = "https://staff.example"
 PASSWORD = "correct horse battery staple"

@@ -6,9 +6,8 @@ import pytest
 from flask import Flask
 from itsdangerous import BadSignature
 
-from core.tenancy import Address, HostIndex, campaign_url, resolve, split_host
-
-from .conftest import CampaignFolder, campaign_data
+from core.web.tenancy import Address, HostIndex, campaign_url, resolve, split_host
+from tests.conftest import CampaignFolder, campaign_data
 
 
 @pytest.fixture

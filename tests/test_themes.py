@@ -6,7 +6,7 @@ import re
 
 from flask import Flask
 
-from .conftest import CampaignFolder, campaign_data
+from tests.conftest import CampaignFolder, campaign_data
 
 
 def get(app: Flask, path: str = "/en/", host: str = "https://democlaim.example"):  # type: ignore[no-untyped-def]
@@ -135,7 +135,7 @@ plugins:
 
 def test_shipped_campaign_colours_are_readable(shipped_app: Flask) -> None:
     """Every text/background pair of every shipped campaign meets WCAG AA (4.5:1)."""
-    from core.contrast import weak_pairs
+    from core.campaigns.contrast import weak_pairs
 
     themes = shipped_app.extensions["claimsite"].themes
     for slug, loaded in shipped_app.extensions["claimsite"].registry.snapshot.campaigns.items():
@@ -153,7 +153,7 @@ def test_check_warns_about_unreadable_colours(campaign_folder: CampaignFolder, m
 def test_broken_theme_is_reported_and_not_offered(tmp_path, campaign_folder: CampaignFolder, make_app) -> None:
     import shutil
 
-    from .conftest import REPO
+    from tests.conftest import REPO
 
     themes = tmp_path / "themes"
     shutil.copytree(REPO / "themes", themes)

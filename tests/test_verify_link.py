@@ -14,12 +14,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from core import personal_data
-from core.db import utcnow
-from core.models import Signup, Stage
-
-from .conftest import opened_personal_data
-from .test_signup import TIKTOK, code_of, deliver, link_of, post_code, post_form, signups
+from core.data import personal_data
+from core.data.db import utcnow
+from core.data.models import Signup, Stage
+from tests.conftest import opened_personal_data
+from tests.test_signup import TIKTOK, code_of, deliver, link_of, post_code, post_form, signups
 
 
 def confirm_page(client: FlaskClient, link: str) -> tuple[Any, str]:
@@ -46,7 +45,7 @@ def sealed_name(app: Flask, signup: Signup) -> str:
 def the_signup(app: Flask) -> tuple[Signup, list[tuple[str, str | None]], dict[str, Any], dict[str, Any] | None]:
     """The one sign-up, its evidence (step, detail), its working answers and its pending ones."""
     with app.app_context():
-        from core.db import db_session
+        from core.data.db import db_session
 
         signup = db_session().scalars(select(Signup)).one()
         events = [(e.step, e.detail) for e in signup.events]
@@ -118,7 +117,7 @@ def test_an_expired_link_says_so_in_the_browser_that_started(db_app: Flask) -> N
     post_form(browser, "en")
     [mail] = deliver(db_app)
     with db_app.app_context():
-        from core.db import db_session
+        from core.data.db import db_session
 
         signup = db_session().scalars(select(Signup)).one()
         signup.code_expires_at = utcnow() - dt.timedelta(seconds=1)

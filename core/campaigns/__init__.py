@@ -1,10 +1,10 @@
 """Campaigns: the schema of a campaign file, its loader and the registry of what is served."""
 
-from .errors import CampaignConfigError, ConfigProblem
-from .loader import LoadedCampaign, load_campaign_file
-from .localized import Localized, LocalizedMarkdown
-from .registry import CampaignRegistry, Snapshot, campaign_files
-from .schema import Campaign
+from core.campaigns.errors import CampaignConfigError, ConfigProblem
+from core.campaigns.loader import LoadedCampaign, load_campaign_file
+from core.campaigns.localized import Localized, LocalizedMarkdown
+from core.campaigns.registry import CampaignRegistry, Snapshot, campaign_files
+from core.campaigns.schema import Campaign
 
 __all__ = [
     "Campaign",

@@ -17,9 +17,9 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from .errors import CampaignConfigError, ConfigProblem
-from .localized import Localized
-from .schema import Campaign
+from core.campaigns.errors import CampaignConfigError, ConfigProblem
+from core.campaigns.localized import Localized
+from core.campaigns.schema import Campaign
 
 # What each pattern-constrained type means, in words for the person editing the file.
 _PATTERN_WORDS = {
@@ -291,7 +291,7 @@ def load_campaign_file(path: Path, plugin_schemas: Mapping[str, type[BaseModel]]
         except ValidationError as exc:
             problems.extend(_problems(exc, schema, doc, file, ("plugins", name)))
 
-    from ..fees import FeeModelSettings  # late import: fees depends on campaigns
+    from core.money.fees import FeeModelSettings  # late import: fees depends on campaigns
 
     fee_models = [name for name, model in plugin_settings.items() if isinstance(model, FeeModelSettings)]
     if len(fee_models) > 1:
@@ -330,7 +330,7 @@ def load_campaign_file(path: Path, plugin_schemas: Mapping[str, type[BaseModel]]
                 )
 
     if campaign.signup is not None:
-        from ..signup.agreements import agreement_file  # late import: signup depends on campaigns
+        from core.signup.agreements import agreement_file  # late import: signup depends on campaigns
 
         for index, agreement in enumerate(campaign.signup.agreements):
             loc = ("signup", "agreements", index)

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from .errors import CampaignConfigError, ConfigProblem
-from .loader import LoadedCampaign, load_campaign_file
+from core.campaigns.errors import CampaignConfigError, ConfigProblem
+from core.campaigns.loader import LoadedCampaign, load_campaign_file
 
 log = logging.getLogger(__name__)
 

@@ -5,11 +5,12 @@ a few placeholders (``{{ campaign }}``, ``{{ organisation }}``, ``{{ target_comp
 ``{{ child }}``); it is rendered in a sandbox, since staff edit these files. The SHA-256 of the exact text shown is
 recorded as evidence.
 
-What a visitor typed (``participant``, ``child``) goes in as plain text (:func:`core.markdown.plain_text`), so a
-name can never add a heading, a paragraph or a link to a text they sign. The values filled in are recorded at
-signing (:func:`recorded_campaign_values` on the accepted agreement; the participant's, personal data, sealed by
-:mod:`core.personal_data`), so the text can be made again exactly as signed however the campaign file changes
-later: :func:`signed_values` gives them back, also for texts accepted before they were recorded.
+What a visitor typed (``participant``, ``child``) goes in as plain text
+(:func:`core.campaigns.markdown.plain_text`), so a name can never add a heading, a paragraph or a link to a text they
+sign. The values filled in are recorded at signing (:func:`recorded_campaign_values` on the accepted agreement; the
+participant's, personal data, sealed by :mod:`core.data.personal_data`), so the text can be made again exactly as
+signed however the campaign file changes later: :func:`signed_values` gives them back, also for texts accepted before
+they were recorded.
 """
 
 from __future__ import annotations
@@ -25,11 +26,11 @@ from jinja2 import StrictUndefined, Template
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 
-from ..campaigns import LoadedCampaign
-from ..campaigns.schema import Agreement
-from ..documents import SHARED_FOLDER
-from ..hashing import sha256_hex
-from ..markdown import plain_text, render_markdown
+from core.campaigns import LoadedCampaign
+from core.campaigns.documents import SHARED_FOLDER
+from core.campaigns.markdown import plain_text, render_markdown
+from core.campaigns.schema import Agreement
+from core.data.hashing import sha256_hex
 
 _sandbox = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
 

@@ -13,8 +13,8 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from ..hashing import keyed_hash, signing_serializer
-from ..models import Signup
+from core.data.hashing import keyed_hash, signing_serializer
+from core.data.models import Signup
 
 CODE_VALID = dt.timedelta(minutes=15)
 MAX_ATTEMPTS = 5

@@ -18,15 +18,15 @@ from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from .. import personal_data
-from ..db import db_session, set_once
-from ..fees import fee_model_for, fee_summary, terms_of
-from ..jobs import enqueue, job_handler, register_sweep
-from ..mail import compose, queue_mail
-from ..models import Signup, participant
-from ..site import site
-from ..tenancy import campaign_url
-from .links import mandate_link_token
+from core.data import personal_data
+from core.data.db import db_session, set_once
+from core.data.models import Signup, participant
+from core.jobs.mail import compose, queue_mail
+from core.jobs.queue import enqueue, job_handler, register_sweep
+from core.money.fees import fee_model_for, fee_summary, terms_of
+from core.signup.links import mandate_link_token
+from core.site import site
+from core.web.tenancy import campaign_url
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ import datetime as dt
 
 from flask_babel import lazy_gettext as _l
 
-from ..campaigns.schema import Eligibility
+from core.campaigns.schema import Eligibility
 
 # The EU and EEA member states, and Switzerland (the foundation's campaigns accept it too), as ISO 3166 codes.
 EU_EEA_CH = frozenset({

@@ -22,11 +22,11 @@ from wtforms.i18n import messages_path
 from wtforms.validators import Email, InputRequired, Length, Optional, ValidationError
 from wtforms.widgets import html_params
 
-from ..campaigns import LoadedCampaign
-from ..campaigns.schema import FormField
-from ..lookalikes import Lookalike, lookalike
-from ..site import site
-from .eligibility import EU_EEA_CH, age_problem, child_problem, residence_problem
+from core.campaigns import LoadedCampaign
+from core.campaigns.schema import FormField
+from core.data.lookalikes import Lookalike, lookalike
+from core.signup.eligibility import EU_EEA_CH, age_problem, child_problem, residence_problem
+from core.site import site
 
 NOT_COUNTRIES = {"EU", "EZ", "UN", "QO", "XA", "XB", "XK", "ZZ", "AQ"}
 
@@ -107,7 +107,7 @@ def catalogue(spec: FormField, language: str, loaded: LoadedCampaign) -> dict[st
 
 
 class NotALookalike:
-    """Refuses an e-mail address that could pass for another one (:mod:`core.lookalikes`), saying why, in the
+    """Refuses an e-mail address that could pass for another one (:mod:`core.data.lookalikes`), saying why, in the
     page's language. Runs after WTForms' ``Email`` (an invalid address has its message already)."""
 
     def __call__(self, form: Any, field: Field) -> None:

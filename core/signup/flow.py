@@ -18,18 +18,17 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from .. import personal_data
-from ..campaigns import LoadedCampaign
-from ..db import Added, Dependent, Excluded, IfNew, OnConflict, commit_upsert, row_values
-from ..fees import FeeModel
-from ..hashing import earlier_email_hashes, email_hash, keyed_hash
-from ..jobs import enqueue, new_job
-from ..mail import MAIL_JOB, template_mail_payload
-from ..models import AcceptedAgreement, Signup, SignupEvent, Stage
-from ..ratelimits import RateLimits
-from ..tenancy import campaign_url
-from .agreements import AgreementText, recorded_campaign_values
-from .codes import (
+from core.campaigns import LoadedCampaign
+from core.data import personal_data
+from core.data.db import Added, Dependent, Excluded, IfNew, OnConflict, commit_upsert, row_values
+from core.data.hashing import earlier_email_hashes, email_hash, keyed_hash
+from core.data.models import AcceptedAgreement, Signup, SignupEvent, Stage
+from core.jobs.mail import MAIL_JOB, template_mail_payload
+from core.jobs.queue import enqueue, new_job
+from core.money.fees import FeeModel
+from core.ratelimits import RateLimits
+from core.signup.agreements import AgreementText, recorded_campaign_values
+from core.signup.codes import (
     CODE_VALID,
     CodeCheck,
     check_code,
@@ -39,13 +38,14 @@ from .codes import (
     seconds_until_resend,
     spend_code,
 )
-from .payment_reminder import REMIND_AFTER_SIGNING, queue_payment_reminder
+from core.signup.payment_reminder import REMIND_AFTER_SIGNING, queue_payment_reminder
+from core.web.tenancy import campaign_url
 
 
 @dataclass(frozen=True)
 class Visit:
     """Who is acting, as evidence: when, from which hashed IP, with which browser; and, for rate limits only, the
-    hashed network of that IP (:func:`core.hashing.network_hash`)."""
+    hashed network of that IP (:func:`core.data.hashing.network_hash`)."""
 
     now: dt.datetime
     ip_hash: str | None
@@ -76,7 +76,7 @@ def record(session: Session, signup: Signup, step: str, visit: Visit, detail: st
 
 
 def _step_rows(steps: list[str | IfNew], visit: Visit) -> list[Dependent]:
-    """:func:`record` for several steps of a sign-up, as rows written with it (:func:`core.db.commit_upsert`)."""
+    """:func:`record` for several steps of a sign-up, as rows written with it (:func:`core.data.db.commit_upsert`)."""
     # Every row alike (a step that is the same either way is IfNew too), so PostgreSQL writes them in one INSERT,
     # in the order given.
     return [Dependent(SignupEvent.__table__,
@@ -93,7 +93,7 @@ def find(session: Session, campaign: str, token: str | None) -> Signup | None:
 
 def move_earlier_signups(session: Session, hash_key: str, address: str, campaign: str | None = None) -> None:
     """Give sign-ups made before IDNA domains under an earlier form of ``address`` (``anna@xn--bcher-kva.de`` for
-    ``anna@bücher.de``: :func:`core.hashing.earlier_forms`) the hash of today, in ``campaign`` or all, so the
+    ``anna@bücher.de``: :func:`core.data.hashing.earlier_forms`) the hash of today, in ``campaign`` or all, so the
     address finds them again (only its hash is stored, so no migration can do this: it happens when the address is
     typed). Where the address signed up afresh meanwhile, the earlier sign-up keeps its hash. Changes
     ``session``; the caller commits."""
@@ -139,7 +139,7 @@ def start(session: Session, loaded: LoadedCampaign, language: str, answers: dict
     by mail. Committed here (``session`` must have no transaction open).
 
     A known address gets exactly the same treatment as a new one, so neither the page nor the time it takes
-    reveals anything: the same statement is sent (core.db.commit_upsert), writing the same rows and queueing the
+    reveals anything: the same statement is sent (core.data.db.commit_upsert), writing the same rows and queueing the
     same mail; only the database sees whether the address was there. Its earlier data stays until the new
     answers are confirmed by the code, in this browser. A sent form always gets a fresh code (within the limits
     per address): waiting here would tell a stranger that this address asked for a code a moment ago. The

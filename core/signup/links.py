@@ -8,7 +8,7 @@ from __future__ import annotations
 from flask import current_app
 from itsdangerous import BadData, URLSafeTimedSerializer
 
-from ..hashing import signing_serializer
+from core.data.hashing import signing_serializer
 
 MANDATE_LINK_DAYS = 90
 PAY_LINK_DAYS = 30
@@ -28,7 +28,7 @@ def _read(purpose: str, campaign: str, token: str, days: int) -> str | None:
 
 
 def mandate_link_token(campaign: str, signup_token: str, copy_key: bytes) -> str:
-    """The link to a participant's mandate carries the key of their copy (:func:`core.personal_data.copy_key`):
+    """The link to a participant's mandate carries the key of their copy (:func:`core.data.personal_data.copy_key`):
     the server keeps no key that opens it."""
     return _serializer("mandate", campaign).dumps([signup_token, copy_key.hex()])
 

@@ -21,16 +21,16 @@ from itsdangerous import BadData, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .. import personal_data
-from ..campaigns import LoadedCampaign
-from ..db import db_session, set_once, utcnow
-from ..hashing import email_hash, signing_serializer
-from ..jobs import current_job, enqueue, job_handler
-from ..mail import compose, queue_mail
-from ..models import LoginLink, Signup
-from ..site import site
-from ..tenancy import campaign_url
-from .flow import move_earlier_signups
+from core.campaigns import LoadedCampaign
+from core.data import personal_data
+from core.data.db import db_session, set_once, utcnow
+from core.data.hashing import email_hash, signing_serializer
+from core.data.models import LoginLink, Signup
+from core.jobs.mail import compose, queue_mail
+from core.jobs.queue import current_job, enqueue, job_handler
+from core.signup.flow import move_earlier_signups
+from core.site import site
+from core.web.tenancy import campaign_url
 
 LOGIN_LINK_VALID = dt.timedelta(minutes=30)
 LOGIN_JOB = "participant-login"
@@ -68,7 +68,7 @@ def send_login_link(app: Flask, payload: dict[str, Any]) -> None:
     nonce = secrets.token_urlsafe(32)
     db.add(LoginLink(nonce=nonce, campaign=loaded.slug, email_hash=hashed, created_at=utcnow()))
     language = payload["language"]
-    # The link also carries the key of the participant's copies of their mandates (see core.personal_data).
+    # The link also carries the key of the participant's copies of their mandates (see core.data.personal_data).
     token = _serializer(app.secret_key, loaded.slug).dumps(  # type: ignore[arg-type]
         [nonce, personal_data.copy_key(payload["to"]).hex()])
     url = campaign_url(loaded, "participant.login", language=language, token=token)

@@ -15,18 +15,18 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from .. import personal_data
-from ..db import db_session, utcnow
-from ..fees import fee_model_for, fee_summary, terms_of
-from ..hashing import sha256_hex
-from ..i18n import long_date
-from ..jobs import PermanentJobError, job_handler
-from ..mandate import MandateDocument, SignedAgreement, render_mandate_pdf
-from ..models import Signup, SignupEvent, Stage
-from ..site import site
-from .agreements import agreement_text_as_signed, signed_values
-from .confirmation import queue_confirmation_if_ready
-from .fields import country_choices
+from core.data import personal_data
+from core.data.db import db_session, utcnow
+from core.data.hashing import sha256_hex
+from core.data.models import Signup, SignupEvent, Stage
+from core.i18n import long_date
+from core.jobs.queue import PermanentJobError, job_handler
+from core.money.fees import fee_model_for, fee_summary, terms_of
+from core.signup.agreements import agreement_text_as_signed, signed_values
+from core.signup.confirmation import queue_confirmation_if_ready
+from core.signup.fields import country_choices
+from core.signup.mandate import MandateDocument, SignedAgreement, render_mandate_pdf
+from core.site import site
 
 
 def participant_rows(answers: dict[str, Any], language: str) -> dict[str, str]:

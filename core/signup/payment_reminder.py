@@ -14,16 +14,16 @@ from flask_babel import force_locale
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .. import personal_data
-from ..db import db_session, set_once, utcnow
-from ..fees import euros
-from ..i18n import money
-from ..jobs import enqueue, job_handler
-from ..mail import compose, queue_mail
-from ..models import Signup, Stage
-from ..site import site
-from ..tenancy import campaign_url
-from .links import PAY_LINK_DAYS, pay_link_token
+from core.data import personal_data
+from core.data.db import db_session, set_once, utcnow
+from core.data.models import Signup, Stage
+from core.i18n import money
+from core.jobs.mail import compose, queue_mail
+from core.jobs.queue import enqueue, job_handler
+from core.money.fees import euros
+from core.signup.links import PAY_LINK_DAYS, pay_link_token
+from core.site import site
+from core.web.tenancy import campaign_url
 
 REMINDER_JOB = "payment-reminder"
 REMIND_AFTER_SIGNING = dt.timedelta(hours=1)
@@ -46,7 +46,7 @@ def send_payment_reminder(app: Flask, payload: dict[str, Any]) -> None:
     loaded = site().registry.snapshot.campaigns.get(signup.campaign)
     if loaded is None:
         raise RuntimeError(f"campaign {signup.campaign} is not loaded")
-    from ..payments import payment_due  # late import: payments imports this module
+    from core.money.payments import payment_due  # late import: payments imports this module
 
     due = payment_due(loaded, signup)
     if due is None:

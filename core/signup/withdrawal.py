@@ -3,7 +3,7 @@
 Each function changes the caller's session; the view commits.
 
 **Withdrawing** ends the mandate from that moment on. The sign-up stops counting (counter, exports, settlement:
-:func:`core.models.participant`), mail still queued for it (a payment reminder, the confirmation) is cancelled, and
+:func:`core.data.models.participant`), mail still queued for it (a payment reminder, the confirmation) is cancelled, and
 the ``withdrawn`` event records when and from where. What was signed stays as it was: a withdrawal does not undo
 what was done under the mandate before it, and the foundation must be able to show both.
 
@@ -32,7 +32,7 @@ paid:
 - ``erased_at`` and ``erasure_reason``: when, and why (``participant-request``: the participant asked on their page).
 
 A sign-up that was never signed holds nothing that must be kept: it is deleted whole, as retention deletes one
-(:func:`core.retention.delete_signups`).
+(:func:`core.data.retention.delete_signups`).
 """
 
 from __future__ import annotations
@@ -47,14 +47,14 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from .. import personal_data
-from ..db import set_once
-from ..hashing import email_hash
-from ..jobs import EMPTY_PAYLOAD, cancel, decode_payload, register_sweep
-from ..models import Job, JobStatus, LoginLink, Signup, SignupEvent, Stage
-from ..retention import delete_signups
-from ..site import site
-from .flow import Visit, record
+from core.data import personal_data
+from core.data.db import set_once
+from core.data.hashing import email_hash
+from core.data.models import Job, JobStatus, LoginLink, Signup, SignupEvent, Stage
+from core.data.retention import delete_signups
+from core.jobs.queue import EMPTY_PAYLOAD, cancel, decode_payload, register_sweep
+from core.signup.flow import Visit, record
+from core.site import site
 
 PARTICIPANT_REQUEST = "participant-request"
 # The evidence an erased sign-up keeps (see the module docstring); payment events are "payment-<state>".
@@ -138,7 +138,7 @@ def erase(session: Session, signup: Signup, visit: Visit, reason: str = PARTICIP
 
 def _jobs_of(session: Session, signup: Signup, addresses: set[str]) -> list[Job]:
     """Pending or failed jobs of ``signup``'s campaign that name it (by its token) or mail its address, or one of
-    ``addresses``. Payloads are locked (:func:`core.jobs.encode_payload`), so each candidate is opened; a campaign
+    ``addresses``. Payloads are locked (:func:`core.jobs.queue.encode_payload`), so each candidate is opened; a campaign
     has few jobs waiting at any time."""
     candidates = session.scalars(select(Job).where(Job.campaign == signup.campaign, Job.payload != EMPTY_PAYLOAD,
                                                    Job.status.in_((JobStatus.PENDING, JobStatus.FAILED))))

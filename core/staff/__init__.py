@@ -2,7 +2,7 @@
 
 It is a separate app, not a blueprint of the campaign app, so that no staff page exists on any campaign's host
 and no campaign page on the admin host: the tenancy middleware hands the admin host's requests to this app and
-no others (:class:`core.tenancy.TenancyMiddleware`). It shares the campaign app's services (database, campaigns,
+no others (:class:`core.web.tenancy.TenancyMiddleware`). It shares the campaign app's services (database, campaigns,
 keys) and has its own cookie, signed with its own salt, sent to the admin host only and never cross-site.
 """
 
@@ -12,11 +12,11 @@ from flask import Flask
 from flask.sessions import SecureCookieSessionInterface
 from flask_wtf import CSRFProtect
 
-from .. import security_headers
-from ..db import Database
-from ..sealing import WORKING_BOX_EXTENSION
-from ..sessions import cookie_name
-from ..site import Site
+from core.data.db import Database
+from core.data.sealing import WORKING_BOX_EXTENSION
+from core.site import Site
+from core.web import security_headers
+from core.web.sessions import cookie_name
 
 CAMPAIGN_APP_EXTENSION = "claimsite.campaign_app"
 
@@ -27,7 +27,7 @@ class StaffSessionInterface(SecureCookieSessionInterface):
 
 def create_staff_app(campaign_app: Flask, site: Site, database: Database) -> Flask:
     """The console app, sharing ``campaign_app``'s services (previews are rendered by ``campaign_app`` itself)."""
-    from . import views
+    from core.staff import views
 
     settings = site.settings
     secure = settings.public_scheme == "https" and not settings.development

@@ -33,9 +33,9 @@ import pyotp
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from ..db import utcnow
-from ..models import StaffMember
-from ..sealing import WorkingBox
+from core.data.db import utcnow
+from core.data.models import StaffMember
+from core.data.sealing import WorkingBox
 
 MIN_PASSWORD_LENGTH = 12
 MAX_FAILED_LOGINS = 5

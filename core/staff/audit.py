@@ -11,7 +11,7 @@ import getpass
 
 from sqlalchemy.orm import Session
 
-from ..models import AuditEntry, StaffMember
+from core.data.models import AuditEntry, StaffMember
 
 
 def record(session: Session, actor: StaffMember | str, action: str, *, campaign: str | None = None,

@@ -23,10 +23,10 @@ from flask import Flask
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from ..campaigns import LoadedCampaign
-from ..db import utcnow
-from ..models import Signup, StaffExport, StaffMember, participant
-from ..sealing import OpeningKeys, SealingError
+from core.campaigns import LoadedCampaign
+from core.data.db import utcnow
+from core.data.models import Signup, StaffExport, StaffMember, participant
+from core.data.sealing import OpeningKeys, SealingError
 
 log = logging.getLogger(__name__)
 KEPT_FOR = dt.timedelta(hours=1)
@@ -62,7 +62,7 @@ def _counting(progress: Callable[[int], None]) -> Callable[[int], None]:
 
 def _participants_csv(loaded: LoadedCampaign, keys: OpeningKeys, path: Path, progress: Callable[[int], None]
                       ) -> Written:
-    from ..export_cli import write_participants_csv
+    from core.cli.export import write_participants_csv
 
     with path.open("w", encoding="utf-8", newline="") as out:
         return Written(write_participants_csv(loaded.slug, keys, out, progress=_counting(progress)))
@@ -70,7 +70,7 @@ def _participants_csv(loaded: LoadedCampaign, keys: OpeningKeys, path: Path, pro
 
 def _evidence_package(loaded: LoadedCampaign, keys: OpeningKeys, path: Path, progress: Callable[[int], None]
                       ) -> Written:
-    from ..evidence import write_evidence_package
+    from core.exports.evidence import write_evidence_package
 
     summary = write_evidence_package(loaded, keys, path, progress=_counting(progress), overwrite=True)
     warning = f"{summary.problems} problem(s) listed in problems.csv in the package" if summary.problems else None

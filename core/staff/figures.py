@@ -16,8 +16,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from ..jobs import decode_payload
-from ..models import Job, JobStatus, Payment, Signup, Stage, participant
+from core.data.models import Job, JobStatus, Payment, Signup, Stage, participant
+from core.jobs.queue import decode_payload
 
 ZONE = ZoneInfo("Europe/Amsterdam")
 

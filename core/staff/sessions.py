@@ -11,9 +11,9 @@ import secrets
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from ..db import utcnow
-from ..hashing import sha256_hex
-from ..models import StaffMember, StaffSession
+from core.data.db import utcnow
+from core.data.hashing import sha256_hex
+from core.data.models import StaffMember, StaffSession
 
 
 def start(session: Session, staff: StaffMember, lasts: dt.timedelta, now: dt.datetime | None = None) -> str:

@@ -31,15 +31,15 @@ from werkzeug.test import run_wsgi_app
 from wtforms import EmailField, PasswordField, RadioField, StringField
 from wtforms.validators import DataRequired, Length
 
-from ..campaigns import LoadedCampaign
-from ..database_faults import RETRY_AFTER_SECONDS, UNAVAILABLE, describe
-from ..db import db_session
-from ..hashing import email_hash, ip_hash, network_hash
-from ..models import AuditEntry, StaffExport, StaffMember
-from ..sealing import OpeningKeys, SealingError
-from ..site import site
-from ..tenancy import ENVIRON_CAMPAIGN, ENVIRON_DEV_HOST, ENVIRON_PREVIEW_STATUS
-from . import CAMPAIGN_APP_EXTENSION, accounts, audit, chart, exports, figures, sessions
+from core.campaigns import LoadedCampaign
+from core.data.db import db_session
+from core.data.faults import RETRY_AFTER_SECONDS, UNAVAILABLE, describe
+from core.data.hashing import email_hash, ip_hash, network_hash
+from core.data.models import AuditEntry, StaffExport, StaffMember
+from core.data.sealing import OpeningKeys, SealingError
+from core.site import site
+from core.staff import CAMPAIGN_APP_EXTENSION, accounts, audit, chart, exports, figures, sessions
+from core.web.tenancy import ENVIRON_CAMPAIGN, ENVIRON_DEV_HOST, ENVIRON_PREVIEW_STATUS
 
 bp = Blueprint("staff", __name__)
 SESSION_ENTRY = "staff_session"
@@ -111,7 +111,7 @@ def init_app(app: Flask) -> None:
         return response
 
     def _database_away(error: Exception) -> tuple[str, int, dict[str, str]]:
-        # As on the campaign sites (core.views.errors): a 503 that says to try again, never a 500; the log line
+        # As on the campaign sites (core.web.views.errors): a 503 that says to try again, never a 500; the log line
         # names the driver's error only.
         app.logger.error("database unavailable on the staff console %s %s: %s", request.method, request.endpoint,
                          describe(error))

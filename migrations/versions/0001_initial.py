@@ -8,7 +8,7 @@ Create Date: 2026-11-23 17:54:47.347718
 import sqlalchemy as sa
 from alembic import op
 
-import core.db
+import core.data.db
 
 revision = '0001'
 down_revision = None
@@ -24,9 +24,9 @@ def upgrade() -> None:
     sa.Column('payload', sa.Text(), nullable=False),
     sa.Column('status', sa.String(length=10), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
-    sa.Column('run_after', core.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('created_at', core.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('finished_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('run_after', core.data.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', core.data.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('finished_at', core.data.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('last_error', sa.Text(), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_jobs'))
     )
@@ -40,12 +40,12 @@ def upgrade() -> None:
     sa.Column('email_hash', sa.String(length=64), nullable=False),
     sa.Column('language', sa.String(length=2), nullable=False),
     sa.Column('stage', sa.String(length=20), nullable=False),
-    sa.Column('created_at', core.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('verified_at', core.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('signed_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', core.data.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('verified_at', core.data.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('signed_at', core.data.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('code_hash', sa.String(length=64), nullable=True),
-    sa.Column('code_expires_at', core.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('code_sent_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('code_expires_at', core.data.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('code_sent_at', core.data.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('code_attempts', sa.Integer(), nullable=False),
     sa.Column('codes_sent', sa.Integer(), nullable=False),
     sa.Column('signature_kind', sa.String(length=10), nullable=True),
@@ -64,7 +64,7 @@ def upgrade() -> None:
     sa.Column('version', sa.String(length=40), nullable=False),
     sa.Column('language', sa.String(length=2), nullable=False),
     sa.Column('text_sha256', sa.String(length=64), nullable=False),
-    sa.Column('accepted_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('accepted_at', core.data.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['signup_id'], ['signups.id'], name=op.f('fk_accepted_agreements_signup_id_signups'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_accepted_agreements')),
     sa.UniqueConstraint('signup_id', 'agreement', name=op.f('uq_accepted_agreements_signup_id_agreement'))
@@ -82,7 +82,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('signup_id', sa.Integer(), nullable=False),
     sa.Column('step', sa.String(length=30), nullable=False),
-    sa.Column('at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('at', core.data.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('ip_hash', sa.String(length=64), nullable=True),
     sa.Column('user_agent', sa.String(length=400), nullable=True),
     sa.Column('detail', sa.String(length=200), nullable=True),

@@ -8,7 +8,7 @@ Create Date: 2026-12-01 18:45:00.000000
 import sqlalchemy as sa
 from alembic import op
 
-import core.db
+import core.data.db
 
 revision = '0003'
 down_revision = '0002'
@@ -22,14 +22,14 @@ def upgrade() -> None:
     sa.Column('nonce', sa.String(length=43), nullable=False),
     sa.Column('campaign', sa.String(length=40), nullable=False),
     sa.Column('email_hash', sa.String(length=64), nullable=False),
-    sa.Column('created_at', core.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('used_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', core.data.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('used_at', core.data.db.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_login_links')),
     sa.UniqueConstraint('nonce', name=op.f('uq_login_links_nonce'))
     )
     with op.batch_alter_table('signups', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('withdrawn_at', core.db.UTCDateTime(timezone=True), nullable=True))
-        batch_op.add_column(sa.Column('erased_at', core.db.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('withdrawn_at', core.data.db.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('erased_at', core.data.db.UTCDateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('erasure_reason', sa.String(length=40), nullable=True))
 
 

@@ -8,7 +8,7 @@ Create Date: 2026-12-01 22:30:00.000000
 import sqlalchemy as sa
 from alembic import op
 
-import core.db
+import core.data.db
 
 revision = '0005'
 down_revision = '0004'
@@ -25,10 +25,10 @@ def upgrade() -> None:
     sa.Column('totp_secret', sa.Text(), nullable=False),
     sa.Column('totp_last_step', sa.Integer(), nullable=True),
     sa.Column('failed_logins', sa.Integer(), nullable=False),
-    sa.Column('locked_until', core.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('created_at', core.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('last_login_at', core.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('disabled_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('locked_until', core.data.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', core.data.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('last_login_at', core.data.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('disabled_at', core.data.db.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_staff_members')),
     sa.UniqueConstraint('email', name=op.f('uq_staff_members_email'))
     )
@@ -36,9 +36,9 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('token_hash', sa.String(length=64), nullable=False),
     sa.Column('staff_id', sa.Integer(), nullable=False),
-    sa.Column('created_at', core.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('last_seen_at', core.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('ends_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', core.data.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('last_seen_at', core.data.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('ends_at', core.data.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['staff_id'], ['staff_members.id'], name=op.f('fk_staff_sessions_staff_id_staff_members'),
                             ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_staff_sessions')),
@@ -47,7 +47,7 @@ def upgrade() -> None:
     op.create_index(op.f('ix_staff_sessions_staff_id'), 'staff_sessions', ['staff_id'], unique=False)
     op.create_table('audit_entries',
     sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('at', core.data.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('actor', sa.String(length=300), nullable=False),
     sa.Column('staff_id', sa.Integer(), nullable=True),
     sa.Column('action', sa.String(length=60), nullable=False),
@@ -68,13 +68,13 @@ def upgrade() -> None:
     sa.Column('status', sa.String(length=10), nullable=False),
     sa.Column('total', sa.Integer(), nullable=False),
     sa.Column('done', sa.Integer(), nullable=False),
-    sa.Column('created_at', core.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('heartbeat_at', core.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('finished_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', core.data.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('heartbeat_at', core.data.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('finished_at', core.data.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('file_name', sa.String(length=200), nullable=True),
     sa.Column('sha256', sa.String(length=64), nullable=True),
     sa.Column('error', sa.Text(), nullable=True),
-    sa.Column('removed_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('removed_at', core.data.db.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['staff_id'], ['staff_members.id'], name=op.f('fk_staff_exports_staff_id_staff_members'),
                             ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_staff_exports')),

@@ -1,7 +1,7 @@
 """The public sign-up counter: "566 people joined before you since 10 April 2020" on every page of a campaign.
 
 The count is the baseline from the campaign file (sign-ups gathered before this site) plus the live count of
-confirmed participants (core.counters: exact, cached for a few seconds).
+confirmed participants (core.signup.counters: exact, cached for a few seconds).
 """
 
 from __future__ import annotations

@@ -10,8 +10,8 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from core.campaigns import LoadedCampaign, Localized, LocalizedMarkdown
+from core.campaigns.sections import Section
 from core.plugins import hookimpl
-from core.sections import Section
 
 NAME = "faq"
 ORDER = 80

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pydantic import BaseModel
 
 from core.campaigns import LoadedCampaign
-from core.fees import FeeModel, FeeModelSettings, FeeTerms
+from core.money.fees import FeeModel, FeeModelSettings, FeeTerms
 from core.plugins import hookimpl
 
 NAME = "free"

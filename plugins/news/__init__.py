@@ -9,8 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from core.campaigns import LoadedCampaign, Localized, LocalizedMarkdown
 from core.campaigns.schema import Url
+from core.campaigns.sections import Section
 from core.plugins import hookimpl
-from core.sections import Section
 
 NAME = "news"
 ORDER = 50

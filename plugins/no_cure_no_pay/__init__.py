@@ -11,8 +11,8 @@ from flask_babel import gettext as _
 from pydantic import BaseModel
 
 from core.campaigns import LoadedCampaign
-from core.fees import FeeModel, FeeModelSettings, FeeOption, FeeTerms, SuccessFee, SuccessFeeTerms, cents, percent
 from core.i18n import money
+from core.money.fees import FeeModel, FeeModelSettings, FeeOption, FeeTerms, SuccessFee, SuccessFeeTerms, cents, percent
 from core.plugins import hookimpl
 
 NAME = "no_cure_no_pay"

@@ -16,16 +16,16 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from core.campaigns import LoadedCampaign
-from core.db import db_session, utcnow
-from core.fees import euros
-from core.hashing import signing_serializer
-from core.models import Payment, PaymentState
-from core.payment_providers import Checkout, CheckoutRequest, PaymentProvider
-from core.payments import apply_state
+from core.data.db import db_session, utcnow
+from core.data.hashing import signing_serializer
+from core.data.models import Payment, PaymentState
+from core.money.fees import euros
+from core.money.payment_providers import Checkout, CheckoutRequest, PaymentProvider
+from core.money.payments import apply_state
 from core.plugins import hookimpl
-from core.rendering import render_page
 from core.site import site
-from core.views.signup import current_visit
+from core.web.rendering import render_page
+from core.web.views.signup import current_visit
 
 CHECKOUT_HOURS = 1
 bp = Blueprint("test_payments", __name__)
@@ -46,7 +46,7 @@ class TestPayments(PaymentProvider):
         return site().settings.env != "production"
 
     def prepare(self, checkout: CheckoutRequest) -> Checkout:
-        from core.tenancy import campaign_url
+        from core.web.tenancy import campaign_url
 
         token = _serializer().dumps([checkout.campaign.slug, checkout.payment_id, checkout.success_url,
                                      checkout.cancel_url])

@@ -7,8 +7,8 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.campaigns import LoadedCampaign, Localized
+from core.campaigns.sections import Section
 from core.plugins import hookimpl
-from core.sections import Section
 
 NAME = "testimonials"
 ORDER = 55

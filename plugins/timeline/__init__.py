@@ -10,8 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from core.campaigns import LoadedCampaign, Localized, LocalizedMarkdown
 from core.campaigns.schema import Link
+from core.campaigns.sections import Section
 from core.plugins import hookimpl
-from core.sections import Section
 
 NAME = "timeline"
 ORDER = 60

@@ -23,7 +23,7 @@ from playwright.sync_api import Browser, Locator, Page, sync_playwright
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from core import create_app
-from core.migrations import upgrade
+from core.data.migrations import upgrade
 from tests.conftest import STRIPE_KEY, STRIPE_WEBHOOK_SECRET
 from tests.stripe_server import Delivery, RecordedRequest, StripeServer
 

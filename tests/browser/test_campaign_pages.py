@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 if TYPE_CHECKING:
-    from .conftest import LiveServer, PhonePage
+    from tests.browser.conftest import LiveServer, PhonePage
 
 pytestmark = pytest.mark.browser
 

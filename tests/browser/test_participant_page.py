@@ -13,13 +13,19 @@ from typing import TYPE_CHECKING
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.test_campaign_pages import assert_no_horizontal_overflow, assert_only_own_host
+from tests.browser.test_signup_flow import (
+    CAMPAIGN,
+    landing_counter,
+    newest_mail_to,
+    participants,
+    run_worker,
+    text_part,
+)
 from tests.test_signup import join_fully
 
-from .test_campaign_pages import assert_no_horizontal_overflow, assert_only_own_host
-from .test_signup_flow import CAMPAIGN, landing_counter, newest_mail_to, participants, run_worker, text_part
-
 if TYPE_CHECKING:
-    from .conftest import LiveServer, PhonePage
+    from tests.browser.conftest import LiveServer, PhonePage
 
 pytestmark = pytest.mark.browser
 

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 import pytest
 from playwright.sync_api import Page, expect
 
-from .test_campaign_pages import assert_no_horizontal_overflow
-from .test_signup_flow import (
+from tests.browser.test_campaign_pages import assert_no_horizontal_overflow
+from tests.browser.test_signup_flow import (
     CAMPAIGN,
     REGISTRATION_FEE,
     SHARE,
@@ -34,7 +34,7 @@ from .test_signup_flow import (
 )
 
 if TYPE_CHECKING:
-    from .conftest import LiveServer, PhonePage, StripeLiveServer
+    from tests.browser.conftest import LiveServer, PhonePage, StripeLiveServer
 
 pytestmark = pytest.mark.browser
 

@@ -24,12 +24,11 @@ from babel.dates import format_date
 from flask_babel import force_locale, gettext
 from playwright.sync_api import Page, expect
 
-from core.jobs import Worker
-
-from .test_campaign_pages import assert_no_horizontal_overflow, assert_only_own_host
+from core.jobs.queue import Worker
+from tests.browser.test_campaign_pages import assert_no_horizontal_overflow, assert_only_own_host
 
 if TYPE_CHECKING:
-    from .conftest import LiveServer, PhonePage
+    from tests.browser.conftest import LiveServer, PhonePage
 
 pytestmark = pytest.mark.browser
 

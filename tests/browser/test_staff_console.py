@@ -15,17 +15,16 @@ from typing import TYPE_CHECKING
 import pytest
 from playwright.sync_api import expect
 
-from core.db import db_session
-from core.models import Signup, Stage
+from core.data.db import db_session
+from core.data.models import Signup, Stage
 from core.staff import accounts
 from core.staff.figures import local_midnight, today_local
+from tests.browser.test_campaign_pages import assert_no_horizontal_overflow
+from tests.browser.test_signup_flow import run_worker
 from tests.test_signup import join_fully
 
-from .test_campaign_pages import assert_no_horizontal_overflow
-from .test_signup_flow import run_worker
-
 if TYPE_CHECKING:
-    from .conftest import LiveServer, PhonePage
+    from tests.browser.conftest import LiveServer, PhonePage
 
 pytestmark = pytest.mark.browser
 

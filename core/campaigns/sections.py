@@ -1,0 +1,55 @@
+"""Landing-page sections: the core ones from the campaign file, merged with the ones plugins add."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from core.campaigns import LoadedCampaign
+
+# The order a visitor needs things in: what happened and what to do, why, the story, how, proof, the law,
+# questions, and who is behind it. Plugins place their sections between these numbers.
+ORDER_HERO = 10
+ORDER_REASONS = 20
+ORDER_ARTICLES = 30
+ORDER_STEPS = 40
+ORDER_LEGAL = 70
+ORDER_ABOUT = 90
+ORDER_SISTERS = 95
+
+
+@dataclass(frozen=True)
+class Section:
+    """One block of the landing page.
+
+    ``key`` is the HTML id (for anchors and the in-page menu), ``template`` a template name looked up through the
+    campaign -> theme -> default -> plugin chain, ``context`` what that template gets as ``section``, and
+    ``menu_label`` (optional, a localized text or a plain string) puts the section in the page menu.
+    """
+
+    key: str
+    order: int
+    template: str
+    context: Any = None
+    menu_label: Any = None
+
+
+def core_sections(loaded: LoadedCampaign) -> list[Section]:
+    """The sections every campaign has when its file fills them in."""
+    c = loaded.campaign
+    sections = [Section("top", ORDER_HERO, "sections/hero.html", c.hero)]
+    if c.reasons:
+        sections.append(Section("why", ORDER_REASONS, "sections/items.html", c.reasons, c.reasons.title))
+    for index, article in enumerate(c.articles):
+        sections.append(Section(f"article-{index + 1}", ORDER_ARTICLES + index, "sections/article.html", article))
+    if c.steps:
+        sections.append(
+            Section("how", ORDER_STEPS, "sections/steps.html", c.steps, c.steps.title)
+        )
+    if c.legal:
+        sections.append(Section("law", ORDER_LEGAL, "sections/items.html", c.legal, c.legal.title))
+    if c.about:
+        sections.append(Section("about", ORDER_ABOUT, "sections/about.html", c.about, c.about.title))
+    if c.sisters:
+        sections.append(Section("more", ORDER_SISTERS, "sections/sisters.html", c.sisters))
+    return sections

@@ -1,0 +1,137 @@
+"""``flask staff ...``: staff accounts of the console are made and changed here only, never on the web."""
+
+from __future__ import annotations
+
+import click
+from flask.cli import with_appcontext
+from sqlalchemy import select
+
+from core.data.db import db_session, utcnow
+from core.data.models import StaffMember
+from core.site import site
+from core.staff import accounts, audit, sessions
+
+
+@click.group("staff")
+def staff_cli() -> None:
+    """Accounts of the staff console: add, list, unlock, disable, new password, new authenticator."""
+
+
+def _account(email: str) -> StaffMember:
+    staff = accounts.find(db_session(), email)
+    if staff is None:
+        raise click.ClickException(f"there is no staff account for {accounts.normalise_login(email)} "
+                                   "(see: flask staff list)")
+    return staff
+
+
+def _record(staff: StaffMember, action: str) -> None:
+    """Write the command to the audit log (as the OS user who ran it), with the change it made."""
+    audit.record(db_session(), audit.cli_actor(), action, detail=f"account {staff.email}")
+    db_session().commit()
+
+
+def _show_totp(staff: StaffMember, secret: str) -> None:
+    click.echo("Set up the authenticator app (e.g. FreeOTP, Aegis, Google Authenticator) with this key; a login "
+               "asks for its current code:")
+    click.echo(f"  key:  {secret}")
+    click.echo(f"  link: {accounts.provisioning_uri(staff, secret)}")
+    click.echo("Keep the key secret: with the password it opens the console. It is not shown again.")
+
+
+def _password_prompt() -> str:
+    return click.prompt("Password (at least 12 characters)", hide_input=True, confirmation_prompt=True)
+
+
+@staff_cli.command("add")
+@click.argument("email")
+@click.option("--name", required=True, help="The staff member's name, as shown in the console and the audit log.")
+@with_appcontext
+def add_command(email: str, name: str) -> None:
+    """Make a console account for EMAIL: asks for a password, prints the authenticator key."""
+    db = db_session()
+    try:
+        staff, secret = accounts.add(db, site().working_box, email, name, _password_prompt())
+    except accounts.AccountError as exc:
+        raise click.ClickException(str(exc)) from None
+    _record(staff, "staff-add")
+    click.echo(f"staff account {staff.email} made")
+    _show_totp(staff, secret)
+
+
+@staff_cli.command("list")
+@with_appcontext
+def list_command() -> None:
+    """Every account: e-mail, name, last login, and whether it is locked or disabled."""
+    rows = [("E-MAIL", "NAME", "LAST LOGIN (UTC)", "STATE")]
+    now = utcnow()
+    for staff in db_session().scalars(select(StaffMember).order_by(StaffMember.email)):
+        locked = staff.locked_until is not None and staff.locked_until > now  # a lock that ended is no lock
+        state = "disabled" if staff.disabled_at else \
+            (f"locked until {staff.locked_until:%H:%M} UTC" if locked else "active")
+        last = staff.last_login_at.strftime("%Y-%m-%d %H:%M") if staff.last_login_at else "never"
+        rows.append((staff.email, staff.name, last, state))
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    for row in rows:
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+
+
+@staff_cli.command("unlock")
+@click.argument("email")
+@with_appcontext
+def unlock_command(email: str) -> None:
+    """Lift the lock after too many failed logins."""
+    staff = _account(email)
+    staff.locked_until, staff.failed_logins = None, 0
+    _record(staff, "staff-unlock")
+    click.echo(f"{staff.email} unlocked")
+
+
+@staff_cli.command("disable")
+@click.argument("email")
+@with_appcontext
+def disable_command(email: str) -> None:
+    """Stop an account from logging in, and end its sessions now."""
+    staff = _account(email)
+    staff.disabled_at = staff.disabled_at or utcnow()
+    ended = sessions.end_all(db_session(), staff)
+    _record(staff, "staff-disable")
+    click.echo(f"{staff.email} disabled; {ended} session(s) ended")
+
+
+@staff_cli.command("enable")
+@click.argument("email")
+@with_appcontext
+def enable_command(email: str) -> None:
+    """Let a disabled account log in again."""
+    staff = _account(email)
+    staff.disabled_at = None
+    _record(staff, "staff-enable")
+    click.echo(f"{staff.email} enabled")
+
+
+@staff_cli.command("password")
+@click.argument("email")
+@with_appcontext
+def password_command(email: str) -> None:
+    """Give an account a new password (its sessions end)."""
+    staff = _account(email)
+    try:
+        staff.password_hash = accounts.hash_password(_password_prompt())
+    except accounts.AccountError as exc:
+        raise click.ClickException(str(exc)) from None
+    ended = sessions.end_all(db_session(), staff)
+    _record(staff, "staff-password")
+    click.echo(f"new password set for {staff.email}; {ended} session(s) ended")
+
+
+@staff_cli.command("new-authenticator")
+@click.argument("email")
+@with_appcontext
+def new_authenticator_command(email: str) -> None:
+    """Give an account a new authenticator key (a lost phone); the old one stops working, its sessions end."""
+    staff = _account(email)
+    secret = accounts.new_totp_secret(staff, site().working_box)
+    sessions.end_all(db_session(), staff)
+    _record(staff, "staff-new-authenticator")
+    _show_totp(staff, secret)

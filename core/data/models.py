@@ -1,0 +1,311 @@
+"""The tables. Personal data lives only in ``personal_records``, read and written by :mod:`core.data.personal_data`.
+
+Everything else holds what the site needs to work and what proves a sign-up: the campaign, the stage and its
+timestamps, a keyed hash of the e-mail address (to find a returning visitor), hashed IPs, the agreements'
+versions and SHA-256 digests.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+
+from sqlalchemy import Boolean, ColumnElement, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from core.data.db import Base, UTCDateTime, utcnow
+
+
+class Stage(StrEnum):
+    """How far a sign-up got. ``signed`` sign-ups are participants, except where the campaign's fee model asks a
+    payment first (``payment_required``): those count once paid (``paid_at``). See :func:`participant`."""
+
+    STARTED = "started"  # form sent, e-mail not verified yet
+    VERIFIED = "verified"  # e-mail verified, agreements not signed yet
+    SIGNED = "signed"  # agreements accepted and signed: a participant
+
+
+class Signup(Base):
+    __tablename__ = "signups"
+    __table_args__ = (
+        UniqueConstraint("campaign", "email_hash"),
+        Index("ix_signups_campaign_stage", "campaign", "stage"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token: Mapped[str] = mapped_column(String(43), unique=True, doc="random public reference, used in links")
+    campaign: Mapped[str] = mapped_column(String(40))
+    email_hash: Mapped[str] = mapped_column(String(64), doc="HMAC-SHA256 of the normalised e-mail address")
+    language: Mapped[str] = mapped_column(String(2))
+    stage: Mapped[str] = mapped_column(String(20), default=Stage.STARTED)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    verified_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    signed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    code_hash: Mapped[str | None] = mapped_column(String(64), doc="HMAC of the current verification code")
+    code_expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    code_sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    code_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    codes_sent: Mapped[int] = mapped_column(Integer, default=0)
+
+    signature_kind: Mapped[str | None] = mapped_column(String(10), doc="'drawn' (canvas) or 'typed'")
+    mandate_sha256: Mapped[str | None] = mapped_column(String(64), doc="SHA-256 of the mandate PDF")
+
+    fee_model: Mapped[str | None] = mapped_column(String(40), doc="the campaign's fee model when signing")
+    fee_option: Mapped[str | None] = mapped_column(String(20), doc="the option chosen, e.g. 'flat' or 'share'")
+    fee_terms: Mapped[str | None] = mapped_column(Text, doc="JSON: the fee terms signed (core.money.fees.FeeTerms)")
+    payment_required: Mapped[bool] = mapped_column(Boolean, default=False, doc="counts only once paid")
+    paid_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    payment_reminded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, doc="'pay later' mail queued")
+    confirmed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, doc="confirmation mail queued")
+    withdrawn_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, doc="mandate withdrawn (Art. 7(3))")
+    erased_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, doc="personal data erased (Art. 17)")
+    erasure_reason: Mapped[str | None] = mapped_column(String(40), doc="why, e.g. 'participant-request'")
+
+    events: Mapped[list[SignupEvent]] = relationship(back_populates="signup", order_by="SignupEvent.id")
+    agreements: Mapped[list[AcceptedAgreement]] = relationship(back_populates="signup")
+
+
+class SignupEvent(Base):
+    """One step of a sign-up, as evidence: what, when, from which (hashed) IP and user agent."""
+
+    __tablename__ = "signup_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    signup_id: Mapped[int] = mapped_column(ForeignKey("signups.id", ondelete="CASCADE"), index=True)
+    step: Mapped[str] = mapped_column(String(30))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ip_hash: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(400))
+    detail: Mapped[str | None] = mapped_column(String(200), doc="non-personal context, e.g. a version")
+
+    signup: Mapped[Signup] = relationship(back_populates="events")
+
+
+def participant() -> ColumnElement[bool]:
+    """The SQL condition for a confirmed participant: signed, and paid where the fee model asks a payment, and
+    not withdrawn (an erased participant is always withdrawn too)."""
+    return (Signup.stage == Stage.SIGNED) & ((Signup.payment_required.is_(False)) | (Signup.paid_at.is_not(None))) \
+        & Signup.withdrawn_at.is_(None)
+
+
+def is_participant(signup: Signup) -> bool:
+    """:func:`participant` for one loaded sign-up."""
+    return signup.stage == Stage.SIGNED and (not signup.payment_required or signup.paid_at is not None) \
+        and signup.withdrawn_at is None
+
+
+class AcceptedAgreement(Base):
+    """An agreement a participant ticked: exactly which text (version and SHA-256 of the text shown)."""
+
+    __tablename__ = "accepted_agreements"
+    __table_args__ = (UniqueConstraint("signup_id", "agreement"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    signup_id: Mapped[int] = mapped_column(ForeignKey("signups.id", ondelete="CASCADE"))
+    agreement: Mapped[str] = mapped_column(String(40))
+    version: Mapped[str] = mapped_column(String(40))
+    language: Mapped[str] = mapped_column(String(2))
+    text_sha256: Mapped[str] = mapped_column(String(64))
+    placeholders: Mapped[str | None] = mapped_column(
+        Text, doc="JSON: the campaign's values filled into the text, and when they were recorded "
+                  "(core.signup.agreements.recorded_campaign_values); the participant's are sealed with their data")
+    accepted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    signup: Mapped[Signup] = relationship(back_populates="agreements")
+
+
+class PersonalRecord(Base):
+    """A sign-up's personal data. Only :mod:`core.data.personal_data` reads or writes these columns."""
+
+    __tablename__ = "personal_records"
+
+    signup_id: Mapped[int] = mapped_column(ForeignKey("signups.id", ondelete="CASCADE"), primary_key=True)
+    sealed_answers: Mapped[bytes] = mapped_column(LargeBinary, doc="the form's answers, sealed to the foundation")
+    sealed_signature: Mapped[bytes | None] = mapped_column(LargeBinary, doc="the drawn signature (PNG), sealed")
+    sealed_mandate: Mapped[bytes | None] = mapped_column(LargeBinary, doc="the signed mandate PDF, sealed")
+    working_answers: Mapped[bytes | None] = mapped_column(LargeBinary, doc="the answers, while the flow needs them")
+    working_signature: Mapped[bytes | None] = mapped_column(LargeBinary, doc="the signature, until the mandate")
+    pending: Mapped[bytes | None] = mapped_column(LargeBinary, doc="a later form, applied once its e-mail is verified")
+    pending_from: Mapped[str | None] = mapped_column(String(64), doc="keyed hash of the browser that sent `pending`")
+    participant_mandate: Mapped[bytes | None] = mapped_column(LargeBinary, doc="the participant's copy")
+    sealed_placeholders: Mapped[bytes | None] = mapped_column(
+        LargeBinary, doc="the name(s) exactly as filled into the agreement texts signed, sealed")
+    working_placeholders: Mapped[bytes | None] = mapped_column(LargeBinary, doc="the same, until the mandate")
+
+    signup: Mapped[Signup] = relationship()
+
+
+class JobStatus(StrEnum):
+    PENDING = "pending"
+    DONE = "done"
+    FAILED = "failed"  # gave up after the last retry: shown to staff
+    CANCELLED = "cancelled"  # no longer wanted (its sign-up was withdrawn or erased); its payload is emptied
+
+
+class LoginLink(Base):
+    """A login link to the participant's page that was mailed: each works once (``used_at``), for a short while.
+
+    It names the address only by its keyed hash; rows are removed by ``flask retention run`` a day after."""
+
+    __tablename__ = "login_links"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    nonce: Mapped[str] = mapped_column(String(43), unique=True, doc="random, the signed link's content")
+    campaign: Mapped[str] = mapped_column(String(40), doc="the campaign whose address the link is for")
+    email_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class Job(Base):
+    """Work done off the request path (mail, mandate PDFs), queued in the same transaction as its cause."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (Index("ix_jobs_status_run_after", "status", "run_after"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    campaign: Mapped[str | None] = mapped_column(String(40))
+    payload: Mapped[str] = mapped_column(Text, doc="JSON")
+    status: Mapped[str] = mapped_column(String(10), default=JobStatus.PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    run_after: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class PaymentState(StrEnum):
+    """Where one payment attempt stands. ``paid`` is final; the others may still become ``paid`` (a visitor who
+    cancelled can go back to a still open checkout; a bank payment confirms later)."""
+
+    CREATED = "created"  # saved, the provider not yet asked (or it did not answer)
+    OPEN = "open"  # a checkout page is waiting for the visitor
+    PROCESSING = "processing"  # checkout finished, the money not yet confirmed (e.g. a bank transfer)
+    PAID = "paid"
+    FAILED = "failed"
+    CANCELLED = "cancelled"  # the visitor left the checkout page with its cancel link
+    EXPIRED = "expired"  # the checkout page timed out unpaid
+
+
+class Payment(Base):
+    """One attempt to pay what a sign-up owes, through one provider's checkout."""
+
+    __tablename__ = "payments"
+    __table_args__ = (
+        UniqueConstraint("provider", "provider_ref"),
+        UniqueConstraint("signup_id", "attempt"),
+        Index("ix_payments_campaign_state", "campaign", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    signup_id: Mapped[int] = mapped_column(ForeignKey("signups.id", ondelete="CASCADE"))
+    campaign: Mapped[str] = mapped_column(String(40))
+    attempt: Mapped[int] = mapped_column(Integer, doc="1, 2, ... per sign-up (part of the idempotency key)")
+    provider: Mapped[str] = mapped_column(String(40))
+    amount_cents: Mapped[int] = mapped_column(Integer)
+    currency: Mapped[str] = mapped_column(String(3), default="EUR")
+    state: Mapped[str] = mapped_column(String(12), default=PaymentState.CREATED)
+    provider_ref: Mapped[str | None] = mapped_column(String(255), doc="e.g. the Stripe Checkout Session id")
+    checkout_url: Mapped[str | None] = mapped_column(Text)
+    expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, doc="when the checkout page times out")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    paid_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    signup: Mapped[Signup] = relationship()
+
+
+class ProviderEvent(Base):
+    """A notification (webhook event) a payment provider sent and we applied: each is applied once."""
+
+    __tablename__ = "provider_events"
+    __table_args__ = (UniqueConstraint("provider", "event_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider: Mapped[str] = mapped_column(String(40))
+    event_id: Mapped[str] = mapped_column(String(255))
+    type: Mapped[str] = mapped_column(String(80))
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    payment_id: Mapped[int | None] = mapped_column(ForeignKey("payments.id", ondelete="SET NULL"))
+
+
+# -- the staff console (core.staff) ----------------------------------------------------------------------------------
+class StaffMember(Base):
+    """Someone of the foundation who may use the staff console: made with ``flask staff add``, never on the web.
+
+    The password is kept as an Argon2id hash; the TOTP secret locked with the working key (the server must read it
+    to check a code). Five failed attempts in a row lock the account for a while (``locked_until``)."""
+
+    __tablename__ = "staff_members"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True, doc="the login name, lower case")
+    name: Mapped[str] = mapped_column(String(100))
+    password_hash: Mapped[str] = mapped_column(String(200), doc="Argon2id, in its own $argon2id$... format")
+    totp_secret: Mapped[str] = mapped_column(Text, doc="base32 TOTP secret, locked (core.data.sealing.WorkingBox)")
+    totp_last_step: Mapped[int | None] = mapped_column(Integer, doc="the last 30 s step used: a code works once")
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0, doc="failed attempts in a row")
+    locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_login_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    disabled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, doc="may no longer log in")
+
+
+class StaffSession(Base):
+    """A logged-in staff browser. The cookie holds a random token; this row only its hash. A session ends when idle
+    too long, at its absolute end, at logout, or when the account is disabled."""
+
+    __tablename__ = "staff_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff_members.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ends_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, doc="the absolute end, however active")
+
+    staff: Mapped[StaffMember] = relationship()
+
+
+class AuditEntry(Base):
+    """One staff action: who, what, when (and from which hashed IP). Written for every console page, every login
+    attempt and every staff command that reads or changes data; never updated or deleted by the app."""
+
+    __tablename__ = "audit_entries"
+    __table_args__ = (Index("ix_audit_entries_at", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    actor: Mapped[str] = mapped_column(String(300), doc="the staff member's e-mail, or 'cli:<os user>'")
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_members.id", ondelete="SET NULL"))
+    action: Mapped[str] = mapped_column(String(60), doc="e.g. 'login', 'login-failed', 'view', 'export'")
+    campaign: Mapped[str | None] = mapped_column(String(40))
+    detail: Mapped[str | None] = mapped_column(String(400), doc="non-personal context, e.g. the page")
+    ip_hash: Mapped[str | None] = mapped_column(String(64))
+
+
+class StaffExport(Base):
+    """An export started on the staff console, run in the background: its progress, and where its file is.
+
+    The file (personal data, opened with the private key the staff member gave) lies in ``instance/exports/`` only
+    until it is downloaded, or an hour at most (``flask retention run``)."""
+
+    __tablename__ = "staff_exports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token: Mapped[str] = mapped_column(String(43), unique=True, doc="random, names the export in URLs")
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_members.id", ondelete="SET NULL"))
+    campaign: Mapped[str] = mapped_column(String(40))
+    kind: Mapped[str] = mapped_column(String(20), doc="'participants' (CSV) or 'evidence' (zip)")
+    status: Mapped[str] = mapped_column(String(10), default="running", doc="running, done, failed")
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    done: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    heartbeat_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, doc="last progress written")
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    file_name: Mapped[str | None] = mapped_column(String(200))
+    sha256: Mapped[str | None] = mapped_column(String(64), doc="of the finished file")
+    error: Mapped[str | None] = mapped_column(Text, doc="why it failed (no personal data)")
+    removed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, doc="the file was deleted")

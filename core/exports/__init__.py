@@ -1,0 +1,1 @@
+"""Packages for the foundation's lawyers and staff: participant lists and the evidence package."""

@@ -1,0 +1,414 @@
+"""Work done off the request path (mail, mandate PDFs), queued in the database in the same transaction as its cause.
+
+A view calls :func:`enqueue` on its own session and commits together with its own change, so a sign-up that rolls
+back never sends its mail, and a committed one always does. ``flask worker`` runs the handlers::
+
+    @job_handler("mail")
+    def deliver(app: Flask, payload: dict) -> None:
+        ...  # raising means "retry later"
+
+A job is retried with backoff (:data:`BACKOFF`) and marked ``failed`` after its last attempt; ``flask jobs
+--failed`` lists those for staff. Raise :class:`PermanentJobError` when retrying cannot help (a recipient the
+mail server refuses). The error kept in the database and written to the log is short and has every e-mail
+address masked: a job's payload may hold personal data, its error column and the logs never do.
+
+On PostgreSQL several workers can run side by side: each claims a job with ``SELECT ... FOR UPDATE SKIP LOCKED``
+and holds that row lock until the job is marked, so no job runs twice at the same time. SQLite runs one worker.
+A worker that dies mid-job leaves it pending, so it runs again: handlers must tolerate running twice.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import datetime as dt
+import importlib
+import json
+import logging
+import re
+import signal
+import threading
+import traceback
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import click
+from flask import Flask, current_app
+from flask.cli import with_appcontext
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from core.data.db import Dependent, insert_returning_id, utcnow
+from core.data.models import Job, JobStatus
+from core.data.sealing import current_working_box
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Flask, dict[str, Any]], None]
+
+# Waits before the 2nd, 3rd, ... attempt; a job that fails once more after the last wait is failed.
+BACKOFF: tuple[dt.timedelta, ...] = (
+    dt.timedelta(seconds=30),
+    dt.timedelta(minutes=2),
+    dt.timedelta(minutes=10),
+    dt.timedelta(minutes=30),
+    dt.timedelta(hours=2),
+    dt.timedelta(hours=6),
+)
+ERROR_LENGTH = 300
+SWEEP_EVERY = dt.timedelta(minutes=5)
+# Modules whose handlers (and sweeps) every worker needs, imported when a Worker is made (plugins register theirs
+# on import).
+HANDLER_MODULES = (
+    "core.jobs.mail",
+    "core.signup.mandate_job",
+    "core.signup.confirmation",
+    "core.signup.payment_reminder",
+    "core.signup.login",
+    "core.signup.withdrawal",
+)
+
+_handlers: dict[str, Handler] = {}
+_sweeps: list[Sweep] = []
+
+
+class PermanentJobError(Exception):
+    """Raised by a handler when retrying cannot help: the job is failed at once."""
+
+
+def job_handler(kind: str) -> Callable[[Handler], Handler]:
+    """Register ``handle(app, payload)`` as the handler of jobs of ``kind``."""
+
+    def register(handler: Handler) -> Handler:
+        existing = _handlers.get(kind)
+        if existing is not None and existing is not handler and (
+            f"{existing.__module__}.{existing.__qualname__}" != f"{handler.__module__}.{handler.__qualname__}"
+        ):
+            raise ValueError(f"job kind '{kind}' already has a handler: {existing.__module__}.{existing.__qualname__}")
+        _handlers[kind] = handler
+        return handler
+
+    return register
+
+
+def handler_for(kind: str) -> Handler | None:
+    return _handlers.get(kind)
+
+
+class Sweep(Protocol):
+    """Finds work that a fault left half done (a step whose job was never queued) and finishes it. The worker
+    runs every registered sweep when it starts and every :data:`SWEEP_EVERY`; ``flask jobs`` lists what each would
+    finish, ``flask jobs --sweep`` runs them now."""
+
+    #: what is waiting, after a count: "3 sign-up(s) waiting for their confirmation"
+    title: str
+    #: the headings of the rows :meth:`stuck` returns (no personal data)
+    columns: tuple[str, ...]
+
+    def stuck(self, session: Session) -> list[tuple[str, ...]]:
+        """One row per item waiting, for ``flask jobs``."""
+        ...
+
+    def finish(self, session: Session, now: dt.datetime) -> int:
+        """Finish what is waiting (safe to run in several processes at once); commits; returns how many."""
+        ...
+
+
+def register_sweep(sweep: Sweep) -> Sweep:
+    """Have the worker run ``sweep`` (once per kind of sweep, however often its module is imported)."""
+    _sweeps[:] = [s for s in _sweeps if type(s).__qualname__ != type(sweep).__qualname__]
+    _sweeps.append(sweep)
+    return sweep
+
+
+def sweeps() -> list[Sweep]:
+    return list(_sweeps)
+
+
+@dataclass(frozen=True)
+class RunningJob:
+    """The job a handler is running for (e.g. to name a file after it)."""
+
+    id: int
+    kind: str
+    campaign: str | None
+    attempt: int  # 1 on the first run
+
+
+_current: contextvars.ContextVar[RunningJob | None] = contextvars.ContextVar("claimsite_job", default=None)
+
+
+def current_job() -> RunningJob | None:
+    """The job being run, inside a handler; ``None`` elsewhere."""
+    return _current.get()
+
+
+def enqueue(
+    session: Session,
+    kind: str,
+    payload: dict[str, Any],
+    *,
+    campaign: str | None = None,
+    run_after: dt.datetime | None = None,
+) -> int:
+    """Add a job in ``session``'s transaction; it runs once the caller commits (never if the caller rolls back).
+    Written at once as a plain INSERT (jobs are queued on busy paths such as every sign-up); returns its id."""
+    return session.execute(insert_returning_id(Job.__table__),
+                           new_job(kind, payload, campaign=campaign, run_after=run_after).values).scalar_one()
+
+
+def new_job(kind: str, payload: dict[str, Any], *, campaign: str | None = None,
+            run_after: dt.datetime | None = None) -> Dependent:
+    """A job's row, for :func:`enqueue`, or to be written with a new row it belongs to
+    (:func:`core.data.db.commit_new`)."""
+    if run_after is not None and run_after.tzinfo is None:
+        raise ValueError("run_after must be timezone-aware (use core.data.db.utcnow())")
+    now = utcnow()
+    return Dependent(Job.__table__, {
+        "kind": kind, "campaign": campaign, "payload": encode_payload(payload),
+        "status": JobStatus.PENDING.value, "attempts": 0, "run_after": run_after or now, "created_at": now,
+    })
+
+
+EMPTY_PAYLOAD = "{}"  # what a job that ended keeps: nothing
+
+
+def encode_payload(payload: dict[str, Any]) -> str:
+    """A job's payload as kept in the database: locked with the app's working key (a mail job holds an address,
+    a name, a mandate), so the jobs table of a copied database reads as nothing (see :mod:`core.data.sealing`)."""
+    return current_working_box().lock_text(json.dumps(payload, ensure_ascii=False))
+
+
+def decode_payload(stored: str) -> dict[str, Any]:
+    """The payload :func:`encode_payload` kept (an emptied one is ``{}``)."""
+    return json.loads(current_working_box().unlock_text(stored) if stored.startswith("CSW1:") else stored)
+
+
+# -- masking: no personal data in the error column or the logs ----------------------------------------------
+_EMAIL = re.compile(r"[\w.!#$%&*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)*", re.UNICODE)
+MASK = "[e-mail address]"
+
+
+def mask(text: str) -> str:
+    """``text`` with every e-mail address replaced by ``[e-mail address]``."""
+    return _EMAIL.sub(MASK, text)
+
+
+def short_error(exc: BaseException) -> str:
+    """One line naming the exception, with e-mail addresses masked, at most :data:`ERROR_LENGTH` characters."""
+    text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    text = " ".join(mask(text).split())
+    return text if len(text) <= ERROR_LENGTH else text[: ERROR_LENGTH - 1] + "…"
+
+
+def cancel(session: Session, job_ids: Sequence[int]) -> int:
+    """Stop jobs that are no longer wanted (their sign-up was withdrawn or erased), in the caller's transaction:
+    pending ones become ``cancelled`` and never run; failed ones stay failed. Either way their payload (which may
+    hold an address) is emptied. A job that finished meanwhile is left as it is. Returns how many were pending."""
+    if not job_ids:
+        return 0
+    now = utcnow()
+    cancelled = session.execute(
+        update(Job).where(Job.id.in_(job_ids), Job.status == JobStatus.PENDING.value)
+        .values(status=JobStatus.CANCELLED.value, payload=EMPTY_PAYLOAD, finished_at=now)
+        .execution_options(synchronize_session=False)).rowcount
+    session.execute(update(Job).where(Job.id.in_(job_ids), Job.status == JobStatus.FAILED.value)
+                    .values(payload=EMPTY_PAYLOAD).execution_options(synchronize_session=False))
+    return cancelled
+
+
+# -- the worker ----------------------------------------------------------------------------------------------
+class Worker:
+    """Runs due jobs of one app. ``run_once`` for a pass (tests, ``flask worker --once``), ``run_forever`` to poll."""
+
+    def __init__(self, app: Flask, backoff: Sequence[dt.timedelta] = BACKOFF) -> None:
+        for module in HANDLER_MODULES:
+            importlib.import_module(module)
+        self.app = app
+        self.database = app.extensions["claimsite.db"]
+        self.backoff = tuple(backoff)
+        self.max_attempts = len(self.backoff) + 1
+        self.skip_locked = self.database.engine.dialect.name == "postgresql"
+
+    def run_once(self, now: dt.datetime | None = None) -> int:
+        """Run every job due at ``now`` (default: the current time), one at a time; return how many ran."""
+        now = now or utcnow()
+        ran: set[int] = set()
+        while True:
+            job_id = self._run_next(now, ran)
+            if job_id is None:
+                return len(ran)
+            ran.add(job_id)
+
+    def run_forever(self, poll_seconds: float = 1.0, stop: threading.Event | None = None) -> None:
+        """Run due jobs until ``stop`` is set; a database error is logged and the loop goes on."""
+        stop = stop or threading.Event()
+        log.info("job worker started (%s)", self.database.engine.dialect.name)
+        errors = 0
+        next_sweep = utcnow()
+        while not stop.is_set():
+            try:
+                if utcnow() >= next_sweep:
+                    self.sweep()
+                    next_sweep = utcnow() + SWEEP_EVERY
+                ran = self.run_once()
+                errors = 0
+            except Exception as exc:
+                errors += 1
+                wait = min(poll_seconds * 2 ** (errors - 1), max(poll_seconds, 30.0))
+                log.error("job worker: %s; trying again in %.1f s", short_error(exc), wait)
+                stop.wait(wait)
+                continue
+            if not ran:
+                stop.wait(poll_seconds)
+        log.info("job worker stopped")
+
+    def sweep(self, now: dt.datetime | None = None) -> int:
+        """Run every registered :class:`Sweep`; returns how many items they finished."""
+        finished = 0
+        for sweep in _sweeps:
+            with self.app.app_context(), self.database.sessions() as session:
+                finished += sweep.finish(session, now or utcnow())
+        return finished
+
+    def _run_next(self, now: dt.datetime, skip: set[int]) -> int | None:
+        """Claim one due job, run it and record the outcome in the same transaction (which holds its row lock)."""
+        query = select(Job).where(Job.status == JobStatus.PENDING.value, Job.run_after <= now)
+        if skip:
+            query = query.where(Job.id.not_in(skip))
+        query = query.order_by(Job.run_after, Job.id).limit(1)
+        if self.skip_locked:
+            query = query.with_for_update(skip_locked=True)
+        with self.database.sessions() as session, session.begin():
+            job = session.scalars(query).first()
+            if job is None:
+                return None
+            self._run(job, now)
+            return job.id
+
+    def _run(self, job: Job, now: dt.datetime) -> None:
+        handler = handler_for(job.kind)
+        if handler is None:
+            job.attempts += 1
+            self._fail(job, f"unknown job kind '{job.kind}': no handler is registered for it")
+            return
+        running = RunningJob(job.id, job.kind, job.campaign, job.attempts + 1)
+        token = _current.set(running)
+        try:
+            with self.app.app_context():
+                handler(self.app, decode_payload(job.payload))
+        except Exception as exc:
+            job.attempts += 1
+            error = short_error(exc)
+            log.debug("job %s (%s) traceback:\n%s", job.id, job.kind, mask("".join(traceback.format_exception(exc))))
+            if isinstance(exc, PermanentJobError) or job.attempts >= self.max_attempts:
+                self._fail(job, error)
+            else:
+                job.last_error = error
+                job.run_after = now + self.backoff[job.attempts - 1]
+                log.warning("job %s (%s, %s) attempt %s failed: %s; retry at %s", job.id, job.kind,
+                            job.campaign or "-", job.attempts, error, job.run_after.isoformat(timespec="seconds"))
+        else:
+            job.attempts += 1
+            job.status = JobStatus.DONE.value
+            job.finished_at = utcnow()
+            job.payload = EMPTY_PAYLOAD  # a done job keeps nothing personal (mail payloads hold addresses)
+            log.info("job %s (%s, %s) done", job.id, job.kind, job.campaign or "-")
+        finally:
+            _current.reset(token)
+
+    @staticmethod
+    def _fail(job: Job, error: str) -> None:
+        job.status = JobStatus.FAILED.value
+        job.last_error = error
+        job.finished_at = utcnow()
+        log.error("job %s (%s, %s) failed after %s attempt(s): %s", job.id, job.kind, job.campaign or "-",
+                  job.attempts, error)
+
+
+# -- CLI -----------------------------------------------------------------------------------------------------
+@contextmanager
+def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
+    """SIGTERM and SIGINT let the job being run finish, then stop the worker."""
+    previous = {}
+    try:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            previous[sig] = signal.signal(sig, lambda *_: stop.set())
+    except ValueError:  # not the main thread
+        pass
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+@click.command("worker")
+@click.option("--once", is_flag=True, help="Run the jobs that are due now, print how many, and exit.")
+@click.option("--poll", default=1.0, show_default=True, help="Seconds between looks for new jobs.")
+@with_appcontext
+def worker_cli(once: bool, poll: float) -> None:
+    """Run queued jobs (sending mail, ...) until stopped."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    worker = Worker(app)
+    if once:
+        ran = worker.run_once()
+        click.echo(f"{ran} job(s) run")
+        return
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    stop = threading.Event()
+    with _stop_on_signals(stop):
+        worker.run_forever(poll_seconds=poll, stop=stop)
+
+
+@click.command("jobs")
+@click.option("--failed", is_flag=True, help="List the failed jobs instead of counting.")
+@click.option("--sweep", "run_sweeps", is_flag=True,
+              help="Finish now what a fault left half done (the worker does this every few minutes).")
+@with_appcontext
+def jobs_cli(failed: bool, run_sweeps: bool) -> None:
+    """Count queued jobs per status and kind, and list work a fault left half done; --failed lists the jobs that
+    gave up; --sweep finishes the half-done work now (no personal data is shown)."""
+    if run_sweeps:
+        worker = Worker(current_app._get_current_object())  # type: ignore[attr-defined]
+        for sweep in _sweeps:
+            with worker.database.sessions() as session:
+                click.echo(f"finished {sweep.finish(session, utcnow())} {sweep.title}")
+        return
+    session: Session = current_app.extensions["claimsite.db"].sessions()
+    with session:
+        if failed:
+            jobs = session.scalars(
+                select(Job).where(Job.status == JobStatus.FAILED.value).order_by(Job.finished_at, Job.id)
+            ).all()
+            rows = [("ID", "KIND", "CAMPAIGN", "ATTEMPTS", "FAILED AT (UTC)", "LAST ERROR")]
+            for job in jobs:
+                when = job.finished_at.strftime("%Y-%m-%d %H:%M:%S") if job.finished_at else "-"
+                rows.append((str(job.id), job.kind, job.campaign or "-", str(job.attempts), when,
+                             mask(job.last_error or "-")))
+            _print_table(rows)
+            click.echo(f"{len(jobs)} failed job(s)")
+            return
+        counts = session.execute(
+            select(Job.status, Job.kind, func.count()).group_by(Job.status, Job.kind).order_by(Job.status, Job.kind)
+        ).all()
+        _print_table([("STATUS", "KIND", "JOBS"), *((status, kind, str(n)) for status, kind, n in counts)])
+        click.echo(f"{sum(n for _, _, n in counts)} job(s)")
+        for module in HANDLER_MODULES:  # the modules that register the sweeps
+            importlib.import_module(module)
+        for sweep in _sweeps:
+            stuck = sweep.stuck(session)
+            click.echo("")
+            if stuck:
+                _print_table([sweep.columns, *stuck])
+            click.echo(f"{len(stuck)} {sweep.title}" + (" (the worker finishes them within "
+                                                        f"{int(SWEEP_EVERY.total_seconds() // 60)} minutes; "
+                                                        "flask jobs --sweep does it now)" if stuck else ""))
+
+
+def _print_table(rows: list[tuple[str, ...]]) -> None:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    for row in rows:
+        click.echo("  ".join([*(cell.ljust(width) for cell, width in zip(row, widths, strict=False)), row[-1]]))

@@ -1,0 +1,221 @@
+"""Fee models: what a participant owes, chosen by the campaign's fee-model plugin, and kept as signed.
+
+A fee-model plugin (``no_cure_no_pay``, ``subscription``, ``free``, or a third-party one) answers the
+``claimsite_fee_model`` hook with a :class:`FeeModel`. When a participant signs, the model turns their choice into
+:class:`FeeTerms`, a snapshot saved with the sign-up: later edits of the campaign file (a new amount) never change
+what someone already signed, and settlement works from the snapshot alone.
+
+Money is integer cents throughout (amounts in campaign files are decimals in euros, converted exactly); shares are
+``Decimal`` percentages. Rounding rule: a share of an award is rounded *down* to the cent, so a participant never
+owes more than the share they agreed to; a fee is never more than the award itself ("no cure, no pay": the fee is
+paid out of what is won).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from decimal import ROUND_DOWN, Decimal
+from typing import TYPE_CHECKING, Annotated, Literal
+
+from babel.numbers import format_decimal
+from flask_babel import gettext as _
+from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:
+    from core.campaigns import LoadedCampaign
+    from core.data.models import Signup
+
+Euros = Annotated[Decimal, Field(ge=0, max_digits=9, decimal_places=2)]
+PositiveEuros = Annotated[Decimal, Field(gt=0, max_digits=9, decimal_places=2)]
+Percentage = Annotated[Decimal, Field(gt=0, le=100, max_digits=5, decimal_places=2)]
+
+
+def cents(euros: Decimal) -> int:
+    """Exactly: ``Decimal("17.50")`` -> 1750; ``ValueError`` for anything finer than a cent."""
+    amount = euros * 100
+    if amount != amount.to_integral_value():
+        raise ValueError(f"{euros} is not a whole number of cents")
+    return int(amount)
+
+
+def euros(amount_cents: int) -> Decimal:
+    return (Decimal(amount_cents) / 100).quantize(Decimal("0.01"))
+
+
+class FeeModelSettings(BaseModel):
+    """Base of every fee-model plugin's settings. The campaign loader allows one enabled plugin with settings of
+    this kind per campaign: one fee model per campaign."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SuccessFee(BaseModel):
+    """'No cure, no pay': nothing now; if the claim succeeds, the participant pays the option chosen at signing."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    flat: Euros = Field(default=Decimal("50.00"), description="the flat fee in euros, e.g. 50")
+    share: Percentage = Field(default=Decimal("20"), description="the share of the award in percent, e.g. 20")
+
+
+class SuccessFeeTerms(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    option: Literal["flat", "share"]
+    flat_cents: int = Field(ge=0)
+    share_percent: Percentage
+
+
+class FeeTerms(BaseModel):
+    """What a participant signed up to pay: saved as JSON with the sign-up (``Signup.fee_terms``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    model: str
+    currency: str = "EUR"
+    one_time_cents: int | None = Field(default=None, ge=0, description="paid before the participation counts")
+    success_fee: SuccessFeeTerms | None = None
+
+    def to_json(self) -> str:
+        return json.dumps(self.model_dump(mode="json"), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> FeeTerms:
+        return cls.model_validate_json(text)
+
+
+def fee_for_award(terms: FeeTerms, award_cents: int) -> int:
+    """What a participant with ``terms`` owes out of an award of ``award_cents`` (the rounding rule: above)."""
+    if award_cents < 0:
+        raise ValueError("an award cannot be negative")
+    fee = terms.success_fee
+    if fee is None or award_cents == 0:
+        return 0
+    if fee.option == "flat":
+        return min(fee.flat_cents, award_cents)
+    share = (Decimal(award_cents) * fee.share_percent / 100).to_integral_value(rounding=ROUND_DOWN)
+    return min(int(share), award_cents)
+
+
+def percent(value: Decimal, language: str) -> str:
+    """'20%' / '12,5%': a share as people write it (no trailing zeros)."""
+    from core.i18n import FORMAT_LOCALES
+
+    return format_decimal(value.normalize(), locale=FORMAT_LOCALES.get(language, language)) + "%"
+
+
+def describe_terms(terms: FeeTerms, language: str) -> list[str]:
+    """Plain sentences saying what ``terms`` mean for the participant, in ``language`` (the current locale)."""
+    from core.i18n import money
+
+    lines: list[str] = []
+    if terms.one_time_cents:
+        lines.append(_("A one-time participation fee of %(amount)s, paid when you join.",
+                       amount=money(euros(terms.one_time_cents), language, terms.currency)))
+    fee = terms.success_fee
+    if fee is not None and fee.option == "flat":
+        lines.append(_("No cure, no pay: only if the claim succeeds, you pay a fixed fee of %(amount)s out of the "
+                       "compensation you receive (never more than the compensation itself).",
+                       amount=money(euros(fee.flat_cents), language, terms.currency)))
+    elif fee is not None:
+        lines.append(_("No cure, no pay: only if the claim succeeds, you pay %(share)s of the compensation you "
+                       "receive.", share=percent(fee.share_percent, language)))
+    if not lines:
+        lines.append(_("Taking part is free of charge."))
+    return lines
+
+
+def own_model(model: FeeModel | None, terms: FeeTerms) -> FeeModel | None:
+    """``model`` if it made ``terms``, else None: terms signed under another model (the campaign changed its fee
+    model since) are worded and settled by the neutral rules of this module."""
+    return model if model is not None and model.name == terms.model else None
+
+
+def fee_summary(model: FeeModel | None, terms: FeeTerms, paid_at: dt.datetime | None, language: str) -> list[str]:
+    """What the participant chose and paid, for the success page and the confirmation mail."""
+    from core.i18n import long_date, money
+
+    own = own_model(model, terms)
+    lines = own.describe(terms, language) if own else describe_terms(terms, language)
+    if terms.one_time_cents and paid_at is not None:
+        lines.append(_("Paid: %(amount)s on %(date)s.", amount=money(euros(terms.one_time_cents), language,
+                                                                       terms.currency),
+                       date=long_date(paid_at.date(), language)))
+    return lines
+
+
+def terms_of(signup: Signup) -> FeeTerms | None:
+    return FeeTerms.from_json(signup.fee_terms) if signup.fee_terms else None
+
+
+@dataclass(frozen=True)
+class FeeOption:
+    """One choice offered when signing, in the visitor's language."""
+
+    id: str
+    label: str
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class PaymentDue:
+    """A payment needed before a sign-up counts."""
+
+    amount_cents: int
+    description: str
+    currency: str = "EUR"
+
+
+class FeeModel(ABC):
+    """A campaign's way of charging. One instance per campaign version; its texts are in the given language."""
+
+    #: the plugin's name, saved with each sign-up (``Signup.fee_model``)
+    name: str
+
+    def options(self, language: str) -> list[FeeOption]:
+        """The choices offered on the signing page; none (the default) asks nothing."""
+        return []
+
+    @abstractmethod
+    def terms(self, option: str | None) -> FeeTerms:
+        """The terms for ``option`` (one of :meth:`options`' ids, or None when there is no choice), as signed.
+        Raises ``ValueError`` for an option that is not offered."""
+
+    def describe(self, terms: FeeTerms, language: str) -> list[str]:
+        """The fee part of the mandate for these terms: sentences shown when signing, in the PDF and the mail
+        (the default words any terms; called with the locale set to ``language``)."""
+        return describe_terms(terms, language)
+
+    def notes(self, language: str) -> list[str]:
+        """Sentences shown above the choice when signing: by default the wording of what every option shares
+        (e.g. the one-time fee), or of the terms themselves when there is no choice."""
+        options = self.options(language)
+        terms = self.terms(options[0].id if options else None)
+        if options:
+            if not terms.one_time_cents:
+                return []
+            terms = terms.model_copy(update={"success_fee": None})
+        return self.describe(terms, language)
+
+    def asks_payment(self) -> bool:
+        """Does signing (with any of the options) lead to a payment before the sign-up counts?"""
+        choices = [option.id for option in self.options("en")] or [None]
+        return any(self.payment_due(self.terms(choice), "en") is not None for choice in choices)
+
+    def payment_due(self, terms: FeeTerms, language: str) -> PaymentDue | None:
+        """The payment needed before the sign-up counts, if any (the default: none)."""
+        return None
+
+    def fee_for_award(self, terms: FeeTerms, award_cents: int) -> int:
+        """What is owed out of an award (the default: the success fee of ``terms``, rounded as stated above)."""
+        return fee_for_award(terms, award_cents)
+
+
+def fee_model_for(loaded: LoadedCampaign) -> FeeModel | None:
+    """The campaign's fee model, from the one fee-model plugin it enables (None: it charges nothing)."""
+    from core.site import site
+
+    return site().plugins.call("claimsite_fee_model", loaded.enabled_plugins, campaign=loaded)  # firstresult

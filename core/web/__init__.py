@@ -1,0 +1,1 @@
+"""The HTTP side: tenancy, rendering, templating, assets, headers, sessions and the views."""

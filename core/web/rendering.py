@@ -1,0 +1,165 @@
+"""Rendering campaign pages: the template context, Jinja filters, and the short-lived page cache."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from babel import Locale
+from flask import Flask, Response, current_app, g, render_template, request, url_for
+from jinja2 import pass_context
+from jinja2.runtime import Context
+from markupsafe import Markup
+
+from core import i18n
+from core.campaigns import Localized
+from core.campaigns.markdown import render_inline, render_markdown
+from core.campaigns.schema import SisterLink
+from core.campaigns.sections import Section, core_sections
+from core.site import current_campaign, site
+from core.web.tenancy import campaign_url
+
+
+def _text(ctx: Context, value: Localized | str | None) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, Localized):
+        return value.get_text(ctx["lang"], ctx["campaign"].default_language)
+    return value
+
+
+@pass_context
+def text_filter(ctx: Context, value: Localized | str | None) -> str:
+    """``{{ campaign.hero.title | t }}``: the text in the page's language, else the campaign's default."""
+    return _text(ctx, value)
+
+
+@pass_context
+def markdown_filter(ctx: Context, value: Localized | str | None) -> Markup:
+    """``{{ item.text | md }}``: localized Markdown rendered safely."""
+    return render_markdown(_text(ctx, value))
+
+
+@pass_context
+def inline_markdown_filter(ctx: Context, value: Localized | str | None) -> Markup:
+    return render_inline(_text(ctx, value))
+
+
+@pass_context
+def money_filter(ctx: Context, amount: Any) -> str:
+    return i18n.money(amount, ctx["lang"])
+
+
+@pass_context
+def date_filter(ctx: Context, value: Any) -> str:
+    return i18n.long_date(value, ctx["lang"])
+
+
+@pass_context
+def number_filter(ctx: Context, value: int) -> str:
+    return i18n.number(value, ctx["lang"])
+
+
+@pass_context
+def tpl(ctx: Context, name: str) -> str:
+    """The template ``name`` looked up through the current campaign's chain (for include/extends)."""
+    return f"campaign:{ctx['campaign'].slug}/{name}"
+
+
+@pass_context
+def asset_url(ctx: Context, filename: str) -> str:
+    """The fingerprinted URL of a static file of the current campaign's chain."""
+    loaded = ctx["loaded"]
+    path = site().assets.find(loaded, filename)
+    if path is None:
+        raise LookupError(f"no static file '{filename}' for campaign {loaded.slug}")
+    return url_for("assets.static_file", digest=site().assets.digest(path), filename=filename)
+
+
+def language_url(language: str, external: bool = False) -> str:
+    """This page in another language (absolute with ``external``, e.g. for hreflang)."""
+    values = dict(request.view_args or {})
+    values["lang"] = language
+    return url_for(request.endpoint or "pages.landing", **values, _external=external)
+
+
+def language_name(code: str) -> str:
+    """A language's name in that language: 'Nederlands', 'English'."""
+    return Locale.parse(code).get_display_name(code).capitalize()
+
+
+def signup_url() -> str | None:
+    """Where the call to action leads: the sign-up form, once a sign-up blueprint is registered."""
+    if "signup.start" not in current_app.view_functions or current_campaign().campaign.signup is None:
+        return None
+    return url_for("signup.start")
+
+
+@pass_context
+def sister_url(ctx: Context, sister: SisterLink) -> str:
+    """A sister campaign's address: built for its host when given by slug, else the URL as written; empty when
+    that campaign is not served (its file is broken), so the link is left out."""
+    if sister.campaign:
+        loaded = site().registry.snapshot.campaigns.get(sister.campaign)
+        if loaded is None:
+            return ""
+        return campaign_url(loaded, language=ctx["lang"] if ctx["lang"] in loaded.campaign.languages else None)
+    return sister.url or ""
+
+
+def init_app(app: Flask) -> None:
+    app.jinja_env.filters.update(
+        t=text_filter, md=markdown_filter, mdi=inline_markdown_filter, money=money_filter, date=date_filter,
+        number=number_filter,
+    )
+    app.jinja_env.globals.update(
+        tpl=tpl, asset_url=asset_url, language_url=language_url, language_name=language_name, signup_url=signup_url,
+        sister_url=sister_url, campaign_url=campaign_url, page_sections=page_sections,
+    )
+    app.jinja_env.trim_blocks = True
+    app.jinja_env.lstrip_blocks = True
+
+
+def page_sections() -> list[Section]:
+    """The landing page's sections, the core ones and the enabled plugins', in order."""
+    loaded = current_campaign()
+    sections = core_sections(loaded)
+    for found in site().plugins.call(
+        "claimsite_page_sections", loaded.enabled_plugins, campaign=loaded, language=g.lang
+    ):
+        sections.extend(found)
+    return sorted(sections, key=lambda s: s.order)
+
+
+def page_context() -> dict[str, Any]:
+    """Variables every campaign template gets."""
+    loaded = current_campaign()
+    c = loaded.campaign
+    assets = site().assets
+    colours = assets.colours_css(loaded)
+    context: dict[str, Any] = {
+        "loaded": loaded,
+        "campaign": c,
+        "lang": g.lang,
+        "other_languages": [code for code in c.languages if code != g.lang],
+        "colours_url": url_for("assets.colours", digest=assets.text_digest(colours)),
+    }
+    for extra in site().plugins.call(
+        "claimsite_template_context", loaded.enabled_plugins, campaign=loaded, language=g.lang
+    ):
+        context.update(extra)
+    return context
+
+
+def render_page(template: str, status: int = 200, cache: bool = True, **extra: Any) -> Response:
+    """Render ``template`` through the campaign's chain; identical requests within a few seconds reuse it."""
+    services = site()
+    environ = request.environ
+    key = (environ.get("HTTP_HOST"), environ.get("SCRIPT_NAME"), environ.get("PATH_INFO"), environ.get(
+        "wsgi.url_scheme"), g.lang, services.registry.snapshot.generation, template)
+    body = services.page_cache.get(key) if cache else None
+    if body is None:
+        html = render_template(f"campaign:{current_campaign().slug}/{template}", **page_context(), **extra)
+        body = html.encode()
+        if cache:
+            services.page_cache.put(key, body)
+    return Response(body, status=status, mimetype="text/html")

@@ -1,0 +1,57 @@
+"""The public pages of a campaign: landing page, privacy statement and terms, in every language it offers."""
+
+from __future__ import annotations
+
+from flask import Response, abort, g
+
+from core.campaigns.documents import find_document
+from core.campaigns.markdown import render_markdown
+from core.site import current_campaign, site
+from core.web.rendering import render_page
+from core.web.tenancy import campaign_url
+from core.web.views.localized import localized_blueprint, localized_route
+
+bp = localized_blueprint("pages", __name__)
+
+
+@localized_route(bp, "/")
+def landing() -> Response:
+    return render_page("landing.html")
+
+
+@localized_route(bp, "/privacy")
+def privacy() -> Response:
+    return document_page("privacy")
+
+
+@localized_route(bp, "/terms")
+def terms() -> Response:
+    return document_page("terms")
+
+
+def document_page(name: str) -> Response:
+    loaded = current_campaign()
+    path = find_document(site().settings.campaigns_dir, loaded.slug, name, g.lang, loaded.campaign.default_language)
+    if path is None:
+        abort(404)
+    return render_page("document.html", document_name=name,
+                       document=render_markdown(path.read_text(encoding="utf-8")))
+
+
+@localized_route(bp, "/scoreboard")
+def scoreboard() -> Response:
+    """Every campaign that takes sign-ups now, with its public count (baseline + confirmed participants)."""
+    rows = []
+    for loaded in site().registry.snapshot.campaigns.values():
+        c = loaded.campaign
+        if c.status == "closed" or c.signup is None:
+            continue
+        counter = loaded.plugin_settings.get("counter")
+        rows.append({
+            "name": c.text(c.name, g.lang), "url": campaign_url(loaded, language=g.lang if g.lang in c.languages
+                                                                else None),
+            "count": (counter.baseline if counter else 0) + site().counters.participants(loaded.slug),
+            "since": counter.since if counter else None,
+        })
+    rows.sort(key=lambda row: row["count"], reverse=True)
+    return render_page("scoreboard.html", rows=rows)

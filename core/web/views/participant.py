@@ -1,0 +1,237 @@
+"""The participant's own page, ``/my`` on every campaign: log in with a link by e-mail, see every sign-up of that
+address (on any campaign), download a mandate, withdraw, ask for erasure.
+
+Logging in proves the address: the browser's session of this campaign (a cookie no other campaign accepts, see
+:mod:`core.web.sessions`) then holds the address's keyed hash for an hour. Nothing on these pages shows whether an
+address is known before that. Withdrawing and erasing each take a confirmation page and a POST with CSRF.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Response, abort, current_app, flash, g, redirect, request, session, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from werkzeug.wrappers import Response as BaseResponse
+from wtforms import EmailField
+from wtforms.validators import Email, InputRequired, Length
+
+from core.data.db import db_session, utcnow
+from core.data.hashing import email_hash
+from core.data.models import Payment, PaymentState, Signup
+from core.money.fees import fee_model_for, fee_summary, terms_of
+from core.money.payments import latest
+from core.signup import withdrawal
+from core.signup.fields import NotALookalike
+from core.signup.links import mandate_link_token, pay_link_token
+from core.signup.login import LOGIN_LINK_VALID, LoginCheck, check_login_link, queue_login_mail, use_login_link
+from core.site import current_campaign, site
+from core.web.rendering import render_page
+from core.web.tenancy import campaign_url
+from core.web.views.localized import localized_blueprint, localized_route
+from core.web.views.signup import MANDATE_KEY, csrf_ok, current_visit, limit_per_ip
+
+bp = localized_blueprint("participant", __name__)
+
+SESSION_KEY = "participant"
+LOGGED_IN_SECONDS = 3600
+
+
+@bp.after_request
+def _never_stored(response: Response) -> Response:
+    # These pages show what someone joined: no browser or proxy cache may keep them.
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+class LoginForm(FlaskForm):
+    email = EmailField(
+        _l("E-mail address"),
+        [InputRequired(message=_l("Please enter your e-mail address.")), Length(max=254),
+         Email(message=_l("This is not a valid e-mail address; please check it."), check_deliverability=False),
+         NotALookalike()],
+        description=_l("The address you joined with. We send a login link to it."),
+        render_kw={"autocomplete": "email", "inputmode": "email"})
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One sign-up as the participant's page shows it."""
+
+    signup: Signup
+    campaign_name: str
+    campaign_link: str | None  # None when that campaign is not served (its file is broken)
+    fee_lines: list[str]
+    payment: Payment | None
+    pay_url: str | None
+    mandate_url: str | None
+
+
+def _login() -> list[Any] | None:
+    value = session.get(SESSION_KEY)
+    if not (isinstance(value, list) and len(value) == 3) or value[1] < time.time():
+        return None
+    return value
+
+
+def _logged_in() -> str | None:
+    """The address hash this browser proved on this campaign, while the login lasts."""
+    value = _login()
+    return None if value is None else value[0]
+
+
+def _copy_key() -> bytes | None:
+    """The key of the logged-in participant's mandate copies (their login link carried it)."""
+    value = _login()
+    try:
+        return None if value is None else bytes.fromhex(value[2])
+    except (TypeError, ValueError):
+        return None
+
+
+def _entry(signup: Signup, language: str) -> Entry:
+    loaded = site().registry.snapshot.campaigns.get(signup.campaign)
+    if loaded is None:
+        return Entry(signup, signup.campaign, None, [], None, None, None)
+    c = loaded.campaign
+    shown = language if language in c.languages else None
+    terms = terms_of(signup)
+    # What was chosen; whether it was paid has a line of its own on the page.
+    fee_lines = fee_summary(fee_model_for(loaded), terms, None, language) if terms else []
+    payment = latest(db_session(), signup) if signup.payment_required else None
+    pay_url = None
+    if signup.payment_required and signup.paid_at is None and withdrawal.can_withdraw(signup):
+        pay_url = campaign_url(loaded, "payments.pay", language=shown, token=pay_link_token(loaded.slug, signup.token))
+    mandate_url = None
+    copy_key = _copy_key()
+    if signup.mandate_sha256 and copy_key:
+        mandate_url = campaign_url(loaded, "signup.mandate",
+                                   token=mandate_link_token(loaded.slug, signup.token, copy_key))
+    return Entry(signup, c.name.get_text(language, c.default_language), campaign_url(loaded, language=shown),
+                 fee_lines, payment, pay_url, mandate_url)
+
+
+def _own(hashed: str, reference: str) -> Signup:
+    """The sign-up ``reference`` if it belongs to the address that logged in, else 404 (someone else's or erased)."""
+    signup = db_session().scalar(select(Signup).where(Signup.token == reference, Signup.email_hash == hashed,
+                                                      Signup.erased_at.is_(None)))
+    if signup is None:
+        abort(404)
+    return signup
+
+
+@localized_route(bp, "/my", methods=["GET", "POST"])
+def page() -> BaseResponse:
+    """Logged in: the list of sign-ups. Otherwise: the form that mails a login link."""
+    hashed = _logged_in()
+    if hashed is not None and request.method == "GET":
+        signups = db_session().scalars(select(Signup).where(Signup.email_hash == hashed)
+                                       .order_by(Signup.created_at, Signup.id)).all()
+        return render_page("participant/page.html", cache=False, entries=[_entry(s, g.lang) for s in signups],
+                           states=PaymentState)
+    form = LoginForm()
+    if form.validate_on_submit():
+        limit_per_ip("login-form-ip")
+        address = form.email.data or ""
+        # Counted for every address, known or not, so the limit tells nothing either; over it, nothing is sent.
+        # Per address and network, and per address alone in a short window: see core.ratelimits.RULES.
+        if site().limits.hit_mail("login-mail", email_hash(site().hash_key, address), current_visit().network):
+            db = db_session()
+            queue_login_mail(db, current_campaign(), address, g.lang)
+            db.commit()
+        return redirect(url_for("participant.sent"))
+    return render_page("participant/ask.html", cache=False, status=200, form=form)
+
+
+@localized_route(bp, "/my/sent")
+def sent() -> BaseResponse:
+    """The same answer for every address."""
+    return render_page("participant/sent.html", cache=False,
+                       minutes_valid=int(LOGIN_LINK_VALID.total_seconds() // 60))
+
+
+def _refused(result: LoginCheck) -> BaseResponse:
+    flash({
+        LoginCheck.USED: _("This login link was already used. Each link works once: ask for a new one below."),
+        LoginCheck.EXPIRED: _("This login link has expired. Ask for a new one below."),
+        LoginCheck.INVALID: _("This login link is not valid here. Ask for a new one below."),
+    }[result], "error")
+    return redirect(url_for("participant.page"))
+
+
+@localized_route(bp, "/my/login/<token>", methods=["GET", "POST"])
+def login(token: str) -> BaseResponse:
+    """The link from the mail: a page with a button (a GET never uses the link up, so a mail program that opens
+    links to check them does not spend it); the button logs in."""
+    loaded = current_campaign()
+    limit_per_ip("login-link-ip")
+    db = db_session()
+    secret_key: str = current_app.secret_key  # type: ignore[assignment]
+    if request.method == "GET":
+        result, _link = check_login_link(db, secret_key, loaded.slug, token, utcnow())
+        if result is not LoginCheck.OK:
+            return _refused(result)
+        return render_page("participant/login.html", cache=False, token=token)
+    if not csrf_ok():
+        return render_page("participant/login.html", cache=False, status=400, token=token,
+                           message=_("The page was open too long; please try again."))
+    result, proven = use_login_link(db, secret_key, loaded.slug, token, utcnow())
+    db.commit()
+    if result is not LoginCheck.OK or proven is None:
+        return _refused(result)
+    session.pop("signup", None)  # a sign-up in progress in this browser may be someone else's
+    session.pop("verified", None)
+    session.pop(MANDATE_KEY, None)
+    session[SESSION_KEY] = [proven.email_hash, int(time.time()) + LOGGED_IN_SECONDS, proven.copy_key.hex()]
+    return redirect(url_for("participant.page"))
+
+
+@localized_route(bp, "/my/logout", methods=["POST"])
+def logout() -> BaseResponse:
+    if csrf_ok():
+        session.pop(SESSION_KEY, None)
+    return redirect(url_for("participant.page"))
+
+
+def _confirm(action: str, reference: str) -> BaseResponse:
+    hashed = _logged_in()
+    if hashed is None:
+        flash(_("Please log in again: a login lasts an hour."), "error")
+        return redirect(url_for("participant.page"))
+    signup = _own(hashed, reference)
+    if action == "withdraw" and not withdrawal.can_withdraw(signup):
+        return redirect(url_for("participant.page"))
+    entry = _entry(signup, g.lang)
+    if request.method == "GET":
+        return render_page("participant/confirm.html", cache=False, action=action, entry=entry)
+    if not csrf_ok():
+        return render_page("participant/confirm.html", cache=False, status=400, action=action, entry=entry,
+                           message=_("The page was open too long; please try again."))
+    db = db_session()
+    if action == "withdraw":
+        withdrawal.withdraw(db, signup, current_visit())
+        flash(_("You have withdrawn from the %(campaign)s. We no longer act for you in it.",
+                campaign=entry.campaign_name), "ok")
+    else:
+        withdrawal.erase(db, signup, current_visit())
+        flash(_("Your personal data for the %(campaign)s has been erased.", campaign=entry.campaign_name), "ok")
+    db.commit()
+    site().counters.forget(signup.campaign)
+    return redirect(url_for("participant.page"))
+
+
+@localized_route(bp, "/my/withdraw/<reference>", methods=["GET", "POST"])
+def withdraw(reference: str) -> BaseResponse:
+    """Withdraw the mandate of one sign-up (GDPR Art. 7(3)): a confirmation page, then the POST."""
+    return _confirm("withdraw", reference)
+
+
+@localized_route(bp, "/my/erase/<reference>", methods=["GET", "POST"])
+def erase(reference: str) -> BaseResponse:
+    """Erase the personal data of one sign-up (GDPR Art. 17): a confirmation page, then the POST."""
+    return _confirm("erase", reference)

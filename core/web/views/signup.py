@@ -1,0 +1,364 @@
+"""Joining a campaign: form -> e-mail code (or link) -> agreements and signature -> done, and the mandate PDF.
+
+The browser's session (a cookie of this campaign only) remembers which sign-up it started and whether it proved
+the e-mail address; a sign-up can only be continued from a browser that entered the code or pressed the button
+of the link. It also holds a random id of the browser, so answers sent again for a known address count only when
+that address is proven in the browser that sent them. No page after the form may be kept by a cache.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from flask import Response, abort, current_app, flash, g, redirect, request, session, url_for
+from flask_babel import gettext as _
+from flask_babel import ngettext
+from flask_wtf.csrf import validate_csrf
+from werkzeug.wrappers import Response as BaseResponse
+from wtforms.validators import ValidationError
+
+from core.campaigns import LoadedCampaign
+from core.data import personal_data
+from core.data.db import db_session, utcnow
+from core.data.faults import when_database_away
+from core.data.hashing import ip_hash, network_hash
+from core.data.models import Signup, Stage, is_participant
+from core.money.fees import fee_model_for, fee_summary, terms_of
+from core.signup import flow
+from core.signup.agreements import AgreementText, agreement_text
+from core.signup.codes import CODE_VALID, MAX_ATTEMPTS, CodeCheck, seconds_until_resend
+from core.signup.fields import build_form
+from core.signup.links import mandate_link_token, pay_link_token, read_mandate_link_token
+from core.signup.signature import SignatureProblem, SignatureRefused, read_drawn_signature
+from core.site import current_campaign, site
+from core.web.rendering import render_page
+from core.web.views.localized import localized_blueprint, localized_route
+
+bp = localized_blueprint("signup", __name__)
+
+
+@bp.after_request
+def _never_stored(response: Response) -> Response:
+    # Every page after the form shows where a sign-up stands (the done page links the mandate): no browser or proxy
+    # cache may keep them. The form itself may stay in the browser's history, so Back keeps what was typed.
+    if request.endpoint != "signup.start" or request.method != "GET":
+        response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+def _keys() -> flow.Keys:
+    return flow.Keys(current_app.secret_key, site().hash_key)  # type: ignore[arg-type]
+
+
+def current_visit() -> flow.Visit:
+    """Who acts in this request: made once per request (rate limits and evidence use the same one)."""
+    visit = g.get("signup_visit")
+    if visit is None:
+        visit = g.signup_visit = flow.Visit(utcnow(), ip_hash(site().hash_key, request.remote_addr),
+                                            request.user_agent.string,
+                                            network_hash(site().hash_key, request.remote_addr))
+    return visit
+
+
+def _joinable() -> LoadedCampaign:
+    loaded = current_campaign()
+    if loaded.campaign.signup is None and loaded.campaign.status != "closed":
+        abort(404)
+    return loaded
+
+
+def limit_per_ip(rule: str) -> None:
+    """Count this request against ``rule`` for the visitor's (hashed) network: their IPv4 address or IPv6 /64; a
+    429 page once over (every view that mails or checks a secret: sign-up, payments, the participant's page)."""
+    site().limits.enforce(rule, current_visit().network)
+
+
+BROWSER_KEY = "browser"
+
+
+def _browser() -> str:
+    """This browser's random id, kept in its session (made on first use)."""
+    value = session.get(BROWSER_KEY)
+    if not isinstance(value, str):
+        value = session[BROWSER_KEY] = secrets.token_urlsafe(16)
+    return value
+
+
+def _tell_outcome(outcome: str | None) -> None:
+    """After the address was proven: say when answers sent again from another browser were not used."""
+    if outcome == "other-browser":
+        flash(_("Details sent again for this address from another browser were not used. To change your details, "
+                "send the form again from this browser."))
+
+
+def _started() -> Signup | None:
+    return flow.find(db_session(), current_campaign().slug, session.get("signup"))
+
+
+def _proven() -> Signup | None:
+    """The sign-up whose e-mail address this browser proved, if any."""
+    signup = _started()
+    if signup is None or session.get("verified") != signup.token:
+        return None
+    return signup
+
+
+def _next_step(signup: Signup) -> BaseResponse:
+    if signup.stage == Stage.SIGNED:
+        return redirect(url_for("signup.done"))
+    return redirect(url_for("signup.sign"))
+
+
+@localized_route(bp, "/join", methods=["GET", "POST"])
+def start() -> BaseResponse:
+    loaded = _joinable()
+    if loaded.campaign.status == "closed" or loaded.campaign.signup is None:
+        return render_page("signup/closed.html", cache=False)
+    form = build_form(loaded, g.lang)
+    if form.validate_on_submit():
+        when_database_away(lambda: render_page(
+            "signup/form.html", cache=False, status=503, form=form,
+            notice=_("We could not save your details just now because of a fault on our side. Everything you "
+                     "typed is still here: please press Continue again in a minute.")))
+        limit_per_ip("signup-form-ip")
+        db = db_session()
+        started = flow.start(db, loaded, g.lang, form.answers(), _keys(), site().limits, current_visit(),
+                             _browser())
+        session["signup"] = started.token
+        session.pop("verified", None)
+        session.pop(MANDATE_KEY, None)
+        session["sending"] = started.sending.value
+        return redirect(url_for("signup.verify"))
+    return render_page("signup/form.html", cache=False, form=form)
+
+
+def _verify_page(signup: Signup, message: str | None = None, status: int = 200) -> Response:
+    wait = seconds_until_resend(signup, utcnow())
+    return render_page("signup/verify.html", cache=False, status=status, message=message, wait_seconds=wait,
+                       sending=session.pop("sending", None), minutes_valid=int(CODE_VALID.total_seconds() // 60))
+
+
+@localized_route(bp, "/join/verify", methods=["GET", "POST"])
+def verify() -> BaseResponse:
+    _joinable()
+    signup = _started()
+    if signup is None:
+        return redirect(url_for("signup.start"))
+    if _proven() is not None:
+        return _next_step(signup)
+    if request.method == "GET":
+        return _verify_page(signup)
+    if not csrf_ok():
+        return _verify_page(signup, _("The page was open too long; please try again."), 400)
+    limit_per_ip("code-check-ip")
+    db = db_session()
+    result, outcome = flow.try_code(db, signup, request.form.get("code", ""), _keys(), current_visit(), _browser())
+    db.commit()
+    if result is CodeCheck.OK:
+        session["verified"] = signup.token
+        _tell_outcome(outcome)
+        return _next_step(signup)
+    messages = {
+        CodeCheck.WRONG: ngettext("That code is not right. You have %(num)s try left.",
+                                  "That code is not right. You have %(num)s tries left.",
+                                  MAX_ATTEMPTS - signup.code_attempts),
+        CodeCheck.EXPIRED: _("This code has expired. Ask for a new code below."),
+        CodeCheck.TOO_MANY: _("Too many wrong tries for this code. Ask for a new code below."),
+        CodeCheck.NO_CODE: _("This code is no longer valid. Ask for a new code below."),
+    }
+    return _verify_page(signup, messages[result], 422)
+
+
+@localized_route(bp, "/join/verify/resend", methods=["POST"])
+def resend() -> BaseResponse:
+    loaded = _joinable()
+    signup = _started()
+    if signup is None:
+        return redirect(url_for("signup.start"))
+    if not csrf_ok():
+        return _verify_page(signup, _("The page was open too long; please try again."), 400)
+    limit_per_ip("resend-ip")
+    db = db_session()
+    sending = flow.resend(db, loaded, signup, _keys(), site().limits, current_visit())
+    db.commit()
+    session["sending"] = sending.value
+    return redirect(url_for("signup.verify"))
+
+
+@localized_route(bp, "/join/verify/<token>", methods=["GET", "POST"])
+def verify_link(token: str) -> BaseResponse:
+    """The link from the code mail: a page with a button. A GET changes nothing (no code spent, no evidence), so a
+    mail scanner that opens every link spends nothing; the button (a POST with CSRF) verifies."""
+    loaded = _joinable()
+    limit_per_ip("code-check-ip")
+    db = db_session()
+    signup, fingerprint = flow.find_by_link(db, loaded.slug, token, _keys())
+    if signup is not None and session.get("verified") == signup.token:  # opened (or pressed) twice: go on
+        return _next_step(signup)
+    if signup is None or not flow.link_is_current(signup, fingerprint, utcnow()):
+        return _link_refused()
+    if request.method == "GET":
+        return render_page("signup/confirm_link.html", cache=False, token=token)
+    if not csrf_ok():
+        return render_page("signup/confirm_link.html", cache=False, status=400, token=token,
+                           message=_("The page was open too long; please try again."))
+    verified, outcome = flow.verify_by_link(db, signup, fingerprint, current_visit(), _browser(), _keys())
+    if not verified:
+        db.rollback()
+        return _link_refused()
+    db.commit()
+    if session.get("signup") != signup.token:
+        session.pop(MANDATE_KEY, None)
+    session["signup"], session["verified"] = signup.token, signup.token
+    _tell_outcome(outcome)
+    return _next_step(signup)
+
+
+def _link_refused() -> BaseResponse:
+    flash(_("This link has expired or was already used. Enter the code from the newest e-mail, or ask for a "
+            "new one."))
+    return redirect(url_for("signup.verify") if _started() else url_for("signup.start"))
+
+
+def _agreement_texts(loaded: LoadedCampaign, answers: dict[str, Any]) -> list[AgreementText]:
+    assert loaded.campaign.signup is not None
+    return [agreement_text(site().settings.campaigns_dir, loaded, agreement, g.lang,
+                           participant=answers.get("name", ""), child=answers.get("child_name", ""))
+            for agreement in loaded.campaign.signup.agreements]
+
+
+def _signature_png(data_url: str) -> tuple[bytes | None, str | None]:
+    """The drawn signature from the canvas (a PNG data URL) or None when nothing was drawn, and why a drawing sent
+    is refused (:mod:`core.signup.signature`), as the signing page says it."""
+    if not data_url:
+        return None, None
+    try:
+        return read_drawn_signature(data_url), None
+    except SignatureRefused as refused:
+        return None, {
+            SignatureProblem.UNREADABLE: _("Your drawn signature could not be read. Please clear the box and draw "
+                                           "it again, or type your full name instead."),
+            SignatureProblem.TOO_LARGE: _("Your drawn signature is too large. Please clear the box and draw it "
+                                          "again, or type your full name instead."),
+            SignatureProblem.BLANK: _("Your drawn signature is empty or too small. Please draw your signature in "
+                                      "the box, or type your full name instead."),
+        }[refused.problem]
+
+
+@localized_route(bp, "/join/sign", methods=["GET", "POST"])
+def sign() -> BaseResponse:
+    loaded = _joinable()
+    signup = _proven()
+    if signup is None:
+        return redirect(url_for("signup.verify") if _started() else url_for("signup.start"))
+    if signup.stage == Stage.SIGNED:
+        return redirect(url_for("signup.done"))
+    db = db_session()
+    answers = personal_data.load(db, signup)
+    texts = _agreement_texts(loaded, answers)
+    model = fee_model_for(loaded)
+    fee = {"options": model.options(g.lang), "notes": model.notes(g.lang),
+           "pays_now": model.asks_payment()} if model else None
+    errors: dict[str, str] = {}
+    png: bytes | None = None
+    if request.method == "POST":
+        if not csrf_ok():
+            errors["form"] = _("The page was open too long; please try again.")
+        for text in texts:
+            if request.form.get(f"agree-{text.agreement.id}") != "yes":
+                errors[f"agree-{text.agreement.id}"] = _("Please read and accept this agreement.")
+            elif request.form.get(f"sha-{text.agreement.id}") != text.sha256:
+                errors[f"agree-{text.agreement.id}"] = _("This text was updated while you were reading. Please "
+                                                          "read it again and accept it.")
+        fee_option = request.form.get("fee_option") or None
+        if fee is not None and fee["options"] and fee_option not in {o.id for o in fee["options"]}:
+            errors["fee_option"] = _("Please choose what you will pay if the claim succeeds.")
+        png, refused = _signature_png(request.form.get("signature_png", ""))
+        typed = request.form.get("signature_typed", "").strip()[:200]
+        if refused:  # a drawing that was sent is never replaced silently by the typed name
+            errors["signature"] = refused
+        elif png is None and not typed:
+            errors["signature"] = _("Please sign: draw your signature in the box, or type your full name.")
+        if not errors:
+            remember_copy_key(personal_data.copy_key_of(db, signup))
+            flow.sign(db, loaded, signup, texts, png, None if png else typed, current_visit(),
+                      fee_model=model, fee_option=fee_option if fee and fee["options"] else None)
+            db.commit()
+            site().counters.forget(loaded.slug)
+            if signup.payment_required:
+                return redirect(url_for("payments.pay", token=pay_link_token(loaded.slug, signup.token)))
+            return redirect(url_for("signup.done"))
+    # A drawing is sent back to be shown again only when it was read (never the refused one).
+    drawn = request.form.get("signature_png", "") if png is not None else ""
+    return render_page("signup/sign.html", cache=False, status=422 if errors else 200, texts=texts,
+                       errors=errors, answers=answers, typed=request.form.get("signature_typed", ""), drawn=drawn,
+                       fee=fee, fee_chosen=request.form.get("fee_option"),
+                       accepted={t.agreement.id for t in texts if request.form.get(f"agree-{t.agreement.id}")})
+
+
+@localized_route(bp, "/join/done")
+def done() -> BaseResponse:
+    loaded = _joinable()
+    signup = _proven()
+    if signup is None or signup.stage != Stage.SIGNED:
+        return redirect(url_for("signup.start"))
+    if not is_participant(signup):  # signed, but the payment it needs is not reported yet
+        return redirect(url_for("payments.pay", token=pay_link_token(loaded.slug, signup.token)))
+    db = db_session()
+    answers = personal_data.load(db, signup)
+    copy_key = personal_data.copy_key_of(db, signup) or remembered_copy_key()
+    mandate_url = None
+    if signup.mandate_sha256 and copy_key:
+        mandate_url = url_for("signup.mandate", token=mandate_link_token(loaded.slug, signup.token, copy_key))
+    terms = terms_of(signup)
+    fee_lines = fee_summary(fee_model_for(loaded), terms, signup.paid_at, g.lang) if terms else []
+    return render_page("signup/done.html", cache=False, signup=signup, mandate_url=mandate_url,
+                       name=answers.get("name", ""), fee_lines=fee_lines)
+
+
+@bp.get("/mandate/<token>")
+def mandate(token: str) -> BaseResponse:
+    """The signed mandate PDF, through the signed link in the confirmation mail (valid for 90 days)."""
+    loaded = current_campaign()
+    limit_per_ip("mandate-download-ip")
+    found = read_mandate_link_token(loaded.slug, token)
+    if found is None:
+        abort(404)
+    db = db_session()
+    signup = flow.find(db, loaded.slug, found[0])
+    pdf = personal_data.load_mandate(db, signup, found[1]) if signup else None
+    if pdf is None:
+        abort(404)
+    response = Response(pdf, mimetype="application/pdf")
+    response.headers["Content-Disposition"] = f'attachment; filename="mandate-{loaded.slug}.pdf"'
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+MANDATE_KEY = "mandate_key"
+
+
+def remember_copy_key(key: bytes | None) -> None:
+    """Keep the key of the participant's mandate copy in their own browser's session (set when they sign), so the
+    done page can offer the download after the server released the working copy that it was derived from."""
+    if key is not None:
+        session[MANDATE_KEY] = key.hex()
+
+
+def remembered_copy_key() -> bytes | None:
+    try:
+        value = session.get(MANDATE_KEY)
+        return bytes.fromhex(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+def csrf_ok() -> bool:
+    """The posted CSRF token is valid. These views check CSRF themselves (exempt from the global check) so that an
+    expired page gets a clear message on the same page, with nothing typed lost, instead of an error page."""
+    try:
+        validate_csrf(request.form.get("csrf_token"))
+    except ValidationError:
+        return False
+    return True

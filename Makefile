@@ -64,6 +64,7 @@ system-deps:
 # drops its own database); CI fails if it cannot.
 POSTGRES_ADMIN_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/postgres
 test: $(STAMP) i18n-compile system-deps
+	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 	CLAIMSITE_ENV=development $(BIN)/flask campaigns check
 	if command -v pg_isready >/dev/null 2>&1 && pg_isready -q -h 127.0.0.1 -p 5432; then \

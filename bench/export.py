@@ -52,13 +52,70 @@ from signup import ENV_DATABASE, ENV_POSTGRES, postgres_database, sqlite_databas
 
 CAMPAIGN = "tiktokclaim"
 CHUNK = 5_000
-FIRST_NAMES = ("Anna", "Bram", "Chantal", "Daan", "Eva", "Fleur", "Gijs", "Hanna", "Ilse", "Joris", "Kim", "Lars",
-               "Marieke", "Noah", "Olga", "Pieter", "Quinten", "Roos", "Sanne", "Thijs", "Ursula", "Vera", "Wouter",
-               "Xander", "Yara", "Zoë", "José", "Émile", "Søren", "Ağca")
-LAST_NAMES = ("de Vries", "Jansen", "van den Berg", "Bakker", "Visser", "Smit", "Meijer", "de Boer", "Mulder",
-              "de Groot", "Bos", "Vos", "Peters", "Hendriks", "van Leeuwen", "Dekker", "Brouwer", "de Wit", "Dijkstra",
-              "Smits", "de Graaf", "van der Meer", "van der Linden", "Kok", "Jacobs", "de Haan", "Vermeulen",
-              "van Dijk", "Schouten", "Willems")
+FIRST_NAMES = (
+    "Anna",
+    "Bram",
+    "Chantal",
+    "Daan",
+    "Eva",
+    "Fleur",
+    "Gijs",
+    "Hanna",
+    "Ilse",
+    "Joris",
+    "Kim",
+    "Lars",
+    "Marieke",
+    "Noah",
+    "Olga",
+    "Pieter",
+    "Quinten",
+    "Roos",
+    "Sanne",
+    "Thijs",
+    "Ursula",
+    "Vera",
+    "Wouter",
+    "Xander",
+    "Yara",
+    "Zoë",
+    "José",
+    "Émile",
+    "Søren",
+    "Ağca",
+)
+LAST_NAMES = (
+    "de Vries",
+    "Jansen",
+    "van den Berg",
+    "Bakker",
+    "Visser",
+    "Smit",
+    "Meijer",
+    "de Boer",
+    "Mulder",
+    "de Groot",
+    "Bos",
+    "Vos",
+    "Peters",
+    "Hendriks",
+    "van Leeuwen",
+    "Dekker",
+    "Brouwer",
+    "de Wit",
+    "Dijkstra",
+    "Smits",
+    "de Graaf",
+    "van der Meer",
+    "van der Linden",
+    "Kok",
+    "Jacobs",
+    "de Haan",
+    "Vermeulen",
+    "van Dijk",
+    "Schouten",
+    "Willems",
+)
 STREETS = ("Kerkstraat", "Dorpsstraat", "Schoolstraat", "Molenweg", "Stationsweg", "Julianalaan", "Beatrixstraat")
 CITIES = ("Utrecht", "Amsterdam", "Rotterdam", "Den Haag", "Eindhoven", "Groningen", "Zwolle", "Arnhem")
 
@@ -74,7 +131,7 @@ def fake_pdf(rng: random.Random, reference: str, size: int) -> bytes:
     """Something shaped like a small mandate PDF: a header, some text, some incompressible bytes."""
     head = f"%PDF-1.4\n% claimsite bench mandate {reference}\n".encode()
     noise = rng.randbytes(max(0, size // 4))
-    text = (b"BT /F1 10 Tf (Volmacht - power of attorney) Tj ET\n" * (size // 50 + 1))
+    text = b"BT /F1 10 Tf (Volmacht - power of attorney) Tj ET\n" * (size // 50 + 1)
     return (head + noise + text)[:size] + b"\n%%EOF\n"
 
 
@@ -90,8 +147,11 @@ def claimants(rng: random.Random, count: int) -> list[dict[str, str]]:
         person = {"name": f"{rng.choice(FIRST_NAMES)} {last}", "birth_date": born.isoformat(), "for_whom": "self"}
         if rng.random() < 0.03:
             child_born = dt.date(2009, 1, 1) + dt.timedelta(days=rng.randrange(10 * 365))
-            person.update(for_whom="child", child_name=f"{rng.choice(FIRST_NAMES)} {last}",
-                          child_birth_date=child_born.isoformat())
+            person.update(
+                for_whom="child",
+                child_name=f"{rng.choice(FIRST_NAMES)} {last}",
+                child_birth_date=child_born.isoformat(),
+            )
         made.append(person)
     return made
 
@@ -117,8 +177,9 @@ def populate(app: Any, count: int, pdf_bytes: int, seed: int) -> float:
         def text_sha256(agreement: Any, language: str, answers: dict[str, str]) -> str:
             key = (agreement.id, language, answers["name"], answers.get("child_name", ""))
             if key not in texts:
-                texts[key] = agreement_text(campaigns_dir, loaded, agreement, language, participant=key[2],
-                                            child=key[3]).sha256
+                texts[key] = agreement_text(
+                    campaigns_dir, loaded, agreement, language, participant=key[2], child=key[3]
+                ).sha256
             return texts[key]
 
         people = claimants(rng, count)
@@ -128,24 +189,57 @@ def populate(app: Any, count: int, pdf_bytes: int, seed: int) -> float:
             for number in range(first, min(first + CHUNK, count)):
                 signup_id, token = number + 1, secrets.token_urlsafe(32)
                 language = "nl" if number % 3 else "en"
-                answers = {**people[number], "email": f"participant{number}@example.org",
-                           "phone": f"+316{rng.randrange(10**8):08d}", "street": f"{rng.choice(STREETS)} "
-                           f"{rng.randrange(1, 200)}", "postcode": f"{rng.randrange(1000, 9999)} AB",
-                           "city": rng.choice(CITIES), "country": "NL", "signature_typed": people[number]["name"]}
+                answers = {
+                    **people[number],
+                    "email": f"participant{number}@example.org",
+                    "phone": f"+316{rng.randrange(10**8):08d}",
+                    "street": f"{rng.choice(STREETS)} {rng.randrange(1, 200)}",
+                    "postcode": f"{rng.randrange(1000, 9999)} AB",
+                    "city": rng.choice(CITIES),
+                    "country": "NL",
+                    "signature_typed": people[number]["name"],
+                }
                 pdf = fake_pdf(rng, token[:12], pdf_bytes)
                 joined = start + dt.timedelta(seconds=30 * number)
-                signups.append({
-                    "id": signup_id, "token": token, "campaign": CAMPAIGN, "email_hash": secrets.token_hex(32),
-                    "language": language, "stage": Stage.SIGNED, "created_at": joined,
-                    "verified_at": joined + dt.timedelta(minutes=2), "signed_at": joined + dt.timedelta(minutes=5),
-                    "code_attempts": 0, "codes_sent": 1, "signature_kind": "typed", "fee_model": "no_cure_no_pay",
-                    "fee_option": "share", "payment_required": False, "confirmed_at": joined + dt.timedelta(minutes=6),
-                    "mandate_sha256": hashlib.sha256(pdf).hexdigest()})
-                records.append({"signup_id": signup_id, "sealed_mandate": seal(pdf), "sealed_answers": seal(
-                    json.dumps(answers, ensure_ascii=False, sort_keys=True).encode())})
-                accepted += [{"signup_id": signup_id, "agreement": a.id, "version": a.version, "language": language,
-                              "text_sha256": text_sha256(a, language, answers),
-                              "accepted_at": joined + dt.timedelta(minutes=5)} for a in agreements]
+                signups.append(
+                    {
+                        "id": signup_id,
+                        "token": token,
+                        "campaign": CAMPAIGN,
+                        "email_hash": secrets.token_hex(32),
+                        "language": language,
+                        "stage": Stage.SIGNED,
+                        "created_at": joined,
+                        "verified_at": joined + dt.timedelta(minutes=2),
+                        "signed_at": joined + dt.timedelta(minutes=5),
+                        "code_attempts": 0,
+                        "codes_sent": 1,
+                        "signature_kind": "typed",
+                        "fee_model": "no_cure_no_pay",
+                        "fee_option": "share",
+                        "payment_required": False,
+                        "confirmed_at": joined + dt.timedelta(minutes=6),
+                        "mandate_sha256": hashlib.sha256(pdf).hexdigest(),
+                    }
+                )
+                records.append(
+                    {
+                        "signup_id": signup_id,
+                        "sealed_mandate": seal(pdf),
+                        "sealed_answers": seal(json.dumps(answers, ensure_ascii=False, sort_keys=True).encode()),
+                    }
+                )
+                accepted += [
+                    {
+                        "signup_id": signup_id,
+                        "agreement": a.id,
+                        "version": a.version,
+                        "language": language,
+                        "text_sha256": text_sha256(a, language, answers),
+                        "accepted_at": joined + dt.timedelta(minutes=5),
+                    }
+                    for a in agreements
+                ]
             with engine.begin() as connection:
                 connection.execute(insert(Signup.__table__), signups)
                 connection.execute(insert(PersonalRecord.__table__), records)
@@ -204,20 +298,33 @@ def export_only(out: Path, batch: int, trace: bool) -> None:
         after, peak_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, status_kib("VmHWM")
         traced = tracemalloc.get_traced_memory()[1] if trace else 0
     exact = reset and rss_before is not None and peak_after is not None
-    print(json.dumps({"seconds": seconds, "rss_before_kib": rss_before if exact else before,
-                      "peak_after_kib": peak_after if exact else after, "exact": exact,
-                      "maxrss_before_kib": before, "maxrss_after_kib": after,
-                      "tracemalloc_peak": traced, "participants": summary.participants,
-                      "duplicates": summary.duplicates, "mandates": summary.mandates, "problems": summary.problems,
-                      "first_problems": [p.problem for p in summary.first_problems],
-                      "manifest_sha256": summary.manifest_sha256}))
+    print(
+        json.dumps(
+            {
+                "seconds": seconds,
+                "rss_before_kib": rss_before if exact else before,
+                "peak_after_kib": peak_after if exact else after,
+                "exact": exact,
+                "maxrss_before_kib": before,
+                "maxrss_after_kib": after,
+                "tracemalloc_peak": traced,
+                "participants": summary.participants,
+                "duplicates": summary.duplicates,
+                "mandates": summary.mandates,
+                "problems": summary.problems,
+                "first_problems": [p.problem for p in summary.first_problems],
+                "manifest_sha256": summary.manifest_sha256,
+            }
+        )
+    )
 
 
 def run_export(url: str, secret: str, instance: str, out: Path, batch: int, trace: bool) -> dict[str, Any]:
     env = {**os.environ, ENV_SECRET: secret, ENV_INSTANCE: instance, ENV_DATABASE: url}
     command = [sys.executable, __file__, "--export-only", "--out", str(out), "--batch", str(batch)]
-    finished = subprocess.run([*command, *(["--trace"] if trace else [])], env=env, capture_output=True, text=True,
-                              check=False)
+    finished = subprocess.run(
+        [*command, *(["--trace"] if trace else [])], env=env, capture_output=True, text=True, check=False
+    )
     if finished.returncode != 0:
         raise BenchFailure(f"the export failed:\n{finished.stderr[-4000:]}")
     return json.loads(finished.stdout.strip().splitlines()[-1])
@@ -228,8 +335,9 @@ class Outcome:
     ok: bool = True
 
 
-def measure_database(args: argparse.Namespace, database: str, url: str, secret: str, tmp: str,
-                     outcome: Outcome) -> None:
+def measure_database(
+    args: argparse.Namespace, database: str, url: str, secret: str, tmp: str, outcome: Outcome
+) -> None:
     from core import create_app
     from core.exports.evidence import verify_package
 
@@ -242,26 +350,37 @@ def measure_database(args: argparse.Namespace, database: str, url: str, secret: 
     growth = figures["peak_after_kib"] - figures["rss_before_kib"]
     size = out.stat().st_size
     print(f"{database}: {args.count} sign-ups made in {made:.0f} s; export (batch {args.batch}):")
-    print(f"  rows {rows} ({figures['participants']} participants + {figures['duplicates']} duplicates), "
-          f"{figures['mandates']} mandates, {figures['problems']} problems")
+    print(
+        f"  rows {rows} ({figures['participants']} participants + {figures['duplicates']} duplicates), "
+        f"{figures['mandates']} mandates, {figures['problems']} problems"
+    )
     print(f"  {seconds:.1f} s, {rows / seconds:.0f} rows/s")
-    print(f"  peak RSS growth {rss_mib(growth):.1f} MiB ({growth * 1024 / max(rows, 1):.0f} bytes per row; RSS "
-          f"{rss_mib(figures['rss_before_kib']):.0f} MiB before, peak {rss_mib(figures['peak_after_kib']):.0f} MiB; "
-          f"ru_maxrss {rss_mib(figures['maxrss_before_kib']):.0f} -> {rss_mib(figures['maxrss_after_kib']):.0f} MiB"
-          + ("" if figures["exact"] else ": the peak could not be reset, the growth may read low") + ")")
+    print(
+        f"  peak RSS growth {rss_mib(growth):.1f} MiB ({growth * 1024 / max(rows, 1):.0f} bytes per row; RSS "
+        f"{rss_mib(figures['rss_before_kib']):.0f} MiB before, peak {rss_mib(figures['peak_after_kib']):.0f} MiB; "
+        f"ru_maxrss {rss_mib(figures['maxrss_before_kib']):.0f} -> {rss_mib(figures['maxrss_after_kib']):.0f} MiB"
+        + ("" if figures["exact"] else ": the peak could not be reset, the growth may read low")
+        + ")"
+    )
     if args.tracemalloc:
         traced = run_export(url, secret, tmp, Path(tmp) / "traced.zip", args.batch, trace=True)
         peak = traced["tracemalloc_peak"]
-        print(f"  tracemalloc peak {peak / 2**20:.1f} MiB ({peak / max(rows, 1):.0f} bytes per row; a run of its own, "
-              f"{traced['seconds']:.0f} s under tracing)")
+        print(
+            f"  tracemalloc peak {peak / 2**20:.1f} MiB ({peak / max(rows, 1):.0f} bytes per row; a run of its own, "
+            f"{traced['seconds']:.0f} s under tracing)"
+        )
     print(f"  zip {size / 2**20:.1f} MiB ({size / max(rows, 1) / 1024:.2f} KiB per row)")
     started = time.perf_counter()
     check = verify_package(out, figures["manifest_sha256"])
-    print(f"  verify_package: {'OK' if check.ok else 'FAILED'}, {check.files} files in "
-          f"{time.perf_counter() - started:.1f} s", flush=True)
+    print(
+        f"  verify_package: {'OK' if check.ok else 'FAILED'}, {check.files} files in "
+        f"{time.perf_counter() - started:.1f} s",
+        flush=True,
+    )
     if rows != args.count or figures["problems"] or not check.ok:
-        print(f"  WRONG: rows {rows} of {args.count}, problems {figures['first_problems']}, "
-              f"verify {check.problems[:5]}")
+        print(
+            f"  WRONG: rows {rows} of {args.count}, problems {figures['first_problems']}, verify {check.problems[:5]}"
+        )
         outcome.ok = False
     app.extensions["claimsite.db"].engine.dispose()
 
@@ -288,10 +407,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pdf-bytes", type=int, default=2_000, help="size of each fake mandate PDF")
     parser.add_argument("--seed", type=int, default=1, help="seed of the names, dates and duplicates")
     parser.add_argument("--databases", nargs="+", default=["sqlite", "postgresql"], choices=["sqlite", "postgresql"])
-    parser.add_argument("--postgres-url", default=os.environ.get(ENV_POSTGRES, ""),
-                        help=f"a server where the bench may create a database (default: ${ENV_POSTGRES})")
-    parser.add_argument("--no-tracemalloc", dest="tracemalloc", action="store_false",
-                        help="skip the second export run under tracemalloc")
+    parser.add_argument(
+        "--postgres-url",
+        default=os.environ.get(ENV_POSTGRES, ""),
+        help=f"a server where the bench may create a database (default: ${ENV_POSTGRES})",
+    )
+    parser.add_argument(
+        "--no-tracemalloc",
+        dest="tracemalloc",
+        action="store_false",
+        help="skip the second export run under tracemalloc",
+    )
     parser.add_argument("--export-only", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--trace", action="store_true", help=argparse.SUPPRESS)

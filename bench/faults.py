@@ -64,9 +64,19 @@ PAID = "tiktokclaim.org"  # asks EUR 17.50 first: a participant once paid
 STRIPE_KEY = "sk_test_faults_0123456789"
 STRIPE_WEBHOOK_SECRET = "whsec_faults_0123456789"
 REQUEST_TIMEOUT = 30.0
-FORM = {"name": "Anna de Vries", "phone": "", "street": "Kerkstraat 1", "postcode": "1234 AB", "city": "Utrecht",
-        "country": "NL", "birth_date": "1990-05-01", "account": "", "for_whom": "self", "child_name": "",
-        "child_birth_date": ""}
+FORM = {
+    "name": "Anna de Vries",
+    "phone": "",
+    "street": "Kerkstraat 1",
+    "postcode": "1234 AB",
+    "city": "Utrecht",
+    "country": "NL",
+    "birth_date": "1990-05-01",
+    "account": "",
+    "for_whom": "self",
+    "child_name": "",
+    "child_birth_date": "",
+}
 CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 CODE = re.compile(r"\b(\d{6})\b")
 
@@ -116,8 +126,13 @@ class Visitor:
 
     def send(self, step: str, method: str, path: str, form: dict[str, str] | None = None) -> Answer | None:
         """One request; None when the connection broke (a killed worker) or timed out."""
-        headers = {"Host": self.host, "X-Forwarded-For": self.ip, "X-Forwarded-Proto": "https",
-                   "Referer": f"https://{self.host}{path}", "Accept-Language": "nl"}
+        headers = {
+            "Host": self.host,
+            "X-Forwarded-For": self.ip,
+            "X-Forwarded-Proto": "https",
+            "Referer": f"https://{self.host}{path}",
+            "Accept-Language": "nl",
+        }
         if self.cookies:
             headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
         body = None
@@ -141,8 +156,13 @@ class Visitor:
                 self.cookies[name] = morsel.value
         self.record.answer(step, response.status)
         location = response.getheader("Location") or ""
-        return Answer(response.status, urlsplit(location).path if location.startswith("http") and
-                      urlsplit(location).hostname == self.host else location, text)
+        return Answer(
+            response.status,
+            urlsplit(location).path
+            if location.startswith("http") and urlsplit(location).hostname == self.host
+            else location,
+            text,
+        )
 
     def page(self, step: str, path: str, ok: tuple[int, ...] = (200,), tries: int = 30) -> Answer:
         """GET ``path`` until it answers one of ``ok`` (a visitor reloads after an error page)."""
@@ -213,8 +233,9 @@ def sign_up(visitor: Visitor, address: str, smtp: SMTPServer, stripe: object, re
         answer = visitor.page("GET /join/verify", "/join/verify", ok=(200, 302))
         if answer.status == 302:  # proven already (an answer lost to a broken connection)
             break
-        sent = visitor.send("POST /join/verify", "POST", "/join/verify",
-                            {"code": code, "csrf_token": CSRF.search(answer.body).group(1)})  # type: ignore[union-attr]
+        sent = visitor.send(
+            "POST /join/verify", "POST", "/join/verify", {"code": code, "csrf_token": CSRF.search(answer.body).group(1)}
+        )  # type: ignore[union-attr]
         if sent is not None and sent.status == 302 and sent.location.endswith("/join/sign"):
             break
         time.sleep(1.0)
@@ -252,8 +273,7 @@ def pay(visitor: Visitor, pay_path: str, stripe: object) -> None:
         answer = visitor.page("GET /join/pay", pay_path)
         if not CSRF.search(answer.body):  # paid already: no button any more
             return
-        sent = visitor.send("POST /join/pay", "POST", pay_path,
-                            {"csrf_token": CSRF.search(answer.body).group(1)})  # type: ignore[union-attr]
+        sent = visitor.send("POST /join/pay", "POST", pay_path, {"csrf_token": CSRF.search(answer.body).group(1)})  # type: ignore[union-attr]
         if sent is not None and sent.status == 303:
             session_id = sent.location.rstrip("/").rpartition("/")[2]
             with contextlib.suppress(ValueError):  # already completed by an earlier try
@@ -275,7 +295,11 @@ class Servers:
     def start_gunicorn(self, workers: int) -> None:
         self.gunicorn = subprocess.Popen(
             [str(BIN / "gunicorn"), "--workers", str(workers), "--bind", f"127.0.0.1:{self.port}", "wsgi:app"],
-            cwd=ROOT, env=self.env, stdout=self.log.open("ab"), stderr=subprocess.STDOUT)
+            cwd=ROOT,
+            env=self.env,
+            stdout=self.log.open("ab"),
+            stderr=subprocess.STDOUT,
+        )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.gunicorn.poll() is not None:
@@ -289,8 +313,13 @@ class Servers:
         raise FaultScriptError(f"gunicorn did not answer:\n{self.log.read_text()[-3000:]}")
 
     def start_worker(self) -> None:
-        self.worker = subprocess.Popen([str(BIN / "flask"), "worker", "--poll", "0.5"], cwd=ROOT, env=self.env,
-                                       stdout=self.log.open("ab"), stderr=subprocess.STDOUT)
+        self.worker = subprocess.Popen(
+            [str(BIN / "flask"), "worker", "--poll", "0.5"],
+            cwd=ROOT,
+            env=self.env,
+            stdout=self.log.open("ab"),
+            stderr=subprocess.STDOUT,
+        )
 
     def gunicorn_workers(self) -> list[int]:
         assert self.gunicorn is not None
@@ -312,14 +341,22 @@ def production_env(folder: Path, database_url: str, smtp_url: str, stripe_url: s
 
     public = generate(folder / "keys")[1].read_text(encoding="utf-8").strip().splitlines()[-1]
     env = {key: value for key, value in os.environ.items() if not key.startswith("CLAIMSITE_")}
-    env.update({
-        "FLASK_APP": "wsgi", "CLAIMSITE_ENV": "production",
-        "CLAIMSITE_SECRET_KEY": secrets.token_urlsafe(48), "CLAIMSITE_HASH_KEY": secrets.token_urlsafe(48),
-        "CLAIMSITE_DATABASE_URL": database_url, "CLAIMSITE_TRUSTED_PROXIES": "1", "CLAIMSITE_MAIL_URL": smtp_url,
-        "CLAIMSITE_SEALING_PUBLIC_KEY": public, "CLAIMSITE_INSTANCE_DIR": str(folder / "instance"),
-        "CLAIMSITE_STRIPE_SECRET_KEY": STRIPE_KEY, "CLAIMSITE_STRIPE_WEBHOOK_SECRET": STRIPE_WEBHOOK_SECRET,
-        "CLAIMSITE_STRIPE_API_BASE": stripe_url,
-    })
+    env.update(
+        {
+            "FLASK_APP": "wsgi",
+            "CLAIMSITE_ENV": "production",
+            "CLAIMSITE_SECRET_KEY": secrets.token_urlsafe(48),
+            "CLAIMSITE_HASH_KEY": secrets.token_urlsafe(48),
+            "CLAIMSITE_DATABASE_URL": database_url,
+            "CLAIMSITE_TRUSTED_PROXIES": "1",
+            "CLAIMSITE_MAIL_URL": smtp_url,
+            "CLAIMSITE_SEALING_PUBLIC_KEY": public,
+            "CLAIMSITE_INSTANCE_DIR": str(folder / "instance"),
+            "CLAIMSITE_STRIPE_SECRET_KEY": STRIPE_KEY,
+            "CLAIMSITE_STRIPE_WEBHOOK_SECRET": STRIPE_WEBHOOK_SECRET,
+            "CLAIMSITE_STRIPE_API_BASE": stripe_url,
+        }
+    )
     # Production refuses limits in memory: the machine's Redis, in a database number of this script's own whose
     # counts it removes when it ends (forget_limits).
     env["CLAIMSITE_RATELIMIT_STORAGE_URL"] = REDIS_URL
@@ -361,23 +398,32 @@ def run(args: argparse.Namespace) -> int:
     if not available():
         raise FaultScriptError("needs the PostgreSQL 15 server binaries (/usr/lib/postgresql/15/bin)")
     record = Record()
-    with tempfile.TemporaryDirectory(prefix="claimsite-faults-") as tmp, cluster_with_database() as (cluster, url), \
-            SMTPServer() as smtp, StripeServer(api_key=STRIPE_KEY) as stripe:
+    with (
+        tempfile.TemporaryDirectory(prefix="claimsite-faults-") as tmp,
+        cluster_with_database() as (cluster, url),
+        SMTPServer() as smtp,
+        StripeServer(api_key=STRIPE_KEY) as stripe,
+    ):
         folder = Path(tmp)
         port = free_port()
         servers = Servers(production_env(folder, url, smtp.url, stripe.url, port), port, folder / "servers.log")
-        stripe.add_webhook_endpoint(f"http://127.0.0.1:{port}/payments/stripe/webhook", STRIPE_WEBHOOK_SECRET,
-                                    host=PAID)
-        migrated = subprocess.run([str(BIN / "flask"), "db", "upgrade"], cwd=ROOT, env=servers.env,
-                                  capture_output=True, text=True)
+        stripe.add_webhook_endpoint(
+            f"http://127.0.0.1:{port}/payments/stripe/webhook", STRIPE_WEBHOOK_SECRET, host=PAID
+        )
+        migrated = subprocess.run(
+            [str(BIN / "flask"), "db", "upgrade"], cwd=ROOT, env=servers.env, capture_output=True, text=True
+        )
         if migrated.returncode != 0:
             raise FaultScriptError(f"flask db upgrade failed:\n{migrated.stderr[-3000:]}")
         try:
             servers.start_gunicorn(args.workers)
             servers.start_worker()
-            print(f"gunicorn ({args.workers} workers) on 127.0.0.1:{port}, PostgreSQL on {cluster.port}, "
-                  f"SMTP on {smtp.port}, Stripe on {stripe.port}; {args.signups} sign-ups from {args.clients} "
-                  "clients", flush=True)
+            print(
+                f"gunicorn ({args.workers} workers) on 127.0.0.1:{port}, PostgreSQL on {cluster.port}, "
+                f"SMTP on {smtp.port}, Stripe on {stripe.port}; {args.signups} sign-ups from {args.clients} "
+                "clients",
+                flush=True,
+            )
             started = time.monotonic()
             stop = threading.Event()
             threading.Thread(target=retry_webhooks, args=(stripe, stop), daemon=True).start()
@@ -396,8 +442,15 @@ def run(args: argparse.Namespace) -> int:
             print(f"(server and worker log: {servers.log}, removed with the temporary folder)", flush=True)
 
 
-def burst(args: argparse.Namespace, servers: Servers, cluster: PrivateCluster, smtp: SMTPServer, stripe: object,
-          record: Record, started: float) -> None:
+def burst(
+    args: argparse.Namespace,
+    servers: Servers,
+    cluster: PrivateCluster,
+    smtp: SMTPServer,
+    stripe: object,
+    record: Record,
+    started: float,
+) -> None:
     numbers = iter(range(args.signups))
     numbers_lock = threading.Lock()
     run_id = secrets.token_hex(3)
@@ -427,8 +480,7 @@ def burst(args: argparse.Namespace, servers: Servers, cluster: PrivateCluster, s
         worker = servers.worker
         assert worker is not None
         os.kill(worker.pid, signal.SIGKILL)  # the server kept the message; the worker never hears so
-        record.note(f"mail worker {worker.pid} killed (SIGKILL) right after the mail server kept a message",
-                    started)
+        record.note(f"mail worker {worker.pid} killed (SIGKILL) right after the mail server kept a message", started)
 
         def restart() -> None:
             worker.wait()
@@ -470,7 +522,9 @@ def burst(args: argparse.Namespace, servers: Servers, cluster: PrivateCluster, s
 
     # By progress (forms taken), so that each fault lands in the middle of the traffic whatever the speed.
     plan: list[tuple[float, Callable[[], None]]] = [
-        (0.20, restart_postgresql), (0.35, kill_a_gunicorn_worker), (0.50, arm_mail_kill),
+        (0.20, restart_postgresql),
+        (0.35, kill_a_gunicorn_worker),
+        (0.50, arm_mail_kill),
         (0.65, kill_a_gunicorn_worker),
     ]
 
@@ -524,8 +578,15 @@ def wait_for_confirmations(smtp: SMTPServer, record: Record, deadline_seconds: f
     return time.monotonic() - started
 
 
-def report(args: argparse.Namespace, record: Record, smtp: SMTPServer, env: dict[str, str], url: str,
-           burst_seconds: float, waited: float) -> int:
+def report(
+    args: argparse.Namespace,
+    record: Record,
+    smtp: SMTPServer,
+    env: dict[str, str],
+    url: str,
+    burst_seconds: float,
+    waited: float,
+) -> int:
     import sqlalchemy
 
     from core.data.hashing import email_hash
@@ -536,17 +597,24 @@ def report(args: argparse.Namespace, record: Record, smtp: SMTPServer, env: dict
     with engine.connect() as connection:
         rows = set(connection.execute(sqlalchemy.text("SELECT campaign, email_hash FROM signups")).all())
         # What the database says of a sign-up without its confirmation (which half never finished)
-        states = {(campaign, hashed): (stage, paid, mandate, confirmed) for campaign, hashed, stage, paid, mandate,
-                  confirmed in connection.execute(sqlalchemy.text(
-                      "SELECT campaign, email_hash, stage, paid_at IS NOT NULL, mandate_sha256 IS NOT NULL, "
-                      "confirmed_at IS NOT NULL FROM signups")).all()}
+        states = {
+            (campaign, hashed): (stage, paid, mandate, confirmed)
+            for campaign, hashed, stage, paid, mandate, confirmed in connection.execute(
+                sqlalchemy.text(
+                    "SELECT campaign, email_hash, stage, paid_at IS NOT NULL, mandate_sha256 IS NOT NULL, "
+                    "confirmed_at IS NOT NULL FROM signups"
+                )
+            ).all()
+        }
     engine.dispose()
 
     print("\nfaults:")
     for line in record.faults:
         print(f"  {line}")
-    print(f"\nburst: {burst_seconds:.0f} s; then {waited:.0f} s until the last confirmation (deadline "
-          f"{args.deadline:.0f} s)")
+    print(
+        f"\nburst: {burst_seconds:.0f} s; then {waited:.0f} s until the last confirmation (deadline "
+        f"{args.deadline:.0f} s)"
+    )
     print("answers by request and status:")
     by_step: dict[str, Counter[str]] = defaultdict(Counter)
     for (step, status), n in record.answers.items():
@@ -567,8 +635,10 @@ def report(args: argparse.Namespace, record: Record, smtp: SMTPServer, env: dict
     missing = [a for _, a in record.signed if confirmations(smtp, a)[1] == 0]
     doubled = [a for _, a in record.signed if confirmations(smtp, a)[1] > 1]
 
-    print(f"\nforms sent: {record.forms_sent}; answered 302: {len(record.form_302)} "
-          f"({len(distinct_302)} sign-ups); 503 with the form kept: {record.kept_503}, lost: {len(record.lost_503)}")
+    print(
+        f"\nforms sent: {record.forms_sent}; answered 302: {len(record.form_302)} "
+        f"({len(distinct_302)} sign-ups); 503 with the form kept: {record.kept_503}, lost: {len(record.lost_503)}"
+    )
     print(f"signed (and paid where asked): {len(record.signed)} of {args.signups}; gave up: {len(record.gave_up)}")
     print(f"mail copies sent again with the same Message-ID (folded): {code_copies} code, {copies} confirmation")
     checks = [
@@ -587,8 +657,10 @@ def report(args: argparse.Namespace, record: Record, smtp: SMTPServer, env: dict
             failures.append(name)
     for host, address in [(h, a) for h, a in record.signed if a in missing][:10]:
         stage, paid, mandate, confirmed = states.get((slugs[host], email_hash(hash_key, address)), ("?",) * 4)
-        print(f"    no confirmation: {address} ({slugs[host]}): stage {stage}, paid {paid}, mandate made {mandate}, "
-              f"confirmation queued {confirmed}")
+        print(
+            f"    no confirmation: {address} ({slugs[host]}): stage {stage}, paid {paid}, mandate made {mandate}, "
+            f"confirmation queued {confirmed}"
+        )
     return 1 if failures else 0
 
 
@@ -598,12 +670,21 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=6, help="client threads (default 6)")
     parser.add_argument("--workers", type=int, default=4, help="gunicorn workers (default 4, as README runs it)")
     parser.add_argument("--paid-every", type=int, default=4, help="every n-th sign-up is on the paid campaign")
-    parser.add_argument("--down-seconds", type=float, default=5.0,
-                        help="how long PostgreSQL stays down in its restart (default 5)")
-    parser.add_argument("--outage-visitors", type=int, default=3,
-                        help="visitors who start joining while PostgreSQL is down (of the sign-ups; default 3)")
-    parser.add_argument("--deadline", type=float, default=240.0,
-                        help="seconds after the burst by which every confirmation must have arrived")
+    parser.add_argument(
+        "--down-seconds", type=float, default=5.0, help="how long PostgreSQL stays down in its restart (default 5)"
+    )
+    parser.add_argument(
+        "--outage-visitors",
+        type=int,
+        default=3,
+        help="visitors who start joining while PostgreSQL is down (of the sign-ups; default 3)",
+    )
+    parser.add_argument(
+        "--deadline",
+        type=float,
+        default=240.0,
+        help="seconds after the burst by which every confirmation must have arrived",
+    )
     args = parser.parse_args()
     try:
         return run(args)

@@ -49,20 +49,27 @@ class BenchFailure(Exception):
 
 # Production refuses to start when a campaign asks a payment that no provider may take (the TikTok claim does).
 # The bench sends no payments, so Stripe keys that lead nowhere do: nothing here opens a checkout.
-OFFLINE_STRIPE = {"CLAIMSITE_STRIPE_SECRET_KEY": "sk_test_bench_offline",
-                  "CLAIMSITE_STRIPE_WEBHOOK_SECRET": "whsec_bench_offline",
-                  "CLAIMSITE_STRIPE_API_BASE": "http://127.0.0.1:9"}
+OFFLINE_STRIPE = {
+    "CLAIMSITE_STRIPE_SECRET_KEY": "sk_test_bench_offline",
+    "CLAIMSITE_STRIPE_WEBHOOK_SECRET": "whsec_bench_offline",
+    "CLAIMSITE_STRIPE_API_BASE": "http://127.0.0.1:9",
+}
 
 
 def app_config(secret_key: str, instance_dir: str) -> dict[str, object]:
     # The hash key is derived from the secret only so the bench needs one variable; production keeps them apart.
     for name, value in OFFLINE_STRIPE.items():
         os.environ.setdefault(name, value)
-    return {"env": "production", "secret_key": secret_key, "hash_key": secret_key[::-1] + "-hash",
-            "instance_dir": instance_dir, "mail_url": "smtp://127.0.0.1:1",
-            "sealing_public_key": bench_public_key(Path(instance_dir) / "keys"),
-            # production refuses counts in memory; the benched pages hit no limit (bench/signup.py replaces them)
-            "ratelimit_storage_url": os.environ.get("CLAIMSITE_RATELIMIT_STORAGE_URL") or "redis://127.0.0.1:6379/0"}
+    return {
+        "env": "production",
+        "secret_key": secret_key,
+        "hash_key": secret_key[::-1] + "-hash",
+        "instance_dir": instance_dir,
+        "mail_url": "smtp://127.0.0.1:1",
+        "sealing_public_key": bench_public_key(Path(instance_dir) / "keys"),
+        # production refuses counts in memory; the benched pages hit no limit (bench/signup.py replaces them)
+        "ratelimit_storage_url": os.environ.get("CLAIMSITE_RATELIMIT_STORAGE_URL") or "redis://127.0.0.1:6379/0",
+    }
 
 
 def bench_public_key(folder: Path) -> str:
@@ -217,11 +224,19 @@ def server_cpu_seconds(master: int) -> float:
     return total / ticks
 
 
-def run_wrk(port: int, host: str, path: str, seconds: float, connections: int, threads: int,
-            master: int) -> Figure:
+def run_wrk(port: int, host: str, path: str, seconds: float, connections: int, threads: int, master: int) -> Figure:
     """wrk's figure for ``path``; a non-2xx answer is a wrong answer."""
-    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds:g}s", "--timeout", "5s",
-               "-H", f"Host: {host}", f"http://127.0.0.1:{port}{path}"]
+    command = [
+        "wrk",
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{seconds:g}s",
+        "--timeout",
+        "5s",
+        "-H",
+        f"Host: {host}",
+        f"http://127.0.0.1:{port}{path}",
+    ]
     cpu_before = server_cpu_seconds(master)
     try:
         result = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 10, check=False)
@@ -238,19 +253,43 @@ def run_wrk(port: int, host: str, path: str, seconds: float, connections: int, t
     return Figure(float(rate.group(1)), cpu / int(requests.group(1)) * 1e6)
 
 
-def start_gunicorn(args: argparse.Namespace, port: int, target: Target, secret: str, instance_dir: str,
-                   log: Path) -> subprocess.Popen[bytes]:
-    env = {**os.environ, ENV_SECRET: secret, ENV_INSTANCE: instance_dir, ENV_HOST: target.host,
-           ENV_PREFIX: target.prefix, "PYTHONDONTWRITEBYTECODE": "1"}  # no bench/__pycache__
-    command = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}",
-               "--workers", str(args.workers), "--worker-class", args.worker_class,
-               "--log-level", "warning", "--graceful-timeout", "3",
-               "--chdir", str(ROOT), "--pythonpath", str(BENCH_DIR), "landing:make_bench_app()"]
+def start_gunicorn(
+    args: argparse.Namespace, port: int, target: Target, secret: str, instance_dir: str, log: Path
+) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        ENV_SECRET: secret,
+        ENV_INSTANCE: instance_dir,
+        ENV_HOST: target.host,
+        ENV_PREFIX: target.prefix,
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }  # no bench/__pycache__
+    command = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(args.workers),
+        "--worker-class",
+        args.worker_class,
+        "--log-level",
+        "warning",
+        "--graceful-timeout",
+        "3",
+        "--chdir",
+        str(ROOT),
+        "--pythonpath",
+        str(BENCH_DIR),
+        "landing:make_bench_app()",
+    ]
     if args.worker_class == "gthread":
         command[-1:-1] = ["--threads", str(args.threads_per_worker)]
     with log.open("wb") as out:
-        return subprocess.Popen(command, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        return subprocess.Popen(
+            command, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
 
 
 def stop(server: subprocess.Popen[bytes]) -> None:
@@ -272,10 +311,12 @@ def measure(args: argparse.Namespace) -> None:
         port = free_port()
         log = Path(tmp, "gunicorn.log")
         threads = f" x {args.threads_per_worker} threads" if args.worker_class == "gthread" else ""
-        print(f"campaign {target.slug}: landing http://{target.host}{target.landing_path} vs reference "
-              f"{target.reference_path}\ngunicorn {args.workers} {args.worker_class} worker(s){threads} on "
-              f"127.0.0.1:{port}; wrk -t{args.threads} -c{args.connections}, {args.rounds} rounds of "
-              f"{args.seconds:g} s; load average {os.getloadavg()[0]:.2f}")
+        print(
+            f"campaign {target.slug}: landing http://{target.host}{target.landing_path} vs reference "
+            f"{target.reference_path}\ngunicorn {args.workers} {args.worker_class} worker(s){threads} on "
+            f"127.0.0.1:{port}; wrk -t{args.threads} -c{args.connections}, {args.rounds} rounds of "
+            f"{args.seconds:g} s; load average {os.getloadavg()[0]:.2f}"
+        )
         server = start_gunicorn(args, port, target, secret, instance_dir, log)
         try:
             wait_until_up(server, port, target, log)
@@ -294,9 +335,11 @@ def measure(args: argparse.Namespace) -> None:
                 for path, figures in order if n % 2 == 0 else reversed(order):  # alternate to cancel drift
                     figures.append(wrk(path, args.seconds))
                 lo, ref = landing[-1], reference[-1]
-                print(f"round {n + 1}: landing {lo.rate:7.1f} req/s ({lo.cpu_us:4.0f} us CPU/req)  "
-                      f"reference {ref.rate:7.1f} req/s ({ref.cpu_us:4.0f} us CPU/req)  "
-                      f"ratio {lo.rate / ref.rate:.3f}")
+                print(
+                    f"round {n + 1}: landing {lo.rate:7.1f} req/s ({lo.cpu_us:4.0f} us CPU/req)  "
+                    f"reference {ref.rate:7.1f} req/s ({ref.cpu_us:4.0f} us CPU/req)  "
+                    f"ratio {lo.rate / ref.rate:.3f}"
+                )
             if server.poll() is not None:
                 raise BenchFailure(f"gunicorn died during the run:\n{log.read_text()[-3000:]}")
         finally:
@@ -304,10 +347,14 @@ def measure(args: argparse.Namespace) -> None:
     ratio = statistics.median(lo.rate / ref.rate for lo, ref in zip(landing, reference, strict=True))
     cpu_landing = statistics.median(f.cpu_us for f in landing)
     cpu_reference = statistics.median(f.cpu_us for f in reference)
-    print(f"median: landing {statistics.median(f.rate for f in landing):.1f} req/s, "
-          f"reference {statistics.median(f.rate for f in reference):.1f} req/s")
-    print(f"server CPU per request: landing {cpu_landing:.0f} us, reference {cpu_reference:.0f} us; "
-          f"reference/landing {cpu_reference / cpu_landing:.3f} (less sensitive to other load)")
+    print(
+        f"median: landing {statistics.median(f.rate for f in landing):.1f} req/s, "
+        f"reference {statistics.median(f.rate for f in reference):.1f} req/s"
+    )
+    print(
+        f"server CPU per request: landing {cpu_landing:.0f} us, reference {cpu_reference:.0f} us; "
+        f"reference/landing {cpu_reference / cpu_landing:.3f} (less sensitive to other load)"
+    )
     verdict = "meets" if ratio >= TARGET else "MISSES"
     print(f"ratio landing/reference {ratio:.3f} (median of rounds): {verdict} the target {TARGET}")
 
@@ -325,8 +372,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     budget = args.warmup + 2 * args.rounds * args.seconds + STARTUP_SECONDS
     if args.rounds < 1 or args.seconds <= 0 or args.warmup <= 0 or budget > MAX_TOTAL_SECONDS:
-        parser.error(f"rounds x 2 x seconds + warm-up + {STARTUP_SECONDS} s start-up must stay within "
-                     f"{MAX_TOTAL_SECONDS} s")
+        parser.error(
+            f"rounds x 2 x seconds + warm-up + {STARTUP_SECONDS} s start-up must stay within {MAX_TOTAL_SECONDS} s"
+        )
     if shutil.which("wrk") is None:
         print("wrk is not installed (apt-get install wrk)", file=sys.stderr)
         return 2

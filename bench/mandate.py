@@ -74,17 +74,24 @@ def typical_document(loaded, language: str, typed: bool):  # type: ignore[no-unt
     return MandateDocument(
         loaded=loaded,
         language=language,
-        participant={"Naam": "Jan de Vries", "E-mailadres": "jan.devries@example.org",
-                     "Adres": "Kerkstraat 12, 3511 AB Utrecht, Nederland", "Geboortedatum": "3 maart 1990",
-                     "Telefoon": "+31 6 12345678"},
+        participant={
+            "Naam": "Jan de Vries",
+            "E-mailadres": "jan.devries@example.org",
+            "Adres": "Kerkstraat 12, 3511 AB Utrecht, Nederland",
+            "Geboortedatum": "3 maart 1990",
+            "Telefoon": "+31 6 12345678",
+        },
         agreements=[agreement("Volmacht", "2026-11.1", mandate), agreement("Deelnemersvoorwaarden", "v3", terms)],
         signed_at=dt.datetime(2026, 11, 23, 13, 5, 9, tzinfo=dt.UTC),
         signature_png=None if typed else signature_png(),
         signature_typed="Jan de Vries" if typed else None,
         reference="TT-7KQ2-M9XD",
-        evidence={"IP-adres (HMAC-SHA256)": "9f2c4e1a77d0b3e8", "Browser": "Mozilla/5.0 (X11; Linux x86_64) "
-                  "AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36",
-                  "E-mailadres bevestigd": "2026-11-23T13:01:44Z"},
+        evidence={
+            "IP-adres (HMAC-SHA256)": "9f2c4e1a77d0b3e8",
+            "Browser": "Mozilla/5.0 (X11; Linux x86_64) "
+            "AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36",
+            "E-mailadres bevestigd": "2026-11-23T13:01:44Z",
+        },
     )
 
 
@@ -108,8 +115,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-n", "--count", type=int, default=20, help="PDFs to time (default 20)")
     parser.add_argument("--language", default="nl")
     parser.add_argument("--typed", action="store_true", help="a typed name instead of a drawn signature")
-    parser.add_argument("--gc-freeze", action="store_true",
-                        help="gc.freeze() after the cold PDF: full garbage collections skip the app's own objects")
+    parser.add_argument(
+        "--gc-freeze",
+        action="store_true",
+        help="gc.freeze() after the cold PDF: full garbage collections skip the app's own objects",
+    )
     parser.add_argument("--max-seconds", type=float, default=60.0, help=f"stop after this long (at most {MAX_SECONDS})")
     args = parser.parse_args(argv)
     if args.count < 1 or not 0 < args.max_seconds <= MAX_SECONDS:
@@ -120,8 +130,14 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="claimsite-bench-") as tmp:
         try:
-            app = create_app({"env": "test", "secret_key": secrets.token_urlsafe(36),
-                              "hash_key": secrets.token_urlsafe(36), "instance_dir": str(Path(tmp, "instance"))})
+            app = create_app(
+                {
+                    "env": "test",
+                    "secret_key": secrets.token_urlsafe(36),
+                    "hash_key": secrets.token_urlsafe(36),
+                    "instance_dir": str(Path(tmp, "instance")),
+                }
+            )
         except Exception as exc:
             print(f"bench failed: the app cannot start: {exc}", file=sys.stderr)
             return 1
@@ -153,8 +169,10 @@ def main(argv: list[str] | None = None) -> int:
     frozen = ", gc.freeze()" if args.gc_freeze else ""
     print(f"campaign {slug}, language {args.language}, {signature}{frozen}; cold first PDF {cold:.0f} ms")
     stopped = "" if len(timings) == args.count else f" (stopped after {args.max_seconds:g} s)"
-    print(f"{len(timings)} PDFs{stopped}: min {min(timings):.1f} ms, median {statistics.median(timings):.1f} ms, "
-          f"p95 {percentile(timings, 0.95):.1f} ms per PDF")
+    print(
+        f"{len(timings)} PDFs{stopped}: min {min(timings):.1f} ms, median {statistics.median(timings):.1f} ms, "
+        f"p95 {percentile(timings, 0.95):.1f} ms per PDF"
+    )
     print(f"PDF size {len(pdf)} bytes ({len(pdf) / 1024:.1f} KiB), {pages} page(s)")
     return 0
 

@@ -67,9 +67,17 @@ TARGET_P99_MS, TARGET_P99_CLIENTS = 100.0, 8
 
 # A typical Dutch adult joining for themselves (the shipped tiktokclaim form); the e-mail address is added per post.
 FORM = {
-    "name": "Anna de Vries", "phone": "06 12345678", "street": "Kerkstraat 1", "postcode": "1234 AB",
-    "city": "Utrecht", "country": "NL", "birth_date": "1990-05-01", "account": "", "for_whom": "self",
-    "child_name": "", "child_birth_date": "",
+    "name": "Anna de Vries",
+    "phone": "06 12345678",
+    "street": "Kerkstraat 1",
+    "postcode": "1234 AB",
+    "city": "Utrecht",
+    "country": "NL",
+    "birth_date": "1990-05-01",
+    "account": "",
+    "for_whom": "self",
+    "child_name": "",
+    "child_birth_date": "",
 }
 
 
@@ -105,9 +113,12 @@ def build_app(secret_key: str, instance_dir: str, database_url: str, prefix: str
     csrf.exempt(bench_noop)
 
     # The targets' reference: a bare insert-and-count view (one row, a count, a commit), in a table of its own.
-    reference = sqlalchemy.Table("bench_reference", sqlalchemy.MetaData(),
-                                 sqlalchemy.Column("id", sqlalchemy.Integer, primary_key=True),
-                                 sqlalchemy.Column("email", sqlalchemy.String(200)))
+    reference = sqlalchemy.Table(
+        "bench_reference",
+        sqlalchemy.MetaData(),
+        sqlalchemy.Column("id", sqlalchemy.Integer, primary_key=True),
+        sqlalchemy.Column("email", sqlalchemy.String(200)),
+    )
     reference.create(app.extensions["claimsite.db"].engine, checkfirst=True)
     add_row = sqlalchemy.insert(reference)
     count_rows = sqlalchemy.select(sqlalchemy.func.count()).select_from(reference)
@@ -128,8 +139,7 @@ def build_app(secret_key: str, instance_dir: str, database_url: str, prefix: str
 
 def make_bench_app():  # type: ignore[no-untyped-def]
     """gunicorn's app factory (``signup:make_bench_app()``)."""
-    return build_app(os.environ[ENV_SECRET], os.environ[ENV_INSTANCE], os.environ[ENV_DATABASE],
-                     os.environ[ENV_PREFIX])
+    return build_app(os.environ[ENV_SECRET], os.environ[ENV_INSTANCE], os.environ[ENV_DATABASE], os.environ[ENV_PREFIX])
 
 
 # --- databases ----------------------------------------------------------------------------------------------
@@ -185,8 +195,11 @@ class Counts:
 
         with self.engine.connect() as connection:
             rows = connection.scalar(select(func.count()).select_from(Signup).where(Signup.campaign == CAMPAIGN))
-            jobs = connection.scalar(select(func.count()).select_from(Job).where(
-                Job.kind == MAIL_JOB, Job.campaign == CAMPAIGN, Job.status == JobStatus.PENDING))
+            jobs = connection.scalar(
+                select(func.count())
+                .select_from(Job)
+                .where(Job.kind == MAIL_JOB, Job.campaign == CAMPAIGN, Job.status == JobStatus.PENDING)
+            )
         return int(rows or 0), int(jobs or 0)
 
     def close(self) -> None:
@@ -225,20 +238,46 @@ def campaign_address(secret_key: str, instance_dir: str) -> tuple[str, str]:
     return address.host, address.prefix
 
 
-def start_server(args: argparse.Namespace, secret: str, instance_dir: str, database_url: str, host: str,
-                 prefix: str, log: Path) -> Server:
+def start_server(
+    args: argparse.Namespace, secret: str, instance_dir: str, database_url: str, host: str, prefix: str, log: Path
+) -> Server:
     port = free_port()
-    env = {**os.environ, ENV_SECRET: secret, ENV_INSTANCE: instance_dir, ENV_DATABASE: database_url,
-           ENV_PREFIX: prefix, "PYTHONDONTWRITEBYTECODE": "1"}  # no bench/__pycache__
-    command = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}",
-               "--workers", str(args.workers), "--worker-class", args.worker_class,
-               "--log-level", "warning", "--graceful-timeout", "3", "--backlog", "256",
-               "--chdir", str(ROOT), "--pythonpath", str(BENCH_DIR), "signup:make_bench_app()"]
+    env = {
+        **os.environ,
+        ENV_SECRET: secret,
+        ENV_INSTANCE: instance_dir,
+        ENV_DATABASE: database_url,
+        ENV_PREFIX: prefix,
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }  # no bench/__pycache__
+    command = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(args.workers),
+        "--worker-class",
+        args.worker_class,
+        "--log-level",
+        "warning",
+        "--graceful-timeout",
+        "3",
+        "--backlog",
+        "256",
+        "--chdir",
+        str(ROOT),
+        "--pythonpath",
+        str(BENCH_DIR),
+        "signup:make_bench_app()",
+    ]
     if args.worker_class == "gthread":
         command[-1:-1] = ["--threads", str(args.threads_per_worker)]
     with log.open("wb") as out:
-        process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
+        process = subprocess.Popen(
+            command, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
     server = Server(process, port, host, prefix)
     deadline = time.monotonic() + STARTUP_SECONDS
     while time.monotonic() < deadline:
@@ -274,8 +313,10 @@ def open_session(server: Server, timeout: float = 5.0) -> Session:
         conn.close()
     token = CSRF_INPUT.search(body)
     if response.status != 200 or token is None or not any("claimsite_session=" in c for c in cookies):
-        raise BenchFailure(f"GET http://{server.host}{server.join_path} answered {response.status} without a "
-                           "form with a csrf_token and a session cookie")
+        raise BenchFailure(
+            f"GET http://{server.host}{server.join_path} answered {response.status} without a "
+            "form with a csrf_token and a session cookie"
+        )
     return Session("; ".join(cookies), token.group(1))
 
 
@@ -381,11 +422,12 @@ async def read_answer(reader: asyncio.StreamReader) -> tuple[str, dict[str, str]
     return parts[1], headers
 
 
-async def client(server: Server, path: str, session: Session, deadline: float, run: Run,
-                 emails: Iterator[str]) -> None:
+async def client(server: Server, path: str, session: Session, deadline: float, run: Run, emails: Iterator[str]) -> None:
     """One visitor's browser: post, wait for the answer, post again, until the deadline."""
-    head = (f"POST {path} HTTP/1.1\r\nHost: {server.host}\r\nCookie: {session.cookie}\r\n"
-            "Content-Type: application/x-www-form-urlencoded\r\nUser-Agent: claimsite-bench\r\n").encode()
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: {server.host}\r\nCookie: {session.cookie}\r\n"
+        "Content-Type: application/x-www-form-urlencoded\r\nUser-Agent: claimsite-bench\r\n"
+    ).encode()
     fixed = urlencode({**FORM, "csrf_token": session.csrf_token})
     reader: asyncio.StreamReader | None = None
     writer: asyncio.StreamWriter | None = None
@@ -446,12 +488,14 @@ def describe(database: str, run: Run) -> str:
     others = max(0.0, run.machine_cpu - run.server_cpu - run.database_cpu - run.client_cpu) / (run.seconds * CORES)
     postgres = f", postgres {run.per_post_ms(run.database_cpu):.1f} ms" if database == "postgresql" else ""
     ceiling = CORES / (run.server_cpu / max(1, sum(run.answers.values())))
-    return (f"{database:10} {run.clients:3} clients: {run.rate:6.1f} posts/s  p50 {run.percentile_ms(50):6.1f} ms  "
-            f"p99 {run.percentile_ms(99):6.1f} ms  errors {run.errors}\n"
-            f"{'':14}CPU per post: gunicorn {run.per_post_ms(run.server_cpu):.1f} ms{postgres}, load generator "
-            f"{run.per_post_ms(run.client_cpu):.2f} ms ({run.client_cpu / run.seconds * 100:.0f}% of a core); "
-            f"machine {busy * 100:.0f}% busy, {others * 100:.0f}% by other processes; gunicorn's CPU alone caps "
-            f"{CORES} cores at {ceiling:.0f} posts/s")
+    return (
+        f"{database:10} {run.clients:3} clients: {run.rate:6.1f} posts/s  p50 {run.percentile_ms(50):6.1f} ms  "
+        f"p99 {run.percentile_ms(99):6.1f} ms  errors {run.errors}\n"
+        f"{'':14}CPU per post: gunicorn {run.per_post_ms(run.server_cpu):.1f} ms{postgres}, load generator "
+        f"{run.per_post_ms(run.client_cpu):.2f} ms ({run.client_cpu / run.seconds * 100:.0f}% of a core); "
+        f"machine {busy * 100:.0f}% busy, {others * 100:.0f}% by other processes; gunicorn's CPU alone caps "
+        f"{CORES} cores at {ceiling:.0f} posts/s"
+    )
 
 
 # --- the driver ---------------------------------------------------------------------------------------------
@@ -463,8 +507,9 @@ class Outcome:
     problems: list[str] = field(default_factory=list)
 
 
-def measure_database(args: argparse.Namespace, database: str, url: str, secret: str, tmp: str, host: str,
-                     prefix: str, outcome: Outcome) -> None:
+def measure_database(
+    args: argparse.Namespace, database: str, url: str, secret: str, tmp: str, host: str, prefix: str, outcome: Outcome
+) -> None:
     instance_dir = str(Path(tmp, "instance"))
     log = Path(tmp, f"gunicorn-{database}.log")
     counts = Counts(url)
@@ -476,17 +521,27 @@ def measure_database(args: argparse.Namespace, database: str, url: str, secret: 
             sessions = [open_session_retrying(server) for _ in range(max(args.clients))]
             if args.calibrate and not outcome.runs:  # once, on the first database: it does not touch it
                 noop = load(server, f"{prefix}{NOOP_PATH}", sessions, args.calibrate, "noop", "noop")
-                print(f"load generator check: a no-op view (same HTTP path and gunicorn, no database) takes "
-                      f"{noop.rate:.0f} posts/s with {noop.clients} clients, p99 {noop.percentile_ms(99):.1f} ms, "
-                      f"errors {noop.errors}; load generator CPU {noop.per_post_ms(noop.client_cpu):.2f} ms per "
-                      "post")
+                print(
+                    f"load generator check: a no-op view (same HTTP path and gunicorn, no database) takes "
+                    f"{noop.rate:.0f} posts/s with {noop.clients} clients, p99 {noop.percentile_ms(99):.1f} ms, "
+                    f"errors {noop.errors}; load generator CPU {noop.per_post_ms(noop.client_cpu):.2f} ms per "
+                    "post"
+                )
             if args.calibrate:
                 for clients in args.clients:
-                    ref = load(server, f"{prefix}{REFERENCE_PATH}", sessions[:clients], args.calibrate, "reference",
-                               f"ref-{database}-{clients}")
-                    print(f"reference: a bare insert-and-count view on {database} takes {ref.rate:.0f} posts/s with "
-                          f"{clients} clients, p99 {ref.percentile_ms(99):.1f} ms, errors {ref.errors}; gunicorn "
-                          f"CPU {ref.per_post_ms(ref.server_cpu):.1f} ms per post")
+                    ref = load(
+                        server,
+                        f"{prefix}{REFERENCE_PATH}",
+                        sessions[:clients],
+                        args.calibrate,
+                        "reference",
+                        f"ref-{database}-{clients}",
+                    )
+                    print(
+                        f"reference: a bare insert-and-count view on {database} takes {ref.rate:.0f} posts/s with "
+                        f"{clients} clients, p99 {ref.percentile_ms(99):.1f} ms, errors {ref.errors}; gunicorn "
+                        f"CPU {ref.per_post_ms(ref.server_cpu):.1f} ms per post"
+                    )
             for clients in args.clients:
                 tag = f"{database}-{clients}-{secrets.token_hex(3)}"
                 warm = load(server, server.join_path, sessions[:clients], args.warmup, "warm-up", f"{tag}-w")
@@ -507,15 +562,16 @@ def measure_database(args: argparse.Namespace, database: str, url: str, secret: 
         counts.close()
     rows, jobs = rows - rows_before, jobs - jobs_before
     same = "ok" if rows == answered == jobs else "MISMATCH"
-    print(f"{database:10} check: {answered} posts answered 302 (warm-ups included), {rows} new sign-up rows, "
-          f"{jobs} queued mail jobs: {same}")
+    print(
+        f"{database:10} check: {answered} posts answered 302 (warm-ups included), {rows} new sign-up rows, "
+        f"{jobs} queued mail jobs: {same}"
+    )
     if same != "ok":
         outcome.problems.append(f"{database}: {answered} answers 302, {rows} rows, {jobs} mail jobs")
 
 
 def verdict(outcome: Outcome, postgres: bool) -> None:
-    note = ("(targets measured for a bare insert-and-count view at 300-450 posts/s, p99 about 60 ms on this "
-            "machine)")
+    note = "(targets measured for a bare insert-and-count view at 300-450 posts/s, p99 about 60 ms on this machine)"
     if not postgres:
         print(f"targets on PostgreSQL: not checked (set {ENV_POSTGRES} or --postgres-url) {note}")
         return
@@ -523,12 +579,16 @@ def verdict(outcome: Outcome, postgres: bool) -> None:
     quick = outcome.runs.get(("postgresql", TARGET_P99_CLIENTS))
     if fast is not None:
         met = "met" if fast.rate >= TARGET_RATE else "MISSED"
-        print(f"target PostgreSQL >= {TARGET_RATE:.0f} posts/s with {TARGET_RATE_CLIENTS} clients: {met} "
-              f"({fast.rate:.1f})")
+        print(
+            f"target PostgreSQL >= {TARGET_RATE:.0f} posts/s with {TARGET_RATE_CLIENTS} clients: {met} "
+            f"({fast.rate:.1f})"
+        )
     if quick is not None:
         met = "met" if quick.percentile_ms(99) < TARGET_P99_MS else "MISSED"
-        print(f"target PostgreSQL p99 < {TARGET_P99_MS:.0f} ms with {TARGET_P99_CLIENTS} clients: {met} "
-              f"({quick.percentile_ms(99):.1f} ms)")
+        print(
+            f"target PostgreSQL p99 < {TARGET_P99_MS:.0f} ms with {TARGET_P99_CLIENTS} clients: {met} "
+            f"({quick.percentile_ms(99):.1f} ms)"
+        )
     print(note)
 
 
@@ -538,9 +598,11 @@ def measure(args: argparse.Namespace) -> Outcome:
     with tempfile.TemporaryDirectory(prefix="claimsite-bench-") as tmp:
         host, prefix = campaign_address(secret, str(Path(tmp, "instance")))
         threads = f" x {args.threads_per_worker} threads" if args.worker_class == "gthread" else ""
-        print(f"POST http://{host}{prefix}/join under gunicorn {args.workers} {args.worker_class} worker(s)"
-              f"{threads}; clients {', '.join(map(str, args.clients))}; {args.warmup:g} s warm-up + "
-              f"{args.seconds:g} s per run; {CORES} cores, load average {os.getloadavg()[0]:.2f}")
+        print(
+            f"POST http://{host}{prefix}/join under gunicorn {args.workers} {args.worker_class} worker(s)"
+            f"{threads}; clients {', '.join(map(str, args.clients))}; {args.warmup:g} s warm-up + "
+            f"{args.seconds:g} s per run; {CORES} cores, load average {os.getloadavg()[0]:.2f}"
+        )
         if "sqlite" in args.databases:
             with sqlite_database(tmp) as url:
                 measure_database(args, "sqlite", url, secret, tmp, host, prefix, outcome)
@@ -617,10 +679,14 @@ def profile(posts: int) -> None:
         profiler.disable()
     stats = pstats.Stats(profiler)
     total = stats.total_tt  # type: ignore[attr-defined]
-    print(f"{posts} posts through Flask's test client on SQLite, one thread: {wall_ms:.2f} ms per post "
-          f"({cpu_ms:.2f} ms CPU) without the profiler; under cProfile {total / posts * 1000:.2f} ms per post.")
-    print("where one post's time goes (cumulative, under cProfile; the shares hold, the absolute times are "
-          "inflated by the profiler):")
+    print(
+        f"{posts} posts through Flask's test client on SQLite, one thread: {wall_ms:.2f} ms per post "
+        f"({cpu_ms:.2f} ms CPU) without the profiler; under cProfile {total / posts * 1000:.2f} ms per post."
+    )
+    print(
+        "where one post's time goes (cumulative, under cProfile; the shares hold, the absolute times are "
+        "inflated by the profiler):"
+    )
     found: dict[str, float] = {}
     entries = stats.stats.items()  # type: ignore[attr-defined]
     for (filename, _line, function), (_cc, _nc, _tt, cumulative, callers) in entries:
@@ -645,16 +711,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=10.0, help="length of one measured run")
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds of warm-up before each run")
     parser.add_argument("--clients", type=int, nargs="+", default=[8, 32], help="concurrent clients, one run each")
-    parser.add_argument("--calibrate", type=float, default=3.0,
-                        help="seconds against the no-op view first, to check the load generator (0: skip)")
+    parser.add_argument(
+        "--calibrate",
+        type=float,
+        default=3.0,
+        help="seconds against the no-op view first, to check the load generator (0: skip)",
+    )
     parser.add_argument("--workers", type=int, default=4, help="gunicorn workers (4, as README.md runs production)")
     parser.add_argument("--worker-class", default="sync", choices=["sync", "gthread"])
     parser.add_argument("--threads-per-worker", type=int, default=4, help="gunicorn threads (gthread)")
     parser.add_argument("--databases", nargs="+", default=["sqlite", "postgresql"], choices=["sqlite", "postgresql"])
-    parser.add_argument("--postgres-url", default=os.environ.get(ENV_POSTGRES, ""),
-                        help=f"PostgreSQL server where a database may be created (default: ${ENV_POSTGRES})")
-    parser.add_argument("--profile", type=int, metavar="N", default=0,
-                        help="instead: cProfile N posts through Flask's test client on SQLite (e.g. 500)")
+    parser.add_argument(
+        "--postgres-url",
+        default=os.environ.get(ENV_POSTGRES, ""),
+        help=f"PostgreSQL server where a database may be created (default: ${ENV_POSTGRES})",
+    )
+    parser.add_argument(
+        "--profile",
+        type=int,
+        metavar="N",
+        default=0,
+        help="instead: cProfile N posts through Flask's test client on SQLite (e.g. 500)",
+    )
     args = parser.parse_args(argv)
     if args.profile:
         try:
@@ -666,8 +744,7 @@ def main(argv: list[str] | None = None) -> int:
     databases = ("sqlite" in args.databases) + ("postgresql" in args.databases and bool(args.postgres_url))
     budget = databases * len(args.clients) * (args.warmup + args.seconds) + args.calibrate
     if args.seconds <= 0 or args.warmup < 0 or min(args.clients) < 1 or budget > MAX_RUN_SECONDS:
-        parser.error(f"(warm-up + seconds) x clients x databases + calibration must stay within "
-                     f"{MAX_RUN_SECONDS} s")
+        parser.error(f"(warm-up + seconds) x clients x databases + calibration must stay within {MAX_RUN_SECONDS} s")
     try:
         outcome = measure(args)
     except BenchFailure as exc:

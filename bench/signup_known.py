@@ -50,9 +50,17 @@ def post(server: Server, session: Session, address: str) -> float:
     started = time.perf_counter()
     conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
     try:
-        conn.request("POST", server.join_path, body=body, headers={
-            "Host": server.host, "Cookie": session.cookie, "User-Agent": "claimsite-bench",
-            "Content-Type": "application/x-www-form-urlencoded"})
+        conn.request(
+            "POST",
+            server.join_path,
+            body=body,
+            headers={
+                "Host": server.host,
+                "Cookie": session.cookie,
+                "User-Agent": "claimsite-bench",
+                "Content-Type": "application/x-www-form-urlencoded",
+            },
+        )
         response = conn.getresponse()
         response.read()
     finally:
@@ -82,8 +90,9 @@ def percentile_ms(values: list[float], p: float) -> float:
     return ordered[max(0, min(len(ordered) - 1, -(-len(ordered) * p // 100) - 1))] * 1000  # nearest rank
 
 
-def measure_database(args: argparse.Namespace, database: str, url: str, secret: str, tmp: str, host: str,
-                     prefix: str) -> None:
+def measure_database(
+    args: argparse.Namespace, database: str, url: str, secret: str, tmp: str, host: str, prefix: str
+) -> None:
     log = Path(tmp, f"gunicorn-{database}.log")
     server = start_server(args, secret, str(Path(tmp, "instance")), url, host, prefix, log)
     try:
@@ -106,8 +115,10 @@ def measure_database(args: argparse.Namespace, database: str, url: str, secret: 
     finally:
         stop(server.process)
     for label, values in (("new", new_ms), ("known", known_ms)):
-        print(f"{database:10} {label:5} address: median {statistics.median(values) * 1000:6.1f} ms  "
-              f"p90 {percentile_ms(values, 90):6.1f} ms  ({len(values)} posts)")
+        print(
+            f"{database:10} {label:5} address: median {statistics.median(values) * 1000:6.1f} ms  "
+            f"p90 {percentile_ms(values, 90):6.1f} ms  ({len(values)} posts)"
+        )
     ratio = statistics.median(known_ms) / statistics.median(new_ms)
     print(f"{database:10} known/new median: {ratio:.2f}")
 
@@ -119,8 +130,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=30, help="posts of each kind before measuring")
     parser.add_argument("--workers", type=int, default=4, help="gunicorn workers (4, as README.md runs production)")
     parser.add_argument("--databases", nargs="+", default=["sqlite", "postgresql"], choices=["sqlite", "postgresql"])
-    parser.add_argument("--postgres-url", default=os.environ.get(ENV_POSTGRES, ""),
-                        help=f"PostgreSQL server where a database may be created (default: ${ENV_POSTGRES})")
+    parser.add_argument(
+        "--postgres-url",
+        default=os.environ.get(ENV_POSTGRES, ""),
+        help=f"PostgreSQL server where a database may be created (default: ${ENV_POSTGRES})",
+    )
     args = parser.parse_args(argv)
     if args.posts < 10 or args.known < 1 or args.warmup < 0:
         parser.error("--posts must be at least 10, --known at least 1")
@@ -129,9 +143,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with tempfile.TemporaryDirectory(prefix="claimsite-bench-") as tmp:
             host, prefix = campaign_address(secret, str(Path(tmp, "instance")))
-            print(f"POST http://{host}{prefix}/join, one client, {args.posts} posts each for new and known "
-                  f"addresses, alternating; gunicorn {args.workers} sync workers; load average "
-                  f"{os.getloadavg()[0]:.2f}")
+            print(
+                f"POST http://{host}{prefix}/join, one client, {args.posts} posts each for new and known "
+                f"addresses, alternating; gunicorn {args.workers} sync workers; load average "
+                f"{os.getloadavg()[0]:.2f}"
+            )
             if "sqlite" in args.databases:
                 with sqlite_database(tmp) as url:
                     measure_database(args, "sqlite", url, secret, tmp, host, prefix)

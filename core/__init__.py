@@ -73,16 +73,24 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     hash_key = settings.resolved_hash_key()
     working_box = app.extensions[WORKING_BOX_EXTENSION] = WorkingBox(hash_key)
     app.extensions["claimsite"] = Site(
-        settings, plugins, themes, registry, Assets(themes), page_cache, tenancy,
-        RateLimits(settings.ratelimit_storage_url), Counters(settings.counter_cache_seconds),
-        hash_key, settings.resolved_sealing_key(), working_box,
+        settings,
+        plugins,
+        themes,
+        registry,
+        Assets(themes),
+        page_cache,
+        tenancy,
+        RateLimits(settings.ratelimit_storage_url),
+        Counters(settings.counter_cache_seconds),
+        hash_key,
+        settings.resolved_sealing_key(),
+        working_box,
         [provider for found in plugins.pm.hook.claimsite_payment_providers() for provider in found],
     )
 
     database = Database(settings.resolved_database_url())
     database.init_app(app)
-    babel.init_app(app, locale_selector=select_locale,
-                   default_translation_directories=str(settings.translations_dir))
+    babel.init_app(app, locale_selector=select_locale, default_translation_directories=str(settings.translations_dir))
     csrf.init_app(app)
     app.session_interface = CampaignSessionInterface()
     app.jinja_loader = ChainLoader(themes, registry, plugins.template_dirs)
@@ -97,8 +105,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
             raise NotFound()
         preview_status = request.environ.get(ENVIRON_PREVIEW_STATUS)
         if preview_status:  # the staff console's preview: the campaign as if it had this status
-            g.campaign = dataclasses.replace(g.campaign, campaign=g.campaign.campaign.model_copy(
-                update={"status": preview_status}))
+            g.campaign = dataclasses.replace(
+                g.campaign, campaign=g.campaign.campaign.model_copy(update={"status": preview_status})
+            )
 
     @app.after_request
     def _vary_on_host(response):  # type: ignore[no-untyped-def]
@@ -147,8 +156,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     if tenancy.admin_host:
         taken = campaigns_at(tenancy.index(), tenancy.admin_host)
         if taken:  # staff pages never live on a public campaign host
-            raise SettingsError(f"CLAIMSITE_ADMIN_HOST is {tenancy.admin_host}, where campaign "
-                                f"{', '.join(sorted(taken))} is served; the staff console needs a host of its own")
+            raise SettingsError(
+                f"CLAIMSITE_ADMIN_HOST is {tenancy.admin_host}, where campaign "
+                f"{', '.join(sorted(taken))} is served; the staff console needs a host of its own"
+            )
         tenancy.staff_app = create_staff_app(app, app.extensions["claimsite"], database)
     # Outside in: ProxyFix (when trusted) -> security headers on every answer -> tenancy (campaigns, redirects,
     # the staff console) -> the campaign app.
@@ -157,4 +168,3 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         n = settings.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)  # type: ignore[method-assign]
     return app
-

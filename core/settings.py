@@ -37,9 +37,10 @@ class Settings(BaseSettings):
         default="", description="keys the hashes of e-mail addresses and IPs; required in production; never change it"
     )
     sealing_public_key: str = Field(
-        default="", description="the foundation's public key, that personal data is sealed to (the base64 line of "
+        default="",
+        description="the foundation's public key, that personal data is sealed to (the base64 line of "
         "a file from flask keys generate); required in production; elsewhere a development pair is made once in "
-        "instance/keys/"
+        "instance/keys/",
     )
     database_url: str = Field(default="", description="SQLAlchemy URL; default: SQLite in instance/")
     instance_dir: Path = Field(default=PROJECT_ROOT / "instance", description="local state: database, outbox, keys")
@@ -53,8 +54,9 @@ class Settings(BaseSettings):
     port: int = Field(default=5000, description="port of the development server, for <slug>.localhost links")
     counter_cache_seconds: float = Field(default=3.0, ge=0, description="how old a shown participant count may be")
     ratelimit_storage_url: str = Field(
-        default="", description="where rate-limit counts live, e.g. redis://127.0.0.1:6379/0 (required in "
-        "production); default outside production: memory, one count per process"
+        default="",
+        description="where rate-limit counts live, e.g. redis://127.0.0.1:6379/0 (required in "
+        "production); default outside production: memory, one count per process",
     )
     page_cache_seconds: float = Field(default=5.0, ge=0, description="how long a rendered page is reused")
     mail_url: str = Field(
@@ -64,8 +66,9 @@ class Settings(BaseSettings):
     )
     mail_from: str = Field(default="", description="default sender; empty: the campaign organisation's e-mail")
     admin_host: str = Field(
-        default="", description="the one host the staff console is served on, e.g. staff.example.org (never a "
-        "campaign's host); empty: no console, except in development, where it is staff.localhost"
+        default="",
+        description="the one host the staff console is served on, e.g. staff.example.org (never a "
+        "campaign's host); empty: no console, except in development, where it is staff.localhost",
     )
     staff_idle_minutes: int = Field(default=30, ge=1, description="a staff session ends after this long unused")
     staff_session_hours: int = Field(default=10, ge=1, description="a staff session ends this long after login")
@@ -82,8 +85,9 @@ class Settings(BaseSettings):
                     "print(secrets.token_urlsafe(48))'. For local use, set CLAIMSITE_ENV=development instead."
                 )
         if self.secret_key == self.hash_key:
-            raise SettingsError("CLAIMSITE_SECRET_KEY and CLAIMSITE_HASH_KEY must differ: one may be rotated, "
-                                "the other never")
+            raise SettingsError(
+                "CLAIMSITE_SECRET_KEY and CLAIMSITE_HASH_KEY must differ: one may be rotated, the other never"
+            )
         return self
 
     @model_validator(mode="after")

@@ -51,8 +51,10 @@ MINIMAL: dict[str, Any] = {
         "faq": {
             "title": {"nl": "Veelgestelde vragen", "en": "Frequently asked questions"},
             "items": [
-                {"question": {"nl": "Wie is Demo?", "en": "Who is Demo?"},
-                 "answer": {"nl": "Een **bedrijf**.", "en": "A **company**."}},
+                {
+                    "question": {"nl": "Wie is Demo?", "en": "Who is Demo?"},
+                    "answer": {"nl": "Een **bedrijf**.", "en": "A **company**."},
+                },
             ],
         },
     },
@@ -80,8 +82,9 @@ class CampaignFolder:
     def write(self, slug: str, data: dict[str, Any] | None = None, text: str | None = None) -> Path:
         target = self.path / f"{slug}.yaml"
         if text is None:
-            text = yaml.safe_dump(data if data is not None else campaign_data(slug=slug), allow_unicode=True,
-                                  sort_keys=False)
+            text = yaml.safe_dump(
+                data if data is not None else campaign_data(slug=slug), allow_unicode=True, sort_keys=False
+            )
         target.write_text(text, encoding="utf-8")
         return target
 
@@ -140,8 +143,15 @@ def shipped_app(tmp_path_factory: pytest.TempPathFactory, migrated_sqlite: Path)
     """One app over the shipped campaigns, shared by read-only tests."""
     instance = tmp_path_factory.mktemp("instance")
     shutil.copy(migrated_sqlite, instance / "claimsite.sqlite3")
-    app = create_app({"env": "test", "secret_key": SECRET, "hash_key": HASH_KEY, "instance_dir": instance,
-                      "database_url": f"sqlite:///{instance / 'claimsite.sqlite3'}"})
+    app = create_app(
+        {
+            "env": "test",
+            "secret_key": SECRET,
+            "hash_key": HASH_KEY,
+            "instance_dir": instance,
+            "database_url": f"sqlite:///{instance / 'claimsite.sqlite3'}",
+        }
+    )
     app.config["TESTING"] = True
     return app
 

@@ -44,11 +44,20 @@ class Gunicorn:
         self.process: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> Gunicorn:
-        command = [sys.executable, "-m", "gunicorn", "--workers", str(self.workers),
-                   "--bind", f"{HOST}:{self.port}", "wsgi:app"]
+        command = [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--workers",
+            str(self.workers),
+            "--bind",
+            f"{HOST}:{self.port}",
+            "wsgi:app",
+        ]
         with self.log.open("wb") as out:
-            self.process = subprocess.Popen(command, cwd=REPO, env=self.env, stdout=out, stderr=subprocess.STDOUT,
-                                            start_new_session=True)
+            self.process = subprocess.Popen(
+                command, cwd=REPO, env=self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
         deadline = time.monotonic() + STARTUP_SECONDS
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

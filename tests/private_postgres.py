@@ -36,8 +36,9 @@ class PrivateCluster:
         if self._user:
             entry = pwd.getpwnam(self._user)
             os.chown(self.folder, entry.pw_uid, entry.pw_gid)
-        self._run(BIN / "initdb", "-D", self.data, "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8",
-                  "--locale", "C")
+        self._run(
+            BIN / "initdb", "-D", self.data, "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8", "--locale", "C"
+        )
 
     def _run(self, *args: object) -> None:
         command = [str(arg) for arg in args]
@@ -47,8 +48,10 @@ class PrivateCluster:
 
     def start(self) -> PrivateCluster:
         # The socket goes into our own folder (the system's may not be writable by us); fsync off: test data.
-        options = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.folder} -c fsync=off " \
-                  "-c synchronous_commit=off -c full_page_writes=off"
+        options = (
+            f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.folder} -c fsync=off "
+            "-c synchronous_commit=off -c full_page_writes=off"
+        )
         self._run(BIN / "pg_ctl", "start", "-w", "-D", self.data, "-l", self.log, "-o", options)
         return self
 

@@ -48,8 +48,7 @@ class _Handler:
     def __init__(self, server: SMTPServer) -> None:
         self.server = server
 
-    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,
-                          rcpt_options: list[str]) -> str:
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]) -> str:
         reply = self.server.refuse.get(address)
         if reply:
             return reply

@@ -138,8 +138,7 @@ def test_text_in_a_language_the_campaign_does_not_offer(campaign_folder: Campaig
     data["hero"]["title"]["de"] = "Hast du Demo benutzt?"
     text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
     [message] = problems_of(campaign_folder, text)
-    assert f"line {line_of(text, 'de: Hast')}: hero.title.de: 'de' is not one of this campaign's languages" \
-        in message
+    assert f"line {line_of(text, 'de: Hast')}: hero.title.de: 'de' is not one of this campaign's languages" in message
 
 
 def test_plain_string_where_text_per_language_is_expected(campaign_folder: CampaignFolder) -> None:
@@ -238,8 +237,12 @@ def test_check_passes_on_shipped_campaigns(shipped_app) -> None:
 def test_production_refuses_to_start_with_an_invalid_campaign(campaign_folder: CampaignFolder, make_app) -> None:
     campaign_folder.write("democlaim", text=GOOD.replace("status: open", "status: opne"))
     with pytest.raises(CampaignConfigError, match="status: expected"):
-        make_app(env="production", campaigns_dir=campaign_folder.path, mail_url="smtp://127.0.0.1:1",
-                 sealing_public_key=PRODUCTION_PUBLIC_KEY)
+        make_app(
+            env="production",
+            campaigns_dir=campaign_folder.path,
+            mail_url="smtp://127.0.0.1:1",
+            sealing_public_key=PRODUCTION_PUBLIC_KEY,
+        )
 
 
 def test_new_writes_a_valid_commented_file_and_list_shows_it(campaign_folder: CampaignFolder, make_app) -> None:
@@ -271,11 +274,16 @@ def test_shipped_campaign_files_have_no_warnings() -> None:
         assert load_campaign_file(path, SCHEMAS).warnings == [], path
 
 
-@pytest.mark.parametrize("text", [textwrap.dedent("""\
+@pytest.mark.parametrize(
+    "text",
+    [
+        textwrap.dedent("""\
     slug: democlaim
     hosts: [democlaim.example]
     status: open
-    """)])
+    """)
+    ],
+)
 def test_many_missing_fields_each_named(campaign_folder: CampaignFolder, text: str) -> None:
     messages = problems_of(campaign_folder, text)
     for name in ("name", "organisation", "target_company", "hero"):

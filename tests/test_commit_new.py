@@ -24,27 +24,46 @@ def sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
 
 
 def new_signup(address_hash: str, token: str) -> dict[str, object]:
-    return {"token": token, "campaign": "tiktokclaim", "email_hash": address_hash, "language": "nl",
-            "stage": "started", "created_at": utcnow(), "code_attempts": 0, "codes_sent": 0}
+    return {
+        "token": token,
+        "campaign": "tiktokclaim",
+        "email_hash": address_hash,
+        "language": "nl",
+        "stage": "started",
+        "created_at": utcnow(),
+        "code_attempts": 0,
+        "codes_sent": 0,
+    }
 
 
 def rows_for(steps: list[str]) -> list[Dependent]:
     now = utcnow()
-    return [*(Dependent(SignupEvent.__table__, {"step": step, "at": now}, parent_column="signup_id") for step in steps),
-            Dependent(Job.__table__, {"kind": "test", "payload": "{}", "status": "pending", "attempts": 0,
-                                      "run_after": now, "created_at": now})]
+    return [
+        *(Dependent(SignupEvent.__table__, {"step": step, "at": now}, parent_column="signup_id") for step in steps),
+        Dependent(
+            Job.__table__,
+            {"kind": "test", "payload": "{}", "status": "pending", "attempts": 0, "run_after": now, "created_at": now},
+        ),
+    ]
 
 
 def counts(session: Session) -> tuple[int, int, int]:
-    return (session.scalar(select(func.count()).select_from(Signup)) or 0,
-            session.scalar(select(func.count()).select_from(SignupEvent)) or 0,
-            session.scalar(select(func.count()).select_from(Job)) or 0)
+    return (
+        session.scalar(select(func.count()).select_from(Signup)) or 0,
+        session.scalar(select(func.count()).select_from(SignupEvent)) or 0,
+        session.scalar(select(func.count()).select_from(Job)) or 0,
+    )
 
 
 def test_a_new_row_and_its_dependents_are_committed_together_in_order(sessions: sessionmaker[Session]) -> None:
     with sessions() as session:
-        new_id = commit_new(session, Signup.__table__, new_signup("a" * 64, "t1"), ("campaign", "email_hash"),
-                            rows_for(["form", "code-sent", "third"]))
+        new_id = commit_new(
+            session,
+            Signup.__table__,
+            new_signup("a" * 64, "t1"),
+            ("campaign", "email_hash"),
+            rows_for(["form", "code-sent", "third"]),
+        )
         assert new_id is not None and not session.in_transaction()
     with sessions() as other:  # committed: another connection sees it all
         signup = other.get(Signup, new_id)
@@ -55,10 +74,16 @@ def test_a_new_row_and_its_dependents_are_committed_together_in_order(sessions: 
 
 def test_an_existing_unique_key_writes_nothing(sessions: sessionmaker[Session]) -> None:
     with sessions() as session:
-        first = commit_new(session, Signup.__table__, new_signup("b" * 64, "t1"), ("campaign", "email_hash"),
-                           rows_for(["form"]))
-        again = commit_new(session, Signup.__table__, new_signup("b" * 64, "t2"), ("campaign", "email_hash"),
-                           rows_for(["form", "code-sent"]))
+        first = commit_new(
+            session, Signup.__table__, new_signup("b" * 64, "t1"), ("campaign", "email_hash"), rows_for(["form"])
+        )
+        again = commit_new(
+            session,
+            Signup.__table__,
+            new_signup("b" * 64, "t2"),
+            ("campaign", "email_hash"),
+            rows_for(["form", "code-sent"]),
+        )
         assert first is not None and again is None
         assert counts(session) == (1, 1, 1)
         assert session.scalar(select(Signup.token)) == "t1"
@@ -68,8 +93,9 @@ def test_another_unique_key_still_fails_loudly(sessions: sessionmaker[Session]) 
     with sessions() as session:
         commit_new(session, Signup.__table__, new_signup("c" * 64, "same"), ("campaign", "email_hash"))
         with pytest.raises(sqlalchemy.exc.IntegrityError):  # the token is unique too, and not the key given
-            commit_new(session, Signup.__table__, new_signup("d" * 64, "same"), ("campaign", "email_hash"),
-                       rows_for(["form"]))
+            commit_new(
+                session, Signup.__table__, new_signup("d" * 64, "same"), ("campaign", "email_hash"), rows_for(["form"])
+            )
         session.rollback()
         assert counts(session) == (1, 0, 0)
 
@@ -91,12 +117,22 @@ def test_an_upsert_writes_the_same_rows_for_a_new_and_a_known_key(sessions: sess
         values = {**new_signup("f" * 64, token), "language": language, "codes_sent": 1}
         update = OnConflict(("campaign", "email_hash"), {"language": Excluded("language"), "codes_sent": Added()})
         now = utcnow()
-        rows = [Dependent(PersonalRecord.__table__, {"sealed_answers": token.encode(), "working_answers": b"w"},
-                          parent_column="signup_id",
-                          on_conflict=OnConflict(("signup_id",), {"pending": Excluded("sealed_answers"),
-                                                                  "pending_from": token})),
-                *(Dependent(SignupEvent.__table__, {"step": IfNew(f"{step}-new", f"{step}-known"), "at": now},
-                            parent_column="signup_id") for step in ("a", "b"))]
+        rows = [
+            Dependent(
+                PersonalRecord.__table__,
+                {"sealed_answers": token.encode(), "working_answers": b"w"},
+                parent_column="signup_id",
+                on_conflict=OnConflict(("signup_id",), {"pending": Excluded("sealed_answers"), "pending_from": token}),
+            ),
+            *(
+                Dependent(
+                    SignupEvent.__table__,
+                    {"step": IfNew(f"{step}-new", f"{step}-known"), "at": now},
+                    parent_column="signup_id",
+                )
+                for step in ("a", "b")
+            ),
+        ]
         return commit_upsert(session, Signup.__table__, values, ("campaign", "email_hash"), update, "token", rows)
 
     with sessions() as session:

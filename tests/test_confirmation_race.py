@@ -95,6 +95,7 @@ def the_signup(app: Flask) -> Signup:
 
 def test_payment_reported_while_the_mandate_is_made(app: Flask, stripe_server: Any) -> None:
     client, _, completed = paid_at_stripe(app, stripe_server)
+
     def pay() -> None:  # while the mandate job holds the sign-up it read: unpaid
         assert post_event(client, stripe_server, completed).get_json()["status"] == "paid"
 
@@ -156,8 +157,12 @@ def left_between_the_two(app: Flask, stripe_server: Any) -> None:
     with app.app_context():
         db = db_session()
         db.execute(update(Signup).values(confirmed_at=None))
-        assert db.execute(update(Job).where(Job.kind == "confirmation", Job.status == "pending")
-                          .values(status="cancelled")).rowcount == 1
+        assert (
+            db.execute(
+                update(Job).where(Job.kind == "confirmation", Job.status == "pending").values(status="cancelled")
+            ).rowcount
+            == 1
+        )
         db.commit()
 
 
@@ -197,6 +202,7 @@ def test_withdrawn_while_the_mandate_is_made(app: Flask, stripe_server: Any) -> 
     client = app.test_client()
     sign_up(app, client)
     assert working_copy_of(app) != (None, None)
+
     def withdrawn() -> None:  # while the mandate job holds the sign-up it read: not withdrawn
         with app.app_context():
             db = db_session()

@@ -66,9 +66,12 @@ def drop_connections(app: Flask) -> int:
     engine = sqlalchemy.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
     try:
         with engine.connect() as connection:
-            return len(connection.execute(sqlalchemy.text(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :name"),
-                {"name": url.database}).all())
+            return len(
+                connection.execute(
+                    sqlalchemy.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :name"),
+                    {"name": url.database},
+                ).all()
+            )
     finally:
         engine.dispose()
 
@@ -77,16 +80,21 @@ def counts(app: Flask) -> tuple[int, int]:
     """(sign-ups, mail jobs) in the app's database."""
     with app.app_context():
         db = db_session()
-        return (db.scalar(select(func.count()).select_from(Signup)) or 0,
-                db.scalar(select(func.count()).select_from(Job).where(Job.kind == "mail")) or 0)
+        return (
+            db.scalar(select(func.count()).select_from(Signup)) or 0,
+            db.scalar(select(func.count()).select_from(Job).where(Job.kind == "mail")) or 0,
+        )
 
 
 def signup_state(app: Flask) -> tuple[Stage, list[str]]:
     with app.app_context():
         signup = db_session().scalars(select(Signup).order_by(Signup.id.desc())).first()
         assert signup is not None
-        steps = db_session().scalars(select(SignupEvent.step).where(SignupEvent.signup_id == signup.id)
-                                     .order_by(SignupEvent.id)).all()
+        steps = (
+            db_session()
+            .scalars(select(SignupEvent.step).where(SignupEvent.signup_id == signup.id).order_by(SignupEvent.id))
+            .all()
+        )
         return signup.stage, list(steps)
 
 
@@ -190,16 +198,28 @@ def outage(request: pytest.FixtureRequest, make_app: Callable[..., Flask]) -> It
     engine.dispose()
 
 
-TYPED = {**VALID, "name": "Anna de Vries-Ölçek", "email": "anna.ozcelik@example.org", "phone": "06 23456789",
-         "street": "Lange Nieuwstraat 12", "postcode": "3512 PH", "city": "Utrecht", "birth_date": "1987-11-23"}
+TYPED = {
+    **VALID,
+    "name": "Anna de Vries-Ölçek",
+    "email": "anna.ozcelik@example.org",
+    "phone": "06 23456789",
+    "street": "Lange Nieuwstraat 12",
+    "postcode": "3512 PH",
+    "city": "Utrecht",
+    "birth_date": "1987-11-23",
+}
 
 
-@pytest.mark.parametrize(("language", "notice"), [
-    ("", "We konden je gegevens nu niet opslaan"),
-    ("en", "We could not save your details just now"),
-])
+@pytest.mark.parametrize(
+    ("language", "notice"),
+    [
+        ("", "We konden je gegevens nu niet opslaan"),
+        ("en", "We could not save your details just now"),
+    ],
+)
 def test_the_join_form_comes_back_with_everything_typed_when_the_database_is_away(
-        outage: Outage, language: str, notice: str) -> None:
+    outage: Outage, language: str, notice: str
+) -> None:
     client = outage.app.test_client()
     prefix = f"/{language}" if language else ""
     html = client.get(f"{prefix}/join", base_url=TIKTOK).get_data(as_text=True)
@@ -213,8 +233,9 @@ def test_the_join_form_comes_back_with_everything_typed_when_the_database_is_awa
     assert page.index(notice) < page.index('<form method="post"')  # the message is on top of the form
     shown = {**TYPED, "phone": "+31623456789"}  # as the form normalised it when it checked the answers
     for name in ("name", "email", "phone", "street", "postcode", "city", "birth_date"):
-        assert re.search(rf'name="{name}"[^>]*value="{re.escape(shown[name])}"', page) or \
-            re.search(rf'value="{re.escape(shown[name])}"[^>]*name="{name}"', page), name
+        assert re.search(rf'name="{name}"[^>]*value="{re.escape(shown[name])}"', page) or re.search(
+            rf'value="{re.escape(shown[name])}"[^>]*name="{name}"', page
+        ), name
     assert re.search(r'name="csrf_token"[^>]*value="[^"]+"', page)  # it can be sent again as it is
     outage.back()
     token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
@@ -224,7 +245,8 @@ def test_the_join_form_comes_back_with_everything_typed_when_the_database_is_awa
 
 @pytest.mark.parametrize(("language", "title"), [("", "Even niet bereikbaar"), ("en", "Briefly unavailable")])
 def test_other_pages_answer_503_in_the_visitors_language_when_the_database_is_away(
-        outage: Outage, language: str, title: str) -> None:
+    outage: Outage, language: str, title: str
+) -> None:
     client = outage.app.test_client()
     assert post_form(client, language).status_code == 302
     outage.away()
@@ -236,7 +258,6 @@ def test_other_pages_answer_503_in_the_visitors_language_when_the_database_is_aw
     assert title in page and f'<html lang="{language or "nl"}">' in page
     outage.back()
     assert client.get(f"{prefix}/join/verify", base_url=TIKTOK).status_code == 200
-
 
 
 def test_the_staff_console_answers_503_when_the_database_is_away(make_app: Callable[..., Flask]) -> None:
@@ -251,9 +272,12 @@ def test_the_staff_console_answers_503_when_the_database_is_away(make_app: Calla
     engine.dispose()
     path.rename(path.with_name(path.name + ".aside"))
     path.mkdir()  # the file cannot be opened any more
-    for response in (client.get("/", base_url=ADMIN),
-                     post(anonymous, "/login", {"csrf_token": login_form, "email": "mira@somi.nl", "password": "x",
-                                                "code": "000000"})):
+    for response in (
+        client.get("/", base_url=ADMIN),
+        post(
+            anonymous, "/login", {"csrf_token": login_form, "email": "mira@somi.nl", "password": "x", "code": "000000"}
+        ),
+    ):
         page = response.get_data(as_text=True)
         assert response.status_code == 503, page[:1000]
         assert int(response.headers["Retry-After"]) > 0 and response.headers["Cache-Control"] == "no-store"

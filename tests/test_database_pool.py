@@ -60,17 +60,29 @@ def test_connections_lost_during_commit_new_are_replaced_and_the_row_written_onc
 
     upgrade(engine.url.render_as_string(hide_password=False))
     with engine.connect() as one, engine.connect() as two:  # two connections in the pool
-        ended = [connection.execute(sqlalchemy.text("SELECT pg_backend_pid()")).scalar_one()
-                 for connection in (one, two)]
+        ended = [
+            connection.execute(sqlalchemy.text("SELECT pg_backend_pid()")).scalar_one() for connection in (one, two)
+        ]
     for pid in ended:
         terminate(pid)
 
     def new_signup(token: str) -> int | None:
         with Session(engine) as session:
-            return db.commit_new(session, Signup.__table__, {
-                "token": token, "campaign": "tiktokclaim", "email_hash": token * 8, "language": "nl",
-                "stage": "started", "created_at": db.utcnow(), "code_attempts": 0, "codes_sent": 0,
-            }, ("campaign", "email_hash"))
+            return db.commit_new(
+                session,
+                Signup.__table__,
+                {
+                    "token": token,
+                    "campaign": "tiktokclaim",
+                    "email_hash": token * 8,
+                    "language": "nl",
+                    "stage": "started",
+                    "created_at": db.utcnow(),
+                    "code_attempts": 0,
+                    "codes_sent": 0,
+                },
+                ("campaign", "email_hash"),
+            )
 
     assert new_signup("lostconn") is not None  # no error: the second try went to a new connection
     with engine.connect() as connection:

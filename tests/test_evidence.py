@@ -49,8 +49,16 @@ VERSION = "2026-11-01"
 
 
 def export_evidence(app: Flask, out: Path, *extra: str, key: Path | None = None) -> Result:
-    args = ["export", "evidence", "tiktokclaim", "--private-key", str(key or development_private_key(app)),
-            "--out", str(out), *extra]
+    args = [
+        "export",
+        "evidence",
+        "tiktokclaim",
+        "--private-key",
+        str(key or development_private_key(app)),
+        "--out",
+        str(out),
+        *extra,
+    ]
     result = app.test_cli_runner().invoke(args=args)
     assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
     return result
@@ -77,8 +85,9 @@ def db_signups(app: Flask) -> dict[str, Signup]:
         return {s.token[:12]: s for s in db_session().scalars(select(Signup).where(participant()))}
 
 
-def rewrite_zip(source: Path, target: Path, change: dict[str, bytes | None],
-                add: dict[str, bytes] | None = None) -> None:
+def rewrite_zip(
+    source: Path, target: Path, change: dict[str, bytes | None], add: dict[str, bytes] | None = None
+) -> None:
     """A copy of ``source`` with some entries replaced (None: left out) and some added."""
     with zipfile.ZipFile(source) as old, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as new:
         for info in old.infolist():
@@ -95,8 +104,7 @@ def rewrite_zip(source: Path, target: Path, change: dict[str, bytes | None],
 def test_the_package_holds_what_was_typed_and_what_the_database_recorded(db_app: Flask, tmp_path: Path) -> None:
     join_fully(db_app, db_app.test_client(), "en")
     deliver(db_app)  # its mandate PDF, then the confirmation
-    join_fully(db_app, db_app.test_client(), "", email="bob@example.org", name="Bob Jansen",
-               birth_date="1985-02-03")
+    join_fully(db_app, db_app.test_client(), "", email="bob@example.org", name="Bob Jansen", birth_date="1985-02-03")
     assert post_form(db_app.test_client(), "en", email="carla@example.org", name="Carla Visser").status_code == 302
     deliver(db_app)
     folder = tmp_path / "packages"
@@ -117,12 +125,31 @@ def test_the_package_holds_what_was_typed_and_what_the_database_recorded(db_app:
         assert rows.keys() == recorded.keys()
         anna, bob = sorted(rows.values(), key=lambda row: row["name"])
         # What was typed (the phone number as the form normalised it) ...
-        assert (anna["name"], anna["email"], anna["phone"], anna["street"], anna["postcode"], anna["city"],
-                anna["country"], anna["birth_date"]) == (
-            VALID["name"], VALID["email"], "+31612345678", VALID["street"], VALID["postcode"], VALID["city"],
-            VALID["country"], VALID["birth_date"])
+        assert (
+            anna["name"],
+            anna["email"],
+            anna["phone"],
+            anna["street"],
+            anna["postcode"],
+            anna["city"],
+            anna["country"],
+            anna["birth_date"],
+        ) == (
+            VALID["name"],
+            VALID["email"],
+            "+31612345678",
+            VALID["street"],
+            VALID["postcode"],
+            VALID["city"],
+            VALID["country"],
+            VALID["birth_date"],
+        )
         assert (bob["name"], bob["email"], bob["birth_date"], bob["language"]) == (
-            "Bob Jansen", "bob@example.org", "1985-02-03", "nl")
+            "Bob Jansen",
+            "bob@example.org",
+            "1985-02-03",
+            "nl",
+        )
         # ... and what the database recorded.
         for reference, row in rows.items():
             signup = recorded[reference]
@@ -134,13 +161,14 @@ def test_the_package_holds_what_was_typed_and_what_the_database_recorded(db_app:
             assert row["mandate_file"] == f"mandates/{reference}.pdf" and pdf.startswith(b"%PDF-")
             assert hashlib.sha256(pdf).hexdigest() == signup.mandate_sha256 and row["mandate_check"] == "matches"
             language = signup.language
-            assert row["agreements_check"] == "; ".join(f"{name}@{VERSION}/{language}: matches"
-                                                        for name in AGREEMENTS)
+            assert row["agreements_check"] == "; ".join(f"{name}@{VERSION}/{language}: matches" for name in AGREEMENTS)
         # The accepted versions of the agreement texts, as the campaign files hold them.
         for name in AGREEMENTS:
             for language in ("en", "nl"):
-                assert package.read(f"agreements/{name}/{VERSION}/{language}.md") == \
-                    template_file(name, language).read_bytes()
+                assert (
+                    package.read(f"agreements/{name}/{VERSION}/{language}.md")
+                    == template_file(name, language).read_bytes()
+                )
         assert read_csv(package, "duplicates.csv") == [] and read_csv(package, "problems.csv") == []
         readme = package.read("README.txt").decode()
         assert "sha256sum -c manifest.sha256" in readme and "2 participant(s), 0 duplicate(s)" in readme
@@ -161,10 +189,13 @@ def test_the_package_holds_what_was_typed_and_what_the_database_recorded(db_app:
     with zipfile.ZipFile(out) as package:
         package.extractall(unzipped)
     assert subprocess.run(["sha256sum", "--quiet", "-c", "manifest.sha256"], cwd=unzipped).returncode == 0
-    (unzipped / "participants.csv").write_bytes((unzipped / "participants.csv").read_bytes()
-                                                .replace(b"Bob Jansen", b"Bob Janssen"))
-    assert subprocess.run(["sha256sum", "--quiet", "-c", "manifest.sha256"], cwd=unzipped,
-                          capture_output=True).returncode != 0
+    (unzipped / "participants.csv").write_bytes(
+        (unzipped / "participants.csv").read_bytes().replace(b"Bob Jansen", b"Bob Janssen")
+    )
+    assert (
+        subprocess.run(["sha256sum", "--quiet", "-c", "manifest.sha256"], cwd=unzipped, capture_output=True).returncode
+        != 0
+    )
 
     # A package is never overwritten unless asked.
     before = out.read_bytes()
@@ -216,8 +247,11 @@ def test_the_manifest_catches_a_changed_added_or_missing_file(db_app: Flask, tmp
     forged = tmp_path / "forged.zip"
     new_rows = rows.replace(b"Anna de Vries", b"Anna de Vriez")
     with zipfile.ZipFile(out) as package:
-        lines = package.read("manifest.sha256").decode().replace(
-            hashlib.sha256(rows).hexdigest(), hashlib.sha256(new_rows).hexdigest())
+        lines = (
+            package.read("manifest.sha256")
+            .decode()
+            .replace(hashlib.sha256(rows).hexdigest(), hashlib.sha256(new_rows).hexdigest())
+        )
     rewrite_zip(out, forged, {"participants.csv": new_rows, "manifest.sha256": lines.encode()})
     assert verify_package(forged).ok  # consistent in itself ...
     check = verify_package(forged, manifest_sha256)
@@ -247,11 +281,19 @@ def test_the_same_claimant_under_two_addresses_is_one_participant(db_app: Flask,
     deliver(db_app)
     # Two parents join for the same child, each with their own address.
     child = {"for_whom": "child", "child_birth_date": "2014-03-02"}
-    mark = join_fully(db_app, db_app.test_client(), "en", email="mark@example.org", name="Mark Bakker",
-                      child_name="Tim Bakker", **child)
+    mark = join_fully(
+        db_app,
+        db_app.test_client(),
+        "en",
+        email="mark@example.org",
+        name="Mark Bakker",
+        child_name="Tim Bakker",
+        **child,
+    )
     deliver(db_app)
-    eva = join_fully(db_app, db_app.test_client(), "en", email="eva@example.org", name="Eva Smit",
-                     child_name="tim bakker", **child)
+    eva = join_fully(
+        db_app, db_app.test_client(), "en", email="eva@example.org", name="Eva Smit", child_name="tim bakker", **child
+    )
     deliver(db_app)
     # Same name, another date of birth: someone else.
     other = join_fully(db_app, db_app.test_client(), "en", email="anna2@example.org", birth_date="1991-05-01")
@@ -273,8 +315,9 @@ def test_the_same_claimant_under_two_addresses_is_one_participant(db_app: Flask,
     assert sorted(row["reference"] for row in rows) == sorted([ref[home.id], ref[mark.id], ref[other.id]])
     assert duplicates.keys() == {ref[work.id], ref[eva.id]}
     assert duplicates[ref[work.id]]["duplicate_of"] == ref[home.id]
-    assert duplicates[ref[work.id]]["reason"] == f"same person (name and date of birth), signed earlier as " \
-                                                  f"{ref[home.id]}"
+    assert (
+        duplicates[ref[work.id]]["reason"] == f"same person (name and date of birth), signed earlier as {ref[home.id]}"
+    )
     assert duplicates[ref[work.id]]["name"] == "anna  DE VRIËS"  # as typed, for the lawyers to judge
     assert duplicates[ref[eva.id]]["duplicate_of"] == ref[mark.id]
     assert duplicates[ref[eva.id]]["reason"].startswith("same child (name and date of birth)")
@@ -304,8 +347,9 @@ def test_the_claimant_rule() -> None:
     assert claimant({"email": "x@example.org"}, asks_birth_date=True) is None  # nothing to compare: never a duplicate
 
 
-def test_missing_mandates_and_changed_texts_are_listed_not_dropped(make_app: Any, database_url: str,
-                                                                   campaign_folder: Any, tmp_path: Path) -> None:
+def test_missing_mandates_and_changed_texts_are_listed_not_dropped(
+    make_app: Any, database_url: str, campaign_folder: Any, tmp_path: Path
+) -> None:
     campaign_folder.copy_shipped()
     upgrade(database_url)
     app = make_app(database_url=database_url, campaigns_dir=campaign_folder.path)
@@ -332,9 +376,16 @@ def test_missing_mandates_and_changed_texts_are_listed_not_dropped(make_app: Any
         rows = {row["reference"]: row for row in read_csv(package, "participants.csv")}
         problems = sorted((row["reference"], row["problem"]) for row in read_csv(package, "problems.csv"))
         names = set(package.namelist())
-    assert sorted(problems) == sorted([
-        (a, "mandate-differs"), (a, "agreement-template-missing"), (a, "agreement-differs"),
-        (b, "mandate-missing"), (b, "agreement-template-missing"), (b, "agreement-differs")])
+    assert sorted(problems) == sorted(
+        [
+            (a, "mandate-differs"),
+            (a, "agreement-template-missing"),
+            (a, "agreement-differs"),
+            (b, "mandate-missing"),
+            (b, "agreement-template-missing"),
+            (b, "agreement-differs"),
+        ]
+    )
     assert rows.keys() == {a, b}  # both are still participants, flagged
     assert (rows[a]["mandate_file"], rows[a]["mandate_check"]) == (f"mandates/{a}.pdf", "DIFFERS")
     assert (rows[b]["mandate_file"], rows[b]["mandate_check"]) == ("", "missing")
@@ -357,8 +408,9 @@ def test_a_wrong_private_key_leaves_no_package(db_app: Flask, tmp_path: Path) ->
     assert list(folder.iterdir()) == []  # neither the package nor a partial or scratch file
     no_key = db_app.test_cli_runner().invoke(args=["export", "evidence", "tiktokclaim", "--out", "x.zip"])
     assert no_key.exit_code != 0 and "--private-key" in no_key.output
-    unknown = db_app.test_cli_runner().invoke(args=["export", "evidence", "nosuchclaim", "--private-key", str(wrong),
-                                                    "--out", str(folder / "p.zip")])
+    unknown = db_app.test_cli_runner().invoke(
+        args=["export", "evidence", "nosuchclaim", "--private-key", str(wrong), "--out", str(folder / "p.zip")]
+    )
     assert unknown.exit_code == 1 and "no campaign 'nosuchclaim'" in unknown.output
     assert list(folder.iterdir()) == []
 
@@ -378,25 +430,57 @@ def add_participants(app: Flask, count: int) -> None:
         session = db_session()
         first = (session.scalar(select(Signup.id).order_by(Signup.id.desc()).limit(1)) or 0) + 1
         loaded = site().registry.snapshot.campaigns["tiktokclaim"]
-        texts = {a.id: agreement_text(site().settings.campaigns_dir, loaded, a, "en", participant="Test Deelnemer")
-                 for a in loaded.campaign.signup.agreements}  # type: ignore[union-attr]
+        texts = {
+            a.id: agreement_text(site().settings.campaigns_dir, loaded, a, "en", participant="Test Deelnemer")
+            for a in loaded.campaign.signup.agreements
+        }  # type: ignore[union-attr]
         seal = site().sealing_key.seal
         now = dt.datetime.now(dt.UTC)
         signups, records, accepted = [], [], []
         for signup_id in range(first, first + count):
-            answers = {"name": "Test Deelnemer", "email": f"p{signup_id}@example.org", "country": "NL",
-                       "birth_date": (dt.date(1940, 1, 1) + dt.timedelta(days=signup_id)).isoformat()}
+            answers = {
+                "name": "Test Deelnemer",
+                "email": f"p{signup_id}@example.org",
+                "country": "NL",
+                "birth_date": (dt.date(1940, 1, 1) + dt.timedelta(days=signup_id)).isoformat(),
+            }
             pdf = b"%PDF-1.4\n" + os.urandom(PDF_BYTES)
-            signups.append({"id": signup_id, "token": secrets.token_urlsafe(32), "campaign": "tiktokclaim",
-                            "email_hash": secrets.token_hex(32), "language": "en", "stage": Stage.SIGNED,
-                            "created_at": now, "verified_at": now, "signed_at": now, "code_attempts": 0,
-                            "codes_sent": 1, "signature_kind": "typed", "payment_required": False,
-                            "mandate_sha256": hashlib.sha256(pdf).hexdigest()})
-            records.append({"signup_id": signup_id, "sealed_mandate": seal(pdf), "sealed_answers": seal(
-                json.dumps(answers, ensure_ascii=False, sort_keys=True).encode())})
-            accepted += [{"signup_id": signup_id, "agreement": name, "version": text.agreement.version,
-                          "language": "en", "text_sha256": text.sha256, "accepted_at": now}
-                         for name, text in texts.items()]
+            signups.append(
+                {
+                    "id": signup_id,
+                    "token": secrets.token_urlsafe(32),
+                    "campaign": "tiktokclaim",
+                    "email_hash": secrets.token_hex(32),
+                    "language": "en",
+                    "stage": Stage.SIGNED,
+                    "created_at": now,
+                    "verified_at": now,
+                    "signed_at": now,
+                    "code_attempts": 0,
+                    "codes_sent": 1,
+                    "signature_kind": "typed",
+                    "payment_required": False,
+                    "mandate_sha256": hashlib.sha256(pdf).hexdigest(),
+                }
+            )
+            records.append(
+                {
+                    "signup_id": signup_id,
+                    "sealed_mandate": seal(pdf),
+                    "sealed_answers": seal(json.dumps(answers, ensure_ascii=False, sort_keys=True).encode()),
+                }
+            )
+            accepted += [
+                {
+                    "signup_id": signup_id,
+                    "agreement": name,
+                    "version": text.agreement.version,
+                    "language": "en",
+                    "text_sha256": text.sha256,
+                    "accepted_at": now,
+                }
+                for name, text in texts.items()
+            ]
         session.execute(insert(Signup), signups)
         session.execute(insert(PersonalRecord), records)
         session.execute(insert(AcceptedAgreement), accepted)
@@ -433,7 +517,6 @@ def test_memory_does_not_grow_with_the_campaign(db_app: Flask, tmp_path: Path) -
     allowance = 3 * n * MEMORY_PER_SIGNUP + 256 * 1024
     assert large - small < allowance, (small, large, allowance)
     assert large < 4 * n * PDF_BYTES / 2, (large, 4 * n * PDF_BYTES)  # well under the mandates' size
-
 
 
 def test_what_visitors_typed_cannot_become_a_spreadsheet_formula() -> None:

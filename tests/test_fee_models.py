@@ -34,8 +34,10 @@ from tests.test_signup import VALID, code_of, deliver
 
 FACEBOOK = "https://facebookleak.somi.nl"
 TIKTOK = "https://tiktokclaim.org"
-FLAT_SENTENCE = ("No cure, no pay: only if the claim succeeds, you pay a fixed fee of €50.00 out of the compensation "
-                 "you receive (never more than the compensation itself).")
+FLAT_SENTENCE = (
+    "No cure, no pay: only if the claim succeeds, you pay a fixed fee of €50.00 out of the compensation "
+    "you receive (never more than the compensation itself)."
+)
 NO_CHOICE = "Please choose what you will pay if the claim succeeds."
 
 
@@ -98,14 +100,16 @@ def participants(app: Flask, slug: str = "facebookleak") -> int:
     with app.app_context():
         from core.data.db import db_session
 
-        return db_session().scalar(select(func.count()).select_from(Signup)
-                                   .where(participant(), Signup.campaign == slug))  # type: ignore[return-value]
+        return db_session().scalar(
+            select(func.count()).select_from(Signup).where(participant(), Signup.campaign == slug)
+        )  # type: ignore[return-value]
 
 
 def pdf_text(pdf: bytes, tmp_path: Path) -> str:
     (tmp_path / "mandate.pdf").write_bytes(pdf)
-    text = subprocess.run(["pdftotext", str(tmp_path / "mandate.pdf"), "-"], capture_output=True, text=True,
-                          check=True).stdout
+    text = subprocess.run(
+        ["pdftotext", str(tmp_path / "mandate.pdf"), "-"], capture_output=True, text=True, check=True
+    ).stdout
     return " ".join(text.split())
 
 
@@ -137,8 +141,10 @@ def test_one_fee_model_per_campaign_with_a_signup(campaign_folder: CampaignFolde
     assert no_signup.line == line_of(path, "no_cure_no_pay:")
 
 
-@pytest.mark.parametrize(("amount", "words"), [
-    (-5, "should be greater than"), (0, "should be greater than 0"), ("17.505", "2 decimal places")])
+@pytest.mark.parametrize(
+    ("amount", "words"),
+    [(-5, "should be greater than"), (0, "should be greater than 0"), ("17.505", "2 decimal places")],
+)
 def test_subscription_amount_is_checked(campaign_folder: CampaignFolder, amount: Any, words: str) -> None:
     subscription = {"amount": amount, "description": {"nl": "Deelname", "en": "Taking part"}}
     path = with_fee_model(campaign_folder, {"subscription": subscription})
@@ -150,8 +156,9 @@ def test_subscription_amount_is_checked(campaign_folder: CampaignFolder, amount:
 # -- no cure, no pay ----------------------------------------------------------------------------------------------
 
 
-def test_no_cure_no_pay_choice_is_signed_and_kept(campaign_folder: CampaignFolder, make_app: Callable[..., Flask],
-                                                  tmp_path: Path) -> None:
+def test_no_cure_no_pay_choice_is_signed_and_kept(
+    campaign_folder: CampaignFolder, make_app: Callable[..., Flask], tmp_path: Path
+) -> None:
     path = with_fee_model(campaign_folder, {"no_cure_no_pay": {"flat": 50, "share": 20}})
     app = make_app(campaigns_dir=campaign_folder.path)
     client = verified_client(app)
@@ -161,8 +168,10 @@ def test_no_cure_no_pay_choice_is_signed_and_kept(campaign_folder: CampaignFolde
     dutch_page, _ = signing_page(client, "/join/sign")  # the default language, without a prefix
     assert 'lang="nl"' in dutch_page and dutch_page.count('name="fee_option"') == 2
     assert "€\xa050,00" in dutch_page  # Dutch amounts, whatever the state of the catalog
-    for msgid, text in [("%(amount)s if we win", {"amount": "€\xa050,00"}),
-                        ("%(share)s of the compensation if we win", {"share": "20%"})]:
+    for msgid, text in [
+        ("%(amount)s if we win", {"amount": "€\xa050,00"}),
+        ("%(share)s of the compensation if we win", {"share": "20%"}),
+    ]:
         translated = dutch(msgid)
         if translated:
             assert str(escape(translated % text)) in dutch_page
@@ -195,8 +204,10 @@ def test_no_cure_no_pay_choice_is_signed_and_kept(campaign_folder: CampaignFolde
 
     # The campaign raises its flat fee: what Anna signed stays as it was, new sign-ups get the new amount.
     path.write_text(path.read_text(encoding="utf-8").replace("flat: 50", "flat: 75"), encoding="utf-8")
-    later = make_app(campaigns_dir=campaign_folder.path,
-                     database_url=app.extensions["claimsite.db"].engine.url.render_as_string(hide_password=False))
+    later = make_app(
+        campaigns_dir=campaign_folder.path,
+        database_url=app.extensions["claimsite.db"].engine.url.render_as_string(hide_password=False),
+    )
     assert later.test_client().get(mandate_link, base_url=FACEBOOK).data == pdf
     with later.app_context(), force_locale("en"):
         loaded = later.extensions["claimsite"].registry.snapshot.campaigns["facebookleak"]
@@ -327,8 +338,9 @@ def donation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Module
     sys.modules.pop("claimsite_donation", None)
 
 
-def test_third_party_fee_model_pays_through_its_own_provider(donation: ModuleType, campaign_folder: CampaignFolder,
-                                                             make_app: Callable[..., Flask]) -> None:
+def test_third_party_fee_model_pays_through_its_own_provider(
+    donation: ModuleType, campaign_folder: CampaignFolder, make_app: Callable[..., Flask]
+) -> None:
     with_fee_model(campaign_folder, {"donation": {"amount": 5}})
     app = make_app(campaigns_dir=campaign_folder.path)
     with app.app_context():
@@ -352,8 +364,9 @@ def test_third_party_fee_model_pays_through_its_own_provider(donation: ModuleTyp
     assert checkout.status_code == 303 and checkout.location.startswith(f"{FACEBOOK}/fakepay/")
     assert client.get(checkout.location.replace(FACEBOOK, TIKTOK)).status_code == 404  # not on other campaigns
     fake_page = client.get(checkout.location).get_data(as_text=True)
-    paid = client.post(checkout.location, data={"csrf_token": csrf_in(fake_page)},
-                       headers={"Referer": checkout.location})
+    paid = client.post(
+        checkout.location, data={"csrf_token": csrf_in(fake_page)}, headers={"Referer": checkout.location}
+    )
     assert paid.status_code == 303 and "/join/pay/" in paid.location and paid.location.endswith("/return")
     back = client.get(paid.location, base_url=FACEBOOK)
     assert back.status_code == 302 and back.location.endswith("/en/join/done")
@@ -379,19 +392,31 @@ def test_third_party_fee_model_pays_through_its_own_provider(donation: ModuleTyp
 
 
 def success(option: str, share: str = "20") -> FeeTerms:
-    return FeeTerms(model="x", success_fee=SuccessFeeTerms(option=option, flat_cents=5000,  # type: ignore[arg-type]
-                                                           share_percent=Decimal(share)))
+    return FeeTerms(
+        model="x",
+        success_fee=SuccessFeeTerms(
+            option=option,
+            flat_cents=5000,  # type: ignore[arg-type]
+            share_percent=Decimal(share),
+        ),
+    )
 
 
 def test_describe_terms_in_english_and_dutch(make_app: Callable[..., Flask]) -> None:
-    flat_id = ("No cure, no pay: only if the claim succeeds, you pay a fixed fee of %(amount)s out of the "
-               "compensation you receive (never more than the compensation itself).")
+    flat_id = (
+        "No cure, no pay: only if the claim succeeds, you pay a fixed fee of %(amount)s out of the "
+        "compensation you receive (never more than the compensation itself)."
+    )
     share_id = "No cure, no pay: only if the claim succeeds, you pay %(share)s of the compensation you receive."
     cases = [  # terms, the English sentence, the figure in Dutch, the msgid
         (success("flat"), FLAT_SENTENCE, "€\xa050,00", flat_id),
         (success("share", "12.5"), share_id % {"share": "12.5%"}, "12,5%", share_id),
-        (FeeTerms(model="x", one_time_cents=1750), "A one-time participation fee of €17.50, paid when you join.",
-         "€\xa017,50", "A one-time participation fee of %(amount)s, paid when you join."),
+        (
+            FeeTerms(model="x", one_time_cents=1750),
+            "A one-time participation fee of €17.50, paid when you join.",
+            "€\xa017,50",
+            "A one-time participation fee of %(amount)s, paid when you join.",
+        ),
         (FeeTerms(model="free"), "Taking part is free of charge.", "", "Taking part is free of charge."),
     ]
     with make_app().app_context():
@@ -409,9 +434,15 @@ def test_describe_terms_in_english_and_dutch(make_app: Callable[..., Flask]) -> 
             assert describe_terms(both, "en") == [cases[2][1], share_id % {"share": "20%"}]
 
 
-@pytest.mark.parametrize(("value", "language", "expected"), [
-    ("20", "en", "20%"), ("20.00", "nl", "20%"), ("12.5", "nl", "12,5%"), ("12.50", "en", "12.5%"),
-    ("100", "nl", "100%"),
-])
+@pytest.mark.parametrize(
+    ("value", "language", "expected"),
+    [
+        ("20", "en", "20%"),
+        ("20.00", "nl", "20%"),
+        ("12.5", "nl", "12,5%"),
+        ("12.50", "en", "12.5%"),
+        ("100", "nl", "100%"),
+    ],
+)
 def test_percent_is_written_as_people_write_it(value: str, language: str, expected: str) -> None:
     assert percent(Decimal(value), language) == expected

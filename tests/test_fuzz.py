@@ -19,13 +19,22 @@ TEXT_FIELDS = ("name", "street", "postcode", "city", "phone", "child_name")
 
 # Any text a browser can send (lone surrogates cannot be encoded), short or long, plus the valid answers.
 typed = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=200)
-answer = st.one_of(typed, st.sampled_from(sorted({str(v) for v in VALID.values()})),
-                   st.sampled_from(["", " ", "NL", "child", "self", "2010-02-30", "1900-01-01", "9999-12-31"]))
+answer = st.one_of(
+    typed,
+    st.sampled_from(sorted({str(v) for v in VALID.values()})),
+    st.sampled_from(["", " ", "NL", "child", "self", "2010-02-30", "1900-01-01", "9999-12-31"]),
+)
 # Forms from scratch, and valid forms with a few answers changed (so that accepted forms are fuzzed too).
-forms = st.one_of(st.dictionaries(st.sampled_from(sorted(VALID)), answer),
-                  st.dictionaries(st.sampled_from(sorted(VALID)), answer, max_size=3).map(lambda c: {**VALID, **c}))
-FUZZ = settings(max_examples=FORM_CASES, deadline=None, derandomize=True,
-                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+forms = st.one_of(
+    st.dictionaries(st.sampled_from(sorted(VALID)), answer),
+    st.dictionaries(st.sampled_from(sorted(VALID)), answer, max_size=3).map(lambda c: {**VALID, **c}),
+)
+FUZZ = settings(
+    max_examples=FORM_CASES,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 
 
 def test_any_form_is_answered_and_nothing_typed_is_lost(db_app: Flask) -> None:
@@ -59,8 +68,12 @@ def test_any_code_is_answered(db_app: Flask) -> None:
     assert post_form(client, "en", email="fuzz@example.org").status_code == 302
     token = csrf_token(client, "/en/join/verify")
 
-    @settings(max_examples=CODE_CASES, deadline=None, derandomize=True,
-              suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @settings(
+        max_examples=CODE_CASES,
+        deadline=None,
+        derandomize=True,
+        suppress_health_check=[HealthCheck.function_scoped_fixture],
+    )
     @given(st.one_of(typed, st.from_regex(re.compile(r"\A\s*\d{6}\s*\Z"))))
     def check(code: str) -> None:
         response = client.post("/en/join/verify", data={"code": code, "csrf_token": token}, base_url=TIKTOK)

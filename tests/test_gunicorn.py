@@ -19,9 +19,14 @@ def gunicorn(tmp_path_factory: pytest.TempPathFactory, migrated_sqlite: Path) ->
     """gunicorn on loopback, with CLAIMSITE_TRUSTED_PROXIES=0 (the default)."""
     folder = tmp_path_factory.mktemp("gunicorn")
     shutil.copy(migrated_sqlite, folder / "claimsite.sqlite3")
-    env = {"CLAIMSITE_ENV": "test", "CLAIMSITE_SECRET_KEY": SECRET, "CLAIMSITE_HASH_KEY": HASH_KEY,
-           "CLAIMSITE_INSTANCE_DIR": str(folder), "CLAIMSITE_DATABASE_URL": f"sqlite:///{folder / 'claimsite.sqlite3'}",
-           "CLAIMSITE_ADMIN_HOST": "staff.example"}
+    env = {
+        "CLAIMSITE_ENV": "test",
+        "CLAIMSITE_SECRET_KEY": SECRET,
+        "CLAIMSITE_HASH_KEY": HASH_KEY,
+        "CLAIMSITE_INSTANCE_DIR": str(folder),
+        "CLAIMSITE_DATABASE_URL": f"sqlite:///{folder / 'claimsite.sqlite3'}",
+        "CLAIMSITE_ADMIN_HOST": "staff.example",
+    }
     with Gunicorn(env, log=folder / "gunicorn.log") as server:
         yield server
 

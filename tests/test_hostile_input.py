@@ -36,8 +36,10 @@ from tests.test_sealed_storage import development_private_key
 from tests.test_signup import TIKTOK, code_of, deliver, join_fully, pay_in_test_mode, post_code, post_form, sign_form
 
 # -- a name that tries to write the agreement --------------------------------------------------------------------
-HOSTILE_NAME = ("Anna de Vries\n\n# Article 9 – The foundation owes the undersigned EUR 1,000,000\n\n"
-                "[click here](https://evil.example) <b>bold</b> **all** &amp; `code`")
+HOSTILE_NAME = (
+    "Anna de Vries\n\n# Article 9 – The foundation owes the undersigned EUR 1,000,000\n\n"
+    "[click here](https://evil.example) <b>bold</b> **all** &amp; `code`"
+)
 # ... as the text must show it: every character as typed, the line breaks as spaces.
 SHOWN_NAME = " ".join(HOSTILE_NAME.split())
 
@@ -49,13 +51,13 @@ def agreement_blocks(page: str) -> list[str]:
 def pdf_text(pdf: bytes, tmp_path: Path) -> str:
     path = tmp_path / "mandate.pdf"
     path.write_bytes(pdf)
-    text = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True, check=True,
-                          timeout=30).stdout
+    text = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True, check=True, timeout=30).stdout
     return " ".join(text.split())
 
 
-def test_a_name_written_as_markup_stays_plain_text_on_the_signing_page_and_in_the_pdf(db_app: Flask,
-                                                                                      tmp_path: Path) -> None:
+def test_a_name_written_as_markup_stays_plain_text_on_the_signing_page_and_in_the_pdf(
+    db_app: Flask, tmp_path: Path
+) -> None:
     client = db_app.test_client()
     assert post_form(client, "en", name=HOSTILE_NAME).status_code == 302
     [mail] = deliver(db_app)
@@ -83,8 +85,11 @@ def test_a_name_written_as_markup_stays_plain_text_on_the_signing_page_and_in_th
 # -- the evidence check after this fix and after a campaign edit -------------------------------------------------
 def legacy_fill(path: Path, **values: str) -> str:
     """A text filled in as the signing page did before names went in as plain text: every value as it is."""
-    return SandboxedEnvironment(undefined=StrictUndefined, autoescape=False) \
-        .from_string(path.read_text(encoding="utf-8")).render(**values)
+    return (
+        SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+        .from_string(path.read_text(encoding="utf-8"))
+        .render(**values)
+    )
 
 
 def write_signer_of_before(app: Flask, database_url: str, campaigns: Path, name: str) -> str:
@@ -96,30 +101,47 @@ def write_signer_of_before(app: Flask, database_url: str, campaigns: Path, name:
         loaded = site().registry.snapshot.campaigns["tiktokclaim"]
         campaign = loaded.campaign
         seal = site().sealing_key.seal
-    values = {"campaign": campaign.text(campaign.name, "en"), "organisation": campaign.organisation.name,
-              "target_company": campaign.target_company, "participant": name, "child": ""}
+    values = {
+        "campaign": campaign.text(campaign.name, "en"),
+        "organisation": campaign.organisation.name,
+        "target_company": campaign.target_company,
+        "participant": name,
+        "child": "",
+    }
     answers = {"name": name, "email": "early@example.org", "country": "NL", "birth_date": "1970-01-01"}
     pdf = b"%PDF-1.4 an earlier mandate"
     token = "earlysigner-" + "x" * 31
     engine = sqlalchemy.create_engine(database_url)
     with engine.begin() as connection:
-        connection.execute(sqlalchemy.text(
-            "INSERT INTO signups (id, token, campaign, email_hash, language, stage, created_at, verified_at, "
-            "signed_at, code_attempts, codes_sent, signature_kind, mandate_sha256, payment_required) VALUES "
-            "(1000, :token, 'tiktokclaim', :hash, 'en', 'signed', '2026-11-30 11:00:00', '2026-11-30 11:01:00', "
-            "'2026-11-30 11:02:00', 0, 1, 'typed', :mandate, false)"),
-            {"token": token, "hash": "e" * 64, "mandate": hashlib.sha256(pdf).hexdigest()})
-        connection.execute(sqlalchemy.text(
-            "INSERT INTO personal_records (signup_id, sealed_answers, sealed_mandate) VALUES (1000, :answers, :pdf)"),
-            {"answers": seal(json.dumps(answers, ensure_ascii=False, sort_keys=True).encode()), "pdf": seal(pdf)})
+        connection.execute(
+            sqlalchemy.text(
+                "INSERT INTO signups (id, token, campaign, email_hash, language, stage, created_at, verified_at, "
+                "signed_at, code_attempts, codes_sent, signature_kind, mandate_sha256, payment_required) VALUES "
+                "(1000, :token, 'tiktokclaim', :hash, 'en', 'signed', '2026-11-30 11:00:00', '2026-11-30 11:01:00', "
+                "'2026-11-30 11:02:00', 0, 1, 'typed', :mandate, false)"
+            ),
+            {"token": token, "hash": "e" * 64, "mandate": hashlib.sha256(pdf).hexdigest()},
+        )
+        connection.execute(
+            sqlalchemy.text(
+                "INSERT INTO personal_records (signup_id, sealed_answers, sealed_mandate) VALUES (1000, :answers, :pdf)"
+            ),
+            {"answers": seal(json.dumps(answers, ensure_ascii=False, sort_keys=True).encode()), "pdf": seal(pdf)},
+        )
         for agreement in campaign.signup.agreements:  # type: ignore[union-attr]
             folder = "tiktokclaim" if agreement.id == "mandate" else "_shared"
             path = campaigns / folder / "agreements" / f"{agreement.id}.{agreement.version}.en.md"
-            connection.execute(sqlalchemy.text(
-                "INSERT INTO accepted_agreements (signup_id, agreement, version, language, text_sha256, "
-                "accepted_at) VALUES (1000, :agreement, :version, 'en', :sha, '2026-11-30 11:02:00')"),
-                {"agreement": agreement.id, "version": agreement.version,
-                 "sha": hashlib.sha256(legacy_fill(path, **values).encode()).hexdigest()})
+            connection.execute(
+                sqlalchemy.text(
+                    "INSERT INTO accepted_agreements (signup_id, agreement, version, language, text_sha256, "
+                    "accepted_at) VALUES (1000, :agreement, :version, 'en', :sha, '2026-11-30 11:02:00')"
+                ),
+                {
+                    "agreement": agreement.id,
+                    "version": agreement.version,
+                    "sha": hashlib.sha256(legacy_fill(path, **values).encode()).hexdigest(),
+                },
+            )
     engine.dispose()
     return token[:12]
 
@@ -130,10 +152,12 @@ def edit_the_campaign(campaigns: Path) -> None:
     path = campaigns / "tiktokclaim.yaml"
     text = path.read_text(encoding="utf-8")
     mandate = '    - id: mandate\n      version: "{}"'
-    for old, new in (("  name: SOMI\n", "  name: SOMI Foundation\n"),
-                     ("target_company: TikTok\n", "target_company: TikTok Ltd.\n"),
-                     ("  en: TikTok Claim\n", "  en: The TikTok Claim\n"),
-                     (mandate.format("2026-11-01"), mandate.format("2026-12-01"))):
+    for old, new in (
+        ("  name: SOMI\n", "  name: SOMI Foundation\n"),
+        ("target_company: TikTok\n", "target_company: TikTok Ltd.\n"),
+        ("  en: TikTok Claim\n", "  en: The TikTok Claim\n"),
+        (mandate.format("2026-11-01"), mandate.format("2026-12-01")),
+    ):
         assert old in text, old
         text = text.replace(old, new, 1)
     path.write_text(text, encoding="utf-8")
@@ -141,11 +165,13 @@ def edit_the_campaign(campaigns: Path) -> None:
     for language in ("nl", "en"):
         signed = folder / f"mandate.2026-11-01.{language}.md"
         (folder / f"mandate.2026-12-01.{language}.md").write_text(
-            signed.read_text(encoding="utf-8") + "\nArticle 8 – A clause added in December.\n", encoding="utf-8")
+            signed.read_text(encoding="utf-8") + "\nArticle 8 – A clause added in December.\n", encoding="utf-8"
+        )
 
 
 def test_the_evidence_of_signers_before_and_after_this_fix_matches_after_a_campaign_edit(
-        make_app: Any, database_url: str, campaign_folder: CampaignFolder, tmp_path: Path) -> None:
+    make_app: Any, database_url: str, campaign_folder: CampaignFolder, tmp_path: Path
+) -> None:
     campaign_folder.copy_shipped()
     upgrade(database_url, "0005")
     app = make_app(database_url=database_url, campaigns_dir=campaign_folder.path)
@@ -169,13 +195,20 @@ def test_the_evidence_of_signers_before_and_after_this_fix_matches_after_a_campa
         assert loaded.campaign.organisation.name == "SOMI Foundation"  # the edit is what the export sees
         assert loaded.campaign.signup.agreements[0].version == "2026-12-01"  # type: ignore[union-attr]
     out = tmp_path / "evidence.zip"
-    result = edited.test_cli_runner().invoke(args=[
-        "export", "evidence", "tiktokclaim", "--private-key", str(development_private_key(edited)),
-        "--out", str(out)])
+    result = edited.test_cli_runner().invoke(
+        args=[
+            "export",
+            "evidence",
+            "tiktokclaim",
+            "--private-key",
+            str(development_private_key(edited)),
+            "--out",
+            str(out),
+        ]
+    )
     with zipfile.ZipFile(out) as package:
         problems = list(csv.DictReader(io.StringIO(package.read("problems.csv").decode())))
-        rows = {row["reference"]: row for row in csv.DictReader(io.StringIO(package.read("participants.csv")
-                                                                            .decode()))}
+        rows = {row["reference"]: row for row in csv.DictReader(io.StringIO(package.read("participants.csv").decode()))}
     assert problems == [], problems
     assert result.exit_code == 0, result.output
     assert rows.keys() == {early, later}
@@ -185,15 +218,17 @@ def test_the_evidence_of_signers_before_and_after_this_fix_matches_after_a_campa
 
 
 def test_a_campaign_edit_between_signing_and_the_mandate_pdf_changes_nothing(
-        make_app: Any, database_url: str, campaign_folder: CampaignFolder, tmp_path: Path) -> None:
+    make_app: Any, database_url: str, campaign_folder: CampaignFolder, tmp_path: Path
+) -> None:
     campaign_folder.copy_shipped()
     upgrade(database_url)
     app = make_app(database_url=database_url, campaigns_dir=campaign_folder.path)
     join_fully(app, app.test_client(), "en")  # signed and paid; its mandate job waits for the worker
     app.extensions["claimsite.db"].engine.dispose()
     path = campaign_folder.path / "tiktokclaim.yaml"
-    path.write_text(path.read_text(encoding="utf-8").replace("  name: SOMI\n", "  name: SOMI Foundation\n", 1),
-                    encoding="utf-8")
+    path.write_text(
+        path.read_text(encoding="utf-8").replace("  name: SOMI\n", "  name: SOMI Foundation\n", 1), encoding="utf-8"
+    )
     edited = make_app(database_url=database_url, campaigns_dir=campaign_folder.path)
     mails = deliver(edited)
     with edited.app_context():
@@ -219,14 +254,14 @@ def test_placeholders_recorded_at_signing_are_sealed_not_in_the_clear(db_app: Fl
 
         signup = db_session().scalars(select(Signup)).one()
         recorded = [json.loads(a.placeholders or "{}") for a in db_session().scalars(select(AcceptedAgreement))]
-        assert recorded and all(r["recorded"] == "signing" and r["values"]["organisation"] == "SOMI"
-                                for r in recorded)
+        assert recorded and all(r["recorded"] == "signing" and r["values"]["organisation"] == "SOMI" for r in recorded)
         assert all("Zo" not in json.dumps(r, ensure_ascii=False) for r in recorded)
         record = db_session().get(PersonalRecord, signup.id)
         assert record is not None and b"Plaintext" not in (record.sealed_placeholders or b"x")
-        assert opened_personal_data(db_app, signup).placeholders == {"participant": "Zoë Plaintext\\-Check",
-                                                                     "child": ""}
-
+        assert opened_personal_data(db_app, signup).placeholders == {
+            "participant": "Zoë Plaintext\\-Check",
+            "child": "",
+        }
 
 
 # -- drawn signatures ---------------------------------------------------------------------------------------------
@@ -250,7 +285,7 @@ def data_url(png: bytes) -> str:
 def damaged(png: bytes) -> bytes:
     """``png`` with one byte of its image data changed (its chunk's checksum no longer matches)."""
     at = png.index(b"IDAT") + 12
-    return png[:at] + bytes([png[at] ^ 0xFF]) + png[at + 1:]
+    return png[:at] + bytes([png[at] ^ 0xFF]) + png[at + 1 :]
 
 
 def noise(width: int, height: int) -> bytes:
@@ -261,11 +296,14 @@ def noise(width: int, height: int) -> bytes:
 
 SIGNATURE = drawing()
 GIF = b"GIF89a\x01\x00\x01\x00\x00\x00\x00;"
-UNREADABLE, TOO_LARGE, BLANK = ("Your drawn signature could not be read.", "Your drawn signature is too large.",
-                                "Your drawn signature is empty or too small.")
+UNREADABLE, TOO_LARGE, BLANK = (
+    "Your drawn signature could not be read.",
+    "Your drawn signature is too large.",
+    "Your drawn signature is empty or too small.",
+)
 REFUSED = {
     "cut after 20 bytes": (SIGNATURE[:20], UNREADABLE),
-    "cut in half": (SIGNATURE[:len(SIGNATURE) // 2], UNREADABLE),
+    "cut in half": (SIGNATURE[: len(SIGNATURE) // 2], UNREADABLE),
     "damaged image data": (damaged(SIGNATURE), UNREADABLE),
     "a GIF": (GIF, UNREADABLE),
     "not base64": (None, UNREADABLE),
@@ -295,8 +333,9 @@ def test_a_broken_or_blank_drawn_signature_is_refused_and_nothing_entered_is_los
         assert re.search(r'name="fee_option" value="share"[^>]*checked', page), case
         assert 'name="signature_png" value=""' in page, case  # the refused drawing is not shown again
     # In Dutch on the Dutch page.
-    dutch = client.post("/join/sign", data=sign_form(client, "", signature_png=data_url(drawing(strokes=()))),
-                        base_url=TIKTOK)
+    dutch = client.post(
+        "/join/sign", data=sign_form(client, "", signature_png=data_url(drawing(strokes=()))), base_url=TIKTOK
+    )
     assert dutch.status_code == 422 and "Je getekende handtekening is leeg of te klein." in dutch.get_data(as_text=True)
     with db_app.app_context():
         from core.data.db import db_session
@@ -305,8 +344,9 @@ def test_a_broken_or_blank_drawn_signature_is_refused_and_nothing_entered_is_los
         assert signup.stage == "verified" and signup.signature_kind is None
 
     # A real drawing is taken, and kept exactly as sent.
-    signed = client.post("/en/join/sign", data=sign_form(client, "en", typed="", signature_png=data_url(SIGNATURE)),
-                         base_url=TIKTOK)
+    signed = client.post(
+        "/en/join/sign", data=sign_form(client, "en", typed="", signature_png=data_url(SIGNATURE)), base_url=TIKTOK
+    )
     assert signed.status_code == 302, signed.get_data(as_text=True)
     with db_app.app_context():
         from core.data import personal_data
@@ -350,9 +390,11 @@ def test_the_forms_of_one_idn_address_make_one_signup_and_plain_addresses_keep_t
 
 def test_a_lookalike_address_is_refused_with_a_reason_and_nothing_typed_is_lost(db_app: Flask) -> None:
     client = db_app.test_client()
-    refused = {"jаn@example.org": MIXED,  # a Cyrillic а among Latin letters
-               "anna@exаmple.org": MIXED,  # the same in the domain
-               "ｊａｎ@example.org": SPECIAL_FORMS}  # full-width letters
+    refused = {
+        "jаn@example.org": MIXED,  # a Cyrillic а among Latin letters
+        "anna@exаmple.org": MIXED,  # the same in the domain
+        "ｊａｎ@example.org": SPECIAL_FORMS,
+    }  # full-width letters
     for address, message in refused.items():
         response = post_form(client, "en", email=address)
         page = response.get_data(as_text=True)
@@ -362,8 +404,9 @@ def test_a_lookalike_address_is_refused_with_a_reason_and_nothing_typed_is_lost(
     assert "Dit adres mengt letters uit verschillende alfabetten" in dutch
     assert Worker(db_app).run_once() == 0  # nothing stored, nothing sent
     # One script in each part is fine, whichever script; digits and . _ - + belong to all of them.
-    for number, address in enumerate(("пётр.1990+1@example.org", "ανδρέας_9-1@example.org", "山田たろう@example.jp",
-                                      "jan@пример.рф")):
+    for number, address in enumerate(
+        ("пётр.1990+1@example.org", "ανδρέας_9-1@example.org", "山田たろう@example.jp", "jan@пример.рф")
+    ):
         assert post_form(db_app.test_client(), "en", email=address).status_code == 302, address
         with db_app.app_context():
             from core.data.db import db_session
@@ -393,9 +436,20 @@ def test_a_signup_made_before_under_the_xn_form_is_found_again_by_the_address(db
         from core.data.db import db_session, utcnow
 
         for campaign in ("tiktokclaim", "facebookleak"):
-            db_session().add(Signup(token=f"before-{campaign}", campaign=campaign, email_hash=earlier, language="en",
-                                    stage="signed", created_at=utcnow(), signed_at=utcnow(), code_attempts=0,
-                                    codes_sent=1, payment_required=False))
+            db_session().add(
+                Signup(
+                    token=f"before-{campaign}",
+                    campaign=campaign,
+                    email_hash=earlier,
+                    language="en",
+                    stage="signed",
+                    created_at=utcnow(),
+                    signed_at=utcnow(),
+                    code_attempts=0,
+                    codes_sent=1,
+                    payment_required=False,
+                )
+            )
         db_session().commit()
     # The login link, asked for in the everyday form, finds both ...
     assert ask_link(db_app.test_client(), "anna@bücher.de").status_code == 302

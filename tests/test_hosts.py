@@ -30,16 +30,22 @@ def links_of(response) -> str:
 def test_a_forwarded_host_never_reaches_the_staff_console(proxied_app: Flask) -> None:
     client = proxied_app.test_client()
     for path in ("/", "/login"):
-        response = client.get(path, base_url="http://democlaim.example",
-                              headers={"X-Forwarded-Host": "staff.example", "X-Forwarded-Proto": "https"})
+        response = client.get(
+            path,
+            base_url="http://democlaim.example",
+            headers={"X-Forwarded-Host": "staff.example", "X-Forwarded-Proto": "https"},
+        )
         assert response.status_code == 404, path
         assert "password" not in response.get_data(as_text=True).lower()
 
 
 def test_the_staff_console_is_still_reached_through_its_own_host_behind_a_proxy(proxied_app: Flask) -> None:
     client = proxied_app.test_client()
-    response = client.get("/login", base_url="http://staff.example",
-                          headers={"X-Forwarded-Host": "staff.example", "X-Forwarded-Proto": "https"})
+    response = client.get(
+        "/login",
+        base_url="http://staff.example",
+        headers={"X-Forwarded-Host": "staff.example", "X-Forwarded-Proto": "https"},
+    )
     assert response.status_code == 200 and "password" in response.get_data(as_text=True).lower()
     # A campaign's host forwarded on the admin host's connection: still the console, never a campaign page.
     mixed = client.get("/login", base_url="http://staff.example", headers={"X-Forwarded-Host": "democlaim.example"})
@@ -64,20 +70,30 @@ def test_the_default_port_of_the_public_scheme_is_the_same_address(hosts_app: Fl
         response = client.get("/", base_url=base)
         assert response.status_code == 200, base
         head = links_of(response)
-        assert ':443' not in head
+        assert ":443" not in head
         assert '<link rel="canonical" href="' in head
 
 
 def test_a_forwarded_default_port_is_the_same_address_without_a_redirect_loop(proxied_app: Flask) -> None:
     response = proxied_app.test_client().get(
-        "/", base_url="http://127.0.0.1:8000",
-        headers={"X-Forwarded-Host": "democlaim.example", "X-Forwarded-Port": "443", "X-Forwarded-Proto": "https"})
+        "/",
+        base_url="http://127.0.0.1:8000",
+        headers={"X-Forwarded-Host": "democlaim.example", "X-Forwarded-Port": "443", "X-Forwarded-Proto": "https"},
+    )
     assert response.status_code == 200
     assert '<link rel="canonical" href="https://democlaim.example/">' in links_of(response)
 
 
-@pytest.mark.parametrize("host", ["democlaim.example:99", "DemoClaim.EXAMPLE.:99",
-                                  "democlaim.example:8080", "example.org:8443", "www.democlaim.example:99"])
+@pytest.mark.parametrize(
+    "host",
+    [
+        "democlaim.example:99",
+        "DemoClaim.EXAMPLE.:99",
+        "democlaim.example:8080",
+        "example.org:8443",
+        "www.democlaim.example:99",
+    ],
+)
 def test_a_host_with_another_port_is_not_a_campaign_address(hosts_app: Flask, host: str) -> None:
     path = "/claims/" if "example.org" in host else "/"
     response = hosts_app.test_client().get(path, base_url="https://democlaim.example", headers={"Host": host})
@@ -103,8 +119,14 @@ def test_with_a_plain_http_public_scheme_port_80_is_the_default(campaign_folder:
 def test_the_page_cache_keeps_one_copy_whatever_the_host_looks_like(hosts_app: Flask) -> None:
     cache = hosts_app.extensions["claimsite"].page_cache
     client = hosts_app.test_client()
-    for host in ("democlaim.example", "democlaim.example:443", "democlaim.example:99", "democlaim.example:100",
-                 "DEMOCLAIM.example", "democlaim.example.:443"):
+    for host in (
+        "democlaim.example",
+        "democlaim.example:443",
+        "democlaim.example:99",
+        "democlaim.example:100",
+        "DEMOCLAIM.example",
+        "democlaim.example.:443",
+    ):
         client.get("/", base_url="https://democlaim.example", headers={"Host": host})
     assert len(cache._entries) == 1  # the landing page once, for https://democlaim.example
 
@@ -123,8 +145,9 @@ def test_development_serves_slug_localhost_on_any_port(campaign_folder: Campaign
 def test_a_request_without_a_host_header_never_reaches_the_staff_console(proxied_app: Flask) -> None:
     from werkzeug.test import EnvironBuilder, run_wsgi_app
 
-    environ = EnvironBuilder("/login", base_url="http://staff.example",
-                             headers={"X-Forwarded-Host": "staff.example"}).get_environ()
+    environ = EnvironBuilder(
+        "/login", base_url="http://staff.example", headers={"X-Forwarded-Host": "staff.example"}
+    ).get_environ()
     del environ["HTTP_HOST"]  # an HTTP/1.0 request: the server's own name stands in
     _body, status, _headers = run_wsgi_app(proxied_app.wsgi_app, environ, buffered=True)
     assert status.startswith("404")

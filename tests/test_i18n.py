@@ -15,8 +15,25 @@ TRANSLATIONS = REPO / "translations"
 
 def test_every_ui_string_in_the_code_is_translated_into_dutch(tmp_path: Path) -> None:
     pot = tmp_path / "messages.pot"
-    subprocess.run([sys.executable, "-m", "babel.messages.frontend", "extract", "-F", "babel.cfg", "-k", "_l",
-                    "-o", str(pot), "."], cwd=REPO, check=True, capture_output=True, timeout=120)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "babel.messages.frontend",
+            "extract",
+            "-F",
+            "babel.cfg",
+            "-k",
+            "_l",
+            "-o",
+            str(pot),
+            ".",
+        ],
+        cwd=REPO,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     with pot.open("rb") as f:
         extracted = read_po(f)
     with (TRANSLATIONS / "nl" / "LC_MESSAGES" / "messages.po").open("rb") as f:

@@ -176,12 +176,16 @@ def test_cli_counts_jobs_and_worker_once_runs_what_is_due(db_app: Flask) -> None
     assert counts.exit_code == 0, counts.output
     lines = counts.output.splitlines()
     assert [line.split() for line in lines[:4]] == [
-        ["STATUS", "KIND", "JOBS"], ["pending", "no.such.kind", "1"], ["pending", "test.record", "4"], ["5", "job(s)"],
+        ["STATUS", "KIND", "JOBS"],
+        ["pending", "no.such.kind", "1"],
+        ["pending", "test.record", "4"],
+        ["5", "job(s)"],
     ]
     # then what the sweeps would finish: nothing here
-    assert [line for line in lines[4:] if line] == ["0 sign-up(s) waiting for their confirmation",
-                                                    "0 withdrawn sign-up(s) whose working copy of the personal data "
-                                                    "is still kept"]
+    assert [line for line in lines[4:] if line] == [
+        "0 sign-up(s) waiting for their confirmation",
+        "0 withdrawn sign-up(s) whose working copy of the personal data is still kept",
+    ]
     once = runner.invoke(args=["worker", "--once"])
     assert once.exit_code == 0, once.output
     assert once.output.strip() == "4 job(s) run"

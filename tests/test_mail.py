@@ -33,13 +33,20 @@ from tests.smtp_server import SMTPServer, free_port
 
 ADDRESS = "deelnemer.jansen@example.org"
 PDF = b"%PDF-1.7\n% a mandate, for the test\n%%EOF\n"
-VERIFICATION = {"code": "482913", "verify_url": "https://democlaim.example/verify/tok123", "minutes_valid": 15,
-                "name": "Jan Jansen"}
+VERIFICATION = {
+    "code": "482913",
+    "verify_url": "https://democlaim.example/verify/tok123",
+    "minutes_valid": 15,
+    "name": "Jan Jansen",
+}
 
 
 @pytest.fixture
-def mail_app(make_app: Callable[..., Flask], database_url: str, campaign_folder: CampaignFolder,
-             ) -> Iterator[Callable[..., Flask]]:
+def mail_app(
+    make_app: Callable[..., Flask],
+    database_url: str,
+    campaign_folder: CampaignFolder,
+) -> Iterator[Callable[..., Flask]]:
     """``mail_app(**settings)``: an app over the democlaim campaign with a migrated database (both databases)."""
     campaign_folder.write("democlaim", campaign_data())
     upgrade(database_url)
@@ -59,8 +66,14 @@ def queue_verification(app: Flask, language: str = "nl", **changes: Any) -> int:
     """Compose the verification mail (with a PDF attached) and queue it in a committed transaction; the job's id."""
     with app.app_context():
         loaded = app.extensions["claimsite"].registry.snapshot.campaigns["democlaim"]
-        message = compose(loaded=loaded, language=language, to=ADDRESS, template="verification",
-                          context={**VERIFICATION, **changes}, attachments=[("mandaat.pdf", "application/pdf", PDF)])
+        message = compose(
+            loaded=loaded,
+            language=language,
+            to=ADDRESS,
+            template="verification",
+            context={**VERIFICATION, **changes},
+            attachments=[("mandaat.pdf", "application/pdf", PDF)],
+        )
         with app.extensions["claimsite.db"].sessions() as session:
             job_id = queue_mail(session, message, campaign="democlaim", kind="verification")
             session.commit()
@@ -113,8 +126,9 @@ def test_queued_mail_is_delivered_over_smtp(mail_app: Callable[..., Flask], smtp
     assert ADDRESS not in job.payload  # a sent mail leaves no address behind in the jobs table
 
 
-def test_mail_is_in_the_visitors_language_and_escapes_what_they_typed(mail_app: Callable[..., Flask],
-                                                                     smtp_server: SMTPServer) -> None:
+def test_mail_is_in_the_visitors_language_and_escapes_what_they_typed(
+    mail_app: Callable[..., Flask], smtp_server: SMTPServer
+) -> None:
     app = mail_app(mail_url=smtp_server.url, mail_from="noreply@mail.somi.nl")
     queue_verification(app, language="en", name="<b>Jan</b> & co", minutes_valid=1)
     Worker(app).run_once()
@@ -133,13 +147,27 @@ def test_confirmation_mail_with_next_steps_and_fees(mail_app: Callable[..., Flas
     app = mail_app()
     with app.app_context():
         loaded = app.extensions["claimsite"].registry.snapshot.campaigns["democlaim"]
-        context = {"name": "Jan", "mandate_url": "https://democlaim.example/mandate/tok.pdf",
-                   "next_steps": "1. We **collect** the claims.\n2. We go to court.",
-                   "fee_summary": "You paid €5.00."}
-        message = compose(loaded=loaded, language="nl", to=ADDRESS, template="confirmation", context=context,
-                          attachments=[("machtiging.pdf", "application/pdf", PDF)])
-        plain = compose(loaded=loaded, language="en", to=ADDRESS, template="confirmation",
-                        context={**context, "next_steps": "", "fee_summary": ""})
+        context = {
+            "name": "Jan",
+            "mandate_url": "https://democlaim.example/mandate/tok.pdf",
+            "next_steps": "1. We **collect** the claims.\n2. We go to court.",
+            "fee_summary": "You paid €5.00.",
+        }
+        message = compose(
+            loaded=loaded,
+            language="nl",
+            to=ADDRESS,
+            template="confirmation",
+            context=context,
+            attachments=[("machtiging.pdf", "application/pdf", PDF)],
+        )
+        plain = compose(
+            loaded=loaded,
+            language="en",
+            to=ADDRESS,
+            template="confirmation",
+            context={**context, "next_steps": "", "fee_summary": ""},
+        )
     assert message["Subject"] == "Je doet mee aan Democlaim"
     text, html, files = parts(message)
     assert "Je doet mee aan Democlaim: bedankt!" in text and context["mandate_url"] in text
@@ -153,8 +181,9 @@ def test_confirmation_mail_with_next_steps_and_fees(mail_app: Callable[..., Flas
     assert "Costs" not in html and files == []
 
 
-def test_a_campaign_can_override_a_mail_template(mail_app: Callable[..., Flask],
-                                                 campaign_folder: CampaignFolder) -> None:
+def test_a_campaign_can_override_a_mail_template(
+    mail_app: Callable[..., Flask], campaign_folder: CampaignFolder
+) -> None:
     override = campaign_folder.path / "democlaim" / "templates" / "mail"
     override.mkdir(parents=True)
     (override / "verification.subject.txt").write_text("Code {{ code }} for {{ campaign.name | t }} ({{ lang }})\n")
@@ -166,8 +195,9 @@ def test_a_campaign_can_override_a_mail_template(mail_app: Callable[..., Flask],
     assert "482913" in parts(message)[0]  # the body still comes from the default theme
 
 
-def test_without_a_mail_server_mail_goes_to_the_outbox(mail_app: Callable[..., Flask],
-                                                       capsys: pytest.CaptureFixture[str]) -> None:
+def test_without_a_mail_server_mail_goes_to_the_outbox(
+    mail_app: Callable[..., Flask], capsys: pytest.CaptureFixture[str]
+) -> None:
     app = mail_app()
     job_id = queue_verification(app)
     assert Worker(app).run_once() == 1
@@ -186,8 +216,9 @@ def test_without_a_mail_server_mail_goes_to_the_outbox(mail_app: Callable[..., F
     assert stored_job(app, job_id).status == JobStatus.DONE
 
 
-def test_server_down_means_retry_with_backoff_then_failed(mail_app: Callable[..., Flask],
-                                                          caplog: pytest.LogCaptureFixture) -> None:
+def test_server_down_means_retry_with_backoff_then_failed(
+    mail_app: Callable[..., Flask], caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)
     app = mail_app(mail_url=f"smtp://127.0.0.1:{free_port()}")  # nothing listens there
     job_id = queue_verification(app)
@@ -211,9 +242,9 @@ def test_server_down_means_retry_with_backoff_then_failed(mail_app: Callable[...
     assert ADDRESS not in listing.output
 
 
-def test_a_recipient_refused_for_now_is_retried_and_listed_masked(mail_app: Callable[..., Flask],
-                                                                  smtp_server: SMTPServer,
-                                                                  caplog: pytest.LogCaptureFixture) -> None:
+def test_a_recipient_refused_for_now_is_retried_and_listed_masked(
+    mail_app: Callable[..., Flask], smtp_server: SMTPServer, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)
     smtp_server.refuse[ADDRESS] = f"450 4.2.0 <{ADDRESS}>: Recipient address rejected: mailbox busy"
     app = mail_app(mail_url=smtp_server.url)
@@ -262,8 +293,9 @@ def test_delivery_succeeds_on_retry_once_the_server_is_back(mail_app: Callable[.
     assert (job.status, job.attempts) == (JobStatus.DONE, 2)
 
 
-def test_a_mail_queued_in_a_rolled_back_transaction_is_never_sent(mail_app: Callable[..., Flask],
-                                                                  smtp_server: SMTPServer) -> None:
+def test_a_mail_queued_in_a_rolled_back_transaction_is_never_sent(
+    mail_app: Callable[..., Flask], smtp_server: SMTPServer
+) -> None:
     app = mail_app(mail_url=smtp_server.url)
     with app.app_context():
         loaded = app.extensions["claimsite"].registry.snapshot.campaigns["democlaim"]
@@ -295,16 +327,29 @@ def test_every_string_of_the_plain_text_mails_is_translated() -> None:
 def worker_process(app: Flask, *args: str) -> subprocess.Popen[bytes]:
     """``flask worker`` in a process of its own, over ``app``'s settings (as production runs it beside gunicorn)."""
     settings = app.extensions["claimsite"].settings
-    env = {**os.environ, "FLASK_APP": "wsgi", "CLAIMSITE_ENV": "test", "CLAIMSITE_SECRET_KEY": SECRET,
-           "CLAIMSITE_HASH_KEY": HASH_KEY, "CLAIMSITE_INSTANCE_DIR": str(settings.instance_dir),
-           "CLAIMSITE_CAMPAIGNS_DIR": str(settings.campaigns_dir), "CLAIMSITE_MAIL_URL": settings.mail_url,
-           "CLAIMSITE_DATABASE_URL": app.extensions["claimsite.db"].url}
-    return subprocess.Popen([sys.executable, "-m", "flask", "worker", *args], cwd=REPO, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = {
+        **os.environ,
+        "FLASK_APP": "wsgi",
+        "CLAIMSITE_ENV": "test",
+        "CLAIMSITE_SECRET_KEY": SECRET,
+        "CLAIMSITE_HASH_KEY": HASH_KEY,
+        "CLAIMSITE_INSTANCE_DIR": str(settings.instance_dir),
+        "CLAIMSITE_CAMPAIGNS_DIR": str(settings.campaigns_dir),
+        "CLAIMSITE_MAIL_URL": settings.mail_url,
+        "CLAIMSITE_DATABASE_URL": app.extensions["claimsite.db"].url,
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "flask", "worker", *args],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def test_a_mail_sent_again_after_the_worker_was_killed_keeps_its_message_id(
-        mail_app: Callable[..., Flask], smtp_server: SMTPServer) -> None:
+    mail_app: Callable[..., Flask], smtp_server: SMTPServer
+) -> None:
     """At-least-once delivery: a worker killed after the mail server kept a message, before the job was marked
     done, sends it again. Both copies carry the same Message-ID, so mail clients show one."""
     app = mail_app(mail_url=smtp_server.url)
@@ -312,8 +357,15 @@ def test_a_mail_sent_again_after_the_worker_was_killed_keeps_its_message_id(
         loaded = app.extensions["claimsite"].registry.snapshot.campaigns["democlaim"]
         with app.extensions["claimsite.db"].sessions() as session:
             # composed by the worker from the template (as the code mail of every sign-up is)
-            job_id = queue_template_mail(session, loaded=loaded, language="nl", to=ADDRESS, template="verification",
-                                         context=VERIFICATION, kind="verification")
+            job_id = queue_template_mail(
+                session,
+                loaded=loaded,
+                language="nl",
+                to=ADDRESS,
+                template="verification",
+                context=VERIFICATION,
+                kind="verification",
+            )
             session.commit()
     first = worker_process(app, "--poll", "0.2")
     smtp_server.on_message = lambda received: os.kill(first.pid, signal.SIGKILL)

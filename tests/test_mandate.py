@@ -49,8 +49,12 @@ def png(width: int = 240, height: int = 80) -> bytes:
 
 
 def agreement(title: str, version: str, text: str, html: str | None = None) -> SignedAgreement:
-    return SignedAgreement(title=title, version=version, sha256=hashlib.sha256(text.encode()).hexdigest(),
-                           text_html=Markup(html if html is not None else f"<p>{text}</p>"))
+    return SignedAgreement(
+        title=title,
+        version=version,
+        sha256=hashlib.sha256(text.encode()).hexdigest(),
+        text_html=Markup(html if html is not None else f"<p>{text}</p>"),
+    )
 
 
 AGREEMENTS = {
@@ -64,10 +68,18 @@ AGREEMENTS = {
     ],
 }
 PARTICIPANT = {
-    "nl": {"Naam": "Jan de Vries", "E-mailadres": "jan@example.org", "Adres": "Kerkstraat 1, 1234 AB Utrecht",
-           "Geboortedatum": "3 maart 1990"},
-    "en": {"Name": "Jan de Vries", "E-mail address": "jan@example.org", "Address": "Kerkstraat 1, 1234 AB Utrecht",
-           "Date of birth": "3 March 1990"},
+    "nl": {
+        "Naam": "Jan de Vries",
+        "E-mailadres": "jan@example.org",
+        "Adres": "Kerkstraat 1, 1234 AB Utrecht",
+        "Geboortedatum": "3 maart 1990",
+    },
+    "en": {
+        "Name": "Jan de Vries",
+        "E-mail address": "jan@example.org",
+        "Address": "Kerkstraat 1, 1234 AB Utrecht",
+        "Date of birth": "3 March 1990",
+    },
 }
 
 
@@ -87,8 +99,11 @@ def document(app: Flask, language: str = "nl", **changes: Any) -> MandateDocumen
         "signature_png": png(),
         "signature_typed": None,
         "reference": REFERENCE,
-        "evidence": {"IP (HMAC-SHA256)": "9f2c4e1a77d0", "User agent": "Mozilla/5.0 (X11; Linux x86_64)",
-                     "E-mail verified": "2026-11-23T13:01:44Z"},
+        "evidence": {
+            "IP (HMAC-SHA256)": "9f2c4e1a77d0",
+            "User agent": "Mozilla/5.0 (X11; Linux x86_64)",
+            "E-mail verified": "2026-11-23T13:01:44Z",
+        },
     }
     values.update(changes)
     return MandateDocument(**values)
@@ -98,16 +113,18 @@ def pdf_text(pdf: bytes, tmp_path: Path, name: str = "mandate") -> str:
     assert pdf.startswith(b"%PDF-")
     path = tmp_path / f"{name}.pdf"
     path.write_bytes(pdf)
-    result = subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True,
-                            timeout=30)
+    result = subprocess.run(
+        ["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True, timeout=30
+    )
     return result.stdout
 
 
 def pdf_info(pdf: bytes, tmp_path: Path) -> dict[str, str]:
     path = tmp_path / "info.pdf"
     path.write_bytes(pdf)
-    out = subprocess.run(["pdfinfo", "-isodates", str(path)], capture_output=True, text=True, check=True,
-                         timeout=30).stdout
+    out = subprocess.run(
+        ["pdfinfo", "-isodates", str(path)], capture_output=True, text=True, check=True, timeout=30
+    ).stdout
     return {key.strip(): value.strip() for key, _, value in (line.partition(":") for line in out.splitlines())}
 
 
@@ -115,14 +132,41 @@ def squeeze(text: str) -> str:
     return re.sub(r"\s+", " ", text)
 
 
-@pytest.mark.parametrize(("language", "expected"), [
-    ("nl", ["Volmacht", "23 november 2026 om 14:05:09 (CET, UTC+01:00)", "Deelnemer", "Handtekening",
-            "Overeenkomsten", "Kenmerk", "Bewijsgegevens", "Elektronisch ondertekend met een handtekening die op "
-            "het scherm is getekend.", "Pagina 1 van 1", "Wederpartij"]),
-    ("en", ["Power of attorney", "23 November 2026 at 14:05:09 (CET, UTC+01:00)", "Participant", "Signature",
-            "Agreements", "Reference", "Evidence", "Signed electronically with a signature drawn on screen.",
-            "Page 1 of 1", "Opposing party"]),
-])
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [
+        (
+            "nl",
+            [
+                "Volmacht",
+                "23 november 2026 om 14:05:09 (CET, UTC+01:00)",
+                "Deelnemer",
+                "Handtekening",
+                "Overeenkomsten",
+                "Kenmerk",
+                "Bewijsgegevens",
+                "Elektronisch ondertekend met een handtekening die op het scherm is getekend.",
+                "Pagina 1 van 1",
+                "Wederpartij",
+            ],
+        ),
+        (
+            "en",
+            [
+                "Power of attorney",
+                "23 November 2026 at 14:05:09 (CET, UTC+01:00)",
+                "Participant",
+                "Signature",
+                "Agreements",
+                "Reference",
+                "Evidence",
+                "Signed electronically with a signature drawn on screen.",
+                "Page 1 of 1",
+                "Opposing party",
+            ],
+        ),
+    ],
+)
 def test_mandate_pdf_shows_who_what_when(app: Flask, tmp_path: Path, language: str, expected: list[str]) -> None:
     doc = document(app, language)
     pdf = render_mandate_pdf(doc)
@@ -165,10 +209,13 @@ def test_signed_at_in_another_zone_is_converted(app: Flask, tmp_path: Path) -> N
     assert "23 November 2026 at 14:05:09 (CET, UTC+01:00)" in text and "2026-11-23T13:05:09Z" in text
 
 
-@pytest.mark.parametrize(("language", "label"), [
-    ("nl", "Elektronisch ondertekend door de naam te typen."),
-    ("en", "Signed electronically by typing the name."),
-])
+@pytest.mark.parametrize(
+    ("language", "label"),
+    [
+        ("nl", "Elektronisch ondertekend door de naam te typen."),
+        ("en", "Signed electronically by typing the name."),
+    ],
+)
 def test_typed_signature_shows_the_typed_name(app: Flask, tmp_path: Path, language: str, label: str) -> None:
     doc = document(app, language, signature_png=None, signature_typed="Jantje Typt-Zijn-Naam")
     text = pdf_text(render_mandate_pdf(doc), tmp_path)
@@ -186,8 +233,9 @@ def test_drawn_signature_is_embedded_as_an_image(app: Flask, tmp_path: Path) -> 
     pdf = render_mandate_pdf(doc)
     path = tmp_path / "signed.pdf"
     path.write_bytes(pdf)
-    images = subprocess.run(["pdfimages", "-list", str(path)], capture_output=True, text=True, check=True,
-                            timeout=30).stdout
+    images = subprocess.run(
+        ["pdfimages", "-list", str(path)], capture_output=True, text=True, check=True, timeout=30
+    ).stdout
     assert re.search(r"^\s*1\s+0\s+image\s+240\s+80\s", images, re.MULTILINE), images  # page 1: the 240x80 PNG
 
 
@@ -216,8 +264,12 @@ def test_agreement_html_cannot_make_the_renderer_fetch_anything(
     assert "Voor de tekst." in text and "Na de tekst." in text and "Jan de Vries" in text  # still rendered
     assert connections == []
     refused = " ".join(r.getMessage() for r in caplog.records if r.name == "core.signup.mandate")
-    for url in ("https://example.org/x.png", "http://example.org/x.css", "https://example.org/bg.png",
-                "file:///etc/passwd"):
+    for url in (
+        "https://example.org/x.png",
+        "http://example.org/x.css",
+        "https://example.org/bg.png",
+        "file:///etc/passwd",
+    ):
         assert f"refused to fetch {url}" in refused
 
 
@@ -226,17 +278,27 @@ def test_url_fetcher_serves_data_urls_and_refuses_everything_else() -> None:
     response = fetcher("data:text/plain;base64,aGFsbG8=")
     assert response.read() == b"hallo" and response.content_type == "text/plain"
     assert fetcher("data:,a%20b").read() == b"a b"
-    for url in ("https://example.org/x.png", "http://127.0.0.1/", "file:///etc/passwd", "ftp://example.org/x",
-                "//example.org/x.png"):
+    for url in (
+        "https://example.org/x.png",
+        "http://127.0.0.1/",
+        "file:///etc/passwd",
+        "ftp://example.org/x",
+        "//example.org/x.png",
+    ):
         with pytest.raises(ExternalResourceRefused):
             fetcher(url)
 
 
 def test_untrusted_values_are_shown_as_text(app: Flask, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket, "getaddrinfo", lambda *a, **k: pytest.fail("network"))
-    doc = document(app, "en", participant={"Name": 'Jan <b>"de"</b> Vries & Co'},
-                   evidence={"User agent": '<img src="https://example.org/ua.png">'},
-                   signature_png=None, signature_typed="<i>Jan</i>")
+    doc = document(
+        app,
+        "en",
+        participant={"Name": 'Jan <b>"de"</b> Vries & Co'},
+        evidence={"User agent": '<img src="https://example.org/ua.png">'},
+        signature_png=None,
+        signature_typed="<i>Jan</i>",
+    )
     html = render_mandate_html(doc)
     assert "<b>" not in html and '<img src="https://example.org/ua.png">' not in html and "<i>Jan" not in html
     text = pdf_text(render_mandate_pdf(doc), tmp_path)
@@ -248,7 +310,8 @@ def test_footer_reference_cannot_break_out_of_the_css(app: Flask, tmp_path: Path
     reference = 'X"; } body { display: none } @page { x: "'
     assert '"' not in str(css_content(reference))[1:-1] and "}" not in str(css_content(reference))
     assert str(css_content(Markup("Page [[page]] of [[pages]]"), counters=True)) == (
-        '"Page " counter(page) " of " counter(pages)')
+        '"Page " counter(page) " of " counter(pages)'
+    )
     text = squeeze(pdf_text(render_mandate_pdf(document(app, "en", reference=reference)), tmp_path))
     assert "Jan de Vries" in text and f"Reference {reference}" in text
 
@@ -293,8 +356,7 @@ def test_every_shipped_campaign_renders_its_mandate(app: Flask, tmp_path: Path) 
     assert len(campaigns) >= 2
     for slug, loaded in sorted(campaigns.items()):
         language = loaded.campaign.default_language
-        doc = document(app, language, loaded=loaded, participant=PARTICIPANT[language],
-                       agreements=AGREEMENTS[language])
+        doc = document(app, language, loaded=loaded, participant=PARTICIPANT[language], agreements=AGREEMENTS[language])
         text = squeeze(pdf_text(render_mandate_pdf(doc), tmp_path, slug))
         name = loaded.campaign.text(loaded.campaign.name, language)
         assert name in text and loaded.campaign.target_company in text and REFERENCE in text, slug
@@ -304,8 +366,11 @@ def test_a_campaign_can_replace_the_mandate_template(campaign_folder: CampaignFo
     campaign_folder.write("democlaim")
     own = campaign_folder.path / "democlaim" / "templates" / "mandate"
     own.mkdir(parents=True)
-    (own / "pdf.html").write_text("<html><body><h1>{{ _('Power of attorney') }}: {{ campaign.name | t }}</h1>"
-                                  "<p>{{ reference }}</p></body></html>\n", encoding="utf-8")
+    (own / "pdf.html").write_text(
+        "<html><body><h1>{{ _('Power of attorney') }}: {{ campaign.name | t }}</h1>"
+        "<p>{{ reference }}</p></body></html>\n",
+        encoding="utf-8",
+    )
     demo = make_app(campaigns_dir=campaign_folder.path)
     with demo.app_context():
         doc = document(demo, "nl", loaded=demo.extensions["claimsite"].registry.snapshot.campaigns["democlaim"])

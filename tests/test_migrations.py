@@ -9,8 +9,20 @@ from alembic.runtime.migration import MigrationContext
 from core.data.db import Base
 from core.data.migrations import downgrade, upgrade
 
-TABLES = {"signups", "signup_events", "accepted_agreements", "personal_records", "jobs", "payments", "provider_events",
-          "login_links", "staff_members", "staff_sessions", "audit_entries", "staff_exports"}
+TABLES = {
+    "signups",
+    "signup_events",
+    "accepted_agreements",
+    "personal_records",
+    "jobs",
+    "payments",
+    "provider_events",
+    "login_links",
+    "staff_members",
+    "staff_sessions",
+    "audit_entries",
+    "staff_exports",
+}
 
 
 def table_names(url: str) -> set[str]:
@@ -64,15 +76,21 @@ def test_personal_data_kept_in_the_clear_before_0004_is_sealed_by_it(make_app, d
     answers = {"name": "Anna de Vries", "email": "anna@example.org"}
     with engine.begin() as connection:
         for number, confirmed in ((1, None), (2, "2026-11-30 12:00:00")):
-            connection.execute(sqlalchemy.text(
-                "INSERT INTO signups (id, token, campaign, email_hash, language, stage, created_at, code_attempts, "
-                "codes_sent, payment_required, confirmed_at) VALUES (:id, :token, 'tiktokclaim', :hash, 'nl', "
-                "'signed', '2026-11-30 11:00:00', 0, 1, false, :confirmed)"),
-                {"id": number, "token": f"token-{number}", "hash": f"{number:064d}", "confirmed": confirmed})
-            connection.execute(sqlalchemy.text(
-                "INSERT INTO personal_records (signup_id, data, signature_png, mandate_pdf) "
-                "VALUES (:id, :data, :png, :pdf)"),
-                {"id": number, "data": json.dumps(answers).encode(), "png": b"\x89PNG signature", "pdf": b"%PDF-1"})
+            connection.execute(
+                sqlalchemy.text(
+                    "INSERT INTO signups (id, token, campaign, email_hash, language, stage, created_at, code_attempts, "
+                    "codes_sent, payment_required, confirmed_at) VALUES (:id, :token, 'tiktokclaim', :hash, 'nl', "
+                    "'signed', '2026-11-30 11:00:00', 0, 1, false, :confirmed)"
+                ),
+                {"id": number, "token": f"token-{number}", "hash": f"{number:064d}", "confirmed": confirmed},
+            )
+            connection.execute(
+                sqlalchemy.text(
+                    "INSERT INTO personal_records (signup_id, data, signature_png, mandate_pdf) "
+                    "VALUES (:id, :data, :png, :pdf)"
+                ),
+                {"id": number, "data": json.dumps(answers).encode(), "png": b"\x89PNG signature", "pdf": b"%PDF-1"},
+            )
     engine.dispose()
     app = make_app(database_url=database_url)
     with app.app_context():
@@ -81,12 +99,18 @@ def test_personal_data_kept_in_the_clear_before_0004_is_sealed_by_it(make_app, d
         running, confirmed = db.get(Signup, 1), db.get(Signup, 2)
         for signup in (running, confirmed):
             opened = opened_personal_data(app, signup)
-            assert (opened.answers, opened.signature_png, opened.mandate_pdf) == (answers, b"\x89PNG signature",
-                                                                                  b"%PDF-1")
+            assert (opened.answers, opened.signature_png, opened.mandate_pdf) == (
+                answers,
+                b"\x89PNG signature",
+                b"%PDF-1",
+            )
             assert personal_data.load_mandate(db, signup, personal_data.copy_key("anna@example.org")) == b"%PDF-1"
         assert personal_data.load(db, running) == answers and personal_data.load(db, confirmed) == {}
-        raw = b"".join(bytes(value) for record in db.scalars(sqlalchemy.select(PersonalRecord))
-                       for value in (record.sealed_answers, record.sealed_signature, record.sealed_mandate)
-                       if value is not None)
+        raw = b"".join(
+            bytes(value)
+            for record in db.scalars(sqlalchemy.select(PersonalRecord))
+            for value in (record.sealed_answers, record.sealed_signature, record.sealed_mandate)
+            if value is not None
+        )
         assert b"Anna" not in raw and b"signature" not in raw
     app.extensions["claimsite.db"].engine.dispose()

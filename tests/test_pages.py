@@ -52,16 +52,18 @@ def test_every_shipped_campaign_renders_in_both_languages(shipped_app: Flask, sl
     for url in re.findall(r'<(?:script|img|link rel="stylesheet")[^>]*(?:src|href)="([^"]+)"', html):
         assert url.startswith(f"{prefix}/assets/"), url
     for document in ("privacy", "terms"):
-        doc_path = f"{prefix}/{document}" if language == campaign.default_language else \
-            f"{prefix}/{language}/{document}"
+        doc_path = (
+            f"{prefix}/{document}" if language == campaign.default_language else f"{prefix}/{language}/{document}"
+        )
         assert client.get(doc_path, base_url=base).status_code == 200, doc_path
 
 
 @pytest.mark.parametrize("slug", SHIPPED)
 def test_faq_questions_have_anchors_and_menu_links(shipped_app: Flask, slug: str) -> None:
     base, prefix = base_url_of(slug)
-    html = shipped_app.test_client().get(f"{prefix}/", base_url=base, headers={"Cookie": "lang=nl"}) \
-        .get_data(as_text=True)
+    html = (
+        shipped_app.test_client().get(f"{prefix}/", base_url=base, headers={"Cookie": "lang=nl"}).get_data(as_text=True)
+    )
     if 'id="faq"' not in html:
         pytest.skip(f"{slug} has no FAQ")
     anchors = re.findall(r'<details class="faq__item" id="(faq-[a-z0-9-]+)"', html)
@@ -74,14 +76,23 @@ def test_faq_questions_have_anchors_and_menu_links(shipped_app: Flask, slug: str
 @pytest.fixture
 def status_app(campaign_folder: CampaignFolder, make_app) -> Flask:
     campaign_folder.write("democlaim")
-    campaign_folder.write("soonclaim", campaign_data(slug="soonclaim", hosts=["soon.example"],
-                                                     status="pre-registration", opens="2027-03-01"))
-    campaign_folder.write("overclaim", campaign_data(
-        slug="overclaim", hosts=["over.example"], status="closed",
-        closed_message={"nl": "De inschrijving is **gesloten**.", "en": "Registration has **closed**."},
-        instead={"label": {"nl": "Naar de nieuwe actie", "en": "To the new campaign"},
-                 "url": "https://somi.nl/alledata"},
-    ))
+    campaign_folder.write(
+        "soonclaim",
+        campaign_data(slug="soonclaim", hosts=["soon.example"], status="pre-registration", opens="2027-03-01"),
+    )
+    campaign_folder.write(
+        "overclaim",
+        campaign_data(
+            slug="overclaim",
+            hosts=["over.example"],
+            status="closed",
+            closed_message={"nl": "De inschrijving is **gesloten**.", "en": "Registration has **closed**."},
+            instead={
+                "label": {"nl": "Naar de nieuwe actie", "en": "To the new campaign"},
+                "url": "https://somi.nl/alledata",
+            },
+        ),
+    )
     return make_app(campaigns_dir=campaign_folder.path)
 
 
@@ -145,8 +156,9 @@ def test_first_visit_follows_accept_language_once(status_app: Flask) -> None:
 
 
 def test_prefixed_pages_ignore_accept_language(status_app: Flask) -> None:
-    response = status_app.test_client().get("/en/", base_url="https://democlaim.example",
-                                            headers={"Accept-Language": "nl"})
+    response = status_app.test_client().get(
+        "/en/", base_url="https://democlaim.example", headers={"Accept-Language": "nl"}
+    )
     assert response.status_code == 200 and '<html lang="en">' in response.get_data(as_text=True)
 
 
@@ -177,11 +189,17 @@ def test_english_default_campaign_serves_english_at_root(campaign_folder: Campai
 
 
 def test_markdown_is_rendered_safely(campaign_folder: CampaignFolder, make_app) -> None:
-    data = campaign_data(articles=[{
-        "title": {"nl": "Test", "en": "Test"},
-        "text": {"nl": "**vet** <script>alert(1)</script> [klik](javascript:alert(1)) [ok](https://somi.nl)",
-                 "en": "x"},
-    }])
+    data = campaign_data(
+        articles=[
+            {
+                "title": {"nl": "Test", "en": "Test"},
+                "text": {
+                    "nl": "**vet** <script>alert(1)</script> [klik](javascript:alert(1)) [ok](https://somi.nl)",
+                    "en": "x",
+                },
+            }
+        ]
+    )
     campaign_folder.write("democlaim", data)
     client = make_app(campaigns_dir=campaign_folder.path).test_client()
     client.set_cookie("lang", "nl")
@@ -200,8 +218,7 @@ def test_unknown_page_of_a_campaign_is_a_translated_404(status_app: Flask) -> No
     assert dutch.status_code == 404 and "Pagina niet gevonden" in dutch.get_data(as_text=True)
 
 
-def test_privacy_page_falls_back_to_shared_then_default_language(campaign_folder: CampaignFolder,
-                                                                  make_app) -> None:
+def test_privacy_page_falls_back_to_shared_then_default_language(campaign_folder: CampaignFolder, make_app) -> None:
     campaign_folder.write("democlaim")
     shared = campaign_folder.path / "_shared" / "pages"
     shared.mkdir(parents=True)
@@ -210,11 +227,11 @@ def test_privacy_page_falls_back_to_shared_then_default_language(campaign_folder
     own.mkdir(parents=True)
     (own / "terms.en.md").write_text("# Demo terms\n")
     client = make_app(campaigns_dir=campaign_folder.path).test_client()
-    assert "Gedeelde privacyverklaring" in client.get("/en/privacy", base_url="https://democlaim.example") \
-        .get_data(as_text=True)
+    assert "Gedeelde privacyverklaring" in client.get("/en/privacy", base_url="https://democlaim.example").get_data(
+        as_text=True
+    )
     assert "Demo terms" in client.get("/en/terms", base_url="https://democlaim.example").get_data(as_text=True)
-    assert client.get("/terms", base_url="https://democlaim.example",
-                      headers={"Cookie": "lang=nl"}).status_code == 404
+    assert client.get("/terms", base_url="https://democlaim.example", headers={"Cookie": "lang=nl"}).status_code == 404
 
 
 def test_shared_legal_pages_exist_in_both_languages() -> None:

@@ -72,8 +72,9 @@ def logged_in(app: Flask, client: FlaskClient, address: str = "anna@example.org"
 def confirm(client: FlaskClient, action: str, reference: str) -> Any:
     page = client.get(f"/en/my/{action}/{reference}", base_url=TIKTOK)
     assert page.status_code == 200, page.get_data(as_text=True)
-    return client.post(f"/en/my/{action}/{reference}", data={"csrf_token": csrf_of(page.get_data(as_text=True))},
-                       base_url=TIKTOK)
+    return client.post(
+        f"/en/my/{action}/{reference}", data={"csrf_token": csrf_of(page.get_data(as_text=True))}, base_url=TIKTOK
+    )
 
 
 def start_on_facebookleak(client: FlaskClient, address: str) -> None:
@@ -238,8 +239,7 @@ def test_someone_elses_signup_cannot_be_withdrawn_or_erased(db_app: Flask) -> No
     csrf = csrf_of(page)
     for action in ("withdraw", "erase"):
         assert bram.get(f"/en/my/{action}/{anna.token}", base_url=TIKTOK).status_code == 404
-        assert bram.post(f"/en/my/{action}/{anna.token}", data={"csrf_token": csrf},
-                         base_url=TIKTOK).status_code == 404
+        assert bram.post(f"/en/my/{action}/{anna.token}", data={"csrf_token": csrf}, base_url=TIKTOK).status_code == 404
     assert in_session(db_app, lambda db: len(db.scalars(select(Signup).where(participant())).all())) == 2
     stranger = db_app.test_client()  # not logged in at all
     assert stranger.get(f"/en/my/withdraw/{anna.token}", base_url=TIKTOK).location == "/en/my"
@@ -254,8 +254,9 @@ def test_a_login_lasts_an_hour_and_logging_out_ends_it(db_app: Flask) -> None:
     assert "Send me a login link" in client.get("/en/my", base_url=TIKTOK).get_data(as_text=True)
     logged_in(db_app, client)
     # The cookie is signed per campaign (core.web.sessions): name the campaign as the tenancy middleware would.
-    with client.session_transaction(base_url=TIKTOK, environ_overrides={"claimsite.campaign": "tiktokclaim"}) \
-            as session:
+    with client.session_transaction(
+        base_url=TIKTOK, environ_overrides={"claimsite.campaign": "tiktokclaim"}
+    ) as session:
         session["participant"] = [session["participant"][0], int(time.time()) - 1]
     assert "Send me a login link" in client.get("/en/my", base_url=TIKTOK).get_data(as_text=True)
 
@@ -297,11 +298,17 @@ def test_withdrawing_makes_the_counter_go_down_by_one(db_app: Flask) -> None:
     client = db_app.test_client()
     logged_in(db_app, client)
     anna = signups(db_app)[0]
-    assert "Withdrawing ends your mandate" in client.get(f"/en/my/withdraw/{anna.token}",
-                                                         base_url=TIKTOK).get_data(as_text=True)
-    reminder = in_session(db_app, lambda db: next(  # due an hour after signing
-        job.id for job in db.scalars(select(Job).where(Job.kind == "payment-reminder", Job.status == "pending"))
-        if decode_payload(job.payload)["signup"] == anna.token))
+    assert "Withdrawing ends your mandate" in client.get(f"/en/my/withdraw/{anna.token}", base_url=TIKTOK).get_data(
+        as_text=True
+    )
+    reminder = in_session(
+        db_app,
+        lambda db: next(  # due an hour after signing
+            job.id
+            for job in db.scalars(select(Job).where(Job.kind == "payment-reminder", Job.status == "pending"))
+            if decode_payload(job.payload)["signup"] == anna.token
+        ),
+    )
     assert reminder is not None
     done = confirm(client, "withdraw", anna.token)
     assert done.status_code == 302 and done.location == "/en/my"
@@ -321,10 +328,14 @@ def test_withdrawing_makes_the_counter_go_down_by_one(db_app: Flask) -> None:
 
     in_session(db_app, check)
     # Twice (a second tab) changes nothing.
-    assert client.post(f"/en/my/withdraw/{anna.token}", data={"csrf_token": csrf_of(page)},
-                       base_url=TIKTOK).location == "/en/my"
-    assert in_session(db_app, lambda db: len(db.scalars(select(SignupEvent).where(
-        SignupEvent.step == "withdrawn")).all())) == 1
+    assert (
+        client.post(f"/en/my/withdraw/{anna.token}", data={"csrf_token": csrf_of(page)}, base_url=TIKTOK).location
+        == "/en/my"
+    )
+    assert (
+        in_session(db_app, lambda db: len(db.scalars(select(SignupEvent).where(SignupEvent.step == "withdrawn")).all()))
+        == 1
+    )
     assert counter(db_app, visitor) == "1 person joined before you since 28 July 2020"
 
 
@@ -347,8 +358,10 @@ def test_erasure_removes_the_personal_data_and_keeps_the_evidence(db_app: Flask)
     assert counter(db_app, visitor) == "1 person joined before you since 28 July 2020"
     stored = everything_stored(db_app)
     assert "anna@example.org" not in stored and "Anna de Vries" not in stored  # sealed: a dump reads nothing
-    assert in_session(db_app, lambda db: opened_personal_data(db_app, signups(db_app)[0]).answers["name"]) \
-        == "Anna de Vries"  # ... but the foundation's private key opens it
+    assert (
+        in_session(db_app, lambda db: opened_personal_data(db_app, signups(db_app)[0]).answers["name"])
+        == "Anna de Vries"
+    )  # ... but the foundation's private key opens it
     client = db_app.test_client()
     logged_in(db_app, client)
     ask_link(db_app.test_client(), "anna@example.org")  # a mail still queued for this address
@@ -378,8 +391,10 @@ def test_erasure_removes_the_personal_data_and_keeps_the_evidence(db_app: Flask)
         assert [e.detail for e in signup.events if e.step == "erased"] == ["participant-request"]
         assert len(db.scalars(select(AcceptedAgreement)).all()) == 2
         assert db.scalar(select(Payment.paid_at)) is not None  # bookkeeping
-        assert {job.status for job in db.scalars(select(Job).where(Job.kind == "participant-login"))} \
-            == {"done", "cancelled"}
+        assert {job.status for job in db.scalars(select(Job).where(Job.kind == "participant-login"))} == {
+            "done",
+            "cancelled",
+        }
         assert db.scalars(select(LoginLink)).all() == []
 
     in_session(db_app, check)
@@ -429,8 +444,9 @@ def test_retention_keeps_withdrawn_signups_and_removes_old_login_links(db_app: F
 
     def age(db: Any) -> None:
         db.execute(update(Signup).values(created_at=utcnow() - dt_minutes(400 * 24 * 60)))
-        db.execute(update(LoginLink).where(LoginLink.used_at.is_not(None))
-                   .values(created_at=utcnow() - dt_minutes(25 * 60)))
+        db.execute(
+            update(LoginLink).where(LoginLink.used_at.is_not(None)).values(created_at=utcnow() - dt_minutes(25 * 60))
+        )
         db.commit()
 
     in_session(db_app, age)
@@ -475,6 +491,7 @@ def test_someone_elses_requests_never_silence_a_participants_own_login_link(db_a
 def test_per_ip_limits_count_an_ipv6_64_as_one_network(db_app: Flask) -> None:
     """Rotating through the addresses of one IPv6 /64 does not reset a per-IP limit; an IPv4 address written as an
     IPv4-mapped IPv6 address is the same network as itself."""
+
     def ask_from(address: str, n: int) -> int:
         client = db_app.test_client()
         client.environ_base["REMOTE_ADDR"] = address

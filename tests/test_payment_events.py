@@ -68,8 +68,9 @@ def test_a_signature_dated_in_the_future_is_refused(app: Flask, stripe_server: A
 
 
 @pytest.mark.parametrize(("field", "value"), [("amount_total", 1), ("currency", "usd")])
-def test_a_payment_of_another_amount_or_currency_does_not_count(app: Flask, stripe_server: Any, field: str,
-                                                                  value: Any) -> None:
+def test_a_payment_of_another_amount_or_currency_does_not_count(
+    app: Flask, stripe_server: Any, field: str, value: Any
+) -> None:
     _, session_id, completed = paid_at_stripe(app, stripe_server)
     stripe_server.sessions[session_id][field] = value  # what Stripe reports when the session is fetched again
     answer = post_event(app.test_client(), stripe_server, completed)

@@ -47,13 +47,20 @@ def go_to_checkout(client: FlaskClient, pay_page: str) -> str:
     return re.search(r"/pay/(cs_test_\w+)$", response.location).group(1)  # type: ignore[union-attr]
 
 
-def post_event(client: FlaskClient, server: Any, event: dict[str, Any], secret: str = STRIPE_WEBHOOK_SECRET,
-               timestamp: int | None = None, tamper: bool = False) -> Any:
+def post_event(
+    client: FlaskClient,
+    server: Any,
+    event: dict[str, Any],
+    secret: str = STRIPE_WEBHOOK_SECRET,
+    timestamp: int | None = None,
+    tamper: bool = False,
+) -> Any:
     payload, header = server.signed_payload(event, secret, timestamp=timestamp)
     if tamper:
         payload = payload.replace(b'"livemode": false', b'"livemode": true ')
-    return client.post(WEBHOOK, data=payload, base_url=TIKTOK,
-                       headers={"Stripe-Signature": header, "Content-Type": "application/json"})
+    return client.post(
+        WEBHOOK, data=payload, base_url=TIKTOK, headers={"Stripe-Signature": header, "Content-Type": "application/json"}
+    )
 
 
 def events_of(server: Any, session_id: str, kind: str) -> list[dict[str, Any]]:
@@ -117,8 +124,12 @@ def test_checkout_session_is_created_as_asked(app: Flask, stripe_server: Any) ->
     assert go_to_checkout(client, pay_page) == session_id
     assert len([r for r in stripe_server.requests if r.path == "/v1/checkout/sessions"]) == 1
     [payment] = payments_of(app)
-    assert (payment.state, payment.provider, payment.provider_ref, payment.amount_cents) == \
-        ("open", "stripe", session_id, 1750)
+    assert (payment.state, payment.provider, payment.provider_ref, payment.amount_cents) == (
+        "open",
+        "stripe",
+        session_id,
+        1750,
+    )
 
 
 def test_dutch_checkout_is_in_dutch(app: Flask, stripe_server: Any) -> None:
@@ -277,12 +288,23 @@ def test_cancel_then_pay_later_reuses_the_open_checkout(app: Flask, stripe_serve
 
 def test_events_we_do_not_handle_get_a_2xx(app: Flask, stripe_server: Any) -> None:
     client = app.test_client()
-    event = {"id": "evt_other", "object": "event", "type": "customer.created", "api_version": "2026-10-28.endive",
-             "created": int(time.time()), "livemode": False, "data": {"object": {"id": "cus_1", "object": "customer"}}}
+    event = {
+        "id": "evt_other",
+        "object": "event",
+        "type": "customer.created",
+        "api_version": "2026-10-28.endive",
+        "created": int(time.time()),
+        "livemode": False,
+        "data": {"object": {"id": "cus_1", "object": "customer"}},
+    }
     answer = post_event(client, stripe_server, event)
     assert answer.status_code == 200 and answer.get_json()["status"] == "not handled"
-    unknown = {**event, "id": "evt_unknown_session", "type": "checkout.session.completed",
-               "data": {"object": {"id": "cs_test_not_ours", "object": "checkout.session"}}}
+    unknown = {
+        **event,
+        "id": "evt_unknown_session",
+        "type": "checkout.session.completed",
+        "data": {"object": {"id": "cs_test_not_ours", "object": "checkout.session"}},
+    }
     assert post_event(client, stripe_server, unknown).get_json()["status"] == "ignored"
 
 
@@ -306,12 +328,22 @@ def test_production_without_stripe_keys_refuses_to_start(make_app: Any, monkeypa
     for name in ("CLAIMSITE_STRIPE_SECRET_KEY", "CLAIMSITE_STRIPE_WEBHOOK_SECRET"):
         monkeypatch.delenv(name, raising=False)
     with pytest.raises(SettingsError, match=r"tiktokclaim.*CLAIMSITE_STRIPE_SECRET_KEY"):
-        make_app(env="production", mail_url="smtp://127.0.0.1:25", secret_key="p" * 40, hash_key="h" * 40,
-                 sealing_public_key=PRODUCTION_PUBLIC_KEY)
+        make_app(
+            env="production",
+            mail_url="smtp://127.0.0.1:25",
+            secret_key="p" * 40,
+            hash_key="h" * 40,
+            sealing_public_key=PRODUCTION_PUBLIC_KEY,
+        )
     monkeypatch.setenv("CLAIMSITE_STRIPE_SECRET_KEY_TIKTOKCLAIM", "sk_live_x")  # a campaign's own keys do too
     monkeypatch.setenv("CLAIMSITE_STRIPE_WEBHOOK_SECRET_TIKTOKCLAIM", "whsec_x")
-    app = make_app(env="production", mail_url="smtp://127.0.0.1:25", secret_key="p" * 40, hash_key="h" * 40,
-                   sealing_public_key=PRODUCTION_PUBLIC_KEY)
+    app = make_app(
+        env="production",
+        mail_url="smtp://127.0.0.1:25",
+        secret_key="p" * 40,
+        hash_key="h" * 40,
+        sealing_public_key=PRODUCTION_PUBLIC_KEY,
+    )
     with app.app_context():
         from core.money.payment_providers import provider_for
 
@@ -327,10 +359,15 @@ def test_stripe_settings_come_from_the_environment_and_are_checked() -> None:
         StripeCheckout({"CLAIMSITE_STRIPE_CHECKOUT_MINUTES": "5"})  # Stripe allows 30 minutes at least
     with pytest.raises(SettingsError, match="CLAIMSITE_STRIPE_API_BASE"):
         StripeCheckout({"CLAIMSITE_STRIPE_API_BASE": "not a url"})
-    provider = StripeCheckout({"CLAIMSITE_STRIPE_SECRET_KEY": "sk_global", "CLAIMSITE_STRIPE_WEBHOOK_SECRET": "wh_g",
-                               "CLAIMSITE_STRIPE_SECRET_KEY_TIKTOK_CLAIM": "sk_own",
-                               "CLAIMSITE_STRIPE_WEBHOOK_SECRET_TIKTOK_CLAIM": "wh_own",
-                               "CLAIMSITE_STRIPE_SECRET_KEY_HALF_SET": "sk_half"})
+    provider = StripeCheckout(
+        {
+            "CLAIMSITE_STRIPE_SECRET_KEY": "sk_global",
+            "CLAIMSITE_STRIPE_WEBHOOK_SECRET": "wh_g",
+            "CLAIMSITE_STRIPE_SECRET_KEY_TIKTOK_CLAIM": "sk_own",
+            "CLAIMSITE_STRIPE_WEBHOOK_SECRET_TIKTOK_CLAIM": "wh_own",
+            "CLAIMSITE_STRIPE_SECRET_KEY_HALF_SET": "sk_half",
+        }
+    )
     assert provider.keys_for("tiktok-claim") == ("sk_own", "wh_own")  # the campaign's own keys first
     assert provider.keys_for("half-set") == ("sk_global", "wh_g")  # a key without its webhook secret is not used
     assert "sk_global" not in repr(provider.settings)  # secrets never show in logs or tracebacks
@@ -344,8 +381,12 @@ def test_an_event_reaching_another_campaigns_endpoint_is_left_for_its_own(app: F
     stripe_server.complete(session_id)
     [event] = events_of(stripe_server, session_id, "checkout.session.completed")
     payload, header = stripe_server.signed_payload(event, STRIPE_WEBHOOK_SECRET)
-    elsewhere = client.post(WEBHOOK, data=payload, base_url="https://facebookleak.somi.nl",
-                            headers={"Stripe-Signature": header, "Content-Type": "application/json"})
+    elsewhere = client.post(
+        WEBHOOK,
+        data=payload,
+        base_url="https://facebookleak.somi.nl",
+        headers={"Stripe-Signature": header, "Content-Type": "application/json"},
+    )
     assert elsewhere.status_code == 200 and elsewhere.get_json()["status"] == "ignored"
     assert post_event(client, stripe_server, event).get_json()["status"] == "paid"
 
@@ -371,8 +412,15 @@ def as_if_the_answer_was_lost(app: Flask, minutes_ago: int = 0) -> None:
 
         db = db_session()
         [payment] = db.scalars(select(Payment)).all()
-        db.execute(update(Payment).values(state="created", provider_ref=None, checkout_url=None, expires_at=None,
-                                          created_at=payment.created_at - dt.timedelta(minutes=minutes_ago)))
+        db.execute(
+            update(Payment).values(
+                state="created",
+                provider_ref=None,
+                checkout_url=None,
+                expires_at=None,
+                created_at=payment.created_at - dt.timedelta(minutes=minutes_ago),
+            )
+        )
         db.commit()
 
 
@@ -396,6 +444,9 @@ def test_an_unanswered_attempt_left_for_long_gives_way_to_a_new_one(app: Flask, 
     second = go_to_checkout(client, pay_page)
     [lost, payment] = payments_of(app)
     assert (lost.state, payment.state, payment.attempt, payment.provider_ref) == ("created", "open", 2, second)
-    [create] = [r for r in stripe_server.requests if r.path == "/v1/checkout/sessions" and r.params
-                and r.headers["Idempotency-Key"].endswith("attempt-2")]
+    [create] = [
+        r
+        for r in stripe_server.requests
+        if r.path == "/v1/checkout/sessions" and r.params and r.headers["Idempotency-Key"].endswith("attempt-2")
+    ]
     assert int(create.params["expires_at"]) - time.time() > 55 * 60  # the full hour for the visitor

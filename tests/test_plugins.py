@@ -134,13 +134,18 @@ def test_plugin_commands_join_the_cli(recorder, campaign_folder: CampaignFolder,
 def test_misspelt_hook_fails_loudly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     site_dir = tmp_path / "site-packages"
     site_dir.mkdir()
-    install_plugin(site_dir, "claimsite_typo", textwrap.dedent('''\
+    install_plugin(
+        site_dir,
+        "claimsite_typo",
+        textwrap.dedent("""\
         from core.plugins import hookimpl
 
         @hookimpl
         def claimsite_page_section(campaign, language):
             return []
-        '''), name="typo")
+        """),
+        name="typo",
+    )
     monkeypatch.syspath_prepend(str(site_dir))
     importlib.invalidate_caches()
     try:
@@ -154,8 +159,12 @@ def test_disabled_builtin_section_is_absent(campaign_folder: CampaignFolder, mak
     data = campaign_data()
     del data["plugins"]["faq"]
     campaign_folder.write("democlaim", data)
-    html = make_app(campaigns_dir=campaign_folder.path).test_client() \
-        .get("/en/", base_url="https://democlaim.example").get_data(as_text=True)
+    html = (
+        make_app(campaigns_dir=campaign_folder.path)
+        .test_client()
+        .get("/en/", base_url="https://democlaim.example")
+        .get_data(as_text=True)
+    )
     assert 'id="faq"' not in html and "1,234 people" in html
 
 
@@ -171,35 +180,59 @@ def test_every_hook_is_documented_and_tested() -> None:
 
 def test_news_timeline_and_testimonials_render_in_order(campaign_folder: CampaignFolder, make_app) -> None:
     data = campaign_data()
-    data["plugins"]["news"] = {"title": {"nl": "In het nieuws", "en": "In the news"}, "items": [
-        {"source": "Trouw", "date": "2020-07-28", "title": {"nl": "Ouder", "en": "Older"}, "text": {"nl": "x"}},
-        {"source": "AD", "date": "2021-01-02", "title": {"nl": "Nieuwer", "en": "Newer"}, "text": {"nl": "y"},
-         "link": "https://www.ad.nl/"},
-    ]}
-    data["plugins"]["timeline"] = {"title": {"nl": "Updates", "en": "Updates"}, "items": [
-        {"title": {"nl": "Zonder datum", "en": "Undated"}, "text": {"nl": "z"}},
-        {"date": "2020-07-14", "title": {"nl": "Klachtbrief", "en": "Complaint letter"}, "text": {"nl": "k"}},
-    ]}
-    data["plugins"]["testimonials"] = {"title": {"nl": "Ervaringen", "en": "Experiences"}, "items": [
-        {"quote": {"nl": "Verschrikkelijk.", "en": "Terrible."}, "by": {"nl": "Mevrouw G", "en": "Mrs G"}},
-    ]}
+    data["plugins"]["news"] = {
+        "title": {"nl": "In het nieuws", "en": "In the news"},
+        "items": [
+            {"source": "Trouw", "date": "2020-07-28", "title": {"nl": "Ouder", "en": "Older"}, "text": {"nl": "x"}},
+            {
+                "source": "AD",
+                "date": "2021-01-02",
+                "title": {"nl": "Nieuwer", "en": "Newer"},
+                "text": {"nl": "y"},
+                "link": "https://www.ad.nl/",
+            },
+        ],
+    }
+    data["plugins"]["timeline"] = {
+        "title": {"nl": "Updates", "en": "Updates"},
+        "items": [
+            {"title": {"nl": "Zonder datum", "en": "Undated"}, "text": {"nl": "z"}},
+            {"date": "2020-07-14", "title": {"nl": "Klachtbrief", "en": "Complaint letter"}, "text": {"nl": "k"}},
+        ],
+    }
+    data["plugins"]["testimonials"] = {
+        "title": {"nl": "Ervaringen", "en": "Experiences"},
+        "items": [
+            {"quote": {"nl": "Verschrikkelijk.", "en": "Terrible."}, "by": {"nl": "Mevrouw G", "en": "Mrs G"}},
+        ],
+    }
     campaign_folder.write("democlaim", data)
-    html = make_app(campaigns_dir=campaign_folder.path).test_client() \
-        .get("/en/", base_url="https://democlaim.example").get_data(as_text=True)
+    html = (
+        make_app(campaigns_dir=campaign_folder.path)
+        .test_client()
+        .get("/en/", base_url="https://democlaim.example")
+        .get_data(as_text=True)
+    )
     assert html.index("Newer") < html.index("Older")
     assert html.index("Complaint letter") < html.index("Undated")
-    assert html.index('id="news"') < html.index('id="experiences"') < html.index('id="updates"') \
-        < html.index('id="faq"')
+    assert (
+        html.index('id="news"') < html.index('id="experiences"') < html.index('id="updates"') < html.index('id="faq"')
+    )
     data["plugins"]["timeline"]["order"] = "as-written"
     campaign_folder.write("democlaim", data)
-    as_written = make_app(campaigns_dir=campaign_folder.path).test_client() \
-        .get("/en/", base_url="https://democlaim.example").get_data(as_text=True)
+    as_written = (
+        make_app(campaigns_dir=campaign_folder.path)
+        .test_client()
+        .get("/en/", base_url="https://democlaim.example")
+        .get_data(as_text=True)
+    )
     assert as_written.index("Undated") < as_written.index("Complaint letter")
     assert "Read the article at AD" in html and "Terrible." in html and "2 January 2021" in html
 
 
-def test_plugin_adds_a_signup_question_and_its_answer_is_kept(recorder, campaign_folder: CampaignFolder,
-                                                              make_app) -> None:
+def test_plugin_adds_a_signup_question_and_its_answer_is_kept(
+    recorder, campaign_folder: CampaignFolder, make_app
+) -> None:
     import re
 
     campaign_folder.copy_shipped()
@@ -213,13 +246,26 @@ def test_plugin_adds_a_signup_question_and_its_answer_is_kept(recorder, campaign
     client = app.test_client()
     html = client.get("/en/join", base_url="https://tiktokclaim.org").get_data(as_text=True)
     assert 'name="recorder_referral"' in html and "How did you hear of us?" in html
-    assert 'name="recorder_referral"' not in client.get("/en/join", base_url="https://facebookleak.somi.nl") \
-        .get_data(as_text=True)
+    assert 'name="recorder_referral"' not in client.get("/en/join", base_url="https://facebookleak.somi.nl").get_data(
+        as_text=True
+    )
     token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html).group(1)
-    response = client.post("/en/join", base_url="https://tiktokclaim.org", data={
-        "csrf_token": token, "name": "Anna", "email": "anna@example.org", "street": "Kerkstraat 1",
-        "postcode": "1234 AB", "city": "Utrecht", "country": "NL", "birth_date": "1990-05-01",
-        "for_whom": "self", "recorder_referral": "a friend"})
+    response = client.post(
+        "/en/join",
+        base_url="https://tiktokclaim.org",
+        data={
+            "csrf_token": token,
+            "name": "Anna",
+            "email": "anna@example.org",
+            "street": "Kerkstraat 1",
+            "postcode": "1234 AB",
+            "city": "Utrecht",
+            "country": "NL",
+            "birth_date": "1990-05-01",
+            "for_whom": "self",
+            "recorder_referral": "a friend",
+        },
+    )
     assert response.status_code == 302
     from sqlalchemy import select
 

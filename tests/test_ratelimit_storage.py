@@ -71,11 +71,17 @@ def test_two_app_instances_share_one_count_in_redis(make_app, redis_url: str) ->
 
 
 def production_env(**changes: str) -> dict[str, str]:
-    env = {"CLAIMSITE_ENV": "production", "CLAIMSITE_SECRET_KEY": "s" * 40, "CLAIMSITE_HASH_KEY": "h" * 40,
-           "CLAIMSITE_SEALING_PUBLIC_KEY": PRODUCTION_PUBLIC_KEY, "CLAIMSITE_MAIL_URL": "smtp://127.0.0.1:1",
-           # tiktokclaim asks a payment: production needs a provider (never called here)
-           "CLAIMSITE_STRIPE_SECRET_KEY": "sk_test_offline", "CLAIMSITE_STRIPE_WEBHOOK_SECRET": "whsec_offline",
-           "CLAIMSITE_STRIPE_API_BASE": "http://127.0.0.1:9"}
+    env = {
+        "CLAIMSITE_ENV": "production",
+        "CLAIMSITE_SECRET_KEY": "s" * 40,
+        "CLAIMSITE_HASH_KEY": "h" * 40,
+        "CLAIMSITE_SEALING_PUBLIC_KEY": PRODUCTION_PUBLIC_KEY,
+        "CLAIMSITE_MAIL_URL": "smtp://127.0.0.1:1",
+        # tiktokclaim asks a payment: production needs a provider (never called here)
+        "CLAIMSITE_STRIPE_SECRET_KEY": "sk_test_offline",
+        "CLAIMSITE_STRIPE_WEBHOOK_SECRET": "whsec_offline",
+        "CLAIMSITE_STRIPE_API_BASE": "http://127.0.0.1:9",
+    }
     env.update(changes)
     return env
 
@@ -91,13 +97,16 @@ def test_production_refuses_rate_limits_in_memory(monkeypatch: pytest.MonkeyPatc
     assert load_settings({"env": "development"}).ratelimit_storage_url == url
 
 
-@pytest.mark.parametrize(("url", "said"), [("redis2://limiter:pw-0123@127.0.0.1:6379/0", "redis2://"),
-                                           ("memcached://127.0.0.1:11211", "memcached://")])
+@pytest.mark.parametrize(
+    ("url", "said"),
+    [("redis2://limiter:pw-0123@127.0.0.1:6379/0", "redis2://"), ("memcached://127.0.0.1:11211", "memcached://")],
+)
 def test_an_unusable_storage_url_stops_the_start_in_plain_words(tmp_path: Path, url: str, said: str) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CLAIMSITE_")}
     env.update(production_env(CLAIMSITE_RATELIMIT_STORAGE_URL=url, CLAIMSITE_INSTANCE_DIR=str(tmp_path)))
-    result = subprocess.run([sys.executable, "-c", "import wsgi"], cwd=REPO, env=env, capture_output=True,
-                            text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", "import wsgi"], cwd=REPO, env=env, capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 1, result.stderr
     assert "claimsite cannot start" in result.stderr and "CLAIMSITE_RATELIMIT_STORAGE_URL" in result.stderr
     assert said in result.stderr and "Traceback" not in result.stderr
@@ -108,11 +117,15 @@ def test_gunicorn_workers_share_the_counts(tmp_path: Path, migrated_sqlite: Path
     """README's shape: several gunicorn workers, the counts in Redis; each request on a new connection, so the
     workers take turns, and still the limit holds for them together."""
     shutil.copy(migrated_sqlite, tmp_path / "claimsite.sqlite3")
-    env = production_env(CLAIMSITE_RATELIMIT_STORAGE_URL=redis_url, CLAIMSITE_HASH_KEY=secrets.token_urlsafe(32),
-                         CLAIMSITE_INSTANCE_DIR=str(tmp_path),
-                         CLAIMSITE_DATABASE_URL=f"sqlite:///{tmp_path / 'claimsite.sqlite3'}")
+    env = production_env(
+        CLAIMSITE_RATELIMIT_STORAGE_URL=redis_url,
+        CLAIMSITE_HASH_KEY=secrets.token_urlsafe(32),
+        CLAIMSITE_INSTANCE_DIR=str(tmp_path),
+        CLAIMSITE_DATABASE_URL=f"sqlite:///{tmp_path / 'claimsite.sqlite3'}",
+    )
     with Gunicorn(env, log=tmp_path / "gunicorn.log", workers=3) as server:
-        answers = [server.get("/en/my/login/not-a-real-token", host="tiktokclaim.org").status
-                   for _ in range(LINK_LIMIT + 5)]
+        answers = [
+            server.get("/en/my/login/not-a-real-token", host="tiktokclaim.org").status for _ in range(LINK_LIMIT + 5)
+        ]
     assert answers[:LINK_LIMIT] == [302] * LINK_LIMIT
     assert answers[LINK_LIMIT:] == [429] * 5

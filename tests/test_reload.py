@@ -36,8 +36,9 @@ def test_new_and_removed_files_are_picked_up(campaign_folder: CampaignFolder, ma
     assert client.get("/", base_url="http://other.localhost:5000").status_code == 404
 
 
-def test_invalid_edit_keeps_last_good_version_and_logs(campaign_folder: CampaignFolder, make_app,
-                                                       caplog: pytest.LogCaptureFixture) -> None:
+def test_invalid_edit_keeps_last_good_version_and_logs(
+    campaign_folder: CampaignFolder, make_app, caplog: pytest.LogCaptureFixture
+) -> None:
     path = campaign_folder.write("democlaim")
     client = make_app(env="development", campaigns_dir=campaign_folder.path).test_client()
     client.get("/en/", base_url="http://democlaim.localhost:5000")

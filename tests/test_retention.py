@@ -24,7 +24,6 @@ def sign_without_paying(app: Flask, email: str, start_checkout: bool = False) ->
     if start_checkout:
         html = client.get(signed.location, base_url=TIKTOK).get_data(as_text=True)
 
-
         token = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)  # type: ignore[union-attr]
         assert client.post(signed.location, data={"csrf_token": token}, base_url=TIKTOK).status_code == 303
 
@@ -37,8 +36,9 @@ def age(app: Flask, email_prefix: str, days: int) -> None:
         session = db_session()
         ids = session.scalars(select(Signup.id).order_by(Signup.id)).all()
         index = {"a": 0, "b": 1, "c": 2, "d": 3, "e": 4}[email_prefix]
-        session.execute(update(Signup).where(Signup.id == ids[index])
-                        .values(created_at=utcnow() - dt.timedelta(days=days)))
+        session.execute(
+            update(Signup).where(Signup.id == ids[index]).values(created_at=utcnow() - dt.timedelta(days=days))
+        )
         session.commit()
 
 
@@ -47,9 +47,11 @@ def counts(app: Flask) -> dict[str, int]:
         from core.data.db import db_session
 
         session = db_session()
-        return {"signups": session.scalar(select(func.count()).select_from(Signup)) or 0,
-                "records": session.scalar(select(func.count()).select_from(PersonalRecord)) or 0,
-                "events": session.scalar(select(func.count()).select_from(SignupEvent)) or 0}
+        return {
+            "signups": session.scalar(select(func.count()).select_from(Signup)) or 0,
+            "records": session.scalar(select(func.count()).select_from(PersonalRecord)) or 0,
+            "events": session.scalar(select(func.count()).select_from(SignupEvent)) or 0,
+        }
 
 
 def test_unfinished_signups_are_erased_after_the_limit_and_participants_kept(db_app: Flask) -> None:
@@ -98,8 +100,9 @@ def test_old_job_payloads_are_emptied(db_app: Flask) -> None:
         session = db_session()
         old = enqueue(session, "mail", {"to": "someone@example.org"})
         recent = enqueue(session, "mail", {"to": "other@example.org"})
-        session.execute(update(Job).where(Job.id == old).values(status="failed",
-                                                                 finished_at=utcnow() - dt.timedelta(days=31)))
+        session.execute(
+            update(Job).where(Job.id == old).values(status="failed", finished_at=utcnow() - dt.timedelta(days=31))
+        )
         session.execute(update(Job).where(Job.id == recent).values(status="failed", finished_at=utcnow()))
         session.commit()
     result = db_app.test_cli_runner().invoke(args=["retention", "run"])
@@ -114,6 +117,7 @@ def test_old_job_payloads_are_emptied(db_app: Flask) -> None:
 def test_the_limit_is_set_per_campaign_file() -> None:
     from core.campaigns.schema import Signup as SignupConfig
 
-    config = SignupConfig.model_validate({"agreements": [{"id": "terms", "version": "1", "title": {"en": "T"}}],
-                                          "erase_unfinished_after_days": 14})
+    config = SignupConfig.model_validate(
+        {"agreements": [{"id": "terms", "version": "1", "title": {"en": "T"}}], "erase_unfinished_after_days": 14}
+    )
     assert config.erase_unfinished_after_days == 14

@@ -18,8 +18,16 @@ from core.data.sealing import generate
 from tests.test_signup import VALID, deliver, join_fully, post_form, signups
 
 # What Anna typed, in every form it could be stored in.
-TYPED = ("Anna de Vries", "anna@example.org", "+31612345678", "06 12345678", "0612345678", "Kerkstraat",
-         "1234 AB", "1990-05-01")
+TYPED = (
+    "Anna de Vries",
+    "anna@example.org",
+    "+31612345678",
+    "06 12345678",
+    "0612345678",
+    "Kerkstraat",
+    "1234 AB",
+    "1990-05-01",
+)
 
 
 def raw_bytes(app: Flask) -> bytes:
@@ -32,14 +40,18 @@ def raw_bytes(app: Flask) -> bytes:
     with engine.connect() as connection:
         connection.execute(sqlalchemy.text("CHECKPOINT"))
         data_directory = Path(connection.scalar(sqlalchemy.text("SHOW data_directory")))
-        files = connection.scalars(sqlalchemy.text(
-            "SELECT pg_relation_filepath(c.oid) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE c.relkind IN ('r', 'i', 't') AND n.nspname IN ('public', 'pg_toast') "
-            "AND pg_relation_filepath(c.oid) IS NOT NULL")).all()
+        files = connection.scalars(
+            sqlalchemy.text(
+                "SELECT pg_relation_filepath(c.oid) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE c.relkind IN ('r', 'i', 't') AND n.nspname IN ('public', 'pg_toast') "
+                "AND pg_relation_filepath(c.oid) IS NOT NULL"
+            )
+        ).all()
         metadata = MetaData()
         metadata.reflect(connection)
-        dump = "\n".join(repr(tuple(row)) for table in metadata.sorted_tables
-                         for row in connection.execute(table.select()))
+        dump = "\n".join(
+            repr(tuple(row)) for table in metadata.sorted_tables for row in connection.execute(table.select())
+        )
     found = b""
     readable = [data_directory / name for name in files if os.access(data_directory / name, os.R_OK)]
     for path in readable:
@@ -94,7 +106,11 @@ def test_the_database_read_raw_holds_no_personal_data_and_the_export_opens_it(db
     [row] = rows  # participants only: Anna never signed
     assert (row["name"], row["email"], row["phone"]) == ("Bob Jansen", "bob@example.org", "+31612345678")
     assert (row["street"], row["postcode"], row["city"], row["birth_date"]) == (
-        VALID["street"], VALID["postcode"], VALID["city"], VALID["birth_date"])
+        VALID["street"],
+        VALID["postcode"],
+        VALID["city"],
+        VALID["birth_date"],
+    )
     assert row["reference"] == bob.token[:12] and row["mandate_sha256"] == bob.mandate_sha256
 
 
@@ -108,8 +124,9 @@ def test_the_export_needs_the_right_private_key(db_app: Flask, tmp_path: Path) -
     assert result.exit_code != 0 and "--private-key" in result.output  # never without one
 
 
-def test_key_rotation_seals_everything_again_and_old_signups_stay_readable(make_app, database_url: str,
-                                                                           tmp_path: Path) -> None:
+def test_key_rotation_seals_everything_again_and_old_signups_stay_readable(
+    make_app, database_url: str, tmp_path: Path
+) -> None:
     upgrade(database_url)
     old_app = make_app(database_url=database_url)
     join_fully(old_app, old_app.test_client(), "en")
@@ -124,8 +141,17 @@ def test_key_rotation_seals_everything_again_and_old_signups_stay_readable(make_
     assert code != 0 and "which was not given" in message  # Anna's record is still sealed to the old key
 
     result = new_app.test_cli_runner().invoke(
-        args=["keys", "rotate", "--private-key", str(old_private), "--private-key", str(new_private),
-              "--to", str(new_public)])
+        args=[
+            "keys",
+            "rotate",
+            "--private-key",
+            str(old_private),
+            "--private-key",
+            str(new_private),
+            "--to",
+            str(new_public),
+        ]
+    )
     assert result.exit_code == 0, result.output
     assert f"1 record(s) sealed again to key {new_key.id.hex()}; 1 were sealed to it already" in result.stdout
     code, message, rows = export(new_app, new_private)  # the old key can be retired now
@@ -134,7 +160,8 @@ def test_key_rotation_seals_everything_again_and_old_signups_stay_readable(make_
     code, message, _rows = export(new_app, old_private)
     assert code != 0  # the old key opens nothing any more
     again = new_app.test_cli_runner().invoke(
-        args=["keys", "rotate", "--private-key", str(new_private), "--to", str(new_public)])
+        args=["keys", "rotate", "--private-key", str(new_private), "--to", str(new_public)]
+    )
     assert "0 record(s) sealed again" in again.stdout and "2 were sealed to it already" in again.stdout
     for app in (old_app, new_app):
         app.extensions["claimsite.db"].engine.dispose()

@@ -78,9 +78,11 @@ def test_cookies_on_https_are_host_cookies_where_the_path_allows(make_app, dev_a
     # Plain-HTTP development keeps the plain names (browsers refuse a __Host- cookie without Secure).
     dev = dev_app.test_client()
     assert session_cookie(dev.get("/en/join", base_url="http://tiktokclaim.localhost:5000")).startswith(
-        "claimsite_session=")
+        "claimsite_session="
+    )
     assert session_cookie(dev.get("/login", base_url="http://staff.localhost:5000"), "claimsite_staff").startswith(
-        "claimsite_staff=")
+        "claimsite_staff="
+    )
 
 
 def test_the_payment_page_may_post_to_the_checkout_only(db_app: Flask) -> None:
@@ -103,8 +105,10 @@ def test_rate_limit_answers_429_in_the_visitors_language_with_retry_after(db_app
     assert post_form(client).status_code == 302  # a sign-up to check codes for (Dutch: the default language)
     allowed = int(RULES["code-check-ip"].split("/")[0])
     token = csrf_token(client, "/join/verify")
-    answers = [client.post("/join/verify", data={"code": "000000", "csrf_token": token}, base_url=TIKTOK).status_code
-               for _ in range(allowed + 1)]
+    answers = [
+        client.post("/join/verify", data={"code": "000000", "csrf_token": token}, base_url=TIKTOK).status_code
+        for _ in range(allowed + 1)
+    ]
     assert 429 not in answers[:allowed] and answers[-1] == 429
     refused = client.post("/join/verify", data={"code": "000000", "csrf_token": token}, base_url=TIKTOK)
     assert refused.status_code == 429 and 1 <= int(refused.headers["Retry-After"]) <= 3600

@@ -87,15 +87,22 @@ def test_wsgi_refuses_to_start_without_secret_in_a_clear_message(tmp_path: Path)
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("CLAIMSITE_")}
     env.update(CLAIMSITE_ENV="production", CLAIMSITE_INSTANCE_DIR=str(tmp_path))
-    result = subprocess.run([sys.executable, "-c", "import wsgi"], cwd=Path(__file__).parent.parent, env=env,
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", "import wsgi"],
+        cwd=Path(__file__).parent.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 1
     assert "claimsite cannot start" in result.stderr and "CLAIMSITE_SECRET_KEY" in result.stderr
     assert "Traceback" not in result.stderr
 
 
-def test_production_refuses_to_start_without_the_public_sealing_key(monkeypatch: pytest.MonkeyPatch,
-                                                                     tmp_path: Path) -> None:
+def test_production_refuses_to_start_without_the_public_sealing_key(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setenv("CLAIMSITE_ENV", "production")
     monkeypatch.setenv("CLAIMSITE_SECRET_KEY", "x" * 40)
     monkeypatch.setenv("CLAIMSITE_HASH_KEY", "y" * 40)

@@ -33,22 +33,27 @@ from tests.test_signup import (
     signups,
 )
 
-SHARE = FeeTerms(model="no_cure_no_pay", success_fee=SuccessFeeTerms(option="share", flat_cents=5000,
-                                                                       share_percent=Decimal("20")))
-FLAT = FeeTerms(model="no_cure_no_pay", success_fee=SuccessFeeTerms(option="flat", flat_cents=5000,
-                                                                      share_percent=Decimal("20")))
+SHARE = FeeTerms(
+    model="no_cure_no_pay", success_fee=SuccessFeeTerms(option="share", flat_cents=5000, share_percent=Decimal("20"))
+)
+FLAT = FeeTerms(
+    model="no_cure_no_pay", success_fee=SuccessFeeTerms(option="flat", flat_cents=5000, share_percent=Decimal("20"))
+)
 
 
 # -- the rounding rule ---------------------------------------------------------------------------------------
-@pytest.mark.parametrize(("award", "fee"), [
-    (1, 0),  # 0.2 cent: rounded down
-    (4, 0),  # 0.8 cent: still down, never up
-    (5, 1),
-    (12347, 2469),  # EUR 123.47 -> 24.694 -> 24.69
-    (49999, 9999),  # EUR 499.99 -> 99.998 -> 99.99
-    (50000, 10000),
-    (0, 0),
-])
+@pytest.mark.parametrize(
+    ("award", "fee"),
+    [
+        (1, 0),  # 0.2 cent: rounded down
+        (4, 0),  # 0.8 cent: still down, never up
+        (5, 1),
+        (12347, 2469),  # EUR 123.47 -> 24.694 -> 24.69
+        (49999, 9999),  # EUR 499.99 -> 99.998 -> 99.99
+        (50000, 10000),
+        (0, 0),
+    ],
+)
 def test_a_share_is_rounded_down_to_the_cent(award: int, fee: int) -> None:
     assert fee_for_award(SHARE, award) == fee
 
@@ -59,11 +64,11 @@ def test_a_flat_fee_is_never_more_than_the_award(award: int, fee: int) -> None:
 
 
 def test_odd_shares_and_terms_without_a_success_fee() -> None:
-    eighth = FeeTerms(model="x", success_fee=SuccessFeeTerms(option="share", flat_cents=0,
-                                                             share_percent=Decimal("12.5")))
+    eighth = FeeTerms(
+        model="x", success_fee=SuccessFeeTerms(option="share", flat_cents=0, share_percent=Decimal("12.5"))
+    )
     assert fee_for_award(eighth, 10001) == 1250  # 1250.125
-    whole = FeeTerms(model="x", success_fee=SuccessFeeTerms(option="share", flat_cents=0,
-                                                            share_percent=Decimal("100")))
+    whole = FeeTerms(model="x", success_fee=SuccessFeeTerms(option="share", flat_cents=0, share_percent=Decimal("100")))
     assert fee_for_award(whole, 49999) == 49999
     assert fee_for_award(FeeTerms(model="free"), 50000) == 0
     assert fee_for_award(FeeTerms(model="subscription", one_time_cents=1750), 50000) == 0  # already paid
@@ -95,23 +100,28 @@ def test_cents_and_euros_are_exact() -> None:
     assert all(cents(euros(n)) == n for n in (0, 1, 9, 10, 99, 100, 12347, 49999, 10**9 + 1))
 
 
-@pytest.mark.parametrize(("text", "award"), [("500", 50000), ("499.99", 49999), ("0", 0), ("0.1", 10),
-                                             (" 123.47 ", 12347), ("1000000", 100000000), ("-0", 0)])
+@pytest.mark.parametrize(
+    ("text", "award"),
+    [("500", 50000), ("499.99", 49999), ("0", 0), ("0.1", 10), (" 123.47 ", 12347), ("1000000", 100000000), ("-0", 0)],
+)
 def test_award_input_in_euros(text: str, award: int) -> None:
     assert Award().convert(text, None, None) == award
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("-5", "is negative"),
-    ("-0.01", "is negative"),
-    ("12.345", "more than 2 decimals"),
-    ("abc", "not an amount in euros"),
-    ("1,50", "use a point for decimals"),
-    ("EUR 5", "not an amount in euros"),
-    ("5e2", "not an amount in euros"),
-    ("nan", "not an amount in euros"),
-    ("", "not an amount in euros"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("-5", "is negative"),
+        ("-0.01", "is negative"),
+        ("12.345", "more than 2 decimals"),
+        ("abc", "not an amount in euros"),
+        ("1,50", "use a point for decimals"),
+        ("EUR 5", "not an amount in euros"),
+        ("5e2", "not an amount in euros"),
+        ("nan", "not an amount in euros"),
+        ("", "not an amount in euros"),
+    ],
+)
 def test_award_input_refused_with_a_reason(text: str, message: str) -> None:
     with pytest.raises(click.BadParameter, match=message):
         Award().convert(text, None, None)
@@ -162,12 +172,16 @@ def flask(app: Flask, *args: str) -> Any:
 
 def rows_of(output: str) -> dict[str, list[str]]:
     """The table's rows by reference (the first column)."""
-    return {line.split()[0]: line.split()[1:] for line in output.splitlines()
-            if re.match(r"[A-Za-z0-9_-]{12}  ", line) and not line.startswith("REFERENCE")}
+    return {
+        line.split()[0]: line.split()[1:]
+        for line in output.splitlines()
+        if re.match(r"[A-Za-z0-9_-]{12}  ", line) and not line.startswith("REFERENCE")
+    }
 
 
-def test_settle_charges_each_participant_the_option_they_signed(db_app: Flask, three_signups: dict[str, Signup],
-                                                                  tmp_path: Path) -> None:
+def test_settle_charges_each_participant_the_option_they_signed(
+    db_app: Flask, three_signups: dict[str, Signup], tmp_path: Path
+) -> None:
     target = tmp_path / "settlement.csv"
     result = flask(db_app, "fees", "settle", "tiktokclaim", "--award", "500", "--csv", str(target))
     assert result.exit_code == 0, result.output
@@ -176,10 +190,13 @@ def test_settle_charges_each_participant_the_option_they_signed(db_app: Flask, t
     assert "EUR 500.00 per participant" in out
     assert re.search(r"REFERENCE\s+SIGNED\s+OPTION\s+FEE \(EUR\)\s+TO PARTICIPANT \(EUR\)", out)
     rows = rows_of(out)
-    assert rows == {
-        share.token[:12]: [share.signed_at.date().isoformat(), "share", "100.00", "400.00"],  # type: ignore[union-attr]
-        flat.token[:12]: [flat.signed_at.date().isoformat(), "flat", "50.00", "450.00"],  # type: ignore[union-attr]
-    }
+    assert (
+        rows
+        == {
+            share.token[:12]: [share.signed_at.date().isoformat(), "share", "100.00", "400.00"],  # type: ignore[union-attr]
+            flat.token[:12]: [flat.signed_at.date().isoformat(), "flat", "50.00", "450.00"],  # type: ignore[union-attr]
+        }
+    )
     assert unpaid.token[:12] not in out  # signed, not paid: not a participant yet
     assert "2 participant(s): 1 flat, 1 share" in out
     assert "Total fees: EUR 150.00" in out
@@ -191,8 +208,9 @@ def test_settle_charges_each_participant_the_option_they_signed(db_app: Flask, t
         assert personal not in out
 
     text = target.read_text(encoding="utf-8")
-    assert text.splitlines()[0] == ("reference,signed_at,fee_model,option,award_eur,fee_eur,participant_eur,"
-                                    "one_time_paid_eur")
+    assert text.splitlines()[0] == (
+        "reference,signed_at,fee_model,option,award_eur,fee_eur,participant_eur,one_time_paid_eur"
+    )
     written = list(csv.DictReader(text.splitlines()))
     assert len(written) == 2  # no totals row
     assert "Anna" not in text and "example.org" not in text
@@ -232,9 +250,20 @@ def add_signup(app: Flask, campaign: str, terms: FeeTerms | None, option: str | 
     token = secrets.token_urlsafe(32)
     with app.app_context():
         session = db_session()
-        session.add(Signup(token=token, campaign=campaign, email_hash=secrets.token_hex(32), language="en",
-                           stage=Stage.SIGNED, signed_at=utcnow(), fee_model=terms.model if terms else None,
-                           fee_option=option, fee_terms=terms.to_json() if terms else None, payment_required=False))
+        session.add(
+            Signup(
+                token=token,
+                campaign=campaign,
+                email_hash=secrets.token_hex(32),
+                language="en",
+                stage=Stage.SIGNED,
+                signed_at=utcnow(),
+                fee_model=terms.model if terms else None,
+                fee_option=option,
+                fee_terms=terms.to_json() if terms else None,
+                payment_required=False,
+            )
+        )
         session.commit()
     return token
 
@@ -274,8 +303,7 @@ class OwnRule(FeeModel):
         return fee_for_award(terms, award_cents) + self.extra
 
 
-def test_settle_asks_the_campaigns_fee_model_for_its_own_terms(db_app: Flask,
-                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_settle_asks_the_campaigns_fee_model_for_its_own_terms(db_app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(settlement, "fee_model_for", lambda loaded: OwnRule())
     own = add_signup(db_app, "tiktokclaim", SHARE.model_copy(update={"model": "subscription"}), "share")
     other = add_signup(db_app, "tiktokclaim", SHARE, "share")  # signed under another model: the usual rule
@@ -293,8 +321,12 @@ def test_settle_asks_the_campaigns_fee_model_for_its_own_terms(db_app: Flask,
 def test_settle_refuses_terms_that_would_make_a_negative_fee(db_app: Flask, tmp_path: Path) -> None:
     # Terms that validation refuses, saved by hand (model_construct skips the checks), say.
     fee = SuccessFeeTerms.model_construct(option="share", flat_cents=5000, share_percent=Decimal("-20"))
-    add_signup(db_app, "tiktokclaim", FeeTerms.model_construct(model="subscription", currency="EUR",
-                                                               one_time_cents=None, success_fee=fee), "share")
+    add_signup(
+        db_app,
+        "tiktokclaim",
+        FeeTerms.model_construct(model="subscription", currency="EUR", one_time_cents=None, success_fee=fee),
+        "share",
+    )
     target = tmp_path / "out.csv"
     result = flask(db_app, "fees", "settle", "tiktokclaim", "--award", "10", "--csv", str(target))
     assert result.exit_code != 0 and "are not valid" in result.output and "greater than 0" in result.output
@@ -307,12 +339,15 @@ def test_settle_with_no_participants(db_app: Flask) -> None:
     assert "0 participant(s)" in result.output and "Total fees: EUR 0.00" in result.output
 
 
-@pytest.mark.parametrize(("award", "message"), [
-    ("-5", "is negative"),
-    ("499.999", "more than 2 decimals"),
-    ("five hundred", "not an amount in euros"),
-    ("1,5", "use a point for decimals"),
-])
+@pytest.mark.parametrize(
+    ("award", "message"),
+    [
+        ("-5", "is negative"),
+        ("499.999", "more than 2 decimals"),
+        ("five hundred", "not an amount in euros"),
+        ("1,5", "use a point for decimals"),
+    ],
+)
 def test_settle_refuses_a_bad_award_clearly(make_app: Any, award: str, message: str, tmp_path: Path) -> None:
     target = tmp_path / "out.csv"
     result = flask(make_app(), "fees", "settle", "tiktokclaim", "--award", award, "--csv", str(target))
@@ -338,19 +373,24 @@ def test_unknown_campaign_lists_the_known_ones(db_app: Flask, tmp_path: Path) ->
 
 
 def test_settle_reports_a_csv_it_cannot_write(db_app: Flask, tmp_path: Path) -> None:
-    result = flask(db_app, "fees", "settle", "tiktokclaim", "--award", "5", "--csv",
-                   str(tmp_path / "missing" / "out.csv"))
+    result = flask(
+        db_app, "fees", "settle", "tiktokclaim", "--award", "5", "--csv", str(tmp_path / "missing" / "out.csv")
+    )
     assert result.exit_code != 0 and "cannot write" in result.output and "Traceback" not in result.output
 
 
 # -- flask payments list -------------------------------------------------------------------------------------
-def test_payments_list_shows_each_attempt_and_who_still_has_to_pay(db_app: Flask,
-                                                                     three_signups: dict[str, Signup]) -> None:
+def test_payments_list_shows_each_attempt_and_who_still_has_to_pay(
+    db_app: Flask, three_signups: dict[str, Signup]
+) -> None:
     result = flask(db_app, "payments", "list", "tiktokclaim")
     assert result.exit_code == 0, result.output
     out = result.output
-    assert re.search(r"REFERENCE\s+ATTEMPT\s+PROVIDER\s+AMOUNT\s+STATE\s+CREATED \(UTC\)\s+PAID AT \(UTC\)\s+"
-                     r"PROVIDER REF", out)
+    assert re.search(
+        r"REFERENCE\s+ATTEMPT\s+PROVIDER\s+AMOUNT\s+STATE\s+CREATED \(UTC\)\s+PAID AT \(UTC\)\s+"
+        r"PROVIDER REF",
+        out,
+    )
     rows = rows_of(out)
     for key in ("share", "flat"):
         row = rows[three_signups[key].token[:12]]

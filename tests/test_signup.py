@@ -28,9 +28,18 @@ TIKTOK = "https://tiktokclaim.org"
 ZOOM = "https://zoomclaim.org"
 
 VALID = {
-    "name": "Anna de Vries", "email": "anna@example.org", "phone": "06 12345678", "street": "Kerkstraat 1",
-    "postcode": "1234 AB", "city": "Utrecht", "country": "NL", "birth_date": "1990-05-01", "account": "",
-    "for_whom": "self", "child_name": "", "child_birth_date": "",
+    "name": "Anna de Vries",
+    "email": "anna@example.org",
+    "phone": "06 12345678",
+    "street": "Kerkstraat 1",
+    "postcode": "1234 AB",
+    "city": "Utrecht",
+    "country": "NL",
+    "birth_date": "1990-05-01",
+    "account": "",
+    "for_whom": "self",
+    "child_name": "",
+    "child_birth_date": "",
 }
 
 
@@ -55,8 +64,11 @@ def deliver(app: Flask) -> list[email.message.EmailMessage]:
     before = set(outbox(app))
     while Worker(app).run_once():
         pass
-    return [email.message_from_bytes(p.read_bytes(), policy=email.policy.default)  # type: ignore[misc]
-            for p in outbox(app) if p not in before]
+    return [
+        email.message_from_bytes(p.read_bytes(), policy=email.policy.default)  # type: ignore[misc]
+        for p in outbox(app)
+        if p not in before
+    ]
 
 
 def code_of(message: email.message.EmailMessage) -> str:
@@ -70,15 +82,20 @@ def link_of(message: email.message.EmailMessage) -> str:
 
 def post_code(client: FlaskClient, code: str, language: str = "") -> Any:
     prefix = f"/{language}" if language else ""
-    return client.post(f"{prefix}/join/verify", base_url=TIKTOK,
-                       data={"code": code, "csrf_token": csrf_token(client, f"{prefix}/join/verify")})
+    return client.post(
+        f"{prefix}/join/verify",
+        base_url=TIKTOK,
+        data={"code": code, "csrf_token": csrf_token(client, f"{prefix}/join/verify")},
+    )
 
 
 def sign_form(client: FlaskClient, language: str = "", typed: str = "Anna de Vries", **extra: str) -> dict[str, str]:
     prefix = f"/{language}" if language else ""
     html = client.get(f"{prefix}/join/sign", base_url=TIKTOK).get_data(as_text=True)
-    data = {"csrf_token": re.search(r'name="csrf_token" value="([^"]+)"', html).group(1),  # type: ignore[union-attr]
-            "signature_typed": typed}
+    data = {
+        "csrf_token": re.search(r'name="csrf_token" value="([^"]+)"', html).group(1),  # type: ignore[union-attr]
+        "signature_typed": typed,
+    }
     for agreement, sha in re.findall(r'name="sha-([a-z0-9-]+)" value="([0-9a-f]{64})"', html):
         data[f"sha-{agreement}"] = sha
         data[f"agree-{agreement}"] = "yes"
@@ -97,8 +114,12 @@ def pay_in_test_mode(client: FlaskClient, pay_page: str) -> Any:
     html = client.get(checkout.location, base_url=TIKTOK).get_data(as_text=True)
     assert "Test mode" in html or "Testmodus" in html
     token = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)  # type: ignore[union-attr]
-    paid = client.post(checkout.location, data={"csrf_token": token, "action": "pay"}, base_url=TIKTOK,
-                       headers={"Referer": checkout.location})  # Flask-WTF checks it on HTTPS, as browsers send it
+    paid = client.post(
+        checkout.location,
+        data={"csrf_token": token, "action": "pay"},
+        base_url=TIKTOK,
+        headers={"Referer": checkout.location},
+    )  # Flask-WTF checks it on HTTPS, as browsers send it
     assert paid.status_code == 303
     return client.get(paid.location, base_url=TIKTOK)
 
@@ -143,29 +164,46 @@ def test_landing_call_to_action_leads_to_the_form(db_app: Flask) -> None:
     assert 'href="/en/join"' in html
 
 
-@pytest.mark.parametrize(("changes", "field", "message"), [
-    ({"name": ""}, "name", "Please enter your full name."),
-    ({"email": "anna@"}, "email", "This is not a valid e-mail address"),
-    ({"email": ""}, "email", "Please enter your e-mail address."),
-    ({"phone": "12"}, "phone", "This is not a valid phone number"),
-    ({"street": "", "city": ""}, "street", "Please fill in your address."),
-    ({"country": ""}, "country", "Please choose the country where you live."),
-    ({"country": "US"}, "country", "Only people who live in the EU, the EEA or Switzerland can join"),
-    ({"birth_date": ""}, "birth_date", "Please enter your date of birth."),
-    ({"birth_date": "2090-01-01"}, "birth_date", "This date of birth lies in the future."),
-    ({"birth_date": "1990-13-45"}, "birth_date", "Not a valid date value."),
-    ({"birth_date": "1-5-1990"}, "birth_date", "Not a valid date value."),
-    ({"birth_date": (dt.date.today() - dt.timedelta(days=365 * 16)).isoformat()}, "birth_date",
-     "You must be 18 or older to join. A parent or guardian can join for you."),
-    ({"for_whom": "child"}, "child_name", "Please enter your child&#39;s full name."),
-    ({"for_whom": "child", "child_name": "Tim", "child_birth_date": "2001-01-01"}, "child_birth_date",
-     "Your child is 18 or older and can join with their own e-mail address."),
-    ({"for_whom": "child", "child_name": "Tim", "child_birth_date": "2016-01-01",
-      "birth_date": (dt.date.today() - dt.timedelta(days=365 * 17)).isoformat()}, "birth_date",
-     "A parent or guardian who joins for a child must be 18 or older."),
-])
-def test_every_validation_error_is_explained_and_keeps_the_answers(db_app: Flask, changes: dict[str, str],
-                                                                    field: str, message: str) -> None:
+@pytest.mark.parametrize(
+    ("changes", "field", "message"),
+    [
+        ({"name": ""}, "name", "Please enter your full name."),
+        ({"email": "anna@"}, "email", "This is not a valid e-mail address"),
+        ({"email": ""}, "email", "Please enter your e-mail address."),
+        ({"phone": "12"}, "phone", "This is not a valid phone number"),
+        ({"street": "", "city": ""}, "street", "Please fill in your address."),
+        ({"country": ""}, "country", "Please choose the country where you live."),
+        ({"country": "US"}, "country", "Only people who live in the EU, the EEA or Switzerland can join"),
+        ({"birth_date": ""}, "birth_date", "Please enter your date of birth."),
+        ({"birth_date": "2090-01-01"}, "birth_date", "This date of birth lies in the future."),
+        ({"birth_date": "1990-13-45"}, "birth_date", "Not a valid date value."),
+        ({"birth_date": "1-5-1990"}, "birth_date", "Not a valid date value."),
+        (
+            {"birth_date": (dt.date.today() - dt.timedelta(days=365 * 16)).isoformat()},
+            "birth_date",
+            "You must be 18 or older to join. A parent or guardian can join for you.",
+        ),
+        ({"for_whom": "child"}, "child_name", "Please enter your child&#39;s full name."),
+        (
+            {"for_whom": "child", "child_name": "Tim", "child_birth_date": "2001-01-01"},
+            "child_birth_date",
+            "Your child is 18 or older and can join with their own e-mail address.",
+        ),
+        (
+            {
+                "for_whom": "child",
+                "child_name": "Tim",
+                "child_birth_date": "2016-01-01",
+                "birth_date": (dt.date.today() - dt.timedelta(days=365 * 17)).isoformat(),
+            },
+            "birth_date",
+            "A parent or guardian who joins for a child must be 18 or older.",
+        ),
+    ],
+)
+def test_every_validation_error_is_explained_and_keeps_the_answers(
+    db_app: Flask, changes: dict[str, str], field: str, message: str
+) -> None:
     client = db_app.test_client()
     response = post_form(client, "en", **changes)
     html = response.get_data(as_text=True)
@@ -281,8 +319,9 @@ def test_resend_waits_a_minute_then_sends_a_new_code(db_app: Flask) -> None:
     client.post("/en/join/verify/resend", data={"csrf_token": token}, base_url=TIKTOK)
     [second] = deliver(db_app)
     assert code_of(second) != code_of(first) or True  # codes are random; the old one must stop working:
-    assert "That code is not right" in post_code(client, code_of(first), "en").get_data(as_text=True) \
-        or code_of(first) == code_of(second)
+    assert "That code is not right" in post_code(client, code_of(first), "en").get_data(as_text=True) or code_of(
+        first
+    ) == code_of(second)
     assert post_code(client, code_of(second), "en").status_code == 302
 
 
@@ -359,11 +398,13 @@ def test_signing_needs_every_agreement_and_a_signature(db_app: Flask) -> None:
     html = client.post("/en/join/sign", data=data, base_url=TIKTOK).get_data(as_text=True)
     assert "Please read and accept this agreement." in html
     assert "Please sign: draw your signature in the box, or type your full name." in html
-    assert 'id="agree-mandate" name="agree-mandate" value="yes" required\n          checked' in html or \
-        re.search(r'id="agree-mandate"[^>]*checked', html.replace("\n", " "))
+    assert 'id="agree-mandate" name="agree-mandate" value="yes" required\n          checked' in html or re.search(
+        r'id="agree-mandate"[^>]*checked', html.replace("\n", " ")
+    )
     stale = sign_form(client, "en", **{"sha-mandate": "0" * 64})
-    assert "This text was updated while you were reading" in \
-        client.post("/en/join/sign", data=stale, base_url=TIKTOK).get_data(as_text=True)
+    assert "This text was updated while you were reading" in client.post(
+        "/en/join/sign", data=stale, base_url=TIKTOK
+    ).get_data(as_text=True)
     assert signups(db_app)[0].stage == Stage.VERIFIED
 
 
@@ -375,10 +416,15 @@ def test_drawn_signature_is_kept_as_png(db_app: Flask) -> None:
     def png(width: int, height: int) -> bytes:
         # white, with a dark stroke across (a blank drawing is refused)
         raw = b"".join(b"\x00" + (b"\x11\x11\x11" if 40 <= y < 44 else b"\xff\xff\xff") * width for y in range(height))
-        chunk = lambda kind, data: struct.pack(">I", len(data)) + kind + data + struct.pack(  # noqa: E731
-            ">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-        return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
-                + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+        chunk = lambda kind, data: (  # noqa: E731
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
+        return (
+            b"\x89PNG\r\n\x1a\n"
+            + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw))
+            + chunk(b"IEND", b"")
+        )
 
     client = db_app.test_client()
     post_form(client, "en")
@@ -426,8 +472,9 @@ def test_mandate_pdf_confirmation_mail_and_download(db_app: Flask, tmp_path: Pat
     pdf = attachment.get_content()
     assert pdf.startswith(b"%PDF-") and attachment.get_filename() == "mandate-tiktokclaim.pdf"
     (tmp_path / "m.pdf").write_bytes(pdf)
-    text = subprocess.run(["pdftotext", "-layout", str(tmp_path / "m.pdf"), "-"], capture_output=True, text=True,
-                          check=True).stdout
+    text = subprocess.run(
+        ["pdftotext", "-layout", str(tmp_path / "m.pdf"), "-"], capture_output=True, text=True, check=True
+    ).stdout
     assert "Anna de Vries" in text and "TikTok" in text and "2026-11-01" in text
     with db_app.app_context():
         from core.data.db import db_session
@@ -543,8 +590,9 @@ def test_whole_flow_with_mail_over_smtp(make_app: Any, database_url: str, smtp_s
     app.extensions["claimsite.db"].engine.dispose()
 
 
-def test_mail_server_down_never_breaks_a_signup_and_staff_see_the_failure(make_app: Any, database_url: str,
-                                                                         smtp_server: Any) -> None:
+def test_mail_server_down_never_breaks_a_signup_and_staff_see_the_failure(
+    make_app: Any, database_url: str, smtp_server: Any
+) -> None:
     from core.data.migrations import upgrade
 
     upgrade(database_url)

@@ -44,6 +44,7 @@ def statements_sent(app: Flask, monkeypatch: pytest.MonkeyPatch) -> Iterator[lis
             def run(cursor: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
                 sent.append(query if isinstance(query, str) else repr(query))
                 return method(cursor, query, *args, **kwargs)
+
             return run
 
         with monkeypatch.context() as patch:
@@ -94,8 +95,9 @@ def post_measured(app: Flask, monkeypatch: pytest.MonkeyPatch, address: str) -> 
     return sent, jobs_since(app, before), response
 
 
-def test_a_known_address_costs_the_same_statements_and_jobs_as_a_new_one(db_app: Flask,
-                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_known_address_costs_the_same_statements_and_jobs_as_a_new_one(
+    db_app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
     first = db_app.test_client()
     first.post("/en/join", data={**VALID, "csrf_token": csrf_token(first, "/en/join")}, base_url=TIKTOK)
     deliver(db_app)
@@ -110,8 +112,10 @@ def test_a_known_address_costs_the_same_statements_and_jobs_as_a_new_one(db_app:
 
 
 def never_stored(response: Any) -> Any:
-    assert "no-store" in response.headers.get("Cache-Control", ""), (response.request.path,
-                                                                      response.headers.get("Cache-Control"))
+    assert "no-store" in response.headers.get("Cache-Control", ""), (
+        response.request.path,
+        response.headers.get("Cache-Control"),
+    )
     return response
 
 

@@ -48,8 +48,9 @@ def staff_app(make_app: Any, database_url: str) -> Iterator[Flask]:
 
 def add_staff(app: Flask, email: str = "mira@somi.nl", password: str = PASSWORD) -> str:
     """Make an account with ``flask staff add``; returns its authenticator key as the command printed it."""
-    result = app.test_cli_runner().invoke(args=["staff", "add", email, "--name", "Mira Staff"],
-                                          input=f"{password}\n{password}\n")
+    result = app.test_cli_runner().invoke(
+        args=["staff", "add", email, "--name", "Mira Staff"], input=f"{password}\n{password}\n"
+    )
     assert result.exit_code == 0, result.output
     return re.search(r"key:\s+([A-Z2-7]+)", result.output).group(1)  # type: ignore[union-attr]
 
@@ -59,8 +60,14 @@ def csrf(client: FlaskClient, path: str = "/login") -> str:
     return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html).group(1)  # type: ignore[union-attr]
 
 
-def log_in(client: FlaskClient, secret: str | None, email: str = "mira@somi.nl", password: str = PASSWORD,
-           code: str | None = None, at: float | None = None) -> Any:
+def log_in(
+    client: FlaskClient,
+    secret: str | None,
+    email: str = "mira@somi.nl",
+    password: str = PASSWORD,
+    code: str | None = None,
+    at: float | None = None,
+) -> Any:
     if code is None:
         code = accounts.current_code(secret, at) if secret else ""
     return post(client, "/login", {"csrf_token": csrf(client), "email": email, "password": password, "code": code})
@@ -150,8 +157,7 @@ def test_unknown_address_gets_the_same_answer_as_a_wrong_password(staff_app: Fla
     assert ("unknown:nobody@somi.nl", "login-failed") in audit_actions(staff_app)
 
 
-def test_five_wrong_codes_after_the_right_password_lock_the_account_until_later_or_an_unlock(
-        staff_app: Flask) -> None:
+def test_five_wrong_codes_after_the_right_password_lock_the_account_until_later_or_an_unlock(staff_app: Flask) -> None:
     secret = add_staff(staff_app)
     client = client_at(staff_app, "198.51.100.7")
     for _ in range(5):
@@ -201,8 +207,9 @@ def test_sessions_end_when_idle_at_their_end_at_logout_and_when_disabled(staff_a
 
     leaving = fresh_client()
     stolen_cookie = leaving.get_cookie("__Host-claimsite_staff", domain="staff.example").value  # type: ignore[union-attr]
-    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"',
-                      leaving.get("/", base_url=ADMIN).get_data(as_text=True)).group(1)  # type: ignore[union-attr]
+    token = re.search(
+        r'name="csrf_token" type="hidden" value="([^"]+)"', leaving.get("/", base_url=ADMIN).get_data(as_text=True)
+    ).group(1)  # type: ignore[union-attr]
     assert post(leaving, "/logout", {"csrf_token": token}).location == "/login"
     replay = staff_app.test_client()
     replay.set_cookie("__Host-claimsite_staff", stolen_cookie, domain="staff.example")
@@ -228,8 +235,11 @@ def test_after_login_only_a_path_on_the_admin_host_is_followed(staff_app: Flask)
     secret = add_staff(staff_app)
     client = staff_app.test_client()
     token = csrf(client)
-    response = post(client, "/login?next=//evil.example/x", {
-        "csrf_token": token, "email": "mira@somi.nl", "password": PASSWORD, "code": accounts.current_code(secret)})
+    response = post(
+        client,
+        "/login?next=//evil.example/x",
+        {"csrf_token": token, "email": "mira@somi.nl", "password": PASSWORD, "code": accounts.current_code(secret)},
+    )
     assert response.location == "/"
     staff_console = staff_app.extensions["claimsite"].tenancy.staff_app
     with staff_console.test_request_context("/login", base_url=ADMIN):
@@ -241,6 +251,7 @@ def test_after_login_only_a_path_on_the_admin_host_is_followed(staff_app: Flask)
 # -- the admin host ----------------------------------------------------------------------------------------------
 def test_staff_pages_exist_only_on_the_admin_host(staff_app: Flask) -> None:
     client = logged_in_client(staff_app)
+
     def status(path: str, base_url: str) -> int:
         with client.get(path, base_url=base_url) as response:
             return response.status_code
@@ -272,8 +283,17 @@ def test_the_dashboard_counts_what_happened(staff_app: Flask) -> None:
     with staff_app.app_context():
         db = db_session()
         anna = db.scalars(select(Signup).where(Signup.stage == "signed")).one()
-        db.add(Job(kind="confirmation", campaign="tiktokclaim", payload=encode_payload({"signup": anna.token}),
-                   status="failed", attempts=5, finished_at=utcnow(), last_error="SMTPRecipientsRefused: 550"))
+        db.add(
+            Job(
+                kind="confirmation",
+                campaign="tiktokclaim",
+                payload=encode_payload({"signup": anna.token}),
+                status="failed",
+                attempts=5,
+                finished_at=utcnow(),
+                last_error="SMTPRecipientsRefused: 550",
+            )
+        )
         db.commit()
         reference = anna.token[:12]
     client = logged_in_client(staff_app)
@@ -288,8 +308,9 @@ def test_the_dashboard_counts_what_happened(staff_app: Flask) -> None:
     assert re.search(r'<span class="n">1</span> participants', page)
     assert "SMTPRecipientsRefused: 550" in page and reference in page and "1 confirmation" in page
     assert re.search(r"<td>paid</td><td class=\"n\">1</td><td class=\"n\">€ 17.50</td>", page)
-    baseline = staff_app.extensions["claimsite"].registry.snapshot.campaigns["tiktokclaim"].settings_for(
-        "counter").baseline
+    baseline = (
+        staff_app.extensions["claimsite"].registry.snapshot.campaigns["tiktokclaim"].settings_for("counter").baseline
+    )
     assert f"The site shows <strong>{baseline + 1}</strong>" in page and f"{baseline} from before" in page
     assert "anna@example.org" not in page and "Anna" not in page
     today = today_local().isoformat()  # the day table: both started today, one signed
@@ -303,24 +324,36 @@ def test_the_dashboard_counts_what_happened(staff_app: Flask) -> None:
 
 def test_days_are_amsterdam_days(staff_app: Flask) -> None:
     now = dt.datetime(2026, 7, 15, 12, 0, tzinfo=dt.UTC)
-    times = [dt.datetime(2026, 7, 14, 21, 59, tzinfo=dt.UTC),  # 23:59 in Amsterdam (summer time): the 14th
-             dt.datetime(2026, 7, 14, 22, 1, tzinfo=dt.UTC),  # 00:01 on the 15th
-             dt.datetime(2026, 7, 15, 11, 0, tzinfo=dt.UTC)]
+    times = [
+        dt.datetime(2026, 7, 14, 21, 59, tzinfo=dt.UTC),  # 23:59 in Amsterdam (summer time): the 14th
+        dt.datetime(2026, 7, 14, 22, 1, tzinfo=dt.UTC),  # 00:01 on the 15th
+        dt.datetime(2026, 7, 15, 11, 0, tzinfo=dt.UTC),
+    ]
     with staff_app.app_context():
         db = db_session()
         for n, at in enumerate(times):
-            db.add(Signup(token=f"t{n}", campaign="zoomclaim", email_hash=f"h{n}", language="nl", created_at=at,
-                          signed_at=at if n == 2 else None))
+            db.add(
+                Signup(
+                    token=f"t{n}",
+                    campaign="zoomclaim",
+                    email_hash=f"h{n}",
+                    language="nl",
+                    created_at=at,
+                    signed_at=at if n == 2 else None,
+                )
+            )
         db.commit()
         days = per_day(db, "zoomclaim", 3, now=now)
-        assert days == [Day(dt.date(2026, 7, 13), 0, 0), Day(dt.date(2026, 7, 14), 1, 0),
-                        Day(dt.date(2026, 7, 15), 2, 1)]
+        assert days == [
+            Day(dt.date(2026, 7, 13), 0, 0),
+            Day(dt.date(2026, 7, 14), 1, 0),
+            Day(dt.date(2026, 7, 15), 2, 1),
+        ]
         assert per_day(db, "tiktokclaim", 3, now=now)[-1] == Day(dt.date(2026, 7, 15), 0, 0)
 
 
 def test_the_chart_scales_to_the_busiest_day() -> None:
-    assert [nice_ceiling(n) for n in (0, 1, 2, 3, 7, 10, 11, 99, 120, 4500)] == [1, 1, 2, 5, 10, 10, 20, 100, 200,
-                                                                                  5000]
+    assert [nice_ceiling(n) for n in (0, 1, 2, 3, 7, 10, 11, 99, 120, 4500)] == [1, 1, 2, 5, 10, 10, 20, 100, 200, 5000]
     days = [Day(dt.date(2026, 11, d), d, d // 2) for d in range(1, 31)]
     svg = str(sign_ups_per_day(days, "Sign-ups <per> day"))
     assert svg.count('class="started"') == 30 and svg.count('class="signed"') == 29  # day 1 has none signed
@@ -346,8 +379,10 @@ def test_a_campaign_is_previewed_in_any_language_and_status(staff_app: Flask) ->
     assert stylesheet.startswith("/preview/zoomclaim/open/")
     with client.get(stylesheet, base_url=ADMIN) as response:
         assert response.status_code == 200 and response.mimetype == "text/css"
-    join = re.search(r'href="([^"]*/join)"', client.get("/preview/tiktokclaim/pre-registration/en/",
-                                                         base_url=ADMIN).get_data(as_text=True)).group(1)
+    join = re.search(
+        r'href="([^"]*/join)"',
+        client.get("/preview/tiktokclaim/pre-registration/en/", base_url=ADMIN).get_data(as_text=True),
+    ).group(1)
     assert join == "/preview/tiktokclaim/pre-registration/en/join"  # the preview's links stay in the preview
     form_page = client.get(join, base_url=ADMIN)
     form = form_page.get_data(as_text=True)
@@ -371,10 +406,17 @@ def development_private_key(app: Flask) -> bytes:
 
 
 def start_export(client: FlaskClient, kind: str, key: bytes, slug: str = "tiktokclaim") -> Any:
-    return client.post(f"/campaigns/{slug}/exports", base_url=ADMIN, content_type="multipart/form-data",
-                       headers={"Referer": f"{ADMIN}/"},
-                       data={"csrf_token": csrf(client, f"/campaigns/{slug}"), "kind": kind,
-                             "private_keys": (io.BytesIO(key), "private-key.key")})
+    return client.post(
+        f"/campaigns/{slug}/exports",
+        base_url=ADMIN,
+        content_type="multipart/form-data",
+        headers={"Referer": f"{ADMIN}/"},
+        data={
+            "csrf_token": csrf(client, f"/campaigns/{slug}"),
+            "kind": kind,
+            "private_keys": (io.BytesIO(key), "private-key.key"),
+        },
+    )
 
 
 def finished(client: FlaskClient, location: str) -> str:
@@ -408,19 +450,26 @@ def test_a_console_export_runs_in_the_background_and_gives_the_participants(staf
     assert hashlib.sha256(data).hexdigest() == digest
     rows = list(csv.DictReader(io.StringIO(data.decode())))
     with staff_app.app_context():
-        confirmed = db_session().scalars(select(Signup).where(Signup.campaign == "tiktokclaim", participant())
-                                         .order_by(Signup.id)).all()
+        confirmed = (
+            db_session()
+            .scalars(select(Signup).where(Signup.campaign == "tiktokclaim", participant()).order_by(Signup.id))
+            .all()
+        )
         assert [row["reference"] for row in rows] == [signup.token[:12] for signup in confirmed]
         assert [row["mandate_sha256"] for row in rows] == [signup.mandate_sha256 or "" for signup in confirmed]
-    assert [(row["name"], row["email"]) for row in rows] == [("Anna de Vries", "anna@example.org"),
-                                                             ("Bob Jansen", "bob@example.org")]
+    assert [(row["name"], row["email"]) for row in rows] == [
+        ("Anna de Vries", "anna@example.org"),
+        ("Bob Jansen", "bob@example.org"),
+    ]
     actions = [action for _actor, action in audit_actions(staff_app)]
     assert "export-start" in actions and "export-download" in actions
 
     other = staff_app.test_client()
     add_staff(staff_app, "kim@somi.nl")
-    kim_secret = re.search(r"key:\s+([A-Z2-7]+)", staff_app.test_cli_runner().invoke(
-        args=["staff", "new-authenticator", "kim@somi.nl"]).output).group(1)  # type: ignore[union-attr]
+    kim_secret = re.search(
+        r"key:\s+([A-Z2-7]+)",
+        staff_app.test_cli_runner().invoke(args=["staff", "new-authenticator", "kim@somi.nl"]).output,
+    ).group(1)  # type: ignore[union-attr]
     assert log_in(other, kim_secret, email="kim@somi.nl").status_code == 302
     assert other.get(response.location, base_url=ADMIN).status_code == 404  # only the one who gave the key
 
@@ -471,12 +520,27 @@ def test_the_export_page_shows_progress_and_a_stalled_export_as_failed(staff_app
     client = logged_in_client(staff_app)
     with staff_app.app_context():
         staff = db_session().scalars(select(StaffMember)).one()
-        db_session().add_all([
-            StaffExport(token="running-token", staff_id=staff.id, campaign="tiktokclaim", kind="evidence",
-                        total=1000, done=250),
-            StaffExport(token="stalled-token", staff_id=staff.id, campaign="tiktokclaim", kind="evidence",
-                        total=1000, done=10, heartbeat_at=utcnow() - dt.timedelta(minutes=6)),
-        ])
+        db_session().add_all(
+            [
+                StaffExport(
+                    token="running-token",
+                    staff_id=staff.id,
+                    campaign="tiktokclaim",
+                    kind="evidence",
+                    total=1000,
+                    done=250,
+                ),
+                StaffExport(
+                    token="stalled-token",
+                    staff_id=staff.id,
+                    campaign="tiktokclaim",
+                    kind="evidence",
+                    total=1000,
+                    done=10,
+                    heartbeat_at=utcnow() - dt.timedelta(minutes=6),
+                ),
+            ]
+        )
         db_session().commit()
     running = client.get("/exports/running-token", base_url=ADMIN).get_data(as_text=True)
     assert '<progress max="1000" value="250">' in running and 'http-equiv="refresh"' in running
@@ -559,7 +623,8 @@ def refusal(response: Any) -> tuple[int, str]:
 
 
 def test_locked_blocked_disabled_unknown_and_wrong_get_one_answer_after_the_same_work(
-        staff_app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    staff_app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Every refusal looks the same (status and page), and each does the same work: one Argon2id check (the
     expensive step), so timing tells nothing either."""
     import nacl.pwhash
@@ -601,9 +666,16 @@ def test_a_next_that_is_not_a_plain_path_goes_to_the_dashboard(staff_app: Flask)
 
     secret = add_staff(staff_app)
     client = staff_app.test_client()
-    response = post(client, "/login?next=/%0d%0aX:1", {
-        "csrf_token": csrf(client), "email": "mira@somi.nl", "password": PASSWORD,
-        "code": accounts.current_code(secret)})
+    response = post(
+        client,
+        "/login?next=/%0d%0aX:1",
+        {
+            "csrf_token": csrf(client),
+            "email": "mira@somi.nl",
+            "password": PASSWORD,
+            "code": accounts.current_code(secret),
+        },
+    )
     assert response.status_code == 302 and response.location == "/"
     staff_console = staff_app.extensions["claimsite"].tenancy.staff_app
     with staff_console.test_request_context("/login", base_url=ADMIN):
@@ -613,16 +685,20 @@ def test_a_next_that_is_not_a_plain_path_goes_to_the_dashboard(staff_app: Flask)
 
 
 def test_staff_logins_per_network_count_an_ipv6_64_as_one(staff_app: Flask) -> None:
-    statuses = [log_in(client_at(staff_app, f"2001:db8:5:6::{n + 1:x}"), None, email=f"x{n}@somi.nl",
-                       code="1").status_code for n in range(31)]
+    statuses = [
+        log_in(client_at(staff_app, f"2001:db8:5:6::{n + 1:x}"), None, email=f"x{n}@somi.nl", code="1").status_code
+        for n in range(31)
+    ]
     assert statuses[:30] == [401] * 30 and statuses[30] == 429
 
 
 def test_staff_list_shows_a_lock_only_while_it_lasts(staff_app: Flask) -> None:
     add_staff(staff_app)
     runner = staff_app.test_cli_runner()
-    for until, shown in ((utcnow() + dt.timedelta(minutes=10), "locked until"), (utcnow() - dt.timedelta(minutes=1),
-                                                                                    "active")):
+    for until, shown in (
+        (utcnow() + dt.timedelta(minutes=10), "locked until"),
+        (utcnow() - dt.timedelta(minutes=1), "active"),
+    ):
         with staff_app.app_context():
             db_session().execute(update(StaffMember).values(locked_until=until))
             db_session().commit()

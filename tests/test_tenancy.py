@@ -14,15 +14,17 @@ from tests.conftest import CampaignFolder, campaign_data
 def tenancy_app(campaign_folder: CampaignFolder, make_app) -> Flask:
     campaign_folder.write("democlaim")
     campaign_folder.write("shared", campaign_data(slug="shared", hosts=None, paths=["example.org/claims"]))
-    campaign_folder.write("deeper", campaign_data(slug="deeper", hosts=None,
-                                                   paths=["example.org/claims/deeper", "example.net/old-deeper"]))
+    campaign_folder.write(
+        "deeper",
+        campaign_data(slug="deeper", hosts=None, paths=["example.org/claims/deeper", "example.net/old-deeper"]),
+    )
     campaign_folder.write("both", campaign_data(slug="both", hosts=["both.example"], paths=["example.org/both"]))
     return make_app(campaigns_dir=campaign_folder.path)
 
 
 def title_of(response) -> str:
     html = response.get_data(as_text=True)
-    return html[html.index("<title>") + 7: html.index("</title>")]
+    return html[html.index("<title>") + 7 : html.index("</title>")]
 
 
 def test_exact_host_serves_its_campaign(tenancy_app: Flask) -> None:
@@ -122,7 +124,8 @@ def test_forwarded_host_and_proto_honoured_with_trusted_proxy(campaign_folder: C
     campaign_folder.write("democlaim")
     app = make_app(campaigns_dir=campaign_folder.path, trusted_proxies=1)
     response = app.test_client().get(
-        "/", base_url="http://10.0.0.5",
+        "/",
+        base_url="http://10.0.0.5",
         headers={"X-Forwarded-Host": "democlaim.example", "X-Forwarded-Proto": "https"},
     )
     assert response.status_code == 200
@@ -155,15 +158,20 @@ def test_cookies_are_host_only_and_scoped_to_the_path_prefix(tenancy_app: Flask)
 
 def test_session_signed_for_one_campaign_is_refused_by_another(tenancy_app: Flask) -> None:
     interface = tenancy_app.session_interface
-    with tenancy_app.test_request_context("/", base_url="http://democlaim.example",
-                                          environ_overrides={"claimsite.campaign": "democlaim"}):
+    with tenancy_app.test_request_context(
+        "/", base_url="http://democlaim.example", environ_overrides={"claimsite.campaign": "democlaim"}
+    ):
         token = interface.get_signing_serializer(tenancy_app).dumps({"step": "verified"})
-    with tenancy_app.test_request_context("/", base_url="http://both.example",
-                                          environ_overrides={"claimsite.campaign": "both"}), \
-            pytest.raises(BadSignature):
+    with (
+        tenancy_app.test_request_context(
+            "/", base_url="http://both.example", environ_overrides={"claimsite.campaign": "both"}
+        ),
+        pytest.raises(BadSignature),
+    ):
         interface.get_signing_serializer(tenancy_app).loads(token)
-    with tenancy_app.test_request_context("/", base_url="http://democlaim.example",
-                                          environ_overrides={"claimsite.campaign": "democlaim"}):
+    with tenancy_app.test_request_context(
+        "/", base_url="http://democlaim.example", environ_overrides={"claimsite.campaign": "democlaim"}
+    ):
         assert interface.get_signing_serializer(tenancy_app).loads(token) == {"step": "verified"}
 
 
@@ -173,8 +181,10 @@ def test_campaign_url_builds_host_path_and_language_urls(tenancy_app: Flask) -> 
         assert campaign_url(snapshot["democlaim"]) == "https://democlaim.example/"
         assert campaign_url(snapshot["democlaim"], language="en") == "https://democlaim.example/en/"
         assert campaign_url(snapshot["democlaim"], language="nl") == "https://democlaim.example/"
-        assert campaign_url(snapshot["deeper"], "pages.terms", language="en") == \
-            "https://example.org/claims/deeper/en/terms"
+        assert (
+            campaign_url(snapshot["deeper"], "pages.terms", language="en")
+            == "https://example.org/claims/deeper/en/terms"
+        )
         assert campaign_url(snapshot["both"]) == "https://both.example/"
 
 
@@ -195,8 +205,11 @@ def test_resolve_unit() -> None:
     index = HostIndex(
         exact={"a.example": "a", "www.a.example": "a"},
         prefixed={"shared.example": [("/x/y", "xy"), ("/x", "x")]},
-        canonical={"a": Address("a.example"), "x": Address("shared.example", "/x"),
-                   "xy": Address("shared.example", "/x/y")},
+        canonical={
+            "a": Address("a.example"),
+            "x": Address("shared.example", "/x"),
+            "xy": Address("shared.example", "/x/y"),
+        },
     )
     assert resolve(index, "a.example", "/", False).redirect_to is None
     assert resolve(index, "www.a.example", "/", False).redirect_to == Address("a.example")

@@ -45,8 +45,7 @@ def test_campaign_overrides_one_block_of_its_themes_template(campaign_folder: Ca
     templates = campaign_folder.path / "democlaim" / "templates"
     templates.mkdir(parents=True)
     (templates / "base.html").write_text(
-        '{% extends "theme:somi/base.html" %}\n'
-        '{% block title %}Custom title – {{ super() }}{% endblock %}\n'
+        '{% extends "theme:somi/base.html" %}\n{% block title %}Custom title – {{ super() }}{% endblock %}\n'
     )
     html = get(make_app(campaigns_dir=campaign_folder.path)).get_data(as_text=True)
     assert "<title>Custom title – Demo claim – Have you used Demo?</title>" in html
@@ -80,8 +79,9 @@ def test_static_files_are_fingerprinted_and_cached_for_a_year(campaign_folder: C
 
 
 def test_campaign_static_file_overrides_theme_and_logo_is_used(campaign_folder: CampaignFolder, make_app) -> None:
-    campaign_folder.write("democlaim", campaign_data(theme_overrides={"logo": "logo.svg",
-                                                                      "colours": {"primary": "#123456"}}))
+    campaign_folder.write(
+        "democlaim", campaign_data(theme_overrides={"logo": "logo.svg", "colours": {"primary": "#123456"}})
+    )
     static = campaign_folder.path / "democlaim" / "static"
     static.mkdir(parents=True)
     (static / "logo.svg").write_text('<svg xmlns="http://www.w3.org/2000/svg"/>')
@@ -97,15 +97,20 @@ def test_campaign_static_file_overrides_theme_and_logo_is_used(campaign_folder: 
 def test_static_lookup_never_leaves_the_theme_folders(campaign_folder: CampaignFolder, make_app) -> None:
     campaign_folder.write("democlaim")
     app = make_app(campaigns_dir=campaign_folder.path)
-    for path in ("/assets/x/../../democlaim.yaml", "/assets/x/..%2f..%2fdemoclaim.yaml",
-                 "/assets/x/%2e%2e/%2e%2e/theme.yaml"):
+    for path in (
+        "/assets/x/../../democlaim.yaml",
+        "/assets/x/..%2f..%2fdemoclaim.yaml",
+        "/assets/x/%2e%2e/%2e%2e/theme.yaml",
+    ):
         assert get(app, path).status_code == 404, path
 
 
 def test_a_new_campaign_with_new_domain_and_theme_needs_no_code(campaign_folder: CampaignFolder, make_app) -> None:
     """Staff add one YAML file: it is served on its own domain, in its own theme, in both languages."""
     campaign_folder.copy_shipped()
-    campaign_folder.write("metaclaim", text="""\
+    campaign_folder.write(
+        "metaclaim",
+        text="""\
 slug: metaclaim
 name: {nl: Meta Claim, en: Meta Claim}
 hosts: [metaclaim.eu, www.metaclaim.eu]
@@ -121,7 +126,8 @@ sisters:
   - {label: {nl: TikTok Claim, en: TikTok Claim}, campaign: tiktokclaim}
 plugins:
   counter: {baseline: 10, since: 2026-11-01}
-""")
+""",
+    )
     app = make_app(campaigns_dir=campaign_folder.path)
     client = app.test_client()
     english = client.get("/en/", base_url="https://metaclaim.eu")

@@ -26,8 +26,11 @@ def confirm_page(client: FlaskClient, link: str) -> tuple[Any, str]:
     response = client.get(link, base_url=TIKTOK)
     assert response.status_code == 200, (response.status_code, response.headers.get("Location"))
     html = response.get_data(as_text=True)
-    form = re.search(r'<form method="post" action="([^"]+)"[^>]*>\s*<input type="hidden" name="csrf_token" '
-                     r'value="([^"]+)"', html)
+    form = re.search(
+        r'<form method="post" action="([^"]+)"[^>]*>\s*<input type="hidden" name="csrf_token" '
+        r'value="([^"]+)"',
+        html,
+    )
     assert form is not None and form.group(1) == link, html
     return response, form.group(2)
 
@@ -49,8 +52,12 @@ def the_signup(app: Flask) -> tuple[Signup, list[tuple[str, str | None]], dict[s
 
         signup = db_session().scalars(select(Signup)).one()
         events = [(e.step, e.detail) for e in signup.events]
-        return signup, events, personal_data.load(db_session(), signup), \
-            personal_data.load_pending(db_session(), signup)
+        return (
+            signup,
+            events,
+            personal_data.load(db_session(), signup),
+            personal_data.load_pending(db_session(), signup),
+        )
 
 
 def test_opening_the_link_changes_nothing(db_app: Flask) -> None:
@@ -64,8 +71,11 @@ def test_opening_the_link_changes_nothing(db_app: Flask) -> None:
         assert "Confirm my e-mail address" in page.get_data(as_text=True)
     after, events_after, _answers, _pending = the_signup(db_app)
     assert after.stage == Stage.STARTED and after.verified_at is None
-    assert (after.code_hash, after.code_expires_at, after.code_attempts) == \
-        (before.code_hash, before.code_expires_at, before.code_attempts)  # no code spent
+    assert (after.code_hash, after.code_expires_at, after.code_attempts) == (
+        before.code_hash,
+        before.code_expires_at,
+        before.code_attempts,
+    )  # no code spent
     assert events_after == events_before == [("form", None), ("code-sent", None)]  # no evidence row
     assert scanner.get("/en/join/sign", base_url=TIKTOK).headers["Location"].endswith("/join")  # not proven there
     assert post_code(browser, code_of(mail), "en").headers["Location"] == "/en/join/sign"  # the code still works
@@ -87,8 +97,9 @@ def test_the_button_verifies_once_and_a_second_press_goes_on(db_app: Flask) -> N
     stranger = db_app.test_client()  # the code is spent: the link no longer verifies, and says so kindly
     refused = stranger.get(link, base_url=TIKTOK)
     assert refused.status_code == 302 and refused.headers["Location"].endswith("/join")
-    assert "This link has expired or was already used." in stranger.get(refused.headers["Location"],
-                                                                          base_url=TIKTOK).get_data(as_text=True)
+    assert "This link has expired or was already used." in stranger.get(
+        refused.headers["Location"], base_url=TIKTOK
+    ).get_data(as_text=True)
     assert [step for step, _detail in the_signup(db_app)[1]].count("verified") == 1
 
 

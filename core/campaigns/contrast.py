@@ -4,8 +4,14 @@ from __future__ import annotations
 
 # Pairs that carry text in the themes: (text colour, background colour).
 TEXT_PAIRS = (
-    ("text", "background"), ("text", "surface"), ("muted", "background"), ("muted", "surface"),
-    ("link", "background"), ("link", "surface"), ("primary_text", "primary"), ("text", "accent"),
+    ("text", "background"),
+    ("text", "surface"),
+    ("muted", "background"),
+    ("muted", "surface"),
+    ("link", "background"),
+    ("link", "surface"),
+    ("primary_text", "primary"),
+    ("text", "accent"),
 )
 MINIMUM = 4.5  # WCAG AA for body text
 
@@ -14,7 +20,7 @@ def _luminance(hex_colour: str) -> float:
     value = hex_colour.lstrip("#")
     if len(value) == 3:
         value = "".join(c * 2 for c in value)
-    channels = [int(value[i:i + 2], 16) / 255 for i in (0, 2, 4)]
+    channels = [int(value[i : i + 2], 16) / 255 for i in (0, 2, 4)]
     linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
     return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
 

@@ -295,12 +295,24 @@ def load_campaign_file(path: Path, plugin_schemas: Mapping[str, type[BaseModel]]
 
     fee_models = [name for name, model in plugin_settings.items() if isinstance(model, FeeModelSettings)]
     if len(fee_models) > 1:
-        problems.append(ConfigProblem(file, doc.line_of(("plugins", fee_models[1])), f"plugins.{fee_models[1]}",
-                                      f"a campaign has one fee model, but this file enables {len(fee_models)}: "
-                                      f"{', '.join(fee_models)}; keep one"))
+        problems.append(
+            ConfigProblem(
+                file,
+                doc.line_of(("plugins", fee_models[1])),
+                f"plugins.{fee_models[1]}",
+                f"a campaign has one fee model, but this file enables {len(fee_models)}: "
+                f"{', '.join(fee_models)}; keep one",
+            )
+        )
     if fee_models and campaign.signup is None:
-        problems.append(ConfigProblem(file, doc.line_of(("plugins", fee_models[0])), f"plugins.{fee_models[0]}",
-                                      "a fee model needs a 'signup' section: nobody can join this campaign"))
+        problems.append(
+            ConfigProblem(
+                file,
+                doc.line_of(("plugins", fee_models[0])),
+                f"plugins.{fee_models[0]}",
+                "a fee model needs a 'signup' section: nobody can join this campaign",
+            )
+        )
 
     warnings: list[ConfigProblem] = []
     everything = [((), campaign), *((("plugins", n), s) for n, s in plugin_settings.items())]
@@ -339,12 +351,23 @@ def load_campaign_file(path: Path, plugin_schemas: Mapping[str, type[BaseModel]]
                     continue
                 where = f"{agreement.id}.{agreement.version}.{language}.md in campaigns/{campaign.slug}/agreements/"
                 if language == campaign.default_language:
-                    problems.append(ConfigProblem(file, doc.line_of(loc), _field_path(loc),
-                                                  f"no text for this agreement: add {where} (or _shared/agreements/)"))
+                    problems.append(
+                        ConfigProblem(
+                            file,
+                            doc.line_of(loc),
+                            _field_path(loc),
+                            f"no text for this agreement: add {where} (or _shared/agreements/)",
+                        )
+                    )
                 else:
-                    warnings.append(ConfigProblem(file, doc.line_of(loc), _field_path(loc),
-                                                  f"no {language} text ({where}); the "
-                                                  f"{campaign.default_language} text is shown instead"))
+                    warnings.append(
+                        ConfigProblem(
+                            file,
+                            doc.line_of(loc),
+                            _field_path(loc),
+                            f"no {language} text ({where}); the {campaign.default_language} text is shown instead",
+                        )
+                    )
 
     if problems:
         raise CampaignConfigError(problems)

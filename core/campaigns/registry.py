@@ -31,8 +31,9 @@ def campaign_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.glob("*.yaml") if not p.name.startswith(("_", ".")))
 
 
-def _cross_check(loaded: list[LoadedCampaign], theme_names: set[str],
-                 file_slugs: set[str]) -> dict[Path, list[ConfigProblem]]:
+def _cross_check(
+    loaded: list[LoadedCampaign], theme_names: set[str], file_slugs: set[str]
+) -> dict[Path, list[ConfigProblem]]:
     """Problems that only show between files: shared hosts, unknown themes and sister campaigns. A sister whose
     file exists but is broken is not a problem of this file (that file's own error says what to fix; until then
     the link to it is left out), so one typo never takes its sister campaigns down with it."""
@@ -47,21 +48,33 @@ def _cross_check(loaded: list[LoadedCampaign], theme_names: set[str],
                 key = "paths" if "/" in where else "hosts"
                 index = [*c.hosts, *c.paths].index(where) - (len(c.hosts) if key == "paths" else 0)
                 found.append(
-                    ConfigProblem(file, item.line_of((key, index)), f"{key}[{index}]",
-                                  f"'{where}' is already served by {owner[where].name}; each address serves "
-                                  "one campaign")
+                    ConfigProblem(
+                        file,
+                        item.line_of((key, index)),
+                        f"{key}[{index}]",
+                        f"'{where}' is already served by {owner[where].name}; each address serves one campaign",
+                    )
                 )
             owner.setdefault(where, item.path)
         if c.theme not in theme_names:
-            found.append(ConfigProblem(file, item.line_of(("theme",)), "theme",
-                                       f"no theme '{c.theme}' (themes/{c.theme}/theme.yaml); "
-                                       f"available: {', '.join(sorted(theme_names))}"))
+            found.append(
+                ConfigProblem(
+                    file,
+                    item.line_of(("theme",)),
+                    "theme",
+                    f"no theme '{c.theme}' (themes/{c.theme}/theme.yaml); available: {', '.join(sorted(theme_names))}",
+                )
+            )
         for index, sister in enumerate(c.sisters):
             if sister.campaign and sister.campaign not in slugs:
-                found.append(ConfigProblem(
-                    file, item.line_of(("sisters", index, "campaign")), f"sisters[{index}].campaign",
-                    f"no campaign '{sister.campaign}' (campaigns/{sister.campaign}.yaml)",
-                ))
+                found.append(
+                    ConfigProblem(
+                        file,
+                        item.line_of(("sisters", index, "campaign")),
+                        f"sisters[{index}].campaign",
+                        f"no campaign '{sister.campaign}' (campaigns/{sister.campaign}.yaml)",
+                    )
+                )
         if found:
             problems[item.path] = found
     return problems

@@ -160,17 +160,23 @@ class Signup(Strict):
     """How people join: the form, who may join, what they sign, and what the success page says."""
 
     fields: list[FormField] = Field(
-        default=[FormField(field="name"), FormField(field="email"), FormField(field="country"),
-                 FormField(field="birth_date")],
+        default=[
+            FormField(field="name"),
+            FormField(field="email"),
+            FormField(field="country"),
+            FormField(field="birth_date"),
+        ],
         min_length=1,
     )
     eligibility: Eligibility = Eligibility()
     agreements: list[Agreement] = Field(min_length=1)
     next_steps: LocalizedMarkdown | None = Field(default=None, description="what happens after joining")
     erase_unfinished_after_days: int = Field(
-        default=60, ge=1, le=3650,
+        default=60,
+        ge=1,
+        le=3650,
         description="sign-ups that never became participants are erased this many days after they started "
-                    "(`flask retention run`)",
+        "(`flask retention run`)",
     )
 
     @model_validator(mode="after")
@@ -224,9 +230,7 @@ class Campaign(Strict):
         if len(set(self.languages)) != len(self.languages):
             raise ValueError("'languages' lists a language twice")
         if self.default_language not in self.languages:
-            raise ValueError(
-                f"default_language '{self.default_language}' is not one of languages {self.languages}"
-            )
+            raise ValueError(f"default_language '{self.default_language}' is not one of languages {self.languages}")
         if not self.hosts and not self.paths:
             raise ValueError("give 'hosts' or 'paths' (or both): where is this campaign served?")
         if self.opens and self.closes and self.closes < self.opens:

@@ -43,9 +43,7 @@ def core_sections(loaded: LoadedCampaign) -> list[Section]:
     for index, article in enumerate(c.articles):
         sections.append(Section(f"article-{index + 1}", ORDER_ARTICLES + index, "sections/article.html", article))
     if c.steps:
-        sections.append(
-            Section("how", ORDER_STEPS, "sections/steps.html", c.steps, c.steps.title)
-        )
+        sections.append(Section("how", ORDER_STEPS, "sections/steps.html", c.steps, c.steps.title))
     if c.legal:
         sections.append(Section("law", ORDER_LEGAL, "sections/items.html", c.legal, c.legal.title))
     if c.about:

@@ -38,22 +38,25 @@ def check() -> None:
         c = loaded.campaign
         colours = services.themes.colours(c.theme, dict(c.theme_overrides.colours))
         for fg, bg, ratio in weak_pairs(colours):
-            warnings.append(f"{loaded.path}: theme_overrides.colours: {fg} on {bg} has contrast {ratio}:1, "
-                            "under the 4.5:1 that people with low vision need (WCAG AA)")
+            warnings.append(
+                f"{loaded.path}: theme_overrides.colours: {fg} on {bg} has contrast {ratio}:1, "
+                "under the 4.5:1 that people with low vision need (WCAG AA)"
+            )
         for name in DOCUMENTS:
             for language in c.languages:
                 path = find_document(services.settings.campaigns_dir, c.slug, name, language, language)
                 if path is None:
-                    warnings.append(f"{loaded.path}: no {name} page in '{language}' "
-                                    f"(campaigns/{c.slug}/pages/{name}.{language}.md or campaigns/_shared/pages/)")
+                    warnings.append(
+                        f"{loaded.path}: no {name} page in '{language}' "
+                        f"(campaigns/{c.slug}/pages/{name}.{language}.md or campaigns/_shared/pages/)"
+                    )
     payment_problems = unpaid_campaigns(snapshot.campaigns.values())
     for problem in payment_problems:
         click.secho(f"error: {problem}", fg="red", err=True)
     for warning in warnings:
         click.secho(f"warning: {warning}", fg="yellow", err=True)
     errors = len(snapshot.errors) + len(payment_problems)
-    click.echo(f"{len(snapshot.campaigns)} campaign(s) valid, {errors} error(s), "
-               f"{len(warnings)} warning(s)")
+    click.echo(f"{len(snapshot.campaigns)} campaign(s) valid, {errors} error(s), {len(warnings)} warning(s)")
     if snapshot.errors or theme_problems or payment_problems:
         sys.exit(1)
 

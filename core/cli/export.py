@@ -33,7 +33,10 @@ WRITTEN_WITH_PROBLEMS = 3
 
 def private_key_option(function: Any) -> Any:
     return click.option(
-        "--private-key", "private_keys", multiple=True, required=True,
+        "--private-key",
+        "private_keys",
+        multiple=True,
+        required=True,
         type=click.Path(exists=True, dir_okay=False, path_type=Path),
         help="The foundation's private key file (repeat for data sealed before a key rotation).",
     )(function)
@@ -46,8 +49,9 @@ def opening_keys(paths: tuple[Path, ...]) -> OpeningKeys:
         raise click.ClickException(str(exc)) from None
 
 
-def write_participants_csv(campaign: str, keys: OpeningKeys, out: TextIO, batch: int = 500,
-                           progress: Callable[[int], None] | None = None) -> int:
+def write_participants_csv(
+    campaign: str, keys: OpeningKeys, out: TextIO, batch: int = 500, progress: Callable[[int], None] | None = None
+) -> int:
     """Write the confirmed participants of ``campaign`` with their opened answers as CSV; returns the count.
     ``progress`` gets the number of rows written after each batch (as a click progress bar's ``update`` takes)."""
     session = db_session()
@@ -72,8 +76,12 @@ def export_cli() -> None:
 @export_cli.command("participants")
 @click.argument("campaign")
 @private_key_option
-@click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="CSV file to write (default: standard output).")
+@click.option(
+    "--out",
+    "out_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="CSV file to write (default: standard output).",
+)
 @with_appcontext
 def participants_command(campaign: str, private_keys: tuple[Path, ...], out_path: Path | None) -> None:
     """CSV of CAMPAIGN's confirmed participants (signed, paid where asked, not withdrawn), with their answers."""
@@ -86,14 +94,15 @@ def participants_command(campaign: str, private_keys: tuple[Path, ...], out_path
             count = write_participants_csv(campaign, keys, sys.stdout)
         else:
             total = evidence.participant_count(campaign)
-            with out_path.open("w", encoding="utf-8", newline="") as out, \
-                    click.progressbar(length=total, label="participants", file=sys.stderr) as bar:
+            with (
+                out_path.open("w", encoding="utf-8", newline="") as out,
+                click.progressbar(length=total, label="participants", file=sys.stderr) as bar,
+            ):
                 count = write_participants_csv(campaign, keys, out, progress=bar.update)
     except SealingError as exc:
         raise click.ClickException(f"{exc}: give every private key the data was sealed to") from None
     _audit("export-participants", campaign, f"{count} participant(s), CSV" + (f" {out_path.name}" if out_path else ""))
-    click.echo(f"{count} participant(s) of {campaign} exported" + (f" to {out_path}" if out_path else ""),
-               err=True)
+    click.echo(f"{count} participant(s) of {campaign} exported" + (f" to {out_path}" if out_path else ""), err=True)
 
 
 def _audit(action: str, campaign: str, detail: str) -> None:
@@ -105,8 +114,13 @@ def _audit(action: str, campaign: str, detail: str) -> None:
 @export_cli.command("evidence")
 @click.argument("campaign")
 @private_key_option
-@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="The package to write (a .zip file).")
+@click.option(
+    "--out",
+    "out_path",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The package to write (a .zip file).",
+)
 @click.option("--force", is_flag=True, help="Replace the file at --out if there is one.")
 @click.option("--batch", default=500, show_default=True, help="Sign-ups read from the database at a time.")
 @with_appcontext
@@ -119,8 +133,10 @@ def evidence_command(campaign: str, private_keys: tuple[Path, ...], out_path: Pa
     keys = opening_keys(private_keys)
     loaded = site().registry.snapshot.campaigns.get(campaign)
     if loaded is None:
-        raise click.ClickException(f"no campaign '{campaign}' in {site().settings.campaigns_dir}: the package needs "
-                                   "its campaign file and agreement texts (flask campaigns list shows the slugs)")
+        raise click.ClickException(
+            f"no campaign '{campaign}' in {site().settings.campaigns_dir}: the package needs "
+            "its campaign file and agreement texts (flask campaigns list shows the slugs)"
+        )
     if out_path.exists() and not force:
         raise click.ClickException(f"{out_path} exists already: give another --out, or --force to replace it")
     total = evidence.participant_count(campaign)
@@ -128,15 +144,21 @@ def evidence_command(campaign: str, private_keys: tuple[Path, ...], out_path: Pa
         raise click.ClickException(f"campaign '{campaign}' has no confirmed participants: no package written")
     try:
         with click.progressbar(length=total, label="evidence package", file=sys.stderr) as bar:
-            summary = evidence.write_evidence_package(loaded, keys, out_path, batch=batch, progress=bar.update,
-                                                      overwrite=force)
+            summary = evidence.write_evidence_package(
+                loaded, keys, out_path, batch=batch, progress=bar.update, overwrite=force
+            )
     except SealingError as exc:
-        raise click.ClickException(f"{exc}: give every private key the data was sealed to (no package "
-                                   "written)") from None
+        raise click.ClickException(
+            f"{exc}: give every private key the data was sealed to (no package written)"
+        ) from None
     except FileExistsError as exc:
         raise click.ClickException(f"{exc}: give another --out, or --force to replace it") from None
-    _audit("export-evidence", campaign, f"{summary.participants} participant(s), {summary.problems} problem(s), "
-                                        f"manifest sha256 {summary.manifest_sha256}")
+    _audit(
+        "export-evidence",
+        campaign,
+        f"{summary.participants} participant(s), {summary.problems} problem(s), "
+        f"manifest sha256 {summary.manifest_sha256}",
+    )
     click.echo(f"evidence package of {campaign} written to {out_path}")
     click.echo(f"  participants:    {summary.participants}")
     click.echo(f"  duplicates:      {summary.duplicates} (left out of participants.csv: see duplicates.csv)")
@@ -144,8 +166,10 @@ def evidence_command(campaign: str, private_keys: tuple[Path, ...], out_path: Pa
     click.echo(f"  agreement texts: {summary.agreement_texts}")
     click.echo(f"  problems:        {summary.problems}")
     click.echo(f"  manifest SHA-256: {summary.manifest_sha256}")
-    click.echo("Send the manifest SHA-256 to the lawyers apart from the package (e.g. by phone or a signed mail): "
-               "'sha256sum manifest.sha256' must print it.")
+    click.echo(
+        "Send the manifest SHA-256 to the lawyers apart from the package (e.g. by phone or a signed mail): "
+        "'sha256sum manifest.sha256' must print it."
+    )
     if summary.problems:
         click.echo(f"WARNING: the package lists {summary.problems} problem(s) in problems.csv:", err=True)
         for problem in summary.first_problems:
@@ -166,5 +190,7 @@ def verify_command(package: Path, manifest_sha256: str | None) -> None:
         click.echo(problem, err=True)
     if not check.ok:
         raise click.ClickException(f"{package}: {len(check.problems)} problem(s); do not rely on this package")
-    click.echo(f"{package}: all {check.files} file(s) match the manifest (manifest SHA-256 {check.manifest_sha256}"
-               + (", as expected)" if manifest_sha256 else "; compare it with the one sent apart)"))
+    click.echo(
+        f"{package}: all {check.files} file(s) match the manifest (manifest SHA-256 {check.manifest_sha256}"
+        + (", as expected)" if manifest_sha256 else "; compare it with the one sent apart)")
+    )

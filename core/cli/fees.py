@@ -34,13 +34,23 @@ from core.site import site
 BATCH = 1000  # rows fetched from the database at a time
 REFERENCE = 12  # characters of Signup.token shown: enough to find a sign-up, too short to use as a link
 RULE = "Rounding: a share of the award is rounded down to the cent; a fee is never more than the award."
+
+
 def spreadsheet_safe(value: str) -> str:
     """A cell a spreadsheet will not run as a formula: references may start with '-' (OWASP's CSV advice)."""
     return f"'{value}" if value[:1] in ("=", "+", "-", "@") else value
 
 
-CSV_COLUMNS = ("reference", "signed_at", "fee_model", "option", "award_eur", "fee_eur", "participant_eur",
-               "one_time_paid_eur")
+CSV_COLUMNS = (
+    "reference",
+    "signed_at",
+    "fee_model",
+    "option",
+    "award_eur",
+    "fee_eur",
+    "participant_eur",
+    "one_time_paid_eur",
+)
 
 
 class Award(click.ParamType):
@@ -56,8 +66,11 @@ class Award(click.ParamType):
         found = self._AMOUNT.fullmatch(text)
         if found is None:
             hint = " (use a point for decimals)" if "," in text else ""
-            self.fail(f"{text!r} is not an amount in euros{hint}: write it like 500 or 499.99, without a currency "
-                      "sign", param, ctx)
+            self.fail(
+                f"{text!r} is not an amount in euros{hint}: write it like 500 or 499.99, without a currency sign",
+                param,
+                ctx,
+            )
         sign, whole, decimals = found.groups()
         decimals = decimals or ""
         if sign and (int(whole) or decimals.strip("0")):
@@ -81,8 +94,9 @@ def _campaign(session: Session, slug: str) -> FeeModel | None:
     if session.scalar(select(Signup.id).where(Signup.campaign == slug).limit(1)) is not None:
         return None  # no longer served: its sign-ups are settled from the terms they signed alone
     known = sorted(set(served) | set(session.scalars(select(Signup.campaign).distinct())))
-    raise click.BadParameter(f"unknown campaign {slug!r}; known campaigns: {', '.join(known) or '(none)'}",
-                             param_hint="'CAMPAIGN'")
+    raise click.BadParameter(
+        f"unknown campaign {slug!r}; known campaigns: {', '.join(known) or '(none)'}", param_hint="'CAMPAIGN'"
+    )
 
 
 def _date(value: dt.datetime | None) -> str:
@@ -119,10 +133,15 @@ def fees_group() -> None:
 
 @fees_group.command("settle")
 @click.argument("campaign")
-@click.option("--award", required=True, type=Award(),
-              help="What each participant is awarded, in euros (e.g. 500 or 499.99).")
-@click.option("--csv", "csv_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Also write the rows to this CSV file (UTF-8).")
+@click.option(
+    "--award", required=True, type=Award(), help="What each participant is awarded, in euros (e.g. 500 or 499.99)."
+)
+@click.option(
+    "--csv",
+    "csv_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the rows to this CSV file (UTF-8).",
+)
 @with_appcontext
 def settle(campaign: str, award: int, csv_path: Path | None) -> None:
     """For every confirmed participant of CAMPAIGN: the fee owed out of the award and what is left for them,
@@ -132,13 +151,17 @@ def settle(campaign: str, award: int, csv_path: Path | None) -> None:
         writer = csv.writer(file) if file is not None else None
         if writer is not None:
             writer.writerow(CSV_COLUMNS)
-        paid = (select(func.coalesce(func.sum(Payment.amount_cents), 0))
-                .where(Payment.signup_id == Signup.id, Payment.state == PaymentState.PAID)
-                .scalar_subquery())
-        query = (select(Signup.token, Signup.signed_at, Signup.fee_model, Signup.fee_terms, paid)
-                 .where(Signup.campaign == campaign, participant())
-                 .order_by(Signup.signed_at, Signup.id)
-                 .execution_options(yield_per=BATCH))  # a server-side cursor on PostgreSQL
+        paid = (
+            select(func.coalesce(func.sum(Payment.amount_cents), 0))
+            .where(Payment.signup_id == Signup.id, Payment.state == PaymentState.PAID)
+            .scalar_subquery()
+        )
+        query = (
+            select(Signup.token, Signup.signed_at, Signup.fee_model, Signup.fee_terms, paid)
+            .where(Signup.campaign == campaign, participant())
+            .order_by(Signup.signed_at, Signup.id)
+            .execution_options(yield_per=BATCH)
+        )  # a server-side cursor on PostgreSQL
         amount = len(str(euros(award)))
         layout = f"{{:<{REFERENCE}}}  {{:<10}}  {{:<6}}  {{:>{max(amount, 9)}}}  {{:>{max(amount, 20)}}}"
         click.echo(f"{campaign}: an award of EUR {euros(award)} per participant")
@@ -151,29 +174,45 @@ def settle(campaign: str, award: int, csv_path: Path | None) -> None:
                 try:
                     terms = FeeTerms.from_json(fee_terms) if fee_terms else None
                 except ValidationError as exc:  # saved by hand or by a broken plugin: never settle a guess
-                    raise click.ClickException(f"the fee terms of {reference} are not valid "
-                                               f"({exc.error_count()} problem(s)): {exc.errors()[0]['msg']}") from None
+                    raise click.ClickException(
+                        f"the fee terms of {reference} are not valid "
+                        f"({exc.error_count()} problem(s)): {exc.errors()[0]['msg']}"
+                    ) from None
                 fee = _fee(model, terms, award)
                 option = terms.success_fee.option if terms and terms.success_fee else "none"
                 options[option] += 1
                 total_fees += fee
                 total_left += award - fee
                 total_paid += paid_cents
-                click.echo(layout.format(reference, _date(signed_at), option, str(euros(fee)),
-                                         str(euros(award - fee))))
+                click.echo(layout.format(reference, _date(signed_at), option, str(euros(fee)), str(euros(award - fee))))
                 if writer is not None:
-                    writer.writerow((spreadsheet_safe(reference), signed_at.isoformat() if signed_at else "",
-                                     fee_model or "", option, euros(award), euros(fee), euros(award - fee),
-                                     euros(paid_cents)))
+                    writer.writerow(
+                        (
+                            spreadsheet_safe(reference),
+                            signed_at.isoformat() if signed_at else "",
+                            fee_model or "",
+                            option,
+                            euros(award),
+                            euros(fee),
+                            euros(award - fee),
+                            euros(paid_cents),
+                        )
+                    )
         count = sum(options.values())
         click.echo("")
-        click.echo(f"{count} participant(s)" + (": " if count else "")
-                   + ", ".join(f"{n} {option}" for option, n in sorted(options.items())))
+        click.echo(
+            f"{count} participant(s)"
+            + (": " if count else "")
+            + ", ".join(f"{n} {option}" for option, n in sorted(options.items()))
+        )
         click.echo(f"Total fees: EUR {euros(total_fees)}")
         click.echo(f"Total to participants: EUR {euros(total_left)}")
         click.echo(f"One-time payments received: EUR {euros(total_paid)}")
-        click.echo(RULE if model is None or type(model).fee_for_award is FeeModel.fee_for_award
-                   else f"Fees as the fee model '{model.name}' computes them.")
+        click.echo(
+            RULE
+            if model is None or type(model).fee_for_award is FeeModel.fee_for_award
+            else f"Fees as the fee model '{model.name}' computes them."
+        )
     if csv_path is not None:
         click.echo(f"CSV written to {csv_path.resolve()}")
 
@@ -191,8 +230,10 @@ def _fee(model: FeeModel | None, terms: FeeTerms | None, award: int) -> int:
     else:
         fee, source = fee_for_award(terms, award), f"terms signed under '{terms.model}' give"
     if not 0 <= fee <= award:  # a third-party rule, or terms saved by hand: never settle what cannot be paid out
-        raise click.ClickException(f"{source} a fee of EUR {euros(fee)} out of an award of EUR {euros(award)}; "
-                                   "a fee must lie between 0 and the award. Check the fee terms of that campaign.")
+        raise click.ClickException(
+            f"{source} a fee of EUR {euros(fee)} out of an award of EUR {euros(award)}; "
+            "a fee must lie between 0 and the award. Check the fee terms of that campaign."
+        )
     return fee
 
 
@@ -204,39 +245,79 @@ def payments_group() -> None:
 
 @payments_group.command("list")
 @click.argument("campaign")
-@click.option("--state", type=click.Choice([state.value for state in PaymentState], case_sensitive=False),
-              help="Only the attempts in this state.")
+@click.option(
+    "--state",
+    type=click.Choice([state.value for state in PaymentState], case_sensitive=False),
+    help="Only the attempts in this state.",
+)
 @with_appcontext
 def list_payments(campaign: str, state: str | None) -> None:
     """Every payment attempt of CAMPAIGN, oldest first; then the attempts per state and how many sign-ups still
     wait for their payment. Shows references only, no personal data."""
     with _session() as session:
         _campaign(session, campaign)
-        query = (select(Signup.token, Payment.attempt, Payment.provider, Payment.amount_cents, Payment.currency,
-                        Payment.state, Payment.created_at, Payment.paid_at, Payment.provider_ref)
-                 .join(Signup, Signup.id == Payment.signup_id)
-                 .where(Payment.campaign == campaign)
-                 .order_by(Payment.created_at, Payment.id)
-                 .execution_options(yield_per=BATCH))
+        query = (
+            select(
+                Signup.token,
+                Payment.attempt,
+                Payment.provider,
+                Payment.amount_cents,
+                Payment.currency,
+                Payment.state,
+                Payment.created_at,
+                Payment.paid_at,
+                Payment.provider_ref,
+            )
+            .join(Signup, Signup.id == Payment.signup_id)
+            .where(Payment.campaign == campaign)
+            .order_by(Payment.created_at, Payment.id)
+            .execution_options(yield_per=BATCH)
+        )
         if state is not None:
             query = query.where(Payment.state == state)
         provider = max([len("PROVIDER"), *(len(p.identifier) for p in site().payment_providers)])
         layout = f"{{:<{REFERENCE}}}  {{:>7}}  {{:<{provider}}}  {{:>12}}  {{:<10}}  {{:<19}}  {{:<19}}  {{}}"
-        click.echo(layout.format("REFERENCE", "ATTEMPT", "PROVIDER", "AMOUNT", "STATE", "CREATED (UTC)",
-                                 "PAID AT (UTC)", "PROVIDER REF"))
+        click.echo(
+            layout.format(
+                "REFERENCE", "ATTEMPT", "PROVIDER", "AMOUNT", "STATE", "CREATED (UTC)", "PAID AT (UTC)", "PROVIDER REF"
+            )
+        )
         shown = 0
         with session.execute(query) as rows:
             for token, attempt, name, amount, currency, current, created_at, paid_at, ref in rows:
                 shown += 1
-                click.echo(layout.format(token[:REFERENCE], attempt, name, f"{currency} {euros(amount)}", current,
-                                         _moment(created_at), _moment(paid_at), ref or "-"))
-        counts = dict(session.execute(select(Payment.state, func.count()).where(Payment.campaign == campaign)
-                                      .group_by(Payment.state)).all())
-        waiting = session.scalar(select(func.count()).select_from(Signup).where(
-            Signup.campaign == campaign, Signup.stage == Stage.SIGNED, Signup.payment_required.is_(True),
-            Signup.paid_at.is_(None)))
+                click.echo(
+                    layout.format(
+                        token[:REFERENCE],
+                        attempt,
+                        name,
+                        f"{currency} {euros(amount)}",
+                        current,
+                        _moment(created_at),
+                        _moment(paid_at),
+                        ref or "-",
+                    )
+                )
+        counts = dict(
+            session.execute(
+                select(Payment.state, func.count()).where(Payment.campaign == campaign).group_by(Payment.state)
+            ).all()
+        )
+        waiting = session.scalar(
+            select(func.count())
+            .select_from(Signup)
+            .where(
+                Signup.campaign == campaign,
+                Signup.stage == Stage.SIGNED,
+                Signup.payment_required.is_(True),
+                Signup.paid_at.is_(None),
+            )
+        )
     click.echo("")
     click.echo(f"{shown} attempt(s) shown" + (f" (state {state})" if state else ""))
-    click.echo("Attempts per state: " + ", ".join(f"{s.value} {counts.pop(s.value, 0)}" for s in PaymentState)
-               + "".join(f", {other} {n}" for other, n in sorted(counts.items())))
+    click.echo(
+        "Attempts per state: "
+        + ", ".join(f"{s.value} {counts.pop(s.value, 0)}" for s in PaymentState)
+        + "".join(f", {other} {n}" for other, n in sorted(counts.items()))
+    )
     click.echo(f"Sign-ups waiting for payment (signed, not paid): {waiting}")

@@ -23,8 +23,13 @@ def keys_cli() -> None:
 
 
 @keys_cli.command("generate")
-@click.option("--out", "folder", type=click.Path(file_okay=False, path_type=Path), required=True,
-              help="Folder for the two key files (the private one is readable by you only).")
+@click.option(
+    "--out",
+    "folder",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Folder for the two key files (the private one is readable by you only).",
+)
 def generate_command(folder: Path) -> None:
     """Write a new key pair: give the web server the public key; keep the private key offline, with staff."""
     private_path, public_path, key = generate(folder)
@@ -48,8 +53,13 @@ def show_command() -> None:
 
 @keys_cli.command("rotate")
 @private_key_option
-@click.option("--to", "new_public", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="The new public key file (from 'flask keys generate').")
+@click.option(
+    "--to",
+    "new_public",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The new public key file (from 'flask keys generate').",
+)
 @click.option("--batch", default=500, show_default=True, help="Records sealed again per transaction.")
 @with_appcontext
 def rotate_command(private_keys: tuple[Path, ...], new_public: Path, batch: int) -> None:
@@ -74,8 +84,10 @@ def rotate_command(private_keys: tuple[Path, ...], new_public: Path, batch: int)
                     changed = reseal(record, keys, target)
                 except SealingError as exc:
                     session.rollback()
-                    raise click.ClickException(f"{exc}: give every private key the data was sealed to "
-                                               f"({resealed} record(s) were sealed again before this one)") from None
+                    raise click.ClickException(
+                        f"{exc}: give every private key the data was sealed to "
+                        f"({resealed} record(s) were sealed again before this one)"
+                    ) from None
                 resealed, already = resealed + changed, already + (not changed)
             session.commit()
             session.expunge_all()

@@ -20,8 +20,9 @@ def staff_cli() -> None:
 def _account(email: str) -> StaffMember:
     staff = accounts.find(db_session(), email)
     if staff is None:
-        raise click.ClickException(f"there is no staff account for {accounts.normalise_login(email)} "
-                                   "(see: flask staff list)")
+        raise click.ClickException(
+            f"there is no staff account for {accounts.normalise_login(email)} (see: flask staff list)"
+        )
     return staff
 
 
@@ -32,8 +33,10 @@ def _record(staff: StaffMember, action: str) -> None:
 
 
 def _show_totp(staff: StaffMember, secret: str) -> None:
-    click.echo("Set up the authenticator app (e.g. FreeOTP, Aegis, Google Authenticator) with this key; a login "
-               "asks for its current code:")
+    click.echo(
+        "Set up the authenticator app (e.g. FreeOTP, Aegis, Google Authenticator) with this key; a login "
+        "asks for its current code:"
+    )
     click.echo(f"  key:  {secret}")
     click.echo(f"  link: {accounts.provisioning_uri(staff, secret)}")
     click.echo("Keep the key secret: with the password it opens the console. It is not shown again.")
@@ -67,8 +70,11 @@ def list_command() -> None:
     now = utcnow()
     for staff in db_session().scalars(select(StaffMember).order_by(StaffMember.email)):
         locked = staff.locked_until is not None and staff.locked_until > now  # a lock that ended is no lock
-        state = "disabled" if staff.disabled_at else \
-            (f"locked until {staff.locked_until:%H:%M} UTC" if locked else "active")
+        state = (
+            "disabled"
+            if staff.disabled_at
+            else (f"locked until {staff.locked_until:%H:%M} UTC" if locked else "active")
+        )
         last = staff.last_login_at.strftime("%Y-%m-%d %H:%M") if staff.last_login_at else "never"
         rows.append((staff.email, staff.name, last, state))
     widths = [max(len(row[i]) for row in rows) for i in range(4)]

@@ -223,8 +223,13 @@ class Dependent:
     on_conflict: OnConflict | None = None
 
 
-def commit_new(session: Session, table: Table, values: dict[str, Any], unique: tuple[str, ...],
-               dependents: Sequence[Dependent] = ()) -> int | None:
+def commit_new(
+    session: Session,
+    table: Table,
+    values: dict[str, Any],
+    unique: tuple[str, ...],
+    dependents: Sequence[Dependent] = (),
+) -> int | None:
     """INSERT a row and, only if it is new, its ``dependents``, and COMMIT; returns the new id, or ``None`` (and
     writes nothing) when a row with the same ``unique`` columns exists. The session must have no transaction
     open: this call starts and ends its own, so it never commits anyone else's changes.
@@ -240,8 +245,15 @@ def commit_new(session: Session, table: Table, values: dict[str, Any], unique: t
     return None if written is None else written[0]
 
 
-def commit_upsert(session: Session, table: Table, values: dict[str, Any], unique: tuple[str, ...],
-                  update: OnConflict, marker: str, dependents: Sequence[Dependent] = ()) -> tuple[int, Any]:
+def commit_upsert(
+    session: Session,
+    table: Table,
+    values: dict[str, Any],
+    unique: tuple[str, ...],
+    update: OnConflict,
+    marker: str,
+    dependents: Sequence[Dependent] = (),
+) -> tuple[int, Any]:
     """INSERT a row, or update the existing one with the same ``unique`` columns as ``update`` says, and write
     its ``dependents`` either way, and COMMIT (as :func:`commit_new`: one statement on PostgreSQL). Returns the
     row's id and its ``marker`` column: a column (random, not in ``update``) whose value tells whether the row is
@@ -285,8 +297,10 @@ def _write(session: Session, plan: _Plan) -> tuple[Any, ...] | None:
     if row is not None:
         new = plan.marker is None or row[1] == plan.values[plan.marker]
         for statement, dependent in zip(parts, plan.dependents, strict=True):
-            values = {f"c_{key}": (value.new if new else value.known) if isinstance(value, IfNew) else value
-                      for key, value in dependent.values.items()}
+            values = {
+                f"c_{key}": (value.new if new else value.known) if isinstance(value, IfNew) else value
+                for key, value in dependent.values.items()
+            }
             if dependent.parent_column is not None:
                 values[f"c_{dependent.parent_column}"] = row[0]
             if dependent.on_conflict is not None:
@@ -304,17 +318,34 @@ def _conflict_shape(update: OnConflict | None) -> tuple[tuple[str, ...], tuple[t
     """An :class:`OnConflict` as part of a hashable shape: (key, ((column, kind, excluded column), ...))."""
     if update is None:
         return None
-    sets = tuple((key, "excluded", value.column) if isinstance(value, Excluded) else
-                 (key, "added", key) if isinstance(value, Added) else (key, "value", "")
-                 for key, value in update.set.items())
+    sets = tuple(
+        (key, "excluded", value.column)
+        if isinstance(value, Excluded)
+        else (key, "added", key)
+        if isinstance(value, Added)
+        else (key, "value", "")
+        for key, value in update.set.items()
+    )
     return update.key, sets
 
 
 def _shape(plan: _Plan) -> _Shape:
-    return _Shape(plan.table, tuple(plan.values), plan.unique, _conflict_shape(plan.update), plan.marker,
-                  tuple((d.table, d.parent_column,
-                         tuple((key, isinstance(value, IfNew)) for key, value in d.values.items()),
-                         _conflict_shape(d.on_conflict)) for d in plan.dependents))
+    return _Shape(
+        plan.table,
+        tuple(plan.values),
+        plan.unique,
+        _conflict_shape(plan.update),
+        plan.marker,
+        tuple(
+            (
+                d.table,
+                d.parent_column,
+                tuple((key, isinstance(value, IfNew)) for key, value in d.values.items()),
+                _conflict_shape(d.on_conflict),
+            )
+            for d in plan.dependents
+        ),
+    )
 
 
 def _params(plan: _Plan) -> dict[str, Any]:
@@ -327,8 +358,9 @@ def _params(plan: _Plan) -> dict[str, Any]:
     return params
 
 
-def _set_clause(statement: Any, table: Table, conflict: tuple[tuple[str, ...], tuple[tuple[str, str, str], ...]],
-                prefix: str) -> dict[str, Any]:
+def _set_clause(
+    statement: Any, table: Table, conflict: tuple[tuple[str, ...], tuple[tuple[str, str, str], ...]], prefix: str
+) -> dict[str, Any]:
     _key, sets = conflict
     clause: dict[str, Any] = {}
     for key, kind, column in sets:
@@ -344,12 +376,14 @@ def _set_clause(statement: Any, table: Table, conflict: tuple[tuple[str, ...], t
 def _parent_insert(shape: _Shape, dialect_insert: Callable[[Table], Any]) -> Any:
     table = shape.table
     statement = dialect_insert(table).values(
-        {key: bindparam(f"p_{key}", type_=table.c[key].type) for key in shape.columns})
+        {key: bindparam(f"p_{key}", type_=table.c[key].type) for key in shape.columns}
+    )
     if shape.update is None:
         statement = statement.on_conflict_do_nothing(index_elements=list(shape.unique))
     else:
-        statement = statement.on_conflict_do_update(index_elements=list(shape.unique),
-                                                    set_=_set_clause(statement, table, shape.update, ""))
+        statement = statement.on_conflict_do_update(
+            index_elements=list(shape.unique), set_=_set_clause(statement, table, shape.update, "")
+        )
     returned = [table.c.id] + ([table.c[shape.marker]] if shape.marker else [])
     return statement.returning(*returned)
 
@@ -361,10 +395,12 @@ def _sqlite_statements(shape: _Shape) -> tuple[Any, tuple[Any, ...]]:
     for dependent, parent_column, columns, conflict in shape.dependents:
         names = [key for key, _if_new in columns] + ([parent_column] if parent_column else [])
         statement = sqlite.insert(dependent).values(
-            {key: bindparam(f"c_{key}", type_=dependent.c[key].type) for key in names})
+            {key: bindparam(f"c_{key}", type_=dependent.c[key].type) for key in names}
+        )
         if conflict is not None:
-            statement = statement.on_conflict_do_update(index_elements=list(conflict[0]),
-                                                        set_=_set_clause(statement, dependent, conflict, ""))
+            statement = statement.on_conflict_do_update(
+                index_elements=list(conflict[0]), set_=_set_clause(statement, dependent, conflict, "")
+            )
         parts.append(statement)
     return _parent_insert(shape, sqlite.insert), tuple(parts)
 
@@ -373,8 +409,9 @@ def _commit_in_one_statement(session: Session, plan: _Plan) -> tuple[Any, ...] |
     dialect = session.get_bind().dialect
     # SQLAlchemy would fill in Python-side column defaults; the driver does not.
     values = _with_defaults(plan.table, plan.values)
-    dependents = [Dependent(d.table, _with_defaults(d.table, d.values), d.parent_column, d.on_conflict)
-                  for d in plan.dependents]
+    dependents = [
+        Dependent(d.table, _with_defaults(d.table, d.values), d.parent_column, d.on_conflict) for d in plan.dependents
+    ]
     plan = _Plan(plan.table, values, plan.unique, plan.update, plan.marker, tuple(dependents))
     sql, processors = _compiled_statement(_shape(plan), dialect)
     params = _params(plan)
@@ -393,8 +430,9 @@ def _commit_in_one_statement(session: Session, plan: _Plan) -> tuple[Any, ...] |
     try:
         pooled = session.get_bind().raw_connection()
     except dialect.loaded_dbapi.Error as exc:  # raised by the driver as it is: wrap it as a Connection would
-        raise DBAPIError.instance(None, None, exc, dialect.loaded_dbapi.Error, hide_parameters=True,
-                                  dialect=dialect) from exc
+        raise DBAPIError.instance(
+            None, None, exc, dialect.loaded_dbapi.Error, hide_parameters=True, dialect=dialect
+        ) from exc
     driver = pooled.driver_connection
     driver.autocommit = True  # psycopg: set on the client only, no round trip
     lost = False
@@ -410,8 +448,15 @@ def _commit_in_one_statement(session: Session, plan: _Plan) -> tuple[Any, ...] |
             # The whole pool, as SQLAlchemy does for its own connections: when the server restarted, every pooled
             # connection is dead, and the retry must not take the next dead one.
             session.get_bind().pool._invalidate(pooled, exc)
-        raise DBAPIError.instance(sql, None, exc, dialect.loaded_dbapi.Error, hide_parameters=True,
-                                  connection_invalidated=lost, dialect=dialect) from exc
+        raise DBAPIError.instance(
+            sql,
+            None,
+            exc,
+            dialect.loaded_dbapi.Error,
+            hide_parameters=True,
+            connection_invalidated=lost,
+            dialect=dialect,
+        ) from exc
     finally:
         if not lost:
             driver.autocommit = False
@@ -459,8 +504,11 @@ class _Shape:
 def _compiled_statement(shape: _Shape, dialect: Any) -> tuple[str, list[tuple[str, Callable[[Any], Any]]]]:
     """The SQL of :func:`_one_statement` for the driver, and the columns' bind processors by parameter."""
     compiled = _one_statement(shape).compile(dialect=dialect)
-    processors = [(name, process) for name, bind in compiled.binds.items()
-                  if (process := bind.type.bind_processor(dialect)) is not None]
+    processors = [
+        (name, process)
+        for name, bind in compiled.binds.items()
+        if (process := bind.type.bind_processor(dialect)) is not None
+    ]
     return str(compiled), processors
 
 
@@ -476,8 +524,11 @@ def _one_statement(shape: _Shape) -> Select[Any]:
     table = shape.table
     parent = _parent_insert(shape, postgresql.insert).cte("parent")
     statement = select(parent.c.id, *([parent.c[shape.marker]] if shape.marker else []))
-    is_new = None if shape.marker is None else \
-        parent.c[shape.marker] == bindparam(f"m_{shape.marker}", type_=table.c[shape.marker].type)
+    is_new = (
+        None
+        if shape.marker is None
+        else parent.c[shape.marker] == bindparam(f"m_{shape.marker}", type_=table.c[shape.marker].type)
+    )
     groups = itertools.groupby(enumerate(shape.dependents), key=lambda numbered: numbered[1])
     for part, (same_kind, numbered_rows) in enumerate(groups):
         dependent, parent_column, columns, conflict = same_kind
@@ -488,8 +539,10 @@ def _one_statement(shape: _Shape) -> Select[Any]:
             for key, if_new in columns:
                 column_type = dependent.c[key].type
                 if if_new:
-                    cells += [bindparam(f"d{n}_{key}_new", type_=column_type).label(f"{key}_new"),
-                              bindparam(f"d{n}_{key}_known", type_=column_type).label(f"{key}_known")]
+                    cells += [
+                        bindparam(f"d{n}_{key}_new", type_=column_type).label(f"{key}_new"),
+                        bindparam(f"d{n}_{key}_known", type_=column_type).label(f"{key}_known"),
+                    ]
                 else:
                     cells.append(bindparam(f"d{n}_{key}", type_=column_type).label(key))
             rows.append(select(*cells))
@@ -510,16 +563,24 @@ def _one_statement(shape: _Shape) -> Select[Any]:
         if conflict is not None:
             insert_rows = insert_rows.on_conflict_do_update(
                 index_elements=list(conflict[0]),
-                set_=_set_clause(insert_rows, dependent, conflict, f"d{numbered[0][0]}"))
+                set_=_set_clause(insert_rows, dependent, conflict, f"d{numbered[0][0]}"),
+            )
         statement = statement.add_cte(insert_rows.cte(f"d{part}"))
     return statement
 
 
-def set_once(session: Session, column: InstrumentedAttribute[Any], row_id: int, value: Any,
-             *conditions: ColumnElement[bool]) -> bool:
+def set_once(
+    session: Session, column: InstrumentedAttribute[Any], row_id: int, value: Any, *conditions: ColumnElement[bool]
+) -> bool:
     """Set ``column`` of row ``row_id`` to ``value`` only if it is still NULL (and the row meets ``conditions``), in
     one statement; True if this call did it. Two processes racing for the same one-time step (a mail sent once)
     cannot both win, and the conditions are read from the row as it is then, not from anyone's earlier copy."""
     model = column.class_
-    return bool(session.execute(update(model).where(model.id == row_id, column.is_(None), *conditions)
-                                .values({column.key: value}).execution_options(synchronize_session=False)).rowcount)
+    return bool(
+        session.execute(
+            update(model)
+            .where(model.id == row_id, column.is_(None), *conditions)
+            .values({column.key: value})
+            .execution_options(synchronize_session=False)
+        ).rowcount
+    )

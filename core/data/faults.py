@@ -31,8 +31,12 @@ log = logging.getLogger(__name__)
 
 # The errors that mean "the database cannot be reached or used right now" (not: a query or the data is wrong).
 # sqlalchemy's TimeoutError: no pooled connection became free in time.
-UNAVAILABLE: tuple[type[Exception], ...] = (sa_exc.OperationalError, sa_exc.InterfaceError,
-                                            sa_exc.DisconnectionError, sa_exc.TimeoutError)
+UNAVAILABLE: tuple[type[Exception], ...] = (
+    sa_exc.OperationalError,
+    sa_exc.InterfaceError,
+    sa_exc.DisconnectionError,
+    sa_exc.TimeoutError,
+)
 RETRY_AFTER_SECONDS = 30  # a restart takes seconds; a visitor should not be told to wait long
 
 View = Callable[..., Any]
@@ -84,8 +88,12 @@ def retried_once(view: View) -> View:
         except sa_exc.DBAPIError as error:
             if not (is_dropped_connection(error) and _replay_is_safe()):
                 raise
-            log.warning("database connection dropped during %s %s (%s); running it once more on a new one",
-                        request.method, request.endpoint, describe(error))
+            log.warning(
+                "database connection dropped during %s %s (%s); running it once more on a new one",
+                request.method,
+                request.endpoint,
+                describe(error),
+            )
         _new_session()
         return view(*args, **kwargs)
 

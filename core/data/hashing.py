@@ -48,6 +48,7 @@ def earlier_forms(address: str) -> list[str]:
     address, trimmed, lower case: ``xn--bcher-kva.de`` and ``bücher.de`` were two domains), for sign-ups still
     under their hash: as typed now, and with the domain in its ``xn--`` form. Only forms :func:`normalise_email`
     never makes today are given, so no address of today can be matched through one of them by mistake."""
+
     def earlier(text: str) -> str:
         return unicodedata.normalize("NFKC", text).strip().lower()
 
@@ -106,11 +107,16 @@ def sha256_hex(data: bytes | str) -> str:
 
 
 @lru_cache(maxsize=1024)
-def signing_serializer(secret_key: str, salt: str, *, serializer: Any = None,
-                       key_derivation: str = "django-concat") -> URLSafeTimedSerializer:
+def signing_serializer(
+    secret_key: str, salt: str, *, serializer: Any = None, key_derivation: str = "django-concat"
+) -> URLSafeTimedSerializer:
     """itsdangerous' signed, timestamped tokens (HMAC-SHA1, its default), given ``hashlib.sha1`` itself as the hash:
     itsdangerous' default wraps it in a Python function, which sends ``hmac`` down its pure-Python path (about
     twice the cost per token, and every sign-up post signs or checks several). The tokens are the same. Made once
     per key and salt (a serializer keeps no state between tokens)."""
-    return URLSafeTimedSerializer(secret_key, salt=salt, serializer=serializer,
-                                  signer_kwargs={"digest_method": hashlib.sha1, "key_derivation": key_derivation})
+    return URLSafeTimedSerializer(
+        secret_key,
+        salt=salt,
+        serializer=serializer,
+        signer_kwargs={"digest_method": hashlib.sha1, "key_derivation": key_derivation},
+    )

@@ -25,8 +25,13 @@ from core.data.hashing import normalise_domain
 
 _ANY = frozenset({"Zyyy", "Zinh"})  # common and inherited: digits, punctuation, combining marks
 # UTS #39: Han is written together with kana (Japanese), Hangul (Korean) or Bopomofo (Chinese).
-_WRITTEN_WITH = {"Hani": {"Hanb", "Jpan", "Kore"}, "Hira": {"Jpan"}, "Kana": {"Jpan"}, "Hang": {"Kore"},
-                 "Bopo": {"Hanb"}}
+_WRITTEN_WITH = {
+    "Hani": {"Hanb", "Jpan", "Kore"},
+    "Hira": {"Jpan"},
+    "Kana": {"Jpan"},
+    "Hang": {"Kore"},
+    "Bopo": {"Hanb"},
+}
 _WITH_LATIN = {"Jpan", "Kore", "Hanb"}
 
 

@@ -85,14 +85,20 @@ class SignupEvent(Base):
 def participant() -> ColumnElement[bool]:
     """The SQL condition for a confirmed participant: signed, and paid where the fee model asks a payment, and
     not withdrawn (an erased participant is always withdrawn too)."""
-    return (Signup.stage == Stage.SIGNED) & ((Signup.payment_required.is_(False)) | (Signup.paid_at.is_not(None))) \
+    return (
+        (Signup.stage == Stage.SIGNED)
+        & ((Signup.payment_required.is_(False)) | (Signup.paid_at.is_not(None)))
         & Signup.withdrawn_at.is_(None)
+    )
 
 
 def is_participant(signup: Signup) -> bool:
     """:func:`participant` for one loaded sign-up."""
-    return signup.stage == Stage.SIGNED and (not signup.payment_required or signup.paid_at is not None) \
+    return (
+        signup.stage == Stage.SIGNED
+        and (not signup.payment_required or signup.paid_at is not None)
         and signup.withdrawn_at is None
+    )
 
 
 class AcceptedAgreement(Base):
@@ -108,8 +114,10 @@ class AcceptedAgreement(Base):
     language: Mapped[str] = mapped_column(String(2))
     text_sha256: Mapped[str] = mapped_column(String(64))
     placeholders: Mapped[str | None] = mapped_column(
-        Text, doc="JSON: the campaign's values filled into the text, and when they were recorded "
-                  "(core.signup.agreements.recorded_campaign_values); the participant's are sealed with their data")
+        Text,
+        doc="JSON: the campaign's values filled into the text, and when they were recorded "
+        "(core.signup.agreements.recorded_campaign_values); the participant's are sealed with their data",
+    )
     accepted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     signup: Mapped[Signup] = relationship(back_populates="agreements")
@@ -130,7 +138,8 @@ class PersonalRecord(Base):
     pending_from: Mapped[str | None] = mapped_column(String(64), doc="keyed hash of the browser that sent `pending`")
     participant_mandate: Mapped[bytes | None] = mapped_column(LargeBinary, doc="the participant's copy")
     sealed_placeholders: Mapped[bytes | None] = mapped_column(
-        LargeBinary, doc="the name(s) exactly as filled into the agreement texts signed, sealed")
+        LargeBinary, doc="the name(s) exactly as filled into the agreement texts signed, sealed"
+    )
     working_placeholders: Mapped[bytes | None] = mapped_column(LargeBinary, doc="the same, until the mandate")
 
     signup: Mapped[Signup] = relationship()

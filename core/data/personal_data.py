@@ -71,9 +71,12 @@ def form_record(data: dict[str, Any], browser: str) -> Dependent:
     browser that sent them), so that they count only where the address is proven in that same browser. The same
     row and the same work either way: the request does not show whether the address was known."""
     columns = _answer_columns(data)
-    return Dependent(PersonalRecord.__table__, columns, parent_column="signup_id",
-                     on_conflict=OnConflict(("signup_id",), {"pending": Excluded("working_answers"),
-                                                             "pending_from": browser}))
+    return Dependent(
+        PersonalRecord.__table__,
+        columns,
+        parent_column="signup_id",
+        on_conflict=OnConflict(("signup_id",), {"pending": Excluded("working_answers"), "pending_from": browser}),
+    )
 
 
 def pending_sender(session: Session, signup: Signup) -> str | None:
@@ -187,16 +190,26 @@ def release(session: Session, signup: Signup) -> None:
     composed, or the mandate was withdrawn). The sealed copy and the participant's copy stay."""
     record = _record(session, signup)
     if record is not None:
-        record.working_answers = record.working_signature = record.pending = record.working_placeholders = \
-            record.pending_from = None
+        record.working_answers = record.working_signature = record.pending = record.working_placeholders = (
+            record.pending_from
+        ) = None
 
 
 def kept_after_withdrawal() -> ColumnElement[bool]:
     """The SQL condition for a withdrawn sign-up, its mandate made, whose working copy is still kept (a fault
     between the withdrawal and the mandate job left it): :func:`release` it."""
-    return Signup.withdrawn_at.is_not(None) & Signup.mandate_sha256.is_not(None) & select(PersonalRecord.signup_id) \
-        .where(PersonalRecord.signup_id == Signup.id, (PersonalRecord.working_answers.is_not(None))
-               | (PersonalRecord.working_signature.is_not(None)) | (PersonalRecord.pending.is_not(None))).exists()
+    return (
+        Signup.withdrawn_at.is_not(None)
+        & Signup.mandate_sha256.is_not(None)
+        & select(PersonalRecord.signup_id)
+        .where(
+            PersonalRecord.signup_id == Signup.id,
+            (PersonalRecord.working_answers.is_not(None))
+            | (PersonalRecord.working_signature.is_not(None))
+            | (PersonalRecord.pending.is_not(None)),
+        )
+        .exists()
+    )
 
 
 def erase(session: Session, signup: Signup) -> None:
@@ -230,7 +243,8 @@ def open_record(record: PersonalRecord, keys: OpeningKeys) -> OpenedRecord:
         answers=json.loads(keys.open(record.sealed_answers).decode()),
         signature_png=None if record.sealed_signature is None else keys.open(record.sealed_signature),
         mandate_pdf=None if record.sealed_mandate is None else keys.open(record.sealed_mandate),
-        placeholders=None if record.sealed_placeholders is None
+        placeholders=None
+        if record.sealed_placeholders is None
         else json.loads(keys.open(record.sealed_placeholders).decode()),
     )
 
@@ -249,12 +263,18 @@ def reseal(record: PersonalRecord, keys: OpeningKeys, to: SealingKey) -> bool:
     return True
 
 
-def record_batches(session: Session, *conditions: Any, batch: int = 500) -> Iterator[list[tuple[Signup,
-                                                                                           PersonalRecord]]]:
+def record_batches(
+    session: Session, *conditions: Any, batch: int = 500
+) -> Iterator[list[tuple[Signup, PersonalRecord]]]:
     """Sign-ups (those matching ``conditions``) with their personal records, in order, ``batch`` at a time, so that no
     command holds a whole campaign in memory: the caller commits or expunges each batch before the next."""
-    query = select(Signup, PersonalRecord).join(PersonalRecord, PersonalRecord.signup_id == Signup.id) \
-        .where(*conditions).order_by(Signup.id).limit(batch)
+    query = (
+        select(Signup, PersonalRecord)
+        .join(PersonalRecord, PersonalRecord.signup_id == Signup.id)
+        .where(*conditions)
+        .order_by(Signup.id)
+        .limit(batch)
+    )
     last = 0
     while True:
         rows = [(signup, record) for signup, record in session.execute(query.where(Signup.id > last))]

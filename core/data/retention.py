@@ -44,10 +44,16 @@ class Erased:
 
 def _in_flight(now: dt.datetime):  # type: ignore[no-untyped-def]
     """A payment that may still arrive: being processed, or a checkout not yet expired."""
-    return exists().where(Payment.signup_id == Signup.id, or_(
-        Payment.state == PaymentState.PROCESSING,
-        and_(Payment.state.in_((PaymentState.OPEN, PaymentState.CANCELLED, PaymentState.CREATED)),
-             or_(Payment.expires_at.is_(None), Payment.expires_at > now))))
+    return exists().where(
+        Payment.signup_id == Signup.id,
+        or_(
+            Payment.state == PaymentState.PROCESSING,
+            and_(
+                Payment.state.in_((PaymentState.OPEN, PaymentState.CANCELLED, PaymentState.CREATED)),
+                or_(Payment.expires_at.is_(None), Payment.expires_at > now),
+            ),
+        ),
+    )
 
 
 def _batches(session: Session, query) -> Iterator[list[int]]:  # type: ignore[no-untyped-def]
@@ -61,17 +67,22 @@ def delete_signups(session: Session, ids: list[int]) -> None:
     session.execute(delete(Signup).where(Signup.id.in_(ids)))
 
 
-def erase_unfinished(session: Session, campaigns: Iterable[LoadedCampaign], now: dt.datetime,
-                     dry_run: bool = False) -> list[Erased]:
+def erase_unfinished(
+    session: Session, campaigns: Iterable[LoadedCampaign], now: dt.datetime, dry_run: bool = False
+) -> list[Erased]:
     """Erase every campaign's unfinished sign-ups older than its limit; commits each batch. Returns the counts."""
     results = []
     for loaded in campaigns:
         signup_config = loaded.campaign.signup
         days = signup_config.erase_unfinished_after_days if signup_config else 60
         # A withdrawn sign-up was signed and ended by its participant: it is kept as evidence of that.
-        query = select(Signup.id).where(Signup.campaign == loaded.slug, not_(participant()),
-                                        Signup.withdrawn_at.is_(None),
-                                        Signup.created_at < now - dt.timedelta(days=days), not_(_in_flight(now)))
+        query = select(Signup.id).where(
+            Signup.campaign == loaded.slug,
+            not_(participant()),
+            Signup.withdrawn_at.is_(None),
+            Signup.created_at < now - dt.timedelta(days=days),
+            not_(_in_flight(now)),
+        )
         if dry_run:
             count = session.scalar(select(func.count()).select_from(query.subquery())) or 0
         else:
@@ -87,8 +98,11 @@ def erase_unfinished(session: Session, campaigns: Iterable[LoadedCampaign], now:
 def empty_old_job_payloads(session: Session, now: dt.datetime, dry_run: bool = False) -> int:
     """Empty the payloads of jobs that ended more than 30 days ago (failed ones keep theirs until then, for staff
     to see what failed)."""
-    ended = and_(Job.status.in_((JobStatus.DONE, JobStatus.FAILED)), Job.payload != EMPTY_PAYLOAD,
-                 Job.finished_at < now - JOB_PAYLOADS_KEPT)
+    ended = and_(
+        Job.status.in_((JobStatus.DONE, JobStatus.FAILED)),
+        Job.payload != EMPTY_PAYLOAD,
+        Job.finished_at < now - JOB_PAYLOADS_KEPT,
+    )
     if dry_run:
         return session.scalar(select(func.count()).select_from(Job).where(ended)) or 0
     count = session.execute(update(Job).where(ended).values(payload=EMPTY_PAYLOAD)).rowcount
@@ -129,8 +143,10 @@ def run(dry_run: bool) -> None:
     verb = "would erase" if dry_run else "erased"
     for result in results:
         click.echo(f"{result.campaign}: {verb} {result.signups} unfinished sign-up(s) older than {result.days} days")
-    click.echo(f"jobs: {'would empty' if dry_run else 'emptied'} {jobs} payload(s) of jobs that ended over "
-               f"{JOB_PAYLOADS_KEPT.days} days ago")
+    click.echo(
+        f"jobs: {'would empty' if dry_run else 'emptied'} {jobs} payload(s) of jobs that ended over "
+        f"{JOB_PAYLOADS_KEPT.days} days ago"
+    )
     click.echo(f"login links: {'would remove' if dry_run else 'removed'} {links} mailed over a day ago")
     if not dry_run:
         click.echo(f"staff exports: removed {export_files} file(s) made over an hour ago")

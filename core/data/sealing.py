@@ -96,17 +96,17 @@ class OpeningKeys:
         """The id of the key ``sealed`` was sealed to (None for a value that is not sealed)."""
         if not sealed.startswith(MAGIC) or len(sealed) < len(MAGIC) + KEY_ID_BYTES:
             return None
-        return sealed[len(MAGIC):len(MAGIC) + KEY_ID_BYTES]
+        return sealed[len(MAGIC) : len(MAGIC) + KEY_ID_BYTES]
 
     def open(self, sealed: bytes) -> bytes:
         if not sealed.startswith(MAGIC) or len(sealed) < len(MAGIC) + KEY_ID_BYTES + SEALED_BOX_OVERHEAD:
             raise SealingError("not a sealed value")
-        wanted = sealed[len(MAGIC):len(MAGIC) + KEY_ID_BYTES]
+        wanted = sealed[len(MAGIC) : len(MAGIC) + KEY_ID_BYTES]
         key = self._keys.get(wanted)
         if key is None:
             raise SealingError(f"sealed to key {wanted.hex()}, which was not given")
         try:
-            return SealedBox(key).decrypt(sealed[len(MAGIC) + KEY_ID_BYTES:])
+            return SealedBox(key).decrypt(sealed[len(MAGIC) + KEY_ID_BYTES :])
         except CryptoError:
             raise SealingError("the sealed value is damaged") from None
 
@@ -121,8 +121,9 @@ def generate(folder: Path) -> tuple[Path, Path, SealingKey]:
     descriptor = os.open(private_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(descriptor, "w", encoding="utf-8") as file:
         file.write(f"{PRIVATE_HEADER}\n{base64.b64encode(bytes(private)).decode()}\n")
-    public_path.write_text(f"{PUBLIC_HEADER}\n{base64.b64encode(bytes(private.public_key)).decode()}\n",
-                           encoding="utf-8")
+    public_path.write_text(
+        f"{PUBLIC_HEADER}\n{base64.b64encode(bytes(private.public_key)).decode()}\n", encoding="utf-8"
+    )
     return private_path, public_path, sealing
 
 
@@ -148,7 +149,7 @@ class WorkingBox:
         if not locked.startswith(WORKING_MAGIC):
             raise SealingError("not a working copy")
         try:
-            return self._box.decrypt(locked[len(WORKING_MAGIC):])
+            return self._box.decrypt(locked[len(WORKING_MAGIC) :])
         except CryptoError:
             raise SealingError("the working copy is damaged, or was made with another hash key") from None
 
@@ -180,6 +181,6 @@ def unlock_for_participant(key: bytes, locked: bytes) -> bytes | None:
     if len(key) != SecretBox.KEY_SIZE or not locked.startswith(WORKING_MAGIC):
         return None
     try:
-        return SecretBox(key).decrypt(locked[len(WORKING_MAGIC):])
+        return SecretBox(key).decrypt(locked[len(WORKING_MAGIC) :])
     except CryptoError:
         return None

@@ -72,10 +72,32 @@ from core.site import site
 
 # -- the rows: shared with ``flask export participants`` ------------------------------------------------------------
 # The answers every campaign's form may ask, in this order; anything else a campaign asks goes to "other answers".
-ANSWER_COLUMNS = ("name", "email", "phone", "street", "postcode", "city", "country", "birth_date", "account",
-                  "for_whom", "child_name", "child_birth_date", "signature_typed")
-SIGNUP_COLUMNS = ("reference", "language", "joined_at", "verified_at", "signed_at", "fee_option", "fee_terms",
-                  "paid_at", "mandate_sha256")
+ANSWER_COLUMNS = (
+    "name",
+    "email",
+    "phone",
+    "street",
+    "postcode",
+    "city",
+    "country",
+    "birth_date",
+    "account",
+    "for_whom",
+    "child_name",
+    "child_birth_date",
+    "signature_typed",
+)
+SIGNUP_COLUMNS = (
+    "reference",
+    "language",
+    "joined_at",
+    "verified_at",
+    "signed_at",
+    "fee_option",
+    "fee_terms",
+    "paid_at",
+    "mandate_sha256",
+)
 PARTICIPANT_COLUMNS = (*SIGNUP_COLUMNS, *ANSWER_COLUMNS, "other_answers")
 CHECK_COLUMNS = ("mandate_file", "mandate_check", "agreements_check")
 DUPLICATE_COLUMNS = ("duplicate_of", "reason")
@@ -114,11 +136,19 @@ def participant_row(signup: Signup, answers: Mapping[str, Any]) -> list[str]:
     """One sign-up with its opened answers, as the values of :data:`PARTICIPANT_COLUMNS` (what the visitor typed
     made safe for spreadsheets: :func:`spreadsheet_safe`)."""
     other = {key: value for key, value in answers.items() if key not in ANSWER_COLUMNS}
-    return [signup.token[:12], signup.language, _iso(signup.created_at), _iso(signup.verified_at),
-            _iso(signup.signed_at), signup.fee_option or "", signup.fee_terms or "", _iso(signup.paid_at),
-            signup.mandate_sha256 or "",
-            *(spreadsheet_safe(str(answers.get(key, ""))) for key in ANSWER_COLUMNS),
-            spreadsheet_safe(json.dumps(other, ensure_ascii=False, sort_keys=True)) if other else ""]
+    return [
+        signup.token[:12],
+        signup.language,
+        _iso(signup.created_at),
+        _iso(signup.verified_at),
+        _iso(signup.signed_at),
+        signup.fee_option or "",
+        signup.fee_terms or "",
+        _iso(signup.paid_at),
+        signup.mandate_sha256 or "",
+        *(spreadsheet_safe(str(answers.get(key, ""))) for key in ANSWER_COLUMNS),
+        spreadsheet_safe(json.dumps(other, ensure_ascii=False, sort_keys=True)) if other else "",
+    ]
 
 
 # -- who a sign-up claims for: the de-duplication rule ----------------------------------------------------------------
@@ -225,11 +255,13 @@ class _AgreementTexts:
         if wanted not in self._templates:
             found = None
             if all(_SAFE_NAME.match(part) for part in wanted):
-                path = agreement_file(self.campaigns_dir, self.loaded.slug, self._config(agreement, version),
-                                      language)
+                path = agreement_file(self.campaigns_dir, self.loaded.slug, self._config(agreement, version), language)
                 if path is not None:
-                    found = _Template(f"agreements/{agreement}/{version}/{language}.md",
-                                      path.relative_to(self.campaigns_dir).as_posix(), path.read_bytes())
+                    found = _Template(
+                        f"agreements/{agreement}/{version}/{language}.md",
+                        path.relative_to(self.campaigns_dir).as_posix(),
+                        path.read_bytes(),
+                    )
             self._templates[wanted] = found
         return self._templates[wanted]
 
@@ -244,12 +276,17 @@ class _AgreementTexts:
         :data:`MATCHES`, :data:`DIFFERS`, :data:`TEMPLATE_MISSING` or :data:`TEMPLATE_BROKEN`."""
         if self._template(accepted.agreement, accepted.version, accepted.language) is None:
             return TEMPLATE_MISSING
-        values = signed_values(self.loaded, accepted.language, accepted.placeholders, opened.placeholders,
-                               opened.answers)
+        values = signed_values(
+            self.loaded, accepted.language, accepted.placeholders, opened.placeholders, opened.answers
+        )
         try:
-            shown = agreement_text_as_signed(self.campaigns_dir, self.loaded,
-                                             self._config(accepted.agreement, accepted.version), accepted.language,
-                                             values)
+            shown = agreement_text_as_signed(
+                self.campaigns_dir,
+                self.loaded,
+                self._config(accepted.agreement, accepted.version),
+                accepted.language,
+                values,
+            )
         except (TemplateError, UnicodeDecodeError):
             return TEMPLATE_BROKEN
         return MATCHES if shown.sha256 == accepted.sha256 else DIFFERS
@@ -375,8 +412,10 @@ def _loaded(campaign: LoadedCampaign | str) -> LoadedCampaign:
         return campaign
     loaded = site().registry.snapshot.campaigns.get(campaign)
     if loaded is None:
-        raise LookupError(f"no campaign '{campaign}' is loaded from {site().settings.campaigns_dir}: the evidence "
-                          "package needs its campaign file and agreement texts")
+        raise LookupError(
+            f"no campaign '{campaign}' is loaded from {site().settings.campaigns_dir}: the evidence "
+            "package needs its campaign file and agreement texts"
+        )
     return loaded
 
 
@@ -384,24 +423,36 @@ def _accepted(session: Session, ids: list[int]) -> dict[int, list[_Accepted]]:
     """The accepted agreements of the sign-ups ``ids`` (ascending): one query per batch, by id range (an IN list
     of any batch size could pass SQLite's limit on parameters)."""
     found: dict[int, list[_Accepted]] = {signup_id: [] for signup_id in ids}
-    query = select(AcceptedAgreement.signup_id, AcceptedAgreement.agreement, AcceptedAgreement.version,
-                   AcceptedAgreement.language, AcceptedAgreement.text_sha256, AcceptedAgreement.placeholders) \
-        .where(AcceptedAgreement.signup_id.between(ids[0], ids[-1])) \
+    query = (
+        select(
+            AcceptedAgreement.signup_id,
+            AcceptedAgreement.agreement,
+            AcceptedAgreement.version,
+            AcceptedAgreement.language,
+            AcceptedAgreement.text_sha256,
+            AcceptedAgreement.placeholders,
+        )
+        .where(AcceptedAgreement.signup_id.between(ids[0], ids[-1]))
         .order_by(AcceptedAgreement.signup_id, AcceptedAgreement.id)
+    )
     for signup_id, *row in session.execute(query):
         if signup_id in found:
             found[signup_id].append(_Accepted(*row))
     return found
 
 
-def _mandate(package: _Package, problems: _Problems, signup: Signup, reference: str,
-             pdf: bytes | None) -> tuple[str, str]:
+def _mandate(
+    package: _Package, problems: _Problems, signup: Signup, reference: str, pdf: bytes | None
+) -> tuple[str, str]:
     """Put the mandate in the package; returns (its file, its check)."""
     if pdf is None:
-        problems.add(reference, "mandate-missing",
-                     "the mandate PDF was not made yet (the worker's mandate job has not run)"
-                     if signup.mandate_sha256 is None else
-                     "the sealed copy of the mandate PDF is missing, though its SHA-256 was recorded")
+        problems.add(
+            reference,
+            "mandate-missing",
+            "the mandate PDF was not made yet (the worker's mandate job has not run)"
+            if signup.mandate_sha256 is None
+            else "the sealed copy of the mandate PDF is missing, though its SHA-256 was recorded",
+        )
         return "", MISSING
     name = f"mandates/{reference}.pdf"
     digest = package.add(name, pdf)
@@ -409,22 +460,33 @@ def _mandate(package: _Package, problems: _Problems, signup: Signup, reference: 
         problems.add(reference, "mandate-sha256-missing", f"no SHA-256 was recorded; the file's is {digest}")
         return name, MISSING
     if digest != signup.mandate_sha256:
-        problems.add(reference, "mandate-differs",
-                     f"the file's SHA-256 is {digest}, the one recorded when it was made {signup.mandate_sha256}")
+        problems.add(
+            reference,
+            "mandate-differs",
+            f"the file's SHA-256 is {digest}, the one recorded when it was made {signup.mandate_sha256}",
+        )
         return name, DIFFERS
     return name, MATCHES
 
 
-def _agreements_check(texts: _AgreementTexts, problems: _Problems, reference: str,
-                      accepted: list[_Accepted], opened: personal_data.OpenedRecord) -> str:
+def _agreements_check(
+    texts: _AgreementTexts,
+    problems: _Problems,
+    reference: str,
+    accepted: list[_Accepted],
+    opened: personal_data.OpenedRecord,
+) -> str:
     parts = []
     for one in accepted:
         status = texts.check(one, opened)
         named = f"{one.agreement}@{one.version}/{one.language}"
         parts.append(f"{named}: {status}")
         if status == DIFFERS:
-            problems.add(reference, "agreement-differs", f"{named}: the text filled in again from the template "
-                                                         f"does not have the SHA-256 recorded at signing")
+            problems.add(
+                reference,
+                "agreement-differs",
+                f"{named}: the text filled in again from the template does not have the SHA-256 recorded at signing",
+            )
         elif status != MATCHES:
             problems.add(reference, "agreement-" + status.replace(" ", "-"), f"{named}: {status}")
     if not parts:
@@ -439,12 +501,22 @@ def _without_personal_data(session: Session, campaign: str, problems: _Problems)
     has_record = exists().where(PersonalRecord.signup_id == Signup.id)
     query = select(Signup.token).where(Signup.campaign == campaign, participant(), ~has_record).order_by(Signup.id)
     for token in session.scalars(query):
-        problems.add(token[:12], "no-personal-data", "a confirmed participant without personal data: not in "
-                                                     "participants.csv and without a mandate")
+        problems.add(
+            token[:12],
+            "no-personal-data",
+            "a confirmed participant without personal data: not in participants.csv and without a mandate",
+        )
 
 
-def _write(loaded: LoadedCampaign, keys: OpeningKeys, file: BinaryIO, *, batch: int,
-           progress: Callable[[int], None] | None, scratch_dir: Path | None) -> EvidenceSummary:
+def _write(
+    loaded: LoadedCampaign,
+    keys: OpeningKeys,
+    file: BinaryIO,
+    *,
+    batch: int,
+    progress: Callable[[int], None] | None,
+    scratch_dir: Path | None,
+) -> EvidenceSummary:
     session = db_session()
     _begin_snapshot(session)
     exported_at = utcnow().replace(microsecond=0)
@@ -454,6 +526,7 @@ def _write(loaded: LoadedCampaign, keys: OpeningKeys, file: BinaryIO, *, batch: 
     index = _ClaimantIndex()
     mandates = participants = duplicates = 0
     with contextlib.ExitStack() as stack:
+
         def scratch() -> IO[str]:
             return stack.enter_context(tempfile.TemporaryFile("w+", encoding="utf-8", newline="", dir=scratch_dir))
 
@@ -462,8 +535,9 @@ def _write(loaded: LoadedCampaign, keys: OpeningKeys, file: BinaryIO, *, batch: 
         # Each row waits here as: id, claimant digest (hex, or empty), kind, basis, then the row itself.
         waiting = scratch()
         rows = csv.writer(waiting)
-        for signups in personal_data.record_batches(session, Signup.campaign == loaded.slug, participant(),
-                                                    batch=batch):
+        for signups in personal_data.record_batches(
+            session, Signup.campaign == loaded.slug, participant(), batch=batch
+        ):
             accepted = _accepted(session, [signup.id for signup, _record in signups])
             for signup, record in signups:
                 opened = personal_data.open_record(record, keys)
@@ -474,9 +548,18 @@ def _write(loaded: LoadedCampaign, keys: OpeningKeys, file: BinaryIO, *, batch: 
                 who = claimant(opened.answers, asks_birth_date=asks_birth_date)
                 if who is not None:
                     index.offer(who.digest, signup.signed_at or signup.created_at, signup.id, reference)
-                rows.writerow([signup.id, who.digest.hex() if who else "", who.kind if who else "",
-                               who.basis if who else "", *participant_row(signup, opened.answers),
-                               mandate_file, mandate_check, check])
+                rows.writerow(
+                    [
+                        signup.id,
+                        who.digest.hex() if who else "",
+                        who.kind if who else "",
+                        who.basis if who else "",
+                        *participant_row(signup, opened.answers),
+                        mandate_file,
+                        mandate_check,
+                        check,
+                    ]
+                )
             session.expunge_all()
             if progress is not None:
                 progress(len(signups))
@@ -508,16 +591,34 @@ def _write(loaded: LoadedCampaign, keys: OpeningKeys, file: BinaryIO, *, batch: 
         used = texts.used()
         for template in used:
             package.add(template.zip_path, template.source)
-        package.add(README, _readme(loaded, exported_at, participants, duplicates, mandates, problems.count,
-                                    used).encode("utf-8"))
+        package.add(
+            README,
+            _readme(loaded, exported_at, participants, duplicates, mandates, problems.count, used).encode("utf-8"),
+        )
         manifest_sha256 = package.finish()
-    return EvidenceSummary(loaded.slug, exported_at, participants, duplicates, mandates, len(used),
-                           problems.count, tuple(problems.first), manifest_sha256)
+    return EvidenceSummary(
+        loaded.slug,
+        exported_at,
+        participants,
+        duplicates,
+        mandates,
+        len(used),
+        problems.count,
+        tuple(problems.first),
+        manifest_sha256,
+    )
 
 
-def write_evidence_package(campaign: LoadedCampaign | str, keys: OpeningKeys, out: Path | str | BinaryIO, *,
-                           batch: int = 500, progress: Callable[[int], None] | None = None,
-                           overwrite: bool = False, scratch_dir: Path | None = None) -> EvidenceSummary:
+def write_evidence_package(
+    campaign: LoadedCampaign | str,
+    keys: OpeningKeys,
+    out: Path | str | BinaryIO,
+    *,
+    batch: int = 500,
+    progress: Callable[[int], None] | None = None,
+    overwrite: bool = False,
+    scratch_dir: Path | None = None,
+) -> EvidenceSummary:
     """Write the evidence package of ``campaign``'s confirmed participants (see the module) to ``out``, and say
     what is in it. Needs an app context (the database and the campaign files).
 
@@ -536,8 +637,9 @@ def write_evidence_package(campaign: LoadedCampaign | str, keys: OpeningKeys, ou
     descriptor, partial = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".partial")
     try:
         with os.fdopen(descriptor, "w+b") as file:
-            summary = _write(loaded, keys, file, batch=batch, progress=progress,
-                             scratch_dir=scratch_dir or target.parent)
+            summary = _write(
+                loaded, keys, file, batch=batch, progress=progress, scratch_dir=scratch_dir or target.parent
+            )
             file.flush()
             os.fsync(file.fileno())
         _move_into_place(Path(partial), target, overwrite)
@@ -563,8 +665,15 @@ def _move_into_place(partial: Path, target: Path, overwrite: bool) -> None:
     partial.unlink()
 
 
-def _readme(loaded: LoadedCampaign, exported_at: dt.datetime, participants: int, duplicates: int, mandates: int,
-            problems: int, templates: list[_Template]) -> str:
+def _readme(
+    loaded: LoadedCampaign,
+    exported_at: dt.datetime,
+    participants: int,
+    duplicates: int,
+    mandates: int,
+    problems: int,
+    templates: list[_Template],
+) -> str:
     c = loaded.campaign
     origins = "\n".join(f"    {t.zip_path}  (from campaigns/{t.origin})" for t in templates) or "    (none)"
     return f"""\
@@ -653,8 +762,10 @@ def verify_package(path: Path | str | BinaryIO, manifest_sha256: str | None = No
         manifest = archive.read(MANIFEST)
         actual = hashlib.sha256(manifest).hexdigest()
         if manifest_sha256 is not None and manifest_sha256.strip().lower() != actual:
-            problems.append(f"{MANIFEST} has the SHA-256 {actual}, not the {manifest_sha256.strip()} expected: it is "
-                            "not the manifest the export made")
+            problems.append(
+                f"{MANIFEST} has the SHA-256 {actual}, not the {manifest_sha256.strip()} expected: it is "
+                "not the manifest the export made"
+            )
         listed: dict[str, str] = {}
         for number, line in enumerate(manifest.decode("utf-8", "replace").splitlines(), 1):
             match = _MANIFEST_LINE.fullmatch(line)

@@ -103,25 +103,44 @@ def queue_mail(session: Session, message: EmailMessage, *, campaign: str, kind: 
     return enqueue(session, MAIL_JOB, {"mail": kind, "message": message.as_string()}, campaign=campaign)
 
 
-def queue_template_mail(session: Session, *, loaded: LoadedCampaign, language: str, to: str, template: str,
-                        context: dict[str, Any], kind: str) -> int:
+def queue_template_mail(
+    session: Session,
+    *,
+    loaded: LoadedCampaign,
+    language: str,
+    to: str,
+    template: str,
+    context: dict[str, Any],
+    kind: str,
+) -> int:
     """Queue a mail that the worker composes from ``template`` and ``context`` (JSON values) and then sends.
 
     Composing is most of the cost of a mail, so the request that needs one only queues this (the payload, which
     may hold an address or a code, is emptied once the mail is sent)."""
-    return enqueue(session, MAIL_JOB, template_mail_payload(language=language, to=to, template=template,
-                                                           context=context, kind=kind), campaign=loaded.slug)
+    return enqueue(
+        session,
+        MAIL_JOB,
+        template_mail_payload(language=language, to=to, template=template, context=context, kind=kind),
+        campaign=loaded.slug,
+    )
 
 
-def template_mail_payload(*, language: str, to: str, template: str, context: dict[str, Any],
-                          kind: str) -> dict[str, Any]:
+def template_mail_payload(
+    *, language: str, to: str, template: str, context: dict[str, Any], kind: str
+) -> dict[str, Any]:
     """The payload of a ``mail`` job that the worker composes from ``template`` (see :func:`queue_template_mail`).
 
     Its Message-ID is chosen now and kept in the job: a worker that dies after the mail server took the message
     (before the job is marked done) sends it again, and the copy then has the same Message-ID, which mail
     clients show once. A message composed before queueing (:func:`queue_mail`) keeps its own the same way."""
-    return {"mail": kind, "template": template, "language": language, "to": to, "context": context,
-            "message_id": new_message_id()}
+    return {
+        "mail": kind,
+        "template": template,
+        "language": language,
+        "to": to,
+        "context": context,
+        "message_id": new_message_id(),
+    }
 
 
 def new_message_id() -> str:
@@ -140,9 +159,14 @@ def deliver(app: Flask, payload: dict[str, Any]) -> None:
         if loaded is None:
             raise RuntimeError("the campaign of this mail is not loaded")
         # A job queued before Message-IDs were chosen at queueing has none: it gets a new one each time.
-        message = compose(loaded=loaded, language=payload["language"], to=payload["to"],
-                          template=payload["template"], context=payload["context"],
-                          message_id=payload.get("message_id"))
+        message = compose(
+            loaded=loaded,
+            language=payload["language"],
+            to=payload["to"],
+            template=payload["template"],
+            context=payload["context"],
+            message_id=payload.get("message_id"),
+        )
     assert isinstance(message, EmailMessage)
     settings: Settings = app.extensions["claimsite"].settings
     if settings.mail_url:
@@ -184,6 +208,7 @@ def send_smtp(url: str, message: EmailMessage) -> None:
             codes = sorted({code for code, _ in exc.recipients.values()})
             if all(500 <= code < 600 for code in codes):
                 # A permanent refusal (no such mailbox): retrying would only bother the server.
-                raise PermanentJobError(f"the mail server refused the recipient ({', '.join(map(str, codes))})") \
-                    from None
+                raise PermanentJobError(
+                    f"the mail server refused the recipient ({', '.join(map(str, codes))})"
+                ) from None
             raise

@@ -82,8 +82,10 @@ def job_handler(kind: str) -> Callable[[Handler], Handler]:
 
     def register(handler: Handler) -> Handler:
         existing = _handlers.get(kind)
-        if existing is not None and existing is not handler and (
-            f"{existing.__module__}.{existing.__qualname__}" != f"{handler.__module__}.{handler.__qualname__}"
+        if (
+            existing is not None
+            and existing is not handler
+            and (f"{existing.__module__}.{existing.__qualname__}" != f"{handler.__module__}.{handler.__qualname__}")
         ):
             raise ValueError(f"job kind '{kind}' already has a handler: {existing.__module__}.{existing.__qualname__}")
         _handlers[kind] = handler
@@ -154,21 +156,31 @@ def enqueue(
 ) -> int:
     """Add a job in ``session``'s transaction; it runs once the caller commits (never if the caller rolls back).
     Written at once as a plain INSERT (jobs are queued on busy paths such as every sign-up); returns its id."""
-    return session.execute(insert_returning_id(Job.__table__),
-                           new_job(kind, payload, campaign=campaign, run_after=run_after).values).scalar_one()
+    return session.execute(
+        insert_returning_id(Job.__table__), new_job(kind, payload, campaign=campaign, run_after=run_after).values
+    ).scalar_one()
 
 
-def new_job(kind: str, payload: dict[str, Any], *, campaign: str | None = None,
-            run_after: dt.datetime | None = None) -> Dependent:
+def new_job(
+    kind: str, payload: dict[str, Any], *, campaign: str | None = None, run_after: dt.datetime | None = None
+) -> Dependent:
     """A job's row, for :func:`enqueue`, or to be written with a new row it belongs to
     (:func:`core.data.db.commit_new`)."""
     if run_after is not None and run_after.tzinfo is None:
         raise ValueError("run_after must be timezone-aware (use core.data.db.utcnow())")
     now = utcnow()
-    return Dependent(Job.__table__, {
-        "kind": kind, "campaign": campaign, "payload": encode_payload(payload),
-        "status": JobStatus.PENDING.value, "attempts": 0, "run_after": run_after or now, "created_at": now,
-    })
+    return Dependent(
+        Job.__table__,
+        {
+            "kind": kind,
+            "campaign": campaign,
+            "payload": encode_payload(payload),
+            "status": JobStatus.PENDING.value,
+            "attempts": 0,
+            "run_after": run_after or now,
+            "created_at": now,
+        },
+    )
 
 
 EMPTY_PAYLOAD = "{}"  # what a job that ended keeps: nothing
@@ -210,11 +222,17 @@ def cancel(session: Session, job_ids: Sequence[int]) -> int:
         return 0
     now = utcnow()
     cancelled = session.execute(
-        update(Job).where(Job.id.in_(job_ids), Job.status == JobStatus.PENDING.value)
+        update(Job)
+        .where(Job.id.in_(job_ids), Job.status == JobStatus.PENDING.value)
         .values(status=JobStatus.CANCELLED.value, payload=EMPTY_PAYLOAD, finished_at=now)
-        .execution_options(synchronize_session=False)).rowcount
-    session.execute(update(Job).where(Job.id.in_(job_ids), Job.status == JobStatus.FAILED.value)
-                    .values(payload=EMPTY_PAYLOAD).execution_options(synchronize_session=False))
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    session.execute(
+        update(Job)
+        .where(Job.id.in_(job_ids), Job.status == JobStatus.FAILED.value)
+        .values(payload=EMPTY_PAYLOAD)
+        .execution_options(synchronize_session=False)
+    )
     return cancelled
 
 
@@ -307,8 +325,15 @@ class Worker:
             else:
                 job.last_error = error
                 job.run_after = now + self.backoff[job.attempts - 1]
-                log.warning("job %s (%s, %s) attempt %s failed: %s; retry at %s", job.id, job.kind,
-                            job.campaign or "-", job.attempts, error, job.run_after.isoformat(timespec="seconds"))
+                log.warning(
+                    "job %s (%s, %s) attempt %s failed: %s; retry at %s",
+                    job.id,
+                    job.kind,
+                    job.campaign or "-",
+                    job.attempts,
+                    error,
+                    job.run_after.isoformat(timespec="seconds"),
+                )
         else:
             job.attempts += 1
             job.status = JobStatus.DONE.value
@@ -323,8 +348,9 @@ class Worker:
         job.status = JobStatus.FAILED.value
         job.last_error = error
         job.finished_at = utcnow()
-        log.error("job %s (%s, %s) failed after %s attempt(s): %s", job.id, job.kind, job.campaign or "-",
-                  job.attempts, error)
+        log.error(
+            "job %s (%s, %s) failed after %s attempt(s): %s", job.id, job.kind, job.campaign or "-", job.attempts, error
+        )
 
 
 # -- CLI -----------------------------------------------------------------------------------------------------
@@ -365,8 +391,12 @@ def worker_cli(once: bool, poll: float) -> None:
 
 @click.command("jobs")
 @click.option("--failed", is_flag=True, help="List the failed jobs instead of counting.")
-@click.option("--sweep", "run_sweeps", is_flag=True,
-              help="Finish now what a fault left half done (the worker does this every few minutes).")
+@click.option(
+    "--sweep",
+    "run_sweeps",
+    is_flag=True,
+    help="Finish now what a fault left half done (the worker does this every few minutes).",
+)
 @with_appcontext
 def jobs_cli(failed: bool, run_sweeps: bool) -> None:
     """Count queued jobs per status and kind, and list work a fault left half done; --failed lists the jobs that
@@ -386,8 +416,9 @@ def jobs_cli(failed: bool, run_sweeps: bool) -> None:
             rows = [("ID", "KIND", "CAMPAIGN", "ATTEMPTS", "FAILED AT (UTC)", "LAST ERROR")]
             for job in jobs:
                 when = job.finished_at.strftime("%Y-%m-%d %H:%M:%S") if job.finished_at else "-"
-                rows.append((str(job.id), job.kind, job.campaign or "-", str(job.attempts), when,
-                             mask(job.last_error or "-")))
+                rows.append(
+                    (str(job.id), job.kind, job.campaign or "-", str(job.attempts), when, mask(job.last_error or "-"))
+                )
             _print_table(rows)
             click.echo(f"{len(jobs)} failed job(s)")
             return
@@ -403,9 +434,16 @@ def jobs_cli(failed: bool, run_sweeps: bool) -> None:
             click.echo("")
             if stuck:
                 _print_table([sweep.columns, *stuck])
-            click.echo(f"{len(stuck)} {sweep.title}" + (" (the worker finishes them within "
-                                                        f"{int(SWEEP_EVERY.total_seconds() // 60)} minutes; "
-                                                        "flask jobs --sweep does it now)" if stuck else ""))
+            click.echo(
+                f"{len(stuck)} {sweep.title}"
+                + (
+                    " (the worker finishes them within "
+                    f"{int(SWEEP_EVERY.total_seconds() // 60)} minutes; "
+                    "flask jobs --sweep does it now)"
+                    if stuck
+                    else ""
+                )
+            )
 
 
 def _print_table(rows: list[tuple[str, ...]]) -> None:

@@ -113,16 +113,28 @@ def describe_terms(terms: FeeTerms, language: str) -> list[str]:
 
     lines: list[str] = []
     if terms.one_time_cents:
-        lines.append(_("A one-time participation fee of %(amount)s, paid when you join.",
-                       amount=money(euros(terms.one_time_cents), language, terms.currency)))
+        lines.append(
+            _(
+                "A one-time participation fee of %(amount)s, paid when you join.",
+                amount=money(euros(terms.one_time_cents), language, terms.currency),
+            )
+        )
     fee = terms.success_fee
     if fee is not None and fee.option == "flat":
-        lines.append(_("No cure, no pay: only if the claim succeeds, you pay a fixed fee of %(amount)s out of the "
-                       "compensation you receive (never more than the compensation itself).",
-                       amount=money(euros(fee.flat_cents), language, terms.currency)))
+        lines.append(
+            _(
+                "No cure, no pay: only if the claim succeeds, you pay a fixed fee of %(amount)s out of the "
+                "compensation you receive (never more than the compensation itself).",
+                amount=money(euros(fee.flat_cents), language, terms.currency),
+            )
+        )
     elif fee is not None:
-        lines.append(_("No cure, no pay: only if the claim succeeds, you pay %(share)s of the compensation you "
-                       "receive.", share=percent(fee.share_percent, language)))
+        lines.append(
+            _(
+                "No cure, no pay: only if the claim succeeds, you pay %(share)s of the compensation you receive.",
+                share=percent(fee.share_percent, language),
+            )
+        )
     if not lines:
         lines.append(_("Taking part is free of charge."))
     return lines
@@ -141,9 +153,13 @@ def fee_summary(model: FeeModel | None, terms: FeeTerms, paid_at: dt.datetime | 
     own = own_model(model, terms)
     lines = own.describe(terms, language) if own else describe_terms(terms, language)
     if terms.one_time_cents and paid_at is not None:
-        lines.append(_("Paid: %(amount)s on %(date)s.", amount=money(euros(terms.one_time_cents), language,
-                                                                       terms.currency),
-                       date=long_date(paid_at.date(), language)))
+        lines.append(
+            _(
+                "Paid: %(amount)s on %(date)s.",
+                amount=money(euros(terms.one_time_cents), language, terms.currency),
+                date=long_date(paid_at.date(), language),
+            )
+        )
     return lines
 
 

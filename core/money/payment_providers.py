@@ -121,10 +121,16 @@ def unpaid_campaigns(campaigns: Iterable[LoadedCampaign]) -> list[str]:
     problems = []
     for loaded in campaigns:
         model = fee_model_for(loaded)
-        if model is not None and loaded.campaign.signup is not None and model.asks_payment() \
-                and provider_for(loaded) is None:
+        if (
+            model is not None
+            and loaded.campaign.signup is not None
+            and model.asks_payment()
+            and provider_for(loaded) is None
+        ):
             variable = f"CLAIMSITE_STRIPE_SECRET_KEY_{loaded.slug.upper().replace('-', '_')}"
-            problems.append(f"{loaded.path}: the fee model '{model.name}' asks a payment, but no payment provider "
-                            f"may take it: set CLAIMSITE_STRIPE_SECRET_KEY and CLAIMSITE_STRIPE_WEBHOOK_SECRET "
-                            f"(or {variable} and its webhook secret)")
+            problems.append(
+                f"{loaded.path}: the fee model '{model.name}' asks a payment, but no payment provider "
+                f"may take it: set CLAIMSITE_STRIPE_SECRET_KEY and CLAIMSITE_STRIPE_WEBHOOK_SECRET "
+                f"(or {variable} and its webhook secret)"
+            )
     return problems

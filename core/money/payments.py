@@ -37,7 +37,6 @@ log = logging.getLogger(__name__)
 UNANSWERED_REUSED_FOR = dt.timedelta(minutes=5)
 
 
-
 class NoProvider(Exception):
     """No installed payment provider may take this campaign's payments (e.g. no Stripe keys in production)."""
 
@@ -58,12 +57,20 @@ def payment_due(loaded: LoadedCampaign, signup: Signup) -> PaymentDue | None:
 
 def latest(session: Session, signup: Signup) -> Payment | None:
     """The newest payment attempt of ``signup``, if any."""
-    return session.scalars(select(Payment).where(Payment.signup_id == signup.id)
-                           .order_by(Payment.attempt.desc()).limit(1)).first()
+    return session.scalars(
+        select(Payment).where(Payment.signup_id == signup.id).order_by(Payment.attempt.desc()).limit(1)
+    ).first()
 
 
-def start_checkout(session: Session, loaded: LoadedCampaign, signup: Signup, provider: PaymentProvider,
-                   success_url: str, cancel_url: str, visit: Visit) -> str:
+def start_checkout(
+    session: Session,
+    loaded: LoadedCampaign,
+    signup: Signup,
+    provider: PaymentProvider,
+    success_url: str,
+    cancel_url: str,
+    visit: Visit,
+) -> str:
     """Where to send the visitor to pay what ``signup`` owes: the still open checkout, or a new one.
 
     The visitor comes back to ``success_url`` or ``cancel_url``. The attempt is committed before the provider is
@@ -79,23 +86,48 @@ def start_checkout(session: Session, loaded: LoadedCampaign, signup: Signup, pro
     payment = latest(session, signup)
     # A checkout that can still be paid (a cancelled one too: it stays open at the provider) is reused until it
     # expires, never joined by a second one, so nobody can pay twice.
-    if payment is not None and payment.state in (PaymentState.OPEN, PaymentState.CANCELLED) \
-            and payment.checkout_url and (payment.expires_at is None or payment.expires_at > now):
+    if (
+        payment is not None
+        and payment.state in (PaymentState.OPEN, PaymentState.CANCELLED)
+        and payment.checkout_url
+        and (payment.expires_at is None or payment.expires_at > now)
+    ):
         return payment.checkout_url
-    if payment is None or payment.state != PaymentState.CREATED or payment.provider != provider.identifier \
-            or now - payment.created_at >= UNANSWERED_REUSED_FOR:
-        payment = Payment(signup_id=signup.id, campaign=loaded.slug, attempt=(payment.attempt + 1) if payment else 1,
-                          provider=provider.identifier, amount_cents=due.amount_cents, currency=due.currency,
-                          state=PaymentState.CREATED, created_at=now, updated_at=now)
+    if (
+        payment is None
+        or payment.state != PaymentState.CREATED
+        or payment.provider != provider.identifier
+        or now - payment.created_at >= UNANSWERED_REUSED_FOR
+    ):
+        payment = Payment(
+            signup_id=signup.id,
+            campaign=loaded.slug,
+            attempt=(payment.attempt + 1) if payment else 1,
+            provider=provider.identifier,
+            amount_cents=due.amount_cents,
+            currency=due.currency,
+            state=PaymentState.CREATED,
+            created_at=now,
+            updated_at=now,
+        )
         session.add(payment)
         record(session, signup, "payment-started", visit, detail=f"{provider.identifier} attempt {payment.attempt}")
         session.commit()
-    checkout: Checkout = provider.prepare(CheckoutRequest(
-        campaign=loaded, payment_id=payment.id, signup_id=signup.id, amount_cents=payment.amount_cents,
-        currency=payment.currency, description=due.description, language=signup.language,
-        success_url=success_url, cancel_url=cancel_url,
-        idempotency_key=f"claimsite-signup-{signup.id}-attempt-{payment.attempt}", opened_at=payment.created_at,
-    ))
+    checkout: Checkout = provider.prepare(
+        CheckoutRequest(
+            campaign=loaded,
+            payment_id=payment.id,
+            signup_id=signup.id,
+            amount_cents=payment.amount_cents,
+            currency=payment.currency,
+            description=due.description,
+            language=signup.language,
+            success_url=success_url,
+            cancel_url=cancel_url,
+            idempotency_key=f"claimsite-signup-{signup.id}-attempt-{payment.attempt}",
+            opened_at=payment.created_at,
+        )
+    )
     payment.provider_ref = checkout.ref
     payment.checkout_url = checkout.url
     payment.expires_at = checkout.expires_at
@@ -106,8 +138,15 @@ def start_checkout(session: Session, loaded: LoadedCampaign, signup: Signup, pro
     return checkout.url
 
 
-def apply_state(session: Session, loaded: LoadedCampaign, payment: Payment, state: PaymentState,
-                now: dt.datetime, how: str, visit: Visit | None = None) -> bool:
+def apply_state(
+    session: Session,
+    loaded: LoadedCampaign,
+    payment: Payment,
+    state: PaymentState,
+    now: dt.datetime,
+    how: str,
+    visit: Visit | None = None,
+) -> bool:
     """Move ``payment`` to ``state`` as the provider reports it; returns whether anything changed.
 
     Paid is final, and the first report of it wins (its time is the payment's and the sign-up's ``paid_at``):
@@ -122,17 +161,21 @@ def apply_state(session: Session, loaded: LoadedCampaign, payment: Payment, stat
     values: dict[str, object] = {"state": state.value, "updated_at": now}
     if state == PaymentState.PAID:
         values["paid_at"] = now
-    moved = session.execute(update(Payment).where(Payment.id == payment.id, Payment.state != PaymentState.PAID,
-                                                  Payment.state != state)
-                            .values(values).execution_options(synchronize_session=False)).rowcount
+    moved = session.execute(
+        update(Payment)
+        .where(Payment.id == payment.id, Payment.state != PaymentState.PAID, Payment.state != state)
+        .values(values)
+        .execution_options(synchronize_session=False)
+    ).rowcount
     if not moved:  # another notification got there first
         session.refresh(payment)
         return False
     for key, value in values.items():
         set_committed_value(payment, key, value)
     signup = payment.signup
-    record(session, signup, f"payment-{state.value}", visit or Visit(now, None, None),
-           detail=f"{payment.provider} {how}")
+    record(
+        session, signup, f"payment-{state.value}", visit or Visit(now, None, None), detail=f"{payment.provider} {how}"
+    )
     if state == PaymentState.PAID:
         if set_once(session, Signup.paid_at, signup.id, now):
             set_committed_value(signup, "paid_at", now)
@@ -145,8 +188,15 @@ def apply_state(session: Session, loaded: LoadedCampaign, payment: Payment, stat
     return True
 
 
-def apply_provider_event(session: Session, loaded: LoadedCampaign, provider: PaymentProvider, event_id: str,
-                         event_type: str, ref: str | None, current_state: Callable[[], Reported | None]) -> str:
+def apply_provider_event(
+    session: Session,
+    loaded: LoadedCampaign,
+    provider: PaymentProvider,
+    event_id: str,
+    event_type: str,
+    ref: str | None,
+    current_state: Callable[[], Reported | None],
+) -> str:
     """Apply one provider notification exactly once; returns what happened (for the webhook's answer and logs).
 
     The event is recorded first: a second delivery of the same event finds it and changes nothing (``duplicate``).
@@ -155,14 +205,18 @@ def apply_provider_event(session: Session, loaded: LoadedCampaign, provider: Pay
     the attempt asked does not count (``mismatch``: evidence and an error in the log, for staff). The caller
     commits.
     """
-    payment = session.scalar(select(Payment).where(Payment.provider == provider.identifier,
-                                                   Payment.provider_ref == ref)) if ref else None
+    payment = (
+        session.scalar(select(Payment).where(Payment.provider == provider.identifier, Payment.provider_ref == ref))
+        if ref
+        else None
+    )
     if payment is None or payment.campaign != loaded.slug:
         # Not a checkout of this campaign: one account's events reach every campaign's endpoint, and the one
         # it belongs to must still apply it, so it is not recorded here.
         return "ignored"
-    marker = ProviderEvent(provider=provider.identifier, event_id=event_id, type=event_type, received_at=utcnow(),
-                           payment_id=payment.id)
+    marker = ProviderEvent(
+        provider=provider.identifier, event_id=event_id, type=event_type, received_at=utcnow(), payment_id=payment.id
+    )
     try:
         with session.begin_nested():
             session.add(marker)
@@ -172,11 +226,17 @@ def apply_provider_event(session: Session, loaded: LoadedCampaign, provider: Pay
     if reported is None:
         return "ignored"
     if reported.state == PaymentState.PAID and not _as_asked(payment, reported):
-        detail = (f"{payment.provider} {event_type}: reported {reported.amount_cents} "
-                  f"{(reported.currency or '?').upper()}, asked {payment.amount_cents} {payment.currency.upper()}")
+        detail = (
+            f"{payment.provider} {event_type}: reported {reported.amount_cents} "
+            f"{(reported.currency or '?').upper()}, asked {payment.amount_cents} {payment.currency.upper()}"
+        )
         record(session, payment.signup, "payment-mismatch", Visit(utcnow(), None, None), detail=detail[:200])
-        log.error("payment %s of %s was reported paid with another amount or currency than asked (%s); it does "
-                  "not count", payment.id, loaded.slug, detail)
+        log.error(
+            "payment %s of %s was reported paid with another amount or currency than asked (%s); it does not count",
+            payment.id,
+            loaded.slug,
+            detail,
+        )
         return "mismatch"
     changed = apply_state(session, loaded, payment, reported.state, utcnow(), how=event_type)
     return f"{reported.state.value}" if changed else "unchanged"
@@ -184,8 +244,9 @@ def apply_provider_event(session: Session, loaded: LoadedCampaign, provider: Pay
 
 def _as_asked(payment: Payment, reported: Reported) -> bool:
     """Was exactly the asked amount paid, in the asked currency (as far as the provider reports them)?"""
-    return (reported.amount_cents is None or reported.amount_cents == payment.amount_cents) and \
-        (reported.currency is None or reported.currency.upper() == payment.currency.upper())
+    return (reported.amount_cents is None or reported.amount_cents == payment.amount_cents) and (
+        reported.currency is None or reported.currency.upper() == payment.currency.upper()
+    )
 
 
 def cancel(session: Session, loaded: LoadedCampaign, payment: Payment, visit: Visit) -> None:
@@ -195,5 +256,13 @@ def cancel(session: Session, loaded: LoadedCampaign, payment: Payment, visit: Vi
         apply_state(session, loaded, payment, PaymentState.CANCELLED, visit.now, how="cancel link", visit=visit)
 
 
-__all__ = ["NoProvider", "PaymentProviderError", "apply_provider_event", "apply_state", "cancel", "latest",
-           "payment_due", "start_checkout"]
+__all__ = [
+    "NoProvider",
+    "PaymentProviderError",
+    "apply_provider_event",
+    "apply_state",
+    "cancel",
+    "latest",
+    "payment_due",
+    "start_checkout",
+]

@@ -78,8 +78,11 @@ def _compiled(path: Path, mtime_ns: int) -> Template:
 def campaign_values(loaded: LoadedCampaign, language: str) -> dict[str, str]:
     """The values the campaign file gives its placeholders today, in ``language``."""
     c = loaded.campaign
-    return {"campaign": c.text(c.name, language), "organisation": c.organisation.name,
-            "target_company": c.target_company}
+    return {
+        "campaign": c.text(c.name, language),
+        "organisation": c.organisation.name,
+        "target_company": c.target_company,
+    }
 
 
 def participant_values(participant: str, child: str) -> dict[str, str]:
@@ -87,15 +90,22 @@ def participant_values(participant: str, child: str) -> dict[str, str]:
     return {"participant": plain_text(participant), "child": plain_text(child)}
 
 
-def _filled(path: Path, loaded: LoadedCampaign, agreement: Agreement, language: str,
-            values: Mapping[str, str]) -> AgreementText:
+def _filled(
+    path: Path, loaded: LoadedCampaign, agreement: Agreement, language: str, values: Mapping[str, str]
+) -> AgreementText:
     text = _compiled(path, path.stat().st_mtime_ns).render(**values)
     c = loaded.campaign
     return AgreementText(agreement, language, c.text(agreement.title, language), text, sha256_hex(text), dict(values))
 
 
-def agreement_text(campaigns_dir: Path, loaded: LoadedCampaign, agreement: Agreement, language: str,
-                   participant: str = "", child: str = "") -> AgreementText:
+def agreement_text(
+    campaigns_dir: Path,
+    loaded: LoadedCampaign,
+    agreement: Agreement,
+    language: str,
+    participant: str = "",
+    child: str = "",
+) -> AgreementText:
     """The text of ``agreement`` in ``language`` (else the campaign's default language), filled in with the
     campaign's values and the participant's (or child's) name as plain text: what the signing page shows."""
     c = loaded.campaign
@@ -110,8 +120,9 @@ def agreement_text(campaigns_dir: Path, loaded: LoadedCampaign, agreement: Agree
     return _filled(path, loaded, agreement, shown_language, values)
 
 
-def agreement_text_as_signed(campaigns_dir: Path, loaded: LoadedCampaign, agreement: Agreement, language: str,
-                             values: Mapping[str, str]) -> AgreementText:
+def agreement_text_as_signed(
+    campaigns_dir: Path, loaded: LoadedCampaign, agreement: Agreement, language: str, values: Mapping[str, str]
+) -> AgreementText:
     """The text of ``agreement`` in exactly ``language``, filled in with exactly ``values`` (:func:`signed_values`):
     the text someone accepted, made again for the mandate PDF and the evidence check."""
     path = agreement_file(campaigns_dir, loaded.campaign.slug, agreement, language)
@@ -133,8 +144,13 @@ def _recorded(data: str | None) -> dict[str, str] | None:
     return {name: str(values.get(name, "")) for name in CAMPAIGN_PLACEHOLDERS} if isinstance(values, dict) else None
 
 
-def signed_values(loaded: LoadedCampaign, language: str, recorded_campaign: str | None,
-                  recorded_participant: Mapping[str, str] | None, answers: Mapping[str, Any]) -> dict[str, str]:
+def signed_values(
+    loaded: LoadedCampaign,
+    language: str,
+    recorded_campaign: str | None,
+    recorded_participant: Mapping[str, str] | None,
+    answers: Mapping[str, Any],
+) -> dict[str, str]:
     """The placeholder values an accepted text was filled in with, from what was recorded: the campaign's values
     kept with the accepted agreement (``recorded_campaign``) and the participant's sealed with their data
     (``recorded_participant``).

@@ -64,8 +64,8 @@ def check_code(session: Session, key: str, signup: Signup, code: str, now: dt.da
     the same code is counted."""
     table = Signup.__table__
     counted = session.execute(
-        update(table).where(table.c.id == signup.id, table.c.code_hash.is_not(None),
-                            table.c.code_attempts < MAX_ATTEMPTS)
+        update(table)
+        .where(table.c.id == signup.id, table.c.code_hash.is_not(None), table.c.code_attempts < MAX_ATTEMPTS)
         .values(code_attempts=table.c.code_attempts + 1)
         .returning(table.c.code_attempts, table.c.code_hash, table.c.code_expires_at)
     ).one_or_none()

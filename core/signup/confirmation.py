@@ -46,8 +46,7 @@ def queue_confirmation_if_ready(session: Session, signup: Signup, now: dt.dateti
     if signup.confirmed_at is not None:
         return False
     session.flush()
-    if not set_once(session, Signup.confirmed_at, signup.id, now, Signup.mandate_sha256.is_not(None),
-                    participant()):
+    if not set_once(session, Signup.confirmed_at, signup.id, now, Signup.mandate_sha256.is_not(None), participant()):
         return False
     set_committed_value(signup, "confirmed_at", now)
     enqueue(session, CONFIRMATION_JOB, {"signup": signup.token}, campaign=signup.campaign)
@@ -57,8 +56,9 @@ def queue_confirmation_if_ready(session: Session, signup: Signup, now: dt.dateti
 def _waiting() -> ColumnElement[bool]:
     """Sign-ups that count and have their mandate, but no confirmation queued: left between the two halves by a
     fault (or by the race that releases before this one lost). Never true of a committed row otherwise."""
-    return participant() & Signup.mandate_sha256.is_not(None) & Signup.confirmed_at.is_(None) \
-        & Signup.erased_at.is_(None)
+    return (
+        participant() & Signup.mandate_sha256.is_not(None) & Signup.confirmed_at.is_(None) & Signup.erased_at.is_(None)
+    )
 
 
 class ConfirmationSweep:
@@ -69,10 +69,14 @@ class ConfirmationSweep:
     columns = ("CAMPAIGN", "REFERENCE", "SIGNED AT (UTC)", "PAID AT (UTC)")
 
     def stuck(self, session: Session) -> list[tuple[str, ...]]:
-        rows = session.execute(select(Signup.campaign, Signup.token, Signup.signed_at, Signup.paid_at)
-                               .where(_waiting()).order_by(Signup.id)).all()
-        return [(campaign, token[:12], _when(signed_at), _when(paid_at))
-                for campaign, token, signed_at, paid_at in rows]
+        rows = session.execute(
+            select(Signup.campaign, Signup.token, Signup.signed_at, Signup.paid_at)
+            .where(_waiting())
+            .order_by(Signup.id)
+        ).all()
+        return [
+            (campaign, token[:12], _when(signed_at), _when(paid_at)) for campaign, token, signed_at, paid_at in rows
+        ]
 
     def finish(self, session: Session, now: dt.datetime) -> int:
         """Queue the confirmation of each waiting sign-up (once: see :func:`queue_confirmation_if_ready`);
@@ -81,8 +85,11 @@ class ConfirmationSweep:
         for signup in session.scalars(select(Signup).where(_waiting()).order_by(Signup.id)).all():
             if queue_confirmation_if_ready(session, signup, now):
                 finished += 1
-                log.warning("confirmation of sign-up %s (%s) was missing: queued by the sweep", signup.token[:12],
-                            signup.campaign)
+                log.warning(
+                    "confirmation of sign-up %s (%s) was missing: queued by the sweep",
+                    signup.token[:12],
+                    signup.campaign,
+                )
             session.commit()
         return finished
 
@@ -114,13 +121,23 @@ def send_confirmation(app: Flask, payload: dict[str, Any]) -> None:
         summary = fee_summary(fee_model_for(loaded), terms, signup.paid_at, language) if terms else []
     signup_config = loaded.campaign.signup
     message = compose(
-        loaded=loaded, language=language, to=answers["email"], template="confirmation",
-        context={"name": answers.get("name", ""),
-                 "mandate_url": campaign_url(loaded, "signup.mandate", language=language,
-                                             token=mandate_link_token(loaded.slug, signup.token, copy_key)),
-                 "next_steps": loaded.campaign.text(signup_config.next_steps, language)
-                 if signup_config and signup_config.next_steps else "",
-                 "fee_summary": "\n".join(summary)},
+        loaded=loaded,
+        language=language,
+        to=answers["email"],
+        template="confirmation",
+        context={
+            "name": answers.get("name", ""),
+            "mandate_url": campaign_url(
+                loaded,
+                "signup.mandate",
+                language=language,
+                token=mandate_link_token(loaded.slug, signup.token, copy_key),
+            ),
+            "next_steps": loaded.campaign.text(signup_config.next_steps, language)
+            if signup_config and signup_config.next_steps
+            else "",
+            "fee_summary": "\n".join(summary),
+        },
         attachments=[(f"mandate-{loaded.slug}.pdf", "application/pdf", pdf)] if pdf else [],
     )
     queue_mail(db, message, campaign=loaded.slug, kind="confirmation")

@@ -33,10 +33,12 @@ class Counters:
         if known is not None and known[0] > now:
             return known[1]
         try:
-            count = db_session().scalar(
-                select(func.count()).select_from(Signup)
-                .where(Signup.campaign == campaign, participant())
-            ) or 0
+            count = (
+                db_session().scalar(
+                    select(func.count()).select_from(Signup).where(Signup.campaign == campaign, participant())
+                )
+                or 0
+            )
         except SQLAlchemyError:
             log.exception("could not count the participants of %s", campaign)
             db_session().rollback()

@@ -9,11 +9,41 @@ from flask_babel import lazy_gettext as _l
 from core.campaigns.schema import Eligibility
 
 # The EU and EEA member states, and Switzerland (the foundation's campaigns accept it too), as ISO 3166 codes.
-EU_EEA_CH = frozenset({
-    "AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "HU", "IE", "IT",
-    "LV", "LT", "LU", "MT", "NL", "PL", "PT", "RO", "SK", "SI", "ES", "SE", "IS", "LI", "NO",
-    "CH",
-})
+EU_EEA_CH = frozenset(
+    {
+        "AT",
+        "BE",
+        "BG",
+        "HR",
+        "CY",
+        "CZ",
+        "DK",
+        "EE",
+        "FI",
+        "FR",
+        "DE",
+        "GR",
+        "HU",
+        "IE",
+        "IT",
+        "LV",
+        "LT",
+        "LU",
+        "MT",
+        "NL",
+        "PL",
+        "PT",
+        "RO",
+        "SK",
+        "SI",
+        "ES",
+        "SE",
+        "IS",
+        "LI",
+        "NO",
+        "CH",
+    }
+)
 
 
 def age_on(birth_date: dt.date, day: dt.date) -> int:
@@ -43,8 +73,9 @@ def age_problem(rules: Eligibility, birth_date: dt.date | None, today: dt.date, 
     if for_child:
         return str(_l("A parent or guardian who joins for a child must be %(age)s or older.", age=rules.minimum_age))
     if rules.minors == "parent":
-        return str(_l("You must be %(age)s or older to join. A parent or guardian can join for you.",
-                      age=rules.minimum_age))
+        return str(
+            _l("You must be %(age)s or older to join. A parent or guardian can join for you.", age=rules.minimum_age)
+        )
     return str(_l("You must be %(age)s or older to join.", age=rules.minimum_age))
 
 
@@ -55,6 +86,7 @@ def child_problem(rules: Eligibility, child_birth_date: dt.date | None, today: d
     if child_birth_date > today:
         return str(_l("This date of birth lies in the future."))
     if age_on(child_birth_date, today) >= rules.minimum_age:
-        return str(_l("Your child is %(age)s or older and can join with their own e-mail address.",
-                      age=rules.minimum_age))
+        return str(
+            _l("Your child is %(age)s or older and can join with their own e-mail address.", age=rules.minimum_age)
+        )
     return None

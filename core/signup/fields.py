@@ -35,8 +35,9 @@ NOT_COUNTRIES = {"EU", "EZ", "UN", "QO", "XA", "XB", "XK", "ZZ", "AQ"}
 def country_choices(language: str) -> tuple[tuple[str, str], ...]:
     """Every country, named in ``language`` and sorted the way a reader of that language expects."""
     names = Locale.parse(language).territories
-    countries = [(code, name) for code, name in names.items() if len(code) == 2 and code.isalpha()
-                 and code not in NOT_COUNTRIES]
+    countries = [
+        (code, name) for code, name in names.items() if len(code) == 2 and code.isalpha() and code not in NOT_COUNTRIES
+    ]
 
     def sort_key(item: tuple[str, str]) -> str:
         return "".join(c for c in unicodedata.normalize("NFKD", item[1]) if not unicodedata.combining(c)).casefold()
@@ -61,48 +62,81 @@ def catalogue(spec: FormField, language: str, loaded: LoadedCampaign) -> dict[st
     help_text = _description(spec, language, loaded)
     kind = spec.field
     if kind == "name":
-        return {"name": StringField(
-            _label(spec, _("Full name"), language, loaded),
-            [_presence(spec, _("Please enter your full name.")), Length(max=200)],
-            description=help_text, render_kw={"autocomplete": "name"})}
+        return {
+            "name": StringField(
+                _label(spec, _("Full name"), language, loaded),
+                [_presence(spec, _("Please enter your full name.")), Length(max=200)],
+                description=help_text,
+                render_kw={"autocomplete": "name"},
+            )
+        }
     if kind == "email":
-        return {"email": EmailField(
-            _label(spec, _("E-mail address"), language, loaded),
-            [InputRequired(message=_("Please enter your e-mail address.")), Length(max=254),
-             Email(message=_("This is not a valid e-mail address; please check it."), check_deliverability=False),
-             NotALookalike()],
-            description=help_text or _("We send a verification code to this address."),
-            render_kw={"autocomplete": "email", "inputmode": "email"})}
+        return {
+            "email": EmailField(
+                _label(spec, _("E-mail address"), language, loaded),
+                [
+                    InputRequired(message=_("Please enter your e-mail address.")),
+                    Length(max=254),
+                    Email(
+                        message=_("This is not a valid e-mail address; please check it."), check_deliverability=False
+                    ),
+                    NotALookalike(),
+                ],
+                description=help_text or _("We send a verification code to this address."),
+                render_kw={"autocomplete": "email", "inputmode": "email"},
+            )
+        }
     if kind == "phone":
-        return {"phone": TelField(
-            _label(spec, _("Phone number"), language, loaded),
-            [_presence(spec, _("Please enter your phone number.")), Length(max=40)],
-            description=help_text, render_kw={"autocomplete": "tel"})}
+        return {
+            "phone": TelField(
+                _label(spec, _("Phone number"), language, loaded),
+                [_presence(spec, _("Please enter your phone number.")), Length(max=40)],
+                description=help_text,
+                render_kw={"autocomplete": "tel"},
+            )
+        }
     if kind == "address":
         presence = _presence(spec, _("Please fill in your address."))
         return {
-            "street": StringField(_("Street and house number"), [presence, Length(max=200)],
-                                  render_kw={"autocomplete": "address-line1"}),
-            "postcode": StringField(_("Postcode"), [presence, Length(max=20)],
-                                    render_kw={"autocomplete": "postal-code"}),
-            "city": StringField(_("Town or city"), [presence, Length(max=100)],
-                                render_kw={"autocomplete": "address-level2"}),
+            "street": StringField(
+                _("Street and house number"), [presence, Length(max=200)], render_kw={"autocomplete": "address-line1"}
+            ),
+            "postcode": StringField(
+                _("Postcode"), [presence, Length(max=20)], render_kw={"autocomplete": "postal-code"}
+            ),
+            "city": StringField(
+                _("Town or city"), [presence, Length(max=100)], render_kw={"autocomplete": "address-level2"}
+            ),
         }
     if kind == "country":
-        return {"country": CountryField(
-            _label(spec, _("Country where you live"), language, loaded),
-            [_presence(spec, _("Please choose the country where you live."))],
-            language=language, placeholder=_("Choose a country"), default="NL",
-            description=help_text, render_kw={"autocomplete": "country"})}
+        return {
+            "country": CountryField(
+                _label(spec, _("Country where you live"), language, loaded),
+                [_presence(spec, _("Please choose the country where you live."))],
+                language=language,
+                placeholder=_("Choose a country"),
+                default="NL",
+                description=help_text,
+                render_kw={"autocomplete": "country"},
+            )
+        }
     if kind == "birth_date":
-        return {"birth_date": IsoDateField(
-            _label(spec, _("Date of birth"), language, loaded),
-            [_presence(spec, _("Please enter your date of birth."))],
-            description=help_text, render_kw={"autocomplete": "bday"})}
+        return {
+            "birth_date": IsoDateField(
+                _label(spec, _("Date of birth"), language, loaded),
+                [_presence(spec, _("Please enter your date of birth."))],
+                description=help_text,
+                render_kw={"autocomplete": "bday"},
+            )
+        }
     if kind == "account":
-        return {"account": StringField(
-            _label(spec, _("Your user name or account"), language, loaded),
-            [_presence(spec, _("Please fill this in.")), Length(max=200)], description=help_text)}
+        return {
+            "account": StringField(
+                _label(spec, _("Your user name or account"), language, loaded),
+                [_presence(spec, _("Please fill this in.")), Length(max=200)],
+                description=help_text,
+            )
+        }
     raise AssertionError(f"no form field for {kind}")
 
 
@@ -115,13 +149,21 @@ class NotALookalike:
             return
         found = lookalike(field.data)
         if found is Lookalike.MIXED_SCRIPTS:
-            raise ValidationError(_("This address mixes letters of different alphabets (for example Latin and "
-                                    "Cyrillic), so it can look like another address. Please check it and type "
-                                    "each part in one alphabet."))
+            raise ValidationError(
+                _(
+                    "This address mixes letters of different alphabets (for example Latin and "
+                    "Cyrillic), so it can look like another address. Please check it and type "
+                    "each part in one alphabet."
+                )
+            )
         if found is Lookalike.COMPATIBILITY_FORMS:
-            raise ValidationError(_("This address contains special forms of letters or digits (such as "
-                                    "full-width or superscript characters). Please type it with ordinary letters "
-                                    "and digits."))
+            raise ValidationError(
+                _(
+                    "This address contains special forms of letters or digits (such as "
+                    "full-width or superscript characters). Please type it with ordinary letters "
+                    "and digits."
+                )
+            )
 
 
 @lru_cache(maxsize=16)
@@ -245,10 +287,14 @@ class SignupForm(FlaskForm):
         today = dt.date.today()
         for_child = getattr(self, "for_whom", None) is not None and self.for_whom.data == "child"
         checks = [
-            ("country", residence_problem(rules, self.country.data) if hasattr(self, "country") and
-             self.country.data else None),
-            ("birth_date", age_problem(rules, self.birth_date.data, today, for_child)
-             if hasattr(self, "birth_date") else None),
+            (
+                "country",
+                residence_problem(rules, self.country.data) if hasattr(self, "country") and self.country.data else None,
+            ),
+            (
+                "birth_date",
+                age_problem(rules, self.birth_date.data, today, for_child) if hasattr(self, "birth_date") else None,
+            ),
         ]
         if for_child:  # the child's fields are optional in the form, but needed when joining for a child
             if not (self.child_name.data or "").strip():
@@ -271,8 +317,12 @@ class SignupForm(FlaskForm):
         except phonenumbers.NumberParseException:
             number = None
         if number is None or not phonenumbers.is_valid_number(number):
-            raise ValidationError(_("This is not a valid phone number; include the country code if it is not "
-                                    "from the country you live in, e.g. +32 470 12 34 56."))
+            raise ValidationError(
+                _(
+                    "This is not a valid phone number; include the country code if it is not "
+                    "from the country you live in, e.g. +32 470 12 34 56."
+                )
+            )
         field.data = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
     def answers(self) -> dict[str, str]:
@@ -281,8 +331,11 @@ class SignupForm(FlaskForm):
         for field in self:
             if field.name == "csrf_token" or field.data in (None, ""):
                 continue
-            if field.name.startswith("child_") and getattr(self, "for_whom", None) is not None \
-                    and self.for_whom.data != "child":
+            if (
+                field.name.startswith("child_")
+                and getattr(self, "for_whom", None) is not None
+                and self.for_whom.data != "child"
+            ):
                 continue
             value = field.data.isoformat() if isinstance(field.data, dt.date) else str(field.data).strip()
             out[field.name] = value
@@ -318,13 +371,18 @@ def _form_class(loaded: LoadedCampaign, language: str) -> type[SignupForm]:
     if config.eligibility.minors == "parent":
         fields["for_whom"] = RadioField(
             _("I am joining for"),
-            choices=[SelectChoice("self", _("myself")),
-                     SelectChoice("child", _("my child (I am the parent or guardian)"))],
-            default="self", validators=[InputRequired(message=_("Please choose who you are joining for."))])
+            choices=[
+                SelectChoice("self", _("myself")),
+                SelectChoice("child", _("my child (I am the parent or guardian)")),
+            ],
+            default="self",
+            validators=[InputRequired(message=_("Please choose who you are joining for."))],
+        )
         fields["child_name"] = StringField(_("Your child's full name"), [Optional(), Length(max=200)])
         fields["child_birth_date"] = IsoDateField(_("Your child's date of birth"), [Optional()])
-    for extra in site().plugins.call("claimsite_signup_fields", loaded.enabled_plugins, campaign=loaded,
-                                     language=language):
+    for extra in site().plugins.call(
+        "claimsite_signup_fields", loaded.enabled_plugins, campaign=loaded, language=language
+    ):
         fields.update(extra)
     return type("CampaignSignupForm", (SignupForm,), fields)
 

@@ -66,8 +66,13 @@ class Sending(Enum):
 
 
 def _event_values(step: str | IfNew, visit: Visit, detail: str | None) -> dict[str, Any]:
-    return {"step": step, "at": visit.now, "ip_hash": visit.ip_hash,
-            "user_agent": (visit.user_agent or "")[:400] or None, "detail": detail}
+    return {
+        "step": step,
+        "at": visit.now,
+        "ip_hash": visit.ip_hash,
+        "user_agent": (visit.user_agent or "")[:400] or None,
+        "detail": detail,
+    }
 
 
 def record(session: Session, signup: Signup, step: str, visit: Visit, detail: str | None = None) -> None:
@@ -79,10 +84,14 @@ def _step_rows(steps: list[str | IfNew], visit: Visit) -> list[Dependent]:
     """:func:`record` for several steps of a sign-up, as rows written with it (:func:`core.data.db.commit_upsert`)."""
     # Every row alike (a step that is the same either way is IfNew too), so PostgreSQL writes them in one INSERT,
     # in the order given.
-    return [Dependent(SignupEvent.__table__,
-                      _event_values(step if isinstance(step, IfNew) else IfNew(step, step), visit, None),
-                      parent_column="signup_id")
-            for step in steps]
+    return [
+        Dependent(
+            SignupEvent.__table__,
+            _event_values(step if isinstance(step, IfNew) else IfNew(step, step), visit, None),
+            parent_column="signup_id",
+        )
+        for step in steps
+    ]
 
 
 def find(session: Session, campaign: str, token: str | None) -> Signup | None:
@@ -102,8 +111,12 @@ def move_earlier_signups(session: Session, hash_key: str, address: str, campaign
         return
     current = email_hash(hash_key, address)
     taken = select(Signup.campaign).where(Signup.email_hash == current).scalar_subquery()
-    moved = update(Signup).where(Signup.email_hash.in_(earlier), Signup.campaign.not_in(taken)) \
-        .values(email_hash=current).execution_options(synchronize_session=False)
+    moved = (
+        update(Signup)
+        .where(Signup.email_hash.in_(earlier), Signup.campaign.not_in(taken))
+        .values(email_hash=current)
+        .execution_options(synchronize_session=False)
+    )
     if campaign is not None:
         moved = moved.where(Signup.campaign == campaign)
     try:
@@ -128,13 +141,25 @@ def browser_hash(keys: Keys, browser: str) -> str:
 
 # What a form for a known address changes in its sign-up: the language, and the new code (when one is sent).
 _KNOWN_ADDRESS = {"language": Excluded("language")}
-_NEW_CODE = {"code_hash": Excluded("code_hash"), "code_expires_at": Excluded("code_expires_at"),
-             "code_sent_at": Excluded("code_sent_at"), "code_attempts": Excluded("code_attempts"),
-             "codes_sent": Added()}
+_NEW_CODE = {
+    "code_hash": Excluded("code_hash"),
+    "code_expires_at": Excluded("code_expires_at"),
+    "code_sent_at": Excluded("code_sent_at"),
+    "code_attempts": Excluded("code_attempts"),
+    "codes_sent": Added(),
+}
 
 
-def start(session: Session, loaded: LoadedCampaign, language: str, answers: dict[str, str], keys: Keys,
-          limits: RateLimits, visit: Visit, browser: str) -> Started:
+def start(
+    session: Session,
+    loaded: LoadedCampaign,
+    language: str,
+    answers: dict[str, str],
+    keys: Keys,
+    limits: RateLimits,
+    visit: Visit,
+    browser: str,
+) -> Started:
     """A sent form from ``browser`` (its random id): the sign-up of this address (new or known), and maybe a code
     by mail. Committed here (``session`` must have no transaction open).
 
@@ -153,22 +178,39 @@ def start(session: Session, loaded: LoadedCampaign, language: str, answers: dict
     # mail in one statement on PostgreSQL (bench/README.md). The Signup object is only a value holder here; it
     # never joins the session. The code is keyed by the campaign and address, and the link names the address's
     # hash, so both are made before the statement tells whether the address is new.
-    signup = Signup(token=secrets.token_urlsafe(32), campaign=loaded.slug, email_hash=hashed, language=language,
-                    stage=Stage.STARTED, created_at=visit.now, code_attempts=0, codes_sent=0)
-    code = issue_code(keys.hash_key, signup, visit.now) if limits.hit_mail("code-mail", hashed, visit.network) \
-        else None
+    signup = Signup(
+        token=secrets.token_urlsafe(32),
+        campaign=loaded.slug,
+        email_hash=hashed,
+        language=language,
+        stage=Stage.STARTED,
+        created_at=visit.now,
+        code_attempts=0,
+        codes_sent=0,
+    )
+    code = issue_code(keys.hash_key, signup, visit.now) if limits.hit_mail("code-mail", hashed, visit.network) else None
     steps: list[str | IfNew] = [IfNew("form", "form-again"), *(["code-sent"] if code else [])]
     rows = [personal_data.form_record(answers, browser_hash(keys, browser)), *_step_rows(steps, visit)]
     if code is not None:
         rows.append(new_job(MAIL_JOB, _code_mail(loaded, signup, answers, code, keys), campaign=loaded.slug))
     update = OnConflict(("campaign", "email_hash"), {**_KNOWN_ADDRESS, **(_NEW_CODE if code else {})})
-    _id, token = commit_upsert(session, Signup.__table__, row_values(signup), ("campaign", "email_hash"), update,
-                               "token", rows)
+    _id, token = commit_upsert(
+        session, Signup.__table__, row_values(signup), ("campaign", "email_hash"), update, "token", rows
+    )
     return Started(token, Sending.SENT if code else Sending.LIMITED)
 
 
-def send_code(session: Session, loaded: LoadedCampaign, signup: Signup, answers: dict[str, str], keys: Keys,
-              limits: RateLimits, visit: Visit, wait: bool = True, counted: bool = False) -> Sending:
+def send_code(
+    session: Session,
+    loaded: LoadedCampaign,
+    signup: Signup,
+    answers: dict[str, str],
+    keys: Keys,
+    limits: RateLimits,
+    visit: Visit,
+    wait: bool = True,
+    counted: bool = False,
+) -> Sending:
     """Mail a new code (and link), unless (``wait``) one went out less than a minute ago, or the limits of codes
     for this address are reached (``counted``: this attempt was already counted against them)."""
     if wait and seconds_until_resend(signup, visit.now) > 0:
@@ -181,32 +223,45 @@ def send_code(session: Session, loaded: LoadedCampaign, signup: Signup, answers:
     return Sending.SENT
 
 
-def queue_code_mail(session: Session, loaded: LoadedCampaign, signup: Signup, answers: dict[str, str], code: str,
-                    keys: Keys) -> None:
+def queue_code_mail(
+    session: Session, loaded: LoadedCampaign, signup: Signup, answers: dict[str, str], code: str, keys: Keys
+) -> None:
     """Queue the mail with ``code`` and its one-click link. The worker composes and sends it; the code rests in the
     job until then (the job is emptied once sent)."""
     enqueue(session, MAIL_JOB, _code_mail(loaded, signup, answers, code, keys), campaign=loaded.slug)
 
 
-def _code_mail(loaded: LoadedCampaign, signup: Signup, answers: dict[str, str], code: str,
-               keys: Keys) -> dict[str, Any]:
-    verify_url = campaign_url(loaded, "signup.verify_link", language=signup.language,
-                              token=link_token(keys.secret_key, signup))
-    return template_mail_payload(language=signup.language, to=answers["email"], template="verification",
-                                 context={"code": code, "verify_url": verify_url, "name": answers.get("name", ""),
-                                          "minutes_valid": int(CODE_VALID.total_seconds() // 60)},
-                                 kind="verification")
+def _code_mail(
+    loaded: LoadedCampaign, signup: Signup, answers: dict[str, str], code: str, keys: Keys
+) -> dict[str, Any]:
+    verify_url = campaign_url(
+        loaded, "signup.verify_link", language=signup.language, token=link_token(keys.secret_key, signup)
+    )
+    return template_mail_payload(
+        language=signup.language,
+        to=answers["email"],
+        template="verification",
+        context={
+            "code": code,
+            "verify_url": verify_url,
+            "name": answers.get("name", ""),
+            "minutes_valid": int(CODE_VALID.total_seconds() // 60),
+        },
+        kind="verification",
+    )
 
 
-def resend(session: Session, loaded: LoadedCampaign, signup: Signup, keys: Keys, limits: RateLimits,
-           visit: Visit) -> Sending:
+def resend(
+    session: Session, loaded: LoadedCampaign, signup: Signup, keys: Keys, limits: RateLimits, visit: Visit
+) -> Sending:
     answers = personal_data.load(session, signup)
     pending = personal_data.load_pending(session, signup)
     return send_code(session, loaded, signup, pending or answers, keys, limits, visit)
 
 
-def verify(session: Session, signup: Signup, result: CodeCheck, visit: Visit, how: str, browser: str,
-           keys: Keys) -> str | None:
+def verify(
+    session: Session, signup: Signup, result: CodeCheck, visit: Visit, how: str, browser: str, keys: Keys
+) -> str | None:
     """A correct code or link, in ``browser``: the address is the visitor's. Answers sent again for it count only
     if this browser sent them, before signing; otherwise they are dropped, and the evidence says why. Returns
     ``"applied"``, ``"other-browser"``, ``"signed"`` (dropped: the signed data is evidence and stays as it was)
@@ -233,8 +288,9 @@ def verify(session: Session, signup: Signup, result: CodeCheck, visit: Visit, ho
     return outcome
 
 
-def try_code(session: Session, signup: Signup, code: str, keys: Keys, visit: Visit,
-             browser: str) -> tuple[CodeCheck, str | None]:
+def try_code(
+    session: Session, signup: Signup, code: str, keys: Keys, visit: Visit, browser: str
+) -> tuple[CodeCheck, str | None]:
     """Check a typed code; when right, :func:`verify` (its outcome for answers sent again is returned too)."""
     result = check_code(session, keys.hash_key, signup, code, visit.now)
     if result is CodeCheck.OK:
@@ -255,29 +311,45 @@ def find_by_link(session: Session, campaign: str, token: str, keys: Keys) -> tup
 
 def link_is_current(signup: Signup, fingerprint: str, now: dt.datetime) -> bool:
     """The link's code is still the sign-up's current code, unspent and unexpired (nothing is changed)."""
-    return bool(signup.code_hash and fingerprint and hmac.compare_digest(signup.code_hash[:16], fingerprint)
-                and signup.code_expires_at and now <= signup.code_expires_at)
+    return bool(
+        signup.code_hash
+        and fingerprint
+        and hmac.compare_digest(signup.code_hash[:16], fingerprint)
+        and signup.code_expires_at
+        and now <= signup.code_expires_at
+    )
 
 
-def verify_by_link(session: Session, signup: Signup, fingerprint: str, visit: Visit, browser: str,
-                   keys: Keys) -> tuple[bool, str | None]:
+def verify_by_link(
+    session: Session, signup: Signup, fingerprint: str, visit: Visit, browser: str, keys: Keys
+) -> tuple[bool, str | None]:
     """The button of a verification link, pressed in ``browser``: (True, outcome of :func:`verify`) when the link's
     code was current and this call spent it, in one statement, so that two presses at once verify once; else
     (False, None)."""
     if not link_is_current(signup, fingerprint, visit.now):
         return False, None
-    spent = session.execute(update(Signup).where(Signup.id == signup.id, Signup.code_hash == signup.code_hash,
-                                                 Signup.code_expires_at >= visit.now)
-                            .values(code_hash=None, code_expires_at=None)
-                            .execution_options(synchronize_session=False)).rowcount
+    spent = session.execute(
+        update(Signup)
+        .where(Signup.id == signup.id, Signup.code_hash == signup.code_hash, Signup.code_expires_at >= visit.now)
+        .values(code_hash=None, code_expires_at=None)
+        .execution_options(synchronize_session=False)
+    ).rowcount
     if not spent:  # pressed elsewhere (or twice) at the same moment
         return False, None
     return True, verify(session, signup, CodeCheck.OK, visit, "link", browser, keys)
 
 
-def sign(session: Session, loaded: LoadedCampaign, signup: Signup, texts: list[AgreementText],
-         signature_png: bytes | None, typed_name: str | None, visit: Visit,
-         fee_model: FeeModel | None = None, fee_option: str | None = None) -> None:
+def sign(
+    session: Session,
+    loaded: LoadedCampaign,
+    signup: Signup,
+    texts: list[AgreementText],
+    signature_png: bytes | None,
+    typed_name: str | None,
+    visit: Visit,
+    fee_model: FeeModel | None = None,
+    fee_option: str | None = None,
+) -> None:
     """Agreements accepted and signed: a participant (once paid, where the fee model asks a payment first). The
     fee terms for ``fee_option`` are saved as signed. The mandate PDF and the confirmation mail follow in jobs."""
     assert signup.stage == Stage.VERIFIED
@@ -289,12 +361,24 @@ def sign(session: Session, loaded: LoadedCampaign, signup: Signup, texts: list[A
         if signup.payment_required:
             queue_payment_reminder(session, signup, visit.now, delay=REMIND_AFTER_SIGNING)
     for text in texts:
-        session.add(AcceptedAgreement(signup_id=signup.id, agreement=text.agreement.id,
-                                      version=text.agreement.version, language=text.language,
-                                      text_sha256=text.sha256, placeholders=recorded_campaign_values(text),
-                                      accepted_at=visit.now))
-        record(session, signup, "agreed", visit, detail=f"{text.agreement.id}@{text.agreement.version} "
-                                                        f"sha256:{text.sha256[:16]}")
+        session.add(
+            AcceptedAgreement(
+                signup_id=signup.id,
+                agreement=text.agreement.id,
+                version=text.agreement.version,
+                language=text.language,
+                text_sha256=text.sha256,
+                placeholders=recorded_campaign_values(text),
+                accepted_at=visit.now,
+            )
+        )
+        record(
+            session,
+            signup,
+            "agreed",
+            visit,
+            detail=f"{text.agreement.id}@{text.agreement.version} sha256:{text.sha256[:16]}",
+        )
     if texts:  # every text is filled in with the same name: it is kept once, sealed
         personal_data.store_placeholders(session, signup, texts[0].participant_values)
     personal_data.store_signature(session, signup, signature_png)

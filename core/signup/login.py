@@ -70,10 +70,16 @@ def send_login_link(app: Flask, payload: dict[str, Any]) -> None:
     language = payload["language"]
     # The link also carries the key of the participant's copies of their mandates (see core.data.personal_data).
     token = _serializer(app.secret_key, loaded.slug).dumps(  # type: ignore[arg-type]
-        [nonce, personal_data.copy_key(payload["to"]).hex()])
+        [nonce, personal_data.copy_key(payload["to"]).hex()]
+    )
     url = campaign_url(loaded, "participant.login", language=language, token=token)
-    message = compose(loaded=loaded, language=language, to=payload["to"], template="login_link",
-                      context={"login_url": url, "minutes_valid": int(LOGIN_LINK_VALID.total_seconds() // 60)})
+    message = compose(
+        loaded=loaded,
+        language=language,
+        to=payload["to"],
+        template="login_link",
+        context={"login_url": url, "minutes_valid": int(LOGIN_LINK_VALID.total_seconds() // 60)},
+    )
     queue_mail(db, message, campaign=loaded.slug, kind="login-link")
     db.commit()
 
@@ -89,8 +95,9 @@ def _read(secret_key: str, campaign: str, token: str) -> tuple[str, bytes]:
         raise BadData("not a login link") from None
 
 
-def check_login_link(session: Session, secret_key: str, campaign: str, token: str,
-                     now: dt.datetime) -> tuple[LoginCheck, LoginLink | None]:
+def check_login_link(
+    session: Session, secret_key: str, campaign: str, token: str, now: dt.datetime
+) -> tuple[LoginCheck, LoginLink | None]:
     """What a login link of ``campaign`` is worth now, without using it up."""
     try:
         nonce, _key = _read(secret_key, campaign, token)
@@ -116,8 +123,9 @@ class Login:
     copy_key: bytes
 
 
-def use_login_link(session: Session, secret_key: str, campaign: str, token: str,
-                   now: dt.datetime) -> tuple[LoginCheck, Login | None]:
+def use_login_link(
+    session: Session, secret_key: str, campaign: str, token: str, now: dt.datetime
+) -> tuple[LoginCheck, Login | None]:
     """Use a login link up: (OK, the login) once; after that USED."""
     result, link = check_login_link(session, secret_key, campaign, token, now)
     if result is not LoginCheck.OK or link is None:

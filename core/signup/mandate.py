@@ -173,7 +173,7 @@ class ExternalResourceRefused(ValueError):
 
 def _data_url(url: str) -> tuple[str, bytes]:
     """(media type, bytes) of a ``data:`` URL (RFC 2397)."""
-    header, comma, payload = url[len("data:"):].partition(",")
+    header, comma, payload = url[len("data:") :].partition(",")
     if not comma:
         raise ValueError("malformed data: URL")
     params = [p.strip() for p in header.split(";")]

@@ -41,8 +41,9 @@ def participant_rows(answers: dict[str, Any], language: str) -> dict[str, str]:
     add(_("Name"), "name")
     add(_("E-mail address"), "email")
     add(_("Phone number"), "phone")
-    address = ", ".join(filter(None, [answers.get("street"), " ".join(filter(None, [answers.get("postcode"),
-                                                                                       answers.get("city")]))]))
+    address = ", ".join(
+        filter(None, [answers.get("street"), " ".join(filter(None, [answers.get("postcode"), answers.get("city")]))])
+    )
     add(_("Address"), "", address or None)
     countries = dict(country_choices(language))
     add(_("Country"), "", countries.get(answers.get("country", ""), answers.get("country")))
@@ -52,8 +53,7 @@ def participant_rows(answers: dict[str, Any], language: str) -> dict[str, str]:
     if answers.get("for_whom") == "child":
         add(_("Joins for the child"), "child_name")
         if answers.get("child_birth_date"):
-            add(_("Child's date of birth"), "",
-                long_date(dt.date.fromisoformat(answers["child_birth_date"]), language))
+            add(_("Child's date of birth"), "", long_date(dt.date.fromisoformat(answers["child_birth_date"]), language))
     return rows
 
 
@@ -72,8 +72,14 @@ def make_mandate(app: Flask, payload: dict[str, Any]) -> None:
     with force_locale(language):
         agreements = []
         for accepted in signup.agreements:
-            config = next((a for a in loaded.campaign.signup.agreements  # type: ignore[union-attr]
-                           if a.id == accepted.agreement and a.version == accepted.version), None)
+            config = next(
+                (
+                    a
+                    for a in loaded.campaign.signup.agreements  # type: ignore[union-attr]
+                    if a.id == accepted.agreement and a.version == accepted.version
+                ),
+                None,
+            )
             if config is None:
                 raise PermanentJobError(f"agreement {accepted.agreement}@{accepted.version} is no longer configured")
             values = signed_values(loaded, accepted.language, accepted.placeholders, placeholders, answers)
@@ -84,17 +90,22 @@ def make_mandate(app: Flask, payload: dict[str, Any]) -> None:
         terms = terms_of(signup)
         signed_event = next(e for e in reversed(signup.events) if e.step == "signed")
         evidence = {
-            _("E-mail address verified"): signup.verified_at.isoformat(timespec="seconds") if signup.verified_at
+            _("E-mail address verified"): signup.verified_at.isoformat(timespec="seconds")
+            if signup.verified_at
             else "",
             _("Signed from (hashed IP address)"): (signed_event.ip_hash or "")[:32],
             _("Browser"): signed_event.user_agent or "",
         }
         document = MandateDocument(
-            loaded=loaded, language=language, participant=participant_rows(answers, language),
-            agreements=agreements, signed_at=signup.signed_at or utcnow(),
+            loaded=loaded,
+            language=language,
+            participant=participant_rows(answers, language),
+            agreements=agreements,
+            signed_at=signup.signed_at or utcnow(),
             signature_png=personal_data.load_signature(db, signup),
             signature_typed=None if signup.signature_kind == "drawn" else answers.get("signature_typed", ""),
-            reference=signup.token[:12], evidence=evidence,
+            reference=signup.token[:12],
+            evidence=evidence,
             fee_lines=fee_summary(fee_model_for(loaded), terms, None, language) if terms else (),
         )
         pdf = render_mandate_pdf(document)

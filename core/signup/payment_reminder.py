@@ -29,19 +29,30 @@ REMINDER_JOB = "payment-reminder"
 REMIND_AFTER_SIGNING = dt.timedelta(hours=1)
 
 
-def queue_payment_reminder(session: Session, signup: Signup, now: dt.datetime,
-                           delay: dt.timedelta | None = None) -> None:
+def queue_payment_reminder(
+    session: Session, signup: Signup, now: dt.datetime, delay: dt.timedelta | None = None
+) -> None:
     if signup.payment_reminded_at is None:
-        enqueue(session, REMINDER_JOB, {"signup": signup.token}, campaign=signup.campaign,
-                run_after=now + delay if delay else None)
+        enqueue(
+            session,
+            REMINDER_JOB,
+            {"signup": signup.token},
+            campaign=signup.campaign,
+            run_after=now + delay if delay else None,
+        )
 
 
 @job_handler(REMINDER_JOB)
 def send_payment_reminder(app: Flask, payload: dict[str, Any]) -> None:
     db = db_session()
     signup = db.scalar(select(Signup).where(Signup.token == payload["signup"]))
-    if signup is None or signup.stage != Stage.SIGNED or signup.paid_at is not None \
-            or signup.payment_reminded_at is not None or signup.withdrawn_at is not None:
+    if (
+        signup is None
+        or signup.stage != Stage.SIGNED
+        or signup.paid_at is not None
+        or signup.payment_reminded_at is not None
+        or signup.withdrawn_at is not None
+    ):
         return  # erased, paid, reminded already, or withdrawn
     loaded = site().registry.snapshot.campaigns.get(signup.campaign)
     if loaded is None:
@@ -61,11 +72,19 @@ def send_payment_reminder(app: Flask, payload: dict[str, Any]) -> None:
     with force_locale(language):
         amount = money(euros(due.amount_cents), language, due.currency)
     message = compose(
-        loaded=loaded, language=language, to=answers["email"], template="payment_due",
-        context={"name": answers.get("name", ""), "amount": amount, "description": due.description,
-                 "pay_url": campaign_url(loaded, "payments.pay", language=language,
-                                         token=pay_link_token(loaded.slug, signup.token)),
-                 "days_valid": PAY_LINK_DAYS},
+        loaded=loaded,
+        language=language,
+        to=answers["email"],
+        template="payment_due",
+        context={
+            "name": answers.get("name", ""),
+            "amount": amount,
+            "description": due.description,
+            "pay_url": campaign_url(
+                loaded, "payments.pay", language=language, token=pay_link_token(loaded.slug, signup.token)
+            ),
+            "days_valid": PAY_LINK_DAYS,
+        },
     )
     queue_mail(db, message, campaign=loaded.slug, kind="payment-due")
     db.commit()

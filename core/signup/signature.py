@@ -40,7 +40,7 @@ def read_drawn_signature(data_url: str) -> bytes:
     """The PNG of a drawn signature sent as ``data_url``; raises :class:`SignatureRefused` saying why not."""
     if not data_url.startswith(DATA_URL_PREFIX):
         raise SignatureRefused(SignatureProblem.UNREADABLE)
-    encoded = data_url[len(DATA_URL_PREFIX):]
+    encoded = data_url[len(DATA_URL_PREFIX) :]
     if len(encoded) > MAX_BYTES * 4 // 3 + 4:
         raise SignatureRefused(SignatureProblem.TOO_LARGE)
     try:

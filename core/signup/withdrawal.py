@@ -90,8 +90,11 @@ class WithdrawnCopySweep:
     columns = ("CAMPAIGN", "REFERENCE", "WITHDRAWN AT (UTC)")
 
     def stuck(self, session: Session) -> list[tuple[str, ...]]:
-        rows = session.execute(select(Signup.campaign, Signup.token, Signup.withdrawn_at)
-                               .where(personal_data.kept_after_withdrawal()).order_by(Signup.id)).all()
+        rows = session.execute(
+            select(Signup.campaign, Signup.token, Signup.withdrawn_at)
+            .where(personal_data.kept_after_withdrawal())
+            .order_by(Signup.id)
+        ).all()
         return [(campaign, token[:12], at.strftime("%Y-%m-%d %H:%M:%S")) for campaign, token, at in rows]
 
     def finish(self, session: Session, now: dt.datetime) -> int:
@@ -119,12 +122,21 @@ def erase(session: Session, signup: Signup, visit: Visit, reason: str = PARTICIP
         withdraw(session, signup, anonymous, detail="erasure")
         personal_data.erase(session, signup)
         session.flush()
-        session.execute(delete(SignupEvent).where(SignupEvent.signup_id == signup.id,
-                                                  SignupEvent.step.not_in(KEPT_STEPS),
-                                                  SignupEvent.step.not_like("payment-%"))
-                        .execution_options(synchronize_session=False))
-        session.execute(update(SignupEvent).where(SignupEvent.signup_id == signup.id)
-                        .values(ip_hash=None, user_agent=None).execution_options(synchronize_session=False))
+        session.execute(
+            delete(SignupEvent)
+            .where(
+                SignupEvent.signup_id == signup.id,
+                SignupEvent.step.not_in(KEPT_STEPS),
+                SignupEvent.step.not_like("payment-%"),
+            )
+            .execution_options(synchronize_session=False)
+        )
+        session.execute(
+            update(SignupEvent)
+            .where(SignupEvent.signup_id == signup.id)
+            .values(ip_hash=None, user_agent=None)
+            .execution_options(synchronize_session=False)
+        )
         session.expire(signup, ["events"])
         signup.email_hash = ERASED_HASH_PREFIX + secrets.token_hex(28)
         signup.code_hash = signup.code_expires_at = signup.code_sent_at = None
@@ -140,8 +152,13 @@ def _jobs_of(session: Session, signup: Signup, addresses: set[str]) -> list[Job]
     """Pending or failed jobs of ``signup``'s campaign that name it (by its token) or mail its address, or one of
     ``addresses``. Payloads are locked (:func:`core.jobs.queue.encode_payload`), so each candidate is opened; a campaign
     has few jobs waiting at any time."""
-    candidates = session.scalars(select(Job).where(Job.campaign == signup.campaign, Job.payload != EMPTY_PAYLOAD,
-                                                   Job.status.in_((JobStatus.PENDING, JobStatus.FAILED))))
+    candidates = session.scalars(
+        select(Job).where(
+            Job.campaign == signup.campaign,
+            Job.payload != EMPTY_PAYLOAD,
+            Job.status.in_((JobStatus.PENDING, JobStatus.FAILED)),
+        )
+    )
     hash_key = site().hash_key
     hashes = {signup.email_hash, *(email_hash(hash_key, address) for address in addresses)}
     return [job for job in candidates if _names(decode_payload(job.payload), signup.token, hash_key, hashes)]

@@ -101,8 +101,13 @@ def add(session: Session, box: WorkingBox, email: str, name: str, password: str)
     if find(session, email) is not None:
         raise AccountError(f"there is already an account for {email}")
     secret = pyotp.random_base32()
-    staff = StaffMember(email=email, name=name.strip(), password_hash=hash_password(password),
-                        totp_secret=box.lock_text(secret), failed_logins=0)
+    staff = StaffMember(
+        email=email,
+        name=name.strip(),
+        password_hash=hash_password(password),
+        totp_secret=box.lock_text(secret),
+        failed_logins=0,
+    )
     session.add(staff)
     return staff, secret
 
@@ -135,8 +140,16 @@ def _matching_step(secret: str, code: str, now: float) -> int | None:
     return None
 
 
-def check_login(session: Session, box: WorkingBox, email: str, password: str, code: str,
-                now: dt.datetime | None = None, *, blocked: bool = False) -> Attempt:
+def check_login(
+    session: Session,
+    box: WorkingBox,
+    email: str,
+    password: str,
+    code: str,
+    now: dt.datetime | None = None,
+    *,
+    blocked: bool = False,
+) -> Attempt:
     """Check one login attempt and record its result on the account (wrong codes in a row, the lock, the code
     used). ``blocked``: the caller's limit per account and network is reached, so nothing is compared. The
     caller commits and writes the audit entry."""
@@ -152,22 +165,32 @@ def check_login(session: Session, box: WorkingBox, email: str, password: str, co
     table = StaffMember.__table__
     # Count this code try before comparing it, in one statement: tries sent at once each get their own number.
     tries = session.execute(
-        update(table).where(table.c.id == staff.id, table.c.failed_logins < MAX_FAILED_LOGINS,
-                            or_(table.c.locked_until.is_(None), table.c.locked_until <= now))
-        .values(failed_logins=table.c.failed_logins + 1).returning(table.c.failed_logins)
+        update(table)
+        .where(
+            table.c.id == staff.id,
+            table.c.failed_logins < MAX_FAILED_LOGINS,
+            or_(table.c.locked_until.is_(None), table.c.locked_until <= now),
+        )
+        .values(failed_logins=table.c.failed_logins + 1)
+        .returning(table.c.failed_logins)
     ).scalar_one_or_none()
     if tries is None:
         return Attempt(Outcome.LOCKED, staff)
     step = _matching_step(box.unlock_text(staff.totp_secret), code, now.timestamp())
     # A code works once: it is used only if no later or equal step was used before (one statement, so two logins
     # with the same code at the same moment cannot both pass).
-    if step is not None and session.execute(
-            update(table).where(table.c.id == staff.id,
-                                or_(table.c.totp_last_step.is_(None), table.c.totp_last_step < step))
-            .values(totp_last_step=step, failed_logins=0, locked_until=None, last_login_at=now)).rowcount:
+    if (
+        step is not None
+        and session.execute(
+            update(table)
+            .where(table.c.id == staff.id, or_(table.c.totp_last_step.is_(None), table.c.totp_last_step < step))
+            .values(totp_last_step=step, failed_logins=0, locked_until=None, last_login_at=now)
+        ).rowcount
+    ):
         return Attempt(Outcome.OK, staff)
     if tries >= MAX_FAILED_LOGINS:  # this wrong code was the fifth in a row: lock the account from now on
-        session.execute(update(table).where(table.c.id == staff.id)
-                        .values(failed_logins=0, locked_until=now + LOCKED_FOR))
+        session.execute(
+            update(table).where(table.c.id == staff.id).values(failed_logins=0, locked_until=now + LOCKED_FOR)
+        )
         return Attempt(Outcome.WRONG, staff, now + LOCKED_FOR)
     return Attempt(Outcome.WRONG, staff)

@@ -14,16 +14,31 @@ from sqlalchemy.orm import Session
 from core.data.models import AuditEntry, StaffMember
 
 
-def record(session: Session, actor: StaffMember | str, action: str, *, campaign: str | None = None,
-           detail: str | None = None, ip_hash: str | None = None) -> None:
+def record(
+    session: Session,
+    actor: StaffMember | str,
+    action: str,
+    *,
+    campaign: str | None = None,
+    detail: str | None = None,
+    ip_hash: str | None = None,
+) -> None:
     """Add an audit entry to ``session`` (the caller commits). ``actor`` is the staff member, or a text such as
     :func:`cli_actor` or the address a failed login was tried with."""
     if isinstance(actor, StaffMember):
         name, staff_id = actor.email, actor.id
     else:
         name, staff_id = actor, None
-    session.add(AuditEntry(actor=name[:300], staff_id=staff_id, action=action, campaign=campaign,
-                           detail=detail[:400] if detail else None, ip_hash=ip_hash))
+    session.add(
+        AuditEntry(
+            actor=name[:300],
+            staff_id=staff_id,
+            action=action,
+            campaign=campaign,
+            detail=detail[:400] if detail else None,
+            ip_hash=ip_hash,
+        )
+    )
 
 
 def cli_actor() -> str:

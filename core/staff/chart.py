@@ -36,21 +36,29 @@ def sign_ups_per_day(days: Sequence[Day], title: str) -> Markup:
     def y(value: int) -> float:
         return TOP + inner_h - inner_h * value / top
 
-    parts = [f'<svg class="chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
-             f'aria-labelledby="chart-title"><title id="chart-title">{escape(title)}</title>']
+    parts = [
+        f'<svg class="chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
+        f'aria-labelledby="chart-title"><title id="chart-title">{escape(title)}</title>'
+    ]
     for tick in (0, top // 2, top) if top > 1 else (0, top):
-        parts.append(f'<line class="grid" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y(tick):.1f}" y2="{y(tick):.1f}"/>'
-                     f'<text class="axis" x="{LEFT - 6}" y="{y(tick) + 4:.1f}" text-anchor="end">{tick}</text>')
+        parts.append(
+            f'<line class="grid" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y(tick):.1f}" y2="{y(tick):.1f}"/>'
+            f'<text class="axis" x="{LEFT - 6}" y="{y(tick) + 4:.1f}" text-anchor="end">{tick}</text>'
+        )
     label_every = max(1, round(len(days) / 8))
     for n, day in enumerate(days):
         x = LEFT + n * slot + slot * 0.1
         label = f"{day.day.isoformat()}: {day.started} started, {day.signed} signed"
         for kind, value, left in (("started", day.started, x), ("signed", day.signed, x + bar)):
             if value:
-                parts.append(f'<rect class="{kind}" x="{left:.1f}" y="{y(value):.1f}" width="{bar:.1f}" '
-                             f'height="{y(0) - y(value):.1f}"><title>{label}</title></rect>')
+                parts.append(
+                    f'<rect class="{kind}" x="{left:.1f}" y="{y(value):.1f}" width="{bar:.1f}" '
+                    f'height="{y(0) - y(value):.1f}"><title>{label}</title></rect>'
+                )
         if n % label_every == 0 or n == len(days) - 1:
-            parts.append(f'<text class="axis" x="{x + bar:.1f}" y="{HEIGHT - 8}" text-anchor="middle">'
-                         f'{day.day.day}/{day.day.month}</text>')
+            parts.append(
+                f'<text class="axis" x="{x + bar:.1f}" y="{HEIGHT - 8}" text-anchor="middle">'
+                f"{day.day.day}/{day.day.month}</text>"
+            )
     parts.append("</svg>")
     return Markup("".join(parts))  # noqa: S704 - built here from numbers and the escaped title only

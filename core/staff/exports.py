@@ -60,16 +60,18 @@ def _counting(progress: Callable[[int], None]) -> Callable[[int], None]:
     return step
 
 
-def _participants_csv(loaded: LoadedCampaign, keys: OpeningKeys, path: Path, progress: Callable[[int], None]
-                      ) -> Written:
+def _participants_csv(
+    loaded: LoadedCampaign, keys: OpeningKeys, path: Path, progress: Callable[[int], None]
+) -> Written:
     from core.cli.export import write_participants_csv
 
     with path.open("w", encoding="utf-8", newline="") as out:
         return Written(write_participants_csv(loaded.slug, keys, out, progress=_counting(progress)))
 
 
-def _evidence_package(loaded: LoadedCampaign, keys: OpeningKeys, path: Path, progress: Callable[[int], None]
-                      ) -> Written:
+def _evidence_package(
+    loaded: LoadedCampaign, keys: OpeningKeys, path: Path, progress: Callable[[int], None]
+) -> Written:
     from core.exports.evidence import write_evidence_package
 
     summary = write_evidence_package(loaded, keys, path, progress=_counting(progress), overwrite=True)
@@ -89,17 +91,28 @@ def folder(app: Flask) -> Path:
     return path
 
 
-def start(app: Flask, session: Session, staff: StaffMember, loaded: LoadedCampaign, kind: str,
-          keys: OpeningKeys) -> StaffExport:
+def start(
+    app: Flask, session: Session, staff: StaffMember, loaded: LoadedCampaign, kind: str, keys: OpeningKeys
+) -> StaffExport:
     """Record a new export and start it in the background; the caller has checked ``kind``."""
-    total = session.scalar(select(func.count()).select_from(Signup)
-                           .where(Signup.campaign == loaded.slug, participant())) or 0
-    export = StaffExport(token=secrets.token_urlsafe(32), staff_id=staff.id, campaign=loaded.slug, kind=kind,
-                         status="running", total=total, done=0)
+    total = (
+        session.scalar(select(func.count()).select_from(Signup).where(Signup.campaign == loaded.slug, participant()))
+        or 0
+    )
+    export = StaffExport(
+        token=secrets.token_urlsafe(32),
+        staff_id=staff.id,
+        campaign=loaded.slug,
+        kind=kind,
+        status="running",
+        total=total,
+        done=0,
+    )
     session.add(export)
     session.commit()
-    thread = threading.Thread(target=_run, args=(app, export.id, loaded, kind, keys), name=f"export-{export.id}",
-                              daemon=True)
+    thread = threading.Thread(
+        target=_run, args=(app, export.id, loaded, kind, keys), name=f"export-{export.id}", daemon=True
+    )
     thread.start()
     return export
 
@@ -111,8 +124,9 @@ def _run(app: Flask, export_id: int, loaded: LoadedCampaign, kind: str, keys: Op
 
     def progress(done: int) -> None:
         with database.sessions() as session, session.begin():
-            session.execute(update(StaffExport).where(StaffExport.id == export_id)
-                            .values(done=done, heartbeat_at=utcnow()))
+            session.execute(
+                update(StaffExport).where(StaffExport.id == export_id).values(done=done, heartbeat_at=utcnow())
+            )
 
     try:
         with app.app_context():
@@ -121,8 +135,13 @@ def _run(app: Flask, export_id: int, loaded: LoadedCampaign, kind: str, keys: Op
             written = KINDS[kind].write(loaded, keys, partial, progress)
         digest = _sha256(partial)
         partial.rename(target)
-        values = {"status": "done", "done": written.rows, "file_name": target.name, "sha256": digest,
-                  "error": written.warning}
+        values = {
+            "status": "done",
+            "done": written.rows,
+            "file_name": target.name,
+            "sha256": digest,
+            "error": written.warning,
+        }
     except SealingError as exc:
         values = {"status": "failed", "error": f"{exc}: give every private key the data was sealed to"}
     except Exception as exc:  # the export failed; the console says so and the traceback goes to the log
@@ -131,8 +150,11 @@ def _run(app: Flask, export_id: int, loaded: LoadedCampaign, kind: str, keys: Op
     if values["status"] != "done":
         partial.unlink(missing_ok=True)
     with database.sessions() as session, session.begin():
-        session.execute(update(StaffExport).where(StaffExport.id == export_id)
-                        .values(finished_at=utcnow(), heartbeat_at=utcnow(), **values))
+        session.execute(
+            update(StaffExport)
+            .where(StaffExport.id == export_id)
+            .values(finished_at=utcnow(), heartbeat_at=utcnow(), **values)
+        )
 
 
 def _sha256(path: Path) -> str:
@@ -157,15 +179,18 @@ def remove_expired(app: Flask, session: Session, now: dt.datetime | None = None)
     now = now or utcnow()
     removed = 0
     exports_folder = folder(app)
-    for export in session.scalars(select(StaffExport).where(
-            StaffExport.status == "done", StaffExport.removed_at.is_(None),
-            StaffExport.finished_at < now - KEPT_FOR)):
+    for export in session.scalars(
+        select(StaffExport).where(
+            StaffExport.status == "done", StaffExport.removed_at.is_(None), StaffExport.finished_at < now - KEPT_FOR
+        )
+    ):
         if export.file_name:
             (exports_folder / export.file_name).unlink(missing_ok=True)
         export.removed_at = now
         removed += 1
-    for export in session.scalars(select(StaffExport).where(
-            StaffExport.status == "running", StaffExport.heartbeat_at < now - STALLED_AFTER)):
+    for export in session.scalars(
+        select(StaffExport).where(StaffExport.status == "running", StaffExport.heartbeat_at < now - STALLED_AFTER)
+    ):
         export.status, export.finished_at = "failed", now
         export.error = "stopped without finishing (the server was restarted?); start it again"
         for stale in exports_folder.glob(f"{export.id}-*.part"):

@@ -86,15 +86,20 @@ def funnels(session: Session, now: dt.datetime | None = None, campaign: str | No
     """The funnel of every campaign that has sign-ups (or only of ``campaign``), in one query."""
     today_starts = local_midnight(today_local(now))
     rows = session.execute(
-        select(Signup.campaign, func.count(), func.count(Signup.verified_at),
-               func.sum(case((Signup.stage == Stage.SIGNED.value, 1), else_=0)),
-               func.sum(case(((Signup.stage == Stage.SIGNED.value) & Signup.payment_required.is_(True), 1),
-                             else_=0)),
-               func.count(Signup.paid_at),
-               func.sum(case((participant(), 1), else_=0)),
-               func.count(Signup.withdrawn_at), func.count(Signup.erased_at),
-               func.sum(case((Signup.created_at >= today_starts, 1), else_=0)))
-        .where(*([Signup.campaign == campaign] if campaign else [])).group_by(Signup.campaign)
+        select(
+            Signup.campaign,
+            func.count(),
+            func.count(Signup.verified_at),
+            func.sum(case((Signup.stage == Stage.SIGNED.value, 1), else_=0)),
+            func.sum(case(((Signup.stage == Stage.SIGNED.value) & Signup.payment_required.is_(True), 1), else_=0)),
+            func.count(Signup.paid_at),
+            func.sum(case((participant(), 1), else_=0)),
+            func.count(Signup.withdrawn_at),
+            func.count(Signup.erased_at),
+            func.sum(case((Signup.created_at >= today_starts, 1), else_=0)),
+        )
+        .where(*([Signup.campaign == campaign] if campaign else []))
+        .group_by(Signup.campaign)
     ).all()
     return {campaign: Funnel(*(int(value or 0) for value in values)) for campaign, *values in rows}
 
@@ -127,27 +132,48 @@ def per_day(session: Session, campaign: str | None, days: int, now: dt.datetime 
     return [Day(day, started[day], signed[day]) for day in (first + dt.timedelta(n) for n in range(days))]
 
 
-def campaign_figures(session: Session, campaign: str, days: int = 60, now: dt.datetime | None = None,
-                     failed_shown: int = 20) -> CampaignFigures:
+def campaign_figures(
+    session: Session, campaign: str, days: int = 60, now: dt.datetime | None = None, failed_shown: int = 20
+) -> CampaignFigures:
     funnel = funnels(session, now, campaign).get(campaign, Funnel())
-    fee_options = [(option or "none (the fee model offers no choice)", n) for option, n in session.execute(
-        select(Signup.fee_option, func.count())
-        .where(Signup.campaign == campaign, Signup.stage == Stage.SIGNED.value, Signup.withdrawn_at.is_(None))
-        .group_by(Signup.fee_option).order_by(func.count().desc()))]
-    payments = [PaymentLine(state, n, int(amount or 0)) for state, n, amount in session.execute(
-        select(Payment.state, func.count(), func.sum(Payment.amount_cents))
-        .where(Payment.campaign == campaign).group_by(Payment.state).order_by(Payment.state))]
+    fee_options = [
+        (option or "none (the fee model offers no choice)", n)
+        for option, n in session.execute(
+            select(Signup.fee_option, func.count())
+            .where(Signup.campaign == campaign, Signup.stage == Stage.SIGNED.value, Signup.withdrawn_at.is_(None))
+            .group_by(Signup.fee_option)
+            .order_by(func.count().desc())
+        )
+    ]
+    payments = [
+        PaymentLine(state, n, int(amount or 0))
+        for state, n, amount in session.execute(
+            select(Payment.state, func.count(), func.sum(Payment.amount_cents))
+            .where(Payment.campaign == campaign)
+            .group_by(Payment.state)
+            .order_by(Payment.state)
+        )
+    ]
     failed = Job.campaign == campaign, Job.status == JobStatus.FAILED.value
     by_kind = dict(session.execute(select(Job.kind, func.count()).where(*failed).group_by(Job.kind)).all())
-    jobs = session.scalars(select(Job).where(*failed).order_by(Job.finished_at.desc(), Job.id.desc())
-                           .limit(failed_shown)).all()
-    first, last = session.execute(select(func.min(Signup.created_at), func.max(Signup.created_at))
-                                  .where(Signup.campaign == campaign)).one()
+    jobs = session.scalars(
+        select(Job).where(*failed).order_by(Job.finished_at.desc(), Job.id.desc()).limit(failed_shown)
+    ).all()
+    first, last = session.execute(
+        select(func.min(Signup.created_at), func.max(Signup.created_at)).where(Signup.campaign == campaign)
+    ).one()
     return CampaignFigures(
-        funnel=funnel, days=per_day(session, campaign, days, now), fee_options=fee_options, payments=payments,
-        failed_jobs=[FailedJob(job.id, job.kind, job.finished_at, job.attempts, job.last_error or "",
-                               _reference(job)) for job in jobs],
-        failed_by_kind=by_kind, first_signup=first, last_signup=last,
+        funnel=funnel,
+        days=per_day(session, campaign, days, now),
+        fee_options=fee_options,
+        payments=payments,
+        failed_jobs=[
+            FailedJob(job.id, job.kind, job.finished_at, job.attempts, job.last_error or "", _reference(job))
+            for job in jobs
+        ],
+        failed_by_kind=by_kind,
+        first_signup=first,
+        last_signup=last,
     )
 
 

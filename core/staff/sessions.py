@@ -20,13 +20,17 @@ def start(session: Session, staff: StaffMember, lasts: dt.timedelta, now: dt.dat
     """A new session for ``staff``; returns the token for the cookie."""
     now = now or utcnow()
     token = secrets.token_urlsafe(32)
-    session.add(StaffSession(token_hash=sha256_hex(token), staff_id=staff.id, created_at=now, last_seen_at=now,
-                             ends_at=now + lasts))
+    session.add(
+        StaffSession(
+            token_hash=sha256_hex(token), staff_id=staff.id, created_at=now, last_seen_at=now, ends_at=now + lasts
+        )
+    )
     return token
 
 
-def resume(session: Session, token: str | None, idle: dt.timedelta,
-           now: dt.datetime | None = None) -> StaffMember | None:
+def resume(
+    session: Session, token: str | None, idle: dt.timedelta, now: dt.datetime | None = None
+) -> StaffMember | None:
     """The staff member of a live session, marking it used now; None (and the session deleted) when it ended."""
     if not token:
         return None

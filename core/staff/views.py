@@ -51,10 +51,11 @@ CHART_DAYS = 60
 class LoginForm(FlaskForm):
     email = EmailField("E-mail address", validators=[DataRequired("Give your e-mail address."), Length(max=254)])
     password = PasswordField("Password", validators=[DataRequired("Give your password."), Length(max=200)])
-    code = StringField("Code from your authenticator app",
-                       validators=[DataRequired("Give the 6-digit code your authenticator app shows now."),
-                                   Length(max=12)],
-                       render_kw={"inputmode": "numeric"})
+    code = StringField(
+        "Code from your authenticator app",
+        validators=[DataRequired("Give the 6-digit code your authenticator app shows now."), Length(max=12)],
+        render_kw={"inputmode": "numeric"},
+    )
 
 
 class LogoutForm(FlaskForm):
@@ -63,8 +64,9 @@ class LogoutForm(FlaskForm):
 
 class ExportForm(FlaskForm):
     kind = RadioField("What to export", default="evidence", validators=[DataRequired("Choose what to export.")])
-    private_keys = MultipleFileField("The foundation's private key file (more than one for data sealed before a "
-                                     "key rotation)")
+    private_keys = MultipleFileField(
+        "The foundation's private key file (more than one for data sealed before a key rotation)"
+    )
 
 
 MAX_KEY_FILE_BYTES = 4096
@@ -103,9 +105,14 @@ def init_app(app: Flask) -> None:
         staff = g.get("staff")
         shown = response.mimetype == "text/html" or response.headers.get("Content-Disposition")
         if staff is not None and shown and request.endpoint not in (None, "static"):
-            audit.record(db_session(), staff, g.get("audit_action", "view"), campaign=g.get("audit_campaign"),
-                         detail=g.get("audit_detail") or f"{request.method} {request.full_path.rstrip('?')}"[:400],
-                         ip_hash=_ip())
+            audit.record(
+                db_session(),
+                staff,
+                g.get("audit_action", "view"),
+                campaign=g.get("audit_campaign"),
+                detail=g.get("audit_detail") or f"{request.method} {request.full_path.rstrip('?')}"[:400],
+                ip_hash=_ip(),
+            )
             db_session().commit()
         response.headers.setdefault("Cache-Control", "no-store")
         return response
@@ -113,14 +120,18 @@ def init_app(app: Flask) -> None:
     def _database_away(error: Exception) -> tuple[str, int, dict[str, str]]:
         # As on the campaign sites (core.web.views.errors): a 503 that says to try again, never a 500; the log line
         # names the driver's error only.
-        app.logger.error("database unavailable on the staff console %s %s: %s", request.method, request.endpoint,
-                         describe(error))
+        app.logger.error(
+            "database unavailable on the staff console %s %s: %s", request.method, request.endpoint, describe(error)
+        )
         g.pop("staff", None)  # nothing to audit: the audit log is in the same database
         session = g.pop("db_session", None)
         if session is not None:
             session.close()
-        page = render_template("staff/message.html", title="The database is briefly unavailable",
-                               message="Nothing was changed. Try again in a minute.")
+        page = render_template(
+            "staff/message.html",
+            title="The database is briefly unavailable",
+            message="Nothing was changed. Try again in a minute.",
+        )
         return page, 503, {"Retry-After": str(RETRY_AFTER_SECONDS), "Cache-Control": "no-store"}
 
     for unavailable in UNAVAILABLE:
@@ -128,9 +139,11 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def _expired(error: CSRFError) -> tuple[str, int]:
-        return render_template("staff/message.html", title="This page expired",
-                               message="The form was open too long, or cookies are blocked. Open it again and "
-                                       "retry; nothing was changed."), 400
+        return render_template(
+            "staff/message.html",
+            title="This page expired",
+            message="The form was open too long, or cookies are blocked. Open it again and retry; nothing was changed.",
+        ), 400
 
     @app.context_processor
     def _context() -> dict[str, Any]:
@@ -181,8 +194,10 @@ def login() -> Any:
 
 # The one answer to every refused login, whatever the reason (unknown address, wrong password or code, locked,
 # blocked, disabled), so that it tells an attacker nothing; the audit log records the reason.
-REFUSED = ("The e-mail address, the password or the code is wrong (a code works once). After five failed attempts, "
-           "wait fifteen minutes before you try again, or ask an administrator to run: flask staff unlock EMAIL")
+REFUSED = (
+    "The e-mail address, the password or the code is wrong (a code works once). After five failed attempts, "
+    "wait fifteen minutes before you try again, or ask an administrator to run: flask staff unlock EMAIL"
+)
 
 
 def _attempt_login(form: LoginForm) -> tuple[str | None, int]:
@@ -191,8 +206,14 @@ def _attempt_login(form: LoginForm) -> tuple[str | None, int]:
     # Counted before anything is compared (an atomic count in the limit's storage), so at most five attempts per
     # account and network are ever checked in a row, whatever the concurrency.
     may_try = limits.hit("staff-login-account-network", key)
-    attempt = accounts.check_login(db, site().working_box, form.email.data or "", form.password.data or "",
-                                   form.code.data or "", blocked=not may_try)
+    attempt = accounts.check_login(
+        db,
+        site().working_box,
+        form.email.data or "",
+        form.password.data or "",
+        form.code.data or "",
+        blocked=not may_try,
+    )
     actor: StaffMember | str = attempt.staff or f"unknown:{accounts.normalise_login(form.email.data or '')[:250]}"
     if attempt.outcome is accounts.Outcome.OK:
         assert attempt.staff is not None
@@ -203,10 +224,16 @@ def _attempt_login(form: LoginForm) -> tuple[str | None, int]:
         audit.record(db, actor, "login", ip_hash=_ip())
         db.commit()
         return None, 200
-    action = {accounts.Outcome.LOCKED: "login-locked", accounts.Outcome.BLOCKED: "login-blocked",
-              accounts.Outcome.DISABLED: "login-disabled"}.get(attempt.outcome, "login-failed")
-    locked = f"fifth wrong code in a row: account locked until {attempt.locked_until:%Y-%m-%d %H:%M} UTC" \
-        if attempt.locked_until else None
+    action = {
+        accounts.Outcome.LOCKED: "login-locked",
+        accounts.Outcome.BLOCKED: "login-blocked",
+        accounts.Outcome.DISABLED: "login-disabled",
+    }.get(attempt.outcome, "login-failed")
+    locked = (
+        f"fifth wrong code in a row: account locked until {attempt.locked_until:%Y-%m-%d %H:%M} UTC"
+        if attempt.locked_until
+        else None
+    )
     audit.record(db, actor, action, detail=locked, ip_hash=_ip())
     db.commit()
     return REFUSED, 401
@@ -238,8 +265,12 @@ def public_counter(loaded: LoadedCampaign, participants: int) -> dict[str, Any] 
     if "counter" not in loaded.enabled_plugins:
         return None
     settings = loaded.settings_for("counter")
-    return {"baseline": settings.baseline, "since": settings.since,
-            "shown": settings.baseline + site().counters.participants(loaded.slug), "live": participants}
+    return {
+        "baseline": settings.baseline,
+        "since": settings.since,
+        "shown": settings.baseline + site().counters.participants(loaded.slug),
+        "live": participants,
+    }
 
 
 @bp.get("/")
@@ -250,8 +281,13 @@ def overview() -> str:
     rows = [(slug, loaded, funnels.get(slug, figures.Funnel())) for slug, loaded in sorted(campaigns.items())]
     unknown = sorted(set(funnels) - set(campaigns))  # sign-ups of a campaign whose file was removed
     days = figures.per_day(db, None, CHART_DAYS)
-    return render_template("staff/overview.html", rows=rows, unknown=[(slug, funnels[slug]) for slug in unknown],
-                           days=days, chart=chart.sign_ups_per_day(days, "Sign-ups per day, all campaigns"))
+    return render_template(
+        "staff/overview.html",
+        rows=rows,
+        unknown=[(slug, funnels[slug]) for slug in unknown],
+        days=days,
+        chart=chart.sign_ups_per_day(days, "Sign-ups per day, all campaigns"),
+    )
 
 
 @bp.get("/campaigns/<slug>")
@@ -262,13 +298,22 @@ def campaign(slug: str, form: ExportForm | None = None, export_error: str | None
     title = f"Sign-ups per day, {loaded.campaign.text(loaded.campaign.name, 'en')}"
     exports.remove_expired(current_app, db)
     db.commit()
-    recent = db.scalars(select(StaffExport).where(StaffExport.campaign == slug)
-                        .order_by(StaffExport.id.desc()).limit(10)).all()
-    return render_template("staff/campaign.html", loaded=loaded, c=loaded.campaign, figures=found,
-                           counter=public_counter(loaded, found.funnel.participants),
-                           chart=chart.sign_ups_per_day(found.days, title), statuses=PREVIEW_STATUSES,
-                           export_form=form or _export_form(), export_error=export_error, exports=recent,
-                           kinds=exports.KINDS)
+    recent = db.scalars(
+        select(StaffExport).where(StaffExport.campaign == slug).order_by(StaffExport.id.desc()).limit(10)
+    ).all()
+    return render_template(
+        "staff/campaign.html",
+        loaded=loaded,
+        c=loaded.campaign,
+        figures=found,
+        counter=public_counter(loaded, found.funnel.participants),
+        chart=chart.sign_ups_per_day(found.days, title),
+        statuses=PREVIEW_STATUSES,
+        export_form=form or _export_form(),
+        export_error=export_error,
+        exports=recent,
+        kinds=exports.KINDS,
+    )
 
 
 def _opening_keys(form: ExportForm) -> OpeningKeys:
@@ -285,8 +330,9 @@ def _opening_keys(form: ExportForm) -> OpeningKeys:
     keys = OpeningKeys.from_texts(texts)
     current = site().sealing_key.id
     if current not in keys.ids:
-        raise SealingError(f"none of these is the private key of key {current.hex()}, which this site seals "
-                           "personal data to")
+        raise SealingError(
+            f"none of these is the private key of key {current.hex()}, which this site seals personal data to"
+        )
     return keys
 
 
@@ -301,11 +347,16 @@ def start_export(slug: str) -> Any:
     except SealingError as exc:
         return campaign(slug, form, str(exc)), 400
     db = db_session()
-    export = exports.start(current_app._get_current_object(), db, g.staff, loaded,  # type: ignore[attr-defined]
-                           form.kind.data, keys)
+    export = exports.start(
+        current_app._get_current_object(),
+        db,
+        g.staff,
+        loaded,  # type: ignore[attr-defined]
+        form.kind.data,
+        keys,
+    )
     g.audit_action = "export-start"
-    audit.record(db, g.staff, "export-start", campaign=slug, detail=f"{export.kind} export {export.id}",
-                 ip_hash=_ip())
+    audit.record(db, g.staff, "export-start", campaign=slug, detail=f"{export.kind} export {export.id}", ip_hash=_ip())
     db.commit()
     return redirect(url_for("staff.export", token=export.token))
 
@@ -324,9 +375,13 @@ def export(token: str) -> str:
     exports.remove_expired(current_app, db_session())
     db_session().commit()
     found = _own_export(token)
-    return render_template("staff/export.html", export=found, kind=exports.KINDS[found.kind],
-                           available=exports.path_of(current_app, found) is not None,
-                           kept_until=found.finished_at + exports.KEPT_FOR if found.finished_at else None)
+    return render_template(
+        "staff/export.html",
+        export=found,
+        kind=exports.KINDS[found.kind],
+        available=exports.path_of(current_app, found) is not None,
+        kept_until=found.finished_at + exports.KEPT_FOR if found.finished_at else None,
+    )
 
 
 @bp.get("/exports/<token>/download")
@@ -339,8 +394,13 @@ def download_export(token: str) -> Response:
     g.audit_detail = f"{found.kind} export {found.id}: {found.done} participant(s), sha256 {found.sha256}"
     kind = exports.KINDS[found.kind]
     day = (found.finished_at or found.created_at).astimezone(figures.ZONE).date().isoformat()
-    return send_file(path, mimetype=kind.mimetype, as_attachment=True,
-                     download_name=f"{found.campaign}-{found.kind}-{day}{kind.suffix}", max_age=0)
+    return send_file(
+        path,
+        mimetype=kind.mimetype,
+        as_attachment=True,
+        download_name=f"{found.campaign}-{found.kind}-{day}{kind.suffix}",
+        max_age=0,
+    )
 
 
 @bp.get("/audit")
@@ -365,17 +425,25 @@ def preview(slug: str, status: str, rest: str) -> Response:
         abort(404)
     g.audit_action = "preview"
     # As a new visitor sees it: without the staff cookie, and setting none on the admin host.
-    environ = {key: value for key, value in request.environ.items()
-               if not key.startswith("werkzeug.") and key != "HTTP_COOKIE"}
-    environ.update({
-        "SCRIPT_NAME": f"{request.script_root}/preview/{slug}/{status}", "PATH_INFO": f"/{rest}",
-        ENVIRON_CAMPAIGN: slug, ENVIRON_PREVIEW_STATUS: status, ENVIRON_DEV_HOST: False,
-    })
+    environ = {
+        key: value for key, value in request.environ.items() if not key.startswith("werkzeug.") and key != "HTTP_COOKIE"
+    }
+    environ.update(
+        {
+            "SCRIPT_NAME": f"{request.script_root}/preview/{slug}/{status}",
+            "PATH_INFO": f"/{rest}",
+            ENVIRON_CAMPAIGN: slug,
+            ENVIRON_PREVIEW_STATUS: status,
+            ENVIRON_DEV_HOST: False,
+        }
+    )
     campaign_app: Flask = current_app.extensions[CAMPAIGN_APP_EXTENSION]
-    body, status_line, headers = run_wsgi_app(lambda e, s: Flask.wsgi_app(campaign_app, e, s), environ,
-                                              buffered=True)
-    return Response(body, status=status_line,
-                    headers=[(name, value) for name, value in headers.items() if name.lower() != "set-cookie"])
+    body, status_line, headers = run_wsgi_app(lambda e, s: Flask.wsgi_app(campaign_app, e, s), environ, buffered=True)
+    return Response(
+        body,
+        status=status_line,
+        headers=[(name, value) for name, value in headers.items() if name.lower() != "set-cookie"],
+    )
 
 
 @bp.app_template_filter("when")
@@ -388,5 +456,3 @@ def when_filter(value: dt.datetime | None) -> str:
 @bp.app_template_filter("euros")
 def euros_filter(cents: int) -> str:
     return f"€ {cents / 100:,.2f}"
-
-

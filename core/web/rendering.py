@@ -108,12 +108,22 @@ def sister_url(ctx: Context, sister: SisterLink) -> str:
 
 def init_app(app: Flask) -> None:
     app.jinja_env.filters.update(
-        t=text_filter, md=markdown_filter, mdi=inline_markdown_filter, money=money_filter, date=date_filter,
+        t=text_filter,
+        md=markdown_filter,
+        mdi=inline_markdown_filter,
+        money=money_filter,
+        date=date_filter,
         number=number_filter,
     )
     app.jinja_env.globals.update(
-        tpl=tpl, asset_url=asset_url, language_url=language_url, language_name=language_name, signup_url=signup_url,
-        sister_url=sister_url, campaign_url=campaign_url, page_sections=page_sections,
+        tpl=tpl,
+        asset_url=asset_url,
+        language_url=language_url,
+        language_name=language_name,
+        signup_url=signup_url,
+        sister_url=sister_url,
+        campaign_url=campaign_url,
+        page_sections=page_sections,
     )
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
@@ -154,8 +164,15 @@ def render_page(template: str, status: int = 200, cache: bool = True, **extra: A
     """Render ``template`` through the campaign's chain; identical requests within a few seconds reuse it."""
     services = site()
     environ = request.environ
-    key = (environ.get("HTTP_HOST"), environ.get("SCRIPT_NAME"), environ.get("PATH_INFO"), environ.get(
-        "wsgi.url_scheme"), g.lang, services.registry.snapshot.generation, template)
+    key = (
+        environ.get("HTTP_HOST"),
+        environ.get("SCRIPT_NAME"),
+        environ.get("PATH_INFO"),
+        environ.get("wsgi.url_scheme"),
+        g.lang,
+        services.registry.snapshot.generation,
+        template,
+    )
     body = services.page_cache.get(key) if cache else None
     if body is None:
         html = render_template(f"campaign:{current_campaign().slug}/{template}", **page_context(), **extra)

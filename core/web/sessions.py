@@ -39,5 +39,9 @@ class CampaignSessionInterface(SecureCookieSessionInterface):
         if not app.secret_key:
             return None
         slug = request.environ.get(ENVIRON_CAMPAIGN) or "-"
-        return signing_serializer(app.secret_key, f"{self.salt}:{slug}",  # type: ignore[arg-type]
-                                  serializer=self.serializer, key_derivation=self.key_derivation)
+        return signing_serializer(
+            app.secret_key,
+            f"{self.salt}:{slug}",  # type: ignore[arg-type]
+            serializer=self.serializer,
+            key_derivation=self.key_derivation,
+        )

@@ -28,13 +28,13 @@ class ChainLoader(BaseLoader):
     def _folders(self, template: str) -> tuple[list[Path], str, bool]:
         """(folders to search, the template's own name, whether the answer depends on campaign config)."""
         if template.startswith("campaign:"):
-            slug, _, name = template[len("campaign:"):].partition("/")
+            slug, _, name = template[len("campaign:") :].partition("/")
             loaded = self.registry.snapshot.campaigns.get(slug)
             if loaded is None:
                 raise TemplateNotFound(template)
             return self.themes.chain("templates", loaded.campaign.theme, slug), name, True
         if template.startswith("theme:"):
-            theme, _, name = template[len("theme:"):].partition("/")
+            theme, _, name = template[len("theme:") :].partition("/")
             return self.themes.chain("templates", theme), name, False
         name = template.removeprefix("default:")
         return self.themes.chain("templates", DEFAULT_THEME), name, False

@@ -186,8 +186,9 @@ class TenancyMiddleware:
             own = RequestHost.parse(environ.get(ENVIRON_PROXY_FIX_ORIGINAL, environ).get("HTTP_HOST") or "", scheme)
             if own.host == self.admin_host and (development or not own.port):
                 if not (own.tidy or development):
-                    return _redirect(f"{scheme}://{own}{_quote_path(path)}" + (f"?{query}" if query else ""),
-                                     start_response)
+                    return _redirect(
+                        f"{scheme}://{own}{_quote_path(path)}" + (f"?{query}" if query else ""), start_response
+                    )
                 environ["HTTP_HOST"] = str(own)  # the console never sees a forwarded host
                 return self.staff_app(environ, start_response)
         seen = RequestHost.parse(environ.get("HTTP_HOST") or environ.get("SERVER_NAME", ""), scheme)
@@ -202,18 +203,20 @@ class TenancyMiddleware:
         if match is None:
             return self.app(environ, start_response)
         environ["HTTP_HOST"] = str(seen)
-        suffix = _quote_path(path[len(match.prefix):]) + (f"?{query}" if query else "")
+        suffix = _quote_path(path[len(match.prefix) :]) + (f"?{query}" if query else "")
         target = match.redirect_to
         if target is None and not (seen.tidy or match.dev_host):  # e.g. TikTokClaim.ORG. -> tiktokclaim.org
             target = self.index().canonical[match.slug]
         if target is not None:
             return _redirect(f"{scheme}://{target}{suffix or '/'}", start_response)
         if match.prefix and path == match.prefix:
-            return _redirect(f"{_quote_path(environ.get('SCRIPT_NAME', '') + path)}/" +
-                             (f"?{query}" if query else ""), start_response)
+            return _redirect(
+                f"{_quote_path(environ.get('SCRIPT_NAME', '') + path)}/" + (f"?{query}" if query else ""),
+                start_response,
+            )
         if match.prefix:
             environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + match.prefix
-            environ["PATH_INFO"] = path[len(match.prefix):]
+            environ["PATH_INFO"] = path[len(match.prefix) :]
         return self.app(environ, start_response)
 
 
@@ -249,5 +252,3 @@ def campaign_url(
         values["lang"] = language
     adapter = current_app.url_map.bind(host, script_name=prefix or "/", url_scheme=scheme)
     return adapter.build(endpoint, values, force_external=True)
-
-

@@ -1,7 +1,7 @@
 """Fee model ``free``: taking part costs nothing (e.g. the collective data request), and the mandate says so::
 
-    plugins:
-      free:
+plugins:
+  free:
 """
 
 from __future__ import annotations

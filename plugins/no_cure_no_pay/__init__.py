@@ -25,10 +25,16 @@ class NoCureNoPaySettings(FeeModelSettings, SuccessFee):
 def success_fee_options(fee: SuccessFee, language: str) -> list[FeeOption]:
     """The two choices, worded for the signing page (shared with the ``subscription`` model)."""
     return [
-        FeeOption("flat", _("%(amount)s if we win", amount=money(fee.flat, language)),
-                  _("A fixed fee out of your compensation, only if the claim succeeds.")),
-        FeeOption("share", _("%(share)s of the compensation if we win", share=percent(fee.share, language)),
-                  _("A share of what you receive, only if the claim succeeds.")),
+        FeeOption(
+            "flat",
+            _("%(amount)s if we win", amount=money(fee.flat, language)),
+            _("A fixed fee out of your compensation, only if the claim succeeds."),
+        ),
+        FeeOption(
+            "share",
+            _("%(share)s of the compensation if we win", share=percent(fee.share, language)),
+            _("A share of what you receive, only if the claim succeeds."),
+        ),
     ]
 
 
@@ -59,6 +65,3 @@ def claimsite_settings_schema() -> type[BaseModel]:
 @hookimpl
 def claimsite_fee_model(campaign: LoadedCampaign) -> FeeModel:
     return NoCureNoPay(campaign.settings_for(NAME))
-
-
-

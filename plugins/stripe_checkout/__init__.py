@@ -41,15 +41,43 @@ log = logging.getLogger(__name__)
 
 ENV_PREFIX = "CLAIMSITE_STRIPE_"
 STRIPE_MINIMUM_OPEN = dt.timedelta(minutes=30)  # the shortest time to expiry Stripe accepts for a new session
-HANDLED_EVENTS = frozenset({
-    "checkout.session.completed",
-    "checkout.session.async_payment_succeeded",
-    "checkout.session.async_payment_failed",
-    "checkout.session.expired",
-})
+HANDLED_EVENTS = frozenset(
+    {
+        "checkout.session.completed",
+        "checkout.session.async_payment_succeeded",
+        "checkout.session.async_payment_failed",
+        "checkout.session.expired",
+    }
+)
 # Stripe Checkout's own languages (a subset); anything else lets Stripe pick from the browser.
-CHECKOUT_LOCALES = frozenset({"bg", "cs", "da", "de", "el", "en", "es", "et", "fi", "fr", "hr", "hu", "it", "lt",
-                              "lv", "mt", "nb", "nl", "pl", "pt", "ro", "sk", "sl", "sv"})
+CHECKOUT_LOCALES = frozenset(
+    {
+        "bg",
+        "cs",
+        "da",
+        "de",
+        "el",
+        "en",
+        "es",
+        "et",
+        "fi",
+        "fr",
+        "hr",
+        "hu",
+        "it",
+        "lt",
+        "lv",
+        "mt",
+        "nb",
+        "nl",
+        "pl",
+        "pt",
+        "ro",
+        "sk",
+        "sl",
+        "sv",
+    }
+)
 
 
 class StripeKeys(NamedTuple):
@@ -67,8 +95,7 @@ def state_of(session: Any, event_type: str) -> PaymentState | None:
     if session.status == "complete" and session.payment_status in ("paid", "no_payment_required"):
         return PaymentState.PAID
     if session.status == "complete":  # a delayed method (e.g. SEPA debit): the money is not there yet
-        return PaymentState.FAILED if event_type == "checkout.session.async_payment_failed" else \
-            PaymentState.PROCESSING
+        return PaymentState.FAILED if event_type == "checkout.session.async_payment_failed" else PaymentState.PROCESSING
     if session.status == "expired":
         return PaymentState.EXPIRED
     return None
@@ -105,11 +132,17 @@ class StripeSettings(BaseModel):
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> StripeSettings:
         try:
-            return cls.model_validate({name.removeprefix(ENV_PREFIX).lower(): value for name, value in environ.items()
-                                       if name.startswith(ENV_PREFIX) and value})
+            return cls.model_validate(
+                {
+                    name.removeprefix(ENV_PREFIX).lower(): value
+                    for name, value in environ.items()
+                    if name.startswith(ENV_PREFIX) and value
+                }
+            )
         except ValidationError as exc:
-            problems = "; ".join(f"{ENV_PREFIX}{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}"
-                                 for e in exc.errors())
+            problems = "; ".join(
+                f"{ENV_PREFIX}{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors()
+            )
             raise SettingsError(f"Stripe settings: {problems}") from None
 
 
@@ -128,10 +161,14 @@ class StripeCheckout(PaymentProvider):
 
     def keys_for(self, slug: str) -> StripeKeys | None:
         """The campaign's own keys if both are set, else the global ones if both are set, else None."""
-        own = (self.environ.get(f"{ENV_PREFIX}SECRET_KEY_{env_suffix(slug)}"),
-               self.environ.get(f"{ENV_PREFIX}WEBHOOK_SECRET_{env_suffix(slug)}"))
-        shared = (self.settings.secret_key and self.settings.secret_key.get_secret_value(),
-                  self.settings.webhook_secret and self.settings.webhook_secret.get_secret_value())
+        own = (
+            self.environ.get(f"{ENV_PREFIX}SECRET_KEY_{env_suffix(slug)}"),
+            self.environ.get(f"{ENV_PREFIX}WEBHOOK_SECRET_{env_suffix(slug)}"),
+        )
+        shared = (
+            self.settings.secret_key and self.settings.secret_key.get_secret_value(),
+            self.settings.webhook_secret and self.settings.webhook_secret.get_secret_value(),
+        )
         for secret_key, webhook_secret in (own, shared):
             if secret_key and webhook_secret:
                 return StripeKeys(secret_key, webhook_secret)
@@ -141,8 +178,11 @@ class StripeCheckout(PaymentProvider):
         with self._lock:
             client = self._clients.get(keys.secret_key)
             if client is None:
-                client = stripe.StripeClient(keys.secret_key, max_network_retries=2,
-                                             base_addresses={"api": self.api_base} if self.api_base else {})
+                client = stripe.StripeClient(
+                    keys.secret_key,
+                    max_network_retries=2,
+                    base_addresses={"api": self.api_base} if self.api_base else {},
+                )
                 self._clients[keys.secret_key] = client
             return client
 
@@ -157,17 +197,27 @@ class StripeCheckout(PaymentProvider):
         keys = self.keys_for(checkout.campaign.slug)
         if keys is None:
             raise PaymentProviderError("no Stripe keys for this campaign")
-        metadata = {"signup_id": str(checkout.signup_id), "payment_id": str(checkout.payment_id),
-                    "campaign": checkout.campaign.slug}
+        metadata = {
+            "signup_id": str(checkout.signup_id),
+            "payment_id": str(checkout.payment_id),
+            "campaign": checkout.campaign.slug,
+        }
         # From the attempt's time, not now: a retry under the same idempotency key must ask exactly the same (Stripe
         # refuses the key with other parameters), and Stripe wants at least 30 minutes left when it creates the
         # session, which a retry within core.money.payments.UNANSWERED_REUSED_FOR still has.
         expires_at = checkout.opened_at + max(self.checkout_lifetime, STRIPE_MINIMUM_OPEN + UNANSWERED_REUSED_FOR)
         params: dict[str, Any] = {
             "mode": "payment",
-            "line_items": [{"quantity": 1, "price_data": {
-                "currency": checkout.currency.lower(), "unit_amount": checkout.amount_cents,
-                "product_data": {"name": checkout.description}}}],
+            "line_items": [
+                {
+                    "quantity": 1,
+                    "price_data": {
+                        "currency": checkout.currency.lower(),
+                        "unit_amount": checkout.amount_cents,
+                        "product_data": {"name": checkout.description},
+                    },
+                }
+            ],
             "locale": checkout.language if checkout.language in CHECKOUT_LOCALES else "auto",
             "success_url": checkout.success_url,
             "cancel_url": checkout.cancel_url,
@@ -179,13 +229,18 @@ class StripeCheckout(PaymentProvider):
         try:
             session = self.client(keys).v1.checkout.sessions.create(
                 params=params,  # type: ignore[arg-type]
-                options={"idempotency_key": checkout.idempotency_key})
+                options={"idempotency_key": checkout.idempotency_key},
+            )
         except stripe.StripeError as exc:
-            log.warning("Stripe refused or did not answer a checkout for payment %s: %s", checkout.payment_id,
-                        type(exc).__name__)
+            log.warning(
+                "Stripe refused or did not answer a checkout for payment %s: %s",
+                checkout.payment_id,
+                type(exc).__name__,
+            )
             raise PaymentProviderError(type(exc).__name__) from exc
-        return Checkout(ref=session.id, url=session.url or "",
-                        expires_at=dt.datetime.fromtimestamp(session.expires_at, dt.UTC))
+        return Checkout(
+            ref=session.id, url=session.url or "", expires_at=dt.datetime.fromtimestamp(session.expires_at, dt.UTC)
+        )
 
     def handle_webhook(self, campaign: LoadedCampaign, request: Request) -> Response:
         keys = self.keys_for(campaign.slug)
@@ -196,8 +251,9 @@ class StripeCheckout(PaymentProvider):
             log.warning("a Stripe webhook for %s was signed with a time in the future", campaign.slug)
             return _answer(400, "bad signature")
         try:
-            event = stripe.Webhook.construct_event(payload, request.headers.get("Stripe-Signature"),
-                                                   keys.webhook_secret)
+            event = stripe.Webhook.construct_event(
+                payload, request.headers.get("Stripe-Signature"), keys.webhook_secret
+            )
         except ValueError:
             return _answer(400, "not a Stripe event")
         except stripe.SignatureVerificationError:

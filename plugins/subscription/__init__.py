@@ -53,14 +53,18 @@ class Subscription(FeeModel):
         fee = self.settings.success_fee
         if fee is None and option is not None:
             raise ValueError("this campaign offers no fee options")
-        return FeeTerms(model=NAME, one_time_cents=cents(self.settings.amount),
-                        success_fee=success_fee_terms(fee, option) if fee else None)
+        return FeeTerms(
+            model=NAME,
+            one_time_cents=cents(self.settings.amount),
+            success_fee=success_fee_terms(fee, option) if fee else None,
+        )
 
     def payment_due(self, terms: FeeTerms, language: str) -> PaymentDue | None:
         if not terms.one_time_cents:
             return None
-        return PaymentDue(terms.one_time_cents, self.settings.description.get_text(language, self.default_language),
-                          terms.currency)
+        return PaymentDue(
+            terms.one_time_cents, self.settings.description.get_text(language, self.default_language), terms.currency
+        )
 
 
 @hookimpl

@@ -48,11 +48,13 @@ class TestPayments(PaymentProvider):
     def prepare(self, checkout: CheckoutRequest) -> Checkout:
         from core.web.tenancy import campaign_url
 
-        token = _serializer().dumps([checkout.campaign.slug, checkout.payment_id, checkout.success_url,
-                                     checkout.cancel_url])
+        token = _serializer().dumps(
+            [checkout.campaign.slug, checkout.payment_id, checkout.success_url, checkout.cancel_url]
+        )
         url = campaign_url(checkout.campaign, "test_payments.checkout", token=token)
-        return Checkout(ref=f"test_{checkout.payment_id}", url=url,
-                        expires_at=utcnow() + dt.timedelta(hours=CHECKOUT_HOURS))
+        return Checkout(
+            ref=f"test_{checkout.payment_id}", url=url, expires_at=utcnow() + dt.timedelta(hours=CHECKOUT_HOURS)
+        )
 
 
 @bp.route("/payments/test/<token>", methods=["GET", "POST"])
@@ -76,8 +78,13 @@ def checkout(token: str) -> Response | str:
             db.commit()
             return redirect(success_url, 303)
         return redirect(cancel_url, 303)
-    return render_page("test_payments/checkout.html", cache=False, payment=payment,
-                       amount=euros(payment.amount_cents), cancel_url=cancel_url)
+    return render_page(
+        "test_payments/checkout.html",
+        cache=False,
+        payment=payment,
+        amount=euros(payment.amount_cents),
+        cancel_url=cancel_url,
+    )
 
 
 @hookimpl(trylast=True)

@@ -214,8 +214,14 @@ def phone(chromium_browser: Browser) -> Iterator[PhonePage]:
         page = context.new_page()
         phone_page = PhonePage(page)
         page.on("request", lambda request: phone_page.requests.append(request.url))
-        page.on("console", lambda message: phone_page.csp_violations.append(f"{page.url}: {message.text}")
-                if "Content Security Policy" in message.text else None)
+        page.on(
+            "console",
+            lambda message: (
+                phone_page.csp_violations.append(f"{page.url}: {message.text}")
+                if "Content Security Policy" in message.text
+                else None
+            ),
+        )
         yield phone_page
     finally:
         context.close()

@@ -359,12 +359,18 @@ def test_dutch_signup_with_code_and_drawn_signature(phone: PhonePage, live_serve
     assert_only_own_host(phone, live_server, CAMPAIGN)
 
 
-def fill_english_form(page: Page, name: str, address: str, street_postcode_city: tuple[str, str, str],
-                      birth_date: str, country: str) -> None:
+def fill_english_form(
+    page: Page, name: str, address: str, street_postcode_city: tuple[str, str, str], birth_date: str, country: str
+) -> None:
     """Type the English form as a person does, send it, and wait for the code page."""
     street, postcode, city = street_postcode_city
-    for label, value in {"Full name": name, "E-mail address": address, "Street and house number": street,
-                         "Postcode": postcode, "Town or city": city}.items():
+    for label, value in {
+        "Full name": name,
+        "E-mail address": address,
+        "Street and house number": street,
+        "Postcode": postcode,
+        "Town or city": city,
+    }.items():
         page.get_by_label(label, exact=True).press_sequentially(value)
     page.get_by_label("Date of birth", exact=True).fill(birth_date)
     page.get_by_label("Country where you live", exact=True).select_option(country)

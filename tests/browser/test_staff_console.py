@@ -42,17 +42,27 @@ def seed_sign_ups(live_server: LiveServer) -> dict[dt.date, int]:
             for k in range(count):
                 at = local_midnight(day) + dt.timedelta(hours=9, minutes=k)
                 signed = k % 2 == 0
-                db.add(Signup(token=secrets.token_urlsafe(32), campaign=CAMPAIGN, email_hash=secrets.token_hex(32),
-                              language="nl", created_at=at, verified_at=at if signed else None,
-                              stage=Stage.SIGNED if signed else Stage.STARTED, signed_at=at if signed else None))
+                db.add(
+                    Signup(
+                        token=secrets.token_urlsafe(32),
+                        campaign=CAMPAIGN,
+                        email_hash=secrets.token_hex(32),
+                        language="nl",
+                        created_at=at,
+                        verified_at=at if signed else None,
+                        stage=Stage.SIGNED if signed else Stage.STARTED,
+                        signed_at=at if signed else None,
+                    )
+                )
         db.commit()
     return per_day
 
 
 def test_staff_log_in_and_see_the_chart(phone: PhonePage, live_server: LiveServer, save_screenshot) -> None:
     runner = live_server.app.test_cli_runner()
-    added = runner.invoke(args=["staff", "add", "browser@somi.nl", "--name", "Bea Browser"],
-                          input=f"{PASSWORD}\n{PASSWORD}\n")
+    added = runner.invoke(
+        args=["staff", "add", "browser@somi.nl", "--name", "Bea Browser"], input=f"{PASSWORD}\n{PASSWORD}\n"
+    )
     assert added.exit_code == 0, added.output
     secret = re.search(r"key:\s+([A-Z2-7]+)", added.output).group(1)  # type: ignore[union-attr]
     per_day = seed_sign_ups(live_server)
@@ -102,14 +112,15 @@ def test_staff_log_in_and_see_the_chart(phone: PhonePage, live_server: LiveServe
     expect(page.get_by_role("heading", name="Log in")).to_be_visible()
 
 
-def test_staff_export_the_participants_with_the_key_file(phone: PhonePage, live_server: LiveServer,
-                                                         save_screenshot) -> None:
-    join_fully(live_server.app, live_server.app.test_client(), "en", email="exported@example.org",
-               name="Erik Export")
+def test_staff_export_the_participants_with_the_key_file(
+    phone: PhonePage, live_server: LiveServer, save_screenshot
+) -> None:
+    join_fully(live_server.app, live_server.app.test_client(), "en", email="exported@example.org", name="Erik Export")
     run_worker(live_server)  # the mandate and the confirmation
     runner = live_server.app.test_cli_runner()
-    added = runner.invoke(args=["staff", "add", "exporter@somi.nl", "--name", "Evi Exporter"],
-                          input=f"{PASSWORD}\n{PASSWORD}\n")
+    added = runner.invoke(
+        args=["staff", "add", "exporter@somi.nl", "--name", "Evi Exporter"], input=f"{PASSWORD}\n{PASSWORD}\n"
+    )
     secret = re.search(r"key:\s+([A-Z2-7]+)", added.output).group(1)  # type: ignore[union-attr]
     private_key = live_server.app.extensions["claimsite"].settings.development_key_pair()[0]
     console = f"http://staff.localhost:{live_server.port}"

@@ -46,19 +46,18 @@ def _unexpected(error: Exception) -> Response:
 def _database_unavailable(error: Exception) -> Response:
     """503 while the database cannot be reached: the view's own page if it gave one (the join form, with what was
     typed in it), else the error page; never a 500, and with Retry-After."""
-    current_app.logger.error("database unavailable on %s %s: %s", request.method, request.endpoint,
-                             describe(error))
+    current_app.logger.error("database unavailable on %s %s: %s", request.method, request.endpoint, describe(error))
     session = g.pop("db_session", None)
     if session is not None:  # its connection is gone; the page below must not reuse it
         session.close()
     page = away_page()
     try:
-        response = page() if page is not None else \
-            _campaign_error(ServiceUnavailable(retry_after=RETRY_AFTER_SECONDS))
+        response = page() if page is not None else _campaign_error(ServiceUnavailable(retry_after=RETRY_AFTER_SECONDS))
     except Exception:  # the page itself failed: still say "try again", not "something broke"
         current_app.logger.exception("could not render the 503 page")
-        response = Response(_("This page is briefly unavailable. Please try again in a minute."), 503,
-                            mimetype="text/plain")
+        response = Response(
+            _("This page is briefly unavailable. Please try again in a minute."), 503, mimetype="text/plain"
+        )
     response.status_code = 503
     response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     response.headers["Cache-Control"] = "no-store"

@@ -59,13 +59,18 @@ def _choose_language() -> Response | None:
     in_url = g.lang_in_url
     if in_url is None:
         g.lang = campaign.default_language
-        if request.method == "GET" and "HTTP_ACCEPT_LANGUAGE" in request.environ \
-                and LANGUAGE_COOKIE not in request.cookies and _is_localized(request.endpoint):
+        if (
+            request.method == "GET"
+            and "HTTP_ACCEPT_LANGUAGE" in request.environ
+            and LANGUAGE_COOKIE not in request.cookies
+            and _is_localized(request.endpoint)
+        ):
             # First visit to an unprefixed page: follow the browser's preference once.
             preferred = request.accept_languages.best_match(campaign.languages)
             if preferred and preferred != campaign.default_language:
-                response = redirect(url_for(request.endpoint or "pages.landing", **(request.view_args or {}),
-                                            lang=preferred))
+                response = redirect(
+                    url_for(request.endpoint or "pages.landing", **(request.view_args or {}), lang=preferred)
+                )
                 response.vary.update(("Accept-Language", "Cookie"))
                 return response
         return None
@@ -82,8 +87,9 @@ def _choose_language() -> Response | None:
 def _language_cookie(language: str, path: str, secure: bool, hour: int) -> str:
     """The Set-Cookie value remembering a language; made once an hour per variant, as it is sent very often.
     (Its Expires date is at most an hour early; browsers go by Max-Age.)"""
-    return dump_cookie(LANGUAGE_COOKIE, language, max_age=ONE_YEAR, path=path, secure=secure, httponly=True,
-                       samesite="Lax")
+    return dump_cookie(
+        LANGUAGE_COOKIE, language, max_age=ONE_YEAR, path=path, secure=secure, httponly=True, samesite="Lax"
+    )
 
 
 def _remember_language(response: Response) -> Response:

@@ -34,8 +34,7 @@ def document_page(name: str) -> Response:
     path = find_document(site().settings.campaigns_dir, loaded.slug, name, g.lang, loaded.campaign.default_language)
     if path is None:
         abort(404)
-    return render_page("document.html", document_name=name,
-                       document=render_markdown(path.read_text(encoding="utf-8")))
+    return render_page("document.html", document_name=name, document=render_markdown(path.read_text(encoding="utf-8")))
 
 
 @localized_route(bp, "/scoreboard")
@@ -47,11 +46,13 @@ def scoreboard() -> Response:
         if c.status == "closed" or c.signup is None:
             continue
         counter = loaded.plugin_settings.get("counter")
-        rows.append({
-            "name": c.text(c.name, g.lang), "url": campaign_url(loaded, language=g.lang if g.lang in c.languages
-                                                                else None),
-            "count": (counter.baseline if counter else 0) + site().counters.participants(loaded.slug),
-            "since": counter.since if counter else None,
-        })
+        rows.append(
+            {
+                "name": c.text(c.name, g.lang),
+                "url": campaign_url(loaded, language=g.lang if g.lang in c.languages else None),
+                "count": (counter.baseline if counter else 0) + site().counters.participants(loaded.slug),
+                "since": counter.since if counter else None,
+            }
+        )
     rows.sort(key=lambda row: row["count"], reverse=True)
     return render_page("scoreboard.html", rows=rows)

@@ -52,11 +52,15 @@ def _never_stored(response: Response) -> Response:
 class LoginForm(FlaskForm):
     email = EmailField(
         _l("E-mail address"),
-        [InputRequired(message=_l("Please enter your e-mail address.")), Length(max=254),
-         Email(message=_l("This is not a valid e-mail address; please check it."), check_deliverability=False),
-         NotALookalike()],
+        [
+            InputRequired(message=_l("Please enter your e-mail address.")),
+            Length(max=254),
+            Email(message=_l("This is not a valid e-mail address; please check it."), check_deliverability=False),
+            NotALookalike(),
+        ],
         description=_l("The address you joined with. We send a login link to it."),
-        render_kw={"autocomplete": "email", "inputmode": "email"})
+        render_kw={"autocomplete": "email", "inputmode": "email"},
+    )
 
 
 @dataclass(frozen=True)
@@ -110,16 +114,25 @@ def _entry(signup: Signup, language: str) -> Entry:
     mandate_url = None
     copy_key = _copy_key()
     if signup.mandate_sha256 and copy_key:
-        mandate_url = campaign_url(loaded, "signup.mandate",
-                                   token=mandate_link_token(loaded.slug, signup.token, copy_key))
-    return Entry(signup, c.name.get_text(language, c.default_language), campaign_url(loaded, language=shown),
-                 fee_lines, payment, pay_url, mandate_url)
+        mandate_url = campaign_url(
+            loaded, "signup.mandate", token=mandate_link_token(loaded.slug, signup.token, copy_key)
+        )
+    return Entry(
+        signup,
+        c.name.get_text(language, c.default_language),
+        campaign_url(loaded, language=shown),
+        fee_lines,
+        payment,
+        pay_url,
+        mandate_url,
+    )
 
 
 def _own(hashed: str, reference: str) -> Signup:
     """The sign-up ``reference`` if it belongs to the address that logged in, else 404 (someone else's or erased)."""
-    signup = db_session().scalar(select(Signup).where(Signup.token == reference, Signup.email_hash == hashed,
-                                                      Signup.erased_at.is_(None)))
+    signup = db_session().scalar(
+        select(Signup).where(Signup.token == reference, Signup.email_hash == hashed, Signup.erased_at.is_(None))
+    )
     if signup is None:
         abort(404)
     return signup
@@ -130,10 +143,14 @@ def page() -> BaseResponse:
     """Logged in: the list of sign-ups. Otherwise: the form that mails a login link."""
     hashed = _logged_in()
     if hashed is not None and request.method == "GET":
-        signups = db_session().scalars(select(Signup).where(Signup.email_hash == hashed)
-                                       .order_by(Signup.created_at, Signup.id)).all()
-        return render_page("participant/page.html", cache=False, entries=[_entry(s, g.lang) for s in signups],
-                           states=PaymentState)
+        signups = (
+            db_session()
+            .scalars(select(Signup).where(Signup.email_hash == hashed).order_by(Signup.created_at, Signup.id))
+            .all()
+        )
+        return render_page(
+            "participant/page.html", cache=False, entries=[_entry(s, g.lang) for s in signups], states=PaymentState
+        )
     form = LoginForm()
     if form.validate_on_submit():
         limit_per_ip("login-form-ip")
@@ -151,16 +168,18 @@ def page() -> BaseResponse:
 @localized_route(bp, "/my/sent")
 def sent() -> BaseResponse:
     """The same answer for every address."""
-    return render_page("participant/sent.html", cache=False,
-                       minutes_valid=int(LOGIN_LINK_VALID.total_seconds() // 60))
+    return render_page("participant/sent.html", cache=False, minutes_valid=int(LOGIN_LINK_VALID.total_seconds() // 60))
 
 
 def _refused(result: LoginCheck) -> BaseResponse:
-    flash({
-        LoginCheck.USED: _("This login link was already used. Each link works once: ask for a new one below."),
-        LoginCheck.EXPIRED: _("This login link has expired. Ask for a new one below."),
-        LoginCheck.INVALID: _("This login link is not valid here. Ask for a new one below."),
-    }[result], "error")
+    flash(
+        {
+            LoginCheck.USED: _("This login link was already used. Each link works once: ask for a new one below."),
+            LoginCheck.EXPIRED: _("This login link has expired. Ask for a new one below."),
+            LoginCheck.INVALID: _("This login link is not valid here. Ask for a new one below."),
+        }[result],
+        "error",
+    )
     return redirect(url_for("participant.page"))
 
 
@@ -178,8 +197,13 @@ def login(token: str) -> BaseResponse:
             return _refused(result)
         return render_page("participant/login.html", cache=False, token=token)
     if not csrf_ok():
-        return render_page("participant/login.html", cache=False, status=400, token=token,
-                           message=_("The page was open too long; please try again."))
+        return render_page(
+            "participant/login.html",
+            cache=False,
+            status=400,
+            token=token,
+            message=_("The page was open too long; please try again."),
+        )
     result, proven = use_login_link(db, secret_key, loaded.slug, token, utcnow())
     db.commit()
     if result is not LoginCheck.OK or proven is None:
@@ -210,13 +234,24 @@ def _confirm(action: str, reference: str) -> BaseResponse:
     if request.method == "GET":
         return render_page("participant/confirm.html", cache=False, action=action, entry=entry)
     if not csrf_ok():
-        return render_page("participant/confirm.html", cache=False, status=400, action=action, entry=entry,
-                           message=_("The page was open too long; please try again."))
+        return render_page(
+            "participant/confirm.html",
+            cache=False,
+            status=400,
+            action=action,
+            entry=entry,
+            message=_("The page was open too long; please try again."),
+        )
     db = db_session()
     if action == "withdraw":
         withdrawal.withdraw(db, signup, current_visit())
-        flash(_("You have withdrawn from the %(campaign)s. We no longer act for you in it.",
-                campaign=entry.campaign_name), "ok")
+        flash(
+            _(
+                "You have withdrawn from the %(campaign)s. We no longer act for you in it.",
+                campaign=entry.campaign_name,
+            ),
+            "ok",
+        )
     else:
         withdrawal.erase(db, signup, current_visit())
         flash(_("Your personal data for the %(campaign)s has been erased.", campaign=entry.campaign_name), "ok")

@@ -60,26 +60,41 @@ def _paid_page(loaded: LoadedCampaign, signup: Signup) -> BaseResponse:
     return render_page("payments/paid.html", cache=False, fee_lines=_fee_lines(loaded, signup))
 
 
-def _pay_page(loaded: LoadedCampaign, signup: Signup, token: str, message: str | None = None,
-              status: int = 200) -> BaseResponse:
+def _pay_page(
+    loaded: LoadedCampaign, signup: Signup, token: str, message: str | None = None, status: int = 200
+) -> BaseResponse:
     due = payments.payment_due(loaded, signup)
     latest = payments.latest(db_session(), signup)
     if message is None and latest is not None:
         message = {
-            PaymentState.CANCELLED: _("You cancelled the payment; nothing was charged. You can pay now, or later "
-                                      "with the link we sent you by e-mail."),
-            PaymentState.EXPIRED: _("The payment page timed out before the payment was made; nothing was charged. "
-                                    "You can start again."),
-            PaymentState.FAILED: _("The payment did not go through; nothing was charged. You can try again, "
-                                   "perhaps with another payment method."),
+            PaymentState.CANCELLED: _(
+                "You cancelled the payment; nothing was charged. You can pay now, or later "
+                "with the link we sent you by e-mail."
+            ),
+            PaymentState.EXPIRED: _(
+                "The payment page timed out before the payment was made; nothing was charged. You can start again."
+            ),
+            PaymentState.FAILED: _(
+                "The payment did not go through; nothing was charged. You can try again, "
+                "perhaps with another payment method."
+            ),
         }.get(PaymentState(latest.state))
     provider = provider_for(loaded)
     for origin in provider.checkout_origins(loaded) if provider else ():
         allow_form_action(origin)
-    return render_page("payments/pay.html", cache=False, status=status, token=token, message=message,
-                       amount=euros(due.amount_cents) if due else None, description=due.description if due else "",
-                       fee_lines=_fee_lines(loaded, signup), provider=provider, days_valid=PAY_LINK_DAYS,
-                       processing=latest is not None and latest.state == PaymentState.PROCESSING)
+    return render_page(
+        "payments/pay.html",
+        cache=False,
+        status=status,
+        token=token,
+        message=message,
+        amount=euros(due.amount_cents) if due else None,
+        description=due.description if due else "",
+        fee_lines=_fee_lines(loaded, signup),
+        provider=provider,
+        days_valid=PAY_LINK_DAYS,
+        processing=latest is not None and latest.state == PaymentState.PROCESSING,
+    )
 
 
 @localized_route(bp, "/join/pay/<token>", methods=["GET", "POST"])
@@ -97,17 +112,33 @@ def pay(token: str) -> BaseResponse:
         return _pay_page(loaded, signup, token, _("The page was open too long; please try again."), 400)
     provider = provider_for(loaded)
     if provider is None:
-        return _pay_page(loaded, signup, token, _("Payments are not possible at the moment. Please try again "
-                                                  "later with the link in your e-mail."), 503)
+        return _pay_page(
+            loaded,
+            signup,
+            token,
+            _("Payments are not possible at the moment. Please try again later with the link in your e-mail."),
+            503,
+        )
     db = db_session()
     try:  # back to the campaign's own address, in this language
         checkout_url = payments.start_checkout(
-            db, loaded, signup, provider, campaign_url(loaded, "payments.returned", language=g.lang, token=token),
-            campaign_url(loaded, "payments.cancelled", language=g.lang, token=token), current_visit())
+            db,
+            loaded,
+            signup,
+            provider,
+            campaign_url(loaded, "payments.returned", language=g.lang, token=token),
+            campaign_url(loaded, "payments.cancelled", language=g.lang, token=token),
+            current_visit(),
+        )
     except PaymentProviderError:
         db.rollback()
-        return _pay_page(loaded, signup, token, _("The payment service could not be reached; nothing was "
-                                                  "charged. Please try again in a minute."), 503)
+        return _pay_page(
+            loaded,
+            signup,
+            token,
+            _("The payment service could not be reached; nothing was charged. Please try again in a minute."),
+            503,
+        )
     return redirect(checkout_url, 303)
 
 
@@ -120,8 +151,13 @@ def returned(token: str) -> BaseResponse:
     latest = payments.latest(db_session(), signup)
     if latest is None or latest.state not in (PaymentState.OPEN, PaymentState.PROCESSING, PaymentState.CANCELLED):
         return redirect(url_for("payments.pay", token=token))
-    return render_page("payments/returned.html", cache=False, refresh=REFRESH_SECONDS,
-                       processing=latest.state == PaymentState.PROCESSING, token=token)
+    return render_page(
+        "payments/returned.html",
+        cache=False,
+        refresh=REFRESH_SECONDS,
+        processing=latest.state == PaymentState.PROCESSING,
+        token=token,
+    )
 
 
 @localized_route(bp, "/join/pay/<token>/cancel")

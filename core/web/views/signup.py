@@ -55,9 +55,12 @@ def current_visit() -> flow.Visit:
     """Who acts in this request: made once per request (rate limits and evidence use the same one)."""
     visit = g.get("signup_visit")
     if visit is None:
-        visit = g.signup_visit = flow.Visit(utcnow(), ip_hash(site().hash_key, request.remote_addr),
-                                            request.user_agent.string,
-                                            network_hash(site().hash_key, request.remote_addr))
+        visit = g.signup_visit = flow.Visit(
+            utcnow(),
+            ip_hash(site().hash_key, request.remote_addr),
+            request.user_agent.string,
+            network_hash(site().hash_key, request.remote_addr),
+        )
     return visit
 
 
@@ -88,8 +91,12 @@ def _browser() -> str:
 def _tell_outcome(outcome: str | None) -> None:
     """After the address was proven: say when answers sent again from another browser were not used."""
     if outcome == "other-browser":
-        flash(_("Details sent again for this address from another browser were not used. To change your details, "
-                "send the form again from this browser."))
+        flash(
+            _(
+                "Details sent again for this address from another browser were not used. To change your details, "
+                "send the form again from this browser."
+            )
+        )
 
 
 def _started() -> Signup | None:
@@ -117,14 +124,21 @@ def start() -> BaseResponse:
         return render_page("signup/closed.html", cache=False)
     form = build_form(loaded, g.lang)
     if form.validate_on_submit():
-        when_database_away(lambda: render_page(
-            "signup/form.html", cache=False, status=503, form=form,
-            notice=_("We could not save your details just now because of a fault on our side. Everything you "
-                     "typed is still here: please press Continue again in a minute.")))
+        when_database_away(
+            lambda: render_page(
+                "signup/form.html",
+                cache=False,
+                status=503,
+                form=form,
+                notice=_(
+                    "We could not save your details just now because of a fault on our side. Everything you "
+                    "typed is still here: please press Continue again in a minute."
+                ),
+            )
+        )
         limit_per_ip("signup-form-ip")
         db = db_session()
-        started = flow.start(db, loaded, g.lang, form.answers(), _keys(), site().limits, current_visit(),
-                             _browser())
+        started = flow.start(db, loaded, g.lang, form.answers(), _keys(), site().limits, current_visit(), _browser())
         session["signup"] = started.token
         session.pop("verified", None)
         session.pop(MANDATE_KEY, None)
@@ -135,8 +149,15 @@ def start() -> BaseResponse:
 
 def _verify_page(signup: Signup, message: str | None = None, status: int = 200) -> Response:
     wait = seconds_until_resend(signup, utcnow())
-    return render_page("signup/verify.html", cache=False, status=status, message=message, wait_seconds=wait,
-                       sending=session.pop("sending", None), minutes_valid=int(CODE_VALID.total_seconds() // 60))
+    return render_page(
+        "signup/verify.html",
+        cache=False,
+        status=status,
+        message=message,
+        wait_seconds=wait,
+        sending=session.pop("sending", None),
+        minutes_valid=int(CODE_VALID.total_seconds() // 60),
+    )
 
 
 @localized_route(bp, "/join/verify", methods=["GET", "POST"])
@@ -160,9 +181,11 @@ def verify() -> BaseResponse:
         _tell_outcome(outcome)
         return _next_step(signup)
     messages = {
-        CodeCheck.WRONG: ngettext("That code is not right. You have %(num)s try left.",
-                                  "That code is not right. You have %(num)s tries left.",
-                                  MAX_ATTEMPTS - signup.code_attempts),
+        CodeCheck.WRONG: ngettext(
+            "That code is not right. You have %(num)s try left.",
+            "That code is not right. You have %(num)s tries left.",
+            MAX_ATTEMPTS - signup.code_attempts,
+        ),
         CodeCheck.EXPIRED: _("This code has expired. Ask for a new code below."),
         CodeCheck.TOO_MANY: _("Too many wrong tries for this code. Ask for a new code below."),
         CodeCheck.NO_CODE: _("This code is no longer valid. Ask for a new code below."),
@@ -201,8 +224,13 @@ def verify_link(token: str) -> BaseResponse:
     if request.method == "GET":
         return render_page("signup/confirm_link.html", cache=False, token=token)
     if not csrf_ok():
-        return render_page("signup/confirm_link.html", cache=False, status=400, token=token,
-                           message=_("The page was open too long; please try again."))
+        return render_page(
+            "signup/confirm_link.html",
+            cache=False,
+            status=400,
+            token=token,
+            message=_("The page was open too long; please try again."),
+        )
     verified, outcome = flow.verify_by_link(db, signup, fingerprint, current_visit(), _browser(), _keys())
     if not verified:
         db.rollback()
@@ -216,16 +244,23 @@ def verify_link(token: str) -> BaseResponse:
 
 
 def _link_refused() -> BaseResponse:
-    flash(_("This link has expired or was already used. Enter the code from the newest e-mail, or ask for a "
-            "new one."))
+    flash(_("This link has expired or was already used. Enter the code from the newest e-mail, or ask for a new one."))
     return redirect(url_for("signup.verify") if _started() else url_for("signup.start"))
 
 
 def _agreement_texts(loaded: LoadedCampaign, answers: dict[str, Any]) -> list[AgreementText]:
     assert loaded.campaign.signup is not None
-    return [agreement_text(site().settings.campaigns_dir, loaded, agreement, g.lang,
-                           participant=answers.get("name", ""), child=answers.get("child_name", ""))
-            for agreement in loaded.campaign.signup.agreements]
+    return [
+        agreement_text(
+            site().settings.campaigns_dir,
+            loaded,
+            agreement,
+            g.lang,
+            participant=answers.get("name", ""),
+            child=answers.get("child_name", ""),
+        )
+        for agreement in loaded.campaign.signup.agreements
+    ]
 
 
 def _signature_png(data_url: str) -> tuple[bytes | None, str | None]:
@@ -237,12 +272,18 @@ def _signature_png(data_url: str) -> tuple[bytes | None, str | None]:
         return read_drawn_signature(data_url), None
     except SignatureRefused as refused:
         return None, {
-            SignatureProblem.UNREADABLE: _("Your drawn signature could not be read. Please clear the box and draw "
-                                           "it again, or type your full name instead."),
-            SignatureProblem.TOO_LARGE: _("Your drawn signature is too large. Please clear the box and draw it "
-                                          "again, or type your full name instead."),
-            SignatureProblem.BLANK: _("Your drawn signature is empty or too small. Please draw your signature in "
-                                      "the box, or type your full name instead."),
+            SignatureProblem.UNREADABLE: _(
+                "Your drawn signature could not be read. Please clear the box and draw "
+                "it again, or type your full name instead."
+            ),
+            SignatureProblem.TOO_LARGE: _(
+                "Your drawn signature is too large. Please clear the box and draw it "
+                "again, or type your full name instead."
+            ),
+            SignatureProblem.BLANK: _(
+                "Your drawn signature is empty or too small. Please draw your signature in "
+                "the box, or type your full name instead."
+            ),
         }[refused.problem]
 
 
@@ -258,8 +299,11 @@ def sign() -> BaseResponse:
     answers = personal_data.load(db, signup)
     texts = _agreement_texts(loaded, answers)
     model = fee_model_for(loaded)
-    fee = {"options": model.options(g.lang), "notes": model.notes(g.lang),
-           "pays_now": model.asks_payment()} if model else None
+    fee = (
+        {"options": model.options(g.lang), "notes": model.notes(g.lang), "pays_now": model.asks_payment()}
+        if model
+        else None
+    )
     errors: dict[str, str] = {}
     png: bytes | None = None
     if request.method == "POST":
@@ -269,8 +313,9 @@ def sign() -> BaseResponse:
             if request.form.get(f"agree-{text.agreement.id}") != "yes":
                 errors[f"agree-{text.agreement.id}"] = _("Please read and accept this agreement.")
             elif request.form.get(f"sha-{text.agreement.id}") != text.sha256:
-                errors[f"agree-{text.agreement.id}"] = _("This text was updated while you were reading. Please "
-                                                          "read it again and accept it.")
+                errors[f"agree-{text.agreement.id}"] = _(
+                    "This text was updated while you were reading. Please read it again and accept it."
+                )
         fee_option = request.form.get("fee_option") or None
         if fee is not None and fee["options"] and fee_option not in {o.id for o in fee["options"]}:
             errors["fee_option"] = _("Please choose what you will pay if the claim succeeds.")
@@ -282,8 +327,17 @@ def sign() -> BaseResponse:
             errors["signature"] = _("Please sign: draw your signature in the box, or type your full name.")
         if not errors:
             remember_copy_key(personal_data.copy_key_of(db, signup))
-            flow.sign(db, loaded, signup, texts, png, None if png else typed, current_visit(),
-                      fee_model=model, fee_option=fee_option if fee and fee["options"] else None)
+            flow.sign(
+                db,
+                loaded,
+                signup,
+                texts,
+                png,
+                None if png else typed,
+                current_visit(),
+                fee_model=model,
+                fee_option=fee_option if fee and fee["options"] else None,
+            )
             db.commit()
             site().counters.forget(loaded.slug)
             if signup.payment_required:
@@ -291,10 +345,19 @@ def sign() -> BaseResponse:
             return redirect(url_for("signup.done"))
     # A drawing is sent back to be shown again only when it was read (never the refused one).
     drawn = request.form.get("signature_png", "") if png is not None else ""
-    return render_page("signup/sign.html", cache=False, status=422 if errors else 200, texts=texts,
-                       errors=errors, answers=answers, typed=request.form.get("signature_typed", ""), drawn=drawn,
-                       fee=fee, fee_chosen=request.form.get("fee_option"),
-                       accepted={t.agreement.id for t in texts if request.form.get(f"agree-{t.agreement.id}")})
+    return render_page(
+        "signup/sign.html",
+        cache=False,
+        status=422 if errors else 200,
+        texts=texts,
+        errors=errors,
+        answers=answers,
+        typed=request.form.get("signature_typed", ""),
+        drawn=drawn,
+        fee=fee,
+        fee_chosen=request.form.get("fee_option"),
+        accepted={t.agreement.id for t in texts if request.form.get(f"agree-{t.agreement.id}")},
+    )
 
 
 @localized_route(bp, "/join/done")
@@ -313,8 +376,14 @@ def done() -> BaseResponse:
         mandate_url = url_for("signup.mandate", token=mandate_link_token(loaded.slug, signup.token, copy_key))
     terms = terms_of(signup)
     fee_lines = fee_summary(fee_model_for(loaded), terms, signup.paid_at, g.lang) if terms else []
-    return render_page("signup/done.html", cache=False, signup=signup, mandate_url=mandate_url,
-                       name=answers.get("name", ""), fee_lines=fee_lines)
+    return render_page(
+        "signup/done.html",
+        cache=False,
+        signup=signup,
+        mandate_url=mandate_url,
+        name=answers.get("name", ""),
+        fee_lines=fee_lines,
+    )
 
 
 @bp.get("/mandate/<token>")

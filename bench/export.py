@@ -280,8 +280,8 @@ def reset_peak_rss() -> bool:
 def export_only(out: Path, batch: int, trace: bool) -> None:
     """The child process: the production app over the bench database, one export, its figures as JSON."""
     from core import create_app
-    from core.data.sealing import OpeningKeys
     from core.exports.evidence import write_evidence_package
+    from core.sealing import OpeningKeys
 
     instance = os.environ[ENV_INSTANCE]
     app = create_app({**app_config(os.environ[ENV_SECRET], instance), "database_url": os.environ[ENV_DATABASE]})

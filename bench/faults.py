@@ -337,7 +337,7 @@ class Servers:
 
 
 def production_env(folder: Path, database_url: str, smtp_url: str, stripe_url: str, port: int) -> dict[str, str]:
-    from core.data.sealing import generate
+    from core.sealing import generate
 
     public = generate(folder / "keys")[1].read_text(encoding="utf-8").strip().splitlines()[-1]
     env = {key: value for key, value in os.environ.items() if not key.startswith("CLAIMSITE_")}

@@ -75,7 +75,7 @@ def app_config(secret_key: str, instance_dir: str) -> dict[str, object]:
 def bench_public_key(folder: Path) -> str:
     """A key pair of the bench's own (made by the first app, before gunicorn starts): the public half, as
     production gets it; the private half stays in the temporary folder."""
-    from core.data.sealing import generate
+    from core.sealing import generate
 
     existing = sorted(folder.glob("public-*.key"))
     public = existing[0] if existing else generate(folder)[1]

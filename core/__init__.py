@@ -21,12 +21,12 @@ from core.data import faults as database_faults
 from core.data.db import Database
 from core.data.migrations import db_cli
 from core.data.retention import retention_cli
-from core.data.sealing import WORKING_BOX_EXTENSION, WorkingBox
 from core.i18n import LanguageConverter, babel, select_locale
 from core.jobs.queue import jobs_cli, worker_cli
 from core.money.payment_providers import unpaid_campaigns
 from core.plugins import PluginHost
 from core.ratelimits import RateLimits
+from core.sealing import WORKING_BOX_EXTENSION, WorkingBox
 from core.settings import SettingsError, load_settings
 from core.signup.counters import Counters
 from core.site import Site

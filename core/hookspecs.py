@@ -111,7 +111,7 @@ def claimsite_fee_model(campaign: LoadedCampaign) -> FeeModel | None:
     non-None result.
 
     Only fee-model plugins implement this, and their settings model subclasses
-    :class:`core.money.fees.FeeModelSettings`, so the loader allows one of them per campaign. The model offers the
+    :class:`core.campaigns.schema.FeeModelSettings`, so the loader allows one of them per campaign. The model offers the
     choice asked when signing, turns it into the terms saved with the sign-up, words the fee part of the mandate,
     says whether a payment is needed before the sign-up counts, and computes the fee for an award. Called when a
     sign-up page, the mandate or a settlement needs it (cheap: build it from the campaign's settings).

@@ -1,22 +1,25 @@
-"""The per-app services every part reaches through ``current_app.extensions["claimsite"]``."""
+"""The per-app services, and :func:`site`, the one accessor through which every layer reaches them."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from flask import current_app, g
 
-from core.campaigns import CampaignRegistry, LoadedCampaign
-from core.campaigns.themes import Themes
-from core.data.sealing import SealingKey, WorkingBox
-from core.money.payment_providers import PaymentProvider
-from core.plugins import PluginHost
-from core.ratelimits import RateLimits
-from core.settings import Settings
-from core.signup.counters import Counters
-from core.web.assets import Assets
-from core.web.page_cache import PageCache
-from core.web.tenancy import TenancyMiddleware
+if TYPE_CHECKING:
+    # Only the types: the services are built by create_app, above every layer, and handed out by site().
+    from core.campaigns import CampaignRegistry, LoadedCampaign
+    from core.campaigns.themes import Themes
+    from core.money.payment_providers import PaymentProvider
+    from core.plugins import PluginHost
+    from core.ratelimits import RateLimits
+    from core.sealing import SealingKey, WorkingBox
+    from core.settings import Settings
+    from core.signup.counters import Counters
+    from core.web.assets import Assets
+    from core.web.page_cache import PageCache
+    from core.web.tenancy import TenancyMiddleware
 
 
 @dataclass
@@ -37,6 +40,13 @@ class Site:
 
 
 def site() -> Site:
+    """The services of the running app: the one documented way for any layer to reach them.
+
+    ``create_app`` builds every service once and keeps them here; a module of any layer that needs one at run
+    time (the plugin host, the campaign registry, the counters...) asks ``site()`` inside an app context instead of
+    importing the layer that made it, so imports keep pointing down (the contracts in pyproject.toml). Code that
+    can take a service as a parameter takes it; ``site()`` is for what is reached from deep inside a request or job.
+    """
     return current_app.extensions["claimsite"]
 
 

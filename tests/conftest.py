@@ -268,7 +268,7 @@ def opened_personal_data(app: Flask, signup: Any) -> Any:
     from core.data import personal_data
     from core.data.db import db_session
     from core.data.models import PersonalRecord
-    from core.data.sealing import OpeningKeys
+    from core.sealing import OpeningKeys
 
     private_key = app.extensions["claimsite"].settings.development_key_pair()[0]
     record = db_session().get(PersonalRecord, signup.id)

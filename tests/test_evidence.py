@@ -28,8 +28,8 @@ from sqlalchemy import insert, select, update
 
 from core.data.migrations import upgrade
 from core.data.models import AcceptedAgreement, PersonalRecord, Signup, Stage, participant
-from core.data.sealing import OpeningKeys, generate
 from core.exports.evidence import MEMORY_PER_SIGNUP, claimant, verify_package, write_evidence_package
+from core.sealing import OpeningKeys, generate
 from tests.conftest import REPO
 from tests.test_sealed_storage import development_private_key
 from tests.test_signup import (

@@ -246,10 +246,11 @@ from pydantic import Field
 from sqlalchemy import select
 
 from core.data.db import db_session, utcnow
-from core.money.fees import Euros, FeeModel, FeeModelSettings, FeeTerms, PaymentDue, cents
+from core.campaigns.schema import FeeModelSettings
+from core.money.fees import Euros, FeeModel, FeeTerms, PaymentDue, cents
 from core.data.models import Payment, PaymentState
 from core.money.payment_providers import Checkout, PaymentProvider
-from core.money.payments import apply_state
+from core.signup.payments import apply_state
 from core.plugins import hookimpl
 
 CALLS = []

@@ -14,7 +14,7 @@ from sqlalchemy import MetaData, select
 
 from core.data.migrations import upgrade
 from core.data.models import PersonalRecord
-from core.data.sealing import generate
+from core.sealing import generate
 from tests.test_signup import VALID, deliver, join_fully, post_form, signups
 
 # What Anna typed, in every form it could be stored in.

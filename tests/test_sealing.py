@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from core.data.sealing import MAGIC, OpeningKeys, SealingError, SealingKey, generate
+from core.sealing import MAGIC, OpeningKeys, SealingError, SealingKey, generate
 
 
 def test_sealed_data_opens_only_with_its_private_key(tmp_path: Path) -> None:

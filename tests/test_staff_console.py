@@ -24,9 +24,9 @@ from sqlalchemy import func, select, update
 from core.data.db import db_session, utcnow
 from core.data.migrations import upgrade
 from core.data.models import AuditEntry, Job, Signup, StaffExport, StaffMember, StaffSession, participant
-from core.data.sealing import generate
 from core.exports.evidence import verify_package
 from core.jobs.queue import encode_payload
+from core.sealing import generate
 from core.settings import SettingsError
 from core.staff import accounts
 from core.staff.chart import nice_ceiling, sign_ups_per_day

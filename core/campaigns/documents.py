@@ -1,4 +1,5 @@
-"""Long campaign texts kept as Markdown files: the privacy statement and the terms, per language.
+"""Long campaign texts kept as Markdown files: the privacy statement and the terms, per language, and the files of
+the agreements a participant accepts (filled in and recorded by :mod:`core.signup.agreements`).
 
 Looked up as ``campaigns/<slug>/pages/<name>.<lang>.md``, then ``campaigns/_shared/pages/<name>.<lang>.md``
 (texts all of an organisation's campaigns share), each first in the visitor's language, then in the campaign's
@@ -8,6 +9,10 @@ default language.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from core.campaigns.schema import Agreement
 
 DOCUMENTS = ("privacy", "terms")
 SHARED_FOLDER = "_shared"
@@ -22,4 +27,15 @@ def find_document(campaigns_dir: Path, slug: str, name: str, language: str, defa
         for path in document_candidates(campaigns_dir, slug, name, lang):
             if path.is_file():
                 return path
+    return None
+
+
+def agreement_file(campaigns_dir: Path, slug: str, agreement: Agreement, language: str) -> Path | None:
+    """The file of ``agreement``'s text in exactly ``language``: ``<slug>/agreements/<id>.<version>.<lang>.md``,
+    else the same name in ``_shared/agreements/``; None when neither exists."""
+    name = f"{agreement.id}.{agreement.version}.{language}.md"
+    for folder in (slug, SHARED_FOLDER):
+        path = campaigns_dir / folder / "agreements" / name
+        if path.is_file():
+            return path
     return None

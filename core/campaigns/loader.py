@@ -17,9 +17,10 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from core.campaigns.documents import agreement_file
 from core.campaigns.errors import CampaignConfigError, ConfigProblem
 from core.campaigns.localized import Localized
-from core.campaigns.schema import Campaign
+from core.campaigns.schema import Campaign, FeeModelSettings
 
 # What each pattern-constrained type means, in words for the person editing the file.
 _PATTERN_WORDS = {
@@ -291,8 +292,6 @@ def load_campaign_file(path: Path, plugin_schemas: Mapping[str, type[BaseModel]]
         except ValidationError as exc:
             problems.extend(_problems(exc, schema, doc, file, ("plugins", name)))
 
-    from core.money.fees import FeeModelSettings  # late import: fees depends on campaigns
-
     fee_models = [name for name, model in plugin_settings.items() if isinstance(model, FeeModelSettings)]
     if len(fee_models) > 1:
         problems.append(
@@ -342,8 +341,6 @@ def load_campaign_file(path: Path, plugin_schemas: Mapping[str, type[BaseModel]]
                 )
 
     if campaign.signup is not None:
-        from core.signup.agreements import agreement_file  # late import: signup depends on campaigns
-
         for index, agreement in enumerate(campaign.signup.agreements):
             loc = ("signup", "agreements", index)
             for language in campaign.languages:

@@ -244,3 +244,10 @@ class Campaign(Strict):
         if value is None:
             return ""
         return value.get_text(language, self.default_language)
+
+
+class FeeModelSettings(BaseModel):
+    """Base of every fee-model plugin's settings. The campaign loader allows one enabled plugin with settings of
+    this kind per campaign: one fee model per campaign."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)

@@ -21,9 +21,9 @@ from sqlalchemy import func, select
 from core.data import personal_data
 from core.data.db import db_session
 from core.data.models import Signup, participant
-from core.data.sealing import OpeningKeys, SealingError
 from core.exports import evidence
 from core.exports.evidence import PARTICIPANT_COLUMNS, participant_row
+from core.sealing import OpeningKeys, SealingError
 from core.site import site
 from core.staff import audit
 

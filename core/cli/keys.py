@@ -1,4 +1,4 @@
-"""``flask keys ...``: the foundation's key pair for sealing personal data (see :mod:`core.data.sealing`)."""
+"""``flask keys ...``: the foundation's key pair for sealing personal data (see :mod:`core.sealing`)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from core.cli.export import opening_keys, private_key_option
 from core.data.db import db_session
 from core.data.models import PersonalRecord
 from core.data.personal_data import record_batches, reseal
-from core.data.sealing import SealingError, SealingKey, generate
+from core.sealing import SealingError, SealingKey, generate
 from core.site import site
 
 

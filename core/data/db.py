@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from flask import Flask, g
+from flask import Flask, current_app, g
 from sqlalchemy import (
     ColumnElement,
     DateTime,
@@ -142,8 +142,6 @@ def db_session() -> Session:
     """This request's (or CLI command's) session; opened on first use, closed when the app context ends."""
     session = g.get("db_session")
     if session is None:
-        from flask import current_app
-
         session = current_app.extensions["claimsite.db"].sessions()
         g.db_session = session
     return session

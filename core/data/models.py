@@ -253,7 +253,7 @@ class StaffMember(Base):
     email: Mapped[str] = mapped_column(String(254), unique=True, doc="the login name, lower case")
     name: Mapped[str] = mapped_column(String(100))
     password_hash: Mapped[str] = mapped_column(String(200), doc="Argon2id, in its own $argon2id$... format")
-    totp_secret: Mapped[str] = mapped_column(Text, doc="base32 TOTP secret, locked (core.data.sealing.WorkingBox)")
+    totp_secret: Mapped[str] = mapped_column(Text, doc="base32 TOTP secret, locked (core.sealing.WorkingBox)")
     totp_last_step: Mapped[int | None] = mapped_column(Integer, doc="the last 30 s step used: a code works once")
     failed_logins: Mapped[int] = mapped_column(Integer, default=0, doc="failed attempts in a row")
     locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

@@ -2,12 +2,12 @@
 
 Every personal field and file arrives here and is kept in up to three forms:
 
-- **Sealed** (``sealed_*``): the permanent copy, sealed to the foundation's public key (:class:`core.data.sealing.
+- **Sealed** (``sealed_*``): the permanent copy, sealed to the foundation's public key (:class:`core.sealing.
   SealingKey`). The web server writes it and can never read it back; staff commands open it with the private key
   file (:func:`open_record`: exports, evidence), and key rotation seals it again to a new key (:func:`reseal`).
 - **Working** (``working_*``, ``pending``): what the sign-up flow itself must read back while it runs: the answers
   for the signing page and the mandate, the signature for the mandate PDF, a form waiting for its code. Locked
-  with a key derived from ``CLAIMSITE_HASH_KEY`` (:class:`core.data.sealing.WorkingBox`), so the database alone does not
+  with a key derived from ``CLAIMSITE_HASH_KEY`` (:class:`core.sealing.WorkingBox`), so the database alone does not
   open it, and **released** (deleted) once the confirmation mail is composed, or at withdrawal; a sign-up that never
   finishes is erased whole by retention. From then on the web process holds no readable personal data of it.
 - **The participant's copy of the mandate** (``participant_mandate``): encrypted with a key derived from their
@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from core.data.db import Dependent, Excluded, OnConflict
 from core.data.hashing import keyed_hash, normalise_email
 from core.data.models import PersonalRecord, Signup
-from core.data.sealing import OpeningKeys, SealingKey, lock_for_participant, unlock_for_participant
+from core.sealing import OpeningKeys, SealingKey, lock_for_participant, unlock_for_participant
 from core.site import site
 
 
@@ -238,7 +238,7 @@ class OpenedRecord:
 
 
 def open_record(record: PersonalRecord, keys: OpeningKeys) -> OpenedRecord:
-    """Open ``record``'s sealed copy (raises :class:`core.data.sealing.SealingError` without the right private key)."""
+    """Open ``record``'s sealed copy (raises :class:`core.sealing.SealingError` without the right private key)."""
     return OpenedRecord(
         answers=json.loads(keys.open(record.sealed_answers).decode()),
         signature_png=None if record.sealed_signature is None else keys.open(record.sealed_signature),

@@ -62,12 +62,13 @@ from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
 from core.campaigns import LoadedCampaign
+from core.campaigns.documents import agreement_file
 from core.campaigns.schema import Agreement
 from core.data import personal_data
 from core.data.db import db_session, utcnow
 from core.data.models import AcceptedAgreement, PersonalRecord, Signup, participant
-from core.data.sealing import OpeningKeys
-from core.signup.agreements import agreement_file, agreement_text_as_signed, signed_values
+from core.sealing import OpeningKeys
+from core.signup.agreements import agreement_text_as_signed, signed_values
 from core.site import site
 
 # -- the rows: shared with ``flask export participants`` ------------------------------------------------------------
@@ -625,7 +626,7 @@ def write_evidence_package(
     ``out`` as a path is written as a hidden temporary file beside it and renamed at the end, so a half-written
     package never looks finished (an existing file is kept unless ``overwrite``: :class:`FileExistsError`); a
     binary file is written as is. ``progress`` gets the number of sign-ups done after each batch. Raises
-    :class:`core.data.sealing.SealingError` when ``keys`` do not open the data, and leaves no file behind then. The
+    :class:`core.sealing.SealingError` when ``keys`` do not open the data, and leaves no file behind then. The
     scratch files go to ``scratch_dir``, by default beside a path ``out`` (else the system's temporary folder).
     """
     loaded = _loaded(campaign)

@@ -41,7 +41,7 @@ from sqlalchemy.orm import Session
 
 from core.data.db import Dependent, insert_returning_id, utcnow
 from core.data.models import Job, JobStatus
-from core.data.sealing import current_working_box
+from core.sealing import current_working_box
 
 log = logging.getLogger(__name__)
 
@@ -188,7 +188,7 @@ EMPTY_PAYLOAD = "{}"  # what a job that ended keeps: nothing
 
 def encode_payload(payload: dict[str, Any]) -> str:
     """A job's payload as kept in the database: locked with the app's working key (a mail job holds an address,
-    a name, a mandate), so the jobs table of a copied database reads as nothing (see :mod:`core.data.sealing`)."""
+    a name, a mandate), so the jobs table of a copied database reads as nothing (see :mod:`core.sealing`)."""
     return current_working_box().lock_text(json.dumps(payload, ensure_ascii=False))
 
 

@@ -24,6 +24,9 @@ from babel.numbers import format_decimal
 from flask_babel import gettext as _
 from pydantic import BaseModel, ConfigDict, Field
 
+from core.i18n import FORMAT_LOCALES, long_date, money
+from core.site import site
+
 if TYPE_CHECKING:
     from core.campaigns import LoadedCampaign
     from core.data.models import Signup
@@ -45,13 +48,6 @@ def euros(amount_cents: int) -> Decimal:
     return (Decimal(amount_cents) / 100).quantize(Decimal("0.01"))
 
 
-class FeeModelSettings(BaseModel):
-    """Base of every fee-model plugin's settings. The campaign loader allows one enabled plugin with settings of
-    this kind per campaign: one fee model per campaign."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
 class SuccessFee(BaseModel):
     """'No cure, no pay': nothing now; if the claim succeeds, the participant pays the option chosen at signing."""
 
@@ -67,6 +63,29 @@ class SuccessFeeTerms(BaseModel):
     option: Literal["flat", "share"]
     flat_cents: int = Field(ge=0)
     share_percent: Percentage
+
+
+def success_fee_options(fee: SuccessFee, language: str) -> list[FeeOption]:
+    """The two choices, worded for the signing page (the fee models with a success fee share them)."""
+    return [
+        FeeOption(
+            "flat",
+            _("%(amount)s if we win", amount=money(fee.flat, language)),
+            _("A fixed fee out of your compensation, only if the claim succeeds."),
+        ),
+        FeeOption(
+            "share",
+            _("%(share)s of the compensation if we win", share=percent(fee.share, language)),
+            _("A share of what you receive, only if the claim succeeds."),
+        ),
+    ]
+
+
+def success_fee_terms(fee: SuccessFee, option: str | None) -> SuccessFeeTerms:
+    """The success fee the participant chose (``flat`` or ``share``), as signed; ``ValueError`` for another."""
+    if option not in ("flat", "share"):
+        raise ValueError(f"unknown fee option {option!r}: choose 'flat' or 'share'")
+    return SuccessFeeTerms(option=option, flat_cents=cents(fee.flat), share_percent=fee.share)
 
 
 class FeeTerms(BaseModel):
@@ -102,15 +121,11 @@ def fee_for_award(terms: FeeTerms, award_cents: int) -> int:
 
 def percent(value: Decimal, language: str) -> str:
     """'20%' / '12,5%': a share as people write it (no trailing zeros)."""
-    from core.i18n import FORMAT_LOCALES
-
     return format_decimal(value.normalize(), locale=FORMAT_LOCALES.get(language, language)) + "%"
 
 
 def describe_terms(terms: FeeTerms, language: str) -> list[str]:
     """Plain sentences saying what ``terms`` mean for the participant, in ``language`` (the current locale)."""
-    from core.i18n import money
-
     lines: list[str] = []
     if terms.one_time_cents:
         lines.append(
@@ -148,8 +163,6 @@ def own_model(model: FeeModel | None, terms: FeeTerms) -> FeeModel | None:
 
 def fee_summary(model: FeeModel | None, terms: FeeTerms, paid_at: dt.datetime | None, language: str) -> list[str]:
     """What the participant chose and paid, for the success page and the confirmation mail."""
-    from core.i18n import long_date, money
-
     own = own_model(model, terms)
     lines = own.describe(terms, language) if own else describe_terms(terms, language)
     if terms.one_time_cents and paid_at is not None:
@@ -232,6 +245,18 @@ class FeeModel(ABC):
 
 def fee_model_for(loaded: LoadedCampaign) -> FeeModel | None:
     """The campaign's fee model, from the one fee-model plugin it enables (None: it charges nothing)."""
-    from core.site import site
-
     return site().plugins.call("claimsite_fee_model", loaded.enabled_plugins, campaign=loaded)  # firstresult
+
+
+def payment_due(loaded: LoadedCampaign, signup: Signup) -> PaymentDue | None:
+    """What ``signup`` still has to pay before it counts, or None (nothing asked, or paid already)."""
+    if not signup.payment_required or signup.paid_at is not None:
+        return None
+    terms = terms_of(signup)
+    if terms is None or not terms.one_time_cents:
+        return None
+    model = fee_model_for(loaded)
+    due = model.payment_due(terms, signup.language) if model is not None else None
+    # The amount is always the one signed, even if the campaign's settings changed since.
+    description = due.description if due else loaded.campaign.text(loaded.campaign.name, signup.language)
+    return PaymentDue(terms.one_time_cents, description, terms.currency)

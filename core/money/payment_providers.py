@@ -93,7 +93,7 @@ class PaymentProvider(ABC):
 
     def handle_webhook(self, campaign: LoadedCampaign, request: Request) -> Response:
         """Answer a notification from the provider at ``/payments/<identifier>/webhook`` on the campaign's address:
-        verify it, then apply it with :func:`core.money.payments.apply_provider_event`. The default: 404 (no
+        verify it, then apply it with :func:`core.signup.payments.apply_provider_event`. The default: 404 (no
         webhooks)."""
         from werkzeug.exceptions import NotFound
 

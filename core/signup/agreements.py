@@ -27,7 +27,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 
 from core.campaigns import LoadedCampaign
-from core.campaigns.documents import SHARED_FOLDER
+from core.campaigns.documents import agreement_file
 from core.campaigns.markdown import plain_text, render_markdown
 from core.campaigns.schema import Agreement
 from core.data.hashing import sha256_hex
@@ -58,15 +58,6 @@ class AgreementText:
     @property
     def participant_values(self) -> dict[str, str]:
         return {name: self.values[name] for name in PARTICIPANT_PLACEHOLDERS}
-
-
-def agreement_file(campaigns_dir: Path, slug: str, agreement: Agreement, language: str) -> Path | None:
-    name = f"{agreement.id}.{agreement.version}.{language}.md"
-    for folder in (slug, SHARED_FOLDER):
-        path = campaigns_dir / folder / "agreements" / name
-        if path.is_file():
-            return path
-    return None
 
 
 @lru_cache(maxsize=256)

@@ -20,7 +20,7 @@ from core.data.models import Signup, Stage
 from core.i18n import money
 from core.jobs.mail import compose, queue_mail
 from core.jobs.queue import enqueue, job_handler
-from core.money.fees import euros
+from core.money.fees import euros, payment_due
 from core.signup.links import PAY_LINK_DAYS, pay_link_token
 from core.site import site
 from core.web.tenancy import campaign_url
@@ -57,8 +57,6 @@ def send_payment_reminder(app: Flask, payload: dict[str, Any]) -> None:
     loaded = site().registry.snapshot.campaigns.get(signup.campaign)
     if loaded is None:
         raise RuntimeError(f"campaign {signup.campaign} is not loaded")
-    from core.money.payments import payment_due  # late import: payments imports this module
-
     due = payment_due(loaded, signup)
     if due is None:
         return

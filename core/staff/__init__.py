@@ -13,7 +13,7 @@ from flask.sessions import SecureCookieSessionInterface
 from flask_wtf import CSRFProtect
 
 from core.data.db import Database
-from core.data.sealing import WORKING_BOX_EXTENSION
+from core.sealing import WORKING_BOX_EXTENSION
 from core.site import Site
 from core.web import security_headers
 from core.web.sessions import cookie_name

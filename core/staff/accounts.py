@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session
 
 from core.data.db import utcnow
 from core.data.models import StaffMember
-from core.data.sealing import WorkingBox
+from core.sealing import WorkingBox
 
 MIN_PASSWORD_LENGTH = 12
 MAX_FAILED_LOGINS = 5

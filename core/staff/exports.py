@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from core.campaigns import LoadedCampaign
 from core.data.db import utcnow
 from core.data.models import Signup, StaffExport, StaffMember, participant
-from core.data.sealing import OpeningKeys, SealingError
+from core.sealing import OpeningKeys, SealingError
 
 log = logging.getLogger(__name__)
 KEPT_FOR = dt.timedelta(hours=1)

@@ -36,7 +36,7 @@ from core.data.db import db_session
 from core.data.faults import RETRY_AFTER_SECONDS, UNAVAILABLE, describe
 from core.data.hashing import email_hash, ip_hash, network_hash
 from core.data.models import AuditEntry, StaffExport, StaffMember
-from core.data.sealing import OpeningKeys, SealingError
+from core.sealing import OpeningKeys, SealingError
 from core.site import site
 from core.staff import CAMPAIGN_APP_EXTENSION, accounts, audit, chart, exports, figures, sessions
 from core.web.tenancy import ENVIRON_CAMPAIGN, ENVIRON_DEV_HOST, ENVIRON_PREVIEW_STATUS

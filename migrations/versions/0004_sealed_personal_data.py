@@ -26,7 +26,7 @@ def _keys():  # type: ignore[no-untyped-def]
     """(public sealing key, working box, hash key) of the running app, else from the environment's settings."""
     from flask import has_app_context
 
-    from core.data.sealing import WorkingBox
+    from core.sealing import WorkingBox
     if has_app_context():
         from core.site import site
 
@@ -40,7 +40,7 @@ def _keys():  # type: ignore[no-untyped-def]
 
 def _seal_existing_rows() -> None:
     from core.data.hashing import keyed_hash, normalise_email
-    from core.data.sealing import lock_for_participant
+    from core.sealing import lock_for_participant
 
     bind = op.get_bind()
     rows = bind.execute(sa.text(

@@ -9,7 +9,8 @@ from __future__ import annotations
 from pydantic import BaseModel
 
 from core.campaigns import LoadedCampaign
-from core.money.fees import FeeModel, FeeModelSettings, FeeTerms
+from core.campaigns.schema import FeeModelSettings
+from core.money.fees import FeeModel, FeeTerms
 from core.plugins import hookimpl
 
 NAME = "free"

@@ -33,9 +33,9 @@ from core.campaigns import LoadedCampaign
 from core.data.db import db_session
 from core.data.models import PaymentState
 from core.money.payment_providers import Checkout, CheckoutRequest, PaymentProvider, PaymentProviderError, Reported
-from core.money.payments import UNANSWERED_REUSED_FOR, apply_provider_event
 from core.plugins import hookimpl
 from core.settings import SettingsError
+from core.signup.payments import UNANSWERED_REUSED_FOR, apply_provider_event
 
 log = logging.getLogger(__name__)
 
@@ -204,7 +204,7 @@ class StripeCheckout(PaymentProvider):
         }
         # From the attempt's time, not now: a retry under the same idempotency key must ask exactly the same (Stripe
         # refuses the key with other parameters), and Stripe wants at least 30 minutes left when it creates the
-        # session, which a retry within core.money.payments.UNANSWERED_REUSED_FOR still has.
+        # session, which a retry within core.signup.payments.UNANSWERED_REUSED_FOR still has.
         expires_at = checkout.opened_at + max(self.checkout_lifetime, STRIPE_MINIMUM_OPEN + UNANSWERED_REUSED_FOR)
         params: dict[str, Any] = {
             "mode": "payment",

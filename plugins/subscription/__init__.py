@@ -16,18 +16,19 @@ from pydantic import BaseModel, Field
 
 from core.campaigns import LoadedCampaign
 from core.campaigns.localized import Localized
+from core.campaigns.schema import FeeModelSettings
 from core.money.fees import (
     FeeModel,
-    FeeModelSettings,
     FeeOption,
     FeeTerms,
     PaymentDue,
     PositiveEuros,
     SuccessFee,
     cents,
+    success_fee_options,
+    success_fee_terms,
 )
 from core.plugins import hookimpl
-from plugins.no_cure_no_pay import success_fee_options, success_fee_terms
 
 NAME = "subscription"
 

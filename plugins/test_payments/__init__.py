@@ -21,8 +21,8 @@ from core.data.hashing import signing_serializer
 from core.data.models import Payment, PaymentState
 from core.money.fees import euros
 from core.money.payment_providers import Checkout, CheckoutRequest, PaymentProvider
-from core.money.payments import apply_state
 from core.plugins import hookimpl
+from core.signup.payments import apply_state
 from core.site import site
 from core.web.rendering import render_page
 from core.web.views.signup import current_visit

@@ -25,11 +25,11 @@ from core.data.db import db_session, utcnow
 from core.data.hashing import email_hash
 from core.data.models import Payment, PaymentState, Signup
 from core.money.fees import fee_model_for, fee_summary, terms_of
-from core.money.payments import latest
 from core.signup import withdrawal
 from core.signup.fields import NotALookalike
 from core.signup.links import mandate_link_token, pay_link_token
 from core.signup.login import LOGIN_LINK_VALID, LoginCheck, check_login_link, queue_login_mail, use_login_link
+from core.signup.payments import latest
 from core.site import current_campaign, site
 from core.web.rendering import render_page
 from core.web.tenancy import campaign_url

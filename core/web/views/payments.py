@@ -15,10 +15,9 @@ from werkzeug.wrappers import Response as BaseResponse
 from core.campaigns import LoadedCampaign
 from core.data.db import db_session
 from core.data.models import PaymentState, Signup, Stage, is_participant
-from core.money import payments
-from core.money.fees import euros, fee_model_for, fee_summary, terms_of
+from core.money.fees import euros, fee_model_for, fee_summary, payment_due, terms_of
 from core.money.payment_providers import PaymentProviderError, provider_for, provider_named
-from core.signup import flow
+from core.signup import flow, payments
 from core.signup.links import PAY_LINK_DAYS, read_pay_link_token
 from core.site import current_campaign
 from core.web.rendering import render_page
@@ -63,7 +62,7 @@ def _paid_page(loaded: LoadedCampaign, signup: Signup) -> BaseResponse:
 def _pay_page(
     loaded: LoadedCampaign, signup: Signup, token: str, message: str | None = None, status: int = 200
 ) -> BaseResponse:
-    due = payments.payment_due(loaded, signup)
+    due = payment_due(loaded, signup)
     latest = payments.latest(db_session(), signup)
     if message is None and latest is not None:
         message = {

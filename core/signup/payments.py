@@ -21,7 +21,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from core.campaigns import LoadedCampaign
 from core.data.db import set_once, utcnow
 from core.data.models import Payment, PaymentState, ProviderEvent, Signup
-from core.money.fees import PaymentDue, fee_model_for, terms_of
+from core.money.fees import payment_due
 from core.money.payment_providers import Checkout, CheckoutRequest, PaymentProvider, PaymentProviderError, Reported
 from core.signup.confirmation import queue_confirmation_if_ready
 from core.signup.flow import Visit, record
@@ -39,20 +39,6 @@ UNANSWERED_REUSED_FOR = dt.timedelta(minutes=5)
 
 class NoProvider(Exception):
     """No installed payment provider may take this campaign's payments (e.g. no Stripe keys in production)."""
-
-
-def payment_due(loaded: LoadedCampaign, signup: Signup) -> PaymentDue | None:
-    """What ``signup`` still has to pay before it counts, or None (nothing asked, or paid already)."""
-    if not signup.payment_required or signup.paid_at is not None:
-        return None
-    terms = terms_of(signup)
-    if terms is None or not terms.one_time_cents:
-        return None
-    model = fee_model_for(loaded)
-    due = model.payment_due(terms, signup.language) if model is not None else None
-    # The amount is always the one signed, even if the campaign's settings changed since.
-    description = due.description if due else loaded.campaign.text(loaded.campaign.name, signup.language)
-    return PaymentDue(terms.one_time_cents, description, terms.currency)
 
 
 def latest(session: Session, signup: Signup) -> Payment | None:
@@ -263,6 +249,5 @@ __all__ = [
     "apply_state",
     "cancel",
     "latest",
-    "payment_due",
     "start_checkout",
 ]

@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from flask import current_app
 from nacl.exceptions import CryptoError
 from nacl.public import PrivateKey, PublicKey, SealedBox
 from nacl.secret import SecretBox
@@ -165,8 +166,6 @@ class WorkingBox:
 
 def current_working_box() -> WorkingBox:
     """The app's :class:`WorkingBox` (made by ``create_app``)."""
-    from flask import current_app
-
     return current_app.extensions[WORKING_BOX_EXTENSION]
 
 

@@ -66,6 +66,7 @@ POSTGRES_ADMIN_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/postgres
 test: $(STAMP) i18n-compile system-deps
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	CLAIMSITE_ENV=development $(BIN)/flask campaigns check
 	if command -v pg_isready >/dev/null 2>&1 && pg_isready -q -h 127.0.0.1 -p 5432; then \
 		export CLAIMSITE_TEST_POSTGRES_URL="$(POSTGRES_ADMIN_URL)"; fi; \
@@ -74,6 +75,7 @@ test: $(STAMP) i18n-compile system-deps
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 # The landing-page benchmark drives the server with wrk (Debian's package); the others need nothing more.
 bench: $(STAMP) i18n-compile

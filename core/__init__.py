@@ -16,11 +16,11 @@ from core.cli.campaigns import campaigns_cli
 from core.cli.export import export_cli
 from core.cli.fees import fees_group, payments_group
 from core.cli.keys import keys_cli
+from core.cli.retention import retention_cli
 from core.cli.staff import staff_cli
 from core.data import faults as database_faults
 from core.data.db import Database
 from core.data.migrations import db_cli
-from core.data.retention import retention_cli
 from core.i18n import LanguageConverter, babel, select_locale
 from core.jobs.queue import jobs_cli, worker_cli
 from core.money.payment_providers import unpaid_campaigns

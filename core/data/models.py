@@ -152,6 +152,9 @@ class JobStatus(StrEnum):
     CANCELLED = "cancelled"  # no longer wanted (its sign-up was withdrawn or erased); its payload is emptied
 
 
+EMPTY_PAYLOAD = "{}"  # what a job that ended keeps: nothing
+
+
 class LoginLink(Base):
     """A login link to the participant's page that was mailed: each works once (``used_at``), for a short while.
 

@@ -40,7 +40,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from core.data.db import Dependent, insert_returning_id, utcnow
-from core.data.models import Job, JobStatus
+from core.data.models import EMPTY_PAYLOAD, Job, JobStatus
 from core.sealing import current_working_box
 
 log = logging.getLogger(__name__)
@@ -181,9 +181,6 @@ def new_job(
             "created_at": now,
         },
     )
-
-
-EMPTY_PAYLOAD = "{}"  # what a job that ended keeps: nothing
 
 
 def encode_payload(payload: dict[str, Any]) -> str:

@@ -26,6 +26,8 @@ from sqlalchemy.orm import Session
 from core.campaigns import LoadedCampaign
 from core.data.db import utcnow
 from core.data.models import Signup, StaffExport, StaffMember, participant
+from core.exports.evidence import write_evidence_package
+from core.exports.participants import write_participants_csv
 from core.sealing import OpeningKeys, SealingError
 
 log = logging.getLogger(__name__)
@@ -63,8 +65,6 @@ def _counting(progress: Callable[[int], None]) -> Callable[[int], None]:
 def _participants_csv(
     loaded: LoadedCampaign, keys: OpeningKeys, path: Path, progress: Callable[[int], None]
 ) -> Written:
-    from core.cli.export import write_participants_csv
-
     with path.open("w", encoding="utf-8", newline="") as out:
         return Written(write_participants_csv(loaded.slug, keys, out, progress=_counting(progress)))
 
@@ -72,8 +72,6 @@ def _participants_csv(
 def _evidence_package(
     loaded: LoadedCampaign, keys: OpeningKeys, path: Path, progress: Callable[[int], None]
 ) -> Written:
-    from core.exports.evidence import write_evidence_package
-
     summary = write_evidence_package(loaded, keys, path, progress=_counting(progress), overwrite=True)
     warning = f"{summary.problems} problem(s) listed in problems.csv in the package" if summary.problems else None
     return Written(summary.participants, warning)

@@ -285,7 +285,7 @@ class FakePay(PaymentProvider):
         return "donation" in campaign.enabled_plugins
 
     def prepare(self, checkout):
-        from core.web.tenancy import campaign_url
+        from core.campaigns.addresses import campaign_url
 
         RETURN_TO[checkout.payment_id] = checkout.success_url
         return Checkout(ref=f"fake_{checkout.payment_id}",

@@ -6,7 +6,8 @@ import pytest
 from flask import Flask
 from itsdangerous import BadSignature
 
-from core.web.tenancy import Address, HostIndex, campaign_url, resolve, split_host
+from core.campaigns.addresses import Address, HostIndex, campaign_url, split_host
+from core.web.tenancy import resolve
 from tests.conftest import CampaignFolder, campaign_data
 
 

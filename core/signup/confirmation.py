@@ -18,6 +18,7 @@ from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
+from core.campaigns.addresses import campaign_url
 from core.data import personal_data
 from core.data.db import db_session, set_once
 from core.data.models import Signup, participant
@@ -26,7 +27,6 @@ from core.jobs.queue import enqueue, job_handler, register_sweep
 from core.money.fees import fee_model_for, fee_summary, terms_of
 from core.signup.links import mandate_link_token
 from core.site import site
-from core.web.tenancy import campaign_url
 
 log = logging.getLogger(__name__)
 

@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core.campaigns import LoadedCampaign
+from core.campaigns.addresses import campaign_url
 from core.data import personal_data
 from core.data.db import Added, Dependent, Excluded, IfNew, OnConflict, commit_upsert, row_values
 from core.data.hashing import earlier_email_hashes, email_hash, keyed_hash
@@ -39,7 +40,6 @@ from core.signup.codes import (
     spend_code,
 )
 from core.signup.payment_reminder import REMIND_AFTER_SIGNING, queue_payment_reminder
-from core.web.tenancy import campaign_url
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.campaigns import LoadedCampaign
+from core.campaigns.addresses import campaign_url
 from core.data import personal_data
 from core.data.db import db_session, set_once, utcnow
 from core.data.hashing import email_hash, signing_serializer
@@ -30,7 +31,6 @@ from core.jobs.mail import compose, queue_mail
 from core.jobs.queue import current_job, enqueue, job_handler
 from core.signup.flow import move_earlier_signups
 from core.site import site
-from core.web.tenancy import campaign_url
 
 LOGIN_LINK_VALID = dt.timedelta(minutes=30)
 LOGIN_JOB = "participant-login"

@@ -14,6 +14,7 @@ from flask_babel import force_locale
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.campaigns.addresses import campaign_url
 from core.data import personal_data
 from core.data.db import db_session, set_once, utcnow
 from core.data.models import Signup, Stage
@@ -23,7 +24,6 @@ from core.jobs.queue import enqueue, job_handler
 from core.money.fees import euros, payment_due
 from core.signup.links import PAY_LINK_DAYS, pay_link_token
 from core.site import site
-from core.web.tenancy import campaign_url
 
 REMINDER_JOB = "payment-reminder"
 REMIND_AFTER_SIGNING = dt.timedelta(hours=1)

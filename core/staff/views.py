@@ -32,6 +32,7 @@ from wtforms import EmailField, PasswordField, RadioField, StringField
 from wtforms.validators import DataRequired, Length
 
 from core.campaigns import LoadedCampaign
+from core.campaigns.addresses import ENVIRON_DEV_HOST
 from core.data.db import db_session
 from core.data.faults import RETRY_AFTER_SECONDS, UNAVAILABLE, describe
 from core.data.hashing import email_hash, ip_hash, network_hash
@@ -39,7 +40,7 @@ from core.data.models import AuditEntry, StaffExport, StaffMember
 from core.sealing import OpeningKeys, SealingError
 from core.site import site
 from core.staff import CAMPAIGN_APP_EXTENSION, accounts, audit, chart, exports, figures, sessions
-from core.web.tenancy import ENVIRON_CAMPAIGN, ENVIRON_DEV_HOST, ENVIRON_PREVIEW_STATUS
+from core.web.tenancy import ENVIRON_CAMPAIGN, ENVIRON_PREVIEW_STATUS
 
 bp = Blueprint("staff", __name__)
 SESSION_ENTRY = "staff_session"

@@ -12,11 +12,11 @@ from markupsafe import Markup
 
 from core import i18n
 from core.campaigns import Localized
+from core.campaigns.addresses import campaign_url
 from core.campaigns.markdown import render_inline, render_markdown
 from core.campaigns.schema import SisterLink
 from core.campaigns.sections import Section, core_sections
 from core.site import current_campaign, site
-from core.web.tenancy import campaign_url
 
 
 def _text(ctx: Context, value: Localized | str | None) -> str:

@@ -1,4 +1,5 @@
-"""Which campaign a request is for, and the one function that builds every campaign URL.
+"""Which campaign a request is for (the addresses themselves, and the URLs built from them:
+:mod:`core.campaigns.addresses`).
 
 Resolution, in order: in development ``<slug>.localhost`` (any port) is that campaign; then an exact host from a
 campaign's ``hosts:``; then the longest ``paths:`` prefix under the request's host (``somi.nl/palantirclaim``).
@@ -19,71 +20,26 @@ cookie paths are the same for host and path campaigns.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-from flask import current_app, has_request_context, request
-
-from core.campaigns import CampaignRegistry, LoadedCampaign
+from core.campaigns import CampaignRegistry
+from core.campaigns.addresses import DEV_SUFFIX, ENVIRON_DEV_HOST, Address, HostIndex, split_host
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
     from core.settings import Settings
 
-DEV_SUFFIX = ".localhost"
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "[::1]"}
 DEFAULT_PORTS = {"https": "443", "http": "80"}
 # werkzeug's ProxyFix keeps the headers it replaced here (documented): the Host the connection itself came with.
 ENVIRON_PROXY_FIX_ORIGINAL = "werkzeug.proxy_fix.orig"
 ENVIRON_CAMPAIGN = "claimsite.campaign"
-ENVIRON_DEV_HOST = "claimsite.dev_host"
 # Set only by the staff console's preview (core.staff.views.preview), never from a request's own headers.
 ENVIRON_PREVIEW_STATUS = "claimsite.preview_status"
-
-
-@dataclass(frozen=True)
-class Address:
-    """Where a campaign is served: a host, and a path prefix under it (empty for a whole host)."""
-
-    host: str
-    prefix: str = ""
-
-    @classmethod
-    def parse(cls, text: str) -> Address:
-        host, _, path = text.partition("/")
-        return cls(host, f"/{path}" if path else "")
-
-    def __str__(self) -> str:
-        return self.host + self.prefix
-
-
-@dataclass(frozen=True)
-class HostIndex:
-    """Lookup tables built once per campaign reload."""
-
-    exact: Mapping[str, str]
-    prefixed: Mapping[str, list[tuple[str, str]]]
-    canonical: Mapping[str, Address]
-
-    @classmethod
-    def build(cls, campaigns: Mapping[str, LoadedCampaign]) -> HostIndex:
-        exact: dict[str, str] = {}
-        prefixed: dict[str, list[tuple[str, str]]] = {}
-        canonical: dict[str, Address] = {}
-        for slug, loaded in campaigns.items():
-            addresses = [Address(h) for h in loaded.campaign.hosts] + [Address.parse(p) for p in loaded.campaign.paths]
-            canonical[slug] = addresses[0]
-            for address in addresses:
-                if address.prefix:
-                    prefixed.setdefault(address.host, []).append((address.prefix, slug))
-                else:
-                    exact[address.host] = slug
-        for entries in prefixed.values():
-            entries.sort(key=lambda entry: len(entry[0]), reverse=True)  # longest prefix wins
-        return cls(exact, prefixed, canonical)
 
 
 @dataclass(frozen=True)
@@ -94,16 +50,6 @@ class Match:
     prefix: str
     redirect_to: Address | None = None
     dev_host: bool = False
-
-
-def split_host(host_header: str) -> tuple[str, str]:
-    """('Example.org.:8080') -> ('example.org', '8080'); IPv6 literals keep their brackets."""
-    host_header = host_header.strip().lower()
-    if host_header.startswith("["):
-        host, _, rest = host_header.partition("]")
-        return host + "]", rest.removeprefix(":")
-    host, _, port = host_header.partition(":")
-    return host.rstrip("."), port
 
 
 @dataclass(frozen=True)
@@ -227,28 +173,3 @@ def campaigns_at(index: HostIndex, host: str) -> set[str]:
     if host.endswith(DEV_SUFFIX) and host[: -len(DEV_SUFFIX)] in index.canonical:
         found.add(host[: -len(DEV_SUFFIX)])
     return found
-
-
-def campaign_url(
-    loaded: LoadedCampaign, endpoint: str = "pages.landing", *, language: str | None = None, **values: Any
-) -> str:
-    """The absolute URL of a page of any campaign: the one function that builds campaign URLs.
-
-    It works for host and path campaigns, for the current campaign and its sisters, in a request or outside one
-    (mail). In development, when the request came to ``*.localhost`` (or there is no request), it points at
-    ``http://<slug>.localhost:<port>``; otherwise at the campaign's canonical address.
-    ``language`` picks the language version (``None`` or the default language: the unprefixed URL).
-    """
-    settings: Settings = current_app.extensions["claimsite"].settings
-    slug = loaded.campaign.slug
-    on_dev_host = request.environ.get(ENVIRON_DEV_HOST, False) if has_request_context() else settings.development
-    if on_dev_host:
-        port = split_host(request.host)[1] if has_request_context() else str(settings.port)
-        host, prefix, scheme = f"{slug}{DEV_SUFFIX}" + (f":{port}" if port else ""), "", "http"
-    else:
-        address = current_app.extensions["claimsite"].tenancy.index().canonical[slug]
-        host, prefix, scheme = address.host, address.prefix, settings.public_scheme
-    if language and language != loaded.campaign.default_language:
-        values["lang"] = language
-    adapter = current_app.url_map.bind(host, script_name=prefix or "/", url_scheme=scheme)
-    return adapter.build(endpoint, values, force_external=True)

@@ -46,7 +46,7 @@ class TestPayments(PaymentProvider):
         return site().settings.env != "production"
 
     def prepare(self, checkout: CheckoutRequest) -> Checkout:
-        from core.web.tenancy import campaign_url
+        from core.campaigns.addresses import campaign_url
 
         token = _serializer().dumps(
             [checkout.campaign.slug, checkout.payment_id, checkout.success_url, checkout.cancel_url]

@@ -6,10 +6,10 @@ from flask import Flask, Response, current_app, g, render_template, request
 from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
 
+from core.campaigns.addresses import ENVIRON_DEV_HOST, campaign_url
 from core.data.faults import RETRY_AFTER_SECONDS, UNAVAILABLE, away_page, describe
 from core.site import site
 from core.web.rendering import render_page
-from core.web.tenancy import ENVIRON_DEV_HOST, campaign_url
 
 
 def unknown_host() -> Response:

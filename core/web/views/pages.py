@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from flask import Response, abort, g
 
+from core.campaigns.addresses import campaign_url
 from core.campaigns.documents import find_document
 from core.campaigns.markdown import render_markdown
 from core.site import current_campaign, site
 from core.web.rendering import render_page
-from core.web.tenancy import campaign_url
 from core.web.views.localized import localized_blueprint, localized_route
 
 bp = localized_blueprint("pages", __name__)

@@ -21,6 +21,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from wtforms import EmailField
 from wtforms.validators import Email, InputRequired, Length
 
+from core.campaigns.addresses import campaign_url
 from core.data.db import db_session, utcnow
 from core.data.hashing import email_hash
 from core.data.models import Payment, PaymentState, Signup
@@ -32,7 +33,6 @@ from core.signup.login import LOGIN_LINK_VALID, LoginCheck, check_login_link, qu
 from core.signup.payments import latest
 from core.site import current_campaign, site
 from core.web.rendering import render_page
-from core.web.tenancy import campaign_url
 from core.web.views.localized import localized_blueprint, localized_route
 from core.web.views.signup import MANDATE_KEY, csrf_ok, current_visit, limit_per_ip
 

@@ -13,6 +13,7 @@ from flask_babel import gettext as _
 from werkzeug.wrappers import Response as BaseResponse
 
 from core.campaigns import LoadedCampaign
+from core.campaigns.addresses import campaign_url
 from core.data.db import db_session
 from core.data.models import PaymentState, Signup, Stage, is_participant
 from core.money.fees import euros, fee_model_for, fee_summary, payment_due, terms_of
@@ -22,7 +23,6 @@ from core.signup.links import PAY_LINK_DAYS, read_pay_link_token
 from core.site import current_campaign
 from core.web.rendering import render_page
 from core.web.security_headers import allow_form_action
-from core.web.tenancy import campaign_url
 from core.web.views.localized import localized_blueprint, localized_route
 from core.web.views.signup import csrf_ok, current_visit, limit_per_ip
 

@@ -9,10 +9,8 @@ default language.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from core.campaigns.schema import Agreement
+from core.campaigns.schema import Agreement
 
 DOCUMENTS = ("privacy", "terms")
 SHARED_FOLDER = "_shared"

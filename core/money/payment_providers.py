@@ -15,8 +15,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import BaseModel
+from werkzeug.exceptions import NotFound
 
 from core.data.models import PaymentState
+from core.money.fees import fee_model_for
+from core.site import site
 
 if TYPE_CHECKING:
     from flask import Request
@@ -95,29 +98,21 @@ class PaymentProvider(ABC):
         """Answer a notification from the provider at ``/payments/<identifier>/webhook`` on the campaign's address:
         verify it, then apply it with :func:`core.signup.payments.apply_provider_event`. The default: 404 (no
         webhooks)."""
-        from werkzeug.exceptions import NotFound
-
         raise NotFound()
 
 
 def provider_for(campaign: LoadedCampaign) -> PaymentProvider | None:
     """The provider that takes ``campaign``'s payments: the first installed one that allows it."""
-    from core.site import site
-
     return next((p for p in site().payment_providers if p.is_allowed(campaign)), None)
 
 
 def provider_named(identifier: str) -> PaymentProvider | None:
-    from core.site import site
-
     return next((p for p in site().payment_providers if p.identifier == identifier), None)
 
 
 def unpaid_campaigns(campaigns: Iterable[LoadedCampaign]) -> list[str]:
     """Problems, one per campaign whose fee model asks a payment that no installed provider may take (needs an
     app context). In production that stops the app; ``flask campaigns check`` reports it."""
-    from core.money.fees import fee_model_for
-
     problems = []
     for loaded in campaigns:
         model = fee_model_for(loaded)

@@ -15,10 +15,9 @@ from flask_wtf import CSRFProtect
 from core.data.db import Database
 from core.sealing import WORKING_BOX_EXTENSION
 from core.site import Site
+from core.staff import views
 from core.web import security_headers
 from core.web.sessions import cookie_name
-
-CAMPAIGN_APP_EXTENSION = "claimsite.campaign_app"
 
 
 class StaffSessionInterface(SecureCookieSessionInterface):
@@ -27,8 +26,6 @@ class StaffSessionInterface(SecureCookieSessionInterface):
 
 def create_staff_app(campaign_app: Flask, site: Site, database: Database) -> Flask:
     """The console app, sharing ``campaign_app``'s services (previews are rendered by ``campaign_app`` itself)."""
-    from core.staff import views
-
     settings = site.settings
     secure = settings.public_scheme == "https" and not settings.development
     app = Flask(__name__, instance_path=str(settings.instance_dir))
@@ -45,7 +42,7 @@ def create_staff_app(campaign_app: Flask, site: Site, database: Database) -> Fla
     app.session_interface = StaffSessionInterface()
     app.extensions["claimsite"] = site
     app.extensions[WORKING_BOX_EXTENSION] = site.working_box
-    app.extensions[CAMPAIGN_APP_EXTENSION] = campaign_app
+    app.extensions[views.CAMPAIGN_APP_EXTENSION] = campaign_app
     database.init_app(app)
     CSRFProtect(app)
     app.register_blueprint(views.bp)

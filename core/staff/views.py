@@ -39,7 +39,7 @@ from core.data.hashing import email_hash, ip_hash, network_hash
 from core.data.models import AuditEntry, StaffExport, StaffMember
 from core.sealing import OpeningKeys, SealingError
 from core.site import site
-from core.staff import CAMPAIGN_APP_EXTENSION, accounts, audit, chart, exports, figures, sessions
+from core.staff import accounts, audit, chart, exports, figures, sessions
 from core.web.tenancy import ENVIRON_CAMPAIGN, ENVIRON_PREVIEW_STATUS
 
 bp = Blueprint("staff", __name__)
@@ -47,6 +47,8 @@ SESSION_ENTRY = "staff_session"
 PREVIEW_STATUSES = ("pre-registration", "open", "closed")
 OPEN_PAGES = {"staff.login", "static"}
 CHART_DAYS = 60
+# app.extensions key of the campaign app whose pages the console previews (set by core.staff.create_staff_app).
+CAMPAIGN_APP_EXTENSION = "claimsite.campaign_app"
 
 
 class LoginForm(FlaskForm):

@@ -10,12 +10,13 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from flask import Blueprint, abort, g, redirect, request
+from flask import Blueprint, abort, current_app, g, redirect, request
 from itsdangerous import BadData, URLSafeTimedSerializer
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from core.campaigns import LoadedCampaign
+from core.campaigns.addresses import campaign_url
 from core.data.db import db_session, utcnow
 from core.data.hashing import signing_serializer
 from core.data.models import Payment, PaymentState
@@ -32,8 +33,6 @@ bp = Blueprint("test_payments", __name__)
 
 
 def _serializer() -> URLSafeTimedSerializer:
-    from flask import current_app
-
     return signing_serializer(current_app.secret_key, "test-payments")  # type: ignore[arg-type]
 
 
@@ -46,8 +45,6 @@ class TestPayments(PaymentProvider):
         return site().settings.env != "production"
 
     def prepare(self, checkout: CheckoutRequest) -> Checkout:
-        from core.campaigns.addresses import campaign_url
-
         token = _serializer().dumps(
             [checkout.campaign.slug, checkout.payment_id, checkout.success_url, checkout.cancel_url]
         )

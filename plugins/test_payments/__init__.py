@@ -26,7 +26,7 @@ from core.plugins import hookimpl
 from core.signup.payments import apply_state
 from core.site import site
 from core.web.rendering import render_page
-from core.web.views.signup import current_visit
+from core.web.requests import current_visit
 
 CHECKOUT_HOURS = 1
 bp = Blueprint("test_payments", __name__)

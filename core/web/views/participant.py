@@ -33,8 +33,8 @@ from core.signup.login import LOGIN_LINK_VALID, LoginCheck, check_login_link, qu
 from core.signup.payments import latest
 from core.site import current_campaign, site
 from core.web.rendering import render_page
+from core.web.requests import MANDATE_KEY, csrf_ok, current_visit, limit_per_ip
 from core.web.views.localized import localized_blueprint, localized_route
-from core.web.views.signup import MANDATE_KEY, csrf_ok, current_visit, limit_per_ip
 
 bp = localized_blueprint("participant", __name__)
 

@@ -22,9 +22,9 @@ from core.signup import flow, payments
 from core.signup.links import PAY_LINK_DAYS, read_pay_link_token
 from core.site import current_campaign
 from core.web.rendering import render_page
+from core.web.requests import csrf_ok, current_visit, limit_per_ip
 from core.web.security_headers import allow_form_action
 from core.web.views.localized import localized_blueprint, localized_route
-from core.web.views.signup import csrf_ok, current_visit, limit_per_ip
 
 bp = localized_blueprint("payments", __name__)
 webhooks = Blueprint("payment_webhooks", __name__)

@@ -14,15 +14,12 @@ from typing import Any
 from flask import Response, abort, current_app, flash, g, redirect, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
-from flask_wtf.csrf import validate_csrf
 from werkzeug.wrappers import Response as BaseResponse
-from wtforms.validators import ValidationError
 
 from core.campaigns import LoadedCampaign
 from core.data import personal_data
 from core.data.db import db_session, utcnow
 from core.data.faults import when_database_away
-from core.data.hashing import ip_hash, network_hash
 from core.data.models import Signup, Stage, is_participant
 from core.money.fees import fee_model_for, fee_summary, terms_of
 from core.signup import flow
@@ -33,6 +30,7 @@ from core.signup.links import mandate_link_token, pay_link_token, read_mandate_l
 from core.signup.signature import SignatureProblem, SignatureRefused, read_drawn_signature
 from core.site import current_campaign, site
 from core.web.rendering import render_page
+from core.web.requests import MANDATE_KEY, csrf_ok, current_visit, limit_per_ip
 from core.web.views.localized import localized_blueprint, localized_route
 
 bp = localized_blueprint("signup", __name__)
@@ -51,30 +49,11 @@ def _keys() -> flow.Keys:
     return flow.Keys(current_app.secret_key, site().hash_key)  # type: ignore[arg-type]
 
 
-def current_visit() -> flow.Visit:
-    """Who acts in this request: made once per request (rate limits and evidence use the same one)."""
-    visit = g.get("signup_visit")
-    if visit is None:
-        visit = g.signup_visit = flow.Visit(
-            utcnow(),
-            ip_hash(site().hash_key, request.remote_addr),
-            request.user_agent.string,
-            network_hash(site().hash_key, request.remote_addr),
-        )
-    return visit
-
-
 def _joinable() -> LoadedCampaign:
     loaded = current_campaign()
     if loaded.campaign.signup is None and loaded.campaign.status != "closed":
         abort(404)
     return loaded
-
-
-def limit_per_ip(rule: str) -> None:
-    """Count this request against ``rule`` for the visitor's (hashed) network: their IPv4 address or IPv6 /64; a
-    429 page once over (every view that mails or checks a secret: sign-up, payments, the participant's page)."""
-    site().limits.enforce(rule, current_visit().network)
 
 
 BROWSER_KEY = "browser"
@@ -405,9 +384,6 @@ def mandate(token: str) -> BaseResponse:
     return response
 
 
-MANDATE_KEY = "mandate_key"
-
-
 def remember_copy_key(key: bytes | None) -> None:
     """Keep the key of the participant's mandate copy in their own browser's session (set when they sign), so the
     done page can offer the download after the server released the working copy that it was derived from."""
@@ -421,13 +397,3 @@ def remembered_copy_key() -> bytes | None:
         return bytes.fromhex(value) if isinstance(value, str) else None
     except ValueError:
         return None
-
-
-def csrf_ok() -> bool:
-    """The posted CSRF token is valid. These views check CSRF themselves (exempt from the global check) so that an
-    expired page gets a clear message on the same page, with nothing typed lost, instead of an error page."""
-    try:
-        validate_csrf(request.form.get("csrf_token"))
-    except ValidationError:
-        return False
-    return True

@@ -1,0 +1,46 @@
+"""What the campaign views share about the request in hand: who acts in it (:func:`current_visit`), the rate limit
+per network (:func:`limit_per_ip`), the CSRF check of the forms that check it themselves (:func:`csrf_ok`), and the
+session entry holding the key of the participant's mandate copy (:data:`MANDATE_KEY`)."""
+
+from __future__ import annotations
+
+from flask import g, request
+from flask_wtf.csrf import validate_csrf
+from wtforms.validators import ValidationError
+
+from core.data.db import utcnow
+from core.data.hashing import ip_hash, network_hash
+from core.signup import flow
+from core.site import site
+
+# The session entry with the key of the participant's mandate copy (set when they sign, dropped when they leave).
+MANDATE_KEY = "mandate_key"
+
+
+def current_visit() -> flow.Visit:
+    """Who acts in this request: made once per request (rate limits and evidence use the same one)."""
+    visit = g.get("signup_visit")
+    if visit is None:
+        visit = g.signup_visit = flow.Visit(
+            utcnow(),
+            ip_hash(site().hash_key, request.remote_addr),
+            request.user_agent.string,
+            network_hash(site().hash_key, request.remote_addr),
+        )
+    return visit
+
+
+def limit_per_ip(rule: str) -> None:
+    """Count this request against ``rule`` for the visitor's (hashed) network: their IPv4 address or IPv6 /64; a
+    429 page once over (every view that mails or checks a secret: sign-up, payments, the participant's page)."""
+    site().limits.enforce(rule, current_visit().network)
+
+
+def csrf_ok() -> bool:
+    """The posted CSRF token is valid. These views check CSRF themselves (exempt from the global check) so that an
+    expired page gets a clear message on the same page, with nothing typed lost, instead of an error page."""
+    try:
+        validate_csrf(request.form.get("csrf_token"))
+    except ValidationError:
+        return False
+    return True

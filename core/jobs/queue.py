@@ -121,7 +121,13 @@ def register_sweep(sweep: Sweep) -> Sweep:
     """Have the worker run ``sweep`` (once per kind of sweep, however often its module is imported)."""
     _sweeps[:] = [s for s in _sweeps if type(s).__qualname__ != type(sweep).__qualname__]
     _sweeps.append(sweep)
+    # Listed in the order of HANDLER_MODULES, not in the order some view happened to import their modules.
+    _sweeps.sort(key=lambda s: _module_rank(type(s).__module__))
     return sweep
+
+
+def _module_rank(module: str) -> int:
+    return HANDLER_MODULES.index(module) if module in HANDLER_MODULES else len(HANDLER_MODULES)
 
 
 def sweeps() -> list[Sweep]:

@@ -226,8 +226,44 @@ def _localized_fields(value: Any, path: tuple[Any, ...]) -> Iterator[tuple[tuple
             yield from _localized_fields(item, (*path, key))
 
 
+@dataclass
+class _Findings:
+    """What the checks of one file found: ``problems`` keep it from loading, ``warnings`` are only worth a look."""
+
+    file: str
+    doc: _Document
+    problems: list[ConfigProblem] = field(default_factory=list)
+    warnings: list[ConfigProblem] = field(default_factory=list)
+
+    def at(self, loc: tuple[Any, ...], message: str, field_path: str | None = None) -> ConfigProblem:
+        """A problem (or warning) about the field at ``loc``, on the line where the file writes it."""
+        return ConfigProblem(
+            self.file, self.doc.line_of(loc), _field_path(loc) if field_path is None else field_path, message
+        )
+
+
 def load_campaign_file(path: Path, plugin_schemas: Mapping[str, type[BaseModel]]) -> LoadedCampaign:
-    """Validate one campaign file; raise :class:`CampaignConfigError` listing every problem found."""
+    """Validate one campaign file; raise :class:`CampaignConfigError` listing every problem found.
+
+    A file that cannot be read as a YAML mapping, or whose campaign settings do not validate, stops at once (what
+    follows would only repeat it); the checks after that each add what they find, so one run lists everything.
+    """
+    root, data = _read_yaml_mapping(path)
+    found = _Findings(str(path), _Document(root))
+    campaign = _validated_campaign(found, root, data)
+    _check_slug_matches_file_name(found, campaign, path)
+    plugin_settings = _validated_plugin_settings(found, campaign, plugin_schemas)
+    _check_one_fee_model(found, campaign, plugin_settings)
+    _check_languages_of_texts(found, campaign, plugin_settings)
+    _check_agreement_texts(found, campaign, path.parent)
+    if found.problems:
+        raise CampaignConfigError(found.problems)
+    return LoadedCampaign(campaign, plugin_settings, path, found.warnings, found.doc.line_of)
+
+
+def _read_yaml_mapping(path: Path) -> tuple[yaml.Node | None, dict[str, Any]]:
+    """The file's YAML node tree (for line numbers) and its data; raises when it cannot be read, is no valid YAML,
+    or holds anything but a mapping."""
     file = str(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -245,32 +281,47 @@ def load_campaign_file(path: Path, plugin_schemas: Mapping[str, type[BaseModel]]
         ) from None
     except yaml.YAMLError as exc:
         raise CampaignConfigError([ConfigProblem(file, None, "", f"is not valid YAML: {exc}")]) from None
-    doc = _Document(root)
     if not isinstance(data, dict):
         found = "an empty file" if data is None else _kind_of(data)
         raise CampaignConfigError(
-            [ConfigProblem(file, doc.line_of(()), "", f"expected a mapping of campaign settings, got {found}")]
+            [
+                ConfigProblem(
+                    file, _Document(root).line_of(()), "", f"expected a mapping of campaign settings, got {found}"
+                )
+            ]
         )
+    return root, data
 
-    problems = [
-        ConfigProblem(file, line, _field_path(loc), "this key is written twice; keep one")
+
+def _validated_campaign(found: _Findings, root: yaml.Node | None, data: dict[str, Any]) -> Campaign:
+    """The campaign settings validated; keys written twice are problems, and invalid settings stop here (with
+    those problems too)."""
+    found.problems.extend(
+        ConfigProblem(found.file, line, _field_path(loc), "this key is written twice; keep one")
         for loc, line in _duplicate_keys(root)
-    ]
+    )
     try:
-        campaign = Campaign.model_validate(data)
+        return Campaign.model_validate(data)
     except ValidationError as exc:
-        raise CampaignConfigError(problems + _problems(exc, Campaign, doc, file)) from None
+        raise CampaignConfigError(found.problems + _problems(exc, Campaign, found.doc, found.file)) from None
 
+
+def _check_slug_matches_file_name(found: _Findings, campaign: Campaign, path: Path) -> None:
     if campaign.slug != path.stem:
-        problems.append(
-            ConfigProblem(
-                file,
-                doc.line_of(("slug",)),
-                "slug",
+        found.problems.append(
+            found.at(
+                ("slug",),
                 f"the slug '{campaign.slug}' must match the file name '{path.name}' ({campaign.slug}.yaml)",
+                "slug",
             )
         )
 
+
+def _validated_plugin_settings(
+    found: _Findings, campaign: Campaign, plugin_schemas: Mapping[str, type[BaseModel]]
+) -> dict[str, BaseModel]:
+    """Each enabled plugin's settings, validated by the plugin's own model; an unknown plugin is a problem (with
+    the nearest installed name, for a typo)."""
     plugin_settings: dict[str, BaseModel] = {}
     for name, settings in campaign.plugins.items():
         schema = plugin_schemas.get(name)
@@ -278,94 +329,81 @@ def load_campaign_file(path: Path, plugin_schemas: Mapping[str, type[BaseModel]]
             known = ", ".join(sorted(plugin_schemas)) or "none"
             close = difflib.get_close_matches(name, list(plugin_schemas), n=1)
             hint = f"; did you mean '{close[0]}'?" if close else ""
-            problems.append(
-                ConfigProblem(
-                    file,
-                    doc.line_of(("plugins", name)),
-                    f"plugins.{name}",
-                    f"unknown plugin '{name}'{hint} Installed plugins: {known}",
+            found.problems.append(
+                found.at(
+                    ("plugins", name), f"unknown plugin '{name}'{hint} Installed plugins: {known}", f"plugins.{name}"
                 )
             )
             continue
         try:
             plugin_settings[name] = schema.model_validate(settings or {})
         except ValidationError as exc:
-            problems.extend(_problems(exc, schema, doc, file, ("plugins", name)))
+            found.problems.extend(_problems(exc, schema, found.doc, found.file, ("plugins", name)))
+    return plugin_settings
 
+
+def _check_one_fee_model(found: _Findings, campaign: Campaign, plugin_settings: Mapping[str, BaseModel]) -> None:
+    """At most one enabled plugin is a fee model, and a fee model needs a sign-up to charge."""
     fee_models = [name for name, model in plugin_settings.items() if isinstance(model, FeeModelSettings)]
     if len(fee_models) > 1:
-        problems.append(
-            ConfigProblem(
-                file,
-                doc.line_of(("plugins", fee_models[1])),
-                f"plugins.{fee_models[1]}",
+        found.problems.append(
+            found.at(
+                ("plugins", fee_models[1]),
                 f"a campaign has one fee model, but this file enables {len(fee_models)}: "
                 f"{', '.join(fee_models)}; keep one",
+                f"plugins.{fee_models[1]}",
             )
         )
     if fee_models and campaign.signup is None:
-        problems.append(
-            ConfigProblem(
-                file,
-                doc.line_of(("plugins", fee_models[0])),
-                f"plugins.{fee_models[0]}",
+        found.problems.append(
+            found.at(
+                ("plugins", fee_models[0]),
                 "a fee model needs a 'signup' section: nobody can join this campaign",
+                f"plugins.{fee_models[0]}",
             )
         )
 
-    warnings: list[ConfigProblem] = []
+
+def _check_languages_of_texts(found: _Findings, campaign: Campaign, plugin_settings: Mapping[str, BaseModel]) -> None:
+    """Every text (the campaign's and its plugins') is in the campaign's languages only (a problem otherwise), and
+    in each of them (a warning otherwise: visitors see another language's text)."""
     everything = [((), campaign), *((("plugins", n), s) for n, s in plugin_settings.items())]
     for prefix, model in everything:
         for loc, text_value in _localized_fields(model, prefix):
-            full = loc
             for language in text_value:
                 if language not in campaign.languages:
-                    problems.append(
-                        ConfigProblem(
-                            file,
-                            doc.line_of((*full, language)),
-                            _field_path((*full, language)),
+                    found.problems.append(
+                        found.at(
+                            (*loc, language),
                             f"'{language}' is not one of this campaign's languages {campaign.languages}",
                         )
                     )
             missing = [lang for lang in campaign.languages if lang not in text_value]
             if missing:
                 fallback = campaign.default_language if campaign.default_language in text_value else "another"
-                warnings.append(
-                    ConfigProblem(
-                        file,
-                        doc.line_of(full),
-                        _field_path(full),
-                        f"no {', '.join(missing)} text; visitors will see the {fallback} text instead",
-                    )
+                found.warnings.append(
+                    found.at(loc, f"no {', '.join(missing)} text; visitors will see the {fallback} text instead")
                 )
 
-    if campaign.signup is not None:
-        for index, agreement in enumerate(campaign.signup.agreements):
-            loc = ("signup", "agreements", index)
-            for language in campaign.languages:
-                if agreement_file(path.parent, campaign.slug, agreement, language) is not None:
-                    continue
-                where = f"{agreement.id}.{agreement.version}.{language}.md in campaigns/{campaign.slug}/agreements/"
-                if language == campaign.default_language:
-                    problems.append(
-                        ConfigProblem(
-                            file,
-                            doc.line_of(loc),
-                            _field_path(loc),
-                            f"no text for this agreement: add {where} (or _shared/agreements/)",
-                        )
-                    )
-                else:
-                    warnings.append(
-                        ConfigProblem(
-                            file,
-                            doc.line_of(loc),
-                            _field_path(loc),
-                            f"no {language} text ({where}); the {campaign.default_language} text is shown instead",
-                        )
-                    )
 
-    if problems:
-        raise CampaignConfigError(problems)
-    return LoadedCampaign(campaign, plugin_settings, path, warnings, doc.line_of)
+def _check_agreement_texts(found: _Findings, campaign: Campaign, campaigns_dir: Path) -> None:
+    """Each agreement of the sign-up has a text file in every language: a missing default-language text is a
+    problem (nothing to sign), another missing language a warning (the default text is shown)."""
+    if campaign.signup is None:
+        return
+    for index, agreement in enumerate(campaign.signup.agreements):
+        loc = ("signup", "agreements", index)
+        for language in campaign.languages:
+            if agreement_file(campaigns_dir, campaign.slug, agreement, language) is not None:
+                continue
+            where = f"{agreement.id}.{agreement.version}.{language}.md in campaigns/{campaign.slug}/agreements/"
+            if language == campaign.default_language:
+                found.problems.append(
+                    found.at(loc, f"no text for this agreement: add {where} (or _shared/agreements/)")
+                )
+            else:
+                found.warnings.append(
+                    found.at(
+                        loc, f"no {language} text ({where}); the {campaign.default_language} text is shown instead"
+                    )
+                )

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import click
-from flask import current_app
+from flask import Flask, current_app
 from flask.cli import with_appcontext
 from pydantic import ValidationError
 from sqlalchemy import func, select
@@ -321,3 +321,9 @@ def list_payments(campaign: str, state: str | None) -> None:
         + "".join(f", {other} {n}" for other, n in sorted(counts.items()))
     )
     click.echo(f"Sign-ups waiting for payment (signed, not paid): {waiting}")
+
+
+def init_app(app: Flask) -> None:
+    """Add ``flask fees`` and ``flask payments`` to the app's command line."""
+    app.cli.add_command(fees_group)
+    app.cli.add_command(payments_group)

@@ -17,18 +17,12 @@ import datetime as dt
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-import click
-from flask import current_app
-from flask.cli import with_appcontext
 from sqlalchemy import and_, delete, exists, func, not_, or_, select, update
 from sqlalchemy.orm import Session
 
 from core.campaigns import LoadedCampaign
-from core.data.db import utcnow
 from core.data.models import Job, JobStatus, LoginLink, Payment, PaymentState, Signup, participant
 from core.jobs.queue import EMPTY_PAYLOAD
-from core.site import site
-from core.staff.exports import remove_expired
 
 BATCH = 500
 JOB_PAYLOADS_KEPT = dt.timedelta(days=30)
@@ -118,35 +112,3 @@ def remove_old_login_links(session: Session, now: dt.datetime, dry_run: bool = F
     count = session.execute(delete(LoginLink).where(old)).rowcount
     session.commit()
     return count
-
-
-@click.group("retention")
-def retention_cli() -> None:
-    """Erase what is kept no longer than needed."""
-
-
-@retention_cli.command("run")
-@click.option("--dry-run", is_flag=True, help="Only count what would be erased.")
-@with_appcontext
-def run(dry_run: bool) -> None:
-    """Erase unfinished sign-ups past their campaign's limit, old job payloads and old login links; print the
-    counts."""
-    now = utcnow()
-    with current_app.extensions["claimsite.db"].sessions() as session:
-        results = erase_unfinished(session, site().registry.snapshot.campaigns.values(), now, dry_run)
-        jobs = empty_old_job_payloads(session, now, dry_run)
-        links = remove_old_login_links(session, now, dry_run)
-        export_files = 0
-        if not dry_run:
-            export_files = remove_expired(current_app, session, now)
-            session.commit()
-    verb = "would erase" if dry_run else "erased"
-    for result in results:
-        click.echo(f"{result.campaign}: {verb} {result.signups} unfinished sign-up(s) older than {result.days} days")
-    click.echo(
-        f"jobs: {'would empty' if dry_run else 'emptied'} {jobs} payload(s) of jobs that ended over "
-        f"{JOB_PAYLOADS_KEPT.days} days ago"
-    )
-    click.echo(f"login links: {'would remove' if dry_run else 'removed'} {links} mailed over a day ago")
-    if not dry_run:
-        click.echo(f"staff exports: removed {export_files} file(s) made over an hour ago")

@@ -1,0 +1,49 @@
+"""``flask retention run``: erase what is kept no longer than needed (:mod:`core.data.retention`)."""
+
+from __future__ import annotations
+
+import click
+from flask import Flask, current_app
+from flask.cli import with_appcontext
+
+from core.data.db import utcnow
+from core.data.retention import JOB_PAYLOADS_KEPT, empty_old_job_payloads, erase_unfinished, remove_old_login_links
+from core.site import site
+from core.staff.exports import remove_expired
+
+
+@click.group("retention")
+def retention_cli() -> None:
+    """Erase what is kept no longer than needed."""
+
+
+@retention_cli.command("run")
+@click.option("--dry-run", is_flag=True, help="Only count what would be erased.")
+@with_appcontext
+def run(dry_run: bool) -> None:
+    """Erase unfinished sign-ups past their campaign's limit, old job payloads and old login links; print the
+    counts."""
+    now = utcnow()
+    with current_app.extensions["claimsite.db"].sessions() as session:
+        results = erase_unfinished(session, site().registry.snapshot.campaigns.values(), now, dry_run)
+        jobs = empty_old_job_payloads(session, now, dry_run)
+        links = remove_old_login_links(session, now, dry_run)
+        export_files = 0
+        if not dry_run:
+            export_files = remove_expired(current_app, session, now)
+            session.commit()
+    verb = "would erase" if dry_run else "erased"
+    for result in results:
+        click.echo(f"{result.campaign}: {verb} {result.signups} unfinished sign-up(s) older than {result.days} days")
+    click.echo(
+        f"jobs: {'would empty' if dry_run else 'emptied'} {jobs} payload(s) of jobs that ended over "
+        f"{JOB_PAYLOADS_KEPT.days} days ago"
+    )
+    click.echo(f"login links: {'would remove' if dry_run else 'removed'} {links} mailed over a day ago")
+    if not dry_run:
+        click.echo(f"staff exports: removed {export_files} file(s) made over an hour ago")
+
+
+def init_app(app: Flask) -> None:
+    """Add ``flask retention`` to the app's command line."""
+    app.cli.add_command(retention_cli)

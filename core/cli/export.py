@@ -8,23 +8,20 @@ participant is the evidence package's (:mod:`core.exports.evidence`), so both ex
 
 from __future__ import annotations
 
-import csv
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 import click
 from flask import Flask
 from flask.cli import with_appcontext
 from sqlalchemy import func, select
 
-from core.data import personal_data
 from core.data.db import db_session
-from core.data.models import Signup, participant
+from core.data.models import Signup
 from core.data.sealing import OpeningKeys, SealingError
 from core.exports import evidence
-from core.exports.evidence import PARTICIPANT_COLUMNS, participant_row
+from core.exports.participants import write_participants_csv
 from core.site import site
 from core.staff import audit
 
@@ -48,25 +45,6 @@ def opening_keys(paths: tuple[Path, ...]) -> OpeningKeys:
         return OpeningKeys.from_files(paths)
     except (SealingError, ValueError, OSError) as exc:
         raise click.ClickException(str(exc)) from None
-
-
-def write_participants_csv(
-    campaign: str, keys: OpeningKeys, out: TextIO, batch: int = 500, progress: Callable[[int], None] | None = None
-) -> int:
-    """Write the confirmed participants of ``campaign`` with their opened answers as CSV; returns the count.
-    ``progress`` gets the number of rows written after each batch (as a click progress bar's ``update`` takes)."""
-    session = db_session()
-    writer = csv.writer(out)
-    writer.writerow(PARTICIPANT_COLUMNS)
-    count = 0
-    for rows in personal_data.record_batches(session, Signup.campaign == campaign, participant(), batch=batch):
-        for signup, record in rows:
-            writer.writerow(participant_row(signup, personal_data.open_record(record, keys).answers))
-            count += 1
-        session.expunge_all()
-        if progress is not None:
-            progress(len(rows))
-    return count
 
 
 @click.group("export")

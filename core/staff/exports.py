@@ -27,6 +27,7 @@ from core.campaigns import LoadedCampaign
 from core.data.db import utcnow
 from core.data.models import Signup, StaffExport, StaffMember, participant
 from core.data.sealing import OpeningKeys, SealingError
+from core.exports.participants import write_participants_csv
 
 log = logging.getLogger(__name__)
 KEPT_FOR = dt.timedelta(hours=1)
@@ -63,8 +64,6 @@ def _counting(progress: Callable[[int], None]) -> Callable[[int], None]:
 def _participants_csv(
     loaded: LoadedCampaign, keys: OpeningKeys, path: Path, progress: Callable[[int], None]
 ) -> Written:
-    from core.cli.export import write_participants_csv
-
     with path.open("w", encoding="utf-8", newline="") as out:
         return Written(write_participants_csv(loaded.slug, keys, out, progress=_counting(progress)))
 

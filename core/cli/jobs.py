@@ -1,4 +1,11 @@
-"""``flask worker`` runs queued jobs until stopped; ``flask jobs`` shows the queue (:mod:`core.jobs.queue`)."""
+"""``flask worker`` runs queued jobs until stopped; ``flask jobs`` shows the queue (:mod:`core.jobs.queue`).
+
+``flask jobs`` counts the jobs per status and kind, and lists what a fault left half done: each registered sweep
+(:class:`core.jobs.queue.Sweep`; for example a sign-up that counts and has its mandate but whose confirmation was
+never queued, or a withdrawn one whose working copy of the personal data is still kept). The worker finishes them
+when it starts and every :data:`core.jobs.queue.SWEEP_EVERY`; ``--sweep`` does it at once. ``--failed`` lists the
+jobs that gave up after their last retry (mail that could not be delivered), with e-mail addresses masked.
+"""
 
 from __future__ import annotations
 

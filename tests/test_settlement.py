@@ -15,10 +15,10 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from core.cli import fees as settlement
 from core.cli.fees import Award
 from core.data.db import db_session, utcnow
 from core.data.models import Signup, Stage
+from core.money import settlement
 from core.money.fees import FeeModel, FeeTerms, SuccessFeeTerms, cents, euros, fee_for_award
 from plugins.no_cure_no_pay import NoCureNoPay, NoCureNoPaySettings
 from tests.test_signup import (

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import click
+from flask import Flask
 from flask.cli import with_appcontext
 
 from core.campaigns import CampaignConfigError, load_campaign_file
@@ -96,3 +97,8 @@ def new(slug: str, hosts: tuple[str, ...]) -> None:
         target.unlink()
         raise click.ClickException(f"the slug or host is not valid, nothing written:\n{exc}") from None
     click.echo(f"wrote {target}; fill it in, then run: flask campaigns check")
+
+
+def init_app(app: Flask) -> None:
+    """Add ``flask campaigns`` to the app's command line."""
+    app.cli.add_command(campaigns_cli)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from flask import Flask
 from flask.cli import with_appcontext
 from sqlalchemy import func, select
 
@@ -172,3 +173,8 @@ def verify_command(package: Path, manifest_sha256: str | None) -> None:
         f"{package}: all {check.files} file(s) match the manifest (manifest SHA-256 {check.manifest_sha256}"
         + (", as expected)" if manifest_sha256 else "; compare it with the one sent apart)")
     )
+
+
+def init_app(app: Flask) -> None:
+    """Add ``flask export`` to the app's command line."""
+    app.cli.add_command(export_cli)

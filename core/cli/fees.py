@@ -1,5 +1,5 @@
-"""``flask fees settle`` and ``flask payments list``: for staff, what participants owe out of an award and where
-the payments stand.
+"""``flask fees settle`` and ``flask payments list``: for staff, what participants owe out of an award
+(:mod:`core.money.settlement`) and where the payments stand.
 
 Both show sign-ups by reference only (the first 12 characters of ``Signup.token``), never personal data. Both read
 the database a batch at a time and print as they go, so a campaign with many participants needs little memory;
@@ -13,7 +13,6 @@ import csv
 import datetime as dt
 import os
 import re
-from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
@@ -21,19 +20,16 @@ from pathlib import Path
 from typing import IO, Any
 
 import click
-from flask import current_app
+from flask import Flask, current_app
 from flask.cli import with_appcontext
-from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from core.data.models import Payment, PaymentState, Signup, Stage, participant
-from core.money.fees import FeeModel, FeeTerms, cents, euros, fee_for_award, fee_model_for, own_model
+from core.data.models import Payment, PaymentState, Signup, Stage
+from core.money import settlement
+from core.money.fees import FeeModel, cents, euros
+from core.money.settlement import BATCH, REFERENCE
 from core.site import site
-
-BATCH = 1000  # rows fetched from the database at a time
-REFERENCE = 12  # characters of Signup.token shown: enough to find a sign-up, too short to use as a link
-RULE = "Rounding: a share of the award is rounded down to the cent; a fee is never more than the award."
 
 
 def spreadsheet_safe(value: str) -> str:
@@ -87,16 +83,10 @@ def _session() -> Session:
 def _campaign(session: Session, slug: str) -> FeeModel | None:
     """Check that ``slug`` is a campaign (served now, or with sign-ups from before its file went); return its
     current fee model, if any."""
-    served = site().registry.snapshot.campaigns
-    loaded = served.get(slug)
-    if loaded is not None:
-        return fee_model_for(loaded)
-    if session.scalar(select(Signup.id).where(Signup.campaign == slug).limit(1)) is not None:
-        return None  # no longer served: its sign-ups are settled from the terms they signed alone
-    known = sorted(set(served) | set(session.scalars(select(Signup.campaign).distinct())))
-    raise click.BadParameter(
-        f"unknown campaign {slug!r}; known campaigns: {', '.join(known) or '(none)'}", param_hint="'CAMPAIGN'"
-    )
+    try:
+        return settlement.campaign_fee_model(session, slug, site().registry.snapshot.campaigns)
+    except settlement.UnknownCampaign as exc:
+        raise click.BadParameter(str(exc), param_hint="'CAMPAIGN'") from None
 
 
 def _date(value: dt.datetime | None) -> str:
@@ -151,90 +141,48 @@ def settle(campaign: str, award: int, csv_path: Path | None) -> None:
         writer = csv.writer(file) if file is not None else None
         if writer is not None:
             writer.writerow(CSV_COLUMNS)
-        paid = (
-            select(func.coalesce(func.sum(Payment.amount_cents), 0))
-            .where(Payment.signup_id == Signup.id, Payment.state == PaymentState.PAID)
-            .scalar_subquery()
-        )
-        query = (
-            select(Signup.token, Signup.signed_at, Signup.fee_model, Signup.fee_terms, paid)
-            .where(Signup.campaign == campaign, participant())
-            .order_by(Signup.signed_at, Signup.id)
-            .execution_options(yield_per=BATCH)
-        )  # a server-side cursor on PostgreSQL
         amount = len(str(euros(award)))
         layout = f"{{:<{REFERENCE}}}  {{:<10}}  {{:<6}}  {{:>{max(amount, 9)}}}  {{:>{max(amount, 20)}}}"
         click.echo(f"{campaign}: an award of EUR {euros(award)} per participant")
         click.echo(layout.format("REFERENCE", "SIGNED", "OPTION", "FEE (EUR)", "TO PARTICIPANT (EUR)"))
-        options: Counter[str] = Counter()
-        total_fees = total_left = total_paid = 0
-        with session.execute(query) as rows:  # closes the cursor even when a row stops the command
-            for token, signed_at, fee_model, fee_terms, paid_cents in rows:
-                reference = token[:REFERENCE]
-                try:
-                    terms = FeeTerms.from_json(fee_terms) if fee_terms else None
-                except ValidationError as exc:  # saved by hand or by a broken plugin: never settle a guess
-                    raise click.ClickException(
-                        f"the fee terms of {reference} are not valid "
-                        f"({exc.error_count()} problem(s)): {exc.errors()[0]['msg']}"
-                    ) from None
-                fee = _fee(model, terms, award)
-                option = terms.success_fee.option if terms and terms.success_fee else "none"
-                options[option] += 1
-                total_fees += fee
-                total_left += award - fee
-                total_paid += paid_cents
-                click.echo(layout.format(reference, _date(signed_at), option, str(euros(fee)), str(euros(award - fee))))
-                if writer is not None:
-                    writer.writerow(
-                        (
-                            spreadsheet_safe(reference),
-                            signed_at.isoformat() if signed_at else "",
-                            fee_model or "",
-                            option,
-                            euros(award),
-                            euros(fee),
-                            euros(award - fee),
-                            euros(paid_cents),
-                        )
+
+        def show(one: settlement.SettledSignup) -> None:
+            click.echo(
+                layout.format(
+                    one.reference, _date(one.signed_at), one.option, str(euros(one.fee)), str(euros(one.left))
+                )
+            )
+            if writer is not None:
+                writer.writerow(
+                    (
+                        spreadsheet_safe(one.reference),
+                        one.signed_at.isoformat() if one.signed_at else "",
+                        one.fee_model or "",
+                        one.option,
+                        euros(one.award),
+                        euros(one.fee),
+                        euros(one.left),
+                        euros(one.paid),
                     )
-        count = sum(options.values())
+                )
+
+        try:
+            totals = settlement.settle(session, campaign, model, award, show)
+        except settlement.SettlementError as exc:
+            raise click.ClickException(str(exc)) from None
+        count = totals.participants
         click.echo("")
         click.echo(
             f"{count} participant(s)"
             + (": " if count else "")
-            + ", ".join(f"{n} {option}" for option, n in sorted(options.items()))
+            + ", ".join(f"{n} {option}" for option, n in sorted(totals.options.items()))
         )
-        click.echo(f"Total fees: EUR {euros(total_fees)}")
-        click.echo(f"Total to participants: EUR {euros(total_left)}")
-        click.echo(f"One-time payments received: EUR {euros(total_paid)}")
-        click.echo(
-            RULE
-            if model is None or type(model).fee_for_award is FeeModel.fee_for_award
-            else f"Fees as the fee model '{model.name}' computes them."
-        )
+        click.echo(f"Total fees: EUR {euros(totals.total_fees)}")
+        click.echo(f"Total to participants: EUR {euros(totals.total_left)}")
+        click.echo(f"One-time payments received: EUR {euros(totals.total_paid)}")
+        click.echo(totals.rule)
     if csv_path is not None:
         click.echo(f"CSV written to {csv_path.resolve()}")
-
-
-def _fee(model: FeeModel | None, terms: FeeTerms | None, award: int) -> int:
-    """The fee under ``terms``: reckoned by the campaign's current fee model when the terms came from it (a
-    third-party model may settle its own way), else by the rule in :func:`core.money.fees.fee_for_award`."""
-    if terms is None:
-        return 0  # signed when the campaign had no fee model: nothing was agreed, nothing is owed
-    if terms.currency != "EUR":
-        raise click.ClickException(f"fee terms in {terms.currency}: this command settles awards in euros only")
-    own = own_model(model, terms)
-    if own is not None:
-        fee, source = own.fee_for_award(terms, award), f"the fee model '{own.name}' gives"
-    else:
-        fee, source = fee_for_award(terms, award), f"terms signed under '{terms.model}' give"
-    if not 0 <= fee <= award:  # a third-party rule, or terms saved by hand: never settle what cannot be paid out
-        raise click.ClickException(
-            f"{source} a fee of EUR {euros(fee)} out of an award of EUR {euros(award)}; "
-            "a fee must lie between 0 and the award. Check the fee terms of that campaign."
-        )
-    return fee
 
 
 # -- flask payments ------------------------------------------------------------------------------------------
@@ -321,3 +269,9 @@ def list_payments(campaign: str, state: str | None) -> None:
         + "".join(f", {other} {n}" for other, n in sorted(counts.items()))
     )
     click.echo(f"Sign-ups waiting for payment (signed, not paid): {waiting}")
+
+
+def init_app(app: Flask) -> None:
+    """Add ``flask fees`` and ``flask payments`` to the app's command line."""
+    app.cli.add_command(fees_group)
+    app.cli.add_command(payments_group)

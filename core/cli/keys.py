@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import click
+from flask import Flask
 from flask.cli import with_appcontext
 from sqlalchemy import func, select
 
@@ -93,3 +94,8 @@ def rotate_command(private_keys: tuple[Path, ...], new_public: Path, batch: int)
             session.expunge_all()
             progress.update(len(rows))
     click.echo(f"{resealed} record(s) sealed again to key {target.id.hex()}; {already} were sealed to it already")
+
+
+def init_app(app: Flask) -> None:
+    """Add ``flask keys`` to the app's command line."""
+    app.cli.add_command(keys_cli)

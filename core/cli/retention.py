@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import click
-from flask import current_app
+from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 from core.data.db import utcnow
@@ -42,3 +42,8 @@ def run(dry_run: bool) -> None:
     click.echo(f"login links: {'would remove' if dry_run else 'removed'} {links} mailed over a day ago")
     if not dry_run:
         click.echo(f"staff exports: removed {export_files} file(s) made over an hour ago")
+
+
+def init_app(app: Flask) -> None:
+    """Add ``flask retention`` to the app's command line."""
+    app.cli.add_command(retention_cli)

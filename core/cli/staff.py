@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import click
+from flask import Flask
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
@@ -141,3 +142,8 @@ def new_authenticator_command(email: str) -> None:
     sessions.end_all(db_session(), staff)
     _record(staff, "staff-new-authenticator")
     _show_totp(staff, secret)
+
+
+def init_app(app: Flask) -> None:
+    """Add ``flask staff`` to the app's command line."""
+    app.cli.add_command(staff_cli)

@@ -1,12 +1,9 @@
-"""``flask db ...``: Alembic migrations, run in-process on the app's database."""
+"""Alembic migrations, run in-process on a database (``flask db ...``: :mod:`core.cli.db`)."""
 
 from __future__ import annotations
 
-import click
 from alembic import command
 from alembic.config import Config
-from flask import current_app
-from flask.cli import with_appcontext
 
 from core.settings import PROJECT_ROOT
 
@@ -26,36 +23,3 @@ def upgrade(url: str, revision: str = "head") -> None:
 
 def downgrade(url: str, revision: str) -> None:
     command.downgrade(alembic_config(url), revision)
-
-
-def _url() -> str:
-    return current_app.extensions["claimsite.db"].url
-
-
-@click.group("db")
-def db_cli() -> None:
-    """Database migrations."""
-
-
-@db_cli.command("upgrade")
-@click.argument("revision", default="head")
-@with_appcontext
-def upgrade_command(revision: str) -> None:
-    """Migrate the database up to REVISION (default: the newest)."""
-    upgrade(_url(), revision)
-
-
-@db_cli.command("downgrade")
-@click.argument("revision")
-@with_appcontext
-def downgrade_command(revision: str) -> None:
-    """Migrate the database down to REVISION ('base' empties it)."""
-    downgrade(_url(), revision)
-
-
-@db_cli.command("revision")
-@click.option("-m", "--message", required=True)
-@with_appcontext
-def revision_command(message: str) -> None:
-    """Write a new migration from the difference between the models and the database."""
-    command.revision(alembic_config(_url()), message=message, autogenerate=True)

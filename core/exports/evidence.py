@@ -53,7 +53,7 @@ import tempfile
 import unicodedata
 import zipfile
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, BinaryIO
 
@@ -509,6 +509,138 @@ def _without_personal_data(session: Session, campaign: str, problems: _Problems)
         )
 
 
+class _Waiting:
+    """The rows of participants.csv and duplicates.csv while the sign-ups are read, in a scratch file: which of
+    them is a duplicate is known only once every sign-up was read."""
+
+    def __init__(self, file: IO[str]) -> None:
+        self._file, self._writer = file, csv.writer(file)
+
+    def add(self, signup_id: int, who: Claimant | None, row: list[str]) -> None:
+        # Each row waits as: id, claimant digest (hex, or empty), kind, basis, then the row itself.
+        self._writer.writerow(
+            [signup_id, who.digest.hex() if who else "", who.kind if who else "", who.basis if who else "", *row]
+        )
+
+    def __iter__(self) -> Iterator[_WaitingRow]:
+        """Every row, from the first (each time anew)."""
+        self._file.seek(0)
+        for line in csv.reader(self._file):
+            yield _WaitingRow(int(line[0]), bytes.fromhex(line[1]) if line[1] else None, line[2], line[3], line[4:])
+
+
+@dataclass(frozen=True)
+class _WaitingRow:
+    signup_id: int
+    digest: bytes | None  # of the claimant; None when the answers do not say enough to compare
+    kind: str
+    basis: str
+    row: list[str]
+
+
+@dataclass
+class _Export:
+    """What one export writes to while it reads the sign-ups: the package, problems.csv, the waiting rows, and
+    the agreement texts and claimants seen so far."""
+
+    package: _Package
+    problems: _Problems
+    waiting: _Waiting
+    texts: _AgreementTexts
+    asks_birth_date: bool
+    index: _ClaimantIndex = field(default_factory=_ClaimantIndex)
+    mandates: int = 0
+
+    def add(self, signup: Signup, opened: personal_data.OpenedRecord, accepted: list[_Accepted]) -> None:
+        """One confirmed participant: their mandate into the package, their checks and row into the waiting rows."""
+        reference = signup.token[:12]
+        mandate_file, mandate_check = _mandate(self.package, self.problems, signup, reference, opened.mandate_pdf)
+        self.mandates += bool(mandate_file)
+        check = _agreements_check(self.texts, self.problems, reference, accepted, opened)
+        who = claimant(opened.answers, asks_birth_date=self.asks_birth_date)
+        if who is not None:
+            self.index.offer(who.digest, signup.signed_at or signup.created_at, signup.id, reference)
+        self.waiting.add(signup.id, who, [*participant_row(signup, opened.answers), mandate_file, mandate_check, check])
+
+
+def _asks_birth_date(loaded: LoadedCampaign) -> bool:
+    config = loaded.campaign.signup
+    return config is not None and any(f.field == "birth_date" for f in config.fields)
+
+
+def _read_participants(
+    session: Session,
+    slug: str,
+    keys: OpeningKeys,
+    export: _Export,
+    *,
+    batch: int,
+    progress: Callable[[int], None] | None,
+) -> None:
+    """Open every confirmed participant of ``slug``, ``batch`` at a time, into ``export``; then name in
+    problems.csv those without personal data."""
+    for signups in personal_data.record_batches(session, Signup.campaign == slug, participant(), batch=batch):
+        accepted = _accepted(session, [signup.id for signup, _record in signups])
+        for signup, record in signups:
+            export.add(signup, personal_data.open_record(record, keys), accepted[signup.id])
+        session.expunge_all()
+        if progress is not None:
+            progress(len(signups))
+    _without_personal_data(session, slug, export.problems)
+
+
+def _first_of_claimant(row: _WaitingRow, index: _ClaimantIndex) -> tuple[int, str] | None:
+    """(id, reference) of the sign-up kept for ``row``'s claimant; None when ``row`` has no claimant to compare."""
+    return index.first(row.digest) if row.digest is not None else None
+
+
+def _write_participants(package: _Package, waiting: _Waiting, index: _ClaimantIndex) -> int:
+    """participants.csv: each claimant's earliest-signed sign-up (and every sign-up without a claimant to
+    compare); returns how many."""
+    count = 0
+    with package.text("participants.csv") as entry:
+        out = csv.writer(entry)
+        out.writerow([*PARTICIPANT_COLUMNS, *CHECK_COLUMNS])
+        for row in waiting:
+            first = _first_of_claimant(row, index)
+            if first is None or first[0] == row.signup_id:
+                out.writerow(row.row)
+                count += 1
+    return count
+
+
+def _write_duplicates(package: _Package, waiting: _Waiting, index: _ClaimantIndex) -> int:
+    """duplicates.csv: the sign-ups of a claimant who signed earlier, with the reference of the one kept and
+    why; returns how many."""
+    count = 0
+    with package.text("duplicates.csv") as entry:
+        out = csv.writer(entry)
+        out.writerow([*DUPLICATE_COLUMNS, *PARTICIPANT_COLUMNS, *CHECK_COLUMNS])
+        for row in waiting:
+            first = _first_of_claimant(row, index)
+            if first is not None and first[0] != row.signup_id:
+                reason = f"same {row.kind} ({BASES[row.basis]}), signed earlier as {first[1]}"
+                out.writerow([first[1], reason, *row.row])
+                count += 1
+    return count
+
+
+def _write_problems(package: _Package, problems: _Problems) -> None:
+    """problems.csv, copied from its scratch file."""
+    problems.file.seek(0)
+    with package.text("problems.csv") as entry:
+        while chunk := problems.file.read(1 << 16):
+            entry.write(chunk)
+
+
+def _write_agreement_texts(package: _Package, texts: _AgreementTexts) -> list[_Template]:
+    """Each agreement template some exported sign-up accepted; returns them."""
+    used = texts.used()
+    for template in used:
+        package.add(template.zip_path, template.source)
+    return used
+
+
 def _write(
     loaded: LoadedCampaign,
     keys: OpeningKeys,
@@ -521,11 +653,7 @@ def _write(
     session = db_session()
     _begin_snapshot(session)
     exported_at = utcnow().replace(microsecond=0)
-    config = loaded.campaign.signup
-    asks_birth_date = config is not None and any(f.field == "birth_date" for f in config.fields)
     texts = _AgreementTexts(site().settings.campaigns_dir, loaded)
-    index = _ClaimantIndex()
-    mandates = participants = duplicates = 0
     with contextlib.ExitStack() as stack:
 
         def scratch() -> IO[str]:
@@ -533,76 +661,21 @@ def _write(
 
         archive = stack.enter_context(zipfile.ZipFile(file, "w", compression=zipfile.ZIP_DEFLATED))
         package, problems = _Package(archive, scratch(), exported_at), _Problems(scratch())
-        # Each row waits here as: id, claimant digest (hex, or empty), kind, basis, then the row itself.
-        waiting = scratch()
-        rows = csv.writer(waiting)
-        for signups in personal_data.record_batches(
-            session, Signup.campaign == loaded.slug, participant(), batch=batch
-        ):
-            accepted = _accepted(session, [signup.id for signup, _record in signups])
-            for signup, record in signups:
-                opened = personal_data.open_record(record, keys)
-                reference = signup.token[:12]
-                mandate_file, mandate_check = _mandate(package, problems, signup, reference, opened.mandate_pdf)
-                mandates += bool(mandate_file)
-                check = _agreements_check(texts, problems, reference, accepted[signup.id], opened)
-                who = claimant(opened.answers, asks_birth_date=asks_birth_date)
-                if who is not None:
-                    index.offer(who.digest, signup.signed_at or signup.created_at, signup.id, reference)
-                rows.writerow(
-                    [
-                        signup.id,
-                        who.digest.hex() if who else "",
-                        who.kind if who else "",
-                        who.basis if who else "",
-                        *participant_row(signup, opened.answers),
-                        mandate_file,
-                        mandate_check,
-                        check,
-                    ]
-                )
-            session.expunge_all()
-            if progress is not None:
-                progress(len(signups))
-        _without_personal_data(session, loaded.slug, problems)
-
-        waiting.seek(0)
-        with package.text("participants.csv") as entry:
-            out = csv.writer(entry)
-            out.writerow([*PARTICIPANT_COLUMNS, *CHECK_COLUMNS])
-            for row in csv.reader(waiting):
-                if not row[1] or index.first(bytes.fromhex(row[1]))[0] == int(row[0]):
-                    out.writerow(row[4:])
-                    participants += 1
-        waiting.seek(0)
-        with package.text("duplicates.csv") as entry:
-            out = csv.writer(entry)
-            out.writerow([*DUPLICATE_COLUMNS, *PARTICIPANT_COLUMNS, *CHECK_COLUMNS])
-            for row in csv.reader(waiting):
-                if row[1]:
-                    first_id, first_reference = index.first(bytes.fromhex(row[1]))
-                    if first_id != int(row[0]):
-                        reason = f"same {row[2]} ({BASES[row[3]]}), signed earlier as {first_reference}"
-                        out.writerow([first_reference, reason, *row[4:]])
-                        duplicates += 1
-        problems.file.seek(0)
-        with package.text("problems.csv") as entry:
-            while chunk := problems.file.read(1 << 16):
-                entry.write(chunk)
-        used = texts.used()
-        for template in used:
-            package.add(template.zip_path, template.source)
-        package.add(
-            README,
-            _readme(loaded, exported_at, participants, duplicates, mandates, problems.count, used).encode("utf-8"),
-        )
+        export = _Export(package, problems, _Waiting(scratch()), texts, _asks_birth_date(loaded))
+        _read_participants(session, loaded.slug, keys, export, batch=batch, progress=progress)
+        participants = _write_participants(package, export.waiting, export.index)
+        duplicates = _write_duplicates(package, export.waiting, export.index)
+        _write_problems(package, problems)
+        used = _write_agreement_texts(package, texts)
+        readme = _readme(loaded, exported_at, participants, duplicates, export.mandates, problems.count, used)
+        package.add(README, readme.encode("utf-8"))
         manifest_sha256 = package.finish()
     return EvidenceSummary(
         loaded.slug,
         exported_at,
         participants,
         duplicates,
-        mandates,
+        export.mandates,
         len(used),
         problems.count,
         tuple(problems.first),
@@ -746,18 +819,14 @@ def verify_package(path: Path | str | BinaryIO, manifest_sha256: str | None = No
     """Check an evidence package as ``sha256sum -c manifest.sha256`` does after unzipping it, and more: no file
     may be in the ZIP without being in the manifest or twice, and, given ``manifest_sha256`` (the value the
     export printed, sent apart from the package), the manifest must be that one."""
-    problems: list[str] = []
     try:
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError) as exc:
         return PackageCheck(False, 0, (f"not a readable ZIP file: {exc}",), "")
     with archive:
         names = [info.filename for info in archive.infolist() if not info.is_dir()]
-        seen: set[str] = set()
-        for name in names:
-            if name in seen:
-                problems.append(f"{name}: in the package twice")
-            seen.add(name)
+        problems = [f"{name}: in the package twice" for name in _twice(names)]
+        seen = set(names)
         if MANIFEST not in seen:
             return PackageCheck(False, 0, (f"no {MANIFEST} in the package", *problems), "")
         manifest = archive.read(MANIFEST)
@@ -767,29 +836,53 @@ def verify_package(path: Path | str | BinaryIO, manifest_sha256: str | None = No
                 f"{MANIFEST} has the SHA-256 {actual}, not the {manifest_sha256.strip()} expected: it is "
                 "not the manifest the export made"
             )
-        listed: dict[str, str] = {}
-        for number, line in enumerate(manifest.decode("utf-8", "replace").splitlines(), 1):
-            match = _MANIFEST_LINE.fullmatch(line)
-            if match is None:
-                problems.append(f"{MANIFEST} line {number} is not '<sha256>  <file>'")
-            elif match[2] in listed:
-                problems.append(f"{MANIFEST} lists {match[2]} twice")
-            else:
-                listed[match[2]] = match[1]
+        listed = _manifest_entries(manifest, problems)
         for name in sorted(seen - listed.keys() - {MANIFEST}):
             problems.append(f"{name}: in the package but not in the manifest")
         for name, expected in listed.items():
-            if name not in seen:
-                problems.append(f"{name}: in the manifest but not in the package")
-                continue
-            digest = hashlib.sha256()
-            try:
-                with archive.open(name) as entry:
-                    while chunk := entry.read(1 << 20):
-                        digest.update(chunk)
-            except (zipfile.BadZipFile, OSError) as exc:
-                problems.append(f"{name}: damaged ({exc})")
-                continue
-            if digest.hexdigest() != expected:
-                problems.append(f"{name}: its SHA-256 is {digest.hexdigest()}, the manifest says {expected}")
+            problem = (
+                _file_problem(archive, name, expected) if name in seen else "in the manifest but not in the package"
+            )
+            if problem is not None:
+                problems.append(f"{name}: {problem}")
     return PackageCheck(not problems, len(listed), tuple(problems), actual)
+
+
+def _twice(names: list[str]) -> list[str]:
+    """Each name that comes again after its first time, in order (a ZIP may hold a name more than once)."""
+    seen: set[str] = set()
+    again = []
+    for name in names:
+        if name in seen:
+            again.append(name)
+        seen.add(name)
+    return again
+
+
+def _manifest_entries(manifest: bytes, problems: list[str]) -> dict[str, str]:
+    """The manifest's files and their SHA-256; a line that is not ``<sha256>  <file>``, or a file listed twice,
+    goes to ``problems``."""
+    listed: dict[str, str] = {}
+    for number, line in enumerate(manifest.decode("utf-8", "replace").splitlines(), 1):
+        match = _MANIFEST_LINE.fullmatch(line)
+        if match is None:
+            problems.append(f"{MANIFEST} line {number} is not '<sha256>  <file>'")
+        elif match[2] in listed:
+            problems.append(f"{MANIFEST} lists {match[2]} twice")
+        else:
+            listed[match[2]] = match[1]
+    return listed
+
+
+def _file_problem(archive: zipfile.ZipFile, name: str, expected: str) -> str | None:
+    """What is wrong with file ``name`` in ``archive`` given the SHA-256 the manifest lists, or None."""
+    digest = hashlib.sha256()
+    try:
+        with archive.open(name) as entry:
+            while chunk := entry.read(1 << 20):
+                digest.update(chunk)
+    except (zipfile.BadZipFile, OSError) as exc:
+        return f"damaged ({exc})"
+    if digest.hexdigest() != expected:
+        return f"its SHA-256 is {digest.hexdigest()}, the manifest says {expected}"
+    return None

@@ -1,6 +1,7 @@
-"""The participants of a campaign as CSV, their sealed answers opened with the foundation's private key: what
-``flask export participants`` and the staff console's export write. Each row is the evidence package's
-(:func:`core.exports.evidence.participant_row`), so both exports always show the same columns."""
+"""The confirmed participants of a campaign with their opened answers, as CSV (``flask export participants`` and
+the staff console's export). Each row is the evidence package's (:func:`core.exports.evidence.participant_row`),
+so both exports always show the same columns; rows are read in batches, so a campaign of any size never sits in
+memory whole."""
 
 from __future__ import annotations
 

@@ -25,18 +25,14 @@ import importlib
 import json
 import logging
 import re
-import signal
 import threading
 import traceback
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import click
-from flask import Flask, current_app
-from flask.cli import with_appcontext
-from sqlalchemy import func, select, update
+from flask import Flask
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from core.data.db import Dependent, insert_returning_id, utcnow
@@ -354,102 +350,3 @@ class Worker:
         log.error(
             "job %s (%s, %s) failed after %s attempt(s): %s", job.id, job.kind, job.campaign or "-", job.attempts, error
         )
-
-
-# -- CLI -----------------------------------------------------------------------------------------------------
-@contextmanager
-def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
-    """SIGTERM and SIGINT let the job being run finish, then stop the worker."""
-    previous = {}
-    try:
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            previous[sig] = signal.signal(sig, lambda *_: stop.set())
-    except ValueError:  # not the main thread
-        pass
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-
-
-@click.command("worker")
-@click.option("--once", is_flag=True, help="Run the jobs that are due now, print how many, and exit.")
-@click.option("--poll", default=1.0, show_default=True, help="Seconds between looks for new jobs.")
-@with_appcontext
-def worker_cli(once: bool, poll: float) -> None:
-    """Run queued jobs (sending mail, ...) until stopped."""
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-    worker = Worker(app)
-    if once:
-        ran = worker.run_once()
-        click.echo(f"{ran} job(s) run")
-        return
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    stop = threading.Event()
-    with _stop_on_signals(stop):
-        worker.run_forever(poll_seconds=poll, stop=stop)
-
-
-@click.command("jobs")
-@click.option("--failed", is_flag=True, help="List the failed jobs instead of counting.")
-@click.option(
-    "--sweep",
-    "run_sweeps",
-    is_flag=True,
-    help="Finish now what a fault left half done (the worker does this every few minutes).",
-)
-@with_appcontext
-def jobs_cli(failed: bool, run_sweeps: bool) -> None:
-    """Count queued jobs per status and kind, and list work a fault left half done; --failed lists the jobs that
-    gave up; --sweep finishes the half-done work now (no personal data is shown)."""
-    if run_sweeps:
-        worker = Worker(current_app._get_current_object())  # type: ignore[attr-defined]
-        for sweep in _sweeps:
-            with worker.database.sessions() as session:
-                click.echo(f"finished {sweep.finish(session, utcnow())} {sweep.title}")
-        return
-    session: Session = current_app.extensions["claimsite.db"].sessions()
-    with session:
-        if failed:
-            jobs = session.scalars(
-                select(Job).where(Job.status == JobStatus.FAILED.value).order_by(Job.finished_at, Job.id)
-            ).all()
-            rows = [("ID", "KIND", "CAMPAIGN", "ATTEMPTS", "FAILED AT (UTC)", "LAST ERROR")]
-            for job in jobs:
-                when = job.finished_at.strftime("%Y-%m-%d %H:%M:%S") if job.finished_at else "-"
-                rows.append(
-                    (str(job.id), job.kind, job.campaign or "-", str(job.attempts), when, mask(job.last_error or "-"))
-                )
-            _print_table(rows)
-            click.echo(f"{len(jobs)} failed job(s)")
-            return
-        counts = session.execute(
-            select(Job.status, Job.kind, func.count()).group_by(Job.status, Job.kind).order_by(Job.status, Job.kind)
-        ).all()
-        _print_table([("STATUS", "KIND", "JOBS"), *((status, kind, str(n)) for status, kind, n in counts)])
-        click.echo(f"{sum(n for _, _, n in counts)} job(s)")
-        for module in HANDLER_MODULES:  # the modules that register the sweeps
-            importlib.import_module(module)
-        for sweep in _sweeps:
-            stuck = sweep.stuck(session)
-            click.echo("")
-            if stuck:
-                _print_table([sweep.columns, *stuck])
-            click.echo(
-                f"{len(stuck)} {sweep.title}"
-                + (
-                    " (the worker finishes them within "
-                    f"{int(SWEEP_EVERY.total_seconds() // 60)} minutes; "
-                    "flask jobs --sweep does it now)"
-                    if stuck
-                    else ""
-                )
-            )
-
-
-def _print_table(rows: list[tuple[str, ...]]) -> None:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
-    for row in rows:
-        click.echo("  ".join([*(cell.ljust(width) for cell, width in zip(row, widths, strict=False)), row[-1]]))

@@ -21,13 +21,14 @@ from core.data import personal_data
 from core.data.db import db_session, utcnow
 from core.data.faults import when_database_away
 from core.data.models import Signup, Stage, is_participant
-from core.money.fees import fee_model_for, fee_summary, terms_of
+from core.money.fees import FeeModel, fee_model_for, fee_summary, terms_of
 from core.signup import flow
 from core.signup.agreements import AgreementText, agreement_text
 from core.signup.codes import CODE_VALID, MAX_ATTEMPTS, CodeCheck, seconds_until_resend
 from core.signup.fields import build_form
 from core.signup.links import mandate_link_token, pay_link_token, read_mandate_link_token
-from core.signup.signature import SignatureProblem, SignatureRefused, read_drawn_signature
+from core.signup.signature import SignatureProblem
+from core.signup.signing import SigningForm, SigningProblem, signing_problems
 from core.site import current_campaign, site
 from core.web.rendering import render_page
 from core.web.requests import MANDATE_KEY, csrf_ok, current_visit, limit_per_ip
@@ -242,28 +243,75 @@ def _agreement_texts(loaded: LoadedCampaign, answers: dict[str, Any]) -> list[Ag
     ]
 
 
-def _signature_png(data_url: str) -> tuple[bytes | None, str | None]:
-    """The drawn signature from the canvas (a PNG data URL) or None when nothing was drawn, and why a drawing sent
-    is refused (:mod:`core.signup.signature`), as the signing page says it."""
-    if not data_url:
-        return None, None
-    try:
-        return read_drawn_signature(data_url), None
-    except SignatureRefused as refused:
-        return None, {
-            SignatureProblem.UNREADABLE: _(
-                "Your drawn signature could not be read. Please clear the box and draw "
-                "it again, or type your full name instead."
-            ),
-            SignatureProblem.TOO_LARGE: _(
-                "Your drawn signature is too large. Please clear the box and draw it "
-                "again, or type your full name instead."
-            ),
-            SignatureProblem.BLANK: _(
-                "Your drawn signature is empty or too small. Please draw your signature in "
-                "the box, or type your full name instead."
-            ),
-        }[refused.problem]
+def _signing_messages() -> dict[SigningProblem | SignatureProblem, str]:
+    """How the signing page words each problem of the signing form."""
+    return {
+        SigningProblem.NOT_ACCEPTED: _("Please read and accept this agreement."),
+        SigningProblem.TEXT_UPDATED: _(
+            "This text was updated while you were reading. Please read it again and accept it."
+        ),
+        SigningProblem.NO_FEE_OPTION: _("Please choose what you will pay if the claim succeeds."),
+        SigningProblem.NO_SIGNATURE: _("Please sign: draw your signature in the box, or type your full name."),
+        SignatureProblem.UNREADABLE: _(
+            "Your drawn signature could not be read. Please clear the box and draw "
+            "it again, or type your full name instead."
+        ),
+        SignatureProblem.TOO_LARGE: _(
+            "Your drawn signature is too large. Please clear the box and draw it again, or type your full name instead."
+        ),
+        SignatureProblem.BLANK: _(
+            "Your drawn signature is empty or too small. Please draw your signature in "
+            "the box, or type your full name instead."
+        ),
+    }
+
+
+def _fee_choice(model: FeeModel | None) -> dict[str, Any] | None:
+    """What the signing page shows of the campaign's fee model: its options, notes, and whether it asks a payment."""
+    if model is None:
+        return None
+    return {"options": model.options(g.lang), "notes": model.notes(g.lang), "pays_now": model.asks_payment()}
+
+
+def _signing_errors(form: SigningForm, texts: list[AgreementText], fee: dict[str, Any] | None) -> dict[str, str]:
+    """The signing page's messages for what is wrong with ``form``, by field; empty when it can be signed."""
+    errors: dict[str, str] = {}
+    if not csrf_ok():
+        errors["form"] = _("The page was open too long; please try again.")
+    messages = _signing_messages()
+    options = {option.id for option in fee["options"]} if fee else set()
+    for field, problem in signing_problems(form, texts, options).items():
+        errors[field] = messages[problem]
+    return errors
+
+
+def _record_signature(
+    loaded: LoadedCampaign,
+    signup: Signup,
+    texts: list[AgreementText],
+    form: SigningForm,
+    model: FeeModel | None,
+    fee: dict[str, Any] | None,
+) -> BaseResponse:
+    """Sign (:func:`core.signup.flow.sign`) and go on: to the payment when the fee model asks one first, else done."""
+    db = db_session()
+    remember_copy_key(personal_data.copy_key_of(db, signup))
+    flow.sign(
+        db,
+        loaded,
+        signup,
+        texts,
+        form.drawing,
+        None if form.drawing else form.typed,
+        current_visit(),
+        fee_model=model,
+        fee_option=form.fee_option if fee and fee["options"] else None,
+    )
+    db.commit()
+    site().counters.forget(loaded.slug)
+    if signup.payment_required:
+        return redirect(url_for("payments.pay", token=pay_link_token(loaded.slug, signup.token)))
+    return redirect(url_for("signup.done"))
 
 
 @localized_route(bp, "/join/sign", methods=["GET", "POST"])
@@ -274,56 +322,19 @@ def sign() -> BaseResponse:
         return redirect(url_for("signup.verify") if _started() else url_for("signup.start"))
     if signup.stage == Stage.SIGNED:
         return redirect(url_for("signup.done"))
-    db = db_session()
-    answers = personal_data.load(db, signup)
+    answers = personal_data.load(db_session(), signup)
     texts = _agreement_texts(loaded, answers)
     model = fee_model_for(loaded)
-    fee = (
-        {"options": model.options(g.lang), "notes": model.notes(g.lang), "pays_now": model.asks_payment()}
-        if model
-        else None
-    )
+    fee = _fee_choice(model)
     errors: dict[str, str] = {}
-    png: bytes | None = None
+    drawn = ""
     if request.method == "POST":
-        if not csrf_ok():
-            errors["form"] = _("The page was open too long; please try again.")
-        for text in texts:
-            if request.form.get(f"agree-{text.agreement.id}") != "yes":
-                errors[f"agree-{text.agreement.id}"] = _("Please read and accept this agreement.")
-            elif request.form.get(f"sha-{text.agreement.id}") != text.sha256:
-                errors[f"agree-{text.agreement.id}"] = _(
-                    "This text was updated while you were reading. Please read it again and accept it."
-                )
-        fee_option = request.form.get("fee_option") or None
-        if fee is not None and fee["options"] and fee_option not in {o.id for o in fee["options"]}:
-            errors["fee_option"] = _("Please choose what you will pay if the claim succeeds.")
-        png, refused = _signature_png(request.form.get("signature_png", ""))
-        typed = request.form.get("signature_typed", "").strip()[:200]
-        if refused:  # a drawing that was sent is never replaced silently by the typed name
-            errors["signature"] = refused
-        elif png is None and not typed:
-            errors["signature"] = _("Please sign: draw your signature in the box, or type your full name.")
+        form = SigningForm.read(request.form)
+        errors = _signing_errors(form, texts, fee)
         if not errors:
-            remember_copy_key(personal_data.copy_key_of(db, signup))
-            flow.sign(
-                db,
-                loaded,
-                signup,
-                texts,
-                png,
-                None if png else typed,
-                current_visit(),
-                fee_model=model,
-                fee_option=fee_option if fee and fee["options"] else None,
-            )
-            db.commit()
-            site().counters.forget(loaded.slug)
-            if signup.payment_required:
-                return redirect(url_for("payments.pay", token=pay_link_token(loaded.slug, signup.token)))
-            return redirect(url_for("signup.done"))
-    # A drawing is sent back to be shown again only when it was read (never the refused one).
-    drawn = request.form.get("signature_png", "") if png is not None else ""
+            return _record_signature(loaded, signup, texts, form, model, fee)
+        # A drawing is sent back to be shown again only when it was read (never the refused one).
+        drawn = request.form.get("signature_png", "") if form.drawing is not None else ""
     return render_page(
         "signup/sign.html",
         cache=False,

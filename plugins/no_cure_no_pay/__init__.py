@@ -7,12 +7,11 @@
 
 from __future__ import annotations
 
-from flask_babel import gettext as _
 from pydantic import BaseModel
 
 from core.campaigns import LoadedCampaign
-from core.i18n import money
-from core.money.fees import FeeModel, FeeModelSettings, FeeOption, FeeTerms, SuccessFee, SuccessFeeTerms, cents, percent
+from core.money.fees import FeeModel, FeeModelSettings, FeeOption, FeeTerms, SuccessFee
+from core.money.success_fees import success_fee_options, success_fee_terms
 from core.plugins import hookimpl
 
 NAME = "no_cure_no_pay"
@@ -20,28 +19,6 @@ NAME = "no_cure_no_pay"
 
 class NoCureNoPaySettings(FeeModelSettings, SuccessFee):
     """The two options offered: ``flat`` (euros) and ``share`` (percent of the award)."""
-
-
-def success_fee_options(fee: SuccessFee, language: str) -> list[FeeOption]:
-    """The two choices, worded for the signing page (shared with the ``subscription`` model)."""
-    return [
-        FeeOption(
-            "flat",
-            _("%(amount)s if we win", amount=money(fee.flat, language)),
-            _("A fixed fee out of your compensation, only if the claim succeeds."),
-        ),
-        FeeOption(
-            "share",
-            _("%(share)s of the compensation if we win", share=percent(fee.share, language)),
-            _("A share of what you receive, only if the claim succeeds."),
-        ),
-    ]
-
-
-def success_fee_terms(fee: SuccessFee, option: str | None) -> SuccessFeeTerms:
-    if option not in ("flat", "share"):
-        raise ValueError(f"unknown fee option {option!r}: choose 'flat' or 'share'")
-    return SuccessFeeTerms(option=option, flat_cents=cents(fee.flat), share_percent=fee.share)
 
 
 class NoCureNoPay(FeeModel):

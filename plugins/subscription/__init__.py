@@ -26,8 +26,8 @@ from core.money.fees import (
     SuccessFee,
     cents,
 )
+from core.money.success_fees import success_fee_options, success_fee_terms
 from core.plugins import hookimpl
-from plugins.no_cure_no_pay import success_fee_options, success_fee_terms
 
 NAME = "subscription"
 

@@ -173,6 +173,8 @@ def acme_app(acme: ModuleType, campaign_folder: CampaignFolder, make_app) -> Fla
 def test_the_plugin_is_found_through_its_entry_point_only(acme: ModuleType, acme_app: Flask) -> None:
     plugins = acme_app.extensions["claimsite"].plugins
     assert "acme" in plugins.names
+    # core's own job handlers come through the same door, but are not a plugin a campaign enables
+    assert plugins.pm.get_plugin("core_signup") is not None and "core_signup" not in plugins.names
     distributions = {plugin.__name__: dist.project_name for plugin, dist in plugins.pm.list_plugin_distinfo()}
     assert distributions[PACKAGE] == PACKAGE
     snapshot = acme_app.extensions["claimsite"].registry.snapshot

@@ -21,8 +21,10 @@ if TYPE_CHECKING:
 
     from core.campaigns import LoadedCampaign
     from core.campaigns.sections import Section
+    from core.jobs.queue import Handler, Sweep
     from core.money.fees import FeeModel
     from core.money.payment_providers import PaymentProvider
+    from core.signup.counters import PublicCounter
 
 PROJECT = "claimsite"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -81,6 +83,32 @@ def claimsite_payment_providers() -> list[PaymentProvider]:  # type: ignore[empt
     """
 
 
+@hookspec
+def claimsite_job_handlers() -> dict[str, Handler]:  # type: ignore[empty-body]
+    """Return the kinds of background job this plugin runs, as ``{kind: handler}``.
+
+    Called once per installed plugin when a worker starts (``flask worker``; ``flask jobs`` too). A job is queued
+    with :func:`core.jobs.queue.enqueue` in the transaction of its cause, and the worker runs it with
+    ``handler(app, payload)`` in an app context. Define each kind once, as a constant next to its handler, and
+    queue with that constant; prefix it with your plugin's name. Raising means "retry later" (with backoff);
+    :class:`core.jobs.queue.PermanentJobError` gives up at once. A job runs again if a worker dies during it, so a
+    handler must tolerate running twice. Two plugins offering the same kind stop the worker from starting; a queued
+    kind that no plugin offers fails at once. Returns: a dict of kind -> handler (may be empty).
+    """
+
+
+@hookspec
+def claimsite_sweeps() -> list[Sweep]:  # type: ignore[empty-body]
+    """Return this plugin's :class:`core.jobs.queue.Sweep` objects: each finds work a fault left half done (a
+    step whose job was never queued) and finishes it.
+
+    Called once per installed plugin when a worker starts, and by ``flask jobs`` (which lists what each sweep
+    would finish; ``flask jobs --sweep`` runs them). The worker runs every sweep when it starts and every few
+    minutes (:data:`core.jobs.queue.SWEEP_EVERY`), possibly in several processes at once. Returns: a list (may
+    be empty).
+    """
+
+
 # -- rendering: per campaign ------------------------------------------------------------------------------------
 
 
@@ -116,6 +144,18 @@ def claimsite_fee_model(campaign: LoadedCampaign) -> FeeModel | None:
     says whether a payment is needed before the sign-up counts, and computes the fee for an award. Called when a
     sign-up page, the mandate or a settlement needs it (cheap: build it from the campaign's settings).
     Returns: a ``FeeModel``, or None.
+    """
+
+
+@hookspec(firstresult=True)
+def claimsite_public_counter(campaign: LoadedCampaign) -> PublicCounter | None:
+    """Return where ``campaign``'s public participant count starts: a
+    :class:`core.signup.counters.PublicCounter` with the sign-ups gathered before this site and the date counting
+    began. *Per campaign*, stops at the first non-None result.
+
+    The shown count is that baseline plus the live count of confirmed participants. Called for the scoreboard
+    (every open campaign's count) and the staff console's campaign page; a campaign for which no plugin answers
+    shows no counter there, and counts from zero on the scoreboard. Returns: a ``PublicCounter``, or None.
     """
 
 

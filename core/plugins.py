@@ -13,6 +13,7 @@ from core import hookspecs
 from core.hookspecs import PROJECT, hookimpl
 
 ENTRY_POINT_GROUP = "claimsite.plugins"
+CORE_PACKAGE = "core."
 
 __all__ = ["ENTRY_POINT_GROUP", "PluginHost", "hookimpl"]
 
@@ -29,7 +30,14 @@ class PluginHost:
 
     @property
     def names(self) -> list[str]:
-        return sorted(name for name, _ in self.pm.list_name_plugin() if name is not None)
+        """The plugins a campaign may enable. Core's own built-in plugins (``core_mail``, ``core_signup``: modules of
+        the ``core`` package, registered by the same entry points) are left out: they take no settings and serve
+        every campaign, so a campaign file neither names them nor sees them listed."""
+        return sorted(
+            name
+            for name, plugin in self.pm.list_name_plugin()
+            if name is not None and not getattr(plugin, "__name__", "").startswith(CORE_PACKAGE)
+        )
 
     @cached_property
     def settings_schemas(self) -> Mapping[str, type[BaseModel]]:

@@ -17,7 +17,9 @@ from sqlalchemy.orm import Session
 
 from core.data.db import db_session, utcnow
 from core.data.models import Job, JobStatus
-from core.jobs.queue import BACKOFF, MASK, Worker, current_job, enqueue, job_handler, mask
+from core.jobs.queue import BACKOFF, MASK, Worker, current_job, enqueue, mask
+from tests import job_handlers
+from tests.job_handlers import job_handler
 
 # What the test handlers saw: (kind, payload, job id, app of the context), in order.
 calls: list[tuple[str, dict[str, Any], int | None, Flask]] = []
@@ -53,6 +55,13 @@ def chain(app: Flask, payload: dict[str, Any]) -> None:
     session = db_session()
     enqueue(session, "test.record", {"after": payload["n"]})
     session.commit()
+
+
+@pytest.fixture
+def db_app(db_app: Flask) -> Flask:
+    """The database app, with this module's handlers installed as a plugin's."""
+    db_app.extensions["claimsite"].plugins.pm.register(job_handlers)
+    return db_app
 
 
 @pytest.fixture(autouse=True)

@@ -9,7 +9,6 @@ jobs that gave up after their last retry (mail that could not be delivered), wit
 
 from __future__ import annotations
 
-import importlib
 import logging
 import signal
 import threading
@@ -24,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from core.data.db import utcnow
 from core.data.models import Job, JobStatus
-from core.jobs.queue import HANDLER_MODULES, SWEEP_EVERY, Worker, mask, sweeps
+from core.jobs.queue import SWEEP_EVERY, Worker, mask
 
 
 @contextmanager
@@ -74,9 +73,9 @@ def worker_cli(once: bool, poll: float) -> None:
 def jobs_cli(failed: bool, run_sweeps: bool) -> None:
     """Count queued jobs per status and kind, and list work a fault left half done; --failed lists the jobs that
     gave up; --sweep finishes the half-done work now (no personal data is shown)."""
+    worker = Worker(current_app._get_current_object())  # type: ignore[attr-defined]
     if run_sweeps:
-        worker = Worker(current_app._get_current_object())  # type: ignore[attr-defined]
-        for sweep in sweeps():
+        for sweep in worker.sweeps:
             with worker.database.sessions() as session:
                 click.echo(f"finished {sweep.finish(session, utcnow())} {sweep.title}")
         return
@@ -100,9 +99,7 @@ def jobs_cli(failed: bool, run_sweeps: bool) -> None:
         ).all()
         _print_table([("STATUS", "KIND", "JOBS"), *((status, kind, str(n)) for status, kind, n in counts)])
         click.echo(f"{sum(n for _, _, n in counts)} job(s)")
-        for module in HANDLER_MODULES:  # the modules that register the sweeps
-            importlib.import_module(module)
-        for sweep in sweeps():
+        for sweep in worker.sweeps:
             stuck = sweep.stuck(session)
             click.echo("")
             if stuck:

@@ -11,6 +11,8 @@ Templates are ``mail/<template>.subject.txt`` (one line), ``mail/<template>.txt`
 looked up campaign folder -> theme -> ``themes/default``. Delivery follows ``CLAIMSITE_MAIL_URL``: SMTP
 (``smtp://`` with optional ``?starttls=1``, or ``smtps://``), or, when it is empty (never in production), a file in
 ``instance/outbox/`` and one line on the console with the subject (never the recipient's address).
+
+The worker learns to deliver ``mail`` jobs from this module, registered as the built-in plugin ``core_mail``.
 """
 
 from __future__ import annotations
@@ -34,7 +36,8 @@ from sqlalchemy.orm import Session
 
 from core.campaigns import LoadedCampaign
 from core.data.db import utcnow
-from core.jobs.queue import PermanentJobError, current_job, enqueue, job_handler, mask
+from core.jobs.queue import Handler, PermanentJobError, current_job, enqueue, mask
+from core.plugins import hookimpl
 from core.settings import Settings
 
 SMTP_TIMEOUT = 10  # seconds; a server that does not answer in time means "retry later"
@@ -148,7 +151,6 @@ def new_message_id() -> str:
     return secrets.token_hex(16)
 
 
-@job_handler(MAIL_JOB)
 def deliver(app: Flask, payload: dict[str, Any]) -> None:
     """The ``mail`` job: compose it if it was queued as a template, then send it over SMTP, or write it to the
     outbox when no mail server is set."""
@@ -173,6 +175,12 @@ def deliver(app: Flask, payload: dict[str, Any]) -> None:
         send_smtp(settings.mail_url, message)
     else:
         write_outbox(settings.instance_dir / "outbox", message)
+
+
+@hookimpl
+def claimsite_job_handlers() -> dict[str, Handler]:
+    # This module is the built-in plugin ``core_mail`` (pyproject.toml): the worker finds mail as it finds any job.
+    return {MAIL_JOB: deliver}
 
 
 def write_outbox(folder: Path, message: EmailMessage) -> Path:

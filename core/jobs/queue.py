@@ -1,11 +1,18 @@
 """Work done off the request path (mail, mandate PDFs), queued in the database in the same transaction as its cause.
 
 A view calls :func:`enqueue` on its own session and commits together with its own change, so a sign-up that rolls
-back never sends its mail, and a committed one always does. ``flask worker`` runs the handlers::
+back never sends its mail, and a committed one always does. ``flask worker`` runs the handlers, which core's own
+features and plugins alike offer through the ``claimsite_job_handlers`` hook, each kind a constant next to its
+handler::
 
-    @job_handler("mail")
+    MAIL_JOB = "mail"
+
     def deliver(app: Flask, payload: dict) -> None:
         ...  # raising means "retry later"
+
+    @hookimpl
+    def claimsite_job_handlers() -> dict[str, Handler]:
+        return {MAIL_JOB: deliver}
 
 A job is retried with backoff (:data:`BACKOFF`) and marked ``failed`` after its last attempt; ``flask jobs
 --failed`` lists those for staff. Raise :class:`PermanentJobError` when retrying cannot help (a recipient the
@@ -21,13 +28,12 @@ from __future__ import annotations
 
 import contextvars
 import datetime as dt
-import importlib
 import json
 import logging
 import re
 import threading
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -37,6 +43,7 @@ from sqlalchemy.orm import Session
 
 from core.data.db import Dependent, insert_returning_id, utcnow
 from core.data.models import EMPTY_PAYLOAD, Job, JobStatus
+from core.plugins import PluginHost
 from core.sealing import current_working_box
 
 log = logging.getLogger(__name__)
@@ -54,44 +61,26 @@ BACKOFF: tuple[dt.timedelta, ...] = (
 )
 ERROR_LENGTH = 300
 SWEEP_EVERY = dt.timedelta(minutes=5)
-# Modules whose handlers (and sweeps) every worker needs, imported when a Worker is made (plugins register theirs
-# on import).
-HANDLER_MODULES = (
-    "core.jobs.mail",
-    "core.signup.mandate_job",
-    "core.signup.confirmation",
-    "core.signup.payment_reminder",
-    "core.signup.login",
-    "core.signup.withdrawal",
-)
-
-_handlers: dict[str, Handler] = {}
-_sweeps: list[Sweep] = []
 
 
 class PermanentJobError(Exception):
     """Raised by a handler when retrying cannot help: the job is failed at once."""
 
 
-def job_handler(kind: str) -> Callable[[Handler], Handler]:
-    """Register ``handle(app, payload)`` as the handler of jobs of ``kind``."""
-
-    def register(handler: Handler) -> Handler:
-        existing = _handlers.get(kind)
-        if (
-            existing is not None
-            and existing is not handler
-            and (f"{existing.__module__}.{existing.__qualname__}" != f"{handler.__module__}.{handler.__qualname__}")
-        ):
-            raise ValueError(f"job kind '{kind}' already has a handler: {existing.__module__}.{existing.__qualname__}")
-        _handlers[kind] = handler
-        return handler
-
-    return register
-
-
-def handler_for(kind: str) -> Handler | None:
-    return _handlers.get(kind)
+def job_handlers(plugins: PluginHost) -> dict[str, Handler]:
+    """Every installed plugin's answer to ``claimsite_job_handlers``, as one kind -> handler mapping. Raises
+    ``ValueError`` when two plugins offer the same kind: which of them should run it is not for the worker to guess.
+    """
+    handlers: dict[str, Handler] = {}
+    offered_by: dict[str, str] = {}
+    for impl in plugins.pm.hook.claimsite_job_handlers.get_hookimpls():
+        for kind, handler in impl.function().items():
+            if kind in handlers:
+                raise ValueError(
+                    f"job kind '{kind}' is offered by two plugins: {offered_by[kind]} and {impl.plugin_name}"
+                )
+            handlers[kind], offered_by[kind] = handler, impl.plugin_name
+    return handlers
 
 
 class Sweep(Protocol):
@@ -113,21 +102,9 @@ class Sweep(Protocol):
         ...
 
 
-def register_sweep(sweep: Sweep) -> Sweep:
-    """Have the worker run ``sweep`` (once per kind of sweep, however often its module is imported)."""
-    _sweeps[:] = [s for s in _sweeps if type(s).__qualname__ != type(sweep).__qualname__]
-    _sweeps.append(sweep)
-    # Listed in the order of HANDLER_MODULES, not in the order some view happened to import their modules.
-    _sweeps.sort(key=lambda s: _module_rank(type(s).__module__))
-    return sweep
-
-
-def _module_rank(module: str) -> int:
-    return HANDLER_MODULES.index(module) if module in HANDLER_MODULES else len(HANDLER_MODULES)
-
-
-def sweeps() -> list[Sweep]:
-    return list(_sweeps)
+def sweeps(plugins: PluginHost) -> list[Sweep]:
+    """Every installed plugin's sweeps (``claimsite_sweeps``)."""
+    return [sweep for found in plugins.pm.hook.claimsite_sweeps() for sweep in found]
 
 
 @dataclass(frozen=True)
@@ -240,8 +217,9 @@ class Worker:
     """Runs due jobs of one app. ``run_once`` for a pass (tests, ``flask worker --once``), ``run_forever`` to poll."""
 
     def __init__(self, app: Flask, backoff: Sequence[dt.timedelta] = BACKOFF) -> None:
-        for module in HANDLER_MODULES:
-            importlib.import_module(module)
+        plugins: PluginHost = app.extensions["claimsite"].plugins
+        self.handlers: Mapping[str, Handler] = job_handlers(plugins)
+        self.sweeps = sweeps(plugins)
         self.app = app
         self.database = app.extensions["claimsite.db"]
         self.backoff = tuple(backoff)
@@ -284,7 +262,7 @@ class Worker:
     def sweep(self, now: dt.datetime | None = None) -> int:
         """Run every registered :class:`Sweep`; returns how many items they finished."""
         finished = 0
-        for sweep in _sweeps:
+        for sweep in self.sweeps:
             with self.app.app_context(), self.database.sessions() as session:
                 finished += sweep.finish(session, now or utcnow())
         return finished
@@ -305,7 +283,7 @@ class Worker:
             return job.id
 
     def _run(self, job: Job, now: dt.datetime) -> None:
-        handler = handler_for(job.kind)
+        handler = self.handlers.get(job.kind)
         if handler is None:
             job.attempts += 1
             self._fail(job, f"unknown job kind '{job.kind}': no handler is registered for it")

@@ -65,29 +65,6 @@ class SuccessFeeTerms(BaseModel):
     share_percent: Percentage
 
 
-def success_fee_options(fee: SuccessFee, language: str) -> list[FeeOption]:
-    """The two choices, worded for the signing page (the fee models with a success fee share them)."""
-    return [
-        FeeOption(
-            "flat",
-            _("%(amount)s if we win", amount=money(fee.flat, language)),
-            _("A fixed fee out of your compensation, only if the claim succeeds."),
-        ),
-        FeeOption(
-            "share",
-            _("%(share)s of the compensation if we win", share=percent(fee.share, language)),
-            _("A share of what you receive, only if the claim succeeds."),
-        ),
-    ]
-
-
-def success_fee_terms(fee: SuccessFee, option: str | None) -> SuccessFeeTerms:
-    """The success fee the participant chose (``flat`` or ``share``), as signed; ``ValueError`` for another."""
-    if option not in ("flat", "share"):
-        raise ValueError(f"unknown fee option {option!r}: choose 'flat' or 'share'")
-    return SuccessFeeTerms(option=option, flat_cents=cents(fee.flat), share_percent=fee.share)
-
-
 class FeeTerms(BaseModel):
     """What a participant signed up to pay: saved as JSON with the sign-up (``Signup.fee_terms``)."""
 

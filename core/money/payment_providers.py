@@ -2,8 +2,10 @@
 
 Modelled on pretix's payment providers: a provider says whether it may serve a campaign (``is_allowed``), prepares
 a checkout without moving money (``prepare``), and learns that money moved only from the provider itself
-(``handle_webhook``), never from the visitor's browser coming back. Built in: ``stripe_checkout`` (Stripe Checkout,
-when keys are in the environment) and ``test_payments`` (a clearly labelled test page, outside production only).
+(``handle_webhook``), never from the visitor's browser coming back. Each provider reads and checks its own settings;
+when a campaign's payments have no provider, it says what to set (``setup_hint``). Built in: ``stripe_checkout``
+(Stripe Checkout, when keys are in the environment) and ``test_payments`` (a clearly labelled test page, outside
+production only).
 """
 
 from __future__ import annotations
@@ -94,6 +96,12 @@ class PaymentProvider(ABC):
         """Open a checkout for ``checkout`` and return where to send the visitor. Moves no money and changes no
         payment state. Raises :class:`PaymentProviderError` when the provider cannot be reached."""
 
+    def setup_hint(self, campaign: LoadedCampaign) -> str | None:
+        """What the operator sets so that this provider may take ``campaign``'s payments (its keys' environment
+        variables, say), for the message shown when no installed provider may. The default: None (nothing to set).
+        """
+        return None
+
     def handle_webhook(self, campaign: LoadedCampaign, request: Request) -> Response:
         """Answer a notification from the provider at ``/payments/<identifier>/webhook`` on the campaign's address:
         verify it, then apply it with :func:`core.signup.payments.apply_provider_event`. The default: 404 (no
@@ -122,10 +130,14 @@ def unpaid_campaigns(campaigns: Iterable[LoadedCampaign]) -> list[str]:
             and model.asks_payment()
             and provider_for(loaded) is None
         ):
-            variable = f"CLAIMSITE_STRIPE_SECRET_KEY_{loaded.slug.upper().replace('-', '_')}"
+            hints = setup_hints(loaded)
             problems.append(
-                f"{loaded.path}: the fee model '{model.name}' asks a payment, but no payment provider "
-                f"may take it: set CLAIMSITE_STRIPE_SECRET_KEY and CLAIMSITE_STRIPE_WEBHOOK_SECRET "
-                f"(or {variable} and its webhook secret)"
+                f"{loaded.path}: the fee model '{model.name}' asks a payment, but no payment provider may take it"
+                + (f": {'; or '.join(hints)}" if hints else " (install one)")
             )
     return problems
+
+
+def setup_hints(campaign: LoadedCampaign) -> list[str]:
+    """What the operator could set so that one of the installed providers takes ``campaign``'s payments."""
+    return [hint for provider in site().payment_providers if (hint := provider.setup_hint(campaign))]

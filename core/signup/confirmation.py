@@ -23,7 +23,7 @@ from core.data import personal_data
 from core.data.db import db_session, set_once
 from core.data.models import Signup, participant
 from core.jobs.mail import compose, queue_mail
-from core.jobs.queue import enqueue, job_handler, register_sweep
+from core.jobs.queue import enqueue
 from core.money.fees import fee_model_for, fee_summary, terms_of
 from core.signup.links import mandate_link_token
 from core.site import site
@@ -98,10 +98,6 @@ def _when(value: dt.datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S") if value else "-"
 
 
-register_sweep(ConfirmationSweep())
-
-
-@job_handler(CONFIRMATION_JOB)
 def send_confirmation(app: Flask, payload: dict[str, Any]) -> None:
     db = db_session()
     signup = db.scalar(select(Signup).where(Signup.token == payload["signup"]))

@@ -6,9 +6,12 @@ the rows instead of keeping a running total means concurrent sign-ups can never 
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import threading
 import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
@@ -16,7 +19,27 @@ from sqlalchemy.exc import SQLAlchemyError
 from core.data.db import db_session
 from core.data.models import Signup, participant
 
+if TYPE_CHECKING:
+    from core.campaigns import LoadedCampaign
+    from core.plugins import PluginHost
+
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PublicCounter:
+    """Where a campaign's public count starts; what it shows is :meth:`shown` of the live participant count."""
+
+    baseline: int  # sign-ups gathered before this site
+    since: dt.date | None  # when counting began
+
+    def shown(self, live: int) -> int:
+        return self.baseline + live
+
+
+def public_counter_for(plugins: PluginHost, loaded: LoadedCampaign) -> PublicCounter | None:
+    """The public counter a plugin the campaign enables answers for it (``claimsite_public_counter``), or None."""
+    return plugins.call("claimsite_public_counter", loaded.enabled_plugins, campaign=loaded)  # firstresult
 
 
 class Counters:

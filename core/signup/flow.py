@@ -39,6 +39,7 @@ from core.signup.codes import (
     seconds_until_resend,
     spend_code,
 )
+from core.signup.mandate_job import MANDATE_JOB
 from core.signup.payment_reminder import REMIND_AFTER_SIGNING, queue_payment_reminder
 
 
@@ -388,4 +389,4 @@ def sign(
     signup.stage = Stage.SIGNED
     signup.signed_at = visit.now
     record(session, signup, "signed", visit, detail=signup.signature_kind)
-    enqueue(session, "mandate", {"signup": signup.token}, campaign=loaded.slug)
+    enqueue(session, MANDATE_JOB, {"signup": signup.token}, campaign=loaded.slug)

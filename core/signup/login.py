@@ -28,7 +28,7 @@ from core.data.db import db_session, set_once, utcnow
 from core.data.hashing import email_hash, signing_serializer
 from core.data.models import LoginLink, Signup
 from core.jobs.mail import compose, queue_mail
-from core.jobs.queue import current_job, enqueue, job_handler
+from core.jobs.queue import current_job, enqueue
 from core.signup.flow import move_earlier_signups
 from core.site import site
 
@@ -52,7 +52,6 @@ def queue_login_mail(session: Session, loaded: LoadedCampaign, address: str, lan
     enqueue(session, LOGIN_JOB, {"to": address, "language": language}, campaign=loaded.slug)
 
 
-@job_handler(LOGIN_JOB)
 def send_login_link(app: Flask, payload: dict[str, Any]) -> None:
     """The ``participant-login`` job: a new link, mailed in the language of the page it was asked on, when the
     address signed up for any campaign; nothing otherwise."""

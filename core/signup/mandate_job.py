@@ -20,13 +20,15 @@ from core.data.db import db_session, utcnow
 from core.data.hashing import sha256_hex
 from core.data.models import Signup, SignupEvent, Stage
 from core.i18n import long_date
-from core.jobs.queue import PermanentJobError, job_handler
+from core.jobs.queue import PermanentJobError
 from core.money.fees import fee_model_for, fee_summary, terms_of
 from core.signup.agreements import agreement_text_as_signed, signed_values
 from core.signup.confirmation import queue_confirmation_if_ready
 from core.signup.fields import country_choices
 from core.signup.mandate import MandateDocument, SignedAgreement, render_mandate_pdf
 from core.site import site
+
+MANDATE_JOB = "mandate"
 
 
 def participant_rows(answers: dict[str, Any], language: str) -> dict[str, str]:
@@ -57,7 +59,6 @@ def participant_rows(answers: dict[str, Any], language: str) -> dict[str, str]:
     return rows
 
 
-@job_handler("mandate")
 def make_mandate(app: Flask, payload: dict[str, Any]) -> None:
     db = db_session()
     signup = db.scalar(select(Signup).where(Signup.token == payload["signup"]))

@@ -20,7 +20,7 @@ from core.data.db import db_session, set_once, utcnow
 from core.data.models import Signup, Stage
 from core.i18n import money
 from core.jobs.mail import compose, queue_mail
-from core.jobs.queue import enqueue, job_handler
+from core.jobs.queue import enqueue
 from core.money.fees import euros, payment_due
 from core.signup.links import PAY_LINK_DAYS, pay_link_token
 from core.site import site
@@ -42,7 +42,6 @@ def queue_payment_reminder(
         )
 
 
-@job_handler(REMINDER_JOB)
 def send_payment_reminder(app: Flask, payload: dict[str, Any]) -> None:
     db = db_session()
     signup = db.scalar(select(Signup).where(Signup.token == payload["signup"]))

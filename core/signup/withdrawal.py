@@ -52,7 +52,7 @@ from core.data.db import set_once
 from core.data.hashing import email_hash
 from core.data.models import Job, JobStatus, LoginLink, Signup, SignupEvent, Stage
 from core.data.retention import delete_signups
-from core.jobs.queue import EMPTY_PAYLOAD, cancel, decode_payload, register_sweep
+from core.jobs.queue import EMPTY_PAYLOAD, cancel, decode_payload
 from core.signup.flow import Visit, record
 from core.site import site
 
@@ -103,9 +103,6 @@ class WithdrawnCopySweep:
             personal_data.release(session, signup)
         session.commit()
         return len(signups)
-
-
-register_sweep(WithdrawnCopySweep())
 
 
 def erase(session: Session, signup: Signup, visit: Visit, reason: str = PARTICIPANT_REQUEST) -> None:

@@ -38,6 +38,7 @@ from core.data.faults import RETRY_AFTER_SECONDS, UNAVAILABLE, describe
 from core.data.hashing import email_hash, ip_hash, network_hash
 from core.data.models import AuditEntry, StaffExport, StaffMember
 from core.sealing import OpeningKeys, SealingError
+from core.signup.counters import public_counter_for
 from core.site import site
 from core.staff import accounts, audit, chart, exports, figures, sessions
 from core.web.tenancy import ENVIRON_CAMPAIGN, ENVIRON_PREVIEW_STATUS
@@ -265,13 +266,13 @@ def _campaign(slug: str) -> LoadedCampaign:
 
 def public_counter(loaded: LoadedCampaign, participants: int) -> dict[str, Any] | None:
     """What the campaign's public counter shows now, or None when the campaign has no counter."""
-    if "counter" not in loaded.enabled_plugins:
+    counter = public_counter_for(site().plugins, loaded)
+    if counter is None:
         return None
-    settings = loaded.settings_for("counter")
     return {
-        "baseline": settings.baseline,
-        "since": settings.since,
-        "shown": settings.baseline + site().counters.participants(loaded.slug),
+        "baseline": counter.baseline,
+        "since": counter.since,
+        "shown": counter.shown(site().counters.participants(loaded.slug)),
         "live": participants,
     }
 

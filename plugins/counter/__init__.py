@@ -1,7 +1,8 @@
 """The public sign-up counter: "566 people joined before you since 10 April 2020" on every page of a campaign.
 
 The count is the baseline from the campaign file (sign-ups gathered before this site) plus the live count of
-confirmed participants (core.signup.counters: exact, cached for a few seconds).
+confirmed participants (core.signup.counters: exact, cached for a few seconds). The scoreboard and the staff
+console learn the baseline through ``claimsite_public_counter``.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from core.campaigns import LoadedCampaign
 from core.plugins import hookimpl
+from core.signup.counters import PublicCounter
 from core.site import site
 
 NAME = "counter"
@@ -31,7 +33,12 @@ def claimsite_settings_schema() -> type[BaseModel]:
 
 
 @hookimpl
-def claimsite_template_context(campaign: LoadedCampaign, language: str) -> dict[str, Any]:
+def claimsite_public_counter(campaign: LoadedCampaign) -> PublicCounter:
     settings: CounterSettings = campaign.settings_for(NAME)
-    live = site().counters.participants(campaign.slug)
-    return {"counter": {"count": settings.baseline + live, "since": settings.since}}
+    return PublicCounter(settings.baseline, settings.since)
+
+
+@hookimpl
+def claimsite_template_context(campaign: LoadedCampaign, language: str) -> dict[str, Any]:
+    counter = claimsite_public_counter(campaign)
+    return {"counter": {"count": counter.shown(site().counters.participants(campaign.slug)), "since": counter.since}}

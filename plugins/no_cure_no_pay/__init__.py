@@ -11,7 +11,8 @@ from pydantic import BaseModel
 
 from core.campaigns import LoadedCampaign
 from core.campaigns.schema import FeeModelSettings
-from core.money.fees import FeeModel, FeeOption, FeeTerms, SuccessFee, success_fee_options, success_fee_terms
+from core.money.fees import FeeModel, FeeOption, FeeTerms, SuccessFee
+from core.money.success_fees import success_fee_options, success_fee_terms
 from core.plugins import hookimpl
 
 NAME = "no_cure_no_pay"

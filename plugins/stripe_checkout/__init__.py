@@ -193,6 +193,12 @@ class StripeCheckout(PaymentProvider):
     def is_allowed(self, campaign: LoadedCampaign) -> bool:
         return self.keys_for(campaign.slug) is not None
 
+    def setup_hint(self, campaign: LoadedCampaign) -> str:
+        return (
+            f"set {ENV_PREFIX}SECRET_KEY and {ENV_PREFIX}WEBHOOK_SECRET "
+            f"(or {ENV_PREFIX}SECRET_KEY_{env_suffix(campaign.slug)} and its webhook secret)"
+        )
+
     def prepare(self, checkout: CheckoutRequest) -> Checkout:
         keys = self.keys_for(checkout.campaign.slug)
         if keys is None:

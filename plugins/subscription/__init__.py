@@ -25,9 +25,8 @@ from core.money.fees import (
     PositiveEuros,
     SuccessFee,
     cents,
-    success_fee_options,
-    success_fee_terms,
 )
+from core.money.success_fees import success_fee_options, success_fee_terms
 from core.plugins import hookimpl
 
 NAME = "subscription"

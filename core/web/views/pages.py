@@ -7,6 +7,7 @@ from flask import Response, abort, g
 from core.campaigns.addresses import campaign_url
 from core.campaigns.documents import find_document
 from core.campaigns.markdown import render_markdown
+from core.signup.counters import public_counter_for
 from core.site import current_campaign, site
 from core.web.rendering import render_page
 from core.web.views.localized import localized_blueprint, localized_route
@@ -45,12 +46,13 @@ def scoreboard() -> Response:
         c = loaded.campaign
         if c.status == "closed" or c.signup is None:
             continue
-        counter = loaded.plugin_settings.get("counter")
+        counter = public_counter_for(site().plugins, loaded)
+        live = site().counters.participants(loaded.slug)
         rows.append(
             {
                 "name": c.text(c.name, g.lang),
                 "url": campaign_url(loaded, language=g.lang if g.lang in c.languages else None),
-                "count": (counter.baseline if counter else 0) + site().counters.participants(loaded.slug),
+                "count": counter.shown(live) if counter else live,
                 "since": counter.since if counter else None,
             }
         )

@@ -1,0 +1,32 @@
+"""The sign-up's background work, offered to the worker through the same hooks as any plugin's.
+
+This module is the built-in plugin ``core_signup`` (an entry point in pyproject.toml): the worker knows these job
+kinds and sweeps only because this module answers ``claimsite_job_handlers`` and ``claimsite_sweeps``, as a
+third-party plugin answers them for its own.
+"""
+
+from __future__ import annotations
+
+from core.jobs.queue import Handler, Sweep
+from core.plugins import hookimpl
+from core.signup.confirmation import CONFIRMATION_JOB, ConfirmationSweep, send_confirmation
+from core.signup.login import LOGIN_JOB, send_login_link
+from core.signup.mandate_job import MANDATE_JOB, make_mandate
+from core.signup.payment_reminder import REMINDER_JOB, send_payment_reminder
+from core.signup.withdrawal import WithdrawnCopySweep
+
+
+@hookimpl
+def claimsite_job_handlers() -> dict[str, Handler]:
+    return {
+        MANDATE_JOB: make_mandate,
+        CONFIRMATION_JOB: send_confirmation,
+        REMINDER_JOB: send_payment_reminder,
+        LOGIN_JOB: send_login_link,
+    }
+
+
+@hookimpl
+def claimsite_sweeps() -> list[Sweep]:
+    # In this order in `flask jobs`: a sign-up still waiting for its confirmation, then withdrawn copies.
+    return [ConfirmationSweep(), WithdrawnCopySweep()]

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ValidationError
 from core.campaigns.errors import CampaignConfigError, ConfigProblem
 from core.campaigns.localized import Localized
 from core.campaigns.schema import Campaign
+from core.campaigns.yaml_parsing import parse_yaml
 
 # What each pattern-constrained type means, in words for the person editing the file.
 _PATTERN_WORDS = {
@@ -233,8 +234,7 @@ def load_campaign_file(path: Path, plugin_schemas: Mapping[str, type[BaseModel]]
     except (OSError, UnicodeDecodeError) as exc:
         raise CampaignConfigError([ConfigProblem(file, None, "", f"cannot be read: {exc}")]) from None
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        root, data = parse_yaml(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None

@@ -21,6 +21,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+import pytest
 from click.testing import Result
 from flask import Flask
 from flask.testing import FlaskClient
@@ -43,6 +44,14 @@ from tests.test_signup import (
     post_form,
     sign_form,
 )
+
+
+@pytest.fixture
+def database_url(migrated_database_url: str) -> str:
+    """Every test here that takes a database migrates it first thing: it gets a copy of the migrated template (its
+    own upgrade() then finds nothing to do) rather than an empty database."""
+    return migrated_database_url
+
 
 AGREEMENTS = ("mandate", "terms")
 VERSION = "2026-11-01"

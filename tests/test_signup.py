@@ -24,6 +24,14 @@ from core.data.models import AcceptedAgreement, Job, Signup, Stage, participant
 from core.jobs.queue import Worker
 from tests.conftest import opened_personal_data
 
+
+@pytest.fixture
+def database_url(migrated_database_url: str) -> str:
+    """Every test here that takes a database migrates it first thing: it gets a copy of the migrated template (its
+    own upgrade() then finds nothing to do) rather than an empty database."""
+    return migrated_database_url
+
+
 TIKTOK = "https://tiktokclaim.org"
 ZOOM = "https://zoomclaim.org"
 

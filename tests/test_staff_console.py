@@ -22,7 +22,6 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select, update
 
 from core.data.db import db_session, utcnow
-from core.data.migrations import upgrade
 from core.data.models import AuditEntry, Job, Signup, StaffExport, StaffMember, StaffSession, participant
 from core.data.sealing import generate
 from core.exports.evidence import verify_package
@@ -39,9 +38,8 @@ PASSWORD = "correct horse battery staple"
 
 
 @pytest.fixture
-def staff_app(make_app: Any, database_url: str) -> Iterator[Flask]:
-    upgrade(database_url)
-    app = make_app(database_url=database_url, admin_host="staff.example")
+def staff_app(make_app: Any, migrated_database_url: str) -> Iterator[Flask]:
+    app = make_app(database_url=migrated_database_url, admin_host="staff.example")
     yield app
     app.extensions["claimsite.db"].engine.dispose()
 

@@ -227,6 +227,7 @@ def test_the_package_holds_what_was_typed_and_what_the_database_recorded(db_app:
         assert entries[0].detail is not None and printed in entries[0].detail
 
 
+@pytest.mark.databases("sqlite")
 def test_the_manifest_catches_a_changed_added_or_missing_file(db_app: Flask, tmp_path: Path) -> None:
     join_fully(db_app, db_app.test_client(), "en")
     deliver(db_app)
@@ -404,6 +405,7 @@ def test_missing_mandates_and_changed_texts_are_listed_not_dropped(
     app.extensions["claimsite.db"].engine.dispose()
 
 
+@pytest.mark.databases("sqlite")
 def test_a_wrong_private_key_leaves_no_package(db_app: Flask, tmp_path: Path) -> None:
     join_fully(db_app, db_app.test_client(), "en")
     deliver(db_app)

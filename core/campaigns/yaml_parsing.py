@@ -28,8 +28,6 @@ def _parse_with(loader_class: Any, text: str) -> tuple[yaml.Node | None, Any]:
 def parse_yaml(text: str) -> tuple[yaml.Node | None, Any]:
     """The root node (None for an empty document) and the data of the single YAML document in ``text``, as
     ``yaml.compose`` and ``yaml.safe_load`` would give them; raises :class:`yaml.YAMLError` as they would."""
-    if _FAST_LOADER is yaml.SafeLoader:
-        return _parse_with(yaml.SafeLoader, text)
     try:
         # The pure-Python reader refuses control characters; libyaml does not check them, so check them first.
         yaml.reader.Reader(text)

@@ -63,6 +63,9 @@ system-deps:
 # PostgreSQL: the database tests also run there when a server answers on 127.0.0.1:5432 (each test makes and
 # drops its own database); CI fails if it cannot.
 POSTGRES_ADMIN_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/postgres
+# Two pytest-xdist processes, each taking whole test files (module-scoped servers and clusters start once); each
+# process has its own PostgreSQL template and temporary folders. `make test PYTEST_PARALLEL=` runs in one process.
+PYTEST_PARALLEL ?= -n 2 --dist loadfile
 test: $(STAMP) i18n-compile system-deps
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
@@ -70,7 +73,7 @@ test: $(STAMP) i18n-compile system-deps
 	CLAIMSITE_ENV=development $(BIN)/flask campaigns check
 	if command -v pg_isready >/dev/null 2>&1 && pg_isready -q -h 127.0.0.1 -p 5432; then \
 		export CLAIMSITE_TEST_POSTGRES_URL="$(POSTGRES_ADMIN_URL)"; fi; \
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(PYTEST_PARALLEL)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

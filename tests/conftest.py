@@ -167,51 +167,120 @@ def dev_app(make_app: Callable[..., Flask]) -> Flask:
 
 
 # -- databases ----------------------------------------------------------------------------------------------
-# Every database test runs on SQLite and on PostgreSQL. PostgreSQL is used when CLAIMSITE_TEST_POSTGRES_URL
-# points at a server where we may create databases (make test sets it when one answers on 127.0.0.1:5432);
-# each test creates its own database and drops it afterwards. In CI a missing PostgreSQL is a failure.
+# A database test runs on SQLite and on PostgreSQL unless it is marked ``@pytest.mark.databases("sqlite")`` (for
+# pages, forms and validation, where the database does not matter; a module marks all its tests with ``pytestmark``).
+# PostgreSQL is used when CLAIMSITE_TEST_POSTGRES_URL points at a server where we may create databases (make test
+# sets it when one answers on 127.0.0.1:5432); each test creates its own database and drops it afterwards. In CI a
+# missing PostgreSQL is a failure.
+#
+# Migrating costs more than most tests: ``migrated_database_url`` (and ``db_app`` and ``stripe_app`` on it) copies
+# a database migrated once per run instead of running Alembic per test: a file copy on SQLite, CREATE DATABASE ...
+# TEMPLATE on PostgreSQL. ``database_url`` stays an empty database, for the tests of the migrations themselves.
 POSTGRES_ADMIN_URL = os.environ.get("CLAIMSITE_TEST_POSTGRES_URL", "")
+DATABASES = ("sqlite", "postgresql")
 DATABASES_USED: set[str] = set()
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Run each database test once per database its ``databases`` mark names (default: every one)."""
+    if "database_kind" not in metafunc.fixturenames:
+        return
+    marker = metafunc.definition.get_closest_marker("databases")
+    kinds = marker.args if marker else DATABASES
+    unknown = set(kinds) - set(DATABASES)
+    if unknown:
+        raise pytest.UsageError(f"{metafunc.definition.nodeid}: unknown databases {sorted(unknown)}")
+    metafunc.parametrize("database_kind", kinds, indirect=True)
+
+
+@pytest.fixture
+def database_kind(request: pytest.FixtureRequest) -> str:
+    """``sqlite`` or ``postgresql`` (parametrised by pytest_generate_tests); skips PostgreSQL when no server is
+    configured, outside CI."""
+    kind: str = request.param
+    if kind == "postgresql" and not POSTGRES_ADMIN_URL:
+        if os.environ.get("CI"):
+            pytest.fail("CI must run the PostgreSQL tests: CLAIMSITE_TEST_POSTGRES_URL is not set")
+        pytest.skip("PostgreSQL not configured (CLAIMSITE_TEST_POSTGRES_URL)")
+    DATABASES_USED.add(kind)
+    return kind
+
+
+def _postgres_admin() -> sqlalchemy.Engine:
+    return sqlalchemy.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+
+
+def _postgres_url(name: str) -> str:
+    return sqlalchemy.make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+
+
 @contextlib.contextmanager
-def postgres_database() -> Iterator[str]:
-    """A new, empty PostgreSQL database for one test; dropped afterwards."""
+def postgres_database(template: str | None = None) -> Iterator[str]:
+    """A new PostgreSQL database for one test, empty or a copy of ``template``; dropped afterwards."""
     name = f"claimsite_test_{secrets.token_hex(6)}"
-    admin = sqlalchemy.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    copy_of = f' TEMPLATE "{template}"' if template else ""
+    admin = _postgres_admin()
     try:
         with admin.connect() as connection:
-            connection.execute(sqlalchemy.text(f'CREATE DATABASE "{name}"'))
-        yield sqlalchemy.make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+            connection.execute(sqlalchemy.text(f'CREATE DATABASE "{name}"{copy_of}'))
+        yield _postgres_url(name)
     finally:
         with admin.connect() as connection:
             connection.execute(sqlalchemy.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty database, once on SQLite and once on PostgreSQL."""
-    if request.param == "sqlite":
-        DATABASES_USED.add("sqlite")
+@pytest.fixture(scope="session")
+def migrated_postgres_template() -> Iterator[str]:
+    """The name of a PostgreSQL database migrated once per run (per process: xdist workers make their own), which
+    tests copy. Its name is unique per run, so two runs on one server never share one; nobody may stay connected
+    to it (PostgreSQL refuses to copy a database in use), so it refuses connections once migrated."""
+    from core.data.migrations import upgrade
+
+    name = f"claimsite_template_{os.getpid()}_{secrets.token_hex(4)}"
+    admin = _postgres_admin()
+    try:
+        with admin.connect() as connection:
+            connection.execute(sqlalchemy.text(f'CREATE DATABASE "{name}"'))
+        upgrade(_postgres_url(name))  # its engine is disposed of when the migration ends
+        with admin.connect() as connection:
+            connection.execute(sqlalchemy.text(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS false'))
+        yield name
+    finally:
+        with admin.connect() as connection:
+            connection.execute(sqlalchemy.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def database_url(database_kind: str, tmp_path: Path) -> Iterator[str]:
+    """An empty database, once on SQLite and once on PostgreSQL (for tests that migrate it themselves)."""
+    if database_kind == "sqlite":
         yield f"sqlite:///{tmp_path / 'test.sqlite3'}"
         return
-    if not POSTGRES_ADMIN_URL:
-        if os.environ.get("CI"):
-            pytest.fail("CI must run the PostgreSQL tests: CLAIMSITE_TEST_POSTGRES_URL is not set")
-        pytest.skip("PostgreSQL not configured (CLAIMSITE_TEST_POSTGRES_URL)")
-    DATABASES_USED.add("postgresql")
     with postgres_database() as url:
         yield url
 
 
 @pytest.fixture
-def db_app(make_app: Callable[..., Flask], database_url: str) -> Iterator[Flask]:
-    """An app over the shipped campaigns with a migrated database (SQLite and PostgreSQL)."""
-    from core.data.migrations import upgrade
+def migrated_database_url(
+    database_kind: str, request: pytest.FixtureRequest, tmp_path: Path, migrated_sqlite: Path
+) -> Iterator[str]:
+    """A database migrated to the newest revision, once on SQLite and once on PostgreSQL: a copy of the run's
+    migrated template."""
+    if database_kind == "sqlite":
+        database = tmp_path / "test.sqlite3"
+        shutil.copy(migrated_sqlite, database)
+        yield f"sqlite:///{database}"
+        return
+    with postgres_database(template=request.getfixturevalue("migrated_postgres_template")) as url:
+        yield url
 
-    upgrade(database_url)
-    app = make_app(database_url=database_url)
+
+@pytest.fixture
+def db_app(make_app: Callable[..., Flask], migrated_database_url: str) -> Iterator[Flask]:
+    """An app over the shipped campaigns with a migrated database (SQLite and PostgreSQL)."""
+    app = make_app(database_url=migrated_database_url)
     yield app
     app.extensions["claimsite.db"].engine.dispose()
 
@@ -251,13 +320,9 @@ def stripe_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
 
 
 @pytest.fixture
-def stripe_app(make_app: Callable[..., Flask], database_url: str, stripe_server: Any) -> Iterator[Flask]:
-    """An app on each database (migrated by Alembic) whose paying campaigns pay through the loopback Stripe
-    server."""
-    from core.data.migrations import upgrade
-
-    upgrade(database_url)
-    app = make_app(database_url=database_url)
+def stripe_app(make_app: Callable[..., Flask], migrated_database_url: str, stripe_server: Any) -> Iterator[Flask]:
+    """An app on each database (migrated) whose paying campaigns pay through the loopback Stripe server."""
+    app = make_app(database_url=migrated_database_url)
     yield app
     app.extensions["claimsite.db"].engine.dispose()
 

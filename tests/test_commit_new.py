@@ -11,14 +11,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.data.db import Dependent, commit_new, make_engine, utcnow
-from core.data.migrations import upgrade
 from core.data.models import Job, Signup, SignupEvent
 
 
 @pytest.fixture
-def sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
-    upgrade(database_url)
-    engine = make_engine(database_url)
+def sessions(migrated_database_url: str) -> Iterator[sessionmaker[Session]]:
+    engine = make_engine(migrated_database_url)
     yield sessionmaker(engine, expire_on_commit=False)
     engine.dispose()
 

@@ -26,9 +26,18 @@ from tests.test_signup import TIKTOK, VALID, code_of, deliver, post_code, post_f
 pytestmark = pytest.mark.skipif(not available(), reason="needs the PostgreSQL 15 server binaries")
 
 
+TEMPLATE = "migrated_template"
+
+
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[PrivateCluster]:
+    """The module's private cluster, with a database migrated once (``TEMPLATE``) that each test's database copies."""
     server = PrivateCluster().start()
+    engine = admin(server)
+    with engine.connect() as connection:
+        connection.execute(sqlalchemy.text(f'CREATE DATABASE "{TEMPLATE}"'))
+    engine.dispose()
+    upgrade(server.url(TEMPLATE))
     yield server
     server.remove()
 
@@ -39,15 +48,14 @@ def admin(cluster: PrivateCluster) -> sqlalchemy.Engine:
 
 @pytest.fixture
 def pg_app(make_app: Callable[..., Flask], cluster: PrivateCluster) -> Iterator[Flask]:
-    """An app over the shipped campaigns on a migrated database of the private cluster."""
+    """An app over the shipped campaigns on a migrated database of the private cluster (a copy of its template)."""
     if not cluster.running():
         cluster.start()
     name = f"faults_{secrets.token_hex(4)}"
     engine = admin(cluster)
     with engine.connect() as connection:
-        connection.execute(sqlalchemy.text(f'CREATE DATABASE "{name}"'))
+        connection.execute(sqlalchemy.text(f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE}"'))
     engine.dispose()
-    upgrade(cluster.url(name))
     app = make_app(database_url=cluster.url(name))
     yield app
     app.extensions["claimsite.db"].engine.dispose()

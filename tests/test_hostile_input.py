@@ -19,6 +19,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+import pytest
 import sqlalchemy
 from flask import Flask
 from jinja2 import StrictUndefined
@@ -314,6 +315,7 @@ REFUSED = {
 }
 
 
+@pytest.mark.databases("sqlite")
 def test_a_broken_or_blank_drawn_signature_is_refused_and_nothing_entered_is_lost(db_app: Flask) -> None:
     client = db_app.test_client()
     assert post_form(client, "en").status_code == 302

@@ -232,7 +232,7 @@ def test_the_worker_survives_a_database_hiccup(db_app: Flask, caplog: pytest.Log
     assert not thread.is_alive()
 
 
-@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+@pytest.mark.databases("postgresql")
 def test_two_workers_on_postgresql_never_run_the_same_job_twice(db_app: Flask) -> None:
     with session_of(db_app) as session:
         ids = [enqueue(session, "test.slow", {"n": n}) for n in range(40)]

@@ -24,7 +24,6 @@ from flask import Flask
 from sqlalchemy import select
 
 from core.data.db import utcnow
-from core.data.migrations import upgrade
 from core.data.models import Job, JobStatus
 from core.jobs.mail import compose, queue_mail, queue_template_mail
 from core.jobs.queue import BACKOFF, MASK, Worker
@@ -44,16 +43,15 @@ VERIFICATION = {
 @pytest.fixture
 def mail_app(
     make_app: Callable[..., Flask],
-    database_url: str,
+    migrated_database_url: str,
     campaign_folder: CampaignFolder,
 ) -> Iterator[Callable[..., Flask]]:
     """``mail_app(**settings)``: an app over the democlaim campaign with a migrated database (both databases)."""
     campaign_folder.write("democlaim", campaign_data())
-    upgrade(database_url)
     apps: list[Flask] = []
 
     def factory(**overrides: Any) -> Flask:
-        app = make_app(database_url=database_url, campaigns_dir=campaign_folder.path, **overrides)
+        app = make_app(database_url=migrated_database_url, campaigns_dir=campaign_folder.path, **overrides)
         apps.append(app)
         return app
 

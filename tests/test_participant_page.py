@@ -9,6 +9,7 @@ import re
 import time
 from typing import Any
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
@@ -122,6 +123,7 @@ def test_the_page_lists_every_signup_of_the_address_across_campaigns(db_app: Fla
     assert page.count(">Erase my personal data<") == 2
 
 
+@pytest.mark.databases("sqlite")
 def test_the_login_page_and_mail_are_in_dutch(db_app: Flask) -> None:
     join_fully(db_app, db_app.test_client(), "en")
     deliver(db_app)
@@ -275,6 +277,7 @@ def test_the_login_form_is_rate_limited(db_app: Flask) -> None:
     assert "Too many" in limited.get_data(as_text=True) or "too many" in limited.get_data(as_text=True)
 
 
+@pytest.mark.databases("sqlite")
 def test_an_invalid_address_is_explained_and_kept(db_app: Flask) -> None:
     client = db_app.test_client()
     response = ask_link(client, "anna@")

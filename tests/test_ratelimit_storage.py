@@ -22,7 +22,9 @@ from tests.conftest import PRODUCTION_PUBLIC_KEY, REPO
 from tests.gunicorn_server import Gunicorn
 
 REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
-REDIS_DB = 13  # used by these tests only
+# Used by these tests only; a second pytest-xdist worker gets the next one (their cleanup would delete each other's
+# counts).
+REDIS_DB = 13 + int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
 LINK_LIMIT = int(RULES["login-link-ip"].split("/")[0])  # login links opened from one IP
 
 

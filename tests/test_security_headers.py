@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from flask import Flask
 
 TIKTOK = "https://tiktokclaim.org"
@@ -85,6 +86,7 @@ def test_cookies_on_https_are_host_cookies_where_the_path_allows(make_app, dev_a
     )
 
 
+@pytest.mark.databases("sqlite")
 def test_the_payment_page_may_post_to_the_checkout_only(db_app: Flask) -> None:
     from tests.test_signup import code_of, deliver, post_code, post_form, sign_form
 
@@ -97,6 +99,7 @@ def test_the_payment_page_may_post_to_the_checkout_only(db_app: Flask) -> None:
     assert policy.endswith("form-action 'self'")  # the test checkout is on the site itself
 
 
+@pytest.mark.databases("sqlite")
 def test_rate_limit_answers_429_in_the_visitors_language_with_retry_after(db_app: Flask) -> None:
     from core.ratelimits import RULES
     from tests.test_signup import csrf_token, post_form

@@ -361,6 +361,7 @@ def test_settle_needs_an_award(make_app: Any) -> None:
     assert result.exit_code != 0 and "Missing option '--award'" in result.output
 
 
+@pytest.mark.databases("sqlite")
 def test_unknown_campaign_lists_the_known_ones(db_app: Flask, tmp_path: Path) -> None:
     target = tmp_path / "out.csv"
     result = flask(db_app, "fees", "settle", "tiktok", "--award", "500", "--csv", str(target))
@@ -372,6 +373,7 @@ def test_unknown_campaign_lists_the_known_ones(db_app: Flask, tmp_path: Path) ->
     assert result.exit_code != 0 and "known campaigns: " in result.output
 
 
+@pytest.mark.databases("sqlite")
 def test_settle_reports_a_csv_it_cannot_write(db_app: Flask, tmp_path: Path) -> None:
     result = flask(
         db_app, "fees", "settle", "tiktokclaim", "--award", "5", "--csv", str(tmp_path / "missing" / "out.csv")

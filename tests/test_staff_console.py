@@ -22,7 +22,6 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select, update
 
 from core.data.db import db_session, utcnow
-from core.data.migrations import upgrade
 from core.data.models import AuditEntry, Job, Signup, StaffExport, StaffMember, StaffSession, participant
 from core.exports.evidence import verify_package
 from core.jobs.queue import encode_payload
@@ -39,9 +38,8 @@ PASSWORD = "correct horse battery staple"
 
 
 @pytest.fixture
-def staff_app(make_app: Any, database_url: str) -> Iterator[Flask]:
-    upgrade(database_url)
-    app = make_app(database_url=database_url, admin_host="staff.example")
+def staff_app(make_app: Any, migrated_database_url: str) -> Iterator[Flask]:
+    app = make_app(database_url=migrated_database_url, admin_host="staff.example")
     yield app
     app.extensions["claimsite.db"].engine.dispose()
 
@@ -229,6 +227,7 @@ def test_login_is_rate_limited_per_ip(staff_app: Flask) -> None:
     assert statuses[:30] == [401] * 30 and statuses[30] == 429
 
 
+@pytest.mark.databases("sqlite")
 def test_after_login_only_a_path_on_the_admin_host_is_followed(staff_app: Flask) -> None:
     from core.staff.views import _safe_next
 
@@ -249,6 +248,7 @@ def test_after_login_only_a_path_on_the_admin_host_is_followed(staff_app: Flask)
 
 
 # -- the admin host ----------------------------------------------------------------------------------------------
+@pytest.mark.databases("sqlite")
 def test_staff_pages_exist_only_on_the_admin_host(staff_app: Flask) -> None:
     client = logged_in_client(staff_app)
 
@@ -363,6 +363,7 @@ def test_the_chart_scales_to_the_busiest_day() -> None:
 
 
 # -- previews ----------------------------------------------------------------------------------------------------
+@pytest.mark.databases("sqlite")
 def test_a_campaign_is_previewed_in_any_language_and_status(staff_app: Flask) -> None:
     client = logged_in_client(staff_app)
     page = client.get("/campaigns/zoomclaim", base_url=ADMIN).get_data(as_text=True)
@@ -661,6 +662,7 @@ def test_locked_blocked_disabled_unknown_and_wrong_get_one_answer_after_the_same
     assert "The e-mail address, the password or the code is wrong" in shapes["locked"][1]
 
 
+@pytest.mark.databases("sqlite")
 def test_a_next_that_is_not_a_plain_path_goes_to_the_dashboard(staff_app: Flask) -> None:
     from core.staff.views import _safe_next
 

@@ -21,6 +21,7 @@ from core.campaigns.documents import agreement_file
 from core.campaigns.errors import CampaignConfigError, ConfigProblem
 from core.campaigns.localized import Localized
 from core.campaigns.schema import Campaign, FeeModelSettings
+from core.campaigns.yaml_parsing import parse_yaml
 
 # What each pattern-constrained type means, in words for the person editing the file.
 _PATTERN_WORDS = {
@@ -270,8 +271,7 @@ def _read_yaml_mapping(path: Path) -> tuple[yaml.Node | None, dict[str, Any]]:
     except (OSError, UnicodeDecodeError) as exc:
         raise CampaignConfigError([ConfigProblem(file, None, "", f"cannot be read: {exc}")]) from None
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        root, data = parse_yaml(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None

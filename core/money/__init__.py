@@ -1,1 +1,3 @@
-"""What a campaign charges and how it is paid: fee terms, payment providers, payments."""
+"""What a campaign charges: fee terms and models, the success-fee choice, payment providers and settlement.
+
+The payment step of a sign-up (checkouts, provider events) is part of joining: :mod:`core.signup.payments`."""

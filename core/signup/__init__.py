@@ -1,1 +1,2 @@
-"""Joining a campaign: the form, e-mail verification, the agreements and the signature."""
+"""Joining a campaign: the form, e-mail verification, the agreements, the signature and mandate, payment, the
+participant's own page, and the jobs and sweeps that finish what a request started."""

@@ -33,9 +33,10 @@ SOURCE = '''\
 import datetime as dt
 from pathlib import Path
 
+from core.campaigns.schema import FeeModelSettings
 from core.campaigns.sections import Section
 from core.jobs.queue import Worker, enqueue
-from core.money.fees import FeeModel, FeeModelSettings, FeeTerms, Percentage, PositiveEuros, SuccessFeeTerms, cents
+from core.money.fees import FeeModel, FeeTerms, Percentage, PositiveEuros, SuccessFeeTerms, cents
 from core.plugins import hookimpl
 from core.signup.counters import PublicCounter
 

@@ -15,7 +15,7 @@ import pytest
 import sqlalchemy
 import yaml
 from flask import Flask
-from flask.testing import FlaskClient
+from flask.testing import FlaskClient, FlaskCliRunner
 
 from core import create_app
 
@@ -283,6 +283,12 @@ def db_app(make_app: Callable[..., Flask], migrated_database_url: str) -> Iterat
     app = make_app(database_url=migrated_database_url)
     yield app
     app.extensions["claimsite.db"].engine.dispose()
+
+
+@pytest.fixture
+def runner(db_app: Flask) -> FlaskCliRunner:
+    """The ``flask`` command line of :func:`db_app` (the same app a test gets when it also asks for ``db_app``)."""
+    return db_app.test_cli_runner()
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

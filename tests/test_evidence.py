@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 from click.testing import Result
 from flask import Flask
-from flask.testing import FlaskClient
+from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import insert, select, update
 
 from core.data.migrations import upgrade
@@ -110,7 +110,9 @@ def rewrite_zip(
 # -- the real flow ------------------------------------------------------------------------------------------------
 
 
-def test_the_package_holds_what_was_typed_and_what_the_database_recorded(db_app: Flask, tmp_path: Path) -> None:
+def test_the_package_holds_what_was_typed_and_what_the_database_recorded(
+    runner: FlaskCliRunner, db_app: Flask, tmp_path: Path
+) -> None:
     join_fully(db_app, db_app.test_client(), "en")
     deliver(db_app)  # its mandate PDF, then the confirmation
     join_fully(db_app, db_app.test_client(), "", email="bob@example.org", name="Bob Jansen", birth_date="1985-02-03")
@@ -216,7 +218,7 @@ def test_the_package_holds_what_was_typed_and_what_the_database_recorded(db_app:
     assert verify_package(out).ok
     assert [p.name for p in folder.iterdir()] == ["tiktok-evidence.zip"]  # no partial or scratch files
 
-    verified = db_app.test_cli_runner().invoke(args=["export", "verify", str(out)])
+    verified = runner.invoke(args=["export", "verify", str(out)])
     assert verified.exit_code == 0 and "match the manifest" in verified.output
     with db_app.app_context():  # each export that took data out is in the audit log, by the OS user
         from core.data.db import db_session
@@ -228,7 +230,9 @@ def test_the_package_holds_what_was_typed_and_what_the_database_recorded(db_app:
 
 
 @pytest.mark.databases("sqlite")
-def test_the_manifest_catches_a_changed_added_or_missing_file(db_app: Flask, tmp_path: Path) -> None:
+def test_the_manifest_catches_a_changed_added_or_missing_file(
+    runner: FlaskCliRunner, db_app: Flask, tmp_path: Path
+) -> None:
     join_fully(db_app, db_app.test_client(), "en")
     deliver(db_app)
     out = tmp_path / "package.zip"
@@ -244,7 +248,7 @@ def test_the_manifest_catches_a_changed_added_or_missing_file(db_app: Flask, tmp
     rewrite_zip(out, changed, {"participants.csv": rows.replace(b"Anna de Vries", b"Anna de Vriez")})
     check = verify_package(changed, manifest_sha256)
     assert not check.ok and [p for p in check.problems if p.startswith("participants.csv: its SHA-256 is")]
-    cli = db_app.test_cli_runner().invoke(args=["export", "verify", str(changed)])
+    cli = runner.invoke(args=["export", "verify", str(changed)])
     assert cli.exit_code == 1 and "participants.csv" in cli.output and "do not rely on this package" in cli.output
 
     missing, added = tmp_path / "missing.zip", tmp_path / "added.zip"
@@ -406,7 +410,7 @@ def test_missing_mandates_and_changed_texts_are_listed_not_dropped(
 
 
 @pytest.mark.databases("sqlite")
-def test_a_wrong_private_key_leaves_no_package(db_app: Flask, tmp_path: Path) -> None:
+def test_a_wrong_private_key_leaves_no_package(runner: FlaskCliRunner, db_app: Flask, tmp_path: Path) -> None:
     join_fully(db_app, db_app.test_client(), "en")
     deliver(db_app)
     wrong, _public, _key = generate(tmp_path / "wrong")
@@ -417,9 +421,9 @@ def test_a_wrong_private_key_leaves_no_package(db_app: Flask, tmp_path: Path) ->
     assert "which was not given" in result.output and "give every private key" in result.output
     assert "no package written" in result.output
     assert list(folder.iterdir()) == []  # neither the package nor a partial or scratch file
-    no_key = db_app.test_cli_runner().invoke(args=["export", "evidence", "tiktokclaim", "--out", "x.zip"])
+    no_key = runner.invoke(args=["export", "evidence", "tiktokclaim", "--out", "x.zip"])
     assert no_key.exit_code != 0 and "--private-key" in no_key.output
-    unknown = db_app.test_cli_runner().invoke(
+    unknown = runner.invoke(
         args=["export", "evidence", "nosuchclaim", "--private-key", str(wrong), "--out", str(folder / "p.zip")]
     )
     assert unknown.exit_code == 1 and "no campaign 'nosuchclaim'" in unknown.output

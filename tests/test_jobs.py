@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from flask import Flask, current_app
+from flask.testing import FlaskCliRunner
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
@@ -116,7 +117,7 @@ def test_a_job_waits_for_its_time(db_app: Flask) -> None:
 
 
 def test_a_failing_job_is_retried_with_backoff_then_failed_without_personal_data(
-    db_app: Flask, caplog: pytest.LogCaptureFixture
+    runner: FlaskCliRunner, db_app: Flask, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
     start = utcnow()
@@ -143,7 +144,7 @@ def test_a_failing_job_is_retried_with_backoff_then_failed_without_personal_data
     assert caplog.records and all(ADDRESS not in r.getMessage() for r in caplog.records)
     assert any("failed after 7 attempt(s)" in r.getMessage() for r in caplog.records)
 
-    listing = db_app.test_cli_runner().invoke(args=["jobs", "--failed"])
+    listing = runner.invoke(args=["jobs", "--failed"])
     assert listing.exit_code == 0, listing.output
     row = next(line for line in listing.output.splitlines() if line.startswith(str(job.id)))
     assert row.split()[:4] == [str(job.id), "test.flaky", "tiktokclaim", "7"]
@@ -173,14 +174,13 @@ def test_an_unknown_kind_fails_at_once_with_a_clear_error(db_app: Flask) -> None
     assert job.last_error == "unknown job kind 'no.such.kind': no handler is registered for it"
 
 
-def test_cli_counts_jobs_and_worker_once_runs_what_is_due(db_app: Flask) -> None:
+def test_cli_counts_jobs_and_worker_once_runs_what_is_due(runner: FlaskCliRunner, db_app: Flask) -> None:
     with session_of(db_app) as session:
         for n in range(3):
             enqueue(session, "test.record", {"n": n})
         enqueue(session, "test.record", {"n": "later"}, run_after=utcnow() + dt.timedelta(hours=1))
         enqueue(session, "no.such.kind", {})
         session.commit()
-    runner = db_app.test_cli_runner()
     counts = runner.invoke(args=["jobs"])
     assert counts.exit_code == 0, counts.output
     lines = counts.output.splitlines()

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from flask.testing import FlaskClient
+from flask.testing import FlaskClient, FlaskCliRunner
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from sqlalchemy import MetaData, select, update
 
@@ -435,7 +435,7 @@ def test_erasing_an_unfinished_signup_deletes_it_whole(db_app: Flask) -> None:
     assert deliver(db_app) == []  # the new code's mail was cancelled
 
 
-def test_retention_keeps_withdrawn_signups_and_removes_old_login_links(db_app: Flask) -> None:
+def test_retention_keeps_withdrawn_signups_and_removes_old_login_links(runner: FlaskCliRunner, db_app: Flask) -> None:
     join_fully(db_app, db_app.test_client(), "en")
     deliver(db_app)
     client = db_app.test_client()
@@ -453,7 +453,7 @@ def test_retention_keeps_withdrawn_signups_and_removes_old_login_links(db_app: F
         db.commit()
 
     in_session(db_app, age)
-    result = db_app.test_cli_runner().invoke(args=["retention", "run"])
+    result = runner.invoke(args=["retention", "run"])
     assert result.exit_code == 0, result.output
     assert "tiktokclaim: erased 0 unfinished" in result.output and "login links: removed 1 mailed" in result.output
     assert [s.withdrawn_at is not None for s in signups(db_app)] == [True]

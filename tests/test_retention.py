@@ -7,6 +7,7 @@ import datetime as dt
 import re
 
 from flask import Flask
+from flask.testing import FlaskCliRunner
 from sqlalchemy import func, select, update
 
 from core.data.db import utcnow
@@ -54,7 +55,9 @@ def counts(app: Flask) -> dict[str, int]:
         }
 
 
-def test_unfinished_signups_are_erased_after_the_limit_and_participants_kept(db_app: Flask) -> None:
+def test_unfinished_signups_are_erased_after_the_limit_and_participants_kept(
+    runner: FlaskCliRunner, db_app: Flask
+) -> None:
     assert post_form(db_app.test_client(), "en", email="a@example.org").status_code == 302  # never verified
     assert post_form(db_app.test_client(), "en", email="b@example.org").status_code == 302  # recent
     deliver(db_app)
@@ -72,7 +75,6 @@ def test_unfinished_signups_are_erased_after_the_limit_and_participants_kept(db_
         age(db_app, prefix, days)
     before = counts(db_app)
 
-    runner = db_app.test_cli_runner()
     dry = runner.invoke(args=["retention", "run", "--dry-run"])
     assert dry.exit_code == 0 and "tiktokclaim: would erase 2 unfinished sign-up(s) older than 60 days" in dry.output
     assert counts(db_app) == before
@@ -91,7 +93,7 @@ def test_unfinished_signups_are_erased_after_the_limit_and_participants_kept(db_
     assert "erased 0" in runner.invoke(args=["retention", "run"]).output  # nothing more to do
 
 
-def test_old_job_payloads_are_emptied(db_app: Flask) -> None:
+def test_old_job_payloads_are_emptied(runner: FlaskCliRunner, db_app: Flask) -> None:
     from core.jobs.queue import decode_payload, enqueue
 
     with db_app.app_context():
@@ -105,7 +107,7 @@ def test_old_job_payloads_are_emptied(db_app: Flask) -> None:
         )
         session.execute(update(Job).where(Job.id == recent).values(status="failed", finished_at=utcnow()))
         session.commit()
-    result = db_app.test_cli_runner().invoke(args=["retention", "run"])
+    result = runner.invoke(args=["retention", "run"])
     assert "emptied 1 payload(s)" in result.output
     with db_app.app_context():
         from core.data.db import db_session

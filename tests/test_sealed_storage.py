@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy
 from flask import Flask
+from flask.testing import FlaskCliRunner
 from sqlalchemy import MetaData, select
 
 from core.data.migrations import upgrade
@@ -123,13 +124,13 @@ def test_the_database_read_raw_holds_no_personal_data_and_the_export_opens_it(db
     assert row["reference"] == bob.token[:12] and row["mandate_sha256"] == bob.mandate_sha256
 
 
-def test_the_export_needs_the_right_private_key(db_app: Flask, tmp_path: Path) -> None:
+def test_the_export_needs_the_right_private_key(runner: FlaskCliRunner, db_app: Flask, tmp_path: Path) -> None:
     join_fully(db_app, db_app.test_client(), "en")
     deliver(db_app)
     wrong, _public, _key = generate(tmp_path / "wrong")
     code, message, _rows = export(db_app, wrong)
     assert code != 0 and "which was not given" in message and "give every private key" in message
-    result = db_app.test_cli_runner().invoke(args=["export", "participants", "tiktokclaim"])
+    result = runner.invoke(args=["export", "participants", "tiktokclaim"])
     assert result.exit_code != 0 and "--private-key" in result.output  # never without one
 
 

@@ -59,3 +59,52 @@ def test_production_does_not_reload(campaign_folder: CampaignFolder, make_app) -
     campaign_folder.write("democlaim", data)
     bump_mtime(path)
     assert "Edited title" not in client.get("/en/", base_url="https://democlaim.example").get_data(True)
+
+
+def served(app, slug: str):  # type: ignore[no-untyped-def]
+    return app.extensions["claimsite"].registry.snapshot.campaigns[slug]
+
+
+def test_an_edit_reads_only_the_file_that_changed(campaign_folder: CampaignFolder, make_app) -> None:
+    path = campaign_folder.write("democlaim")
+    campaign_folder.write("other", campaign_data(slug="other", hosts=["other.example"]))
+    app = make_app(env="development", campaigns_dir=campaign_folder.path)
+    client = app.test_client()
+    before_demo, before_other = served(app, "democlaim"), served(app, "other")
+    data = campaign_data()
+    data["hero"]["title"]["en"] = "Edited title"
+    campaign_folder.write("democlaim", data)
+    bump_mtime(path)
+    assert "Edited title" in client.get("/en/", base_url="http://democlaim.localhost:5000").get_data(True)
+    assert served(app, "democlaim") is not before_demo
+    assert served(app, "other") is before_other  # the same object: its file was not read again
+
+
+def test_a_change_in_a_campaigns_own_folder_reloads_that_campaign_only(
+    campaign_folder: CampaignFolder, make_app
+) -> None:
+    campaign_folder.write("democlaim")
+    campaign_folder.write("other", campaign_data(slug="other", hosts=["other.example"]))
+    app = make_app(env="development", campaigns_dir=campaign_folder.path)
+    client = app.test_client()
+    before_demo, before_other = served(app, "democlaim"), served(app, "other")
+    page = campaign_folder.path / "democlaim" / "pages" / "privacy.en.md"
+    page.parent.mkdir(parents=True)
+    page.write_text("# Our own privacy page\n")
+    assert client.get("/en/", base_url="http://democlaim.localhost:5000").status_code == 200
+    assert served(app, "democlaim") is not before_demo
+    assert served(app, "other") is before_other
+
+
+def test_a_change_under_shared_reloads_the_campaigns(campaign_folder: CampaignFolder, make_app) -> None:
+    campaign_folder.write("democlaim")
+    campaign_folder.write("other", campaign_data(slug="other", hosts=["other.example"]))
+    app = make_app(env="development", campaigns_dir=campaign_folder.path)
+    client = app.test_client()
+    before_demo, before_other = served(app, "democlaim"), served(app, "other")
+    shared = campaign_folder.path / "_shared" / "pages" / "privacy.en.md"
+    shared.parent.mkdir(parents=True)
+    shared.write_text("# Shared privacy page\n")
+    assert client.get("/en/", base_url="http://other.localhost:5000").status_code == 200
+    assert served(app, "democlaim") is not before_demo
+    assert served(app, "other") is not before_other

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -10,6 +11,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from core.campaigns.documents import SHARED_FOLDER
 from core.campaigns.errors import CampaignConfigError, ConfigProblem
 from core.campaigns.loader import LoadedCampaign, load_campaign_file
 
@@ -24,6 +26,25 @@ class Snapshot:
     generation: int
     errors: tuple[ConfigProblem, ...] = ()
     warnings: tuple[ConfigProblem, ...] = field(default=())
+
+
+# What a loaded campaign was made from, as stat results: its file's mtime and size, then every file of its own
+# folder and of the shared folder with theirs. The loader reads nothing else (a theme is checked by name only).
+FileKey = tuple[int, int, tuple[tuple[str, int, int], ...], tuple[tuple[str, int, int], ...]]
+
+
+def folder_signature(folder: Path) -> tuple[tuple[str, int, int], ...]:
+    """Every file below ``folder`` with its mtime and size; empty when there is no such folder."""
+    out = []
+    for root, dirs, names in os.walk(folder):
+        dirs.sort()
+        for name in sorted(names):
+            try:
+                stat = os.stat(os.path.join(root, name))
+            except OSError:
+                continue
+            out.append((os.path.join(root, name), stat.st_mtime_ns, stat.st_size))
+    return tuple(out)
 
 
 def campaign_files(folder: Path) -> list[Path]:
@@ -97,51 +118,72 @@ class CampaignRegistry:
         self._plugin_schemas = plugin_schemas
         self._theme_names = theme_names
         self._lock = threading.Lock()
-        self._signature: tuple[tuple[str, int, int], ...] | None = None
+        self._signature: tuple[tuple[Path, FileKey], ...] | None = None
+        self._loaded: dict[Path, tuple[FileKey, LoadedCampaign]] = {}
         self.snapshot = Snapshot({}, 0)
 
-    def _current_signature(self) -> tuple[tuple[str, int, int], ...]:
+    def _current_signature(self) -> tuple[tuple[Path, FileKey], ...]:
+        """What each campaign was made from, as stat results: its file, its own folder, the shared folder."""
+        shared = folder_signature(self.folder / SHARED_FOLDER)
         out = []
-        files = campaign_files(self.folder)
-        for path in files:
+        for path in campaign_files(self.folder):
             try:
                 stat = path.stat()
             except OSError:
                 continue
-            out.append((path.name, stat.st_mtime_ns, stat.st_size))
+            out.append((path, (stat.st_mtime_ns, stat.st_size, folder_signature(path.with_suffix("")), shared)))
         return tuple(out)
 
     def check(self) -> Snapshot:
         """Validate every file from scratch, without touching what is being served."""
-        return self._build(previous={})
+        return self._build(self._current_signature(), previous={}, unchanged={})[0]
 
     def load(self) -> Snapshot:
-        """(Re)load every file now and serve the result; return the new snapshot."""
+        """Serve what the files say now: a file whose inputs are as they were keeps its loaded campaign, the others
+        are read and validated again, and the checks between campaigns run on the new whole. Return the snapshot."""
         with self._lock:
-            self._signature = self._current_signature()
-            snapshot = self._build(previous=dict(self.snapshot.campaigns))
+            signature = self._current_signature()
+            snapshot, self._loaded = self._build(signature, dict(self.snapshot.campaigns), unchanged=self._loaded)
             for problem in snapshot.errors:
                 log.error("campaign file problem: %s", problem)
+            self._signature = signature
             self.snapshot = snapshot
             return snapshot
 
     def refresh(self) -> None:
-        """Reload if any campaign file was added, changed or removed since the last load (cheap: a stat per file)."""
+        """Reload if a campaign file, a campaign's own folder or the shared folder changed since the last load
+        (cheap: a stat per file)."""
         if self._current_signature() != self._signature:
             self.load()
 
-    def _build(self, previous: dict[str, LoadedCampaign]) -> Snapshot:
+    def _build(
+        self,
+        signature: tuple[tuple[Path, FileKey], ...],
+        previous: dict[str, LoadedCampaign],
+        unchanged: Mapping[Path, tuple[FileKey, LoadedCampaign]],
+    ) -> tuple[Snapshot, dict[Path, tuple[FileKey, LoadedCampaign]]]:
+        """The snapshot the files give, reusing each campaign of ``unchanged`` whose inputs are as they were; and
+        what each loaded campaign was made from, for the next reload."""
         schemas = self._plugin_schemas()
         errors: list[ConfigProblem] = []
         good: list[LoadedCampaign] = []
         failed_stems: set[str] = set()
-        files = campaign_files(self.folder)
-        for path in files:
+        files = [path for path, _ in signature]
+        loaded: dict[Path, tuple[FileKey, LoadedCampaign]] = {}
+        for path, key in signature:
+            kept = unchanged.get(path)
+            if kept is not None and kept[0] == key:
+                good.append(kept[1])  # nothing it was made from changed: not read again
+                loaded[path] = kept
+                continue
             try:
-                good.append(load_campaign_file(path, schemas))
+                item = load_campaign_file(path, schemas)
             except CampaignConfigError as exc:
                 errors.extend(exc.problems)
                 failed_stems.add(path.stem)
+                continue
+            good.append(item)
+            loaded[path] = (key, item)
         cross = _cross_check(good, self._theme_names(), {path.stem for path in files})
         for path, found in cross.items():
             errors.extend(found)
@@ -152,4 +194,4 @@ class CampaignRegistry:
                 campaigns[stem] = previous[stem]
         warnings = tuple(w for item in campaigns.values() for w in item.warnings)
         generation = self.snapshot.generation + 1
-        return Snapshot(dict(sorted(campaigns.items())), generation, tuple(errors), warnings)
+        return Snapshot(dict(sorted(campaigns.items())), generation, tuple(errors), warnings), loaded

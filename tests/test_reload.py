@@ -61,50 +61,53 @@ def test_production_does_not_reload(campaign_folder: CampaignFolder, make_app) -
     assert "Edited title" not in client.get("/en/", base_url="https://democlaim.example").get_data(True)
 
 
-def served(app, slug: str):  # type: ignore[no-untyped-def]
-    return app.extensions["claimsite"].registry.snapshot.campaigns[slug]
+class TwoCampaigns:
+    """A development app over two campaigns, and the loaded campaign objects it served at start."""
+
+    def __init__(self, folder: CampaignFolder, make_app) -> None:  # type: ignore[no-untyped-def]
+        self.folder = folder
+        folder.write("democlaim")
+        folder.write("other", campaign_data(slug="other", hosts=["other.example"]))
+        self.app = make_app(env="development", campaigns_dir=folder.path)
+        self.client = self.app.test_client()
+        self.at_start = {slug: self.served(slug) for slug in ("democlaim", "other")}
+
+    def served(self, slug: str):  # type: ignore[no-untyped-def]
+        return self.app.extensions["claimsite"].registry.snapshot.campaigns[slug]
+
+    def read_again(self, slug: str) -> bool:
+        """Whether ``slug`` is served from a newly loaded object (its files were read again)."""
+        return self.served(slug) is not self.at_start[slug]
 
 
-def test_an_edit_reads_only_the_file_that_changed(campaign_folder: CampaignFolder, make_app) -> None:
-    path = campaign_folder.write("democlaim")
-    campaign_folder.write("other", campaign_data(slug="other", hosts=["other.example"]))
-    app = make_app(env="development", campaigns_dir=campaign_folder.path)
-    client = app.test_client()
-    before_demo, before_other = served(app, "democlaim"), served(app, "other")
+@pytest.fixture
+def two_campaigns(campaign_folder: CampaignFolder, make_app) -> TwoCampaigns:  # type: ignore[no-untyped-def]
+    return TwoCampaigns(campaign_folder, make_app)
+
+
+def test_an_edit_reads_only_the_file_that_changed(two_campaigns: TwoCampaigns) -> None:
     data = campaign_data()
     data["hero"]["title"]["en"] = "Edited title"
-    campaign_folder.write("democlaim", data)
-    bump_mtime(path)
-    assert "Edited title" in client.get("/en/", base_url="http://democlaim.localhost:5000").get_data(True)
-    assert served(app, "democlaim") is not before_demo
-    assert served(app, "other") is before_other  # the same object: its file was not read again
+    bump_mtime(two_campaigns.folder.write("democlaim", data))
+    page = two_campaigns.client.get("/en/", base_url="http://democlaim.localhost:5000")
+    assert "Edited title" in page.get_data(True)
+    assert two_campaigns.read_again("democlaim")
+    assert not two_campaigns.read_again("other")  # the same object: its file was not read again
 
 
-def test_a_change_in_a_campaigns_own_folder_reloads_that_campaign_only(
-    campaign_folder: CampaignFolder, make_app
-) -> None:
-    campaign_folder.write("democlaim")
-    campaign_folder.write("other", campaign_data(slug="other", hosts=["other.example"]))
-    app = make_app(env="development", campaigns_dir=campaign_folder.path)
-    client = app.test_client()
-    before_demo, before_other = served(app, "democlaim"), served(app, "other")
-    page = campaign_folder.path / "democlaim" / "pages" / "privacy.en.md"
+def test_a_change_in_a_campaigns_own_folder_reloads_that_campaign_only(two_campaigns: TwoCampaigns) -> None:
+    page = two_campaigns.folder.path / "democlaim" / "pages" / "privacy.en.md"
     page.parent.mkdir(parents=True)
     page.write_text("# Our own privacy page\n")
-    assert client.get("/en/", base_url="http://democlaim.localhost:5000").status_code == 200
-    assert served(app, "democlaim") is not before_demo
-    assert served(app, "other") is before_other
+    assert two_campaigns.client.get("/en/", base_url="http://democlaim.localhost:5000").status_code == 200
+    assert two_campaigns.read_again("democlaim")
+    assert not two_campaigns.read_again("other")
 
 
-def test_a_change_under_shared_reloads_the_campaigns(campaign_folder: CampaignFolder, make_app) -> None:
-    campaign_folder.write("democlaim")
-    campaign_folder.write("other", campaign_data(slug="other", hosts=["other.example"]))
-    app = make_app(env="development", campaigns_dir=campaign_folder.path)
-    client = app.test_client()
-    before_demo, before_other = served(app, "democlaim"), served(app, "other")
-    shared = campaign_folder.path / "_shared" / "pages" / "privacy.en.md"
+def test_a_change_under_shared_reloads_the_campaigns(two_campaigns: TwoCampaigns) -> None:
+    shared = two_campaigns.folder.path / "_shared" / "pages" / "privacy.en.md"
     shared.parent.mkdir(parents=True)
     shared.write_text("# Shared privacy page\n")
-    assert client.get("/en/", base_url="http://other.localhost:5000").status_code == 200
-    assert served(app, "democlaim") is not before_demo
-    assert served(app, "other") is not before_other
+    assert two_campaigns.client.get("/en/", base_url="http://other.localhost:5000").status_code == 200
+    assert two_campaigns.read_again("democlaim")
+    assert two_campaigns.read_again("other")

@@ -111,3 +111,17 @@ def test_a_change_under_shared_reloads_the_campaigns(two_campaigns: TwoCampaigns
     assert two_campaigns.client.get("/en/", base_url="http://other.localhost:5000").status_code == 200
     assert two_campaigns.read_again("democlaim")
     assert two_campaigns.read_again("other")
+
+
+def test_an_edit_keeps_the_compiled_templates_of_the_other_campaigns(two_campaigns: TwoCampaigns) -> None:
+    client, env = two_campaigns.client, two_campaigns.app.jinja_env
+    for host in ("democlaim", "other"):
+        assert client.get("/en/", base_url=f"http://{host}.localhost:5000").status_code == 200
+    other_before = env.get_template("campaign:other/landing.html")
+    demo_before = env.get_template("campaign:democlaim/landing.html")
+    data = campaign_data()
+    data["hero"]["title"]["en"] = "Edited title"
+    bump_mtime(two_campaigns.folder.write("democlaim", data))
+    assert "Edited title" in client.get("/en/", base_url="http://democlaim.localhost:5000").get_data(True)
+    assert env.get_template("campaign:other/landing.html") is other_before
+    assert env.get_template("campaign:democlaim/landing.html") is not demo_before

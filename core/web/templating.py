@@ -25,31 +25,33 @@ class ChainLoader(BaseLoader):
         self.registry = registry
         self.plugin_dirs = plugin_dirs
 
-    def _folders(self, template: str) -> tuple[list[Path], str, bool]:
-        """(folders to search, the template's own name, whether the answer depends on campaign config)."""
+    def _folders(self, template: str) -> tuple[list[Path], str, str | None]:
+        """(folders to search, the template's own name, the campaign whose config the answer depends on)."""
         if template.startswith("campaign:"):
             slug, _, name = template[len("campaign:") :].partition("/")
             loaded = self.registry.snapshot.campaigns.get(slug)
             if loaded is None:
                 raise TemplateNotFound(template)
-            return self.themes.chain("templates", loaded.campaign.theme, slug), name, True
+            return self.themes.chain("templates", loaded.campaign.theme, slug), name, slug
         if template.startswith("theme:"):
             theme, _, name = template[len("theme:") :].partition("/")
-            return self.themes.chain("templates", theme), name, False
+            return self.themes.chain("templates", theme), name, None
         name = template.removeprefix("default:")
-        return self.themes.chain("templates", DEFAULT_THEME), name, False
+        return self.themes.chain("templates", DEFAULT_THEME), name, None
 
     def get_source(self, environment: Environment, template: str) -> tuple[str, str, Callable[[], bool]]:
-        folders, name, per_campaign = self._folders(template)
+        folders, name, slug = self._folders(template)
         path = find_file([*folders, *self.plugin_dirs()], name)
         if path is None:
             raise TemplateNotFound(template)
         mtime = path.stat().st_mtime_ns
-        generation = self.registry.snapshot.generation
+        loaded = self.registry.snapshot.campaigns.get(slug) if slug else None
 
         def uptodate() -> bool:
-            # A reload may change a campaign's theme, so campaign-chain names also depend on the generation.
-            if per_campaign and self.registry.snapshot.generation != generation:
+            # A reload may change a campaign's theme or add an override to its folder, so a campaign-chain name
+            # stays valid only while that campaign is served from the same loaded object (a reload that did not
+            # read it again keeps it, and with it every compiled template of the campaign).
+            if slug is not None and self.registry.snapshot.campaigns.get(slug) is not loaded:
                 return False
             try:
                 return path.stat().st_mtime_ns == mtime

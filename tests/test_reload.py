@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 
@@ -125,3 +126,15 @@ def test_an_edit_keeps_the_compiled_templates_of_the_other_campaigns(two_campaig
     assert "Edited title" in client.get("/en/", base_url="http://democlaim.localhost:5000").get_data(True)
     assert env.get_template("campaign:other/landing.html") is other_before
     assert env.get_template("campaign:democlaim/landing.html") is not demo_before
+
+
+def test_the_garbage_collector_runs_again_after_a_load_also_a_failed_one(
+    campaign_folder: CampaignFolder, make_app
+) -> None:
+    path = campaign_folder.write("democlaim")
+    app = make_app(env="development", campaigns_dir=campaign_folder.path)
+    assert gc.isenabled()
+    path.write_text(path.read_text().replace("status: open", "status: opne"))
+    bump_mtime(path)
+    assert app.test_client().get("/en/", base_url="http://democlaim.localhost:5000").status_code == 200
+    assert gc.isenabled()

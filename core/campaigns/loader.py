@@ -6,13 +6,10 @@ a traceback. Plugin settings (``plugins: {faq: {...}}``) are validated here too,
 
 from __future__ import annotations
 
-import datetime as dt
 import difflib
 import typing
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal
-from enum import Enum
 from pathlib import Path
 from types import UnionType
 from typing import Any
@@ -215,13 +212,8 @@ def _problems(
     return problems
 
 
-_PLAIN_VALUES = (str, int, float, Decimal, dt.date, Enum)
-
-
 def _localized_fields(value: Any, path: tuple[Any, ...]) -> Iterator[tuple[tuple[Any, ...], Localized]]:
     """Every localized text in a validated model, with its field path."""
-    if value is None or isinstance(value, _PLAIN_VALUES):
-        return  # most fields are plain values: answered before the checks below (start-up walks every field)
     if isinstance(value, Localized):
         yield path, value
     elif isinstance(value, BaseModel):

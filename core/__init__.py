@@ -77,7 +77,7 @@ def _site(app: Flask, settings: Settings, plugins: PluginHost) -> Site:
     """Load the themes and campaigns and make the app's services (:class:`core.site.Site`); in production a
     campaign file with errors stops the start (``CampaignConfigError``)."""
     themes = Themes(settings.themes_dir, settings.campaigns_dir)
-    registry = CampaignRegistry(settings.campaigns_dir, lambda: plugins.settings_schemas, themes.names)
+    registry = CampaignRegistry(settings.campaigns_dir, lambda: plugins.settings_schemas, themes)
     snapshot = registry.load()
     if snapshot.errors and settings.env == "production":
         raise CampaignConfigError(list(snapshot.errors))

@@ -179,7 +179,7 @@ def test_every_problem_of_a_file_is_reported_at_once(campaign_folder: CampaignFo
 
 def registry_for(folder: CampaignFolder) -> CampaignRegistry:
     themes = Themes(REPO / "themes", folder.path)
-    return CampaignRegistry(folder.path, lambda: SCHEMAS, themes.names)
+    return CampaignRegistry(folder.path, lambda: SCHEMAS, themes)
 
 
 def test_host_served_by_two_campaigns(campaign_folder: CampaignFolder) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.campaigns.schema import Agreement
+from core.campaigns.schema import Agreement, Campaign
 
 DOCUMENTS = ("privacy", "terms")
 SHARED_FOLDER = "_shared"
@@ -37,3 +37,17 @@ def agreement_file(campaigns_dir: Path, slug: str, agreement: Agreement, languag
         if path.is_file():
             return path
     return None
+
+
+def shared_files(campaigns_dir: Path, campaign: Campaign) -> list[Path]:
+    """The files under ``_shared/`` that ``campaign``'s pages and agreements may be taken from, whether they exist
+    or not (adding one can change the campaign as much as editing it)."""
+    shared = campaigns_dir / SHARED_FOLDER
+    files = [shared / "pages" / f"{name}.{language}.md" for name in DOCUMENTS for language in campaign.languages]
+    if campaign.signup is not None:
+        files += [
+            shared / "agreements" / f"{agreement.id}.{agreement.version}.{language}.md"
+            for agreement in campaign.signup.agreements
+            for language in campaign.languages
+        ]
+    return files

@@ -86,6 +86,18 @@ class _Document:
         return line
 
 
+class _LinesOnDemand:
+    """Lines of a loaded campaign's fields, for problems found after loading (an address another file also
+    claims): the file's text is kept and parsed again when asked, because its YAML node tree took two thirds of
+    the memory a loaded campaign held (bench/campaigns.py), and such a question is rare."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def line_of(self, loc: tuple[Any, ...]) -> int | None:
+        return _Document(parse_yaml(self.text)[0]).line_of(loc)
+
+
 def _duplicate_keys(node: yaml.Node | None, path: tuple[Any, ...] = ()) -> Iterator[tuple[tuple[Any, ...], int]]:
     """Keys written twice in one mapping: YAML would silently keep the last one."""
     if isinstance(node, yaml.MappingNode):
@@ -249,7 +261,7 @@ def load_campaign_file(path: Path, plugin_schemas: Mapping[str, type[BaseModel]]
     A file that cannot be read as a YAML mapping, or whose campaign settings do not validate, stops at once (what
     follows would only repeat it); the checks after that each add what they find, so one run lists everything.
     """
-    root, data = _read_yaml_mapping(path)
+    text, root, data = _read_yaml_mapping(path)
     found = _Findings(str(path), _Document(root))
     campaign = _validated_campaign(found, root, data)
     _check_slug_matches_file_name(found, campaign, path)
@@ -259,12 +271,12 @@ def load_campaign_file(path: Path, plugin_schemas: Mapping[str, type[BaseModel]]
     _check_agreement_texts(found, campaign, path.parent)
     if found.problems:
         raise CampaignConfigError(found.problems)
-    return LoadedCampaign(campaign, plugin_settings, path, found.warnings, found.doc.line_of)
+    return LoadedCampaign(campaign, plugin_settings, path, found.warnings, _LinesOnDemand(text).line_of)
 
 
-def _read_yaml_mapping(path: Path) -> tuple[yaml.Node | None, dict[str, Any]]:
-    """The file's YAML node tree (for line numbers) and its data; raises when it cannot be read, is no valid YAML,
-    or holds anything but a mapping."""
+def _read_yaml_mapping(path: Path) -> tuple[str, yaml.Node | None, dict[str, Any]]:
+    """The file's text, its YAML node tree (for line numbers) and its data; raises when it cannot be read, is no
+    valid YAML, or holds anything but a mapping."""
     file = str(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -290,7 +302,7 @@ def _read_yaml_mapping(path: Path) -> tuple[yaml.Node | None, dict[str, Any]]:
                 )
             ]
         )
-    return root, data
+    return text, root, data
 
 
 def _validated_campaign(found: _Findings, root: yaml.Node | None, data: dict[str, Any]) -> Campaign:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gc
 import logging
-import os
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -13,9 +12,10 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from core.campaigns.documents import SHARED_FOLDER
 from core.campaigns.errors import CampaignConfigError, ConfigProblem
+from core.campaigns.inputs import CampaignInputs, Fingerprint, StatCache
 from core.campaigns.loader import LoadedCampaign, load_campaign_file
+from core.campaigns.themes import Themes
 
 log = logging.getLogger(__name__)
 
@@ -28,25 +28,6 @@ class Snapshot:
     generation: int
     errors: tuple[ConfigProblem, ...] = ()
     warnings: tuple[ConfigProblem, ...] = field(default=())
-
-
-# What a loaded campaign was made from, as stat results: its file's mtime and size, then every file of its own
-# folder and of the shared folder with theirs. The loader reads nothing else (a theme is checked by name only).
-FileKey = tuple[int, int, tuple[tuple[str, int, int], ...], tuple[tuple[str, int, int], ...]]
-
-
-def folder_signature(folder: Path) -> tuple[tuple[str, int, int], ...]:
-    """Every file below ``folder`` with its mtime and size; empty when there is no such folder."""
-    out = []
-    for root, dirs, names in os.walk(folder):
-        dirs.sort()
-        for name in sorted(names):
-            try:
-                stat = os.stat(os.path.join(root, name))
-            except OSError:
-                continue
-            out.append((os.path.join(root, name), stat.st_mtime_ns, stat.st_size))
-    return tuple(out)
 
 
 @contextmanager
@@ -121,91 +102,106 @@ def _cross_check(
     return problems
 
 
+@dataclass(frozen=True)
+class _Entry:
+    """One campaign file as last read: the files it was made from, their fingerprint taken before it was read,
+    and what it gave (a loaded campaign, or the problems that kept it from loading)."""
+
+    inputs: CampaignInputs
+    fingerprint: Fingerprint
+    loaded: LoadedCampaign | None
+    problems: tuple[ConfigProblem, ...] = ()
+
+
 class CampaignRegistry:
     """Loads every campaign file; in development :meth:`refresh` picks up edits on the next request.
 
-    A file that fails validation never replaces the last good version of that campaign: the site keeps serving
-    the old one and the error is logged.
+    A reload reads again only the files whose inputs changed (:mod:`core.campaigns.inputs`); the other campaigns
+    are the same objects as before, so their compiled templates stay. A file that fails validation never replaces
+    the last good version of that campaign: the site keeps serving the old one and the error is logged.
     """
 
     def __init__(
-        self,
-        folder: Path,
-        plugin_schemas: Callable[[], Mapping[str, type[BaseModel]]],
-        theme_names: Callable[[], set[str]],
+        self, folder: Path, plugin_schemas: Callable[[], Mapping[str, type[BaseModel]]], themes: Themes
     ) -> None:
         self.folder = folder
         self._plugin_schemas = plugin_schemas
-        self._theme_names = theme_names
+        self._themes = themes
         self._lock = threading.Lock()
-        self._signature: tuple[tuple[Path, FileKey], ...] | None = None
-        self._loaded: dict[Path, tuple[FileKey, LoadedCampaign]] = {}
+        self._entries: dict[Path, _Entry] = {}
+        self._fingerprints: dict[Path, Fingerprint] | None = None
         self.snapshot = Snapshot({}, 0)
 
-    def _current_signature(self) -> tuple[tuple[Path, FileKey], ...]:
-        """What each campaign was made from, as stat results: its file, its own folder, the shared folder."""
-        shared = folder_signature(self.folder / SHARED_FOLDER)
-        out = []
+    def _look(self, entries: Mapping[Path, _Entry], stats: StatCache) -> dict[Path, tuple[CampaignInputs, Fingerprint]]:
+        """Each campaign file with the inputs it was last made from (all it could use, if it has not loaded) and
+        their fingerprint now."""
+        out = {}
         for path in campaign_files(self.folder):
-            try:
-                stat = path.stat()
-            except OSError:
-                continue
-            out.append((path, (stat.st_mtime_ns, stat.st_size, folder_signature(path.with_suffix("")), shared)))
-        return tuple(out)
+            entry = entries.get(path)
+            inputs = entry.inputs if entry is not None and entry.loaded is not None else self._assumed(path)
+            out[path] = (inputs, inputs.fingerprint(stats))
+        return out
+
+    def _assumed(self, path: Path) -> CampaignInputs:
+        return CampaignInputs.before_loading(path, self._themes)
 
     def check(self) -> Snapshot:
         """Validate every file from scratch, without touching what is being served."""
-        return self._build(self._current_signature(), previous={}, unchanged={})[0]
+        return self._build({}, previous={})[0]
 
     def load(self) -> Snapshot:
         """Serve what the files say now: a file whose inputs are as they were keeps its loaded campaign, the others
         are read and validated again, and the checks between campaigns run on the new whole. Return the snapshot."""
         with self._lock:
-            signature = self._current_signature()
-            snapshot, self._loaded = self._build(signature, dict(self.snapshot.campaigns), unchanged=self._loaded)
+            snapshot, self._entries = self._build(self._entries, dict(self.snapshot.campaigns))
             for problem in snapshot.errors:
                 log.error("campaign file problem: %s", problem)
-            self._signature = signature
+            self._fingerprints = {path: entry.fingerprint for path, entry in self._entries.items()}
             self.snapshot = snapshot
             return snapshot
 
     def refresh(self) -> None:
-        """Reload if a campaign file, a campaign's own folder or the shared folder changed since the last load
-        (cheap: a stat per file)."""
-        if self._current_signature() != self._signature:
+        """Reload if any campaign's inputs changed since the last load (cheap: a stat per file)."""
+        look = self._look(self._entries, StatCache())
+        if {path: fingerprint for path, (_, fingerprint) in look.items()} != self._fingerprints:
             self.load()
 
     def _build(
-        self,
-        signature: tuple[tuple[Path, FileKey], ...],
-        previous: dict[str, LoadedCampaign],
-        unchanged: Mapping[Path, tuple[FileKey, LoadedCampaign]],
-    ) -> tuple[Snapshot, dict[Path, tuple[FileKey, LoadedCampaign]]]:
-        """The snapshot the files give, reusing each campaign of ``unchanged`` whose inputs are as they were; and
-        what each loaded campaign was made from, for the next reload."""
+        self, entries: Mapping[Path, _Entry], previous: dict[str, LoadedCampaign]
+    ) -> tuple[Snapshot, dict[Path, _Entry]]:
+        """The snapshot the files give, reusing each entry whose inputs are as they were; and the new entries.
+
+        Every fingerprint comes from one look taken before anything is read, so a file changed while the others
+        are read shows as changed on the next look.
+        """
         schemas = self._plugin_schemas()
-        errors: list[ConfigProblem] = []
-        good: list[LoadedCampaign] = []
-        failed_stems: set[str] = set()
-        files = [path for path, _ in signature]
-        loaded: dict[Path, tuple[FileKey, LoadedCampaign]] = {}
+        stats = StatCache()
+        look = self._look(entries, stats)
+        kept = {
+            path: entries[path]
+            for path, (_, now) in look.items()
+            if path in entries and entries[path].fingerprint == now
+        }
+        for path in look.keys() - kept.keys():
+            self._assumed(path).fingerprint(stats)  # what a file may use is looked at before it is read
+        new_entries: dict[Path, _Entry] = {}
         with cyclic_gc_paused():
-            for path, key in signature:
-                kept = unchanged.get(path)
-                if kept is not None and kept[0] == key:
-                    good.append(kept[1])  # nothing it was made from changed: not read again
-                    loaded[path] = kept
+            for path in look:
+                if path in kept:
+                    new_entries[path] = kept[path]  # nothing it was made from changed: not read again
                     continue
                 try:
                     item = load_campaign_file(path, schemas)
                 except CampaignConfigError as exc:
-                    errors.extend(exc.problems)
-                    failed_stems.add(path.stem)
+                    assumed = self._assumed(path)
+                    new_entries[path] = _Entry(assumed, assumed.fingerprint(stats), None, tuple(exc.problems))
                     continue
-                good.append(item)
-                loaded[path] = (key, item)
-        cross = _cross_check(good, self._theme_names(), {path.stem for path in files})
+                inputs = CampaignInputs.of(item, self._themes)
+                new_entries[path] = _Entry(inputs, inputs.fingerprint(stats), item)
+        errors = [problem for entry in new_entries.values() for problem in entry.problems]
+        failed_stems = {path.stem for path, entry in new_entries.items() if entry.loaded is None}
+        good = [entry.loaded for entry in new_entries.values() if entry.loaded is not None]
+        cross = _cross_check(good, self._themes.names(), {path.stem for path in look})
         for path, found in cross.items():
             errors.extend(found)
             failed_stems.add(path.stem)
@@ -215,4 +211,4 @@ class CampaignRegistry:
                 campaigns[stem] = previous[stem]
         warnings = tuple(w for item in campaigns.values() for w in item.warnings)
         generation = self.snapshot.generation + 1
-        return Snapshot(dict(sorted(campaigns.items())), generation, tuple(errors), warnings), loaded
+        return Snapshot(dict(sorted(campaigns.items())), generation, tuple(errors), warnings), new_entries

@@ -71,6 +71,10 @@ class Themes:
         colours.update(overrides)
         return colours
 
+    def folders(self, theme: str) -> list[Path]:
+        """Every folder of ``theme`` that a campaign using it is served from: the theme's own, then the default's."""
+        return [self.themes_dir / name for name in dict.fromkeys([theme, DEFAULT_THEME])]
+
     def chain(self, kind: Literal["templates", "static"], theme: str, slug: str | None = None) -> list[Path]:
         """The folders searched, first match wins: campaign -> theme -> default."""
         folders = []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from typing import Any
 
 from flask import Flask
@@ -9,11 +11,13 @@ from flask_wtf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from core import cli
-from core.campaigns import CampaignConfigError, CampaignRegistry
+from core.campaigns import CampaignRegistry, ConfigProblem, LoadedCampaign
+from core.campaigns.publishing import CampaignPublisher
 from core.campaigns.themes import Themes
+from core.data.address_owners import DatabaseAddressOwners
 from core.data.db import Database
 from core.i18n import LanguageConverter, babel, select_locale
-from core.money.payment_providers import unpaid_campaigns
+from core.money.payment_providers import unpaid_problem
 from core.plugins import PluginHost
 from core.ratelimits import RateLimits
 from core.sealing import WORKING_BOX_EXTENSION, WorkingBox
@@ -29,6 +33,7 @@ from core.web.templating import ChainLoader
 from core.web.tenancy import TenancyMiddleware, campaigns_at
 
 csrf = CSRFProtect()
+log = logging.getLogger(__name__)
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -36,8 +41,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     the staff console -> the WSGI middleware around it all.
 
     ``test_config`` overrides settings (the fields of :class:`core.settings.Settings`, lower case).
-    Raises ``SettingsError`` for unsafe settings, and ``CampaignConfigError`` in production when a campaign
-    file is invalid (development logs the problem and serves the other campaigns).
+    Raises ``SettingsError`` for unsafe settings; a campaign file never stops it (see :func:`_site`).
     """
     settings = load_settings(test_config)
     app = _flask_app(settings)
@@ -46,13 +50,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     babel.init_app(app, locale_selector=select_locale, default_translation_directories=str(settings.translations_dir))
     csrf.init_app(app)
     plugins = PluginHost()
-    site = _site(app, settings, plugins)
+    site = _site(app, settings, plugins, database)
     _templates(app, site)
     request_campaign.init_app(app, site.registry)
     blueprints.init_app(app, csrf, plugins)
     cli.init_app(app, plugins)
-    if settings.env == "production":
-        _refuse_unpaid_campaigns(app, site.registry)
     _staff_console(app, site, database)
     _wrap_in_middleware(app, site.tenancy, settings)
     return app
@@ -73,14 +75,24 @@ def _flask_app(settings: Settings) -> Flask:
     return app
 
 
-def _site(app: Flask, settings: Settings, plugins: PluginHost) -> Site:
-    """Load the themes and campaigns and make the app's services (:class:`core.site.Site`); in production a
-    campaign file with errors stops the start (``CampaignConfigError``)."""
+def _site(app: Flask, settings: Settings, plugins: PluginHost, database: Database) -> Site:
+    """Make the app's services (:class:`core.site.Site`) and load the themes and campaigns.
+
+    A campaign whose files are wrong never stops the app, in any environment: it is left out (or keeps serving its
+    last good version), its problems are logged, shown in the staff console and counted by ``/healthz``, and every
+    other campaign serves. Production also leaves out a campaign that asks a payment no provider may take.
+    """
     themes = Themes(settings.themes_dir, settings.campaigns_dir)
-    registry = CampaignRegistry(settings.campaigns_dir, lambda: plugins.settings_schemas, themes)
-    snapshot = registry.load()
-    if snapshot.errors and settings.env == "production":
-        raise CampaignConfigError(list(snapshot.errors))
+    admin_host = settings.resolved_admin_host()
+    registry = CampaignRegistry(
+        settings.campaigns_dir,
+        lambda: plugins.settings_schemas,
+        themes,
+        owners=DatabaseAddressOwners(database),
+        reserved_hosts={admin_host: "the staff console's address (CLAIMSITE_ADMIN_HOST)"} if admin_host else {},
+        rules=_production_rules(app) if settings.env == "production" else None,
+    )
+    publisher = CampaignPublisher(registry, settings.publish_poll_seconds, settings.publish_quiet_seconds)
     hash_key = settings.resolved_hash_key()
     working_box = app.extensions[WORKING_BOX_EXTENSION] = WorkingBox(hash_key)
     site = app.extensions["claimsite"] = Site(
@@ -88,9 +100,10 @@ def _site(app: Flask, settings: Settings, plugins: PluginHost) -> Site:
         plugins,
         themes,
         registry,
+        publisher,
         Assets(themes),
         PageCache(0 if settings.development else settings.page_cache_seconds),
-        TenancyMiddleware(app.wsgi_app, registry, settings),
+        TenancyMiddleware(app.wsgi_app, registry, settings, publisher),
         RateLimits(settings.ratelimit_storage_url),
         Counters(settings.counter_cache_seconds),
         hash_key,
@@ -98,7 +111,25 @@ def _site(app: Flask, settings: Settings, plugins: PluginHost) -> Site:
         working_box,
         [provider for found in plugins.pm.hook.claimsite_payment_providers() for provider in found],
     )
+    snapshot = registry.load()
+    if snapshot.errors:
+        log.error(
+            "%d campaign file problem(s): the campaigns they concern are not served (or keep their last good "
+            "version); every other campaign is",
+            len(snapshot.errors),
+        )
     return site
+
+
+def _production_rules(app: Flask) -> Callable[[LoadedCampaign], list[ConfigProblem]]:
+    """What production refuses of a campaign that is otherwise valid."""
+
+    def rules(loaded: LoadedCampaign) -> list[ConfigProblem]:
+        with app.app_context():
+            problem = unpaid_problem(loaded)
+        return [ConfigProblem(str(loaded.path), loaded.line_of(("plugins",)), "plugins", problem)] if problem else []
+
+    return rules
 
 
 def _templates(app: Flask, site: Site) -> None:
@@ -107,14 +138,6 @@ def _templates(app: Flask, site: Site) -> None:
     app.jinja_loader = ChainLoader(site.themes, site.registry, site.plugins.template_dirs)
     app.url_map.converters["lang"] = LanguageConverter
     rendering.init_app(app)
-
-
-def _refuse_unpaid_campaigns(app: Flask, registry: CampaignRegistry) -> None:
-    """In production, a campaign that asks a payment no configured provider can take stops the start."""
-    with app.app_context():
-        problems = unpaid_campaigns(registry.snapshot.campaigns.values())
-    if problems:
-        raise SettingsError("\n".join(problems))
 
 
 def _staff_console(app: Flask, site: Site, database: Database) -> None:

@@ -59,6 +59,18 @@ class Settings(BaseSettings):
         "production); default outside production: memory, one count per process",
     )
     page_cache_seconds: float = Field(default=5.0, ge=0, description="how long a rendered page is reused")
+    publish_poll_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        description="how often each web and worker process looks for changed campaign files (outside development, "
+        "which looks on every request); 0: never, a change then needs a restart",
+    )
+    publish_quiet_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        description="a changed campaign is published once its files have not changed for this long, so a "
+        "half-saved edit never goes live",
+    )
     mail_url: str = Field(
         default="",
         description="smtp://user:pass@host:port plain or with ?starttls=1, smtps://... implicit TLS; "

@@ -10,6 +10,7 @@ from flask import current_app, g
 if TYPE_CHECKING:
     # Only the types: the services are built by create_app, above every layer, and handed out by site().
     from core.campaigns import CampaignRegistry, LoadedCampaign
+    from core.campaigns.publishing import CampaignPublisher
     from core.campaigns.themes import Themes
     from core.money.payment_providers import PaymentProvider
     from core.plugins import PluginHost
@@ -28,6 +29,7 @@ class Site:
     plugins: PluginHost
     themes: Themes
     registry: CampaignRegistry
+    publisher: CampaignPublisher  # publishes settled campaign changes in this process (core.campaigns.publishing)
     assets: Assets
     page_cache: PageCache
     tenancy: TenancyMiddleware

@@ -127,6 +127,7 @@ def make_app(tmp_path: Path, migrated_sqlite: Path) -> Callable[..., Flask]:
             "hash_key": HASH_KEY,
             "instance_dir": tmp_path / "instance",
             "public_scheme": "https",
+            "publish_poll_seconds": 0,  # no publishing thread per test app (tests that need one set it)
         }
         if overrides.get("env") == "production":
             config["ratelimit_storage_url"] = PRODUCTION_RATELIMIT_URL

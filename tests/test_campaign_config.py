@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import textwrap
 from pathlib import Path
 
@@ -191,7 +192,7 @@ def test_host_served_by_two_campaigns(campaign_folder: CampaignFolder) -> None:
     assert www.field == "hosts[1]"
     assert problem.file.endswith("second.yaml") and problem.field == "hosts[0]"
     assert problem.line == line_of(text, "- democlaim.example")
-    assert "'democlaim.example' is already served by democlaim.yaml" in problem.message
+    assert "'democlaim.example' is already served by campaign democlaim (democlaim.yaml)" in problem.message
     assert list(snapshot.campaigns) == ["democlaim"]
 
 
@@ -234,15 +235,22 @@ def test_check_passes_on_shipped_campaigns(shipped_app) -> None:
     assert "0 error(s)" in result.output
 
 
-def test_production_refuses_to_start_with_an_invalid_campaign(campaign_folder: CampaignFolder, make_app) -> None:
+def test_production_leaves_an_invalid_campaign_out_and_serves_the_others(
+    campaign_folder: CampaignFolder, make_app, caplog: pytest.LogCaptureFixture
+) -> None:
     campaign_folder.write("democlaim", text=GOOD.replace("status: open", "status: opne"))
-    with pytest.raises(CampaignConfigError, match="status: expected"):
-        make_app(
+    campaign_folder.write("other", campaign_data(slug="other", hosts=["other.example"]))
+    with caplog.at_level(logging.ERROR):
+        app = make_app(
             env="production",
             campaigns_dir=campaign_folder.path,
             mail_url="smtp://127.0.0.1:1",
             sealing_public_key=PRODUCTION_PUBLIC_KEY,
         )
+    assert any("democlaim.yaml" in r.getMessage() and "status: expected" in r.getMessage() for r in caplog.records)
+    client = app.test_client()
+    assert client.get("/en/", base_url="https://other.example").status_code == 200
+    assert client.get("/en/", base_url="https://democlaim.example").status_code == 404
 
 
 def test_new_writes_a_valid_commented_file_and_list_shows_it(campaign_folder: CampaignFolder, make_app) -> None:

@@ -22,6 +22,7 @@ TABLES = {
     "staff_sessions",
     "audit_entries",
     "staff_exports",
+    "campaign_addresses",
 }
 
 

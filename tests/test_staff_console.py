@@ -26,7 +26,6 @@ from core.data.models import AuditEntry, Job, Signup, StaffExport, StaffMember, 
 from core.exports.evidence import verify_package
 from core.jobs.queue import encode_payload
 from core.sealing import generate
-from core.settings import SettingsError
 from core.staff import accounts
 from core.staff.chart import nice_ceiling, sign_ups_per_day
 from core.staff.figures import Day, per_day, today_local
@@ -269,10 +268,19 @@ def test_without_an_admin_host_there_is_no_console(make_app: Any) -> None:
     assert app.test_client().get("/login", base_url=ADMIN).status_code == 404
 
 
-def test_the_admin_host_may_not_be_a_campaigns_host(make_app: Any, campaign_folder: Any) -> None:
+def test_a_campaign_that_names_the_admin_host_is_left_out(make_app: Any, campaign_folder: Any) -> None:
     campaign_folder.write("democlaim", campaign_data(hosts=["democlaim.example", "staff.example"]))
-    with pytest.raises(SettingsError, match="staff console needs a host of its own"):
-        make_app(campaigns_dir=campaign_folder.path, admin_host="Staff.Example")
+    campaign_folder.write("other", campaign_data(slug="other", hosts=["other.example"]))
+    app = make_app(campaigns_dir=campaign_folder.path, admin_host="Staff.Example")
+    snapshot = app.extensions["claimsite"].registry.snapshot
+    assert list(snapshot.campaigns) == ["other"]
+    (problem,) = snapshot.errors
+    assert problem.file.endswith("democlaim.yaml") and problem.field == "hosts[1]"
+    assert "staff console's address" in problem.message
+    client = app.test_client()
+    assert client.get("/", base_url="https://other.example").status_code == 200
+    assert client.get("/", base_url="https://democlaim.example").status_code == 404
+    assert client.get("/login", base_url="https://staff.example").status_code == 200  # the console is there
 
 
 # -- the dashboard -----------------------------------------------------------------------------------------------

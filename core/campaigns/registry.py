@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from core.campaigns.errors import CampaignConfigError, ConfigProblem
 from core.campaigns.inputs import CampaignInputs, Fingerprint, StatCache
 from core.campaigns.loader import LoadedCampaign, load_campaign_file
+from core.campaigns.ownership import AddressOwners, RememberedOwners
 from core.campaigns.themes import Themes
 
 log = logging.getLogger(__name__)
@@ -54,30 +55,35 @@ def campaign_files(folder: Path) -> list[Path]:
 
 
 def _cross_check(
-    loaded: list[LoadedCampaign], theme_names: set[str], file_slugs: set[str]
+    loaded: list[LoadedCampaign],
+    theme_names: set[str],
+    file_slugs: set[str],
+    owners: Mapping[str, str],
+    reserved: Mapping[str, str],
 ) -> dict[Path, list[ConfigProblem]]:
-    """Problems that only show between files: shared hosts, unknown themes and sister campaigns. A sister whose
-    file exists but is broken is not a problem of this file (that file's own error says what to fix; until then
-    the link to it is left out), so one typo never takes its sister campaigns down with it."""
+    """Problems that only show between files: an address another campaign serves (``owners``, see
+    :mod:`core.campaigns.ownership`) or that is ``reserved`` (host: what it is), unknown themes and sister campaigns.
+    A sister whose file exists but is broken is not a problem of this file (that file's own error says what to
+    fix; until then the link to it is left out), so one typo never takes its sister campaigns down with it."""
     problems: dict[Path, list[ConfigProblem]] = {}
-    owner: dict[str, Path] = {}
     slugs = file_slugs
     for item in loaded:
         c, file = item.campaign, str(item.path)
         found: list[ConfigProblem] = []
-        for where in [*c.hosts, *c.paths]:
-            if where in owner and owner[where] != item.path:
-                key = "paths" if "/" in where else "hosts"
-                index = [*c.hosts, *c.paths].index(where) - (len(c.hosts) if key == "paths" else 0)
-                found.append(
-                    ConfigProblem(
-                        file,
-                        item.line_of((key, index)),
-                        f"{key}[{index}]",
-                        f"'{where}' is already served by {owner[where].name}; each address serves one campaign",
+        for key, addresses in (("hosts", c.hosts), ("paths", c.paths)):
+            for index, where in enumerate(addresses):
+                host = where.partition("/")[0]
+                owner = owners.get(where, c.slug)
+                if host in reserved:
+                    message = f"'{where}' is {reserved[host]}; no campaign can be served there"
+                elif owner != c.slug:
+                    message = (
+                        f"'{where}' is already served by campaign {owner} ({owner}.yaml); each address serves one "
+                        f"campaign: remove it from {owner}.yaml first, or choose another address"
                     )
-                )
-            owner.setdefault(where, item.path)
+                else:
+                    continue
+                found.append(ConfigProblem(file, item.line_of((key, index)), f"{key}[{index}]", message))
         if c.theme not in theme_names:
             found.append(
                 ConfigProblem(
@@ -122,14 +128,24 @@ class CampaignRegistry:
     """
 
     def __init__(
-        self, folder: Path, plugin_schemas: Callable[[], Mapping[str, type[BaseModel]]], themes: Themes
+        self,
+        folder: Path,
+        plugin_schemas: Callable[[], Mapping[str, type[BaseModel]]],
+        themes: Themes,
+        owners: AddressOwners | None = None,
+        reserved_hosts: Mapping[str, str] | None = None,
+        rules: Callable[[LoadedCampaign], list[ConfigProblem]] | None = None,
     ) -> None:
         self.folder = folder
+        self._owners = owners if owners is not None else RememberedOwners()
+        self._reserved = dict(reserved_hosts or {})
+        self._rules = rules
         self._plugin_schemas = plugin_schemas
         self._themes = themes
         self._lock = threading.Lock()
         self._entries: dict[Path, _Entry] = {}
         self._fingerprints: dict[Path, Fingerprint] | None = None
+        self._pending: dict[Path, tuple[Fingerprint | None, float]] = {}
         self.snapshot = Snapshot({}, 0)
 
     def _look(self, entries: Mapping[Path, _Entry], stats: StatCache) -> dict[Path, tuple[CampaignInputs, Fingerprint]]:
@@ -147,13 +163,15 @@ class CampaignRegistry:
 
     def check(self) -> Snapshot:
         """Validate every file from scratch, without touching what is being served."""
-        return self._build({}, previous={})[0]
+        return self._build({}, previous={}, owners=RememberedOwners())[0]
 
-    def load(self) -> Snapshot:
+    def load(self, only: Mapping[Path, Fingerprint | None] | None = None) -> Snapshot:
         """Serve what the files say now: a file whose inputs are as they were keeps its loaded campaign, the others
-        are read and validated again, and the checks between campaigns run on the new whole. Return the snapshot."""
+        are read and validated again, and the checks between campaigns run on the new whole. With ``only``, the
+        changes of other files wait (each keeps what it served), and so does a file of ``only`` whose inputs are no
+        longer as that mapping says (they changed again). Return the snapshot."""
         with self._lock:
-            snapshot, self._entries = self._build(self._entries, dict(self.snapshot.campaigns))
+            snapshot, self._entries = self._build(self._entries, dict(self.snapshot.campaigns), self._owners, only)
             for problem in snapshot.errors:
                 log.error("campaign file problem: %s", problem)
             self._fingerprints = {path: entry.fingerprint for path, entry in self._entries.items()}
@@ -161,15 +179,37 @@ class CampaignRegistry:
             return snapshot
 
     def refresh(self) -> None:
-        """Reload if any campaign's inputs changed since the last load (cheap: a stat per file)."""
-        look = self._look(self._entries, StatCache())
-        if {path: fingerprint for path, (_, fingerprint) in look.items()} != self._fingerprints:
-            self.load()
+        """Reload at once if any campaign's inputs changed since the last load (cheap: a stat per file)."""
+        self.publish_settled(now=0.0, quiet=0.0)
+
+    def publish_settled(self, now: float, quiet: float) -> bool:
+        """Reload the campaigns whose inputs changed and then stayed as they are for ``quiet`` seconds (``now`` on
+        a monotonic clock); a campaign still changing keeps serving what it served, so an editor that saves several
+        files never publishes half an edit. Return whether a reload happened."""
+        look = {path: fingerprint for path, (_, fingerprint) in self._look(self._entries, StatCache()).items()}
+        served = self._fingerprints or {}
+        changed = {path for path in look.keys() | served.keys() if look.get(path) != served.get(path)}
+        pending: dict[Path, tuple[Fingerprint | None, float]] = {}
+        for path in changed:
+            fingerprint = look.get(path)
+            seen = self._pending.get(path)
+            pending[path] = seen if seen is not None and seen[0] == fingerprint else (fingerprint, now)
+        self._pending = pending
+        settled = {path: fingerprint for path, (fingerprint, since) in pending.items() if now - since >= quiet}
+        if not settled:
+            return False
+        self.load(only=None if quiet <= 0 else settled)
+        return True
 
     def _build(
-        self, entries: Mapping[Path, _Entry], previous: dict[str, LoadedCampaign]
+        self,
+        entries: Mapping[Path, _Entry],
+        previous: dict[str, LoadedCampaign],
+        owners: AddressOwners,
+        only: Mapping[Path, Fingerprint | None] | None = None,
     ) -> tuple[Snapshot, dict[Path, _Entry]]:
         """The snapshot the files give, reusing each entry whose inputs are as they were; and the new entries.
+        With ``only``, a changed file outside it keeps its entry as it was (a new one waits, a removed one stays).
 
         Every fingerprint comes from one look taken before anything is read, so a file changed while the others
         are read shows as changed on the next look.
@@ -177,16 +217,21 @@ class CampaignRegistry:
         schemas = self._plugin_schemas()
         stats = StatCache()
         look = self._look(entries, stats)
+        if only is not None:  # a file that changed again since it settled waits too
+            only = {
+                path: print_ for path, print_ in only.items() if (look[path][1] if path in look else None) == print_
+            }
         kept = {
-            path: entries[path]
-            for path, (_, now) in look.items()
-            if path in entries and entries[path].fingerprint == now
+            path: entry
+            for path, entry in entries.items()
+            if (path in look and entry.fingerprint == look[path][1]) or (only is not None and path not in only)
         }
+        look = {path: found for path, found in look.items() if only is None or path in only or path in kept}
         for path in look.keys() - kept.keys():
             self._assumed(path).fingerprint(stats)  # what a file may use is looked at before it is read
         new_entries: dict[Path, _Entry] = {}
         with cyclic_gc_paused():
-            for path in look:
+            for path in sorted(look.keys() | kept.keys()):
                 if path in kept:
                     new_entries[path] = kept[path]  # nothing it was made from changed: not read again
                     continue
@@ -196,12 +241,23 @@ class CampaignRegistry:
                     assumed = self._assumed(path)
                     new_entries[path] = _Entry(assumed, assumed.fingerprint(stats), None, tuple(exc.problems))
                     continue
+                refused = tuple(self._rules(item)) if self._rules is not None else ()
+                if refused:
+                    assumed = self._assumed(path)
+                    new_entries[path] = _Entry(assumed, assumed.fingerprint(stats), None, refused)
+                    continue
                 inputs = CampaignInputs.of(item, self._themes)
                 new_entries[path] = _Entry(inputs, inputs.fingerprint(stats), item)
         errors = [problem for entry in new_entries.values() for problem in entry.problems]
         failed_stems = {path.stem for path, entry in new_entries.items() if entry.loaded is None}
         good = [entry.loaded for entry in new_entries.values() if entry.loaded is not None]
-        cross = _cross_check(good, self._themes.names(), {path.stem for path in look})
+        wanted: dict[str, list[str]] = {}
+        for item in good:  # in file-name order
+            for where in [*item.campaign.hosts, *item.campaign.paths]:
+                wanted.setdefault(where, []).append(item.slug)
+        files = {path.stem for path in new_entries}
+        settled = owners.settle(wanted, files, {item.slug for item in good})
+        cross = _cross_check(good, self._themes.names(), files, settled, self._reserved)
         for path, found in cross.items():
             errors.extend(found)
             failed_stems.add(path.stem)

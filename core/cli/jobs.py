@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from core.data.db import utcnow
 from core.data.models import Job, JobStatus
 from core.jobs.queue import SWEEP_EVERY, Worker, mask
+from core.site import site
 
 
 @contextmanager
@@ -56,6 +57,7 @@ def worker_cli(once: bool, poll: float) -> None:
         return
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    site().publisher.ensure_running()  # campaign changes reach the worker too, within seconds
     stop = threading.Event()
     with _stop_on_signals(stop):
         worker.run_forever(poll_seconds=poll, stop=stop)

@@ -321,3 +321,14 @@ class StaffExport(Base):
     sha256: Mapped[str | None] = mapped_column(String(64), doc="of the finished file")
     error: Mapped[str | None] = mapped_column(Text, doc="why it failed (no personal data)")
     removed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, doc="the file was deleted")
+
+
+class AddressOwner(Base):
+    """Which campaign serves an address (a host, or a host and path) that campaign files name: an address stays
+    with the campaign that had it (:mod:`core.campaigns.ownership`), also across restarts and deployments."""
+
+    __tablename__ = "campaign_addresses"
+
+    address: Mapped[str] = mapped_column(String(300), primary_key=True)
+    slug: Mapped[str] = mapped_column(String(40))
+    since: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

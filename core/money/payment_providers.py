@@ -120,22 +120,19 @@ def provider_named(identifier: str) -> PaymentProvider | None:
 
 def unpaid_campaigns(campaigns: Iterable[LoadedCampaign]) -> list[str]:
     """Problems, one per campaign whose fee model asks a payment that no installed provider may take (needs an
-    app context). In production that stops the app; ``flask campaigns check`` reports it."""
-    problems = []
-    for loaded in campaigns:
-        model = fee_model_for(loaded)
-        if (
-            model is not None
-            and loaded.campaign.signup is not None
-            and model.asks_payment()
-            and provider_for(loaded) is None
-        ):
-            hints = setup_hints(loaded)
-            problems.append(
-                f"{loaded.path}: the fee model '{model.name}' asks a payment, but no payment provider may take it"
-                + (f": {'; or '.join(hints)}" if hints else " (install one)")
-            )
-    return problems
+    app context). Production leaves such a campaign out; ``flask campaigns check`` reports it."""
+    return [f"{loaded.path}: {problem}" for loaded in campaigns if (problem := unpaid_problem(loaded))]
+
+
+def unpaid_problem(loaded: LoadedCampaign) -> str | None:
+    """Why ``loaded`` cannot take the payment its fee model asks, or None (needs an app context)."""
+    model = fee_model_for(loaded)
+    if model is None or loaded.campaign.signup is None or not model.asks_payment() or provider_for(loaded) is not None:
+        return None
+    hints = setup_hints(loaded)
+    return f"the fee model '{model.name}' asks a payment, but no payment provider may take it" + (
+        f": {'; or '.join(hints)}" if hints else " (install one)"
+    )
 
 
 def setup_hints(campaign: LoadedCampaign) -> list[str]:

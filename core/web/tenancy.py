@@ -27,6 +27,8 @@ from urllib.parse import quote
 
 from core.campaigns import CampaignRegistry
 from core.campaigns.addresses import DEV_SUFFIX, ENVIRON_DEV_HOST, Address, HostIndex, split_host
+from core.campaigns.publishing import CampaignPublisher
+from core.web.health import HEALTH_PATH, health
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -107,9 +109,12 @@ def _redirect(location: str, start_response: StartResponse) -> Iterable[bytes]:
 class TenancyMiddleware:
     """WSGI middleware: resolves the campaign, redirects secondary addresses, mounts path campaigns."""
 
-    def __init__(self, app: WSGIApplication, registry: CampaignRegistry, settings: Settings) -> None:
+    def __init__(
+        self, app: WSGIApplication, registry: CampaignRegistry, settings: Settings, publisher: CampaignPublisher
+    ) -> None:
         self.app = app
         self.registry = registry
+        self.publisher = publisher
         self.settings = settings
         self._index: tuple[int, HostIndex] | None = None
         self.admin_host = settings.resolved_admin_host()
@@ -124,9 +129,13 @@ class TenancyMiddleware:
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         if self.settings.development:
             self.registry.refresh()  # an edited campaign file shows on the next request
+        else:
+            self.publisher.ensure_running()  # and elsewhere within seconds (core.campaigns.publishing)
         development, scheme = self.settings.development, self.settings.public_scheme
         path = environ.get("PATH_INFO", "") or "/"
         query = environ.get("QUERY_STRING", "")
+        if path == HEALTH_PATH and environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
+            return health(self.registry, start_response)
         if self.staff_app is not None:
             # The Host header itself (no SERVER_NAME fallback: ProxyFix sets that from X-Forwarded-Host too).
             own = RequestHost.parse(environ.get(ENVIRON_PROXY_FIX_ORIGINAL, environ).get("HTTP_HOST") or "", scheme)

@@ -202,3 +202,34 @@ def test_without_a_database_the_first_file_by_name_has_an_address(campaign_folde
     registry = CampaignRegistry(campaign_folder.path, lambda: SCHEMAS, Themes(REPO / "themes", campaign_folder.path))
     (problem,) = registry.check().errors
     assert problem.file.endswith("palantirclaim.yaml") and "aaanew" in problem.message
+
+
+def test_a_worker_reads_a_new_campaign_when_a_job_of_it_arrives(
+    campaign_folder: CampaignFolder, make_app: Any, migrated_database_url: str
+) -> None:
+    """The web process published a new campaign and queued its mail before the worker looked: the worker reads
+    that campaign at once instead of failing the job and retrying minutes later."""
+    import email
+    import email.policy
+    import re
+
+    from core.jobs.queue import Worker
+    from tests.test_publishing_processes import add_campaign
+
+    campaign_folder.copy_shipped()
+    worker_app = make_app(campaigns_dir=campaign_folder.path, database_url=migrated_database_url)
+    add_campaign(campaign_folder.path)
+    web = make_app(campaigns_dir=campaign_folder.path, database_url=migrated_database_url).test_client()
+    site = "https://instaclaim.somi.nl"
+    form = web.get("/en/join", base_url=site).get_data(True)
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', form).group(1)  # type: ignore[union-attr]
+    answers = {"name": "Anna", "email": "anna@example.org", "country": "NL", "birth_date": "1990-05-01"}
+    assert web.post("/en/join", data={**answers, "csrf_token": token}, base_url=site).status_code == 302
+    assert "instaclaim" not in worker_app.extensions["claimsite"].registry.snapshot.campaigns
+    assert Worker(worker_app).run_once() == 1
+    outbox = sorted((worker_app.extensions["claimsite"].settings.instance_dir / "outbox").glob("*.eml"))
+    (mail,) = [email.message_from_bytes(p.read_bytes(), policy=email.policy.default) for p in outbox]
+    assert mail["To"] == "anna@example.org"
+    assert "instaclaim" in worker_app.extensions["claimsite"].registry.snapshot.campaigns
+    for app in (worker_app, web.application):
+        app.extensions["claimsite.db"].engine.dispose()

@@ -201,6 +201,16 @@ class CampaignRegistry:
         self.load(only=None if quiet <= 0 else settled)
         return True
 
+    def publish_now(self, slug: str) -> bool:
+        """Read ``slug``'s files now if they changed (or it is new), leaving every other change to settle: for a
+        process asked to work for a campaign that another process has published already. Return whether it did."""
+        path = self.folder / f"{slug}.yaml"
+        found = self._look(self._entries, StatCache()).get(path)
+        if found is None or found[1] == (self._fingerprints or {}).get(path):
+            return False
+        self.load(only={path: found[1]})
+        return True
+
     def _build(
         self,
         entries: Mapping[Path, _Entry],

@@ -288,6 +288,8 @@ class Worker:
             job.attempts += 1
             self._fail(job, f"unknown job kind '{job.kind}': no handler is registered for it")
             return
+        if job.campaign:
+            self._publish_if_new(job.campaign)
         running = RunningJob(job.id, job.kind, job.campaign, job.attempts + 1)
         token = _current.set(running)
         try:
@@ -319,6 +321,13 @@ class Worker:
             log.info("job %s (%s, %s) done", job.id, job.kind, job.campaign or "-")
         finally:
             _current.reset(token)
+
+    def _publish_if_new(self, slug: str) -> None:
+        """A job for a campaign this process does not serve yet (one just added, which the web process that queued
+        the job has published already) reads that campaign now, instead of failing and waiting for a retry."""
+        registry = self.app.extensions["claimsite"].registry
+        if slug not in registry.snapshot.campaigns:
+            registry.publish_now(slug)
 
     @staticmethod
     def _fail(job: Job, error: str) -> None:

@@ -23,6 +23,7 @@ from core.ratelimits import RateLimits
 from core.sealing import WORKING_BOX_EXTENSION, WorkingBox
 from core.settings import Settings, SettingsError, load_settings
 from core.signup.counters import Counters
+from core.signup.signed_texts import signed_texts_rule
 from core.site import Site
 from core.staff import create_staff_app
 from core.web import blueprints, rendering, request_campaign, security_headers
@@ -90,7 +91,7 @@ def _site(app: Flask, settings: Settings, plugins: PluginHost, database: Databas
         themes,
         owners=DatabaseAddressOwners(database),
         reserved_hosts={admin_host: "the staff console's address (CLAIMSITE_ADMIN_HOST)"} if admin_host else {},
-        rules=_production_rules(app) if settings.env == "production" else None,
+        rules=_campaign_rules(app, settings, database),
     )
     publisher = CampaignPublisher(registry, settings.publish_poll_seconds, settings.publish_quiet_seconds)
     hash_key = settings.resolved_hash_key()
@@ -121,13 +122,21 @@ def _site(app: Flask, settings: Settings, plugins: PluginHost, database: Databas
     return site
 
 
-def _production_rules(app: Flask) -> Callable[[LoadedCampaign], list[ConfigProblem]]:
-    """What production refuses of a campaign that is otherwise valid."""
+def _campaign_rules(
+    app: Flask, settings: Settings, database: Database
+) -> Callable[[LoadedCampaign], list[ConfigProblem]]:
+    """What the running site refuses of a campaign that is otherwise valid: a signed agreement text that changed
+    (:mod:`core.signup.signed_texts`), and in production a payment no provider may take."""
+    signed_texts = signed_texts_rule(database, settings.campaigns_dir)
 
     def rules(loaded: LoadedCampaign) -> list[ConfigProblem]:
-        with app.app_context():
-            problem = unpaid_problem(loaded)
-        return [ConfigProblem(str(loaded.path), loaded.line_of(("plugins",)), "plugins", problem)] if problem else []
+        problems = signed_texts(loaded)
+        if settings.env == "production":
+            with app.app_context():
+                unpaid = unpaid_problem(loaded)
+            if unpaid:
+                problems.append(ConfigProblem(str(loaded.path), loaded.line_of(("plugins",)), "plugins", unpaid))
+        return problems
 
     return rules
 

@@ -23,6 +23,7 @@ TABLES = {
     "audit_entries",
     "staff_exports",
     "campaign_addresses",
+    "signed_texts",
 }
 
 

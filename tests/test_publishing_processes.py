@@ -27,9 +27,16 @@ STEADY = [("facebookleak.somi.nl", "/en/"), ("tiktokclaim.org", "/en/"), ("somi.
 
 
 def add_campaign(folder: Path) -> None:
-    """instaclaim: a copy of facebookleak (open, free, with a sign-up) at an address of its own."""
+    """instaclaim: a copy of facebookleak (open, free, with a sign-up) at an address of its own, whose terms are
+    a new version in its own folder."""
     text = (folder / "facebookleak.yaml").read_text()
     text = text.replace("slug: facebookleak", "slug: instaclaim").replace("facebookleak.somi.nl", "instaclaim.somi.nl")
+    text = text.replace('- id: terms\n      version: "2026-11-01"', '- id: terms\n      version: "2026-12-03"')
+    own = folder / "instaclaim" / "agreements"
+    own.mkdir(parents=True)
+    for language in ("nl", "en"):
+        shared = folder / "_shared" / "agreements" / f"terms.2026-11-01.{language}.md"
+        (own / f"terms.2026-12-03.{language}.md").write_text(shared.read_text())
     (folder / "instaclaim.yaml.tmp").write_text(text)
     (folder / "instaclaim.yaml.tmp").rename(folder / "instaclaim.yaml")  # as an editor or rsync saves it
 
@@ -155,8 +162,8 @@ def test_a_change_reaches_every_process_and_a_broken_file_takes_nothing_down(
             time.sleep(1.0)
             changed = time.monotonic()
             add_campaign(campaigns)
-            agreement = campaigns / "_shared" / "agreements" / "terms.2026-11-01.en.md"
-            agreement.write_text(agreement.read_text() + "\nAn added sentence.\n")
+            agreement = campaigns / "instaclaim" / "agreements" / "terms.2026-12-03.en.md"
+            agreement.write_text(agreement.read_text() + "\nAn added sentence.\n")  # not published yet: may change
             (campaigns / "zoomclaim.yaml").write_text(
                 (campaigns / "zoomclaim.yaml").read_text().replace("status: closed", "status: clsoed")
             )

@@ -45,6 +45,7 @@ def shared_files(campaigns_dir: Path, campaign: Campaign) -> list[Path]:
     shared = campaigns_dir / SHARED_FOLDER
     files = [shared / "pages" / f"{name}.{language}.md" for name in DOCUMENTS for language in campaign.languages]
     if campaign.signup is not None:
+        files.append(shared / "agreements" / "SHA256SUMS")  # core.campaigns.locks
         files += [
             shared / "agreements" / f"{agreement.id}.{agreement.version}.{language}.md"
             for agreement in campaign.signup.agreements

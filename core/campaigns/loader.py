@@ -20,6 +20,7 @@ from pydantic import BaseModel, ValidationError
 from core.campaigns.documents import agreement_file
 from core.campaigns.errors import CampaignConfigError, ConfigProblem
 from core.campaigns.localized import Localized
+from core.campaigns.locks import LOCK_FILE, changed_since_locked, read_lock
 from core.campaigns.schema import Campaign, FeeModelSettings
 from core.campaigns.yaml_parsing import parse_yaml
 
@@ -400,13 +401,18 @@ def _check_languages_of_texts(found: _Findings, campaign: Campaign, plugin_setti
 
 def _check_agreement_texts(found: _Findings, campaign: Campaign, campaigns_dir: Path) -> None:
     """Each agreement of the sign-up has a text file in every language: a missing default-language text is a
-    problem (nothing to sign), another missing language a warning (the default text is shown)."""
+    problem (nothing to sign), another missing language a warning (the default text is shown). A text changed since
+    it was locked (:mod:`core.campaigns.locks`) is a problem, and so is any text of the campaign's own agreements
+    folder changed or removed since then (older versions are evidence of what people signed)."""
     if campaign.signup is None:
         return
     for index, agreement in enumerate(campaign.signup.agreements):
         loc = ("signup", "agreements", index)
         for language in campaign.languages:
-            if agreement_file(campaigns_dir, campaign.slug, agreement, language) is not None:
+            path = agreement_file(campaigns_dir, campaign.slug, agreement, language)
+            if path is not None:
+                if changed_since_locked(path) is not None:
+                    found.problems.append(found.at((*loc, "version"), _changed_text(path, agreement.id, language)))
                 continue
             where = f"{agreement.id}.{agreement.version}.{language}.md in campaigns/{campaign.slug}/agreements/"
             if language == campaign.default_language:
@@ -419,3 +425,31 @@ def _check_agreement_texts(found: _Findings, campaign: Campaign, campaigns_dir: 
                         loc, f"no {language} text ({where}); the {campaign.default_language} text is shown instead"
                     )
                 )
+    own = campaigns_dir / campaign.slug / "agreements"
+    current = {
+        f"{a.id}.{a.version}.{language}.md" for a in campaign.signup.agreements for language in campaign.languages
+    }
+    for name in sorted(read_lock(own).keys() - current):
+        path = own / name
+        if not path.is_file():
+            found.problems.append(
+                found.at(
+                    ("signup", "agreements"),
+                    f"{path} was published (it is in {LOCK_FILE}) and is gone: restore it; it is the evidence of "
+                    "what people signed",
+                    "signup.agreements",
+                )
+            )
+        elif changed_since_locked(path) is not None:
+            found.problems.append(
+                found.at(("signup", "agreements"), _changed_text(path, name.split(".")[0], ""), "signup.agreements")
+            )
+
+
+def _changed_text(path: Path, agreement_id: str, language: str) -> str:
+    new_name = f"{agreement_id}.<new version>.{language or '<lang>'}.md"
+    return (
+        f"{path} changed after it was published (its SHA-256 is no longer the one in {path.parent / LOCK_FILE}): a "
+        f"published text never changes. Undo the edit, and put the change in a new version ({new_name}) named here; "
+        "those who signed the old version keep it"
+    )

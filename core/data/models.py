@@ -332,3 +332,17 @@ class AddressOwner(Base):
     address: Mapped[str] = mapped_column(String(300), primary_key=True)
     slug: Mapped[str] = mapped_column(String(40))
     since: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SignedText(Base):
+    """An agreement text someone has signed, as a file: its SHA-256 before placeholders were filled in. The
+    running site refuses a campaign whose text file no longer has it (:mod:`core.signup.signed_texts`)."""
+
+    __tablename__ = "signed_texts"
+
+    campaign: Mapped[str] = mapped_column(String(40), primary_key=True)
+    agreement: Mapped[str] = mapped_column(String(40), primary_key=True)
+    version: Mapped[str] = mapped_column(String(40), primary_key=True)
+    language: Mapped[str] = mapped_column(String(2), primary_key=True)
+    file_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    first_signed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

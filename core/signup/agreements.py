@@ -15,6 +15,7 @@ they were recorded.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -46,6 +47,7 @@ class AgreementText:
     text: str  # the Markdown exactly as shown, placeholders filled in
     sha256: str
     values: Mapping[str, str]  # each placeholder's value exactly as filled in
+    file_sha256: str = ""  # the text's file before it was filled in (core.campaigns.locks, core.signup.signed_texts)
 
     @property
     def html(self) -> Markup:
@@ -61,9 +63,12 @@ class AgreementText:
 
 
 @lru_cache(maxsize=256)
-def _compiled(path: Path, mtime_ns: int) -> Template:
-    """``path``'s template, compiled once per version of the file (an edited file has another ``mtime_ns``)."""
-    return _sandbox.from_string(path.read_text(encoding="utf-8"))
+def _compiled(path: Path, mtime_ns: int) -> tuple[Template, str]:
+    """``path``'s template, compiled once per version of the file (an edited file has another ``mtime_ns``), and
+    the SHA-256 of the file's bytes."""
+    data = path.read_bytes()
+    text = data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")  # as read_text reads it
+    return _sandbox.from_string(text), hashlib.sha256(data).hexdigest()
 
 
 def campaign_values(loaded: LoadedCampaign, language: str) -> dict[str, str]:
@@ -84,9 +89,10 @@ def participant_values(participant: str, child: str) -> dict[str, str]:
 def _filled(
     path: Path, loaded: LoadedCampaign, agreement: Agreement, language: str, values: Mapping[str, str]
 ) -> AgreementText:
-    text = _compiled(path, path.stat().st_mtime_ns).render(**values)
-    c = loaded.campaign
-    return AgreementText(agreement, language, c.text(agreement.title, language), text, sha256_hex(text), dict(values))
+    template, file_sha256 = _compiled(path, path.stat().st_mtime_ns)
+    text = template.render(**values)
+    title = loaded.campaign.text(agreement.title, language)
+    return AgreementText(agreement, language, title, text, sha256_hex(text), dict(values), file_sha256)
 
 
 def agreement_text(

@@ -41,6 +41,7 @@ from core.signup.codes import (
 )
 from core.signup.mandate_job import MANDATE_JOB
 from core.signup.payment_reminder import REMIND_AFTER_SIGNING, queue_payment_reminder
+from core.signup.signed_texts import record_signed
 
 
 @dataclass(frozen=True)
@@ -361,6 +362,7 @@ def sign(
         record(session, signup, "fee-chosen", visit, detail=f"{fee_model.name} {fee_option or '-'}")
         if signup.payment_required:
             queue_payment_reminder(session, signup, visit.now, delay=REMIND_AFTER_SIGNING)
+    record_signed(session, loaded.slug, texts)
     for text in texts:
         session.add(
             AcceptedAgreement(

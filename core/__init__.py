@@ -13,7 +13,7 @@ from core.campaigns import CampaignConfigError, CampaignRegistry
 from core.campaigns.themes import Themes
 from core.data.db import Database
 from core.i18n import LanguageConverter, babel, select_locale
-from core.money.payment_providers import unpaid_campaigns
+from core.money.payment_providers import installed_providers, unpaid_campaigns
 from core.plugins import PluginHost
 from core.ratelimits import RateLimits
 from core.sealing import WORKING_BOX_EXTENSION, WorkingBox
@@ -52,7 +52,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     blueprints.init_app(app, csrf, plugins)
     cli.init_app(app, plugins)
     if settings.env == "production":
-        _refuse_unpaid_campaigns(app, site.registry)
+        _refuse_unpaid_campaigns(app, site)
     _staff_console(app, site, database)
     _wrap_in_middleware(app, site.tenancy, settings)
     return app
@@ -96,7 +96,7 @@ def _site(app: Flask, settings: Settings, plugins: PluginHost) -> Site:
         hash_key,
         settings.resolved_sealing_key(),
         working_box,
-        [provider for found in plugins.pm.hook.claimsite_payment_providers() for provider in found],
+        installed_providers(plugins, production=settings.env == "production"),
     )
     return site
 
@@ -109,12 +109,13 @@ def _templates(app: Flask, site: Site) -> None:
     rendering.init_app(app)
 
 
-def _refuse_unpaid_campaigns(app: Flask, registry: CampaignRegistry) -> None:
-    """In production, a campaign that asks a payment no configured provider can take stops the start."""
+def _refuse_unpaid_campaigns(app: Flask, site: Site) -> None:
+    """In production, a campaign that asks a payment no configured provider can take stops the start (the rule
+    ``flask campaigns check --production`` applies too)."""
     with app.app_context():
-        problems = unpaid_campaigns(registry.snapshot.campaigns.values())
+        problems = unpaid_campaigns(site.registry.snapshot.campaigns.values(), site.plugins, site.payment_providers)
     if problems:
-        raise SettingsError("\n".join(problems))
+        raise SettingsError("\n".join(map(str, problems)))
 
 
 def _staff_console(app: Flask, site: Site, database: Database) -> None:

@@ -17,7 +17,7 @@ from core.campaigns.themes import Themes
 from core.data.address_owners import DatabaseAddressOwners
 from core.data.db import Database
 from core.i18n import LanguageConverter, babel, select_locale
-from core.money.payment_providers import unpaid_problem
+from core.money.payment_providers import installed_providers, unpaid_campaigns
 from core.plugins import PluginHost
 from core.ratelimits import RateLimits
 from core.sealing import WORKING_BOX_EXTENSION, WorkingBox
@@ -91,7 +91,7 @@ def _site(app: Flask, settings: Settings, plugins: PluginHost, database: Databas
         themes,
         owners=DatabaseAddressOwners(database),
         reserved_hosts={admin_host: "the staff console's address (CLAIMSITE_ADMIN_HOST)"} if admin_host else {},
-        rules=_campaign_rules(app, settings, database),
+        rules=_campaign_rules(app, settings, database, plugins),
     )
     publisher = CampaignPublisher(registry, settings.publish_poll_seconds, settings.publish_quiet_seconds)
     hash_key = settings.resolved_hash_key()
@@ -110,7 +110,7 @@ def _site(app: Flask, settings: Settings, plugins: PluginHost, database: Databas
         hash_key,
         settings.resolved_sealing_key(),
         working_box,
-        [provider for found in plugins.pm.hook.claimsite_payment_providers() for provider in found],
+        installed_providers(plugins, production=settings.env == "production"),
     )
     snapshot = registry.load()
     if snapshot.errors:
@@ -123,19 +123,18 @@ def _site(app: Flask, settings: Settings, plugins: PluginHost, database: Databas
 
 
 def _campaign_rules(
-    app: Flask, settings: Settings, database: Database
+    app: Flask, settings: Settings, database: Database, plugins: PluginHost
 ) -> Callable[[LoadedCampaign], list[ConfigProblem]]:
     """What the running site refuses of a campaign that is otherwise valid: a signed agreement text that changed
-    (:mod:`core.signup.signed_texts`), and in production a payment no provider may take."""
+    (:mod:`core.signup.signed_texts`), and in production a payment no provider may take (the rule ``flask campaigns
+    check --production`` applies too)."""
     signed_texts = signed_texts_rule(database, settings.campaigns_dir)
+    providers = installed_providers(plugins, production=settings.env == "production")
 
     def rules(loaded: LoadedCampaign) -> list[ConfigProblem]:
         problems = signed_texts(loaded)
         if settings.env == "production":
-            with app.app_context():
-                unpaid = unpaid_problem(loaded)
-            if unpaid:
-                problems.append(ConfigProblem(str(loaded.path), loaded.line_of(("plugins",)), "plugins", unpaid))
+            problems += unpaid_campaigns([loaded], plugins, providers)
         return problems
 
     return rules

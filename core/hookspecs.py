@@ -79,7 +79,9 @@ def claimsite_payment_providers() -> list[PaymentProvider]:  # type: ignore[empt
 
     Called once when the app is created, for every installed plugin; a provider reads its keys from the
     environment then. A campaign whose fee model asks a payment uses the first provider (in the plugin manager's
-    call order: ``tryfirst``/``trylast`` to move) whose ``is_allowed(campaign)`` says yes. Returns: a list.
+    call order: ``tryfirst``/``trylast`` to move) whose ``is_allowed(campaign)`` says yes; production leaves out the
+    providers marked ``test_mode``. ``flask campaigns check`` calls this too, without an app: a provider is made from
+    the environment alone. Returns: a list.
     """
 
 

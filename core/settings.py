@@ -2,6 +2,10 @@
 
 Production refuses to start with a missing or placeholder secret key. In development a random key is made once
 and kept in ``instance/secret_key`` so sessions survive restarts; there is never a hard-coded fallback.
+
+:class:`FolderSettings` is the part that says where the campaign files and themes are: what ``flask campaigns``
+reads, in CI too, where there are no secrets and nothing may be written. :class:`Settings` adds everything the
+running app needs, with its production checks.
 """
 
 from __future__ import annotations
@@ -24,10 +28,18 @@ class SettingsError(Exception):
     """A setting is missing or unsafe; the message says which and how to fix it."""
 
 
-class Settings(BaseSettings):
-    """Every process setting. Each field is read from ``CLAIMSITE_<FIELD NAME IN CAPITALS>``."""
+class FolderSettings(BaseSettings):
+    """Where the campaign files and themes are. Reading these needs no secret and makes nothing; each field is read
+    from ``CLAIMSITE_<FIELD NAME IN CAPITALS>``."""
 
     model_config = SettingsConfigDict(env_prefix="CLAIMSITE_", extra="ignore")
+
+    campaigns_dir: Path = Field(default=PROJECT_ROOT / "campaigns", description="folder of <slug>.yaml files")
+    themes_dir: Path = Field(default=PROJECT_ROOT / "themes", description="folder of themes")
+
+
+class Settings(FolderSettings):
+    """Every process setting. Each field is read from ``CLAIMSITE_<FIELD NAME IN CAPITALS>``."""
 
     env: Literal["development", "production", "test"] = Field(
         default="production", description="development reloads campaign files and serves <slug>.localhost"
@@ -44,8 +56,6 @@ class Settings(BaseSettings):
     )
     database_url: str = Field(default="", description="SQLAlchemy URL; default: SQLite in instance/")
     instance_dir: Path = Field(default=PROJECT_ROOT / "instance", description="local state: database, outbox, keys")
-    campaigns_dir: Path = Field(default=PROJECT_ROOT / "campaigns", description="folder of <slug>.yaml files")
-    themes_dir: Path = Field(default=PROJECT_ROOT / "themes", description="folder of themes")
     translations_dir: Path = Field(default=PROJECT_ROOT / "translations", description="compiled UI catalogs")
     trusted_proxies: int = Field(
         default=0, ge=0, description="number of reverse proxies whose X-Forwarded-* headers are trusted"

@@ -14,10 +14,12 @@ from typing import Any
 import pytest
 import sqlalchemy
 import yaml
+from click.testing import CliRunner, Result
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 
 from core import create_app
+from core.cli.campaigns import campaigns_cli
 
 REPO = Path(__file__).resolve().parent.parent
 SHIPPED_CAMPAIGNS = REPO / "campaigns"
@@ -94,6 +96,13 @@ class CampaignFolder:
                 shutil.copytree(item, self.path / item.name, dirs_exist_ok=True)
             else:
                 shutil.copy(item, self.path / item.name)
+
+
+def run_campaigns_command(*args: str, campaigns_dir: Path, themes_dir: Path | None = None) -> Result:
+    """``flask campaigns ARGS`` in this process. The group reads its folders from the environment, never from an app
+    (core/cli/campaigns.py), so they are given as CLAIMSITE_CAMPAIGNS_DIR and CLAIMSITE_THEMES_DIR."""
+    env = {"CLAIMSITE_CAMPAIGNS_DIR": str(campaigns_dir), "CLAIMSITE_THEMES_DIR": themes_dir and str(themes_dir)}
+    return CliRunner().invoke(campaigns_cli, list(args), env=env)
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import yaml
 from core.campaigns import CampaignConfigError, CampaignRegistry, load_campaign_file
 from core.campaigns.themes import Themes
 from core.plugins import PluginHost
-from tests.conftest import PRODUCTION_PUBLIC_KEY, REPO, CampaignFolder, campaign_data
+from tests.conftest import PRODUCTION_PUBLIC_KEY, REPO, CampaignFolder, campaign_data, run_campaigns_command
 
 SCHEMAS = PluginHost().settings_schemas
 GOOD = yaml.safe_dump(campaign_data(), allow_unicode=True, sort_keys=False)
@@ -218,19 +218,18 @@ def test_missing_translation_warns_and_falls_back(campaign_folder: CampaignFolde
     assert "Alleen Nederlands" in english and "Yes, count me in." in english
 
 
-def test_check_command_reports_errors_without_traceback(campaign_folder: CampaignFolder, make_app) -> None:
+def test_check_command_reports_errors_without_traceback(campaign_folder: CampaignFolder) -> None:
     campaign_folder.write("democlaim")
-    app = make_app(campaigns_dir=campaign_folder.path)
     campaign_folder.write("broken", text=GOOD.replace("slug: democlaim", "slug: broken").replace("hosts:", "hostz:"))
-    result = app.test_cli_runner().invoke(args=["campaigns", "check"])
+    result = run_campaigns_command("check", campaigns_dir=campaign_folder.path)
     assert result.exit_code == 1
     assert "broken.yaml, line" in result.output and "unknown key 'hostz'; did you mean 'hosts'?" in result.output
     assert "Traceback" not in result.output
     assert "1 campaign(s) valid, 1 error(s)" in result.output
 
 
-def test_check_passes_on_shipped_campaigns(shipped_app) -> None:
-    result = shipped_app.test_cli_runner().invoke(args=["campaigns", "check"])
+def test_check_passes_on_shipped_campaigns() -> None:
+    result = run_campaigns_command("check", campaigns_dir=REPO / "campaigns")
     assert result.exit_code == 0, result.output
     assert "0 error(s)" in result.output
 
@@ -253,26 +252,25 @@ def test_production_leaves_an_invalid_campaign_out_and_serves_the_others(
     assert client.get("/en/", base_url="https://democlaim.example").status_code == 404
 
 
-def test_new_writes_a_valid_commented_file_and_list_shows_it(campaign_folder: CampaignFolder, make_app) -> None:
+def test_new_writes_a_valid_commented_file_and_list_shows_it(campaign_folder: CampaignFolder) -> None:
     campaign_folder.write("democlaim")
-    app = make_app(campaigns_dir=campaign_folder.path)
-    runner = app.test_cli_runner()
-    result = runner.invoke(args=["campaigns", "new", "metaclaim", "--host", "metaclaim.example"])
+    result = run_campaigns_command(
+        "new", "metaclaim", "--host", "metaclaim.example", campaigns_dir=campaign_folder.path
+    )
     assert result.exit_code == 0, result.output
     written = campaign_folder.path / "metaclaim.yaml"
-    assert written.read_text().startswith("# Campaign file for metaclaim")
+    assert written.read_text().startswith("## Campaign file for metaclaim")
     load_campaign_file(written, SCHEMAS)
-    assert runner.invoke(args=["campaigns", "new", "metaclaim"]).exit_code != 0  # never overwrites
-    app.extensions["claimsite"].registry.load()
-    listing = runner.invoke(args=["campaigns", "list"]).output
+    again = run_campaigns_command("new", "metaclaim", campaigns_dir=campaign_folder.path)
+    assert again.exit_code != 0 and "already exist" in again.output  # never overwrites
+    listing = run_campaigns_command("list", campaigns_dir=campaign_folder.path).output
     assert "metaclaim" in listing and "pre-registration" in listing and "metaclaim.example" in listing
     assert "democlaim" in listing and "nl*,en" in listing
 
 
-def test_new_refuses_a_bad_slug(campaign_folder: CampaignFolder, make_app) -> None:
+def test_new_refuses_a_bad_slug(campaign_folder: CampaignFolder) -> None:
     campaign_folder.write("democlaim")
-    app = make_app(campaigns_dir=campaign_folder.path)
-    result = app.test_cli_runner().invoke(args=["campaigns", "new", "Bad_Slug"])
+    result = run_campaigns_command("new", "Bad_Slug", campaigns_dir=campaign_folder.path)
     assert result.exit_code != 0 and "nothing written" in result.output
     assert not (campaign_folder.path / "Bad_Slug.yaml").exists()
 

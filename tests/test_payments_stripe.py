@@ -337,7 +337,7 @@ def test_production_without_stripe_keys_leaves_the_paid_campaign_out(
     snapshot = app.extensions["claimsite"].registry.snapshot
     assert "tiktokclaim" not in snapshot.campaigns  # it asks a payment no provider may take
     (problem,) = [p for p in snapshot.errors if p.file.endswith("tiktokclaim.yaml")]
-    assert "CLAIMSITE_STRIPE_SECRET_KEY" in problem.message and problem.field == "plugins"
+    assert "CLAIMSITE_STRIPE_SECRET_KEY" in problem.message and problem.field == "plugins.subscription"
     assert {"zoomclaim", "palantirclaim"} <= set(snapshot.campaigns)  # the others serve
     client = app.test_client()
     assert client.get("/", base_url="https://tiktokclaim.org").status_code == 404

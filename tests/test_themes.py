@@ -6,7 +6,7 @@ import re
 
 from flask import Flask
 
-from tests.conftest import CampaignFolder, campaign_data
+from tests.conftest import CampaignFolder, campaign_data, run_campaigns_command
 
 
 def get(app: Flask, path: str = "/en/", host: str = "https://democlaim.example"):  # type: ignore[no-untyped-def]
@@ -149,9 +149,9 @@ def test_shipped_campaign_colours_are_readable(shipped_app: Flask) -> None:
         assert weak_pairs(themes.colours(c.theme, dict(c.theme_overrides.colours))) == [], slug
 
 
-def test_check_warns_about_unreadable_colours(campaign_folder: CampaignFolder, make_app) -> None:
+def test_check_warns_about_unreadable_colours(campaign_folder: CampaignFolder) -> None:
     campaign_folder.write("democlaim", campaign_data(theme_overrides={"colours": {"primary": "#fe2c55"}}))
-    result = make_app(campaigns_dir=campaign_folder.path).test_cli_runner().invoke(args=["campaigns", "check"])
+    result = run_campaigns_command("check", campaigns_dir=campaign_folder.path)
     assert result.exit_code == 0
     assert "primary_text on primary has contrast 3.68:1, under the 4.5:1" in result.output
 
@@ -169,5 +169,5 @@ def test_broken_theme_is_reported_and_not_offered(tmp_path, campaign_folder: Cam
     app = make_app(campaigns_dir=campaign_folder.path, themes_dir=themes)
     [problem] = app.extensions["claimsite"].registry.snapshot.errors
     assert "no theme 'broken'" in problem.message and "available: default, somi" in problem.message
-    result = app.test_cli_runner().invoke(args=["campaigns", "check"])
+    result = run_campaigns_command("check", campaigns_dir=campaign_folder.path, themes_dir=themes)
     assert result.exit_code == 1 and "broken/theme.yaml" in result.output and "primary" in result.output

@@ -1,16 +1,20 @@
-"""The `flask` commands, one module per command group, each added by its module's ``init_app``."""
+"""The `flask` commands, one module per command group, each added by its module's ``init_app``.
+
+``flask campaigns`` (:mod:`core.cli.campaigns`) is the exception: it needs no app, so Flask finds it through the
+``flask.commands`` entry point in pyproject.toml, and it runs where the app could not start (CI, with no secrets).
+"""
 
 from __future__ import annotations
 
 from flask import Flask
 
-from core.cli import campaign_locks, campaigns, db, export, fees, jobs, keys, retention, staff
+from core.cli import db, export, fees, jobs, keys, retention, staff
 from core.plugins import PluginHost
 
 
 def init_app(app: Flask, plugins: PluginHost) -> None:
     """Add every command group of core to the app's ``flask`` command line, then the plugins' commands
     (:func:`core.hookspecs.claimsite_register_commands`)."""
-    for group in (campaigns, campaign_locks, db, jobs, retention, keys, export, fees, staff):
+    for group in (db, jobs, retention, keys, export, fees, staff):
         group.init_app(app)
     plugins.pm.hook.claimsite_register_commands(cli=app.cli)

@@ -1,104 +1,120 @@
-"""``flask campaigns ...``: check, list and start campaign files."""
+"""``flask campaigns ...``: check, list and start campaign files.
+
+These commands read the campaign files and the installed plugins, and nothing else: no app, no database, no secrets,
+no ``instance/`` folder. So CI runs ``flask campaigns check --production`` on a fresh clone with no environment,
+and a check writes nothing. Flask finds the group through the ``flask.commands`` entry point (pyproject.toml),
+before it would load an app: ``wsgi.py`` builds the production app when imported, which refuses to start without
+its secrets. The folders come from ``CLAIMSITE_CAMPAIGNS_DIR`` and ``CLAIMSITE_THEMES_DIR`` (:class:`FolderSettings`),
+never from an app, so a test sets those, not an app's settings.
+"""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
+from dataclasses import dataclass
 
 import click
-from flask import Flask
-from flask.cli import with_appcontext
 
-from core.campaigns import CampaignConfigError, load_campaign_file
-from core.campaigns.contrast import weak_pairs
-from core.campaigns.documents import DOCUMENTS, find_document
-from core.money.payment_providers import unpaid_campaigns
-from core.site import site
+from core.campaigns import CampaignRegistry
+from core.campaigns.locks import LOCK_FILE, lock_texts
+from core.campaigns.starter import StarterError, write_starter
+from core.campaigns.themes import Themes
+from core.cli.campaign_check import check_campaigns
+from core.plugins import PluginHost
+from core.settings import FolderSettings
 
-STARTER = Path(__file__).resolve().parent.parent / "campaigns" / "starter.yaml"
+
+@dataclass(frozen=True)
+class CampaignSources:
+    """What the commands work on: the folders, the installed plugins, the themes, and a registry over the files."""
+
+    folders: FolderSettings
+    plugins: PluginHost
+    themes: Themes
+    registry: CampaignRegistry
+
+    @classmethod
+    def from_environment(cls) -> CampaignSources:
+        folders = FolderSettings()
+        plugins = PluginHost()
+        themes = Themes(folders.themes_dir, folders.campaigns_dir)
+        registry = CampaignRegistry(folders.campaigns_dir, lambda: plugins.settings_schemas, themes)
+        return cls(folders, plugins, themes, registry)
 
 
 @click.group("campaigns")
 def campaigns_cli() -> None:
-    """Check, list and create campaign files."""
+    """Check, list and create campaign files (no app, database or secrets needed)."""
 
 
 @campaigns_cli.command("check")
-@with_appcontext
-def check() -> None:
-    """Validate every campaign file; exit 1 if any is invalid. Warnings (e.g. a missing translation) don't fail."""
-    services = site()
-    snapshot = services.registry.check()
-    for problem in snapshot.errors:
+@click.option(
+    "--production",
+    is_flag=True,
+    help="apply production's rules as errors: paid fee models need a payment provider, agreements and a closed "
+    "campaign's message in every language, readable colours",
+)
+def check(production: bool) -> None:
+    """Validate every campaign file, once each; exit 1 on any error. Warnings (a missing translation) don't fail."""
+    sources = CampaignSources.from_environment()
+    report = check_campaigns(
+        sources.folders.campaigns_dir, sources.registry, sources.themes, sources.plugins, production
+    )
+    for problem in report.errors:
         click.secho(f"error: {problem}", fg="red", err=True)
-    warnings = list(snapshot.warnings)
-    theme_problems = services.themes.problems()
-    for problem in theme_problems:
-        click.secho(f"error: theme {problem}", fg="red", err=True)
-    for loaded in snapshot.campaigns.values():
-        c = loaded.campaign
-        colours = services.themes.colours(c.theme, dict(c.theme_overrides.colours))
-        for fg, bg, ratio in weak_pairs(colours):
-            warnings.append(
-                f"{loaded.path}: theme_overrides.colours: {fg} on {bg} has contrast {ratio}:1, "
-                "under the 4.5:1 that people with low vision need (WCAG AA)"
-            )
-        for name in DOCUMENTS:
-            for language in c.languages:
-                path = find_document(services.settings.campaigns_dir, c.slug, name, language, language)
-                if path is None:
-                    warnings.append(
-                        f"{loaded.path}: no {name} page in '{language}' "
-                        f"(campaigns/{c.slug}/pages/{name}.{language}.md or campaigns/_shared/pages/)"
-                    )
-    payment_problems = unpaid_campaigns(snapshot.campaigns.values())
-    for problem in payment_problems:
-        click.secho(f"error: {problem}", fg="red", err=True)
-    for warning in warnings:
-        click.secho(f"warning: {warning}", fg="yellow", err=True)
-    errors = len(snapshot.errors) + len(payment_problems)
-    click.echo(f"{len(snapshot.campaigns)} campaign(s) valid, {errors} error(s), {len(warnings)} warning(s)")
-    if snapshot.errors or theme_problems or payment_problems:
-        sys.exit(1)
+    for problem in report.production_warnings:
+        click.secho(f"warning (an error with --production): {problem}", fg="yellow", err=True)
+    for problem in report.warnings:
+        click.secho(f"warning: {problem}", fg="yellow", err=True)
+    click.echo(report.summary())
+    if report.errors:
+        raise SystemExit(1)
 
 
 @campaigns_cli.command("list")
-@with_appcontext
 def list_campaigns() -> None:
-    """Show every campaign served: slug, status, languages and addresses."""
+    """Show every valid campaign: slug, status, languages and addresses."""
+    snapshot = CampaignSources.from_environment().registry.check()
     rows = [("SLUG", "STATUS", "LANGUAGES", "SERVED AT")]
-    for slug, loaded in site().registry.snapshot.campaigns.items():
+    for slug, loaded in snapshot.campaigns.items():
         c = loaded.campaign
         languages = ",".join(f"{code}*" if code == c.default_language else code for code in c.languages)
         rows.append((slug, c.status, languages, " ".join([*c.hosts, *c.paths])))
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
     for row in rows:
         click.echo("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:3])) + "  " + row[3])
+    broken = {problem.file for problem in snapshot.errors}
+    if broken:
+        click.echo(f"{len(broken)} file(s) with errors left out; see: flask campaigns check", err=True)
 
 
 @campaigns_cli.command("new")
 @click.argument("slug")
 @click.option("--host", "hosts", multiple=True, help="a domain the campaign is served at (repeatable)")
-@with_appcontext
 def new(slug: str, hosts: tuple[str, ...]) -> None:
-    """Write campaigns/SLUG.yaml: a valid, commented starting point to fill in."""
-    services = site()
-    target = services.settings.campaigns_dir / f"{slug}.yaml"
-    if target.exists():
-        raise click.ClickException(f"{target} already exists; edit it, or choose another slug")
-    text = STARTER.read_text(encoding="utf-8").replace("__SLUG__", slug)
-    host_lines = "\n".join(f"  - {host}" for host in (hosts or (f"{slug}.example.org",)))
-    text = text.replace("  - __HOST__", host_lines)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(text, encoding="utf-8")
+    """Write campaigns/SLUG.yaml, a valid, commented starting point, and its agreement texts in Dutch and English
+    (campaigns/SLUG/agreements/)."""
+    sources = CampaignSources.from_environment()
     try:
-        load_campaign_file(target, services.plugins.settings_schemas)
-    except CampaignConfigError as exc:
-        target.unlink()
-        raise click.ClickException(f"the slug or host is not valid, nothing written:\n{exc}") from None
-    click.echo(f"wrote {target}; fill it in, then run: flask campaigns check")
+        loaded = write_starter(sources.folders.campaigns_dir, slug, hosts, sources.plugins.settings_schemas)
+    except StarterError as exc:
+        raise click.ClickException(str(exc)) from None
+    agreements = loaded.path.parent / slug / "agreements"
+    click.echo(
+        f"wrote {loaded.path} and the agreement texts in {agreements}/; fill them in, then run: flask campaigns check"
+    )
 
 
-def init_app(app: Flask) -> None:
-    """Add ``flask campaigns`` to the app's command line."""
-    app.cli.add_command(campaigns_cli)
+@campaigns_cli.command("lock")
+def lock() -> None:
+    """Add each agreement text not listed yet to its folder's SHA256SUMS (a listed text keeps its line). Run it when
+    a new version is ready to publish, and commit the lock files with the texts (:mod:`core.campaigns.locks`)."""
+    campaigns_dir = FolderSettings().campaigns_dir
+    added = 0
+    for folder in sorted(p for p in campaigns_dir.glob("*/agreements") if p.is_dir()):
+        for name in lock_texts(folder):
+            click.echo(f"locked {folder.relative_to(campaigns_dir)}/{name}")
+            added += 1
+    if added:
+        click.echo(f"{added} text(s) locked: commit the {LOCK_FILE} files with the texts")
+    else:
+        click.echo(f"every agreement text is locked already ({LOCK_FILE} in each agreements folder)")

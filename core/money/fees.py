@@ -30,6 +30,7 @@ from core.site import site
 if TYPE_CHECKING:
     from core.campaigns import LoadedCampaign
     from core.data.models import Signup
+    from core.plugins import PluginHost
 
 Euros = Annotated[Decimal, Field(ge=0, max_digits=9, decimal_places=2)]
 PositiveEuros = Annotated[Decimal, Field(gt=0, max_digits=9, decimal_places=2)]
@@ -220,9 +221,11 @@ class FeeModel(ABC):
         return fee_for_award(terms, award_cents)
 
 
-def fee_model_for(loaded: LoadedCampaign) -> FeeModel | None:
-    """The campaign's fee model, from the one fee-model plugin it enables (None: it charges nothing)."""
-    return site().plugins.call("claimsite_fee_model", loaded.enabled_plugins, campaign=loaded)  # firstresult
+def fee_model_for(loaded: LoadedCampaign, plugins: PluginHost | None = None) -> FeeModel | None:
+    """The campaign's fee model, from the one fee-model plugin it enables (None: it charges nothing). ``plugins``:
+    the app's (:func:`site`) unless given, for a caller without an app (``flask campaigns check``)."""
+    host = plugins if plugins is not None else site().plugins
+    return host.call("claimsite_fee_model", loaded.enabled_plugins, campaign=loaded)  # firstresult
 
 
 def payment_due(loaded: LoadedCampaign, signup: Signup) -> PaymentDue | None:

@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import datetime as dt
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import BaseModel
 from werkzeug.exceptions import NotFound
 
+from core.campaigns import ConfigProblem
+from core.campaigns.schema import FeeModelSettings
 from core.data.models import PaymentState
 from core.money.fees import fee_model_for
 from core.site import site
@@ -28,6 +30,7 @@ if TYPE_CHECKING:
     from werkzeug.wrappers import Response
 
     from core.campaigns import LoadedCampaign
+    from core.plugins import PluginHost
 
 
 class PaymentProviderError(Exception):
@@ -89,7 +92,8 @@ class PaymentProvider(ABC):
 
     @abstractmethod
     def is_allowed(self, campaign: LoadedCampaign) -> bool:
-        """May this provider take payments for ``campaign`` (keys configured, environment allowed)?"""
+        """May this provider take payments for ``campaign`` (keys configured, environment allowed)? Decide from what
+        the provider was made with: ``flask campaigns check`` asks this without an app (no :func:`site`)."""
 
     @abstractmethod
     def prepare(self, checkout: CheckoutRequest) -> Checkout:
@@ -99,6 +103,7 @@ class PaymentProvider(ABC):
     def setup_hint(self, campaign: LoadedCampaign) -> str | None:
         """What the operator sets so that this provider may take ``campaign``'s payments (its keys' environment
         variables, say), for the message shown when no installed provider may. The default: None (nothing to set).
+        Asked without an app too, as :meth:`is_allowed` is.
         """
         return None
 
@@ -109,32 +114,59 @@ class PaymentProvider(ABC):
         raise NotFound()
 
 
+def installed_providers(plugins: PluginHost, production: bool) -> list[PaymentProvider]:
+    """The installed payment providers, in the order they are asked. Production leaves out the test-mode ones:
+    they move no real money, so they never stand in for a real provider there (nor, in ``flask campaigns check
+    --production``, hide that one is missing)."""
+    found = [provider for answer in plugins.pm.hook.claimsite_payment_providers() for provider in answer]
+    return [provider for provider in found if not (production and provider.test_mode)]
+
+
+def first_allowed(providers: Sequence[PaymentProvider], campaign: LoadedCampaign) -> PaymentProvider | None:
+    """The first of ``providers`` that allows ``campaign``."""
+    return next((p for p in providers if p.is_allowed(campaign)), None)
+
+
 def provider_for(campaign: LoadedCampaign) -> PaymentProvider | None:
     """The provider that takes ``campaign``'s payments: the first installed one that allows it."""
-    return next((p for p in site().payment_providers if p.is_allowed(campaign)), None)
+    return first_allowed(site().payment_providers, campaign)
 
 
 def provider_named(identifier: str) -> PaymentProvider | None:
     return next((p for p in site().payment_providers if p.identifier == identifier), None)
 
 
-def unpaid_campaigns(campaigns: Iterable[LoadedCampaign]) -> list[str]:
-    """Problems, one per campaign whose fee model asks a payment that no installed provider may take (needs an
-    app context). Production leaves such a campaign out; ``flask campaigns check`` reports it."""
-    return [f"{loaded.path}: {problem}" for loaded in campaigns if (problem := unpaid_problem(loaded))]
+def unpaid_campaigns(
+    campaigns: Iterable[LoadedCampaign], plugins: PluginHost, providers: Sequence[PaymentProvider]
+) -> list[ConfigProblem]:
+    """One problem per campaign whose fee model asks a payment that none of ``providers`` may take.
+
+    The one rule both places apply: a production start refuses these campaigns (``create_app``), and ``flask
+    campaigns check`` reports them (errors with ``--production``). It needs no app: the check runs without one.
+    """
+    problems = []
+    for loaded in campaigns:
+        model = fee_model_for(loaded, plugins)
+        if (
+            model is not None
+            and loaded.campaign.signup is not None
+            and model.asks_payment()
+            and first_allowed(providers, loaded) is None
+        ):
+            hints = setup_hints(providers, loaded)
+            plugin = next(n for n, s in loaded.plugin_settings.items() if isinstance(s, FeeModelSettings))
+            problems.append(
+                ConfigProblem(
+                    str(loaded.path),
+                    loaded.line_of(("plugins", plugin)),
+                    f"plugins.{plugin}",
+                    f"the fee model '{model.name}' asks a payment, but no payment provider may take it"
+                    + (f": {'; or '.join(hints)}" if hints else " (install one)"),
+                )
+            )
+    return problems
 
 
-def unpaid_problem(loaded: LoadedCampaign) -> str | None:
-    """Why ``loaded`` cannot take the payment its fee model asks, or None (needs an app context)."""
-    model = fee_model_for(loaded)
-    if model is None or loaded.campaign.signup is None or not model.asks_payment() or provider_for(loaded) is not None:
-        return None
-    hints = setup_hints(loaded)
-    return f"the fee model '{model.name}' asks a payment, but no payment provider may take it" + (
-        f": {'; or '.join(hints)}" if hints else " (install one)"
-    )
-
-
-def setup_hints(campaign: LoadedCampaign) -> list[str]:
-    """What the operator could set so that one of the installed providers takes ``campaign``'s payments."""
-    return [hint for provider in site().payment_providers if (hint := provider.setup_hint(campaign))]
+def setup_hints(providers: Sequence[PaymentProvider], campaign: LoadedCampaign) -> list[str]:
+    """What the operator could set so that one of ``providers`` takes ``campaign``'s payments."""
+    return [hint for provider in providers if (hint := provider.setup_hint(campaign))]

@@ -43,7 +43,7 @@ run: $(STAMP) i18n-compile system-deps
 	CLAIMSITE_ENV=development $(BIN)/flask db upgrade
 	CLAIMSITE_ENV=development $(BIN)/flask keys show
 	@echo "Serving every campaign: open http://127.0.0.1:$(PORT)/ for the list, e.g. http://tiktokclaim.localhost:$(PORT)/"
-	@echo "Staff console: http://staff.localhost:$(PORT)/ (make an account first: FLASK_APP=wsgi CLAIMSITE_ENV=development $(BIN)/flask staff add EMAIL --name NAME)"
+	@echo "Staff console: http://staff.localhost:$(PORT)/ (make an account first: FLASK_APP=wsgi CLAIMSITE_ENV=development $(BIN)/flask staff add EMAIL --name NAME --role admin)"
 	trap 'kill 0' INT TERM EXIT; \
 	CLAIMSITE_ENV=development CLAIMSITE_PORT=$(PORT) $(BIN)/flask worker & \
 	CLAIMSITE_ENV=development CLAIMSITE_PORT=$(PORT) $(BIN)/flask run --host 127.0.0.1 --port $(PORT) --debug

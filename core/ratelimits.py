@@ -45,6 +45,10 @@ RULES = {
     # Failed staff logins in a row for one account from one network: more are refused unchecked (wrong passwords
     # never lock the account itself, so nobody elsewhere can lock its staff member out; core.staff.accounts).
     "staff-login-account-network": "5/15minutes",
+    # Per staff account, on the console: sign-ups looked up by address, and the codes and login links mailed to
+    # them (each mail also counts against the limits of its address above, as if its owner had asked).
+    "staff-find-account": "60/hour",
+    "staff-mail-account": "30/hour",
     "pay-link-ip": "60/hour",  # payment pages opened through a signed link (and checkouts started there)
     "webhook-ip": "1200/minute",  # provider notifications (signature checks); providers retry after a 429
 }

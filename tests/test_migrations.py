@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import sqlalchemy
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -24,6 +25,7 @@ TABLES = {
     "staff_exports",
     "campaign_addresses",
     "signed_texts",
+    "staff_campaigns",
 }
 
 
@@ -116,3 +118,31 @@ def test_personal_data_kept_in_the_clear_before_0004_is_sealed_by_it(make_app, d
         )
         assert b"Anna" not in raw and b"signature" not in raw
     app.extensions["claimsite.db"].engine.dispose()
+
+
+def test_staff_accounts_made_before_0008_stay_admins_and_new_rows_get_no_role_by_default(database_url: str) -> None:
+    """Accounts from before roles could do everything: the upgrade makes them admins. The columns keep no default,
+    so a row written without a role is refused rather than made an admin."""
+    upgrade(database_url, "0007")
+    engine = sqlalchemy.create_engine(database_url)
+    columns = (
+        "email, name, password_hash, totp_secret, failed_logins, created_at",
+        "'mira@somi.nl', 'Mira', 'x', 'y', 0, '2026-12-01 10:00:00'",
+    )
+    try:
+        with engine.begin() as connection:
+            connection.execute(sqlalchemy.text(f"INSERT INTO staff_members ({columns[0]}) VALUES ({columns[1]})"))
+        upgrade(database_url)
+        with engine.begin() as connection:
+            row = connection.execute(sqlalchemy.text("SELECT role, rights, all_campaigns FROM staff_members")).one()
+            assert (row.role, row.rights, bool(row.all_campaigns)) == ("admin", "support", True)
+        with pytest.raises(sqlalchemy.exc.IntegrityError), engine.begin() as connection:
+            connection.execute(
+                sqlalchemy.text(
+                    f"INSERT INTO staff_members ({columns[0]}) VALUES ({columns[1].replace('mira', 'kim')})"
+                )
+            )
+        downgrade(database_url, "0007")
+        assert "staff_campaigns" not in table_names(database_url)
+    finally:
+        engine.dispose()

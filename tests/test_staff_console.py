@@ -43,10 +43,12 @@ def staff_app(make_app: Any, migrated_database_url: str) -> Iterator[Flask]:
     app.extensions["claimsite.db"].engine.dispose()
 
 
-def add_staff(app: Flask, email: str = "mira@somi.nl", password: str = PASSWORD) -> str:
-    """Make an account with ``flask staff add``; returns its authenticator key as the command printed it."""
+def add_staff(app: Flask, email: str = "mira@somi.nl", password: str = PASSWORD, *access: str) -> str:
+    """Make an account with ``flask staff add`` (an admin unless ``access`` gives other options); returns its
+    authenticator key as the command printed it."""
     result = app.test_cli_runner().invoke(
-        args=["staff", "add", email, "--name", "Mira Staff"], input=f"{password}\n{password}\n"
+        args=["staff", "add", email, "--name", "Mira Staff", *(access or ("--role", "admin"))],
+        input=f"{password}\n{password}\n",
     )
     assert result.exit_code == 0, result.output
     return re.search(r"key:\s+([A-Z2-7]+)", result.output).group(1)  # type: ignore[union-attr]
@@ -103,9 +105,13 @@ def test_staff_add_makes_an_account_with_a_hashed_password_and_a_locked_authenti
         assert secret not in staff.totp_secret and staff.totp_secret.startswith("CSW1:")
     assert ("cli:" in audit_actions(staff_app)[0][0]) and audit_actions(staff_app)[0][1] == "staff-add"
     runner = staff_app.test_cli_runner()
-    again = runner.invoke(args=["staff", "add", "MIRA@somi.nl", "--name", "X"], input=f"{PASSWORD}\n{PASSWORD}\n")
+    again = runner.invoke(
+        args=["staff", "add", "MIRA@somi.nl", "--name", "X", "--role", "admin"], input=f"{PASSWORD}\n{PASSWORD}\n"
+    )
     assert again.exit_code == 1 and "already an account" in again.output
-    short = runner.invoke(args=["staff", "add", "kim@somi.nl", "--name", "Kim"], input="short\nshort\n")
+    short = runner.invoke(
+        args=["staff", "add", "kim@somi.nl", "--name", "Kim", "--role", "admin"], input="short\nshort\n"
+    )
     assert short.exit_code == 1 and "at least 12 characters" in short.output
     listing = runner.invoke(args=["staff", "list"]).output
     assert "mira@somi.nl" in listing and "never" in listing and "kim@somi.nl" not in listing

@@ -10,12 +10,12 @@ from sqlalchemy import select
 from core.data.db import db_session, utcnow
 from core.data.models import StaffMember
 from core.site import site
-from core.staff import accounts, audit, sessions
+from core.staff import accounts, audit, roles, sessions
 
 
 @click.group("staff")
 def staff_cli() -> None:
-    """Accounts of the staff console: add, list, unlock, disable, new password, new authenticator."""
+    """Accounts of the staff console: add, list, access, unlock, disable, new password, new authenticator."""
 
 
 def _account(email: str) -> StaffMember:
@@ -27,10 +27,53 @@ def _account(email: str) -> StaffMember:
     return staff
 
 
-def _record(staff: StaffMember, action: str) -> None:
+def _record(staff: StaffMember, action: str, change: str | None = None) -> None:
     """Write the command to the audit log (as the OS user who ran it), with the change it made."""
-    audit.record(db_session(), audit.cli_actor(), action, detail=f"account {staff.email}")
+    detail = f"account {staff.email}" + (f": {change}" if change else "")
+    audit.record(db_session(), audit.cli_actor(), action, detail=detail)
     db_session().commit()
+
+
+# The options that give an account its access, shared by `add` and `access`.
+_ROLE = click.option(
+    "--role",
+    type=click.Choice([role.value for role in roles.Role]),
+    required=True,
+    help="admin: everything (exports, identity documents, the audit log); staff: only --campaigns, with --rights.",
+)
+_CAMPAIGNS = click.option(
+    "--campaigns",
+    metavar="SLUGS|all",
+    help="For staff: the campaigns the account sees, as slugs separated by commas, or 'all'.",
+)
+_RIGHTS = click.option(
+    "--rights",
+    type=click.Choice([rights.value for rights in roles.Rights]),
+    default=roles.Rights.VIEW.value,
+    show_default=True,
+    help="For staff: view (figures, mail, finding a sign-up), or support (also mail a new code or a login link).",
+)
+
+
+def _access(role: str, campaigns: str | None, rights: str) -> tuple[roles.Role, list[str] | None, roles.Rights]:
+    """The access the options give, checked against the campaigns this site serves."""
+    chosen, right = roles.Role(role), roles.Rights(rights)
+    if chosen is roles.Role.STAFF and campaigns is None:
+        raise click.UsageError("a staff account needs --campaigns: slugs separated by commas, or 'all'")
+    try:
+        slugs = roles.parse_campaigns(campaigns) if campaigns is not None else None
+        roles.check_campaigns(chosen, slugs, site().registry.snapshot.campaigns)
+    except roles.AccessError as exc:
+        raise click.UsageError(str(exc)) from None
+    if chosen is roles.Role.ADMIN and right is not roles.Rights.VIEW:
+        raise click.UsageError("an admin may do everything: leave --rights out, or make the account staff")
+    return chosen, slugs, right
+
+
+def _give_access(staff: StaffMember, access: tuple[roles.Role, list[str] | None, roles.Rights]) -> str:
+    role, slugs, rights = access
+    roles.set_access(staff, role, slugs, rights, known=site().registry.snapshot.campaigns)
+    return roles.Access.of(staff).describe()
 
 
 def _show_totp(staff: StaffMember, secret: str) -> None:
@@ -50,24 +93,29 @@ def _password_prompt() -> str:
 @staff_cli.command("add")
 @click.argument("email")
 @click.option("--name", required=True, help="The staff member's name, as shown in the console and the audit log.")
+@_ROLE
+@_CAMPAIGNS
+@_RIGHTS
 @with_appcontext
-def add_command(email: str, name: str) -> None:
+def add_command(email: str, name: str, role: str, campaigns: str | None, rights: str) -> None:
     """Make a console account for EMAIL: asks for a password, prints the authenticator key."""
+    access = _access(role, campaigns, rights)
     db = db_session()
     try:
         staff, secret = accounts.add(db, site().working_box, email, name, _password_prompt())
     except accounts.AccountError as exc:
         raise click.ClickException(str(exc)) from None
-    _record(staff, "staff-add")
-    click.echo(f"staff account {staff.email} made")
+    described = _give_access(staff, access)
+    _record(staff, "staff-add", described)
+    click.echo(f"staff account {staff.email} made: {described}")
     _show_totp(staff, secret)
 
 
 @staff_cli.command("list")
 @with_appcontext
 def list_command() -> None:
-    """Every account: e-mail, name, last login, and whether it is locked or disabled."""
-    rows = [("E-MAIL", "NAME", "LAST LOGIN (UTC)", "STATE")]
+    """Every account: e-mail, name, access, last login, and whether it is locked or disabled."""
+    rows = [("E-MAIL", "NAME", "ACCESS", "LAST LOGIN (UTC)", "STATE")]
     now = utcnow()
     for staff in db_session().scalars(select(StaffMember).order_by(StaffMember.email)):
         locked = staff.locked_until is not None and staff.locked_until > now  # a lock that ended is no lock
@@ -77,10 +125,25 @@ def list_command() -> None:
             else (f"locked until {staff.locked_until:%H:%M} UTC" if locked else "active")
         )
         last = staff.last_login_at.strftime("%Y-%m-%d %H:%M") if staff.last_login_at else "never"
-        rows.append((staff.email, staff.name, last, state))
-    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+        rows.append((staff.email, staff.name, roles.Access.of(staff).describe(), last, state))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+
+
+@staff_cli.command("access")
+@click.argument("email")
+@_ROLE
+@_CAMPAIGNS
+@_RIGHTS
+@with_appcontext
+def access_command(email: str, role: str, campaigns: str | None, rights: str) -> None:
+    """Change what EMAIL may see and do; it applies from the account's next page on."""
+    access = _access(role, campaigns, rights)
+    staff = _account(email)
+    described = _give_access(staff, access)
+    _record(staff, "staff-access", described)
+    click.echo(f"{staff.email}: {described}")
 
 
 @staff_cli.command("unlock")

@@ -263,6 +263,26 @@ class StaffMember(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     disabled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, doc="may no longer log in")
+    role: Mapped[str] = mapped_column(String(10), doc="'admin' (everything) or 'staff' (limited: core.staff.roles)")
+    rights: Mapped[str] = mapped_column(
+        String(10), doc="a staff account's rights: 'view', or 'support' (may also mail codes and login links)"
+    )
+    all_campaigns: Mapped[bool] = mapped_column(
+        Boolean, doc="a staff account sees every campaign; else only those in staff_campaigns"
+    )
+
+    campaigns: Mapped[list[StaffCampaign]] = relationship(
+        cascade="all, delete-orphan", order_by="StaffCampaign.campaign", lazy="selectin"
+    )
+
+
+class StaffCampaign(Base):
+    """A campaign a staff account (role ``staff``, without ``all_campaigns``) may see; it sees no other."""
+
+    __tablename__ = "staff_campaigns"
+
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff_members.id", ondelete="CASCADE"), primary_key=True)
+    campaign: Mapped[str] = mapped_column(String(40), primary_key=True)
 
 
 class StaffSession(Base):

@@ -212,16 +212,18 @@ def send_code(
     visit: Visit,
     wait: bool = True,
     counted: bool = False,
+    detail: str | None = None,
 ) -> Sending:
     """Mail a new code (and link), unless (``wait``) one went out less than a minute ago, or the limits of codes
-    for this address are reached (``counted``: this attempt was already counted against them)."""
+    for this address are reached (``counted``: this attempt was already counted against them). ``detail`` goes
+    into the evidence of the sending (e.g. that staff asked for it)."""
     if wait and seconds_until_resend(signup, visit.now) > 0:
         return Sending.WAIT
     if not counted and not limits.hit_mail("code-mail", signup.email_hash, visit.network):
         return Sending.LIMITED
     code = issue_code(keys.hash_key, signup, visit.now)
     queue_code_mail(session, loaded, signup, answers, code, keys)
-    record(session, signup, "code-sent", visit)
+    record(session, signup, "code-sent", visit, detail)
     return Sending.SENT
 
 
@@ -254,11 +256,21 @@ def _code_mail(
 
 
 def resend(
-    session: Session, loaded: LoadedCampaign, signup: Signup, keys: Keys, limits: RateLimits, visit: Visit
+    session: Session,
+    loaded: LoadedCampaign,
+    signup: Signup,
+    keys: Keys,
+    limits: RateLimits,
+    visit: Visit,
+    *,
+    wait: bool = True,
+    counted: bool = False,
+    detail: str | None = None,
 ) -> Sending:
+    """A new code to the address of the answers waiting for it (the options as :func:`send_code`'s)."""
     answers = personal_data.load(session, signup)
     pending = personal_data.load_pending(session, signup)
-    return send_code(session, loaded, signup, pending or answers, keys, limits, visit)
+    return send_code(session, loaded, signup, pending or answers, keys, limits, visit, wait, counted, detail)
 
 
 def verify(

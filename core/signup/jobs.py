@@ -12,6 +12,7 @@ from core.plugins import hookimpl
 from core.signup.confirmation import CONFIRMATION_JOB, ConfirmationSweep, send_confirmation
 from core.signup.login import LOGIN_JOB, send_login_link
 from core.signup.mandate_job import MANDATE_JOB, make_mandate
+from core.signup.new_code import NEW_CODE_JOB, send_new_code
 from core.signup.payment_reminder import REMINDER_JOB, send_payment_reminder
 from core.signup.withdrawal import WithdrawnCopySweep
 
@@ -23,6 +24,7 @@ def claimsite_job_handlers() -> dict[str, Handler]:
         CONFIRMATION_JOB: send_confirmation,
         REMINDER_JOB: send_payment_reminder,
         LOGIN_JOB: send_login_link,
+        NEW_CODE_JOB: send_new_code,
     }
 
 

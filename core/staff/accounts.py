@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session
 from core.data.db import utcnow
 from core.data.models import StaffMember
 from core.sealing import WorkingBox
+from core.staff.roles import Rights, Role
 
 MIN_PASSWORD_LENGTH = 12
 MAX_FAILED_LOGINS = 5
@@ -92,7 +93,8 @@ def find(session: Session, email: str) -> StaffMember | None:
 
 
 def add(session: Session, box: WorkingBox, email: str, name: str, password: str) -> tuple[StaffMember, str]:
-    """A new account; returns it and its TOTP secret (base32), to be put in the staff member's authenticator."""
+    """A new account, seeing nothing until it is given its access (:func:`core.staff.roles.set_access`); returns
+    it and its TOTP secret (base32), to be put in the staff member's authenticator."""
     email = normalise_login(email)
     if "@" not in email or len(email) > 254:
         raise AccountError(f"'{email}' is not an e-mail address")
@@ -107,6 +109,10 @@ def add(session: Session, box: WorkingBox, email: str, name: str, password: str)
         password_hash=hash_password(password),
         totp_secret=box.lock_text(secret),
         failed_logins=0,
+        # The least an account can be until the caller gives it its access (core.staff.roles.set_access).
+        role=Role.STAFF.value,
+        rights=Rights.VIEW.value,
+        all_campaigns=False,
     )
     session.add(staff)
     return staff, secret

@@ -1,5 +1,7 @@
 """The dashboard's figures, counted in the database (never by loading sign-ups): the stages of the flow, sign-ups
-per day, the fee options chosen, payments, and the background jobs (mail) that gave up.
+per day, the fee options chosen, payments, and the background jobs (mail) that wait for a retry or gave up
+(:mod:`core.staff.mail_queue`). Figures across campaigns count only the campaigns asked for (those the staff
+account sees: :mod:`core.staff.roles`).
 
 Days are the foundation's days (Europe/Amsterdam). Rows are grouped per UTC hour in SQL, which both SQLite and
 PostgreSQL can do, and the hours are put into local days here: Amsterdam's offset is always whole hours.
@@ -9,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -16,8 +19,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from core.data.models import Job, JobStatus, Payment, Signup, Stage, participant
-from core.jobs.queue import decode_payload
+from core.data.models import Payment, Signup, Stage, participant
+from core.staff import mail_queue
+from core.staff.mail_queue import QueuedJob, among
 
 ZONE = ZoneInfo("Europe/Amsterdam")
 
@@ -46,16 +50,6 @@ class Day:
 
 
 @dataclass(frozen=True)
-class FailedJob:
-    id: int
-    kind: str
-    finished_at: dt.datetime | None
-    attempts: int
-    error: str
-    reference: str | None  # the sign-up's public reference, when the job was for one
-
-
-@dataclass(frozen=True)
 class PaymentLine:
     state: str
     count: int
@@ -68,8 +62,10 @@ class CampaignFigures:
     days: list[Day]
     fee_options: list[tuple[str, int]]
     payments: list[PaymentLine]
-    failed_jobs: list[FailedJob]
+    failed_jobs: list[QueuedJob]
+    retrying_jobs: list[QueuedJob] = field(default_factory=list)
     failed_by_kind: dict[str, int] = field(default_factory=dict)
+    retrying_by_kind: dict[str, int] = field(default_factory=dict)
     first_signup: dt.datetime | None = None
     last_signup: dt.datetime | None = None
 
@@ -82,8 +78,14 @@ def today_local(now: dt.datetime | None = None) -> dt.date:
     return (now or dt.datetime.now(dt.UTC)).astimezone(ZONE).date()
 
 
-def funnels(session: Session, now: dt.datetime | None = None, campaign: str | None = None) -> dict[str, Funnel]:
-    """The funnel of every campaign that has sign-ups (or only of ``campaign``), in one query."""
+def funnels(
+    session: Session,
+    now: dt.datetime | None = None,
+    campaign: str | None = None,
+    campaigns: Collection[str] | None = None,
+) -> dict[str, Funnel]:
+    """The funnel of every campaign that has sign-ups (or only of ``campaign``, or of ``campaigns``), in one
+    query."""
     today_starts = local_midnight(today_local(now))
     rows = session.execute(
         select(
@@ -98,7 +100,7 @@ def funnels(session: Session, now: dt.datetime | None = None, campaign: str | No
             func.count(Signup.erased_at),
             func.sum(case((Signup.created_at >= today_starts, 1), else_=0)),
         )
-        .where(*([Signup.campaign == campaign] if campaign else []))
+        .where(*([Signup.campaign == campaign] if campaign else []), *among(Signup.campaign, campaigns))
         .group_by(Signup.campaign)
     ).all()
     return {campaign: Funnel(*(int(value or 0) for value in values)) for campaign, *values in rows}
@@ -120,13 +122,19 @@ def _per_local_day(session: Session, column: Any, since: dt.datetime, *condition
     return found
 
 
-def per_day(session: Session, campaign: str | None, days: int, now: dt.datetime | None = None) -> list[Day]:
+def per_day(
+    session: Session,
+    campaign: str | None,
+    days: int,
+    now: dt.datetime | None = None,
+    campaigns: Collection[str] | None = None,
+) -> list[Day]:
     """Sign-ups started and signed on each of the last ``days`` local days (today included), oldest first; of one
-    campaign, or of all with ``campaign=None``."""
+    campaign, or with ``campaign=None`` of all ``campaigns`` (None: every one)."""
     last = today_local(now)
     first = last - dt.timedelta(days=days - 1)
     since = local_midnight(first)
-    where = [Signup.campaign == campaign] if campaign else []
+    where = [Signup.campaign == campaign] if campaign else among(Signup.campaign, campaigns)
     started = _per_local_day(session, Signup.created_at, since, *where)
     signed = _per_local_day(session, Signup.signed_at, since, *where)
     return [Day(day, started[day], signed[day]) for day in (first + dt.timedelta(n) for n in range(days))]
@@ -154,11 +162,7 @@ def campaign_figures(
             .order_by(Payment.state)
         )
     ]
-    failed = Job.campaign == campaign, Job.status == JobStatus.FAILED.value
-    by_kind = dict(session.execute(select(Job.kind, func.count()).where(*failed).group_by(Job.kind)).all())
-    jobs = session.scalars(
-        select(Job).where(*failed).order_by(Job.finished_at.desc(), Job.id.desc()).limit(failed_shown)
-    ).all()
+    jobs = mail_queue.counts(session, [campaign])
     first, last = session.execute(
         select(func.min(Signup.created_at), func.max(Signup.created_at)).where(Signup.campaign == campaign)
     ).one()
@@ -167,20 +171,10 @@ def campaign_figures(
         days=per_day(session, campaign, days, now),
         fee_options=fee_options,
         payments=payments,
-        failed_jobs=[
-            FailedJob(job.id, job.kind, job.finished_at, job.attempts, job.last_error or "", _reference(job))
-            for job in jobs
-        ],
-        failed_by_kind=by_kind,
+        failed_jobs=mail_queue.gave_up(session, [campaign], failed_shown),
+        retrying_jobs=mail_queue.retrying(session, [campaign], failed_shown),
+        failed_by_kind=jobs["failed"],
+        retrying_by_kind=jobs["retrying"],
         first_signup=first,
         last_signup=last,
     )
-
-
-def _reference(job: Job) -> str | None:
-    """The sign-up a failed job was for (its public reference), read from its payload's token only."""
-    try:
-        token = decode_payload(job.payload).get("signup")
-    except Exception:  # an unreadable payload names no sign-up; the job is listed all the same
-        return None
-    return token[:12] if isinstance(token, str) else None

@@ -1,5 +1,8 @@
-"""The console's pages: login and logout, the dashboard across campaigns and per campaign, campaign previews, the
-audit log. Every page but the login page needs a live staff session; every page shown is written to the audit log.
+"""The console's pages: login and logout, the dashboard across campaigns and per campaign, the mail waiting for a
+retry or given up, finding a sign-up by address (and mailing it a code or login link), campaign previews, exports,
+the audit log. Every page but the login page needs a live staff session; every page shown is written to the audit
+log. Every page and action checks the account's access (:mod:`core.staff.roles`) on the server before it reads or
+changes anything: outside it, the answer is 403, whatever the page showed.
 """
 
 from __future__ import annotations
@@ -28,19 +31,20 @@ from flask_wtf.csrf import CSRFError
 from flask_wtf.file import MultipleFileField
 from sqlalchemy import select
 from werkzeug.test import run_wsgi_app
-from wtforms import EmailField, PasswordField, RadioField, StringField
-from wtforms.validators import DataRequired, Length
+from wtforms import EmailField, HiddenField, PasswordField, RadioField, StringField
+from wtforms.validators import AnyOf, DataRequired, Length, Regexp
 
 from core.campaigns import LoadedCampaign
 from core.campaigns.addresses import ENVIRON_DEV_HOST
-from core.data.db import db_session
+from core.data.db import db_session, utcnow
 from core.data.faults import RETRY_AFTER_SECONDS, UNAVAILABLE, describe
 from core.data.hashing import email_hash, ip_hash, network_hash
-from core.data.models import AuditEntry, StaffExport, StaffMember
+from core.data.models import AuditEntry, Signup, StaffExport, StaffMember
 from core.sealing import OpeningKeys, SealingError
 from core.signup.counters import public_counter_for
 from core.site import site
-from core.staff import accounts, audit, chart, exports, figures, sessions
+from core.staff import accounts, audit, chart, exports, figures, lookup, mail_queue, sessions
+from core.staff.roles import Access, Permission
 from core.web.tenancy import ENVIRON_CAMPAIGN, ENVIRON_PREVIEW_STATUS
 
 bp = Blueprint("staff", __name__)
@@ -73,6 +77,20 @@ class ExportForm(FlaskForm):
     )
 
 
+class FindSignupForm(FlaskForm):
+    email = EmailField(
+        "E-mail address", validators=[DataRequired("Give the address the person signed up with."), Length(max=254)]
+    )
+
+
+class SupportForm(FlaskForm):
+    """One button next to a found sign-up: the address typed (to check again), the sign-up, the mail to send."""
+
+    email = HiddenField(validators=[DataRequired(), Length(max=254)])
+    signup = HiddenField(validators=[DataRequired(), Regexp(r"^[0-9]{1,12}$")])
+    action = HiddenField(validators=[AnyOf([action.value for action in lookup.Action])])
+
+
 MAX_KEY_FILE_BYTES = 4096
 
 
@@ -96,6 +114,7 @@ def init_app(app: Flask) -> None:
     def _staff_of_request() -> Response | None:
         idle, _lasts = _durations()
         g.staff = sessions.resume(db_session(), session.get(SESSION_ENTRY), idle)
+        g.access = Access.of(g.staff) if g.staff is not None else None
         db_session().commit()
         if g.staff is None and request.endpoint is not None and request.endpoint not in OPEN_PAGES:
             session.pop(SESSION_ENTRY, None)
@@ -141,6 +160,16 @@ def init_app(app: Flask) -> None:
     for unavailable in UNAVAILABLE:
         app.register_error_handler(unavailable, _database_away)
 
+    @app.errorhandler(403)
+    def _forbidden(error: Exception) -> tuple[str, int]:
+        g.audit_action = "forbidden"  # tried: the audit log shows who reached for what they may not
+        return render_template(
+            "staff/message.html",
+            title="Not for your account",
+            message="Your account may not open this page or do this. An administrator decides what each account "
+            "may see and do (flask staff access).",
+        ), 403
+
     @app.errorhandler(CSRFError)
     def _expired(error: CSRFError) -> tuple[str, int]:
         return render_template(
@@ -151,7 +180,12 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def _context() -> dict[str, Any]:
-        return {"staff": g.get("staff"), "logout_form": LogoutForm() if g.get("staff") else None}
+        return {
+            "staff": g.get("staff"),
+            "access": g.get("access"),
+            "Permission": Permission,
+            "logout_form": LogoutForm() if g.get("staff") else None,
+        }
 
 
 # A plain path on this host: printable ASCII (no spaces, no control characters such as a CR/LF that would break
@@ -255,15 +289,31 @@ def logout() -> Any:
     return redirect(url_for("staff.login"))
 
 
-# -- dashboard ---------------------------------------------------------------------------------------------------
+# -- access ------------------------------------------------------------------------------------------------------
+def _access() -> Access:
+    access: Access = g.access
+    return access
+
+
+def _require(permission: Permission) -> None:
+    """403 unless the account may do this (checked before anything is read or changed)."""
+    if not _access().may(permission):
+        abort(403)
+
+
 def _campaign(slug: str) -> LoadedCampaign:
+    """A campaign the account sees: 403 for any other (whether or not it exists, so nothing is told), else 404 when
+    no campaign has this slug."""
+    g.audit_campaign = slug[:40]
+    if not _access().sees(slug):
+        abort(403)
     loaded = site().registry.snapshot.campaigns.get(slug)
     if loaded is None:
         abort(404)
-    g.audit_campaign = slug
     return loaded
 
 
+# -- dashboard ---------------------------------------------------------------------------------------------------
 def public_counter(loaded: LoadedCampaign, participants: int) -> dict[str, Any] | None:
     """What the campaign's public counter shows now, or None when the campaign has no counter."""
     counter = public_counter_for(site().plugins, loaded)
@@ -280,17 +330,21 @@ def public_counter(loaded: LoadedCampaign, participants: int) -> dict[str, Any] 
 @bp.get("/")
 def overview() -> str:
     db = db_session()
-    funnels = figures.funnels(db)
+    access = _access()
+    funnels = figures.funnels(db, campaigns=access.campaigns)
     campaigns = site().registry.snapshot.campaigns
-    rows = [(slug, loaded, funnels.get(slug, figures.Funnel())) for slug, loaded in sorted(campaigns.items())]
-    unknown = sorted(set(funnels) - set(campaigns))  # sign-ups of a campaign whose file was removed
-    days = figures.per_day(db, None, CHART_DAYS)
+    rows = [(slug, campaigns[slug], funnels.get(slug, figures.Funnel())) for slug in access.visible(campaigns)]
+    # Sign-ups of a campaign whose file was removed: only an account that sees every campaign sees them.
+    unknown = sorted(set(funnels) - set(campaigns)) if access.campaigns is None else []
+    days = figures.per_day(db, None, CHART_DAYS, campaigns=access.campaigns)
+    which = "all campaigns" if access.campaigns is None else "your campaigns"
     return render_template(
         "staff/overview.html",
         rows=rows,
         unknown=[(slug, funnels[slug]) for slug in unknown],
         days=days,
-        chart=chart.sign_ups_per_day(days, "Sign-ups per day, all campaigns"),
+        which=which,
+        chart=chart.sign_ups_per_day(days, f"Sign-ups per day, {which}"),
     )
 
 
@@ -302,9 +356,13 @@ def campaign(slug: str, form: ExportForm | None = None, export_error: str | None
     title = f"Sign-ups per day, {loaded.campaign.text(loaded.campaign.name, 'en')}"
     exports.remove_expired(current_app, db)
     db.commit()
-    recent = db.scalars(
-        select(StaffExport).where(StaffExport.campaign == slug).order_by(StaffExport.id.desc()).limit(10)
-    ).all()
+    recent = (
+        db.scalars(
+            select(StaffExport).where(StaffExport.campaign == slug).order_by(StaffExport.id.desc()).limit(10)
+        ).all()
+        if _access().may(Permission.EXPORT)
+        else []
+    )
     return render_template(
         "staff/campaign.html",
         loaded=loaded,
@@ -342,6 +400,7 @@ def _opening_keys(form: ExportForm) -> OpeningKeys:
 
 @bp.post("/campaigns/<slug>/exports")
 def start_export(slug: str) -> Any:
+    _require(Permission.EXPORT)  # before the upload is read
     loaded = _campaign(slug)
     form = _export_form()
     if not form.validate_on_submit():
@@ -366,7 +425,8 @@ def start_export(slug: str) -> Any:
 
 
 def _own_export(token: str) -> StaffExport:
-    """An export, to the staff member who started it only (they gave the key)."""
+    """An export, to the staff member who started it only (they gave the key), while they may export."""
+    _require(Permission.EXPORT)
     export = db_session().scalar(select(StaffExport).where(StaffExport.token == token))
     if export is None or export.staff_id != g.staff.id:
         abort(404)
@@ -409,12 +469,124 @@ def download_export(token: str) -> Response:
 
 @bp.get("/audit")
 def audit_log() -> str:
+    _require(Permission.AUDIT_LOG)
     before = request.args.get("before", type=int)
     query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(100)
     if before:
         query = query.where(AuditEntry.id < before)
     entries = db_session().scalars(query).all()
     return render_template("staff/audit.html", entries=entries)
+
+
+# -- mail ----------------------------------------------------------------------------------------------------------
+@bp.get("/mail")
+def mail() -> str:
+    """Mail and other jobs of the account's campaigns that wait for another attempt, and those that gave up."""
+    db = db_session()
+    campaigns = _access().campaigns
+    return render_template(
+        "staff/mail.html",
+        retrying=mail_queue.retrying(db, campaigns),
+        failed=mail_queue.gave_up(db, campaigns),
+        counts=mail_queue.counts(db, campaigns),
+        shown=mail_queue.SHOWN,
+    )
+
+
+# -- finding a sign-up by address ----------------------------------------------------------------------------------
+def _found_page(address: str, message: str | None = None, status: int = 200) -> tuple[str, int]:
+    """The sign-ups of ``address`` the account sees, with a button for each mail that can help them."""
+    access = _access()
+    found = lookup.find(db_session(), site().hash_key, address, access.campaigns)
+    g.audit_action = g.get("audit_action", "signup-find")
+    g.audit_detail = g.get("audit_detail") or f"{len(found)} sign-up(s) found by address"  # never the address
+    campaigns = site().registry.snapshot.campaigns
+    rows = [
+        {
+            "signup": signup,
+            "loaded": campaigns.get(signup.campaign),
+            "status": lookup.status(signup),
+            "actions": [
+                action
+                for action in lookup.Action
+                if access.may(Permission.SUPPORT) and lookup.may_get(signup, action) and signup.campaign in campaigns
+            ],
+        }
+        for signup in found
+    ]
+    form = FindSignupForm(formdata=None, data={"email": address})
+    return render_template(
+        "staff/signups.html", form=form, address=address, rows=rows, message=message, searched=True
+    ), status
+
+
+@bp.route("/signups", methods=["GET", "POST"])
+def find_signups() -> Any:
+    """A form (POST: the address never lands in a URL, a log line or the audit log) and the sign-ups it finds."""
+    form = FindSignupForm()
+    if not form.validate_on_submit():
+        status = 400 if request.method == "POST" else 200
+        return render_template("staff/signups.html", form=form, rows=[], searched=False), status
+    if not site().limits.hit("staff-find-account", str(g.staff.id)):
+        g.audit_action = "signup-find-limited"
+        return render_template(
+            "staff/signups.html",
+            form=form,
+            rows=[],
+            searched=False,
+            message="You looked up many addresses this hour: wait a while and try again.",
+        ), 429
+    return _found_page((form.email.data or "").strip())
+
+
+SENT_MESSAGES = {
+    (lookup.Action.CODE, lookup.Sent.SENT): "A new verification code is on its way to this address (the worker "
+    "mails it within a minute). The previous code stops working.",
+    (lookup.Action.LOGIN_LINK, lookup.Sent.SENT): "A login link to the participant's page is on its way to this "
+    "address. It works once, for 30 minutes; the participant fetches the mandate there.",
+}
+SENT_STATUS = {lookup.Sent.SENT: 200, lookup.Sent.WAIT: 429, lookup.Sent.LIMITED: 429, lookup.Sent.NOT_NOW: 409}
+NOT_SENT = {
+    lookup.Sent.WAIT: "Not sent: a code went out less than a minute ago. Wait a minute, then try again.",
+    lookup.Sent.LIMITED: "Not sent: too many mails to this address, or from your account, for now. Try again later.",
+    lookup.Sent.NOT_NOW: "Not sent: this sign-up cannot use this mail now (it changed meanwhile). Look it up again.",
+}
+
+
+@bp.post("/signups/send")
+def send_to_signup() -> Any:
+    """Mail a found sign-up a new code or a login link: support rights, a campaign the account sees, and the typed
+    address must still be the sign-up's (its hash is checked again here)."""
+    _require(Permission.SUPPORT)
+    form = SupportForm()
+    if not form.validate_on_submit():
+        abort(400)
+    address = (form.email.data or "").strip()
+    signup = db_session().get(Signup, int(form.signup.data or 0))
+    if signup is None:
+        abort(404)
+    loaded = _campaign(signup.campaign)
+    if signup.email_hash not in lookup.address_hashes(site().hash_key, address):
+        abort(404)
+    action = lookup.Action(form.action.data)
+    db = db_session()
+    sent = lookup.send(
+        db,
+        site().limits,
+        action=action,
+        signup=signup,
+        loaded=loaded,
+        address=address,
+        hash_key=site().hash_key,
+        staff_key=str(g.staff.id),
+        network=_network(),
+        now=utcnow(),
+    )
+    detail = f"sign-up {signup.token[:12]}: {sent.value}"  # the reference, never the address
+    audit.record(db, g.staff, f"signup-{action.value}", campaign=signup.campaign, detail=detail, ip_hash=_ip())
+    db.commit()  # the mail (or the job that makes it) and its audit entry together
+    message = SENT_MESSAGES.get((action, sent)) or NOT_SENT[sent]
+    return _found_page(address, message, SENT_STATUS[sent])
 
 
 # -- previews ----------------------------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """the agreement text files people signed, by SHA-256, so an edit of a signed text is refused (issue 16, item 4)
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-12-03 11:00:00.000000
 """
 
@@ -10,8 +10,8 @@ from alembic import op
 
 from core.data.db import UTCDateTime
 
-revision = '0009'
-down_revision = '0008'
+revision = '0010'
+down_revision = '0009'
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """which campaign serves an address two campaign files name (issue 16: the one that had it, across restarts)
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-03 11:00:00.000000
 """
 
@@ -10,8 +10,8 @@ from alembic import op
 
 from core.data.db import UTCDateTime
 
-revision = '0008'
-down_revision = '0007'
+revision = '0009'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 

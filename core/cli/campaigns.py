@@ -12,6 +12,8 @@ from flask.cli import with_appcontext
 from core.campaigns import CampaignConfigError, load_campaign_file
 from core.campaigns.contrast import weak_pairs
 from core.campaigns.documents import DOCUMENTS, find_document
+from core.campaigns.schedule import status_for_staff
+from core.data.db import utcnow
 from core.money.payment_providers import unpaid_campaigns
 from core.site import site
 
@@ -65,12 +67,14 @@ def check() -> None:
 @campaigns_cli.command("list")
 @with_appcontext
 def list_campaigns() -> None:
-    """Show every campaign served: slug, status, languages and addresses."""
+    """Show every campaign served: slug, status now (opens and closes read against the clock), languages and
+    addresses."""
     rows = [("SLUG", "STATUS", "LANGUAGES", "SERVED AT")]
+    now = utcnow()  # the status follows the clock (core/campaigns/schedule.py)
     for slug, loaded in site().registry.snapshot.campaigns.items():
         c = loaded.campaign
         languages = ",".join(f"{code}*" if code == c.default_language else code for code in c.languages)
-        rows.append((slug, c.status, languages, " ".join([*c.hosts, *c.paths])))
+        rows.append((slug, status_for_staff(c, now), languages, " ".join([*c.hosts, *c.paths])))
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
     for row in rows:
         click.echo("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:3])) + "  " + row[3])

@@ -9,7 +9,7 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
-from babel.dates import format_date
+from babel.dates import format_date, format_time
 from babel.numbers import format_currency, format_decimal
 from flask import g, has_request_context
 from flask_babel import Babel
@@ -51,3 +51,8 @@ def number(value: int, language: str) -> str:
 def long_date(value, language: str) -> str:  # type: ignore[no-untyped-def]
     """'10 april 2020' in Dutch, '10 April 2020' in English."""
     return format_date(value, format="long", locale=FORMAT_LOCALES.get(language, language))
+
+
+def short_time(value, language: str) -> str:  # type: ignore[no-untyped-def]
+    """'18:00' (the clock time as given: the caller converts it to the zone it means)."""
+    return format_time(value, format="short", locale=FORMAT_LOCALES.get(language, language))

@@ -75,7 +75,8 @@ def test_wrong_status_value_lists_the_allowed_ones(campaign_folder: CampaignFold
 def test_bad_date(campaign_folder: CampaignFolder) -> None:
     text = GOOD.replace("opens: '2026-01-05'", "opens: 5 januari 2026")
     [message] = problems_of(campaign_folder, text)
-    assert "opens: expected a date written as YYYY-MM-DD, got '5 januari 2026'" in message
+    expected = "expected a date written as YYYY-MM-DD, or a date and time as YYYY-MM-DD HH:MM"
+    assert f"opens: {expected}, got '5 januari 2026'" in message
 
 
 def test_duplicate_key_is_an_error(campaign_folder: CampaignFolder) -> None:

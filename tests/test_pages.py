@@ -76,9 +76,10 @@ def test_faq_questions_have_anchors_and_menu_links(shipped_app: Flask, slug: str
 @pytest.fixture
 def status_app(campaign_folder: CampaignFolder, make_app) -> Flask:
     campaign_folder.write("democlaim")
+    # opens far ahead: from that day on a pre-registration campaign is open (core/campaigns/schedule.py)
     campaign_folder.write(
         "soonclaim",
-        campaign_data(slug="soonclaim", hosts=["soon.example"], status="pre-registration", opens="2027-03-01"),
+        campaign_data(slug="soonclaim", hosts=["soon.example"], status="pre-registration", opens="2099-03-01"),
     )
     campaign_folder.write(
         "overclaim",
@@ -106,10 +107,10 @@ def test_pre_registration_campaign_invites_to_pre_register(status_app: Flask) ->
     client = status_app.test_client()
     english = client.get("/en/", base_url="https://soon.example").get_data(as_text=True)
     assert "cta--pre-registration" in english and "Pre-register" in english
-    assert "Registration opens on 1 March 2027." in english
+    assert "Registration opens on 1 March 2099." in english
     client.set_cookie("lang", "nl")
     dutch = client.get("/", base_url="https://soon.example").get_data(as_text=True)
-    assert "Schrijf je vooraf in" in dutch and "De inschrijving opent op 1 maart 2027." in dutch
+    assert "Schrijf je vooraf in" in dutch and "De inschrijving opent op 1 maart 2099." in dutch
 
 
 def test_closed_campaign_shows_closed_message_and_where_to_go(status_app: Flask) -> None:

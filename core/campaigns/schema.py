@@ -6,13 +6,31 @@ plugin (FAQ, news, timeline, ...) lives under ``plugins:`` and is validated by t
 
 from __future__ import annotations
 
-import datetime as dt
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from core.campaigns.localized import Localized, LocalizedMarkdown
+from core.campaigns.schedule import (
+    DEFAULT_TIMEZONE,
+    Moment,
+    WrittenStatus,
+    ends,
+    read_moment,
+    read_zone,
+    starts,
+    written,
+)
 
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{1,39}$")]
 LanguageCode = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}$")]
@@ -24,6 +42,8 @@ HostAndPath = Annotated[
 Url = Annotated[str, StringConstraints(pattern=r"^(https?://[^\s]+|mailto:[^\s@]+@[^\s@]+)$")]
 Email = Annotated[str, StringConstraints(pattern=r"^[^\s@]+@[^\s@]+\.[^\s@]+$")]
 HexColour = Annotated[str, StringConstraints(pattern=r"^#([0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")]
+# opens/closes: a date, or a date and time, in the campaign's time zone (core/campaigns/schedule.py)
+WrittenMoment = Annotated[Moment, PlainValidator(read_moment)]
 # a file name relative to a static folder: no leading '/', no '..' (each part starts with a letter, digit, _ or -)
 RelativeFile = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+|/[A-Za-z0-9_-]+)*$")]
 
@@ -202,9 +222,12 @@ class Campaign(Strict):
     name: Localized
     hosts: list[Host] = Field(default=[], description="the first one is canonical; the others redirect to it")
     paths: list[HostAndPath] = Field(default=[], description="'host/prefix' under a shared host")
-    status: Literal["pre-registration", "open", "closed"]
-    opens: dt.date | None = None
-    closes: dt.date | None = None
+    status: WrittenStatus
+    timezone: str = Field(
+        default=DEFAULT_TIMEZONE, description="IANA time zone of opens and closes, e.g. 'Europe/Amsterdam'"
+    )
+    opens: WrittenMoment | None = Field(default=None, description="a date (from its start) or a date and time")
+    closes: WrittenMoment | None = Field(default=None, description="a date (to its end) or a date and time")
     closed_message: Localized | None = None
     instead: Link | None = Field(default=None, description="where to go instead when closed")
     organisation: Organisation
@@ -225,6 +248,26 @@ class Campaign(Strict):
         default={}, description="plugin name -> its settings (checked by the plugin)"
     )
 
+    # Fields are validated in the order they are declared: timezone and opens are there when closes is checked.
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, name: str) -> str:
+        read_zone(name)
+        return name
+
+    @field_validator("closes")
+    @classmethod
+    def _closes_after_opens(cls, closes: Moment | None, info: ValidationInfo) -> Moment | None:
+        opens, name = info.data.get("opens"), info.data.get("timezone")
+        if closes is None or opens is None or name is None:  # a wrong opens or timezone has its own message
+            return closes
+        zone = read_zone(name)
+        if ends(closes, zone) <= starts(opens, zone):
+            raise ValueError(
+                f"closes ({written(closes)}) is not after opens ({written(opens)}): the campaign would never be open"
+            )
+        return closes
+
     @model_validator(mode="after")
     def _consistent(self) -> Campaign:
         if len(set(self.languages)) != len(self.languages):
@@ -233,8 +276,6 @@ class Campaign(Strict):
             raise ValueError(f"default_language '{self.default_language}' is not one of languages {self.languages}")
         if not self.hosts and not self.paths:
             raise ValueError("give 'hosts' or 'paths' (or both): where is this campaign served?")
-        if self.opens and self.closes and self.closes < self.opens:
-            raise ValueError(f"closes ({self.closes}) is before opens ({self.opens})")
         if self.status == "closed" and self.closed_message is None:
             raise ValueError("a closed campaign needs a 'closed_message' telling visitors what now")
         return self

@@ -10,12 +10,14 @@ never from an app, so a test sets those, not an app's settings.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 import click
 
 from core.campaigns import CampaignRegistry
 from core.campaigns.locks import LOCK_FILE, lock_texts
+from core.campaigns.schedule import status_for_staff
 from core.campaigns.starter import StarterError, write_starter
 from core.campaigns.themes import Themes
 from core.cli.campaign_check import check_campaigns
@@ -72,13 +74,15 @@ def check(production: bool) -> None:
 
 @campaigns_cli.command("list")
 def list_campaigns() -> None:
-    """Show every valid campaign: slug, status, languages and addresses."""
+    """Show every valid campaign: slug, status now (opens and closes read against the clock), languages and
+    addresses."""
     snapshot = CampaignSources.from_environment().registry.check()
     rows = [("SLUG", "STATUS", "LANGUAGES", "SERVED AT")]
+    now = dt.datetime.now(dt.UTC)  # the status follows the clock (core/campaigns/schedule.py)
     for slug, loaded in snapshot.campaigns.items():
         c = loaded.campaign
         languages = ",".join(f"{code}*" if code == c.default_language else code for code in c.languages)
-        rows.append((slug, c.status, languages, " ".join([*c.hosts, *c.paths])))
+        rows.append((slug, status_for_staff(c, now), languages, " ".join([*c.hosts, *c.paths])))
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
     for row in rows:
         click.echo("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:3])) + "  " + row[3])

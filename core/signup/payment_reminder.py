@@ -2,6 +2,8 @@
 
 It is queued when a checkout is cancelled, expires or fails, and an hour after signing (for someone who closed
 the page before reaching the checkout); whichever comes first sends it, the others find it sent and do nothing.
+None is sent once the campaign no longer lets the sign-up pay (closed, past the day of grace after ``closes``:
+core/campaigns/schedule.py).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.campaigns.addresses import campaign_url
+from core.campaigns.schedule import Schedule
 from core.data import personal_data
 from core.data.db import db_session, set_once, utcnow
 from core.data.models import Signup, Stage
@@ -56,13 +59,15 @@ def send_payment_reminder(app: Flask, payload: dict[str, Any]) -> None:
     loaded = site().registry.snapshot.campaigns.get(signup.campaign)
     if loaded is None:
         raise RuntimeError(f"campaign {signup.campaign} is not loaded")
+    now = utcnow()
+    if not Schedule.of(loaded.campaign).may_finish(signup.verified_at, now):
+        return  # the campaign closed and the time to finish has passed: the link would lead to the closed page
     due = payment_due(loaded, signup)
     if due is None:
         return
     answers = personal_data.load(db, signup)
     if not answers:
         return  # the working copy is gone: erased, or withdrawn
-    now = utcnow()
     if not set_once(db, Signup.payment_reminded_at, signup.id, now):
         return
     language = signup.language

@@ -36,6 +36,7 @@ from wtforms.validators import AnyOf, DataRequired, Length, Regexp
 
 from core.campaigns import LoadedCampaign
 from core.campaigns.addresses import ENVIRON_DEV_HOST
+from core.campaigns.schedule import moment_for_staff, status_at, status_for_staff
 from core.data.db import db_session, utcnow
 from core.data.faults import RETRY_AFTER_SECONDS, UNAVAILABLE, describe
 from core.data.hashing import email_hash, ip_hash, network_hash
@@ -49,7 +50,7 @@ from core.web.tenancy import ENVIRON_CAMPAIGN, ENVIRON_PREVIEW_STATUS
 
 bp = Blueprint("staff", __name__)
 SESSION_ENTRY = "staff_session"
-PREVIEW_STATUSES = ("pre-registration", "open", "closed")
+PREVIEW_STATUSES = ("not-yet-open", "pre-registration", "open", "closed")  # core/campaigns/schedule.py
 OPEN_PAGES = {"staff.login", "static"}
 CHART_DAYS = 60
 # app.extensions key of the campaign app whose pages the console previews (set by core.staff.create_staff_app).
@@ -333,7 +334,11 @@ def overview() -> str:
     access = _access()
     funnels = figures.funnels(db, campaigns=access.campaigns)
     campaigns = site().registry.snapshot.campaigns
-    rows = [(slug, campaigns[slug], funnels.get(slug, figures.Funnel())) for slug in access.visible(campaigns)]
+    now = utcnow()
+    rows = [
+        (slug, campaigns[slug], funnels.get(slug, figures.Funnel()), status_at(campaigns[slug].campaign, now))
+        for slug in access.visible(campaigns)
+    ]
     # Sign-ups of a campaign whose file was removed: only an account that sees every campaign sees them.
     unknown = sorted(set(funnels) - set(campaigns)) if access.campaigns is None else []
     days = figures.per_day(db, None, CHART_DAYS, campaigns=access.campaigns)
@@ -354,6 +359,7 @@ def campaign(slug: str, form: ExportForm | None = None, export_error: str | None
     db = db_session()
     found = figures.campaign_figures(db, slug, CHART_DAYS)
     title = f"Sign-ups per day, {loaded.campaign.text(loaded.campaign.name, 'en')}"
+    now = utcnow()
     exports.remove_expired(current_app, db)
     db.commit()
     recent = (
@@ -367,6 +373,10 @@ def campaign(slug: str, form: ExportForm | None = None, export_error: str | None
         "staff/campaign.html",
         loaded=loaded,
         c=loaded.campaign,
+        status_now=status_at(loaded.campaign, now),
+        status_text=status_for_staff(loaded.campaign, now),
+        opens=moment_for_staff(loaded.campaign, loaded.campaign.opens),
+        closes=moment_for_staff(loaded.campaign, loaded.campaign.closes, closing=True),
         figures=found,
         counter=public_counter(loaded, found.funnel.participants),
         chart=chart.sign_ups_per_day(found.days, title),

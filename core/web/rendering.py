@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from babel import Locale
 from flask import Flask, Response, current_app, g, render_template, request, url_for
+from flask_babel import gettext
 from jinja2 import pass_context
 from jinja2.runtime import Context
 from markupsafe import Markup
@@ -14,9 +17,11 @@ from core import i18n
 from core.campaigns import Localized
 from core.campaigns.addresses import campaign_url
 from core.campaigns.markdown import render_inline, render_markdown
+from core.campaigns.schedule import Moment, wall_clock
 from core.campaigns.schema import SisterLink
 from core.campaigns.sections import Section, core_sections
 from core.site import current_campaign, site
+from core.web.request_campaign import campaign_schedule, campaign_status, request_time
 
 
 def _text(ctx: Context, value: Localized | str | None) -> str:
@@ -52,6 +57,22 @@ def money_filter(ctx: Context, amount: Any) -> str:
 @pass_context
 def date_filter(ctx: Context, value: Any) -> str:
     return i18n.long_date(value, ctx["lang"])
+
+
+def moment_text(value: Moment, language: str | None = None) -> str:
+    """An ``opens``/``closes`` (or an instant of the schedule) in the page's language: the date alone ('30 November
+    2026'), or the date and the time on the current campaign's clock ('30 November 2026 at 18:00')."""
+    language = language or g.lang
+    if not isinstance(value, dt.datetime):
+        return i18n.long_date(value, language)
+    local = wall_clock(value, ZoneInfo(current_campaign().campaign.timezone))
+    return gettext("%(date)s at %(time)s", date=i18n.long_date(local, language), time=i18n.short_time(local, language))
+
+
+@pass_context
+def moment_filter(ctx: Context, value: Moment) -> str:
+    """``{{ campaign.closes | moment }}``: :func:`moment_text`."""
+    return moment_text(value, ctx["lang"])
 
 
 @pass_context
@@ -113,6 +134,7 @@ def init_app(app: Flask) -> None:
         mdi=inline_markdown_filter,
         money=money_filter,
         date=date_filter,
+        moment=moment_filter,
         number=number_filter,
     )
     app.jinja_env.globals.update(
@@ -146,9 +168,17 @@ def page_context() -> dict[str, Any]:
     c = loaded.campaign
     assets = site().assets
     colours = assets.colours_css(loaded)
+    schedule, now = campaign_schedule(), request_time()
+    finish_until = schedule.finish_until
     context: dict[str, Any] = {
         "loaded": loaded,
         "campaign": c,
+        # what the campaign is now (core.campaigns.schedule): templates follow this, never campaign.status
+        "status": campaign_status(),
+        # the written closes, when that is why the campaign is closed now: the pages say since when
+        "closed_on": c.closes if schedule.closed_by_clock(now) else None,
+        # until when a sign-up confirmed before closes may still finish, while it may (core.web.join_closed)
+        "finish_until": finish_until if finish_until and schedule.closed_by_clock(now) and now < finish_until else None,
         "lang": g.lang,
         "other_languages": [code for code in c.languages if code != g.lang],
         "colours_url": url_for("assets.colours", digest=assets.text_digest(colours)),
@@ -171,6 +201,7 @@ def render_page(template: str, status: int = 200, cache: bool = True, **extra: A
         environ.get("wsgi.url_scheme"),
         g.lang,
         services.registry.snapshot.generation,
+        campaign_status(),  # the clock opens and closes a campaign between two reloads
         template,
     )
     body = services.page_cache.get(key) if cache else None

@@ -8,10 +8,10 @@ from flask import g, request
 from flask_wtf.csrf import validate_csrf
 from wtforms.validators import ValidationError
 
-from core.data.db import utcnow
 from core.data.hashing import ip_hash, network_hash
 from core.signup import flow
 from core.site import site
+from core.web.request_campaign import request_time
 
 # The session entry with the key of the participant's mandate copy (set when they sign, dropped when they leave).
 MANDATE_KEY = "mandate_key"
@@ -22,7 +22,7 @@ def current_visit() -> flow.Visit:
     visit = g.get("signup_visit")
     if visit is None:
         visit = g.signup_visit = flow.Visit(
-            utcnow(),
+            request_time(),  # the clock the campaign's status was read with
             ip_hash(site().hash_key, request.remote_addr),
             request.user_agent.string,
             network_hash(site().hash_key, request.remote_addr),

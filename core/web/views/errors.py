@@ -7,6 +7,8 @@ from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
 
 from core.campaigns.addresses import ENVIRON_DEV_HOST, campaign_url
+from core.campaigns.schedule import status_at
+from core.data.db import utcnow
 from core.data.faults import RETRY_AFTER_SECONDS, UNAVAILABLE, away_page, describe
 from core.site import site
 from core.web.rendering import render_page
@@ -16,7 +18,11 @@ def unknown_host() -> Response:
     """404 for an address no campaign is served at; in development it lists every campaign with its link."""
     listing = []
     if site().settings.development and request.environ.get(ENVIRON_DEV_HOST):
-        listing = [(loaded, campaign_url(loaded)) for loaded in site().registry.snapshot.campaigns.values()]
+        now = utcnow()
+        listing = [
+            (loaded, campaign_url(loaded), status_at(loaded.campaign, now))
+            for loaded in site().registry.snapshot.campaigns.values()
+        ]
     body = render_template("default:unknown_host.html", campaigns=listing, host=request.host)
     return Response(body, status=404, mimetype="text/html")
 

@@ -7,9 +7,11 @@ from flask import Response, abort, g
 from core.campaigns.addresses import campaign_url
 from core.campaigns.documents import find_document
 from core.campaigns.markdown import render_markdown
+from core.campaigns.schedule import TAKING_SIGNUPS, status_at
 from core.signup.counters import public_counter_for
 from core.site import current_campaign, site
 from core.web.rendering import render_page
+from core.web.request_campaign import request_time
 from core.web.views.localized import localized_blueprint, localized_route
 
 bp = localized_blueprint("pages", __name__)
@@ -44,7 +46,7 @@ def scoreboard() -> Response:
     rows = []
     for loaded in site().registry.snapshot.campaigns.values():
         c = loaded.campaign
-        if c.status == "closed" or c.signup is None:
+        if c.signup is None or status_at(c, request_time()) not in TAKING_SIGNUPS:
             continue
         counter = public_counter_for(site().plugins, loaded)
         live = site().counters.participants(loaded.slug)

@@ -22,6 +22,7 @@ from wtforms import EmailField
 from wtforms.validators import Email, InputRequired, Length
 
 from core.campaigns.addresses import campaign_url
+from core.campaigns.schedule import Schedule
 from core.data.db import db_session, utcnow
 from core.data.hashing import email_hash
 from core.data.models import Payment, PaymentState, Signup
@@ -33,6 +34,7 @@ from core.signup.login import LOGIN_LINK_VALID, LoginCheck, check_login_link, qu
 from core.signup.payments import latest
 from core.site import current_campaign, site
 from core.web.rendering import render_page
+from core.web.request_campaign import request_time
 from core.web.requests import MANDATE_KEY, csrf_ok, current_visit, limit_per_ip
 from core.web.views.localized import localized_blueprint, localized_route
 
@@ -109,7 +111,8 @@ def _entry(signup: Signup, language: str) -> Entry:
     fee_lines = fee_summary(fee_model_for(loaded), terms, None, language) if terms else []
     payment = latest(db_session(), signup) if signup.payment_required else None
     pay_url = None
-    if signup.payment_required and signup.paid_at is None and withdrawal.can_withdraw(signup):
+    may_pay = Schedule.of(c).may_finish(signup.verified_at, request_time())  # core.web.join_closed says why not
+    if signup.payment_required and signup.paid_at is None and withdrawal.can_withdraw(signup) and may_pay:
         pay_url = campaign_url(loaded, "payments.pay", language=shown, token=pay_link_token(loaded.slug, signup.token))
     mandate_url = None
     copy_key = _copy_key()

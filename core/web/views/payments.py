@@ -21,6 +21,7 @@ from core.money.payment_providers import PaymentProviderError, provider_for, pro
 from core.signup import flow, payments
 from core.signup.links import PAY_LINK_DAYS, read_pay_link_token
 from core.site import current_campaign
+from core.web.join_closed import refusal
 from core.web.rendering import render_page
 from core.web.requests import csrf_ok, current_visit, limit_per_ip
 from core.web.security_headers import allow_form_action
@@ -105,6 +106,9 @@ def pay(token: str) -> BaseResponse:
         return redirect(url_for("signup.start"))
     if is_participant(signup):
         return _paid_page(loaded, signup)
+    refused = refusal(signup)  # a checkout already started is still completed (returned, webhook)
+    if refused is not None:
+        return refused
     if request.method == "GET":
         return _pay_page(loaded, signup, token)
     if not csrf_ok():

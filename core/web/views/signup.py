@@ -30,7 +30,9 @@ from core.signup.links import mandate_link_token, pay_link_token, read_mandate_l
 from core.signup.signature import SignatureProblem
 from core.signup.signing import SigningForm, SigningProblem, signing_problems
 from core.site import current_campaign, site
+from core.web.join_closed import closed_page, refusal
 from core.web.rendering import render_page
+from core.web.request_campaign import campaign_status
 from core.web.requests import MANDATE_KEY, csrf_ok, current_visit, limit_per_ip
 from core.web.views.localized import localized_blueprint, localized_route
 
@@ -52,7 +54,7 @@ def _keys() -> flow.Keys:
 
 def _joinable() -> LoadedCampaign:
     loaded = current_campaign()
-    if loaded.campaign.signup is None and loaded.campaign.status != "closed":
+    if loaded.campaign.signup is None and campaign_status() != "closed":
         abort(404)
     return loaded
 
@@ -100,8 +102,11 @@ def _next_step(signup: Signup) -> BaseResponse:
 @localized_route(bp, "/join", methods=["GET", "POST"])
 def start() -> BaseResponse:
     loaded = _joinable()
-    if loaded.campaign.status == "closed" or loaded.campaign.signup is None:
-        return render_page("signup/closed.html", cache=False)
+    if loaded.campaign.signup is None:
+        return closed_page()
+    refused = refusal(None)  # checked before the form is read: a form sent after closing gets the closed page
+    if refused is not None:
+        return refused
     form = build_form(loaded, g.lang)
     if form.validate_on_submit():
         when_database_away(
@@ -148,6 +153,9 @@ def verify() -> BaseResponse:
         return redirect(url_for("signup.start"))
     if _proven() is not None:
         return _next_step(signup)
+    refused = refusal(signup)
+    if refused is not None:
+        return refused
     if request.method == "GET":
         return _verify_page(signup)
     if not csrf_ok():
@@ -179,6 +187,9 @@ def resend() -> BaseResponse:
     signup = _started()
     if signup is None:
         return redirect(url_for("signup.start"))
+    refused = refusal(signup)
+    if refused is not None:
+        return refused
     if not csrf_ok():
         return _verify_page(signup, _("The page was open too long; please try again."), 400)
     limit_per_ip("resend-ip")
@@ -201,6 +212,9 @@ def verify_link(token: str) -> BaseResponse:
         return _next_step(signup)
     if signup is None or not flow.link_is_current(signup, fingerprint, utcnow()):
         return _link_refused()
+    refused = refusal(signup)
+    if refused is not None:
+        return refused
     if request.method == "GET":
         return render_page("signup/confirm_link.html", cache=False, token=token)
     if not csrf_ok():
@@ -322,6 +336,9 @@ def sign() -> BaseResponse:
         return redirect(url_for("signup.verify") if _started() else url_for("signup.start"))
     if signup.stage == Stage.SIGNED:
         return redirect(url_for("signup.done"))
+    refused = refusal(signup)
+    if refused is not None:
+        return refused
     answers = personal_data.load(db_session(), signup)
     texts = _agreement_texts(loaded, answers)
     model = fee_model_for(loaded)

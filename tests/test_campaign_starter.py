@@ -52,6 +52,13 @@ def test_new_writes_the_campaign_and_its_agreements_in_both_languages(campaign_f
     loaded = load_campaign_file(path, SCHEMAS)
     assert loaded.warnings == [] and loaded.campaign.hosts == ["metaclaim.eu"]
     assert loaded.campaign.signup is not None and [a.id for a in loaded.campaign.signup.agreements] == ["mandate"]
+    draft = run_campaigns_command("check", "--production", campaigns_dir=campaign_folder.path)
+    assert draft.exit_code == 1 and "mandate.1.nl.md is not in agreements/SHA256SUMS" in draft.output  # a draft
+    assert (
+        "metaclaim/agreements/mandate.1.en.md"
+        in run_campaigns_command("lock", campaigns_dir=campaign_folder.path).output
+    )
+    assert sorted(p.name for p in agreements.iterdir()) == ["SHA256SUMS", "mandate.1.en.md", "mandate.1.nl.md"]
     result = run_campaigns_command("check", "--production", campaigns_dir=campaign_folder.path)
     assert result.exit_code == 0, result.output
     assert "1 campaign(s) valid, 0 error(s), 0 warning(s) (production's rules)" in result.output

@@ -43,16 +43,21 @@ class HostIndex:
 
     exact: Mapping[str, str]
     prefixed: Mapping[str, list[tuple[str, str]]]
-    canonical: Mapping[str, Address]
+    canonical: Mapping[str, Address]  # every campaign's, drafts too (their preview pages link to themselves)
+    drafts: frozenset[str] = frozenset()  # served at none of their addresses, only as a staff preview
 
     @classmethod
     def build(cls, campaigns: Mapping[str, LoadedCampaign]) -> HostIndex:
         exact: dict[str, str] = {}
         prefixed: dict[str, list[tuple[str, str]]] = {}
         canonical: dict[str, Address] = {}
+        drafts = set()
         for slug, loaded in campaigns.items():
             addresses = [Address(h) for h in loaded.campaign.hosts] + [Address.parse(p) for p in loaded.campaign.paths]
             canonical[slug] = addresses[0]
+            if loaded.campaign.status == "draft":
+                drafts.add(slug)
+                continue
             for address in addresses:
                 if address.prefix:
                     prefixed.setdefault(address.host, []).append((address.prefix, slug))
@@ -60,7 +65,7 @@ class HostIndex:
                     exact[address.host] = slug
         for entries in prefixed.values():
             entries.sort(key=lambda entry: len(entry[0]), reverse=True)  # longest prefix wins
-        return cls(exact, prefixed, canonical)
+        return cls(exact, prefixed, canonical, frozenset(drafts))
 
 
 def split_host(host_header: str) -> tuple[str, str]:

@@ -4,7 +4,8 @@
 A campaign that breaks one of these still loads and is served, in development and today in production too, but
 falls short where it counts: a participant would sign an agreement, or read why the campaign closed, in a language
 other than the one they chose, or text would be hard to read for people with low vision. CI runs the check with
-``--production`` so such a campaign is not deployed.
+``--production`` so such a campaign is not deployed. (So is an agreement text that is not locked yet: an edit of it
+once live would not be caught before it is deployed.)
 
 The payment rule (a fee model that charges needs a payment provider that may take its payments) belongs to the
 providers and is shared with the production start: :func:`core.money.payment_providers.unpaid_campaigns`.
@@ -21,6 +22,7 @@ from core.campaigns.contrast import MINIMUM, weak_pairs
 from core.campaigns.documents import agreement_file
 from core.campaigns.errors import ConfigProblem
 from core.campaigns.loader import LoadedCampaign
+from core.campaigns.locks import LOCK_FILE, read_lock
 from core.campaigns.themes import Themes
 
 
@@ -29,6 +31,7 @@ def production_problems(campaigns: Iterable[LoadedCampaign], themes: Themes) -> 
     found: list[ConfigProblem] = []
     for loaded in campaigns:
         found += agreements_in_every_language(loaded)
+        found += agreements_locked(loaded)
         found += closed_message_in_every_language(loaded)
         found += readable_colours(loaded, themes)
     return found
@@ -57,6 +60,29 @@ def agreements_in_every_language(loaded: LoadedCampaign) -> list[ConfigProblem]:
                         f"no {language} text for this agreement: add {name} to campaigns/{c.slug}/agreements/ "
                         f"(or campaigns/_shared/agreements/); without it, people who join in {language} are asked to "
                         f"sign the {c.default_language} text",
+                    )
+                )
+    return found
+
+
+def agreements_locked(loaded: LoadedCampaign) -> list[ConfigProblem]:
+    """Each agreement text the campaign asks people to sign is in its folder's lock file (:mod:`core.campaigns.locks`),
+    so that once it is live, an edit to it is refused before it is deployed."""
+    c = loaded.campaign
+    if c.signup is None:
+        return []
+    found = []
+    for index, agreement in enumerate(c.signup.agreements):
+        for language in c.languages:
+            path = agreement_file(loaded.path.parent, c.slug, agreement, language)
+            if path is not None and path.name not in read_lock(path.parent):
+                found.append(
+                    _problem(
+                        loaded,
+                        ("signup", "agreements", index, "version"),
+                        f"signup.agreements[{index}].version",
+                        f"{path.name} is not in {path.parent.name}/{LOCK_FILE}: once it is final, run flask campaigns "
+                        "lock and commit the lock file with it",
                     )
                 )
     return found

@@ -37,9 +37,9 @@ DEFAULT_TIMEZONE = "Europe/Amsterdam"
 GRACE = dt.timedelta(hours=24)
 
 # What a campaign file writes: the status it was given by hand.
-WrittenStatus = Literal["pre-registration", "open", "closed"]
+WrittenStatus = Literal["draft", "pre-registration", "open", "closed"]
 # What the campaign is at one moment: the written status read against the clock.
-Status = Literal["not-yet-open", "pre-registration", "open", "closed"]
+Status = Literal["draft", "not-yet-open", "pre-registration", "open", "closed"]
 TAKING_SIGNUPS: frozenset[Status] = frozenset({"pre-registration", "open"})
 
 # A written opens/closes: a date alone, or a date and time (naive: the campaign's wall clock; or with an offset).
@@ -124,7 +124,10 @@ class Schedule:
         )
 
     def status_at(self, now: dt.datetime) -> Status:
-        """What the campaign is at ``now`` (aware)."""
+        """What the campaign is at ``now`` (aware). A draft stays one whatever the clock says: it is served only
+        as a staff preview (core.web.tenancy never serves it publicly)."""
+        if self.written == "draft":
+            return "draft"
         if self.written == "closed" or self.closed_by_clock(now):
             return "closed"
         if self.opens_at is not None and now < self.opens_at:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -31,10 +32,10 @@ from flask_wtf.csrf import CSRFError
 from flask_wtf.file import MultipleFileField
 from sqlalchemy import select
 from werkzeug.test import run_wsgi_app
-from wtforms import EmailField, HiddenField, PasswordField, RadioField, StringField
-from wtforms.validators import AnyOf, DataRequired, Length, Regexp
+from wtforms import EmailField, HiddenField, IntegerField, PasswordField, RadioField, StringField
+from wtforms.validators import AnyOf, DataRequired, Length, NumberRange, Regexp
 
-from core.campaigns import LoadedCampaign
+from core.campaigns import ConfigProblem, LoadedCampaign
 from core.campaigns.addresses import ENVIRON_DEV_HOST
 from core.campaigns.schedule import moment_for_staff, status_at, status_for_staff
 from core.data.db import db_session, utcnow
@@ -44,14 +45,14 @@ from core.data.models import AuditEntry, Signup, StaffExport, StaffMember
 from core.sealing import OpeningKeys, SealingError
 from core.signup.counters import public_counter_for
 from core.site import site
-from core.staff import accounts, audit, chart, exports, figures, lookup, mail_queue, sessions
+from core.staff import accounts, audit, chart, exports, figures, lookup, mail_queue, preview_links, sessions
 from core.staff.roles import Access, Permission
 from core.web.tenancy import ENVIRON_CAMPAIGN, ENVIRON_PREVIEW_STATUS
 
 bp = Blueprint("staff", __name__)
 SESSION_ENTRY = "staff_session"
 PREVIEW_STATUSES = ("not-yet-open", "pre-registration", "open", "closed")  # core/campaigns/schedule.py
-OPEN_PAGES = {"staff.login", "static"}
+OPEN_PAGES = {"staff.login", "static", "staff.shared_preview"}
 CHART_DAYS = 60
 # app.extensions key of the campaign app whose pages the console previews (set by core.staff.create_staff_app).
 CAMPAIGN_APP_EXTENSION = "claimsite.campaign_app"
@@ -75,6 +76,17 @@ class ExportForm(FlaskForm):
     kind = RadioField("What to export", default="evidence", validators=[DataRequired("Choose what to export.")])
     private_keys = MultipleFileField(
         "The foundation's private key file (more than one for data sealed before a key rotation)"
+    )
+
+
+class PreviewLinkForm(FlaskForm):
+    status = RadioField("Show the campaign as", default="open", choices=list(PREVIEW_STATUSES))
+    days = IntegerField(
+        "Valid for (days)",
+        default=preview_links.DEFAULT_DAYS,
+        validators=[
+            NumberRange(1, preview_links.MAX_DAYS, f"A link lasts 1 to {preview_links.MAX_DAYS} days."),
+        ],
     )
 
 
@@ -350,11 +362,18 @@ def overview() -> str:
         days=days,
         which=which,
         chart=chart.sign_ups_per_day(days, f"Sign-ups per day, {which}"),
+        problems=_file_problems(None if access.campaigns is None else set(access.campaigns)),
     )
 
 
 @bp.get("/campaigns/<slug>")
-def campaign(slug: str, form: ExportForm | None = None, export_error: str | None = None) -> str:
+def campaign(
+    slug: str,
+    form: ExportForm | None = None,
+    export_error: str | None = None,
+    link_form: PreviewLinkForm | None = None,
+    preview_link: str | None = None,
+) -> str:
     loaded = _campaign(slug)
     db = db_session()
     found = figures.campaign_figures(db, slug, CHART_DAYS)
@@ -385,6 +404,9 @@ def campaign(slug: str, form: ExportForm | None = None, export_error: str | None
         export_error=export_error,
         exports=recent,
         kinds=exports.KINDS,
+        problems=_file_problems({slug}),
+        link_form=link_form or PreviewLinkForm(),
+        preview_link=preview_link,
     )
 
 
@@ -610,13 +632,51 @@ def preview(slug: str, status: str, rest: str) -> Response:
     if status not in PREVIEW_STATUSES:
         abort(404)
     g.audit_action = "preview"
+    return _campaign_pages(slug, status, rest, f"/preview/{slug}/{status}")
+
+
+@bp.post("/campaigns/<slug>/preview-link")
+def make_preview_link(slug: str) -> str | tuple[str, int]:
+    """A signed link to the campaign's pages, for a colleague without an account (core.staff.preview_links)."""
+    _campaign(slug)
+    form = PreviewLinkForm()
+    if not form.validate():
+        return campaign(slug, link_form=form), 400
+    link = preview_links.PreviewLink(slug, form.status.data, form.days.data, g.staff.id)
+    token = preview_links.make_token(current_app.secret_key, link)  # type: ignore[arg-type]
+    url = url_for("staff.shared_preview", token=token, rest="", _external=True)
+    db = db_session()
+    audit.record(
+        db, g.staff, "preview-link", campaign=slug, detail=f"as {link.status}, for {link.days} day(s)", ip_hash=_ip()
+    )
+    db.commit()
+    g.audit_action, g.audit_detail = "view", f"GET /campaigns/{slug}"
+    return campaign(slug, preview_link=url)
+
+
+@bp.get("/shared/<token>/", defaults={"rest": ""})
+@bp.get("/shared/<token>/<path:rest>")
+def shared_preview(token: str, rest: str) -> Response | tuple[str, int]:
+    """A preview link's pages: no account needed; 404 once it expired or when it is not one of ours."""
+    link = preview_links.read_token(current_app.secret_key, token)  # type: ignore[arg-type]
+    if link is None or link.slug not in site().registry.snapshot.campaigns or link.status not in PREVIEW_STATUSES:
+        title = "This preview link does not work"
+        message = "It has expired, or it was changed on the way. Ask whoever sent it for a new one."
+        return render_template("staff/message.html", title=title, message=message, public=True), 404
+    response = _campaign_pages(link.slug, link.status, rest, f"/shared/{token}")
+    response.headers["X-Robots-Tag"] = "noindex, nofollow"
+    return response
+
+
+def _campaign_pages(slug: str, status: str, rest: str, prefix: str) -> Response:
+    """GET ``rest`` of the campaign app for ``slug`` as if it had ``status``, mounted at ``prefix`` of this host."""
     # As a new visitor sees it: without the staff cookie, and setting none on the admin host.
     environ = {
         key: value for key, value in request.environ.items() if not key.startswith("werkzeug.") and key != "HTTP_COOKIE"
     }
     environ.update(
         {
-            "SCRIPT_NAME": f"{request.script_root}/preview/{slug}/{status}",
+            "SCRIPT_NAME": f"{request.script_root}{prefix}",
             "PATH_INFO": f"/{rest}",
             ENVIRON_CAMPAIGN: slug,
             ENVIRON_PREVIEW_STATUS: status,
@@ -630,6 +690,14 @@ def preview(slug: str, status: str, rest: str) -> Response:
         status=status_line,
         headers=[(name, value) for name, value in headers.items() if name.lower() != "set-cookie"],
     )
+
+
+def _file_problems(slugs: set[str] | None) -> list[tuple[str, ConfigProblem]]:
+    """The errors and warnings of the campaign files whose name is in ``slugs`` (None: every file), errors first:
+    a file with errors is not served, or serves its last good version."""
+    snapshot = site().registry.snapshot
+    found = [("error", p) for p in snapshot.errors] + [("warning", p) for p in snapshot.warnings]
+    return [(kind, p) for kind, p in found if slugs is None or Path(p.file).stem in slugs]
 
 
 @bp.app_template_filter("when")

@@ -118,10 +118,10 @@ def signup_url() -> str | None:
 @pass_context
 def sister_url(ctx: Context, sister: SisterLink) -> str:
     """A sister campaign's address: built for its host when given by slug, else the URL as written; empty when
-    that campaign is not served (its file is broken), so the link is left out."""
+    that campaign is not served (its file is broken, or it is a draft), so the link is left out."""
     if sister.campaign:
         loaded = site().registry.snapshot.campaigns.get(sister.campaign)
-        if loaded is None:
+        if loaded is None or loaded.campaign.status == "draft":
             return ""
         return campaign_url(loaded, language=ctx["lang"] if ctx["lang"] in loaded.campaign.languages else None)
     return sister.url or ""

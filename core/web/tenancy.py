@@ -76,7 +76,7 @@ def resolve(index: HostIndex, host: str, path: str, development: bool) -> Match 
     """The campaign for ``host`` (no port) and ``path``, or None for an unknown address."""
     if development and host.endswith(DEV_SUFFIX):
         slug = host[: -len(DEV_SUFFIX)]
-        if slug in index.canonical:
+        if slug in index.canonical and slug not in index.drafts:
             return Match(slug, "", dev_host=True)
         return None
     slug = index.exact.get(host)
@@ -179,6 +179,6 @@ def campaigns_at(index: HostIndex, host: str) -> set[str]:
     """The campaigns served at ``host`` (a whole host, a path under it, or ``<slug>.localhost`` in development)."""
     found = {index.exact[host]} if host in index.exact else set()
     found.update(slug for _prefix, slug in index.prefixed.get(host, ()))
-    if host.endswith(DEV_SUFFIX) and host[: -len(DEV_SUFFIX)] in index.canonical:
+    if host.endswith(DEV_SUFFIX) and host[: -len(DEV_SUFFIX)] in index.canonical.keys() - index.drafts:
         found.add(host[: -len(DEV_SUFFIX)])
     return found

@@ -22,6 +22,7 @@ def unknown_host() -> Response:
         listing = [
             (loaded, campaign_url(loaded), status_at(loaded.campaign, now))
             for loaded in site().registry.snapshot.campaigns.values()
+            if loaded.campaign.status != "draft"  # served only as a staff preview
         ]
     body = render_template("default:unknown_host.html", campaigns=listing, host=request.host)
     return Response(body, status=404, mimetype="text/html")

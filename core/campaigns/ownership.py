@@ -7,7 +7,8 @@ error; the campaign that had it keeps serving.
 
 "Had it" must survive a restart and a new deployment, where file order and times mean nothing: the app records
 the owners in the database (:mod:`core.data.address_owners`). :class:`RememberedOwners` keeps them in the process
-only; without any record (``flask campaigns check``, which needs no database), the first file by name has it.
+only (first by file name when nothing is remembered). Without any record (``flask campaigns check``, which needs no
+database), :class:`UnrecordedOwners` cannot tell who had an address that two files name: each of them is told.
 """
 
 from __future__ import annotations
@@ -56,3 +57,11 @@ class RememberedOwners:
     def settle(self, wanted: Mapping[str, Sequence[str]], files: set[str], readable: set[str]) -> dict[str, str]:
         self.had = settle_with(self.had, wanted, files, readable)
         return dict(self.had)
+
+
+class UnrecordedOwners:
+    """No record at all: an address one file names is that file's; one several files name has no owner (each of
+    those files gets the problem, naming the others)."""
+
+    def settle(self, wanted: Mapping[str, Sequence[str]], files: set[str], readable: set[str]) -> dict[str, str]:
+        return {address: wanting[0] for address, wanting in wanted.items() if len(wanting) == 1}

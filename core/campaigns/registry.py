@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import logging
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from core.campaigns.errors import CampaignConfigError, ConfigProblem
 from core.campaigns.inputs import CampaignInputs, Fingerprint, StatCache
 from core.campaigns.loader import LoadedCampaign, load_campaign_file
-from core.campaigns.ownership import AddressOwners, RememberedOwners
+from core.campaigns.ownership import AddressOwners, RememberedOwners, UnrecordedOwners
 from core.campaigns.themes import Themes
 
 log = logging.getLogger(__name__)
@@ -60,9 +60,11 @@ def _cross_check(
     file_slugs: set[str],
     owners: Mapping[str, str],
     reserved: Mapping[str, str],
+    contested: Mapping[str, Sequence[str]] = {},
 ) -> dict[Path, list[ConfigProblem]]:
     """Problems that only show between files: an address another campaign serves (``owners``, see
-    :mod:`core.campaigns.ownership`) or that is ``reserved`` (host: what it is), unknown themes and sister campaigns.
+    :mod:`core.campaigns.ownership`; an address ``contested`` by several files that has no owner is a problem of
+    each of them) or that is ``reserved`` (host: what it is), unknown themes and sister campaigns.
     A sister whose file exists but is broken is not a problem of this file (that file's own error says what to
     fix; until then the link to it is left out), so one typo never takes its sister campaigns down with it."""
     problems: dict[Path, list[ConfigProblem]] = {}
@@ -73,9 +75,16 @@ def _cross_check(
         for key, addresses in (("hosts", c.hosts), ("paths", c.paths)):
             for index, where in enumerate(addresses):
                 host = where.partition("/")[0]
-                owner = owners.get(where, c.slug)
+                owner = owners.get(where)
                 if host in reserved:
                     message = f"'{where}' is {reserved[host]}; no campaign can be served there"
+                elif owner is None:  # named by several files, and nothing recorded says which had it
+                    others = ", ".join(f"{other}.yaml" for other in contested.get(where, ()) if other != c.slug)
+                    message = (
+                        f"'{where}' is also named by {others}; each address serves one campaign. The running site "
+                        "keeps it with the campaign that serves it now and refuses the other: remove it from the "
+                        "file that should not have it"
+                    )
                 elif owner != c.slug:
                     message = (
                         f"'{where}' is already served by campaign {owner} ({owner}.yaml); each address serves one "
@@ -163,7 +172,7 @@ class CampaignRegistry:
 
     def check(self) -> Snapshot:
         """Validate every file from scratch, without touching what is being served."""
-        return self._build({}, previous={}, owners=RememberedOwners())[0]
+        return self._build({}, previous={}, owners=UnrecordedOwners())[0]
 
     def load(self, only: Mapping[Path, Fingerprint | None] | None = None) -> Snapshot:
         """Serve what the files say now: a file whose inputs are as they were keeps its loaded campaign, the others
@@ -267,7 +276,8 @@ class CampaignRegistry:
                 wanted.setdefault(where, []).append(item.slug)
         files = {path.stem for path in new_entries}
         settled = owners.settle(wanted, files, {item.slug for item in good})
-        cross = _cross_check(good, self._themes.names(), files, settled, self._reserved)
+        contested = {where: wanting for where, wanting in wanted.items() if len(wanting) > 1}
+        cross = _cross_check(good, self._themes.names(), files, settled, self._reserved, contested)
         for path, found in cross.items():
             errors.extend(found)
             failed_stems.add(path.stem)

@@ -2,8 +2,8 @@
 
 ``campaigns/<slug>/agreements/<id>.<version>.<lang>.md``, else ``campaigns/_shared/agreements/...``. A text may use
 a few placeholders (``{{ campaign }}``, ``{{ organisation }}``, ``{{ target_company }}``, ``{{ participant }}``,
-``{{ child }}``); it is rendered in a sandbox, since staff edit these files. The SHA-256 of the exact text shown is
-recorded as evidence.
+``{{ child }}``); it is rendered in a sandbox, since staff edit these files, and checked when its campaign is loaded
+(:mod:`core.campaigns.agreement_templates`). The SHA-256 of the exact text shown is recorded as evidence.
 
 What a visitor typed (``participant``, ``child``) goes in as plain text
 (:func:`core.campaigns.markdown.plain_text`), so a name can never add a heading, a paragraph or a link to a text they
@@ -18,24 +18,17 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from jinja2 import StrictUndefined, Template
-from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 
-from core.campaigns import LoadedCampaign
+from core.campaigns import LoadedCampaign, agreement_templates
+from core.campaigns.agreement_templates import CAMPAIGN_PLACEHOLDERS, PARTICIPANT_PLACEHOLDERS
 from core.campaigns.documents import agreement_file
 from core.campaigns.markdown import plain_text, render_markdown
 from core.campaigns.schema import Agreement
 from core.data.hashing import sha256_hex
-
-_sandbox = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
-
-CAMPAIGN_PLACEHOLDERS = ("campaign", "organisation", "target_company")  # from the campaign file
-PARTICIPANT_PLACEHOLDERS = ("participant", "child")  # typed by the visitor: personal data
 
 
 @dataclass(frozen=True)
@@ -60,20 +53,9 @@ class AgreementText:
         return {name: self.values[name] for name in PARTICIPANT_PLACEHOLDERS}
 
 
-@lru_cache(maxsize=256)
-def _compiled(path: Path, mtime_ns: int) -> Template:
-    """``path``'s template, compiled once per version of the file (an edited file has another ``mtime_ns``)."""
-    return _sandbox.from_string(path.read_text(encoding="utf-8"))
-
-
 def campaign_values(loaded: LoadedCampaign, language: str) -> dict[str, str]:
     """The values the campaign file gives its placeholders today, in ``language``."""
-    c = loaded.campaign
-    return {
-        "campaign": c.text(c.name, language),
-        "organisation": c.organisation.name,
-        "target_company": c.target_company,
-    }
+    return agreement_templates.campaign_values(loaded.campaign, language)
 
 
 def participant_values(participant: str, child: str) -> dict[str, str]:
@@ -84,7 +66,7 @@ def participant_values(participant: str, child: str) -> dict[str, str]:
 def _filled(
     path: Path, loaded: LoadedCampaign, agreement: Agreement, language: str, values: Mapping[str, str]
 ) -> AgreementText:
-    text = _compiled(path, path.stat().st_mtime_ns).render(**values)
+    text = agreement_templates.filled(path, values)
     c = loaded.campaign
     return AgreementText(agreement, language, c.text(agreement.title, language), text, sha256_hex(text), dict(values))
 

@@ -7,21 +7,27 @@ a traceback. Plugin settings (``plugins: {faq: {...}}``) are validated here too,
 from __future__ import annotations
 
 import difflib
+import math
 import typing
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from types import UnionType
 from typing import Any
 
 import yaml
+from babel import localedata
 from pydantic import BaseModel, ValidationError
 
-from core.campaigns.documents import agreement_file
+from core.campaigns.agreement_templates import template_problems
+from core.campaigns.documents import DOCUMENTS, agreement_file, find_document
 from core.campaigns.errors import CampaignConfigError, ConfigProblem
 from core.campaigns.localized import Localized
 from core.campaigns.locks import LOCK_FILE, changed_since_locked, read_lock
 from core.campaigns.schema import Campaign, FeeModelSettings
+from core.campaigns.text_files import read_utf8
+from core.campaigns.yaml_nodes import YAMLContentError
 from core.campaigns.yaml_parsing import parse_yaml
 
 # What each pattern-constrained type means, in words for the person editing the file.
@@ -185,11 +191,11 @@ def _explain(error: Mapping[str, Any], model: type[BaseModel], loc: tuple[Any, .
             words = "a host name such as 'example.org'" + (" followed by /path" if "(/[" in pattern else "")
         if pattern.startswith("^[A-Za-z0-9_-]+"):
             words = "a relative file name (no leading '/', no '..')"
-        return f"expected {words}, got {given!r}"
+        return f"expected {words}, got {_short_repr(given)}"
     if kind == "literal_error":
-        return f"{error['msg'].replace('Input should be', 'expected')}, got {given!r}"
+        return f"{error['msg'].replace('Input should be', 'expected')}, got {_short_repr(given)}"
     if kind in ("date_from_datetime_parsing", "date_parsing", "date_type"):
-        return f"expected a date written as YYYY-MM-DD, got {given!r}"
+        return f"expected a date written as YYYY-MM-DD, got {_short_repr(given)}"
     if kind == "value_error":
         return str(error.get("ctx", {}).get("error", error["msg"]))
     if kind in ("dict_type", "model_type", "model_attributes_type"):
@@ -201,7 +207,7 @@ def _explain(error: Mapping[str, Any], model: type[BaseModel], loc: tuple[Any, .
     if kind == "too_short":
         return "must not be empty"
     message = error["msg"]
-    return f"{message[0].lower()}{message[1:]}, got {given!r}" if "input" in error else message
+    return f"{message[0].lower()}{message[1:]}, got {_short_repr(given)}" if "input" in error else message
 
 
 def _kind_of(value: Any) -> str:
@@ -211,7 +217,17 @@ def _kind_of(value: Any) -> str:
         return "a list"
     if value is None:
         return "nothing"
-    return f"{type(value).__name__} {value!r}"
+    return f"{type(value).__name__} {_short_repr(value)}"
+
+
+def _short_repr(value: Any, limit: int = 80) -> str:
+    """``repr(value)``, cut short: a message quotes what was written, not a whole pasted page or a 4000-digit
+    number."""
+    try:
+        text = repr(value)
+    except ValueError:  # an int too long for Python to write out (a hexadecimal one can be read in)
+        return f"a number of about {int(value.bit_length() * math.log10(2))} digits"
+    return text if len(text) <= limit else f"{text[: limit - 1]}…"
 
 
 def _problems(
@@ -266,10 +282,12 @@ def load_campaign_file(path: Path, plugin_schemas: Mapping[str, type[BaseModel]]
     found = _Findings(str(path), _Document(root))
     campaign = _validated_campaign(found, root, data)
     _check_slug_matches_file_name(found, campaign, path)
+    _check_languages_known(found, campaign)
     plugin_settings = _validated_plugin_settings(found, campaign, plugin_schemas)
     _check_one_fee_model(found, campaign, plugin_settings)
     _check_languages_of_texts(found, campaign, plugin_settings)
     _check_agreement_texts(found, campaign, path.parent)
+    _check_pages(found, campaign, path.parent)
     if found.problems:
         raise CampaignConfigError(found.problems)
     return LoadedCampaign(campaign, plugin_settings, path, found.warnings, _LinesOnDemand(text).line_of)
@@ -279,12 +297,13 @@ def _read_yaml_mapping(path: Path) -> tuple[str, yaml.Node | None, dict[str, Any
     """The file's text, its YAML node tree (for line numbers) and its data; raises when it cannot be read, is no
     valid YAML, or holds anything but a mapping."""
     file = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CampaignConfigError([ConfigProblem(file, None, "", f"cannot be read: {exc}")]) from None
+    text = read_utf8(path)
     try:
         root, data = parse_yaml(text)
+    except YAMLContentError as exc:
+        raise CampaignConfigError(
+            [ConfigProblem(file, p.line, _field_path(p.path), p.message) for p in exc.problems]
+        ) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
@@ -328,6 +347,19 @@ def _check_slug_matches_file_name(found: _Findings, campaign: Campaign, path: Pa
                 "slug",
             )
         )
+
+
+def _check_languages_known(found: _Findings, campaign: Campaign) -> None:
+    """Every language is one Babel has dates and numbers for: a page in any other could not be written."""
+    for index, language in enumerate(campaign.languages):
+        if not localedata.exists(language):
+            found.problems.append(
+                found.at(
+                    ("languages", index),
+                    f"'{language}' is not a language code Babel knows; use the two-letter ISO 639-1 code, such as "
+                    "'nl', 'en', 'de' or 'fr'",
+                )
+            )
 
 
 def _validated_plugin_settings(
@@ -403,7 +435,8 @@ def _check_agreement_texts(found: _Findings, campaign: Campaign, campaigns_dir: 
     """Each agreement of the sign-up has a text file in every language: a missing default-language text is a
     problem (nothing to sign), another missing language a warning (the default text is shown). A text changed since
     it was locked (:mod:`core.campaigns.locks`) is a problem, and so is any text of the campaign's own agreements
-    folder changed or removed since then (older versions are evidence of what people signed)."""
+    folder changed or removed since then (older versions are evidence of what people signed). Each text can be
+    filled in (:func:`template_problems`)."""
     if campaign.signup is None:
         return
     for index, agreement in enumerate(campaign.signup.agreements):
@@ -413,6 +446,9 @@ def _check_agreement_texts(found: _Findings, campaign: Campaign, campaigns_dir: 
             if path is not None:
                 if changed_since_locked(path) is not None:
                     found.problems.append(found.at((*loc, "version"), _changed_text(path, agreement.id, language)))
+                problems, warnings = template_problems(path, campaign, language)
+                found.problems.extend(problems)
+                found.warnings.extend(warnings)
                 continue
             where = f"{agreement.id}.{agreement.version}.{language}.md in campaigns/{campaign.slug}/agreements/"
             if language == campaign.default_language:
@@ -453,3 +489,30 @@ def _changed_text(path: Path, agreement_id: str, language: str) -> str:
         f"published text never changes. Undo the edit, and put the change in a new version ({new_name}) named here; "
         "those who signed the old version keep it"
     )
+
+
+def _check_pages(found: _Findings, campaign: Campaign, campaigns_dir: Path) -> None:
+    """Each privacy statement and terms page the campaign shows can be read: a page that is not UTF-8 would be a
+    server error for every visitor who opens it."""
+    pages = {
+        path
+        for name in DOCUMENTS
+        for language in campaign.languages
+        if (path := find_document(campaigns_dir, campaign.slug, name, language, campaign.default_language))
+    }
+    for path in sorted(pages):
+        try:
+            stat = path.stat()
+        except OSError:
+            continue  # gone since it was found: the page answers 404
+        found.problems.extend(_page_problems(path, stat.st_mtime_ns, stat.st_size))
+
+
+@lru_cache(maxsize=1024)
+def _page_problems(path: Path, mtime_ns: int, size: int) -> list[ConfigProblem]:
+    """Whether one version of a page (by modification time and size) reads as UTF-8; a shared page is read once."""
+    try:
+        read_utf8(path)
+    except CampaignConfigError as exc:
+        return exc.problems
+    return []

@@ -100,7 +100,9 @@ class Hero(Strict):
 
     title: Localized
     subtitle: Localized | None = None
-    claim_amount: Decimal | None = Field(default=None, ge=0, description="Expected claim per person, in euros")
+    claim_amount: Decimal | None = Field(
+        default=None, ge=0, le=1_000_000_000, description="Expected claim per person, in euros"
+    )
     bullets: list[Localized] = []
     source: Source | None = None
     call_to_action: Localized

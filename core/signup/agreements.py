@@ -2,8 +2,8 @@
 
 ``campaigns/<slug>/agreements/<id>.<version>.<lang>.md``, else ``campaigns/_shared/agreements/...``. A text may use
 a few placeholders (``{{ campaign }}``, ``{{ organisation }}``, ``{{ target_company }}``, ``{{ participant }}``,
-``{{ child }}``); it is rendered in a sandbox, since staff edit these files. The SHA-256 of the exact text shown is
-recorded as evidence.
+``{{ child }}``); it is rendered in a sandbox, since staff edit these files, and checked when its campaign is loaded
+(:mod:`core.campaigns.agreement_templates`). The SHA-256 of the exact text shown is recorded as evidence.
 
 What a visitor typed (``participant``, ``child``) goes in as plain text
 (:func:`core.campaigns.markdown.plain_text`), so a name can never add a heading, a paragraph or a link to a text they
@@ -15,7 +15,6 @@ they were recorded.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -23,20 +22,15 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from jinja2 import StrictUndefined, Template
-from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 
-from core.campaigns import LoadedCampaign
+from core.campaigns import LoadedCampaign, agreement_templates
+from core.campaigns.agreement_templates import CAMPAIGN_PLACEHOLDERS, PARTICIPANT_PLACEHOLDERS
 from core.campaigns.documents import agreement_file
+from core.campaigns.locks import file_sha256
 from core.campaigns.markdown import plain_text, render_markdown
 from core.campaigns.schema import Agreement
 from core.data.hashing import sha256_hex
-
-_sandbox = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
-
-CAMPAIGN_PLACEHOLDERS = ("campaign", "organisation", "target_company")  # from the campaign file
-PARTICIPANT_PLACEHOLDERS = ("participant", "child")  # typed by the visitor: personal data
 
 
 @dataclass(frozen=True)
@@ -62,23 +56,9 @@ class AgreementText:
         return {name: self.values[name] for name in PARTICIPANT_PLACEHOLDERS}
 
 
-@lru_cache(maxsize=256)
-def _compiled(path: Path, mtime_ns: int) -> tuple[Template, str]:
-    """``path``'s template, compiled once per version of the file (an edited file has another ``mtime_ns``), and
-    the SHA-256 of the file's bytes."""
-    data = path.read_bytes()
-    text = data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")  # as read_text reads it
-    return _sandbox.from_string(text), hashlib.sha256(data).hexdigest()
-
-
 def campaign_values(loaded: LoadedCampaign, language: str) -> dict[str, str]:
     """The values the campaign file gives its placeholders today, in ``language``."""
-    c = loaded.campaign
-    return {
-        "campaign": c.text(c.name, language),
-        "organisation": c.organisation.name,
-        "target_company": c.target_company,
-    }
+    return agreement_templates.campaign_values(loaded.campaign, language)
 
 
 def participant_values(participant: str, child: str) -> dict[str, str]:
@@ -89,10 +69,16 @@ def participant_values(participant: str, child: str) -> dict[str, str]:
 def _filled(
     path: Path, loaded: LoadedCampaign, agreement: Agreement, language: str, values: Mapping[str, str]
 ) -> AgreementText:
-    template, file_sha256 = _compiled(path, path.stat().st_mtime_ns)
-    text = template.render(**values)
+    text = agreement_templates.filled(path, values)
     title = loaded.campaign.text(agreement.title, language)
-    return AgreementText(agreement, language, title, text, sha256_hex(text), dict(values), file_sha256)
+    file_digest = _file_sha256(path, path.stat().st_mtime_ns)
+    return AgreementText(agreement, language, title, text, sha256_hex(text), dict(values), file_digest)
+
+
+@lru_cache(maxsize=256)
+def _file_sha256(path: Path, mtime_ns: int) -> str:
+    """The SHA-256 of one version of a text file (an edited file has another ``mtime_ns``)."""
+    return file_sha256(path)
 
 
 def agreement_text(

@@ -23,7 +23,7 @@ NAME = "counter"
 class CounterSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    baseline: int = Field(default=0, ge=0, description="sign-ups from before this site")
+    baseline: int = Field(default=0, ge=0, le=1_000_000_000, description="sign-ups from before this site")
     since: dt.date = Field(description="the date counting began")
 
 

@@ -14,7 +14,7 @@ from flask import Flask
 
 from core.campaigns import CampaignConfigError, ConfigProblem, load_campaign_file
 from core.plugins import PluginHost
-from tests.conftest import CampaignFolder, campaign_data
+from tests.conftest import CampaignFolder, campaign_data, run_campaigns_command
 
 SCHEMAS = PluginHost().settings_schemas
 GOOD = yaml.safe_dump(campaign_data(), allow_unicode=True, sort_keys=False)
@@ -72,7 +72,7 @@ def test_the_check_command_names_an_impossible_date_without_a_traceback(
     other = yaml.safe_dump(campaign_data(slug="other", hosts=["other.example"]), sort_keys=False)
     other = other.replace("opens: '2026-01-05'", "opens: 2026-02-30")
     campaign_folder.write("other", text=other)
-    result = app.test_cli_runner().invoke(args=["campaigns", "check"])
+    result = run_campaigns_command("check", campaigns_dir=campaign_folder.path)
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert f"other.yaml, line {line_of(other, 'opens:')}: opens: '2026-02-30' is not a date" in result.output
     assert "1 campaign(s) valid, 1 error(s)" in result.output

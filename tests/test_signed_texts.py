@@ -132,3 +132,35 @@ def test_the_site_refuses_a_campaign_whose_signed_text_changed(
     assert "zoomclaim" in restarted.extensions["claimsite"].registry.snapshot.campaigns
     for each in (app, restarted):
         each.extensions["claimsite.db"].engine.dispose()
+
+
+def test_a_refused_edit_never_reaches_a_visitor(
+    campaign_folder: CampaignFolder, make_app: Any, migrated_database_url: str
+) -> None:
+    """The pages and agreement texts served are those the campaign was published with: an edit the site refuses
+    (a signed text changed, a page that is not UTF-8) shows nowhere, neither as a changed text nor as an error."""
+    from tests.test_signup import TIKTOK, code_of, deliver, post_code, post_form
+
+    campaign_folder.copy_shipped()
+    app = make_app(campaigns_dir=campaign_folder.path, database_url=migrated_database_url, env="development")
+    client = app.test_client()
+    assert post_form(client, "en").status_code == 302
+    [mail] = deliver(app)
+    assert post_code(client, code_of(mail), "en").status_code == 302
+    before = client.get("/en/join/sign", base_url=TIKTOK).get_data(True)
+    privacy = client.get("/en/privacy", base_url=TIKTOK).get_data(True)
+    texts = campaign_folder.path / "tiktokclaim" / "agreements"
+    mandate = texts / "mandate.2026-11-01.en.md"
+    mandate.write_text(mandate.read_text() + "\nA sentence nobody signed.\n")
+    own_page = campaign_folder.path / "tiktokclaim" / "pages" / "privacy.en.md"
+    own_page.parent.mkdir(parents=True)
+    own_page.write_bytes("# Privacyverklaring\n\nNa\xefve bytes.\n".encode("cp1252"))
+    sign = client.get("/en/join/sign", base_url=TIKTOK)
+    assert sign.status_code == 200 and sign.get_data(True) == before
+    assert "A sentence nobody signed" not in sign.get_data(True)
+    page = client.get("/en/privacy", base_url=TIKTOK)
+    assert page.status_code == 200 and page.get_data(True) == privacy
+    problems = [str(p) for p in app.extensions["claimsite"].registry.snapshot.errors]
+    assert any("mandate.2026-11-01.en.md changed after it was published" in p for p in problems)
+    assert any("privacy.en.md" in p and "not UTF-8" in p for p in problems)
+    app.extensions["claimsite.db"].engine.dispose()

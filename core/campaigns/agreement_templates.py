@@ -22,7 +22,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from core.campaigns.errors import CampaignConfigError, ConfigProblem
 from core.campaigns.schema import Campaign
-from core.campaigns.text_files import read_utf8
+from core.campaigns.text_files import decode_utf8, read_utf8
 
 sandbox = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
 
@@ -52,12 +52,15 @@ def campaign_values(campaign: Campaign, language: str) -> dict[str, str]:
     }
 
 
-def template_problems(path: Path, campaign: Campaign, language: str) -> tuple[list[ConfigProblem], list[ConfigProblem]]:
-    """What is wrong with the agreement text ``path`` (problems: it cannot be filled in) and what looks wrong
-    (warnings: a placeholder written with single braces shows as written), each on its line."""
+def template_problems(
+    path: Path, campaign: Campaign, language: str, data: bytes | None = None
+) -> tuple[list[ConfigProblem], list[ConfigProblem]]:
+    """What is wrong with the agreement text ``path`` (its bytes ``data``, when read already) (problems: it cannot
+    be filled in) and what looks wrong (warnings: a placeholder written with single braces shows as written), each
+    on its line."""
     file = str(path)
     try:
-        text = read_utf8(path)
+        text = read_utf8(path) if data is None else decode_utf8(path, data)
     except CampaignConfigError as exc:
         return exc.problems, []
     analysis = _analysed(text)
@@ -131,3 +134,9 @@ def _first_line(exc: Exception) -> str:
 def filled(path: Path, values: Mapping[str, str]) -> str:
     """The text of ``path`` with ``values`` filled in."""
     return compiled(path, path.stat().st_mtime_ns).render(**values)
+
+
+def filled_text(text: str, values: Mapping[str, str]) -> str:
+    """``text`` (an agreement text as loaded) with ``values`` filled in."""
+    template = _analysed(text).template
+    return (template if template is not None else sandbox.from_string(text)).render(**values)

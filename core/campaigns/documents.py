@@ -8,6 +8,7 @@ default language.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from core.campaigns.schema import Agreement, Campaign
@@ -20,21 +21,32 @@ def document_candidates(campaigns_dir: Path, slug: str, name: str, language: str
     return [campaigns_dir / folder / "pages" / f"{name}.{language}.md" for folder in (slug, SHARED_FOLDER)]
 
 
-def find_document(campaigns_dir: Path, slug: str, name: str, language: str, default_language: str) -> Path | None:
+def find_document(
+    campaigns_dir: Path,
+    slug: str,
+    name: str,
+    language: str,
+    default_language: str,
+    exists: Callable[[Path], bool] = Path.is_file,
+) -> Path | None:
+    """The page ``name`` in ``language`` (else the default language); ``exists`` says which files there are (the
+    disk's, or those a loaded campaign holds)."""
     for lang in dict.fromkeys([language, default_language]):
         for path in document_candidates(campaigns_dir, slug, name, lang):
-            if path.is_file():
+            if exists(path):
                 return path
     return None
 
 
-def agreement_file(campaigns_dir: Path, slug: str, agreement: Agreement, language: str) -> Path | None:
+def agreement_file(
+    campaigns_dir: Path, slug: str, agreement: Agreement, language: str, exists: Callable[[Path], bool] = Path.is_file
+) -> Path | None:
     """The file of ``agreement``'s text in exactly ``language``: ``<slug>/agreements/<id>.<version>.<lang>.md``,
     else the same name in ``_shared/agreements/``; None when neither exists."""
     name = f"{agreement.id}.{agreement.version}.{language}.md"
     for folder in (slug, SHARED_FOLDER):
         path = campaigns_dir / folder / "agreements" / name
-        if path.is_file():
+        if exists(path):
             return path
     return None
 

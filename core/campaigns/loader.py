@@ -11,7 +11,6 @@ import math
 import typing
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from types import UnionType
 from typing import Any
@@ -26,7 +25,7 @@ from core.campaigns.errors import CampaignConfigError, ConfigProblem
 from core.campaigns.localized import Localized
 from core.campaigns.locks import LOCK_FILE, changed_since_locked, read_lock
 from core.campaigns.schema import Campaign, FeeModelSettings
-from core.campaigns.text_files import read_utf8
+from core.campaigns.text_files import decode_utf8, read_utf8
 from core.campaigns.yaml_nodes import YAMLContentError
 from core.campaigns.yaml_parsing import parse_yaml
 
@@ -49,6 +48,9 @@ class LoadedCampaign:
     path: Path
     warnings: list[ConfigProblem] = field(default_factory=list)
     line_of: Callable[[tuple[Any, ...]], int | None] = field(default=lambda loc: None, compare=False, repr=False)
+    # The agreement texts and pages it was validated with, as read then: what it serves until it is published again,
+    # so an edit that is refused (or not settled yet) never reaches a visitor (core.campaigns.publishing).
+    texts: Mapping[Path, bytes] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def slug(self) -> str:
@@ -286,11 +288,12 @@ def load_campaign_file(path: Path, plugin_schemas: Mapping[str, type[BaseModel]]
     plugin_settings = _validated_plugin_settings(found, campaign, plugin_schemas)
     _check_one_fee_model(found, campaign, plugin_settings)
     _check_languages_of_texts(found, campaign, plugin_settings)
-    _check_agreement_texts(found, campaign, path.parent)
-    _check_pages(found, campaign, path.parent)
+    texts: dict[Path, bytes] = {}
+    _check_agreement_texts(found, campaign, path.parent, texts)
+    _check_pages(found, campaign, path.parent, texts)
     if found.problems:
         raise CampaignConfigError(found.problems)
-    return LoadedCampaign(campaign, plugin_settings, path, found.warnings, _LinesOnDemand(text).line_of)
+    return LoadedCampaign(campaign, plugin_settings, path, found.warnings, _LinesOnDemand(text).line_of, texts)
 
 
 def _read_yaml_mapping(path: Path) -> tuple[str, yaml.Node | None, dict[str, Any]]:
@@ -431,7 +434,18 @@ def _check_languages_of_texts(found: _Findings, campaign: Campaign, plugin_setti
                 )
 
 
-def _check_agreement_texts(found: _Findings, campaign: Campaign, campaigns_dir: Path) -> None:
+def _read_text(texts: dict[Path, bytes], path: Path) -> bytes | None:
+    """The bytes of ``path``, read once per load and kept in ``texts`` (what the loaded campaign serves); None when
+    it went since it was found."""
+    if path not in texts:
+        try:
+            texts[path] = path.read_bytes()
+        except OSError:
+            return None
+    return texts[path]
+
+
+def _check_agreement_texts(found: _Findings, campaign: Campaign, campaigns_dir: Path, texts: dict[Path, bytes]) -> None:
     """Each agreement of the sign-up has a text file in every language: a missing default-language text is a
     problem (nothing to sign), another missing language a warning (the default text is shown). A text changed since
     it was locked (:mod:`core.campaigns.locks`) is a problem, and so is any text of the campaign's own agreements
@@ -443,10 +457,11 @@ def _check_agreement_texts(found: _Findings, campaign: Campaign, campaigns_dir: 
         loc = ("signup", "agreements", index)
         for language in campaign.languages:
             path = agreement_file(campaigns_dir, campaign.slug, agreement, language)
-            if path is not None:
-                if changed_since_locked(path) is not None:
+            data = None if path is None else _read_text(texts, path)
+            if path is not None and data is not None:
+                if changed_since_locked(path, data) is not None:
                     found.problems.append(found.at((*loc, "version"), _changed_text(path, agreement.id, language)))
-                problems, warnings = template_problems(path, campaign, language)
+                problems, warnings = template_problems(path, campaign, language, data)
                 found.problems.extend(problems)
                 found.warnings.extend(warnings)
                 continue
@@ -491,7 +506,7 @@ def _changed_text(path: Path, agreement_id: str, language: str) -> str:
     )
 
 
-def _check_pages(found: _Findings, campaign: Campaign, campaigns_dir: Path) -> None:
+def _check_pages(found: _Findings, campaign: Campaign, campaigns_dir: Path, texts: dict[Path, bytes]) -> None:
     """Each privacy statement and terms page the campaign shows can be read: a page that is not UTF-8 would be a
     server error for every visitor who opens it."""
     pages = {
@@ -501,18 +516,10 @@ def _check_pages(found: _Findings, campaign: Campaign, campaigns_dir: Path) -> N
         if (path := find_document(campaigns_dir, campaign.slug, name, language, campaign.default_language))
     }
     for path in sorted(pages):
-        try:
-            stat = path.stat()
-        except OSError:
+        data = _read_text(texts, path)
+        if data is None:
             continue  # gone since it was found: the page answers 404
-        found.problems.extend(_page_problems(path, stat.st_mtime_ns, stat.st_size))
-
-
-@lru_cache(maxsize=1024)
-def _page_problems(path: Path, mtime_ns: int, size: int) -> list[ConfigProblem]:
-    """Whether one version of a page (by modification time and size) reads as UTF-8; a shared page is read once."""
-    try:
-        read_utf8(path)
-    except CampaignConfigError as exc:
-        return exc.problems
-    return []
+        try:
+            decode_utf8(path, data)
+        except CampaignConfigError as exc:
+            found.problems.extend(exc.problems)

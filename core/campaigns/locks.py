@@ -45,15 +45,17 @@ def _read(path: Path, mtime_ns: int, size: int) -> tuple[tuple[str, str], ...]:
     return tuple(found)
 
 
-def changed_since_locked(path: Path) -> str | None:
-    """The digest ``path`` was locked with, if its content is no longer that; else None (also when not locked)."""
+def changed_since_locked(path: Path, data: bytes | None = None) -> str | None:
+    """The digest ``path`` was locked with, if its content (``data``, when given) is no longer that; else None
+    (also when not locked)."""
     locked = read_lock(path.parent).get(path.name)
     if locked is None:
         return None
     try:
-        return None if file_sha256(path) == locked else locked
+        digest = file_sha256(path) if data is None else hashlib.sha256(data).hexdigest()
     except OSError:
         return None
+    return None if digest == locked else locked
 
 
 def lock_texts(folder: Path) -> list[str]:

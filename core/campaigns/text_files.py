@@ -17,6 +17,12 @@ def read_utf8(path: Path) -> str:
         data = path.read_bytes()
     except OSError as exc:
         raise CampaignConfigError([ConfigProblem(str(path), None, "", f"cannot be read: {exc}")]) from None
+    return decode_utf8(path, data)
+
+
+def decode_utf8(path: Path, data: bytes) -> str:
+    """``data`` (the bytes of ``path``) as text; raises :class:`CampaignConfigError` (file and line) when it is not
+    UTF-8."""
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:

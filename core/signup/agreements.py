@@ -15,10 +15,10 @@ they were recorded.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,6 @@ from markupsafe import Markup
 from core.campaigns import LoadedCampaign, agreement_templates
 from core.campaigns.agreement_templates import CAMPAIGN_PLACEHOLDERS, PARTICIPANT_PLACEHOLDERS
 from core.campaigns.documents import agreement_file
-from core.campaigns.locks import file_sha256
 from core.campaigns.markdown import plain_text, render_markdown
 from core.campaigns.schema import Agreement
 from core.data.hashing import sha256_hex
@@ -69,16 +68,23 @@ def participant_values(participant: str, child: str) -> dict[str, str]:
 def _filled(
     path: Path, loaded: LoadedCampaign, agreement: Agreement, language: str, values: Mapping[str, str]
 ) -> AgreementText:
-    text = agreement_templates.filled(path, values)
+    """The text of ``path`` filled in: as the campaign was published with it (:attr:`LoadedCampaign.texts`), or,
+    for an older version it no longer asks, as the file is (those are locked: core.campaigns.locks)."""
+    data = loaded.texts.get(path)
+    if data is None:
+        data = path.read_bytes()
+    text = agreement_templates.filled_text(data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n"), values)
     title = loaded.campaign.text(agreement.title, language)
-    file_digest = _file_sha256(path, path.stat().st_mtime_ns)
-    return AgreementText(agreement, language, title, text, sha256_hex(text), dict(values), file_digest)
+    return AgreementText(agreement, language, title, text, sha256_hex(text), dict(values), file_sha256_of(data))
 
 
-@lru_cache(maxsize=256)
-def _file_sha256(path: Path, mtime_ns: int) -> str:
-    """The SHA-256 of one version of a text file (an edited file has another ``mtime_ns``)."""
-    return file_sha256(path)
+def _find(campaigns_dir: Path, loaded: LoadedCampaign, agreement: Agreement, language: str) -> Path | None:
+    """The file of ``agreement`` in exactly ``language``: the one the campaign was published with, else (an older
+    version) the one on disk."""
+    slug = loaded.campaign.slug
+    return agreement_file(campaigns_dir, slug, agreement, language, exists=loaded.texts.__contains__) or (
+        agreement_file(campaigns_dir, slug, agreement, language)
+    )
 
 
 def agreement_text(
@@ -92,11 +98,11 @@ def agreement_text(
     """The text of ``agreement`` in ``language`` (else the campaign's default language), filled in with the
     campaign's values and the participant's (or child's) name as plain text: what the signing page shows."""
     c = loaded.campaign
-    path = agreement_file(campaigns_dir, c.slug, agreement, language)
+    path = _find(campaigns_dir, loaded, agreement, language)
     shown_language = language
     if path is None:
         shown_language = c.default_language
-        path = agreement_file(campaigns_dir, c.slug, agreement, shown_language)
+        path = _find(campaigns_dir, loaded, agreement, shown_language)
     if path is None:
         raise FileNotFoundError(f"no text for agreement {agreement.id} version {agreement.version}")
     values = {**campaign_values(loaded, shown_language), **participant_values(participant, child)}
@@ -108,10 +114,15 @@ def agreement_text_as_signed(
 ) -> AgreementText:
     """The text of ``agreement`` in exactly ``language``, filled in with exactly ``values`` (:func:`signed_values`):
     the text someone accepted, made again for the mandate PDF and the evidence check."""
-    path = agreement_file(campaigns_dir, loaded.campaign.slug, agreement, language)
+    path = _find(campaigns_dir, loaded, agreement, language)
     if path is None:
         raise FileNotFoundError(f"no text for agreement {agreement.id} version {agreement.version} in {language}")
     return _filled(path, loaded, agreement, language, values)
+
+
+def file_sha256_of(data: bytes) -> str:
+    """The SHA-256 of a text file's bytes, as ``sha256sum`` and the lock files give it (core.campaigns.locks)."""
+    return hashlib.sha256(data).hexdigest()
 
 
 def recorded_campaign_values(text: AgreementText, recorded: str = "signing") -> str:

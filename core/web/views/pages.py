@@ -34,10 +34,14 @@ def terms() -> Response:
 
 def document_page(name: str) -> Response:
     loaded = current_campaign()
-    path = find_document(site().settings.campaigns_dir, loaded.slug, name, g.lang, loaded.campaign.default_language)
+    # As it was when the campaign was published: a later edit shows once it is published (and valid).
+    campaigns_dir = site().settings.campaigns_dir
+    default = loaded.campaign.default_language
+    path = find_document(campaigns_dir, loaded.slug, name, g.lang, default, exists=loaded.texts.__contains__)
     if path is None:
         abort(404)
-    return render_page("document.html", document_name=name, document=render_markdown(path.read_text(encoding="utf-8")))
+    text = loaded.texts[path].decode("utf-8")
+    return render_page("document.html", document_name=name, document=render_markdown(text))
 
 
 @localized_route(bp, "/scoreboard")

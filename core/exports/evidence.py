@@ -287,6 +287,7 @@ class _AgreementTexts:
                 self._config(accepted.agreement, accepted.version),
                 accepted.language,
                 values,
+                from_disk=True,  # the files as they are: what the package holds and this check is about
             )
         except (TemplateError, UnicodeDecodeError):
             return TEMPLATE_BROKEN

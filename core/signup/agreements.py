@@ -66,11 +66,17 @@ def participant_values(participant: str, child: str) -> dict[str, str]:
 
 
 def _filled(
-    path: Path, loaded: LoadedCampaign, agreement: Agreement, language: str, values: Mapping[str, str]
+    path: Path,
+    loaded: LoadedCampaign,
+    agreement: Agreement,
+    language: str,
+    values: Mapping[str, str],
+    from_disk: bool = False,
 ) -> AgreementText:
     """The text of ``path`` filled in: as the campaign was published with it (:attr:`LoadedCampaign.texts`), or,
-    for an older version it no longer asks, as the file is (those are locked: core.campaigns.locks)."""
-    data = loaded.texts.get(path)
+    for an older version it no longer asks (those are locked: core.campaigns.locks) or ``from_disk``, as the file
+    is."""
+    data = None if from_disk else loaded.texts.get(path)
     if data is None:
         data = path.read_bytes()
     text = agreement_templates.filled_text(data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n"), values)
@@ -110,14 +116,23 @@ def agreement_text(
 
 
 def agreement_text_as_signed(
-    campaigns_dir: Path, loaded: LoadedCampaign, agreement: Agreement, language: str, values: Mapping[str, str]
+    campaigns_dir: Path,
+    loaded: LoadedCampaign,
+    agreement: Agreement,
+    language: str,
+    values: Mapping[str, str],
+    from_disk: bool = False,
 ) -> AgreementText:
     """The text of ``agreement`` in exactly ``language``, filled in with exactly ``values`` (:func:`signed_values`):
-    the text someone accepted, made again for the mandate PDF and the evidence check."""
-    path = _find(campaigns_dir, loaded, agreement, language)
+    the text someone accepted, made again for the mandate PDF (as the campaign was published with it) and, with
+    ``from_disk``, for the evidence check (as the file is now, which is what the check is about)."""
+    if from_disk:
+        path = agreement_file(campaigns_dir, loaded.campaign.slug, agreement, language)
+    else:
+        path = _find(campaigns_dir, loaded, agreement, language)
     if path is None:
         raise FileNotFoundError(f"no text for agreement {agreement.id} version {agreement.version} in {language}")
-    return _filled(path, loaded, agreement, language, values)
+    return _filled(path, loaded, agreement, language, values, from_disk)
 
 
 def file_sha256_of(data: bytes) -> str:

@@ -733,3 +733,30 @@ def test_someone_elses_form_posts_never_stop_a_visitors_own_code(db_app: Flask) 
     for n in range(12):
         post_form(from_network(db_app.test_client(), f"192.0.2.{n + 1}"), "en", email="bert@example.org")
     assert len(deliver(db_app)) == 7
+
+
+def test_a_visitor_who_switches_language_gets_one_language_per_document(db_app: Flask, tmp_path: Path) -> None:
+    """The form in Dutch, the agreements read and signed in English: the mandate's frame, its mail and the done
+    page are English, like the agreements (issue 17: a Dutch frame around English agreements)."""
+    client = db_app.test_client()
+    assert post_form(client, "").status_code == 302  # Dutch, the default language
+    [mail] = deliver(db_app)
+    assert post_code(client, code_of(mail)).status_code == 302
+    response = client.post("/en/join/sign", data=sign_form(client, "en"), base_url=TIKTOK)
+    assert response.status_code == 302, response.get_data(as_text=True)
+    assert pay_in_test_mode(client, response.location).status_code == 302
+    mails = deliver(db_app)
+    [confirmation] = [m for m in mails if m["To"] == "anna@example.org"]
+    body = confirmation.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "mandate" in body.lower() and "volmacht" not in body.lower(), body[:400]
+    [attachment] = list(confirmation.iter_attachments())
+    (tmp_path / "m.pdf").write_bytes(attachment.get_content())
+    text = subprocess.run(
+        ["pdftotext", "-layout", str(tmp_path / "m.pdf"), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    assert "Date of birth" in text and "Geboortedatum" not in text
+    with db_app.app_context():
+        from core.data.db import db_session
+
+        signup = db_session().scalars(select(Signup)).one()
+        assert signup.language == "en" and {a.language for a in signup.agreements} == {"en"}

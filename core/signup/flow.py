@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hmac
 import secrets
+from collections import Counter
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -353,6 +354,15 @@ def verify_by_link(
     return True, verify(session, signup, CodeCheck.OK, visit, "link", browser, keys)
 
 
+def document_language(texts: list[AgreementText], fallback: str) -> str:
+    """The language of what someone signs: that of the agreement texts they were shown (the most of them, where one
+    lacked a translation). The mandate, its mails and every later mail to the participant use it, so a visitor who
+    switched language on the way gets one language per document, not a Dutch frame around English agreements."""
+    if not texts:
+        return fallback
+    return Counter(text.language for text in texts).most_common(1)[0][0]
+
+
 def sign(
     session: Session,
     loaded: LoadedCampaign,
@@ -367,6 +377,7 @@ def sign(
     """Agreements accepted and signed: a participant (once paid, where the fee model asks a payment first). The
     fee terms for ``fee_option`` are saved as signed. The mandate PDF and the confirmation mail follow in jobs."""
     assert signup.stage == Stage.VERIFIED
+    signup.language = document_language(texts, signup.language)
     if fee_model is not None:
         terms = fee_model.terms(fee_option)
         signup.fee_model, signup.fee_option, signup.fee_terms = fee_model.name, fee_option, terms.to_json()

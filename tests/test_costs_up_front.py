@@ -17,8 +17,8 @@ from tests.test_signup import TIKTOK, join_fully
 
 FACEBOOK = "https://facebookleak.somi.nl"
 TIKTOK_COSTS = {
-    "en": "Joining costs €17.50, paid once when you join, before your participation counts.",
-    "nl": "Meedoen kost €\u00a017,50, eenmalig te betalen bij aanmelding, voordat je deelname telt.",
+    "en": "Joining costs €17.50, paid once when you join.",
+    "nl": "Meedoen kost €\u00a017,50, eenmalig bij aanmelding.",
 }
 FREE = {"en": "Joining is free: it costs you nothing.", "nl": "Meedoen is gratis: het kost je niets."}
 
@@ -56,7 +56,7 @@ def test_a_free_campaign_says_it_is_free_on_the_landing_page_and_the_join_form(s
         landing = client.get(prefix, base_url=FACEBOOK).get_data(as_text=True)
         assert (
             costs_block(cta_of(landing))
-            == f"{'What joining costs' if language == 'en' else 'Wat meedoen kost'} {FREE[language]}"
+            == f"{'What joining costs:' if language == 'en' else 'Wat meedoen kost:'} {FREE[language]}"
         )
         form = client.get(f"{prefix}join", base_url=FACEBOOK).get_data(as_text=True)
         assert FREE[language] in costs_block(form)
@@ -90,12 +90,11 @@ def test_the_no_cure_no_pay_choice_is_summed_up_with_both_options(shipped_app: F
 
     with shipped_app.test_request_context(), force_locale("en"):
         assert Choice().cost_summary("en") == [
-            "No cure, no pay: only if the claim succeeds, you pay either €50.00 or 20% of the compensation you "
-            "receive (your choice when signing)."
+            "No cure, no pay: only if we win, €50.00 or 20% of your compensation (you choose)."
         ]
         assert summarize_costs(None, "en") == [FREE["en"]]
     with shipped_app.test_request_context(), force_locale("nl"):
-        assert Choice().cost_summary("nl")[0].startswith("No cure, no pay: alleen als de claim slaagt, betaal je €")
+        assert Choice().cost_summary("nl")[0].startswith("No cure, no pay: alleen als we winnen, €")
 
 
 def test_the_amount_on_the_landing_page_is_the_amount_charged_at_checkout(db_app: Flask) -> None:

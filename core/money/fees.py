@@ -240,7 +240,7 @@ def summarize_costs(model: FeeModel | None, language: str) -> list[str]:
     if one_time:
         lines.append(
             _(
-                "Joining costs %(amount)s, paid once when you join, before your participation counts.",
+                "Joining costs %(amount)s, paid once when you join.",
                 amount=money(euros(one_time), language, all_terms[0].currency),
             )
         )
@@ -248,8 +248,7 @@ def summarize_costs(model: FeeModel | None, language: str) -> list[str]:
     if len(options) > 1 and fees:
         lines.append(
             _(
-                "No cure, no pay: only if the claim succeeds, you pay either %(amount)s or %(share)s of the "
-                "compensation you receive (your choice when signing).",
+                "No cure, no pay: only if we win, %(amount)s or %(share)s of your compensation (you choose).",
                 amount=money(euros(fees[0].flat_cents), language, all_terms[0].currency),
                 share=percent(fees[0].share_percent, language),
             )

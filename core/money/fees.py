@@ -207,6 +207,13 @@ class FeeModel(ABC):
             terms = terms.model_copy(update={"success_fee": None})
         return self.describe(terms, language)
 
+    def cost_summary(self, language: str) -> list[str]:
+        """What joining costs, in one or two short sentences for the landing page and the join form (called with
+        the locale set to ``language``): shown *before* anyone commits, so every amount comes from the model's own
+        settings, never from text typed again in the campaign file. The default words the one-time payment and
+        the success-fee choice that :meth:`options` and :meth:`terms` describe, or says joining is free."""
+        return summarize_costs(self, language)
+
     def asks_payment(self) -> bool:
         """Does signing (with any of the options) lead to a payment before the sign-up counts?"""
         choices = [option.id for option in self.options("en")] or [None]
@@ -219,6 +226,44 @@ class FeeModel(ABC):
     def fee_for_award(self, terms: FeeTerms, award_cents: int) -> int:
         """What is owed out of an award (the default: the success fee of ``terms``, rounded as stated above)."""
         return fee_for_award(terms, award_cents)
+
+
+def summarize_costs(model: FeeModel | None, language: str) -> list[str]:
+    """The default :meth:`FeeModel.cost_summary`, and the summary for a campaign without a fee model (free)."""
+    if model is None:
+        return [_("Joining is free: it costs you nothing.")]
+    options = model.options(language)
+    choices = [option.id for option in options] or [None]
+    all_terms = [model.terms(choice) for choice in choices]
+    lines: list[str] = []
+    one_time = all_terms[0].one_time_cents
+    if one_time:
+        lines.append(
+            _(
+                "Joining costs %(amount)s, paid once when you join.",
+                amount=money(euros(one_time), language, all_terms[0].currency),
+            )
+        )
+    fees = [terms.success_fee for terms in all_terms if terms.success_fee is not None]
+    if len(options) > 1 and fees:
+        lines.append(
+            _(
+                "No cure, no pay: only if we win, %(amount)s or %(share)s of your compensation (you choose).",
+                amount=money(euros(fees[0].flat_cents), language, all_terms[0].currency),
+                share=percent(fees[0].share_percent, language),
+            )
+        )
+    elif fees:
+        lines.extend(describe_terms(all_terms[0].model_copy(update={"one_time_cents": None}), language))
+    if not lines:
+        lines.append(_("Joining is free: it costs you nothing."))
+    return lines
+
+
+def cost_summary(loaded: LoadedCampaign, language: str) -> list[str]:
+    """What joining ``loaded`` costs, from its fee-model plugin (see :meth:`FeeModel.cost_summary`)."""
+    model = fee_model_for(loaded)
+    return model.cost_summary(language) if model is not None else summarize_costs(None, language)
 
 
 def fee_model_for(loaded: LoadedCampaign, plugins: PluginHost | None = None) -> FeeModel | None:

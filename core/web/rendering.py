@@ -20,6 +20,7 @@ from core.campaigns.markdown import render_inline, render_markdown
 from core.campaigns.schedule import Moment, wall_clock
 from core.campaigns.schema import SisterLink
 from core.campaigns.sections import Section, core_sections
+from core.money.fees import cost_summary, fee_model_for
 from core.site import current_campaign, site
 from core.web.request_campaign import campaign_schedule, campaign_status, request_time
 
@@ -146,9 +147,28 @@ def init_app(app: Flask) -> None:
         sister_url=sister_url,
         campaign_url=campaign_url,
         page_sections=page_sections,
+        joining_costs=joining_costs,
+        signup_steps=signup_steps,
     )
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
+
+
+def joining_costs() -> list[str]:
+    """``{{ joining_costs() }}``: what joining the current campaign costs, in the page's language, from its fee
+    model, so the landing page and the join form state the cost before anyone commits (issue 17)."""
+    return cost_summary(current_campaign(), g.lang)
+
+
+def signup_steps() -> list[tuple[str, str]]:
+    """``{{ signup_steps() }}``: every step of joining, as (key, label), from the first: so the progress indicator
+    shows the payment from the start when the fee model asks one before the sign-up counts."""
+    model = fee_model_for(current_campaign())
+    steps = [("details", gettext("Your details")), ("verify", gettext("Verify e-mail")), ("sign", gettext("Sign"))]
+    if model is not None and model.asks_payment():
+        steps.append(("pay", gettext("Pay")))
+    steps.append(("done", gettext("Done")))
+    return steps
 
 
 def page_sections() -> list[Section]:

@@ -256,6 +256,9 @@ def test_a_second_after_closes_the_join_form_refuses(app_of: Any, folder: Campai
     page = client.get("/en/join", base_url=TIKTOK)
     assert page.status_code == 200 and "Registration has closed" in page.get_data(as_text=True)
     assert 'name="email"' not in page.get_data(as_text=True)
+    # the closed notice is the whole page, so it is the page's one heading of level 1 (axe: page-has-heading-one)
+    assert page.get_data(as_text=True).count("<h1") == 1
+    assert '<h1 class="cta__title">Registration has closed</h1>' in page.get_data(as_text=True)
     sent = client.post("/join", data={**VALID, "csrf_token": "from-a-page-opened-earlier"}, base_url=TIKTOK)
     assert sent.status_code == 409
     assert "De inschrijving sloot voordat je gegevens binnenkwamen" in sent.get_data(as_text=True)

@@ -169,6 +169,25 @@ def test_form_asks_the_campaigns_questions_in_each_language(db_app: Flask) -> No
 
 
 @pytest.mark.databases("sqlite")
+def test_optional_questions_say_so_in_their_label(db_app: Flask) -> None:
+    client = db_app.test_client()
+    client.set_cookie("lang", "nl")
+
+    def labels(path: str) -> dict[str, str]:
+        html = client.get(path, base_url=TIKTOK).get_data(as_text=True)
+        found = re.findall(r'<label class="field__label" for="([a-z_]+)">(.*?)</label>', html)
+        return {name: re.sub(r"<[^>]+>", "", text) for name, text in found}
+
+    dutch, english = labels("/join"), labels("/en/join")
+    # campaigns/tiktokclaim.yaml: phone and account may be left empty, the rest is required
+    assert dutch["phone"] == "Telefoonnummer (niet verplicht)" and english["phone"] == "Phone number (optional)"
+    assert dutch["account"].endswith(" (niet verplicht)") and english["account"].endswith(" (optional)")
+    assert dutch["name"] == "Volledige naam" and english["email"] == "E-mail address"
+    # asked only of whoever joins for a child, and needed then: not marked
+    assert "optional" not in english["child_name"] and "optional" not in english["child_birth_date"]
+
+
+@pytest.mark.databases("sqlite")
 def test_landing_call_to_action_leads_to_the_form(db_app: Flask) -> None:
     html = db_app.test_client().get("/en/", base_url=TIKTOK).get_data(as_text=True)
     assert 'href="/en/join"' in html

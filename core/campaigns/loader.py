@@ -291,6 +291,7 @@ def load_campaign_file(path: Path, plugin_schemas: Mapping[str, type[BaseModel]]
     texts: dict[Path, bytes] = {}
     _check_agreement_texts(found, campaign, path.parent, texts)
     _check_pages(found, campaign, path.parent, texts)
+    _check_share_image(found, campaign, path.parent)
     if found.problems:
         raise CampaignConfigError(found.problems)
     return LoadedCampaign(campaign, plugin_settings, path, found.warnings, _LinesOnDemand(text).line_of, texts)
@@ -349,6 +350,23 @@ def _check_slug_matches_file_name(found: _Findings, campaign: Campaign, path: Pa
                 f"the slug '{campaign.slug}' must match the file name '{path.name}' ({campaign.slug}.yaml)",
                 "slug",
             )
+        )
+
+
+SHARE_IMAGE_TYPES = (".png", ".jpg", ".jpeg")
+
+
+def _check_share_image(found: _Findings, campaign: Campaign, campaigns_dir: Path) -> None:
+    """The share image is the campaign's own file: social networks show no SVG, and a missing file would only show
+    up as a link without a picture once it is shared."""
+    name = campaign.share_image
+    if name is None:
+        return
+    if not name.lower().endswith(SHARE_IMAGE_TYPES):
+        found.problems.append(found.at(("share_image",), f"'{name}' must be a PNG or JPEG file (.png, .jpg, .jpeg)"))
+    elif not (campaigns_dir / campaign.slug / "static" / name).is_file():
+        found.problems.append(
+            found.at(("share_image",), f"there is no file {campaign.slug}/static/{name} next to the campaign file")
         )
 
 

@@ -246,6 +246,11 @@ class Campaign(Strict):
     signup: Signup | None = Field(default=None, description="how people join; without it there is no join form")
     theme: Slug = "default"
     theme_overrides: ThemeOverrides = ThemeOverrides()
+    share_image: RelativeFile | None = Field(
+        default=None,
+        description="file under campaigns/<slug>/static/ (PNG or JPEG, 1200x630): the picture a shared link shows; "
+        "without it the theme's share.png",
+    )
     plugins: dict[str, dict[str, Any] | None] = Field(
         default={}, description="plugin name -> its settings (checked by the plugin)"
     )

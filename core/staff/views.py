@@ -52,7 +52,7 @@ from core.web.tenancy import ENVIRON_CAMPAIGN, ENVIRON_PREVIEW_STATUS
 bp = Blueprint("staff", __name__)
 SESSION_ENTRY = "staff_session"
 PREVIEW_STATUSES = ("not-yet-open", "pre-registration", "open", "closed")  # core/campaigns/schedule.py
-OPEN_PAGES = {"staff.login", "static", "staff.shared_preview"}
+OPEN_PAGES = {"staff.login", "static", "staff.shared_preview", "staff.favicon"}
 CHART_DAYS = 60
 # app.extensions key of the campaign app whose pages the console previews (set by core.staff.create_staff_app).
 CAMPAIGN_APP_EXTENSION = "claimsite.campaign_app"
@@ -120,6 +120,12 @@ def _ip() -> str | None:
 def _durations() -> tuple[dt.timedelta, dt.timedelta]:
     settings = site().settings
     return dt.timedelta(minutes=settings.staff_idle_minutes), dt.timedelta(hours=settings.staff_session_hours)
+
+
+@bp.get("/favicon.ico")
+def favicon() -> Response:
+    """Browsers ask for /favicon.ico on every host; the console's icon is a PNG in its static folder."""
+    return redirect(url_for("static", filename="favicon.png"))
 
 
 def init_app(app: Flask) -> None:

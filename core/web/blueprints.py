@@ -24,6 +24,7 @@ def init_app(app: Flask, csrf: CSRFProtect, plugins: PluginHost) -> None:
     app.register_blueprint(payments.webhooks)
     csrf.exempt(payments.webhooks)  # a provider's notification, checked by its signature
     app.register_blueprint(assets.bp)
+    app.register_blueprint(assets.favicon)
     for blueprints in plugins.pm.hook.claimsite_blueprints():
         for blueprint in blueprints:
             app.register_blueprint(blueprint)

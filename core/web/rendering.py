@@ -7,6 +7,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel import Locale
+from babel.core import get_global
 from flask import Flask, Response, current_app, g, render_template, request, url_for
 from flask_babel import gettext
 from jinja2 import pass_context
@@ -88,13 +89,14 @@ def tpl(ctx: Context, name: str) -> str:
 
 
 @pass_context
-def asset_url(ctx: Context, filename: str) -> str:
-    """The fingerprinted URL of a static file of the current campaign's chain."""
+def asset_url(ctx: Context, filename: str, external: bool = False) -> str:
+    """The fingerprinted URL of a static file of the current campaign's chain (absolute with ``external``, e.g. for
+    a share image another site fetches)."""
     loaded = ctx["loaded"]
     path = site().assets.find(loaded, filename)
     if path is None:
         raise LookupError(f"no static file '{filename}' for campaign {loaded.slug}")
-    return url_for("assets.static_file", digest=site().assets.digest(path), filename=filename)
+    return url_for("assets.static_file", digest=site().assets.digest(path), filename=filename, _external=external)
 
 
 def language_url(language: str, external: bool = False) -> str:
@@ -102,6 +104,13 @@ def language_url(language: str, external: bool = False) -> str:
     values = dict(request.view_args or {})
     values["lang"] = language
     return url_for(request.endpoint or "pages.landing", **values, _external=external)
+
+
+def og_locale(code: str) -> str:
+    """A language as Open Graph writes it, language_TERRITORY ('nl' -> 'nl_NL', 'en' -> 'en_US'): the territory
+    is the one CLDR thinks most likely."""
+    likely = Locale.parse(get_global("likely_subtags").get(code, code))
+    return f"{likely.language}_{likely.territory}" if likely.territory else likely.language
 
 
 def language_name(code: str) -> str:
@@ -143,6 +152,7 @@ def init_app(app: Flask) -> None:
         asset_url=asset_url,
         language_url=language_url,
         language_name=language_name,
+        og_locale=og_locale,
         signup_url=signup_url,
         sister_url=sister_url,
         campaign_url=campaign_url,

@@ -232,11 +232,11 @@ def test_dutch_signup_with_code_and_drawn_signature(phone: PhonePage, live_serve
         "Straat en huisnummer": "Dorpsstraat 12",
         "Postcode": "1234 AB",
         "Woonplaats": "Utrecht",
-        "Je TikTok-gebruikersnaam": "@janjansen",
+        "Je TikTok-gebruikersnaam (niet verplicht)": "@janjansen",
     }
     for label, value in typed.items():
         page.get_by_label(label, exact=True).press_sequentially(value)
-    page.get_by_label("Telefoonnummer", exact=True).press_sequentially("+31 6 12345678")
+    page.get_by_label("Telefoonnummer (niet verplicht)", exact=True).press_sequentially("+31 6 12345678")
     birth_date = page.get_by_label("Geboortedatum", exact=True)
     birth_date.fill("1990-05-17")
     country = page.get_by_label("Land waar je woont", exact=True)
@@ -247,6 +247,7 @@ def test_dutch_signup_with_code_and_drawn_signature(phone: PhonePage, live_serve
 
     page.wait_for_load_state()
     expect(page.locator("#errors")).to_contain_text("Verbeter 1 antwoord")
+    expect(page.locator("#errors")).to_be_focused()  # a keyboard or screen reader user starts at the mistakes
     residence_error = "Alleen mensen die in de EU, de EER of Zwitserland wonen, kunnen aan deze actie deelnemen."
     country_field = page.locator(".field.field--error").filter(has=page.locator("select#country"))
     expect(country_field).to_have_count(1)
@@ -258,7 +259,7 @@ def test_dutch_signup_with_code_and_drawn_signature(phone: PhonePage, live_serve
         expect(page.get_by_label(label, exact=True)).to_have_value(value)
     expect(birth_date).to_have_value("1990-05-17")
     expect(country).to_have_value("US")
-    phone_value = page.get_by_label("Telefoonnummer", exact=True).input_value()
+    phone_value = page.get_by_label("Telefoonnummer (niet verplicht)", exact=True).input_value()
     assert re.sub(r"\D", "", phone_value) == "31612345678", phone_value
     assert_no_horizontal_overflow(page)
     save_screenshot(page, "signup-form-errors")

@@ -322,18 +322,22 @@ def test_stripe_unreachable_keeps_the_attempt_for_a_retry(app: Flask, stripe_ser
     assert payment.state == "open" and payment.attempt == 1
 
 
-def test_production_without_stripe_keys_leaves_the_paid_campaign_out(
-    make_app: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    for name in ("CLAIMSITE_STRIPE_SECRET_KEY", "CLAIMSITE_STRIPE_WEBHOOK_SECRET"):
-        monkeypatch.delenv(name, raising=False)
-    app = make_app(
+def production_app(make_app: Any) -> Any:
+    return make_app(
         env="production",
         mail_url="smtp://127.0.0.1:25",
         secret_key="p" * 40,
         hash_key="h" * 40,
         sealing_public_key=PRODUCTION_PUBLIC_KEY,
     )
+
+
+def test_production_without_stripe_keys_leaves_the_paid_campaign_out(
+    make_app: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("CLAIMSITE_STRIPE_SECRET_KEY", "CLAIMSITE_STRIPE_WEBHOOK_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+    app = production_app(make_app)
     snapshot = app.extensions["claimsite"].registry.snapshot
     assert "tiktokclaim" not in snapshot.campaigns  # it asks a payment no provider may take
     (problem,) = [p for p in snapshot.errors if p.file.endswith("tiktokclaim.yaml")]
@@ -344,13 +348,7 @@ def test_production_without_stripe_keys_leaves_the_paid_campaign_out(
     assert client.get("/en/", base_url="https://zoomclaim.org").status_code == 200
     monkeypatch.setenv("CLAIMSITE_STRIPE_SECRET_KEY_TIKTOKCLAIM", "sk_live_x")  # a campaign's own keys do too
     monkeypatch.setenv("CLAIMSITE_STRIPE_WEBHOOK_SECRET_TIKTOKCLAIM", "whsec_x")
-    app = make_app(
-        env="production",
-        mail_url="smtp://127.0.0.1:25",
-        secret_key="p" * 40,
-        hash_key="h" * 40,
-        sealing_public_key=PRODUCTION_PUBLIC_KEY,
-    )
+    app = production_app(make_app)
     with app.app_context():
         from core.money.payment_providers import provider_for
 

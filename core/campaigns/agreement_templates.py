@@ -35,14 +35,6 @@ _TRIAL_PARTICIPANTS = ({"participant": "", "child": ""}, {"participant": r"Ann O
 _SINGLE_BRACES = re.compile(r"(?<!\{)\{\s*(" + "|".join(PLACEHOLDERS) + r")\s*\}(?!\})")
 
 
-@lru_cache(maxsize=256)
-def compiled(path: Path, mtime_ns: int) -> Template:
-    """``path``'s template, compiled once per version of the file (an edited file has another ``mtime_ns``)."""
-    text = path.read_text(encoding="utf-8")
-    template = _analysed(text).template
-    return template if template is not None else sandbox.from_string(text)  # raises what is wrong with it
-
-
 def campaign_values(campaign: Campaign, language: str) -> dict[str, str]:
     """The values the campaign file gives its placeholders today, in ``language``."""
     return {
@@ -129,11 +121,6 @@ def _template_line(tb: TracebackType | None) -> int | None:
 
 def _first_line(exc: Exception) -> str:
     return (str(exc).split("\n")[0] or type(exc).__name__)[:200]
-
-
-def filled(path: Path, values: Mapping[str, str]) -> str:
-    """The text of ``path`` with ``values`` filled in."""
-    return compiled(path, path.stat().st_mtime_ns).render(**values)
 
 
 def filled_text(text: str, values: Mapping[str, str]) -> str:

@@ -11,6 +11,7 @@ import math
 import typing
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from types import UnionType
 from typing import Any
@@ -453,14 +454,21 @@ def _check_languages_of_texts(found: _Findings, campaign: Campaign, plugin_setti
 
 
 def _read_text(texts: dict[Path, bytes], path: Path) -> bytes | None:
-    """The bytes of ``path``, read once per load and kept in ``texts`` (what the loaded campaign serves); None when
-    it went since it was found."""
+    """The bytes of ``path``, kept in ``texts`` (what the loaded campaign serves); None when it went since it was
+    found. A shared text is read once for all the campaigns that use it, and they share its bytes."""
     if path not in texts:
         try:
-            texts[path] = path.read_bytes()
+            stat = path.stat()
+            texts[path] = _file_bytes(path, stat.st_mtime_ns, stat.st_size)
         except OSError:
             return None
     return texts[path]
+
+
+@lru_cache(maxsize=4096)
+def _file_bytes(path: Path, mtime_ns: int, size: int) -> bytes:
+    """One version of a text file (by modification time and size)."""
+    return path.read_bytes()
 
 
 def _check_agreement_texts(found: _Findings, campaign: Campaign, campaigns_dir: Path, texts: dict[Path, bytes]) -> None:

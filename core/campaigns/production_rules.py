@@ -13,7 +13,8 @@ providers and is shared with the production start: :func:`core.money.payment_pro
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from pathlib import Path
 
 import yaml
 from pydantic import ValidationError
@@ -23,6 +24,7 @@ from core.campaigns.documents import agreement_file
 from core.campaigns.errors import ConfigProblem
 from core.campaigns.loader import LoadedCampaign
 from core.campaigns.locks import LOCK_FILE, read_lock
+from core.campaigns.schema import Agreement
 from core.campaigns.themes import Themes
 
 
@@ -41,50 +43,50 @@ def _problem(loaded: LoadedCampaign, loc: tuple[str | int, ...], field: str, mes
     return ConfigProblem(str(loaded.path), loaded.line_of(loc), field, message)
 
 
+def _agreement_files(loaded: LoadedCampaign) -> Iterator[tuple[int, Agreement, str, Path | None]]:
+    """(index, agreement, language, its text file or None) for every agreement of the sign-up in every language."""
+    c = loaded.campaign
+    for index, agreement in enumerate(c.signup.agreements if c.signup else []):
+        for language in c.languages:
+            yield index, agreement, language, agreement_file(loaded.path.parent, c.slug, agreement, language)
+
+
 def agreements_in_every_language(loaded: LoadedCampaign) -> list[ConfigProblem]:
     """Each agreement of the sign-up has its text in every language of the campaign: someone who joins in English
     must not be asked to sign the Dutch text (which is what the site shows when the English one is missing)."""
     c = loaded.campaign
-    if c.signup is None:
-        return []
     found = []
-    for index, agreement in enumerate(c.signup.agreements):
-        for language in c.languages:
-            if agreement_file(loaded.path.parent, c.slug, agreement, language) is None:
-                name = f"{agreement.id}.{agreement.version}.{language}.md"
-                found.append(
-                    _problem(
-                        loaded,
-                        ("signup", "agreements", index),
-                        f"signup.agreements[{index}]",
-                        f"no {language} text for this agreement: add {name} to campaigns/{c.slug}/agreements/ "
-                        f"(or campaigns/_shared/agreements/); without it, people who join in {language} are asked to "
-                        f"sign the {c.default_language} text",
-                    )
+    for index, agreement, language, path in _agreement_files(loaded):
+        if path is None:
+            name = f"{agreement.id}.{agreement.version}.{language}.md"
+            found.append(
+                _problem(
+                    loaded,
+                    ("signup", "agreements", index),
+                    f"signup.agreements[{index}]",
+                    f"no {language} text for this agreement: add {name} to campaigns/{c.slug}/agreements/ "
+                    f"(or campaigns/_shared/agreements/); without it, people who join in {language} are asked to "
+                    f"sign the {c.default_language} text",
                 )
+            )
     return found
 
 
 def agreements_locked(loaded: LoadedCampaign) -> list[ConfigProblem]:
     """Each agreement text the campaign asks people to sign is in its folder's lock file (:mod:`core.campaigns.locks`),
     so that once it is live, an edit to it is refused before it is deployed."""
-    c = loaded.campaign
-    if c.signup is None:
-        return []
     found = []
-    for index, agreement in enumerate(c.signup.agreements):
-        for language in c.languages:
-            path = agreement_file(loaded.path.parent, c.slug, agreement, language)
-            if path is not None and path.name not in read_lock(path.parent):
-                found.append(
-                    _problem(
-                        loaded,
-                        ("signup", "agreements", index, "version"),
-                        f"signup.agreements[{index}].version",
-                        f"{path.name} is not in {path.parent.name}/{LOCK_FILE}: once it is final, run flask campaigns "
-                        "lock and commit the lock file with it",
-                    )
+    for index, _agreement, _language, path in _agreement_files(loaded):
+        if path is not None and path.name not in read_lock(path.parent):
+            found.append(
+                _problem(
+                    loaded,
+                    ("signup", "agreements", index, "version"),
+                    f"signup.agreements[{index}].version",
+                    f"{path.name} is not in {path.parent.name}/{LOCK_FILE}: once it is final, run flask campaigns "
+                    "lock and commit the lock file with it",
                 )
+            )
     return found
 
 

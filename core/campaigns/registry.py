@@ -174,13 +174,16 @@ class CampaignRegistry:
         """Validate every file from scratch, without touching what is being served."""
         return self._build({}, previous={}, owners=UnrecordedOwners())[0]
 
-    def load(self, only: Mapping[Path, Fingerprint | None] | None = None) -> Snapshot:
+    def load(self, only: Mapping[Path, Fingerprint | None] | None = None, stats: StatCache | None = None) -> Snapshot:
         """Serve what the files say now: a file whose inputs are as they were keeps its loaded campaign, the others
         are read and validated again, and the checks between campaigns run on the new whole. With ``only``, the
         changes of other files wait (each keeps what it served), and so does a file of ``only`` whose inputs are no
-        longer as that mapping says (they changed again). Return the snapshot."""
+        longer as that mapping says (they changed again). ``stats``: the look that decided to load, if there was one
+        (its stat results are as good as new ones: taken before anything is read). Return the snapshot."""
         with self._lock:
-            snapshot, self._entries = self._build(self._entries, dict(self.snapshot.campaigns), self._owners, only)
+            snapshot, self._entries = self._build(
+                self._entries, dict(self.snapshot.campaigns), self._owners, only, stats or StatCache()
+            )
             for problem in snapshot.errors:
                 log.error("campaign file problem: %s", problem)
             self._fingerprints = {path: entry.fingerprint for path, entry in self._entries.items()}
@@ -195,7 +198,8 @@ class CampaignRegistry:
         """Reload the campaigns whose inputs changed and then stayed as they are for ``quiet`` seconds (``now`` on
         a monotonic clock); a campaign still changing keeps serving what it served, so an editor that saves several
         files never publishes half an edit. Return whether a reload happened."""
-        look = {path: fingerprint for path, (_, fingerprint) in self._look(self._entries, StatCache()).items()}
+        stats = StatCache()
+        look = {path: fingerprint for path, (_, fingerprint) in self._look(self._entries, stats).items()}
         served = self._fingerprints or {}
         changed = {path for path in look.keys() | served.keys() if look.get(path) != served.get(path)}
         pending: dict[Path, tuple[Fingerprint | None, float]] = {}
@@ -207,7 +211,7 @@ class CampaignRegistry:
         settled = {path: fingerprint for path, (fingerprint, since) in pending.items() if now - since >= quiet}
         if not settled:
             return False
-        self.load(only=None if quiet <= 0 else settled)
+        self.load(only=None if quiet <= 0 else settled, stats=stats)
         return True
 
     def publish_now(self, slug: str) -> bool:
@@ -226,6 +230,7 @@ class CampaignRegistry:
         previous: dict[str, LoadedCampaign],
         owners: AddressOwners,
         only: Mapping[Path, Fingerprint | None] | None = None,
+        stats: StatCache | None = None,
     ) -> tuple[Snapshot, dict[Path, _Entry]]:
         """The snapshot the files give, reusing each entry whose inputs are as they were; and the new entries.
         With ``only``, a changed file outside it keeps its entry as it was (a new one waits, a removed one stays).
@@ -234,7 +239,7 @@ class CampaignRegistry:
         are read shows as changed on the next look.
         """
         schemas = self._plugin_schemas()
-        stats = StatCache()
+        stats = stats or StatCache()
         look = self._look(entries, stats)
         if only is not None:  # a file that changed again since it settled waits too
             only = {

@@ -12,11 +12,10 @@ import logging
 from collections.abc import Mapping, Sequence
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
 from core.campaigns.ownership import RememberedOwners, keeps_address
-from core.data.db import Database
+from core.data.db import Database, dialect_insert
 from core.data.models import AddressOwner
 
 log = logging.getLogger(__name__)
@@ -48,7 +47,7 @@ class DatabaseAddressOwners:
             for address, wanting in wanted.items():
                 owner = had.get(address)
                 if owner is None:
-                    insert = (postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert)(table)
+                    insert = dialect_insert(connection.dialect.name, table)
                     connection.execute(
                         insert.values(address=address, slug=wanting[0]).on_conflict_do_nothing(
                             index_elements=["address"]

@@ -174,6 +174,12 @@ def _column_keys(table: Table) -> frozenset[str]:
     return frozenset(column.key for column in table.columns if not column.primary_key)
 
 
+def dialect_insert(dialect_name: str, table: Any) -> Any:
+    """An INSERT into ``table`` in the dialect of a connection (SQLite or PostgreSQL), which can take
+    ``.on_conflict_do_nothing()`` and ``.on_conflict_do_update(...)``."""
+    return (postgresql.insert if dialect_name == "postgresql" else sqlite.insert)(table)
+
+
 @cache
 def insert_returning_id(table: Table) -> Insert:
     """``INSERT INTO table ... RETURNING id``, built once per table (statements are reused with new values)."""

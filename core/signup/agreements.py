@@ -15,7 +15,6 @@ they were recorded.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -81,7 +80,7 @@ def _filled(
         data = path.read_bytes()
     text = agreement_templates.filled_text(data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n"), values)
     title = loaded.campaign.text(agreement.title, language)
-    return AgreementText(agreement, language, title, text, sha256_hex(text), dict(values), file_sha256_of(data))
+    return AgreementText(agreement, language, title, text, sha256_hex(text), dict(values), sha256_hex(data))
 
 
 def _find(campaigns_dir: Path, loaded: LoadedCampaign, agreement: Agreement, language: str) -> Path | None:
@@ -133,11 +132,6 @@ def agreement_text_as_signed(
     if path is None:
         raise FileNotFoundError(f"no text for agreement {agreement.id} version {agreement.version} in {language}")
     return _filled(path, loaded, agreement, language, values, from_disk)
-
-
-def file_sha256_of(data: bytes) -> str:
-    """The SHA-256 of a text file's bytes, as ``sha256sum`` and the lock files give it (core.campaigns.locks)."""
-    return hashlib.sha256(data).hexdigest()
 
 
 def recorded_campaign_values(text: AgreementText, recorded: str = "signing") -> str:

@@ -15,7 +15,6 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -23,7 +22,8 @@ from core.campaigns import ConfigProblem, LoadedCampaign
 from core.campaigns.documents import agreement_file
 from core.campaigns.locks import file_sha256
 from core.campaigns.schema import Agreement
-from core.data.db import Database
+from core.data.db import Database, dialect_insert
+from core.data.hashing import sha256_hex
 from core.data.models import SignedText
 from core.signup.agreements import AgreementText
 
@@ -45,7 +45,7 @@ def record_signed(session: Session, campaign: str, texts: Iterable[AgreementText
     if not rows:
         return
     dialect = session.get_bind().dialect.name
-    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(SignedText)
+    insert = dialect_insert(dialect, SignedText)
     session.execute(insert.values(rows).on_conflict_do_nothing())
 
 
@@ -68,6 +68,12 @@ def signed_texts_rule(database: Database, campaigns_dir: Path) -> Callable[[Load
     return rule
 
 
+def _sha256(loaded: LoadedCampaign, path: Path) -> str:
+    """The digest of ``path`` as the campaign was loaded with it (read then), else as the file is."""
+    data = loaded.texts.get(path)
+    return sha256_hex(data) if data is not None else file_sha256(path)
+
+
 def _problems(
     loaded: LoadedCampaign, campaigns_dir: Path, rows: Iterable[tuple[str, str, str, str]]
 ) -> list[ConfigProblem]:
@@ -83,7 +89,7 @@ def _problems(
         name = f"{agreement}.{version}.{language}.md"
         if path is None:
             message = f"{name} has been signed and is gone: restore it; it is the evidence of what people signed"
-        elif file_sha256(path) not in digests:
+        elif _sha256(loaded, path) not in digests:
             message = (
                 f"{path} has been signed, and changed since: a signed text never changes. Undo the edit, and put the "
                 f"change in a new version ({agreement}.<new version>.{language}.md) named here; those who signed the "

@@ -33,12 +33,12 @@ def add_campaign(folder: Path) -> None:
     a new version in its own folder."""
     text = (folder / "facebookleak.yaml").read_text()
     text = text.replace("slug: facebookleak", "slug: instaclaim").replace("facebookleak.somi.nl", "instaclaim.somi.nl")
-    text = text.replace('- id: terms\n      version: "2026-11-01"', '- id: terms\n      version: "2026-12-03"')
+    text = text.replace('- id: terms\n      version: "2026-12-03"', '- id: terms\n      version: "2026-12-21"')
     own = folder / "instaclaim" / "agreements"
     own.mkdir(parents=True)
     for language in ("nl", "en"):
-        shared = folder / "_shared" / "agreements" / f"terms.2026-11-01.{language}.md"
-        (own / f"terms.2026-12-03.{language}.md").write_text(shared.read_text())
+        shared = folder / "_shared" / "agreements" / f"terms.2026-12-03.{language}.md"
+        (own / f"terms.2026-12-21.{language}.md").write_text(shared.read_text())
     (folder / "instaclaim.yaml.tmp").write_text(text)
     (folder / "instaclaim.yaml.tmp").rename(folder / "instaclaim.yaml")  # as an editor or rsync saves it
 

@@ -237,6 +237,11 @@ class Payment(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     paid_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    refund_requested_at: Mapped[dt.datetime | None] = mapped_column(
+        UTCDateTime, doc="a withdrawal in the refund period queued its refund (core.signup.refunds)"
+    )
+    refunded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, doc="the provider accepted the refund")
+    refund_ref: Mapped[str | None] = mapped_column(String(255), doc="the provider's id of the refund, e.g. re_...")
 
     signup: Mapped[Signup] = relationship()
 

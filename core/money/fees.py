@@ -320,11 +320,12 @@ def summarize_costs(model: FeeModel | None, language: str) -> list[str]:
     if one_time:
         lines.append(
             _(
-                "Joining costs %(amount)s, paid once when you join.",
+                "Joining costs %(amount)s, paid once when you join, and refunded in full if you withdraw within "
+                "%(days)s days.",
                 amount=money(euros(one_time), language, all_terms[0].currency),
+                days=all_terms[0].refund_within_days,
             )
         )
-        lines.append(refund_rule(all_terms[0]))
     fees = [terms.success_fee for terms in all_terms if terms.success_fee is not None]
     if len(options) > 1 and fees:
         lines.append(

@@ -12,6 +12,7 @@ what was done under the mandate before it, and the foundation must be able to sh
 Removed:
 
 - the personal record: the answers, a later form waiting for its code, the signature, the mandate PDF;
+- the contact copy of the address (:mod:`core.data.contacts`);
 - the keyed hash of the e-mail address, replaced by a random value: the sign-up can no longer be linked to the
   address (not even by us, with the hash key), and the address can join afresh;
 - the verification code, and the hashed IP addresses and browsers of every evidence event;
@@ -48,6 +49,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from core.data import personal_data
+from core.data.contacts import forget_contact
 from core.data.db import set_once
 from core.data.hashing import email_hash
 from core.data.models import Job, JobStatus, LoginLink, Signup, SignupEvent, Stage
@@ -118,6 +120,7 @@ def erase(session: Session, signup: Signup, visit: Visit, reason: str = PARTICIP
         anonymous = Visit(visit.now, None, None)
         withdraw(session, signup, anonymous, detail="erasure")
         personal_data.erase(session, signup)
+        forget_contact(session, signup)
         session.flush()
         session.execute(
             delete(SignupEvent)

@@ -37,6 +37,7 @@ from core.campaigns import LoadedCampaign
 from core.campaigns.addresses import campaign_url
 from core.campaigns.schedule import Moment, Schedule, wall_clock
 from core.data import personal_data
+from core.data.contacts import contact_address
 from core.data.db import db_session, utcnow
 from core.data.hashing import keyed_hash
 from core.data.models import Signup, SignupEvent, Stage
@@ -92,7 +93,9 @@ def queue_invitations(session: Session, loaded: LoadedCampaign, now: dt.datetime
     after = 0
     while True:
         rows = session.execute(
-            select(Signup.id, Signup.token).where(_waiting(loaded.slug), Signup.id > after).order_by(Signup.id)
+            select(Signup.id, Signup.token)
+            .where(_waiting(loaded.slug), Signup.id > after)
+            .order_by(Signup.id)
             .limit(BATCH)
         ).all()
         if not rows:
@@ -144,11 +147,6 @@ def _inviting_campaigns(now: dt.datetime) -> list[LoadedCampaign]:
     return [loaded for loaded in site().registry.snapshot.campaigns.values() if inviting(loaded, now)]
 
 
-def invitation_address(session: Session, signup: Signup) -> str | None:
-    """Where the invitation goes: the contact copy of the address kept when it was verified."""
-    return personal_data.load(session, signup).get("email")
-
-
 def send_invitation(app: Flask, payload: dict[str, Any]) -> None:
     """The :data:`INVITATION_JOB`: queue the invitation mail of one pre-registration, unless it went on or was
     erased or withdrawn meanwhile."""
@@ -159,7 +157,7 @@ def send_invitation(app: Flask, payload: dict[str, Any]) -> None:
     loaded = site().registry.snapshot.campaigns.get(signup.campaign)
     if loaded is None:
         raise RuntimeError(f"campaign {signup.campaign} is not loaded")
-    address = invitation_address(db, signup)
+    address = contact_address(db, signup)  # the copy kept when it was verified
     if not address:
         log.warning("pre-registration %s has no contact address: no invitation sent", signup.token[:12])
         return
@@ -189,4 +187,3 @@ def send_invitation(app: Flask, payload: dict[str, Any]) -> None:
     message["message_id"] = keyed_hash(site().hash_key, "invitation-message", signup.token)[:32]
     enqueue(db, MAIL_JOB, message, campaign=loaded.slug)
     db.commit()
-

@@ -102,7 +102,8 @@ def _opening_event(before: dt.datetime | None = None) -> ColumnElement[bool]:
 def _pre_registration(opened_at: dt.datetime | None) -> ColumnElement[bool]:
     """A sign-up made as a pre-registration: waiting (interested, invited), or gone on after the opening, or
     verified before ``opened_at``."""
-    made_before = Signup.verified_at < opened_at if opened_at is not None else false()
+    # (Never NULL: a sign-up not verified is no pre-registration, and NOT of it must hold.)
+    made_before = (Signup.verified_at.is_not(None) & (Signup.verified_at < opened_at)) if opened_at else false()
     return Signup.stage.in_((Stage.INTERESTED.value, Stage.INVITED.value)) | _opening_event() | made_before
 
 

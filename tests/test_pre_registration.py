@@ -287,8 +287,13 @@ def test_retention_keeps_a_pre_registration_until_the_campaign_opened_plus_its_d
     assert signup.stage == Stage.INTERESTED
 
     open_campaign(app, folder, ago=dt.timedelta(days=10))  # opened ten days ago; kept 60 days after that
+    assert post_form(app.test_client(), "en", email="later@example.org").status_code == 302  # after it opened
+    deliver(app)
+    # Sign-ups started after the opening (never verified here) keep the ordinary limit: 60 days after they started.
     assert erase(app, utcnow() + dt.timedelta(days=49)) == (0, 0)
     assert erase(app, utcnow() + dt.timedelta(days=51)) == (0, 1)
+    assert [s.stage for s in the_signups(app)] == [Stage.STARTED]
+    assert erase(app, utcnow() + dt.timedelta(days=61)) == (1, 0)
     assert the_signups(app) == []
     assert in_app(app, lambda db: db.scalar(select(func.count()).select_from(Contact))) == 0  # the contact copy too
 

@@ -28,9 +28,11 @@ from core.data.models import AcceptedAgreement, Contact, Job, Signup, SignupEven
 from core.data.retention import erase_unfinished
 from core.signup.invitations import INVITATION_JOB, InvitationSweep
 from core.signup.mandate_job import MANDATE_JOB
+from core.staff.lookup import status as staff_status
 from tests.conftest import CampaignFolder
 from tests.test_schedule import local
 from tests.test_signup import TIKTOK, code_of, csrf_token, deliver, pay_in_test_mode, post_code, post_form, sign_form
+from tests.test_staff_console import ADMIN, logged_in_client
 
 OPENS_IN = dt.timedelta(days=10)
 
@@ -311,3 +313,17 @@ def test_retention_counts_from_the_invitation_when_the_file_opened_it_without_a_
     # Invited (the opening, for this pre-registration) just now: not erased until 60 days after that.
     assert erase(app, utcnow() + dt.timedelta(days=59)) == (0, 0)
     assert erase(app, utcnow() + dt.timedelta(days=61)) == (0, 1)
+
+
+def test_staff_see_pre_registrations_apart_from_participants(
+    make_app: Any, folder: CampaignFolder, migrated_database_url: str
+) -> None:
+    app = make_app(campaigns_dir=folder.path, database_url=migrated_database_url, admin_host="staff.example")
+    pre_register(app, app.test_client())
+    client = logged_in_client(app)
+    page = client.get("/campaigns/tiktokclaim", base_url=ADMIN).get_data(as_text=True)
+    assert re.search(r'<span class="n">1</span> pre-registered <span class="why">[^<]*0 of them invited', page)
+    assert '<span class="n">0</span> participants' in page
+    [signup] = the_signups(app)
+    assert staff_status(signup) == "pre-registered (address verified, nothing signed): waiting for the campaign to open"
+    app.extensions["claimsite.db"].engine.dispose()

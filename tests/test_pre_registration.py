@@ -30,6 +30,7 @@ from core.signup.invitations import INVITATION_JOB, InvitationSweep
 from core.signup.mandate_job import MANDATE_JOB
 from core.staff.lookup import status as staff_status
 from tests.conftest import CampaignFolder
+from tests.test_participant_page import confirm, logged_in
 from tests.test_schedule import local
 from tests.test_signup import TIKTOK, code_of, csrf_token, deliver, pay_in_test_mode, post_code, post_form, sign_form
 from tests.test_staff_console import ADMIN, logged_in_client
@@ -327,3 +328,25 @@ def test_staff_see_pre_registrations_apart_from_participants(
     [signup] = the_signups(app)
     assert staff_status(signup) == "pre-registered (address verified, nothing signed): waiting for the campaign to open"
     app.extensions["claimsite.db"].engine.dispose()
+
+
+def test_the_participants_page_shows_a_pre_registration_as_such_and_erases_it_whole(
+    app: Flask, folder: CampaignFolder
+) -> None:
+    pre_register(app, app.test_client())
+    client = app.test_client()
+    page = logged_in(app, client)
+    assert "Pre-registered: nothing signed. We will e-mail you an invitation when the campaign opens." in page
+    assert "Withdraw" not in page and "Decide whether to join" not in page
+
+    open_campaign(app, folder)
+    invitations_sent(app)
+    page = client.get("/en/my", base_url=TIKTOK).get_data(as_text=True)
+    assert "The campaign has opened: you can decide whether to join." in page
+    join = re.search(r'href="https://tiktokclaim\.org(/en/join/invitation/[^"]+)">Decide whether to join', page)
+    assert join and "Continue to the agreements" in client.get(join.group(1), base_url=TIKTOK).get_data(as_text=True)
+
+    [signup] = the_signups(app)
+    assert confirm(client, "erase", signup.token).status_code == 302
+    assert the_signups(app) == []  # never signed: deleted whole, its contact copy with it
+    assert in_app(app, lambda db: db.scalar(select(func.count()).select_from(Contact))) == 0

@@ -200,6 +200,14 @@ class Signup(Strict):
         description="sign-ups that never became participants are erased this many days after they started "
         "(`flask retention run`)",
     )
+    erase_pre_registrations_after_opening_days: int = Field(
+        default=60,
+        ge=1,
+        le=3650,
+        description="pre-registrations (the address verified before the campaign opened) that never became "
+        "participants are kept while the campaign has not opened, and erased this many days after it opened "
+        "(`flask retention run`)",
+    )
 
     @model_validator(mode="after")
     def _needed_fields(self) -> Signup:

@@ -172,9 +172,13 @@ def joining_costs() -> list[str]:
 
 def signup_steps() -> list[tuple[str, str]]:
     """``{{ signup_steps() }}``: every step of joining, as (key, label), from the first: so the progress indicator
-    shows the payment from the start when the fee model asks one before the sign-up counts."""
+    shows the payment from the start when the fee model asks one before the sign-up counts, and a pre-registration
+    only the steps it has."""
+    steps = [("details", gettext("Your details")), ("verify", gettext("Verify e-mail"))]
+    if campaign_status() == "pre-registration":  # nothing is signed or paid now (core.signup.flow)
+        return [*steps, ("done", gettext("Done"))]
     model = fee_model_for(current_campaign())
-    steps = [("details", gettext("Your details")), ("verify", gettext("Verify e-mail")), ("sign", gettext("Sign"))]
+    steps.append(("sign", gettext("Sign")))
     if model is not None and model.asks_payment():
         steps.append(("pay", gettext("Pay")))
     steps.append(("done", gettext("Done")))

@@ -26,11 +26,11 @@ from core.campaigns.schedule import Schedule
 from core.data.contacts import contact_address
 from core.data.db import db_session, utcnow
 from core.data.hashing import email_hash
-from core.data.models import Payment, PaymentState, Signup
+from core.data.models import Payment, PaymentState, Signup, Stage
 from core.money.fees import fee_model_for, fee_summary, terms_of
 from core.signup import withdrawal
 from core.signup.fields import NotALookalike
-from core.signup.links import mandate_link_token, pay_link_token
+from core.signup.links import invitation_link_token, mandate_link_token, pay_link_token
 from core.signup.login import LOGIN_LINK_VALID, LoginCheck, check_login_link, queue_login_mail, use_login_link
 from core.signup.payments import latest
 from core.site import current_campaign, site
@@ -77,6 +77,7 @@ class Entry:
     payment: Payment | None
     pay_url: str | None
     mandate_url: str | None
+    join_url: str | None = None  # a pre-registration whose campaign opened: its invitation's page
 
 
 def _login() -> list[Any] | None:
@@ -121,6 +122,11 @@ def _entry(signup: Signup, language: str) -> Entry:
         mandate_url = campaign_url(
             loaded, "signup.mandate", token=mandate_link_token(loaded.slug, signup.token, copy_key)
         )
+    join_url = None
+    if signup.stage == Stage.INVITED and Schedule.of(c).may_finish(signup.verified_at, request_time()):
+        join_url = campaign_url(
+            loaded, "signup.invitation", language=shown, token=invitation_link_token(loaded.slug, signup.token)
+        )
     return Entry(
         signup,
         c.name.get_text(language, c.default_language),
@@ -129,6 +135,7 @@ def _entry(signup: Signup, language: str) -> Entry:
         payment,
         pay_url,
         mandate_url,
+        join_url,
     )
 
 

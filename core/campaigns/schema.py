@@ -222,6 +222,11 @@ class Campaign(Strict):
 
     slug: Slug
     name: Localized
+    name_in_sentence: Localized | None = Field(
+        default=None,
+        description="the campaign as named inside a sentence, with its article: {nl: de TikTok Claim, en: the TikTok "
+        "Claim}; without it, sentences say 'de actie ‘<name>’' / 'the ‘<name>’ campaign' (core/campaigns/naming.py)",
+    )
     hosts: list[Host] = Field(default=[], description="the first one is canonical; the others redirect to it")
     paths: list[HostAndPath] = Field(default=[], description="'host/prefix' under a shared host")
     status: WrittenStatus

@@ -56,11 +56,19 @@ def campaigns_cli() -> None:
     "campaign's message in every language, readable colours",
 )
 def check(production: bool) -> None:
-    """Validate every campaign file, once each; exit 1 on any error. Warnings (a missing translation) don't fail."""
+    """Validate every campaign file, once each; exit 1 on any error. Warnings (a missing translation) don't fail.
+    Lists each sentence that names a campaign, for review."""
     sources = CampaignSources.from_environment()
+    folders = sources.folders
     report = check_campaigns(
-        sources.folders.campaigns_dir, sources.registry, sources.themes, sources.plugins, production
+        folders.campaigns_dir, sources.registry, sources.themes, sources.plugins, production, folders.translations_dir
     )
+    if report.sentences:
+        click.echo("Sentences that name a campaign, as visitors read them (set name_in_sentence to change them):")
+    for slug, language, sentences in report.sentences:
+        click.echo(f"  {slug} ({language}):")
+        for sentence in sentences:
+            click.echo(f"    {sentence}")
     for problem in report.errors:
         click.secho(f"error: {problem}", fg="red", err=True)
     for problem in report.production_warnings:

@@ -15,9 +15,10 @@ from jinja2.runtime import Context
 from markupsafe import Markup
 
 from core import i18n
-from core.campaigns import Localized
+from core.campaigns import Campaign, Localized
 from core.campaigns.addresses import campaign_url
 from core.campaigns.markdown import render_inline, render_markdown
+from core.campaigns.naming import name_in_sentence
 from core.campaigns.schedule import Moment, wall_clock
 from core.campaigns.schema import SisterLink
 from core.campaigns.sections import Section, core_sections
@@ -49,6 +50,13 @@ def markdown_filter(ctx: Context, value: Localized | str | None) -> Markup:
 @pass_context
 def inline_markdown_filter(ctx: Context, value: Localized | str | None) -> Markup:
     return render_inline(_text(ctx, value))
+
+
+@pass_context
+def in_sentence_filter(ctx: Context, campaign: Campaign) -> str:
+    """``{{ campaign | in_sentence }}``: the campaign as named inside a sentence, in the page's (or mail's)
+    language (:func:`core.campaigns.naming.name_in_sentence`)."""
+    return name_in_sentence(campaign, ctx["lang"], gettext)
 
 
 @pass_context
@@ -142,6 +150,7 @@ def init_app(app: Flask) -> None:
         t=text_filter,
         md=markdown_filter,
         mdi=inline_markdown_filter,
+        in_sentence=in_sentence_filter,
         money=money_filter,
         date=date_filter,
         moment=moment_filter,

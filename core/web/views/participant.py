@@ -22,6 +22,7 @@ from wtforms import EmailField
 from wtforms.validators import Email, InputRequired, Length
 
 from core.campaigns.addresses import campaign_url
+from core.campaigns.naming import name_in_sentence
 from core.campaigns.schedule import Schedule
 from core.data.db import db_session, utcnow
 from core.data.hashing import email_hash
@@ -71,6 +72,7 @@ class Entry:
 
     signup: Signup
     campaign_name: str
+    campaign_in_sentence: str  # the name as a sentence says it (core.campaigns.naming)
     campaign_link: str | None  # None when that campaign is not served (its file is broken)
     fee_lines: list[str]
     payment: Payment | None
@@ -103,7 +105,9 @@ def _copy_key() -> bytes | None:
 def _entry(signup: Signup, language: str) -> Entry:
     loaded = site().registry.snapshot.campaigns.get(signup.campaign)
     if loaded is None:
-        return Entry(signup, signup.campaign, None, [], None, None, None)
+        return Entry(
+            signup, signup.campaign, _("the ‘%(name)s’ campaign", name=signup.campaign), None, [], None, None, None
+        )
     c = loaded.campaign
     shown = language if language in c.languages else None
     terms = terms_of(signup)
@@ -123,6 +127,7 @@ def _entry(signup: Signup, language: str) -> Entry:
     return Entry(
         signup,
         c.name.get_text(language, c.default_language),
+        name_in_sentence(c, language, _),
         campaign_url(loaded, language=shown),
         fee_lines,
         payment,
@@ -250,14 +255,14 @@ def _confirm(action: str, reference: str) -> BaseResponse:
         withdrawal.withdraw(db, signup, current_visit())
         flash(
             _(
-                "You have withdrawn from the %(campaign)s. We no longer act for you in it.",
-                campaign=entry.campaign_name,
+                "You have withdrawn from %(campaign)s. We no longer act for you in it.",
+                campaign=entry.campaign_in_sentence,
             ),
             "ok",
         )
     else:
         withdrawal.erase(db, signup, current_visit())
-        flash(_("Your personal data for the %(campaign)s has been erased.", campaign=entry.campaign_name), "ok")
+        flash(_("Your personal data for %(campaign)s has been erased.", campaign=entry.campaign_in_sentence), "ok")
     db.commit()
     site().counters.forget(signup.campaign)
     return redirect(url_for("participant.page"))

@@ -5,7 +5,8 @@ Errors: files that do not load (and problems between files), themes that cannot 
 production's rules (:mod:`core.campaigns.production_rules`, and the payment rule the production start applies too:
 :func:`core.money.payment_providers.unpaid_campaigns`, asked with production's providers). Without ``--production``
 those rules are warnings that say they would be errors. Other warnings: a text missing in a language, a missing
-privacy or terms page, a YAML file the site does not read.
+privacy or terms page, a YAML file the site does not read, a sentence that speaks of a passed date as still to come
+(:mod:`core.campaigns.stale_dates`).
 
 Besides problems, the report lists each sentence that names a campaign, per campaign and language, as a visitor
 reads it (:mod:`core.campaigns.naming`), for staff to review: no code can tell whether "de" or "het" is right.
@@ -17,6 +18,7 @@ logged: the check reads the files with :meth:`CampaignRegistry.check`, which rep
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +27,7 @@ from core.campaigns import CampaignRegistry, ConfigProblem, LoadedCampaign
 from core.campaigns.documents import DOCUMENTS, find_document
 from core.campaigns.naming import example_sentences
 from core.campaigns.production_rules import production_problems
+from core.campaigns.stale_dates import stale_dates
 from core.campaigns.stray_files import stray_campaign_files
 from core.campaigns.themes import Themes
 from core.i18n import catalog_gettext
@@ -88,6 +91,7 @@ def check_campaigns(
     report.add(report.warnings, (w for w in snapshot.warnings if (w.file, w.line, w.field) not in restated))
     report.add(report.warnings, missing_pages(campaigns, folder))
     report.add(report.warnings, stray_campaign_files(folder))
+    report.add(report.warnings, stale_dates(campaigns, dt.date.today()))
     report.sentences = name_sentences(campaigns, translations_dir)
     return report
 

@@ -125,3 +125,8 @@ def test_what_counts_as_a_stale_promise() -> None:
     assert stale("Op 27 maart 2020 stelde Zoom dat het opnames zal maken.") == []  # what was said then
     assert stale("The leak of April 2021 will be investigated.") == []
     assert [d.written for d in prose_dates("van 1 mei 2021 tot 31 mei 2021")] == ["31 mei 2021"]
+    # Counted from the day it was written: wrong a few weeks later, in any tense; one warning a sentence.
+    assert stale("Op 8 september jl. is onze klachtbrief verstuurd.") == ["8 september jl."]
+    assert stale("De brief gaat aanstaande 6 november weg.") == ["aanstaande 6 november"]
+    assert stale("Next November we file the complaint.") == ["Next November"]
+    assert stale("On 8 September 2021 we sent our letter.") == []

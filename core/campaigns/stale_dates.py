@@ -10,7 +10,8 @@ What counts: a date in Dutch or English prose ("22 november 2021", "22 November 
 "januari 2022", "in 2022") whose day, month or year has ended, in a sentence with a word that speaks of the future
 (wordt, zal, volgt, uiterlijk, will, going to, due, ...), unless it reports what someone said then ("stelde dat",
 "stated that"). A day and month without a year in such a sentence is
-warned about too: nobody can tell whether it has passed. Texts that are history by nature (updates, news: each
+warned about too: nobody can tell whether it has passed; and so is a date counted from the day it was written ("8
+september jl.", "next November"), in any tense. Texts that are history by nature (updates, news: each
 plugin's settings model says so with ``historical_texts = True``) are never warned about: their dates are facts.
 """
 
@@ -46,6 +47,15 @@ DATE_PATTERNS = [
     re.compile(rf"\b{_MONTH}\s+{_DAY}\b(?!,?\s+(19|20)\d\d)", re.IGNORECASE),  # on November 22 (no year)
     re.compile(rf"\b(in|eind|begin|voor|before|by|early|late|end of)\s+{_YEAR}\b", re.IGNORECASE),  # in 2022
 ]
+# A date counted from the day it was written ("8 september jl.", "aanstaande 6 november", "last September"): true
+# for a few weeks, then wrong, whatever the tense of the sentence.
+_ANY_MONTH = "(" + "|".join(MONTHS) + ")"
+RELATIVE = re.compile(
+    rf"\b([0-3]?\d\s+{_ANY_MONTH}\s+(jl\.|jongstleden|a\.s\.|aanstaande)"
+    rf"|(aanstaande|afgelopen|vorige|komende|last|next|this|coming)\s+([0-3]?\d\s+)?{_ANY_MONTH}\b)"
+    r"(?!\s+(19|20)\d\d)",
+    re.IGNORECASE,
+)
 # Words that put a sentence in the future: Dutch uses the present tense for it too, so "wordt" and "volgt" count.
 FUTURE = re.compile(
     r"\b(wordt|worden|zal|zullen|zult|volgt|volgen|gaat|gaan|binnenkort|uiterlijk|verwacht|verwachten|gepland"
@@ -67,10 +77,12 @@ SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n\s*\n")
 
 @dataclass(frozen=True)
 class ProseDate:
-    """A date found in a sentence: the words as written, and the last day it may mean (None: no year given)."""
+    """A date found in a sentence: the words as written, and the last day it may mean (None: no year given);
+    ``relative`` when it is counted from the day it was written."""
 
     written: str
     last_day: dt.date | None
+    relative: bool = False
 
 
 def prose_dates(sentence: str) -> Iterator[ProseDate]:
@@ -112,8 +124,11 @@ def sentences(text: str) -> Iterator[str]:
 def stale_sentences(text: str, today: dt.date) -> Iterator[tuple[str, ProseDate]]:
     """(sentence, date) for each sentence of ``text`` that speaks of a passed (or year-less) date as to come."""
     for sentence in sentences(text):
-        if not FUTURE.search(sentence) or REPORTED.search(sentence):
-            continue
+        relative = [ProseDate(match.group(0), None, relative=True) for match in RELATIVE.finditer(sentence)]
+        for found in relative:
+            yield sentence, found
+        if relative or not FUTURE.search(sentence) or REPORTED.search(sentence):
+            continue  # one warning a sentence is enough to have it rewritten
         for found in prose_dates(sentence):
             if found.last_day is None or found.last_day < today:
                 yield sentence, found
@@ -141,6 +156,11 @@ def stale_dates(campaigns: Iterable[LoadedCampaign], today: dt.date) -> list[Con
 
 
 def _say(sentence: str, date: ProseDate) -> str:
+    if date.relative:
+        return (
+            f'"{sentence}": {date.written} is counted from the day it was written, and wrong a few weeks later; '
+            "write the date with its year, or rewrite the sentence"
+        )
     if date.last_day is None:
         return (
             f'"{sentence}" speaks of {date.written} as still to come, without a year: nobody can tell whether it '

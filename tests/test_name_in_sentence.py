@@ -114,6 +114,8 @@ def test_the_check_lists_each_sentence_naming_a_campaign_per_language(campaign_f
     assert "Je inloglink voor de Democlaim" in sentences("democlaim", "nl")
     assert "Withdraw from the ‘Demo claim’ campaign?" in sentences("democlaim", "en")
     assert lines[-1].startswith("2 campaign(s) valid, 0 error(s)")
+    quiet = run_campaigns_command("check", "--no-sentences", campaigns_dir=campaign_folder.path)
+    assert "Datalek" not in quiet.output and quiet.output.splitlines()[-1] == lines[-1]
 
 
 def test_the_shipped_campaigns_each_say_how_they_are_named_in_both_languages() -> None:

@@ -5,9 +5,11 @@ historical dates unwarned; the shipped campaigns have no such sentence."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 import yaml
+from flask import Flask
 
 from core.campaigns.stale_dates import prose_dates, stale_sentences
 from tests.conftest import REPO, CampaignFolder, campaign_data, run_campaigns_command
@@ -130,3 +132,61 @@ def test_what_counts_as_a_stale_promise() -> None:
     assert stale("De brief gaat aanstaande 6 november weg.") == ["aanstaande 6 november"]
     assert stale("Next November we file the complaint.") == ["Next November"]
     assert stale("On 8 September 2021 we sent our letter.") == []
+
+
+MILESTONES = {
+    "title": {"nl": "Wat er gepland staat", "en": "What is planned"},
+    "items": [
+        {
+            "date": "2099-03-01",
+            "planned": {"nl": "SOMI dient de klacht in.", "en": "SOMI files the complaint."},
+        },
+        {
+            "date": "2021-11-22",
+            "planned": {"nl": "SOMI dient het verzoek in.", "en": "SOMI will file the request in November 2021."},
+        },
+        {
+            "date": "2021-06-01",
+            "planned": {"nl": "SOMI stuurt de brief.", "en": "SOMI sends the letter."},
+            "done": {"nl": "SOMI heeft de brief gestuurd.", "en": "SOMI sent the letter."},
+        },
+    ],
+}
+
+
+def test_a_milestone_shows_its_plan_until_its_day_has_passed_then_what_happened(
+    campaign_folder: CampaignFolder, make_app: Callable[..., Flask]
+) -> None:
+    campaign_folder.write("democlaim", campaign_data(milestones=MILESTONES))
+    client = make_app(campaigns_dir=campaign_folder.path).test_client()
+    dutch = client.get("/", base_url="https://democlaim.example").get_data(as_text=True)
+    assert 'id="planned"' in dutch and "Wat er gepland staat" in dutch
+    assert '<time datetime="2099-03-01">Gepland op 1 maart 2099</time>' in dutch and "SOMI dient de klacht in." in dutch
+    assert '<time datetime="2021-06-01">1 juni 2021</time>' in dutch and "SOMI heeft de brief gestuurd." in dutch
+    # a passed plan is never shown as still to come, with or without what happened
+    assert "SOMI dient het verzoek in." not in dutch and "SOMI stuurt de brief." not in dutch
+    assert "SOMI will file" not in client.get("/en/", base_url="https://democlaim.example").get_data(as_text=True)
+    assert dutch.index("1 juni 2021") < dutch.index("1 maart 2099")  # in date order
+    english = client.get("/en/", base_url="https://democlaim.example").get_data(as_text=True)
+    assert "Planned for 1 March 2099" in english and "SOMI sent the letter." in english
+
+
+def test_milestones_that_all_passed_unrecorded_leave_no_empty_section(
+    campaign_folder: CampaignFolder, make_app: Callable[..., Flask]
+) -> None:
+    passed = {"title": MILESTONES["title"], "items": [MILESTONES["items"][1]]}
+    campaign_folder.write("democlaim", campaign_data(milestones=passed))
+    page = make_app(campaigns_dir=campaign_folder.path).test_client().get("/", base_url="https://democlaim.example")
+    assert page.status_code == 200 and 'id="planned"' not in page.get_data(as_text=True)
+
+
+def test_the_check_asks_what_happened_to_a_passed_milestone(campaign_folder: CampaignFolder) -> None:
+    path = campaign_folder.write("democlaim", campaign_data(milestones=MILESTONES))
+    result = run_campaigns_command("check", campaigns_dir=campaign_folder.path)
+    assert result.exit_code == 0, result.output
+    found = [w for w in warnings(result.output) if "milestones" in w]  # once: not as a stale sentence as well
+    line = path.read_text(encoding="utf-8").splitlines().index("  - date: '2021-11-22'") + 1
+    assert found == [
+        f"{path}, line {line}: milestones.items[1]: planned for 2021-11-22, which has passed, so the page no longer "
+        "shows it: write what happened under done:, or remove it"
+    ]

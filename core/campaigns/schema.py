@@ -6,6 +6,7 @@ plugin (FAQ, news, timeline, ...) lives under ``plugins:`` and is validated by t
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -121,6 +122,24 @@ class ItemSection(Strict):
     title: Localized
     intro: LocalizedMarkdown | None = None
     items: list[Item] = Field(min_length=1)
+
+
+class Milestone(Strict):
+    """A step planned for a date, held as a date so that no page ever promises it once the date has passed."""
+
+    date: dt.date
+    planned: LocalizedMarkdown = Field(description="what is planned for that date; shown until the day has passed")
+    done: LocalizedMarkdown | None = Field(
+        default=None,
+        description="what happened, written once it has; shown instead of the plan once the day has passed",
+    )
+
+
+class Milestones(Strict):
+    """Steps planned ahead, each with its date (core/campaigns/milestones.py)."""
+
+    title: Localized
+    items: list[Milestone] = Field(min_length=1)
 
 
 class Article(Strict):
@@ -245,6 +264,11 @@ class Campaign(Strict):
     reasons: ItemSection | None = None
     articles: list[Article] = []
     steps: ItemSection | None = None
+    milestones: Milestones | None = Field(
+        default=None,
+        description="steps planned for a date: each plan is shown until its day has passed, then what happened "
+        "(done), or nothing, and `check` asks for it",
+    )
     legal: ItemSection | None = None
     about: About | None = None
     sisters: list[SisterLink] = []

@@ -13,6 +13,7 @@ What counts: a date in Dutch or English prose ("22 november 2021", "22 November 
 warned about too: nobody can tell whether it has passed; and so is a date counted from the day it was written ("8
 september jl.", "next November"), in any tense. Texts that are history by nature (updates, news: each
 plugin's settings model says so with ``historical_texts = True``) are never warned about: their dates are facts.
+Nor are milestones: each has its date as a date, and the page follows it (:mod:`core.campaigns.milestones`).
 """
 
 from __future__ import annotations
@@ -146,6 +147,8 @@ def stale_dates(campaigns: Iterable[LoadedCampaign], today: dt.date) -> list[Con
                 models.append((("plugins", name), settings))
         for prefix, model in models:
             for loc, texts in localized_fields(model, prefix):
+                if loc[:1] == ("milestones",):
+                    continue  # dated by their own date, checked by core.campaigns.milestones
                 for language, text in texts.items():
                     for sentence, date in stale_sentences(text, today):
                         line = _line_of(file_text, loaded.line_of((*loc, language)), date.written)

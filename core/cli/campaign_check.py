@@ -6,7 +6,8 @@ production's rules (:mod:`core.campaigns.production_rules`, and the payment rule
 :func:`core.money.payment_providers.unpaid_campaigns`, asked with production's providers). Without ``--production``
 those rules are warnings that say they would be errors. Other warnings: a text missing in a language, a missing
 privacy or terms page, a YAML file the site does not read, a sentence that speaks of a passed date as still to come
-(:mod:`core.campaigns.stale_dates`).
+(:mod:`core.campaigns.stale_dates`), a milestone whose day has passed with nothing written about what happened
+(:mod:`core.campaigns.milestones`).
 
 Besides problems, the report lists each sentence that names a campaign, per campaign and language, as a visitor
 reads it (:mod:`core.campaigns.naming`), for staff to review: no code can tell whether "de" or "het" is right.
@@ -25,6 +26,7 @@ from pathlib import Path
 
 from core.campaigns import CampaignRegistry, ConfigProblem, LoadedCampaign
 from core.campaigns.documents import DOCUMENTS, find_document
+from core.campaigns.milestones import passed_plans
 from core.campaigns.naming import example_sentences
 from core.campaigns.production_rules import production_problems
 from core.campaigns.stale_dates import stale_dates
@@ -92,6 +94,7 @@ def check_campaigns(
     report.add(report.warnings, missing_pages(campaigns, folder))
     report.add(report.warnings, stray_campaign_files(folder))
     report.add(report.warnings, stale_dates(campaigns, dt.date.today()))
+    report.add(report.warnings, passed_plans(campaigns, dt.date.today()))
     report.sentences = name_sentences(campaigns, translations_dir)
     return report
 

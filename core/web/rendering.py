@@ -18,9 +18,10 @@ from core import i18n
 from core.campaigns import Campaign, Localized
 from core.campaigns.addresses import campaign_url
 from core.campaigns.markdown import render_inline, render_markdown
+from core.campaigns.milestones import ShownMilestone, shown_milestones
 from core.campaigns.naming import name_in_sentence
 from core.campaigns.schedule import Moment, wall_clock
-from core.campaigns.schema import SisterLink
+from core.campaigns.schema import Milestones, SisterLink
 from core.campaigns.sections import Section, core_sections
 from core.money.fees import cost_summary, fee_model_for
 from core.site import current_campaign, site
@@ -167,10 +168,17 @@ def init_app(app: Flask) -> None:
         campaign_url=campaign_url,
         page_sections=page_sections,
         joining_costs=joining_costs,
+        milestones_now=milestones_now,
         signup_steps=signup_steps,
     )
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
+
+
+def milestones_now(milestones: Milestones) -> list[ShownMilestone]:
+    """``{{ milestones_now(section) }}``: the milestones to show today on the current campaign's clock."""
+    c = current_campaign().campaign
+    return shown_milestones(milestones, wall_clock(request_time(), ZoneInfo(c.timezone)).date())
 
 
 def joining_costs() -> list[str]:

@@ -132,6 +132,7 @@ def test_what_counts_as_a_stale_promise() -> None:
     assert stale("De brief gaat aanstaande 6 november weg.") == ["aanstaande 6 november"]
     assert stale("Next November we file the complaint.") == ["Next November"]
     assert stale("On 8 September 2021 we sent our letter.") == []
+    assert stale("This may take a while; next May we will know more.") == ["next May"]
 
 
 MILESTONES = {

@@ -4,16 +4,16 @@ A campaign's texts are written once and read for years. A sentence that speaks o
 ... ingediend", "will be submitted", "uiterlijk in januari 2022") becomes untrue once that date has passed, and
 nothing on the page tells the visitor so. ``flask campaigns check`` warns about each such sentence, with the file,
 the line and the sentence, so staff rewrite it (in the past tense, saying only what is known to have happened), or
-hold the date as a date field whose sentence the site words by the clock (``opens`` and ``closes``).
+write the plan as a milestone, whose date is a date the page follows (:mod:`core.campaigns.milestones`).
 
 What counts: a date in Dutch or English prose ("22 november 2021", "22 November 2021", "November 22, 2021",
 "januari 2022", "in 2022") whose day, month or year has ended, in a sentence with a word that speaks of the future
 (wordt, zal, volgt, uiterlijk, will, going to, due, ...), unless it reports what someone said then ("stelde dat",
-"stated that"). A day and month without a year in such a sentence is
-warned about too: nobody can tell whether it has passed; and so is a date counted from the day it was written ("8
-september jl.", "next November"), in any tense. Texts that are history by nature (updates, news: each
-plugin's settings model says so with ``historical_texts = True``) are never warned about: their dates are facts.
-Nor are milestones: each has its date as a date, and the page follows it (:mod:`core.campaigns.milestones`).
+"stated that"). A day and month without a year in such a sentence is warned about too: nobody can tell whether it
+has passed; and so is a date counted from the day it was written ("8 september jl.", "next November"), in any
+tense. Texts that are history by nature (updates, news: each plugin's settings model says so with
+``historical_texts = True``) are never warned about: their dates are facts. Nor are milestones, checked by their
+own module.
 """
 
 from __future__ import annotations
@@ -51,9 +51,11 @@ DATE_PATTERNS = [
 # A date counted from the day it was written ("8 september jl.", "aanstaande 6 november", "last September"): true
 # for a few weeks, then wrong, whatever the tense of the sentence.
 _ANY_MONTH = "(" + "|".join(MONTHS) + ")"
+# "this may be" is no date: after this/next/last, May counts only with its capital.
+_MONTH_AFTER_WORD = "(" + "|".join(m for m in MONTHS if m != "may") + "|(?-i:May))"
 RELATIVE = re.compile(
     rf"\b([0-3]?\d\s+{_ANY_MONTH}\s+(jl\.|jongstleden|a\.s\.|aanstaande)"
-    rf"|(aanstaande|afgelopen|vorige|komende|last|next|this|coming)\s+([0-3]?\d\s+)?{_ANY_MONTH}\b)"
+    rf"|(aanstaande|afgelopen|vorige|komende|last|next|this|coming)\s+([0-3]?\d\s+)?{_MONTH_AFTER_WORD}\b)"
     r"(?!\s+(19|20)\d\d)",
     re.IGNORECASE,
 )

@@ -13,6 +13,7 @@ ORDER_HERO = 10
 ORDER_REASONS = 20
 ORDER_ARTICLES = 30
 ORDER_STEPS = 40
+ORDER_MILESTONES = 45
 ORDER_LEGAL = 70
 ORDER_ABOUT = 90
 ORDER_SISTERS = 95
@@ -44,6 +45,8 @@ def core_sections(loaded: LoadedCampaign) -> list[Section]:
         sections.append(Section(f"article-{index + 1}", ORDER_ARTICLES + index, "sections/article.html", article))
     if c.steps:
         sections.append(Section("how", ORDER_STEPS, "sections/steps.html", c.steps, c.steps.title))
+    if c.milestones:  # no menu entry: on some days it shows no step at all (core.campaigns.milestones)
+        sections.append(Section("planned", ORDER_MILESTONES, "sections/milestones.html", c.milestones))
     if c.legal:
         sections.append(Section("law", ORDER_LEGAL, "sections/items.html", c.legal, c.legal.title))
     if c.about:

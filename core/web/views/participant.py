@@ -22,6 +22,7 @@ from wtforms import EmailField
 from wtforms.validators import Email, InputRequired, Length
 
 from core.campaigns.addresses import campaign_url
+from core.campaigns.naming import name_in_sentence
 from core.campaigns.schedule import Schedule
 from core.data.contacts import contact_address
 from core.data.db import db_session, utcnow
@@ -72,6 +73,7 @@ class Entry:
 
     signup: Signup
     campaign_name: str
+    campaign_in_sentence: str  # the name as a sentence says it (core.campaigns.naming)
     campaign_link: str | None  # None when that campaign is not served (its file is broken)
     fee_lines: list[str]
     payment: Payment | None
@@ -105,7 +107,9 @@ def _copy_key() -> bytes | None:
 def _entry(signup: Signup, language: str) -> Entry:
     loaded = site().registry.snapshot.campaigns.get(signup.campaign)
     if loaded is None:
-        return Entry(signup, signup.campaign, None, [], None, None, None)
+        return Entry(
+            signup, signup.campaign, _("the ‘%(name)s’ campaign", name=signup.campaign), None, [], None, None, None
+        )
     c = loaded.campaign
     shown = language if language in c.languages else None
     terms = terms_of(signup)
@@ -130,6 +134,7 @@ def _entry(signup: Signup, language: str) -> Entry:
     return Entry(
         signup,
         c.name.get_text(language, c.default_language),
+        name_in_sentence(c, language, _),
         campaign_url(loaded, language=shown),
         fee_lines,
         payment,
@@ -261,8 +266,8 @@ def _confirm(action: str, reference: str) -> BaseResponse:
         done = withdrawal.withdraw(db, signup, current_visit())
         flash(
             _(
-                "You have withdrawn from the %(campaign)s. We no longer act for you in it.",
-                campaign=entry.campaign_name,
+                "You have withdrawn from %(campaign)s. We no longer act for you in it.",
+                campaign=entry.campaign_in_sentence,
             ),
             "ok",
         )
@@ -272,7 +277,7 @@ def _confirm(action: str, reference: str) -> BaseResponse:
             flash(_("We have sent a confirmation to your e-mail address."), "ok")
     else:
         done = withdrawal.erase(db, signup, current_visit())
-        flash(_("Your personal data for the %(campaign)s has been erased.", campaign=entry.campaign_name), "ok")
+        flash(_("Your personal data for %(campaign)s has been erased.", campaign=entry.campaign_in_sentence), "ok")
         for line in done.fee.lines if done else []:
             flash(line, "ok")
     db.commit()

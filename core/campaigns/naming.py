@@ -14,6 +14,7 @@ as a label ("Facebook-datalek: een actie van SOMI").
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 
@@ -43,6 +44,18 @@ NAME_SENTENCES: tuple[str, ...] = (
     "Signed power of attorney for %(campaign)s, reference %(reference)s",
     "With this document the participant named below authorises %(organisation)s to act on their behalf against "
     "%(company)s in %(campaign)s, on the terms of the agreements reproduced in full below.",
+    "You have pre-registered for %(campaign)s",
+    "You have pre-registered for %(campaign)s.",
+    "We have noted your interest in %(campaign)s and confirmed your e-mail address. Nothing has been signed: you "
+    "have not joined yet and have given no mandate.",
+    "Now open: %(campaign_name)s",
+    "Now open: %(campaign_name)s. You can decide whether to join",
+    "You pre-registered for %(campaign)s. The campaign has now opened, so you can decide whether to join. Nothing "
+    "has been signed yet: you join only when you sign the agreements.",
+    "You joined %(campaign)s with this invitation already. Your own page shows your sign-up and your signed mandate.",
+    "Your withdrawal from %(campaign)s is confirmed",
+    "On %(date)s you withdrew your mandate for %(campaign)s (reference %(reference)s). From that moment we no longer "
+    "act for you in this campaign, and you no longer count as a participant. What we did for you before stays valid.",
 )
 
 
@@ -69,6 +82,7 @@ def example_sentences(campaign: Campaign, language: str, gettext: Gettext) -> It
         "amount": i18n.money(Decimal(50), language),
         "description": "…",
         "reference": "ABCD-1234",
+        "date": i18n.long_date(dt.date(2026, 12, 3), language),
     }
     for msgid in NAME_SENTENCES:
         yield gettext(msgid) % values

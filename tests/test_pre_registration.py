@@ -115,7 +115,7 @@ def test_a_pre_registration_signs_nothing_and_is_told_so(app: Flask) -> None:
     mail = pre_register(app, client)
 
     done = client.get("/en/join/done", base_url=TIKTOK).get_data(as_text=True)
-    assert "You have pre-registered for TikTok Claim." in done
+    assert "You have pre-registered for the TikTok Claim." in done
     assert "Nothing has been signed: you have not joined yet and have given no mandate." in done
     assert f"The campaign opens on {local(OPENS_IN).day} " in done
     assert "successfully joined" not in done and "mandate (PDF)" not in done
@@ -194,9 +194,9 @@ def test_each_invitation_goes_to_the_contact_copy_in_the_language_of_the_pre_reg
     mails = {str(m["To"]): m for m in deliver(app)}
     assert set(mails) == {"Anna.Mail@Example.org", "bram.new@example.org"}
     english, dutch = mails["Anna.Mail@Example.org"], mails["bram.new@example.org"]
-    assert str(english["Subject"]) == "TikTok Claim has opened: you can now decide whether to join"
+    assert str(english["Subject"]) == "Now open: TikTok Claim. You can decide whether to join"
     assert "Nothing has been signed yet" in text_of(english) and "€17.50" in text_of(english)
-    assert str(dutch["Subject"]).startswith("TikTok Claim is geopend") and "/en/" not in invitation_link(dutch)
+    assert str(dutch["Subject"]) == "Nu open: TikTok Claim. Je kunt beslissen of je meedoet" and "/en/" not in invitation_link(dutch)
     assert "/en/join/invitation/" in invitation_link(english)
 
 

@@ -68,7 +68,7 @@ def test_a_withdrawal_within_14_days_is_confirmed_by_mail_and_refunded_once(db_a
     mails = deliver(db_app)  # the mail and the refund job
     [mail] = [m for m in mails if "withdrawal" in str(m["Subject"]).lower()]
     assert mail["To"] == "anna@example.org"
-    assert str(mail["Subject"]) == "Your withdrawal from TikTok Claim is confirmed"
+    assert str(mail["Subject"]) == "Your withdrawal from the TikTok Claim is confirmed"
     text = text_of(mail)
     assert refund in text and f"(reference {anna.token[:12]})" in text
     assert "https://tiktokclaim.org/en/my" in text and "This is the last e-mail" in text
@@ -94,7 +94,7 @@ def test_after_the_refund_period_the_payment_stays_and_the_mail_says_so_in_dutch
     asked, _after = withdraw_on_the_page(db_app, anna.token, language="nl")
     assert "Je eenmalige betaling van €\xa017,50 wordt niet terugbetaald" in asked
     [mail] = [m for m in deliver(db_app) if "intrekking" in str(m["Subject"]).lower()]
-    assert str(mail["Subject"]) == "Je intrekking voor TikTok Claim is bevestigd"
+    assert str(mail["Subject"]) == "Je intrekking voor de TikTok Claim is bevestigd"
     text = text_of(mail)
     assert "wordt niet terugbetaald" in text and "https://tiktokclaim.org/my" in text and "/en/" not in text
     assert in_app(db_app, lambda db: db.scalars(select(Job).where(Job.kind == "refund")).all()) == []

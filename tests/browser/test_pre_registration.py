@@ -50,7 +50,7 @@ def test_pre_registering_on_a_phone_signs_nothing_and_says_so(
     page.get_by_role("button", name="Verifiëren", exact=True).click()
     page.wait_for_url(re.compile(r"/join/done$"))
 
-    expect(page.get_by_role("heading", level=1)).to_have_text("Je bent vooraf ingeschreven voor Palantir Claim.")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Je bent vooraf ingeschreven voor de Palantir Claim.")
     main = page.locator("main")
     expect(main).to_contain_text("Er is niets ondertekend: je doet nog niet mee en hebt geen volmacht gegeven.")
     expect(main).to_contain_text("Als de actie opent, sturen we je een e-mail met een uitnodiging om mee te doen.")
@@ -61,7 +61,7 @@ def test_pre_registering_on_a_phone_signs_nothing_and_says_so(
 
     run_worker(live_server)
     mail = newest_mail_to(live_server, address)
-    assert str(mail["Subject"]) == "Je bent vooraf ingeschreven voor Palantir Claim"
+    assert str(mail["Subject"]) == "Je bent vooraf ingeschreven voor de Palantir Claim"
     body = normalized(text_part(mail))
     assert "Er is niets ondertekend" in body and "Je beslist dan zelf of je meedoet" in body
     assert all(part.get_content_disposition() != "attachment" for part in mail.walk())  # no mandate

@@ -431,6 +431,14 @@ def test_signing_needs_every_agreement_and_a_signature(db_app: Flask) -> None:
     html = client.post("/en/join/sign", data=data, base_url=TIKTOK).get_data(as_text=True)
     assert "Please read and accept this agreement." in html
     assert "Please sign: draw your signature in the box, or type your full name." in html
+    # The join form's style: one summary that names and links each mistake, and each field marked where it is.
+    summary = html[html.index('id="errors"') : html.index("</div>", html.index('id="errors"'))]
+    assert "data-focus-on-load" in summary and "Please correct 2 answers" in summary
+    assert '<a href="#agree-terms">Terms of participation: Please read and accept this agreement.</a>' in summary
+    assert '<a href="#signature">Signature: Please sign:' in summary and "agree-mandate" not in summary
+    assert re.search(r'id="agree-terms"[^>]*aria-invalid="true" aria-describedby="agree-terms-error"', html)
+    assert 'id="agree-terms-error"' in html and 'id="signature-error"' in html
+    assert re.search(r'id="signature_typed"[^>]*aria-invalid="true"', html.replace("\n", " "))
     assert 'id="agree-mandate" name="agree-mandate" value="yes" required\n          checked' in html or re.search(
         r'id="agree-mandate"[^>]*checked', html.replace("\n", " ")
     )

@@ -200,7 +200,8 @@ def test_landing_call_to_action_leads_to_the_form(db_app: Flask) -> None:
         ({"email": "anna@"}, "email", "This is not a valid e-mail address"),
         ({"email": ""}, "email", "Please enter your e-mail address."),
         ({"phone": "12"}, "phone", "This is not a valid phone number"),
-        ({"street": "", "city": ""}, "street", "Please fill in your address."),
+        ({"street": "", "city": ""}, "street", "Please enter your street and house number."),
+        ({"postcode": ""}, "postcode", "Please enter your postcode."),
         ({"country": ""}, "country", "Please choose the country where you live."),
         ({"country": "US"}, "country", "Only people who live in the EU, the EEA or Switzerland can join"),
         ({"birth_date": ""}, "birth_date", "Please enter your date of birth."),
@@ -244,6 +245,31 @@ def test_every_validation_error_is_explained_and_keeps_the_answers(
         if changes.get(key, VALID[key]):
             assert f'value="{changes.get(key, VALID[key])}"' in html
     assert signups(db_app) == [] and Worker(db_app).run_once() == 0  # nothing stored, nothing sent
+
+
+@pytest.mark.databases("sqlite")
+@pytest.mark.parametrize(
+    ("language", "changes", "field", "message"),
+    [
+        ("en", {"email": ""}, "email", "Please enter your e-mail address."),
+        ("nl", {"email": ""}, "email", "Vul je e-mailadres in."),
+        ("en", {"street": "", "postcode": "", "city": ""}, "street", "Please fill in your address."),
+        ("nl", {"street": "", "postcode": "", "city": ""}, "street", "Vul je adres in."),
+    ],
+)
+def test_a_missing_address_gets_one_message(
+    db_app: Flask, language: str, changes: dict[str, str], field: str, message: str
+) -> None:
+    """One thing left out is one mistake: one entry in the summary and one message at the field, in the page's
+    language, whatever validators the field has."""
+    client = db_app.test_client()
+    client.set_cookie("lang", language)
+    html = post_form(client, "en" if language == "en" else "", **changes).get_data(as_text=True)
+    summary = html[html.index('id="errors"') : html.index("</ul>", html.index('id="errors"'))]
+    assert summary.count("<li>") == 1 and f'href="#{field}"' in summary and message in summary
+    assert (
+        html.count('class="field__error"') == 1 and f'<p class="field__error" id="{field}-error">{message}</p>' in html
+    )
 
 
 @pytest.mark.databases("sqlite")

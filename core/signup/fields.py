@@ -96,16 +96,22 @@ def catalogue(spec: FormField, language: str, loaded: LoadedCampaign) -> dict[st
             )
         }
     if kind == "address":
-        presence = _presence(spec, _("Please fill in your address."))
+        # Each part names what is missing; an address left out whole gets one message (SignupForm.validate).
         return {
             "street": StringField(
-                _("Street and house number"), [presence, Length(max=200)], render_kw={"autocomplete": "address-line1"}
+                _("Street and house number"),
+                [_presence(spec, _("Please enter your street and house number.")), Length(max=200)],
+                render_kw={"autocomplete": "address-line1"},
             ),
             "postcode": StringField(
-                _("Postcode"), [presence, Length(max=20)], render_kw={"autocomplete": "postal-code"}
+                _("Postcode"),
+                [_presence(spec, _("Please enter your postcode.")), Length(max=20)],
+                render_kw={"autocomplete": "postal-code"},
             ),
             "city": StringField(
-                _("Town or city"), [presence, Length(max=100)], render_kw={"autocomplete": "address-level2"}
+                _("Town or city"),
+                [_presence(spec, _("Please enter your town or city.")), Length(max=100)],
+                render_kw={"autocomplete": "address-level2"},
             ),
         }
     if kind == "country":
@@ -306,7 +312,18 @@ class SignupForm(FlaskForm):
             if problem:
                 self[name].errors.append(problem)
                 valid = False
+        self._one_message_for_a_missing_address()
         return valid
+
+    def _one_message_for_a_missing_address(self) -> None:
+        """An address left out whole is one mistake, not three: one message, on its first line."""
+        parts = [self._fields.get(name) for name in ("street", "postcode", "city")]
+        if not all(part is not None and part.errors and not (part.data or "").strip() for part in parts):
+            return
+        street, *others = parts
+        street.errors[:] = [_("Please fill in your address.")]  # type: ignore[union-attr]
+        for part in others:
+            part.errors[:] = []  # type: ignore[union-attr]
 
     def validate_phone(self, field: Field) -> None:
         if not field.data:

@@ -543,6 +543,8 @@ def test_mandate_pdf_confirmation_mail_and_download(db_app: Flask, tmp_path: Pat
         ["pdftotext", "-layout", str(tmp_path / "m.pdf"), "-"], capture_output=True, text=True, check=True
     ).stdout
     assert "Anna de Vries" in text and "TikTok" in text and "2026-11-01" in text
+    signature = " ".join(text[text.rindex("Signature") : text.index("Evidence")].split())
+    assert re.search(r"Signed by Anna de Vries Signed on ", signature), signature  # the name under the signature
     with db_app.app_context():
         from core.data.db import db_session
 

@@ -359,6 +359,16 @@ class SignupForm(FlaskForm):
         return out
 
 
+def build_address_form(loaded: LoadedCampaign, language: str, **kwargs: Any) -> FlaskForm:
+    """The verify page's form to correct the e-mail address: the join form's own e-mail question (same label, same
+    checks, same messages), alone."""
+    config = loaded.campaign.signup
+    assert config is not None
+    spec = next(spec for spec in config.fields if spec.field == "email")  # the schema makes every form ask it
+    form_class = type("AddressForm", (FlaskForm,), {"Meta": SignupForm.Meta, **catalogue(spec, language, loaded)})
+    return form_class(**kwargs)
+
+
 # Form classes by (campaign, language), kept while that version of the campaign is served: building one (a few
 # hundred countries, translated labels, plugin questions) costs more than validating a whole sign-up.
 _form_classes: dict[tuple[str, str], tuple[LoadedCampaign, type[SignupForm]]] = {}
@@ -404,4 +414,4 @@ def _form_class(loaded: LoadedCampaign, language: str) -> type[SignupForm]:
     return type("CampaignSignupForm", (SignupForm,), fields)
 
 
-__all__ = ["EU_EEA_CH", "SignupForm", "build_form", "country_choices"]
+__all__ = ["EU_EEA_CH", "SignupForm", "build_address_form", "build_form", "country_choices"]

@@ -203,6 +203,36 @@ def start(
     return Started(token, Sending.SENT if code else Sending.LIMITED)
 
 
+def correct_address(
+    session: Session,
+    loaded: LoadedCampaign,
+    signup: Signup,
+    typed: dict[str, str],
+    address: str,
+    language: str,
+    keys: Keys,
+    limits: RateLimits,
+    visit: Visit,
+    browser: str,
+) -> Started:
+    """The verify page's correction of a mistyped address: ``typed`` (the answers this browser sent for ``signup``,
+    :func:`core.data.personal_data.typed_answers`) go out again as a new form with ``address`` instead, so nothing
+    else has to be typed again, and the new address gets a code under the same limits as any form (:func:`start`).
+
+    The code mailed to the mistyped address is spent first, and committed before the new form is: its code and its
+    link verify nothing from then on, even if the new form then fails (the visitor can send the correction again;
+    their answers are still there). Once the new form is saved, the answers it left waiting at the mistyped
+    address (when that address had a sign-up already) are dropped; a sign-up the mistyped address started is left
+    to retention (``signup.erase_unfinished_after_days``): with its code spent, nobody can verify it."""
+    spend_code(signup)
+    record(session, signup, "address-corrected", visit)
+    session.commit()
+    started = start(session, loaded, language, {**typed, "email": address}, keys, limits, visit, browser)
+    personal_data.drop_typed_pending(session, signup, personal_data.answers_digest(typed))
+    session.commit()
+    return started
+
+
 def send_code(
     session: Session,
     loaded: LoadedCampaign,

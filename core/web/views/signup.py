@@ -234,7 +234,8 @@ def correct_address() -> BaseResponse:
     if typed is None:  # another form was sent for that address since: this browser's answers are not there any more
         flash(
             _(
-                "The form was sent again for this address, so the address cannot be corrected here. Please fill in the form again."
+                "The form was sent again for this address, so the address cannot be corrected here. Please fill in "
+                "the form again."
             )
         )
         return redirect(url_for("signup.start"))

@@ -111,7 +111,7 @@ def render_mandate_html(document: MandateDocument) -> str:
     if document.language not in campaign.languages:
         raise ValueError(f"campaign {loaded.slug} has no language {document.language!r} ({campaign.languages})")
     template = current_app.jinja_env.get_template(f"campaign:{loaded.slug}/{TEMPLATE}")
-    with force_locale(document.language):
+    with force_locale(document.language), i18n.addressing(campaign.address_form):
         return template.render(_context(document))
 
 

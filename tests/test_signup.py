@@ -702,6 +702,36 @@ def test_form_fields_carry_only_attributes_that_apply(db_app: Flask) -> None:
     assert '<option value="NL" selected>Netherlands</option>' in html
 
 
+# The autofill field names of the HTML standard (WHATWG, "Autofill"), with the Nu checker's view of them: a value
+# outside this list, or one meant for another kind of field (street-address is for a multi-line field), is an error.
+AUTOFILL_NAMES = {
+    "name", "honorific-prefix", "given-name", "additional-name", "family-name", "honorific-suffix", "nickname",
+    "username", "new-password", "current-password", "one-time-code", "organization-title", "organization",
+    "address-line1", "address-line2", "address-line3", "address-level4", "address-level3", "address-level2",
+    "address-level1", "country", "country-name", "postal-code", "cc-name", "cc-given-name", "cc-additional-name",
+    "cc-family-name", "cc-number", "cc-exp", "cc-exp-month", "cc-exp-year", "cc-csc", "cc-type",
+    "transaction-currency", "transaction-amount", "language", "bday", "bday-day", "bday-month", "bday-year", "sex",
+    "url", "photo", "tel", "tel-country-code", "tel-national", "tel-area-code", "tel-local", "tel-extension",
+    "email", "impp", "on", "off",
+}  # fmt: skip
+
+
+def test_every_autocomplete_value_is_one_the_validator_accepts(db_app: Flask) -> None:
+    """Every form a visitor fills in (join, verify, sign, their own page) names fields the way browsers and the Nu
+    HTML checker know; a one-line input never asks for a multi-line value."""
+    client = db_app.test_client()
+    pages = [client.get("/en/join", base_url=TIKTOK).get_data(as_text=True)]
+    post_form(client, "en")
+    pages.append(client.get("/en/join/verify", base_url=TIKTOK).get_data(as_text=True))
+    [mail] = deliver(db_app)
+    post_code(client, code_of(mail), "en")
+    pages.append(client.get("/en/join/sign", base_url=TIKTOK).get_data(as_text=True))
+    pages.append(db_app.test_client().get("/en/my", base_url=TIKTOK).get_data(as_text=True))
+    found = [value for html in pages for value in re.findall(r'autocomplete="([^"]*)"', html)]
+    assert {"email", "one-time-code", "address-line1", "name"} <= set(found)
+    assert [value for value in found if value not in AUTOFILL_NAMES] == []
+
+
 @pytest.mark.databases("sqlite")
 def test_country_must_come_from_the_list(db_app: Flask) -> None:
     html = post_form(db_app.test_client(), "en", country="XX").get_data(as_text=True)

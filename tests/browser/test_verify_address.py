@@ -1,6 +1,7 @@
 """Correcting a mistyped e-mail address on the verify page, on a phone: the page shows the address, the correction
 sends a new code to the new one, the old mail's code and link no longer verify, and the rest of the form is kept
-(the agreement on the signing page names the person as they typed their name)."""
+(the agreement on the signing page names the person as they typed their name). Then the signing form refused, in
+the join form's style."""
 
 from __future__ import annotations
 
@@ -55,6 +56,16 @@ def test_a_mistyped_address_is_corrected_on_the_verify_page(
     page.get_by_role("button", name="Verify", exact=True).click()
     page.wait_for_url(re.compile(r"/en/join/sign$"))
     expect(page.locator(".agreement__text").first).to_contain_text("Lena Jansen")  # the name typed in the form
+
+    # Signing with nothing filled in: the server's list of mistakes, focused, as on the join form (no browser
+    # bubbles that stop at the first one).
+    page.locator("#sign-form button[type=submit]").click()
+    summary = page.locator("#errors")
+    expect(summary).to_be_focused()
+    expect(summary.locator("h2")).to_have_text("Please correct 4 answers")
+    expect(summary.get_by_role("link")).to_have_count(4)
+    expect(page.locator("#signature-error")).to_be_visible()
+    save_screenshot(page, "sign-errors", element=summary)
 
     old_link = re.search(r"http://\S+/en/join/verify/\S+", text_part(old))
     assert old_link

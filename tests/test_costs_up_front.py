@@ -20,7 +20,8 @@ TIKTOK_COSTS = {
     "en": "Joining costs €17.50, paid once when you join.",
     "nl": "Meedoen kost €\u00a017,50, eenmalig bij aanmelding.",
 }
-FREE = {"en": "Joining is free: it costs you nothing.", "nl": "Meedoen is gratis: het kost je niets."}
+# facebookleak addresses the visitor with "u" (address_form: u).
+FREE = {"en": "Joining is free: it costs you nothing.", "nl": "Meedoen is gratis: het kost u niets."}
 
 
 def costs_block(html: str) -> str:

@@ -137,6 +137,24 @@ def drop_typed_pending(session: Session, signup: Signup, digest: str) -> None:
         drop_pending(session, signup)
 
 
+def answers_waiting(signup_id: Any) -> ColumnElement[bool]:
+    """The SQL condition that answers wait for the code of the sign-up ``signup_id`` (a column or value)."""
+    return (
+        select(PersonalRecord.signup_id)
+        .where(PersonalRecord.signup_id == signup_id, PersonalRecord.pending.is_not(None))
+        .exists()
+    )
+
+
+def only_typed(session: Session, signup: Signup, digest: str) -> bool:
+    """Are ``signup``'s answers those sent with ``digest``, and nobody else's (none waiting for its code)?"""
+    record = _record(session, signup)
+    if record is None or record.pending is not None:
+        return False
+    answers = _unlock_answers(record.working_answers)
+    return answers is not None and hmac.compare_digest(answers_digest(answers), digest)
+
+
 def load(session: Session, signup: Signup) -> dict[str, Any]:
     """The working copy of the answers; empty once it was released (after the confirmation mail) or erased."""
     record = _record(session, signup)

@@ -161,17 +161,24 @@ def _verify_page(signup: Signup, message: str | None = None, status: int = 200, 
     )
 
 
-@localized_route(bp, "/join/verify", methods=["GET", "POST"])
-def verify() -> BaseResponse:
-    _joinable()
+def _waiting_for_code() -> Signup | BaseResponse:
+    """The sign-up this browser waits to verify, or where to go instead: the form (none started), the next step
+    (proven already) or the closed page."""
     signup = _started()
     if signup is None:
         return redirect(url_for("signup.start"))
     if _proven() is not None:
         return _next_step(signup)
     refused = refusal(signup)
-    if refused is not None:
-        return refused
+    return signup if refused is None else refused
+
+
+@localized_route(bp, "/join/verify", methods=["GET", "POST"])
+def verify() -> BaseResponse:
+    _joinable()
+    signup = _waiting_for_code()
+    if not isinstance(signup, Signup):
+        return signup
     if request.method == "GET":
         return _verify_page(signup)
     if not csrf_ok():
@@ -221,14 +228,9 @@ def correct_address() -> BaseResponse:
     """The verify page's "wrong address?" form: the answers this browser sent go out again with the corrected
     address (:func:`core.signup.flow.correct_address`), and the code sent to the old one stops working."""
     loaded = _joinable()
-    signup = _started()
-    if signup is None:
-        return redirect(url_for("signup.start"))
-    if _proven() is not None:
-        return _next_step(signup)
-    refused = refusal(signup)
-    if refused is not None:
-        return refused
+    signup = _waiting_for_code()
+    if not isinstance(signup, Signup):
+        return signup
     db = db_session()
     typed = personal_data.typed_answers(db, signup, session.get(TYPED_KEY))
     if typed is None:  # another form was sent for that address since: this browser's answers are not there any more

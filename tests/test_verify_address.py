@@ -155,3 +155,16 @@ def test_correcting_to_the_same_address_keeps_the_signup_and_sends_a_new_code(ap
     assert post_code(client, code_of(second.message), "en").status_code == 302
     assert signup_of(app, "anna@example.org").stage == Stage.VERIFIED  # type: ignore[union-attr]
     assert answers_of(app, "anna@example.org")["name"] == "Anna de Vries"
+
+
+def test_corrections_send_codes_within_the_limits_of_any_form(app: Flask, smtp_server: Any) -> None:
+    """Correcting again and again from one network mails one address no more codes than sending the form would
+    (six a day from one network), and the page then says so instead of pretending a code went out."""
+    client = app.test_client()
+    post_form(client, "en", email=TYPO)
+    for _ in range(8):
+        assert correct(client, "bert@example.org").status_code == 302
+    mailed(app, smtp_server, 7)
+    assert [m.rcpt_tos for m in smtp_server.messages].count(["bert@example.org"]) == 6
+    page = client.get("/en/join/verify", base_url=TIKTOK).get_data(as_text=True)
+    assert "We have already sent this address several codes" in page

@@ -255,6 +255,9 @@ def test_every_validation_error_is_explained_and_keeps_the_answers(
         ("nl", {"email": ""}, "email", "Vul je e-mailadres in."),
         ("en", {"street": "", "postcode": "", "city": ""}, "street", "Please fill in your address."),
         ("nl", {"street": "", "postcode": "", "city": ""}, "street", "Vul je adres in."),
+        ("en", {"email": "   "}, "email", "Please enter your e-mail address."),  # spaces alone are nothing
+        ("en", {"street": " ", "postcode": "  ", "city": ""}, "street", "Please fill in your address."),
+        ("en", {"name": " "}, "name", "Please enter your full name."),
     ],
 )
 def test_a_missing_address_gets_one_message(

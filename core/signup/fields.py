@@ -19,7 +19,7 @@ from flask_wtf.csrf import _FlaskFormCSRF
 from markupsafe import Markup, escape
 from wtforms import DateField, EmailField, Field, RadioField, SelectChoice, StringField, TelField
 from wtforms.i18n import messages_path
-from wtforms.validators import Email, InputRequired, Length, Optional, ValidationError
+from wtforms.validators import Email, InputRequired, Length, Optional, StopValidation, ValidationError
 from wtforms.widgets import html_params
 
 from core.campaigns import LoadedCampaign
@@ -49,8 +49,19 @@ def _label(spec: FormField, default: str, language: str, loaded: LoadedCampaign)
     return loaded.campaign.text(spec.label, language) if spec.label else default
 
 
+class Filled(InputRequired):
+    """WTForms' ``InputRequired`` (the ``required`` attribute, the message), that also takes an answer of spaces
+    alone for what it is: nothing. Without it, a name of one space would pass, and be kept as no name at all."""
+
+    def __call__(self, form: Any, field: Field) -> None:
+        if field.raw_data and isinstance(field.raw_data[0], str) and not field.raw_data[0].strip():
+            field.errors[:] = []
+            raise StopValidation(self.message)
+        super().__call__(form, field)
+
+
 def _presence(spec: FormField, message: str) -> Any:
-    return InputRequired(message=message) if spec.required else Optional()
+    return Filled(message=message) if spec.required else Optional()
 
 
 def _description(spec: FormField, language: str, loaded: LoadedCampaign) -> str:
@@ -75,7 +86,7 @@ def catalogue(spec: FormField, language: str, loaded: LoadedCampaign) -> dict[st
             "email": EmailField(
                 _label(spec, _("E-mail address"), language, loaded),
                 [
-                    InputRequired(message=_("Please enter your e-mail address.")),
+                    Filled(message=_("Please enter your e-mail address.")),
                     Length(max=254),
                     Email(
                         message=_("This is not a valid e-mail address; please check it."), check_deliverability=False

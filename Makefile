@@ -30,8 +30,9 @@ i18n-extract: $(STAMP)
 i18n-update: i18n-extract
 	$(BIN)/pybabel update --no-fuzzy-matching --ignore-obsolete -i translations/messages.pot -d translations
 
+# Two domains: messages (every UI string) and formal (the "u" form of those that address the visitor; core/i18n.py).
 i18n-compile: $(STAMP)
-	$(BIN)/pybabel compile -d translations
+	$(BIN)/pybabel compile -d translations -D "messages formal"
 
 check: $(STAMP) i18n-compile
 	$(BIN)/flask campaigns check

@@ -16,7 +16,7 @@ from core.campaigns.publishing import CampaignPublisher
 from core.campaigns.themes import Themes
 from core.data.address_owners import DatabaseAddressOwners
 from core.data.db import Database
-from core.i18n import LanguageConverter, babel, select_locale
+from core.i18n import LanguageConverter, init_babel
 from core.money.payment_providers import installed_providers, unpaid_campaigns
 from core.plugins import PluginHost
 from core.ratelimits import RateLimits
@@ -48,7 +48,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app = _flask_app(settings)
     database = Database(settings.resolved_database_url())
     database.init_app(app)
-    babel.init_app(app, locale_selector=select_locale, default_translation_directories=str(settings.translations_dir))
+    init_babel(app, settings.translations_dir)
     csrf.init_app(app)
     plugins = PluginHost()
     site = _site(app, settings, plugins, database)

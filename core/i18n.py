@@ -2,19 +2,30 @@
 
 Dutch (or the campaign's default language) lives at ``/``, every other language under ``/<code>/``. The
 Accept-Language header is consulted only on a first visit to an unprefixed page (no ``lang`` cookie yet).
+
+How the visitor is addressed is the campaign's choice (``address_form``): the Dutch UI strings say "je"
+(``messages.po``); a campaign that says "u" gets ``formal.po`` on top, which holds only the strings that address
+the visitor, in the "u" form, with ``messages.po`` as its fallback (:class:`AddressFormDomain`). The form follows the
+campaign wherever its text is made: set for each request by its campaign, for each job by the job's campaign, and
+around each mail and mandate rendered for a campaign (:func:`addressing`). A second catalog rather than a second
+set of msgids keeps the templates and code free of the choice, and a test keeps ``formal.po`` complete: every
+Dutch string that says "je" has its "u" form there.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
+from typing import Literal
 
+from babel import support
 from babel.dates import format_date, format_time
 from babel.messages.pofile import read_po
 from babel.numbers import format_currency, format_decimal
-from flask import g, has_request_context
-from flask_babel import Babel
+from flask import Flask, g, has_app_context, has_request_context
+from flask_babel import Babel, Domain, get_locale
 from werkzeug.routing import BaseConverter
 
 SOURCE_LANGUAGE = "en"  # msgids are English
@@ -23,6 +34,57 @@ LANGUAGE_COOKIE = "lang"
 # ('10 April 2020', '€500.00'), not American.
 FORMAT_LOCALES = {"en": "en_GB"}
 babel = Babel()
+AddressForm = Literal["je", "u"]
+FORMAL_DOMAIN = "formal"  # translations/<lang>/LC_MESSAGES/formal.po: the "u" form of strings that say "je"
+
+
+class AddressFormDomain(Domain):
+    """The UI catalog of the current locale, in the campaign's form of address: for "u", the formal catalog with
+    the usual one as its fallback (each made once per locale and kept, as flask-babel keeps its own)."""
+
+    def __init__(self) -> None:
+        super().__init__(domain="messages")
+        self._formal: dict[str, support.NullTranslations] = {}
+
+    def get_translations(self) -> support.NullTranslations:
+        usual = super().get_translations()
+        if not has_app_context() or g.get("address_form") != "u":
+            return usual
+        locale = str(get_locale())
+        formal = self._formal.get(locale)
+        if formal is None:
+            formal = usual
+            for directory in self.translation_directories:
+                found = support.Translations.load(directory, [locale], FORMAL_DOMAIN)
+                if isinstance(found, support.Translations):  # a formal catalog for this language
+                    found.add_fallback(usual)
+                    formal = found
+                    break
+            self._formal[locale] = formal
+        return formal
+
+
+def init_babel(app: Flask, translations_dir: Path) -> None:
+    """flask-babel for ``app``: the language from the URL (:func:`select_locale`), the catalogs of
+    ``translations_dir``, in the form of address of the campaign at hand (:class:`AddressFormDomain`)."""
+    babel.init_app(app, locale_selector=select_locale, default_translation_directories=str(translations_dir))
+    babel.domain_instance = AddressFormDomain()  # replaces flask-babel's own (a cached property, set once)
+
+
+def use_address_form(form: AddressForm) -> None:
+    """Address the visitor in ``form`` for the rest of this app context (a request, or a job)."""
+    g.address_form = form
+
+
+@contextmanager
+def addressing(form: AddressForm) -> Iterator[None]:
+    """Address the visitor in ``form`` within the block (a mail or document made for a campaign), then as before."""
+    before = g.get("address_form")
+    g.address_form = form
+    try:
+        yield
+    finally:
+        g.address_form = before
 
 
 class LanguageConverter(BaseConverter):

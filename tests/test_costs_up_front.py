@@ -21,7 +21,8 @@ TIKTOK_COSTS = {
     "nl": "Meedoen kost €\u00a017,50, eenmalig bij aanmelding; trek je je binnen 14 dagen terug, dan krijg je het "
     "volledig terug.",
 }
-FREE = {"en": "Joining is free: it costs you nothing.", "nl": "Meedoen is gratis: het kost je niets."}
+# facebookleak addresses the visitor with "u" (address_form: u).
+FREE = {"en": "Joining is free: it costs you nothing.", "nl": "Meedoen is gratis: het kost u niets."}
 
 
 def costs_block(html: str) -> str:

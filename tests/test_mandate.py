@@ -188,6 +188,20 @@ def test_mandate_pdf_shows_who_what_when(app: Flask, tmp_path: Path, language: s
     assert text.count("\f") == 1  # one A4 page for typical data
 
 
+@pytest.mark.parametrize(
+    ("language", "heading", "signed_by", "signed_on"),
+    [("nl", "Handtekening", "Ondertekend door", "Ondertekend op"), ("en", "Signature", "Signed by", "Signed on")],
+)
+def test_the_signers_name_is_printed_under_the_signature(
+    app: Flask, tmp_path: Path, language: str, heading: str, signed_by: str, signed_on: str
+) -> None:
+    """A drawn signature is rarely legible: the name of who signed stands under it, as on a paper form."""
+    text = pdf_text(render_mandate_pdf(document(app, language, signer_name="Jan de Vries")), tmp_path)
+    signature = squeeze(text[text.rindex(heading) :])
+    assert signature.startswith(heading) and f"{signed_by} Jan de Vries {signed_on} " in signature
+    assert signed_by not in pdf_text(render_mandate_pdf(document(app, language)), tmp_path, "nameless")
+
+
 def test_english_and_dutch_dates_differ(app: Flask, tmp_path: Path) -> None:
     nl = pdf_text(render_mandate_pdf(document(app, "nl")), tmp_path, "nl")
     en = pdf_text(render_mandate_pdf(document(app, "en")), tmp_path, "en")

@@ -196,7 +196,9 @@ def test_each_invitation_goes_to_the_contact_copy_in_the_language_of_the_pre_reg
     english, dutch = mails["Anna.Mail@Example.org"], mails["bram.new@example.org"]
     assert str(english["Subject"]) == "Now open: TikTok Claim. You can decide whether to join"
     assert "Nothing has been signed yet" in text_of(english) and "€17.50" in text_of(english)
-    assert str(dutch["Subject"]) == "Nu open: TikTok Claim. Je kunt beslissen of je meedoet" and "/en/" not in invitation_link(dutch)
+    assert str(
+        dutch["Subject"]
+    ) == "Nu open: TikTok Claim. Je kunt beslissen of je meedoet" and "/en/" not in invitation_link(dutch)
     assert "/en/join/invitation/" in invitation_link(english)
 
 

@@ -200,7 +200,8 @@ def test_landing_call_to_action_leads_to_the_form(db_app: Flask) -> None:
         ({"email": "anna@"}, "email", "This is not a valid e-mail address"),
         ({"email": ""}, "email", "Please enter your e-mail address."),
         ({"phone": "12"}, "phone", "This is not a valid phone number"),
-        ({"street": "", "city": ""}, "street", "Please fill in your address."),
+        ({"street": "", "city": ""}, "street", "Please enter your street and house number."),
+        ({"postcode": ""}, "postcode", "Please enter your postcode."),
         ({"country": ""}, "country", "Please choose the country where you live."),
         ({"country": "US"}, "country", "Only people who live in the EU, the EEA or Switzerland can join"),
         ({"birth_date": ""}, "birth_date", "Please enter your date of birth."),
@@ -244,6 +245,34 @@ def test_every_validation_error_is_explained_and_keeps_the_answers(
         if changes.get(key, VALID[key]):
             assert f'value="{changes.get(key, VALID[key])}"' in html
     assert signups(db_app) == [] and Worker(db_app).run_once() == 0  # nothing stored, nothing sent
+
+
+@pytest.mark.databases("sqlite")
+@pytest.mark.parametrize(
+    ("language", "changes", "field", "message"),
+    [
+        ("en", {"email": ""}, "email", "Please enter your e-mail address."),
+        ("nl", {"email": ""}, "email", "Vul je e-mailadres in."),
+        ("en", {"street": "", "postcode": "", "city": ""}, "street", "Please fill in your address."),
+        ("nl", {"street": "", "postcode": "", "city": ""}, "street", "Vul je adres in."),
+        ("en", {"email": "   "}, "email", "Please enter your e-mail address."),  # spaces alone are nothing
+        ("en", {"street": " ", "postcode": "  ", "city": ""}, "street", "Please fill in your address."),
+        ("en", {"name": " "}, "name", "Please enter your full name."),
+    ],
+)
+def test_a_missing_address_gets_one_message(
+    db_app: Flask, language: str, changes: dict[str, str], field: str, message: str
+) -> None:
+    """One thing left out is one mistake: one entry in the summary and one message at the field, in the page's
+    language, whatever validators the field has."""
+    client = db_app.test_client()
+    client.set_cookie("lang", language)
+    html = post_form(client, "en" if language == "en" else "", **changes).get_data(as_text=True)
+    summary = html[html.index('id="errors"') : html.index("</ul>", html.index('id="errors"'))]
+    assert summary.count("<li>") == 1 and f'href="#{field}"' in summary and message in summary
+    assert (
+        html.count('class="field__error"') == 1 and f'<p class="field__error" id="{field}-error">{message}</p>' in html
+    )
 
 
 @pytest.mark.databases("sqlite")
@@ -292,7 +321,7 @@ def test_code_mail_and_verification(db_app: Flask) -> None:
     assert response.status_code == 302 and response.headers["Location"] == "/en/join/verify"
     page = client.get("/en/join/verify", base_url=TIKTOK).get_data(as_text=True)
     assert "A verification code was sent to your e-mail" in page
-    assert "anna@example.org" not in page
+    assert "Your e-mail address: <strong>anna@example.org</strong>" in page  # the address this browser typed
     [mail] = deliver(db_app)
     assert mail["To"] == "anna@example.org" and "TikTok" in mail["Subject"]
     assert client.get("/en/join/sign", base_url=TIKTOK).headers["Location"] == "/en/join/verify"  # not yet
@@ -382,7 +411,10 @@ def test_duplicate_signup_reveals_nothing_and_continues_where_left_off(db_app: F
     assert known.status_code == unknown.status_code == 302 and known.headers["Location"] == unknown.headers["Location"]
     known_page = again.get("/en/join/verify", base_url=TIKTOK).get_data(as_text=True)
     unknown_page = new_person.get("/en/join/verify", base_url=TIKTOK).get_data(as_text=True)
-    strip = re.compile(r'value="[^"]+"|data-countdown="\d+"|<span class="resend__seconds">\d+</span>')
+    strip = re.compile(
+        r'value="[^"]+"|data-countdown="\d+"|<span class="resend__seconds">\d+</span>'
+        r"|<strong>[^<]+@example.org</strong>"
+    )
     assert strip.sub("", known_page) == strip.sub("", unknown_page)
     assert again.get("/en/join/sign", base_url=TIKTOK).headers["Location"] == "/en/join/verify"
     mails = {m["To"]: m for m in deliver(db_app)}
@@ -431,6 +463,14 @@ def test_signing_needs_every_agreement_and_a_signature(db_app: Flask) -> None:
     html = client.post("/en/join/sign", data=data, base_url=TIKTOK).get_data(as_text=True)
     assert "Please read and accept this agreement." in html
     assert "Please sign: draw your signature in the box, or type your full name." in html
+    # The join form's style: one summary that names and links each mistake, and each field marked where it is.
+    summary = html[html.index('id="errors"') : html.index("</div>", html.index('id="errors"'))]
+    assert "data-focus-on-load" in summary and "Please correct 2 answers" in summary
+    assert '<a href="#agree-terms">Terms of participation: Please read and accept this agreement.</a>' in summary
+    assert '<a href="#signature">Signature: Please sign:' in summary and "agree-mandate" not in summary
+    assert re.search(r'id="agree-terms"[^>]*aria-invalid="true" aria-describedby="agree-terms-error"', html)
+    assert 'id="agree-terms-error"' in html and 'id="signature-error"' in html
+    assert re.search(r'id="signature_typed"[^>]*aria-invalid="true"', html.replace("\n", " "))
     assert 'id="agree-mandate" name="agree-mandate" value="yes" required\n          checked' in html or re.search(
         r'id="agree-mandate"[^>]*checked', html.replace("\n", " ")
     )
@@ -509,6 +549,8 @@ def test_mandate_pdf_confirmation_mail_and_download(db_app: Flask, tmp_path: Pat
         ["pdftotext", "-layout", str(tmp_path / "m.pdf"), "-"], capture_output=True, text=True, check=True
     ).stdout
     assert "Anna de Vries" in text and "TikTok" in text and "2026-12-03" in text
+    signature = " ".join(text[text.rindex("Signature") : text.index("Evidence")].split())
+    assert re.search(r"Signed by Anna de Vries Signed on ", signature), signature  # the name under the signature
     with db_app.app_context():
         from core.data.db import db_session
 
@@ -661,6 +703,36 @@ def test_form_fields_carry_only_attributes_that_apply(db_app: Flask) -> None:
     assert re.search(r'<input[^>]*name="phone"[^>]*>', html).group(0).count("required") == 0  # type: ignore[union-attr]
     assert "required" in re.search(r'<input[^>]*name="email"[^>]*>', html).group(0)  # type: ignore[union-attr]
     assert '<option value="NL" selected>Netherlands</option>' in html
+
+
+# The autofill field names of the HTML standard (WHATWG, "Autofill"), with the Nu checker's view of them: a value
+# outside this list, or one meant for another kind of field (street-address is for a multi-line field), is an error.
+AUTOFILL_NAMES = {
+    "name", "honorific-prefix", "given-name", "additional-name", "family-name", "honorific-suffix", "nickname",
+    "username", "new-password", "current-password", "one-time-code", "organization-title", "organization",
+    "address-line1", "address-line2", "address-line3", "address-level4", "address-level3", "address-level2",
+    "address-level1", "country", "country-name", "postal-code", "cc-name", "cc-given-name", "cc-additional-name",
+    "cc-family-name", "cc-number", "cc-exp", "cc-exp-month", "cc-exp-year", "cc-csc", "cc-type",
+    "transaction-currency", "transaction-amount", "language", "bday", "bday-day", "bday-month", "bday-year", "sex",
+    "url", "photo", "tel", "tel-country-code", "tel-national", "tel-area-code", "tel-local", "tel-extension",
+    "email", "impp", "on", "off",
+}  # fmt: skip
+
+
+def test_every_autocomplete_value_is_one_the_validator_accepts(db_app: Flask) -> None:
+    """Every form a visitor fills in (join, verify, sign, their own page) names fields the way browsers and the Nu
+    HTML checker know; a one-line input never asks for a multi-line value."""
+    client = db_app.test_client()
+    pages = [client.get("/en/join", base_url=TIKTOK).get_data(as_text=True)]
+    post_form(client, "en")
+    pages.append(client.get("/en/join/verify", base_url=TIKTOK).get_data(as_text=True))
+    [mail] = deliver(db_app)
+    post_code(client, code_of(mail), "en")
+    pages.append(client.get("/en/join/sign", base_url=TIKTOK).get_data(as_text=True))
+    pages.append(db_app.test_client().get("/en/my", base_url=TIKTOK).get_data(as_text=True))
+    found = [value for html in pages for value in re.findall(r'autocomplete="([^"]*)"', html)]
+    assert {"email", "one-time-code", "address-line1", "name"} <= set(found)
+    assert [value for value in found if value not in AUTOFILL_NAMES] == []
 
 
 @pytest.mark.databases("sqlite")

@@ -20,6 +20,7 @@ import yaml
 from babel import localedata
 from pydantic import BaseModel, ValidationError
 
+from core.campaigns.address_forms import first_line_of_other_form, other_form_message, other_form_words
 from core.campaigns.agreement_templates import template_problems
 from core.campaigns.documents import DOCUMENTS, agreement_file, find_document
 from core.campaigns.errors import CampaignConfigError, ConfigProblem
@@ -293,6 +294,7 @@ def load_campaign_file(path: Path, plugin_schemas: Mapping[str, type[BaseModel]]
     _check_agreement_texts(found, campaign, path.parent, texts)
     _check_pages(found, campaign, path.parent, texts)
     _check_share_image(found, campaign, path.parent)
+    _check_address_form(found, campaign, plugin_settings, path.parent, texts)
     if found.problems:
         raise CampaignConfigError(found.problems)
     return LoadedCampaign(campaign, plugin_settings, path, found.warnings, _LinesOnDemand(text).line_of, texts)
@@ -451,6 +453,35 @@ def _check_languages_of_texts(found: _Findings, campaign: Campaign, plugin_setti
                 found.warnings.append(
                     found.at(loc, f"no {', '.join(missing)} text; visitors will see the {fallback} text instead")
                 )
+
+
+def _check_address_form(
+    found: _Findings,
+    campaign: Campaign,
+    plugin_settings: Mapping[str, BaseModel],
+    campaigns_dir: Path,
+    texts: dict[Path, bytes],
+) -> None:
+    """The campaign's own Dutch texts (in its file, and its own pages and agreements) address the visitor as its
+    ``address_form`` says: a warning for each that does not (:mod:`core.campaigns.address_forms`). The shared texts
+    of ``_shared/`` are the organisation's, for every campaign, and are not checked here."""
+    if "nl" not in campaign.languages:
+        return
+    form = campaign.address_form
+    everything = [((), campaign), *((("plugins", n), s) for n, s in plugin_settings.items())]
+    for prefix, model in everything:
+        for loc, text_value in localized_fields(model, prefix):
+            words = other_form_words(text_value.get("nl", ""), form)
+            if words:
+                found.warnings.append(found.at((*loc, "nl"), other_form_message(words, form)))
+    own = campaigns_dir / campaign.slug
+    for path, data in sorted(texts.items()):
+        if path.is_relative_to(own) and path.name.endswith(".nl.md"):
+            text = data.decode("utf-8", errors="replace")
+            words = other_form_words(text, form)
+            if words:
+                line = first_line_of_other_form(text, form)
+                found.warnings.append(ConfigProblem(str(path), line, "", other_form_message(words, form)))
 
 
 def _read_text(texts: dict[Path, bytes], path: Path) -> bytes | None:

@@ -268,6 +268,11 @@ class Campaign(Strict):
     target_company: str
     languages: list[LanguageCode] = Field(default=["nl", "en"], min_length=1)
     default_language: LanguageCode = "nl"
+    address_form: Literal["je", "u"] = Field(
+        default="je",
+        description="how the Dutch pages, mails and mandate address the visitor: 'je' (informal) or 'u' (formal); "
+        "the campaign's own Dutch texts should say the same (flask campaigns check warns)",
+    )
     hero: Hero
     reasons: ItemSection | None = None
     articles: list[Article] = []

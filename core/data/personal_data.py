@@ -19,6 +19,7 @@ Every personal field and file arrives here and is kept in up to three forms:
 
 from __future__ import annotations
 
+import hmac
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -104,6 +105,54 @@ def drop_pending(session: Session, signup: Signup) -> None:
     record = _record(session, signup)
     if record is not None:
         record.pending = record.pending_from = None
+
+
+def answers_digest(data: dict[str, Any]) -> str:
+    """A keyed fingerprint of a sent form's answers, kept in the browser's session that sent them: it lets that
+    browser, and no other, find its own answers again (:func:`typed_answers`) without the cookie holding any of
+    them, and it reveals nothing to whoever reads the cookie."""
+    return keyed_hash(site().hash_key, "typed-answers", _encode(data).decode())
+
+
+def typed_answers(session: Session, signup: Signup, digest: object) -> dict[str, Any] | None:
+    """The answers of ``signup`` that the browser holding ``digest`` (:func:`answers_digest`) sent itself: those
+    waiting for the code, or the sign-up's own; None when neither is that browser's (another form was sent for the
+    address since, the working copy was released, or the digest is missing)."""
+    record = _record(session, signup)
+    if record is None or not isinstance(digest, str):
+        return None
+    for locked in (record.pending, record.working_answers):
+        answers = _unlock_answers(locked)
+        if answers is not None and hmac.compare_digest(answers_digest(answers), digest):
+            return answers
+    return None
+
+
+def drop_typed_pending(session: Session, signup: Signup, digest: str) -> None:
+    """Forget the answers waiting for ``signup``'s code when they are the ones sent with ``digest`` (a correction
+    sent them to another address); answers sent since by anyone else stay."""
+    record = _record(session, signup)
+    pending = None if record is None else _unlock_answers(record.pending)
+    if pending is not None and hmac.compare_digest(answers_digest(pending), digest):
+        drop_pending(session, signup)
+
+
+def answers_waiting(signup_id: Any) -> ColumnElement[bool]:
+    """The SQL condition that answers wait for the code of the sign-up ``signup_id`` (a column or value)."""
+    return (
+        select(PersonalRecord.signup_id)
+        .where(PersonalRecord.signup_id == signup_id, PersonalRecord.pending.is_not(None))
+        .exists()
+    )
+
+
+def only_typed(session: Session, signup: Signup, digest: str) -> bool:
+    """Are ``signup``'s answers those sent with ``digest``, and nobody else's (none waiting for its code)?"""
+    record = _record(session, signup)
+    if record is None or record.pending is not None:
+        return False
+    answers = _unlock_answers(record.working_answers)
+    return answers is not None and hmac.compare_digest(answers_digest(answers), digest)
 
 
 def load(session: Session, signup: Signup) -> dict[str, Any]:

@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session
 
 from core.campaigns import LoadedCampaign
 from core.data.db import utcnow
+from core.i18n import addressing
 from core.jobs.queue import Handler, PermanentJobError, current_job, enqueue, mask
 from core.plugins import hookimpl
 from core.settings import Settings
@@ -71,7 +72,7 @@ def compose(
     )
     app.update_template_context(values)
     base = f"campaign:{loaded.slug}/mail/{template}"
-    with force_locale(language):
+    with force_locale(language), addressing(c.address_form):
         subject = " ".join(app.jinja_env.get_template(f"{base}.subject.txt").render(values).split())
         text = app.jinja_env.get_template(f"{base}.txt").render(values)
         html = app.jinja_env.get_template(f"{base}.html").render(values)

@@ -43,6 +43,7 @@ from sqlalchemy.orm import Session
 
 from core.data.db import Dependent, insert_returning_id, utcnow
 from core.data.models import EMPTY_PAYLOAD, Job, JobStatus
+from core.i18n import use_address_form
 from core.plugins import PluginHost
 from core.sealing import current_working_box
 
@@ -294,6 +295,7 @@ class Worker:
         token = _current.set(running)
         try:
             with self.app.app_context():
+                self._address_as_campaign(job.campaign)
                 handler(self.app, decode_payload(job.payload))
         except Exception as exc:
             job.attempts += 1
@@ -321,6 +323,12 @@ class Worker:
             log.info("job %s (%s, %s) done", job.id, job.kind, job.campaign or "-")
         finally:
             _current.reset(token)
+
+    def _address_as_campaign(self, slug: str | None) -> None:
+        """What a job writes (mail, mandate) addresses the visitor as its campaign does (core.i18n)."""
+        loaded = self.app.extensions["claimsite"].registry.snapshot.campaigns.get(slug) if slug else None
+        if loaded is not None:
+            use_address_form(loaded.campaign.address_form)
 
     def _publish_if_new(self, slug: str) -> None:
         """A job for a campaign this process does not serve yet (one just added, which the web process that queued

@@ -19,7 +19,7 @@ from flask_wtf.csrf import _FlaskFormCSRF
 from markupsafe import Markup, escape
 from wtforms import DateField, EmailField, Field, RadioField, SelectChoice, StringField, TelField
 from wtforms.i18n import messages_path
-from wtforms.validators import Email, InputRequired, Length, Optional, ValidationError
+from wtforms.validators import Email, InputRequired, Length, Optional, StopValidation, ValidationError
 from wtforms.widgets import html_params
 
 from core.campaigns import LoadedCampaign
@@ -49,8 +49,19 @@ def _label(spec: FormField, default: str, language: str, loaded: LoadedCampaign)
     return loaded.campaign.text(spec.label, language) if spec.label else default
 
 
+class Filled(InputRequired):
+    """WTForms' ``InputRequired`` (the ``required`` attribute, the message), that also takes an answer of spaces
+    alone for what it is: nothing. Without it, a name of one space would pass, and be kept as no name at all."""
+
+    def __call__(self, form: Any, field: Field) -> None:
+        if field.raw_data and isinstance(field.raw_data[0], str) and not field.raw_data[0].strip():
+            field.errors[:] = []
+            raise StopValidation(self.message)
+        super().__call__(form, field)
+
+
 def _presence(spec: FormField, message: str) -> Any:
-    return InputRequired(message=message) if spec.required else Optional()
+    return Filled(message=message) if spec.required else Optional()
 
 
 def _description(spec: FormField, language: str, loaded: LoadedCampaign) -> str:
@@ -75,7 +86,7 @@ def catalogue(spec: FormField, language: str, loaded: LoadedCampaign) -> dict[st
             "email": EmailField(
                 _label(spec, _("E-mail address"), language, loaded),
                 [
-                    InputRequired(message=_("Please enter your e-mail address.")),
+                    Filled(message=_("Please enter your e-mail address.")),
                     Length(max=254),
                     Email(
                         message=_("This is not a valid e-mail address; please check it."), check_deliverability=False
@@ -96,16 +107,22 @@ def catalogue(spec: FormField, language: str, loaded: LoadedCampaign) -> dict[st
             )
         }
     if kind == "address":
-        presence = _presence(spec, _("Please fill in your address."))
+        # Each part names what is missing; an address left out whole gets one message (SignupForm.validate).
         return {
             "street": StringField(
-                _("Street and house number"), [presence, Length(max=200)], render_kw={"autocomplete": "address-line1"}
+                _("Street and house number"),
+                [_presence(spec, _("Please enter your street and house number.")), Length(max=200)],
+                render_kw={"autocomplete": "address-line1"},
             ),
             "postcode": StringField(
-                _("Postcode"), [presence, Length(max=20)], render_kw={"autocomplete": "postal-code"}
+                _("Postcode"),
+                [_presence(spec, _("Please enter your postcode.")), Length(max=20)],
+                render_kw={"autocomplete": "postal-code"},
             ),
             "city": StringField(
-                _("Town or city"), [presence, Length(max=100)], render_kw={"autocomplete": "address-level2"}
+                _("Town or city"),
+                [_presence(spec, _("Please enter your town or city.")), Length(max=100)],
+                render_kw={"autocomplete": "address-level2"},
             ),
         }
     if kind == "country":
@@ -306,7 +323,18 @@ class SignupForm(FlaskForm):
             if problem:
                 self[name].errors.append(problem)
                 valid = False
+        self._one_message_for_a_missing_address()
         return valid
+
+    def _one_message_for_a_missing_address(self) -> None:
+        """An address left out whole is one mistake, not three: one message, on its first line."""
+        parts = [self._fields.get(name) for name in ("street", "postcode", "city")]
+        if not all(part is not None and part.errors and not (part.data or "").strip() for part in parts):
+            return
+        street, *others = parts
+        street.errors[:] = [_("Please fill in your address.")]  # type: ignore[union-attr]
+        for part in others:
+            part.errors[:] = []  # type: ignore[union-attr]
 
     def validate_phone(self, field: Field) -> None:
         if not field.data:
@@ -340,6 +368,16 @@ class SignupForm(FlaskForm):
             value = field.data.isoformat() if isinstance(field.data, dt.date) else str(field.data).strip()
             out[field.name] = value
         return out
+
+
+def build_address_form(loaded: LoadedCampaign, language: str, **kwargs: Any) -> FlaskForm:
+    """The verify page's form to correct the e-mail address: the join form's own e-mail question (same label, same
+    checks, same messages), alone."""
+    config = loaded.campaign.signup
+    assert config is not None
+    spec = next(spec for spec in config.fields if spec.field == "email")  # the schema makes every form ask it
+    form_class = type("AddressForm", (FlaskForm,), {"Meta": SignupForm.Meta, **catalogue(spec, language, loaded)})
+    return form_class(**kwargs)
 
 
 # Form classes by (campaign, language), kept while that version of the campaign is served: building one (a few
@@ -387,4 +425,4 @@ def _form_class(loaded: LoadedCampaign, language: str) -> type[SignupForm]:
     return type("CampaignSignupForm", (SignupForm,), fields)
 
 
-__all__ = ["EU_EEA_CH", "SignupForm", "build_form", "country_choices"]
+__all__ = ["EU_EEA_CH", "SignupForm", "build_address_form", "build_form", "country_choices"]

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -250,6 +250,45 @@ def start(
         session, Signup.__table__, row_values(signup), ("campaign", "email_hash"), update, "token", rows
     )
     return Started(token, Sending.SENT if code else Sending.LIMITED)
+
+
+def correct_address(
+    session: Session,
+    loaded: LoadedCampaign,
+    signup: Signup,
+    typed: dict[str, str],
+    address: str,
+    language: str,
+    keys: Keys,
+    limits: RateLimits,
+    visit: Visit,
+    browser: str,
+) -> Started:
+    """The verify page's correction of a mistyped address: ``typed`` (the answers this browser sent for ``signup``,
+    :func:`core.data.personal_data.typed_answers`) go out again as a new form with ``address`` instead, so nothing
+    else has to be typed again, and the new address gets a code under the same limits as any form (:func:`start`).
+
+    The code mailed to the mistyped address is spent first, and committed before the new form is: its code and its
+    link verify nothing from then on, even if the new form then fails (the visitor can send the correction again;
+    their answers are still there). Once the new form is saved, nothing of the visitor's stays at the mistyped
+    address: the answers they left waiting there (when it had a sign-up already) are dropped, and a sign-up that
+    holds their answers alone, never verified, is deleted whole, as retention would delete it later."""
+    spend_code(signup)
+    record(session, signup, "address-corrected", visit)
+    session.commit()
+    started = start(session, loaded, language, {**typed, "email": address}, keys, limits, visit, browser)
+    if started.token != signup.token:  # a correction to the same address keeps its sign-up, of course
+        digest = personal_data.answers_digest(typed)
+        personal_data.drop_typed_pending(session, signup, digest)
+        if signup.stage == Stage.STARTED and personal_data.only_typed(session, signup, digest):
+            # Only while still unverified and with nobody's answers waiting (a form for that address sent meanwhile).
+            session.execute(
+                delete(Signup)
+                .where(Signup.id == signup.id, Signup.stage == Stage.STARTED, ~personal_data.answers_waiting(Signup.id))
+                .execution_options(synchronize_session=False)
+            )
+        session.commit()
+    return started
 
 
 def send_code(

@@ -1,8 +1,9 @@
 """The signed mandate ("volmacht") as a PDF: the evidence of who signed which agreement texts, when, and how.
 
 Every sign-up ends with a mandate that lets the foundation act for the participant in court. The PDF shows the
-participant, each agreement's full text with its version and SHA-256, the signature (drawn or typed), the time of
-signing in Dutch local time, the evidence gathered along the way and the sign-up's public reference.
+participant, each agreement's full text with its version and SHA-256, the signature (drawn or typed) with the
+signer's name under it, the time of signing in Dutch local time, the evidence gathered along the way and the
+sign-up's public reference.
 
 The page is the template ``campaign:<slug>/mandate/pdf.html`` (campaign folder -> its theme -> default theme),
 rendered with the app's Jinja environment in the document's language, then laid out by WeasyPrint. Nothing is
@@ -69,6 +70,9 @@ class MandateDocument:
     reference: str  # the sign-up's public reference
     evidence: Mapping[str, str]  # label -> value (e.g. hashed IP, user agent, e-mail verified at)
     fee_lines: Sequence[str] = ()  # the fee part of the mandate: what the participant chose (core.money.fees)
+    # Printed under the signature, as on a paper form: a drawn signature is rarely legible, and a parent signing for
+    # a child signs in their own name, which the reader must not have to work out from the participant's details.
+    signer_name: str = ""
 
     def __post_init__(self) -> None:
         if self.signed_at.tzinfo is None or self.signed_at.utcoffset() is None:
@@ -107,7 +111,7 @@ def render_mandate_html(document: MandateDocument) -> str:
     if document.language not in campaign.languages:
         raise ValueError(f"campaign {loaded.slug} has no language {document.language!r} ({campaign.languages})")
     template = current_app.jinja_env.get_template(f"campaign:{loaded.slug}/{TEMPLATE}")
-    with force_locale(document.language):
+    with force_locale(document.language), i18n.addressing(campaign.address_form):
         return template.render(_context(document))
 
 
@@ -132,6 +136,7 @@ def _context(document: MandateDocument) -> dict[str, Any]:
         "reference": document.reference,
         "signature_src": signature_src,
         "signature_typed": document.signature_typed,
+        "signer_name": document.signer_name,
         "signed_date": i18n.long_date(local.date(), document.language),
         "signed_time": local.strftime("%H:%M:%S"),
         "signed_zone": f"{local.tzname()}, UTC{offset[:3]}:{offset[3:]}",  # 'CET, UTC+01:00'

@@ -108,6 +108,7 @@ def make_mandate(app: Flask, payload: dict[str, Any]) -> None:
             reference=signup.token[:12],
             evidence=evidence,
             fee_lines=fee_summary(fee_model_for(loaded), terms, None, language) if terms else (),
+            signer_name=answers.get("name", ""),
         )
         pdf = render_mandate_pdf(document)
     digest = sha256_hex(pdf)

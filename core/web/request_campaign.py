@@ -15,6 +15,7 @@ from werkzeug.exceptions import NotFound
 from core.campaigns import CampaignRegistry
 from core.campaigns.schedule import Schedule, Status
 from core.data.db import utcnow
+from core.i18n import use_address_form
 from core.site import current_campaign
 from core.web.tenancy import ENVIRON_CAMPAIGN, ENVIRON_PREVIEW_STATUS
 
@@ -29,6 +30,7 @@ def init_app(app: Flask, registry: CampaignRegistry) -> None:
         g.campaign = registry.snapshot.campaigns.get(slug) if slug else None
         if g.campaign is None:
             raise NotFound()
+        use_address_form(g.campaign.campaign.address_form)
         preview_status = request.environ.get(ENVIRON_PREVIEW_STATUS)
         if preview_status:  # the staff console's preview: the campaign as if it had this status, whatever the clock
             g.campaign_status = preview_status

@@ -29,7 +29,7 @@ from core.money.fees import FeeModel, fee_model_for, fee_summary, terms_of
 from core.signup import flow
 from core.signup.agreements import AgreementText, agreement_text
 from core.signup.codes import CODE_VALID, MAX_ATTEMPTS, CodeCheck, seconds_until_resend
-from core.signup.fields import build_form
+from core.signup.fields import build_address_form, build_form
 from core.signup.invitations import moment_words
 from core.signup.links import (
     mandate_link_token,
@@ -70,6 +70,9 @@ def _joinable() -> LoadedCampaign:
 
 
 BROWSER_KEY = "browser"
+# The keyed fingerprint of the answers this browser sent last (personal_data.answers_digest): the verify page shows
+# the address of those answers only, never one that another browser sent for the same sign-up.
+TYPED_KEY = "typed"
 
 
 def _browser() -> str:
@@ -142,17 +145,28 @@ def start() -> BaseResponse:
         )
         limit_per_ip("signup-form-ip")
         db = db_session()
-        started = flow.start(db, loaded, g.lang, form.answers(), _keys(), site().limits, current_visit(), _browser())
-        session["signup"] = started.token
-        session.pop("verified", None)
-        session.pop(MANDATE_KEY, None)
-        session["sending"] = started.sending.value
+        answers = form.answers()
+        started = flow.start(db, loaded, g.lang, answers, _keys(), site().limits, current_visit(), _browser())
+        _now_waiting_for(started, answers)
         return redirect(url_for("signup.verify"))
     return render_page("signup/form.html", cache=False, form=form)
 
 
-def _verify_page(signup: Signup, message: str | None = None, status: int = 200) -> Response:
+def _now_waiting_for(started: flow.Started, answers: dict[str, str]) -> None:
+    """This browser now waits for the code of ``started``, sent with ``answers``."""
+    session["signup"] = started.token
+    session[TYPED_KEY] = personal_data.answers_digest(answers)
+    session.pop("verified", None)
+    session.pop(MANDATE_KEY, None)
+    session["sending"] = started.sending.value
+
+
+def _verify_page(signup: Signup, message: str | None = None, status: int = 200, address_form: Any = None) -> Response:
     wait = seconds_until_resend(signup, utcnow())
+    typed = personal_data.typed_answers(db_session(), signup, session.get(TYPED_KEY))
+    address = typed.get("email") if typed else None
+    if address is not None and address_form is None:
+        address_form = build_address_form(current_campaign(), g.lang, formdata=None, data={"email": address})
     return render_page(
         "signup/verify.html",
         cache=False,
@@ -161,20 +175,29 @@ def _verify_page(signup: Signup, message: str | None = None, status: int = 200) 
         wait_seconds=wait,
         sending=session.pop("sending", None),
         minutes_valid=int(CODE_VALID.total_seconds() // 60),
+        address=address,
+        address_form=address_form,
     )
 
 
-@localized_route(bp, "/join/verify", methods=["GET", "POST"])
-def verify() -> BaseResponse:
-    _joinable()
+def _waiting_for_code() -> Signup | BaseResponse:
+    """The sign-up this browser waits to verify, or where to go instead: the form (none started), the next step
+    (proven already) or the closed page."""
     signup = _started()
     if signup is None:
         return redirect(url_for("signup.start"))
     if _proven() is not None:
         return _next_step(signup)
     refused = refusal(signup)
-    if refused is not None:
-        return refused
+    return signup if refused is None else refused
+
+
+@localized_route(bp, "/join/verify", methods=["GET", "POST"])
+def verify() -> BaseResponse:
+    _joinable()
+    signup = _waiting_for_code()
+    if not isinstance(signup, Signup):
+        return signup
     if request.method == "GET":
         return _verify_page(signup)
     if not csrf_ok():
@@ -218,6 +241,36 @@ def resend() -> BaseResponse:
     sending = flow.resend(db, loaded, signup, _keys(), site().limits, current_visit())
     db.commit()
     session["sending"] = sending.value
+    return redirect(url_for("signup.verify"))
+
+
+@localized_route(bp, "/join/verify/address", methods=["POST"])
+def correct_address() -> BaseResponse:
+    """The verify page's "wrong address?" form: the answers this browser sent go out again with the corrected
+    address (:func:`core.signup.flow.correct_address`), and the code sent to the old one stops working."""
+    loaded = _joinable()
+    signup = _waiting_for_code()
+    if not isinstance(signup, Signup):
+        return signup
+    db = db_session()
+    typed = personal_data.typed_answers(db, signup, session.get(TYPED_KEY))
+    if typed is None:  # another form was sent for that address since: this browser's answers are not there any more
+        flash(
+            _(
+                "The form was sent again for this address, so the address cannot be corrected here. Please fill in "
+                "the form again."
+            )
+        )
+        return redirect(url_for("signup.start"))
+    form = build_address_form(loaded, g.lang)
+    if not form.validate_on_submit():
+        return _verify_page(signup, status=422, address_form=form)
+    limit_per_ip("signup-form-ip")
+    address = form.email.data.strip()
+    started = flow.correct_address(
+        db, loaded, signup, typed, address, g.lang, _keys(), site().limits, current_visit(), _browser()
+    )
+    _now_waiting_for(started, {**typed, "email": address})
     return redirect(url_for("signup.verify"))
 
 

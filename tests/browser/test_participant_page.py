@@ -37,7 +37,7 @@ def test_log_in_by_mail_withdraw_and_erase(phone: PhonePage, live_server: LiveSe
     run_worker(live_server)  # the mandate and the confirmation
     page = phone.page
     page.goto(live_server.url(CAMPAIGN, "/en/"))
-    before = participants(landing_counter(page), "Be the first to join.")
+    before = participants(landing_counter(page), "The more people join, the stronger we stand.")
     assert before >= 1
 
     page.get_by_role("link", name="Your participation").click()
@@ -67,7 +67,7 @@ def test_log_in_by_mail_withdraw_and_erase(phone: PhonePage, live_server: LiveSe
     expect(card.get_by_role("link", name="Withdraw")).to_have_count(0)
 
     page.goto(live_server.url(CAMPAIGN, "/en/"))
-    after = participants(landing_counter(page), "Be the first to join.")
+    after = participants(landing_counter(page), "The more people join, the stronger we stand.")
     assert after == before - 1, (before, after)
 
     page.goto(live_server.url(CAMPAIGN, "/en/my"))

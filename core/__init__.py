@@ -20,7 +20,7 @@ from core.i18n import LanguageConverter, babel, select_locale
 from core.money.payment_providers import installed_providers, unpaid_campaigns
 from core.plugins import PluginHost
 from core.ratelimits import RateLimits
-from core.sealing import WORKING_BOX_EXTENSION, WorkingBox
+from core.sealing import WORKING_BOX_EXTENSION, ContactBox, WorkingBox
 from core.settings import Settings, SettingsError, load_settings
 from core.signup.counters import Counters
 from core.signup.signed_texts import signed_texts_rule
@@ -110,6 +110,7 @@ def _site(app: Flask, settings: Settings, plugins: PluginHost, database: Databas
         hash_key,
         settings.resolved_sealing_key(),
         working_box,
+        ContactBox(settings.resolved_contact_key()),
         installed_providers(plugins, production=settings.env == "production"),
     )
     snapshot = registry.load()

@@ -139,8 +139,10 @@ class WorkingBox:
     its code, queued jobs' payloads. The key is derived from ``CLAIMSITE_HASH_KEY`` (never stored in the database),
     so a copy of the database alone, or a backup of it, holds no readable personal data."""
 
+    PURPOSE = b"claimsite-work"  # keys derived for another purpose from the same secret differ
+
     def __init__(self, secret: str) -> None:
-        key = hashlib.blake2b(secret.encode(), digest_size=SecretBox.KEY_SIZE, person=b"claimsite-work").digest()
+        key = hashlib.blake2b(secret.encode(), digest_size=SecretBox.KEY_SIZE, person=self.PURPOSE).digest()
         self._box = SecretBox(key)
 
     def lock(self, plaintext: bytes) -> bytes:
@@ -162,6 +164,14 @@ class WorkingBox:
         if not value.startswith("CSW1:"):
             raise SealingError("not a locked text")
         return self.unlock(WORKING_MAGIC + base64.b64decode(value[5:])).decode()
+
+
+class ContactBox(WorkingBox):
+    """The same encryption, under ``CLAIMSITE_CONTACT_KEY``, for the one readable copy of a participant's address
+    kept after the join flow (:mod:`core.data.contacts`). A key of its own: neither the hash key (which opens the
+    flow's working copies) nor a copy of the database opens the contact copies."""
+
+    PURPOSE = b"claimsite-addr"
 
 
 def current_working_box() -> WorkingBox:

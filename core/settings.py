@@ -48,6 +48,11 @@ class Settings(FolderSettings):
     hash_key: str = Field(
         default="", description="keys the hashes of e-mail addresses and IPs; required in production; never change it"
     )
+    contact_key: str = Field(
+        default="",
+        description="encrypts the contact copy of participants' e-mail addresses (core.data.contacts), the one "
+        "readable copy kept after the join flow, for later mail; required in production; never change it",
+    )
     sealing_public_key: str = Field(
         default="",
         description="the foundation's public key, that personal data is sealed to (the base64 line of "
@@ -99,16 +104,22 @@ class Settings(FolderSettings):
     def _safe_secrets(self) -> Settings:
         if self.env != "production":
             return self
-        for name, value in (("CLAIMSITE_SECRET_KEY", self.secret_key), ("CLAIMSITE_HASH_KEY", self.hash_key)):
+        keys = (
+            ("CLAIMSITE_SECRET_KEY", self.secret_key),
+            ("CLAIMSITE_HASH_KEY", self.hash_key),
+            ("CLAIMSITE_CONTACT_KEY", self.contact_key),
+        )
+        for name, value in keys:
             if value.strip().lower() in PLACEHOLDER_SECRETS or len(value) < 32:
                 raise SettingsError(
                     f"{name} is missing, a placeholder or shorter than 32 characters. Production refuses to start "
                     "without a real secret. Generate one with: python -c 'import secrets; "
                     "print(secrets.token_urlsafe(48))'. For local use, set CLAIMSITE_ENV=development instead."
                 )
-        if self.secret_key == self.hash_key:
+        if len({value for _name, value in keys}) < len(keys):
             raise SettingsError(
-                "CLAIMSITE_SECRET_KEY and CLAIMSITE_HASH_KEY must differ: one may be rotated, the other never"
+                "CLAIMSITE_SECRET_KEY, CLAIMSITE_HASH_KEY and CLAIMSITE_CONTACT_KEY must differ: each keys something "
+                "else, and the secret key may be rotated while the other two never change"
             )
         return self
 
@@ -176,6 +187,10 @@ class Settings(FolderSettings):
     def resolved_hash_key(self) -> str:
         """The key of e-mail and IP hashes; outside production a random one is kept in the instance folder."""
         return self.hash_key or self._instance_secret("hash_key")
+
+    def resolved_contact_key(self) -> str:
+        """The key of the contact copies; outside production a random one is kept in the instance folder."""
+        return self.contact_key or self._instance_secret("contact_key")
 
     def resolved_sealing_key(self) -> SealingKey:
         """The public key personal data is sealed to. Outside production, without the setting, the newest pair in

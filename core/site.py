@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from core.money.payment_providers import PaymentProvider
     from core.plugins import PluginHost
     from core.ratelimits import RateLimits
-    from core.sealing import SealingKey, WorkingBox
+    from core.sealing import ContactBox, SealingKey, WorkingBox
     from core.settings import Settings
     from core.signup.counters import Counters
     from core.web.assets import Assets
@@ -38,6 +38,9 @@ class Site:
     hash_key: str  # resolved once at start (in development it lives in a file)
     sealing_key: SealingKey  # the foundation's public key: personal data is sealed to it (core.data.personal_data)
     working_box: WorkingBox  # what the flow reads back while it needs it (core.data.personal_data, core.jobs.queue)
+    contact_box: (
+        ContactBox  # the contact copies of participants' addresses, for mail after the flow (core.data.contacts)
+    )
     payment_providers: list[PaymentProvider] = field(default_factory=list)  # in the order they are asked
 
 

@@ -25,6 +25,7 @@ REPO = Path(__file__).resolve().parent.parent
 SHIPPED_CAMPAIGNS = REPO / "campaigns"
 SECRET = "test-secret-key-that-is-long-enough-0123456789"
 HASH_KEY = "test-hash-key-that-is-also-long-enough-987654"
+CONTACT_KEY = "test-contact-key-long-enough-too-13579246801"
 # A public key for apps in production mode (whose private key nobody needs in those tests).
 PRODUCTION_PUBLIC_KEY = "pOCSkrZRwni5dyxWn1+puxPZBrRqtoyd+dwrRAn4ogk="
 # Production refuses rate-limit counts in memory; its apps in tests get this Redis URL (nothing connects to it until
@@ -134,6 +135,7 @@ def make_app(tmp_path: Path, migrated_sqlite: Path) -> Callable[..., Flask]:
             "env": "test",
             "secret_key": SECRET,
             "hash_key": HASH_KEY,
+            "contact_key": CONTACT_KEY,
             "instance_dir": tmp_path / "instance",
             "public_scheme": "https",
             "publish_poll_seconds": 0,  # no publishing thread per test app (tests that need one set it)
@@ -158,6 +160,7 @@ def shipped_app(tmp_path_factory: pytest.TempPathFactory, migrated_sqlite: Path)
             "env": "test",
             "secret_key": SECRET,
             "hash_key": HASH_KEY,
+            "contact_key": CONTACT_KEY,
             "instance_dir": instance,
             "database_url": f"sqlite:///{instance / 'claimsite.sqlite3'}",
         }

@@ -35,6 +35,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import stripe
+import stripe.params as stripe_params
 import stripe.params.checkout as checkout_params
 from stripe._request_options import RequestOptions
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
@@ -79,6 +80,8 @@ _PAYMENT_INTENT_DATA_PARAMS = _param_names(checkout_params.SessionCreateParamsPa
 _LOCALES = frozenset(re.findall(r"'([^']+)'", str(checkout_params.SessionCreateParams.__annotations__["locale"])))
 _RETRIEVE_PARAMS = _param_names(checkout_params.SessionRetrieveParams)
 _EXPIRE_PARAMS = _param_names(checkout_params.SessionExpireParams)
+_REFUND_CREATE_PARAMS = _param_names(stripe_params.RefundCreateParams)
+_REFUND_LIST_PARAMS = _param_names(stripe_params.RefundListParams)
 
 
 def _random_id(prefix: str, length: int = 24) -> str:
@@ -315,6 +318,8 @@ class StripeServer:
                 Rule("/v1/checkout/sessions/<session_id>", methods=["GET"], endpoint="retrieve_session"),
                 Rule("/v1/checkout/sessions/<session_id>/expire", methods=["POST"], endpoint="expire_session"),
                 Rule("/v1/events/<event_id>", methods=["GET"], endpoint="retrieve_event"),
+                Rule("/v1/refunds", methods=["POST"], endpoint="create_refund"),
+                Rule("/v1/refunds", methods=["GET"], endpoint="list_refunds"),
                 Rule("/pay/<session_id>", methods=["GET", "POST"], endpoint="pay_page"),
             ],
             strict_slashes=False,
@@ -364,6 +369,7 @@ class StripeServer:
             self.deliveries: list[Delivery] = []
             self.requests: list[RecordedRequest] = []
             self.endpoints: list[WebhookEndpoint] = []
+            self.refunds: list[dict[str, Any]] = []
             self.auto_deliver = True
             self._session_data: dict[str, _SessionData] = {}
             self._idempotent: dict[str, _Idempotent] = {}
@@ -897,6 +903,62 @@ class StripeServer:
     def _retrieve_event(self, params: dict[str, Any], request_info: dict[str, Any], event_id: str) -> dict[str, Any]:
         self._reject_expand(params)
         return copy.deepcopy(self._event(event_id))
+
+    def _create_refund(self, params: dict[str, Any], request_info: dict[str, Any]) -> dict[str, Any]:
+        """A full or partial refund of a paid Checkout payment, named by its PaymentIntent (no charges here)."""
+        _reject_unknown(params, _REFUND_CREATE_PARAMS)
+        self._reject_expand(params)
+        intent = _string(params, "payment_intent", "payment_intent", required=True)
+        paid = next(
+            (s for s in self.sessions.values() if s["payment_intent"] == intent and s["payment_status"] == "paid"), None
+        )
+        if paid is None:
+            raise StripeAPIError(
+                404,
+                f"No such payment_intent: '{intent}'",
+                param="payment_intent",
+                code="resource_missing",
+            )
+        refunded = sum(r["amount"] for r in self.refunds if r["payment_intent"] == intent)
+        left = paid["amount_total"] - refunded
+        if left <= 0:
+            raise StripeAPIError(
+                400, f"Charge for payment_intent {intent} has already been refunded.", code="charge_already_refunded"
+            )
+        amount = _integer(params, "amount", "amount", minimum=1, required=False) or left
+        if amount > left:
+            raise StripeAPIError(
+                400,
+                f"Refund amount ({_format_amount(amount, paid['currency'])}) is greater than unrefunded amount on "
+                f"charge ({_format_amount(left, paid['currency'])})",
+                param="amount",
+                code="amount_too_large",
+            )
+        refund = {
+            "id": _random_id("re_test_"),
+            "object": "refund",
+            "amount": amount,
+            "currency": paid["currency"],
+            "payment_intent": intent,
+            "reason": params.get("reason") or None,
+            "metadata": _hash(params, "metadata", "metadata") or {},
+            "status": "succeeded",
+            "created": self._now(),
+        }
+        self.refunds.append(refund)
+        return copy.deepcopy(refund)
+
+    def _list_refunds(self, params: dict[str, Any], request_info: dict[str, Any]) -> dict[str, Any]:
+        _reject_unknown(params, _REFUND_LIST_PARAMS)
+        intent = params.get("payment_intent")
+        limit = _integer(params, "limit", "limit", minimum=1, required=False) or 10
+        found = [r for r in reversed(self.refunds) if intent in (None, r["payment_intent"])]
+        return {
+            "object": "list",
+            "url": "/v1/refunds",
+            "has_more": len(found) > limit,
+            "data": copy.deepcopy(found[:limit]),
+        }
 
     # -- internals: the test payment page ------------------------------------------------------------------------
 

@@ -91,7 +91,7 @@ def production_rule_folder(folder: CampaignFolder) -> None:
     """The shipped campaigns, and a campaign breaking each campaign-file rule production applies; tiktokclaim's
     fee model charges (and there are no Stripe keys), and its power of attorney loses its English text."""
     folder.copy_shipped()
-    (folder.path / "tiktokclaim" / "agreements" / "mandate.2026-11-01.en.md").unlink()
+    (folder.path / "tiktokclaim" / "agreements" / "mandate.2026-12-03.en.md").unlink()
     closed = campaign_data(slug="closedclaim", hosts=["closedclaim.example"], status="closed")
     closed["closed_message"] = {"nl": "De inschrijving is gesloten."}
     folder.write("closedclaim", closed)
@@ -112,7 +112,7 @@ def test_production_rules_are_warnings_without_production_and_errors_with_it(
     )
     expected = [
         (tiktok, "plugins.subscription: " + PAID),
-        (tiktok, "signup.agreements[0]: no en text for this agreement: add mandate.2026-11-01.en.md"),
+        (tiktok, "signup.agreements[0]: no en text for this agreement: add mandate.2026-12-03.en.md"),
         (closed, "closed_message: " + ONLY_ONE_LANGUAGE),
         (pink, "theme_overrides.colours: " + WEAK_COLOURS),
     ]

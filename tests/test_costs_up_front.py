@@ -17,8 +17,9 @@ from tests.test_signup import TIKTOK, join_fully
 
 FACEBOOK = "https://facebookleak.somi.nl"
 TIKTOK_COSTS = {
-    "en": "Joining costs €17.50, paid once when you join.",
-    "nl": "Meedoen kost €\u00a017,50, eenmalig bij aanmelding.",
+    "en": "Joining costs €17.50, paid once when you join, and refunded in full if you withdraw within 14 days.",
+    "nl": "Meedoen kost €\u00a017,50, eenmalig bij aanmelding; trek je je binnen 14 dagen terug, dan krijg je het "
+    "volledig terug.",
 }
 FREE = {"en": "Joining is free: it costs you nothing.", "nl": "Meedoen is gratis: het kost je niets."}
 

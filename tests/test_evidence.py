@@ -54,7 +54,7 @@ def database_url(migrated_database_url: str) -> str:
 
 
 AGREEMENTS = ("mandate", "terms")
-VERSION = "2026-11-01"
+VERSION = "2026-12-03"
 
 
 def export_evidence(app: Flask, out: Path, *extra: str, key: Path | None = None) -> Result:

@@ -421,18 +421,24 @@ def test_describe_terms_in_english_and_dutch(make_app: Callable[..., Flask]) -> 
         (FeeTerms(model="free"), "Taking part is free of charge.", "", "Taking part is free of charge."),
     ]
     with make_app().app_context():
+        refund = "If you withdraw within 14 days of paying, you get it back in full."
         for terms, english, figure, msgid in cases:
             with force_locale("en"):
-                assert describe_terms(terms, "en") == [english]
+                # A one-time fee is followed by when it comes back (the refund rule of the terms).
+                assert describe_terms(terms, "en") == [english] + ([refund] if terms.one_time_cents else [])
             with force_locale("nl"):
-                [in_dutch] = describe_terms(terms, "nl")
+                in_dutch = describe_terms(terms, "nl")[0]
             assert figure in in_dutch  # Dutch figures, whatever the state of the catalog
             translated = dutch(msgid)
             if translated:
                 assert in_dutch == translated % {"amount": figure, "share": figure}
         both = FeeTerms(model="x", one_time_cents=1750, success_fee=success("share").success_fee)
         with force_locale("en"):
-            assert describe_terms(both, "en") == [cases[2][1], share_id % {"share": "20%"}]
+            assert describe_terms(both, "en") == [cases[2][1], refund, share_id % {"share": "20%"}]
+        with force_locale("nl"):
+            assert describe_terms(both, "nl")[1] == (
+                "Trek je je deelname binnen 14 dagen na betaling in, dan krijg je het volledige bedrag terug."
+            )
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import HASH_KEY, SECRET
+from tests.conftest import CONTACT_KEY, HASH_KEY, SECRET
 from tests.gunicorn_server import Gunicorn
 
 
@@ -23,6 +23,7 @@ def gunicorn(tmp_path_factory: pytest.TempPathFactory, migrated_sqlite: Path) ->
         "CLAIMSITE_ENV": "test",
         "CLAIMSITE_SECRET_KEY": SECRET,
         "CLAIMSITE_HASH_KEY": HASH_KEY,
+        "CLAIMSITE_CONTACT_KEY": CONTACT_KEY,
         "CLAIMSITE_INSTANCE_DIR": str(folder),
         "CLAIMSITE_DATABASE_URL": f"sqlite:///{folder / 'claimsite.sqlite3'}",
         "CLAIMSITE_ADMIN_HOST": "staff.example",

@@ -157,15 +157,15 @@ def edit_the_campaign(campaigns: Path) -> None:
         ("  name: SOMI\n", "  name: SOMI Foundation\n"),
         ("target_company: TikTok\n", "target_company: TikTok Ltd.\n"),
         ("  en: TikTok Claim\n", "  en: The TikTok Claim\n"),
-        (mandate.format("2026-11-01"), mandate.format("2026-12-01")),
+        (mandate.format("2026-12-03"), mandate.format("2026-12-21")),
     ):
         assert old in text, old
         text = text.replace(old, new, 1)
     path.write_text(text, encoding="utf-8")
     folder = campaigns / "tiktokclaim" / "agreements"
     for language in ("nl", "en"):
-        signed = folder / f"mandate.2026-11-01.{language}.md"
-        (folder / f"mandate.2026-12-01.{language}.md").write_text(
+        signed = folder / f"mandate.2026-12-03.{language}.md"
+        (folder / f"mandate.2026-12-21.{language}.md").write_text(
             signed.read_text(encoding="utf-8") + "\nArticle 8 – A clause added in December.\n", encoding="utf-8"
         )
 
@@ -194,7 +194,7 @@ def test_the_evidence_of_signers_before_and_after_this_fix_matches_after_a_campa
 
         loaded = site().registry.snapshot.campaigns["tiktokclaim"]
         assert loaded.campaign.organisation.name == "SOMI Foundation"  # the edit is what the export sees
-        assert loaded.campaign.signup.agreements[0].version == "2026-12-01"  # type: ignore[union-attr]
+        assert loaded.campaign.signup.agreements[0].version == "2026-12-21"  # type: ignore[union-attr]
     out = tmp_path / "evidence.zip"
     result = edited.test_cli_runner().invoke(
         args=[
@@ -214,7 +214,7 @@ def test_the_evidence_of_signers_before_and_after_this_fix_matches_after_a_campa
     assert result.exit_code == 0, result.output
     assert rows.keys() == {early, later}
     for row in rows.values():
-        assert row["agreements_check"] == "mandate@2026-11-01/en: matches; terms@2026-11-01/en: matches", row
+        assert row["agreements_check"] == "mandate@2026-12-03/en: matches; terms@2026-12-03/en: matches", row
     edited.extensions["claimsite.db"].engine.dispose()
 
 

@@ -27,7 +27,7 @@ from core.data.db import utcnow
 from core.data.models import Job, JobStatus
 from core.jobs.mail import compose, queue_mail, queue_template_mail
 from core.jobs.queue import BACKOFF, MASK, Worker
-from tests.conftest import HASH_KEY, REPO, SECRET, CampaignFolder, campaign_data
+from tests.conftest import CONTACT_KEY, HASH_KEY, REPO, SECRET, CampaignFolder, campaign_data
 from tests.smtp_server import SMTPServer, free_port
 
 ADDRESS = "deelnemer.jansen@example.org"
@@ -331,6 +331,7 @@ def worker_process(app: Flask, *args: str) -> subprocess.Popen[bytes]:
         "CLAIMSITE_ENV": "test",
         "CLAIMSITE_SECRET_KEY": SECRET,
         "CLAIMSITE_HASH_KEY": HASH_KEY,
+        "CLAIMSITE_CONTACT_KEY": CONTACT_KEY,
         "CLAIMSITE_INSTANCE_DIR": str(settings.instance_dir),
         "CLAIMSITE_CAMPAIGNS_DIR": str(settings.campaigns_dir),
         "CLAIMSITE_MAIL_URL": settings.mail_url,

@@ -15,6 +15,7 @@ TABLES = {
     "signup_events",
     "accepted_agreements",
     "personal_records",
+    "contacts",
     "jobs",
     "payments",
     "provider_events",

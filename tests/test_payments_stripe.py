@@ -328,6 +328,7 @@ def production_app(make_app: Any) -> Any:
         mail_url="smtp://127.0.0.1:25",
         secret_key="p" * 40,
         hash_key="h" * 40,
+        contact_key="c" * 40,
         sealing_public_key=PRODUCTION_PUBLIC_KEY,
     )
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import HASH_KEY, PRODUCTION_PUBLIC_KEY, REPO, SECRET, STRIPE_KEY, STRIPE_WEBHOOK_SECRET
+from tests.conftest import CONTACT_KEY, HASH_KEY, PRODUCTION_PUBLIC_KEY, REPO, SECRET, STRIPE_KEY, STRIPE_WEBHOOK_SECRET
 from tests.gunicorn_server import Gunicorn
 from tests.smtp_server import HOST
 from tests.test_ratelimit_storage import redis_url  # noqa: F401  (a fixture)
@@ -33,12 +33,12 @@ def add_campaign(folder: Path) -> None:
     a new version in its own folder."""
     text = (folder / "facebookleak.yaml").read_text()
     text = text.replace("slug: facebookleak", "slug: instaclaim").replace("facebookleak.somi.nl", "instaclaim.somi.nl")
-    text = text.replace('- id: terms\n      version: "2026-11-01"', '- id: terms\n      version: "2026-12-03"')
+    text = text.replace('- id: terms\n      version: "2026-12-03"', '- id: terms\n      version: "2026-12-21"')
     own = folder / "instaclaim" / "agreements"
     own.mkdir(parents=True)
     for language in ("nl", "en"):
-        shared = folder / "_shared" / "agreements" / f"terms.2026-11-01.{language}.md"
-        (own / f"terms.2026-12-03.{language}.md").write_text(shared.read_text())
+        shared = folder / "_shared" / "agreements" / f"terms.2026-12-03.{language}.md"
+        (own / f"terms.2026-12-21.{language}.md").write_text(shared.read_text())
     (folder / "instaclaim.yaml.tmp").write_text(text)
     (folder / "instaclaim.yaml.tmp").rename(folder / "instaclaim.yaml")  # as an editor or rsync saves it
 
@@ -144,6 +144,7 @@ def test_a_change_reaches_every_process_and_a_broken_file_takes_nothing_down(
         "CLAIMSITE_ENV": "production",
         "CLAIMSITE_SECRET_KEY": SECRET,
         "CLAIMSITE_HASH_KEY": HASH_KEY,
+        "CLAIMSITE_CONTACT_KEY": CONTACT_KEY,
         "CLAIMSITE_SEALING_PUBLIC_KEY": PRODUCTION_PUBLIC_KEY,
         "CLAIMSITE_INSTANCE_DIR": str(tmp_path / "instance"),
         "CLAIMSITE_DATABASE_URL": migrated_database_url,

@@ -77,6 +77,7 @@ def production_env(**changes: str) -> dict[str, str]:
         "CLAIMSITE_ENV": "production",
         "CLAIMSITE_SECRET_KEY": "s" * 40,
         "CLAIMSITE_HASH_KEY": "h" * 40,
+        "CLAIMSITE_CONTACT_KEY": "c" * 40,
         "CLAIMSITE_SEALING_PUBLIC_KEY": PRODUCTION_PUBLIC_KEY,
         "CLAIMSITE_MAIL_URL": "smtp://127.0.0.1:1",
         # tiktokclaim asks a payment: production needs a provider (never called here)
@@ -122,6 +123,7 @@ def test_gunicorn_workers_share_the_counts(tmp_path: Path, migrated_sqlite: Path
     env = production_env(
         CLAIMSITE_RATELIMIT_STORAGE_URL=redis_url,
         CLAIMSITE_HASH_KEY=secrets.token_urlsafe(32),
+        CLAIMSITE_CONTACT_KEY=secrets.token_urlsafe(32),
         CLAIMSITE_INSTANCE_DIR=str(tmp_path),
         CLAIMSITE_DATABASE_URL=f"sqlite:///{tmp_path / 'claimsite.sqlite3'}",
     )

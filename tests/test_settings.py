@@ -25,6 +25,21 @@ def test_production_refuses_missing_hash_key_or_the_same_key_twice(monkeypatch: 
     with pytest.raises(SettingsError, match="CLAIMSITE_HASH_KEY"):
         load_settings()
     monkeypatch.setenv("CLAIMSITE_HASH_KEY", "x" * 40)
+    monkeypatch.setenv("CLAIMSITE_CONTACT_KEY", "z" * 40)
+    with pytest.raises(SettingsError, match="must differ"):
+        load_settings()
+
+
+def test_production_refuses_a_missing_contact_key_or_one_shared_with_another_key(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("CLAIMSITE_ENV", "production")
+    monkeypatch.setenv("CLAIMSITE_SECRET_KEY", "x" * 40)
+    monkeypatch.setenv("CLAIMSITE_HASH_KEY", "y" * 40)
+    monkeypatch.delenv("CLAIMSITE_CONTACT_KEY", raising=False)
+    with pytest.raises(SettingsError, match="CLAIMSITE_CONTACT_KEY is missing"):
+        load_settings()
+    monkeypatch.setenv("CLAIMSITE_CONTACT_KEY", "y" * 40)
     with pytest.raises(SettingsError, match="must differ"):
         load_settings()
 
@@ -40,6 +55,7 @@ def test_settings_come_from_prefixed_environment(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("CLAIMSITE_ENV", "production")
     monkeypatch.setenv("CLAIMSITE_SECRET_KEY", "x" * 40)
     monkeypatch.setenv("CLAIMSITE_HASH_KEY", "y" * 40)
+    monkeypatch.setenv("CLAIMSITE_CONTACT_KEY", "z" * 40)
     monkeypatch.setenv("CLAIMSITE_TRUSTED_PROXIES", "2")
     monkeypatch.setenv("CLAIMSITE_CAMPAIGNS_DIR", str(tmp_path))
     monkeypatch.setenv("CLAIMSITE_DATABASE_URL", "postgresql+psycopg://db/claims")
@@ -57,6 +73,7 @@ def test_production_refuses_to_start_without_a_mail_server(monkeypatch: pytest.M
     monkeypatch.setenv("CLAIMSITE_ENV", "production")
     monkeypatch.setenv("CLAIMSITE_SECRET_KEY", "x" * 40)
     monkeypatch.setenv("CLAIMSITE_HASH_KEY", "y" * 40)
+    monkeypatch.setenv("CLAIMSITE_CONTACT_KEY", "z" * 40)
     monkeypatch.setenv("CLAIMSITE_SEALING_PUBLIC_KEY", PRODUCTION_PUBLIC_KEY)
     monkeypatch.setenv("CLAIMSITE_RATELIMIT_STORAGE_URL", PRODUCTION_RATELIMIT_URL)
     monkeypatch.delenv("CLAIMSITE_MAIL_URL", raising=False)
@@ -106,6 +123,7 @@ def test_production_refuses_to_start_without_the_public_sealing_key(
     monkeypatch.setenv("CLAIMSITE_ENV", "production")
     monkeypatch.setenv("CLAIMSITE_SECRET_KEY", "x" * 40)
     monkeypatch.setenv("CLAIMSITE_HASH_KEY", "y" * 40)
+    monkeypatch.setenv("CLAIMSITE_CONTACT_KEY", "z" * 40)
     monkeypatch.setenv("CLAIMSITE_MAIL_URL", "smtp://mail.example:25")
     monkeypatch.setenv("CLAIMSITE_INSTANCE_DIR", str(tmp_path))
     monkeypatch.setenv("CLAIMSITE_RATELIMIT_STORAGE_URL", PRODUCTION_RATELIMIT_URL)

@@ -3,6 +3,7 @@ and the running site refuses a campaign whose signed text changed (issue 16, ite
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -115,7 +116,7 @@ def test_the_site_refuses_a_campaign_whose_signed_text_changed(
 
         signed = db_session().scalars(select(SignedText).where(SignedText.campaign == "tiktokclaim")).all()
     texts = campaign_folder.path / "tiktokclaim" / "agreements"
-    mandate = f"mandate.2026-11-01.{signup.language}.md"
+    mandate = f"mandate.2026-12-03.{signup.language}.md"
     assert {(row.agreement, row.language, row.file_sha256) for row in signed} >= {
         ("mandate", signup.language, file_sha256(texts / mandate))
     }
@@ -150,17 +151,22 @@ def test_a_refused_edit_never_reaches_a_visitor(
     before = client.get("/en/join/sign", base_url=TIKTOK).get_data(True)
     privacy = client.get("/en/privacy", base_url=TIKTOK).get_data(True)
     texts = campaign_folder.path / "tiktokclaim" / "agreements"
-    mandate = texts / "mandate.2026-11-01.en.md"
+    mandate = texts / "mandate.2026-12-03.en.md"
     mandate.write_text(mandate.read_text() + "\nA sentence nobody signed.\n")
     own_page = campaign_folder.path / "tiktokclaim" / "pages" / "privacy.en.md"
     own_page.parent.mkdir(parents=True)
     own_page.write_bytes("# Privacyverklaring\n\nNa\xefve bytes.\n".encode("cp1252"))
     sign = client.get("/en/join/sign", base_url=TIKTOK)
-    assert sign.status_code == 200 and sign.get_data(True) == before
+    assert sign.status_code == 200 and without_csrf(sign.get_data(True)) == without_csrf(before)
     assert "A sentence nobody signed" not in sign.get_data(True)
     page = client.get("/en/privacy", base_url=TIKTOK)
     assert page.status_code == 200 and page.get_data(True) == privacy
     problems = [str(p) for p in app.extensions["claimsite"].registry.snapshot.errors]
-    assert any("mandate.2026-11-01.en.md changed after it was published" in p for p in problems)
+    assert any("mandate.2026-12-03.en.md changed after it was published" in p for p in problems)
     assert any("privacy.en.md" in p and "not UTF-8" in p for p in problems)
     app.extensions["claimsite.db"].engine.dispose()
+
+
+def without_csrf(html: str) -> str:
+    """A page without its CSRF token, which is signed with the time of each request."""
+    return re.sub(r'name="csrf_token" value="[^"]*"', 'name="csrf_token"', html)

@@ -425,7 +425,7 @@ def test_signing_needs_every_agreement_and_a_signature(db_app: Flask) -> None:
     [mail] = deliver(db_app)
     post_code(client, code_of(mail), "en")
     page = client.get("/en/join/sign", base_url=TIKTOK).get_data(as_text=True)
-    assert "Power of attorney" in page and "Anna de Vries" in page and "Version 2026-11-01" in page
+    assert "Power of attorney" in page and "Anna de Vries" in page and "Version 2026-12-03" in page
     data = sign_form(client, "en", typed="")
     del data["agree-terms"]
     html = client.post("/en/join/sign", data=data, base_url=TIKTOK).get_data(as_text=True)
@@ -488,8 +488,8 @@ def test_evidence_is_recorded(db_app: Flask) -> None:
             assert event.at.tzinfo is not None and len(event.ip_hash or "") == 64 and event.user_agent
         assert signup.verified_at <= signup.signed_at  # type: ignore[operator]
         agreements = {a.agreement: a for a in db_session().scalars(select(AcceptedAgreement))}
-        mandate_file = Path("campaigns/tiktokclaim/agreements/mandate.2026-11-01.en.md")
-        assert set(agreements) == {"mandate", "terms"} and agreements["mandate"].version == "2026-11-01"
+        mandate_file = Path("campaigns/tiktokclaim/agreements/mandate.2026-12-03.en.md")
+        assert set(agreements) == {"mandate", "terms"} and agreements["mandate"].version == "2026-12-03"
         assert agreements["mandate"].language == "en" and len(agreements["mandate"].text_sha256) == 64
         assert agreements["mandate"].text_sha256 != sha256_hex(mandate_file.read_text())  # the filled-in text
         jobs = db_session().scalars(select(Job.kind)).all()
@@ -508,7 +508,7 @@ def test_mandate_pdf_confirmation_mail_and_download(db_app: Flask, tmp_path: Pat
     text = subprocess.run(
         ["pdftotext", "-layout", str(tmp_path / "m.pdf"), "-"], capture_output=True, text=True, check=True
     ).stdout
-    assert "Anna de Vries" in text and "TikTok" in text and "2026-11-01" in text
+    assert "Anna de Vries" in text and "TikTok" in text and "2026-12-03" in text
     with db_app.app_context():
         from core.data.db import db_session
 

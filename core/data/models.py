@@ -1,4 +1,5 @@
-"""The tables. Personal data lives only in ``personal_records``, read and written by :mod:`core.data.personal_data`.
+"""The tables. Personal data lives only in ``personal_records``, read and written by :mod:`core.data.personal_data`,
+and, for mail after the join flow, the contact copy of the address alone in ``contacts`` (:mod:`core.data.contacts`).
 
 Everything else holds what the site needs to work and what proves a sign-up: the campaign, the stage and its
 timestamps, a keyed hash of the e-mail address (to find a returning visitor), hashed IPs, the agreements'
@@ -145,6 +146,17 @@ class PersonalRecord(Base):
     signup: Mapped[Signup] = relationship()
 
 
+class Contact(Base):
+    """The contact copy of a sign-up's e-mail address: the address alone, locked under ``CLAIMSITE_CONTACT_KEY``
+    (:class:`core.sealing.ContactBox`). Only :mod:`core.data.contacts` reads or writes it."""
+
+    __tablename__ = "contacts"
+
+    signup_id: Mapped[int] = mapped_column(ForeignKey("signups.id", ondelete="CASCADE"), primary_key=True)
+    locked_address: Mapped[bytes] = mapped_column(LargeBinary)
+    kept_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, doc="when the address was verified")
+
+
 class JobStatus(StrEnum):
     PENDING = "pending"
     DONE = "done"
@@ -225,6 +237,11 @@ class Payment(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     paid_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    refund_requested_at: Mapped[dt.datetime | None] = mapped_column(
+        UTCDateTime, doc="a withdrawal in the refund period queued its refund (core.signup.refunds)"
+    )
+    refunded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, doc="the provider accepted the refund")
+    refund_ref: Mapped[str | None] = mapped_column(String(255), doc="the provider's id of the refund, e.g. re_...")
 
     signup: Mapped[Signup] = relationship()
 

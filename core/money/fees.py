@@ -74,6 +74,13 @@ class FeeTerms(BaseModel):
     model: str
     currency: str = "EUR"
     one_time_cents: int | None = Field(default=None, ge=0, description="paid before the participation counts")
+    refund_within_days: int = Field(
+        default=14,
+        ge=0,
+        description="the one-time payment is refunded in full on a withdrawal within this many days of paying "
+        "(the 14 days of the Dutch cooling-off period for distance contracts, BW 6:230o, unless the campaign gives "
+        "more)",
+    )
     success_fee: SuccessFeeTerms | None = None
 
     def to_json(self) -> str:
@@ -112,6 +119,7 @@ def describe_terms(terms: FeeTerms, language: str) -> list[str]:
                 amount=money(euros(terms.one_time_cents), language, terms.currency),
             )
         )
+        lines.append(refund_rule(terms))
     fee = terms.success_fee
     if fee is not None and fee.option == "flat":
         lines.append(
@@ -131,6 +139,69 @@ def describe_terms(terms: FeeTerms, language: str) -> list[str]:
     if not lines:
         lines.append(_("Taking part is free of charge."))
     return lines
+
+
+def refund_rule(terms: FeeTerms) -> str:
+    """When the one-time payment of ``terms`` comes back: said before joining, in the mandate and at withdrawal."""
+    return _(
+        "If you withdraw within %(days)s days of paying, you get it back in full.",
+        days=terms.refund_within_days,
+    )
+
+
+@dataclass(frozen=True)
+class WithdrawalFee:
+    """What a withdrawal means for the fee: the sentences to show and mail, and whether the one-time payment is
+    given back in full."""
+
+    lines: list[str]
+    refund: bool = False
+
+
+def fee_on_withdrawal(
+    terms: FeeTerms | None, paid_at: dt.datetime | None, now: dt.datetime, language: str
+) -> WithdrawalFee:
+    """The default :meth:`FeeModel.on_withdrawal`: a one-time payment comes back in full within the refund period of
+    the terms signed, and stays paid after it; a success fee is never owed once we no longer act for the
+    participant (called with the locale set to ``language``)."""
+    if terms is None:
+        return WithdrawalFee([_("You paid nothing and owe nothing.")])
+    lines: list[str] = []
+    refund = False
+    one_time = terms.one_time_cents
+    if one_time and paid_at is None:
+        lines.append(
+            _(
+                "You had not paid the one-time fee of %(amount)s, and you no longer owe it.",
+                amount=money(euros(one_time), language, terms.currency),
+            )
+        )
+    elif one_time and paid_at is not None and now - paid_at <= dt.timedelta(days=terms.refund_within_days):
+        refund = True
+        lines.append(
+            _(
+                "You withdrew within %(days)s days of paying, so we refund your payment of %(amount)s in full, to "
+                "the card or account you paid with. The refund is on its way to the payment provider now; banks "
+                "usually show it within 5 to 10 working days.",
+                days=terms.refund_within_days,
+                amount=money(euros(one_time), language, terms.currency),
+            )
+        )
+    elif one_time and paid_at is not None:
+        lines.append(
+            _(
+                "Your one-time payment of %(amount)s is not refunded: the terms you signed refund it only within "
+                "%(days)s days of paying, and you paid on %(date)s.",
+                amount=money(euros(one_time), language, terms.currency),
+                days=terms.refund_within_days,
+                date=long_date(paid_at.date(), language),
+            )
+        )
+    if terms.success_fee is not None:
+        lines.append(_("No success fee will be charged to you: we no longer claim compensation on your behalf."))
+    if not lines:
+        lines.append(_("You paid nothing and owe nothing."))
+    return WithdrawalFee(lines, refund)
 
 
 def own_model(model: FeeModel | None, terms: FeeTerms) -> FeeModel | None:
@@ -227,6 +298,15 @@ class FeeModel(ABC):
         """What is owed out of an award (the default: the success fee of ``terms``, rounded as stated above)."""
         return fee_for_award(terms, award_cents)
 
+    def on_withdrawal(
+        self, terms: FeeTerms, paid_at: dt.datetime | None, now: dt.datetime, language: str
+    ) -> WithdrawalFee:
+        """What withdrawing at ``now`` means for the fee of ``terms`` (paid at ``paid_at``, if paid): shown before
+        the participant confirms, then in the withdrawal's confirmation mail; a refund it names is made through the
+        payment provider the payment went through (:mod:`core.signup.refunds`). Called with the locale set to
+        ``language``. The default: :func:`fee_on_withdrawal`."""
+        return fee_on_withdrawal(terms, paid_at, now, language)
+
 
 def summarize_costs(model: FeeModel | None, language: str) -> list[str]:
     """The default :meth:`FeeModel.cost_summary`, and the summary for a campaign without a fee model (free)."""
@@ -240,8 +320,10 @@ def summarize_costs(model: FeeModel | None, language: str) -> list[str]:
     if one_time:
         lines.append(
             _(
-                "Joining costs %(amount)s, paid once when you join.",
+                "Joining costs %(amount)s, paid once when you join, and refunded in full if you withdraw within "
+                "%(days)s days.",
                 amount=money(euros(one_time), language, all_terms[0].currency),
+                days=all_terms[0].refund_within_days,
             )
         )
     fees = [terms.success_fee for terms in all_terms if terms.success_fee is not None]

@@ -21,7 +21,7 @@ from werkzeug.exceptions import NotFound
 
 from core.campaigns import ConfigProblem
 from core.campaigns.schema import FeeModelSettings
-from core.data.models import PaymentState
+from core.data.models import Payment, PaymentState
 from core.money.fees import fee_model_for
 from core.site import site
 
@@ -99,6 +99,15 @@ class PaymentProvider(ABC):
     def prepare(self, checkout: CheckoutRequest) -> Checkout:
         """Open a checkout for ``checkout`` and return where to send the visitor. Moves no money and changes no
         payment state. Raises :class:`PaymentProviderError` when the provider cannot be reached."""
+
+    def refund(self, campaign: LoadedCampaign, payment: Payment) -> str:
+        """Give ``payment`` (paid through this provider) back in full, to the card or account it came from, and
+        return the provider's reference of the refund. Called by the worker (:mod:`core.signup.refunds`), so it
+        must be safe to call again for the same payment: the money goes back once. Raises
+        :class:`PaymentProviderError` when the provider cannot be reached or refuses (the job is retried). The
+        default refuses: a provider that takes payments for a campaign whose terms promise a refund implements it.
+        """
+        raise PaymentProviderError(f"{self.verbose_name} cannot refund payments")
 
     def setup_hint(self, campaign: LoadedCampaign) -> str | None:
         """What the operator sets so that this provider may take ``campaign``'s payments (its keys' environment

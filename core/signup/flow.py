@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from core.campaigns import LoadedCampaign
 from core.campaigns.addresses import campaign_url
 from core.data import personal_data
+from core.data.contacts import keep_contact
 from core.data.db import Added, Dependent, Excluded, IfNew, OnConflict, commit_upsert, row_values
 from core.data.hashing import earlier_email_hashes, email_hash, keyed_hash
 from core.data.models import AcceptedAgreement, Signup, SignupEvent, Stage
@@ -287,6 +288,7 @@ def verify(
         signup.stage = Stage.VERIFIED
         signup.verified_at = visit.now
     record(session, signup, "verified", visit, detail=how)
+    _keep_verified_address(session, signup)
     sender = personal_data.pending_sender(session, signup)
     if sender is None:
         return None
@@ -301,6 +303,14 @@ def verify(
     personal_data.drop_pending(session, signup)
     record(session, signup, "form-again-dropped", visit, detail=outcome)
     return outcome
+
+
+def _keep_verified_address(session: Session, signup: Signup) -> None:
+    """The contact copy of the address just verified (:mod:`core.data.contacts`), for mail after the flow: the
+    address of the answers the code was sent for (a form sent again waits for it, as in :func:`resend`)."""
+    answers = personal_data.load_pending(session, signup) or personal_data.load(session, signup)
+    if answers and answers.get("email"):
+        keep_contact(session, signup, answers["email"])
 
 
 def try_code(

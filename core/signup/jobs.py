@@ -14,6 +14,7 @@ from core.signup.login import LOGIN_JOB, send_login_link
 from core.signup.mandate_job import MANDATE_JOB, make_mandate
 from core.signup.new_code import NEW_CODE_JOB, send_new_code
 from core.signup.payment_reminder import REMINDER_JOB, send_payment_reminder
+from core.signup.refunds import REFUND_JOB, make_refund
 from core.signup.withdrawal import WithdrawnCopySweep
 
 
@@ -25,6 +26,7 @@ def claimsite_job_handlers() -> dict[str, Handler]:
         REMINDER_JOB: send_payment_reminder,
         LOGIN_JOB: send_login_link,
         NEW_CODE_JOB: send_new_code,
+        REFUND_JOB: make_refund,
     }
 
 

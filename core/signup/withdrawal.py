@@ -5,13 +5,17 @@ Each function changes the caller's session; the view commits.
 **Withdrawing** ends the mandate from that moment on. The sign-up stops counting (counter, exports, settlement:
 :func:`core.data.models.participant`), mail still queued for it (a payment reminder, the confirmation) is cancelled, and
 the ``withdrawn`` event records when and from where. What was signed stays as it was: a withdrawal does not undo
-what was done under the mandate before it, and the foundation must be able to show both.
+what was done under the mandate before it, and the foundation must be able to show both. What it means for the fee
+comes from the campaign's fee model (:meth:`core.money.fees.FeeModel.on_withdrawal`): a one-time payment within the
+refund period is refunded (:mod:`core.signup.refunds`). A confirmation mail says all this, sent to the contact copy
+of the address (:mod:`core.data.contacts`), which is then removed: nothing more is mailed about this sign-up.
 
 **Erasure** removes the personal data and keeps the least that shows a mandate existed and how it ended.
 
 Removed:
 
 - the personal record: the answers, a later form waiting for its code, the signature, the mandate PDF;
+- the contact copy of the address (:mod:`core.data.contacts`);
 - the keyed hash of the e-mail address, replaced by a random value: the sign-up can no longer be linked to the
   address (not even by us, with the hash key), and the address can join afresh;
 - the verification code, and the hashed IP addresses and browsers of every evidence event;
@@ -41,19 +45,28 @@ import datetime as dt
 import email
 import email.policy
 import secrets
+from dataclasses import dataclass
 from email.utils import parseaddr
 from typing import Any
 
+from flask_babel import force_locale
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+from core.campaigns.addresses import campaign_url
 from core.data import personal_data
+from core.data.contacts import contact_address, forget_contact
 from core.data.db import set_once
 from core.data.hashing import email_hash
 from core.data.models import Job, JobStatus, LoginLink, Signup, SignupEvent, Stage
 from core.data.retention import delete_signups
+from core.i18n import long_date
+from core.jobs.mail import queue_template_mail
 from core.jobs.queue import EMPTY_PAYLOAD, cancel, decode_payload
+from core.money.fees import WithdrawalFee, fee_model_for, own_model, terms_of
+from core.money.fees import fee_on_withdrawal as default_fee_on_withdrawal
 from core.signup.flow import Visit, record
+from core.signup.refunds import paid_payment, queue_refund
 from core.site import site
 
 PARTICIPANT_REQUEST = "participant-request"
@@ -68,10 +81,13 @@ def can_withdraw(signup: Signup) -> bool:
     return signup.stage == Stage.SIGNED and signup.withdrawn_at is None and signup.erased_at is None
 
 
-def withdraw(session: Session, signup: Signup, visit: Visit, detail: str | None = None) -> bool:
-    """Withdraw ``signup``'s mandate; False when it was not signed or was withdrawn already (e.g. a second click)."""
+def withdraw(
+    session: Session, signup: Signup, visit: Visit, detail: str | None = None, *, confirm_by_mail: bool = True
+) -> Withdrawn | None:
+    """Withdraw ``signup``'s mandate; None when it was not signed or was withdrawn already (e.g. a second click).
+    ``confirm_by_mail``: mail the confirmation to the contact copy (not for an erasure, which removes the copy)."""
     if not can_withdraw(signup) or not set_once(session, Signup.withdrawn_at, signup.id, visit.now):
-        return False
+        return None
     signup.withdrawn_at = visit.now
     record(session, signup, "withdrawn", visit, detail=detail)
     # Without its mandate yet, the mandate job still needs the working copy, and releases it after. Read from the
@@ -79,6 +95,58 @@ def withdraw(session: Session, signup: Signup, visit: Visit, detail: str | None 
     if session.scalar(select(Signup.mandate_sha256).where(Signup.id == signup.id)):
         personal_data.release(session, signup)
     cancel(session, [job.id for job in _jobs_of(session, signup, set()) if job.kind in ENDED_BY_WITHDRAWAL])
+    fee = fee_on_withdrawal(signup, visit.now, signup.language)
+    payment = paid_payment(session, signup) if fee.refund else None
+    if payment is not None:
+        queue_refund(session, payment, visit.now)
+    mailed = confirm_by_mail and _queue_confirmation(session, signup, fee, visit.now)
+    forget_contact(session, signup)
+    return Withdrawn(fee, mailed)
+
+
+@dataclass(frozen=True)
+class Withdrawn:
+    """A withdrawal made: what it means for the fee, and whether its confirmation was mailed."""
+
+    fee: WithdrawalFee
+    mailed: bool
+
+
+def fee_on_withdrawal(signup: Signup, now: dt.datetime, language: str) -> WithdrawalFee:
+    """What withdrawing ``signup`` at ``now`` means for its fee, in ``language``: from the fee model that made the
+    terms signed, or the neutral rules of :mod:`core.money.fees` (terms of another model, or none)."""
+    loaded = site().registry.snapshot.campaigns.get(signup.campaign)
+    terms = terms_of(signup)
+    model = own_model(fee_model_for(loaded), terms) if loaded is not None and terms is not None else None
+    with force_locale(language):
+        if model is not None and terms is not None:
+            return model.on_withdrawal(terms, signup.paid_at, now, language)
+        return default_fee_on_withdrawal(terms, signup.paid_at, now, language)
+
+
+def _queue_confirmation(session: Session, signup: Signup, fee: WithdrawalFee, now: dt.datetime) -> bool:
+    """Queue the withdrawal's confirmation mail, in the language of the agreements signed; False when there is no
+    contact copy to send it to (signed before contact copies were kept) or the campaign is not loaded."""
+    address = contact_address(session, signup)
+    loaded = site().registry.snapshot.campaigns.get(signup.campaign)
+    if address is None or loaded is None:
+        return False
+    with force_locale(signup.language):
+        withdrawn_on = long_date(now.date(), signup.language)
+    queue_template_mail(
+        session,
+        loaded=loaded,
+        language=signup.language,
+        to=address,
+        template="withdrawal",
+        context={
+            "withdrawn_on": withdrawn_on,
+            "reference": signup.token[:12],
+            "fee_lines": fee.lines,
+            "page_url": campaign_url(loaded, "participant.page", language=signup.language),
+        },
+        kind="withdrawal",
+    )
     return True
 
 
@@ -105,9 +173,10 @@ class WithdrawnCopySweep:
         return len(signups)
 
 
-def erase(session: Session, signup: Signup, visit: Visit, reason: str = PARTICIPANT_REQUEST) -> None:
+def erase(session: Session, signup: Signup, visit: Visit, reason: str = PARTICIPANT_REQUEST) -> Withdrawn | None:
     """Erase ``signup``'s personal data and keep what the module docstring lists (for a signed sign-up; anything
-    else is deleted whole). A signed sign-up still running is withdrawn first."""
+    else is deleted whole). A signed sign-up still running is withdrawn first (that withdrawal is returned)."""
+    withdrawn = None
     cancel(session, [job.id for job in _jobs_of(session, signup, personal_data.addresses(session, signup))])
     hashed = signup.email_hash
     if signup.stage != Stage.SIGNED:
@@ -116,8 +185,9 @@ def erase(session: Session, signup: Signup, visit: Visit, reason: str = PARTICIP
     else:
         # No hashed IP or browser is kept: this evidence is recorded without them.
         anonymous = Visit(visit.now, None, None)
-        withdraw(session, signup, anonymous, detail="erasure")
+        withdrawn = withdraw(session, signup, anonymous, detail="erasure", confirm_by_mail=False)
         personal_data.erase(session, signup)
+        forget_contact(session, signup)
         session.flush()
         session.execute(
             delete(SignupEvent)
@@ -143,6 +213,7 @@ def erase(session: Session, signup: Signup, visit: Visit, reason: str = PARTICIP
     if session.scalar(select(Signup.id).where(Signup.email_hash == hashed).limit(1)) is None:
         # The address has no sign-up left: its login links (which name it by the same hash) go too.
         session.execute(delete(LoginLink).where(LoginLink.email_hash == hashed))
+    return withdrawn
 
 
 def _jobs_of(session: Session, signup: Signup, addresses: set[str]) -> list[Job]:

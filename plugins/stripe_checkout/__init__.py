@@ -31,7 +31,7 @@ from werkzeug.wrappers import Response
 
 from core.campaigns import LoadedCampaign
 from core.data.db import db_session
-from core.data.models import PaymentState
+from core.data.models import Payment, PaymentState
 from core.money.payment_providers import Checkout, CheckoutRequest, PaymentProvider, PaymentProviderError, Reported
 from core.plugins import hookimpl
 from core.settings import SettingsError
@@ -247,6 +247,40 @@ class StripeCheckout(PaymentProvider):
         return Checkout(
             ref=session.id, url=session.url or "", expires_at=dt.datetime.fromtimestamp(session.expires_at, dt.UTC)
         )
+
+    def refund(self, campaign: LoadedCampaign, payment: Payment) -> str:
+        keys = self.keys_for(campaign.slug)
+        if keys is None:
+            raise PaymentProviderError("no Stripe keys for this campaign")
+        client = self.client(keys)
+        try:
+            session = client.v1.checkout.sessions.retrieve(payment.provider_ref or "")
+            intent = session.payment_intent
+            intent_id = intent if isinstance(intent, str) else getattr(intent, "id", None)
+            if not intent_id:
+                raise PaymentProviderError("the checkout session holds no payment to refund")
+            try:
+                refund = client.v1.refunds.create(
+                    params={
+                        "payment_intent": intent_id,
+                        "amount": payment.amount_cents,
+                        "reason": "requested_by_customer",
+                        "metadata": {"payment_id": str(payment.id), "campaign": campaign.slug},
+                    },
+                    # Stripe keeps an idempotency key 24 hours; after that "already refunded" tells the same.
+                    options={"idempotency_key": f"claimsite-refund-{payment.id}"},
+                )
+            except stripe.InvalidRequestError as exc:
+                if exc.code != "charge_already_refunded":
+                    raise
+                earlier = client.v1.refunds.list(params={"payment_intent": intent_id, "limit": 1})
+                if not earlier.data:
+                    raise
+                return earlier.data[0].id
+        except stripe.StripeError as exc:
+            log.warning("Stripe refused or did not answer the refund of payment %s: %s", payment.id, type(exc).__name__)
+            raise PaymentProviderError(type(exc).__name__) from exc
+        return refund.id
 
     def handle_webhook(self, campaign: LoadedCampaign, request: Request) -> Response:
         keys = self.keys_for(campaign.slug)

@@ -8,6 +8,7 @@ pay)::
         amount: 17.50
         description: {nl: Deelname TikTok-rechtszaak, en: Taking part in the TikTok lawsuit}
         success_fee: {flat: 50, share: 20}     # optional
+        refund_within_days: 14                 # optional: a withdrawal within this many days is refunded in full
 """
 
 from __future__ import annotations
@@ -36,6 +37,13 @@ class SubscriptionSettings(FeeModelSettings):
     amount: PositiveEuros = Field(description="the one-time payment in euros, e.g. 17.50")
     description: Localized = Field(description="what is paid for, shown on the checkout page and the receipt")
     success_fee: SuccessFee | None = Field(default=None, description="also a no cure, no pay choice")
+    refund_within_days: int = Field(
+        default=14,
+        ge=14,
+        le=365,
+        description="a withdrawal within this many days of paying gets the payment back in full (at least the 14 "
+        "days of the Dutch cooling-off period)",
+    )
 
 
 class Subscription(FeeModel):
@@ -56,6 +64,7 @@ class Subscription(FeeModel):
         return FeeTerms(
             model=NAME,
             one_time_cents=cents(self.settings.amount),
+            refund_within_days=self.settings.refund_within_days,
             success_fee=success_fee_terms(fee, option) if fee else None,
         )
 

@@ -44,6 +44,9 @@ class TestPayments(PaymentProvider):
     def is_allowed(self, campaign: LoadedCampaign) -> bool:
         return site().settings.env != "production"
 
+    def refund(self, campaign: LoadedCampaign, payment: Payment) -> str:
+        return f"test-refund-{payment.id}"  # no money moved in, none moves out
+
     def prepare(self, checkout: CheckoutRequest) -> Checkout:
         token = _serializer().dumps(
             [checkout.campaign.slug, checkout.payment_id, checkout.success_url, checkout.cancel_url]

@@ -24,6 +24,7 @@ from wtforms.validators import Email, InputRequired, Length
 
 from core.campaigns.addresses import campaign_url
 from core.campaigns.schedule import Schedule
+from core.data.contacts import contact_address
 from core.data.db import db_session, utcnow
 from core.data.hashing import email_hash
 from core.data.models import Payment, PaymentState, Signup
@@ -251,20 +252,23 @@ def _confirm(action: str, reference: str) -> BaseResponse:
     if action == "withdraw" and not withdrawal.can_withdraw(signup):
         return redirect(url_for("participant.page"))
     entry = _entry(signup, g.lang)
+    # What withdrawing now would mean for the fee, said before the participant confirms (an erasure withdraws too).
+    fee_lines = withdrawal.fee_on_withdrawal(signup, request_time(), g.lang).lines if signup.stage == "signed" else []
+    mails = action == "withdraw" and contact_address(db_session(), signup) is not None
+    shown = {"action": action, "entry": entry, "fee_lines": fee_lines, "mails": mails}
     if request.method == "GET":
-        return render_page("participant/confirm.html", cache=False, action=action, entry=entry)
+        return render_page("participant/confirm.html", cache=False, **shown)
     if not csrf_ok():
         return render_page(
             "participant/confirm.html",
             cache=False,
             status=400,
-            action=action,
-            entry=entry,
+            **shown,
             message=_("The page was open too long; please try again."),
         )
     db = db_session()
     if action == "withdraw":
-        withdrawal.withdraw(db, signup, current_visit())
+        done = withdrawal.withdraw(db, signup, current_visit())
         flash(
             _(
                 "You have withdrawn from the %(campaign)s. We no longer act for you in it.",
@@ -272,9 +276,15 @@ def _confirm(action: str, reference: str) -> BaseResponse:
             ),
             "ok",
         )
+        for line in done.fee.lines if done else []:
+            flash(line, "ok")
+        if done and done.mailed:
+            flash(_("We have sent a confirmation to your e-mail address."), "ok")
     else:
-        withdrawal.erase(db, signup, current_visit())
+        done = withdrawal.erase(db, signup, current_visit())
         flash(_("Your personal data for the %(campaign)s has been erased.", campaign=entry.campaign_name), "ok")
+        for line in done.fee.lines if done else []:
+            flash(line, "ok")
     db.commit()
     site().counters.forget(signup.campaign)
     return redirect(url_for("participant.page"))

@@ -17,14 +17,7 @@ import pytest
 from playwright.sync_api import Locator, Page, expect
 
 from tests.browser.test_campaign_pages import assert_no_horizontal_overflow
-from tests.browser.test_payment_flow import open_stripe_checkout
-from tests.browser.test_signup_flow import (
-    choose_fee_option,
-    fill_english_form,
-    newest_mail_to,
-    run_worker,
-    tick_agreements,
-)
+from tests.browser.test_payment_flow import join_until_payment, open_stripe_checkout
 
 if TYPE_CHECKING:
     from tests.browser.conftest import LiveServer, PhonePage, StripeLiveServer
@@ -113,20 +106,8 @@ def test_the_fee_stated_beside_the_call_to_action_is_charged_at_the_stripe_check
     assert euros(end.locator("[data-testid=costs]").inner_text()) == stated
 
     end.locator("[data-testid=join-button]").click()
-    page.wait_for_url(re.compile(r"/en/join$"))
-    address = "cta.checkout@example.org"
-    fill_english_form(page, "Chris Jansen", address, ("Damrak 1", "1012 LG", "Amsterdam"), "1988-02-03", "NL")
-    assert run_worker(site) >= 1
-    code = re.search(r"\b(\d{6})\b", str(newest_mail_to(site, address)["Subject"]))
-    assert code, "no code in the mail's subject"
-    page.get_by_label("Verification code (6 digits)").press_sequentially(code.group(1))
-    page.get_by_role("button", name="Verify", exact=True).click()
-    page.wait_for_url(re.compile(r"/en/join/sign$"))
-    tick_agreements(page)
-    choose_fee_option(page, "flat")
-    page.get_by_label("Or type your full name as your signature").press_sequentially("Chris Jansen")
-    page.get_by_role("button", name="Sign and continue to payment").click()
-    page.wait_for_url(re.compile(r"/en/join/pay/[^/]+$"))
+    page.wait_for_url(site.url("tiktokclaim", "/en/join"))
+    join_until_payment(page, site, "Chris Jansen", "cta.checkout@example.org")  # stops on our payment page
     assert euros(page.locator("#pay-now").inner_text()) == stated
 
     creations_before = len(paying.session_creations())

@@ -18,6 +18,7 @@ from tests.test_campaign_config import problems_of
 from tests.test_pages import visible_text
 from tests.test_participant_page import logged_in
 from tests.test_signup import TIKTOK, deliver, join_fully
+from tests.test_staff_console import ADMIN, logged_in_client
 
 STEPS = {
     "title": {"nl": "Zo werkt het", "en": "How it works"},
@@ -77,7 +78,7 @@ def cta_app(campaign_folder: CampaignFolder, make_app) -> Flask:  # type: ignore
     )
     quiet_closed["plugins"]["counter"] = {"baseline": 1234, "since": "2020-04-10", "hide_below": 2000}
     campaign_folder.write("hushclaim", quiet_closed)
-    return make_app(campaigns_dir=campaign_folder.path)
+    return make_app(campaigns_dir=campaign_folder.path, admin_host="staff.example")
 
 
 def english(app: Flask, host: str, path: str = "/en/") -> str:
@@ -149,6 +150,15 @@ def test_a_count_under_hide_below_is_not_stated(cta_app: Flask) -> None:
     # A closed campaign under its threshold says nothing about the count: no encouragement to join either.
     closed = visible_text(english(cta_app, "hush.example"))
     assert "1,234" not in closed and "stronger we stand" not in closed
+
+
+def test_the_staff_console_says_when_visitors_see_no_number(cta_app: Flask) -> None:
+    client = logged_in_client(cta_app)
+    quiet = visible_text(client.get("/campaigns/quietclaim", base_url=ADMIN).get_data(as_text=True))
+    assert "The site shows 1234" in quiet
+    assert "Visitors see no number yet: it is under the campaign's hide_below (2000)" in quiet
+    shown = visible_text(client.get("/campaigns/democlaim", base_url=ADMIN).get_data(as_text=True))
+    assert "The site shows 1234" in shown and "Visitors see no number yet" not in shown
 
 
 def test_hide_below_is_checked(campaign_folder: CampaignFolder) -> None:

@@ -39,7 +39,7 @@ check: $(STAMP) i18n-compile
 # A broken campaign file is reported here; the others are served all the same. The mail worker runs beside the
 # web server and stops with it; mail goes to instance/outbox/ and verification codes are printed here.
 run: $(STAMP) i18n-compile system-deps
-	-$(BIN)/flask campaigns check
+	-$(BIN)/flask campaigns check --no-sentences
 	CLAIMSITE_ENV=development $(BIN)/flask db upgrade
 	CLAIMSITE_ENV=development $(BIN)/flask keys show
 	@echo "Serving every campaign: open http://127.0.0.1:$(PORT)/ for the list, e.g. http://tiktokclaim.localhost:$(PORT)/"
@@ -70,7 +70,7 @@ test: $(STAMP) i18n-compile system-deps
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
-	$(BIN)/flask campaigns check
+	$(BIN)/flask campaigns check --no-sentences
 	if command -v pg_isready >/dev/null 2>&1 && pg_isready -q -h 127.0.0.1 -p 5432; then \
 		export CLAIMSITE_TEST_POSTGRES_URL="$(POSTGRES_ADMIN_URL)"; fi; \
 	$(BIN)/python -m pytest $(PYTEST_PARALLEL)

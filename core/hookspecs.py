@@ -40,7 +40,9 @@ def claimsite_settings_schema() -> type[BaseModel]:  # type: ignore[empty-body]
 
     Called once per installed plugin when the app starts. The model should forbid unknown keys so a typo in a
     campaign file is reported with its line. A campaign that enables the plugin with no settings gets the model
-    validated from ``{}``. Returns: a ``BaseModel`` subclass.
+    validated from ``{}``. A model whose texts are history by nature (updates, news) says so with a class attribute
+    ``historical_texts: ClassVar[bool] = True``: ``flask campaigns check`` then never warns that a date in them has
+    passed (:mod:`core.campaigns.stale_dates`). Returns: a ``BaseModel`` subclass.
     """
 
 

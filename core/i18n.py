@@ -6,10 +6,12 @@ Accept-Language header is consulted only on a first visit to an unprefixed page 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
 from babel.dates import format_date, format_time
+from babel.messages.pofile import read_po
 from babel.numbers import format_currency, format_decimal
 from flask import g, has_request_context
 from flask_babel import Babel
@@ -32,6 +34,19 @@ class LanguageConverter(BaseConverter):
 def ui_languages(translations_dir: Path) -> set[str]:
     """Languages the UI is translated into: English (the source) and every catalog in ``translations/``."""
     return {SOURCE_LANGUAGE} | {p.name for p in translations_dir.glob("*/LC_MESSAGES/messages.po")}
+
+
+def catalog_gettext(translations_dir: Path, language: str) -> Callable[[str], str]:
+    """``gettext`` for ``language`` read straight from its ``.po`` catalog, for commands that run without an app (and
+    perhaps before ``pybabel compile``). A string not in it (or a fuzzy or empty one) stays in English, as the
+    site shows it."""
+    path = translations_dir / language / "LC_MESSAGES" / "messages.po"
+    if language == SOURCE_LANGUAGE or not path.is_file():
+        return lambda message: message
+    with path.open("rb") as po:
+        catalog = read_po(po, locale=language)
+    translated = {m.id: m.string for m in catalog if isinstance(m.id, str) and m.string and not m.fuzzy}
+    return lambda message: translated.get(message, message)
 
 
 def select_locale() -> str:

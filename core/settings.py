@@ -29,13 +29,15 @@ class SettingsError(Exception):
 
 
 class FolderSettings(BaseSettings):
-    """Where the campaign files and themes are. Reading these needs no secret and makes nothing; each field is read
-    from ``CLAIMSITE_<FIELD NAME IN CAPITALS>``."""
+    """Where the campaign files, themes and UI catalogs are. Reading these needs no secret and makes nothing; each
+    field is read from ``CLAIMSITE_<FIELD NAME IN CAPITALS>``."""
 
     model_config = SettingsConfigDict(env_prefix="CLAIMSITE_", extra="ignore")
 
     campaigns_dir: Path = Field(default=PROJECT_ROOT / "campaigns", description="folder of <slug>.yaml files")
     themes_dir: Path = Field(default=PROJECT_ROOT / "themes", description="folder of themes")
+    # the check shows the sentences that name a campaign in each language (core.campaigns.naming)
+    translations_dir: Path = Field(default=PROJECT_ROOT / "translations", description="compiled UI catalogs")
 
 
 class Settings(FolderSettings):
@@ -61,7 +63,6 @@ class Settings(FolderSettings):
     )
     database_url: str = Field(default="", description="SQLAlchemy URL; default: SQLite in instance/")
     instance_dir: Path = Field(default=PROJECT_ROOT / "instance", description="local state: database, outbox, keys")
-    translations_dir: Path = Field(default=PROJECT_ROOT / "translations", description="compiled UI catalogs")
     trusted_proxies: int = Field(
         default=0, ge=0, description="number of reverse proxies whose X-Forwarded-* headers are trusted"
     )

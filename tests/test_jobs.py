@@ -194,6 +194,7 @@ def test_cli_counts_jobs_and_worker_once_runs_what_is_due(runner: FlaskCliRunner
     assert [line for line in lines[4:] if line] == [
         "0 sign-up(s) waiting for their confirmation",
         "0 withdrawn sign-up(s) whose working copy of the personal data is still kept",
+        "0 pre-registration(s) of an opened campaign waiting for their invitation",
     ]
     once = runner.invoke(args=["worker", "--once"])
     assert once.exit_code == 0, once.output

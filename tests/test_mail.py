@@ -107,7 +107,7 @@ def test_queued_mail_is_delivered_over_smtp(mail_app: Callable[..., Flask], smtp
     assert received.rcpt_tos == [ADDRESS] and received.mail_from == "campaign@somi.nl"
     message = received.message
     assert message["To"] == ADDRESS
-    assert message["Subject"] == "482913 is je verificatiecode voor Democlaim"
+    assert message["Subject"] == "482913 is je verificatiecode voor de actie ‘Democlaim’"
     assert parseaddr(message["From"]) == ("Democlaim", "campaign@somi.nl")
     assert message["Auto-Submitted"] == "auto-generated" and message["Message-ID"].endswith("@somi.nl>")
     assert message["Content-Language"] == "nl" and message["Reply-To"] is None
@@ -117,7 +117,7 @@ def test_queued_mail_is_delivered_over_smtp(mail_app: Callable[..., Flask], smtp
     assert "Hallo Jan Jansen," in text and "482913" in text and VERIFICATION["verify_url"] in text
     assert "De code en de link zijn 15 minuten geldig." in text and "<" not in text
     assert '<html lang="nl">' in html and "482913" in html and f'href="{VERIFICATION["verify_url"]}"' in html
-    assert "Bevestig mijn e-mailadres" in html and "Democlaim is een initiatief van SOMI." in html
+    assert "Bevestig mijn e-mailadres" in html and "Democlaim: een actie van SOMI." in html
     assert files == [("mandaat.pdf", "application/pdf", PDF)]
     job = stored_job(app, job_id)
     assert (job.status, job.attempts, job.kind, job.campaign) == (JobStatus.DONE, 1, "mail", "democlaim")
@@ -132,7 +132,7 @@ def test_mail_is_in_the_visitors_language_and_escapes_what_they_typed(
     Worker(app).run_once()
     [received] = smtp_server.wait_for(1)
     message = received.message
-    assert message["Subject"] == "482913 is your verification code for Demo claim"
+    assert message["Subject"] == "482913 is your verification code for the ‘Demo claim’ campaign"
     assert parseaddr(message["From"]) == ("Demo claim", "noreply@mail.somi.nl")
     assert parseaddr(message["Reply-To"]) == ("SOMI", "campaign@somi.nl")  # replies reach the organisation
     assert received.mail_from == "noreply@mail.somi.nl"
@@ -166,16 +166,16 @@ def test_confirmation_mail_with_next_steps_and_fees(mail_app: Callable[..., Flas
             template="confirmation",
             context={**context, "next_steps": "", "fee_summary": ""},
         )
-    assert message["Subject"] == "Je doet mee aan Democlaim"
+    assert message["Subject"] == "Je doet mee aan de actie ‘Democlaim’"
     text, html, files = parts(message)
-    assert "Je doet mee aan Democlaim: bedankt!" in text and context["mandate_url"] in text
+    assert "Je doet mee aan de actie ‘Democlaim’: bedankt!" in text and context["mandate_url"] in text
     assert "Je ondertekende volmacht zit als pdf bij deze e-mail." in text
     assert "Wat er nu gebeurt" in text and "We **collect** the claims." in text and "You paid €5.00." in text
     assert "<strong>collect</strong>" in html and "<ol>" in html and "Kosten" in html
     assert files == [("machtiging.pdf", "application/pdf", PDF)]
-    assert plain["Subject"] == "You have joined Demo claim"
+    assert plain["Subject"] == "You have joined the ‘Demo claim’ campaign"
     text, html, files = parts(plain)
-    assert "You have joined Demo claim: thank you!" in text and "What happens next" not in text
+    assert "You have joined the ‘Demo claim’ campaign: thank you!" in text and "What happens next" not in text
     assert "Costs" not in html and files == []
 
 
@@ -205,11 +205,11 @@ def test_without_a_mail_server_mail_goes_to_the_outbox(
     from email import message_from_bytes, policy
 
     message = message_from_bytes(written.read_bytes(), policy=policy.default)
-    assert message["To"] == ADDRESS and message["Subject"] == "482913 is je verificatiecode voor Democlaim"
+    assert message["To"] == ADDRESS and message["Subject"] == "482913 is je verificatiecode voor de actie ‘Democlaim’"
     assert parts(message)[2] == [("mandaat.pdf", "application/pdf", PDF)]  # type: ignore[arg-type]
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1
-    assert "482913 is je verificatiecode voor Democlaim" in lines[0] and written.name in lines[0]
+    assert "482913 is je verificatiecode voor de actie ‘Democlaim’" in lines[0] and written.name in lines[0]
     assert ADDRESS not in lines[0] and "example.org" not in lines[0]
     assert stored_job(app, job_id).status == JobStatus.DONE
 

@@ -133,7 +133,7 @@ def test_the_login_page_and_mail_are_in_dutch(db_app: Flask) -> None:
     assert ask_link(client, "anna@example.org", "").location == "/my/sent"
     assert "we er een inloglink naartoe gestuurd" in client.get("/my/sent", base_url=TIKTOK).get_data(as_text=True)
     [mail] = deliver(db_app)
-    assert mail["Subject"] == "Je inloglink voor TikTok Claim" and mail["Content-Language"] == "nl"
+    assert mail["Subject"] == "Je inloglink voor de TikTok Claim" and mail["Content-Language"] == "nl"
     assert login_link_of(mail).startswith("/my/login/")
 
 

@@ -551,7 +551,7 @@ def test_dutch_flow_end_to_end(db_app: Flask) -> None:
     client.set_cookie("lang", "nl")
     join_fully(db_app, client)
     done = client.get("/join/done", base_url=TIKTOK).get_data(as_text=True)
-    assert "Je bent met succes lid geworden van de TikTok Claim." in done
+    assert "Gelukt: je doet nu mee aan de TikTok Claim." in done
 
 
 def test_concurrent_signups_are_all_counted(db_app: Flask) -> None:

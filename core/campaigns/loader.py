@@ -123,7 +123,7 @@ def _duplicate_keys(node: yaml.Node | None, path: tuple[Any, ...] = ()) -> Itera
             yield from _duplicate_keys(item, (*path, index))
 
 
-def _field_path(loc: tuple[Any, ...]) -> str:
+def path_of_field(loc: tuple[Any, ...]) -> str:
     out = ""
     for part in loc:
         if isinstance(part, int):
@@ -240,23 +240,23 @@ def _problems(
     for error in exc.errors():
         loc = _clean_loc(tuple(error["loc"]))
         full = (*prefix, *loc)
-        problems.append(ConfigProblem(file, doc.line_of(full), _field_path(full), _explain(error, model, loc)))
+        problems.append(ConfigProblem(file, doc.line_of(full), path_of_field(full), _explain(error, model, loc)))
     return problems
 
 
-def _localized_fields(value: Any, path: tuple[Any, ...]) -> Iterator[tuple[tuple[Any, ...], Localized]]:
+def localized_fields(value: Any, path: tuple[Any, ...]) -> Iterator[tuple[tuple[Any, ...], Localized]]:
     """Every localized text in a validated model, with its field path."""
     if isinstance(value, Localized):
         yield path, value
     elif isinstance(value, BaseModel):
         for name in type(value).model_fields:
-            yield from _localized_fields(getattr(value, name), (*path, name))
+            yield from localized_fields(getattr(value, name), (*path, name))
     elif isinstance(value, list | tuple):
         for index, item in enumerate(value):
-            yield from _localized_fields(item, (*path, index))
+            yield from localized_fields(item, (*path, index))
     elif isinstance(value, dict):
         for key, item in value.items():
-            yield from _localized_fields(item, (*path, key))
+            yield from localized_fields(item, (*path, key))
 
 
 @dataclass
@@ -271,7 +271,7 @@ class _Findings:
     def at(self, loc: tuple[Any, ...], message: str, field_path: str | None = None) -> ConfigProblem:
         """A problem (or warning) about the field at ``loc``, on the line where the file writes it."""
         return ConfigProblem(
-            self.file, self.doc.line_of(loc), _field_path(loc) if field_path is None else field_path, message
+            self.file, self.doc.line_of(loc), path_of_field(loc) if field_path is None else field_path, message
         )
 
 
@@ -307,7 +307,7 @@ def _read_yaml_mapping(path: Path) -> tuple[str, yaml.Node | None, dict[str, Any
         root, data = parse_yaml(text)
     except YAMLContentError as exc:
         raise CampaignConfigError(
-            [ConfigProblem(file, p.line, _field_path(p.path), p.message) for p in exc.problems]
+            [ConfigProblem(file, p.line, path_of_field(p.path), p.message) for p in exc.problems]
         ) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -334,7 +334,7 @@ def _validated_campaign(found: _Findings, root: yaml.Node | None, data: dict[str
     """The campaign settings validated; keys written twice are problems, and invalid settings stop here (with
     those problems too)."""
     found.problems.extend(
-        ConfigProblem(found.file, line, _field_path(loc), "this key is written twice; keep one")
+        ConfigProblem(found.file, line, path_of_field(loc), "this key is written twice; keep one")
         for loc, line in _duplicate_keys(root)
     )
     try:
@@ -436,7 +436,7 @@ def _check_languages_of_texts(found: _Findings, campaign: Campaign, plugin_setti
     in each of them (a warning otherwise: visitors see another language's text)."""
     everything = [((), campaign), *((("plugins", n), s) for n, s in plugin_settings.items())]
     for prefix, model in everything:
-        for loc, text_value in _localized_fields(model, prefix):
+        for loc, text_value in localized_fields(model, prefix):
             for language in text_value:
                 if language not in campaign.languages:
                     found.problems.append(

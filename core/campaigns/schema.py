@@ -6,6 +6,7 @@ plugin (FAQ, news, timeline, ...) lives under ``plugins:`` and is validated by t
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -127,6 +128,24 @@ class ItemSection(Strict):
     )
 
 
+class Milestone(Strict):
+    """A step planned for a date, held as a date so that no page ever promises it once the date has passed."""
+
+    date: dt.date
+    planned: LocalizedMarkdown = Field(description="what is planned for that date; shown until the day has passed")
+    done: LocalizedMarkdown | None = Field(
+        default=None,
+        description="what happened, written once it has; shown instead of the plan once the day has passed",
+    )
+
+
+class Milestones(Strict):
+    """Steps planned ahead, each with its date (core/campaigns/milestones.py)."""
+
+    title: Localized
+    items: list[Milestone] = Field(min_length=1)
+
+
 class Article(Strict):
     """A free text section: the story behind the claim, how a data request works, ..."""
 
@@ -204,6 +223,14 @@ class Signup(Strict):
         description="sign-ups that never became participants are erased this many days after they started "
         "(`flask retention run`)",
     )
+    erase_pre_registrations_after_opening_days: int = Field(
+        default=60,
+        ge=1,
+        le=3650,
+        description="pre-registrations (the address verified before the campaign opened) that never became "
+        "participants are kept while the campaign has not opened, and erased this many days after it opened "
+        "(`flask retention run`)",
+    )
 
     @model_validator(mode="after")
     def _needed_fields(self) -> Signup:
@@ -226,6 +253,11 @@ class Campaign(Strict):
 
     slug: Slug
     name: Localized
+    name_in_sentence: Localized | None = Field(
+        default=None,
+        description="the campaign as named inside a sentence, with its article: {nl: de TikTok Claim, en: the TikTok "
+        "Claim}; without it, sentences say 'de actie ‘<name>’' / 'the ‘<name>’ campaign' (core/campaigns/naming.py)",
+    )
     hosts: list[Host] = Field(default=[], description="the first one is canonical; the others redirect to it")
     paths: list[HostAndPath] = Field(default=[], description="'host/prefix' under a shared host")
     status: WrittenStatus
@@ -244,6 +276,11 @@ class Campaign(Strict):
     reasons: ItemSection | None = None
     articles: list[Article] = []
     steps: ItemSection | None = None
+    milestones: Milestones | None = Field(
+        default=None,
+        description="steps planned for a date: each plan is shown until its day has passed, then what happened "
+        "(done), or nothing, and `check` asks for it",
+    )
     legal: ItemSection | None = None
     about: About | None = None
     sisters: list[SisterLink] = []

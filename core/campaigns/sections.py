@@ -14,6 +14,7 @@ ORDER_HERO = 10
 ORDER_REASONS = 20
 ORDER_ARTICLES = 30
 ORDER_STEPS = 40
+ORDER_MILESTONES = 45
 ORDER_LEGAL = 70
 ORDER_ABOUT = 90
 ORDER_SISTERS = 95
@@ -50,6 +51,8 @@ def core_sections(loaded: LoadedCampaign, status: Status) -> list[Section]:
         sections.append(Section(f"article-{index + 1}", ORDER_ARTICLES + index, "sections/article.html", article))
     if c.steps and not (closed and c.steps.hide_when_closed):
         sections.append(Section("how", ORDER_STEPS, "sections/steps.html", c.steps, c.steps.title))
+    if c.milestones:  # no menu entry: on some days it shows no step at all (core.campaigns.milestones)
+        sections.append(Section("planned", ORDER_MILESTONES, "sections/milestones.html", c.milestones))
     if c.legal and not (closed and c.legal.hide_when_closed):
         sections.append(Section("law", ORDER_LEGAL, "sections/items.html", c.legal, c.legal.title))
     if c.about:

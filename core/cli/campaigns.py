@@ -55,12 +55,25 @@ def campaigns_cli() -> None:
     help="apply production's rules as errors: paid fee models need a payment provider, agreements and a closed "
     "campaign's message in every language, readable colours",
 )
-def check(production: bool) -> None:
-    """Validate every campaign file, once each; exit 1 on any error. Warnings (a missing translation) don't fail."""
+@click.option(
+    "--sentences/--no-sentences",
+    default=True,
+    help="list every sentence that names a campaign, per language, for review (on by default)",
+)
+def check(production: bool, sentences: bool) -> None:
+    """Validate every campaign file, once each; exit 1 on any error. Warnings (a missing translation) don't fail.
+    Lists each sentence that names a campaign, for review."""
     sources = CampaignSources.from_environment()
+    folders = sources.folders
     report = check_campaigns(
-        sources.folders.campaigns_dir, sources.registry, sources.themes, sources.plugins, production
+        folders.campaigns_dir, sources.registry, sources.themes, sources.plugins, production, folders.translations_dir
     )
+    if sentences and report.sentences:
+        click.echo("Sentences that name a campaign, as visitors read them (set name_in_sentence to change them):")
+        for slug, language, lines in report.sentences:
+            click.echo(f"  {slug} ({language}):")
+            for line in lines:
+                click.echo(f"    {line}")
     for problem in report.errors:
         click.secho(f"error: {problem}", fg="red", err=True)
     for problem in report.production_warnings:

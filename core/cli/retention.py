@@ -35,6 +35,13 @@ def run(dry_run: bool) -> None:
     verb = "would erase" if dry_run else "erased"
     for result in results:
         click.echo(f"{result.campaign}: {verb} {result.signups} unfinished sign-up(s) older than {result.days} days")
+        if result.opened:
+            click.echo(
+                f"{result.campaign}: {verb} {result.pre_registrations} pre-registration(s) not finished "
+                f"{result.pre_registration_days} days after the campaign opened"
+            )
+        else:
+            click.echo(f"{result.campaign}: pre-registrations kept: the campaign has not opened")
     click.echo(
         f"jobs: {'would empty' if dry_run else 'emptied'} {jobs} payload(s) of jobs that ended over "
         f"{JOB_PAYLOADS_KEPT.days} days ago"

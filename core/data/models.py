@@ -19,9 +19,16 @@ from core.data.db import Base, UTCDateTime, utcnow
 
 class Stage(StrEnum):
     """How far a sign-up got. ``signed`` sign-ups are participants, except where the campaign's fee model asks a
-    payment first (``payment_required``): those count once paid (``paid_at``). See :func:`participant`."""
+    payment first (``payment_required``): those count once paid (``paid_at``). See :func:`participant`.
+
+    A pre-registration (made while the campaign takes pre-registrations: core.campaigns.schedule) stops at
+    ``interested``: the address is verified, nothing is signed. When the campaign opens it becomes ``invited`` as its
+    invitation mail is queued (once: :mod:`core.signup.invitations`), and ``verified`` when the person comes back to
+    sign; neither counts as a participant."""
 
     STARTED = "started"  # form sent, e-mail not verified yet
+    INTERESTED = "interested"  # pre-registered: e-mail verified, no mandate, waiting for the campaign to open
+    INVITED = "invited"  # pre-registered, and the campaign opened: the invitation to join is queued or sent
     VERIFIED = "verified"  # e-mail verified, agreements not signed yet
     SIGNED = "signed"  # agreements accepted and signed: a participant
 

@@ -5,7 +5,16 @@ erased, with everything about it (personal data, evidence, payment attempts), a 
 started (``signup.erase_unfinished_after_days`` in the campaign file, 60 by default: more than the 30 days a
 payment link stays valid). A sign-up whose payment is on its way (a bank transfer being processed, a checkout
 still open) is left until that is settled; a withdrawn one is never erased here (its participant ended it, and it
-is kept as evidence of that: :mod:`core.signup.withdrawal`). Jobs that ended long ago keep no payload (a failed
+is kept as evidence of that: :mod:`core.signup.withdrawal`).
+
+A pre-registration (its address verified while the campaign took pre-registrations, nothing signed:
+:mod:`core.signup.flow`) is waiting for the campaign to open, as the FAQ promises, however long that takes: it is
+kept while the campaign has not opened, and erased like any unfinished sign-up a set number of days after it opened
+(``signup.erase_pre_registrations_after_opening_days``, 60 by default), unless it became a participant. The
+opening is the campaign's ``opens``; a campaign opened by writing ``status: open`` (no ``opens``) opened, for each
+pre-registration, when its invitation was queued (core.signup.invitations). One closed before it ever opened
+invites nobody: its pre-registrations are erased as unfinished sign-ups. Erasing a sign-up deletes its contact copy
+of the address with it (:mod:`core.data.contacts`). Jobs that ended long ago keep no payload (a failed
 mail may still hold the address it was for), and login links to the participant's page go a day after they were
 mailed. Files exported on the staff console are deleted an hour after they were made (:mod:`core.staff.exports`).
 ``flask retention run`` (:mod:`core.cli.retention`) does all of this and reports the counts; run it daily (hourly,
@@ -17,16 +26,34 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import and_, delete, exists, func, not_, or_, select, update
+from sqlalchemy import ColumnElement, and_, delete, exists, false, func, not_, or_, select, update
 from sqlalchemy.orm import Session
 
 from core.campaigns import LoadedCampaign
-from core.data.models import EMPTY_PAYLOAD, Job, JobStatus, LoginLink, Payment, PaymentState, Signup, participant
+from core.campaigns.schedule import Schedule
+from core.data.models import (
+    EMPTY_PAYLOAD,
+    Job,
+    JobStatus,
+    LoginLink,
+    Payment,
+    PaymentState,
+    Signup,
+    SignupEvent,
+    Stage,
+    participant,
+)
 
 BATCH = 500
 JOB_PAYLOADS_KEPT = dt.timedelta(days=30)
 LOGIN_LINKS_KEPT = dt.timedelta(days=1)
+
+
+# The evidence steps that mark a pre-registration's campaign as opened for it (core.signup.invitations, flow).
+OPENING_STEPS = ("invited", "continued-after-opening")
+NOT_OPENED = frozenset({"draft", "not-yet-open", "pre-registration"})
 
 
 @dataclass(frozen=True)
@@ -34,6 +61,9 @@ class Erased:
     campaign: str
     days: int
     signups: int
+    pre_registration_days: int = 60
+    pre_registrations: int = 0
+    opened: bool = True  # False: the campaign has not opened, so every pre-registration was kept
 
 
 def _in_flight(now: dt.datetime):  # type: ignore[no-untyped-def]
@@ -61,32 +91,76 @@ def delete_signups(session: Session, ids: list[int]) -> None:
     session.execute(delete(Signup).where(Signup.id.in_(ids)))
 
 
+def _opening_event(before: dt.datetime | None = None) -> ColumnElement[bool]:
+    """The sign-up has the evidence of its campaign's opening (``before``: at a time before that)."""
+    conditions = [SignupEvent.signup_id == Signup.id, SignupEvent.step.in_(OPENING_STEPS)]
+    if before is not None:
+        conditions.append(SignupEvent.at < before)
+    return exists().where(*conditions)
+
+
+def _pre_registration(opened_at: dt.datetime | None) -> ColumnElement[bool]:
+    """A sign-up made as a pre-registration: waiting (interested, invited), or gone on after the opening, or
+    verified before ``opened_at``."""
+    # (Never NULL: a sign-up not verified is no pre-registration, and NOT of it must hold.)
+    made_before = (Signup.verified_at.is_not(None) & (Signup.verified_at < opened_at)) if opened_at else false()
+    return Signup.stage.in_((Stage.INTERESTED.value, Stage.INVITED.value)) | _opening_event() | made_before
+
+
+def _pre_registrations_due(loaded: LoadedCampaign, now: dt.datetime, days: int, unfinished: dt.datetime) -> Any:
+    """The condition for pre-registrations of ``loaded`` to erase at ``now`` (see the module's docstring)."""
+    schedule = Schedule.of(loaded.campaign)
+    status = schedule.status_at(now)
+    if status in NOT_OPENED:
+        return false()
+    kept = dt.timedelta(days=days)
+    if schedule.opens_at is not None and schedule.opens_at <= now:
+        return _pre_registration(schedule.opens_at) if now >= schedule.opens_at + kept else false()
+    # Opened by writing the status (or closed before ``opens``): each pre-registration's own opening counts.
+    due = _opening_event(before=now - kept)
+    if status == "closed":  # closed before it invited them: nobody will be invited
+        due = due | (not_(_opening_event()) & (Signup.created_at < unfinished))
+    return _pre_registration(None) & due
+
+
 def erase_unfinished(
     session: Session, campaigns: Iterable[LoadedCampaign], now: dt.datetime, dry_run: bool = False
 ) -> list[Erased]:
-    """Erase every campaign's unfinished sign-ups older than its limit; commits each batch. Returns the counts."""
+    """Erase every campaign's unfinished sign-ups older than its limit, and its pre-registrations past theirs;
+    commits each batch. Returns the counts."""
     results = []
     for loaded in campaigns:
         signup_config = loaded.campaign.signup
         days = signup_config.erase_unfinished_after_days if signup_config else 60
+        pre_days = signup_config.erase_pre_registrations_after_opening_days if signup_config else 60
+        unfinished = now - dt.timedelta(days=days)
+        schedule = Schedule.of(loaded.campaign)
+        opened_at = schedule.opens_at if schedule.opens_at is not None and schedule.opens_at <= now else None
         # A withdrawn sign-up was signed and ended by its participant: it is kept as evidence of that.
-        query = select(Signup.id).where(
+        base = select(Signup.id).where(
             Signup.campaign == loaded.slug,
             not_(participant()),
             Signup.withdrawn_at.is_(None),
-            Signup.created_at < now - dt.timedelta(days=days),
             not_(_in_flight(now)),
         )
-        if dry_run:
-            count = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-        else:
-            count = 0
-            for ids in _batches(session, query.order_by(Signup.id)):
-                delete_signups(session, ids)
-                session.commit()
-                count += len(ids)
-        results.append(Erased(loaded.slug, days, count))
+        pre_registration = _pre_registration(opened_at)
+        ordinary = base.where(not_(pre_registration), Signup.created_at < unfinished)
+        waited = base.where(pre_registration, _pre_registrations_due(loaded, now, pre_days, unfinished))
+        counts = [_erase(session, query, dry_run) for query in (ordinary, waited)]
+        opened = schedule.status_at(now) not in NOT_OPENED
+        results.append(Erased(loaded.slug, days, counts[0], pre_days, counts[1], opened))
     return results
+
+
+def _erase(session: Session, query: Any, dry_run: bool) -> int:
+    if dry_run:
+        return session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    count = 0
+    for ids in _batches(session, query.order_by(Signup.id)):
+        delete_signups(session, ids)
+        session.commit()
+        count += len(ids)
+    return count
 
 
 def empty_old_job_payloads(session: Session, now: dt.datetime, dry_run: bool = False) -> int:

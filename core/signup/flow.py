@@ -3,6 +3,12 @@ step and the mail or job it needs are saved together or not at all (a new sign-u
 there, in one statement with its mail, whether the address is new or known).
 
 started --(code or link)--> verified --(agreements + signature)--> signed
+
+While the campaign takes pre-registrations (core.campaigns.schedule), a proven address stops at ``interested``
+instead (:func:`register_interest`: nothing is read or signed); once the campaign opens, the invitation
+(:mod:`core.signup.invitations`) or a new code brings it back to ``verified`` (:func:`continue_after_opening`):
+
+started --(code or link, pre-registration)--> interested --(campaign opens)--> invited --(link or code)--> verified
 """
 
 from __future__ import annotations
@@ -96,6 +102,48 @@ def _step_rows(steps: list[str | IfNew], visit: Visit) -> list[Dependent]:
         )
         for step in steps
     ]
+
+
+PRE_REGISTERED = frozenset({Stage.INTERESTED, Stage.INVITED})
+PRE_REGISTRATION_MAIL = "pre_registered"
+
+
+def register_interest(session: Session, loaded: LoadedCampaign, signup: Signup, visit: Visit, opens: str) -> None:
+    """A pre-registration whose address is proven: its interest is noted (``interested``), nothing is signed, and
+    the mail that says so is queued (``opens``: the opening day in the sign-up's language, or "" when unknown).
+    The answers stay in the working copy, so that the person can sign with them once invited."""
+    assert signup.stage == Stage.VERIFIED
+    signup.stage = Stage.INTERESTED
+    record(session, signup, "pre-registered", visit)
+    answers = personal_data.load(session, signup)
+    payload = template_mail_payload(
+        language=signup.language,
+        to=answers["email"],
+        template=PRE_REGISTRATION_MAIL,
+        context={"name": answers.get("name", ""), "opens": opens},
+        kind="pre-registration",
+    )
+    enqueue(session, MAIL_JOB, payload, campaign=loaded.slug)
+
+
+def continue_after_opening(session: Session, signup: Signup, visit: Visit, how: str) -> None:
+    """A pre-registration whose campaign opened, proven again (``how``: the invitation link, a code, or the browser
+    that proved it before): it goes on to the agreements as any verified sign-up. Nothing is signed here."""
+    assert signup.stage in PRE_REGISTERED
+    signup.stage = Stage.VERIFIED
+    record(session, signup, "continued-after-opening", visit, detail=how)
+
+
+def after_proof(
+    session: Session, loaded: LoadedCampaign, signup: Signup, pre_registration: bool, visit: Visit, how: str, opens: str
+) -> None:
+    """Where a sign-up goes once this browser has proven its address, by what the campaign is now: during
+    pre-registration a verified one is noted as interested; after opening an interested or invited one goes on
+    to sign."""
+    if pre_registration and signup.stage == Stage.VERIFIED:
+        register_interest(session, loaded, signup, visit, opens)
+    elif not pre_registration and signup.stage in PRE_REGISTERED:
+        continue_after_opening(session, signup, visit, how)
 
 
 def find(session: Session, campaign: str, token: str | None) -> Signup | None:
@@ -292,7 +340,7 @@ def verify(
     sender = personal_data.pending_sender(session, signup)
     if sender is None:
         return None
-    if signup.stage != Stage.VERIFIED:
+    if signup.stage == Stage.SIGNED:
         outcome = "signed"
     elif hmac.compare_digest(sender, browser_hash(keys, browser)):
         personal_data.apply_pending(session, signup)

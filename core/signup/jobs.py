@@ -10,6 +10,7 @@ from __future__ import annotations
 from core.jobs.queue import Handler, Sweep
 from core.plugins import hookimpl
 from core.signup.confirmation import CONFIRMATION_JOB, ConfirmationSweep, send_confirmation
+from core.signup.invitations import INVITATION_JOB, InvitationSweep, send_invitation
 from core.signup.login import LOGIN_JOB, send_login_link
 from core.signup.mandate_job import MANDATE_JOB, make_mandate
 from core.signup.new_code import NEW_CODE_JOB, send_new_code
@@ -27,10 +28,12 @@ def claimsite_job_handlers() -> dict[str, Handler]:
         LOGIN_JOB: send_login_link,
         NEW_CODE_JOB: send_new_code,
         REFUND_JOB: make_refund,
+        INVITATION_JOB: send_invitation,
     }
 
 
 @hookimpl
 def claimsite_sweeps() -> list[Sweep]:
-    # In this order in `flask jobs`: a sign-up still waiting for its confirmation, then withdrawn copies.
-    return [ConfirmationSweep(), WithdrawnCopySweep()]
+    # In this order in `flask jobs`: a sign-up still waiting for its confirmation, withdrawn copies, then the
+    # pre-registrations of a campaign that opened (which is how invitations are sent: core.signup.invitations).
+    return [ConfirmationSweep(), WithdrawnCopySweep(), InvitationSweep()]

@@ -1,4 +1,5 @@
-"""Signed links in mails: to a participant's mandate PDF (confirmation mail, success page), and to pay later.
+"""Signed links in mails: to a participant's mandate PDF (confirmation mail, success page), to pay later, and a
+pre-registration's invitation to join once the campaign opens.
 
 Each kind has its own salt, so a link of one kind is never accepted as another, nor for another campaign.
 """
@@ -12,6 +13,7 @@ from core.data.hashing import signing_serializer
 
 MANDATE_LINK_DAYS = 90
 PAY_LINK_DAYS = 30
+INVITATION_LINK_DAYS = 30  # after that the join form (a new code) still brings the person to the same sign-up
 
 
 def _serializer(purpose: str, campaign: str) -> URLSafeTimedSerializer:
@@ -55,3 +57,14 @@ def pay_link_token(campaign: str, signup_token: str) -> str:
 def read_pay_link_token(campaign: str, token: str) -> str | None:
     """The sign-up token of a valid payment link not older than 30 days, else None."""
     return _read("pay", campaign, token, PAY_LINK_DAYS)
+
+
+def invitation_link_token(campaign: str, signup_token: str) -> str:
+    """The token of a pre-registration's invitation to join, mailed when its campaign opens
+    (:mod:`core.signup.invitations`)."""
+    return _serializer("invitation", campaign).dumps(signup_token)
+
+
+def read_invitation_link_token(campaign: str, token: str) -> str | None:
+    """The sign-up token of a valid invitation link not older than :data:`INVITATION_LINK_DAYS`, else None."""
+    return _read("invitation", campaign, token, INVITATION_LINK_DAYS)

@@ -40,6 +40,8 @@ class Funnel:
     withdrawn: int = 0
     erased: int = 0
     today: int = 0  # sign-ups started today
+    pre_registered: int = 0  # waiting for the campaign to open, or invited and not back yet: not participants
+    invited: int = 0  # of those, invited (the campaign opened)
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,8 @@ def funnels(
             func.count(Signup.withdrawn_at),
             func.count(Signup.erased_at),
             func.sum(case((Signup.created_at >= today_starts, 1), else_=0)),
+            func.sum(case((Signup.stage.in_((Stage.INTERESTED.value, Stage.INVITED.value)), 1), else_=0)),
+            func.sum(case((Signup.stage == Stage.INVITED.value, 1), else_=0)),
         )
         .where(*([Signup.campaign == campaign] if campaign else []), *among(Signup.campaign, campaigns))
         .group_by(Signup.campaign)

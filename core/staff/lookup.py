@@ -78,6 +78,10 @@ def status(signup: Signup) -> str:
         return "participant"
     if signup.stage == Stage.SIGNED:
         return "signed, payment awaited"
+    if signup.stage == Stage.INTERESTED:
+        return "pre-registered (address verified, nothing signed): waiting for the campaign to open"
+    if signup.stage == Stage.INVITED:
+        return "pre-registered, invited to join since the campaign opened (nothing signed yet)"
     if signup.stage == Stage.VERIFIED:
         return "address verified, not signed yet"
     return "waiting for the code (address not verified)"

@@ -15,11 +15,13 @@ from jinja2.runtime import Context
 from markupsafe import Markup
 
 from core import i18n
-from core.campaigns import Localized
+from core.campaigns import Campaign, Localized
 from core.campaigns.addresses import campaign_url
 from core.campaigns.markdown import render_inline, render_markdown
+from core.campaigns.milestones import ShownMilestone, shown_milestones
+from core.campaigns.naming import name_in_sentence
 from core.campaigns.schedule import TAKING_SIGNUPS, Moment, status_at, wall_clock
-from core.campaigns.schema import SisterLink
+from core.campaigns.schema import Milestones, SisterLink
 from core.campaigns.sections import Section, core_sections
 from core.money.fees import cost_summary, fee_model_for
 from core.site import current_campaign, site
@@ -49,6 +51,13 @@ def markdown_filter(ctx: Context, value: Localized | str | None) -> Markup:
 @pass_context
 def inline_markdown_filter(ctx: Context, value: Localized | str | None) -> Markup:
     return render_inline(_text(ctx, value))
+
+
+@pass_context
+def in_sentence_filter(ctx: Context, campaign: Campaign) -> str:
+    """``{{ campaign | in_sentence }}``: the campaign as named inside a sentence, in the page's (or mail's)
+    language (:func:`core.campaigns.naming.name_in_sentence`)."""
+    return name_in_sentence(campaign, ctx["lang"], gettext)
 
 
 @pass_context
@@ -157,6 +166,7 @@ def init_app(app: Flask) -> None:
         t=text_filter,
         md=markdown_filter,
         mdi=inline_markdown_filter,
+        in_sentence=in_sentence_filter,
         money=money_filter,
         date=date_filter,
         moment=moment_filter,
@@ -174,10 +184,17 @@ def init_app(app: Flask) -> None:
         campaign_url=campaign_url,
         page_sections=page_sections,
         joining_costs=joining_costs,
+        milestones_now=milestones_now,
         signup_steps=signup_steps,
     )
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
+
+
+def milestones_now(milestones: Milestones) -> list[ShownMilestone]:
+    """``{{ milestones_now(section) }}``: the milestones to show today on the current campaign's clock."""
+    c = current_campaign().campaign
+    return shown_milestones(milestones, wall_clock(request_time(), ZoneInfo(c.timezone)).date())
 
 
 def joining_costs() -> list[str]:
@@ -188,9 +205,13 @@ def joining_costs() -> list[str]:
 
 def signup_steps() -> list[tuple[str, str]]:
     """``{{ signup_steps() }}``: every step of joining, as (key, label), from the first: so the progress indicator
-    shows the payment from the start when the fee model asks one before the sign-up counts."""
+    shows the payment from the start when the fee model asks one before the sign-up counts, and a pre-registration
+    only the steps it has."""
+    steps = [("details", gettext("Your details")), ("verify", gettext("Verify e-mail"))]
+    if campaign_status() == "pre-registration":  # nothing is signed or paid now (core.signup.flow)
+        return [*steps, ("done", gettext("Done"))]
     model = fee_model_for(current_campaign())
-    steps = [("details", gettext("Your details")), ("verify", gettext("Verify e-mail")), ("sign", gettext("Sign"))]
+    steps.append(("sign", gettext("Sign")))
     if model is not None and model.asks_payment():
         steps.append(("pay", gettext("Pay")))
     steps.append(("done", gettext("Done")))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -29,6 +30,8 @@ class NewsItem(BaseModel):
 
 class NewsSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+    # updates and news are history: their dates are facts, never promises (core.campaigns.stale_dates)
+    historical_texts: ClassVar[bool] = True
 
     title: Localized
     items: list[NewsItem] = Field(min_length=1)

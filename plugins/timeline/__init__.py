@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -28,6 +28,8 @@ class Update(BaseModel):
 
 class TimelineSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+    # updates and news are history: their dates are facts, never promises (core.campaigns.stale_dates)
+    historical_texts: ClassVar[bool] = True
 
     title: Localized
     order: Literal["newest-first", "as-written"] = Field(

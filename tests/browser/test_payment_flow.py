@@ -155,7 +155,7 @@ def test_english_signup_paid_through_stripe_checkout(
     # The mandate is made; the confirmation mail, queued once both it and the payment are in, says what was paid.
     assert run_worker(site) >= 2
     confirmation = newest_mail_to(site, address)
-    assert confirmation["Subject"] == "You have joined TikTok Claim"
+    assert confirmation["Subject"] == "You have joined the TikTok Claim"
     assert paid in normalized(text_part(confirmation))
 
     page.goto(site.url(CAMPAIGN, "/en/"))

@@ -328,7 +328,7 @@ def test_dutch_signup_with_code_and_drawn_signature(phone: PhonePage, live_serve
 
     # Done; the worker makes the mandate PDF and mails it; the page then offers the download.
     done_heading = page.get_by_role("heading", level=1)
-    expect(done_heading).to_have_text("Je bent met succes lid geworden van de TikTok Claim.")
+    expect(done_heading).to_have_text("Gelukt: je doet nu mee aan de TikTok Claim.")
     expect(page.get_by_role("link", name="Download je ondertekende volmacht (pdf)")).to_have_count(0)
     paid = paid_line(live_server, "nl")
     chosen = catalog_text(live_server, "nl", SHARE_LINE, share=SHARE)
@@ -337,14 +337,14 @@ def test_dutch_signup_with_code_and_drawn_signature(phone: PhonePage, live_serve
 
     assert run_worker(live_server) >= 2  # the mandate job, then the confirmation mail it queued
     page.reload()
-    expect(done_heading).to_have_text("Je bent met succes lid geworden van de TikTok Claim.")
+    expect(done_heading).to_have_text("Gelukt: je doet nu mee aan de TikTok Claim.")
     assert_no_horizontal_overflow(page)
     save_screenshot(page, "signup-done")
     pdf = download_mandate(page, "Download je ondertekende volmacht (pdf)")
     assert pdf.startswith(b"%PDF")
 
     confirmation = newest_mail_to(live_server, address)
-    assert confirmation["Subject"] == "Je doet mee aan TikTok Claim"
+    assert confirmation["Subject"] == "Je doet mee aan de TikTok Claim"
     assert_pdf_attached(confirmation)
     mail_text = normalized(text_part(confirmation))
     assert paid in mail_text and chosen in mail_text, mail_text
@@ -430,7 +430,7 @@ def test_english_signup_with_link_and_typed_name(phone: PhonePage, live_server: 
 
     assert run_worker(live_server) >= 2
     confirmation = newest_mail_to(live_server, address)
-    assert confirmation["Subject"] == "You have joined TikTok Claim"
+    assert confirmation["Subject"] == "You have joined the TikTok Claim"
     assert_pdf_attached(confirmation)
     mail_text = normalized(text_part(confirmation))
     assert paid in mail_text and chosen in mail_text, mail_text

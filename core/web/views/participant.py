@@ -23,16 +23,17 @@ from wtforms import EmailField
 from wtforms.validators import Email, InputRequired, Length
 
 from core.campaigns.addresses import campaign_url
+from core.campaigns.naming import name_in_sentence
 from core.campaigns.schedule import Schedule
 from core.data.contacts import contact_address
 from core.data.db import db_session, utcnow
 from core.data.hashing import email_hash
-from core.data.models import Payment, PaymentState, Signup
+from core.data.models import Payment, PaymentState, Signup, Stage
 from core.money.fees import fee_model_for, fee_summary, terms_of
 from core.signup import withdrawal
 from core.signup.counters import OwnPlace, own_place, public_counter_for
 from core.signup.fields import NotALookalike
-from core.signup.links import mandate_link_token, pay_link_token
+from core.signup.links import invitation_link_token, mandate_link_token, pay_link_token
 from core.signup.login import LOGIN_LINK_VALID, LoginCheck, check_login_link, queue_login_mail, use_login_link
 from core.signup.payments import latest
 from core.site import current_campaign, site
@@ -74,11 +75,13 @@ class Entry:
 
     signup: Signup
     campaign_name: str
+    campaign_in_sentence: str  # the name as a sentence says it (core.campaigns.naming)
     campaign_link: str | None  # None when that campaign is not served (its file is broken)
     fee_lines: list[str]
     payment: Payment | None
     pay_url: str | None
     mandate_url: str | None
+    join_url: str | None = None  # a pre-registration whose campaign opened: its invitation's page
 
 
 def _login() -> list[Any] | None:
@@ -106,7 +109,9 @@ def _copy_key() -> bytes | None:
 def _entry(signup: Signup, language: str) -> Entry:
     loaded = site().registry.snapshot.campaigns.get(signup.campaign)
     if loaded is None:
-        return Entry(signup, signup.campaign, None, [], None, None, None)
+        return Entry(
+            signup, signup.campaign, _("the ‘%(name)s’ campaign", name=signup.campaign), None, [], None, None, None
+        )
     c = loaded.campaign
     shown = language if language in c.languages else None
     terms = terms_of(signup)
@@ -123,14 +128,21 @@ def _entry(signup: Signup, language: str) -> Entry:
         mandate_url = campaign_url(
             loaded, "signup.mandate", token=mandate_link_token(loaded.slug, signup.token, copy_key)
         )
+    join_url = None
+    if signup.stage == Stage.INVITED and Schedule.of(c).may_finish(signup.verified_at, request_time()):
+        join_url = campaign_url(
+            loaded, "signup.invitation", language=shown, token=invitation_link_token(loaded.slug, signup.token)
+        )
     return Entry(
         signup,
         c.name.get_text(language, c.default_language),
+        name_in_sentence(c, language, _),
         campaign_url(loaded, language=shown),
         fee_lines,
         payment,
         pay_url,
         mandate_url,
+        join_url,
     )
 
 
@@ -271,8 +283,8 @@ def _confirm(action: str, reference: str) -> BaseResponse:
         done = withdrawal.withdraw(db, signup, current_visit())
         flash(
             _(
-                "You have withdrawn from the %(campaign)s. We no longer act for you in it.",
-                campaign=entry.campaign_name,
+                "You have withdrawn from %(campaign)s. We no longer act for you in it.",
+                campaign=entry.campaign_in_sentence,
             ),
             "ok",
         )
@@ -282,7 +294,7 @@ def _confirm(action: str, reference: str) -> BaseResponse:
             flash(_("We have sent a confirmation to your e-mail address."), "ok")
     else:
         done = withdrawal.erase(db, signup, current_visit())
-        flash(_("Your personal data for the %(campaign)s has been erased.", campaign=entry.campaign_name), "ok")
+        flash(_("Your personal data for %(campaign)s has been erased.", campaign=entry.campaign_in_sentence), "ok")
         for line in done.fee.lines if done else []:
             flash(line, "ok")
     db.commit()

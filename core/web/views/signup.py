@@ -1,5 +1,9 @@
 """Joining a campaign: form -> e-mail code (or link) -> agreements and signature -> done, and the mandate PDF.
 
+While the campaign takes pre-registrations the flow stops after the code: the done page says the interest is
+noted and nothing is signed. Once it opens, the invitation link (or a new code, or the browser that proved the
+address before) brings the person to the agreements with their earlier answers (core.signup.flow).
+
 The browser's session (a cookie of this campaign only) remembers which sign-up it started and whether it proved
 the e-mail address; a sign-up can only be continued from a browser that entered the code or pressed the button
 of the link. It also holds a random id of the browser, so answers sent again for a known address count only when
@@ -26,7 +30,13 @@ from core.signup import flow
 from core.signup.agreements import AgreementText, agreement_text
 from core.signup.codes import CODE_VALID, MAX_ATTEMPTS, CodeCheck, seconds_until_resend
 from core.signup.fields import build_form
-from core.signup.links import mandate_link_token, pay_link_token, read_mandate_link_token
+from core.signup.invitations import moment_words
+from core.signup.links import (
+    mandate_link_token,
+    pay_link_token,
+    read_invitation_link_token,
+    read_mandate_link_token,
+)
 from core.signup.signature import SignatureProblem
 from core.signup.signing import SigningForm, SigningProblem, signing_problems
 from core.site import current_campaign, site
@@ -94,9 +104,18 @@ def _proven() -> Signup | None:
 
 
 def _next_step(signup: Signup) -> BaseResponse:
-    if signup.stage == Stage.SIGNED:
+    if signup.stage == Stage.SIGNED or signup.stage in flow.PRE_REGISTERED:
         return redirect(url_for("signup.done"))
     return redirect(url_for("signup.sign"))
+
+
+def _after_proof(signup: Signup, how: str) -> None:
+    """This browser proved ``signup``'s address (``how``): during pre-registration the interest is noted (and its
+    mail queued); after opening, a pre-registration goes on to sign (:func:`core.signup.flow.after_proof`)."""
+    loaded = current_campaign()
+    opens = moment_words(loaded, loaded.campaign.opens, signup.language)
+    pre_registration = campaign_status() == "pre-registration"
+    flow.after_proof(db_session(), loaded, signup, pre_registration, current_visit(), how, opens)
 
 
 @localized_route(bp, "/join", methods=["GET", "POST"])
@@ -163,6 +182,8 @@ def verify() -> BaseResponse:
     limit_per_ip("code-check-ip")
     db = db_session()
     result, outcome = flow.try_code(db, signup, request.form.get("code", ""), _keys(), current_visit(), _browser())
+    if result is CodeCheck.OK:
+        _after_proof(signup, "code")
     db.commit()
     if result is CodeCheck.OK:
         session["verified"] = signup.token
@@ -229,11 +250,59 @@ def verify_link(token: str) -> BaseResponse:
     if not verified:
         db.rollback()
         return _link_refused()
+    _after_proof(signup, "link")
     db.commit()
     if session.get("signup") != signup.token:
         session.pop(MANDATE_KEY, None)
     session["signup"], session["verified"] = signup.token, signup.token
     _tell_outcome(outcome)
+    return _next_step(signup)
+
+
+@localized_route(bp, "/join/invitation/<token>", methods=["GET", "POST"])
+def invitation(token: str) -> BaseResponse:
+    """The link of a pre-registration's invitation mail (core.signup.invitations): a page with what joining costs
+    now and a button. A GET changes nothing, so a mail scanner that opens every link signs and proves nothing; the
+    button (a POST with CSRF) proves the address, as the invitation went to it, and goes on to the agreements,
+    where nothing is signed until the person signs."""
+    loaded = _joinable()
+    limit_per_ip("code-check-ip")
+    db = db_session()
+    found = read_invitation_link_token(loaded.slug, token)
+    signup = flow.find(db, loaded.slug, found)
+    if signup is None or signup.erased_at is not None or signup.withdrawn_at is not None:
+        flash(
+            _(
+                "This invitation link has expired or is no longer valid. Fill in the form to join: we will send a "
+                "code to your e-mail address, and you continue with the details you gave before."
+            )
+        )
+        return redirect(url_for("signup.start"))
+    if signup.stage == Stage.SIGNED:
+        if session.get("verified") == signup.token:
+            return redirect(url_for("signup.done"))
+        return render_page("signup/invitation.html", cache=False, joined=True)
+    refused = refusal(signup)
+    if refused is not None:
+        return refused
+    assert loaded.campaign.signup is not None
+    kept = loaded.campaign.signup.erase_pre_registrations_after_opening_days
+    if request.method == "GET":
+        return render_page("signup/invitation.html", cache=False, token=token, erase_after_days=kept)
+    if not csrf_ok():
+        return render_page(
+            "signup/invitation.html",
+            cache=False,
+            status=400,
+            token=token,
+            erase_after_days=kept,
+            message=_("The page was open too long; please try again."),
+        )
+    _after_proof(signup, "invitation-link")
+    db.commit()
+    if session.get("signup") != signup.token:
+        session.pop(MANDATE_KEY, None)
+    session["signup"], session["verified"] = signup.token, signup.token
     return _next_step(signup)
 
 
@@ -339,6 +408,12 @@ def sign() -> BaseResponse:
     refused = refusal(signup)
     if refused is not None:
         return refused
+    if campaign_status() == "pre-registration" or signup.stage in flow.PRE_REGISTERED:
+        # Nothing is signed during pre-registration; after opening, this browser proved the address before.
+        _after_proof(signup, "browser")
+        db_session().commit()
+        if signup.stage != Stage.VERIFIED:
+            return redirect(url_for("signup.done"))
     answers = personal_data.load(db_session(), signup)
     texts = _agreement_texts(loaded, answers)
     model = fee_model_for(loaded)
@@ -371,6 +446,12 @@ def sign() -> BaseResponse:
 def done() -> BaseResponse:
     loaded = _joinable()
     signup = _proven()
+    if signup is not None and signup.stage in flow.PRE_REGISTERED:
+        if campaign_status() != "pre-registration":
+            return redirect(url_for("signup.sign"))
+        return render_page(
+            "signup/pre_registered.html", cache=False, opens=moment_words(loaded, loaded.campaign.opens, g.lang)
+        )
     if signup is None or signup.stage != Stage.SIGNED:
         return redirect(url_for("signup.start"))
     if not is_participant(signup):  # signed, but the payment it needs is not reported yet

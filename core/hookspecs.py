@@ -157,9 +157,11 @@ def claimsite_public_counter(campaign: LoadedCampaign) -> PublicCounter | None:
     :class:`core.signup.counters.PublicCounter` with the sign-ups gathered before this site and the date counting
     began. *Per campaign*, stops at the first non-None result.
 
-    The shown count is that baseline plus the live count of confirmed participants. Called for the scoreboard
-    (every open campaign's count) and the staff console's campaign page; a campaign for which no plugin answers
-    shows no counter there, and counts from zero on the scoreboard. Returns: a ``PublicCounter``, or None.
+    The shown count is that baseline plus the live count of confirmed participants; the counter's ``hide_below``
+    says from which count on the pages state it (below it, and at 0 always, they state no number). Called for the
+    scoreboard (every open campaign's count), the participant's page and the staff console's campaign page; a
+    campaign for which no plugin answers shows no counter there, and counts from zero on the scoreboard. Returns: a
+    ``PublicCounter``, or None.
     """
 
 

@@ -124,9 +124,9 @@ def test_counter_shows_baseline_and_since_date_per_locale(status_app: Flask) -> 
     client = status_app.test_client()
     client.set_cookie("lang", "nl")
     dutch = visible_text(client.get("/", base_url="https://democlaim.example").get_data(as_text=True))
-    assert "1.234 personen gingen je voor sinds 10 april 2020" in dutch
+    assert "1.234 mensen hebben zich sinds 10 april 2020 aangemeld." in dutch
     english = visible_text(client.get("/en/", base_url="https://democlaim.example").get_data(as_text=True))
-    assert "1,234 people joined before you since 10 April 2020" in english
+    assert "1,234 people have joined since 10 April 2020." in english
 
 
 def test_money_dates_and_numbers_follow_the_locale() -> None:

@@ -297,7 +297,7 @@ def test_withdrawing_makes_the_counter_go_down_by_one(db_app: Flask) -> None:
     join_fully(db_app, db_app.test_client(), "en", email="bram@example.org", name="Bram")
     deliver(db_app)
     visitor = db_app.test_client()
-    assert counter(db_app, visitor) == "2 people joined before you since 28 July 2020"
+    assert counter(db_app, visitor) == "2 people have joined since 28 July 2020."
     client = db_app.test_client()
     logged_in(db_app, client)
     anna = signups(db_app)[0]
@@ -318,7 +318,7 @@ def test_withdrawing_makes_the_counter_go_down_by_one(db_app: Flask) -> None:
     page = client.get("/en/my", base_url=TIKTOK).get_data(as_text=True)
     assert "You have withdrawn from the TikTok Claim." in page and "Withdrawn on" in page
     assert ">Withdraw<" not in page and "/mandate/" in page  # the signed mandate can still be downloaded
-    assert counter(db_app, visitor) == "1 person joined before you since 28 July 2020"
+    assert counter(db_app, visitor) == "1 person has joined since 28 July 2020."
 
     def check(db: Any) -> None:
         signup = db.get(Signup, anna.id)
@@ -339,7 +339,7 @@ def test_withdrawing_makes_the_counter_go_down_by_one(db_app: Flask) -> None:
         in_session(db_app, lambda db: len(db.scalars(select(SignupEvent).where(SignupEvent.step == "withdrawn")).all()))
         == 1
     )
-    assert counter(db_app, visitor) == "1 person joined before you since 28 July 2020"
+    assert counter(db_app, visitor) == "1 person has joined since 28 July 2020."
 
 
 def everything_stored(app: Flask) -> str:
@@ -358,7 +358,7 @@ def test_erasure_removes_the_personal_data_and_keeps_the_evidence(db_app: Flask)
     join_fully(db_app, db_app.test_client(), "en")
     deliver(db_app)
     visitor = db_app.test_client()
-    assert counter(db_app, visitor) == "1 person joined before you since 28 July 2020"
+    assert counter(db_app, visitor) == "1 person has joined since 28 July 2020."
     stored = everything_stored(db_app)
     assert "anna@example.org" not in stored and "Anna de Vries" not in stored  # sealed: a dump reads nothing
     assert (
@@ -374,7 +374,7 @@ def test_erasure_removes_the_personal_data_and_keeps_the_evidence(db_app: Flask)
     page = client.get("/en/my", base_url=TIKTOK).get_data(as_text=True)
     assert "Your personal data for the TikTok Claim has been erased." in page
     assert "This address has no sign-up with us (any more)." in page
-    assert counter(db_app, visitor) == "Be the first to join."
+    assert counter(db_app, visitor) == "The more people join, the stronger we stand."
 
     stored = everything_stored(db_app)
     for personal in ("Anna de Vries", "anna@example.org", "Kerkstraat", "+31612345678", "1990-05-01"):

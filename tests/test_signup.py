@@ -579,11 +579,11 @@ def test_mandate_pdf_confirmation_mail_and_download(db_app: Flask, tmp_path: Pat
 def test_counter_goes_up_by_one(db_app: Flask) -> None:
     client = db_app.test_client()
     before = client.get("/en/", base_url=TIKTOK).get_data(as_text=True)
-    assert "Be the first to join." in before
+    assert "The more people join, the stronger we stand." in before
     join_fully(db_app, client, "en")
     db_app.extensions["claimsite"].page_cache.clear()
     after = client.get("/en/", base_url=TIKTOK).get_data(as_text=True)
-    assert "1 person joined before you since 28 July 2020" in after
+    assert "1 person has joined since 28 July 2020." in after
     board = client.get("/en/scoreboard", base_url=TIKTOK).get_data(as_text=True)
     assert "TikTok Claim" in board and "Zoom" not in board  # closed campaigns are not listed
 

@@ -122,6 +122,10 @@ class ItemSection(Strict):
     title: Localized
     intro: LocalizedMarkdown | None = None
     items: list[Item] = Field(min_length=1)
+    hide_when_closed: bool = Field(
+        default=False,
+        description="leave the section out once the campaign is closed (e.g. steps that say how to sign up)",
+    )
 
 
 class Milestone(Strict):

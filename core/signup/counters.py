@@ -13,11 +13,11 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from core.data.db import db_session
-from core.data.models import Signup, participant
+from core.data.models import Signup, is_participant, participant
 
 if TYPE_CHECKING:
     from core.campaigns import LoadedCampaign
@@ -28,13 +28,59 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class PublicCounter:
-    """Where a campaign's public count starts; what it shows is :meth:`shown` of the live participant count."""
+    """Where a campaign's public count starts; what it shows is :meth:`shown` of the live participant count.
+
+    ``hide_below`` lets staff keep a small number off the pages: a count below it is not shown at all (the pages
+    say something true without a number instead), since "3 people joined since 2020" discourages more than it
+    tells. At the least a count of 0 is never shown as a number."""
 
     baseline: int  # sign-ups gathered before this site
     since: dt.date | None  # when counting began
+    hide_below: int = 1
 
     def shown(self, live: int) -> int:
         return self.baseline + live
+
+    def visible(self, live: int) -> bool:
+        """Whether the pages may state the count (:meth:`shown`) for this live participant count."""
+        return self.shown(live) >= max(self.hide_below, 1)
+
+
+@dataclass(frozen=True)
+class OwnPlace:
+    """Where one participant stands in their campaign's count, for their own page: ``before`` is everyone counted
+    who became a participant before them (the baseline, gathered before this site, included), never themselves."""
+
+    before: int
+    visible: bool  # the public count may be stated (PublicCounter.visible): below it the page states no number
+
+
+def _joined_at() -> ColumnElement[dt.datetime | None]:
+    """When a sign-up became a participant: paid, where the fee model asks a payment first, else signed."""
+    return case((Signup.payment_required.is_(True), Signup.paid_at), else_=Signup.signed_at)
+
+
+def own_place(counter: PublicCounter, signup: Signup) -> OwnPlace | None:
+    """``signup``'s place in its campaign's count (None unless it is a participant now). Counted exactly, not from
+    the cache: it is one person's page, and "N joined before you" must not count her."""
+    if not is_participant(signup):
+        return None
+    joined = signup.paid_at if signup.payment_required else signup.signed_at
+    earlier = (
+        db_session().scalar(
+            select(func.count())
+            .select_from(Signup)
+            .where(Signup.campaign == signup.campaign, participant(), Signup.id != signup.id, _joined_at() < joined)
+        )
+        or 0
+    )
+    total = (
+        db_session().scalar(
+            select(func.count()).select_from(Signup).where(Signup.campaign == signup.campaign, participant())
+        )
+        or 0
+    )
+    return OwnPlace(counter.baseline + earlier, counter.visible(total))
 
 
 def public_counter_for(plugins: PluginHost, loaded: LoadedCampaign) -> PublicCounter | None:

@@ -342,6 +342,8 @@ def public_counter(loaded: LoadedCampaign, participants: int) -> dict[str, Any] 
         "baseline": counter.baseline,
         "since": counter.since,
         "shown": counter.shown(site().counters.participants(loaded.slug)),
+        "visible": counter.visible(site().counters.participants(loaded.slug)),
+        "hide_below": counter.hide_below,
         "live": participants,
     }
 

@@ -20,7 +20,7 @@ from core.campaigns.addresses import campaign_url
 from core.campaigns.markdown import render_inline, render_markdown
 from core.campaigns.milestones import ShownMilestone, shown_milestones
 from core.campaigns.naming import name_in_sentence
-from core.campaigns.schedule import Moment, wall_clock
+from core.campaigns.schedule import TAKING_SIGNUPS, Moment, status_at, wall_clock
 from core.campaigns.schema import Milestones, SisterLink
 from core.campaigns.sections import Section, core_sections
 from core.money.fees import cost_summary, fee_model_for
@@ -146,6 +146,21 @@ def sister_url(ctx: Context, sister: SisterLink) -> str:
     return sister.url or ""
 
 
+@pass_context
+def joinable_sisters(ctx: Context) -> list[tuple[str, str]]:
+    """``{{ joinable_sisters() }}``: the sister campaigns (given by slug) that take sign-ups now, as (label, address):
+    what a closed campaign offers its visitors instead. Only those the clock says are open or pre-registering, so the
+    list never sends anyone to another closed door."""
+    found = []
+    now = request_time()
+    for sister in ctx["campaign"].sisters:
+        loaded = site().registry.snapshot.campaigns.get(sister.campaign) if sister.campaign else None
+        if loaded is None or loaded.campaign.signup is None or status_at(loaded.campaign, now) not in TAKING_SIGNUPS:
+            continue
+        found.append((_text(ctx, sister.label), sister_url(ctx, sister)))
+    return [(label, url) for label, url in found if url]
+
+
 def init_app(app: Flask) -> None:
     app.jinja_env.filters.update(
         t=text_filter,
@@ -165,6 +180,7 @@ def init_app(app: Flask) -> None:
         og_locale=og_locale,
         signup_url=signup_url,
         sister_url=sister_url,
+        joinable_sisters=joinable_sisters,
         campaign_url=campaign_url,
         page_sections=page_sections,
         joining_costs=joining_costs,
@@ -205,7 +221,7 @@ def signup_steps() -> list[tuple[str, str]]:
 def page_sections() -> list[Section]:
     """The landing page's sections, the core ones and the enabled plugins', in order."""
     loaded = current_campaign()
-    sections = core_sections(loaded)
+    sections = core_sections(loaded, campaign_status())
     for found in site().plugins.call(
         "claimsite_page_sections", loaded.enabled_plugins, campaign=loaded, language=g.lang
     ):

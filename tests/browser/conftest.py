@@ -2,7 +2,10 @@
 
 Playwright's own browser download cannot work offline, so the tests launch ``/usr/bin/chromium``
 (``make browser-deps`` installs it). A missing browser fails the tests: CI must never pass without them.
-Screenshots go to ``test-artifacts/screenshots/`` and their paths are printed at the end of the run.
+Screenshots go to ``test-artifacts/screenshots/`` and their paths are printed at the end of the run. Beside them,
+every page of ours a test's browser loads is saved as served (the response body, not the DOM) as
+``<test>-<nn>-<path>.html``, so a person can run the Nu HTML checker over the whole flow:
+``java -jar vnu.jar --errors-only test-artifacts/screenshots/*.html`` (CI has no vnu; the suite does not run it).
 """
 
 from __future__ import annotations
@@ -11,15 +14,17 @@ import contextlib
 import errno
 import os
 import random
+import re
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 from flask import Flask
-from playwright.sync_api import Browser, Locator, Page, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, Response, sync_playwright
+from playwright.sync_api import Error as PlaywrightError
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from core import create_app
@@ -48,6 +53,8 @@ LAUNCH_ARGS = [
 
 # Screenshots saved during the run, listed in the terminal summary so a person can look at them.
 _saved_screenshots: list[Path] = []
+# Pages saved during the run (HTML as served), counted in the terminal summary.
+_saved_pages: list[Path] = []
 
 
 @dataclass
@@ -184,11 +191,13 @@ def chromium_browser() -> Iterator[Browser]:
 
 @dataclass
 class PhonePage:
-    """A page in a fresh phone-sized context, with every URL it requested."""
+    """A page in a fresh phone-sized context, with every URL it requested, and the pages of ours it loaded as
+    served (``served``: url -> the HTML of its last load)."""
 
     page: Page
     requests: list[str] = field(default_factory=list)
     csp_violations: list[str] = field(default_factory=list)  # what the browser refused under the site's CSP
+    served: dict[str, str] = field(default_factory=dict)
 
     def foreign_requests(self, allowed_host: str, port: int, also_allowed: Iterable[tuple[str, int]] = ()) -> list[str]:
         """Requested URLs that went anywhere but ``allowed_host:port`` or one of the ``also_allowed`` (host, port)
@@ -204,9 +213,41 @@ class PhonePage:
         return foreign
 
 
+def _page_file_name(test: str, number: int, url: str) -> str:
+    """``<test>-<nn>-<host and path>.html``: one file per page load, in the order of the flow."""
+    parts = urlsplit(url)
+    where = re.sub(r"[^A-Za-z0-9]+", "_", f"{parts.hostname}{parts.path}").strip("_")[:80]
+    return f"{re.sub(r'[^A-Za-z0-9]+', '_', test).strip('_')}-{number:02d}-{where}.html"
+
+
+def _page_saver(phone_page: PhonePage, test: str) -> Callable[[Response], None]:
+    """A response handler that saves each HTML document of ours (a ``*.localhost`` address: not the Stripe stand-in's
+    page) as served. The body is read when the response arrives: once the browser moves on it may be gone."""
+
+    def save(response: Response) -> None:
+        request = response.request
+        host = urlsplit(response.url).hostname or ""
+        if request.resource_type != "document" or not host.endswith(".localhost") or not 200 <= response.status < 600:
+            return
+        if 300 <= response.status < 400 or "text/html" not in (response.header_value("content-type") or ""):
+            return
+        try:
+            html = response.text()
+        except PlaywrightError:  # a document the browser left before its body arrived
+            return
+        phone_page.served[response.url] = html
+        SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+        path = SCREENSHOT_DIR / _page_file_name(test, len(_saved_pages) + 1, response.url)
+        path.write_text(html, encoding="utf-8")
+        _saved_pages.append(path)
+
+    return save
+
+
 @pytest.fixture
-def phone(chromium_browser: Browser) -> Iterator[PhonePage]:
-    """A 390×844 touch screen with a Dutch browser (the landing page follows Accept-Language once)."""
+def phone(chromium_browser: Browser, request: pytest.FixtureRequest) -> Iterator[PhonePage]:
+    """A 390×844 touch screen with a Dutch browser (the landing page follows Accept-Language once). Every page of
+    ours it loads is saved as served beside the screenshots."""
     context = chromium_browser.new_context(
         viewport=PHONE, screen=PHONE, device_scale_factor=1, is_mobile=True, has_touch=True, locale="nl-NL"
     )
@@ -214,6 +255,7 @@ def phone(chromium_browser: Browser) -> Iterator[PhonePage]:
         page = context.new_page()
         phone_page = PhonePage(page)
         page.on("request", lambda request: phone_page.requests.append(request.url))
+        page.on("response", _page_saver(phone_page, request.node.name))
         page.on(
             "console",
             lambda message: (
@@ -253,3 +295,6 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.section("browser screenshots")
         for path in _saved_screenshots:
             terminalreporter.write_line(str(path))
+    if _saved_pages:
+        terminalreporter.section("pages as served")
+        terminalreporter.write_line(f"{len(_saved_pages)} HTML files in {SCREENSHOT_DIR} (check: vnu --errors-only)")

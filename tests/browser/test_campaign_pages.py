@@ -90,7 +90,7 @@ def test_closed_campaign_shows_its_closed_call_to_action(
 
     expect(page.locator("html")).to_have_attribute("lang", "nl")
     expect(page.locator(".hero h1")).to_be_visible()
-    expect(page.locator(".cta--closed")).to_be_visible()
+    expect(page.locator("#join.cta--closed")).to_be_visible()
     assert_no_horizontal_overflow(page)
     save_screenshot(page, f"{CLOSED_CAMPAIGN}-nl-390")
 

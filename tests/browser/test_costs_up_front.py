@@ -57,8 +57,8 @@ def test_the_cost_is_visible_without_scrolling(
 def test_a_closed_campaign_states_no_cost_to_join(phone: PhonePage, live_server: LiveServer) -> None:
     page = phone.page
     page.goto(live_server.url("zoomclaim"))
-    expect(page.locator(".cta--closed")).to_be_visible()
-    assert_above_the_fold(page, ".cta--closed .cta__title")
+    expect(page.locator("#join.cta--closed")).to_be_visible()
+    assert_above_the_fold(page, "#join.cta--closed .cta__title")
     expect(page.locator("[data-testid=costs]")).to_have_count(0)
 
 

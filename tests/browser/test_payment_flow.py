@@ -119,7 +119,7 @@ def test_english_signup_paid_through_stripe_checkout(
 
     page.goto(site.url(CAMPAIGN, "/en/"))
     counter_before = landing_counter(page)
-    count_before = participants(counter_before, "Be the first to join.")
+    count_before = participants(counter_before, "The more people join, the stronger we stand.")
     creations_before = len(paying.session_creations())
     deliveries_before = len(paying.webhook_deliveries())
 
@@ -160,7 +160,10 @@ def test_english_signup_paid_through_stripe_checkout(
 
     page.goto(site.url(CAMPAIGN, "/en/"))
     counter_after = landing_counter(page)
-    assert participants(counter_after, "Be the first to join.") == count_before + 1, (counter_before, counter_after)
+    assert participants(counter_after, "The more people join, the stronger we stand.") == count_before + 1, (
+        counter_before,
+        counter_after,
+    )
 
     assert_only_loopback(phone, paying)
 

@@ -83,7 +83,7 @@ def text_part(message: EmailMessage) -> str:
 
 
 def participants(counter_text: str, first_text: str) -> int:
-    """The number in the counter line ("1 persoon ging je voor sinds ..."), 0 for "Be the first to join"."""
+    """The number in the counter line ("1 persoon heeft zich sinds ... aangemeld."), 0 for the line without a number."""
     counter_text = " ".join(counter_text.split())
     if counter_text == first_text:
         return 0
@@ -219,7 +219,7 @@ def test_dutch_signup_with_code_and_drawn_signature(phone: PhonePage, live_serve
     page.goto(live_server.url(CAMPAIGN))
     expect(page.locator("html")).to_have_attribute("lang", "nl")
     counter_before = landing_counter(page)
-    count_before = participants(counter_before, "Meld je als eerste aan.")
+    count_before = participants(counter_before, "Hoe meer mensen meedoen, hoe sterker we staan.")
 
     page.locator(".hero .cta a.button").click()
     page.wait_for_url(re.compile(r"/join$"))
@@ -352,10 +352,13 @@ def test_dutch_signup_with_code_and_drawn_signature(phone: PhonePage, live_serve
     # The landing page counts one more participant.
     page.goto(live_server.url(CAMPAIGN))
     counter_after = landing_counter(page)
-    assert participants(counter_after, "Meld je als eerste aan.") == count_before + 1, (counter_before, counter_after)
+    assert participants(counter_after, "Hoe meer mensen meedoen, hoe sterker we staan.") == count_before + 1, (
+        counter_before,
+        counter_after,
+    )
     if count_before == 0:
-        assert counter_before == "Meld je als eerste aan."
-        assert counter_after == "1 persoon ging je voor sinds 28 juli 2020"
+        assert counter_before == "Hoe meer mensen meedoen, hoe sterker we staan."
+        assert counter_after == "1 persoon heeft zich sinds 28 juli 2020 aangemeld."
 
     assert_only_own_host(phone, live_server, CAMPAIGN)
 
@@ -387,7 +390,7 @@ def test_english_signup_with_link_and_typed_name(phone: PhonePage, live_server: 
     page.goto(live_server.url(CAMPAIGN, "/en/"))
     expect(page.locator("html")).to_have_attribute("lang", "en")
     counter_before = landing_counter(page)
-    count_before = participants(counter_before, "Be the first to join.")
+    count_before = participants(counter_before, "The more people join, the stronger we stand.")
 
     page.locator(".hero .cta a.button").click()
     page.wait_for_url(re.compile(r"/en/join$"))
@@ -436,7 +439,10 @@ def test_english_signup_with_link_and_typed_name(phone: PhonePage, live_server: 
 
     page.goto(live_server.url(CAMPAIGN, "/en/"))
     counter_after = landing_counter(page)
-    assert participants(counter_after, "Be the first to join.") == count_before + 1, (counter_before, counter_after)
-    expect(page.locator(".hero .cta__counter")).to_contain_text("joined before you since 28 July 2020")
+    assert participants(counter_after, "The more people join, the stronger we stand.") == count_before + 1, (
+        counter_before,
+        counter_after,
+    )
+    expect(page.locator(".hero .cta__counter")).to_contain_text("have joined since 28 July 2020.")
 
     assert_only_own_host(phone, live_server, CAMPAIGN)

@@ -60,7 +60,9 @@ def scoreboard() -> Response:
                 "url": campaign_url(loaded, language=g.lang if g.lang in c.languages else None),
                 "count": counter.shown(live) if counter else live,
                 "since": counter.since if counter else None,
+                # below the campaign's hide_below the number is kept off this page too
+                "visible": counter.visible(live) if counter else True,
             }
         )
-    rows.sort(key=lambda row: row["count"], reverse=True)
+    rows.sort(key=lambda row: (row["visible"], row["count"]), reverse=True)
     return render_page("scoreboard.html", rows=rows)

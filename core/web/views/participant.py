@@ -9,6 +9,7 @@ address is known before that. Withdrawing and erasing each take a confirmation p
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +31,7 @@ from core.data.hashing import email_hash
 from core.data.models import Payment, PaymentState, Signup, Stage
 from core.money.fees import fee_model_for, fee_summary, terms_of
 from core.signup import withdrawal
+from core.signup.counters import OwnPlace, own_place, public_counter_for
 from core.signup.fields import NotALookalike
 from core.signup.links import invitation_link_token, mandate_link_token, pay_link_token
 from core.signup.login import LOGIN_LINK_VALID, LoginCheck, check_login_link, queue_login_mail, use_login_link
@@ -144,6 +146,17 @@ def _entry(signup: Signup, language: str) -> Entry:
     )
 
 
+def _own_place(signups: Sequence[Signup]) -> OwnPlace | None:
+    """Where the logged-in participant stands in this campaign's public count (core.signup.counters.own_place), or
+    None: not a participant here, or the campaign has no counter. The footer then says it to her, honestly."""
+    loaded = current_campaign()
+    counter = public_counter_for(site().plugins, loaded)
+    here = [s for s in signups if s.campaign == loaded.slug]
+    if counter is None or not here:
+        return None
+    return own_place(counter, here[0])
+
+
 def _own(hashed: str, reference: str) -> Signup:
     """The sign-up ``reference`` if it belongs to the address that logged in, else 404 (someone else's or erased)."""
     signup = db_session().scalar(
@@ -165,7 +178,11 @@ def page() -> BaseResponse:
             .all()
         )
         return render_page(
-            "participant/page.html", cache=False, entries=[_entry(s, g.lang) for s in signups], states=PaymentState
+            "participant/page.html",
+            cache=False,
+            entries=[_entry(s, g.lang) for s in signups],
+            states=PaymentState,
+            own_place=_own_place(signups),
         )
     form = LoginForm()
     if form.validate_on_submit():

@@ -165,7 +165,7 @@ def test_a_change_reaches_every_process_and_a_broken_file_takes_nothing_down(
             time.sleep(1.0)
             changed = time.monotonic()
             add_campaign(campaigns)
-            agreement = campaigns / "instaclaim" / "agreements" / "terms.2026-12-03.en.md"
+            agreement = campaigns / "instaclaim" / "agreements" / "terms.2026-12-21.en.md"
             agreement.write_text(agreement.read_text() + "\nAn added sentence.\n")  # not published yet: may change
             (campaigns / "zoomclaim.yaml").write_text(
                 (campaigns / "zoomclaim.yaml").read_text().replace("status: closed", "status: clsoed")

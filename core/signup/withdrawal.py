@@ -60,7 +60,7 @@ from core.data.db import set_once
 from core.data.hashing import email_hash
 from core.data.models import Job, JobStatus, LoginLink, Signup, SignupEvent, Stage
 from core.data.retention import delete_signups
-from core.i18n import long_date
+from core.i18n import addressing, long_date
 from core.jobs.mail import queue_template_mail
 from core.jobs.queue import EMPTY_PAYLOAD, cancel, decode_payload
 from core.money.fees import WithdrawalFee, fee_model_for, own_model, terms_of
@@ -118,7 +118,9 @@ def fee_on_withdrawal(signup: Signup, now: dt.datetime, language: str) -> Withdr
     loaded = site().registry.snapshot.campaigns.get(signup.campaign)
     terms = terms_of(signup)
     model = own_model(fee_model_for(loaded), terms) if loaded is not None and terms is not None else None
-    with force_locale(language):
+    # In the campaign's own form of address, wherever it is asked from (the page of /my may be another campaign's).
+    form = loaded.campaign.address_form if loaded is not None else "je"
+    with force_locale(language), addressing(form):
         if model is not None and terms is not None:
             return model.on_withdrawal(terms, signup.paid_at, now, language)
         return default_fee_on_withdrawal(terms, signup.paid_at, now, language)

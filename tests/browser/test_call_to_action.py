@@ -25,7 +25,6 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.browser
 # slug -> (status, what the landing page says joining costs, the button), in Dutch: the phone's browser language,
 # in each campaign's form of address (facebookleak and palantirclaim say u)
-# slug -> (status, what the landing page says joining costs, the button), in Dutch: the phone's browser language
 JOINABLE = {
     "tiktokclaim": ("open", "Meedoen kost €\u00a017,50", "Meld je nu aan"),
     "facebookleak": ("open", "Meedoen is gratis", "Meld u nu aan"),

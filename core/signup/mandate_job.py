@@ -24,6 +24,7 @@ from core.jobs.queue import PermanentJobError
 from core.money.fees import fee_model_for, fee_summary, terms_of
 from core.signup.agreements import agreement_text_as_signed, signed_values
 from core.signup.confirmation import queue_confirmation_if_ready
+from core.signup.evidence_record import evidence_record
 from core.signup.fields import country_choices
 from core.signup.mandate import MandateDocument, SignedAgreement, render_mandate_pdf
 from core.site import site
@@ -108,6 +109,7 @@ def make_mandate(app: Flask, payload: dict[str, Any]) -> None:
             reference=signup.token[:12],
             evidence=evidence,
             fee_lines=fee_summary(fee_model_for(loaded), terms, None, language) if terms else (),
+            evidence_record=evidence_record(signup),
         )
         pdf = render_mandate_pdf(document)
     digest = sha256_hex(pdf)

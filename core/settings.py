@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from core.certificates import SealIdentity, development_identity
 from core.sealing import SealingError, SealingKey, generate
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -58,6 +59,19 @@ class Settings(FolderSettings):
         description="the foundation's public key, that personal data is sealed to (the base64 line of "
         "a file from flask keys generate); required in production; elsewhere a development pair is made once in "
         "instance/keys/",
+    )
+    mandate_seal_key: str = Field(
+        default="",
+        description="PEM file of the key that seals every mandate PDF (core.signup.mandate_seal); with "
+        "CLAIMSITE_MANDATE_SEAL_CERTIFICATE; outside production, without them, a development CA and seal are made "
+        "once in instance/seal/",
+    )
+    mandate_seal_certificate: str = Field(default="", description="PEM file of the seal's certificate")
+    mandate_seal_chain: str = Field(
+        default="", description="PEM files of the CAs that issued the seal's certificate, separated by ':'"
+    )
+    mandate_timestamp_url: str = Field(
+        default="", description="an RFC 3161 time-stamping authority that dates every seal, e.g. http://tsa.example/"
     )
     database_url: str = Field(default="", description="SQLAlchemy URL; default: SQLite in instance/")
     instance_dir: Path = Field(default=PROJECT_ROOT / "instance", description="local state: database, outbox, keys")
@@ -191,6 +205,24 @@ class Settings(FolderSettings):
     def resolved_contact_key(self) -> str:
         """The key of the contact copies; outside production a random one is kept in the instance folder."""
         return self.contact_key or self._instance_secret("contact_key")
+
+    def resolved_seal_identity(self) -> SealIdentity | None:
+        """The files the mandate seal is made with; outside production, without them, the development CA's (made
+        once). None in production without them: mandates are then not sealed."""
+        if self.mandate_seal_key.strip() or self.mandate_seal_certificate.strip():
+            if not (self.mandate_seal_key.strip() and self.mandate_seal_certificate.strip()):
+                raise SettingsError(
+                    "CLAIMSITE_MANDATE_SEAL_KEY and CLAIMSITE_MANDATE_SEAL_CERTIFICATE go together: set both"
+                )
+            chain = tuple(Path(p) for p in self.mandate_seal_chain.split(":") if p.strip())
+            identity = SealIdentity(Path(self.mandate_seal_key), Path(self.mandate_seal_certificate), chain)
+            for path in (identity.key, identity.certificate, *identity.chain):
+                if not path.is_file():
+                    raise SettingsError(f"mandate seal: {path} is not a file")
+            return identity
+        if self.env == "production":
+            return None
+        return development_identity(self.instance_dir / "seal")
 
     def resolved_sealing_key(self) -> SealingKey:
         """The public key personal data is sealed to. Outside production, without the setting, the newest pair in

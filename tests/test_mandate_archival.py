@@ -6,10 +6,13 @@ tree, the fonts and the attachment."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import subprocess
+from io import BytesIO
 from pathlib import Path
+from typing import Any
 
 from flask import Flask
 from pyhanko.pdf_utils.reader import PdfFileReader
@@ -75,3 +78,36 @@ def test_the_evidence_record_is_attached_and_equals_the_database(db_app: Flask, 
     assert embedded["fee"]["terms"]["one_time_cents"] == 1750
     text = json.dumps(embedded)
     assert "Anna" not in text and "anna@example.org" not in text  # no more personal than the database holds
+
+
+def trusting_the_development_ca(app: Flask) -> Any:
+    from pyhanko.keys import load_cert_from_pemder
+    from pyhanko_certvalidator import ValidationContext
+
+    ca = app.extensions["claimsite"].settings.instance_dir / "seal" / "ca-certificate.pem"
+    return ValidationContext(trust_roots=[load_cert_from_pemder(str(ca))])
+
+
+def test_the_mandate_is_sealed_and_its_recorded_sha256_is_the_sealed_files(db_app: Flask, tmp_path: Path) -> None:
+    from pyhanko.sign.validation import validate_pdf_signature
+
+    pdf = mailed_mandate(db_app)
+    with db_app.app_context():
+        signup = db_session().scalars(select(Signup)).one()
+        assert signup.mandate_sha256 == hashlib.sha256(pdf).hexdigest()
+    reader = PdfFileReader(BytesIO(pdf))
+    [seal] = reader.embedded_signatures
+    assert seal.field_name == "FoundationSeal"
+    status = validate_pdf_signature(seal, trusting_the_development_ca(db_app))
+    assert status.intact and status.valid and status.trusted, status.pretty_print_details()
+    assert status.coverage.name == "ENTIRE_FILE"
+    assert "claimsite development seal" in status.signing_cert.subject.human_friendly
+    path = tmp_path / "mandate.pdf"
+    path.write_bytes(pdf)
+    checked = subprocess.run(["pdfsig", str(path)], capture_output=True, text=True).stdout
+    assert "Signature Validation: Signature is Valid." in checked, checked
+    # One byte changed in the signed content: the seal no longer holds.
+    start = pdf.index(b"Anna de Vries") if b"Anna de Vries" in pdf else len(pdf) // 3
+    flipped = pdf[:start] + bytes([pdf[start] ^ 0x01]) + pdf[start + 1 :]
+    [broken] = PdfFileReader(BytesIO(flipped), strict=False).embedded_signatures
+    assert not validate_pdf_signature(broken, trusting_the_development_ca(db_app)).intact

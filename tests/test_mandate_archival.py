@@ -6,6 +6,7 @@ tree, the fonts and the attachment."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import re
@@ -111,3 +112,72 @@ def test_the_mandate_is_sealed_and_its_recorded_sha256_is_the_sealed_files(db_ap
     flipped = pdf[:start] + bytes([pdf[start] ^ 0x01]) + pdf[start + 1 :]
     [broken] = PdfFileReader(BytesIO(flipped), strict=False).embedded_signatures
     assert not validate_pdf_signature(broken, trusting_the_development_ca(db_app)).intact
+
+
+def verify(app: Flask, *files: Path, extra: tuple[str, ...] = ()) -> Any:
+    return app.test_cli_runner().invoke(args=["mandate", "verify", *extra, *map(str, files)])
+
+
+def test_flask_mandate_verify_passes_a_mandate_and_fails_each_kind_of_change(db_app: Flask, tmp_path: Path) -> None:
+    pdf = mailed_mandate(db_app)
+    good = tmp_path / "good.pdf"
+    good.write_bytes(pdf)
+    result = verify(db_app, good)
+    assert result.exit_code == 0, result.output
+    assert "the seal is intact" in result.output and "the evidence in the file equals the evidence in the database" in (
+        result.output
+    )
+    assert "the database recorded this very file" in result.output
+    # One flipped byte in the signed content.
+    at = pdf.index(b"/Title")
+    flipped = tmp_path / "flipped.pdf"
+    flipped.write_bytes(pdf[:at] + b"/Titlf" + pdf[at + 6 :])
+    # A page removed: the file saved again without its last page, then appended to (an incremental update).
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+
+    writer = IncrementalPdfFileWriter(BytesIO(pdf), strict=False)
+    writer.root["/Pages"]["/Kids"].pop()
+    writer.update_root()
+    removed = tmp_path / "page-removed.pdf"
+    with removed.open("wb") as out:
+        writer.write(out)
+    # The attachment swapped for another evidence record: the same file, with evidence.json replaced.
+    writer = IncrementalPdfFileWriter(BytesIO(pdf), strict=False)
+    from pyhanko.pdf_utils import embed
+
+    forged = dict(json.loads(poppler_evidence(good, tmp_path)), reference="AAAAAAAAAAAA")
+    data = embed.EmbeddedFileObject.from_file_data(writer, json.dumps(forged).encode())
+    embed.embed_file(writer, embed.FileSpec("evidence.json", embedded_data=data))
+    swapped = tmp_path / "swapped.pdf"
+    with swapped.open("wb") as out:
+        writer.write(out)
+    for bad, expected in (
+        (flipped, "the file was changed after it was sealed"),
+        (removed, "something was added to the file after it was sealed"),
+        (swapped, "something was added to the file after it was sealed"),
+    ):
+        result = verify(db_app, bad)
+        assert result.exit_code == 1 and f"{bad}: FAILED" in result.output, result.output
+        assert expected in result.output, result.output
+
+
+def poppler_evidence(path: Path, tmp_path: Path) -> str:
+    poppler("pdfdetach", path, "-save", "1", "-o", str(tmp_path / "e.json"))
+    return (tmp_path / "e.json").read_text(encoding="utf-8")
+
+
+def test_a_seal_by_an_unknown_ca_or_an_expired_certificate_is_reported(db_app: Flask, tmp_path: Path) -> None:
+    good = tmp_path / "good.pdf"
+    good.write_bytes(mailed_mandate(db_app))
+    # Another machine's development CA: the seal is intact, but its issuer is not trusted there.
+    other = db_app.extensions["claimsite"].settings.model_copy(update={"instance_dir": tmp_path / "elsewhere"})
+    roots = other.resolved_seal_identity().chain  # type: ignore[union-attr]
+    with db_app.app_context():
+        from core.signup.mandate_verify import verify_mandate
+
+        unknown = verify_mandate(good.read_bytes(), roots, None)
+        assert not unknown.ok and any("its issuer is not trusted" in line for line in unknown.failed), unknown
+        own = db_app.extensions["claimsite"].settings.resolved_seal_identity().chain
+        later = dt.datetime.now(dt.UTC) + dt.timedelta(days=4 * 365)  # the development seal lives 3 years
+        expired = verify_mandate(good.read_bytes(), own, None, moment=later)
+        assert not expired.ok and any("it expired on" in line for line in expired.failed), expired

@@ -181,3 +181,23 @@ def test_a_seal_by_an_unknown_ca_or_an_expired_certificate_is_reported(db_app: F
         later = dt.datetime.now(dt.UTC) + dt.timedelta(days=4 * 365)  # the development seal lives 3 years
         expired = verify_mandate(good.read_bytes(), own, None, moment=later)
         assert not expired.ok and any("it expired on" in line for line in expired.failed), expired
+
+
+def test_a_seal_timestamped_by_the_authority_in_the_settings(
+    make_app: Any, migrated_database_url: str, tmp_path: Path
+) -> None:
+    from tests.timestamp_authority import TimestampAuthority
+
+    with TimestampAuthority(tmp_path / "tsa") as tsa:
+        app = make_app(database_url=migrated_database_url, mandate_timestamp_url=tsa.url)
+        pdf = mailed_mandate(app)
+        assert tsa.requests >= 1  # pyHanko asks once to size the signature, then for the timestamp itself
+        mandate = tmp_path / "mandate.pdf"
+        mandate.write_bytes(pdf)
+        result = verify(app, mandate, extra=("--trust", str(tsa.root_pem)))
+        assert result.exit_code == 0, result.output
+        assert "timestamped at" in result.output and "by a trusted authority" in result.output
+        # Without trusting the authority's root, the timestamp is reported, not taken on faith.
+        untrusted = verify(app, mandate)
+        assert untrusted.exit_code == 1 and "its authority is not trusted" in untrusted.output, untrusted.output
+        app.extensions["claimsite.db"].engine.dispose()

@@ -201,3 +201,28 @@ def test_a_seal_timestamped_by_the_authority_in_the_settings(
         untrusted = verify(app, mandate)
         assert untrusted.exit_code == 1 and "its authority is not trusted" in untrusted.output, untrusted.output
         app.extensions["claimsite.db"].engine.dispose()
+
+
+def test_the_evidence_package_verifies_the_seal_of_every_mandate_in_it(db_app: Flask, tmp_path: Path) -> None:
+    """A package made up to be consistent in itself (a mandate changed and its manifest line with it) passes the
+    manifest, but not the mandate's seal."""
+    import zipfile
+
+    from tests.test_evidence import export_evidence, rewrite_zip
+
+    mailed_mandate(db_app)
+    out = tmp_path / "package.zip"
+    assert export_evidence(db_app, out).exit_code == 0
+    verified = db_app.test_cli_runner().invoke(args=["export", "verify", str(out)])
+    assert verified.exit_code == 0, verified.output
+    with zipfile.ZipFile(out) as package:
+        [name] = [n for n in package.namelist() if n.startswith("mandates/")]
+        pdf, manifest = package.read(name), package.read("manifest.sha256").decode()
+    at = pdf.index(b"/Title")
+    changed = pdf[:at] + b"/Titlf" + pdf[at + 6 :]
+    lines = manifest.replace(hashlib.sha256(pdf).hexdigest(), hashlib.sha256(changed).hexdigest())
+    forged = tmp_path / "forged.zip"
+    rewrite_zip(out, forged, {name: changed, "manifest.sha256": lines.encode()})
+    result = db_app.test_cli_runner().invoke(args=["export", "verify", str(forged)])
+    assert result.exit_code == 1, result.output
+    assert f"{name}: the seal does not match the content" in result.output

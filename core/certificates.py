@@ -4,19 +4,31 @@ certificate made once for a machine without real ones. A kernel module: the sett
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 DEVELOPMENT_NAME = "claimsite development seal - not valid as evidence"
 
 
 @dataclass(frozen=True)
-class SealIdentity:
-    """Where the seal's key and certificates are: PEM files."""
+class TokenKey:
+    """A key that never leaves a hardware token (or softhsm2), reached through its PKCS#11 library."""
 
-    key: Path
+    library: Path  # e.g. /usr/lib/softhsm/libsofthsm2.so, or the token maker's
+    token: str  # the token's label
+    key: str  # the key's label on the token
+    pin: str = field(repr=False)  # the user PIN (from the environment, like every secret)
+
+
+@dataclass(frozen=True)
+class SealIdentity:
+    """Where the seal's key and certificates are: the certificates as PEM files, the key as a PEM file or on a
+    token (exactly one of ``key`` and ``token_key``)."""
+
+    key: Path | None
     certificate: Path
     chain: tuple[Path, ...] = ()
+    token_key: TokenKey | None = None
 
 
 def development_identity(folder: Path) -> SealIdentity:

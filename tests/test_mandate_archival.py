@@ -15,6 +15,7 @@ from io import BytesIO
 from pathlib import Path
 from typing import Any
 
+import pytest
 from flask import Flask
 from pyhanko.pdf_utils.reader import PdfFileReader
 from sqlalchemy import select
@@ -226,3 +227,48 @@ def test_the_evidence_package_verifies_the_seal_of_every_mandate_in_it(db_app: F
     result = db_app.test_cli_runner().invoke(args=["export", "verify", str(forged)])
     assert result.exit_code == 1, result.output
     assert f"{name}: the seal does not match the content" in result.output
+
+
+SOFTHSM = Path("/usr/lib/softhsm/libsofthsm2.so")
+
+
+@pytest.mark.skipif(not SOFTHSM.exists(), reason="softhsm2 is installed by make system-deps")
+def test_the_seal_key_can_sit_on_a_token(
+    make_app: Any, migrated_database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """softhsm2 stands in for the hardware token a qualified seal needs: the key is imported, its file deleted, and
+    the mandates are sealed through PKCS#11."""
+    from core.certificates import development_identity
+
+    tokens = tmp_path / "tokens"
+    tokens.mkdir()
+    (tmp_path / "softhsm2.conf").write_text(f"directories.tokendir = {tokens}\nobjectstore.backend = file\n")
+    monkeypatch.setenv("SOFTHSM2_CONF", str(tmp_path / "softhsm2.conf"))
+    identity = development_identity(tmp_path / "seal")
+    util = ["softhsm2-util", "--pin", "1234"]
+    subprocess.run(
+        [*util[:1], "--init-token", "--free", "--label", "claimsite", "--pin", "1234", "--so-pin", "5678"],
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        [*util, "--import", str(identity.key), "--token", "claimsite", "--label", "seal", "--id", "01"],
+        check=True,
+        capture_output=True,
+    )
+    identity.key.unlink()  # from now on the key exists on the token only  # type: ignore[union-attr]
+    app = make_app(
+        database_url=migrated_database_url,
+        mandate_seal_certificate=str(identity.certificate),
+        mandate_seal_chain=str(identity.chain[0]),
+        mandate_seal_pkcs11_library=str(SOFTHSM),
+        mandate_seal_pkcs11_token="claimsite",
+        mandate_seal_pkcs11_key="seal",
+        mandate_seal_pkcs11_pin="1234",
+    )
+    mandate = tmp_path / "mandate.pdf"
+    mandate.write_bytes(mailed_mandate(app))
+    result = verify(app, mandate)
+    assert result.exit_code == 0, result.output
+    assert "the seal is intact" in result.output
+    app.extensions["claimsite.db"].engine.dispose()

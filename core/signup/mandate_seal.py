@@ -36,12 +36,31 @@ class MandateSealer:
 
     @functools.cached_property
     def _signer(self) -> Any:
+        from pyhanko.keys import load_cert_from_pemder, load_certs_from_pemder
         from pyhanko.sign import signers
 
-        return signers.SimpleSigner.load(
-            str(self.identity.key),
-            str(self.identity.certificate),
-            ca_chain_files=[str(path) for path in self.identity.chain],
+        identity = self.identity
+        if identity.token_key is None:
+            return signers.SimpleSigner.load(
+                str(identity.key),
+                str(identity.certificate),
+                ca_chain_files=[str(path) for path in identity.chain],
+            )
+        from pyhanko.config.pkcs11 import TokenCriteria
+        from pyhanko.sign.pkcs11 import PKCS11Signer, open_pkcs11_session
+
+        token = identity.token_key
+        session = open_pkcs11_session(
+            str(token.library), token_criteria=TokenCriteria(label=token.token), user_pin=token.pin
+        )
+        certificate = load_cert_from_pemder(str(identity.certificate))
+        return PKCS11Signer(
+            session,
+            key_label=token.key,
+            signing_cert=certificate,
+            ca_chain=list(load_certs_from_pemder([str(path) for path in identity.chain])),
+            # Many tokens (softhsm2 among them) sign EC keys only with raw ECDSA: pyHanko hashes first then.
+            use_raw_mechanism=certificate.public_key.algorithm == "ec",
         )
 
     def seal(self, pdf: bytes, *, reason: str, location: str, contact: str) -> bytes:
@@ -49,8 +68,6 @@ class MandateSealer:
         from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
         from pyhanko.sign import fields, signers, timestamps
 
-        with self._lock:
-            signer = self._signer
         timestamper = timestamps.HTTPTimeStamper(self.timestamp_url) if self.timestamp_url else None
         metadata = signers.PdfSignatureMetadata(
             field_name=FIELD_NAME,
@@ -62,7 +79,8 @@ class MandateSealer:
         )
         output = BytesIO()
         writer = IncrementalPdfFileWriter(BytesIO(pdf), strict=False)
-        signers.PdfSigner(metadata, signer, timestamper=timestamper).sign_pdf(writer, output=output)
+        with self._lock:  # a token session signs one thing at a time
+            signers.PdfSigner(metadata, self._signer, timestamper=timestamper).sign_pdf(writer, output=output)
         return output.getvalue()
 
     def certificate(self) -> Any:

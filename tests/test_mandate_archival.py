@@ -233,6 +233,7 @@ SOFTHSM = Path("/usr/lib/softhsm/libsofthsm2.so")
 
 
 @pytest.mark.skipif(not SOFTHSM.exists(), reason="softhsm2 is installed by make system-deps")
+@pytest.mark.databases("sqlite")  # once: a PKCS#11 library keeps its first token set-up for the whole process
 def test_the_seal_key_can_sit_on_a_token(
     make_app: Any, migrated_database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -49,10 +49,15 @@ class MandateSealer:
         from pyhanko.config.pkcs11 import TokenCriteria
         from pyhanko.sign.pkcs11 import PKCS11Signer, open_pkcs11_session
 
+        from pkcs11.exceptions import UserAlreadyLoggedIn
+
         token = identity.token_key
-        session = open_pkcs11_session(
-            str(token.library), token_criteria=TokenCriteria(label=token.token), user_pin=token.pin
-        )
+        criteria = TokenCriteria(label=token.token)
+        try:
+            session = open_pkcs11_session(str(token.library), token_criteria=criteria, user_pin=token.pin)
+        except UserAlreadyLoggedIn:
+            # PKCS#11 logs in per process and token: another sealer of this process (a second app) already did.
+            session = open_pkcs11_session(str(token.library), token_criteria=criteria)
         certificate = load_cert_from_pemder(str(identity.certificate))
         return PKCS11Signer(
             session,

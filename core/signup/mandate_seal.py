@@ -46,10 +46,9 @@ class MandateSealer:
                 str(identity.certificate),
                 ca_chain_files=[str(path) for path in identity.chain],
             )
+        from pkcs11.exceptions import UserAlreadyLoggedIn
         from pyhanko.config.pkcs11 import TokenCriteria
         from pyhanko.sign.pkcs11 import PKCS11Signer, open_pkcs11_session
-
-        from pkcs11.exceptions import UserAlreadyLoggedIn
 
         token = identity.token_key
         criteria = TokenCriteria(label=token.token)

@@ -120,6 +120,9 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="gc.freeze() after the cold PDF: full garbage collections skip the app's own objects",
     )
+    parser.add_argument(
+        "--seal", action="store_true", help="seal each PDF too, as the worker does (development CA, no timestamp)"
+    )
     parser.add_argument("--max-seconds", type=float, default=60.0, help=f"stop after this long (at most {MAX_SECONDS})")
     args = parser.parse_args(argv)
     if args.count < 1 or not 0 < args.max_seconds <= MAX_SECONDS:
@@ -127,6 +130,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from core import create_app
     from core.signup.mandate import render_mandate_pdf
+    from core.signup.mandate_seal import current_sealer
 
     with tempfile.TemporaryDirectory(prefix="claimsite-bench-") as tmp:
         try:
@@ -148,8 +152,16 @@ def main(argv: list[str] | None = None) -> int:
                 return 1
             slug = PREFERRED_CAMPAIGN if PREFERRED_CAMPAIGN in campaigns else sorted(campaigns)[0]
             document = typical_document(campaigns[slug], args.language, args.typed)
+            sealer = current_sealer() if args.seal else None
+
+            def make() -> bytes:
+                pdf = render_mandate_pdf(document)
+                if sealer is not None:
+                    pdf = sealer.seal(pdf, reason="bench", location="Netherlands", contact="https://example.org")
+                return pdf
+
             started = time.perf_counter()
-            pdf = render_mandate_pdf(document)
+            pdf = make()
             cold = (time.perf_counter() - started) * 1000
             if not pdf.startswith(b"%PDF-"):
                 print("bench failed: the renderer did not return a PDF", file=sys.stderr)
@@ -161,12 +173,12 @@ def main(argv: list[str] | None = None) -> int:
             timings: list[float] = []
             while len(timings) < args.count and time.monotonic() < deadline:
                 started = time.perf_counter()
-                pdf = render_mandate_pdf(document)
+                pdf = make()
                 timings.append((time.perf_counter() - started) * 1000)
 
     pages = page_count(pdf)
     signature = "typed name" if args.typed else "drawn 600x200 PNG"
-    frozen = ", gc.freeze()" if args.gc_freeze else ""
+    frozen = (", gc.freeze()" if args.gc_freeze else "") + (", sealed" if args.seal else "")
     print(f"campaign {slug}, language {args.language}, {signature}{frozen}; cold first PDF {cold:.0f} ms")
     stopped = "" if len(timings) == args.count else f" (stopped after {args.max_seconds:g} s)"
     print(

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from core.certificates import SealIdentity, TokenKey, development_identity
 from core.sealing import SealingError, SealingKey, generate
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -60,6 +61,27 @@ class Settings(FolderSettings):
         description="the foundation's public key, that personal data is sealed to (the base64 line of "
         "a file from flask keys generate); required in production; elsewhere a development pair is made once in "
         "instance/keys/",
+    )
+    mandate_seal_key: str = Field(
+        default="",
+        description="PEM file of the key that seals every mandate PDF (core.signup.mandate_seal); with "
+        "CLAIMSITE_MANDATE_SEAL_CERTIFICATE; outside production, without them, a development CA and seal are made "
+        "once in instance/seal/",
+    )
+    mandate_seal_certificate: str = Field(default="", description="PEM file of the seal's certificate")
+    mandate_seal_pkcs11_library: str = Field(
+        default="",
+        description="instead of CLAIMSITE_MANDATE_SEAL_KEY: the PKCS#11 library of the hardware token that holds the "
+        "seal's key (with ..._PKCS11_TOKEN, ..._PKCS11_KEY and ..._PKCS11_PIN)",
+    )
+    mandate_seal_pkcs11_token: str = Field(default="", description="the token's label")
+    mandate_seal_pkcs11_key: str = Field(default="", description="the label of the seal's key on the token")
+    mandate_seal_pkcs11_pin: str = Field(default="", description="the token's user PIN")
+    mandate_seal_chain: str = Field(
+        default="", description="PEM files of the CAs that issued the seal's certificate, separated by ':'"
+    )
+    mandate_timestamp_url: str = Field(
+        default="", description="an RFC 3161 time-stamping authority that dates every seal, e.g. http://tsa.example/"
     )
     database_url: str = Field(default="", description="SQLAlchemy URL; default: SQLite in instance/")
     instance_dir: Path = Field(default=PROJECT_ROOT / "instance", description="local state: database, outbox, keys")
@@ -192,6 +214,39 @@ class Settings(FolderSettings):
     def resolved_contact_key(self) -> str:
         """The key of the contact copies; outside production a random one is kept in the instance folder."""
         return self.contact_key or self._instance_secret("contact_key")
+
+    def resolved_seal_identity(self) -> SealIdentity | None:
+        """The files the mandate seal is made with; outside production, without them, the development CA's (made
+        once). None in production without them: mandates are then not sealed."""
+        token = self.mandate_seal_pkcs11_library.strip()
+        if self.mandate_seal_key.strip() or self.mandate_seal_certificate.strip() or token:
+            if not self.mandate_seal_certificate.strip() or bool(self.mandate_seal_key.strip()) == bool(token):
+                raise SettingsError(
+                    "the mandate seal needs CLAIMSITE_MANDATE_SEAL_CERTIFICATE and one key: "
+                    "CLAIMSITE_MANDATE_SEAL_KEY (a file) or CLAIMSITE_MANDATE_SEAL_PKCS11_LIBRARY (a token)"
+                )
+            token_key = None
+            if token:
+                if not (self.mandate_seal_pkcs11_token.strip() and self.mandate_seal_pkcs11_key.strip()):
+                    raise SettingsError(
+                        "a seal key on a token needs CLAIMSITE_MANDATE_SEAL_PKCS11_TOKEN and ..._PKCS11_KEY (labels)"
+                    )
+                token_key = TokenKey(
+                    Path(token),
+                    self.mandate_seal_pkcs11_token.strip(),
+                    self.mandate_seal_pkcs11_key.strip(),
+                    self.mandate_seal_pkcs11_pin,
+                )
+            chain = tuple(Path(p) for p in self.mandate_seal_chain.split(":") if p.strip())
+            key = Path(self.mandate_seal_key) if self.mandate_seal_key.strip() else None
+            identity = SealIdentity(key, Path(self.mandate_seal_certificate), chain, token_key)
+            for path in (key, identity.certificate, *identity.chain, token_key and token_key.library):
+                if path is not None and not path.is_file():
+                    raise SettingsError(f"mandate seal: {path} is not a file")
+            return identity
+        if self.env == "production":
+            return None
+        return development_identity(self.instance_dir / "seal")
 
     def resolved_sealing_key(self) -> SealingKey:
         """The public key personal data is sealed to. Outside production, without the setting, the newest pair in

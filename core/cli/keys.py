@@ -15,6 +15,7 @@ from core.data.db import db_session
 from core.data.models import PersonalRecord
 from core.data.personal_data import record_batches, reseal
 from core.sealing import SealingError, SealingKey, generate
+from core.signup.mandate_seal import current_sealer
 from core.site import site
 
 
@@ -50,6 +51,17 @@ def show_command() -> None:
         click.echo(f"development key pair: {public_path}")
         click.echo(f"  its private key, for 'flask export ... --private-key': {private_path}")
         click.echo("  (a real server gets CLAIMSITE_SEALING_PUBLIC_KEY and never a private key)")
+    sealer = current_sealer()
+    if sealer is None:
+        click.echo("mandates are NOT sealed: set CLAIMSITE_MANDATE_SEAL_KEY and CLAIMSITE_MANDATE_SEAL_CERTIFICATE")
+        return
+    certificate = sealer.certificate()
+    click.echo(f"mandates are sealed by: {certificate.subject.human_friendly}")
+    click.echo(f"  issued by: {certificate.issuer.human_friendly}")
+    click.echo(f"  valid until: {certificate.not_valid_after.isoformat()}")
+    click.echo(f"  SHA-256 fingerprint: {certificate.sha256.hex()}")
+    click.echo(f"  certificate file: {sealer.identity.certificate}")
+    click.echo(f"  time-stamping authority: {sealer.timestamp_url or 'none (the time of sealing is the worker clock)'}")
 
 
 @keys_cli.command("rotate")

@@ -52,7 +52,7 @@ import struct
 import tempfile
 import unicodedata
 import zipfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, BinaryIO
@@ -69,6 +69,7 @@ from core.data.db import db_session, utcnow
 from core.data.models import AcceptedAgreement, PersonalRecord, Signup, participant
 from core.sealing import OpeningKeys
 from core.signup.agreements import agreement_text_as_signed, signed_values
+from core.signup.mandate_verify import verify_mandate
 from core.site import site
 
 # -- the rows: shared with ``flask export participants`` ------------------------------------------------------------
@@ -816,10 +817,14 @@ class PackageCheck:
     manifest_sha256: str
 
 
-def verify_package(path: Path | str | BinaryIO, manifest_sha256: str | None = None) -> PackageCheck:
+def verify_package(
+    path: Path | str | BinaryIO, manifest_sha256: str | None = None, trust_roots: Sequence[Path] | None = None
+) -> PackageCheck:
     """Check an evidence package as ``sha256sum -c manifest.sha256`` does after unzipping it, and more: no file
     may be in the ZIP without being in the manifest or twice, and, given ``manifest_sha256`` (the value the
-    export printed, sent apart from the package), the manifest must be that one."""
+    export printed, sent apart from the package), the manifest must be that one. Given ``trust_roots`` (the CA
+    certificates to trust), every mandate in it is checked as ``flask mandate verify --no-database`` does, one at
+    a time."""
     try:
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError) as exc:
@@ -846,6 +851,10 @@ def verify_package(path: Path | str | BinaryIO, manifest_sha256: str | None = No
             )
             if problem is not None:
                 problems.append(f"{name}: {problem}")
+        if trust_roots is not None:
+            for name in sorted(n for n in listed if n.startswith("mandates/") and n.endswith(".pdf") and n in seen):
+                check = verify_mandate(archive.read(name), trust_roots, None)
+                problems.extend(f"{name}: {line}" for line in check.failed)
     return PackageCheck(not problems, len(listed), tuple(problems), actual)
 
 

@@ -19,6 +19,8 @@ import base64
 import binascii
 import datetime as dt
 import functools
+import hashlib
+import json
 import logging
 import re
 from collections.abc import Mapping, Sequence
@@ -73,6 +75,9 @@ class MandateDocument:
     # Printed under the signature, as on a paper form: a drawn signature is rarely legible, and a parent signing for
     # a child signs in their own name, which the reader must not have to work out from the participant's details.
     signer_name: str = ""
+    # The sign-up's evidence record as the database holds it (core.signup.evidence_record): embedded in the PDF as
+    # the attachment evidence.json, so the file alone carries its evidence.
+    evidence_record: Mapping[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if self.signed_at.tzinfo is None or self.signed_at.utcoffset() is None:
@@ -90,18 +95,51 @@ class MandateDocument:
             raise ValueError("the mandate needs at least one agreement")
 
 
-def render_mandate_pdf(document: MandateDocument) -> bytes:
-    """The mandate as PDF bytes. Needs an app context (a request context is not needed).
+PDF_VARIANT = "pdf/a-3a"  # archival (PDF/A-3, which allows the embedded evidence) and tagged for screen readers
+EVIDENCE_ATTACHMENT = "evidence.json"
+OUTPUT_INTENT = "srgb-profile"
 
-    The same document always gives the same bytes: the PDF's title, author (the organisation) and creation date
-    (the moment of signing) come from the document, not from the clock.
+
+def render_mandate_pdf(document: MandateDocument) -> bytes:
+    """The mandate as PDF bytes: PDF/A-3a (archival, tagged, fonts embedded, XMP metadata naming the title, author
+    and language), with the evidence record attached as ``evidence.json``. Needs an app context (a request context
+    is not needed).
+
+    The same document always gives the same bytes: the PDF's title, author (the organisation), creation date (the
+    moment of signing) and file identifier (from the reference) come from the document, not from the clock.
     """
     html = render_mandate_html(document)
-    html_class, fetcher_class = _weasyprint()
-    pdf = html_class(string=html, url_fetcher=fetcher_class(), media_type="print").write_pdf()
+    html_class, fetcher_class, attachment_class, srgb = _weasyprint()
+    attachments = []
+    if document.evidence_record is not None:
+        created = document.signed_at.astimezone(dt.UTC)
+        attachments.append(
+            attachment_class(
+                string=evidence_json(document.evidence_record),
+                name=EVIDENCE_ATTACHMENT,
+                description="The evidence of this sign-up as the foundation recorded it (JSON)",
+                created=created,
+                modified=created,
+                relationship="Data",
+            )
+        )
+    pdf = html_class(string=html, url_fetcher=fetcher_class(), media_type="print").write_pdf(
+        pdf_variant=PDF_VARIANT,
+        pdf_identifier=hashlib.md5(document.reference.encode(), usedforsecurity=False).hexdigest().encode(),
+        attachments=attachments,
+        # PDF/A's output intent: sRGB, given as our own profile (WeasyPrint's default for the variant opens the
+        # profile file on every PDF and never closes it).
+        color_profiles={OUTPUT_INTENT: srgb},
+        output_intent=OUTPUT_INTENT,
+    )
     if not pdf:
         raise RuntimeError("WeasyPrint returned no PDF")
     return bytes(pdf)
+
+
+def evidence_json(record: Mapping[str, Any]) -> str:
+    """The evidence record as embedded: sorted keys, so the same record always gives the same bytes."""
+    return json.dumps(record, ensure_ascii=False, sort_keys=True, indent=2) + "\n"
 
 
 def render_mandate_html(document: MandateDocument) -> str:
@@ -195,9 +233,17 @@ def _data_url(url: str) -> tuple[str, bytes]:
 
 
 @functools.cache
-def _weasyprint() -> tuple[Any, type]:
-    """WeasyPrint's ``HTML`` class and our fetcher class (which must subclass WeasyPrint's)."""
-    from weasyprint import HTML
+def _weasyprint() -> tuple[Any, type, Any, Any]:
+    """WeasyPrint's ``HTML`` class, our fetcher class (which must subclass WeasyPrint's), ``Attachment``, and the sRGB
+    colour profile that WeasyPrint ships (read once)."""
+    from importlib.resources import files
+    from io import BytesIO
+
+    from weasyprint import HTML, Attachment
+    from weasyprint.css import ColorProfile
+
+    icc = (files("weasyprint.pdf") / "sRGB2014.icc").read_bytes()
+    srgb = ColorProfile(BytesIO(icc), "sRGB2014.icc", "relative-colorimetric", (["r"], ["g"], ["b"]))
     from weasyprint.urls import URLFetcher, URLFetcherResponse
 
     class DataOnlyURLFetcher(URLFetcher):
@@ -213,4 +259,4 @@ def _weasyprint() -> tuple[Any, type]:
             media_type, body = _data_url(url)
             return URLFetcherResponse(url, body, headers={"Content-Type": media_type})
 
-    return HTML, DataOnlyURLFetcher
+    return HTML, DataOnlyURLFetcher, Attachment, srgb

@@ -24,8 +24,10 @@ from core.jobs.queue import PermanentJobError
 from core.money.fees import fee_model_for, fee_summary, terms_of
 from core.signup.agreements import agreement_text_as_signed, signed_values
 from core.signup.confirmation import queue_confirmation_if_ready
+from core.signup.evidence_record import evidence_record
 from core.signup.fields import country_choices
 from core.signup.mandate import MandateDocument, SignedAgreement, render_mandate_pdf
+from core.signup.mandate_seal import current_sealer
 from core.site import site
 
 MANDATE_JOB = "mandate"
@@ -109,8 +111,18 @@ def make_mandate(app: Flask, payload: dict[str, Any]) -> None:
             evidence=evidence,
             fee_lines=fee_summary(fee_model_for(loaded), terms, None, language) if terms else (),
             signer_name=answers.get("name", ""),
+            evidence_record=evidence_record(signup),
         )
         pdf = render_mandate_pdf(document)
+    sealer = current_sealer()
+    if sealer is not None:
+        organisation = loaded.campaign.organisation
+        pdf = sealer.seal(
+            pdf,
+            reason=f"Power of attorney {signup.token[:12]} for {loaded.slug}, as signed by the participant",
+            location="Netherlands",
+            contact=str(organisation.website),
+        )
     digest = sha256_hex(pdf)
     personal_data.store_mandate(db, signup, pdf)
     signup.mandate_sha256 = digest

@@ -1,0 +1,93 @@
+"""The files the mandate seal is made with (:mod:`core.signup.mandate_seal`), and the development CA and seal
+certificate made once for a machine without real ones. A kernel module: the settings resolve the files."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEVELOPMENT_NAME = "claimsite development seal - not valid as evidence"
+
+
+@dataclass(frozen=True)
+class TokenKey:
+    """A key that never leaves a hardware token (or softhsm2), reached through its PKCS#11 library."""
+
+    library: Path  # e.g. /usr/lib/softhsm/libsofthsm2.so, or the token maker's
+    token: str  # the token's label
+    key: str  # the key's label on the token
+    pin: str = field(repr=False)  # the user PIN (from the environment, like every secret)
+
+
+@dataclass(frozen=True)
+class SealIdentity:
+    """Where the seal's key and certificates are: the certificates as PEM files, the key as a PEM file or on a
+    token (exactly one of ``key`` and ``token_key``)."""
+
+    key: Path | None
+    certificate: Path
+    chain: tuple[Path, ...] = ()
+    token_key: TokenKey | None = None
+
+
+def development_identity(folder: Path) -> SealIdentity:
+    """A CA and a seal certificate issued by it, in ``folder`` (made the first time; the keys readable by the owner
+    only). EC P-256 keys, so that a seal costs a few milliseconds."""
+    identity = SealIdentity(folder / "seal-key.pem", folder / "seal-certificate.pem", (folder / "ca-certificate.pem",))
+    if identity.key.exists() and identity.certificate.exists() and identity.chain[0].exists():
+        return identity
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    folder.mkdir(parents=True, exist_ok=True)
+    now = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
+
+    def name(common: str) -> x509.Name:
+        return x509.Name(
+            [
+                x509.NameAttribute(NameOID.ORGANIZATION_NAME, "claimsite development"),
+                x509.NameAttribute(NameOID.COMMON_NAME, common),
+            ]
+        )
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(name("claimsite development CA"))
+        .issuer_name(name("claimsite development CA"))
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + dt.timedelta(days=3650))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    seal_key = ec.generate_private_key(ec.SECP256R1())
+    seal = (
+        x509.CertificateBuilder()
+        .subject_name(name(DEVELOPMENT_NAME))
+        .issuer_name(ca.subject)
+        .public_key(seal_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + dt.timedelta(days=3 * 365))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.KeyUsage(True, True, False, False, False, False, False, False, False), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(seal_key.public_key()), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    pem = serialization.Encoding.PEM
+    for path, key in ((identity.key, seal_key), (folder / "ca-key.pem", ca_key)):
+        data = key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        path.touch(mode=0o600)
+        path.write_bytes(data)
+    identity.chain[0].write_bytes(ca.public_bytes(pem))
+    identity.certificate.write_bytes(seal.public_bytes(pem))
+    return identity

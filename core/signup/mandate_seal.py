@@ -1,0 +1,109 @@
+"""The foundation's electronic seal on every mandate PDF: a PAdES signature (pyHanko) made by the worker right after
+the PDF is laid out, so that any PDF reader shows who sealed it and that nothing changed since, and the SHA-256 the
+database records is that of the sealed file.
+
+The seal is made with the foundation's signing certificate and its key, given as files (``CLAIMSITE_MANDATE_SEAL_KEY``
+and ``CLAIMSITE_MANDATE_SEAL_CERTIFICATE``, with ``CLAIMSITE_MANDATE_SEAL_CHAIN`` for the issuing CAs). Outside
+production, without them, a self-made CA and seal certificate are created once under ``instance/seal/`` (see
+:func:`development_identity`): fine to try the whole flow, worthless as evidence, and said so in the certificate's
+name. Sealing is off the request path: only the mandate job calls :meth:`MandateSealer.seal`.
+
+pyHanko takes about a second to import, so it is imported on the first seal, not with this module.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from io import BytesIO
+from typing import Any
+
+from flask import current_app
+
+from core.certificates import SealIdentity
+from core.site import site
+
+FIELD_NAME = "FoundationSeal"
+
+
+class MandateSealer:
+    """Seals mandate PDFs with one identity; loads the key once, and is safe to share between threads."""
+
+    def __init__(self, identity: SealIdentity, timestamp_url: str = "") -> None:
+        self.identity = identity
+        self.timestamp_url = timestamp_url
+        self._lock = threading.Lock()
+
+    @functools.cached_property
+    def _signer(self) -> Any:
+        from pyhanko.keys import load_cert_from_pemder, load_certs_from_pemder
+        from pyhanko.sign import signers
+
+        identity = self.identity
+        if identity.token_key is None:
+            return signers.SimpleSigner.load(
+                str(identity.key),
+                str(identity.certificate),
+                ca_chain_files=[str(path) for path in identity.chain],
+            )
+        from pkcs11.exceptions import UserAlreadyLoggedIn
+        from pyhanko.config.pkcs11 import TokenCriteria
+        from pyhanko.sign.pkcs11 import PKCS11Signer, open_pkcs11_session
+
+        token = identity.token_key
+        criteria = TokenCriteria(label=token.token)
+        try:
+            session = open_pkcs11_session(str(token.library), token_criteria=criteria, user_pin=token.pin)
+        except UserAlreadyLoggedIn:
+            # PKCS#11 logs in per process and token: another sealer of this process (a second app) already did.
+            session = open_pkcs11_session(str(token.library), token_criteria=criteria)
+        certificate = load_cert_from_pemder(str(identity.certificate))
+        return PKCS11Signer(
+            session,
+            key_label=token.key,
+            signing_cert=certificate,
+            ca_chain=list(load_certs_from_pemder([str(path) for path in identity.chain])),
+            # Many tokens (softhsm2 among them) sign EC keys only with raw ECDSA: pyHanko hashes first then.
+            use_raw_mechanism=certificate.public_key.algorithm == "ec",
+        )
+
+    def seal(self, pdf: bytes, *, reason: str, location: str, contact: str) -> bytes:
+        """``pdf`` with the seal added as an incremental update (the bytes before it stay as they were)."""
+        from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+        from pyhanko.sign import fields, signers, timestamps
+
+        timestamper = timestamps.HTTPTimeStamper(self.timestamp_url) if self.timestamp_url else None
+        metadata = signers.PdfSignatureMetadata(
+            field_name=FIELD_NAME,
+            md_algorithm="sha256",
+            subfilter=fields.SigSeedSubFilter.PADES,
+            reason=reason,
+            location=location,
+            contact_info=contact,
+        )
+        output = BytesIO()
+        writer = IncrementalPdfFileWriter(BytesIO(pdf), strict=False)
+        with self._lock:  # a token session signs one thing at a time
+            signers.PdfSigner(metadata, self._signer, timestamper=timestamper).sign_pdf(writer, output=output)
+        return output.getvalue()
+
+    def certificate(self) -> Any:
+        """The seal's certificate (an ``asn1crypto`` certificate)."""
+        with self._lock:
+            return self._signer.signing_cert
+
+
+SEALER_EXTENSION = "claimsite.mandate_sealer"
+
+
+def current_sealer() -> MandateSealer | None:
+    """The app's sealer (made on first use, from the settings), or None when mandates are not sealed (production
+    without a seal certificate)."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    if SEALER_EXTENSION not in app.extensions:
+        settings = site().settings
+        identity = settings.resolved_seal_identity()
+        app.extensions[SEALER_EXTENSION] = (
+            MandateSealer(identity, settings.mandate_timestamp_url.strip()) if identity else None
+        )
+    return app.extensions[SEALER_EXTENSION]

@@ -23,6 +23,7 @@ from sqlalchemy import select
 from core.data.db import db_session
 from core.data.models import Signup
 from core.signup.evidence_record import evidence_record
+from core.signup.mandate_seal import outside_any_event_loop
 from tests.test_signup import deliver, join_fully
 
 
@@ -100,7 +101,7 @@ def test_the_mandate_is_sealed_and_its_recorded_sha256_is_the_sealed_files(db_ap
     reader = PdfFileReader(BytesIO(pdf))
     [seal] = reader.embedded_signatures
     assert seal.field_name == "FoundationSeal"
-    status = validate_pdf_signature(seal, trusting_the_development_ca(db_app))
+    status = outside_any_event_loop(validate_pdf_signature, seal, trusting_the_development_ca(db_app))
     assert status.intact and status.valid and status.trusted, status.pretty_print_details()
     assert status.coverage.name == "ENTIRE_FILE"
     assert "claimsite development seal" in status.signing_cert.subject.human_friendly
@@ -112,7 +113,7 @@ def test_the_mandate_is_sealed_and_its_recorded_sha256_is_the_sealed_files(db_ap
     start = pdf.index(b"Anna de Vries") if b"Anna de Vries" in pdf else len(pdf) // 3
     flipped = pdf[:start] + bytes([pdf[start] ^ 0x01]) + pdf[start + 1 :]
     [broken] = PdfFileReader(BytesIO(flipped), strict=False).embedded_signatures
-    assert not validate_pdf_signature(broken, trusting_the_development_ca(db_app)).intact
+    assert not outside_any_event_loop(validate_pdf_signature, broken, trusting_the_development_ca(db_app)).intact
 
 
 def verify(app: Flask, *files: Path, extra: tuple[str, ...] = ()) -> Any:

@@ -13,10 +13,13 @@ pyHanko takes about a second to import, so it is imported on the first seal, not
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from io import BytesIO
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import current_app
 
@@ -24,6 +27,19 @@ from core.certificates import SealIdentity
 from core.site import site
 
 FIELD_NAME = "FoundationSeal"
+T = TypeVar("T")
+
+
+def outside_any_event_loop(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """``function(*args, **kwargs)``, in a thread of its own when this thread runs an event loop. pyHanko signs and
+    validates with ``asyncio.run()``, which cannot run inside a running loop (an async server; a test that drives a
+    browser through Playwright and runs the worker or a command in the same thread)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return function(*args, **kwargs)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pyhanko") as pool:
+        return pool.submit(function, *args, **kwargs).result()
 
 
 class MandateSealer:
@@ -69,6 +85,9 @@ class MandateSealer:
 
     def seal(self, pdf: bytes, *, reason: str, location: str, contact: str) -> bytes:
         """``pdf`` with the seal added as an incremental update (the bytes before it stay as they were)."""
+        return outside_any_event_loop(self._seal, pdf, reason=reason, location=location, contact=contact)
+
+    def _seal(self, pdf: bytes, *, reason: str, location: str, contact: str) -> bytes:
         from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
         from pyhanko.sign import fields, signers, timestamps
 

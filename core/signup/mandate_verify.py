@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from core.data.models import Signup
 from core.signup.evidence_record import evidence_record
 from core.signup.mandate import EVIDENCE_ATTACHMENT
-from core.signup.mandate_seal import FIELD_NAME
+from core.signup.mandate_seal import FIELD_NAME, outside_any_event_loop
 
 
 @dataclass
@@ -86,7 +86,7 @@ def verify_mandate(
         **({"moment": moment} if moment else {}),
     )
     try:
-        status = validate_pdf_signature(seals[0], context)
+        status = outside_any_event_loop(validate_pdf_signature, seals[0], context)
     except SignatureValidationError as exc:
         check.failed.append(f"the seal cannot be validated: {exc}")
         return check

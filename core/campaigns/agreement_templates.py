@@ -22,7 +22,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from core.campaigns.errors import CampaignConfigError, ConfigProblem
 from core.campaigns.schema import Campaign
-from core.campaigns.text_files import decode_utf8, read_utf8
+from core.campaigns.text_files import decode_utf8
 
 sandbox = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
 
@@ -45,14 +45,14 @@ def campaign_values(campaign: Campaign, language: str) -> dict[str, str]:
 
 
 def template_problems(
-    path: Path, campaign: Campaign, language: str, data: bytes | None = None
+    path: Path, campaign: Campaign, language: str, data: bytes
 ) -> tuple[list[ConfigProblem], list[ConfigProblem]]:
-    """What is wrong with the agreement text ``path`` (its bytes ``data``, when read already) (problems: it cannot
+    """What is wrong with the agreement text ``path``, whose bytes the loader read (``data``) (problems: it cannot
     be filled in) and what looks wrong (warnings: a placeholder written with single braces shows as written), each
     on its line."""
     file = str(path)
     try:
-        text = read_utf8(path) if data is None else decode_utf8(path, data)
+        text = decode_utf8(path, data)
     except CampaignConfigError as exc:
         return exc.problems, []
     analysis = _analysed(text)

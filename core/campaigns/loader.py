@@ -53,6 +53,8 @@ class LoadedCampaign:
     # The agreement texts and pages it was validated with, as read then: what it serves until it is published again,
     # so an edit that is refused (or not settled yet) never reaches a visitor (core.campaigns.publishing).
     texts: Mapping[Path, bytes] = field(default_factory=dict, compare=False, repr=False)
+    # The campaign file's text as it was loaded (what line_of reads), for checks that quote it.
+    source: str = field(default="", compare=False, repr=False)
 
     @property
     def slug(self) -> str:
@@ -99,14 +101,20 @@ class _Document:
 
 class _LinesOnDemand:
     """Lines of a loaded campaign's fields, for problems found after loading (an address another file also
-    claims): the file's text is kept and parsed again when asked, because its YAML node tree took two thirds of
-    the memory a loaded campaign held (bench/campaigns.py), and such a question is rare."""
+    claims, a stale date): the file's text is kept and parsed again when asked, because its YAML node tree took two
+    thirds of the memory a loaded campaign held (bench/campaigns.py), and such a question is rare. The last file
+    parsed is kept, so the questions of one check about one campaign parse it once."""
 
     def __init__(self, text: str) -> None:
         self.text = text
 
     def line_of(self, loc: tuple[Any, ...]) -> int | None:
-        return _Document(parse_yaml(self.text)[0]).line_of(loc)
+        return _parsed(self.text).line_of(loc)
+
+
+@lru_cache(maxsize=1)
+def _parsed(text: str) -> _Document:
+    return _Document(parse_yaml(text)[0])
 
 
 def _duplicate_keys(node: yaml.Node | None, path: tuple[Any, ...] = ()) -> Iterator[tuple[tuple[Any, ...], int]]:
@@ -245,6 +253,18 @@ def _problems(
     return problems
 
 
+def campaign_texts(
+    campaign: Campaign, plugin_settings: Mapping[str, BaseModel], *, historical: bool = True
+) -> Iterator[tuple[tuple[Any, ...], Localized]]:
+    """Every localized text of ``campaign`` and of its plugins' settings, with its field path; without
+    ``historical``, leaving out the plugins whose texts are history by nature (``historical_texts`` on their
+    settings class: a timeline, news)."""
+    yield from localized_fields(campaign, ())
+    for name, settings in plugin_settings.items():
+        if historical or not getattr(type(settings), "historical_texts", False):
+            yield from localized_fields(settings, ("plugins", name))
+
+
 def localized_fields(value: Any, path: tuple[Any, ...]) -> Iterator[tuple[tuple[Any, ...], Localized]]:
     """Every localized text in a validated model, with its field path."""
     if isinstance(value, Localized):
@@ -297,7 +317,7 @@ def load_campaign_file(path: Path, plugin_schemas: Mapping[str, type[BaseModel]]
     _check_address_form(found, campaign, plugin_settings, path.parent, texts)
     if found.problems:
         raise CampaignConfigError(found.problems)
-    return LoadedCampaign(campaign, plugin_settings, path, found.warnings, _LinesOnDemand(text).line_of, texts)
+    return LoadedCampaign(campaign, plugin_settings, path, found.warnings, _LinesOnDemand(text).line_of, texts, text)
 
 
 def _read_yaml_mapping(path: Path) -> tuple[str, yaml.Node | None, dict[str, Any]]:
@@ -436,23 +456,21 @@ def _check_one_fee_model(found: _Findings, campaign: Campaign, plugin_settings: 
 def _check_languages_of_texts(found: _Findings, campaign: Campaign, plugin_settings: Mapping[str, BaseModel]) -> None:
     """Every text (the campaign's and its plugins') is in the campaign's languages only (a problem otherwise), and
     in each of them (a warning otherwise: visitors see another language's text)."""
-    everything = [((), campaign), *((("plugins", n), s) for n, s in plugin_settings.items())]
-    for prefix, model in everything:
-        for loc, text_value in localized_fields(model, prefix):
-            for language in text_value:
-                if language not in campaign.languages:
-                    found.problems.append(
-                        found.at(
-                            (*loc, language),
-                            f"'{language}' is not one of this campaign's languages {campaign.languages}",
-                        )
+    for loc, text_value in campaign_texts(campaign, plugin_settings):
+        for language in text_value:
+            if language not in campaign.languages:
+                found.problems.append(
+                    found.at(
+                        (*loc, language),
+                        f"'{language}' is not one of this campaign's languages {campaign.languages}",
                     )
-            missing = [lang for lang in campaign.languages if lang not in text_value]
-            if missing:
-                fallback = campaign.default_language if campaign.default_language in text_value else "another"
-                found.warnings.append(
-                    found.at(loc, f"no {', '.join(missing)} text; visitors will see the {fallback} text instead")
                 )
+        missing = [lang for lang in campaign.languages if lang not in text_value]
+        if missing:
+            fallback = campaign.default_language if campaign.default_language in text_value else "another"
+            found.warnings.append(
+                found.at(loc, f"no {', '.join(missing)} text; visitors will see the {fallback} text instead")
+            )
 
 
 def _check_address_form(
@@ -468,12 +486,10 @@ def _check_address_form(
     if "nl" not in campaign.languages:
         return
     form = campaign.address_form
-    everything = [((), campaign), *((("plugins", n), s) for n, s in plugin_settings.items())]
-    for prefix, model in everything:
-        for loc, text_value in localized_fields(model, prefix):
-            words = other_form_words(text_value.get("nl", ""), form)
-            if words:
-                found.warnings.append(found.at((*loc, "nl"), other_form_message(words, form)))
+    for loc, text_value in campaign_texts(campaign, plugin_settings):
+        words = other_form_words(text_value.get("nl", ""), form)
+        if words:
+            found.warnings.append(found.at((*loc, "nl"), other_form_message(words, form)))
     own = campaigns_dir / campaign.slug
     for path, data in sorted(texts.items()):
         if path.is_relative_to(own) and path.name.endswith(".nl.md"):

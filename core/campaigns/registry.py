@@ -182,7 +182,7 @@ class CampaignRegistry:
         (its stat results are as good as new ones: taken before anything is read). Return the snapshot."""
         with self._lock:
             snapshot, self._entries = self._build(
-                self._entries, dict(self.snapshot.campaigns), self._owners, only, stats or StatCache()
+                self._entries, dict(self.snapshot.campaigns), self._owners, only, stats
             )
             for problem in snapshot.errors:
                 log.error("campaign file problem: %s", problem)

@@ -30,6 +30,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from flask_babel import force_locale, gettext
+
+from core import i18n
+
 if TYPE_CHECKING:
     from core.campaigns.schema import Campaign
 
@@ -99,6 +103,21 @@ def written(moment: Moment) -> str:
     if not isinstance(moment, dt.datetime):
         return moment.isoformat()
     return moment.isoformat(" ", "minutes" if not (moment.second or moment.microsecond) else "auto")
+
+
+def moment_words(moment: Moment | None, timezone: str, language: str) -> str:
+    """An ``opens``/``closes`` as a person reads it in ``language``: the date alone ('30 november 2026'), or the date
+    and the time on the campaign's clock (``timezone``) ('30 November 2026 at 18:00'); "" when the file names none.
+    Works outside a request too (a mail)."""
+    if moment is None:
+        return ""
+    if not isinstance(moment, dt.datetime):
+        return i18n.long_date(moment, language)
+    local = wall_clock(moment, ZoneInfo(timezone))
+    with force_locale(language):
+        return gettext(
+            "%(date)s at %(time)s", date=i18n.long_date(local, language), time=i18n.short_time(local, language)
+        )
 
 
 def wall_clock(moment: dt.datetime, zone: ZoneInfo) -> dt.datetime:

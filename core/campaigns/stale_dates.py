@@ -23,10 +23,9 @@ import datetime as dt
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
 
 from core.campaigns.errors import ConfigProblem
-from core.campaigns.loader import LoadedCampaign, localized_fields, path_of_field
+from core.campaigns.loader import LoadedCampaign, campaign_texts, path_of_field
 
 MONTHS = {
     name: number
@@ -142,21 +141,16 @@ def stale_dates(campaigns: Iterable[LoadedCampaign], today: dt.date) -> list[Con
     gives no year); texts that are history by nature are left alone."""
     found = []
     for loaded in campaigns:
-        file_text = loaded.path.read_text(encoding="utf-8")
-        models: list[tuple[tuple[Any, ...], Any]] = [((), loaded.campaign)]
-        for name, settings in loaded.plugin_settings.items():
-            if not getattr(type(settings), "historical_texts", False):
-                models.append((("plugins", name), settings))
-        for prefix, model in models:
-            for loc, texts in localized_fields(model, prefix):
-                if loc[:1] == ("milestones",):
-                    continue  # dated by their own date, checked by core.campaigns.milestones
-                for language, text in texts.items():
-                    for sentence, date in stale_sentences(text, today):
-                        line = _line_of(file_text, loaded.line_of((*loc, language)), date.written)
-                        found.append(
-                            ConfigProblem(str(loaded.path), line, path_of_field((*loc, language)), _say(sentence, date))
-                        )
+        file_text = loaded.source
+        for loc, texts in campaign_texts(loaded.campaign, loaded.plugin_settings, historical=False):
+            if loc[:1] == ("milestones",):
+                continue  # dated by their own date, checked by core.campaigns.milestones
+            for language, text in texts.items():
+                for sentence, date in stale_sentences(text, today):
+                    line = _line_of(file_text, loaded.line_of((*loc, language)), date.written)
+                    found.append(
+                        ConfigProblem(str(loaded.path), line, path_of_field((*loc, language)), _say(sentence, date))
+                    )
     return found
 
 
@@ -182,8 +176,9 @@ def _line_of(file_text: str, key_line: int | None, written: str) -> int | None:
     its text's key; the key's line when it cannot be found (an escaped or folded form)."""
     if key_line is None:
         return None
-    lines = file_text.splitlines(keepends=True)
-    start = sum(len(line) for line in lines[: key_line - 1])
+    start = 0
+    for _ in range(key_line - 1):
+        start = file_text.find("\n", start) + 1
     words = r"\s+".join(re.escape(word) for word in written.split())
     match = re.compile(words, re.IGNORECASE).search(file_text, start)
     return key_line if match is None else file_text.count("\n", 0, match.start()) + 1

@@ -17,6 +17,7 @@ from flask import Flask
 from flask.cli import with_appcontext
 from sqlalchemy import func, select
 
+from core.cli.mandate import trust_option, trust_roots
 from core.data.db import db_session
 from core.data.models import Signup
 from core.exports import evidence
@@ -161,21 +162,13 @@ def evidence_command(campaign: str, private_keys: tuple[Path, ...], out_path: Pa
 @export_cli.command("verify")
 @click.argument("package", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--manifest-sha256", help="The manifest SHA-256 that 'flask export evidence' printed.")
-@click.option(
-    "--trust",
-    "trusted",
-    multiple=True,
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="A CA certificate (PEM) to trust for the mandates' seals besides the seal's own chain.",
-)
+@trust_option
 @with_appcontext
 def verify_command(package: Path, manifest_sha256: str | None, trusted: tuple[Path, ...]) -> None:
     """Check an evidence package: every file in it has the SHA-256 its manifest lists, none is missing or added,
     (with --manifest-sha256) the manifest is the one the export made, and every mandate's seal holds (as 'flask
     mandate verify --no-database' checks it). Exit status 1 when anything is off."""
-    identity = site().settings.resolved_seal_identity()
-    roots = [*trusted, *(identity.chain if identity else ())]
-    check = evidence.verify_package(package, manifest_sha256, roots)
+    check = evidence.verify_package(package, manifest_sha256, trust_roots(trusted))
     for problem in check.problems:
         click.echo(problem, err=True)
     if not check.ok:

@@ -13,6 +13,20 @@ from core.data.db import db_session
 from core.signup.mandate_verify import verify_mandate
 from core.site import site
 
+trust_option = click.option(
+    "--trust",
+    "trusted",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A CA certificate (PEM) to trust for mandate seals besides the seal's own chain; may be given more than once.",
+)
+
+
+def trust_roots(trusted: tuple[Path, ...]) -> list[Path]:
+    """The CA certificates a mandate's seal may chain to: those given with --trust, and the seal's own chain."""
+    identity = site().settings.resolved_seal_identity()
+    return [*trusted, *(identity.chain if identity else ())]
+
 
 @click.group("mandate")
 def mandate_cli() -> None:
@@ -21,20 +35,13 @@ def mandate_cli() -> None:
 
 @mandate_cli.command("verify")
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option(
-    "--trust",
-    "trusted",
-    multiple=True,
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="A CA certificate (PEM) to trust besides the seal's own chain; may be given more than once.",
-)
+@trust_option
 @click.option("--no-database", is_flag=True, help="Check the file alone, not against the database.")
 @with_appcontext
 def verify_command(files: tuple[Path, ...], trusted: tuple[Path, ...], no_database: bool) -> None:
     """Check each FILE's seal, timestamp and certificate, that nothing changed after sealing, and that the evidence
     it carries equals what the database recorded. Exits 1 when any check of any file fails."""
-    identity = site().settings.resolved_seal_identity()
-    roots = [*trusted, *(identity.chain if identity else ())]
+    roots = trust_roots(trusted)
     failed = 0
     for path in files:
         check = verify_mandate(path.read_bytes(), roots, None if no_database else db_session())

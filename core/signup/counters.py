@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from sqlalchemy import ColumnElement, case, func, select
+from sqlalchemy import ColumnElement, and_, case, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from core.data.db import db_session
@@ -66,19 +66,16 @@ def own_place(counter: PublicCounter, signup: Signup) -> OwnPlace | None:
     if not is_participant(signup):
         return None
     joined = signup.paid_at if signup.payment_required else signup.signed_at
-    earlier = (
-        db_session().scalar(
-            select(func.count())
+    # One pass over the campaign's participants: all of them, and those who joined before her.
+    before = and_(Signup.id != signup.id, _joined_at() < joined)
+    total, earlier = (
+        db_session()
+        .execute(
+            select(func.count(), func.coalesce(func.sum(case((before, 1), else_=0)), 0))
             .select_from(Signup)
-            .where(Signup.campaign == signup.campaign, participant(), Signup.id != signup.id, _joined_at() < joined)
+            .where(Signup.campaign == signup.campaign, participant())
         )
-        or 0
-    )
-    total = (
-        db_session().scalar(
-            select(func.count()).select_from(Signup).where(Signup.campaign == signup.campaign, participant())
-        )
-        or 0
+        .one()
     )
     return OwnPlace(counter.baseline + earlier, counter.visible(total))
 

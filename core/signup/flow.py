@@ -32,7 +32,7 @@ from core.data.contacts import keep_contact
 from core.data.db import Added, Dependent, Excluded, IfNew, OnConflict, commit_upsert, row_values
 from core.data.hashing import earlier_email_hashes, email_hash, keyed_hash
 from core.data.models import AcceptedAgreement, Signup, SignupEvent, Stage
-from core.jobs.mail import MAIL_JOB, template_mail_payload
+from core.jobs.mail import MAIL_JOB, queue_template_mail, template_mail_payload
 from core.jobs.queue import enqueue, new_job
 from core.money.fees import FeeModel
 from core.ratelimits import RateLimits
@@ -116,14 +116,15 @@ def register_interest(session: Session, loaded: LoadedCampaign, signup: Signup, 
     signup.stage = Stage.INTERESTED
     record(session, signup, "pre-registered", visit)
     answers = personal_data.load(session, signup)
-    payload = template_mail_payload(
+    queue_template_mail(
+        session,
+        loaded=loaded,
         language=signup.language,
         to=answers["email"],
         template=PRE_REGISTRATION_MAIL,
         context={"name": answers.get("name", ""), "opens": opens},
         kind="pre-registration",
     )
-    enqueue(session, MAIL_JOB, payload, campaign=loaded.slug)
 
 
 def continue_after_opening(session: Session, signup: Signup, visit: Visit, how: str) -> None:

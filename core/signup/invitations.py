@@ -25,17 +25,15 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import Flask
-from flask_babel import force_locale, gettext
+from flask_babel import force_locale
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from core import i18n
 from core.campaigns import LoadedCampaign
 from core.campaigns.addresses import campaign_url
-from core.campaigns.schedule import Moment, Schedule, wall_clock
+from core.campaigns.schedule import Schedule, moment_words
 from core.data import personal_data
 from core.data.contacts import contact_address
 from core.data.db import db_session, utcnow
@@ -52,20 +50,6 @@ log = logging.getLogger(__name__)
 INVITATION_JOB = "signup-invitation"
 INVITATION_MAIL = "invitation"
 BATCH = 200
-
-
-def moment_words(loaded: LoadedCampaign, moment: Moment | None, language: str) -> str:
-    """An ``opens``/``closes`` of ``loaded`` as a person reads it in ``language`` ('30 november 2026', or with the
-    time on the campaign's clock), outside a request (mail); "" when the file names none."""
-    if moment is None:
-        return ""
-    if not isinstance(moment, dt.datetime):
-        return i18n.long_date(moment, language)
-    local = wall_clock(moment, ZoneInfo(loaded.campaign.timezone))
-    with force_locale(language):
-        return gettext(
-            "%(date)s at %(time)s", date=i18n.long_date(local, language), time=i18n.short_time(local, language)
-        )
 
 
 def inviting(loaded: LoadedCampaign, now: dt.datetime) -> bool:
@@ -179,7 +163,7 @@ def send_invitation(app: Flask, payload: dict[str, Any]) -> None:
             ),
             "days_valid": INVITATION_LINK_DAYS,
             "costs": costs,
-            "closes": moment_words(loaded, loaded.campaign.closes, language),
+            "closes": moment_words(loaded.campaign.closes, loaded.campaign.timezone, language),
         },
         kind="invitation",
     )

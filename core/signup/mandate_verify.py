@@ -39,12 +39,10 @@ class MandateCheck:
         return not self.failed and bool(self.passed)
 
 
-def embedded_evidence(pdf: bytes) -> dict[str, Any] | None:
-    """The evidence record attached to ``pdf`` as evidence.json, or None when it carries none (or it is not JSON)."""
-    from pyhanko.pdf_utils.reader import PdfFileReader
-
+def embedded_evidence(root: Any) -> dict[str, Any] | None:
+    """The evidence record attached as evidence.json to the PDF of ``root`` (its document catalog, as pyHanko's
+    reader gives it), or None when it carries none (or it is not JSON)."""
     try:
-        root = PdfFileReader(BytesIO(pdf), strict=False).root
         names = root["/Names"]["/EmbeddedFiles"]["/Names"]
     except (KeyError, TypeError, ValueError):
         return None
@@ -116,7 +114,7 @@ def verify_mandate(
         check.passed.append(f"timestamped at {timestamp.timestamp:%Y-%m-%d %H:%M:%S %Z} by a trusted authority")
     else:
         check.failed.append("the seal's timestamp is not valid or its authority is not trusted")
-    evidence = embedded_evidence(pdf)
+    evidence = embedded_evidence(reader.root)
     if evidence is None:
         check.failed.append(f"the file carries no readable {EVIDENCE_ATTACHMENT}")
         return check

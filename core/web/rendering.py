@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -20,7 +19,7 @@ from core.campaigns.addresses import campaign_url
 from core.campaigns.markdown import render_inline, render_markdown
 from core.campaigns.milestones import ShownMilestone, shown_milestones
 from core.campaigns.naming import name_in_sentence
-from core.campaigns.schedule import TAKING_SIGNUPS, Moment, status_at, wall_clock
+from core.campaigns.schedule import TAKING_SIGNUPS, Moment, moment_words, status_at, wall_clock
 from core.campaigns.schema import Milestones, SisterLink
 from core.campaigns.sections import Section, core_sections
 from core.money.fees import cost_summary, fee_model_for
@@ -73,11 +72,7 @@ def date_filter(ctx: Context, value: Any) -> str:
 def moment_text(value: Moment, language: str | None = None) -> str:
     """An ``opens``/``closes`` (or an instant of the schedule) in the page's language: the date alone ('30 November
     2026'), or the date and the time on the current campaign's clock ('30 November 2026 at 18:00')."""
-    language = language or g.lang
-    if not isinstance(value, dt.datetime):
-        return i18n.long_date(value, language)
-    local = wall_clock(value, ZoneInfo(current_campaign().campaign.timezone))
-    return gettext("%(date)s at %(time)s", date=i18n.long_date(local, language), time=i18n.short_time(local, language))
+    return moment_words(value, current_campaign().campaign.timezone, language or g.lang)
 
 
 @pass_context

@@ -264,20 +264,28 @@ def _confirm(action: str, reference: str) -> BaseResponse:
     if action == "withdraw" and not withdrawal.can_withdraw(signup):
         return redirect(url_for("participant.page"))
     entry = _entry(signup, g.lang)
-    # What withdrawing now would mean for the fee, said before the participant confirms (an erasure withdraws too).
-    fee_lines = withdrawal.fee_on_withdrawal(signup, request_time(), g.lang).lines if signup.stage == "signed" else []
-    mails = action == "withdraw" and contact_address(db_session(), signup) is not None
-    shown = {"action": action, "entry": entry, "fee_lines": fee_lines, "mails": mails}
-    if request.method == "GET":
-        return render_page("participant/confirm.html", cache=False, **shown)
-    if not csrf_ok():
+
+    def confirmation_page(status: int = 200, message: str | None = None) -> BaseResponse:
+        # What withdrawing now would mean for the fee, said before the participant confirms (an erasure withdraws
+        # too), and whether a confirmation will be mailed.
+        signed = signup.stage == Stage.SIGNED
+        fee_lines = withdrawal.fee_on_withdrawal(signup, request_time(), g.lang).lines if signed else []
+        mails = action == "withdraw" and contact_address(db_session(), signup) is not None
         return render_page(
             "participant/confirm.html",
             cache=False,
-            status=400,
-            **shown,
-            message=_("The page was open too long; please try again."),
+            status=status,
+            action=action,
+            entry=entry,
+            fee_lines=fee_lines,
+            mails=mails,
+            message=message,
         )
+
+    if request.method == "GET":
+        return confirmation_page()
+    if not csrf_ok():
+        return confirmation_page(400, _("The page was open too long; please try again."))
     db = db_session()
     if action == "withdraw":
         done = withdrawal.withdraw(db, signup, current_visit())
@@ -288,15 +296,13 @@ def _confirm(action: str, reference: str) -> BaseResponse:
             ),
             "ok",
         )
-        for line in done.fee.lines if done else []:
-            flash(line, "ok")
-        if done and done.mailed:
-            flash(_("We have sent a confirmation to your e-mail address."), "ok")
     else:
         done = withdrawal.erase(db, signup, current_visit())
         flash(_("Your personal data for %(campaign)s has been erased.", campaign=entry.campaign_in_sentence), "ok")
-        for line in done.fee.lines if done else []:
-            flash(line, "ok")
+    for line in done.fee.lines if done else []:
+        flash(line, "ok")
+    if done and done.mailed:
+        flash(_("We have sent a confirmation to your e-mail address."), "ok")
     db.commit()
     site().counters.forget(signup.campaign)
     return redirect(url_for("participant.page"))

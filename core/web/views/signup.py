@@ -21,6 +21,7 @@ from flask_babel import ngettext
 from werkzeug.wrappers import Response as BaseResponse
 
 from core.campaigns import LoadedCampaign
+from core.campaigns.schedule import moment_words
 from core.data import personal_data
 from core.data.db import db_session, utcnow
 from core.data.faults import when_database_away
@@ -30,7 +31,6 @@ from core.signup import flow
 from core.signup.agreements import AgreementText, agreement_text
 from core.signup.codes import CODE_VALID, MAX_ATTEMPTS, CodeCheck, seconds_until_resend
 from core.signup.fields import build_address_form, build_form
-from core.signup.invitations import moment_words
 from core.signup.links import (
     mandate_link_token,
     pay_link_token,
@@ -116,7 +116,7 @@ def _after_proof(signup: Signup, how: str) -> None:
     """This browser proved ``signup``'s address (``how``): during pre-registration the interest is noted (and its
     mail queued); after opening, a pre-registration goes on to sign (:func:`core.signup.flow.after_proof`)."""
     loaded = current_campaign()
-    opens = moment_words(loaded, loaded.campaign.opens, signup.language)
+    opens = moment_words(loaded.campaign.opens, loaded.campaign.timezone, signup.language)
     pre_registration = campaign_status() == "pre-registration"
     flow.after_proof(db_session(), loaded, signup, pre_registration, current_visit(), how, opens)
 
@@ -503,7 +503,9 @@ def done() -> BaseResponse:
         if campaign_status() != "pre-registration":
             return redirect(url_for("signup.sign"))
         return render_page(
-            "signup/pre_registered.html", cache=False, opens=moment_words(loaded, loaded.campaign.opens, g.lang)
+            "signup/pre_registered.html",
+            cache=False,
+            opens=moment_words(loaded.campaign.opens, loaded.campaign.timezone, g.lang),
         )
     if signup is None or signup.stage != Stage.SIGNED:
         return redirect(url_for("signup.start"))

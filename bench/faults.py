@@ -336,7 +336,11 @@ class Servers:
                     process.kill()
 
 
-def production_env(folder: Path, database_url: str, smtp_url: str, stripe_url: str, port: int) -> dict[str, str]:
+def production_env(
+    folder: Path, database_url: str, smtp_url: str, stripe_url: str, timestamp_url: str, port: int
+) -> dict[str, str]:
+    from landing import bench_seal
+
     from core.sealing import generate
 
     public = generate(folder / "keys")[1].read_text(encoding="utf-8").strip().splitlines()[-1]
@@ -356,6 +360,7 @@ def production_env(folder: Path, database_url: str, smtp_url: str, stripe_url: s
             "CLAIMSITE_STRIPE_SECRET_KEY": STRIPE_KEY,
             "CLAIMSITE_STRIPE_WEBHOOK_SECRET": STRIPE_WEBHOOK_SECRET,
             "CLAIMSITE_STRIPE_API_BASE": stripe_url,
+            **{f"CLAIMSITE_{name.upper()}": value for name, value in bench_seal(folder, timestamp_url).items()},
         }
     )
     # Production refuses limits in memory: the machine's Redis, in a database number of this script's own whose
@@ -395,6 +400,7 @@ def cluster_with_database() -> Iterator[tuple[PrivateCluster, str]]:
 # --- the run -------------------------------------------------------------------------------------------------------
 def run(args: argparse.Namespace) -> int:
     from tests.stripe_server import StripeServer
+    from tests.timestamp_authority import TimestampAuthority
 
     if not available():
         raise FaultScriptError("needs the PostgreSQL 15 server binaries (/usr/lib/postgresql/15/bin)")
@@ -404,10 +410,12 @@ def run(args: argparse.Namespace) -> int:
         cluster_with_database() as (cluster, url),
         SMTPServer() as smtp,
         StripeServer(api_key=STRIPE_KEY) as stripe,
+        TimestampAuthority(Path(tmp) / "tsa") as authority,
     ):
         folder = Path(tmp)
         port = free_port()
-        servers = Servers(production_env(folder, url, smtp.url, stripe.url, port), port, folder / "servers.log")
+        env = production_env(folder, url, smtp.url, stripe.url, authority.url, port)
+        servers = Servers(env, port, folder / "servers.log")
         stripe.add_webhook_endpoint(
             f"http://127.0.0.1:{port}/payments/stripe/webhook", STRIPE_WEBHOOK_SECRET, host=PAID
         )

@@ -70,6 +70,24 @@ def app_config(secret_key: str, instance_dir: str) -> dict[str, object]:
         "sealing_public_key": bench_public_key(Path(instance_dir) / "keys"),
         # production refuses counts in memory; the benched pages hit no limit (bench/signup.py replaces them)
         "ratelimit_storage_url": os.environ.get("CLAIMSITE_RATELIMIT_STORAGE_URL") or "redis://127.0.0.1:6379/0",
+        # Production refuses to start without a mandate seal and a time-stamping authority. These benches make no
+        # mandate (the worker does, and none runs here), so nothing listens at the authority's address: a seal
+        # would fail loudly. bench/faults.py, which runs the worker, starts a real one on loopback.
+        **bench_seal(Path(instance_dir), os.environ.get("BENCH_TIMESTAMP_URL", "http://127.0.0.1:9/tsa")),
+    }
+
+
+def bench_seal(instance_dir: Path, timestamp_url: str) -> dict[str, str]:
+    """Seal settings for a production app of a bench: a CA and seal certificate of the bench's own, made once in
+    its temporary instance folder."""
+    from core.certificates import development_identity
+
+    identity = development_identity(instance_dir / "bench-seal", common_name="claimsite bench seal")
+    return {
+        "mandate_seal_key": str(identity.key),
+        "mandate_seal_certificate": str(identity.certificate),
+        "mandate_seal_chain": ":".join(str(path) for path in identity.chain),
+        "mandate_timestamp_url": timestamp_url,
     }
 
 

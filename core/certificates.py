@@ -31,9 +31,10 @@ class SealIdentity:
     token_key: TokenKey | None = None
 
 
-def development_identity(folder: Path) -> SealIdentity:
+def development_identity(folder: Path, common_name: str = DEVELOPMENT_NAME) -> SealIdentity:
     """A CA and a seal certificate issued by it, in ``folder`` (made the first time; the keys readable by the owner
-    only). EC P-256 keys, so that a seal costs a few milliseconds."""
+    only). EC P-256 keys, so that a seal costs a few milliseconds. ``common_name`` is the seal's name; production
+    refuses the default one (:func:`certificate_problem`)."""
     identity = SealIdentity(folder / "seal-key.pem", folder / "seal-certificate.pem", (folder / "ca-certificate.pem",))
     if identity.key.exists() and identity.certificate.exists() and identity.chain[0].exists():
         return identity
@@ -70,7 +71,7 @@ def development_identity(folder: Path) -> SealIdentity:
     seal_key = ec.generate_private_key(ec.SECP256R1())
     seal = (
         x509.CertificateBuilder()
-        .subject_name(name(DEVELOPMENT_NAME))
+        .subject_name(name(common_name))
         .issuer_name(ca.subject)
         .public_key(seal_key.public_key())
         .serial_number(x509.random_serial_number())
@@ -91,3 +92,22 @@ def development_identity(folder: Path) -> SealIdentity:
     identity.chain[0].write_bytes(ca.public_bytes(pem))
     identity.certificate.write_bytes(seal.public_bytes(pem))
     return identity
+
+
+def certificate_problem(identity: SealIdentity, now: dt.datetime) -> str | None:
+    """Why production must not seal with ``identity``'s certificate (unreadable, not yet or no longer valid, or
+    the development seal), or None. The key is not opened here: a web server never needs it, only the worker."""
+    from cryptography import x509
+
+    try:
+        certificate = x509.load_pem_x509_certificate(identity.certificate.read_bytes())
+    except (OSError, ValueError) as exc:
+        return f"{identity.certificate} is not a readable PEM certificate ({exc})"
+    names = [attribute.value for attribute in certificate.subject]
+    if DEVELOPMENT_NAME in names:
+        return f"{identity.certificate} is the development seal, which is not valid as evidence"
+    if now < certificate.not_valid_before_utc:
+        return f"{identity.certificate} is valid only from {certificate.not_valid_before_utc:%Y-%m-%d %H:%M} UTC"
+    if now >= certificate.not_valid_after_utc:
+        return f"{identity.certificate} expired on {certificate.not_valid_after_utc:%Y-%m-%d %H:%M} UTC"
+    return None

@@ -10,6 +10,7 @@ running app needs, with its production checks.
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 from pathlib import Path
 from typing import Literal
@@ -18,7 +19,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from core.certificates import SealIdentity, TokenKey, development_identity
+from core.certificates import SealIdentity, TokenKey, certificate_problem, development_identity
 from core.sealing import SealingError, SealingKey, generate
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -182,6 +183,24 @@ class Settings(FolderSettings):
         return self
 
     @model_validator(mode="after")
+    def _mandates_are_sealed(self) -> Settings:
+        if self.env != "production":
+            return self
+        identity = self.resolved_seal_identity()
+        problem = certificate_problem(identity, dt.datetime.now(dt.UTC))
+        if problem:
+            raise SettingsError(f"mandate seal: {problem}. Production refuses to start without a valid seal.")
+        url = urlsplit(self.mandate_timestamp_url.strip())
+        if url.scheme not in ("http", "https") or not url.hostname:
+            raise SettingsError(
+                "CLAIMSITE_MANDATE_TIMESTAMP_URL is missing or not an http(s) URL. Production refuses to start without "
+                "a time-stamping authority (RFC 3161): without one a seal is dated only by this server's clock, "
+                "which proves nothing to a court. Set it to your trust service provider's TSA, "
+                "e.g. https://tsa.example.org/."
+            )
+        return self
+
+    @model_validator(mode="after")
     def _limits_are_shared(self) -> Settings:
         url = self.ratelimit_storage_url.strip()
         if self.env == "production" and (not url or urlsplit(url).scheme in ("memory", "async+memory")):
@@ -215,9 +234,9 @@ class Settings(FolderSettings):
         """The key of the contact copies; outside production a random one is kept in the instance folder."""
         return self.contact_key or self._instance_secret("contact_key")
 
-    def resolved_seal_identity(self) -> SealIdentity | None:
+    def resolved_seal_identity(self) -> SealIdentity:
         """The files the mandate seal is made with; outside production, without them, the development CA's (made
-        once). None in production without them: mandates are then not sealed."""
+        once). Production refuses to start without them (:meth:`_mandates_are_sealed`)."""
         token = self.mandate_seal_pkcs11_library.strip()
         if self.mandate_seal_key.strip() or self.mandate_seal_certificate.strip() or token:
             if not self.mandate_seal_certificate.strip() or bool(self.mandate_seal_key.strip()) == bool(token):
@@ -245,7 +264,12 @@ class Settings(FolderSettings):
                     raise SettingsError(f"mandate seal: {path} is not a file")
             return identity
         if self.env == "production":
-            return None
+            raise SettingsError(
+                "CLAIMSITE_MANDATE_SEAL_CERTIFICATE is missing. Production refuses to start without the foundation's "
+                "seal: a mandate PDF would prove nothing by itself. Set CLAIMSITE_MANDATE_SEAL_CERTIFICATE and "
+                "CLAIMSITE_MANDATE_SEAL_CHAIN (PEM files) with the key as a file (CLAIMSITE_MANDATE_SEAL_KEY) or on a "
+                "token (CLAIMSITE_MANDATE_SEAL_PKCS11_*); README.md, 'The sealed mandate', says where to get them."
+            )
         return development_identity(self.instance_dir / "seal")
 
     def resolved_sealing_key(self) -> SealingKey:

@@ -19,6 +19,7 @@ from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 
 from core import create_app
+from core.certificates import development_identity
 from core.cli.campaigns import campaigns_cli
 
 REPO = Path(__file__).resolve().parent.parent
@@ -121,8 +122,42 @@ def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+class ProductionSeal:
+    """What production needs to seal mandates (it refuses to start without): a seal certificate of a CA made for
+    the test run, and an RFC 3161 time-stamping authority on loopback (certomancer) that really answers."""
+
+    def __init__(self, folder: Path) -> None:
+        from tests.timestamp_authority import TimestampAuthority
+
+        self.identity = development_identity(folder / "seal", common_name="Test Foundation seal")
+        self.authority = TimestampAuthority(folder / "tsa").start()
+
+    @property
+    def settings(self) -> dict[str, str]:
+        """As keyword arguments of create_app / make_app."""
+        assert self.identity.key is not None
+        return {
+            "mandate_seal_key": str(self.identity.key),
+            "mandate_seal_certificate": str(self.identity.certificate),
+            "mandate_seal_chain": ":".join(str(path) for path in self.identity.chain),
+            "mandate_timestamp_url": self.authority.url,
+        }
+
+    @property
+    def environment(self) -> dict[str, str]:
+        """As CLAIMSITE_* variables, for servers and commands run in a process of their own."""
+        return {f"CLAIMSITE_{name.upper()}": value for name, value in self.settings.items()}
+
+
+@pytest.fixture(scope="session")
+def production_seal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProductionSeal]:
+    seal = ProductionSeal(tmp_path_factory.mktemp("production-seal"))
+    yield seal
+    seal.authority.stop()
+
+
 @pytest.fixture
-def make_app(tmp_path: Path, migrated_sqlite: Path) -> Callable[..., Flask]:
+def make_app(tmp_path: Path, migrated_sqlite: Path, request: pytest.FixtureRequest) -> Callable[..., Flask]:
     """Create an app; keyword arguments override settings (e.g. env="development", campaigns_dir=...).
     Without a database_url it gets a migrated SQLite database of its own."""
 
@@ -142,6 +177,7 @@ def make_app(tmp_path: Path, migrated_sqlite: Path) -> Callable[..., Flask]:
         }
         if overrides.get("env") == "production":
             config["ratelimit_storage_url"] = PRODUCTION_RATELIMIT_URL
+            config.update(request.getfixturevalue("production_seal").settings)
         config.update(overrides)
         app = create_app(config)
         app.config["TESTING"] = True

@@ -24,7 +24,7 @@ from core.data.db import db_session
 from core.data.models import Signup
 from core.signup.evidence_record import evidence_record
 from core.signup.mandate_seal import outside_any_event_loop
-from tests.test_signup import deliver, join_fully
+from tests.test_signup import deliver, join_fully, outbox
 
 
 def mailed_mandate(app: Flask) -> bytes:
@@ -203,6 +203,43 @@ def test_a_seal_timestamped_by_the_authority_in_the_settings(
         untrusted = verify(app, mandate)
         assert untrusted.exit_code == 1 and "its authority is not trusted" in untrusted.output, untrusted.output
         app.extensions["claimsite.db"].engine.dispose()
+
+
+def test_while_the_authority_does_not_answer_the_mandate_waits_and_is_made_when_it_does(
+    make_app: Any, migrated_database_url: str, tmp_path: Path
+) -> None:
+    """A seal needs its timestamp: with the authority down, the mandate job fails and is tried again (no unsealed
+    or untimestamped mandate, no confirmation without it); once the authority answers, the retry makes it."""
+    from core.data.models import Job
+    from core.jobs.queue import Worker
+    from tests.timestamp_authority import TimestampAuthority
+
+    tsa = TimestampAuthority(tmp_path / "tsa")  # its address is chosen, nothing listens there yet
+    app = make_app(database_url=migrated_database_url, mandate_timestamp_url=tsa.url)
+    join_fully(app, app.test_client(), "en")
+    mailed = deliver(app)
+    assert not [m for m in mailed if m["To"] == "anna@example.org" and list(m.iter_attachments())]
+    with app.app_context():
+        db = db_session()
+        signup = db.scalars(select(Signup)).one()
+        assert signup.mandate_sha256 is None
+        [job] = db.scalars(select(Job).where(Job.kind == "mandate")).all()
+        assert job.status == "pending" and job.attempts == 1 and job.last_error
+        retry_at = job.run_after
+    before = set(outbox(app))
+    with tsa:
+        while Worker(app).run_once(now=retry_at + dt.timedelta(seconds=1)):
+            pass
+        assert tsa.requests >= 1
+    confirmation = [path for path in outbox(app) if path not in before and b"mandate-" in path.read_bytes()]
+    assert len(confirmation) == 1, "the confirmation with the mandate goes out once the mandate is made"
+    with app.app_context():
+        db = db_session()
+        signup = db.scalars(select(Signup)).one()
+        assert signup.mandate_sha256 is not None
+        [job] = db.scalars(select(Job).where(Job.kind == "mandate")).all()
+        assert job.status == "done"
+    app.extensions["claimsite.db"].engine.dispose()
 
 
 def test_the_evidence_package_verifies_the_seal_of_every_mandate_in_it(db_app: Flask, tmp_path: Path) -> None:

@@ -19,7 +19,16 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import CONTACT_KEY, HASH_KEY, PRODUCTION_PUBLIC_KEY, REPO, SECRET, STRIPE_KEY, STRIPE_WEBHOOK_SECRET
+from tests.conftest import (
+    CONTACT_KEY,
+    HASH_KEY,
+    PRODUCTION_PUBLIC_KEY,
+    REPO,
+    SECRET,
+    STRIPE_KEY,
+    STRIPE_WEBHOOK_SECRET,
+    ProductionSeal,
+)
 from tests.gunicorn_server import Gunicorn
 from tests.smtp_server import HOST
 from tests.test_ratelimit_storage import redis_url  # noqa: F401  (a fixture)
@@ -137,10 +146,12 @@ def test_a_change_reaches_every_process_and_a_broken_file_takes_nothing_down(
     smtp_server: Any,
     worker_process: Any,
     redis_url: str,  # noqa: F811
+    production_seal: ProductionSeal,
 ) -> None:
     campaigns = tmp_path / "campaigns"
     shutil.copytree(REPO / "campaigns", campaigns)
     env = {
+        **production_seal.environment,
         "CLAIMSITE_ENV": "production",
         "CLAIMSITE_SECRET_KEY": SECRET,
         "CLAIMSITE_HASH_KEY": HASH_KEY,

@@ -18,7 +18,7 @@ import pytest
 
 from core.ratelimits import RULES
 from core.settings import SettingsError, load_settings
-from tests.conftest import PRODUCTION_PUBLIC_KEY, REPO
+from tests.conftest import PRODUCTION_PUBLIC_KEY, REPO, ProductionSeal
 from tests.gunicorn_server import Gunicorn
 
 REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
@@ -72,8 +72,9 @@ def test_two_app_instances_share_one_count_in_redis(make_app, redis_url: str) ->
     assert open_link(first) == 429 and open_link(second) == 429
 
 
-def production_env(**changes: str) -> dict[str, str]:
+def production_env(seal: ProductionSeal, **changes: str) -> dict[str, str]:
     env = {
+        **seal.environment,
         "CLAIMSITE_ENV": "production",
         "CLAIMSITE_SECRET_KEY": "s" * 40,
         "CLAIMSITE_HASH_KEY": "h" * 40,
@@ -90,8 +91,10 @@ def production_env(**changes: str) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("url", ["", "memory://", "  "])
-def test_production_refuses_rate_limits_in_memory(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
-    for name, value in production_env(CLAIMSITE_RATELIMIT_STORAGE_URL=url).items():
+def test_production_refuses_rate_limits_in_memory(
+    monkeypatch: pytest.MonkeyPatch, url: str, production_seal: ProductionSeal
+) -> None:
+    for name, value in production_env(production_seal, CLAIMSITE_RATELIMIT_STORAGE_URL=url).items():
         monkeypatch.setenv(name, value)
     with pytest.raises(SettingsError, match="CLAIMSITE_RATELIMIT_STORAGE_URL") as refused:
         load_settings()
@@ -104,9 +107,13 @@ def test_production_refuses_rate_limits_in_memory(monkeypatch: pytest.MonkeyPatc
     ("url", "said"),
     [("redis2://limiter:pw-0123@127.0.0.1:6379/0", "redis2://"), ("memcached://127.0.0.1:11211", "memcached://")],
 )
-def test_an_unusable_storage_url_stops_the_start_in_plain_words(tmp_path: Path, url: str, said: str) -> None:
+def test_an_unusable_storage_url_stops_the_start_in_plain_words(
+    tmp_path: Path, url: str, said: str, production_seal: ProductionSeal
+) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CLAIMSITE_")}
-    env.update(production_env(CLAIMSITE_RATELIMIT_STORAGE_URL=url, CLAIMSITE_INSTANCE_DIR=str(tmp_path)))
+    env.update(
+        production_env(production_seal, CLAIMSITE_RATELIMIT_STORAGE_URL=url, CLAIMSITE_INSTANCE_DIR=str(tmp_path))
+    )
     result = subprocess.run(
         [sys.executable, "-c", "import wsgi"], cwd=REPO, env=env, capture_output=True, text=True, timeout=120
     )
@@ -116,11 +123,14 @@ def test_an_unusable_storage_url_stops_the_start_in_plain_words(tmp_path: Path, 
     assert "pw-0123" not in result.stderr  # a password in the URL is never printed
 
 
-def test_gunicorn_workers_share_the_counts(tmp_path: Path, migrated_sqlite: Path, redis_url: str) -> None:
+def test_gunicorn_workers_share_the_counts(
+    tmp_path: Path, migrated_sqlite: Path, redis_url: str, production_seal: ProductionSeal
+) -> None:
     """README's shape: several gunicorn workers, the counts in Redis; each request on a new connection, so the
     workers take turns, and still the limit holds for them together."""
     shutil.copy(migrated_sqlite, tmp_path / "claimsite.sqlite3")
     env = production_env(
+        production_seal,
         CLAIMSITE_RATELIMIT_STORAGE_URL=redis_url,
         CLAIMSITE_HASH_KEY=secrets.token_urlsafe(32),
         CLAIMSITE_CONTACT_KEY=secrets.token_urlsafe(32),

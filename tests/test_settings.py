@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
 
+from core.certificates import development_identity
 from core.settings import SettingsError, load_settings
-from tests.conftest import PRODUCTION_PUBLIC_KEY, PRODUCTION_RATELIMIT_URL
+from tests.conftest import PRODUCTION_PUBLIC_KEY, PRODUCTION_RATELIMIT_URL, ProductionSeal
 
 
 @pytest.mark.parametrize("secret", ["", "changeme", "dev", "short-but-not-placeholder"])
@@ -51,7 +53,11 @@ def test_production_is_the_default_environment(monkeypatch: pytest.MonkeyPatch) 
         load_settings()
 
 
-def test_settings_come_from_prefixed_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_settings_come_from_prefixed_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, production_seal: ProductionSeal
+) -> None:
+    for name, value in production_seal.environment.items():
+        monkeypatch.setenv(name, value)
     monkeypatch.setenv("CLAIMSITE_ENV", "production")
     monkeypatch.setenv("CLAIMSITE_SECRET_KEY", "x" * 40)
     monkeypatch.setenv("CLAIMSITE_HASH_KEY", "y" * 40)
@@ -67,9 +73,87 @@ def test_settings_come_from_prefixed_environment(monkeypatch: pytest.MonkeyPatch
     assert settings.resolved_sealing_key().id.hex() == "1a92f23852dc908d"
     assert settings.mail_url == "smtp://mailer:s3cret@mail.example:587?starttls=1"
     assert settings.resolved_database_url() == "postgresql+psycopg://db/claims"
+    assert settings.resolved_seal_identity() == production_seal.identity
 
 
-def test_production_refuses_to_start_without_a_mail_server(monkeypatch: pytest.MonkeyPatch) -> None:
+def _expired_certificate(folder: Path) -> tuple[Path, Path]:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Expired Foundation seal")])
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(dt.datetime(2020, 1, 1, tzinfo=dt.UTC))
+        .not_valid_after(dt.datetime(2021, 1, 1, tzinfo=dt.UTC))
+        .sign(key, hashes.SHA256())
+    )
+    key_path, certificate_path = folder / "expired-key.pem", folder / "expired.pem"
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    certificate_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    return key_path, certificate_path
+
+
+def test_production_refuses_to_start_without_a_valid_seal_and_a_time_stamping_authority(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, production_seal: ProductionSeal
+) -> None:
+    for name, value in {
+        "CLAIMSITE_ENV": "production",
+        "CLAIMSITE_SECRET_KEY": "x" * 40,
+        "CLAIMSITE_HASH_KEY": "y" * 40,
+        "CLAIMSITE_CONTACT_KEY": "z" * 40,
+        "CLAIMSITE_MAIL_URL": "smtp://mail.example:25",
+        "CLAIMSITE_SEALING_PUBLIC_KEY": PRODUCTION_PUBLIC_KEY,
+        "CLAIMSITE_RATELIMIT_STORAGE_URL": PRODUCTION_RATELIMIT_URL,
+        "CLAIMSITE_INSTANCE_DIR": str(tmp_path),
+    }.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError, match="CLAIMSITE_MANDATE_SEAL_CERTIFICATE is missing"):
+        load_settings()
+    assert not (tmp_path / "seal").exists()  # production never makes a development seal of its own
+
+    for name, value in production_seal.environment.items():
+        monkeypatch.setenv(name, value)
+    assert load_settings().mandate_timestamp_url == production_seal.authority.url
+    for url in ("", "tsa.example.org", "ftp://tsa.example.org/", "https://"):
+        monkeypatch.setenv("CLAIMSITE_MANDATE_TIMESTAMP_URL", url)
+        with pytest.raises(SettingsError, match="CLAIMSITE_MANDATE_TIMESTAMP_URL is missing or not an http"):
+            load_settings()
+    monkeypatch.setenv("CLAIMSITE_MANDATE_TIMESTAMP_URL", production_seal.authority.url)
+
+    development = development_identity(tmp_path / "development-seal")
+    monkeypatch.setenv("CLAIMSITE_MANDATE_SEAL_KEY", str(development.key))
+    monkeypatch.setenv("CLAIMSITE_MANDATE_SEAL_CERTIFICATE", str(development.certificate))
+    with pytest.raises(SettingsError, match="is the development seal, which is not valid as evidence"):
+        load_settings()
+
+    key, certificate = _expired_certificate(tmp_path)
+    monkeypatch.setenv("CLAIMSITE_MANDATE_SEAL_KEY", str(key))
+    monkeypatch.setenv("CLAIMSITE_MANDATE_SEAL_CERTIFICATE", str(certificate))
+    with pytest.raises(SettingsError, match=r"expired\.pem expired on 2021-01-01 00:00 UTC"):
+        load_settings()
+
+    certificate.write_text("not a certificate")
+    with pytest.raises(SettingsError, match=r"expired\.pem is not a readable PEM certificate"):
+        load_settings()
+    monkeypatch.setenv("CLAIMSITE_MANDATE_SEAL_CERTIFICATE", str(tmp_path / "missing.pem"))
+    with pytest.raises(SettingsError, match=r"missing\.pem is not a file"):
+        load_settings()
+
+
+def test_production_refuses_to_start_without_a_mail_server(
+    monkeypatch: pytest.MonkeyPatch, production_seal: ProductionSeal
+) -> None:
+    for name, value in production_seal.environment.items():
+        monkeypatch.setenv(name, value)
     monkeypatch.setenv("CLAIMSITE_ENV", "production")
     monkeypatch.setenv("CLAIMSITE_SECRET_KEY", "x" * 40)
     monkeypatch.setenv("CLAIMSITE_HASH_KEY", "y" * 40)
@@ -118,8 +202,10 @@ def test_wsgi_refuses_to_start_without_secret_in_a_clear_message(tmp_path: Path)
 
 
 def test_production_refuses_to_start_without_the_public_sealing_key(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, production_seal: ProductionSeal
 ) -> None:
+    for name, value in production_seal.environment.items():
+        monkeypatch.setenv(name, value)
     monkeypatch.setenv("CLAIMSITE_ENV", "production")
     monkeypatch.setenv("CLAIMSITE_SECRET_KEY", "x" * 40)
     monkeypatch.setenv("CLAIMSITE_HASH_KEY", "y" * 40)

@@ -52,9 +52,6 @@ def show_command() -> None:
         click.echo(f"  its private key, for 'flask export ... --private-key': {private_path}")
         click.echo("  (a real server gets CLAIMSITE_SEALING_PUBLIC_KEY and never a private key)")
     sealer = current_sealer()
-    if sealer is None:
-        click.echo("mandates are NOT sealed: set CLAIMSITE_MANDATE_SEAL_KEY and CLAIMSITE_MANDATE_SEAL_CERTIFICATE")
-        return
     certificate = sealer.certificate()
     click.echo(f"mandates are sealed by: {certificate.subject.human_friendly}")
     click.echo(f"  issued by: {certificate.issuer.human_friendly}")

@@ -24,8 +24,7 @@ trust_option = click.option(
 
 def trust_roots(trusted: tuple[Path, ...]) -> list[Path]:
     """The CA certificates a mandate's seal may chain to: those given with --trust, and the seal's own chain."""
-    identity = site().settings.resolved_seal_identity()
-    return [*trusted, *(identity.chain if identity else ())]
+    return [*trusted, *site().settings.resolved_seal_identity().chain]
 
 
 @click.group("mandate")

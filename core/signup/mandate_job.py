@@ -114,15 +114,12 @@ def make_mandate(app: Flask, payload: dict[str, Any]) -> None:
             evidence_record=evidence_record(signup),
         )
         pdf = render_mandate_pdf(document)
-    sealer = current_sealer()
-    if sealer is not None:
-        organisation = loaded.campaign.organisation
-        pdf = sealer.seal(
-            pdf,
-            reason=f"Power of attorney {signup.token[:12]} for {loaded.slug}, as signed by the participant",
-            location="Netherlands",
-            contact=str(organisation.website),
-        )
+    pdf = current_sealer().seal(
+        pdf,
+        reason=f"Power of attorney {signup.token[:12]} for {loaded.slug}, as signed by the participant",
+        location="Netherlands",
+        contact=str(loaded.campaign.organisation.website),
+    )
     digest = sha256_hex(pdf)
     personal_data.store_mandate(db, signup, pdf)
     signup.mandate_sha256 = digest

@@ -115,14 +115,11 @@ class MandateSealer:
 SEALER_EXTENSION = "claimsite.mandate_sealer"
 
 
-def current_sealer() -> MandateSealer | None:
-    """The app's sealer (made on first use, from the settings), or None when mandates are not sealed (production
-    without a seal certificate)."""
+def current_sealer() -> MandateSealer:
+    """The app's sealer (made on first use, from the settings: every mandate is sealed)."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     if SEALER_EXTENSION not in app.extensions:
         settings = site().settings
         identity = settings.resolved_seal_identity()
-        app.extensions[SEALER_EXTENSION] = (
-            MandateSealer(identity, settings.mandate_timestamp_url.strip()) if identity else None
-        )
+        app.extensions[SEALER_EXTENSION] = MandateSealer(identity, settings.mandate_timestamp_url.strip())
     return app.extensions[SEALER_EXTENSION]

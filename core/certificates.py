@@ -33,15 +33,18 @@ class SealIdentity:
 
 def development_identity(folder: Path, common_name: str = DEVELOPMENT_NAME) -> SealIdentity:
     """A CA and a seal certificate issued by it, in ``folder`` (made the first time; the keys readable by the owner
-    only). EC P-256 keys, so that a seal costs a few milliseconds. ``common_name`` is the seal's name; production
-    refuses the default one (:func:`certificate_problem`)."""
-    identity = SealIdentity(folder / "seal-key.pem", folder / "seal-certificate.pem", (folder / "ca-certificate.pem",))
-    if identity.key.exists() and identity.certificate.exists() and identity.chain[0].exists():
-        return identity
+    only). The seal's key is RSA 3072 (see :func:`certificate_problem`), the CA's EC P-256. ``common_name`` is the
+    seal's name; production refuses the default one."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
     from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    identity = SealIdentity(folder / "seal-key.pem", folder / "seal-certificate.pem", (folder / "ca-certificate.pem",))
+    made = identity.key.exists() and identity.certificate.exists() and identity.chain[0].exists()
+    # A seal made before it had to be RSA (see certificate_problem) is made again.
+    if made and _key_kind(x509.load_pem_x509_certificate(identity.certificate.read_bytes()).public_key()) == "RSA":
+        return identity
 
     folder.mkdir(parents=True, exist_ok=True)
     now = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
@@ -68,7 +71,7 @@ def development_identity(folder: Path, common_name: str = DEVELOPMENT_NAME) -> S
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
         .sign(ca_key, hashes.SHA256())
     )
-    seal_key = ec.generate_private_key(ec.SECP256R1())
+    seal_key = rsa.generate_private_key(public_exponent=65537, key_size=3072)
     seal = (
         x509.CertificateBuilder()
         .subject_name(name(common_name))
@@ -103,6 +106,14 @@ def certificate_problem(identity: SealIdentity, now: dt.datetime) -> str | None:
         certificate = x509.load_pem_x509_certificate(identity.certificate.read_bytes())
     except (OSError, ValueError) as exc:
         return f"{identity.certificate} is not a readable PEM certificate ({exc})"
+    kind = _key_kind(certificate.public_key())
+    if kind != "RSA":
+        # pyHanko marks an ECDSA or EdDSA seal as PDF 2.0 (ISO/TS 32002), and PDF/A-3 is PDF 1.7: the mandate
+        # would no longer be the archival PDF it claims to be. Trust service providers issue RSA seals as well.
+        return (
+            f"{identity.certificate} certifies an {kind} key; a mandate seal must be "
+            "RSA (3072 bits or more), since an ECDSA seal makes the PDF version 2.0, which PDF/A-3 does not allow"
+        )
     names = [attribute.value for attribute in certificate.subject]
     if DEVELOPMENT_NAME in names:
         return f"{identity.certificate} is the development seal, which is not valid as evidence"
@@ -111,3 +122,14 @@ def certificate_problem(identity: SealIdentity, now: dt.datetime) -> str | None:
     if now >= certificate.not_valid_after_utc:
         return f"{identity.certificate} expired on {certificate.not_valid_after_utc:%Y-%m-%d %H:%M} UTC"
     return None
+
+
+def _key_kind(public_key: object) -> str:
+    """ "RSA", "EC" or the name of another kind of public key."""
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+    if isinstance(public_key, rsa.RSAPublicKey):
+        return "RSA"
+    if isinstance(public_key, ec.EllipticCurvePublicKey):
+        return "EC"
+    return type(public_key).__name__.replace("PublicKey", "")

@@ -109,6 +109,8 @@ def test_the_mandate_is_sealed_and_its_recorded_sha256_is_the_sealed_files(db_ap
     path.write_bytes(pdf)
     checked = subprocess.run(["pdfsig", str(path)], capture_output=True, text=True).stdout
     assert "Signature Validation: Signature is Valid." in checked, checked
+    # PDF/A-3 is PDF 1.7: the seal (RSA) must not raise the version, as an ECDSA seal would (ISO/TS 32002).
+    assert re.search(r"^PDF version:\s+1\.7$", poppler("pdfinfo", path), re.MULTILINE), poppler("pdfinfo", path)
     # One byte changed in the signed content: the seal no longer holds.
     start = pdf.index(b"Anna de Vries") if b"Anna de Vries" in pdf else len(pdf) // 3
     flipped = pdf[:start] + bytes([pdf[start] ^ 0x01]) + pdf[start + 1 :]

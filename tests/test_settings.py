@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from core.certificates import development_identity
 from core.settings import SettingsError, load_settings
@@ -76,25 +78,29 @@ def test_settings_come_from_prefixed_environment(
     assert settings.resolved_seal_identity() == production_seal.identity
 
 
-def _expired_certificate(folder: Path) -> tuple[Path, Path]:
+EARLY_2020 = dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
+EARLY_2021 = dt.datetime(2021, 1, 1, tzinfo=dt.UTC)
+
+
+def _certificate(
+    folder: Path, name: str, key: Any, valid: tuple[dt.datetime, dt.datetime] = (EARLY_2020, EARLY_2021)
+) -> tuple[Path, Path]:
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import NameOID
 
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Expired Foundation seal")])
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"{name} Foundation seal")])
     certificate = (
         x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
+        .subject_name(subject)
+        .issuer_name(subject)
         .public_key(key.public_key())
         .serial_number(1)
-        .not_valid_before(dt.datetime(2020, 1, 1, tzinfo=dt.UTC))
-        .not_valid_after(dt.datetime(2021, 1, 1, tzinfo=dt.UTC))
+        .not_valid_before(valid[0])
+        .not_valid_after(valid[1])
         .sign(key, hashes.SHA256())
     )
-    key_path, certificate_path = folder / "expired-key.pem", folder / "expired.pem"
+    key_path, certificate_path = folder / f"{name}-key.pem", folder / f"{name}.pem"
     key_path.write_bytes(
         key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     )
@@ -135,11 +141,21 @@ def test_production_refuses_to_start_without_a_valid_seal_and_a_time_stamping_au
     with pytest.raises(SettingsError, match="is the development seal, which is not valid as evidence"):
         load_settings()
 
-    key, certificate = _expired_certificate(tmp_path)
+    key, certificate = _certificate(tmp_path, "expired", rsa.generate_private_key(public_exponent=65537, key_size=2048))
     monkeypatch.setenv("CLAIMSITE_MANDATE_SEAL_KEY", str(key))
     monkeypatch.setenv("CLAIMSITE_MANDATE_SEAL_CERTIFICATE", str(certificate))
     with pytest.raises(SettingsError, match=r"expired\.pem expired on 2021-01-01 00:00 UTC"):
         load_settings()
+
+    now = dt.datetime.now(dt.UTC)
+    valid = (now - dt.timedelta(days=1), now + dt.timedelta(days=365))
+    key, elliptic = _certificate(tmp_path, "elliptic", ec.generate_private_key(ec.SECP256R1()), valid)
+    monkeypatch.setenv("CLAIMSITE_MANDATE_SEAL_KEY", str(key))
+    monkeypatch.setenv("CLAIMSITE_MANDATE_SEAL_CERTIFICATE", str(elliptic))
+    with pytest.raises(SettingsError, match="certifies an EC key; a mandate seal must be RSA"):
+        load_settings()
+    monkeypatch.setenv("CLAIMSITE_MANDATE_SEAL_KEY", str(key))
+    monkeypatch.setenv("CLAIMSITE_MANDATE_SEAL_CERTIFICATE", str(certificate))
 
     certificate.write_text("not a certificate")
     with pytest.raises(SettingsError, match=r"expired\.pem is not a readable PEM certificate"):

@@ -348,6 +348,7 @@ def production_env(folder: Path, database_url: str, smtp_url: str, stripe_url: s
             "CLAIMSITE_SECRET_KEY": secrets.token_urlsafe(48),
             "CLAIMSITE_HASH_KEY": secrets.token_urlsafe(48),
             "CLAIMSITE_CONTACT_KEY": secrets.token_urlsafe(48),
+            "CLAIMSITE_BREACH_KEY": secrets.token_urlsafe(48),
             "CLAIMSITE_DATABASE_URL": database_url,
             "CLAIMSITE_TRUSTED_PROXIES": "1",
             "CLAIMSITE_MAIL_URL": smtp_url,

@@ -19,7 +19,16 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import CONTACT_KEY, HASH_KEY, PRODUCTION_PUBLIC_KEY, REPO, SECRET, STRIPE_KEY, STRIPE_WEBHOOK_SECRET
+from tests.conftest import (
+    BREACH_KEY,
+    CONTACT_KEY,
+    HASH_KEY,
+    PRODUCTION_PUBLIC_KEY,
+    REPO,
+    SECRET,
+    STRIPE_KEY,
+    STRIPE_WEBHOOK_SECRET,
+)
 from tests.gunicorn_server import Gunicorn
 from tests.smtp_server import HOST
 from tests.test_ratelimit_storage import redis_url  # noqa: F401  (a fixture)
@@ -145,6 +154,7 @@ def test_a_change_reaches_every_process_and_a_broken_file_takes_nothing_down(
         "CLAIMSITE_SECRET_KEY": SECRET,
         "CLAIMSITE_HASH_KEY": HASH_KEY,
         "CLAIMSITE_CONTACT_KEY": CONTACT_KEY,
+        "CLAIMSITE_BREACH_KEY": BREACH_KEY,
         "CLAIMSITE_SEALING_PUBLIC_KEY": PRODUCTION_PUBLIC_KEY,
         "CLAIMSITE_INSTANCE_DIR": str(tmp_path / "instance"),
         "CLAIMSITE_DATABASE_URL": migrated_database_url,

@@ -155,7 +155,8 @@ def parse_block(
             continue
         mask = phone_flag
         for index, flag in flags:
-            if row[index].strip():
+            cell = row[index]
+            if cell and (cell[0] > " " or cell.strip()):  # strip() only for a cell that starts with a space
                 mask |= flag
         digests += digest
         masks += mask.to_bytes(2, "big")

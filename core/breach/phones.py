@@ -88,27 +88,49 @@ def _valid_e164(text: str, region: str | None) -> str:
 
 
 @dataclass(frozen=True)
-class _Plan:
-    """What ``is_valid_number`` checks for one country code, compiled once: a number must fit the general
-    description (``general``) and at least one of the number types (``types``); each as (lengths, pattern)."""
+class _Region:
+    """What ``is_valid_number`` checks for one region, compiled once: a number must fit the general description
+    (``general``) and at least one of the number types (``types``), each as (lengths, pattern). Where several
+    regions share a country code, ``leading_digits`` (if the region has them) claims a number for the region."""
 
-    national_prefix: re.Pattern[str] | None
+    leading_digits: re.Pattern[str] | None
     general: tuple[frozenset[int], re.Pattern[str]]
     types: tuple[tuple[frozenset[int], re.Pattern[str]], ...]
 
     def accepts(self, nsn: str) -> bool:
-        if not _fits(nsn, *self.general):
+        lengths, pattern = self.general
+        if (lengths and len(nsn) not in lengths) or pattern.fullmatch(nsn) is None:
             return False
-        return any(_fits(nsn, lengths, pattern) for lengths, pattern in self.types)
+        for lengths, pattern in self.types:  # a loop, not any(): this runs for every row of a dump
+            if (not lengths or len(nsn) in lengths) and pattern.fullmatch(nsn) is not None:
+                return True
+        return False
 
 
-def _fits(nsn: str, lengths: frozenset[int], pattern: re.Pattern[str]) -> bool:
-    return (not lengths or len(nsn) in lengths) and pattern.fullmatch(nsn) is not None
+@dataclass(frozen=True)
+class _Plan:
+    """A country code's regions in phonenumbers' order, and the national prefix its main region strips."""
+
+    national_prefix: re.Pattern[str] | None
+    regions: tuple[_Region, ...]
+
+    def accepts(self, nsn: str) -> bool:
+        if len(self.regions) == 1:
+            return self.regions[0].accepts(nsn)
+        # as phonenumbers picks the region of a shared code: the first whose leading digits match, or (for one
+        # without leading digits) the first where the number is valid; the number is valid if valid there
+        for region in self.regions:
+            if region.leading_digits is not None:
+                if region.leading_digits.match(nsn):
+                    return region.accepts(nsn)
+            elif region.accepts(nsn):
+                return True
+        return False
 
 
 def _fast_international(digits: str) -> str | None:
     """``"+" + digits`` when phonenumbers would read it as exactly that valid number; None when only the library
-    can tell (other country codes, a national prefix after the country code, a leading zero, odd lengths)."""
+    can tell (a number it calls invalid, a national prefix after the country code, a leading zero, odd lengths)."""
     for size in (1, 2, 3):  # country codes are prefix-free (ITU E.164), as phonenumbers' own search assumes
         code = digits[:size]
         if code in _COUNTRY_CODES:
@@ -127,13 +149,30 @@ def _fast_international(digits: str) -> str | None:
 
 @functools.cache
 def _plan(code: str) -> _Plan | None:
-    """The compiled checks of a country code served by one geographic region (None for the others: +1, +7, +44
-    and the like pick their region by the number, which the library does)."""
-    regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(int(code), ())
-    if len(regions) != 1 or regions[0] == phonenumbers.REGION_CODE_FOR_NON_GEO_ENTITY:
+    """The compiled checks of a country code (None for the non-geographic ones: the library handles those)."""
+    regions = []
+    for region_code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(int(code), ()):
+        metadata = phonenumbers.PhoneMetadata.metadata_for_region(region_code.upper(), None)
+        if metadata is None:
+            if region_code == phonenumbers.REGION_CODE_FOR_NON_GEO_ENTITY:
+                return None
+            continue
+        region = _region(metadata)
+        if region is None:
+            return None
+        regions.append(region)
+    if not regions:
         return None
-    metadata = phonenumbers.PhoneMetadata.metadata_for_region(regions[0])
-    if metadata is None or metadata.general_desc is None or not metadata.general_desc.national_number_pattern:
+    main = phonenumbers.PhoneMetadata.metadata_for_region(
+        phonenumbers.COUNTRY_CODE_TO_REGION_CODE[int(code)][0].upper(), None
+    )
+    prefix = main.national_prefix_for_parsing if main is not None else None
+    return _Plan(re.compile(prefix) if prefix else None, tuple(regions))
+
+
+def _region(metadata: phonenumbers.PhoneMetadata) -> _Region | None:
+    general = metadata.general_desc
+    if general is None or not general.national_number_pattern:
         return None
     # is_valid_number asks whether any type fits; mobile and fixed line first, as most numbers in a leak are those
     descs = [] if metadata.same_mobile_and_fixed_line_pattern else [metadata.mobile]
@@ -153,12 +192,9 @@ def _plan(code: str) -> _Plan | None:
         for desc in descs
         if desc is not None and desc.national_number_pattern
     )
-    prefix = metadata.national_prefix_for_parsing
-    return _Plan(
-        re.compile(prefix) if prefix else None,
-        (
-            frozenset(metadata.general_desc.possible_length or ()),
-            re.compile(metadata.general_desc.national_number_pattern),
-        ),
+    leading = metadata.leading_digits
+    return _Region(
+        re.compile(leading) if leading is not None else None,
+        (frozenset(general.possible_length or ()), re.compile(general.national_number_pattern)),
         types,
     )

@@ -73,8 +73,8 @@ def run_import(dump: Path, folder: Path, memory: int, jobs: int) -> dict[str, ob
     """Import in a child process (its peak memory is then its own); returns the importer's figures."""
     program = (
         "import json, sys; from pathlib import Path; from core.breach.importer import import_dump\n"
-        "r = import_dump(Path(sys.argv[1]), dataset_id='bench', folder=Path(sys.argv[2]), key=bytes.fromhex(sys.argv[3]),"
-        " default_region='NL', memory_bytes=int(sys.argv[4]), jobs=int(sys.argv[5]))\n"
+        "r = import_dump(Path(sys.argv[1]), dataset_id='bench', folder=Path(sys.argv[2]),"
+        " key=bytes.fromhex(sys.argv[3]), default_region='NL', memory_bytes=int(sys.argv[4]), jobs=int(sys.argv[5]))\n"
         "print(json.dumps({'rows': r.rows, 'records': r.records, 'unreadable': r.unreadable, 'runs': r.runs,"
         " 'seconds': r.seconds, 'path': str(r.path)}))\n"
     )
@@ -133,7 +133,8 @@ def main() -> None:
         started = time.monotonic()
         found = write_dump(dump, args.records, args.seed)
         print(
-            f"dump: {args.records:,} rows, {dump.stat().st_size / 2**20:,.0f} MiB, in {time.monotonic() - started:.1f} s"
+            f"dump: {args.records:,} rows, {dump.stat().st_size / 2**20:,.0f} MiB, "
+            f"in {time.monotonic() - started:.1f} s"
         )
         figures = run_import(dump, folder, args.memory * 2**20, args.jobs)
         index_file = Path(str(figures["path"]))

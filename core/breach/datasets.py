@@ -48,7 +48,7 @@ class Dataset(BaseModel):
     breach_date: dt.date = Field(description="when the leak happened (or was published)")
     records: int = Field(ge=1, description="how many records the leak held, as announced")
     description: Localized = Field(description="a few sentences on the leak, for the check page")
-    categories: tuple[str, ...] = Field(
+    categories: list[str] = Field(
         min_length=1, description="the kinds of data the leak holds, by key of core.breach.categories"
     )
     default_region: str = Field(
@@ -57,7 +57,7 @@ class Dataset(BaseModel):
 
     @field_validator("categories")
     @classmethod
-    def _known_categories(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+    def _known_categories(cls, value: list[str]) -> list[str]:
         unknown = unknown_keys(value)
         if unknown:
             raise ValueError(f"unknown categories {', '.join(unknown)}; the known ones are: {', '.join(KEYS)}")
@@ -78,11 +78,12 @@ class BreachDatasets(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    datasets: tuple[Dataset, ...] = Field(min_length=1, description="the leaks this campaign checks numbers against")
+    # a list, not a tuple: pydantic adds "too short" to a tuple whose only item is wrong, a second error for one
+    datasets: list[Dataset] = Field(min_length=1, description="the leaks this campaign checks numbers against")
 
     @field_validator("datasets")
     @classmethod
-    def _distinct_ids(cls, value: tuple[Dataset, ...]) -> tuple[Dataset, ...]:
+    def _distinct_ids(cls, value: list[Dataset]) -> list[Dataset]:
         ids = [dataset.id for dataset in value]
         twice = sorted({id_ for id_ in ids if ids.count(id_) > 1})
         if twice:

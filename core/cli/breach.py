@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -80,7 +81,7 @@ def import_command(
     with click.progressbar(
         length=dump.stat().st_size,
         label=f"importing {dataset}",
-        file=click.get_text_stream("stderr"),
+        file=sys.stderr,
         item_show_func=lambda rows: rows and f"{rows / max(time.monotonic() - started, 1e-9):,.0f} records/s",
     ) as bar:
         done = 0

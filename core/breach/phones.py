@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import functools
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberFormat
@@ -89,22 +89,35 @@ def _valid_e164(text: str, region: str | None) -> str:
 
 @dataclass(frozen=True)
 class _Region:
-    """What ``is_valid_number`` checks for one region, compiled once: a number must fit the general description
-    (``general``) and at least one of the number types (``types``), each as (lengths, pattern). Where several
-    regions share a country code, ``leading_digits`` (if the region has them) claims a number for the region."""
+    """What ``is_valid_number`` checks for one region: a number must fit the general description (``general``) and
+    at least one of the number types (``types``), each as (lengths, pattern). Where several regions share a country
+    code, ``leading_digits`` (if the region has them) claims a number for the region.
+
+    For speed the checks for one length of number are one compiled pattern (the general description as a
+    lookahead, the types that allow that length as alternatives), made the first time a number of that length
+    comes: one ``fullmatch`` per number instead of a dozen."""
 
     leading_digits: re.Pattern[str] | None
-    general: tuple[frozenset[int], re.Pattern[str]]
-    types: tuple[tuple[frozenset[int], re.Pattern[str]], ...]
+    general: tuple[frozenset[int], str]
+    types: tuple[tuple[frozenset[int], str], ...]
+    _by_length: dict[int, re.Pattern[str] | None] = field(default_factory=dict, compare=False, repr=False)
 
     def accepts(self, nsn: str) -> bool:
-        lengths, pattern = self.general
-        if (lengths and len(nsn) not in lengths) or pattern.fullmatch(nsn) is None:
-            return False
-        for lengths, pattern in self.types:  # a loop, not any(): this runs for every row of a dump
-            if (not lengths or len(nsn) in lengths) and pattern.fullmatch(nsn) is not None:
-                return True
-        return False
+        size = len(nsn)
+        try:
+            check = self._by_length[size]
+        except KeyError:
+            check = self._by_length[size] = self._check_for(size)
+        return check is not None and check.fullmatch(nsn) is not None
+
+    def _check_for(self, size: int) -> re.Pattern[str] | None:
+        lengths, general = self.general
+        if lengths and size not in lengths:
+            return None
+        alternatives = [pattern for allowed, pattern in self.types if not allowed or size in allowed]
+        if not alternatives:
+            return None
+        return re.compile(f"(?=(?:{general})\\Z)(?:{'|'.join(f'(?:{pattern})' for pattern in alternatives)})")
 
 
 @dataclass(frozen=True)
@@ -174,7 +187,7 @@ def _region(metadata: phonenumbers.PhoneMetadata) -> _Region | None:
     general = metadata.general_desc
     if general is None or not general.national_number_pattern:
         return None
-    # is_valid_number asks whether any type fits; mobile and fixed line first, as most numbers in a leak are those
+    # is_valid_number asks whether any type fits (mobile and fixed line first: most numbers in a leak are those)
     descs = [] if metadata.same_mobile_and_fixed_line_pattern else [metadata.mobile]
     descs += [
         metadata.fixed_line,
@@ -188,13 +201,13 @@ def _region(metadata: phonenumbers.PhoneMetadata) -> _Region | None:
         metadata.voicemail,
     ]
     types = tuple(
-        (frozenset(desc.possible_length or ()), re.compile(desc.national_number_pattern))
+        (frozenset(desc.possible_length or ()), desc.national_number_pattern)
         for desc in descs
         if desc is not None and desc.national_number_pattern
     )
     leading = metadata.leading_digits
     return _Region(
         re.compile(leading) if leading is not None else None,
-        (frozenset(general.possible_length or ()), re.compile(general.national_number_pattern)),
+        (frozenset(general.possible_length or ()), general.national_number_pattern),
         types,
     )

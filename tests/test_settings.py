@@ -31,35 +31,26 @@ def test_production_refuses_missing_hash_key_or_the_same_key_twice(monkeypatch: 
         load_settings()
 
 
-def test_production_refuses_a_missing_contact_key_or_one_shared_with_another_key(
-    monkeypatch: pytest.MonkeyPatch,
+@pytest.mark.parametrize("missing", ["CLAIMSITE_CONTACT_KEY", "CLAIMSITE_BREACH_KEY"])
+def test_production_refuses_a_missing_contact_or_breach_key_or_one_shared_with_another_key(
+    monkeypatch: pytest.MonkeyPatch, missing: str
 ) -> None:
     monkeypatch.setenv("CLAIMSITE_ENV", "production")
-    monkeypatch.setenv("CLAIMSITE_SECRET_KEY", "x" * 40)
-    monkeypatch.setenv("CLAIMSITE_HASH_KEY", "y" * 40)
-    monkeypatch.setenv("CLAIMSITE_BREACH_KEY", "w" * 40)
-    monkeypatch.delenv("CLAIMSITE_CONTACT_KEY", raising=False)
-    with pytest.raises(SettingsError, match="CLAIMSITE_CONTACT_KEY is missing"):
+    keys = {
+        "CLAIMSITE_SECRET_KEY": "x" * 40,
+        "CLAIMSITE_HASH_KEY": "y" * 40,
+        "CLAIMSITE_CONTACT_KEY": "z" * 40,
+        "CLAIMSITE_BREACH_KEY": "w" * 40,
+    }
+    for name, value in keys.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv(missing)
+    with pytest.raises(SettingsError, match=f"{missing} is missing"):
         load_settings()
-    monkeypatch.setenv("CLAIMSITE_CONTACT_KEY", "y" * 40)
+    monkeypatch.setenv(missing, "y" * 40)
     with pytest.raises(SettingsError, match="must differ"):
         load_settings()
-
-
-def test_production_refuses_a_missing_breach_key_or_one_shared_with_another_key(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setenv("CLAIMSITE_ENV", "production")
-    monkeypatch.setenv("CLAIMSITE_SECRET_KEY", "x" * 40)
-    monkeypatch.setenv("CLAIMSITE_HASH_KEY", "y" * 40)
-    monkeypatch.setenv("CLAIMSITE_CONTACT_KEY", "z" * 40)
-    monkeypatch.delenv("CLAIMSITE_BREACH_KEY", raising=False)
-    with pytest.raises(SettingsError, match="CLAIMSITE_BREACH_KEY is missing"):
-        load_settings()
-    monkeypatch.setenv("CLAIMSITE_BREACH_KEY", "z" * 40)
-    with pytest.raises(SettingsError, match="must differ"):
-        load_settings()
-    monkeypatch.setenv("CLAIMSITE_BREACH_KEY", "w" * 40)
+    monkeypatch.setenv(missing, keys[missing])
     assert load_settings({"env": "test"}).resolved_breach_key() == "w" * 40  # from the environment
 
 

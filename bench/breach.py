@@ -5,8 +5,8 @@ a dump shaped like a leak (``phone`` plus every category column, each cell fille
 random mobile numbers under a few country codes, written as dumps write them (``+31...``, ``0031...``,
 ``31...``), into a temporary folder; imports it with the real importer (:func:`core.breach.importer.import_dump`,
 what ``flask breach import`` runs) in a child process; and prints rows/s, the child's peak memory (its
-``ru_maxrss``, which covers its parsing workers too), bytes per record of the index, and the time of one lookup
-(median and p99 over ``--lookups``, half of them numbers in the dump, half not). Targets for 100 million records:
+``ru_maxrss``, which covers its parsing workers too) and CPU time per row, bytes per record of the index, and the
+time of one lookup (median and p99 over ``--lookups``, half of them numbers in the dump, half not). Targets for 100 million records:
 at least 150,000 rows/s with under 1 GiB of memory, at most 12 bytes per record, a lookup under 50 µs.
 
 Exit status: 0 when figures were printed, 1 when the import failed or a lookup answered wrongly.
@@ -78,7 +78,8 @@ def run_import(dump: Path, folder: Path, memory: int, jobs: int) -> dict[str, ob
         "print(json.dumps({'rows': r.rows, 'records': r.records, 'unreadable': r.unreadable, 'runs': r.runs,"
         " 'seconds': r.seconds, 'path': str(r.path)}))\n"
     )
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    before, cpu_before = usage.ru_maxrss, usage.ru_utime + usage.ru_stime
     done = subprocess.run(
         [sys.executable, "-c", program, str(dump), str(folder), KEY.hex(), str(memory), str(jobs)],
         cwd=ROOT,
@@ -89,8 +90,10 @@ def run_import(dump: Path, folder: Path, memory: int, jobs: int) -> dict[str, ob
     if done.returncode:
         sys.exit(f"the import failed:\n{done.stderr}")
     figures: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    figures["peak_kib"] = max(peak, before)
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    figures["peak_kib"] = max(usage.ru_maxrss, before)
+    # CPU time of the import and its workers: less moved by other load than rows per second of wall time
+    figures["cpu_seconds"] = usage.ru_utime + usage.ru_stime - cpu_before
     return figures
 
 
@@ -143,6 +146,11 @@ def main() -> None:
             f"import: {rows / seconds:,.0f} rows/s ({seconds:.1f} s, {args.jobs} parsing process(es), "
             f"{figures['runs']} run(s), {figures['unreadable']} unreadable); peak memory "
             f"{int(figures['peak_kib']) / 1024:,.0f} MiB (--memory {args.memory} MiB)"  # type: ignore[call-overload]
+        )
+        cpu = float(figures["cpu_seconds"])  # type: ignore[arg-type]
+        print(
+            f"import CPU: {cpu:.1f} s in all processes, {cpu / rows * 1e6:.1f} µs per row: "
+            f"{rows / cpu:,.0f} rows per CPU-second"
         )
         size = index_file.stat().st_size
         print(f"index: {records:,} numbers, {size / 2**20:,.1f} MiB, {size / max(records, 1):.2f} bytes per record")

@@ -48,9 +48,12 @@ def normalise(text: str, default_region: str) -> str:
     A number counts when phonenumbers calls it valid (``is_valid_number``: its country's plan has such numbers), as
     the sign-up form's phone field does. ``default_region`` is an ISO 3166 code such as ``NL``.
     """
-    compact = text if text.isascii() and text.isdigit() else _SEPARATORS.sub("", text.strip())
-    if not _WRITTEN.fullmatch(compact):
-        raise NotAPhoneNumber("not a phone number: only digits, with spaces, dashes or a leading + between them")
+    if text.isascii() and text.lstrip("+").isdigit() and text.count("+") <= 1:  # as dumps write it: no clean-up
+        compact = text
+    else:
+        compact = _SEPARATORS.sub("", text.strip())
+        if not _WRITTEN.fullmatch(compact):
+            raise NotAPhoneNumber("not a phone number: only digits, with spaces, dashes or a leading + between them")
     if compact.startswith("+"):
         return _international(compact[1:])
     if compact.startswith("00"):

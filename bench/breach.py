@@ -6,8 +6,9 @@ random mobile numbers under a few country codes, written as dumps write them (``
 ``31...``), into a temporary folder; imports it with the real importer (:func:`core.breach.importer.import_dump`,
 what ``flask breach import`` runs) in a child process; and prints rows/s, the child's peak memory (its
 ``ru_maxrss``, which covers its parsing workers too) and CPU time per row, bytes per record of the index, and the
-time of one lookup (median and p99 over ``--lookups``, half of them numbers in the dump, half not). Targets for 100 million records:
-at least 150,000 rows/s with under 1 GiB of memory, at most 12 bytes per record, a lookup under 50 µs.
+time of one lookup (median and p99 over ``--lookups``, half of them numbers in the dump, half not). Targets for
+100 million records: at least 150,000 rows/s with under 1 GiB of memory, at most 12 bytes per record, a lookup
+under 50 µs.
 
 Exit status: 0 when figures were printed, 1 when the import failed or a lookup answered wrongly.
 """

@@ -129,6 +129,11 @@ def test_unknown_columns_are_refused_unless_left_out(app: Flask, tmp_path: Path)
 def test_a_dump_without_phone_column_or_of_an_unknown_dataset_is_refused(app: Flask, tmp_path: Path) -> None:
     no_phone = import_file(app, write_dump(tmp_path, ["Anna"], header="name"))
     assert no_phone.exit_code != 0 and "no 'phone' column" in no_phone.output
+    assert import_file(app, write_dump(tmp_path, ["+31612345601,,,,,"], name="good.csv")).exit_code == 0
+    before = index_path(breach_dir(app), DATASET).read_bytes()
+    nothing = import_file(app, write_dump(tmp_path, ["612345601xyz,,,,,", "", "nope,,,,,"], name="bad.csv"))
+    assert nothing.exit_code != 0 and "none of the 2 rows has a readable phone number" in nothing.output
+    assert index_path(breach_dir(app), DATASET).read_bytes() == before  # the index there stays
     unknown = run(app, "import", "myspace-2008", str(write_dump(tmp_path, ["+31612345601"], header="phone")))
     assert unknown.exit_code != 0
     assert "no campaign declares dataset 'myspace-2008'; known: facebook-2021" in unknown.output

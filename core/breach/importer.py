@@ -204,15 +204,22 @@ def import_dump(
             columns = read_columns(header, ignore_columns)
             blocks = _blocks(dump, first_line=2)
             sorter = _RunWriter(scratch, max(memory_bytes // BYTES_PER_SORTED_RECORD, 1))
-            totals = ParsedBlock(b"", b"", 0, 0)
+            rows = unreadable = 0
+            unreadable_lines: list[int] = []
             for parsed, read in _parsed(blocks, columns, default_region, key, jobs):
                 sorter.add(parsed.digests, parsed.masks)
-                totals.rows += parsed.rows
-                totals.unreadable += parsed.unreadable
-                totals.unreadable_lines += parsed.unreadable_lines[: FIRST_UNREADABLE - len(totals.unreadable_lines)]
+                rows += parsed.rows
+                unreadable += parsed.unreadable
+                unreadable_lines += parsed.unreadable_lines[: FIRST_UNREADABLE - len(unreadable_lines)]
                 if progress is not None:
-                    progress(read, totals.rows)
+                    progress(read, rows)
             sorter.flush()
+        if not sorter.runs:
+            # an empty dump, or one read with the wrong default region, must not wipe out the index there is
+            raise BreachImportError(
+                f"none of the {rows:,} rows has a readable phone number, so the index was left as it was "
+                "(is --default-region right?)"
+            )
         target = index_path(folder, dataset_id)
         temporary = scratch.new(f"{target.name}.tmp-")
         records, version, mask = _merge_runs(sorter.runs, temporary, memory_bytes)
@@ -234,10 +241,10 @@ def import_dump(
     return ImportResult(
         dataset=dataset_id,
         path=target,
-        rows=totals.rows,
+        rows=rows,
         records=records,
-        unreadable=totals.unreadable,
-        first_unreadable_lines=totals.unreadable_lines,
+        unreadable=unreadable,
+        first_unreadable_lines=unreadable_lines,
         runs=len(sorter.runs),
         seconds=time.monotonic() - started,
         version=version,
@@ -433,8 +440,8 @@ class _RunReader:
 
 
 def _merge_runs(runs: Sequence[Path], target: Path, memory_bytes: int) -> tuple[int, str, int]:
-    """Merge the sorted ``runs`` into the body of ``target`` (after room for the header); returns (records, version,
-    OR of every mask)."""
+    """Merge the sorted ``runs`` into the body of ``target`` (after room for the header, which the caller writes and
+    syncs with it); returns (records, version, OR of every mask)."""
     chunk = max(memory_bytes // (BYTES_PER_SORTED_RECORD * max(len(runs), 1)), 1024)
     readers = [_RunReader(path, chunk) for path in runs]
     body = hashlib.sha256()
@@ -461,8 +468,6 @@ def _merge_runs(runs: Sequence[Path], target: Path, memory_bytes: int) -> tuple[
                 records += len(digests)
                 if len(masks):
                     every_mask |= int(np.bitwise_or.reduce(masks))
-            out.flush()
-            os.fsync(out.fileno())
     finally:
         for reader in readers:
             reader.file.close()

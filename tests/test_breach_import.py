@@ -134,6 +134,8 @@ def test_a_dump_without_phone_column_or_of_an_unknown_dataset_is_refused(app: Fl
     nothing = import_file(app, write_dump(tmp_path, ["612345601xyz,,,,,", "", "nope,,,,,"], name="bad.csv"))
     assert nothing.exit_code != 0 and "none of the 2 rows has a readable phone number" in nothing.output
     assert index_path(breach_dir(app), DATASET).read_bytes() == before  # the index there stays
+    region = import_file(app, write_dump(tmp_path, ["+31612345601,,,,,"], name="r.csv"), "--default-region", "XX")
+    assert region.exit_code != 0 and "'XX' is no country phonenumbers knows" in region.output
     unknown = run(app, "import", "myspace-2008", str(write_dump(tmp_path, ["+31612345601"], header="phone")))
     assert unknown.exit_code != 0
     assert "no campaign declares dataset 'myspace-2008'; known: facebook-2021" in unknown.output

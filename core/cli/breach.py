@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+import phonenumbers
 from flask import Flask
 from flask.cli import with_appcontext
 
@@ -75,7 +76,11 @@ def import_command(
         known = ", ".join(sorted(declared)) or "none (enable the breach_check plugin in a campaign file)"
         raise click.BadParameter(f"no campaign declares dataset '{dataset}'; known: {known}", param_hint="'DATASET'")
     settings = site().settings
-    region = default_region or declared[dataset].default_region
+    region = (default_region or declared[dataset].default_region).upper()
+    if region not in phonenumbers.SUPPORTED_REGIONS:
+        raise click.BadParameter(
+            f"'{region}' is no country phonenumbers knows: e.g. NL, BE, DE", param_hint="'--default-region'"
+        )
     folder = settings.resolved_breach_dir()
     started = time.monotonic()
     with click.progressbar(

@@ -352,6 +352,7 @@ def production_env(
             "CLAIMSITE_SECRET_KEY": secrets.token_urlsafe(48),
             "CLAIMSITE_HASH_KEY": secrets.token_urlsafe(48),
             "CLAIMSITE_CONTACT_KEY": secrets.token_urlsafe(48),
+            "CLAIMSITE_BREACH_KEY": secrets.token_urlsafe(48),
             "CLAIMSITE_DATABASE_URL": database_url,
             "CLAIMSITE_TRUSTED_PROXIES": "1",
             "CLAIMSITE_MAIL_URL": smtp_url,

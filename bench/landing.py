@@ -65,6 +65,7 @@ def app_config(secret_key: str, instance_dir: str) -> dict[str, object]:
         "secret_key": secret_key,
         "hash_key": secret_key[::-1] + "-hash",
         "contact_key": secret_key[::-1] + "-contact",
+        "breach_key": secret_key[::-1] + "-breach",
         "instance_dir": instance_dir,
         "mail_url": "smtp://127.0.0.1:1",
         "sealing_public_key": bench_public_key(Path(instance_dir) / "keys"),

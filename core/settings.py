@@ -57,6 +57,14 @@ class Settings(FolderSettings):
         description="encrypts the contact copy of participants' e-mail addresses (core.data.contacts), the one "
         "readable copy kept after the join flow, for later mail; required in production; never change it",
     )
+    breach_key: str = Field(
+        default="",
+        description="keys the digests of phone numbers in the breach indexes (core.breach.numbers); required in "
+        "production, different from the other keys; a new key needs every dataset imported again",
+    )
+    breach_dir: Path | None = Field(
+        default=None, description="folder of the breach indexes, one <dataset>.idx each; default: instance/breach"
+    )
     sealing_public_key: str = Field(
         default="",
         description="the foundation's public key, that personal data is sealed to (the base64 line of "
@@ -132,6 +140,7 @@ class Settings(FolderSettings):
             ("CLAIMSITE_SECRET_KEY", self.secret_key),
             ("CLAIMSITE_HASH_KEY", self.hash_key),
             ("CLAIMSITE_CONTACT_KEY", self.contact_key),
+            ("CLAIMSITE_BREACH_KEY", self.breach_key),
         )
         for name, value in keys:
             if value.strip().lower() in PLACEHOLDER_SECRETS or len(value) < 32:
@@ -142,8 +151,9 @@ class Settings(FolderSettings):
                 )
         if len({value for _name, value in keys}) < len(keys):
             raise SettingsError(
-                "CLAIMSITE_SECRET_KEY, CLAIMSITE_HASH_KEY and CLAIMSITE_CONTACT_KEY must differ: each keys something "
-                "else, and the secret key may be rotated while the other two never change"
+                "CLAIMSITE_SECRET_KEY, CLAIMSITE_HASH_KEY, CLAIMSITE_CONTACT_KEY and CLAIMSITE_BREACH_KEY must differ: "
+                "each keys something else, and the secret key may be rotated while the hash and contact keys never "
+                "change"
             )
         return self
 
@@ -233,6 +243,15 @@ class Settings(FolderSettings):
     def resolved_contact_key(self) -> str:
         """The key of the contact copies; outside production a random one is kept in the instance folder."""
         return self.contact_key or self._instance_secret("contact_key")
+
+    def resolved_breach_key(self) -> str:
+        """The key of the phone-number digests in the breach indexes; outside production a random one is kept in
+        the instance folder."""
+        return self.breach_key or self._instance_secret("breach_key")
+
+    def resolved_breach_dir(self) -> Path:
+        """The folder of the breach indexes (it may not exist yet)."""
+        return self.breach_dir or self.instance_dir / "breach"
 
     def resolved_seal_identity(self) -> SealIdentity:
         """The files the mandate seal is made with; outside production, without them, the development CA's (made

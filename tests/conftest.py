@@ -27,6 +27,7 @@ SHIPPED_CAMPAIGNS = REPO / "campaigns"
 SECRET = "test-secret-key-that-is-long-enough-0123456789"
 HASH_KEY = "test-hash-key-that-is-also-long-enough-987654"
 CONTACT_KEY = "test-contact-key-long-enough-too-13579246801"
+BREACH_KEY = "test-breach-key-long-enough-as-well-24680135"
 # A public key for apps in production mode (whose private key nobody needs in those tests).
 PRODUCTION_PUBLIC_KEY = "pOCSkrZRwni5dyxWn1+puxPZBrRqtoyd+dwrRAn4ogk="
 # Production refuses rate-limit counts in memory; its apps in tests get this Redis URL (nothing connects to it until
@@ -171,6 +172,7 @@ def make_app(tmp_path: Path, migrated_sqlite: Path, request: pytest.FixtureReque
             "secret_key": SECRET,
             "hash_key": HASH_KEY,
             "contact_key": CONTACT_KEY,
+            "breach_key": BREACH_KEY,
             "instance_dir": tmp_path / "instance",
             "public_scheme": "https",
             "publish_poll_seconds": 0,  # no publishing thread per test app (tests that need one set it)
@@ -197,6 +199,7 @@ def shipped_app(tmp_path_factory: pytest.TempPathFactory, migrated_sqlite: Path)
             "secret_key": SECRET,
             "hash_key": HASH_KEY,
             "contact_key": CONTACT_KEY,
+            "breach_key": BREACH_KEY,
             "instance_dir": instance,
             "database_url": f"sqlite:///{instance / 'claimsite.sqlite3'}",
         }

@@ -329,6 +329,7 @@ def production_app(make_app: Any) -> Any:
         secret_key="p" * 40,
         hash_key="h" * 40,
         contact_key="c" * 40,
+        breach_key="b" * 40,
         sealing_public_key=PRODUCTION_PUBLIC_KEY,
     )
 

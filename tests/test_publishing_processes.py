@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import (
+    BREACH_KEY,
     CONTACT_KEY,
     HASH_KEY,
     PRODUCTION_PUBLIC_KEY,
@@ -156,6 +157,7 @@ def test_a_change_reaches_every_process_and_a_broken_file_takes_nothing_down(
         "CLAIMSITE_SECRET_KEY": SECRET,
         "CLAIMSITE_HASH_KEY": HASH_KEY,
         "CLAIMSITE_CONTACT_KEY": CONTACT_KEY,
+        "CLAIMSITE_BREACH_KEY": BREACH_KEY,
         "CLAIMSITE_SEALING_PUBLIC_KEY": PRODUCTION_PUBLIC_KEY,
         "CLAIMSITE_INSTANCE_DIR": str(tmp_path / "instance"),
         "CLAIMSITE_DATABASE_URL": migrated_database_url,

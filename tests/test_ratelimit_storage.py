@@ -79,6 +79,7 @@ def production_env(seal: ProductionSeal, **changes: str) -> dict[str, str]:
         "CLAIMSITE_SECRET_KEY": "s" * 40,
         "CLAIMSITE_HASH_KEY": "h" * 40,
         "CLAIMSITE_CONTACT_KEY": "c" * 40,
+        "CLAIMSITE_BREACH_KEY": "b" * 40,
         "CLAIMSITE_SEALING_PUBLIC_KEY": PRODUCTION_PUBLIC_KEY,
         "CLAIMSITE_MAIL_URL": "smtp://127.0.0.1:1",
         # tiktokclaim asks a payment: production needs a provider (never called here)

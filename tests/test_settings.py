@@ -30,22 +30,40 @@ def test_production_refuses_missing_hash_key_or_the_same_key_twice(monkeypatch: 
         load_settings()
     monkeypatch.setenv("CLAIMSITE_HASH_KEY", "x" * 40)
     monkeypatch.setenv("CLAIMSITE_CONTACT_KEY", "z" * 40)
+    monkeypatch.setenv("CLAIMSITE_BREACH_KEY", "w" * 40)
     with pytest.raises(SettingsError, match="must differ"):
         load_settings()
 
 
-def test_production_refuses_a_missing_contact_key_or_one_shared_with_another_key(
-    monkeypatch: pytest.MonkeyPatch,
+@pytest.mark.parametrize("missing", ["CLAIMSITE_CONTACT_KEY", "CLAIMSITE_BREACH_KEY"])
+def test_production_refuses_a_missing_contact_or_breach_key_or_one_shared_with_another_key(
+    monkeypatch: pytest.MonkeyPatch, missing: str
 ) -> None:
     monkeypatch.setenv("CLAIMSITE_ENV", "production")
-    monkeypatch.setenv("CLAIMSITE_SECRET_KEY", "x" * 40)
-    monkeypatch.setenv("CLAIMSITE_HASH_KEY", "y" * 40)
-    monkeypatch.delenv("CLAIMSITE_CONTACT_KEY", raising=False)
-    with pytest.raises(SettingsError, match="CLAIMSITE_CONTACT_KEY is missing"):
+    keys = {
+        "CLAIMSITE_SECRET_KEY": "x" * 40,
+        "CLAIMSITE_HASH_KEY": "y" * 40,
+        "CLAIMSITE_CONTACT_KEY": "z" * 40,
+        "CLAIMSITE_BREACH_KEY": "w" * 40,
+    }
+    for name, value in keys.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv(missing)
+    with pytest.raises(SettingsError, match=f"{missing} is missing"):
         load_settings()
-    monkeypatch.setenv("CLAIMSITE_CONTACT_KEY", "y" * 40)
+    monkeypatch.setenv(missing, "y" * 40)
     with pytest.raises(SettingsError, match="must differ"):
         load_settings()
+    monkeypatch.setenv(missing, keys[missing])
+    assert load_settings({"env": "test"}).resolved_breach_key() == "w" * 40  # from the environment
+
+
+def test_outside_production_the_breach_key_is_made_once_in_the_instance_folder(tmp_path: Path) -> None:
+    settings = load_settings({"env": "development", "instance_dir": tmp_path})
+    key = settings.resolved_breach_key()
+    assert len(key) >= 32 and (tmp_path / "breach_key").read_text() == key
+    assert load_settings({"env": "development", "instance_dir": tmp_path}).resolved_breach_key() == key
+    assert key not in {settings.resolved_hash_key(), settings.resolved_contact_key()}
 
 
 def test_production_is_the_default_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -64,6 +82,7 @@ def test_settings_come_from_prefixed_environment(
     monkeypatch.setenv("CLAIMSITE_SECRET_KEY", "x" * 40)
     monkeypatch.setenv("CLAIMSITE_HASH_KEY", "y" * 40)
     monkeypatch.setenv("CLAIMSITE_CONTACT_KEY", "z" * 40)
+    monkeypatch.setenv("CLAIMSITE_BREACH_KEY", "w" * 40)
     monkeypatch.setenv("CLAIMSITE_TRUSTED_PROXIES", "2")
     monkeypatch.setenv("CLAIMSITE_CAMPAIGNS_DIR", str(tmp_path))
     monkeypatch.setenv("CLAIMSITE_DATABASE_URL", "postgresql+psycopg://db/claims")
@@ -174,6 +193,7 @@ def test_production_refuses_to_start_without_a_mail_server(
     monkeypatch.setenv("CLAIMSITE_SECRET_KEY", "x" * 40)
     monkeypatch.setenv("CLAIMSITE_HASH_KEY", "y" * 40)
     monkeypatch.setenv("CLAIMSITE_CONTACT_KEY", "z" * 40)
+    monkeypatch.setenv("CLAIMSITE_BREACH_KEY", "w" * 40)
     monkeypatch.setenv("CLAIMSITE_SEALING_PUBLIC_KEY", PRODUCTION_PUBLIC_KEY)
     monkeypatch.setenv("CLAIMSITE_RATELIMIT_STORAGE_URL", PRODUCTION_RATELIMIT_URL)
     monkeypatch.delenv("CLAIMSITE_MAIL_URL", raising=False)
@@ -226,6 +246,7 @@ def test_production_refuses_to_start_without_the_public_sealing_key(
     monkeypatch.setenv("CLAIMSITE_SECRET_KEY", "x" * 40)
     monkeypatch.setenv("CLAIMSITE_HASH_KEY", "y" * 40)
     monkeypatch.setenv("CLAIMSITE_CONTACT_KEY", "z" * 40)
+    monkeypatch.setenv("CLAIMSITE_BREACH_KEY", "w" * 40)
     monkeypatch.setenv("CLAIMSITE_MAIL_URL", "smtp://mail.example:25")
     monkeypatch.setenv("CLAIMSITE_INSTANCE_DIR", str(tmp_path))
     monkeypatch.setenv("CLAIMSITE_RATELIMIT_STORAGE_URL", PRODUCTION_RATELIMIT_URL)

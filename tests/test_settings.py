@@ -135,6 +135,7 @@ def test_production_refuses_to_start_without_a_valid_seal_and_a_time_stamping_au
         "CLAIMSITE_SECRET_KEY": "x" * 40,
         "CLAIMSITE_HASH_KEY": "y" * 40,
         "CLAIMSITE_CONTACT_KEY": "z" * 40,
+        "CLAIMSITE_BREACH_KEY": "b" * 40,
         "CLAIMSITE_MAIL_URL": "smtp://mail.example:25",
         "CLAIMSITE_SEALING_PUBLIC_KEY": PRODUCTION_PUBLIC_KEY,
         "CLAIMSITE_RATELIMIT_STORAGE_URL": PRODUCTION_RATELIMIT_URL,

@@ -58,6 +58,12 @@ def send(app: Flask, verification_id: str, now: dt.datetime, ip: str = "192.0.2.
         return outcome
 
 
+def proved_number(app: Flask, verification_id: str) -> str | None:
+    # Each session is closed here: one left to the garbage collector returns its connection at a random moment.
+    with session(app) as db:
+        return phones.verified_number(db, verification_id)
+
+
 def check(app: Flask, verification_id: str, code: str, now: dt.datetime) -> CodeCheck:
     with session(app) as db:
         verification = phones.find(db, verification_id)
@@ -97,11 +103,11 @@ def test_the_code_goes_out_through_the_worker_and_proves_the_number(app: Flask) 
         assert stored is not None and stored.codes_sent == 1
         assert stored.number_digest == phone_hash(HASH_KEY, NUMBER) and NUMBER.encode() not in stored.locked_number
         assert stored.country_code == 31 and stored.code_hash is not None and code not in stored.code_hash
-    assert phones.verified_number(session(app), verification_id) is None  # not proved yet
+    assert proved_number(app, verification_id) is None  # not proved yet
     wrong = f"{(int(code) + 1) % 1_000_000:06d}"
     assert check(app, verification_id, wrong, now) is CodeCheck.WRONG
     assert check(app, verification_id, code, now + dt.timedelta(minutes=1)) is CodeCheck.OK
-    assert phones.verified_number(session(app), verification_id) == NUMBER
+    assert proved_number(app, verification_id) == NUMBER
     assert check(app, verification_id, code, now) is CodeCheck.NO_CODE  # a code proves once
     assert send(app, verification_id, now + dt.timedelta(minutes=5)).status is SendStatus.VERIFIED
 
@@ -115,7 +121,7 @@ def test_five_wrong_tries_use_the_code_up(app: Flask) -> None:
     outcomes = [check(app, verification_id, wrong, now) for _ in range(5)]
     assert outcomes == [CodeCheck.WRONG] * 4 + [CodeCheck.TOO_MANY]
     assert check(app, verification_id, code, now) is CodeCheck.TOO_MANY  # the right code no longer works
-    assert phones.verified_number(session(app), verification_id) is None
+    assert proved_number(app, verification_id) is None
 
 
 def test_an_expired_code_does_not_prove_the_number(app: Flask) -> None:
@@ -218,7 +224,7 @@ def test_retention_deletes_unproved_verifications_and_strips_proved_ones_after_a
         assert (kept.locked_number, kept.country_code, kept.code_hash) == (None, None, None)
         still = phones.find(db, recent)
         assert still is not None and still.locked_number is not None
-    assert phones.verified_number(session(app), proved) is None
+    assert proved_number(app, proved) is None
     with session(app) as db:
         again = erase_phone_verifications(db, now)
         assert (again.unverified_deleted, again.verified_stripped) == (0, 0)

@@ -4,6 +4,7 @@ tells the visitor plainly, and mails staff once per kind and day (core.phones.al
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,10 +21,12 @@ from core.jobs.mail import MAIL_JOB
 from core.jobs.queue import Worker, decode_payload
 from core.phones import verification as phones
 from core.phones.alerts import trips_on
-from core.phones.limits import LimitKind, SmsLimits
+from core.phones.limits import LimitKind, SmsLimits, take_sms
 from core.phones.verification import SendStatus
+from core.ratelimits import RateLimits
 from tests.conftest import HASH_KEY
 from tests.smtp_server import SMTPServer
+from tests.test_ratelimit_storage import redis_url  # noqa: F401  (a fixture)
 from tests.test_staff_console import add_staff
 
 CAMPAIGN = "facebookleak"
@@ -143,3 +146,21 @@ def test_limits_are_checked_when_a_campaign_sets_them() -> None:
     with pytest.raises(ValidationError):
         SmsLimits(per_hour="5/hour")  # type: ignore[call-arg]
     assert SmsLimits().per_network == "5/hour" and "NL" in SmsLimits().allowed_countries
+
+
+def test_two_processes_share_the_counts_in_redis(redis_url: str) -> None:  # noqa: F811
+    # Two RateLimits on one Redis stand for two gunicorn workers: what one counted, the other refuses.
+    first, second = RateLimits(redis_url), RateLimits(redis_url)
+    limits = SmsLimits(per_network="2/hour")
+    campaign = f"redis-test-{secrets.token_hex(4)}"  # this test's own keys, whatever else is in Redis
+    network = network_hash(HASH_KEY, "2001:db8:9:9::1")
+    same_64 = network_hash(HASH_KEY, "2001:db8:9:9::2")
+    assert network == same_64
+
+    def take(limiter: RateLimits, number: str, net: str | None) -> LimitKind | None:
+        return take_sms(limiter, limits, campaign=campaign, number_digest=number, e164="+31612345678", network=net)
+
+    assert take(first, "a", network) is None
+    assert take(second, "b", same_64) is None
+    assert take(first, "c", same_64) is LimitKind.NETWORK
+    assert take(second, "d", network_hash(HASH_KEY, "192.0.2.9")) is None

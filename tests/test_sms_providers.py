@@ -4,6 +4,8 @@ loopback Twilio (tests/twilio_server.py), the choice of provider and production'
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -110,8 +112,13 @@ def sms_jobs(app: Flask) -> list[Job]:
 
 
 def test_the_worker_sends_through_twilio_and_retries_an_outage(
-    make_app: Any, migrated_database_url: str, twilio: TwilioServer, monkeypatch: pytest.MonkeyPatch
+    make_app: Any,
+    migrated_database_url: str,
+    twilio: TwilioServer,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     provider = provider_for(twilio)
     monkeypatch.setenv("CLAIMSITE_TWILIO_ACCOUNT_SID", ACCOUNT_SID)
     monkeypatch.setenv("CLAIMSITE_TWILIO_AUTH_TOKEN", AUTH_TOKEN)
@@ -137,6 +144,10 @@ def test_the_worker_sends_through_twilio_and_retries_an_outage(
         failed = sms_jobs(app)[-1]
         assert failed.status == JobStatus.FAILED and "21211" in (failed.last_error or "")
         assert "+316123" not in (failed.last_error or "")
+        codes = re.findall(r"\b\d{6}\b", sent.body)
+        assert caplog.text and "twilio" in caplog.text  # the retry and the failure were logged...
+        assert NUMBER not in caplog.text and "+316123" not in caplog.text  # ...without a number
+        assert codes and codes[0] not in caplog.text  # or the code
     finally:
         app.extensions["claimsite.db"].engine.dispose()
 

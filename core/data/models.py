@@ -1,6 +1,9 @@
 """The tables. Personal data lives only in ``personal_records``, read and written by :mod:`core.data.personal_data`,
 and, for mail after the join flow, the contact copy of the address alone in ``contacts`` (:mod:`core.data.contacts`).
 
+A phone number being proved by SMS code is kept locked for a day at most (``phone_verifications``:
+:mod:`core.phones.verification`), then only its keyed digest.
+
 Everything else holds what the site needs to work and what proves a sign-up: the campaign, the stage and its
 timestamps, a keyed hash of the e-mail address (to find a returning visitor), hashed IPs, the agreements'
 versions and SHA-256 digests.

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask_babel import force_locale
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from core.data.db import utcnow
 from core.data.hashing import network_hash, phone_hash
@@ -229,3 +229,44 @@ def test_retention_deletes_unproved_verifications_and_strips_proved_ones_after_a
         again = erase_phone_verifications(db, now)
         assert (again.unverified_deleted, again.verified_stripped) == (0, 0)
         assert set(db.scalars(select(PhoneVerification.id))) == {proved, recent}
+
+
+@pytest.mark.databases("postgresql")
+def test_two_requests_for_a_code_at_the_same_moment_send_one(app: Flask) -> None:
+    now = utcnow()
+    verification_id = begin(app, now)
+    barrier = threading.Barrier(2)
+    outcomes: list[SendStatus] = []
+    errors: list[BaseException] = []
+
+    def ask(ip: str) -> None:
+        try:
+            with app.app_context(), session(app) as db:
+                verification = phones.find(db, verification_id)
+                assert verification is not None
+                barrier.wait(timeout=5)
+                sending = phones.send_code(db, verification, LIMITS, network_hash(HASH_KEY, ip), now)
+                db.commit()
+                outcomes.append(sending.status)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=ask, args=(f"192.0.2.{i}",)) for i in (1, 2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=10)
+    assert errors == []
+    assert sorted(outcomes) == [SendStatus.SENT, SendStatus.WAIT]
+    with session(app) as db:
+        assert db.scalar(select(func.count()).select_from(Job).where(Job.kind == phones.SMS_JOB)) == 1
+        stored = phones.find(db, verification_id)
+        assert stored is not None and stored.codes_sent == 1
+
+
+def test_flask_retention_run_reports_the_phone_numbers(app: Flask) -> None:
+    old = utcnow() - dt.timedelta(days=2)
+    begin(app, old)
+    result = app.test_cli_runner().invoke(args=["retention", "run"])
+    assert result.exit_code == 0, result.output
+    assert "phone numbers: deleted 1 unproved verification(s) and stripped 0 proved one(s)" in result.output

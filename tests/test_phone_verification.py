@@ -196,9 +196,10 @@ def test_two_wrong_tries_at_the_same_moment_are_both_counted(app: Flask) -> None
 
 
 def test_start_refuses_what_is_not_an_e164_number(app: Flask) -> None:
-    with session(app) as db, pytest.raises(ValueError) as raised:
-        phones.start(db, CAMPAIGN, "0612345678", "breach-check", utcnow())
-    assert "0612345678" not in str(raised.value)
+    for text in ("0612345678", "+31 6 12345678", "+31612345678\n", "+0612345678", "+31abc"):
+        with session(app) as db, pytest.raises(ValueError) as raised:
+            phones.start(db, CAMPAIGN, text, "breach-check", utcnow())
+        assert text.strip() not in str(raised.value)
 
 
 def test_retention_deletes_unproved_verifications_and_strips_proved_ones_after_a_day(app: Flask) -> None:

@@ -19,6 +19,7 @@ A campaign sets these under its plugin's ``sms:`` (:class:`SmsLimits`, with the 
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from typing import Literal
 
@@ -90,9 +91,15 @@ class SmsLimits(BaseModel):
         return upper
 
 
+E164 = re.compile(r"\+[1-9][0-9]{1,14}")
+
+
 def country_of(e164: str) -> tuple[int, str | None]:
-    """The calling code (31) and region (``NL``; None when the number fits no region) of an E.164 number. Raises
-    ``ValueError`` for text that is not one."""
+    """The calling code (31) and region (``NL``; None when the number fits no region) of an E.164 number
+    (``+31612345678``: no spaces or other signs, so each number has one form, and one keyed digest). Raises
+    ``ValueError`` for text that is not one; the message does not repeat it."""
+    if not E164.fullmatch(e164):
+        raise ValueError("not a phone number in E.164 form")
     try:
         number = phonenumbers.parse(e164, None)
     except phonenumbers.NumberParseException:

@@ -27,7 +27,7 @@ from flask_babel import force_locale, gettext
 from core.campaigns import LoadedCampaign
 from core.data.db import db_session, utcnow
 from core.data.one_time_codes import CODE_VALID
-from core.jobs.queue import Handler, PermanentJobError, current_job
+from core.jobs.queue import Handler, PermanentJobError
 from core.phones.sms_providers import SmsPermanentError
 from core.phones.verification import SMS_JOB, code_is_current, find, unlocked_number
 from core.plugins import hookimpl
@@ -75,7 +75,6 @@ def sms_text(loaded: LoadedCampaign, language: str, code: str) -> str:
 def send_sms_code(app: Flask, payload: dict[str, Any]) -> None:
     """The :data:`~core.phones.verification.SMS_JOB`: send the code of ``payload`` if it is still current."""
     db = db_session()
-    job = current_job()
     verification = find(db, payload["verification"])
     if verification is None or verification.verified_at is not None:
         return
@@ -87,7 +86,7 @@ def send_sms_code(app: Flask, payload: dict[str, Any]) -> None:
     provider = site().sms_provider
     if provider is None:
         raise PermanentJobError("no SMS provider is set (CLAIMSITE_SMS_PROVIDER)")
-    loaded = site().registry.snapshot.campaigns.get(job.campaign if job else verification.campaign)  # type: ignore[arg-type]
+    loaded = site().registry.snapshot.campaigns.get(verification.campaign)
     if loaded is None:
         raise RuntimeError("the campaign of this verification is not loaded")
     text = sms_text(loaded, payload.get("language", loaded.campaign.default_language), payload["code"])

@@ -140,12 +140,13 @@ def send_code(
     limits: SmsLimits,
     network: str | None,
     now: dt.datetime,
-    language: str = "nl",
+    language: str | None = None,
 ) -> SmsSending:
-    """Issue a new code and queue its SMS (in ``language``), if the wait and every limit allow it; the previous
-    code stops working. ``network`` is the keyed hash of the requester's network
+    """Issue a new code and queue its SMS (in ``language``; default: the campaign's), if the wait and every limit
+    allow it; the previous code stops working. ``network`` is the keyed hash of the requester's network
     (:func:`core.data.hashing.network_hash`). A limit that refuses is counted for the console and may queue the
-    day's alert to staff, in ``session``'s transaction: the caller commits either way."""
+    day's alert to staff, in ``session``'s transaction: the caller commits either way. Every outcome has a
+    :attr:`SmsSending.message` for the visitor."""
     if verification.verified_at is not None:
         return SmsSending(SendStatus.VERIFIED)
     wait = one_time_codes.seconds_until_resend(verification.code_sent_at, now)
@@ -172,9 +173,8 @@ def send_code(
         left = one_time_codes.seconds_until_resend(verification.code_sent_at, now)
         return SmsSending(SendStatus.WAIT, wait_seconds=max(left, 1))
     # The code rests in the job (locked, as every payload is) only until it is sent: a done job keeps no payload.
-    enqueue(
-        session, SMS_JOB, {"verification": verification.id, "code": code, "language": language}, campaign=loaded.slug
-    )
+    payload = {"verification": verification.id, "code": code, "language": language or loaded.campaign.default_language}
+    enqueue(session, SMS_JOB, payload, campaign=loaded.slug)
     return SmsSending(SendStatus.SENT)
 
 

@@ -16,11 +16,11 @@ from sqlalchemy import select
 
 from core.data.db import utcnow
 from core.data.hashing import network_hash
-from core.data.models import Job
+from core.data.models import Job, SmsLimitTrip
 from core.jobs.mail import MAIL_JOB
 from core.jobs.queue import Worker, decode_payload
 from core.phones import verification as phones
-from core.phones.alerts import trips_on
+from core.phones.alerts import record_trip, trips_on
 from core.phones.limits import LimitKind, SmsLimits, take_sms
 from core.phones.verification import SendStatus
 from core.ratelimits import RateLimits
@@ -164,3 +164,30 @@ def test_two_processes_share_the_counts_in_redis(redis_url: str) -> None:  # noq
     assert take(second, "b", same_64) is None
     assert take(first, "c", same_64) is LimitKind.NETWORK
     assert take(second, "d", network_hash(HASH_KEY, "192.0.2.9")) is None
+
+
+def test_one_alert_per_campaign_kind_and_day(app: Flask) -> None:
+    add_staff(app, "admin@somi.nl")
+    loaded = app.extensions["claimsite"].registry.snapshot.campaigns[CAMPAIGN]
+    other = app.extensions["claimsite"].registry.snapshot.campaigns["zoomclaim"]
+    day = dt.datetime(2026, 12, 3, 9, 0, tzinfo=dt.UTC)
+    with app.extensions["claimsite.db"].sessions() as db:
+        for moment, campaign, kind in [
+            (day, loaded, LimitKind.NETWORK),
+            (day + dt.timedelta(hours=5), loaded, LimitKind.NETWORK),  # the same day: counted, no second mail
+            (day, loaded, LimitKind.NUMBER),  # another kind
+            (day, other, LimitKind.NETWORK),  # another campaign
+            (day + dt.timedelta(days=1), loaded, LimitKind.NETWORK),  # the next day
+        ]:
+            record_trip(db, campaign, kind, moment)
+        db.commit()
+        assert trips_on(db, CAMPAIGN, day.date()) == {"network": 2, "number": 1}
+        alerted = db.scalars(select(SmsLimitTrip).where(SmsLimitTrip.alerted_at.is_not(None)))
+        assert len(list(alerted)) == 4
+    sent = sorted((mail["context"]["day"], mail["context"]["kind"]) for mail in alert_mails(app))
+    assert sent == [
+        ("2026-12-03", "network"),
+        ("2026-12-03", "network"),
+        ("2026-12-03", "number"),
+        ("2026-12-04", "network"),
+    ]

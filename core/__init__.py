@@ -18,6 +18,7 @@ from core.data.address_owners import DatabaseAddressOwners
 from core.data.db import Database
 from core.i18n import LanguageConverter, init_babel
 from core.money.payment_providers import installed_providers, unpaid_campaigns
+from core.phones.sms_providers import chosen_sms_provider
 from core.plugins import PluginHost
 from core.ratelimits import RateLimits
 from core.sealing import WORKING_BOX_EXTENSION, ContactBox, WorkingBox
@@ -112,6 +113,7 @@ def _site(app: Flask, settings: Settings, plugins: PluginHost, database: Databas
         working_box,
         ContactBox(settings.resolved_contact_key()),
         installed_providers(plugins, production=settings.env == "production"),
+        chosen_sms_provider(plugins, settings),
     )
     snapshot = registry.load()
     if snapshot.errors:

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from core.jobs.queue import Handler, Sweep
     from core.money.fees import FeeModel
     from core.money.payment_providers import PaymentProvider
+    from core.phones.sms_providers import SmsProvider
     from core.signup.counters import PublicCounter
 
 PROJECT = "claimsite"
@@ -84,6 +85,19 @@ def claimsite_payment_providers() -> list[PaymentProvider]:  # type: ignore[empt
     call order: ``tryfirst``/``trylast`` to move) whose ``is_allowed(campaign)`` says yes; production leaves out the
     providers marked ``test_mode``. ``flask campaigns check`` calls this too, without an app: a provider is made from
     the environment alone. Returns: a list.
+    """
+
+
+@hookspec
+def claimsite_sms_providers() -> list[SmsProvider]:  # type: ignore[empty-body]
+    """Return the SMS providers this plugin offers, as :class:`core.phones.sms_providers.SmsProvider` objects.
+
+    Called once when the app is created, for every installed plugin; a provider reads its credentials from the
+    environment then. The one that sends every SMS (phone verification codes) is the provider whose ``identifier``
+    is ``CLAIMSITE_SMS_PROVIDER`` (default outside production: ``outbox``); the app refuses to start when no
+    installed provider has that identifier, or when the chosen one says its settings are incomplete
+    (``SmsProvider.setup_problem``). Two providers with one identifier stop the app too. Returns: a list (may be
+    empty).
     """
 
 

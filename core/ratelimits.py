@@ -91,6 +91,12 @@ class RateLimits:
             return False
         return self.hit(f"{kind}-address", address_hash)
 
+    def hit_amount(self, name: str, amount: str, key: str) -> bool:
+        """Count one attempt against an ``amount`` the caller chose (``"5/hour"``, e.g. from a campaign's settings:
+        :class:`core.phones.limits.SmsLimits`) under ``name``; False when the limit was already reached. The count
+        is atomic in the storage, as every rule's is."""
+        return self.limiter.hit(parse(amount), name, key)
+
     def clear(self, rule: str, key: str | None) -> None:
         """Forget the attempts counted for ``key`` (e.g. failed logins in a row, after a successful one)."""
         self.limiter.clear(parse(RULES[rule]), rule, key or "-")

@@ -124,6 +124,12 @@ class Settings(FolderSettings):
         "empty: write to instance/outbox",
     )
     mail_from: str = Field(default="", description="default sender; empty: the campaign organisation's e-mail")
+    sms_provider: str = Field(
+        default="",
+        description="the SMS provider that sends phone verification codes (core.phones.sms_providers), e.g. twilio; "
+        "empty: outbox outside production (instance/outbox/*.sms), none in production (no SMS is sent); production "
+        "refuses outbox",
+    )
     admin_host: str = Field(
         default="",
         description="the one host the staff console is served on, e.g. staff.example.org (never a "
@@ -180,6 +186,22 @@ class Settings(FolderSettings):
         if self.mail_from and "@" not in self.mail_from:
             raise SettingsError(f"CLAIMSITE_MAIL_FROM must be an e-mail address, not '{self.mail_from}'")
         return self
+
+    @model_validator(mode="after")
+    def _sms_is_delivered(self) -> Settings:
+        if self.env == "production" and self.sms_provider.strip() == "outbox":
+            raise SettingsError(
+                "CLAIMSITE_SMS_PROVIDER=outbox only writes each SMS to a folder, which production refuses: nobody "
+                "would get their code. Set it to a real provider (e.g. twilio, with its CLAIMSITE_TWILIO_* keys), or "
+                "leave it empty to send no SMS."
+            )
+        return self
+
+    def resolved_sms_provider(self) -> str:
+        """The identifier of the SMS provider to use: the setting, else ``outbox`` outside production and ``""``
+        (none: phone numbers cannot be verified) in production."""
+        chosen = self.sms_provider.strip()
+        return chosen or ("" if self.env == "production" else "outbox")
 
     @model_validator(mode="after")
     def _personal_data_is_sealed(self) -> Settings:

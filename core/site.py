@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from core.campaigns.publishing import CampaignPublisher
     from core.campaigns.themes import Themes
     from core.money.payment_providers import PaymentProvider
+    from core.phones.sms_providers import SmsProvider
     from core.plugins import PluginHost
     from core.ratelimits import RateLimits
     from core.sealing import ContactBox, SealingKey, WorkingBox
@@ -42,6 +43,7 @@ class Site:
         ContactBox  # the contact copies of participants' addresses, for mail after the flow (core.data.contacts)
     )
     payment_providers: list[PaymentProvider] = field(default_factory=list)  # in the order they are asked
+    sms_provider: SmsProvider | None = None  # sends every SMS (CLAIMSITE_SMS_PROVIDER); None: no SMS in production
 
 
 def site() -> Site:

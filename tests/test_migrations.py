@@ -27,6 +27,8 @@ TABLES = {
     "campaign_addresses",
     "signed_texts",
     "staff_campaigns",
+    "phone_verifications",
+    "sms_limit_trips",
 }
 
 

@@ -7,7 +7,13 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 from core.data.db import utcnow
-from core.data.retention import JOB_PAYLOADS_KEPT, empty_old_job_payloads, erase_unfinished, remove_old_login_links
+from core.data.retention import (
+    JOB_PAYLOADS_KEPT,
+    empty_old_job_payloads,
+    erase_phone_verifications,
+    erase_unfinished,
+    remove_old_login_links,
+)
 from core.site import site
 from core.staff.exports import remove_expired
 
@@ -21,13 +27,14 @@ def retention_cli() -> None:
 @click.option("--dry-run", is_flag=True, help="Only count what would be erased.")
 @with_appcontext
 def run(dry_run: bool) -> None:
-    """Erase unfinished sign-ups past their campaign's limit, old job payloads and old login links; print the
-    counts."""
+    """Erase unfinished sign-ups past their campaign's limit, old job payloads, old login links and phone numbers
+    being proved by SMS; print the counts."""
     now = utcnow()
     with current_app.extensions["claimsite.db"].sessions() as session:
         results = erase_unfinished(session, site().registry.snapshot.campaigns.values(), now, dry_run)
         jobs = empty_old_job_payloads(session, now, dry_run)
         links = remove_old_login_links(session, now, dry_run)
+        phones = erase_phone_verifications(session, now, dry_run)
         export_files = 0
         if not dry_run:
             export_files = remove_expired(current_app, session, now)
@@ -47,6 +54,11 @@ def run(dry_run: bool) -> None:
         f"{JOB_PAYLOADS_KEPT.days} days ago"
     )
     click.echo(f"login links: {'would remove' if dry_run else 'removed'} {links} mailed over a day ago")
+    click.echo(
+        f"phone numbers: {'would delete' if dry_run else 'deleted'} {phones.unverified_deleted} unproved "
+        f"verification(s) and {'would strip' if dry_run else 'stripped'} {phones.verified_stripped} proved one(s) "
+        "to their digest, over a day old"
+    )
     if not dry_run:
         click.echo(f"staff exports: removed {export_files} file(s) made over an hour ago")
 

@@ -71,6 +71,12 @@ def email_hash(key: str, address: str) -> str:
     return keyed_hash(key, "email", normalise_email(address))
 
 
+def phone_hash(key: str, e164: str) -> str:
+    """The keyed hash of a phone number in E.164 form (``+31612345678``): how a proved number is recognised and
+    recorded (core.phones.verification) without being kept."""
+    return keyed_hash(key, "phone", e164)
+
+
 def earlier_email_hashes(key: str, address: str) -> list[str]:
     """The hashes of :func:`earlier_forms` of ``address``: where a sign-up made before may still be found."""
     return [keyed_hash(key, "email", form) for form in earlier_forms(address)]

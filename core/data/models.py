@@ -1,6 +1,9 @@
 """The tables. Personal data lives only in ``personal_records``, read and written by :mod:`core.data.personal_data`,
 and, for mail after the join flow, the contact copy of the address alone in ``contacts`` (:mod:`core.data.contacts`).
 
+A phone number being proved by SMS code is kept locked for a day at most (``phone_verifications``:
+:mod:`core.phones.verification`), then only its keyed digest.
+
 Everything else holds what the site needs to work and what proves a sign-up: the campaign, the stage and its
 timestamps, a keyed hash of the e-mail address (to find a returning visitor), hashed IPs, the agreements'
 versions and SHA-256 digests.
@@ -11,7 +14,18 @@ from __future__ import annotations
 import datetime as dt
 from enum import StrEnum
 
-from sqlalchemy import Boolean, ColumnElement, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.data.db import Base, UTCDateTime, utcnow
@@ -390,3 +404,40 @@ class SignedText(Base):
     language: Mapped[str] = mapped_column(String(2), primary_key=True)
     file_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
     first_signed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PhoneVerification(Base):
+    """A phone number being proved by an SMS code (:mod:`core.phones.verification`). The page keeps only ``id`` in
+    its session. The number itself is kept locked (``core.sealing.ContactBox``) for the worker that sends the code
+    and the join page that fills it in, and for a day at most (:func:`core.data.retention.erase_phone_verifications`);
+    after that a verified row keeps only its keyed digest and times, for the funnel figures."""
+
+    __tablename__ = "phone_verifications"
+    __table_args__ = (Index("ix_phone_verifications_created_at", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(43), primary_key=True, doc="random (secrets.token_urlsafe(32))")
+    campaign: Mapped[str] = mapped_column(String(40))
+    purpose: Mapped[str] = mapped_column(String(40), doc="what the number is proved for, e.g. 'breach-check'")
+    number_digest: Mapped[str] = mapped_column(String(64), doc="keyed hash of the E.164 number (CLAIMSITE_HASH_KEY)")
+    locked_number: Mapped[bytes | None] = mapped_column(LargeBinary, doc="the E.164 number, locked; erased after a day")
+    country_code: Mapped[int | None] = mapped_column(Integer, doc="the number's calling code, e.g. 31")
+    code_hash: Mapped[str | None] = mapped_column(String(64), doc="HMAC of the current code")
+    code_expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    code_sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, doc="when the current code was queued")
+    code_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    codes_sent: Mapped[int] = mapped_column(Integer, default=0)
+    verified_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SmsLimitTrip(Base):
+    """How often an SMS limit refused a code, per campaign, day and kind of limit (:mod:`core.phones.limits`), for
+    the console's figures; ``alerted_at`` says staff were mailed about it that day (once)."""
+
+    __tablename__ = "sms_limit_trips"
+
+    campaign: Mapped[str] = mapped_column(String(40), primary_key=True)
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20), primary_key=True, doc="network, number, country, budget, ...")
+    trips: Mapped[int] = mapped_column(Integer, default=0)
+    alerted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

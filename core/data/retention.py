@@ -16,9 +16,11 @@ pre-registration, when its invitation was queued (core.signup.invitations). One 
 invites nobody: its pre-registrations are erased as unfinished sign-ups. Erasing a sign-up deletes its contact copy
 of the address with it (:mod:`core.data.contacts`). Jobs that ended long ago keep no payload (a failed
 mail may still hold the address it was for), and login links to the participant's page go a day after they were
-mailed. Files exported on the staff console are deleted an hour after they were made (:mod:`core.staff.exports`).
-``flask retention run`` (:mod:`core.cli.retention`) does all of this and reports the counts; run it daily (hourly,
-if staff export often).
+mailed. A phone number being proved by SMS (:mod:`core.phones.verification`) is kept a day: then an unproved
+verification is deleted, and a proved one keeps only its campaign, purpose, keyed digest of the number and times
+(for the funnel figures). Files exported on the staff console are deleted an hour after they were made
+(:mod:`core.staff.exports`). ``flask retention run`` (:mod:`core.cli.retention`) does all of this and reports the
+counts; run it daily (hourly, if staff export often).
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from core.data.models import (
     LoginLink,
     Payment,
     PaymentState,
+    PhoneVerification,
     Signup,
     SignupEvent,
     Stage,
@@ -49,6 +52,7 @@ from core.data.models import (
 BATCH = 500
 JOB_PAYLOADS_KEPT = dt.timedelta(days=30)
 LOGIN_LINKS_KEPT = dt.timedelta(days=1)
+PHONE_NUMBERS_KEPT = dt.timedelta(days=1)
 
 
 # The evidence steps that mark a pre-registration's campaign as opened for it (core.signup.invitations, flow).
@@ -186,3 +190,32 @@ def remove_old_login_links(session: Session, now: dt.datetime, dry_run: bool = F
     count = session.execute(delete(LoginLink).where(old)).rowcount
     session.commit()
     return count
+
+
+@dataclass(frozen=True)
+class PhoneErasure:
+    unverified_deleted: int
+    verified_stripped: int
+
+
+def erase_phone_verifications(session: Session, now: dt.datetime, dry_run: bool = False) -> PhoneErasure:
+    """Delete phone verifications started more than a day ago that were never proved, and strip the proved ones
+    down to their digest and times (the locked number, its country code and any code go)."""
+    old = PhoneVerification.created_at < now - PHONE_NUMBERS_KEPT
+    unverified = and_(old, PhoneVerification.verified_at.is_(None))
+    verified = and_(
+        old,
+        PhoneVerification.verified_at.is_not(None),
+        or_(PhoneVerification.locked_number.is_not(None), PhoneVerification.country_code.is_not(None)),
+    )
+    if dry_run:
+        count = lambda condition: session.scalar(select(func.count()).select_from(PhoneVerification).where(condition))  # noqa: E731
+        return PhoneErasure(count(unverified) or 0, count(verified) or 0)
+    deleted = session.execute(delete(PhoneVerification).where(unverified)).rowcount
+    stripped = session.execute(
+        update(PhoneVerification)
+        .where(verified)
+        .values(locked_number=None, country_code=None, code_hash=None, code_expires_at=None)
+    ).rowcount
+    session.commit()
+    return PhoneErasure(deleted, stripped)

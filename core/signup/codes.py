@@ -4,29 +4,17 @@ and a signed link in the same mail that verifies, with the button on the page it
 from __future__ import annotations
 
 import datetime as dt
-import hmac
-import secrets
-from enum import Enum
 
 from itsdangerous import BadData, URLSafeTimedSerializer
-from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
+from core.data import one_time_codes
 from core.data.hashing import keyed_hash, signing_serializer
 from core.data.models import Signup
+from core.data.one_time_codes import CODE_VALID, MAX_ATTEMPTS, RESEND_AFTER, CodeCheck, new_code
 
-CODE_VALID = dt.timedelta(minutes=15)
-MAX_ATTEMPTS = 5
-RESEND_AFTER = dt.timedelta(seconds=60)
-
-
-class CodeCheck(Enum):
-    OK = "ok"
-    WRONG = "wrong"
-    EXPIRED = "expired"
-    TOO_MANY = "too-many"  # this code is used up: ask for a new one
-    NO_CODE = "no-code"
+__all__ = ["CODE_VALID", "MAX_ATTEMPTS", "RESEND_AFTER", "CodeCheck"]
 
 
 def _code_hash(key: str, signup: Signup, code: str) -> str:
@@ -37,7 +25,7 @@ def _code_hash(key: str, signup: Signup, code: str) -> str:
 
 def issue_code(key: str, signup: Signup, now: dt.datetime) -> str:
     """A fresh code for ``signup`` (the previous one stops working); returns it for the mail."""
-    code = f"{secrets.randbelow(1_000_000):06d}"
+    code = new_code()
     signup.code_hash = _code_hash(key, signup, code)
     signup.code_expires_at = now + CODE_VALID
     signup.code_sent_at = now
@@ -48,41 +36,19 @@ def issue_code(key: str, signup: Signup, now: dt.datetime) -> str:
 
 def seconds_until_resend(signup: Signup, now: dt.datetime) -> int:
     """0 when a new code may be sent now, else the whole seconds to wait."""
-    if signup.code_sent_at is None:
-        return 0
-    left = (signup.code_sent_at + RESEND_AFTER - now).total_seconds()
-    return max(0, int(left + 0.999))
+    return one_time_codes.seconds_until_resend(signup.code_sent_at, now)
 
 
 def check_code(session: Session, key: str, signup: Signup, code: str, now: dt.datetime) -> CodeCheck:
-    """Check a typed code; every try counts, and a code is used up after its fifth wrong one.
-
-    The try is counted in the database before the code is compared, in one statement that also reads the current
-    code (``UPDATE ... SET code_attempts = code_attempts + 1 ... RETURNING``): tries sent at the same moment each
-    get their own number, so at most :data:`MAX_ATTEMPTS` comparisons ever happen per code, whatever the
-    concurrency. The row stays locked until the caller commits, so a right code is spent before any other try of
-    the same code is counted."""
-    table = Signup.__table__
-    counted = session.execute(
-        update(table)
-        .where(table.c.id == signup.id, table.c.code_hash.is_not(None), table.c.code_attempts < MAX_ATTEMPTS)
-        .values(code_attempts=table.c.code_attempts + 1)
-        .returning(table.c.code_attempts, table.c.code_hash, table.c.code_expires_at)
-    ).one_or_none()
-    if counted is None:  # no code, or used up: nothing was counted, nothing is compared
-        current = session.execute(select(table.c.code_hash).where(table.c.id == signup.id)).scalar_one_or_none()
-        set_committed_value(signup, "code_hash", current)
-        return CodeCheck.NO_CODE if current is None else CodeCheck.TOO_MANY
-    attempts, code_hash, expires_at = counted
+    """Check a typed code; every try counts, and a code is used up after its fifth wrong one (counted atomically
+    before comparing: :func:`core.data.one_time_codes.check_try`)."""
+    outcome, held = one_time_codes.check_try(
+        session, Signup.__table__, signup.id, code, now, lambda typed: _code_hash(key, signup, typed)
+    )
     # What the database holds now, not what this request read before (without marking the object changed).
-    for name, value in (("code_attempts", attempts), ("code_hash", code_hash), ("code_expires_at", expires_at)):
+    for name, value in held.items():
         set_committed_value(signup, name, value)
-    if expires_at is None or now > expires_at:
-        return CodeCheck.EXPIRED
-    typed = "".join(ch for ch in code if ch.isdigit())
-    if len(typed) == 6 and hmac.compare_digest(_code_hash(key, signup, typed), code_hash):
-        return CodeCheck.OK
-    return CodeCheck.TOO_MANY if attempts >= MAX_ATTEMPTS else CodeCheck.WRONG
+    return outcome
 
 
 def spend_code(signup: Signup) -> None:

@@ -29,6 +29,7 @@ TABLES = {
     "staff_campaigns",
     "phone_verifications",
     "sms_limit_trips",
+    "breach_check_days",
 }
 
 

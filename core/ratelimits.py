@@ -51,6 +51,10 @@ RULES = {
     "staff-mail-account": "30/hour",
     "pay-link-ip": "60/hour",  # payment pages opened through a signed link (and checkouts started there)
     "webhook-ip": "1200/minute",  # provider notifications (signature checks); providers retry after a 429
+    # The data breach check from one network, found or not alike: enough for a household's numbers, far too few to
+    # try a country's numbers (core.web.views.breach_check). SMS codes have limits of their own (core.phones.limits).
+    "breach-check-ip": "20/hour",
+    "breach-code-ip": "30/hour",  # SMS code guesses from one network (each code also allows only 5 tries)
 }
 
 

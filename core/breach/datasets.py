@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 
 from core.breach.categories import KEYS, unknown_keys
 from core.campaigns.localized import Localized
+from core.phones.limits import SmsLimits
 from core.site import site
 
 if TYPE_CHECKING:
@@ -80,6 +81,10 @@ class BreachDatasets(BaseModel):
 
     # a list, not a tuple: pydantic adds "too short" to a tuple whose only item is wrong, a second error for one
     datasets: list[Dataset] = Field(min_length=1, description="the leaks this campaign checks numbers against")
+    sms: SmsLimits = Field(
+        default_factory=SmsLimits,
+        description="how many codes by SMS the check sends to prove a number (core.phones.limits.SmsLimits)",
+    )
 
     @field_validator("datasets")
     @classmethod
@@ -89,6 +94,13 @@ class BreachDatasets(BaseModel):
         if twice:
             raise ValueError(f"dataset id {', '.join(twice)} is used twice; give each dataset its own id")
         return value
+
+
+def breach_settings_of(campaign: LoadedCampaign) -> BreachDatasets | None:
+    """The breach-check settings ``campaign`` enables (None when it has no breach check)."""
+    return next(
+        (settings for settings in campaign.plugin_settings.values() if isinstance(settings, BreachDatasets)), None
+    )
 
 
 def datasets_of(campaign: LoadedCampaign) -> list[Dataset]:

@@ -99,7 +99,9 @@ class SignupEvent(Base):
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     ip_hash: Mapped[str | None] = mapped_column(String(64))
     user_agent: Mapped[str | None] = mapped_column(String(400))
-    detail: Mapped[str | None] = mapped_column(String(200), doc="non-personal context, e.g. a version")
+    detail: Mapped[str | None] = mapped_column(
+        String(1000), doc="non-personal context, e.g. a version, or the breach check a sign-up carried (JSON)"
+    )
 
     signup: Mapped[Signup] = relationship(back_populates="events")
 
@@ -441,3 +443,19 @@ class SmsLimitTrip(Base):
     kind: Mapped[str] = mapped_column(String(20), primary_key=True, doc="network, number, country, budget, ...")
     trips: Mapped[int] = mapped_column(Integer, default=0)
     alerted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class BreachCheckDay(Base):
+    """A day of a campaign's data breach check, counted for the console's funnel (:mod:`core.breach.funnel`): numbers
+    checked, found in a leak, SMS codes sent, numbers proved, and sign-up forms sent with the checked number. Counts
+    only: no number, digest or network."""
+
+    __tablename__ = "breach_check_days"
+
+    campaign: Mapped[str] = mapped_column(String(40), primary_key=True)
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    checks: Mapped[int] = mapped_column(Integer, default=0)
+    found: Mapped[int] = mapped_column(Integer, default=0)
+    codes_sent: Mapped[int] = mapped_column(Integer, default=0)
+    verified: Mapped[int] = mapped_column(Integer, default=0)
+    joined: Mapped[int] = mapped_column(Integer, default=0)

@@ -46,6 +46,7 @@ from core.sealing import OpeningKeys, SealingError
 from core.signup.counters import public_counter_for
 from core.site import site
 from core.staff import accounts, audit, chart, exports, figures, lookup, mail_queue, preview_links, sessions
+from core.staff.breach_check import breach_figures
 from core.staff.roles import Access, Permission
 from core.web.tenancy import ENVIRON_CAMPAIGN, ENVIRON_PREVIEW_STATUS
 
@@ -405,6 +406,7 @@ def campaign(
         opens=moment_for_staff(loaded.campaign, loaded.campaign.opens),
         closes=moment_for_staff(loaded.campaign, loaded.campaign.closes, closing=True),
         figures=found,
+        breach=breach_figures(db, loaded, CHART_DAYS, now.date()),
         counter=public_counter(loaded, found.funnel.participants),
         chart=chart.sign_ups_per_day(found.days, title),
         statuses=PREVIEW_STATUSES,

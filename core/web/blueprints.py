@@ -8,7 +8,7 @@ from flask_wtf import CSRFProtect
 from core.data import faults as database_faults
 from core.plugins import PluginHost
 from core.web import security_headers
-from core.web.views import assets, errors, pages, participant, payments, signup
+from core.web.views import assets, breach_check, errors, pages, participant, payments, signup
 
 
 def init_app(app: Flask, csrf: CSRFProtect, plugins: PluginHost) -> None:
@@ -23,6 +23,8 @@ def init_app(app: Flask, csrf: CSRFProtect, plugins: PluginHost) -> None:
     csrf.exempt(payments.bp)  # as signup: checks CSRF itself
     app.register_blueprint(payments.webhooks)
     csrf.exempt(payments.webhooks)  # a provider's notification, checked by its signature
+    app.register_blueprint(breach_check.bp)
+    csrf.exempt(breach_check.bp)  # as signup: checks CSRF itself, keeping the typed number on an expired page
     app.register_blueprint(assets.bp)
     app.register_blueprint(assets.favicon)
     for blueprints in plugins.pm.hook.claimsite_blueprints():

@@ -11,18 +11,25 @@
             categories: [phone, account_id, name]  # keys of core.breach.categories
             default_region: NL                     # how a number without country code is read
 
-The plugin only declares these settings; the model, the index and its import are core's (:mod:`core.breach`), so
-core finds a campaign's datasets (:func:`core.breach.datasets.datasets_of`) without importing this plugin.
+The plugin declares these settings and puts a section on the landing page that leads to the check; the model, the
+index and its import, and the check page itself are core's (:mod:`core.breach`, :mod:`core.web.views.breach_check`),
+so core finds a campaign's datasets (:func:`core.breach.datasets.datasets_of`) without importing this plugin.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from flask_babel import lazy_gettext as _l
 from pydantic import BaseModel
 
 from core.breach.datasets import BreachDatasets
+from core.campaigns import LoadedCampaign
+from core.campaigns.sections import ORDER_HERO, ORDER_REASONS, Section
 from core.plugins import hookimpl
 
 NAME = "breach_check"
+ORDER = (ORDER_HERO + ORDER_REASONS) // 2  # right below the top section: what a visitor of a leak's site came for
 
 
 class BreachCheckSettings(BreachDatasets):
@@ -32,3 +39,15 @@ class BreachCheckSettings(BreachDatasets):
 @hookimpl
 def claimsite_settings_schema() -> type[BaseModel]:
     return BreachCheckSettings
+
+
+@hookimpl
+def claimsite_template_dirs() -> list[Path]:
+    return [Path(__file__).parent / "templates"]
+
+
+@hookimpl
+def claimsite_page_sections(campaign: LoadedCampaign, language: str) -> list[Section]:
+    settings: BreachCheckSettings = campaign.settings_for(NAME)
+    context = {"datasets": settings.datasets}
+    return [Section("breach-check", ORDER, "sections/breach_check.html", context, _l("Data breach check"))]

@@ -15,11 +15,16 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
+import phonenumbers
 from flask import Response, abort, current_app, flash, g, redirect, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from werkzeug.wrappers import Response as BaseResponse
 
+from core.breach import funnel
+from core.breach.check import check_number
+from core.breach.datasets import breach_settings_of
+from core.breach.numbers import digest_key
 from core.campaigns import LoadedCampaign
 from core.campaigns.schedule import moment_words
 from core.data import personal_data
@@ -27,8 +32,10 @@ from core.data.db import db_session, utcnow
 from core.data.faults import when_database_away
 from core.data.models import Signup, Stage, is_participant
 from core.money.fees import FeeModel, fee_model_for, fee_summary, terms_of
+from core.phones.verification import unlocked_number
 from core.signup import flow
 from core.signup.agreements import AgreementText, agreement_text
+from core.signup.breach_evidence import carried_check, record_check
 from core.signup.codes import CODE_VALID, MAX_ATTEMPTS, CodeCheck, seconds_until_resend
 from core.signup.fields import build_address_form, build_form
 from core.signup.links import (
@@ -43,7 +50,7 @@ from core.site import current_campaign, site
 from core.web.join_closed import closed_page, refusal
 from core.web.rendering import render_page
 from core.web.request_campaign import campaign_status
-from core.web.requests import MANDATE_KEY, csrf_ok, current_visit, limit_per_ip
+from core.web.requests import MANDATE_KEY, csrf_ok, current_visit, limit_per_ip, phone_check
 from core.web.views.localized import localized_blueprint, localized_route
 
 bp = localized_blueprint("signup", __name__)
@@ -129,7 +136,8 @@ def start() -> BaseResponse:
     refused = refusal(None)  # checked before the form is read: a form sent after closing gets the closed page
     if refused is not None:
         return refused
-    form = build_form(loaded, g.lang)
+    # (read only to show the form: a sent form must reach flow.start with no transaction open)
+    form = build_form(loaded, g.lang, data=_checked_number() if request.method == "GET" else None)
     if form.validate_on_submit():
         when_database_away(
             lambda: render_page(
@@ -147,9 +155,39 @@ def start() -> BaseResponse:
         db = db_session()
         answers = form.answers()
         started = flow.start(db, loaded, g.lang, answers, _keys(), site().limits, current_visit(), _browser())
+        _carry_breach_check(loaded, started, answers)
         _now_waiting_for(started, answers)
         return redirect(url_for("signup.verify"))
     return render_page("signup/form.html", cache=False, form=form)
+
+
+def _checked_number() -> dict[str, str]:
+    """The join form's answers filled in beforehand: the phone number this browser checked on the campaign's data
+    breach check (core.web.views.breach_check), written as people write it."""
+    check = phone_check()
+    number = unlocked_number(check) if check is not None else None
+    if number is None:
+        return {}
+    parsed = phonenumbers.parse(number)
+    return {"phone": phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL)}
+
+
+def _carry_breach_check(loaded: LoadedCampaign, started: flow.Started, answers: dict[str, str]) -> None:
+    """A form sent with the number this browser proved on the data breach check: the check joins the sign-up's
+    evidence (core.signup.breach_evidence) and counts as a sign-up in the check's funnel."""
+    check = phone_check()
+    settings = breach_settings_of(loaded)
+    if settings is None or check is None or not carried_check(check, answers):
+        return
+    db = db_session()
+    signup = flow.find(db, loaded.slug, started.token)
+    if signup is None:
+        return
+    key = digest_key(site().settings.resolved_breach_key())
+    found = check_number(settings.datasets, site().settings.resolved_breach_dir(), key, answers["phone"])
+    record_check(db, signup, check, found, current_visit())
+    funnel.count(db, loaded.slug, utcnow(), joined=1)
+    db.commit()
 
 
 def _now_waiting_for(started: flow.Started, answers: dict[str, str]) -> None:

@@ -26,6 +26,9 @@ breach key of the bench's own in a temporary instance folder):
 It prints, per round and over all rounds, posts per second, p50 and p99 latency, gunicorn's CPU per post (and the
 rate that CPU alone allows on this machine's cores), then the check/no-op ratio against the target.
 
+``--profile N`` instead posts N checks and N no-op posts through Flask's test client on SQLite (time and CPU per
+post of each, in process), then the checks again under cProfile, to show where the check's time goes.
+
 Exit status: 0 when figures were printed (also when the target is missed), 1 when an answer was wrong, the funnel's
 counts do not match the answers, the import failed or the server did not start or died, 2 for a bad command line.
 """
@@ -276,7 +279,8 @@ async def visitor(
         else:
             run.answers[wrong] += 1
             if len(run.wrong) < 3:
-                run.wrong.append(f"{wrong} for {post.phone_field}: {answer[:300]!r}")
+                start = max(0, answer.find(b'class="notice'))  # the answer's sentence, else the page's start
+                run.wrong.append(f"{wrong} for {post.phone_field}: {answer[start : start + 300]!r}")
         if headers.get("connection", "").lower() == "close":
             writer.close()
             reader = writer = None
@@ -425,30 +429,34 @@ def measure_database(
     )
 
 
-def measure(args: argparse.Namespace) -> Outcome:
+def prepare(args: argparse.Namespace, secret: str, tmp: str) -> tuple[CheckSite, list[Post]]:
+    """The dump written and imported into ``tmp``'s instance folder; where the check is and the posts to send."""
     from core.breach.phones import NotAPhoneNumber, normalise
 
+    app = production_app(secret, str(Path(tmp, "instance")))
+    site = check_site(app)
+    dump = Path(tmp, "dump.csv")
+    started = time.monotonic()
+    sample = write_dump(dump, args.records, args.seed)
+    print(f"dump: {args.records:,} rows in {time.monotonic() - started:.1f} s")
+    started = time.monotonic()
+    print(f"import: {import_dataset(app, dump, args.jobs)} ({time.monotonic() - started:.1f} s in all)")
+    dump.unlink()  # the index is all the check reads
+
+    def as_typed_is_valid(number: str) -> bool:  # a visitor's format must read back as the same number
+        try:
+            return normalise(typed(number), "NL") == number
+        except NotAPhoneNumber:
+            return False
+
+    return site, visitor_posts([n for n in sample if as_typed_is_valid(n)], args.numbers, args.seed)
+
+
+def measure(args: argparse.Namespace) -> Outcome:
     secret = secrets.token_urlsafe(36)
     outcome = Outcome()
     with tempfile.TemporaryDirectory(prefix="claimsite-bench-") as tmp:
-        instance_dir = str(Path(tmp, "instance"))
-        app = production_app(secret, instance_dir)
-        site = check_site(app)
-        dump = Path(tmp, "dump.csv")
-        started = time.monotonic()
-        sample = write_dump(dump, args.records, args.seed)
-        print(f"dump: {args.records:,} rows in {time.monotonic() - started:.1f} s")
-        started = time.monotonic()
-        print(f"import: {import_dataset(app, dump, args.jobs)} ({time.monotonic() - started:.1f} s in all)")
-        dump.unlink()  # the index is all the check reads
-
-        def as_typed_is_valid(number: str) -> bool:  # a visitor's format must read back as the same number
-            try:
-                return normalise(typed(number), "NL") == number
-            except NotAPhoneNumber:
-                return False
-
-        posts = visitor_posts([n for n in sample if as_typed_is_valid(n)], args.numbers, args.seed)
+        site, posts = prepare(args, secret, tmp)
         print(
             f"POST http://{site.host}{site.check_path} against {site.prefix}{NOOP_PATH} under gunicorn {args.workers} "
             f"{args.worker_class} worker(s); {args.clients} clients; {len(posts)} numbers, half in the dump; "
@@ -470,6 +478,59 @@ def measure(args: argparse.Namespace) -> Outcome:
     return outcome
 
 
+# --- the profile --------------------------------------------------------------------------------------------
+
+
+def profile(args: argparse.Namespace) -> None:
+    """``args.profile`` checks and as many no-op posts through Flask's test client on SQLite (the same app and
+    bodies as gunicorn serves), timed; then the checks again under cProfile, by function of ours and the
+    templates, cumulative."""
+    import cProfile
+    import pstats
+    from urllib.parse import parse_qsl
+
+    from signup import CSRF_INPUT, build_app
+
+    secret = secrets.token_urlsafe(36)
+    with tempfile.TemporaryDirectory(prefix="claimsite-bench-") as tmp:
+        site, posts = prepare(args, secret, tmp)
+        with sqlite_database(tmp) as url:
+            app = build_app(secret, str(Path(tmp, "instance")), url, site.prefix)
+            browser = app.test_client()
+            page = browser.get(site.check_path, headers={"Host": site.host}).get_data(as_text=True)
+            token = CSRF_INPUT.search(page)
+            if token is None:
+                raise BenchFailure(f"GET {site.check_path} shows no form with a csrf_token")
+            judges = {site.check_path: check_judge(site), f"{site.prefix}{NOOP_PATH}": noop_judge(site)}
+
+            def post(path: str, number: int) -> None:
+                sent = posts[number % len(posts)]
+                data = {**dict(parse_qsl(sent.phone_field)), "csrf_token": token.group(1)}
+                answer = browser.post(path, data=data, headers={"Host": site.host})
+                headers = {name.lower(): value for name, value in answer.headers.items()}
+                wrong = judges[path](str(answer.status_code), headers, answer.get_data(), sent)
+                if wrong is not None:
+                    raise BenchFailure(f"{path} answered {wrong}")
+
+            for path in judges:
+                for number in range(50):  # warm: templates compiled, caches filled
+                    post(path, number)
+                started, cpu = time.perf_counter(), time.process_time()
+                for number in range(args.profile):
+                    post(path, number)
+                wall_ms = (time.perf_counter() - started) / args.profile * 1000
+                cpu_ms = (time.process_time() - cpu) / args.profile * 1000
+                print(f"{path}: {wall_ms:.2f} ms per post ({cpu_ms:.2f} ms CPU), in process, on SQLite")
+            profiler = cProfile.Profile()
+            profiler.enable()
+            for number in range(args.profile):
+                post(site.check_path, number)
+            profiler.disable()
+    print(f"\n{site.check_path} under cProfile (inflated times; the shares hold), our code and templates:")
+    stats = pstats.Stats(profiler)
+    stats.sort_stats("cumulative").print_stats(r"/(core|themes|plugins)/", 30)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--records", type=int, default=1_000_000, help="rows in the dump (default 1 million)")
@@ -489,7 +550,21 @@ def main(argv: list[str] | None = None) -> int:
         help=f"PostgreSQL server where a database may be created (default: ${ENV_POSTGRES})",
     )
     parser.add_argument("--seed", type=int, default=19)
+    parser.add_argument(
+        "--profile",
+        type=int,
+        metavar="N",
+        default=0,
+        help="instead: N checks and N no-op posts through Flask's test client on SQLite, then cProfile (e.g. 500)",
+    )
     args = parser.parse_args(argv)
+    if args.profile:
+        try:
+            profile(args)
+        except BenchFailure as exc:
+            print(f"bench failed: {exc}", file=sys.stderr)
+            return 1
+        return 0
     databases = ("sqlite" in args.databases) + ("postgresql" in args.databases and bool(args.postgres_url))
     budget = databases * (2 * args.warmup + 2 * args.rounds * args.seconds)
     if args.records < 100 or args.numbers < 2 or args.rounds < 1 or args.clients < 1 or args.seconds <= 0:

@@ -153,7 +153,8 @@ def typed(e164: str) -> str:
 
 
 def missing_numbers(count: int, rng: random.Random) -> list[str]:
-    """``count`` valid mobile numbers (E.164) in ranges :func:`breach.write_dump` never writes."""
+    """``count`` valid mobile numbers (E.164) in ranges :func:`breach.write_dump` never writes, each read back as
+    itself from the way a visitor types it (:func:`typed`)."""
     from core.breach.phones import NotAPhoneNumber, normalise
 
     numbers: list[str] = []
@@ -165,7 +166,7 @@ def missing_numbers(count: int, rng: random.Random) -> list[str]:
         code, _prefix, digits = PLANS[index % len(PLANS)]
         number = f"+{code}{MISSING_PREFIXES[code]}{rng.randrange(10**digits):0{digits}d}"
         try:
-            if normalise(number, "NL") == number:
+            if normalise(typed(number), "NL") == number:
                 numbers.append(number)
         except NotAPhoneNumber:
             continue

@@ -301,11 +301,13 @@ class Session:
 CSRF_INPUT = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 
-def open_session(server: Server, timeout: float = 5.0) -> Session:
-    """What a browser has after opening the form: its cookies and the form's csrf_token."""
+def open_session(server: Server, timeout: float = 5.0, path: str | None = None) -> Session:
+    """What a browser has after opening the form at ``path`` (default: the join form): its cookies and the form's
+    csrf_token."""
+    path = path or server.join_path
     conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=timeout)
     try:
-        conn.request("GET", server.join_path, headers={"Host": server.host})
+        conn.request("GET", path, headers={"Host": server.host})
         response = conn.getresponse()
         body = response.read().decode()
         cookies = [c.split(";", 1)[0] for c in response.msg.get_all("Set-Cookie") or []]
@@ -314,18 +316,18 @@ def open_session(server: Server, timeout: float = 5.0) -> Session:
     token = CSRF_INPUT.search(body)
     if response.status != 200 or token is None or not any("claimsite_session=" in c for c in cookies):
         raise BenchFailure(
-            f"GET http://{server.host}{server.join_path} answered {response.status} without a "
+            f"GET http://{server.host}{path} answered {response.status} without a "
             "form with a csrf_token and a session cookie"
         )
     return Session("; ".join(cookies), token.group(1))
 
 
-def open_session_retrying(server: Server, attempts: int = 5) -> Session:
+def open_session_retrying(server: Server, attempts: int = 5, path: str | None = None) -> Session:
     """:func:`open_session`, tried again a few times: right after start-up a worker still booting can reset a
     connection (seen once in many runs); the measured runs come later and count every such error."""
     for attempt in range(attempts):
         try:
-            return open_session(server)
+            return open_session(server, path=path)
         except ConnectionError:
             if attempt == attempts - 1:
                 raise
@@ -399,8 +401,14 @@ def cpu_seconds(master: int) -> tuple[float, float, float]:
 
 
 async def read_answer(reader: asyncio.StreamReader) -> tuple[str, dict[str, str]]:
-    """Status and headers (names in lower case) of one answer, its body read and dropped. The head is read in one
-    go and split once: the load generator shares the machine with the server, so it should cost little."""
+    """Status and headers (names in lower case) of one answer, its body read and dropped."""
+    status, headers, _body = await read_answer_with_body(reader)
+    return status, headers
+
+
+async def read_answer_with_body(reader: asyncio.StreamReader) -> tuple[str, dict[str, str], bytes]:
+    """Status, headers (names in lower case) and body of one answer. The head is read in one go and split once:
+    the load generator shares the machine with the server, so it should cost little."""
     try:
         head = await reader.readuntil(b"\r\n\r\n")
     except asyncio.IncompleteReadError as exc:
@@ -418,8 +426,8 @@ async def read_answer(reader: asyncio.StreamReader) -> tuple[str, dict[str, str]
             headers[name.strip().lower()] = value.strip()
     if "content-length" not in headers:
         raise ConnectionError("answer without Content-Length")
-    await reader.readexactly(int(headers["content-length"]))
-    return parts[1], headers
+    body = await reader.readexactly(int(headers["content-length"]))
+    return parts[1], headers, body
 
 
 async def client(server: Server, path: str, session: Session, deadline: float, run: Run, emails: Iterator[str]) -> None:

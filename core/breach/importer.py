@@ -51,7 +51,9 @@ MIB = 1 << 20
 DEFAULT_MEMORY = 256 * MIB
 MIN_MEMORY = 16 * 1024
 BLOCK_BYTES = 1 * MIB  # the dump is parsed in blocks of whole lines of about this size
-BYTES_PER_SORTED_RECORD = 40  # a record in a run being sorted: digest and mask, their sorted copies, the order
+# a record in a run being sorted: digest and mask (10 bytes), the sort order (8), the sorted copies (10), the
+# records written out (10), the duplicate marks and where each number starts (9)
+BYTES_PER_SORTED_RECORD = 50
 FIRST_UNREADABLE = 10  # how many line numbers of unreadable rows are reported
 RUN_RECORD = np.dtype([("digest", ">u8"), ("mask", ">u2")])  # 10 bytes, the index body's record too
 DATASET_ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,59}$")

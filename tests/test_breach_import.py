@@ -129,6 +129,10 @@ def test_unknown_columns_are_refused_unless_left_out(app: Flask, tmp_path: Path)
 def test_a_dump_without_phone_column_or_of_an_unknown_dataset_is_refused(app: Flask, tmp_path: Path) -> None:
     no_phone = import_file(app, write_dump(tmp_path, ["Anna"], header="name"))
     assert no_phone.exit_code != 0 and "no 'phone' column" in no_phone.output
+    # a dump without its header row: the first record is taken for the header, and is not quoted back
+    headless = import_file(app, write_dump(tmp_path, [], header="+31612345601,Anna Zonderkop,Anna Zonderkop"))
+    assert headless.exit_code != 0 and "no 'phone' column" in headless.output
+    assert "612345601" not in headless.output and "Zonderkop" not in headless.output
     assert import_file(app, write_dump(tmp_path, ["+31612345601,,,,,"], name="good.csv")).exit_code == 0
     before = index_path(breach_dir(app), DATASET).read_bytes()
     nothing = import_file(app, write_dump(tmp_path, ["612345601xyz,,,,,", "", "nope,,,,,"], name="bad.csv"))

@@ -98,13 +98,14 @@ def read_columns(header: Sequence[str], ignore: Iterable[str] = ()) -> Columns:
     spaces). A column that names no category refuses the dump, unless ``ignore`` names it."""
     names = [name.strip().lower() for name in header]
     ignored = {name.strip().lower() for name in ignore}
-    twice = sorted({name for name in names if names.count(name) > 1})
-    if twice:
-        raise BreachImportError(f"the header names column(s) {', '.join(twice)} more than once")
+    # The phone column first, and without quoting the row: a dump without a header row has its first record here.
     if PHONE.key not in names:
         raise BreachImportError(
             f"the header has no '{PHONE.key}' column; its first row must name the columns, one of them '{PHONE.key}'"
         )
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise BreachImportError(f"the header names column(s) {', '.join(twice)} more than once")
     unknown = [name for name in names if name not in BY_KEY and name not in ignored]
     if unknown:
         raise BreachImportError(

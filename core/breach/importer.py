@@ -51,7 +51,9 @@ MIB = 1 << 20
 DEFAULT_MEMORY = 256 * MIB
 MIN_MEMORY = 16 * 1024
 BLOCK_BYTES = 1 * MIB  # the dump is parsed in blocks of whole lines of about this size
-BYTES_PER_SORTED_RECORD = 40  # a record in a run being sorted: digest and mask, their sorted copies, the order
+# a record in a run being sorted: digest and mask (10 bytes), the sort order (8), the sorted copies (10), the
+# records written out (10), the duplicate marks and where each number starts (9)
+BYTES_PER_SORTED_RECORD = 50
 FIRST_UNREADABLE = 10  # how many line numbers of unreadable rows are reported
 RUN_RECORD = np.dtype([("digest", ">u8"), ("mask", ">u2")])  # 10 bytes, the index body's record too
 DATASET_ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,59}$")
@@ -96,13 +98,14 @@ def read_columns(header: Sequence[str], ignore: Iterable[str] = ()) -> Columns:
     spaces). A column that names no category refuses the dump, unless ``ignore`` names it."""
     names = [name.strip().lower() for name in header]
     ignored = {name.strip().lower() for name in ignore}
-    twice = sorted({name for name in names if names.count(name) > 1})
-    if twice:
-        raise BreachImportError(f"the header names column(s) {', '.join(twice)} more than once")
+    # The phone column first, and without quoting the row: a dump without a header row has its first record here.
     if PHONE.key not in names:
         raise BreachImportError(
             f"the header has no '{PHONE.key}' column; its first row must name the columns, one of them '{PHONE.key}'"
         )
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise BreachImportError(f"the header names column(s) {', '.join(twice)} more than once")
     unknown = [name for name in names if name not in BY_KEY and name not in ignored]
     if unknown:
         raise BreachImportError(

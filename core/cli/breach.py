@@ -87,7 +87,7 @@ def import_command(
         length=dump.stat().st_size,
         label=f"importing {dataset}",
         file=sys.stderr,
-        item_show_func=lambda rows: rows and f"{rows / max(time.monotonic() - started, 1e-9):,.0f} records/s",
+        item_show_func=lambda rows: f"{rows / max(time.monotonic() - started, 1e-9):,.0f} records/s" if rows else None,
     ) as bar:
         done = 0
 

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from functools import cache
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from core.data.db import dialect_insert
@@ -22,16 +24,21 @@ def count(session: Session, campaign: str, now: dt.datetime, **steps: int) -> No
     unknown = set(steps) - set(STEPS)
     if unknown:
         raise ValueError(f"no such funnel step: {', '.join(sorted(unknown))}")
-    table = BreachCheckDay.__table__
     values = {step: steps.get(step, 0) for step in STEPS}
-    statement = dialect_insert(session.get_bind().dialect.name, table).values(
-        campaign=campaign, day=now.astimezone(dt.UTC).date(), **values
-    )
     session.execute(
-        statement.on_conflict_do_update(
-            index_elements=["campaign", "day"],
-            set_={step: table.c[step] + statement.excluded[step] for step in STEPS},
-        )
+        _upsert(session.get_bind().dialect.name),
+        {"campaign": campaign, "day": now.astimezone(dt.UTC).date(), **values},
+    )
+
+
+@cache
+def _upsert(dialect: str) -> Any:
+    """The upsert of a day's counts, built once per dialect (a check counts on every request)."""
+    table = BreachCheckDay.__table__
+    columns = ("campaign", "day", *STEPS)
+    statement = dialect_insert(dialect, table).values({column: bindparam(column) for column in columns})
+    return statement.on_conflict_do_update(
+        index_elements=["campaign", "day"], set_={step: table.c[step] + statement.excluded[step] for step in STEPS}
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Mapping
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -11,7 +12,7 @@ from flask import Flask, Response, current_app, g, render_template, request, url
 from flask_babel import gettext
 from jinja2 import pass_context
 from jinja2.runtime import Context
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from core import i18n
 from core.campaigns import Campaign, Localized
@@ -252,20 +253,26 @@ def page_context() -> dict[str, Any]:
     return context
 
 
-def render_page(template: str, status: int = 200, cache: bool = True, **extra: Any) -> Response:
-    """Render ``template`` through the campaign's chain; identical requests within a few seconds reuse it."""
-    services = site()
+def _page_key(template: str) -> tuple[Hashable, ...]:
+    """What a rendered page depends on besides what its view passes in: the address, the language, the campaign
+    as published and its status now, the template."""
     environ = request.environ
-    key = (
+    return (
         environ.get("HTTP_HOST"),
         environ.get("SCRIPT_NAME"),
         environ.get("PATH_INFO"),
         environ.get("wsgi.url_scheme"),
         g.lang,
-        services.registry.snapshot.generation,
+        site().registry.snapshot.generation,
         campaign_status(),  # the clock opens and closes a campaign between two reloads
         template,
     )
+
+
+def render_page(template: str, status: int = 200, cache: bool = True, **extra: Any) -> Response:
+    """Render ``template`` through the campaign's chain; identical requests within a few seconds reuse it."""
+    services = site()
+    key = _page_key(template)
     body = services.page_cache.get(key) if cache else None
     if body is None:
         html = render_template(f"campaign:{current_campaign().slug}/{template}", **page_context(), **extra)
@@ -273,3 +280,27 @@ def render_page(template: str, status: int = 200, cache: bool = True, **extra: A
         if cache:
             services.page_cache.put(key, body)
     return Response(body, status=status, mimetype="text/html")
+
+
+HOLE = "\ue000{}\ue001"  # Unicode private-use characters: never in a template, never escaped by Jinja
+
+
+def render_with_holes(template: str, shape: Hashable, fill: Mapping[str, str], **extra: Any) -> Response:
+    """A page that differs per request only in a few values (``fill``: a number the visitor typed, a CSRF token):
+    ``template`` is rendered with a placeholder for each of them once per ``shape`` (what else the view decided,
+    e.g. which answers it shows) within the page cache's few seconds, and each request puts its values, escaped,
+    in the placeholders. The template gets ``fill``'s names as variables, so it must use them for those values
+    (``{{ csrf }}``, not ``csrf_token()``). For pages that are asked for often, such as the breach check's answer:
+    rendering the whole page each time cost several times what the answer itself does."""
+    services = site()
+    key = (*_page_key(template), "holes", shape)
+    body = services.page_cache.get(key)
+    if body is None:
+        holes = {name: HOLE.format(name) for name in fill}  # plain text: autoescaping leaves these characters be
+        html = render_template(f"campaign:{current_campaign().slug}/{template}", **page_context(), **extra, **holes)
+        body = html.encode()
+        services.page_cache.put(key, body)
+    text = body.decode()
+    for name, value in fill.items():
+        text = text.replace(HOLE.format(name), str(escape(value)))
+    return Response(text, mimetype="text/html")

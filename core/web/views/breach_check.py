@@ -19,6 +19,7 @@ import phonenumbers
 from flask import Response, abort, flash, g, redirect, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
+from flask_wtf.csrf import generate_csrf
 from werkzeug.wrappers import Response as BaseResponse
 
 from core.breach import funnel
@@ -32,7 +33,7 @@ from core.data.models import PhoneVerification
 from core.data.one_time_codes import CODE_VALID, MAX_ATTEMPTS, CodeCheck, seconds_until_resend
 from core.phones import verification as phones
 from core.site import current_campaign, site
-from core.web.rendering import render_page
+from core.web.rendering import render_page, render_with_holes
 from core.web.requests import PHONE_CHECK_KEY, csrf_ok, current_visit, limit_per_ip, phone_check
 from core.web.views.localized import localized_blueprint, localized_route
 
@@ -118,9 +119,7 @@ def check() -> BaseResponse:
             settings,
             422,
             typed=typed,
-            field_error=_(
-                "We cannot read this as a phone number. Type it with its country code, e.g. +31 6 12345678."
-            ),
+            field_error=_("We cannot read this as a phone number. Type it with its country code, e.g. +31 6 12345678."),
         )
     answers = _answers(settings, e164)
     if not any(answer.available for answer in answers):
@@ -128,13 +127,13 @@ def check() -> BaseResponse:
     db = db_session()
     funnel.count(db, current_campaign().slug, utcnow(), checks=1, found=int(any(a.found for a in answers)))
     db.commit()
-    return render_page(
+    # Found or not, the same page with the same holes; what differs is which answer each leak gives.
+    shape = tuple((answer.dataset.id, answer.available, answer.found) for answer in answers)
+    return render_with_holes(
         "breach/answer.html",
-        cache=False,
+        shape,
+        {"number": e164, "shown_number": _shown(e164), "csrf": generate_csrf()},
         answers=answers,
-        number=e164,
-        shown_number=_shown(e164),
-        minutes_valid=int(CODE_VALID.total_seconds() // 60),
     )
 
 

@@ -103,7 +103,8 @@ def build_app(secret_key: str, instance_dir: str, database_url: str, prefix: str
             return True
 
     app = create_app({**app_config(secret_key, instance_dir), "database_url": database_url})
-    app.extensions["claimsite"].limits = AlwaysAllow("memory://")
+    # The limits always allow; shared counters (the breach check's funnel) still count in the app's storage.
+    app.extensions["claimsite"].limits = AlwaysAllow(app.extensions["claimsite"].settings.ratelimit_storage_url)
 
     def bench_noop():  # type: ignore[no-untyped-def]
         request.form.get("email")  # parse the body like the real view does

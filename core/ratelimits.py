@@ -101,6 +101,17 @@ class RateLimits:
         is atomic in the storage, as every rule's is."""
         return self.limiter.hit(parse(amount), name, key)
 
+    def add(self, key: str, amount: int, keep_seconds: int) -> int:
+        """Add ``amount`` (0 too) to the shared counter ``key``, atomically, in the same storage as the limits (Redis
+        in production, so every worker and server counts into one total); returns the new total. A counter is kept
+        ``keep_seconds`` after it was first counted. For counts that are no limit and come with many requests, such
+        as the data breach check's funnel, where a database write per request would cost more than the request."""
+        return self.storage.incr(f"count/{key}", keep_seconds, amount=amount)
+
+    def total(self, key: str) -> int:
+        """The shared counter ``key`` (0 when never counted, or expired)."""
+        return int(self.storage.get(f"count/{key}") or 0)
+
     def clear(self, rule: str, key: str | None) -> None:
         """Forget the attempts counted for ``key`` (e.g. failed logins in a row, after a successful one)."""
         self.limiter.clear(parse(RULES[rule]), rule, key or "-")

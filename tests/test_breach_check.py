@@ -3,6 +3,7 @@ network, proved by a code by SMS, and carried into the join form and the sign-up
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 from pathlib import Path
@@ -14,7 +15,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from core.data.db import db_session
-from core.data.models import BreachCheckDay, PhoneVerification, Signup, SignupEvent
+from core.data.models import PhoneVerification, Signup, SignupEvent
 from core.jobs.queue import Worker
 
 FACEBOOK = "https://facebookleak.somi.nl"
@@ -57,12 +58,15 @@ def check(client: FlaskClient, number: str, ip: str = "192.0.2.1", path: str = "
 
 
 def funnel(app: Flask) -> dict[str, int]:
-    with app.app_context():
-        rows = db_session().scalars(select(BreachCheckDay).where(BreachCheckDay.campaign == "facebookleak")).all()
-        return {
-            step: sum(getattr(row, step) for row in rows)
-            for step in ("checks", "found", "codes_sent", "verified", "joined")
-        }
+    """facebookleak's funnel today, as the staff console reads it (the app's shared counters)."""
+    from core.breach.funnel import funnel as read_funnel
+
+    today = dt.datetime.now(dt.UTC).date()
+    days = read_funnel(app.extensions["claimsite"].limits, "facebookleak", today - dt.timedelta(days=1), today)
+    return {
+        step: sum(getattr(day, step) for day in days)
+        for step in ("checks", "found", "codes_sent", "verified", "joined")
+    }
 
 
 def answer_text(response: Any) -> str:

@@ -29,7 +29,6 @@ TABLES = {
     "staff_campaigns",
     "phone_verifications",
     "sms_limit_trips",
-    "breach_check_days",
 }
 
 

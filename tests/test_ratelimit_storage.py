@@ -144,3 +144,27 @@ def test_gunicorn_workers_share_the_counts(
         ]
     assert answers[:LINK_LIMIT] == [302] * LINK_LIMIT
     assert answers[LINK_LIMIT:] == [429] * 5
+
+
+def test_shared_counters_add_up_across_processes_in_redis(redis_url: str) -> None:
+    """The breach check's funnel counts in the limits' storage: two apps (two servers) add into one total,
+    atomically, with threads racing."""
+    import threading
+
+    from core.ratelimits import RateLimits
+
+    key = f"test-counter/{secrets.token_hex(8)}"
+    first, second = RateLimits(redis_url), RateLimits(redis_url)
+    assert first.total(key) == 0
+    assert first.add(key, 0, 60) == 0  # a zero is counted too (a check that found nothing costs the same)
+
+    def add_many(counters: RateLimits) -> None:
+        for _ in range(200):
+            counters.add(key, 1, 60)
+
+    threads = [threading.Thread(target=add_many, args=(c,)) for c in (first, second, first, second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert first.total(key) == second.total(key) == 800

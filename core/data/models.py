@@ -443,19 +443,3 @@ class SmsLimitTrip(Base):
     kind: Mapped[str] = mapped_column(String(20), primary_key=True, doc="network, number, country, budget, ...")
     trips: Mapped[int] = mapped_column(Integer, default=0)
     alerted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
-
-
-class BreachCheckDay(Base):
-    """A day of a campaign's data breach check, counted for the console's funnel (:mod:`core.breach.funnel`): numbers
-    checked, found in a leak, SMS codes sent, numbers proved, and sign-up forms sent with the checked number. Counts
-    only: no number, digest or network."""
-
-    __tablename__ = "breach_check_days"
-
-    campaign: Mapped[str] = mapped_column(String(40), primary_key=True)
-    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
-    checks: Mapped[int] = mapped_column(Integer, default=0)
-    found: Mapped[int] = mapped_column(Integer, default=0)
-    codes_sent: Mapped[int] = mapped_column(Integer, default=0)
-    verified: Mapped[int] = mapped_column(Integer, default=0)
-    joined: Mapped[int] = mapped_column(Integer, default=0)

@@ -65,7 +65,7 @@ def breach_figures(session: Session, loaded: LoadedCampaign, days: int, today: d
         select(SmsLimitTrip).where(SmsLimitTrip.campaign == loaded.slug, SmsLimitTrip.day >= since)
     ):
         trips.setdefault(row.day, {})[row.kind] = row.trips
-    counted = {day.day: day for day in funnel(session, loaded.slug, since)}
+    counted = {day.day: day for day in funnel(site().limits, loaded.slug, since, today)}
     rows = [
         CheckDay(counted.get(day) or FunnelDay(day, 0, 0, 0, 0, 0), trips.get(day, {}))
         for day in sorted(set(counted) | set(trips), reverse=True)

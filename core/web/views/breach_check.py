@@ -124,9 +124,7 @@ def check() -> BaseResponse:
     answers = _answers(settings, e164)
     if not any(answer.available for answer in answers):
         return _check_page(settings, 503, typed=typed)
-    db = db_session()
-    funnel.count(db, current_campaign().slug, utcnow(), checks=1, found=int(any(a.found for a in answers)))
-    db.commit()
+    funnel.count(site().limits, current_campaign().slug, utcnow(), checks=1, found=int(any(a.found for a in answers)))
     # Found or not, the same page with the same holes; what differs is which answer each leak gives.
     shape = tuple((answer.dataset.id, answer.available, answer.found) for answer in answers)
     return render_with_holes(
@@ -163,7 +161,7 @@ def _send_code(settings: BreachDatasets, verification: PhoneVerification) -> Non
     now = utcnow()
     sending = phones.send_code(db, verification, settings.sms, current_visit().network, now, g.lang)
     if sending.sent:
-        funnel.count(db, current_campaign().slug, now, codes_sent=1)
+        funnel.count(site().limits, current_campaign().slug, now, codes_sent=1)
     db.commit()
     session["sms_sending"] = sending.status.value
     if not sending.sent and sending.status is not phones.SendStatus.WAIT:
@@ -218,7 +216,7 @@ def code() -> BaseResponse:
     now = utcnow()
     result = phones.check_code(db, verification, request.form.get("code", "").replace(" ", ""), now)
     if result is CodeCheck.OK:
-        funnel.count(db, current_campaign().slug, now, verified=1)
+        funnel.count(site().limits, current_campaign().slug, now, verified=1)
     db.commit()
     if result is CodeCheck.OK:
         return redirect(url_for("breach.result"))

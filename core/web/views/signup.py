@@ -186,7 +186,7 @@ def _carry_breach_check(loaded: LoadedCampaign, started: flow.Started, answers: 
     key = digest_key(site().settings.resolved_breach_key())
     found = check_number(settings.datasets, site().settings.resolved_breach_dir(), key, answers["phone"])
     record_check(db, signup, check, found, current_visit())
-    funnel.count(db, loaded.slug, utcnow(), joined=1)
+    funnel.count(site().limits, loaded.slug, utcnow(), joined=1)
     db.commit()
 
 

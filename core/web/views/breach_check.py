@@ -124,13 +124,13 @@ def check() -> BaseResponse:
     answers = _answers(settings, e164)
     if not any(answer.available for answer in answers):
         return _check_page(settings, 503, typed=typed)
-    funnel.count(site().limits, current_campaign().slug, utcnow(), checks=1, found=int(any(a.found for a in answers)))
+    funnel.count_check(site().limits, current_campaign().slug, utcnow(), any(answer.found for answer in answers))
     # Found or not, the same page with the same holes; what differs is which answer each leak gives.
     shape = tuple((answer.dataset.id, answer.available, answer.found) for answer in answers)
     return render_with_holes(
         "breach/answer.html",
         shape,
-        {"number": e164, "shown_number": _shown(e164), "csrf": generate_csrf()},
+        {"number": e164, "csrf": generate_csrf()},
         answers=answers,
     )
 

@@ -234,6 +234,15 @@ def test_join_with_another_number_than_the_proved_one_records_no_check(app: Flas
     assert "breach-check" not in steps and funnel(app)["joined"] == 0
 
 
+def test_join_from_an_expired_answer_page_says_the_number_was_not_filled_in(app: Flask) -> None:
+    client = app.test_client()
+    check(client, IN_LEAK)
+    joined = client.post("/en/check/join", data={"phone": IN_LEAK, "csrf_token": "stale"}, base_url=FACEBOOK)
+    assert joined.status_code == 302 and joined.location.endswith("/en/join")
+    form = client.get("/en/join", base_url=FACEBOOK).get_data(as_text=True)
+    assert "your number was not filled in" in form and "+31 6 12345601" not in form
+
+
 @pytest.mark.databases("sqlite")
 def test_the_database_and_the_index_hold_no_checked_number(app: Flask, tmp_path: Path) -> None:
     client = app.test_client()

@@ -264,6 +264,7 @@ def join() -> BaseResponse:
     settings = _settings()
     e164 = _posted_number(settings)
     if e164 is None or not csrf_ok():
+        flash(_("The page was open too long, so your number was not filled in: please type it in the form."))
         return redirect(url_for("signup.start"))
     _verification_for(e164)
     db_session().commit()

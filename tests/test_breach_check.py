@@ -177,6 +177,7 @@ def test_a_proved_number_sees_the_kinds_of_its_leaked_data_never_values(app: Fla
     assert "Anna" not in text and "Utrecht" not in text and "1990" not in text
     assert "SIM" in text and "phishing" in text  # what to do about it
     assert funnel(app) == {"checks": 1, "found": 1, "codes_sent": 1, "verified": 1, "joined": 0}
+    assert f'name="phone" value="{IN_LEAK}"' in result.get_data(as_text=True)  # its join button carries the number
     # Without the proof the result page is not shown: another browser goes back to the check.
     other = app.test_client().get("/en/check/result", base_url=FACEBOOK)
     assert other.status_code == 302 and other.location.endswith("/en/check")

@@ -69,6 +69,7 @@ def test_a_visitor_checks_proves_and_joins_with_the_number(
     page.get_by_role("button", name="Doe mee met dit nummer").click()
     page.wait_for_url(re.compile(r"/join$"))
     expect(page.locator("input[name=phone]")).to_have_value("+31 6 12345601")
+    expect(page.get_by_role("alert")).to_have_count(0)  # carried by the result page's own button, nothing refused
 
 
 def test_a_number_not_in_the_leak_in_english(

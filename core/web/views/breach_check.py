@@ -254,7 +254,11 @@ def result() -> BaseResponse:
     if verification is None or verification.verified_at is None or number is None:
         return redirect(url_for("breach.check"))
     return render_page(
-        "breach/result.html", cache=False, answers=_answers(settings, number), shown_number=_shown(number)
+        "breach/result.html",
+        cache=False,
+        answers=_answers(settings, number),
+        number=number,
+        shown_number=_shown(number),
     )
 
 

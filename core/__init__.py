@@ -11,6 +11,7 @@ from flask_wtf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from core import cli
+from core.breach.numbers import digest_key
 from core.campaigns import CampaignRegistry, ConfigProblem, LoadedCampaign
 from core.campaigns.publishing import CampaignPublisher
 from core.campaigns.themes import Themes
@@ -112,6 +113,7 @@ def _site(app: Flask, settings: Settings, plugins: PluginHost, database: Databas
         settings.resolved_sealing_key(),
         working_box,
         ContactBox(settings.resolved_contact_key()),
+        digest_key(settings.resolved_breach_key()),
         installed_providers(plugins, production=settings.env == "production"),
         chosen_sms_provider(plugins, settings),
     )

@@ -42,6 +42,7 @@ class Site:
     contact_box: (
         ContactBox  # the contact copies of participants' addresses, for mail after the flow (core.data.contacts)
     )
+    breach_key: bytes  # the digest key of the breach indexes, made once at start (core.breach.numbers.digest_key)
     payment_providers: list[PaymentProvider] = field(default_factory=list)  # in the order they are asked
     sms_provider: SmsProvider | None = None  # sends every SMS (CLAIMSITE_SMS_PROVIDER); None: no SMS in production
 

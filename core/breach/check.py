@@ -16,6 +16,7 @@ from core.breach.categories import Category, categories_in
 from core.breach.datasets import Dataset
 from core.breach.index_file import current_index
 from core.breach.numbers import number_digest
+from core.site import site
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,11 @@ class DatasetAnswer:
 def available(datasets: list[Dataset], folder: Path) -> bool:
     """Can at least one of ``datasets`` answer (its index imported)?"""
     return any(current_index(folder, dataset.id) is not None for dataset in datasets)
+
+
+def check_in_app(datasets: list[Dataset], e164: str) -> list[DatasetAnswer]:
+    """:func:`check_number` with the running app's index folder and digest key."""
+    return check_number(datasets, site().settings.resolved_breach_dir(), site().breach_key, e164)
 
 
 def check_number(datasets: list[Dataset], folder: Path, key: bytes, e164: str) -> list[DatasetAnswer]:

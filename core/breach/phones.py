@@ -28,6 +28,11 @@ _MIN_NSN, _MAX_NSN = 2, 17  # the lengths of a national significant number phone
 _COUNTRY_CODES = frozenset(str(code) for code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE)
 
 
+def shown(e164: str) -> str:
+    """An E.164 number as people write it (``+31 6 12345678``), for pages and form fields."""
+    return phonenumbers.format_number(phonenumbers.parse(e164), PhoneNumberFormat.INTERNATIONAL)
+
+
 class NotAPhoneNumber(ValueError):
     """The text is no valid phone number. The message never repeats the text: it may be someone's number."""
 

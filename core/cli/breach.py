@@ -25,7 +25,7 @@ from flask.cli import with_appcontext
 from core.breach.datasets import all_datasets
 from core.breach.importer import DEFAULT_MEMORY, BreachImportError, import_dump
 from core.breach.index_file import IndexFileError, index_path, open_index
-from core.breach.numbers import digest_key, key_check
+from core.breach.numbers import key_check
 from core.site import site
 
 
@@ -101,7 +101,7 @@ def import_command(
                 dump,
                 dataset_id=dataset,
                 folder=folder,
-                key=digest_key(settings.resolved_breach_key()),
+                key=site().breach_key,
                 default_region=region,
                 memory_bytes=memory,
                 ignore_columns=ignore_columns,
@@ -134,7 +134,7 @@ def list_command() -> None:
     """Each dataset a campaign declares, with its index: records, size, import date and version."""
     settings = site().settings
     folder = settings.resolved_breach_dir()
-    ours = key_check(digest_key(settings.resolved_breach_key()))
+    ours = key_check(site().breach_key)
     declared = all_datasets()
     if not declared:
         click.echo("no campaign declares a dataset (enable the breach_check plugin in a campaign file)")

@@ -13,19 +13,15 @@ random id of that verification, never the number.
 
 from __future__ import annotations
 
-from functools import lru_cache
-
-import phonenumbers
 from flask import Response, abort, flash, g, redirect, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from werkzeug.wrappers import Response as BaseResponse
 
 from core.breach import funnel
-from core.breach.check import DatasetAnswer, available, check_number
+from core.breach.check import available, check_in_app
 from core.breach.datasets import BreachDatasets, breach_settings_of
-from core.breach.numbers import digest_key
-from core.breach.phones import NotAPhoneNumber, normalise
+from core.breach.phones import NotAPhoneNumber, normalise, shown
 from core.data.db import db_session, utcnow
 from core.data.hashing import phone_hash
 from core.data.models import PhoneVerification
@@ -55,16 +51,6 @@ def _settings() -> BreachDatasets:
     if settings is None:
         abort(404)
     return settings
-
-
-@lru_cache(maxsize=4)
-def _digest_key(secret: str) -> bytes:
-    return digest_key(secret)
-
-
-def _answers(settings: BreachDatasets, e164: str) -> list[DatasetAnswer]:
-    folder = site().settings.resolved_breach_dir()
-    return check_number(settings.datasets, folder, _digest_key(site().settings.resolved_breach_key()), e164)
 
 
 def _check_page(settings: BreachDatasets, status: int = 200, **extra: object) -> Response:
@@ -120,7 +106,7 @@ def check() -> BaseResponse:
             typed=typed,
             field_error=_("We cannot read this as a phone number. Type it with its country code, e.g. +31 6 12345678."),
         )
-    answers = _answers(settings, e164)
+    answers = check_in_app(settings.datasets, e164)
     if not any(answer.available for answer in answers):
         return _check_page(settings, 503, typed=typed)
     funnel.count_check(site().limits, current_campaign().slug, utcnow(), any(answer.found for answer in answers))
@@ -133,10 +119,6 @@ def check() -> BaseResponse:
         {"number": e164, "csrf": request.form["csrf_token"]},
         answers=answers,
     )
-
-
-def _shown(e164: str) -> str:
-    return phonenumbers.format_number(phonenumbers.parse(e164), phonenumbers.PhoneNumberFormat.INTERNATIONAL)
 
 
 def _verification_for(e164: str) -> PhoneVerification:
@@ -194,7 +176,7 @@ def _code_page(verification: PhoneVerification, message: str | None = None, stat
         sent=verification.code_sent_at is not None,
         sending=session.pop("sms_sending", None),
         wait_seconds=seconds_until_resend(verification.code_sent_at, utcnow()),
-        shown_number=_shown(number) if number else None,
+        shown_number=shown(number) if number else None,
         minutes_valid=int(CODE_VALID.total_seconds() // 60),
     )
 
@@ -256,9 +238,9 @@ def result() -> BaseResponse:
     return render_page(
         "breach/result.html",
         cache=False,
-        answers=_answers(settings, number),
+        answers=check_in_app(settings.datasets, number),
         number=number,
-        shown_number=_shown(number),
+        shown_number=shown(number),
     )
 
 

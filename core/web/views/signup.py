@@ -15,16 +15,15 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-import phonenumbers
 from flask import Response, abort, current_app, flash, g, redirect, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from werkzeug.wrappers import Response as BaseResponse
 
 from core.breach import funnel
-from core.breach.check import check_number
+from core.breach.check import check_in_app
 from core.breach.datasets import breach_settings_of
-from core.breach.numbers import digest_key
+from core.breach.phones import shown
 from core.campaigns import LoadedCampaign
 from core.campaigns.schedule import moment_words
 from core.data import personal_data
@@ -168,8 +167,7 @@ def _checked_number() -> dict[str, str]:
     number = unlocked_number(check) if check is not None else None
     if number is None:
         return {}
-    parsed = phonenumbers.parse(number)
-    return {"phone": phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL)}
+    return {"phone": shown(number)}
 
 
 def _carry_breach_check(loaded: LoadedCampaign, started: flow.Started, answers: dict[str, str]) -> None:
@@ -183,8 +181,7 @@ def _carry_breach_check(loaded: LoadedCampaign, started: flow.Started, answers: 
     signup = flow.find(db, loaded.slug, started.token)
     if signup is None:
         return
-    key = digest_key(site().settings.resolved_breach_key())
-    found = check_number(settings.datasets, site().settings.resolved_breach_dir(), key, answers["phone"])
+    found = check_in_app(settings.datasets, answers["phone"])
     record_check(db, signup, check, found, current_visit())
     funnel.count(site().limits, loaded.slug, utcnow(), joined=1)
     db.commit()

@@ -16,7 +16,8 @@ What is in it (``README.txt`` inside says the same, for its readers):
 - ``agreements/<id>/<version>/<language>.md``: each versioned agreement template some exported sign-up accepted.
 - ``README.txt``, then ``manifest.sha256``, written last: the SHA-256 of every other file, as ``sha256sum -c``
   reads it. Its own SHA-256, which the command prints, is sent to the lawyers apart from the package, so they can
-  tell that the manifest, and with it every file, is the one we made.
+  tell that the manifest, and with it every file, is the one we made. The ZIP with its manifest, and the check,
+  are :mod:`core.exports.package_zip`'s: every package the foundation hands out has this format.
 
 Why it is built this way:
 
@@ -67,6 +68,8 @@ from core.campaigns.schema import Agreement
 from core.data import personal_data
 from core.data.db import db_session, utcnow
 from core.data.models import AcceptedAgreement, PersonalRecord, Signup, participant
+from core.exports import package_zip
+from core.exports.package_zip import PackageCheck, PackageWriter, written_in_place
 from core.sealing import OpeningKeys
 from core.signup.agreements import agreement_text_as_signed, signed_values
 from core.signup.mandate_verify import verify_mandate
@@ -105,7 +108,6 @@ CHECK_COLUMNS = ("mandate_file", "mandate_check", "agreements_check")
 DUPLICATE_COLUMNS = ("duplicate_of", "reason")
 PROBLEM_COLUMNS = ("reference", "problem", "detail")
 
-MANIFEST = "manifest.sha256"
 README = "README.txt"
 # Bytes of memory per exported sign-up that may grow with the campaign (the de-duplication index and the ZIP's
 # central directory: 500-650 together, measured), with room to spare; everything else is per batch.
@@ -299,59 +301,6 @@ class _AgreementTexts:
         return sorted((t for t in self._templates.values() if t is not None), key=lambda t: t.zip_path)
 
 
-# -- the ZIP ------------------------------------------------------------------------------------------------------
-class _TextEntry:
-    """A text file being written into the ZIP, hashed on the way (what ``csv.writer`` writes to)."""
-
-    def __init__(self, raw: IO[bytes]) -> None:
-        self._raw, self.sha256 = raw, hashlib.sha256()
-
-    def write(self, text: str) -> int:
-        data = text.encode("utf-8")
-        self.sha256.update(data)
-        self._raw.write(data)
-        return len(text)
-
-
-class _Package:
-    """The ZIP being written. The manifest line of each file waits in a scratch file until the end."""
-
-    def __init__(self, archive: zipfile.ZipFile, manifest: IO[str], when: dt.datetime) -> None:
-        self.zip, self._manifest = archive, manifest
-        self._date_time = when.timetuple()[:6]  # one tuple for every entry: it is kept per entry until the end
-
-    def _info(self, name: str) -> zipfile.ZipInfo:
-        info = zipfile.ZipInfo(name, date_time=self._date_time)  # type: ignore[arg-type]
-        info.compress_type = zipfile.ZIP_DEFLATED
-        info.external_attr = 0o100600 << 16  # personal data: readable by its owner only, once unzipped
-        return info
-
-    def add(self, name: str, data: bytes) -> str:
-        """Write one file; returns its SHA-256."""
-        digest = hashlib.sha256(data).hexdigest()
-        self.zip.writestr(self._info(name), data)
-        self._manifest.write(f"{digest}  {name}\n")
-        return digest
-
-    @contextlib.contextmanager
-    def text(self, name: str) -> Iterator[_TextEntry]:
-        """Write one text file (UTF-8) piece by piece."""
-        with self.zip.open(self._info(name), "w", force_zip64=True) as raw:
-            entry = _TextEntry(raw)
-            yield entry
-        self._manifest.write(f"{entry.sha256.hexdigest()}  {name}\n")
-
-    def finish(self) -> str:
-        """Write the manifest, last; returns its SHA-256."""
-        self._manifest.seek(0)
-        with self.zip.open(self._info(MANIFEST), "w", force_zip64=True) as raw:
-            entry = _TextEntry(raw)
-            while chunk := self._manifest.read(1 << 16):
-                entry.write(chunk)
-        self.zip.close()
-        return entry.sha256.hexdigest()
-
-
 @dataclass(frozen=True)
 class Problem:
     """Something the lawyers must look at, about one sign-up (named by reference only)."""
@@ -445,7 +394,7 @@ def _accepted(session: Session, ids: list[int]) -> dict[int, list[_Accepted]]:
 
 
 def _mandate(
-    package: _Package, problems: _Problems, signup: Signup, reference: str, pdf: bytes | None
+    package: PackageWriter, problems: _Problems, signup: Signup, reference: str, pdf: bytes | None
 ) -> tuple[str, str]:
     """Put the mandate in the package; returns (its file, its check)."""
     if pdf is None:
@@ -545,7 +494,7 @@ class _Export:
     """What one export writes to while it reads the sign-ups: the package, problems.csv, the waiting rows, and
     the agreement texts and claimants seen so far."""
 
-    package: _Package
+    package: PackageWriter
     problems: _Problems
     waiting: _Waiting
     texts: _AgreementTexts
@@ -596,7 +545,7 @@ def _first_of_claimant(row: _WaitingRow, index: _ClaimantIndex) -> tuple[int, st
     return index.first(row.digest) if row.digest is not None else None
 
 
-def _write_participants(package: _Package, waiting: _Waiting, index: _ClaimantIndex) -> int:
+def _write_participants(package: PackageWriter, waiting: _Waiting, index: _ClaimantIndex) -> int:
     """participants.csv: each claimant's earliest-signed sign-up (and every sign-up without a claimant to
     compare); returns how many."""
     count = 0
@@ -611,7 +560,7 @@ def _write_participants(package: _Package, waiting: _Waiting, index: _ClaimantIn
     return count
 
 
-def _write_duplicates(package: _Package, waiting: _Waiting, index: _ClaimantIndex) -> int:
+def _write_duplicates(package: PackageWriter, waiting: _Waiting, index: _ClaimantIndex) -> int:
     """duplicates.csv: the sign-ups of a claimant who signed earlier, with the reference of the one kept and
     why; returns how many."""
     count = 0
@@ -627,7 +576,7 @@ def _write_duplicates(package: _Package, waiting: _Waiting, index: _ClaimantInde
     return count
 
 
-def _write_problems(package: _Package, problems: _Problems) -> None:
+def _write_problems(package: PackageWriter, problems: _Problems) -> None:
     """problems.csv, copied from its scratch file."""
     problems.file.seek(0)
     with package.text("problems.csv") as entry:
@@ -635,7 +584,7 @@ def _write_problems(package: _Package, problems: _Problems) -> None:
             entry.write(chunk)
 
 
-def _write_agreement_texts(package: _Package, texts: _AgreementTexts) -> list[_Template]:
+def _write_agreement_texts(package: PackageWriter, texts: _AgreementTexts) -> list[_Template]:
     """Each agreement template some exported sign-up accepted; returns them."""
     used = texts.used()
     for template in used:
@@ -662,7 +611,7 @@ def _write(
             return stack.enter_context(tempfile.TemporaryFile("w+", encoding="utf-8", newline="", dir=scratch_dir))
 
         archive = stack.enter_context(zipfile.ZipFile(file, "w", compression=zipfile.ZIP_DEFLATED))
-        package, problems = _Package(archive, scratch(), exported_at), _Problems(scratch())
+        package, problems = PackageWriter(archive, scratch(), exported_at), _Problems(scratch())
         export = _Export(package, problems, _Waiting(scratch()), texts, _asks_birth_date(loaded))
         _read_participants(session, loaded.slug, keys, export, batch=batch, progress=progress)
         participants = _write_participants(package, export.waiting, export.index)
@@ -708,37 +657,8 @@ def write_evidence_package(
     if not isinstance(out, str | os.PathLike):
         return _write(loaded, keys, out, batch=batch, progress=progress, scratch_dir=scratch_dir)
     target = Path(out)
-    if target.exists() and not overwrite:
-        raise FileExistsError(f"{target} exists already")
-    descriptor, partial = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".partial")
-    try:
-        with os.fdopen(descriptor, "w+b") as file:
-            summary = _write(
-                loaded, keys, file, batch=batch, progress=progress, scratch_dir=scratch_dir or target.parent
-            )
-            file.flush()
-            os.fsync(file.fileno())
-        _move_into_place(Path(partial), target, overwrite)
-    except BaseException:
-        Path(partial).unlink(missing_ok=True)
-        raise
-    return summary
-
-
-def _move_into_place(partial: Path, target: Path, overwrite: bool) -> None:
-    if overwrite:
-        os.replace(partial, target)
-        return
-    try:
-        os.link(partial, target)  # fails if the target appeared meanwhile: never replaces one
-    except FileExistsError:
-        raise FileExistsError(f"{target} exists already") from None
-    except OSError:  # a file system without hard links
-        if target.exists():
-            raise FileExistsError(f"{target} exists already") from None
-        os.replace(partial, target)
-        return
-    partial.unlink()
+    with written_in_place(target, overwrite) as file:
+        return _write(loaded, keys, file, batch=batch, progress=progress, scratch_dir=scratch_dir or target.parent)
 
 
 def _readme(
@@ -803,96 +723,21 @@ or, with the claimsite tools: flask export verify PACKAGE.zip --manifest-sha256 
 
 
 # -- checking a package -------------------------------------------------------------------------------------------
-_MANIFEST_LINE = re.compile(r"([0-9a-f]{64})  (\S.*)")
-
-
-@dataclass(frozen=True)
-class PackageCheck:
-    """What :func:`verify_package` found: ``ok`` when every file is listed in the manifest with its SHA-256 and
-    nothing is missing or added (and the manifest is the one expected, when that was given)."""
-
-    ok: bool
-    files: int  # files listed in the manifest
-    problems: tuple[str, ...]
-    manifest_sha256: str
-
-
 def verify_package(
     path: Path | str | BinaryIO, manifest_sha256: str | None = None, trust_roots: Sequence[Path] | None = None
 ) -> PackageCheck:
-    """Check an evidence package as ``sha256sum -c manifest.sha256`` does after unzipping it, and more: no file
-    may be in the ZIP without being in the manifest or twice, and, given ``manifest_sha256`` (the value the
-    export printed, sent apart from the package), the manifest must be that one. Given ``trust_roots`` (the CA
-    certificates to trust), every mandate in it is checked as ``flask mandate verify --no-database`` does, one at
-    a time."""
-    try:
-        archive = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError) as exc:
-        return PackageCheck(False, 0, (f"not a readable ZIP file: {exc}",), "")
-    with archive:
-        names = [info.filename for info in archive.infolist() if not info.is_dir()]
-        problems = [f"{name}: in the package twice" for name in _twice(names)]
-        seen = set(names)
-        if MANIFEST not in seen:
-            return PackageCheck(False, 0, (f"no {MANIFEST} in the package", *problems), "")
-        manifest = archive.read(MANIFEST)
-        actual = hashlib.sha256(manifest).hexdigest()
-        if manifest_sha256 is not None and manifest_sha256.strip().lower() != actual:
-            problems.append(
-                f"{MANIFEST} has the SHA-256 {actual}, not the {manifest_sha256.strip()} expected: it is "
-                "not the manifest the export made"
-            )
-        listed = _manifest_entries(manifest, problems)
-        for name in sorted(seen - listed.keys() - {MANIFEST}):
-            problems.append(f"{name}: in the package but not in the manifest")
-        for name, expected in listed.items():
-            problem = (
-                _file_problem(archive, name, expected) if name in seen else "in the manifest but not in the package"
-            )
-            if problem is not None:
-                problems.append(f"{name}: {problem}")
-        if trust_roots is not None:
-            for name in sorted(n for n in listed if n.startswith("mandates/") and n.endswith(".pdf") and n in seen):
+    """Check an evidence package as ``sha256sum -c manifest.sha256`` does after unzipping it, and more
+    (:func:`core.exports.package_zip.verify_package`: no file in the ZIP without being in the manifest or twice,
+    and, given ``manifest_sha256`` (the value the export printed, sent apart from the package), the manifest must be
+    that one). Given ``trust_roots`` (the CA certificates to trust), every mandate in it is checked as ``flask
+    mandate verify --no-database`` does, one at a time."""
+    if trust_roots is None:
+        return package_zip.verify_package(path, manifest_sha256)
+
+    def mandates(archive: zipfile.ZipFile, present: list[str]) -> Iterator[str]:
+        for name in present:
+            if name.startswith("mandates/") and name.endswith(".pdf"):
                 check = verify_mandate(archive.read(name), trust_roots, None)
-                problems.extend(f"{name}: {line}" for line in check.failed)
-    return PackageCheck(not problems, len(listed), tuple(problems), actual)
+                yield from (f"{name}: {line}" for line in check.failed)
 
-
-def _twice(names: list[str]) -> list[str]:
-    """Each name that comes again after its first time, in order (a ZIP may hold a name more than once)."""
-    seen: set[str] = set()
-    again = []
-    for name in names:
-        if name in seen:
-            again.append(name)
-        seen.add(name)
-    return again
-
-
-def _manifest_entries(manifest: bytes, problems: list[str]) -> dict[str, str]:
-    """The manifest's files and their SHA-256; a line that is not ``<sha256>  <file>``, or a file listed twice,
-    goes to ``problems``."""
-    listed: dict[str, str] = {}
-    for number, line in enumerate(manifest.decode("utf-8", "replace").splitlines(), 1):
-        match = _MANIFEST_LINE.fullmatch(line)
-        if match is None:
-            problems.append(f"{MANIFEST} line {number} is not '<sha256>  <file>'")
-        elif match[2] in listed:
-            problems.append(f"{MANIFEST} lists {match[2]} twice")
-        else:
-            listed[match[2]] = match[1]
-    return listed
-
-
-def _file_problem(archive: zipfile.ZipFile, name: str, expected: str) -> str | None:
-    """What is wrong with file ``name`` in ``archive`` given the SHA-256 the manifest lists, or None."""
-    digest = hashlib.sha256()
-    try:
-        with archive.open(name) as entry:
-            while chunk := entry.read(1 << 20):
-                digest.update(chunk)
-    except (zipfile.BadZipFile, OSError) as exc:
-        return f"damaged ({exc})"
-    if digest.hexdigest() != expected:
-        return f"its SHA-256 is {digest.hexdigest()}, the manifest says {expected}"
-    return None
+    return package_zip.verify_package(path, manifest_sha256, mandates)

@@ -136,9 +136,6 @@ class Company(Strict):
 # The fields that are ours, in the order a file writes them (after datenanfragen.de's): an import with --update
 # keeps these and replaces the others.
 OUR_FIELDS = ("country", "supervisory-authority", "identifiers", "trade-names")
-THEIR_FIELDS = tuple(
-    info.alias or name for name, info in Company.model_fields.items() if (info.alias or name) not in OUR_FIELDS
-)
 
 
 class Authority(Strict):

@@ -7,13 +7,10 @@ a traceback. Plugin settings (``plugins: {faq: {...}}``) are validated here too,
 from __future__ import annotations
 
 import difflib
-import math
-import typing
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from types import UnionType
 from typing import Any
 
 import yaml
@@ -22,23 +19,20 @@ from pydantic import BaseModel, ValidationError
 
 from core.campaigns.address_forms import first_line_of_other_form, other_form_message, other_form_words
 from core.campaigns.agreement_templates import template_problems
+from core.campaigns.config_files import (
+    YamlDocument,
+    duplicate_key_problems,
+    path_of_field,
+    read_yaml_mapping,
+    validation_problems,
+)
 from core.campaigns.documents import DOCUMENTS, agreement_file, find_document
 from core.campaigns.errors import CampaignConfigError, ConfigProblem
 from core.campaigns.localized import Localized
 from core.campaigns.locks import LOCK_FILE, changed_since_locked, read_lock
 from core.campaigns.schema import Campaign, FeeModelSettings
-from core.campaigns.text_files import decode_utf8, read_utf8
-from core.campaigns.yaml_nodes import YAMLContentError
+from core.campaigns.text_files import decode_utf8
 from core.campaigns.yaml_parsing import parse_yaml
-
-# What each pattern-constrained type means, in words for the person editing the file.
-_PATTERN_WORDS = {
-    "^[a-z][a-z0-9-]{1,39}$": "a slug: 2-40 lowercase letters, digits or '-', starting with a letter",
-    "^[a-z]{2}$": "a two-letter lowercase language code such as 'nl' or 'en'",
-    "^(https?://[^\\s]+|mailto:[^\\s@]+@[^\\s@]+)$": "a web address starting with https:// (or a mailto: address)",
-    "^[^\\s@]+@[^\\s@]+\\.[^\\s@]+$": "an e-mail address",
-    "^#([0-9a-fA-F]{3}|[0-9a-fA-F]{6})$": "a colour such as '#1a2b3c'",
-}
 
 
 @dataclass(frozen=True)
@@ -70,35 +64,6 @@ class LoadedCampaign:
         return self.plugin_settings[plugin_name]
 
 
-class _Document:
-    """The YAML node tree of one file, used to find the line of any field path."""
-
-    def __init__(self, root: yaml.Node | None) -> None:
-        self.root = root
-
-    def line_of(self, loc: tuple[Any, ...]) -> int | None:
-        """The line of the deepest node along ``loc`` that exists in the file (1-based)."""
-        node = self.root
-        if node is None:
-            return None
-        line = node.start_mark.line + 1
-        for part in loc:
-            if isinstance(node, yaml.MappingNode):
-                for key_node, value_node in node.value:
-                    if str(key_node.value) == str(part):
-                        line = key_node.start_mark.line + 1
-                        node = value_node
-                        break
-                else:
-                    continue  # a pydantic union tag or a missing key: stay where we are
-            elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
-                node = node.value[part]
-                line = node.start_mark.line + 1
-            else:
-                continue
-        return line
-
-
 class _LinesOnDemand:
     """Lines of a loaded campaign's fields, for problems found after loading (an address another file also
     claims, a stale date): the file's text is kept and parsed again when asked, because its YAML node tree took two
@@ -113,144 +78,8 @@ class _LinesOnDemand:
 
 
 @lru_cache(maxsize=1)
-def _parsed(text: str) -> _Document:
-    return _Document(parse_yaml(text)[0])
-
-
-def _duplicate_keys(node: yaml.Node | None, path: tuple[Any, ...] = ()) -> Iterator[tuple[tuple[Any, ...], int]]:
-    """Keys written twice in one mapping: YAML would silently keep the last one."""
-    if isinstance(node, yaml.MappingNode):
-        seen: set[str] = set()
-        for key_node, value_node in node.value:
-            key = str(key_node.value)
-            if key in seen:
-                yield (*path, key), key_node.start_mark.line + 1
-            seen.add(key)
-            yield from _duplicate_keys(value_node, (*path, key))
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            yield from _duplicate_keys(item, (*path, index))
-
-
-def path_of_field(loc: tuple[Any, ...]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif isinstance(part, str) and not any(c in part for c in "[(,"):
-            out += f".{part}" if out else part
-    return out
-
-
-def _clean_loc(loc: tuple[Any, ...]) -> tuple[Any, ...]:
-    """Drop pydantic's union and validator tags from an error location."""
-    return tuple(p for p in loc if isinstance(p, int) or not any(c in p for c in "[(,"))
-
-
-def _model_at(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | None:
-    """The model class that holds the field at ``loc``, to list its allowed keys."""
-    current: Any = model
-    for part in loc:
-        current = _unwrap(current)
-        if isinstance(current, type) and issubclass(current, BaseModel):
-            if part not in current.model_fields:
-                return None
-            current = current.model_fields[part].annotation
-        elif typing.get_origin(current) in (list, dict):
-            current = typing.get_args(current)[-1]
-        else:
-            return None
-    current = _unwrap(current)
-    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
-
-
-def _unwrap(annotation: Any) -> Any:
-    """``X | None`` -> ``X``; ``Annotated[X, ...]`` -> ``X``."""
-    while True:
-        origin = typing.get_origin(annotation)
-        if origin is typing.Annotated:
-            annotation = typing.get_args(annotation)[0]
-        elif origin in (typing.Union, UnionType):
-            options = [a for a in typing.get_args(annotation) if a is not type(None)]
-            if len(options) != 1:
-                return annotation
-            annotation = options[0]
-        else:
-            return annotation
-
-
-def _explain(error: Mapping[str, Any], model: type[BaseModel], loc: tuple[Any, ...]) -> str:
-    """One pydantic error, in words for the person editing the file."""
-    kind = error["type"]
-    given = error.get("input")
-    if kind == "extra_forbidden":
-        key = loc[-1] if loc else "?"
-        message = f"unknown key '{key}'"
-        parent = _model_at(model, loc[:-1])
-        if parent is not None:
-            allowed = sorted(parent.model_fields)
-            close = difflib.get_close_matches(str(key), allowed, n=1)
-            if close:
-                message += f"; did you mean '{close[0]}'?"
-            message += f" Allowed here: {', '.join(allowed)}"
-        return message
-    if kind == "missing":
-        return "this field is required but missing"
-    if kind == "string_pattern_mismatch":
-        pattern = error.get("ctx", {}).get("pattern", "")
-        words = _PATTERN_WORDS.get(pattern, f"text matching {pattern}")
-        if "[a-z0-9]([a-z0-9-]" in pattern:
-            words = "a host name such as 'example.org'" + (" followed by /path" if "(/[" in pattern else "")
-        if pattern.startswith("^[A-Za-z0-9_-]+"):
-            words = "a relative file name (no leading '/', no '..')"
-        return f"expected {words}, got {_short_repr(given)}"
-    if kind == "literal_error":
-        return f"{error['msg'].replace('Input should be', 'expected')}, got {_short_repr(given)}"
-    if kind in ("date_from_datetime_parsing", "date_parsing", "date_type"):
-        return f"expected a date written as YYYY-MM-DD, got {_short_repr(given)}"
-    if kind == "value_error":
-        return str(error.get("ctx", {}).get("error", error["msg"]))
-    if kind in ("dict_type", "model_type", "model_attributes_type"):
-        return f"expected a mapping of keys to values (key: value), got {_kind_of(given)}"
-    if kind == "list_type":
-        return f"expected a list (lines starting with '- '), got {_kind_of(given)}"
-    if kind in ("string_type",):
-        return f"expected text, got {_kind_of(given)}"
-    if kind == "too_short":
-        return "must not be empty"
-    message = error["msg"]
-    return f"{message[0].lower()}{message[1:]}, got {_short_repr(given)}" if "input" in error else message
-
-
-def _kind_of(value: Any) -> str:
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    if value is None:
-        return "nothing"
-    return f"{type(value).__name__} {_short_repr(value)}"
-
-
-def _short_repr(value: Any, limit: int = 80) -> str:
-    """``repr(value)``, cut short: a message quotes what was written, not a whole pasted page or a 4000-digit
-    number."""
-    try:
-        text = repr(value)
-    except ValueError:  # an int too long for Python to write out (a hexadecimal one can be read in)
-        return f"a number of about {int(value.bit_length() * math.log10(2))} digits"
-    return text if len(text) <= limit else f"{text[: limit - 1]}…"
-
-
-def _problems(
-    exc: ValidationError, model: type[BaseModel], doc: _Document, file: str, prefix: tuple[Any, ...] = ()
-) -> list[ConfigProblem]:
-    problems = []
-    for error in exc.errors():
-        loc = _clean_loc(tuple(error["loc"]))
-        full = (*prefix, *loc)
-        problems.append(ConfigProblem(file, doc.line_of(full), path_of_field(full), _explain(error, model, loc)))
-    return problems
+def _parsed(text: str) -> YamlDocument:
+    return YamlDocument(parse_yaml(text)[0])
 
 
 def campaign_texts(
@@ -285,7 +114,7 @@ class _Findings:
     """What the checks of one file found: ``problems`` keep it from loading, ``warnings`` are only worth a look."""
 
     file: str
-    doc: _Document
+    doc: YamlDocument
     problems: list[ConfigProblem] = field(default_factory=list)
     warnings: list[ConfigProblem] = field(default_factory=list)
 
@@ -302,8 +131,8 @@ def load_campaign_file(path: Path, plugin_schemas: Mapping[str, type[BaseModel]]
     A file that cannot be read as a YAML mapping, or whose campaign settings do not validate, stops at once (what
     follows would only repeat it); the checks after that each add what they find, so one run lists everything.
     """
-    text, root, data = _read_yaml_mapping(path)
-    found = _Findings(str(path), _Document(root))
+    text, root, data = read_yaml_mapping(path, "campaign settings")
+    found = _Findings(str(path), YamlDocument(root))
     campaign = _validated_campaign(found, root, data)
     _check_slug_matches_file_name(found, campaign, path)
     _check_languages_known(found, campaign)
@@ -320,49 +149,14 @@ def load_campaign_file(path: Path, plugin_schemas: Mapping[str, type[BaseModel]]
     return LoadedCampaign(campaign, plugin_settings, path, found.warnings, _LinesOnDemand(text).line_of, texts, text)
 
 
-def _read_yaml_mapping(path: Path) -> tuple[str, yaml.Node | None, dict[str, Any]]:
-    """The file's text, its YAML node tree (for line numbers) and its data; raises when it cannot be read, is no
-    valid YAML, or holds anything but a mapping."""
-    file = str(path)
-    text = read_utf8(path)
-    try:
-        root, data = parse_yaml(text)
-    except YAMLContentError as exc:
-        raise CampaignConfigError(
-            [ConfigProblem(file, p.line, path_of_field(p.path), p.message) for p in exc.problems]
-        ) from None
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else None
-        what = " ".join(filter(None, [exc.context, exc.problem]))
-        raise CampaignConfigError(
-            [ConfigProblem(file, line, "", f"is not valid YAML: {what} (check indentation and quotes)")]
-        ) from None
-    except yaml.YAMLError as exc:
-        raise CampaignConfigError([ConfigProblem(file, None, "", f"is not valid YAML: {exc}")]) from None
-    if not isinstance(data, dict):
-        found = "an empty file" if data is None else _kind_of(data)
-        raise CampaignConfigError(
-            [
-                ConfigProblem(
-                    file, _Document(root).line_of(()), "", f"expected a mapping of campaign settings, got {found}"
-                )
-            ]
-        )
-    return text, root, data
-
-
 def _validated_campaign(found: _Findings, root: yaml.Node | None, data: dict[str, Any]) -> Campaign:
     """The campaign settings validated; keys written twice are problems, and invalid settings stop here (with
     those problems too)."""
-    found.problems.extend(
-        ConfigProblem(found.file, line, path_of_field(loc), "this key is written twice; keep one")
-        for loc, line in _duplicate_keys(root)
-    )
+    found.problems.extend(duplicate_key_problems(found.file, root))
     try:
         return Campaign.model_validate(data)
     except ValidationError as exc:
-        raise CampaignConfigError(found.problems + _problems(exc, Campaign, found.doc, found.file)) from None
+        raise CampaignConfigError(found.problems + validation_problems(exc, Campaign, found.doc, found.file)) from None
 
 
 def _check_slug_matches_file_name(found: _Findings, campaign: Campaign, path: Path) -> None:
@@ -427,7 +221,7 @@ def _validated_plugin_settings(
         try:
             plugin_settings[name] = schema.model_validate(settings or {})
         except ValidationError as exc:
-            found.problems.extend(_problems(exc, schema, found.doc, found.file, ("plugins", name)))
+            found.problems.extend(validation_problems(exc, schema, found.doc, found.file, ("plugins", name)))
     return plugin_settings
 
 

@@ -1,0 +1,1 @@
+"""The collective data requests: rounds, letters, identity proof and their deadlines."""

@@ -8,6 +8,8 @@ import struct
 import zlib
 
 import pytest
+from flask import Flask
+from flask_babel import Babel
 from PIL import Image, ImageCms
 from PIL.PngImagePlugin import PngInfo
 
@@ -108,6 +110,27 @@ def test_a_jpeg_comes_back_without_exif_gps_camera_comment_xmp_or_icc_profile() 
     assert [marker for marker, _ in after.applist] == ["APP0"]  # the JFIF header alone: no APP1 (EXIF, XMP), APP2 (ICC)
     red, green, blue = after.convert("RGB").getpixel((320, 200))  # type: ignore[misc]
     assert abs(red - 200) <= 4 and abs(green - 30) <= 4 and abs(blue - 40) <= 4  # sRGB to sRGB: the same colour
+
+
+def swapped_primaries_profile() -> bytes:
+    """An RGB ICC profile whose red primary is sRGB's green and whose green is sRGB's red: sRGB's own profile with
+    the offsets of its rXYZ and gXYZ tags swapped in the tag table. In it, "pure red" is what sRGB calls green."""
+    profile = bytearray(ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes())
+    (count,) = struct.unpack(">I", profile[128:132])
+    entries = {bytes(profile[at : at + 4]): at for at in range(132, 132 + 12 * count, 12)}
+    red, green = entries[b"rXYZ"], entries[b"gXYZ"]
+    profile[red + 4 : red + 12], profile[green + 4 : green + 12] = (
+        profile[green + 4 : green + 12],
+        profile[red + 4 : red + 12],
+    )
+    return bytes(profile)
+
+
+def test_colours_are_converted_to_srgb_from_the_files_icc_profile() -> None:
+    tagged = encoded(Image.new("RGB", (20, 20), (255, 0, 0)), "PNG", icc_profile=swapped_primaries_profile())
+    clean = clean_id_image(tagged)
+    assert b"iCCP" not in clean.data
+    assert decoded(clean.data).getpixel((10, 10)) == pytest.approx((0, 255, 0), abs=2)  # what the file's red means
 
 
 def test_orientation_6_comes_back_turned_upright() -> None:
@@ -234,5 +257,9 @@ def test_more_pixels_than_allowed_are_refused_before_decoding() -> None:
 
 
 def test_every_reason_has_a_message_for_the_visitor() -> None:
-    for reason in IdImageProblem:
-        assert refusal_message(reason)._args[0]  # the msgid, translated when shown
+    app = Flask(__name__)
+    Babel(app)
+    with app.test_request_context():
+        messages = {reason: str(refusal_message(reason)) for reason in IdImageProblem}
+    assert len(set(messages.values())) == len(IdImageProblem)  # one each, none shared
+    assert all("JPEG" in text or "photo" in text for text in messages.values())  # each says what to choose instead

@@ -17,10 +17,17 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pytest
 from flask import render_template_string, request
+from flask_babel import force_locale
 from PIL import Image
 from playwright.sync_api import Browser, Page, expect
 
-from core.data_requests.id_images import CleanImage, IdImageRefused, clean_id_image, refusal_message
+from core.data_requests.id_images import (
+    CleanImage,
+    IdImageProblem,
+    IdImageRefused,
+    clean_id_image,
+    refusal_message,
+)
 from core.web.rendering import page_context
 from core.web.views.localized import localized_blueprint, localized_route
 from tests.browser.conftest import PHONE, serve_app
@@ -251,3 +258,62 @@ def test_without_javascript_the_chosen_file_goes_as_it_is(
     assert (arrival.filename, arrival.data) == ("mijn-id.jpg", photo)  # the very file chosen
     assert arrival.clean == clean_id_image(photo)
     assert arrival.clean is not None and (arrival.clean.width, arrival.clean.height) == SHOWN_SIZE
+
+
+def test_a_png_stays_a_png_no_larger_than_the_servers_limit_and_start_over_clears_every_box(
+    phone: PhonePage, blackout_server: LiveServer
+) -> None:
+    page = phone.page
+    page.goto(blackout_server.url(CAMPAIGN, PATH))
+    scan = io.BytesIO()
+    Image.new("RGB", (3200, 1000), "white").save(scan, "PNG")
+    page.locator("input[name=document]").set_input_files(
+        files=[{"name": "scan.png", "mimeType": "image/png", "buffer": scan.getvalue()}]
+    )
+    expect(page.locator("canvas[data-canvas]")).to_be_visible()
+    status = page.locator("[data-status]")
+    drag_with_finger(page, (0.05, 0.1, 0.3, 0.5))
+    drag_with_mouse(page, (0.5, 0.5, 0.9, 0.9))
+    expect(status).to_have_text(catalog_text(blackout_server, "nl", "Black boxes: %(count)s.", count="2"))
+    page.get_by_role("button", name=catalog_text(blackout_server, "nl", "Start over")).click()
+    expect(status).to_have_text(catalog_text(blackout_server, "nl", "Nothing blacked out yet."))
+    kept: Fractions = (0.6, 0.2, 0.8, 0.6)
+    drag_with_mouse(page, kept)
+    arrived_before = len(ARRIVALS)
+    page.get_by_role("button", name="Versturen").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Ontvangen")
+
+    assert len(ARRIVALS) == arrived_before + 1
+    arrival = ARRIVALS[-1]
+    assert (arrival.filename, arrival.content_type) == ("id-document.png", "image/png")
+    assert arrival.clean is not None
+    assert (arrival.clean.media_type, arrival.clean.width, arrival.clean.height) == ("image/png", 3000, 938)
+    pixels = np.asarray(Image.open(io.BytesIO(arrival.clean.data)).convert("L"))
+    x1, y1, x2, y2 = (round(f * side) for f, side in zip(kept, (3000, 938, 3000, 938), strict=True))
+    assert pixels[y1 + EDGE : y2 - EDGE, x1 + EDGE : x2 - EDGE].max() == 0  # PNG: black is exactly black
+    pixels = pixels.copy()
+    pixels[max(y1 - EDGE, 0) : y2 + EDGE, x1 - EDGE : x2 + EDGE] = 255
+    assert pixels.min() == 255  # the boxes drawn before "start over" are gone
+
+
+def test_a_file_the_browser_cannot_show_goes_as_it_is_and_the_server_says_what_to_do(
+    phone: PhonePage, blackout_server: LiveServer
+) -> None:
+    page = phone.page
+    page.goto(blackout_server.url(CAMPAIGN, PATH))
+    pdf = b"%PDF-1.7\n1 0 obj\n<< /Type /Catalog >>\nendobj\ntrailer\n%%EOF\n"
+    page.locator("input[name=document]").set_input_files(
+        files=[{"name": "paspoort.jpg", "mimeType": "image/jpeg", "buffer": pdf}]  # named and typed as a JPEG
+    )
+    expect(page.locator("[data-problem]")).to_be_visible()
+    expect(page.locator("[data-editor]")).to_be_hidden()
+    arrived_before = len(ARRIVALS)
+    page.get_by_role("button", name="Versturen").click()
+    with blackout_server.app.test_request_context(), force_locale("nl"):
+        refused = str(refusal_message(IdImageProblem.UNSUPPORTED_TYPE))
+    expect(page.locator("#id-document-error")).to_have_text(refused)
+    expect(page.locator("input[name=document]")).to_have_attribute("aria-invalid", "true")
+
+    assert len(ARRIVALS) == arrived_before + 1
+    assert ARRIVALS[-1].data == pdf
+    assert ARRIVALS[-1].refused is not None and ARRIVALS[-1].refused.reason is IdImageProblem.UNSUPPORTED_TYPE

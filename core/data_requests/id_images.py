@@ -157,14 +157,14 @@ def clean_id_image(data: bytes, *, max_bytes: int = MAX_BYTES, max_pixels: int =
             image.seek(0)  # the main image of a multi-picture JPEG (MPO) or an animated PNG
             image.load()  # every pixel: a truncated or corrupt file fails here
             upright = _upright(image)
+            pixels = _downscaled(_srgb(upright, upright.info.get("icc_profile")))
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         # Pillow's own guard, on opening (the warning is raised where warnings are errors, as in the tests).
         raise IdImageRefused(IdImageProblem.TOO_MANY_PIXELS, str(exc)) from None
     except IdImageRefused:
         raise
-    except Exception as exc:  # any failure to decode hostile bytes means the same: damaged
+    except Exception as exc:  # any failure to decode (or convert) hostile bytes means the same: damaged
         raise IdImageRefused(IdImageProblem.DAMAGED, f"{type(exc).__name__}: {exc}") from None
-    pixels = _downscaled(_srgb(upright, upright.info.get("icc_profile")))
     # A new image from the raw pixels: nothing of the file's info dict can reach the encoder.
     clean = Image.frombytes(pixels.mode, pixels.size, pixels.tobytes())
     out = io.BytesIO()

@@ -55,6 +55,7 @@ RULES = {
     # try a country's numbers (core.web.views.breach_check). SMS codes have limits of their own (core.phones.limits).
     "breach-check-ip": "20/hour",
     "breach-code-ip": "30/hour",  # SMS code guesses from one network (each code also allows only 5 tries)
+    "identity-upload-ip": "20/hour",  # ID copies sent from one network (each is decoded in full: costly)
 }
 
 

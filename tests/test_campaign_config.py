@@ -105,7 +105,7 @@ def test_unknown_plugin_suggests_installed_one(campaign_folder: CampaignFolder) 
     text = GOOD.replace("  faq:", "  faqs:")
     [message] = problems_of(campaign_folder, text)
     assert f"line {line_of(text, 'faqs:')}: plugins.faqs: unknown plugin 'faqs'; did you mean 'faq'?" in message
-    assert "Installed plugins: breach_check, counter, faq" in message
+    assert "Installed plugins: breach_check, counter, data_request, faq" in message
 
 
 def test_plugin_settings_are_validated_by_the_plugin(campaign_folder: CampaignFolder) -> None:

@@ -165,7 +165,8 @@ def test_an_existing_file_is_refused_and_update_replaces_their_fields_and_keeps_
         "country": "IE",
         "supervisory-authority": "nl-ap",
         "identifiers": [{"id": "username", "type": "text", "label": {"nl": "Gebruikersnaam"}, "required": True}],
-        "trade-names": ["TikTok"],
+        "short-name": "TikTok",
+        "trade-names": ["TikTok Technology"],
     }
     data = yaml.safe_load(path.read_text())
     path.write_text(yaml.safe_dump({**data, **ours}, sort_keys=False))

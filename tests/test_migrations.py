@@ -29,6 +29,8 @@ TABLES = {
     "staff_campaigns",
     "phone_verifications",
     "sms_limit_trips",
+    "request_choices",
+    "identity_proofs",
 }
 
 

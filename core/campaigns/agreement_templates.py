@@ -1,7 +1,8 @@
 """Agreement texts as templates: the sandbox they are filled in by, their placeholders, and what is wrong with one.
 
-A text may use ``{{ campaign }}``, ``{{ organisation }}``, ``{{ target_company }}``, ``{{ participant }}`` and
-``{{ child }}``; it is filled in by a sandboxed Jinja environment, since staff edit these files, and a placeholder
+A text may use ``{{ campaign }}``, ``{{ organisation }}``, ``{{ target_company }}``, ``{{ participant }}``,
+``{{ child }}`` and ``{{ companies }}`` (the companies a participant of a data request chose, or else the campaign's
+target company); it is filled in by a sandboxed Jinja environment, since staff edit these files, and a placeholder
 that does not exist is an error rather than an empty string (nobody should sign a text with a hole in it). That made
 a typo (``{{ campain }}``), a malformed tag (``{{ campaign``) or a file that is not UTF-8 a server error on the
 signing page; :func:`template_problems` finds each of them when the campaign is loaded, on its line.
@@ -27,10 +28,13 @@ from core.campaigns.text_files import decode_utf8
 sandbox = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
 
 CAMPAIGN_PLACEHOLDERS = ("campaign", "organisation", "target_company")  # from the campaign file
-PARTICIPANT_PLACEHOLDERS = ("participant", "child")  # typed by the visitor: personal data
+PARTICIPANT_PLACEHOLDERS = ("participant", "child", "companies")  # the visitor's own: personal data
 PLACEHOLDERS = (*CAMPAIGN_PLACEHOLDERS, *PARTICIPANT_PLACEHOLDERS)
 # What a visitor may have typed, for the trial fill-in: nothing (no child), and names as plain_text gives them.
-_TRIAL_PARTICIPANTS = ({"participant": "", "child": ""}, {"participant": r"Ann O\'Neil", "child": r"\*\*Kid\*\*"})
+_TRIAL_PARTICIPANTS = (
+    {"participant": "", "child": "", "companies": ""},
+    {"participant": r"Ann O\'Neil", "child": r"\*\*Kid\*\*", "companies": r"TikTok Technology Ltd. and ‘Acme \*BV\*’"},
+)
 # "{campaign}" with single braces is shown as written: almost certainly meant as a placeholder.
 _SINGLE_BRACES = re.compile(r"(?<!\{)\{\s*(" + "|".join(PLACEHOLDERS) + r")\s*\}(?!\})")
 

@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache, partial
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Protocol, runtime_checkable
 
 import yaml
 from pydantic import AfterValidator, BeforeValidator, Field, RootModel, StringConstraints, ValidationError
@@ -118,9 +118,18 @@ class Company(Strict):
         default=None, alias="supervisory-authority", description="a key of campaigns/_shared/authorities.yaml"
     )
     identifiers: list[Identifier] = []
+    short_name: Text | None = Field(
+        default=None, alias="short-name", description="the name people know, shown on the join form (e.g. TikTok)"
+    )
     trade_names: list[Text] = Field(
         default=[], alias="trade-names", description="names the legal entity now goes by, which a record may lack"
     )
+
+    @property
+    def shown_name(self) -> str:
+        """The name a participant knows the company by: its short name, else the name it trades as, else its legal
+        name."""
+        return self.short_name or (self.trade_names[0] if self.trade_names else self.name)
 
     @property
     def channel(self) -> TransportMedium:
@@ -135,7 +144,7 @@ class Company(Strict):
 
 # The fields that are ours, in the order a file writes them (after datenanfragen.de's): an import with --update
 # keeps these and replaces the others.
-OUR_FIELDS = ("country", "supervisory-authority", "identifiers", "trade-names")
+OUR_FIELDS = ("country", "supervisory-authority", "identifiers", "short-name", "trade-names")
 
 
 class Authority(Strict):
@@ -362,3 +371,61 @@ def missing_facts(
             )
         )
     return [ConfigProblem(file, line_of((name,)), name, message) for name, message in missing]
+
+
+@runtime_checkable
+class NamesCompanies(Protocol):
+    """Plugin settings that name companies of the catalogue (a data request's): the loader checks each is there,
+    on the line that names it, and hands the campaign the companies it names (:attr:`LoadedCampaign.companies`)."""
+
+    def company_references(self) -> list[tuple[tuple[Any, ...], str]]:
+        """Each company named, as (where in the settings, e.g. ``("companies", 0)``, its slug)."""
+        ...
+
+
+_catalogues: dict[Path, tuple[Any, tuple[Catalogue, list[ConfigProblem]]]] = {}
+
+
+def current_catalogue(campaigns_dir: Path) -> tuple[Catalogue, list[ConfigProblem]]:
+    """:func:`read_companies`, read again only when a file of the catalogue changed (a stat per file): every
+    campaign that names companies asks for it when it loads."""
+    folder = companies_folder(campaigns_dir)
+    files = sorted(folder.iterdir()) if folder.is_dir() else []
+    signature = (tuple((path.name, _file_stat(path)) for path in files), _file_stat(authorities_file(campaigns_dir)))
+    cached = _catalogues.get(campaigns_dir)
+    if cached is None or cached[0] != signature:
+        cached = _catalogues[campaigns_dir] = (signature, read_companies(campaigns_dir))
+    return cached[1]
+
+
+def _file_stat(path: Path) -> tuple[int, int] | None:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_mtime_ns, stat.st_size
+
+
+def referenced_companies(
+    campaigns_dir: Path, references: list[tuple[tuple[Any, ...], str]]
+) -> tuple[dict[str, Company], list[tuple[tuple[Any, ...], str]]]:
+    """The companies ``references`` name, by slug; and (where, message) for each that is not in the catalogue or
+    whose file does not load."""
+    catalogue, problems = current_catalogue(campaigns_dir)
+    broken = {Path(problem.file).stem for problem in problems}
+    found: dict[str, Company] = {}
+    missing: list[tuple[tuple[Any, ...], str]] = []
+    for loc, slug in references:
+        company = catalogue.companies.get(slug)
+        if company is not None:
+            found[slug] = company
+        elif slug in broken:
+            missing.append((loc, f"the file of company '{slug}' does not load: flask companies check says why"))
+        else:
+            known = ", ".join(sorted(catalogue.companies)) or "none"
+            close = difflib.get_close_matches(slug, list(catalogue.companies), n=1)
+            hint = f"did you mean '{close[0]}'? " if close else ""
+            missing.append(
+                (loc, f"no company '{slug}' in campaigns/_shared/companies/ ({slug}.yaml); {hint}known: {known}")
+            )
+    return found, missing

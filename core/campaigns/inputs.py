@@ -13,6 +13,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.campaigns.companies import authorities_file, companies_folder
 from core.campaigns.documents import SHARED_FOLDER, shared_files
 from core.campaigns.loader import LoadedCampaign
 from core.campaigns.themes import Themes
@@ -92,7 +93,11 @@ class CampaignInputs:
     def of(cls, loaded: LoadedCampaign, themes: Themes) -> CampaignInputs:
         """The files ``loaded`` was made from and is served from."""
         folders = (loaded.path.with_suffix(""), *themes.folders(loaded.campaign.theme))
-        return cls(loaded.path, folders, tuple(shared_files(loaded.path.parent, loaded.campaign)))
+        files = shared_files(loaded.path.parent, loaded.campaign)
+        if loaded.companies:  # the catalogue's files it was checked against (core.campaigns.companies)
+            catalogue = companies_folder(loaded.path.parent)
+            files += [authorities_file(loaded.path.parent), *(catalogue / f"{slug}.yaml" for slug in loaded.companies)]
+        return cls(loaded.path, folders, tuple(files))
 
     def fingerprint(self, stats: StatCache) -> Fingerprint:
         return (

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ValidationError
 
 from core.campaigns.address_forms import first_line_of_other_form, other_form_message, other_form_words
 from core.campaigns.agreement_templates import template_problems
+from core.campaigns.companies import Company, NamesCompanies, referenced_companies
 from core.campaigns.config_files import (
     YamlDocument,
     duplicate_key_problems,
@@ -49,6 +50,8 @@ class LoadedCampaign:
     texts: Mapping[Path, bytes] = field(default_factory=dict, compare=False, repr=False)
     # The campaign file's text as it was loaded (what line_of reads), for checks that quote it.
     source: str = field(default="", compare=False, repr=False)
+    # The companies of the catalogue its plugins name (a data request's), as they were when it loaded.
+    companies: Mapping[str, Company] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def slug(self) -> str:
@@ -144,9 +147,24 @@ def load_campaign_file(path: Path, plugin_schemas: Mapping[str, type[BaseModel]]
     _check_pages(found, campaign, path.parent, texts)
     _check_share_image(found, campaign, path.parent)
     _check_address_form(found, campaign, plugin_settings, path.parent, texts)
+    companies = _companies_named(found, plugin_settings, path.parent)
     if found.problems:
         raise CampaignConfigError(found.problems)
-    return LoadedCampaign(campaign, plugin_settings, path, found.warnings, _LinesOnDemand(text).line_of, texts, text)
+    return LoadedCampaign(
+        campaign, plugin_settings, path, found.warnings, _LinesOnDemand(text).line_of, texts, text, companies
+    )
+
+
+def _companies_named(found: _Findings, plugin_settings: Mapping[str, BaseModel], campaigns_dir: Path) -> dict[str, Any]:
+    """The companies of the catalogue that the plugins' settings name (a data request's); one that is not there is
+    a problem on the line that names it."""
+    companies: dict[str, Any] = {}
+    for name, settings in plugin_settings.items():
+        if isinstance(settings, NamesCompanies):
+            named, missing = referenced_companies(campaigns_dir, settings.company_references())
+            companies.update(named)
+            found.problems.extend(found.at(("plugins", name, *loc), message) for loc, message in missing)
+    return companies
 
 
 def _validated_campaign(found: _Findings, root: yaml.Node | None, data: dict[str, Any]) -> Campaign:

@@ -443,3 +443,47 @@ class SmsLimitTrip(Base):
     kind: Mapped[str] = mapped_column(String(20), primary_key=True, doc="network, number, country, budget, ...")
     trips: Mapped[int] = mapped_column(Integer, default=0)
     alerted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class RequestChoice(Base):
+    """A company a participant of a data-request campaign asks the foundation to request their data from
+    (:mod:`core.data_requests.choices`): a company of the catalogue by slug, or ``other``: one the participant
+    named, its name sealed (``sealed_name``) for staff to review before a round."""
+
+    __tablename__ = "request_choices"
+
+    signup_id: Mapped[int] = mapped_column(ForeignKey("signups.id", ondelete="CASCADE"), primary_key=True)
+    company: Mapped[str] = mapped_column(String(60), primary_key=True, doc="the catalogue's slug, or 'other'")
+    sealed_name: Mapped[bytes | None] = mapped_column(LargeBinary, doc="the name typed for 'other', sealed")
+    chosen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ProofState(StrEnum):
+    """Where a copy of an ID document stands (:mod:`core.data.identity_proofs`)."""
+
+    RECEIVED = "received"  # uploaded, sealed, waiting for staff
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"  # with a reason, mailed to the participant; they may upload another
+    ERASED = "erased"  # the image is gone (round answered, kept long enough, replaced, withdrawn or erased)
+
+
+class IdentityProof(Base):
+    """A copy of an ID document a participant uploaded for a data request: the blacked-out image, cleaned of its
+    metadata and sealed to the foundation's key on arrival. Only :mod:`core.data.identity_proofs` reads or writes
+    ``sealed_image``; staff open it with the private key file, every view in the audit log."""
+
+    __tablename__ = "identity_proofs"
+    __table_args__ = (Index("ix_identity_proofs_state_received", "state", "received_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    signup_id: Mapped[int] = mapped_column(ForeignKey("signups.id", ondelete="CASCADE"), index=True)
+    state: Mapped[str] = mapped_column(String(20), default=ProofState.RECEIVED)
+    sealed_image: Mapped[bytes | None] = mapped_column(LargeBinary, doc="the image, sealed; None once erased")
+    media_type: Mapped[str] = mapped_column(String(20), doc="image/jpeg or image/png")
+    size: Mapped[int] = mapped_column(Integer, doc="bytes of the cleaned image")
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    reviewed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    reviewed_by: Mapped[int | None] = mapped_column(ForeignKey("staff_members.id", ondelete="SET NULL"))
+    reason: Mapped[str | None] = mapped_column(String(500), doc="why it was rejected, as mailed to the participant")
+    erased_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    erase_reason: Mapped[str | None] = mapped_column(String(40), doc="e.g. 'kept-days', 'round-answered', 'replaced'")

@@ -175,10 +175,16 @@ def store_signature(session: Session, signup: Signup, png: bytes | None) -> None
 
 def store_typed_signature(session: Session, signup: Signup, name: str) -> None:
     """A signature typed as a name (the fallback for people who cannot draw one), kept with the answers."""
+    store_answers(session, signup, {"signature_typed": name})
+
+
+def store_answers(session: Session, signup: Signup, values: dict[str, Any]) -> None:
+    """Add ``values`` to ``signup``'s answers while the flow runs (a typed signature, the companies chosen for a data
+    request): sealed again whole from the working copy, which is kept too."""
     record = _record(session, signup)
-    assert record is not None and record.working_answers is not None, "signing needs the working copy"
+    assert record is not None and record.working_answers is not None, "the flow needs the working copy"
     data = load(session, signup)
-    data["signature_typed"] = name
+    data.update(values)
     record.sealed_answers, record.working_answers = _answer_columns(data).values()
 
 

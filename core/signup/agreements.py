@@ -59,9 +59,9 @@ def campaign_values(loaded: LoadedCampaign, language: str) -> dict[str, str]:
     return agreement_templates.campaign_values(loaded.campaign, language)
 
 
-def participant_values(participant: str, child: str) -> dict[str, str]:
+def participant_values(participant: str, child: str, companies: str) -> dict[str, str]:
     """The values of the placeholders the visitor's answers fill, as plain text."""
-    return {"participant": plain_text(participant), "child": plain_text(child)}
+    return {"participant": plain_text(participant), "child": plain_text(child), "companies": plain_text(companies)}
 
 
 def _filled(
@@ -99,9 +99,11 @@ def agreement_text(
     language: str,
     participant: str = "",
     child: str = "",
+    companies: str = "",
 ) -> AgreementText:
     """The text of ``agreement`` in ``language`` (else the campaign's default language), filled in with the
-    campaign's values and the participant's (or child's) name as plain text: what the signing page shows."""
+    campaign's values and the participant's (or child's) name as plain text, and the companies they chose in a data
+    request (``companies``, in words; else the campaign's target company): what the signing page shows."""
     c = loaded.campaign
     path = _find(campaigns_dir, loaded, agreement, language)
     shown_language = language
@@ -110,7 +112,8 @@ def agreement_text(
         path = _find(campaigns_dir, loaded, agreement, shown_language)
     if path is None:
         raise FileNotFoundError(f"no text for agreement {agreement.id} version {agreement.version}")
-    values = {**campaign_values(loaded, shown_language), **participant_values(participant, child)}
+    chosen = companies or c.target_company
+    values = {**campaign_values(loaded, shown_language), **participant_values(participant, child, chosen)}
     return _filled(path, loaded, agreement, shown_language, values)
 
 
@@ -168,4 +171,5 @@ def signed_values(
         values.update({name: str(recorded_participant.get(name, "")) for name in PARTICIPANT_PLACEHOLDERS})
     else:
         values.update(participant=str(answers.get("name", "")), child=str(answers.get("child_name", "")))
+        values.setdefault("companies", values.get("target_company", ""))  # no text used it before it was recorded
     return values

@@ -54,7 +54,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from core.campaigns.addresses import campaign_url
-from core.data import personal_data
+from core.data import identity_proofs, personal_data
 from core.data.contacts import contact_address, forget_contact
 from core.data.db import set_once
 from core.data.hashing import email_hash
@@ -101,6 +101,7 @@ def withdraw(
         queue_refund(session, payment, visit.now)
     mailed = confirm_by_mail and _queue_confirmation(session, signup, fee, visit.now)
     forget_contact(session, signup)
+    identity_proofs.erase_all(session, signup, identity_proofs.WITHDRAWN, visit.now)  # no request will need it
     return Withdrawn(fee, mailed)
 
 
@@ -190,6 +191,7 @@ def erase(session: Session, signup: Signup, visit: Visit, reason: str = PARTICIP
         withdrawn = withdraw(session, signup, anonymous, detail="erasure", confirm_by_mail=False)
         personal_data.erase(session, signup)
         forget_contact(session, signup)
+        identity_proofs.erase_all(session, signup, identity_proofs.WITHDRAWN, visit.now)
         session.flush()
         session.execute(
             delete(SignupEvent)

@@ -23,6 +23,7 @@ from core.campaigns.naming import name_in_sentence
 from core.campaigns.schedule import TAKING_SIGNUPS, Moment, moment_words, status_at, wall_clock
 from core.campaigns.schema import Milestones, SisterLink
 from core.campaigns.sections import Section, core_sections
+from core.data_requests.settings import data_request_of
 from core.money.fees import cost_summary, fee_model_for
 from core.site import current_campaign, site
 from core.web.request_campaign import campaign_schedule, campaign_status, request_time
@@ -207,6 +208,8 @@ def signup_steps() -> list[tuple[str, str]]:
     if campaign_status() == "pre-registration":  # nothing is signed or paid now (core.signup.flow)
         return [*steps, ("done", gettext("Done"))]
     model = fee_model_for(current_campaign())
+    if data_request_of(current_campaign()) is not None:
+        steps.append(("companies", gettext("Companies")))
     steps.append(("sign", gettext("Sign")))
     if model is not None and model.asks_payment():
         steps.append(("pay", gettext("Pay")))

@@ -26,10 +26,13 @@ from core.breach.datasets import breach_settings_of
 from core.breach.phones import shown
 from core.campaigns import LoadedCampaign
 from core.campaigns.schedule import moment_words
-from core.data import personal_data
+from core.data import identity_proofs, personal_data
 from core.data.db import db_session, utcnow
 from core.data.faults import when_database_away
 from core.data.models import Signup, Stage, is_participant
+from core.data_requests import choices
+from core.data_requests.choosing import ChoiceForm, ChoiceProblem, read_choice
+from core.data_requests.settings import data_request_of
 from core.money.fees import FeeModel, fee_model_for, fee_summary, terms_of
 from core.phones.verification import unlocked_number
 from core.signup import flow
@@ -46,6 +49,7 @@ from core.signup.links import (
 from core.signup.signature import SignatureProblem
 from core.signup.signing import SigningForm, SigningProblem, signing_problems
 from core.site import current_campaign, site
+from core.web.identity_upload import allow_large_upload, receive
 from core.web.join_closed import closed_page, refusal
 from core.web.rendering import render_page
 from core.web.request_campaign import campaign_status
@@ -401,6 +405,8 @@ def _link_refused() -> BaseResponse:
 
 def _agreement_texts(loaded: LoadedCampaign, answers: dict[str, Any]) -> list[AgreementText]:
     assert loaded.campaign.signup is not None
+    chosen = choices.chosen_from_answers(answers)
+    companies = choices.companies_in_words(chosen, loaded.companies, g.lang) if chosen else ""
     return [
         agreement_text(
             site().settings.campaigns_dir,
@@ -409,6 +415,7 @@ def _agreement_texts(loaded: LoadedCampaign, answers: dict[str, Any]) -> list[Ag
             g.lang,
             participant=answers.get("name", ""),
             child=answers.get("child_name", ""),
+            companies=companies,
         )
         for agreement in loaded.campaign.signup.agreements
     ]
@@ -503,6 +510,8 @@ def sign() -> BaseResponse:
         if signup.stage != Stage.VERIFIED:
             return redirect(url_for("signup.done"))
     answers = personal_data.load(db_session(), signup)
+    if data_request_of(loaded) is not None and choices.chosen_from_answers(answers) is None:
+        return redirect(url_for("signup.companies"))  # the mandate names the companies chosen
     texts = _agreement_texts(loaded, answers)
     model = fee_model_for(loaded)
     fee = _fee_choice(model)
@@ -530,6 +539,116 @@ def sign() -> BaseResponse:
     )
 
 
+def _choice_messages() -> dict[ChoiceProblem, str]:
+    return {
+        ChoiceProblem.NOTHING_CHOSEN: _("Please choose at least one company."),
+        ChoiceProblem.OTHER_TOO_LONG: _("Please shorten the company's name to 200 characters at most."),
+        ChoiceProblem.DETAIL_MISSING: _("Please fill this in: the company needs it to find your data."),
+        ChoiceProblem.DETAIL_TOO_LONG: _("Please shorten this to 200 characters at most."),
+        ChoiceProblem.NOT_AN_EMAIL: _("Please enter an e-mail address, like name@example.com."),
+        ChoiceProblem.NOT_A_PHONE: _("Please enter a phone number, with its country code if it is not Dutch."),
+        ChoiceProblem.NOT_A_DATE: _("Please enter a date."),
+    }
+
+
+@localized_route(bp, "/join/companies", methods=["GET", "POST"])
+def companies() -> BaseResponse:
+    """A data request's step before signing: which companies to ask, and what each needs to find the participant."""
+    loaded = _joinable()
+    settings = data_request_of(loaded)
+    if settings is None:
+        abort(404)
+    signup = _proven()
+    if signup is None:
+        return redirect(url_for("signup.verify") if _started() else url_for("signup.start"))
+    if signup.stage != Stage.VERIFIED:
+        return _next_step(signup)
+    refused = refusal(signup)
+    if refused is not None:
+        return refused
+    db = db_session()
+    answers = personal_data.load(db, signup)
+    catalogue = loaded.companies
+    offered = [catalogue[slug] for slug in settings.companies if slug in catalogue]
+    earlier = choices.chosen_from_answers(answers)
+    form = ChoiceForm(
+        frozenset(earlier.companies) if earlier else frozenset(),
+        False,
+        (earlier.other or "") if earlier else "",
+        {
+            f"detail-{slug}-{key}": value
+            for slug, values in (earlier.details if earlier else {}).items()
+            for key, value in values.items()
+        },
+    )
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        form = ChoiceForm.read(request.form, settings.companies, settings.all_of_them)
+        chosen, problems = read_choice(form, settings, catalogue)
+        if not csrf_ok():
+            errors["form"] = _("The page was open too long; please try again.")
+        messages = _choice_messages()
+        errors.update({name: messages[problem] for name, problem in problems.items()})
+        if chosen is not None and not errors:
+            choices.record(db, signup, chosen, utcnow())
+            slugs = [*chosen.companies, *([choices.OTHER] if chosen.other else [])]
+            flow.record(db, signup, "companies-chosen", current_visit(), ",".join(slugs))
+            db.commit()
+            return redirect(url_for("signup.sign"))
+    labels = {"company": _("Companies"), "other": _("Another company")}
+    for company in offered:
+        for identifier in company.identifiers:
+            label = loaded.campaign.text(identifier.label, g.lang)
+            labels[f"detail-{company.slug}-{identifier.id}"] = f"{company.shown_name}: {label}"
+    prefill = {"email": answers.get("email", ""), "phone": answers.get("phone", "")}
+    return render_page(
+        "signup/companies.html",
+        cache=False,
+        status=422 if errors else 200,
+        settings=settings,
+        offered=offered,
+        form=form,
+        errors=errors,
+        labels=labels,
+        prefill=prefill,
+    )
+
+
+@localized_route(bp, "/join/identity", methods=["GET", "POST"])
+def identity() -> BaseResponse:
+    """A data request's identity step, after signing: a copy of an ID document, blacked out in the browser."""
+    loaded = _joinable()
+    settings = data_request_of(loaded)
+    if settings is None or not settings.identity_proof:
+        abort(404)
+    signup = _proven()
+    if signup is None or signup.stage != Stage.SIGNED:
+        return redirect(url_for("signup.done") if signup is not None else url_for("signup.start"))
+    db = db_session()
+    error = None
+    if request.method == "POST":
+        allow_large_upload()
+        limit_per_ip("identity-upload-ip")
+        if not csrf_ok():
+            error = _("The page was open too long; please choose the file again and send it.")
+        else:
+            error = receive(db, signup)
+        if error is None:
+            flow.record(db, signup, "identity-uploaded", current_visit())
+            db.commit()
+            flash(_("Thank you. We received your ID copy and will check it before the requests go out."))
+            return redirect(url_for("signup.done"))
+    return render_page(
+        "signup/identity.html",
+        cache=False,
+        status=422 if error else 200,
+        error=error,
+        proof=identity_proofs.latest(db, signup),
+        action=url_for("signup.identity"),
+        kept_days=settings.proof_kept_days,
+    )
+
+
 @localized_route(bp, "/join/done")
 def done() -> BaseResponse:
     loaded = _joinable()
@@ -554,6 +673,8 @@ def done() -> BaseResponse:
         mandate_url = url_for("signup.mandate", token=mandate_link_token(loaded.slug, signup.token, copy_key))
     terms = terms_of(signup)
     fee_lines = fee_summary(fee_model_for(loaded), terms, signup.paid_at, g.lang) if terms else []
+    settings = data_request_of(loaded)
+    asks_identity = settings is not None and settings.identity_proof
     return render_page(
         "signup/done.html",
         cache=False,
@@ -561,6 +682,8 @@ def done() -> BaseResponse:
         mandate_url=mandate_url,
         name=answers.get("name", ""),
         fee_lines=fee_lines,
+        proof=identity_proofs.latest(db, signup) if asks_identity else None,
+        asks_identity=asks_identity,
     )
 
 

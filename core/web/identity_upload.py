@@ -1,0 +1,43 @@
+"""Receiving a copy of an ID document, for the join flow's identity step and the participant's page alike: the
+upload read in bounded memory, checked and cleaned by its content (:func:`core.data_requests.id_images.
+clean_id_image`), sealed on arrival (:mod:`core.data.identity_proofs`), and the message for a refused one in the
+visitor's language.
+
+The page lets the visitor black out the photo, the citizen service number, the document number and the
+machine-readable zone before the image leaves their browser (``identity/_blackout.html``); what arrives is
+re-encoded from its pixels, so nothing of the original file (its metadata, a hidden layer) is kept.
+"""
+
+from __future__ import annotations
+
+from flask import request
+from flask_babel import gettext as _
+from sqlalchemy.orm import Session
+
+from core.data import identity_proofs
+from core.data.db import utcnow
+from core.data.models import Signup
+from core.data_requests.id_images import MAX_BYTES, IdImageRefused, clean_id_image, refusal_message
+
+MAX_UPLOAD = 12 * 1024 * 1024  # a phone's photo, or the blacked-out canvas at full resolution, with room to spare
+FIELD = "document"
+
+
+def allow_large_upload() -> None:
+    """Let this request carry an image (the app's usual limit is for forms of text): set before the form is read."""
+    request.max_content_length = MAX_UPLOAD
+
+
+def receive(session: Session, signup: Signup) -> str | None:
+    """Keep the uploaded copy as ``signup``'s proof (sealed); the message for a refused one, else None. The caller
+    commits."""
+    upload = request.files.get(FIELD)
+    data = upload.stream.read(MAX_BYTES + 1) if upload is not None else b""
+    if not data:
+        return _("Please choose a photo or scan of your ID document.")
+    try:
+        clean = clean_id_image(data)
+    except IdImageRefused as refused:
+        return str(refusal_message(refused.reason))
+    identity_proofs.store(session, signup, clean.data, clean.media_type, utcnow())
+    return None

@@ -1,0 +1,271 @@
+"""A data request's join flow (alledata reopened): the companies chosen before signing, with what each needs to find
+the participant; the mandate that names them; the ID copy uploaded after signing, sealed, replaced and erased."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import io
+import re
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from flask import Flask
+from flask.testing import FlaskClient
+from PIL import Image
+from sqlalchemy import select, text
+
+from core.data import identity_proofs
+from core.data.db import db_session
+from core.data.models import IdentityProof, ProofState, RequestChoice, Signup, SignupEvent
+from core.jobs.queue import Worker
+from core.sealing import OpeningKeys
+from tests.conftest import CampaignFolder, opened_personal_data
+
+SOMI = "https://somi.nl"
+JOIN = "/alledata/en/join"
+ANSWERS = {
+    "name": "Anna de Vries",
+    "email": "anna@example.org",
+    "country": "NL",
+    "birth_date": "1990-05-01",
+}
+
+
+@pytest.fixture
+def database_url(migrated_database_url: str) -> str:
+    return migrated_database_url
+
+
+def reopened(folder: CampaignFolder, **settings: Any) -> Path:
+    """The shipped campaigns, with alledata open again (and its data_request settings changed by ``settings``)."""
+    folder.copy_shipped()
+    path = folder.path / "alledata.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["status"] = "open"
+    data["plugins"]["data_request"].update(settings)
+    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return folder.path
+
+
+@pytest.fixture
+def app(make_app: Callable[..., Flask], migrated_database_url: str, campaign_folder: CampaignFolder) -> Iterator[Flask]:
+    app = make_app(database_url=migrated_database_url, campaigns_dir=reopened(campaign_folder))
+    yield app
+    app.extensions["claimsite.db"].engine.dispose()
+
+
+def token_of(client: FlaskClient, path: str) -> str:
+    html = client.get(path, base_url=SOMI).get_data(as_text=True)
+    return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html).group(1)  # type: ignore[union-attr]
+
+
+def deliver(app: Flask) -> list[email.message.EmailMessage]:
+    folder = app.extensions["claimsite"].settings.instance_dir / "outbox"
+    before = set(folder.glob("*.eml")) if folder.exists() else set()
+    while Worker(app).run_once():
+        pass
+    return [
+        email.message_from_bytes(p.read_bytes(), policy=email.policy.default)  # type: ignore[misc]
+        for p in sorted(folder.glob("*.eml"))
+        if p not in before
+    ]
+
+
+def verified(app: Flask, client: FlaskClient) -> None:
+    response = client.post(JOIN, data={**ANSWERS, "csrf_token": token_of(client, JOIN)}, base_url=SOMI)
+    assert response.status_code == 302, response.get_data(as_text=True)
+    [mail] = deliver(app)
+    code = re.search(r"\b(\d{6})\b", str(mail["Subject"])).group(1)  # type: ignore[union-attr]
+    page = f"{JOIN}/verify"
+    response = client.post(page, data={"code": code, "csrf_token": token_of(client, page)}, base_url=SOMI)
+    assert response.status_code == 302
+
+
+def choose(client: FlaskClient, **fields: Any) -> Any:
+    page = f"{JOIN}/companies"
+    return client.post(page, data={**fields, "csrf_token": token_of(client, page)}, base_url=SOMI)
+
+
+def plain(html: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+
+
+def sign(client: FlaskClient) -> Any:
+    html = client.get(f"{JOIN}/sign", base_url=SOMI).get_data(as_text=True)
+    data = {
+        "csrf_token": re.search(r'name="csrf_token" value="([^"]+)"', html).group(1),  # type: ignore[union-attr]
+        "signature_typed": "Anna de Vries",
+    }
+    for agreement, sha in re.findall(r'name="sha-([a-z0-9-]+)" value="([0-9a-f]{64})"', html):
+        data[f"sha-{agreement}"] = sha
+        data[f"agree-{agreement}"] = "yes"
+    return client.post(f"{JOIN}/sign", data=data, base_url=SOMI)
+
+
+def test_the_companies_are_chosen_before_signing_and_the_mandate_names_them(app: Flask, tmp_path: Path) -> None:
+    client = app.test_client()
+    verified(app, client)
+    # Straight to signing is not possible: the mandate must name the companies first.
+    assert client.get(f"{JOIN}/sign", base_url=SOMI).location.endswith("/alledata/en/join/companies")
+    page = plain(client.get(f"{JOIN}/companies", base_url=SOMI).get_data(as_text=True))
+    assert "TikTok" in page and "Palantir" in page and "Zoom" in page and "All of them" in page
+    assert "Another company" in page
+
+    # Nothing chosen, then a company without the detail it needs: each said, what was typed kept.
+    refused = choose(client)
+    assert refused.status_code == 422
+    assert "Please choose at least one company." in plain(refused.get_data(as_text=True))
+    refused = choose(client, company=["tiktok", "zoom"], other="Acme Data BV", **{"detail-zoom-account-email": "nope"})
+    html = refused.get_data(as_text=True)
+    assert refused.status_code == 422
+    assert "Please enter an e-mail address" in html and "Please fill this in" in html  # Zoom's address, TikTok's user
+    assert 'value="Acme Data BV"' in html and 'value="nope"' in html
+
+    chosen = choose(
+        client,
+        company=["tiktok", "zoom"],
+        other="Acme Data BV",
+        **{"detail-tiktok-username": "@anna", "detail-zoom-account-email": "anna.zoom@example.org"},
+    )
+    assert chosen.status_code == 302 and chosen.location.endswith("/alledata/en/join/sign")
+    sign_page = plain(client.get(f"{JOIN}/sign", base_url=SOMI).get_data(as_text=True))
+    assert "TikTok Technology Ltd., Zoom Video Communications, Inc., and ‘Acme Data BV’" in sign_page
+    assert "Palantir" not in sign_page
+
+    assert sign(client).status_code == 302
+    with app.app_context():
+        db = db_session()
+        signup = db.scalars(select(Signup)).one()
+        assert sorted(db.scalars(select(RequestChoice.company))) == ["other", "tiktok", "zoom"]
+        steps = [event.step for event in signup.events]
+        assert steps.index("companies-chosen") < steps.index("signed")
+        chosen_event = next(event for event in signup.events if event.step == "companies-chosen")
+        assert chosen_event.detail == "tiktok,zoom,other"
+        opened = opened_personal_data(app, signup)
+        details = opened.answers["data_request"]
+        assert details["details"] == {
+            "tiktok": {"username": "@anna"},
+            "zoom": {"account-email": "anna.zoom@example.org"},
+        }
+        assert details["other"] == "Acme Data BV"
+        assert "Acme Data BV" in opened.placeholders["companies"]
+    # The mandate PDF names them too.
+    deliver(app)
+    with app.app_context():
+        signup = db_session().scalars(select(Signup)).one()
+        pdf = opened_personal_data(app, signup).mandate_pdf
+    assert pdf is not None
+    (tmp_path / "mandate.pdf").write_bytes(pdf)
+    words = subprocess.run(
+        ["pdftotext", str(tmp_path / "mandate.pdf"), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    assert "TikTok Technology Ltd." in " ".join(words.split()) and "Acme Data BV" in words
+
+
+def test_all_of_them_takes_every_company_offered(app: Flask) -> None:
+    client = app.test_client()
+    verified(app, client)
+    response = choose(
+        client,
+        all="yes",
+        **{
+            "detail-tiktok-username": "@anna",
+            "detail-zoom-account-email": "anna@example.org",
+            "detail-palantir-email": "anna@example.org",
+        },
+    )
+    assert response.status_code == 302, plain(response.get_data(as_text=True))
+    with app.app_context():
+        assert sorted(db_session().scalars(select(RequestChoice.company))) == ["palantir", "tiktok", "zoom"]
+
+
+def test_a_campaign_without_a_data_request_has_no_company_step(app: Flask) -> None:
+    assert app.test_client().get("/en/join/companies", base_url="https://tiktokclaim.org").status_code == 404
+
+
+def test_a_company_not_in_the_catalogue_is_refused_on_its_line(campaign_folder: CampaignFolder) -> None:
+    from tests.conftest import run_campaigns_command
+
+    folder = reopened(campaign_folder, companies=["tiktok", "tikttok"])
+    result = run_campaigns_command("check", "--no-sentences", campaigns_dir=folder)
+    assert result.exit_code == 1
+    assert "alledata.yaml, line" in result.output
+    assert "plugins.data_request.companies[1]" in result.output
+    assert "no company 'tikttok'" in result.output and "did you mean 'tiktok'?" in result.output
+
+
+def jpeg_with_metadata() -> bytes:
+    image = Image.new("RGB", (600, 400), "white")
+    exif = Image.Exif()
+    exif[0x010F] = "PhoneMaker"  # Make
+    exif[0x9286] = "secret comment"
+    out = io.BytesIO()
+    image.save(out, "JPEG", exif=exif.tobytes())
+    return out.getvalue()
+
+
+def upload(client: FlaskClient, data: bytes, name: str = "id.jpg") -> Any:
+    page = f"{JOIN}/identity"
+    return client.post(
+        page,
+        data={"csrf_token": token_of(client, page), "document": (io.BytesIO(data), name)},
+        base_url=SOMI,
+        content_type="multipart/form-data",
+    )
+
+
+def joined(app: Flask) -> FlaskClient:
+    client = app.test_client()
+    verified(app, client)
+    choose(client, company=["zoom"], **{"detail-zoom-account-email": "anna@example.org"})
+    assert sign(client).status_code == 302
+    return client
+
+
+def test_the_id_copy_is_cleaned_sealed_and_replaced(app: Flask) -> None:
+    client = joined(app)
+    done = plain(client.get(f"{JOIN}/done", base_url=SOMI).get_data(as_text=True))
+    assert "Upload a copy of your ID document" in done
+
+    refused = upload(client, b"%PDF-1.4 not an image", "id.jpg")
+    assert refused.status_code == 422
+    assert "We accept only JPEG and PNG images" in plain(refused.get_data(as_text=True))
+    refused = upload(client, b"hello", "id.jpg")
+    assert refused.status_code == 422 and "is not an image" in plain(refused.get_data(as_text=True))
+
+    original = jpeg_with_metadata()
+    response = upload(client, original)
+    assert response.status_code == 302 and response.location.endswith("/alledata/en/join/done")
+    done = plain(client.get(response.location, base_url=SOMI).get_data(as_text=True))
+    assert "We received your ID copy" in done
+
+    with app.app_context():
+        db = db_session()
+        proof = db.scalars(select(IdentityProof)).one()
+        assert proof.state == ProofState.RECEIVED and proof.media_type == "image/jpeg"
+        # Nothing of the image, its metadata or the participant's answers is readable in a raw read of the database.
+        raw = b"".join(
+            bytes(value) if isinstance(value, (bytes, memoryview)) else str(value).encode()
+            for row in db.execute(text("SELECT * FROM identity_proofs")).all()
+            for value in row
+            if value is not None
+        )
+        assert b"PhoneMaker" not in raw and b"secret comment" not in raw and b"JFIF" not in raw
+        # Staff open it with the private key file: the image, without its metadata.
+        private_key = app.extensions["claimsite"].settings.development_key_pair()[0]
+        image = identity_proofs.open_image(proof, OpeningKeys.from_files([private_key]))
+        assert image is not None and image.startswith(b"\xff\xd8") and b"PhoneMaker" not in image
+        assert Image.open(io.BytesIO(image)).size == (600, 400) and not Image.open(io.BytesIO(image)).getexif()
+
+    # A second upload replaces the first, whose image is erased.
+    assert upload(client, jpeg_with_metadata()).status_code == 302
+    with app.app_context():
+        proofs = db_session().scalars(select(IdentityProof).order_by(IdentityProof.id)).all()
+        assert [p.state for p in proofs] == [ProofState.ERASED, ProofState.RECEIVED]
+        assert proofs[0].sealed_image is None and proofs[0].erase_reason == "replaced"
+        assert db_session().scalars(select(SignupEvent.step).where(SignupEvent.step == "identity-uploaded")).all()

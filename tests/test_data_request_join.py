@@ -3,6 +3,7 @@ the participant; the mandate that names them; the ID copy uploaded after signing
 
 from __future__ import annotations
 
+import datetime as dt
 import email
 import email.policy
 import io
@@ -269,3 +270,76 @@ def test_the_id_copy_is_cleaned_sealed_and_replaced(app: Flask) -> None:
         assert [p.state for p in proofs] == [ProofState.ERASED, ProofState.RECEIVED]
         assert proofs[0].sealed_image is None and proofs[0].erase_reason == "replaced"
         assert db_session().scalars(select(SignupEvent.step).where(SignupEvent.step == "identity-uploaded")).all()
+
+
+def log_in_to_my_page(app: Flask, client: FlaskClient) -> str:
+    page = "/alledata/en/my"
+    response = client.post(page, data={"email": ANSWERS["email"], "csrf_token": token_of(client, page)}, base_url=SOMI)
+    assert response.status_code == 302
+    [mail] = [m for m in deliver(app) if "log in" in str(m["Subject"]).lower() or "login" in str(m["Subject"]).lower()]
+    body = mail.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    link = re.search(r"https://somi\.nl(/alledata/\S*my/login/\S+)", body).group(1)  # type: ignore[union-attr]
+    pressed = client.post(link, data={"csrf_token": token_of(client, link)}, base_url=SOMI)
+    assert pressed.status_code == 302, pressed.get_data(as_text=True)
+    return plain(client.get(page, base_url=SOMI).get_data(as_text=True))
+
+
+def test_the_participants_page_shows_the_companies_and_takes_a_new_id_copy_after_a_rejection(app: Flask) -> None:
+    client = joined(app)
+    assert upload(client, jpeg_with_metadata()).status_code == 302
+    with app.app_context():
+        db = db_session()
+        proof = db.scalars(select(IdentityProof)).one()
+        assert identity_proofs.review(db, proof, False, None, proof.received_at, "The photo is too blurry to read.")
+        db.commit()
+        reference = db.scalars(select(Signup.token)).one()
+    deliver(app)
+    page = log_in_to_my_page(app, app.test_client())
+    assert "Companies Zoom" in page
+    assert "Not accepted: The photo is too blurry to read." in page
+
+    other = app.test_client()
+    page = log_in_to_my_page(app, other)
+    form = f"/alledata/en/my/identity/{reference}"
+    response = other.post(
+        form,
+        data={"csrf_token": token_of(other, form), "document": (io.BytesIO(jpeg_with_metadata()), "id.jpg")},
+        base_url=SOMI,
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 302
+    page = plain(other.get("/alledata/en/my", base_url=SOMI).get_data(as_text=True))
+    assert "Received on" in page and "we will check it" in page
+    # Someone else's reference is not found; a visitor not logged in is sent to log in.
+    assert other.get("/alledata/en/my/identity/not-a-reference", base_url=SOMI).status_code == 404
+    assert app.test_client().get(form, base_url=SOMI).status_code == 302
+
+
+def test_retention_erases_an_id_copy_kept_as_long_as_the_campaign_allows_and_withdrawal_at_once(app: Flask) -> None:
+    client = joined(app)
+    assert upload(client, jpeg_with_metadata()).status_code == 302
+    runner = app.test_cli_runner()
+    assert "ID copies: would erase 0" in runner.invoke(args=["retention", "run", "--dry-run"]).output
+    with app.app_context():
+        db = db_session()
+        proof = db.scalars(select(IdentityProof)).one()
+        proof.received_at = proof.received_at - dt.timedelta(days=121)  # alledata keeps them 120 days
+        db.commit()
+    assert "ID copies: would erase 1" in runner.invoke(args=["retention", "run", "--dry-run"]).output
+    assert "ID copies: erased 1" in runner.invoke(args=["retention", "run"]).output
+    with app.app_context():
+        proof = db_session().scalars(select(IdentityProof)).one()
+        assert proof.sealed_image is None and proof.state == ProofState.ERASED and proof.erase_reason == "kept-days"
+
+    # A new copy, then a withdrawal on the participant's page: the copy goes at once.
+    assert upload(client, jpeg_with_metadata()).status_code == 302
+    with app.app_context():
+        db = db_session()
+        signup = db.scalars(select(Signup)).one()
+        from core.signup.flow import Visit
+        from core.signup.withdrawal import withdraw
+
+        withdraw(db, signup, Visit(dt.datetime.now(dt.UTC), None, None))
+        db.commit()
+        latest = identity_proofs.latest(db, signup)
+        assert latest is not None and latest.sealed_image is None and latest.erase_reason == "withdrawn"

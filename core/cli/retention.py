@@ -6,6 +6,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
+from core.data import identity_proofs
 from core.data.db import utcnow
 from core.data.retention import (
     JOB_PAYLOADS_KEPT,
@@ -14,6 +15,7 @@ from core.data.retention import (
     erase_unfinished,
     remove_old_login_links,
 )
+from core.data_requests.settings import data_request_of
 from core.site import site
 from core.staff.exports import remove_expired
 
@@ -23,18 +25,29 @@ def retention_cli() -> None:
     """Erase what is kept no longer than needed."""
 
 
+def _proof_kept_days() -> dict[str, int]:
+    """How long each data-request campaign served keeps an ID copy, by slug."""
+    found = {}
+    for loaded in site().registry.snapshot.campaigns.values():
+        settings = data_request_of(loaded)
+        if settings is not None:
+            found[loaded.slug] = settings.proof_kept_days
+    return found
+
+
 @retention_cli.command("run")
 @click.option("--dry-run", is_flag=True, help="Only count what would be erased.")
 @with_appcontext
 def run(dry_run: bool) -> None:
-    """Erase unfinished sign-ups past their campaign's limit, old job payloads, old login links and phone numbers
-    being proved by SMS; print the counts."""
+    """Erase unfinished sign-ups past their campaign's limit, old job payloads, old login links, phone numbers
+    being proved by SMS and ID copies kept as long as their campaign allows; print the counts."""
     now = utcnow()
     with current_app.extensions["claimsite.db"].sessions() as session:
         results = erase_unfinished(session, site().registry.snapshot.campaigns.values(), now, dry_run)
         jobs = empty_old_job_payloads(session, now, dry_run)
         links = remove_old_login_links(session, now, dry_run)
         phones = erase_phone_verifications(session, now, dry_run)
+        id_copies = identity_proofs.erase_expired(session, _proof_kept_days(), now, dry_run)
         export_files = 0
         if not dry_run:
             export_files = remove_expired(current_app, session, now)
@@ -54,6 +67,7 @@ def run(dry_run: bool) -> None:
         f"{JOB_PAYLOADS_KEPT.days} days ago"
     )
     click.echo(f"login links: {'would remove' if dry_run else 'removed'} {links} mailed over a day ago")
+    click.echo(f"ID copies: {verb} {id_copies} kept as long as their campaign allows (data_request: proof_kept_days)")
     click.echo(
         f"phone numbers: {'would delete' if dry_run else 'deleted'} {phones.unverified_deleted} unproved "
         f"verification(s) and {'would strip' if dry_run else 'stripped'} {phones.verified_stripped} proved one(s) "

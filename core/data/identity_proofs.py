@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -96,6 +96,21 @@ def erase(session: Session, proof: IdentityProof, reason: str, now: dt.datetime)
 def erase_all(session: Session, signup: Signup, reason: str, now: dt.datetime) -> None:
     for proof in history(session, signup):
         erase(session, proof, reason, now)
+
+
+def erase_expired(session: Session, kept_days: Mapping[str, int], now: dt.datetime, dry_run: bool = False) -> int:
+    """Erase the images kept as long as their campaign allows (``kept_days`` by campaign slug, from its
+    ``data_request`` settings); a campaign not named keeps its proofs (its file is broken: nothing is guessed).
+    Returns how many (would be) erased; commits."""
+    erased = 0
+    for campaign, days in sorted(kept_days.items()):
+        for proof in expired(session, campaign, days, now):
+            erased += 1
+            if not dry_run:
+                erase(session, proof, KEPT_DAYS, now)
+    if not dry_run:
+        session.commit()
+    return erased
 
 
 def expired(session: Session, campaign: str, kept_days: int, now: dt.datetime) -> Sequence[IdentityProof]:

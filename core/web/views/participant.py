@@ -22,21 +22,27 @@ from werkzeug.wrappers import Response as BaseResponse
 from wtforms import EmailField
 from wtforms.validators import Email, InputRequired, Length
 
+from core.campaigns import LoadedCampaign
 from core.campaigns.addresses import campaign_url
 from core.campaigns.naming import name_in_sentence
 from core.campaigns.schedule import Schedule
+from core.data import identity_proofs
 from core.data.contacts import contact_address
 from core.data.db import db_session, utcnow
 from core.data.hashing import email_hash
-from core.data.models import Payment, PaymentState, Signup, Stage
+from core.data.models import IdentityProof, Payment, PaymentState, Signup, Stage
+from core.data_requests import choices
+from core.data_requests.settings import data_request_of
 from core.money.fees import fee_model_for, fee_summary, terms_of
 from core.signup import withdrawal
 from core.signup.counters import OwnPlace, own_place, public_counter_for
 from core.signup.fields import NotALookalike
+from core.signup.flow import record
 from core.signup.links import invitation_link_token, mandate_link_token, pay_link_token
 from core.signup.login import LOGIN_LINK_VALID, LoginCheck, check_login_link, queue_login_mail, use_login_link
 from core.signup.payments import latest
 from core.site import current_campaign, site
+from core.web.identity_upload import allow_large_upload, receive
 from core.web.rendering import render_page
 from core.web.request_campaign import request_time
 from core.web.requests import MANDATE_KEY, csrf_ok, current_visit, limit_per_ip
@@ -82,6 +88,38 @@ class Entry:
     pay_url: str | None
     mandate_url: str | None
     join_url: str | None = None  # a pre-registration whose campaign opened: its invitation's page
+    data_request: DataRequestEntry | None = None  # a data request's companies and ID copy
+
+
+@dataclass(frozen=True)
+class DataRequestEntry:
+    """What the participant's page shows of a data request: the companies chosen (by the names people know them by,
+    and one they named themselves, whose name is sealed), and where their ID copy stands."""
+
+    companies: list[str]
+    named_other: bool
+    asks_identity: bool
+    proof: IdentityProof | None
+    kept_days: int
+
+
+def _data_request_entry(loaded: LoadedCampaign, signup: Signup) -> DataRequestEntry | None:
+    settings = data_request_of(loaded)
+    if settings is None or signup.stage != Stage.SIGNED:
+        return None
+    db = db_session()
+    chosen = set(choices.chosen_slugs(db, signup))
+    names = [
+        loaded.companies[slug].shown_name for slug in settings.companies if slug in chosen and slug in loaded.companies
+    ]
+    names += [slug for slug in sorted(chosen - set(settings.companies) - {choices.OTHER})]  # no longer offered
+    return DataRequestEntry(
+        names,
+        choices.OTHER in chosen,
+        settings.identity_proof,
+        identity_proofs.latest(db, signup) if settings.identity_proof else None,
+        settings.proof_kept_days,
+    )
 
 
 def _login() -> list[Any] | None:
@@ -143,6 +181,7 @@ def _entry(signup: Signup, language: str) -> Entry:
         pay_url,
         mandate_url,
         join_url,
+        _data_request_entry(loaded, signup),
     )
 
 
@@ -306,6 +345,42 @@ def _confirm(action: str, reference: str) -> BaseResponse:
     db.commit()
     site().counters.forget(signup.campaign)
     return redirect(url_for("participant.page"))
+
+
+@localized_route(bp, "/my/identity/<reference>", methods=["GET", "POST"])
+def identity(reference: str) -> BaseResponse:
+    """Upload a (new) copy of an ID document for one sign-up of a data request: after a rejection, or one not sent
+    in the join flow."""
+    hashed = _logged_in()
+    if hashed is None:
+        flash(_("Please log in again: a login lasts an hour."), "error")
+        return redirect(url_for("participant.page"))
+    signup = _own(hashed, reference)
+    loaded = site().registry.snapshot.campaigns.get(signup.campaign)
+    settings = data_request_of(loaded) if loaded is not None else None
+    if settings is None or not settings.identity_proof or signup.stage != Stage.SIGNED or signup.withdrawn_at:
+        abort(404)
+    db = db_session()
+    error = None
+    if request.method == "POST":
+        allow_large_upload()
+        limit_per_ip("identity-upload-ip")
+        error = _("The page was open too long; please choose the file again and send it.") if not csrf_ok() else None
+        error = error or receive(db, signup)
+        if error is None:
+            record(db, signup, "identity-uploaded", current_visit())
+            db.commit()
+            flash(_("Thank you. We received your ID copy and will check it before the requests go out."), "ok")
+            return redirect(url_for("participant.page"))
+    return render_page(
+        "signup/identity.html",
+        cache=False,
+        status=422 if error else 200,
+        error=error,
+        proof=identity_proofs.latest(db, signup),
+        action=url_for("participant.identity", reference=reference),
+        kept_days=settings.proof_kept_days,
+    )
 
 
 @localized_route(bp, "/my/withdraw/<reference>", methods=["GET", "POST"])

@@ -343,3 +343,30 @@ def test_retention_erases_an_id_copy_kept_as_long_as_the_campaign_allows_and_wit
         db.commit()
         latest = identity_proofs.latest(db, signup)
         assert latest is not None and latest.sealed_image is None and latest.erase_reason == "withdrawn"
+
+
+def test_key_rotation_seals_the_id_copies_again(
+    app: Flask, make_app: Callable[..., Flask], migrated_database_url: str, tmp_path: Path
+) -> None:
+    from core.sealing import generate
+
+    client = joined(app)
+    assert upload(client, jpeg_with_metadata()).status_code == 302
+    old_private = app.extensions["claimsite"].settings.development_key_pair()[0]
+    new_private, new_public, new_key = generate(tmp_path / "new-keys")
+    new_app = make_app(
+        database_url=migrated_database_url,
+        campaigns_dir=app.extensions["claimsite"].settings.campaigns_dir,
+        sealing_public_key=new_public.read_text(),
+    )
+    args = ["keys", "rotate", "--private-key", str(old_private), "--to", str(new_public)]
+    result = new_app.test_cli_runner().invoke(args=args)
+    assert result.exit_code == 0, result.output
+    assert f"1 ID cop(ies) sealed again to key {new_key.id.hex()}; 0 were sealed to it already" in result.stdout
+    with new_app.app_context():
+        proof = db_session().scalars(select(IdentityProof)).one()
+        image = identity_proofs.open_image(proof, OpeningKeys.from_files([new_private]))
+        assert image is not None and image.startswith(b"\xff\xd8")
+    again = new_app.test_cli_runner().invoke(args=args)
+    assert "0 ID cop(ies) sealed again" in again.stdout and "1 were sealed to it already" in again.stdout
+    new_app.extensions["claimsite.db"].engine.dispose()

@@ -11,6 +11,7 @@ from flask.cli import with_appcontext
 from sqlalchemy import func, select
 
 from core.cli.export import opening_keys, private_key_option
+from core.data import identity_proofs
 from core.data.db import db_session
 from core.data.models import PersonalRecord
 from core.data.personal_data import record_batches, reseal
@@ -103,6 +104,14 @@ def rotate_command(private_keys: tuple[Path, ...], new_public: Path, batch: int)
             session.expunge_all()
             progress.update(len(rows))
     click.echo(f"{resealed} record(s) sealed again to key {target.id.hex()}; {already} were sealed to it already")
+    resealed = already = 0
+    try:
+        for again, done in identity_proofs.reseal_batches(session, keys, target):
+            resealed, already = resealed + again, already + done
+    except SealingError as exc:
+        session.rollback()
+        raise click.ClickException(f"{exc}: give every private key the ID copies were sealed to") from None
+    click.echo(f"{resealed} ID cop(ies) sealed again to key {target.id.hex()}; {already} were sealed to it already")
 
 
 def init_app(app: Flask) -> None:

@@ -13,13 +13,13 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from core.data.models import IdentityProof, ProofState, Signup
-from core.sealing import OpeningKeys
+from core.sealing import OpeningKeys, SealingKey
 from core.site import site
 
 REPLACED = "replaced"  # a newer upload took its place
@@ -96,6 +96,33 @@ def erase(session: Session, proof: IdentityProof, reason: str, now: dt.datetime)
 def erase_all(session: Session, signup: Signup, reason: str, now: dt.datetime) -> None:
     for proof in history(session, signup):
         erase(session, proof, reason, now)
+
+
+def reseal_batches(session: Session, keys: OpeningKeys, to: SealingKey, batch: int = 200) -> Iterator[tuple[int, int]]:
+    """Seal every kept image again to ``to`` (key rotation, after the personal records), ``batch`` at a time, each
+    batch committed: yields (sealed again, sealed to ``to`` already) per batch."""
+    last = 0
+    while True:
+        proofs = session.scalars(
+            select(IdentityProof)
+            .where(IdentityProof.id > last, IdentityProof.sealed_image.is_not(None))
+            .order_by(IdentityProof.id)
+            .limit(batch)
+        ).all()
+        if not proofs:
+            return
+        last = proofs[-1].id
+        resealed = already = 0
+        for proof in proofs:
+            assert proof.sealed_image is not None
+            if keys.sealed_to(proof.sealed_image) == to.id:
+                already += 1
+                continue
+            proof.sealed_image = to.seal(keys.open(proof.sealed_image))
+            resealed += 1
+        session.commit()
+        session.expunge_all()
+        yield resealed, already
 
 
 def erase_expired(session: Session, kept_days: Mapping[str, int], now: dt.datetime, dry_run: bool = False) -> int:

@@ -83,13 +83,14 @@ def review(
 
 
 def erase(session: Session, proof: IdentityProof, reason: str, now: dt.datetime) -> None:
-    """Remove the image of ``proof``; its state and dates stay (an accepted proof stays accepted for the round)."""
+    """Remove the image of ``proof``; a decision on it stays (an accepted proof stays accepted for the round, a
+    rejected one keeps its reason), one never reviewed becomes erased."""
     if proof.sealed_image is None:
         return
     proof.sealed_image = None
     proof.erased_at = now
     proof.erase_reason = reason
-    if proof.state in (ProofState.RECEIVED, ProofState.REJECTED):
+    if proof.state == ProofState.RECEIVED:  # never reviewed; a decision stays what it was
         proof.state = ProofState.ERASED
 
 

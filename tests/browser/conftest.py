@@ -77,7 +77,10 @@ class LiveServer:
 
 @contextlib.contextmanager
 def serve_app(
-    instance_dir: Path, stripe_environ: Mapping[str, str] | None = None, thread_name: str = "browser-test-server"
+    instance_dir: Path,
+    stripe_environ: Mapping[str, str] | None = None,
+    thread_name: str = "browser-test-server",
+    campaigns_dir: Path | None = None,
 ) -> Iterator[LiveServer]:
     """Serve the real app over the real ``campaigns/`` folder until the block ends, in development so
     ``<slug>.localhost`` is served, with its own SQLite database in ``instance_dir`` (migrated before it serves).
@@ -85,7 +88,8 @@ def serve_app(
     The port is below 32768 (higher ones can be taken as outgoing ports); the app is told its port so links
     built outside a request point at this server. Payment providers read their keys from the environment when
     the app is made: it is made with ``stripe_environ`` as its only ``CLAIMSITE_STRIPE_*`` variables (none: the
-    test checkout), so keys in the developer's own environment never reach these tests.
+    test checkout), so keys in the developer's own environment never reach these tests. ``campaigns_dir``: another
+    folder of campaigns than the real one (a test that changes a campaign serves a copy).
     """
     database_url = f"sqlite:///{instance_dir / 'claimsite.sqlite3'}"
     upgrade(database_url)
@@ -97,9 +101,10 @@ def serve_app(
                     environment.delenv(name)
             for name, value in (stripe_environ or {}).items():
                 environment.setenv(name, value)
-            app = create_app(
-                {"env": "development", "instance_dir": instance_dir, "port": port, "database_url": database_url}
-            )
+            settings = {"env": "development", "instance_dir": instance_dir, "port": port, "database_url": database_url}
+            if campaigns_dir is not None:
+                settings["campaigns_dir"] = campaigns_dir
+            app = create_app(settings)
         try:
             server = make_server("127.0.0.1", port, app, threaded=True)
         except OSError as exc:

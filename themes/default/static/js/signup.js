@@ -77,5 +77,31 @@
     update();
   }
 
-  document.addEventListener("DOMContentLoaded", function () { countdown(); signaturePad(); childFields(); });
+  // A data request's companies: a company's details are asked only while it is ticked; "all of them" ticks each.
+  // Without this script every company's fields show, and the server asks only those of the companies ticked.
+  function companyChoice() {
+    var companies = document.querySelectorAll("[data-company]");
+    if (!companies.length) return;
+    var all = document.querySelector("[data-all-companies]");
+    function update() {
+      Array.prototype.forEach.call(companies, function (company) {
+        var box = company.querySelector("[data-company-box]");
+        var details = company.querySelector("[data-company-details]");
+        if (all && all.checked) box.checked = true;
+        if (details) details.hidden = !box.checked;
+      });
+    }
+    Array.prototype.forEach.call(companies, function (company) {
+      company.querySelector("[data-company-box]").addEventListener("change", function (event) {
+        if (all && !event.target.checked) all.checked = false;
+        update();
+      });
+    });
+    if (all) all.addEventListener("change", update);
+    update();
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    countdown(); signaturePad(); childFields(); companyChoice();
+  });
 })();

@@ -370,3 +370,23 @@ def test_key_rotation_seals_the_id_copies_again(
     again = new_app.test_cli_runner().invoke(args=args)
     assert "0 ID cop(ies) sealed again" in again.stdout and "1 were sealed to it already" in again.stdout
     new_app.extensions["claimsite.db"].engine.dispose()
+
+
+def test_the_evidence_package_checks_the_mandate_that_names_the_companies(app: Flask, tmp_path: Path) -> None:
+    import zipfile
+
+    client = app.test_client()
+    verified(app, client)
+    choose(client, company=["tiktok"], other="Acme Data BV", **{"detail-tiktok-username": "@anna"})
+    assert sign(client).status_code == 302
+    deliver(app)
+    private_key = app.extensions["claimsite"].settings.development_key_pair()[0]
+    out = tmp_path / "evidence.zip"
+    args = ["export", "evidence", "alledata", "--private-key", str(private_key), "--out", str(out)]
+    result = app.test_cli_runner().invoke(args=args)
+    assert result.exit_code == 0, result.output
+    with zipfile.ZipFile(out) as package:
+        problems = package.read("problems.csv").decode("utf-8").strip().splitlines()
+        participants = package.read("participants.csv").decode("utf-8")
+    assert len(problems) == 1, problems  # the header only: the texts re-rendered with the companies match
+    assert "Anna de Vries" in participants

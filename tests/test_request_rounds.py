@@ -20,7 +20,7 @@ from sqlalchemy import select, update
 
 from core.data import identity_proofs
 from core.data.db import db_session, utcnow
-from core.data.models import CompanyRequest, RequestEvent, RequestMember, Signup
+from core.data.models import AuditEntry, CompanyRequest, RequestEvent, RequestMember, Signup
 from core.data_requests.deadlines import deadline
 from core.data_requests.request_log import today_in_nl
 from core.exports.round_package import verify_round_package
@@ -205,10 +205,13 @@ def test_a_round_takes_who_chose_the_company_signed_by_its_day_and_proved_who_th
     assert "zoom: no participants: no package" in result.output and not (out2 / "alledata-round-2-zoom.zip").exists()
     assert verify_round_package(out2 / "alledata-round-2-tiktok.zip", printed_sha(result.output, "tiktok")).ok
 
-    # Until it is sent, a round is made again (its members replaced); once sent, it is refused and nothing written.
-    result = prepare(app, "round-1", out)
+    # Until it is sent, a round is made again (its members replaced; read one sign-up at a time this time, the same
+    # packages); once sent, it is refused and nothing written.
+    result = prepare(app, "round-1", out, "--batch", "1")
     assert result.exit_code == 0, result.output
     assert "made again" in result.output and members(app, "round-1", "zoom") == {anna, bram}
+    assert verify_round_package(out / "alledata-round-1-zoom.zip", printed_sha(result.output, "zoom")).ok
+    assert {row[1] for row in annex(out / "alledata-round-1-zoom.zip")[1:]} == {"Anna de Vries", "Bram Bos"}
     assert cli(app, "requests", "sent", "round-1", "zoom", "--campaign", "alledata", "--on", TODAY.isoformat(),
                "--channel", "email").exit_code == 0  # fmt: skip
     before = (out / "alledata-round-1-tiktok.zip").stat().st_mtime_ns
@@ -310,4 +313,8 @@ def test_sending_events_deadlines_and_the_daily_reminder(app: Flask, tmp_path: P
     assert deliver(app) == [] and complaint.read_text(encoding="utf-8") == "edited by staff"
     with app.app_context():
         kinds = list(db_session().scalars(select(RequestEvent.kind).order_by(RequestEvent.id)))
+        actions = list(db_session().scalars(select(AuditEntry.action).where(AuditEntry.action.like("requests-%"))))
     assert kinds.count("overdue") == 1 and kinds.count("complaint-prepared") == 1
+    # In the audit log: each command that recorded something, not the refused ones.
+    assert actions.count("requests-prepare") == 1 and actions.count("requests-sent") == 3
+    assert actions.count("requests-event") == 4

@@ -132,13 +132,13 @@ def prepare_command(
         )
     click.echo("Send each manifest SHA-256 apart from its package; then record it: flask requests sent ...")
     made = [c for c in done.companies if c.path is not None]
-    audit.record(
-        db_session(),
-        audit.cli_actor(),
-        "requests-prepare",
-        campaign=campaign,
-        detail=f"{round_id}: " + ", ".join(f"{c.company} {c.participants}" for c in made),
-    )
+    _audit("requests-prepare", campaign, f"{round_id}: " + ", ".join(f"{c.company} {c.participants}" for c in made))
+
+
+def _audit(action: str, campaign: str, detail: str) -> None:
+    """Staff commands that read personal data or change a request are in the audit log, as the OS user who ran
+    them (committed with what they recorded)."""
+    audit.record(db_session(), audit.cli_actor(), action, campaign=campaign, detail=detail[:400])
     db_session().commit()
 
 
@@ -160,7 +160,7 @@ def sent_command(round_id: str, company: str, campaign: str, on: str, channel: s
     except (LookupError, RequestLogError) as exc:
         session.rollback()
         raise click.ClickException(str(exc)) from None
-    session.commit()
+    _audit("requests-sent", campaign, f"{round_id} {company}: sent {on} by {channel}")
     how = "recorded" if request.received_recorded else f"assumed for {channel}"
     click.echo(
         f"{campaign} {round_id} to {company}: sent on {request.sent_on}, received on {request.received_on} ({how})"
@@ -207,7 +207,7 @@ def event_command(
     except (LookupError, RequestLogError) as exc:
         session.rollback()
         raise click.ClickException(str(exc)) from None
-    session.commit()
+    _audit("requests-event", campaign, f"{round_id} {company}: {kind} on {on}")
     click.echo(recorded.message)
 
 

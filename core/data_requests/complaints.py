@@ -65,7 +65,7 @@ def complaint_text(
             "",
             _("To: %(authority)s", authority=authority.name.get_text(language, "en")),
             "",
-            *(f"    {line}" for line in authority.address.splitlines()),
+            *(f"{line}  " for line in authority.address.splitlines()),  # two spaces: a line break
             "",
             _(
                 "From: %(organisation)s (%(email)s), on behalf of %(count)s data subjects who mandated it"

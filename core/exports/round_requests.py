@@ -10,7 +10,7 @@ Why it is built this way:
   (:func:`core.data.personal_data.record_batches`, each batch expunged), and each participant's sealed data and
   ID image are opened only as the package takes them (the image is read from the database one at a time: a batch
   of ID images could be hundreds of megabytes). What grows with the round is the package's ZIP directory and the
-  members' ids (4 bytes each, in an ``array``), to be recorded once the file is in place.
+  members' ids (8 bytes each, in an ``array``), to be recorded once the file is in place.
 - **One moment in time.** On PostgreSQL each company's count and participants are read in one REPEATABLE READ
   transaction, so the letter's count and the annex agree. SQLite reads each batch as it is then: a participant who
   withdraws at that moment makes the package refuse itself (the count no longer fits) and leaves no file; run the
@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import ColumnElement, delete, insert, select
 from sqlalchemy.orm import Session
 
 from core.campaigns import LoadedCampaign
@@ -135,9 +135,9 @@ def _begin_snapshot(session: Session) -> None:
 def _participants(
     session: Session,
     company: Company,
-    conditions: list,  # type: ignore[type-arg]
+    conditions: list[ColumnElement[bool]],
     keys: OpeningKeys,
-    members: array,  # type: ignore[type-arg]
+    members: array[int],
     *,
     with_id: bool,
     batch: int,
@@ -285,7 +285,7 @@ def _prepare_company(
         session.rollback()
         return PreparedCompany(company.slug, 0, None)
     target = out_dir / package_name(loaded.slug, round_.id, company.slug)
-    members: array = array("q")  # type: ignore[type-arg]
+    members: array[int] = array("q")  # 8 bytes a member, until they are recorded
     participants = _participants(
         session,
         company,
@@ -315,7 +315,7 @@ def _record(
     round_id: str,
     company: str,
     existing: CompanyRequest | None,
-    members: array,  # type: ignore[type-arg]
+    members: array[int],
     manifest_sha256: str,
     now: dt.datetime | None,
 ) -> None:

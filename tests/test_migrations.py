@@ -31,6 +31,9 @@ TABLES = {
     "sms_limit_trips",
     "request_choices",
     "identity_proofs",
+    "company_requests",
+    "request_members",
+    "request_events",
 }
 
 

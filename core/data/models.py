@@ -487,3 +487,79 @@ class IdentityProof(Base):
     reason: Mapped[str | None] = mapped_column(String(500), doc="why it was rejected, as mailed to the participant")
     erased_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     erase_reason: Mapped[str | None] = mapped_column(String(40), doc="e.g. 'kept-days', 'round-answered', 'replaced'")
+
+
+# -- data-request rounds (core.data_requests.rounds, core.data_requests.request_log) --------------------------------
+class AnswerKind(StrEnum):
+    """How a company answered a request."""
+
+    FULL = "full"
+    PART = "part"
+    REFUSED = "refused"
+
+
+class RequestEventKind(StrEnum):
+    """What happened to a company's request, in the order it usually happens."""
+
+    PREPARED = "prepared"  # the package was made (flask requests prepare)
+    SENT = "sent"
+    ACKNOWLEDGED = "acknowledged"  # the company confirmed receipt
+    EXTENSION = "extension"  # the company claimed further months (Art. 12(3) GDPR)
+    ANSWERED = "answered"
+    OVERDUE = "overdue"  # recorded once by the daily reminder, the day after the due day
+    COMPLAINT_PREPARED = "complaint-prepared"  # the complaint to the supervisory authority was drafted
+
+
+class CompanyRequest(Base):
+    """One collective request of a round to one company: its package, when and how it went, when it was received
+    and answered. The deadline is computed from these (:func:`core.data_requests.deadlines.deadline`), never
+    stored, so a corrected date moves it at once."""
+
+    __tablename__ = "company_requests"
+    __table_args__ = (UniqueConstraint("campaign", "round_id", "company"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign: Mapped[str] = mapped_column(String(40))
+    round_id: Mapped[str] = mapped_column(String(40))
+    company: Mapped[str] = mapped_column(String(60), doc="the catalogue's slug")
+    prepared_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    participants: Mapped[int] = mapped_column(Integer, doc="data subjects in the package")
+    manifest_sha256: Mapped[str] = mapped_column(String(64), doc="of the package's manifest, kept apart from it")
+    sent_on: Mapped[dt.date | None] = mapped_column(Date)
+    channel: Mapped[str | None] = mapped_column(String(10), doc="email, webform, letter or fax")
+    received_on: Mapped[dt.date | None] = mapped_column(Date, doc="recorded, or assumed from the channel")
+    received_recorded: Mapped[bool] = mapped_column(Boolean, default=False, doc="whether received_on was recorded")
+    extension_claimed_on: Mapped[dt.date | None] = mapped_column(Date)
+    extension_months: Mapped[int] = mapped_column(Integer, default=0, doc="as the company claimed them")
+    answered_on: Mapped[dt.date | None] = mapped_column(Date)
+    answer_kind: Mapped[str | None] = mapped_column(String(10), doc="full, part or refused")
+    reminded_on: Mapped[dt.date | None] = mapped_column(Date, doc="the last day a reminder mail listed it")
+
+
+class RequestMember(Base):
+    """A participant a request was made for. A participant is in one request per company: the first round that
+    takes them."""
+
+    __tablename__ = "request_members"
+
+    company_request_id: Mapped[int] = mapped_column(
+        ForeignKey("company_requests.id", ondelete="CASCADE"), primary_key=True
+    )
+    signup_id: Mapped[int] = mapped_column(ForeignKey("signups.id", ondelete="CASCADE"), primary_key=True, index=True)
+
+
+class RequestEvent(Base):
+    """One step of a company's request (:class:`RequestEventKind`), as staff or a command recorded it. ``detail``
+    is JSON without personal data (a channel, a number of months, a note about the company)."""
+
+    __tablename__ = "request_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    company_request_id: Mapped[int] = mapped_column(ForeignKey("company_requests.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    on: Mapped[dt.date] = mapped_column(Date, doc="the day it happened")
+    detail: Mapped[str | None] = mapped_column(String(1000))
+    staff_id: Mapped[int | None] = mapped_column(
+        ForeignKey("staff_members.id", ondelete="SET NULL"), doc="None when a command recorded it"
+    )
+    recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

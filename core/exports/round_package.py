@@ -61,7 +61,8 @@ ID_IMAGES = {"image/jpeg": ("jpg", b"\xff\xd8\xff"), "image/png": ("png", b"\x89
 # Bytes of memory per participant that may grow with the round (the ZIP's central directory for a mandate and an
 # ID image, about 370 bytes each), with room to spare; everything else is per participant.
 MEMORY_PER_PARTICIPANT = 1024
-_REFERENCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+# A sign-up's reference is the start of its token (secrets.token_urlsafe), which may begin with '-' or '_'.
+_REFERENCE = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}$")
 _BOM = "\ufeff"
 
 

@@ -1,0 +1,320 @@
+"""Rounds of data requests (alledata reopened): who a round takes per company, the packages prepared with the
+private key file and verified by their manifests, a second round taking only the new ones, preparing again until
+sent, the events staff record and the rules on their dates, the list with due dates, and the daily reminder's mail
+and complaint, once."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import re
+import zipfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import select, update
+
+from core.data import identity_proofs
+from core.data.db import db_session, utcnow
+from core.data.models import AuditEntry, CompanyRequest, RequestEvent, RequestMember, Signup
+from core.data_requests.deadlines import deadline
+from core.data_requests.request_log import today_in_nl
+from core.exports.round_package import verify_round_package
+from tests.conftest import CampaignFolder
+from tests.test_data_request_join import (
+    JOIN,
+    SOMI,
+    choose,
+    deliver,
+    jpeg_with_metadata,
+    reopened,
+    sign,
+    token_of,
+    upload,
+)
+from tests.test_staff_console import add_staff
+
+TODAY = today_in_nl()
+ROUND_1 = TODAY + dt.timedelta(days=1)
+ROUND_2 = TODAY + dt.timedelta(days=40)
+
+
+@pytest.fixture
+def app(make_app: Callable[..., Flask], migrated_database_url: str, campaign_folder: CampaignFolder) -> Iterator[Flask]:
+    rounds = [{"id": "round-1", "submit_on": ROUND_1.isoformat()}, {"id": "round-2", "submit_on": ROUND_2.isoformat()}]
+    app = make_app(database_url=migrated_database_url, campaigns_dir=reopened(campaign_folder, rounds=rounds))
+    yield app
+    app.extensions["claimsite.db"].engine.dispose()
+
+
+def join(app: Flask, name: str, email: str, id_proof: str | None = "accepted", **choice: Any) -> int:
+    """A participant who joins alledata with ``choice`` (choose()'s fields), signs, uploads an ID copy, and whose
+    copy staff accept (``id_proof``: "accepted", "received" (not reviewed) or None (none uploaded)); their id."""
+    client = app.test_client()
+    answers = {"name": name, "email": email, "country": "NL", "birth_date": "1990-05-01"}
+    response = client.post(JOIN, data={**answers, "csrf_token": token_of(client, JOIN)}, base_url=SOMI)
+    assert response.status_code == 302, response.get_data(as_text=True)
+    [mail] = deliver(app)
+    code = re.search(r"\b(\d{6})\b", str(mail["Subject"])).group(1)  # type: ignore[union-attr]
+    page = f"{JOIN}/verify"
+    assert (
+        client.post(page, data={"code": code, "csrf_token": token_of(client, page)}, base_url=SOMI).status_code == 302
+    )
+    assert choose(client, **choice).status_code == 302
+    assert sign(client).status_code == 302
+    deliver(app)  # the mandate PDF
+    if id_proof is not None:
+        assert upload(client, jpeg_with_metadata()).status_code == 302
+    with app.app_context():
+        db = db_session()
+        signup = db.scalars(select(Signup).order_by(Signup.id.desc())).first()
+        assert signup is not None and signup.mandate_sha256
+        if id_proof == "accepted":
+            proof = identity_proofs.latest(db, signup)
+            assert proof is not None and identity_proofs.review(db, proof, True, None, utcnow())
+            db.commit()
+        return signup.id
+
+
+def set_signed_at(app: Flask, signup_id: int, at: dt.datetime) -> None:
+    with app.app_context():
+        db_session().execute(update(Signup).where(Signup.id == signup_id).values(signed_at=at))
+        db_session().commit()
+
+
+def cli(app: Flask, *args: str) -> Any:
+    return app.test_cli_runner().invoke(args=list(args))
+
+
+def private_key(app: Flask) -> str:
+    return str(app.extensions["claimsite"].settings.development_key_pair()[0])
+
+
+def prepare(app: Flask, round_id: str, out: Path, *more: str) -> Any:
+    return cli(
+        app, "requests", "prepare", round_id, "--campaign", "alledata", "--private-key", private_key(app),
+        "--out", str(out), *more,
+    )  # fmt: skip
+
+
+def printed_sha(output: str, company: str) -> str:
+    found = re.search(rf"  {company}: .*\n.*\n    manifest SHA-256: ([0-9a-f]{{64}})", output)
+    assert found, output
+    return found.group(1)
+
+
+def annex(path: Path) -> list[list[str]]:
+    with zipfile.ZipFile(path) as package:
+        return list(csv.reader(io.StringIO(package.read("annex.csv").decode("utf-8-sig"), newline="")))
+
+
+def members(app: Flask, round_id: str, company: str) -> set[int]:
+    with app.app_context():
+        query = (
+            select(RequestMember.signup_id)
+            .join(CompanyRequest, CompanyRequest.id == RequestMember.company_request_id)
+            .where(CompanyRequest.round_id == round_id, CompanyRequest.company == company)
+        )
+        return set(db_session().scalars(query))
+
+
+def tokens(app: Flask, *ids: int) -> set[str]:
+    with app.app_context():
+        return {token[:12] for token in db_session().scalars(select(Signup.token).where(Signup.id.in_(ids)))}
+
+
+def test_a_round_takes_who_chose_the_company_signed_by_its_day_and_proved_who_they_are(
+    app: Flask, tmp_path: Path
+) -> None:
+    anna = join(
+        app, "Anna de Vries", "anna@example.org",
+        company=["tiktok", "zoom"],
+        **{"detail-tiktok-username": "@anna", "detail-zoom-account-email": "anna.zoom@example.org"},
+    )  # fmt: skip
+    bram = join(app, "Bram Bos", "bram@example.org", company=["zoom"], **{"detail-zoom-account-email": "b@example.org"})
+    carla = join(  # her ID copy is not reviewed yet
+        app, "Carla Cruz", "carla@example.org", "received", company=["tiktok"], **{"detail-tiktok-username": "@carla"}
+    )
+    dirk = join(app, "Dirk Dam", "dirk@example.org", company=["tiktok"], **{"detail-tiktok-username": "@dirk"})
+    eva = join(  # and a company of her own, for staff to review
+        app, "Eva Eik", "eva@example.org", company=["palantir"], other="Acme Data BV",
+        **{"detail-palantir-email": "eva@example.org"},
+    )  # fmt: skip
+    fenna = join(app, "Fenna Fox", "fenna@example.org", company=["tiktok"], **{"detail-tiktok-username": "@fenna"})
+    with app.app_context():
+        db_session().execute(update(Signup).where(Signup.id == fenna).values(withdrawn_at=utcnow()))
+        db_session().commit()
+    # The round's day ends at midnight in Amsterdam (UTC+1 in winter, +2 in summer): Anna signed late that evening,
+    # Dirk just after midnight there, which is still the round's day in UTC.
+    offset = (
+        dt.datetime.combine(ROUND_1, dt.time(12), tzinfo=dt.UTC)
+        .astimezone(__import__("zoneinfo").ZoneInfo("Europe/Amsterdam"))
+        .utcoffset()
+    )
+    midnight = dt.datetime.combine(ROUND_1 + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC) - offset  # type: ignore[operator]
+    set_signed_at(app, anna, midnight - dt.timedelta(minutes=30))
+    set_signed_at(app, dirk, midnight + dt.timedelta(minutes=30))
+    assert (midnight + dt.timedelta(minutes=30)).date() == ROUND_1  # in UTC, Dirk still signed on the round's day
+
+    out = tmp_path / "round-1"
+    result = prepare(app, "round-1", out)
+    assert result.exit_code == 0, result.output
+    assert "1 participant(s) named another company" in result.output
+    for company, expected in (("tiktok", {anna}), ("zoom", {anna, bram}), ("palantir", {eva})):
+        assert members(app, "round-1", company) == expected, company
+        path = out / f"alledata-round-1-{company}.zip"
+        check = verify_round_package(path, printed_sha(result.output, company))
+        assert check.ok, check.problems
+        rows = annex(path)
+        assert {row[0] for row in rows[1:]} == tokens(app, *expected)
+        with zipfile.ZipFile(path) as package:
+            names = package.namelist()
+        assert all(f"mandates/{token}.pdf" in names and f"id/{token}.jpg" in names for token in tokens(app, *expected))
+    tiktok_rows = annex(out / "alledata-round-1-tiktok.zip")
+    assert tiktok_rows[0][:5] == [
+        "Reference", "Name", "Email address of your TikTok account", "Phone number of your TikTok account",
+        "Your TikTok username (@name)",
+    ]  # fmt: skip
+    assert tiktok_rows[1][1:5] == ["Anna de Vries", "", "", "'@anna"]  # kept text in a spreadsheet
+    assert tiktok_rows[1][5] == "1990-05-01"
+    zoom_rows = {row[1]: row[2] for row in annex(out / "alledata-round-1-zoom.zip")[1:]}
+    assert zoom_rows == {"Anna de Vries": "anna.zoom@example.org", "Bram Bos": "b@example.org"}
+    with app.app_context():
+        db = db_session()
+        request = db.scalars(select(CompanyRequest).where(CompanyRequest.company == "zoom")).one()
+        assert request.participants == 2 and request.manifest_sha256 == printed_sha(result.output, "zoom")
+        assert [
+            e.kind for e in db.scalars(select(RequestEvent).where(RequestEvent.company_request_id == request.id))
+        ] == ["prepared"]
+    assert carla not in members(app, "round-1", "tiktok") and fenna not in members(app, "round-1", "tiktok")
+
+    # Round 2 takes only who no request to that company took yet: Dirk; and now Carla, whose copy was accepted.
+    with app.app_context():
+        db = db_session()
+        proof = identity_proofs.latest(db, db.get(Signup, carla))  # type: ignore[arg-type]
+        assert identity_proofs.review(db, proof, True, None, utcnow())  # type: ignore[arg-type]
+        db.commit()
+    out2 = tmp_path / "round-2"
+    result = prepare(app, "round-2", out2)
+    assert result.exit_code == 0, result.output
+    assert members(app, "round-2", "tiktok") == {carla, dirk}
+    assert "zoom: no participants: no package" in result.output and not (out2 / "alledata-round-2-zoom.zip").exists()
+    assert verify_round_package(out2 / "alledata-round-2-tiktok.zip", printed_sha(result.output, "tiktok")).ok
+
+    # Until it is sent, a round is made again (its members replaced; read one sign-up at a time this time, the same
+    # packages); once sent, it is refused and nothing written.
+    result = prepare(app, "round-1", out, "--batch", "1")
+    assert result.exit_code == 0, result.output
+    assert "made again" in result.output and members(app, "round-1", "zoom") == {anna, bram}
+    assert verify_round_package(out / "alledata-round-1-zoom.zip", printed_sha(result.output, "zoom")).ok
+    assert {row[1] for row in annex(out / "alledata-round-1-zoom.zip")[1:]} == {"Anna de Vries", "Bram Bos"}
+    assert cli(app, "requests", "sent", "round-1", "zoom", "--campaign", "alledata", "--on", TODAY.isoformat(),
+               "--channel", "email").exit_code == 0  # fmt: skip
+    before = (out / "alledata-round-1-tiktok.zip").stat().st_mtime_ns
+    result = prepare(app, "round-1", out)
+    assert result.exit_code == 1
+    assert "to zoom (sent" in result.output and "--company tiktok --company palantir" in result.output
+    assert (out / "alledata-round-1-tiktok.zip").stat().st_mtime_ns == before
+    assert prepare(app, "round-1", out, "--company", "tiktok").exit_code == 0
+
+    # Without the private key the data was sealed to, nothing is prepared.
+    wrong = tmp_path / "wrong"
+    from core.sealing import generate
+
+    other_key = generate(wrong)[0]
+    result = cli(app, "requests", "prepare", "round-2", "--campaign", "alledata", "--private-key", str(other_key),
+                 "--out", str(tmp_path / "none"))  # fmt: skip
+    assert result.exit_code == 1 and "private key" in result.output
+
+
+def days(n: int) -> str:
+    return (TODAY + dt.timedelta(days=n)).isoformat()
+
+
+def event(app: Flask, company: str, kind: str, *more: str) -> Any:
+    return cli(app, "requests", "event", "round-1", company, kind, "--campaign", "alledata", *more)
+
+
+def sent(app: Flask, company: str, *more: str) -> Any:
+    return cli(app, "requests", "sent", "round-1", company, "--campaign", "alledata", *more)
+
+
+def test_sending_events_deadlines_and_the_daily_reminder(app: Flask, tmp_path: Path) -> None:
+    join(
+        app, "Anna de Vries", "anna@example.org", company=["tiktok", "zoom", "palantir"],
+        **{"detail-tiktok-username": "@anna", "detail-zoom-account-email": "a@example.org",
+           "detail-palantir-email": "a@example.org"},
+    )  # fmt: skip
+    add_staff(app, "mira@somi.nl")
+    assert prepare(app, "round-1", tmp_path).exit_code == 0
+
+    # Events need the sending first; dates not in the future, nor before the sending, and in order.
+    assert "not marked sent yet" in event(app, "tiktok", "acknowledged", "--on", days(-1)).output
+    assert "has not come yet" in sent(app, "tiktok", "--on", days(1), "--channel", "email").output
+    result = sent(app, "tiktok", "--on", days(-60), "--channel", "email")
+    assert result.exit_code == 0 and f"received on {days(-60)} (assumed for email)" in result.output
+    assert "sent once" in sent(app, "tiktok", "--on", days(-60), "--channel", "email").output
+    assert "before the request was sent" in event(app, "tiktok", "acknowledged", "--on", days(-61)).output
+    assert event(app, "tiktok", "acknowledged", "--on", days(-50)).exit_code == 0
+    assert "before the last event" in event(app, "tiktok", "acknowledged", "--on", days(-55)).output
+    # An extension claimed after the first month is recorded, but does not move the deadline.
+    result = event(app, "tiktok", "extension", "--on", days(-5), "--months", "2")
+    assert result.exit_code == 0 and "does NOT move the deadline" in result.output
+    tiktok_due = deadline(TODAY - dt.timedelta(days=60), "IE").due
+    assert f"still due {tiktok_due.isoformat()}" in result.output
+    assert "one" in event(app, "tiktok", "extension", "--on", days(-4), "--months", "1").output
+
+    # Zoom: a letter, received three days later; an extension of three months claimed in time counts as two.
+    assert sent(app, "zoom", "--on", days(-20), "--channel", "letter").exit_code == 0
+    result = event(app, "zoom", "extension", "--on", days(-10), "--months", "3")
+    zoom_due = deadline(TODAY - dt.timedelta(days=17), "NL", extension_claimed_on=TODAY - dt.timedelta(days=10),
+                        extension_months=3).due  # fmt: skip
+    assert "two further months at most" in result.output and f"now due {zoom_due.isoformat()}" in result.output
+    assert "needs its kind" in event(app, "zoom", "answered", "--on", days(-2)).output
+    assert (
+        event(app, "zoom", "answered", "--on", days(-2), "--answer", "part", "--note", "no location data").exit_code
+        == 0
+    )
+    assert "nothing is recorded after the answer" in event(app, "zoom", "acknowledged", "--on", days(-1)).output
+
+    # Palantir: e-mailed 25 days ago, received 23 days ago as its acknowledgement says: due within a week.
+    assert sent(app, "palantir", "--on", days(-25), "--channel", "email", "--received", days(-23)).exit_code == 0
+    palantir_due = deadline(TODAY - dt.timedelta(days=23), "NL").due
+    assert 0 <= (palantir_due - TODAY).days <= 7
+
+    listing = cli(app, "requests", "list", "--campaign", "alledata").output
+    lines = {line.split()[1]: line for line in listing.splitlines()[1:]}
+    assert "overdue" in lines["tiktok"] and tiktok_due.isoformat() in lines["tiktok"]
+    assert f"{(TODAY - tiktok_due).days} overdue" in lines["tiktok"] and "claimed-late" in lines["tiktok"]
+    assert "answered" in lines["zoom"] and "(part)" in lines["zoom"] and zoom_due.isoformat() in lines["zoom"]
+    assert "due_soon" in lines["palantir"] and f"{(palantir_due - TODAY).days} left" in lines["palantir"]
+
+    # The reminder: one mail, the overdue event and the complaint, once however often it runs that day.
+    result = cli(app, "requests", "remind", "--today", TODAY.isoformat())
+    assert result.exit_code == 0, result.output
+    assert "1 due within 7 days, 1 overdue; mailed 1 staff account(s)" in result.output
+    complaint = app.extensions["claimsite"].settings.instance_dir / "complaints" / "alledata" / "round-1-tiktok.md"
+    text = complaint.read_text(encoding="utf-8")
+    assert "Autoriteit Persoonsgegevens" in text and "TikTok Technology Ltd." in text
+    assert f"due on {tiktok_due.isoformat()}" in text and "on behalf of 1 data subjects" in text
+    assert "after the first month had ended" in text and "Anna" not in text
+    mails = deliver(app)
+    assert [str(mail["To"]) for mail in mails] == ["mira@somi.nl"]
+    body = mails[0].get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "round-1 tiktok: OVERDUE" in body and "round-1 palantir: due" in body and "zoom" not in body
+
+    complaint.write_text("edited by staff", encoding="utf-8")
+    result = cli(app, "requests", "remind", "--today", TODAY.isoformat())
+    assert "no mail" in result.output and "complaint drafted" not in result.output
+    assert deliver(app) == [] and complaint.read_text(encoding="utf-8") == "edited by staff"
+    with app.app_context():
+        kinds = list(db_session().scalars(select(RequestEvent.kind).order_by(RequestEvent.id)))
+        actions = list(db_session().scalars(select(AuditEntry.action).where(AuditEntry.action.like("requests-%"))))
+    assert kinds.count("overdue") == 1 and kinds.count("complaint-prepared") == 1
+    # In the audit log: each command that recorded something, not the refused ones.
+    assert actions.count("requests-prepare") == 1 and actions.count("requests-sent") == 3
+    assert actions.count("requests-event") == 4

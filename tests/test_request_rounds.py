@@ -318,3 +318,31 @@ def test_sending_events_deadlines_and_the_daily_reminder(app: Flask, tmp_path: P
     # In the audit log: each command that recorded something, not the refused ones.
     assert actions.count("requests-prepare") == 1 and actions.count("requests-sent") == 3
     assert actions.count("requests-event") == 4
+
+
+def test_the_id_copy_is_erased_once_every_company_chosen_has_answered(app: Flask, tmp_path: Path) -> None:
+    anna = join(
+        app, "Anna de Vries", "anna@example.org", company=["tiktok", "zoom"],
+        **{"detail-tiktok-username": "@anna", "detail-zoom-account-email": "a@example.org"},
+    )  # fmt: skip
+    assert prepare(app, "round-1", tmp_path).exit_code == 0
+    for company in ("tiktok", "zoom"):
+        assert sent(app, company, "--on", days(-20), "--channel", "email").exit_code == 0
+
+    def kept() -> bool:
+        with app.app_context():
+            db = db_session()
+            signup = db.get(Signup, anna)
+            proof = identity_proofs.latest(db, signup)  # type: ignore[arg-type]
+            assert proof is not None
+            return proof.sealed_image is not None
+
+    result = event(app, "zoom", "answered", "--on", days(-2), "--answer", "full")
+    assert result.exit_code == 0 and "erased" not in result.output
+    assert kept()  # TikTok has not answered yet: the request to it may still need the copy
+    result = event(app, "tiktok", "answered", "--on", days(-1), "--answer", "refused")
+    assert result.exit_code == 0 and "1 ID cop(ies) erased" in result.output
+    assert not kept()
+    with app.app_context():
+        proof = identity_proofs.latest(db_session(), db_session().get(Signup, anna))  # type: ignore[arg-type]
+        assert proof is not None and proof.state == "accepted" and proof.erase_reason == "round-answered"

@@ -27,7 +27,17 @@ from typing import Any, Protocol
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.data.models import AnswerKind, CompanyRequest, RequestEvent, RequestEventKind
+from core.data import identity_proofs
+from core.data.models import (
+    AnswerKind,
+    CompanyRequest,
+    RequestChoice,
+    RequestEvent,
+    RequestEventKind,
+    RequestMember,
+    Signup,
+)
+from core.data_requests.choices import OTHER
 from core.data_requests.deadlines import (
     Channel,
     Deadline,
@@ -234,12 +244,47 @@ def record_event(
         request.answered_on, request.answer_kind = on, answer.value
         detail["answer"] = answer.value
         message += f" ({answer.value})"
+        erased = erase_proofs_no_longer_needed(session, request, dt.datetime.now(dt.UTC))
+        if erased:
+            message += f"; {erased} ID cop(ies) erased: every company their owner chose has answered"
     elif answer is not None:
         raise RequestLogError("--answer goes only with the event 'answered'")
     if note:
         detail["note"] = note[:500]
     event = add_event(session, request, kind, on, detail, staff_id)
     return Recorded(event, message)
+
+
+def erase_proofs_no_longer_needed(session: Session, request: CompanyRequest, now: dt.datetime) -> int:
+    """Erase the ID copies of ``request``'s members for whom every company they chose (of the catalogue) has now
+    answered the request they were in: no request will need the copy again. Returns how many participants'."""
+    session.flush()
+    members = session.scalars(
+        select(RequestMember.signup_id).where(RequestMember.company_request_id == request.id)
+    ).all()
+    erased = 0
+    for signup_id in members:
+        chosen = set(
+            session.scalars(
+                select(RequestChoice.company).where(
+                    RequestChoice.signup_id == signup_id, RequestChoice.company != OTHER
+                )
+            )
+        )
+        answered = set(
+            session.scalars(
+                select(CompanyRequest.company)
+                .join(RequestMember, RequestMember.company_request_id == CompanyRequest.id)
+                .where(RequestMember.signup_id == signup_id, CompanyRequest.answered_on.is_not(None))
+            )
+        )
+        signup = session.get(Signup, signup_id)
+        if signup is not None and chosen <= answered:
+            proof = identity_proofs.latest(session, signup)
+            if proof is not None and proof.sealed_image is not None:
+                identity_proofs.erase_all(session, signup, identity_proofs.ANSWERED, now)
+                erased += 1
+    return erased
 
 
 def _extension(

@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import io
 import re
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -15,14 +14,14 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import delete, event, select, update
+from sqlalchemy import delete, select, update
 
 from core.data import identity_proofs
 from core.data.db import db_session
 from core.data.models import AuditEntry, Contact, IdentityProof, ProofState, Signup
 from core.sealing import OpeningKeys, generate
 from tests.conftest import CampaignFolder
-from tests.test_confirmation_race import WAIT, run_in_thread
+from tests.test_confirmation_race import WAIT, HoldAfterRead, run_in_thread
 from tests.test_data_request_join import (
     JOIN,
     SOMI,
@@ -329,28 +328,6 @@ def test_a_copy_replaced_meanwhile_is_no_longer_waiting(app: Flask) -> None:
     assert audit_details(app, "identity-accept") == []
 
 
-class HoldAfterProofRead:
-    """Holds the thread ``who`` right after its first SELECT of the ID copies, until :meth:`release`."""
-
-    def __init__(self, app: Flask, who: str) -> None:
-        self.engine = app.extensions["claimsite.db"].engine
-        self.who = who
-        self.reached = threading.Event()
-        self.released = threading.Event()
-        event.listen(self.engine, "after_cursor_execute", self._after)
-
-    def _after(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if threading.current_thread().name != self.who or self.reached.is_set():
-            return
-        if statement.lstrip().upper().startswith("SELECT") and "FROM identity_proofs" in statement:
-            self.reached.set()
-            assert self.released.wait(WAIT), "nobody released the held thread"
-
-    def remove(self) -> None:
-        self.released.set()
-        event.remove(self.engine, "after_cursor_execute", self._after)
-
-
 def test_two_staff_members_deciding_at_once_make_one_decision(app: Flask) -> None:
     """Mira rejects and Kim accepts the same copy at the same moment: Mira's request has read the copy (still
     waiting) when Kim's decision lands. Only Kim's counts; Mira is told, and no mail goes out."""
@@ -360,7 +337,7 @@ def test_two_staff_members_deciding_at_once_make_one_decision(app: Flask) -> Non
     kim = console(app, "kim@somi.nl")
     mira_token = csrf(mira, "/")
     answers: list[Any] = []
-    hold = HoldAfterProofRead(app, "mira")
+    hold = HoldAfterRead(app, "mira", table="identity_proofs")  # Mira read the copy: still waiting
     try:
         thread, errors = run_in_thread(
             "mira",
@@ -374,7 +351,7 @@ def test_two_staff_members_deciding_at_once_make_one_decision(app: Flask) -> Non
         )
         assert hold.reached.wait(WAIT)
         assert decide(kim, proof_id, "accept").status_code == 200
-        hold.released.set()
+        hold.release()
         thread.join(WAIT)
         assert not thread.is_alive() and not errors, errors
     finally:

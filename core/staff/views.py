@@ -1,8 +1,9 @@
 """The console's pages: login and logout, the dashboard across campaigns and per campaign, the mail waiting for a
 retry or given up, finding a sign-up by address (and mailing it a code or login link), campaign previews, exports,
-the audit log. Every page but the login page needs a live staff session; every page shown is written to the audit
-log. Every page and action checks the account's access (:mod:`core.staff.roles`) on the server before it reads or
-changes anything: outside it, the answer is 403, whatever the page showed.
+the ID copies of a data request (opened with the private key file, accepted or rejected), the audit log. Every page
+but the login page needs a live staff session; every page shown is written to the audit log. Every page and action
+checks the account's access (:mod:`core.staff.roles`) on the server before it reads or changes anything: outside
+it, the answer is 403, whatever the page showed.
 """
 
 from __future__ import annotations
@@ -582,7 +583,6 @@ def _identity_list(loaded: LoadedCampaign, message: str | None = None, status: i
         c=loaded.campaign,
         waiting=identity_copies.waiting(db, loaded.slug),
         counts=identity_copies.counts(db, loaded.slug),
-        shown=identity_copies.SHOWN_WAITING,
         message=message,
     ), status
 

@@ -30,12 +30,13 @@ def app(stripe_app: Flask) -> Flask:
 
 
 class HoldAfterRead:
-    """Holds the thread ``who`` (when it runs) right after its first SELECT of the sign-ups table, until
-    :meth:`release`; :attr:`reached` is set when it is held."""
+    """Holds the thread ``who`` (when it runs) right after its first SELECT of ``table`` (the sign-ups unless
+    told), until :meth:`release`; :attr:`reached` is set when it is held."""
 
-    def __init__(self, app: Flask, who: str) -> None:
+    def __init__(self, app: Flask, who: str, table: str = "signups") -> None:
         self.engine = app.extensions["claimsite.db"].engine
         self.who = who
+        self.table = table
         self.reached = threading.Event()
         self.released = threading.Event()
         event.listen(self.engine, "after_cursor_execute", self._after)
@@ -43,7 +44,7 @@ class HoldAfterRead:
     def _after(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         if threading.current_thread().name != self.who or self.reached.is_set():
             return
-        if statement.lstrip().upper().startswith("SELECT") and "FROM signups" in statement:
+        if statement.lstrip().upper().startswith("SELECT") and f"FROM {self.table}" in statement:
             self.reached.set()
             assert self.released.wait(WAIT), "nobody released the held thread"
 

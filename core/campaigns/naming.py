@@ -56,6 +56,8 @@ NAME_SENTENCES: tuple[str, ...] = (
     "Your withdrawal from %(campaign)s is confirmed",
     "On %(date)s you withdrew your mandate for %(campaign)s (reference %(reference)s). From that moment we no longer "
     "act for you in this campaign, and you no longer count as a participant. What we did for you before stays valid.",
+    "We could not accept your ID copy for %(campaign)s",
+    "Thank you for the copy of your ID document for %(campaign)s (reference %(reference)s).",
 )
 
 

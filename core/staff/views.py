@@ -1,8 +1,9 @@
 """The console's pages: login and logout, the dashboard across campaigns and per campaign, the mail waiting for a
 retry or given up, finding a sign-up by address (and mailing it a code or login link), campaign previews, exports,
-the audit log. Every page but the login page needs a live staff session; every page shown is written to the audit
-log. Every page and action checks the account's access (:mod:`core.staff.roles`) on the server before it reads or
-changes anything: outside it, the answer is 403, whatever the page showed.
+the ID copies of a data request (opened with the private key file, accepted or rejected), the audit log. Every page
+but the login page needs a live staff session; every page shown is written to the audit log. Every page and action
+checks the account's access (:mod:`core.staff.roles`) on the server before it reads or changes anything: outside
+it, the answer is 403, whatever the page showed.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from babel import Locale
 from flask import (
     Blueprint,
     Flask,
@@ -20,6 +22,7 @@ from flask import (
     abort,
     current_app,
     g,
+    make_response,
     redirect,
     render_template,
     request,
@@ -32,20 +35,42 @@ from flask_wtf.csrf import CSRFError
 from flask_wtf.file import MultipleFileField
 from sqlalchemy import select
 from werkzeug.test import run_wsgi_app
-from wtforms import EmailField, HiddenField, IntegerField, PasswordField, RadioField, StringField
+from wtforms import (
+    EmailField,
+    HiddenField,
+    IntegerField,
+    PasswordField,
+    RadioField,
+    SelectChoice,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import AnyOf, DataRequired, Length, NumberRange, Regexp
 
 from core.campaigns import ConfigProblem, LoadedCampaign
 from core.campaigns.addresses import ENVIRON_DEV_HOST
 from core.campaigns.schedule import moment_for_staff, status_at, status_for_staff
+from core.data import identity_proofs
 from core.data.db import db_session, utcnow
 from core.data.faults import RETRY_AFTER_SECONDS, UNAVAILABLE, describe
 from core.data.hashing import email_hash, ip_hash, network_hash
-from core.data.models import AuditEntry, Signup, StaffExport, StaffMember
+from core.data.models import AuditEntry, IdentityProof, ProofState, Signup, StaffExport, StaffMember
+from core.data_requests import proof_review
 from core.sealing import OpeningKeys, SealingError
 from core.signup.counters import public_counter_for
 from core.site import site
-from core.staff import accounts, audit, chart, exports, figures, lookup, mail_queue, preview_links, sessions
+from core.staff import (
+    accounts,
+    audit,
+    chart,
+    exports,
+    figures,
+    identity_copies,
+    lookup,
+    mail_queue,
+    preview_links,
+    sessions,
+)
 from core.staff.breach_check import breach_figures
 from core.staff.roles import Access, Permission
 from core.web.tenancy import ENVIRON_CAMPAIGN, ENVIRON_PREVIEW_STATUS
@@ -78,6 +103,27 @@ class ExportForm(FlaskForm):
     private_keys = MultipleFileField(
         "The foundation's private key file (more than one for data sealed before a key rotation)"
     )
+
+
+class OpenProofForm(FlaskForm):
+    private_keys = MultipleFileField(
+        "The foundation's private key file (more than one for a copy sealed before a key rotation)"
+    )
+
+
+class ProofDecisionForm(FlaskForm):
+    """Accept, or reject with a reason (its own checks, with their messages: core.data_requests.proof_review)."""
+
+    decision = HiddenField(validators=[AnyOf(["accept", "reject"])])
+    reason = RadioField(
+        "Why it cannot be accepted",
+        choices=[
+            *(SelectChoice(code, label) for code, label in proof_review.REASONS.items()),
+            SelectChoice(proof_review.OTHER, "Another reason"),
+        ],
+        validate_choice=False,
+    )
+    other = TextAreaField("The reason, as the participant will read it")
 
 
 class PreviewLinkForm(FlaskForm):
@@ -397,6 +443,7 @@ def campaign(
         if _access().may(Permission.EXPORT)
         else []
     )
+    shows_identity = _access().may(Permission.IDENTITY_DOCUMENTS) and identity_copies.asks_identity(loaded)
     return render_template(
         "staff/campaign.html",
         loaded=loaded,
@@ -417,10 +464,11 @@ def campaign(
         problems=_file_problems({slug}),
         link_form=link_form or PreviewLinkForm(),
         preview_link=preview_link,
+        identity_counts=identity_copies.counts(db, slug) if shows_identity else None,
     )
 
 
-def _opening_keys(form: ExportForm) -> OpeningKeys:
+def _opening_keys(form: ExportForm | OpenProofForm) -> OpeningKeys:
     """The private keys uploaded with the form (in memory only); raises SealingError with what is wrong."""
     files = [file for file in form.private_keys.data or [] if file and file.filename]
     if not files:
@@ -507,6 +555,160 @@ def download_export(token: str) -> Response:
         download_name=f"{found.campaign}-{found.kind}-{day}{kind.suffix}",
         max_age=0,
     )
+
+
+# -- ID copies ------------------------------------------------------------------------------------------------------
+def _identity_campaign(slug: str) -> LoadedCampaign:
+    """A campaign whose data request asks for ID copies, for an account that may see identity documents."""
+    _require(Permission.IDENTITY_DOCUMENTS)  # before anything is read, the upload of a key file too
+    loaded = _campaign(slug)
+    if not identity_copies.asks_identity(loaded):
+        abort(404)
+    return loaded
+
+
+def _identity_proof(slug: str, proof_id: int) -> tuple[LoadedCampaign, IdentityProof, Signup]:
+    loaded = _identity_campaign(slug)
+    found = identity_copies.proof_of(db_session(), slug, proof_id)
+    if found is None:
+        abort(404)
+    return loaded, *found
+
+
+def _identity_list(loaded: LoadedCampaign, message: str | None = None, status: int = 200) -> tuple[str, int]:
+    db = db_session()
+    return render_template(
+        "staff/identity_copies.html",
+        loaded=loaded,
+        c=loaded.campaign,
+        waiting=identity_copies.waiting(db, loaded.slug),
+        counts=identity_copies.counts(db, loaded.slug),
+        message=message,
+    ), status
+
+
+@bp.get("/campaigns/<slug>/identity")
+def identity_copies_page(slug: str) -> tuple[str, int]:
+    """The campaign's ID copies waiting for a decision (oldest first), and how many were decided or erased."""
+    return _identity_list(_identity_campaign(slug))
+
+
+def _proof_page(
+    loaded: LoadedCampaign,
+    proof: IdentityProof,
+    signup: Signup,
+    *,
+    image: str | None = None,
+    name: str | None = None,
+    decision_form: ProofDecisionForm | None = None,
+    error: str | None = None,
+    status: int = 200,
+) -> Response:
+    """One copy: what is known of it without the key, the form that opens it, and (opened, or a decision refused)
+    the image and the decision's forms. Never cached: the image is in the page itself."""
+    reviewer = db_session().get(StaffMember, proof.reviewed_by) if proof.reviewed_by else None
+    page = render_template(
+        "staff/identity_proof.html",
+        loaded=loaded,
+        c=loaded.campaign,
+        proof=proof,
+        waiting=proof.state == ProofState.RECEIVED,
+        reference=signup.token[:12],
+        language=Locale.parse(signup.language).get_display_name("en"),
+        reviewer=reviewer,
+        reasons=proof_review.REASONS,
+        max_reason=proof_review.MAX_REASON,
+        open_form=OpenProofForm(formdata=None),
+        decision_form=decision_form,
+        image=image,
+        name=name,
+        error=error,
+    )
+    response = make_response(page, status)
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.get("/campaigns/<slug>/identity/<int:proof_id>")
+def identity_proof(slug: str, proof_id: int) -> Response:
+    return _proof_page(*_identity_proof(slug, proof_id))
+
+
+@bp.post("/campaigns/<slug>/identity/<int:proof_id>")
+def open_identity_proof(slug: str, proof_id: int) -> Response:
+    """The image, opened with the private key file sent with this request (held in memory for it, never stored);
+    each opening is an entry in the audit log."""
+    loaded, proof, signup = _identity_proof(slug, proof_id)
+    form = OpenProofForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        keys = _opening_keys(form)
+        image = identity_proofs.open_image(proof, keys)
+    except SealingError as exc:
+        return _proof_page(
+            loaded, proof, signup, error=f"The image was not opened: {str(exc).rstrip('.')}.", status=400
+        )
+    if image is None:
+        return _proof_page(loaded, proof, signup, error="There is no image to open: it was erased.", status=410)
+    # The page shown is the opening: the console writes its audit entry (and commits it) before the page goes out.
+    g.audit_action = "identity-view"
+    g.audit_detail = f"ID copy {proof.id} of sign-up {signup.token[:12]}"
+    return _proof_page(
+        loaded,
+        proof,
+        signup,
+        image=identity_copies.data_url(image, proof.media_type),
+        name=identity_copies.signed_name(db_session(), signup, keys),
+        decision_form=ProofDecisionForm(formdata=None),
+    )
+
+
+DECIDED = {
+    proof_review.Outcome.ACCEPTED: "Accepted: the copy of {reference} counts as proof of identity. No mail is sent.",
+    proof_review.Outcome.REJECTED_MAILED: "Rejected: {reference} gets a mail with the reason and a link to their "
+    "page, where they upload a new copy (the worker sends it within a minute).",
+    proof_review.Outcome.REJECTED_NOT_MAILED: "Rejected, but no mail was sent: no address is kept for {reference} "
+    "(withdrawn, erased, or signed before the site kept addresses), so the participant cannot be told by mail.",
+}
+
+
+@bp.post("/campaigns/<slug>/identity/<int:proof_id>/decision")
+def decide_identity_proof(slug: str, proof_id: int) -> Any:
+    """Accept the copy, or reject it with a reason (mailed to the participant); one decision counts, the first."""
+    loaded, proof, signup = _identity_proof(slug, proof_id)
+    form = ProofDecisionForm()
+    if not form.validate_on_submit():
+        abort(400)
+    reference = signup.token[:12]
+    try:
+        if form.decision.data == "accept":
+            decision = proof_review.ACCEPT
+        else:
+            # Worded in the participant's language by the campaign app, which has the UI catalogs (the console's
+            # own pages are in English only).
+            with current_app.extensions[CAMPAIGN_APP_EXTENSION].app_context():
+                decision = proof_review.rejection(
+                    form.reason.data or "", form.other.data or "", signup.language, loaded.campaign.address_form
+                )
+    except proof_review.ReasonError as exc:
+        error = f"Nothing was decided. {exc}"
+        return _proof_page(loaded, proof, signup, decision_form=form, error=error, status=400)
+    db = db_session()
+    outcome = proof_review.decide(db, loaded, proof, signup, decision, g.staff.id, utcnow())
+    if outcome is proof_review.Outcome.NOT_WAITING:  # review() read the copy again: the page shows where it stands
+        error = "Your decision was not recorded: this copy is no longer waiting for one (see below)."
+        return _proof_page(loaded, proof, signup, error=error, status=409)
+    action = "identity-accept" if decision.accepted else "identity-reject"
+    mailed = {
+        proof_review.Outcome.REJECTED_MAILED: ", mailed",
+        proof_review.Outcome.REJECTED_NOT_MAILED: ", not mailed: no address kept",
+    }
+    detail = f"ID copy {proof.id} of sign-up {reference}{mailed.get(outcome, '')}"  # the reference, never the reason
+    audit.record(db, g.staff, action, campaign=slug, detail=detail, ip_hash=_ip())
+    db.commit()  # the decision, its mail and its audit entry together
+    g.audit_action, g.audit_detail = "view", f"GET /campaigns/{slug}/identity"
+    return _identity_list(loaded, DECIDED[outcome].format(reference=reference))
 
 
 @bp.get("/audit")

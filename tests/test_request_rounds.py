@@ -24,6 +24,7 @@ from core.data.models import AuditEntry, CompanyRequest, RequestEvent, RequestMe
 from core.data_requests.deadlines import deadline
 from core.data_requests.request_log import today_in_nl
 from core.exports.round_package import verify_round_package
+from core.i18n import long_date
 from tests.conftest import CampaignFolder
 from tests.test_data_request_join import (
     JOIN,
@@ -31,6 +32,7 @@ from tests.test_data_request_join import (
     choose,
     deliver,
     jpeg_with_metadata,
+    log_in_to_my_page,
     reopened,
     sign,
     token_of,
@@ -346,3 +348,33 @@ def test_the_id_copy_is_erased_once_every_company_chosen_has_answered(app: Flask
     with app.app_context():
         proof = identity_proofs.latest(db_session(), db_session().get(Signup, anna))  # type: ignore[arg-type]
         assert proof is not None and proof.state == "accepted" and proof.erase_reason == "round-answered"
+
+
+def test_the_participants_page_shows_each_request_with_its_date(app: Flask, tmp_path: Path) -> None:
+    join(
+        app, "Anna de Vries", "anna@example.org", company=["tiktok", "zoom", "palantir"],
+        **{"detail-tiktok-username": "@anna", "detail-zoom-account-email": "anna@example.org",
+           "detail-palantir-email": "anna@example.org"},
+    )  # fmt: skip
+    assert prepare(app, "round-1", tmp_path).exit_code == 0
+    assert sent(app, "tiktok", "--on", days(-10), "--channel", "email").exit_code == 0
+    assert sent(app, "zoom", "--on", days(-30), "--channel", "email").exit_code == 0
+    assert event(app, "zoom", "extension", "--on", days(-20), "--months", "1").exit_code == 0
+    assert sent(app, "palantir", "--on", days(-9), "--channel", "email").exit_code == 0
+    assert event(app, "palantir", "answered", "--on", days(-2), "--answer", "part").exit_code == 0
+
+    page = log_in_to_my_page(app, app.test_client())
+    tiktok_due = deadline(TODAY - dt.timedelta(days=10), "IE").due
+    zoom_due = deadline(
+        TODAY - dt.timedelta(days=30), "NL", extension_claimed_on=TODAY - dt.timedelta(days=20), extension_months=1
+    ).due
+
+    def shown(day: dt.date) -> str:
+        return long_date(day, "en")
+
+    assert (
+        f"TikTok: sent on {shown(TODAY - dt.timedelta(days=10))}; the company must answer by {shown(tiktok_due)}."
+        in page
+    )
+    assert f"the company extended its deadline and must answer by {shown(zoom_due)}" in page
+    assert f"Palantir: answered in part on {shown(TODAY - dt.timedelta(days=2))}" in page

@@ -8,6 +8,7 @@ address is known before that. Withdrawing and erasing each take a confirmation p
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -30,8 +31,9 @@ from core.data import identity_proofs
 from core.data.contacts import contact_address
 from core.data.db import db_session, utcnow
 from core.data.hashing import email_hash
-from core.data.models import IdentityProof, Payment, PaymentState, Signup, Stage
+from core.data.models import CompanyRequest, IdentityProof, Payment, PaymentState, RequestMember, Signup, Stage
 from core.data_requests import choices
+from core.data_requests.request_log import RequestStatus, status_of, today_in_nl
 from core.data_requests.settings import data_request_of
 from core.money.fees import fee_model_for, fee_summary, terms_of
 from core.signup import withdrawal
@@ -92,15 +94,52 @@ class Entry:
 
 
 @dataclass(frozen=True)
+class CompanyLine:
+    """One company a participant chose, and where their request to it stands: made in a round (``status``), or
+    waiting for the next round (``next_round``: its day, None when no day is set yet)."""
+
+    name: str
+    status: RequestStatus | None
+    round_day: dt.date | None  # the day of the round a request was made in, or of the next round
+
+
+@dataclass(frozen=True)
 class DataRequestEntry:
     """What the participant's page shows of a data request: the companies chosen (by the names people know them by,
-    and one they named themselves, whose name is sealed), and where their ID copy stands."""
+    and one they named themselves, whose name is sealed) with where each request stands, and their ID copy."""
 
-    companies: list[str]
+    companies: list[CompanyLine]
     named_other: bool
     asks_identity: bool
     proof: IdentityProof | None
     kept_days: int
+
+
+def _company_lines(loaded: LoadedCampaign, signup: Signup, chosen: set[str]) -> list[CompanyLine]:
+    settings = data_request_of(loaded)
+    assert settings is not None
+    db = db_session()
+    today = today_in_nl()
+    requests = {
+        request.company: request
+        for request in db.scalars(
+            select(CompanyRequest)
+            .join(RequestMember, RequestMember.company_request_id == CompanyRequest.id)
+            .where(RequestMember.signup_id == signup.id)
+        )
+    }
+    rounds = {round_.id: round_.submit_on for round_ in settings.rounds}
+    next_round = next((round_.submit_on for round_ in settings.rounds if round_.submit_on >= today), None)
+    lines = []
+    for slug in [*settings.companies, *sorted(chosen - set(settings.companies) - {choices.OTHER})]:
+        if slug not in chosen:
+            continue
+        company = loaded.companies.get(slug)
+        request = requests.get(slug)
+        status = status_of(request, company.country if company else None, today) if request else None
+        day = rounds.get(request.round_id) if request else next_round
+        lines.append(CompanyLine(company.shown_name if company else slug, status, day))
+    return lines
 
 
 def _data_request_entry(loaded: LoadedCampaign, signup: Signup) -> DataRequestEntry | None:
@@ -109,12 +148,8 @@ def _data_request_entry(loaded: LoadedCampaign, signup: Signup) -> DataRequestEn
         return None
     db = db_session()
     chosen = set(choices.chosen_slugs(db, signup))
-    names = [
-        loaded.companies[slug].shown_name for slug in settings.companies if slug in chosen and slug in loaded.companies
-    ]
-    names += [slug for slug in sorted(chosen - set(settings.companies) - {choices.OTHER})]  # no longer offered
     return DataRequestEntry(
-        names,
+        _company_lines(loaded, signup, chosen),
         choices.OTHER in chosen,
         settings.identity_proof,
         identity_proofs.latest(db, signup) if settings.identity_proof else None,

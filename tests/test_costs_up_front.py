@@ -74,7 +74,7 @@ def test_the_join_form_states_the_cost_and_shows_every_step_with_the_payment(shi
 
 def test_a_free_campaign_shows_every_step_without_a_payment(shipped_app: Flask) -> None:
     form = shipped_app.test_client().get("/en/join", base_url=FACEBOOK).get_data(as_text=True)
-    assert progress_steps(form) == ["Your details", "Verify e-mail", "Sign", "Done"]
+    assert progress_steps(form) == ["Your details", "Verify e-mail", "Companies", "Sign", "Done"]
 
 
 def test_the_no_cure_no_pay_choice_is_summed_up_with_both_options(shipped_app: Flask) -> None:

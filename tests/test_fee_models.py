@@ -77,6 +77,11 @@ def verified_client(app: Flask, base: str = FACEBOOK) -> FlaskClient:
     token = csrf_in(client.get("/en/join/verify", base_url=base).get_data(as_text=True))
     response = client.post("/en/join/verify", data={"code": code_of(mail), "csrf_token": token}, base_url=base)
     assert response.status_code == 302 and response.location.endswith("/join/sign")
+    asked = client.get("/en/join/sign", base_url=base)
+    if asked.status_code == 302 and asked.location.endswith("/join/companies"):  # facebookleak's data request to Meta
+        token = csrf_in(client.get("/en/join/companies", base_url=base).get_data(as_text=True))
+        chosen = {"company": "meta", "detail-meta-profile-link": "https://facebook.com/anna", "csrf_token": token}
+        assert client.post("/en/join/companies", data=chosen, base_url=base).status_code == 302
     return client
 
 

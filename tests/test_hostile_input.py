@@ -262,6 +262,7 @@ def test_placeholders_recorded_at_signing_are_sealed_not_in_the_clear(db_app: Fl
         assert opened_personal_data(db_app, signup).placeholders == {
             "participant": "Zoë Plaintext\\-Check",
             "child": "",
+            "companies": "TikTok",  # no data request: the campaign's target company
         }
 
 

@@ -28,10 +28,11 @@ from core.data_requests.id_images import (
     clean_id_image,
     refusal_message,
 )
+from core.i18n import addressing
 from core.web.rendering import page_context
 from core.web.views.localized import localized_blueprint, localized_route
 from tests.browser.conftest import PHONE, serve_app
-from tests.browser.test_signup_flow import catalog_text
+from tests.browser.test_signup_flow import catalog_text as informal_text
 
 if TYPE_CHECKING:
     from tests.browser.conftest import LiveServer, PhonePage
@@ -48,6 +49,12 @@ MANUAL = (
     "marked copy of your ID."
 )
 EDGE = 10  # image pixels left out around each box's edge: pointer rounding, and JPEG's ringing at a hard edge
+
+
+def catalog_text(server: LiveServer, language: str, msgid: str, **values: str) -> str:
+    """``msgid`` as alledata's pages say it: its Dutch addresses the visitor with "u" (formal.po)."""
+    with server.app.test_request_context(), addressing("u"):
+        return informal_text(server, language, msgid, **values)
 
 
 @dataclass(frozen=True)
@@ -309,7 +316,7 @@ def test_a_file_the_browser_cannot_show_goes_as_it_is_and_the_server_says_what_t
     expect(page.locator("[data-editor]")).to_be_hidden()
     arrived_before = len(ARRIVALS)
     page.get_by_role("button", name="Versturen").click()
-    with blackout_server.app.test_request_context(), force_locale("nl"):
+    with blackout_server.app.test_request_context(), force_locale("nl"), addressing("u"):
         refused = str(refusal_message(IdImageProblem.UNSUPPORTED_TYPE))
     expect(page.locator("#id-document-error")).to_have_text(refused)
     expect(page.locator("input[name=document]")).to_have_attribute("aria-invalid", "true")

@@ -302,12 +302,14 @@ def test_sending_events_deadlines_and_the_daily_reminder(app: Flask, tmp_path: P
     complaint = app.extensions["claimsite"].settings.instance_dir / "complaints" / "alledata" / "round-1-tiktok.md"
     text = complaint.read_text(encoding="utf-8")
     assert "Autoriteit Persoonsgegevens" in text and "TikTok Technology Ltd." in text
-    assert f"due on {tiktok_due.isoformat()}" in text and "on behalf of 1 data subjects" in text
-    assert "after the first month had ended" in text and "Anna" not in text
+    # In alledata's language (Dutch), for the Dutch authority.
+    assert f"uiterlijk op {tiktok_due.isoformat()} moeten antwoorden" in text and "namens 1 betrokkenen" in text
+    assert "nadat de eerste maand was verstreken" in text and "per e-mail" in text and "Anna" not in text
     mails = deliver(app)
     assert [str(mail["To"]) for mail in mails] == ["mira@somi.nl"]
     body = mails[0].get_body(("plain",)).get_content()  # type: ignore[union-attr]
-    assert "round-1 tiktok: OVERDUE" in body and "round-1 palantir: due" in body and "zoom" not in body
+    # In alledata's language (Dutch), as its staff work in it.
+    assert "round-1 tiktok: TE LAAT" in body and "round-1 palantir: termijn tot" in body and "zoom" not in body
 
     complaint.write_text("edited by staff", encoding="utf-8")
     result = cli(app, "requests", "remind", "--today", TODAY.isoformat())

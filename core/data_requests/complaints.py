@@ -37,6 +37,12 @@ def complaint_path(instance_dir: Path, request: CompanyRequest) -> Path:
     return instance_dir / "complaints" / request.campaign / f"{request.round_id}-{request.company}.md"
 
 
+def channel_words(channel: str | None) -> str:
+    """How a request went, as "by ..." says it (in the language forced by the caller)."""
+    words = {"email": _("e-mail"), "webform": _("web form"), "letter": _("post"), "fax": _("fax")}
+    return words.get(channel or "", channel or "")
+
+
 def complaint_text(
     request: CompanyRequest,
     due: Deadline,
@@ -54,7 +60,10 @@ def complaint_text(
         how_received = (
             _("as the company's acknowledgement or the proof of delivery shows")
             if request.received_recorded
-            else _("taken as received on that day for a request sent by %(channel)s", channel=request.channel or "")
+            else _(
+                "taken as received on that day for a request sent by %(channel)s",
+                channel=channel_words(request.channel),
+            )
         )
         reference = f"{request.campaign}-{request.round_id}-{request.company}"
         lines = [
@@ -85,7 +94,7 @@ def complaint_text(
                 sent=sent,
                 company=company.name,
                 count=request.participants,
-                channel=request.channel or "",
+                channel=channel_words(request.channel),
                 received=received,
                 how=how_received,
             ),

@@ -165,6 +165,8 @@ def test_refusals_are_shown_at_their_form_with_what_was_typed(app: Flask, tmp_pa
     assert response.status_code == 400 and "a request is sent once" in plain(response.get_data(as_text=True))
     response = event(admin, "tiktok", "extension", days(-5))
     assert response.status_code == 400 and "needs the further months" in plain(response.get_data(as_text=True))
+    response = event(admin, "tiktok", "overdue", days(-5))  # recorded by the reminder only, never by hand
+    assert response.status_code == 400 and "What happened: Not a valid choice" in plain(response.get_data(as_text=True))
     response = event(admin, "tiktok", "answered", days(-5))
     assert response.status_code == 400 and "needs its kind" in plain(response.get_data(as_text=True))
     response = event(admin, "tiktok", "acknowledged", days(-61), note="kept")

@@ -53,17 +53,15 @@ class PrepareForm(FlaskForm):
 class SentForm(FlaskForm):
     on = DateField("Sent on", validators=[DataRequired(DATE_MESSAGE)])
     channel = SelectField(
-        "By", choices=[SelectChoice(channel.value, channel.value) for channel in Channel], validators=[DataRequired()]
-    )
+        "By", choices=[SelectChoice(channel.value, channel.value) for channel in Channel]
+    )  # no DataRequired: it marks a select "required", which HTML allows only with an empty first option
     received = DateField("Received on (when known; else assumed)", validators=[Optional()])
 
 
 class EventForm(FlaskForm):
     kind = SelectField(
-        "What happened",
-        choices=[SelectChoice(kind.value, kind.value) for kind in STAFF_EVENTS],
-        validators=[DataRequired()],
-    )
+        "What happened", choices=[SelectChoice(kind.value, kind.value) for kind in STAFF_EVENTS]
+    )  # as for the channel: the field itself refuses a value that is not a choice
     on = DateField("On", validators=[DataRequired(DATE_MESSAGE)])
     months = IntegerField(
         "Further months (extension)",

@@ -122,7 +122,6 @@ def _page(
     was refused with ``error``, shown there with what was typed."""
     db = db_session()
     today = today_in_nl()
-    g.audit_campaign = loaded.slug
 
     def form_for(round_id: str, company: str, which: str) -> FlaskForm:
         if failed == (round_id, company, which) and form is not None:

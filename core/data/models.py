@@ -370,7 +370,7 @@ class StaffExport(Base):
     token: Mapped[str] = mapped_column(String(43), unique=True, doc="random, names the export in URLs")
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_members.id", ondelete="SET NULL"))
     campaign: Mapped[str] = mapped_column(String(40))
-    kind: Mapped[str] = mapped_column(String(20), doc="'participants' (CSV) or 'evidence' (zip)")
+    kind: Mapped[str] = mapped_column(String(20), doc="'participants' (CSV), 'evidence' or 'round-requests' (zip)")
     status: Mapped[str] = mapped_column(String(10), default="running", doc="running, done, failed")
     total: Mapped[int] = mapped_column(Integer, default=0)
     done: Mapped[int] = mapped_column(Integer, default=0)

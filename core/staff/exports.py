@@ -5,6 +5,11 @@ The staff member gives the private key file with the request. It is held in memo
 export, and never written anywhere (not to the database, not to disk, not to a job queue): the web server that
 serves campaigns still never has it. The finished file lies in ``instance/exports/`` (readable by the server's user
 only) until it is downloaded or an hour has passed (:func:`remove_expired`, also run by ``flask retention run``).
+
+The kinds in :data:`KINDS` are started from the campaign page's export form. A round of data requests is an export
+too (:data:`ROUND_REQUESTS`, started from the campaign's Data requests page: :mod:`core.staff.request_rounds`),
+whose writer is made for the round it prepares and handed to :func:`start`, so it runs, shows its progress, is
+downloaded and expires exactly as the others do.
 """
 
 from __future__ import annotations
@@ -33,6 +38,11 @@ from core.sealing import OpeningKeys, SealingError
 log = logging.getLogger(__name__)
 KEPT_FOR = dt.timedelta(hours=1)
 STALLED_AFTER = dt.timedelta(minutes=5)  # a running export that wrote no progress for this long has died
+
+
+class ExportRefused(Exception):
+    """An export that cannot be made as asked; its message, shown on the export's page, says why and what to do
+    (a writer raises it; nothing of the export is kept)."""
 
 
 @dataclass(frozen=True)
@@ -77,9 +87,27 @@ def _evidence_package(
     return Written(summary.participants, warning)
 
 
+Write = Callable[[LoadedCampaign, OpeningKeys, Path, Callable[[int], None]], Written]
+
 KINDS = {
     "participants": ExportKind("Participants (CSV)", ".csv", "text/csv", _participants_csv),
     "evidence": ExportKind("Evidence package for the lawyers (zip)", ".zip", "application/zip", _evidence_package),
+}
+
+#: The kind of a round's data requests: its writer is made per round (:func:`core.staff.request_rounds.writer`).
+ROUND_REQUESTS = "round-requests"
+
+
+def _made_per_round(loaded: LoadedCampaign, keys: OpeningKeys, path: Path, progress: Callable[[int], None]) -> Written:
+    raise ExportRefused("a round of data requests is prepared from the campaign's Data requests page")
+
+
+#: Every kind an export may have, for its page and its download (the export form offers :data:`KINDS` only).
+ALL_KINDS = {
+    **KINDS,
+    ROUND_REQUESTS: ExportKind(
+        "Data requests of a round (zip of one package per company)", ".zip", "application/zip", _made_per_round
+    ),
 }
 
 
@@ -90,13 +118,26 @@ def folder(app: Flask) -> Path:
 
 
 def start(
-    app: Flask, session: Session, staff: StaffMember, loaded: LoadedCampaign, kind: str, keys: OpeningKeys
+    app: Flask,
+    session: Session,
+    staff: StaffMember,
+    loaded: LoadedCampaign,
+    kind: str,
+    keys: OpeningKeys,
+    *,
+    write: Write | None = None,
+    total: int | None = None,
 ) -> StaffExport:
-    """Record a new export and start it in the background; the caller has checked ``kind``."""
-    total = (
-        session.scalar(select(func.count()).select_from(Signup).where(Signup.campaign == loaded.slug, participant()))
-        or 0
-    )
+    """Record a new export and start it in the background; the caller has checked ``kind``. ``write`` replaces the
+    kind's own writer (a round's, made for that round), ``total`` the count of the campaign's participants that
+    the progress is shown against."""
+    if total is None:
+        total = (
+            session.scalar(
+                select(func.count()).select_from(Signup).where(Signup.campaign == loaded.slug, participant())
+            )
+            or 0
+        )
     export = StaffExport(
         token=secrets.token_urlsafe(32),
         staff_id=staff.id,
@@ -109,15 +150,18 @@ def start(
     session.add(export)
     session.commit()
     thread = threading.Thread(
-        target=_run, args=(app, export.id, loaded, kind, keys), name=f"export-{export.id}", daemon=True
+        target=_run,
+        args=(app, export.id, loaded, ALL_KINDS[kind].suffix, write or KINDS[kind].write, keys),
+        name=f"export-{export.id}",
+        daemon=True,
     )
     thread.start()
     return export
 
 
-def _run(app: Flask, export_id: int, loaded: LoadedCampaign, kind: str, keys: OpeningKeys) -> None:
+def _run(app: Flask, export_id: int, loaded: LoadedCampaign, suffix: str, write: Write, keys: OpeningKeys) -> None:
     database = app.extensions["claimsite.db"]
-    target = folder(app) / f"{export_id}-{secrets.token_hex(8)}{KINDS[kind].suffix}"
+    target = folder(app) / f"{export_id}-{secrets.token_hex(8)}{suffix}"
     partial = target.with_name(target.name + ".part")
 
     def progress(done: int) -> None:
@@ -130,7 +174,7 @@ def _run(app: Flask, export_id: int, loaded: LoadedCampaign, kind: str, keys: Op
         with app.app_context():
             descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             os.close(descriptor)
-            written = KINDS[kind].write(loaded, keys, partial, progress)
+            written = write(loaded, keys, partial, progress)
         digest = _sha256(partial)
         partial.rename(target)
         values = {
@@ -142,6 +186,8 @@ def _run(app: Flask, export_id: int, loaded: LoadedCampaign, kind: str, keys: Op
         }
     except SealingError as exc:
         values = {"status": "failed", "error": f"{exc}: give every private key the data was sealed to"}
+    except ExportRefused as exc:
+        values = {"status": "failed", "error": str(exc)}
     except Exception as exc:  # the export failed; the console says so and the traceback goes to the log
         log.exception("export %s of %s failed", export_id, loaded.slug)
         values = {"status": "failed", "error": f"{type(exc).__name__}: the export failed; see the server log"}

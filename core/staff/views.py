@@ -1,9 +1,10 @@
 """The console's pages: login and logout, the dashboard across campaigns and per campaign, the mail waiting for a
 retry or given up, finding a sign-up by address (and mailing it a code or login link), campaign previews, exports,
-the ID copies of a data request (opened with the private key file, accepted or rejected), the audit log. Every page
-but the login page needs a live staff session; every page shown is written to the audit log. Every page and action
-checks the account's access (:mod:`core.staff.roles`) on the server before it reads or changes anything: outside
-it, the answer is 403, whatever the page showed.
+the ID copies of a data request (opened with the private key file, accepted or rejected), the audit log (the Data
+requests page of a campaign is in :mod:`core.staff.request_views`). Every page but the login page needs a live
+staff session; every page shown is written to the audit log. Every page and action checks the account's access
+(:mod:`core.staff.roles`) on the server before it reads or changes anything: outside it, the answer is 403,
+whatever the page showed.
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ from core.data.faults import RETRY_AFTER_SECONDS, UNAVAILABLE, describe
 from core.data.hashing import email_hash, ip_hash, network_hash
 from core.data.models import AuditEntry, IdentityProof, ProofState, Signup, StaffExport, StaffMember
 from core.data_requests import proof_review
+from core.data_requests.settings import data_request_of
 from core.sealing import OpeningKeys, SealingError
 from core.signup.counters import public_counter_for
 from core.site import site
@@ -460,11 +462,12 @@ def campaign(
         export_form=form or _export_form(),
         export_error=export_error,
         exports=recent,
-        kinds=exports.KINDS,
+        kinds=exports.ALL_KINDS,
         problems=_file_problems({slug}),
         link_form=link_form or PreviewLinkForm(),
         preview_link=preview_link,
         identity_counts=identity_copies.counts(db, slug) if shows_identity else None,
+        files_requests=data_request_of(loaded) is not None,
     )
 
 
@@ -532,7 +535,7 @@ def export(token: str) -> str:
     return render_template(
         "staff/export.html",
         export=found,
-        kind=exports.KINDS[found.kind],
+        kind=exports.ALL_KINDS[found.kind],
         available=exports.path_of(current_app, found) is not None,
         kept_until=found.finished_at + exports.KEPT_FOR if found.finished_at else None,
     )
@@ -546,7 +549,7 @@ def download_export(token: str) -> Response:
         abort(410)
     g.audit_action = "export-download"
     g.audit_detail = f"{found.kind} export {found.id}: {found.done} participant(s), sha256 {found.sha256}"
-    kind = exports.KINDS[found.kind]
+    kind = exports.ALL_KINDS[found.kind]
     day = (found.finished_at or found.created_at).astimezone(figures.ZONE).date().isoformat()
     return send_file(
         path,

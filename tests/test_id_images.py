@@ -219,6 +219,16 @@ def test_other_image_types_pillow_could_read_are_refused_as_unsupported(kind: st
     assert refusal(encoded(Image.new("RGB", (40, 30), "white"), kind)) is IdImageProblem.UNSUPPORTED_TYPE
 
 
+@pytest.fixture(params=["strict", "weasyprint"])
+def truncated_images_setting(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pillow's own setting, and the one WeasyPrint sets for the whole process when it is imported (as every app
+    process does, for the mandate): damaged files must be refused either way."""
+    from PIL import ImageFile
+
+    monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", request.param == "weasyprint")
+
+
+@pytest.mark.usefixtures("truncated_images_setting")
 def test_a_truncated_jpeg_is_damaged() -> None:
     whole = encoded(Image.effect_noise((400, 300), 64).convert("RGB"), "JPEG", quality=90)
     assert refusal(whole[: len(whole) * 2 // 3]) is IdImageProblem.DAMAGED
@@ -226,6 +236,7 @@ def test_a_truncated_jpeg_is_damaged() -> None:
     assert refusal(b"\xff\xd8\xff" + b"\x00" * 200) is IdImageProblem.DAMAGED  # JPEG's first bytes and nothing else
 
 
+@pytest.mark.usefixtures("truncated_images_setting")
 def test_a_png_with_corrupt_pixel_data_is_damaged() -> None:
     good = encoded(Image.effect_noise((200, 200), 64), "PNG")
     idat = good.index(b"IDAT")

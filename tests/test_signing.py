@@ -56,3 +56,27 @@ def test_the_form_as_read() -> None:
     assert form.typed == "x" * TYPED_LENGTH and form.fee_option is None
     refused = SigningForm.read({"signature_png": "data:image/gif;base64,R0lG"})
     assert refused.drawing is None and refused.drawing_refused is SignatureProblem.UNREADABLE
+
+
+def test_a_corrupt_drawing_is_refused_even_where_weasyprint_made_pillow_lenient(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """WeasyPrint, imported by every app process for the mandate, sets Pillow to fill a damaged image with grey;
+    a drawing whose pixel data is cut off (every chunk's length and checksum made right again) must still be
+    refused."""
+    import struct
+    import zlib
+
+    from PIL import ImageFile
+
+    from core.signup.signature import signature_problem
+
+    png = drawing()
+    start = png.index(b"IDAT") - 4
+    length = struct.unpack(">I", png[start : start + 4])[0]
+    body = png[start + 8 : start + 8 + length // 2]  # the pixel data cut off halfway, its chunk made whole again
+    chunk = struct.pack(">I", len(body)) + b"IDAT" + body + struct.pack(">I", zlib.crc32(b"IDAT" + body))
+    damaged = png[:start] + chunk + png[start + 12 + length :]
+    for lenient in (False, True):
+        monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", lenient)
+        assert signature_problem(damaged) is SignatureProblem.UNREADABLE, lenient
+    monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", True)
+    assert signature_problem(drawing()) is None  # a whole drawing is still taken

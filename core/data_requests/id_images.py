@@ -35,6 +35,8 @@ from flask_babel import LazyString
 from flask_babel import lazy_gettext as _l
 from PIL import Image, ImageCms, ImageOps
 
+from core.images import load_strictly
+
 MAX_BYTES = 10 * 1024 * 1024
 MAX_PIXELS = 40_000_000  # a 48-megapixel phone photo is refused; the usual 12 MP is about a quarter of this
 MAX_SIDE = 3000  # pixels on the long side of the clean image: a document's smallest print stays readable
@@ -155,7 +157,7 @@ def clean_id_image(data: bytes, *, max_bytes: int = MAX_BYTES, max_pixels: int =
             if width * height > max_pixels:
                 raise IdImageRefused(IdImageProblem.TOO_MANY_PIXELS, f"{width}x{height}")
             image.seek(0)  # the main image of a multi-picture JPEG (MPO) or an animated PNG
-            image.load()  # every pixel: a truncated or corrupt file fails here
+            load_strictly(image)  # every pixel, strictly: a truncated or corrupt file fails here (core.images)
             upright = _upright(image)
             pixels = _downscaled(_srgb(upright, upright.info.get("icc_profile")))
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:

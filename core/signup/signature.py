@@ -15,6 +15,8 @@ from enum import Enum
 
 from PIL import Image
 
+from core.images import load_strictly
+
 DATA_URL_PREFIX = "data:image/png;base64,"
 MAX_BYTES = 300_000  # a 600x200 canvas with a signature is 5-30 KB
 MIN_WIDTH, MIN_HEIGHT, MAX_SIDE = 50, 20, 4000
@@ -67,7 +69,7 @@ def signature_problem(png: bytes) -> SignatureProblem | None:
                 return SignatureProblem.UNREADABLE
             image.verify()  # every chunk's checksum
         with Image.open(io.BytesIO(png), formats=["PNG"]) as image:
-            image.load()  # every pixel: a truncated or corrupt image fails here
+            load_strictly(image)  # every pixel: a truncated or corrupt image fails here (core.images)
             ink = _ink_pixels(image)
     except Exception:  # any failure to decode hostile bytes means the same: not readable
         return SignatureProblem.UNREADABLE

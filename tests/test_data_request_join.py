@@ -390,3 +390,41 @@ def test_the_evidence_package_checks_the_mandate_that_names_the_companies(app: F
         participants = package.read("participants.csv").decode("utf-8")
     assert len(problems) == 1, problems  # the header only: the texts re-rendered with the companies match
     assert "Anna de Vries" in participants
+
+
+def test_the_database_read_raw_holds_no_detail_the_participant_gave_nor_their_id_copy(app: Flask) -> None:
+    from tests.test_sealed_storage import raw_bytes
+
+    client = app.test_client()
+    verified(app, client)
+    details = {"detail-tiktok-username": "@annadevries1990", "detail-zoom-account-email": "anna.zoom@example.org"}
+    assert choose(client, company=["tiktok", "zoom"], other="Acme Data Verwerking BV", **details).status_code == 302
+    assert sign(client).status_code == 302
+    deliver(app)
+    photo = Image.new("RGB", (300, 200), (12, 34, 56))
+    out = io.BytesIO()
+    photo.save(out, "PNG")
+    assert upload(client, out.getvalue(), "id.png").status_code == 302
+    raw = raw_bytes(app)
+    assert b"alledata" in raw  # what is not personal is there to be seen
+    for value in ("@annadevries1990", "anna.zoom@example.org", "Acme Data Verwerking", "Anna de Vries", "IHDR"):
+        assert value.encode() not in raw, value
+    assert bytes([12, 34, 56]) * 20 not in raw  # the image's pixels, in no form
+
+
+def test_an_upload_too_large_to_read_is_refused_with_a_message_on_the_same_page(app: Flask) -> None:
+    from werkzeug.datastructures import FileStorage
+    from werkzeug.test import encode_multipart
+
+    client = joined(app)
+    page = f"{JOIN}/identity"
+    huge = FileStorage(io.BytesIO(b"\xff\xd8\xff" + bytes(13 * 1024 * 1024)), "huge.jpg", content_type="image/jpeg")
+    # Encoded in memory (the test client would spool a body this large to a file it never closes).
+    boundary, body = encode_multipart({"csrf_token": token_of(client, page), "document": huge})
+    response = client.post(
+        page, data=body, base_url=SOMI, content_type=f"multipart/form-data; boundary={boundary}"
+    )
+    assert response.status_code == 422
+    assert "too large (at most 10 MB)" in plain(response.get_data(as_text=True))
+    with app.app_context():
+        assert db_session().scalars(select(IdentityProof)).first() is None

@@ -38,7 +38,7 @@ from core.data_requests.settings import DataRequestSettings, Round, data_request
 from core.sealing import SealingError
 from core.staff import audit, exports, request_rounds
 from core.staff.roles import Permission
-from core.staff.views import CAMPAIGN_APP_EXTENSION, _campaign, _ip, _opening_keys, _require, bp
+from core.staff.views import CAMPAIGN_APP_EXTENSION, bp, client_ip, opening_keys_of, require, seen_campaign
 
 DATE_MESSAGE = "Give the day as YYYY-MM-DD (your browser's date field does this)."
 
@@ -77,7 +77,7 @@ class EventForm(FlaskForm):
 
 def _requests_campaign(slug: str) -> tuple[LoadedCampaign, DataRequestSettings]:
     """A campaign the account sees (403 otherwise) that files data requests (404 otherwise)."""
-    loaded = _campaign(slug)
+    loaded = seen_campaign(slug)
     settings = data_request_of(loaded)
     if settings is None:
         abort(404)
@@ -160,7 +160,7 @@ def data_requests(slug: str) -> tuple[str, int]:
 def prepare_requests(slug: str, round_id: str) -> Any:
     """Prepare a round (or some of its companies) as a console export, with the key file sent with this form (held
     in memory by the export's thread only); the export's page shows its progress and gives the ZIP once."""
-    _require(Permission.EXPORT)  # before the upload is read
+    require(Permission.EXPORT)  # before the upload is read
     loaded, settings = _requests_campaign(slug)
     round_ = _round(settings, round_id)
     form = _prepare_form(settings)
@@ -179,7 +179,7 @@ def prepare_requests(slug: str, round_id: str) -> Any:
         )
         return _page(loaded, settings, failed=failed, form=form, error=error, status=409)
     try:
-        keys = _opening_keys(form)  # type: ignore[arg-type]
+        keys = opening_keys_of(form)  # type: ignore[arg-type]
     except SealingError as exc:
         return _page(loaded, settings, failed=failed, form=form, error=f"Nothing was prepared: {exc}", status=400)
     export = exports.start(
@@ -193,7 +193,7 @@ def prepare_requests(slug: str, round_id: str) -> Any:
         total=request_rounds.to_prepare(db, loaded, settings, round_, companies),
     )
     detail = f"{round_id}: export {export.id}, {', '.join(companies)}"
-    audit.record(db, g.staff, "requests-prepare", campaign=slug, detail=detail, ip_hash=_ip())
+    audit.record(db, g.staff, "requests-prepare", campaign=slug, detail=detail, ip_hash=client_ip())
     db.commit()
     return redirect(url_for("staff.export", token=export.token))
 
@@ -201,7 +201,7 @@ def prepare_requests(slug: str, round_id: str) -> Any:
 @bp.post("/campaigns/<slug>/requests/<round_id>/<company>/sent")
 def mark_request_sent(slug: str, round_id: str, company: str) -> tuple[str, int]:
     """Record that a prepared request went out (day, channel, and the day of receipt when known)."""
-    _require(Permission.SUPPORT)
+    require(Permission.SUPPORT)
     loaded, settings = _requests_campaign(slug)
     request = _request(slug, round_id, company)
     form = SentForm()
@@ -217,7 +217,7 @@ def mark_request_sent(slug: str, round_id: str, company: str) -> tuple[str, int]
         db.rollback()
         return _page(loaded, settings, failed=failed, form=form, error=f"Not recorded: {exc}.", status=400)
     detail = f"{round_id} {company}: sent {on.isoformat()} by {request.channel}"
-    audit.record(db, g.staff, "requests-sent", campaign=slug, detail=detail, ip_hash=_ip())
+    audit.record(db, g.staff, "requests-sent", campaign=slug, detail=detail, ip_hash=client_ip())
     db.commit()  # the sending and its audit entry together
     how = "recorded" if request.received_recorded else f"assumed for {request.channel}"
     message = f"Recorded: {round_id} to {company} sent on {request.sent_on}, received on {request.received_on} ({how})."
@@ -228,7 +228,7 @@ def mark_request_sent(slug: str, round_id: str, company: str) -> tuple[str, int]
 @bp.post("/campaigns/<slug>/requests/<round_id>/<company>/event")
 def record_request_event(slug: str, round_id: str, company: str) -> tuple[str, int]:
     """Record what the company did: acknowledged, claimed an extension (months), or answered (how)."""
-    _require(Permission.SUPPORT)
+    require(Permission.SUPPORT)
     loaded, settings = _requests_campaign(slug)
     request = _request(slug, round_id, company)
     form = EventForm()
@@ -259,7 +259,7 @@ def record_request_event(slug: str, round_id: str, company: str) -> tuple[str, i
         db.rollback()
         return _page(loaded, settings, failed=failed, form=form, error=f"Not recorded: {exc}.", status=400)
     detail = f"{round_id} {company}: {kind} on {on.isoformat()}"  # never the note: it is free text
-    audit.record(db, g.staff, "requests-event", campaign=slug, detail=detail, ip_hash=_ip())
+    audit.record(db, g.staff, "requests-event", campaign=slug, detail=detail, ip_hash=client_ip())
     db.commit()  # the event (and any ID copies it erased) and its audit entry together
     g.audit_action, g.audit_detail = "view", f"GET /campaigns/{slug}/requests"
     return _page(loaded, settings, message=f"Recorded: {recorded.message}.")

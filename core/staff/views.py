@@ -162,7 +162,7 @@ def _export_form() -> ExportForm:
     return form
 
 
-def _ip() -> str | None:
+def client_ip() -> str | None:
     return ip_hash(site().hash_key, request.remote_addr)
 
 
@@ -202,7 +202,7 @@ def init_app(app: Flask) -> None:
                 g.get("audit_action", "view"),
                 campaign=g.get("audit_campaign"),
                 detail=g.get("audit_detail") or f"{request.method} {request.full_path.rstrip('?')}"[:400],
-                ip_hash=_ip(),
+                ip_hash=client_ip(),
             )
             db_session().commit()
         response.headers.setdefault("Cache-Control", "no-store")
@@ -327,7 +327,7 @@ def _attempt_login(form: LoginForm) -> tuple[str | None, int]:
         _idle, lasts = _durations()
         session.clear()  # a new session: nothing from before the login carries over
         session[SESSION_ENTRY] = sessions.start(db, attempt.staff, lasts)
-        audit.record(db, actor, "login", ip_hash=_ip())
+        audit.record(db, actor, "login", ip_hash=client_ip())
         db.commit()
         return None, 200
     action = {
@@ -340,7 +340,7 @@ def _attempt_login(form: LoginForm) -> tuple[str | None, int]:
         if attempt.locked_until
         else None
     )
-    audit.record(db, actor, action, detail=locked, ip_hash=_ip())
+    audit.record(db, actor, action, detail=locked, ip_hash=client_ip())
     db.commit()
     return REFUSED, 401
 
@@ -350,7 +350,7 @@ def logout() -> Any:
     if LogoutForm().validate_on_submit():
         db = db_session()
         sessions.end(db, session.pop(SESSION_ENTRY, None))
-        audit.record(db, g.staff, "logout", ip_hash=_ip())
+        audit.record(db, g.staff, "logout", ip_hash=client_ip())
         db.commit()
         g.staff = None
         session.clear()
@@ -363,13 +363,13 @@ def _access() -> Access:
     return access
 
 
-def _require(permission: Permission) -> None:
+def require(permission: Permission) -> None:
     """403 unless the account may do this (checked before anything is read or changed)."""
     if not _access().may(permission):
         abort(403)
 
 
-def _campaign(slug: str) -> LoadedCampaign:
+def seen_campaign(slug: str) -> LoadedCampaign:
     """A campaign the account sees: 403 for any other (whether or not it exists, so nothing is told), else 404 when
     no campaign has this slug."""
     g.audit_campaign = slug[:40]
@@ -431,7 +431,7 @@ def campaign(
     link_form: PreviewLinkForm | None = None,
     preview_link: str | None = None,
 ) -> str:
-    loaded = _campaign(slug)
+    loaded = seen_campaign(slug)
     db = db_session()
     found = figures.campaign_figures(db, slug, CHART_DAYS)
     title = f"Sign-ups per day, {loaded.campaign.text(loaded.campaign.name, 'en')}"
@@ -471,7 +471,7 @@ def campaign(
     )
 
 
-def _opening_keys(form: ExportForm | OpenProofForm) -> OpeningKeys:
+def opening_keys_of(form: ExportForm | OpenProofForm) -> OpeningKeys:
     """The private keys uploaded with the form (in memory only); raises SealingError with what is wrong."""
     files = [file for file in form.private_keys.data or [] if file and file.filename]
     if not files:
@@ -493,13 +493,13 @@ def _opening_keys(form: ExportForm | OpenProofForm) -> OpeningKeys:
 
 @bp.post("/campaigns/<slug>/exports")
 def start_export(slug: str) -> Any:
-    _require(Permission.EXPORT)  # before the upload is read
-    loaded = _campaign(slug)
+    require(Permission.EXPORT)  # before the upload is read
+    loaded = seen_campaign(slug)
     form = _export_form()
     if not form.validate_on_submit():
         return campaign(slug, form, "Choose what to export, and the private key file."), 400
     try:
-        keys = _opening_keys(form)
+        keys = opening_keys_of(form)
     except SealingError as exc:
         return campaign(slug, form, str(exc)), 400
     db = db_session()
@@ -512,14 +512,16 @@ def start_export(slug: str) -> Any:
         keys,
     )
     g.audit_action = "export-start"
-    audit.record(db, g.staff, "export-start", campaign=slug, detail=f"{export.kind} export {export.id}", ip_hash=_ip())
+    audit.record(
+        db, g.staff, "export-start", campaign=slug, detail=f"{export.kind} export {export.id}", ip_hash=client_ip()
+    )
     db.commit()
     return redirect(url_for("staff.export", token=export.token))
 
 
 def _own_export(token: str) -> StaffExport:
     """An export, to the staff member who started it only (they gave the key), while they may export."""
-    _require(Permission.EXPORT)
+    require(Permission.EXPORT)
     export = db_session().scalar(select(StaffExport).where(StaffExport.token == token))
     if export is None or export.staff_id != g.staff.id:
         abort(404)
@@ -563,8 +565,8 @@ def download_export(token: str) -> Response:
 # -- ID copies ------------------------------------------------------------------------------------------------------
 def _identity_campaign(slug: str) -> LoadedCampaign:
     """A campaign whose data request asks for ID copies, for an account that may see identity documents."""
-    _require(Permission.IDENTITY_DOCUMENTS)  # before anything is read, the upload of a key file too
-    loaded = _campaign(slug)
+    require(Permission.IDENTITY_DOCUMENTS)  # before anything is read, the upload of a key file too
+    loaded = seen_campaign(slug)
     if not identity_copies.asks_identity(loaded):
         abort(404)
     return loaded
@@ -646,7 +648,7 @@ def open_identity_proof(slug: str, proof_id: int) -> Response:
     if not form.validate_on_submit():
         abort(400)
     try:
-        keys = _opening_keys(form)
+        keys = opening_keys_of(form)
         image = identity_proofs.open_image(proof, keys)
     except SealingError as exc:
         return _proof_page(
@@ -708,7 +710,7 @@ def decide_identity_proof(slug: str, proof_id: int) -> Any:
         proof_review.Outcome.REJECTED_NOT_MAILED: ", not mailed: no address kept",
     }
     detail = f"ID copy {proof.id} of sign-up {reference}{mailed.get(outcome, '')}"  # the reference, never the reason
-    audit.record(db, g.staff, action, campaign=slug, detail=detail, ip_hash=_ip())
+    audit.record(db, g.staff, action, campaign=slug, detail=detail, ip_hash=client_ip())
     db.commit()  # the decision, its mail and its audit entry together
     g.audit_action, g.audit_detail = "view", f"GET /campaigns/{slug}/identity"
     return _identity_list(loaded, DECIDED[outcome].format(reference=reference))
@@ -716,7 +718,7 @@ def decide_identity_proof(slug: str, proof_id: int) -> Any:
 
 @bp.get("/audit")
 def audit_log() -> str:
-    _require(Permission.AUDIT_LOG)
+    require(Permission.AUDIT_LOG)
     before = request.args.get("before", type=int)
     query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(100)
     if before:
@@ -804,7 +806,7 @@ NOT_SENT = {
 def send_to_signup() -> Any:
     """Mail a found sign-up a new code or a login link: support rights, a campaign the account sees, and the typed
     address must still be the sign-up's (its hash is checked again here)."""
-    _require(Permission.SUPPORT)
+    require(Permission.SUPPORT)
     form = SupportForm()
     if not form.validate_on_submit():
         abort(400)
@@ -812,7 +814,7 @@ def send_to_signup() -> Any:
     signup = db_session().get(Signup, int(form.signup.data or 0))
     if signup is None:
         abort(404)
-    loaded = _campaign(signup.campaign)
+    loaded = seen_campaign(signup.campaign)
     if signup.email_hash not in lookup.address_hashes(site().hash_key, address):
         abort(404)
     action = lookup.Action(form.action.data)
@@ -830,7 +832,7 @@ def send_to_signup() -> Any:
         now=utcnow(),
     )
     detail = f"sign-up {signup.token[:12]}: {sent.value}"  # the reference, never the address
-    audit.record(db, g.staff, f"signup-{action.value}", campaign=signup.campaign, detail=detail, ip_hash=_ip())
+    audit.record(db, g.staff, f"signup-{action.value}", campaign=signup.campaign, detail=detail, ip_hash=client_ip())
     db.commit()  # the mail (or the job that makes it) and its audit entry together
     message = SENT_MESSAGES.get((action, sent)) or NOT_SENT[sent]
     return _found_page(address, message, SENT_STATUS[sent])
@@ -843,7 +845,7 @@ def preview(slug: str, status: str, rest: str) -> Response:
     """The campaign's own pages, rendered by the campaign app as if the campaign had ``status``, under this prefix
     of the admin host, so a campaign can be checked in every language and status before it goes live. Read only:
     only GET reaches the campaign app, so nothing can be signed or sent from a preview."""
-    _campaign(slug)
+    seen_campaign(slug)
     if status not in PREVIEW_STATUSES:
         abort(404)
     g.audit_action = "preview"
@@ -853,7 +855,7 @@ def preview(slug: str, status: str, rest: str) -> Response:
 @bp.post("/campaigns/<slug>/preview-link")
 def make_preview_link(slug: str) -> str | tuple[str, int]:
     """A signed link to the campaign's pages, for a colleague without an account (core.staff.preview_links)."""
-    _campaign(slug)
+    seen_campaign(slug)
     form = PreviewLinkForm()
     if not form.validate():
         return campaign(slug, link_form=form), 400
@@ -862,7 +864,12 @@ def make_preview_link(slug: str) -> str | tuple[str, int]:
     url = url_for("staff.shared_preview", token=token, rest="", _external=True)
     db = db_session()
     audit.record(
-        db, g.staff, "preview-link", campaign=slug, detail=f"as {link.status}, for {link.days} day(s)", ip_hash=_ip()
+        db,
+        g.staff,
+        "preview-link",
+        campaign=slug,
+        detail=f"as {link.status}, for {link.days} day(s)",
+        ip_hash=client_ip(),
     )
     db.commit()
     g.audit_action, g.audit_detail = "view", f"GET /campaigns/{slug}"

@@ -13,24 +13,39 @@ from __future__ import annotations
 from flask import request
 from flask_babel import gettext as _
 from sqlalchemy.orm import Session
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from core.data import identity_proofs
 from core.data.db import utcnow
 from core.data.models import Signup
-from core.data_requests.id_images import MAX_BYTES, IdImageRefused, clean_id_image, refusal_message
+from core.data_requests.id_images import MAX_BYTES, IdImageProblem, IdImageRefused, clean_id_image, refusal_message
+from core.web.requests import csrf_ok
 
 MAX_UPLOAD = 12 * 1024 * 1024  # a phone's photo, or the blacked-out canvas at full resolution, with room to spare
 FIELD = "document"
 
 
-def allow_large_upload() -> None:
-    """Let this request carry an image (the app's usual limit is for forms of text): set before the form is read."""
+def read_upload() -> str | None:
+    """Read this request's form with room for an image (the app's usual limit is for forms of text); the message
+    for a request too large to read, else None. Call it before anything reads the form."""
     request.max_content_length = MAX_UPLOAD
+    try:
+        request.files  # noqa: B018 (reading it parses the whole body, within the limit)
+    except RequestEntityTooLarge:
+        return str(refusal_message(IdImageProblem.TOO_LARGE))
+    return None
 
 
-def receive(session: Session, signup: Signup) -> str | None:
-    """Keep the uploaded copy as ``signup``'s proof (sealed); the message for a refused one, else None. The caller
-    commits."""
+def take_upload(session: Session, signup: Signup) -> str | None:
+    """The POST of an identity page: keep the uploaded copy as ``signup``'s proof, sealed; the message for a
+    request too large, an expired page or a refused file, else None. The caller records the step and commits."""
+    error = read_upload()
+    if error is None and not csrf_ok():
+        error = _("The page was open too long; please choose the file again and send it.")
+    return error or _receive(session, signup)
+
+
+def _receive(session: Session, signup: Signup) -> str | None:
     upload = request.files.get(FIELD)
     data = upload.stream.read(MAX_BYTES + 1) if upload is not None else b""
     if not data:

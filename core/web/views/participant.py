@@ -44,7 +44,7 @@ from core.signup.links import invitation_link_token, mandate_link_token, pay_lin
 from core.signup.login import LOGIN_LINK_VALID, LoginCheck, check_login_link, queue_login_mail, use_login_link
 from core.signup.payments import latest
 from core.site import current_campaign, site
-from core.web.identity_upload import allow_large_upload, receive
+from core.web.identity_upload import take_upload
 from core.web.rendering import render_page
 from core.web.request_campaign import request_time
 from core.web.requests import MANDATE_KEY, csrf_ok, current_visit, limit_per_ip
@@ -398,10 +398,8 @@ def identity(reference: str) -> BaseResponse:
     db = db_session()
     error = None
     if request.method == "POST":
-        allow_large_upload()
         limit_per_ip("identity-upload-ip")
-        error = _("The page was open too long; please choose the file again and send it.") if not csrf_ok() else None
-        error = error or receive(db, signup)
+        error = take_upload(db, signup)
         if error is None:
             record(db, signup, "identity-uploaded", current_visit())
             db.commit()

@@ -49,7 +49,7 @@ from core.signup.links import (
 from core.signup.signature import SignatureProblem
 from core.signup.signing import SigningForm, SigningProblem, signing_problems
 from core.site import current_campaign, site
-from core.web.identity_upload import allow_large_upload, receive
+from core.web.identity_upload import take_upload
 from core.web.join_closed import closed_page, refusal
 from core.web.rendering import render_page
 from core.web.request_campaign import campaign_status
@@ -627,12 +627,8 @@ def identity() -> BaseResponse:
     db = db_session()
     error = None
     if request.method == "POST":
-        allow_large_upload()
         limit_per_ip("identity-upload-ip")
-        if not csrf_ok():
-            error = _("The page was open too long; please choose the file again and send it.")
-        else:
-            error = receive(db, signup)
+        error = take_upload(db, signup)
         if error is None:
             flow.record(db, signup, "identity-uploaded", current_visit())
             db.commit()

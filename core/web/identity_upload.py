@@ -10,7 +10,7 @@ re-encoded from its pixels, so nothing of the original file (its metadata, a hid
 
 from __future__ import annotations
 
-from flask import request
+from flask import Response, flash, request
 from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -19,7 +19,9 @@ from core.data import identity_proofs
 from core.data.db import utcnow
 from core.data.models import Signup
 from core.data_requests.id_images import MAX_BYTES, IdImageProblem, IdImageRefused, clean_id_image, refusal_message
-from core.web.requests import csrf_ok
+from core.signup import flow
+from core.web.rendering import render_page
+from core.web.requests import csrf_ok, current_visit
 
 MAX_UPLOAD = 12 * 1024 * 1024  # a phone's photo, or the blacked-out canvas at full resolution, with room to spare
 FIELD = "document"
@@ -37,12 +39,32 @@ def read_upload() -> str | None:
 
 
 def take_upload(session: Session, signup: Signup) -> str | None:
-    """The POST of an identity page: keep the uploaded copy as ``signup``'s proof, sealed; the message for a
-    request too large, an expired page or a refused file, else None. The caller records the step and commits."""
+    """The POST of an identity page: keep the uploaded copy as ``signup``'s proof, sealed, with the step in its
+    evidence, committed, and a thank-you for the next page; or the message for a request too large, an expired page
+    or a refused file (nothing kept)."""
     error = read_upload()
     if error is None and not csrf_ok():
         error = _("The page was open too long; please choose the file again and send it.")
-    return error or _receive(session, signup)
+    error = error or _receive(session, signup)
+    if error is None:
+        flow.record(session, signup, "identity-uploaded", current_visit())
+        session.commit()
+        flash(_("Thank you. We received your ID copy and will check it before the requests go out."), "ok")
+    return error
+
+
+def identity_page(session: Session, signup: Signup, error: str | None, action: str, kept_days: int) -> Response:
+    """The identity page: where ``signup``'s copy stands, the upload with its blackout canvas posting to ``action``,
+    and ``error`` (a refused upload) at the field."""
+    return render_page(
+        "signup/identity.html",
+        cache=False,
+        status=422 if error else 200,
+        error=error,
+        proof=identity_proofs.latest(session, signup),
+        action=action,
+        kept_days=kept_days,
+    )
 
 
 def _receive(session: Session, signup: Signup) -> str | None:

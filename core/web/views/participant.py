@@ -39,12 +39,11 @@ from core.money.fees import fee_model_for, fee_summary, terms_of
 from core.signup import withdrawal
 from core.signup.counters import OwnPlace, own_place, public_counter_for
 from core.signup.fields import NotALookalike
-from core.signup.flow import record
 from core.signup.links import invitation_link_token, mandate_link_token, pay_link_token
 from core.signup.login import LOGIN_LINK_VALID, LoginCheck, check_login_link, queue_login_mail, use_login_link
 from core.signup.payments import latest
 from core.site import current_campaign, site
-from core.web.identity_upload import take_upload
+from core.web.identity_upload import identity_page, take_upload
 from core.web.rendering import render_page
 from core.web.request_campaign import request_time
 from core.web.requests import MANDATE_KEY, csrf_ok, current_visit, limit_per_ip
@@ -401,19 +400,9 @@ def identity(reference: str) -> BaseResponse:
         limit_per_ip("identity-upload-ip")
         error = take_upload(db, signup)
         if error is None:
-            record(db, signup, "identity-uploaded", current_visit())
-            db.commit()
-            flash(_("Thank you. We received your ID copy and will check it before the requests go out."), "ok")
             return redirect(url_for("participant.page"))
-    return render_page(
-        "signup/identity.html",
-        cache=False,
-        status=422 if error else 200,
-        error=error,
-        proof=identity_proofs.latest(db, signup),
-        action=url_for("participant.identity", reference=reference),
-        kept_days=settings.proof_kept_days,
-    )
+    action = url_for("participant.identity", reference=reference)
+    return identity_page(db, signup, error, action, settings.proof_kept_days)
 
 
 @localized_route(bp, "/my/withdraw/<reference>", methods=["GET", "POST"])

@@ -49,7 +49,7 @@ from core.signup.links import (
 from core.signup.signature import SignatureProblem
 from core.signup.signing import SigningForm, SigningProblem, signing_problems
 from core.site import current_campaign, site
-from core.web.identity_upload import take_upload
+from core.web.identity_upload import identity_page, take_upload
 from core.web.join_closed import closed_page, refusal
 from core.web.rendering import render_page
 from core.web.request_campaign import campaign_status
@@ -622,7 +622,7 @@ def identity() -> BaseResponse:
     if settings is None or not settings.identity_proof:
         abort(404)
     signup = _proven()
-    if signup is None or signup.stage != Stage.SIGNED:
+    if signup is None or signup.stage != Stage.SIGNED or signup.withdrawn_at is not None:
         return redirect(url_for("signup.done") if signup is not None else url_for("signup.start"))
     db = db_session()
     error = None
@@ -630,19 +630,8 @@ def identity() -> BaseResponse:
         limit_per_ip("identity-upload-ip")
         error = take_upload(db, signup)
         if error is None:
-            flow.record(db, signup, "identity-uploaded", current_visit())
-            db.commit()
-            flash(_("Thank you. We received your ID copy and will check it before the requests go out."))
             return redirect(url_for("signup.done"))
-    return render_page(
-        "signup/identity.html",
-        cache=False,
-        status=422 if error else 200,
-        error=error,
-        proof=identity_proofs.latest(db, signup),
-        action=url_for("signup.identity"),
-        kept_days=settings.proof_kept_days,
-    )
+    return identity_page(db, signup, error, url_for("signup.identity"), settings.proof_kept_days)
 
 
 @localized_route(bp, "/join/done")
@@ -670,7 +659,7 @@ def done() -> BaseResponse:
     terms = terms_of(signup)
     fee_lines = fee_summary(fee_model_for(loaded), terms, signup.paid_at, g.lang) if terms else []
     settings = data_request_of(loaded)
-    asks_identity = settings is not None and settings.identity_proof
+    asks_identity = settings is not None and settings.identity_proof and signup.withdrawn_at is None
     return render_page(
         "signup/done.html",
         cache=False,

@@ -421,9 +421,7 @@ def test_an_upload_too_large_to_read_is_refused_with_a_message_on_the_same_page(
     huge = FileStorage(io.BytesIO(b"\xff\xd8\xff" + bytes(13 * 1024 * 1024)), "huge.jpg", content_type="image/jpeg")
     # Encoded in memory (the test client would spool a body this large to a file it never closes).
     boundary, body = encode_multipart({"csrf_token": token_of(client, page), "document": huge})
-    response = client.post(
-        page, data=body, base_url=SOMI, content_type=f"multipart/form-data; boundary={boundary}"
-    )
+    response = client.post(page, data=body, base_url=SOMI, content_type=f"multipart/form-data; boundary={boundary}")
     assert response.status_code == 422
     assert "too large (at most 10 MB)" in plain(response.get_data(as_text=True))
     with app.app_context():

@@ -53,11 +53,13 @@ def app(make_app: Callable[..., Flask], migrated_database_url: str, campaign_fol
     app.extensions["claimsite.db"].engine.dispose()
 
 
-def join(app: Flask, name: str, email: str, id_proof: str | None = "accepted", **choice: Any) -> int:
+def join(
+    app: Flask, name: str, email: str, id_proof: str | None = "accepted", country: str = "NL", **choice: Any
+) -> int:
     """A participant who joins alledata with ``choice`` (choose()'s fields), signs, uploads an ID copy, and whose
     copy staff accept (``id_proof``: "accepted", "received" (not reviewed) or None (none uploaded)); their id."""
     client = app.test_client()
-    answers = {"name": name, "email": email, "country": "NL", "birth_date": "1990-05-01"}
+    answers = {"name": name, "email": email, "country": country, "birth_date": "1990-05-01"}
     response = client.post(JOIN, data={**answers, "csrf_token": token_of(client, JOIN)}, base_url=SOMI)
     assert response.status_code == 302, response.get_data(as_text=True)
     [mail] = deliver(app)
@@ -299,7 +301,9 @@ def test_sending_events_deadlines_and_the_daily_reminder(app: Flask, tmp_path: P
     result = cli(app, "requests", "remind", "--today", TODAY.isoformat())
     assert result.exit_code == 0, result.output
     assert "1 due within 7 days, 1 overdue; mailed 1 staff account(s)" in result.output
-    complaint = app.extensions["claimsite"].settings.instance_dir / "complaints" / "alledata" / "round-1-tiktok.md"
+    complaint = (
+        app.extensions["claimsite"].settings.instance_dir / "complaints" / "alledata" / "round-1-tiktok-nl-ap.md"
+    )
     text = complaint.read_text(encoding="utf-8")
     assert "Autoriteit Persoonsgegevens" in text and "TikTok Technology Ltd." in text
     # In alledata's language (Dutch), for the Dutch authority.
@@ -380,3 +384,25 @@ def test_the_participants_page_shows_each_request_with_its_date(app: Flask, tmp_
     )
     assert f"the company extended its deadline and must answer by {shown(zoom_due)}" in page
     assert f"Palantir: answered in part on {shown(TODAY - dt.timedelta(days=2))}" in page
+
+
+def test_an_overdue_request_gets_a_complaint_to_the_authority_of_each_country_its_members_live_in(
+    app: Flask, tmp_path: Path
+) -> None:
+    zoom = {"company": ["zoom"], "detail-zoom-account-email": "x@example.org"}
+    join(app, "Anna de Vries", "anna@example.org", **zoom)
+    join(app, "Bram Peeters", "bram@example.org", country="BE", **zoom)
+    join(app, "Carla Janssens", "carla@example.org", country="BE", **zoom)
+    assert prepare(app, "round-1", tmp_path).exit_code == 0
+    assert sent(app, "zoom", "--on", days(-60), "--channel", "email").exit_code == 0
+    result = cli(app, "requests", "remind", "--today", TODAY.isoformat())
+    assert result.exit_code == 0, result.output
+    folder = app.extensions["claimsite"].settings.instance_dir / "complaints" / "alledata"
+    assert sorted(path.name for path in folder.iterdir()) == ["round-1-zoom-be-unknown.md", "round-1-zoom-nl-ap.md"]
+    dutch = (folder / "round-1-zoom-nl-ap.md").read_text(encoding="utf-8")
+    assert "Autoriteit Persoonsgegevens" in dutch and "namens 1 betrokkenen" in dutch
+    belgian = (folder / "round-1-zoom-be-unknown.md").read_text(encoding="utf-8")
+    assert "To: the supervisory authority of Belgium" in belgian and "on behalf of 2 data subjects" in belgian
+    assert "not in campaigns/_shared/authorities.yaml yet" in belgian
+    for text in (dutch, belgian):
+        assert "Anna" not in text and "Bram" not in text and "Carla" not in text

@@ -23,7 +23,6 @@ from core.campaigns.companies import current_catalogue
 from core.cli.export import opening_keys, private_key_option
 from core.data.db import db_session
 from core.data.models import AnswerKind, RequestEventKind
-from core.data_requests.complaints import PARTICIPANTS_AUTHORITY
 from core.data_requests.deadlines import Channel
 from core.data_requests.reminders import remind
 from core.data_requests.request_log import (
@@ -255,16 +254,10 @@ def remind_command(today: str | None) -> None:
     day = _day(today, "--today") or today_in_nl()
     settings = site().settings
     authorities = current_catalogue(settings.campaigns_dir)[0].authorities
-    authority = authorities.get(PARTICIPANTS_AUTHORITY)
-    if authority is None:
-        raise click.ClickException(
-            f"no authority '{PARTICIPANTS_AUTHORITY}' in campaigns/_shared/authorities.yaml: the complaints are "
-            "addressed to it; add it back"
-        )
     for loaded in site().registry.snapshot.campaigns.values():
         if data_request_of(loaded) is None:
             continue
-        done = remind(db_session(), loaded, authority, settings.instance_dir, day)
+        done = remind(db_session(), loaded, authorities, settings.instance_dir, day)
         click.echo(
             f"{loaded.slug}: {len(done.due_soon)} due within 7 days, {len(done.overdue)} overdue; "
             + (

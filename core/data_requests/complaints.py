@@ -8,19 +8,27 @@ authority asks for the mandates when it needs them, and the file sits in the ins
 data.
 
 Whose authority: the participants'. Art. 77(1) GDPR lets a data subject complain in the Member State of their
-habitual residence; a foundation acting for them (Art. 80(1)) complains where they live. The foundation's
-campaigns are for people in the Netherlands, so the Dutch Autoriteit Persoonsgegevens (:data:`PARTICIPANTS_AUTHORITY`,
-``nl-ap`` in ``campaigns/_shared/authorities.yaml``) gets it, whatever the company's lead authority: the AP
-passes it on under Art. 56 when another authority leads.
+habitual residence; a foundation acting for them (Art. 80(1)) complains where they live, whatever the company's lead
+authority (which the authority receiving it involves under Art. 56). So an overdue request gets one draft per
+authority of its members' countries of residence, each for that many data subjects: preparing a round counts its
+members by country (:mod:`core.exports.round_requests`, only the counts are kept), and each country's authority is
+the one ``campaigns/_shared/authorities.yaml`` gives for it (:func:`addressees`). Members whose country the form did
+not ask go to the foundation's own authority (:data:`PARTICIPANTS_AUTHORITY`, the Dutch Autoriteit
+Persoonsgegevens); a country without an authority in the file still gets its draft, addressed to "the supervisory
+authority of <country>", saying its address must be added before it is sent.
 
-The text goes through flask-babel in the campaign's default language (the lead translates the catalogs).
+The text goes through flask-babel: in the campaign's default language for the Dutch authority, in English for the
+others.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
+from babel import Locale
 from flask_babel import force_locale
 from flask_babel import gettext as _
 
@@ -32,9 +40,36 @@ from core.data_requests.deadlines import Deadline, ExtensionOutcome
 PARTICIPANTS_AUTHORITY = "nl-ap"
 
 
-def complaint_path(instance_dir: Path, request: CompanyRequest) -> Path:
-    """Where the draft of ``request``'s complaint is kept: ``complaints/<campaign>/<round>-<company>.md``."""
-    return instance_dir / "complaints" / request.campaign / f"{request.round_id}-{request.company}.md"
+@dataclass(frozen=True)
+class Addressee:
+    """Who one draft goes to: an authority of the file (None: the country has none there yet), the country of
+    residence it speaks for, and how many of the request's data subjects live there."""
+
+    key: str  # the authority's id, or "<country>-unknown"
+    authority: Authority | None
+    country: str
+    data_subjects: int
+
+
+def addressees(residence: Mapping[str, int], authorities: Mapping[str, Authority]) -> list[Addressee]:
+    """The drafts an overdue request needs, from its members' countries of residence (``residence``: counts by ISO
+    code, "" where the form did not ask), one per authority, by key."""
+    by_country = {authority.country: (key, authority) for key, authority in sorted(authorities.items())}
+    counted: dict[str, Addressee] = {}
+    for country, count in sorted(residence.items()):
+        if not country:
+            fallback = authorities.get(PARTICIPANTS_AUTHORITY)
+            country = fallback.country if fallback is not None else "NL"
+        key, authority = by_country.get(country, (f"{country.lower()}-unknown", None))
+        earlier = counted.get(key)
+        counted[key] = Addressee(key, authority, country, count + (earlier.data_subjects if earlier else 0))
+    return [counted[key] for key in sorted(counted)]
+
+
+def complaint_path(instance_dir: Path, request: CompanyRequest, addressee: str) -> Path:
+    """Where the draft of ``request``'s complaint to ``addressee`` (its key) is kept:
+    ``complaints/<campaign>/<round>-<company>-<addressee>.md``."""
+    return instance_dir / "complaints" / request.campaign / f"{request.round_id}-{request.company}-{addressee}.md"
 
 
 def channel_words(channel: str | None) -> str:
@@ -47,14 +82,32 @@ def complaint_text(
     request: CompanyRequest,
     due: Deadline,
     company: Company,
-    authority: Authority,
+    addressee: Addressee,
     organisation: str,
     organisation_email: str,
     language: str,
     today: dt.date,
 ) -> str:
-    """The complaint about ``request``, in Markdown, in ``language`` (needs an app context)."""
+    """The complaint about ``request`` to ``addressee``, in Markdown, in ``language`` (needs an app context)."""
     with force_locale(language):
+        if addressee.authority is not None:
+            to = [
+                _("To: %(authority)s", authority=addressee.authority.name.get_text(language, "en")),
+                "",
+                *(f"{line}  " for line in addressee.authority.address.splitlines()),  # two spaces: a line break
+            ]
+        else:
+            country = Locale.parse(language).territories.get(addressee.country, addressee.country)
+            to = [
+                _("To: the supervisory authority of %(country)s", country=country),
+                "",
+                "**"
+                + _(
+                    "Its address is not in campaigns/_shared/authorities.yaml yet: add the authority there, and its"
+                    " address here, before this is sent."
+                )
+                + "**",
+            ]
         sent = request.sent_on.isoformat() if request.sent_on else ""
         received = due.received.isoformat()
         how_received = (
@@ -72,16 +125,14 @@ def complaint_text(
                 "Complaint under Article 77 GDPR: %(company)s did not answer a request for access", company=company.name
             ),
             "",
-            _("To: %(authority)s", authority=authority.name.get_text(language, "en")),
-            "",
-            *(f"{line}  " for line in authority.address.splitlines()),  # two spaces: a line break
+            *to,
             "",
             _(
                 "From: %(organisation)s (%(email)s), on behalf of %(count)s data subjects who mandated it"
                 " (Article 80(1) GDPR)",
                 organisation=organisation,
                 email=organisation_email,
-                count=request.participants,
+                count=addressee.data_subjects,
             ),
             "",
             _("Our reference: %(reference)s", reference=reference),
@@ -93,7 +144,7 @@ def complaint_text(
                 " data subjects, by %(channel)s. The company received it on %(received)s (%(how)s).",
                 sent=sent,
                 company=company.name,
-                count=request.participants,
+                count=addressee.data_subjects,
                 channel=channel_words(request.channel),
                 received=received,
                 how=how_received,
@@ -157,17 +208,17 @@ def write_complaint(
     request: CompanyRequest,
     due: Deadline,
     company: Company,
-    authority: Authority,
+    addressee: Addressee,
     organisation: str,
     organisation_email: str,
     language: str,
     today: dt.date,
 ) -> Path:
-    """Write the draft of ``request``'s complaint (:func:`complaint_path`), replacing an older draft; returns its
-    path."""
-    path = complaint_path(instance_dir, request)
+    """Write the draft of ``request``'s complaint to ``addressee`` (:func:`complaint_path`), replacing an older
+    draft; returns its path."""
+    path = complaint_path(instance_dir, request, addressee.key)
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = complaint_text(request, due, company, authority, organisation, organisation_email, language, today)
+    text = complaint_text(request, due, company, addressee, organisation, organisation_email, language, today)
     partial = path.with_name(f".{path.name}.partial")
     partial.write_text(text, encoding="utf-8")
     partial.replace(path)

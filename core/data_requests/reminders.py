@@ -15,6 +15,8 @@ sends a mail about events that were not recorded, or the other way round.
 from __future__ import annotations
 
 import datetime as dt
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,8 +25,8 @@ from sqlalchemy.orm import Session
 
 from core.campaigns import LoadedCampaign
 from core.campaigns.companies import Authority
-from core.data.models import RequestEvent, RequestEventKind
-from core.data_requests.complaints import write_complaint
+from core.data.models import CompanyRequest, RequestEvent, RequestEventKind
+from core.data_requests.complaints import addressees, write_complaint
 from core.data_requests.request_log import RequestStatus, add_event, statuses
 from core.jobs.mail import queue_template_mail
 from core.phones.alerts import staff_to_alert
@@ -53,9 +55,14 @@ def _has_event(session: Session, request_id: int, kind: RequestEventKind) -> boo
 
 
 def remind(
-    session: Session, loaded: LoadedCampaign, authority: Authority, instance_dir: Path, today: dt.date
+    session: Session,
+    loaded: LoadedCampaign,
+    authorities: Mapping[str, Authority],
+    instance_dir: Path,
+    today: dt.date,
 ) -> Reminded:
-    """Do the day's reminding for ``loaded``'s requests (see the module) and commit."""
+    """Do the day's reminding for ``loaded``'s requests (see the module) and commit; a complaint is drafted to the
+    authority of each country its members live in (``authorities``: campaigns/_shared/authorities.yaml)."""
     countries = {slug: company.country for slug, company in loaded.companies.items()}
     done = Reminded(loaded.slug)
     for status in statuses(session, loaded.slug, countries, today):
@@ -63,7 +70,7 @@ def remind(
             done.due_soon.append(status)
         elif status.state == "overdue":
             done.overdue.append(status)
-            _overdue(session, loaded, authority, instance_dir, today, status, done)
+            _overdue(session, loaded, authorities, instance_dir, today, status, done)
     listed = done.due_soon + done.overdue
     if any(status.request.reminded_on != today for status in listed):
         done.mailed_to = staff_to_alert(session, loaded.slug)
@@ -87,7 +94,7 @@ def remind(
 def _overdue(
     session: Session,
     loaded: LoadedCampaign,
-    authority: Authority,
+    authorities: Mapping[str, Authority],
     instance_dir: Path,
     today: dt.date,
     status: RequestStatus,
@@ -107,25 +114,36 @@ def _overdue(
     ):
         return
     organisation = loaded.campaign.organisation
-    path = write_complaint(
-        instance_dir,
-        request,
-        status.deadline,
-        company,
-        authority,
-        organisation.name,
-        str(organisation.email),
-        loaded.campaign.default_language,
-        today,
-    )
-    add_event(
-        session,
-        request,
-        RequestEventKind.COMPLAINT_PREPARED,
-        today,
-        {"file": path.relative_to(instance_dir).as_posix()},
-    )
-    done.complaints.append(path)
+    files = []
+    for addressee in addressees(_residence(session, request), authorities):
+        dutch = addressee.authority is not None and addressee.country == "NL"
+        path = write_complaint(
+            instance_dir,
+            request,
+            status.deadline,
+            company,
+            addressee,
+            organisation.name,
+            str(organisation.email),
+            loaded.campaign.default_language if dutch else "en",
+            today,
+        )
+        files.append(path.relative_to(instance_dir).as_posix())
+        done.complaints.append(path)
+    add_event(session, request, RequestEventKind.COMPLAINT_PREPARED, today, {"files": files})
+
+
+def _residence(session: Session, request: CompanyRequest) -> dict[str, int]:
+    """The members' countries of residence as the request's latest preparation counted them (a request prepared
+    before they were counted: all of them where the form did not ask)."""
+    detail = session.scalars(
+        select(RequestEvent.detail)
+        .where(RequestEvent.company_request_id == request.id, RequestEvent.kind == RequestEventKind.PREPARED.value)
+        .order_by(RequestEvent.id.desc())
+        .limit(1)
+    ).first()
+    counted = json.loads(detail).get("residence") if detail else None
+    return {str(k): int(v) for k, v in counted.items()} if isinstance(counted, dict) else {"": request.participants}
 
 
 def _row(status: RequestStatus, today: dt.date) -> dict[str, object]:

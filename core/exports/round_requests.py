@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 from array import array
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -138,12 +139,15 @@ def _participants(
     conditions: list[ColumnElement[bool]],
     keys: OpeningKeys,
     members: array[int],
+    residence: Counter[str],
     *,
     with_id: bool,
     batch: int,
     progress: Callable[[int], None] | None,
 ) -> Iterator[RoundParticipant]:
-    """The round's participants for ``company``, opened one at a time; each one's id goes into ``members``."""
+    """The round's participants for ``company``, opened one at a time; each one's id goes into ``members``, and
+    their country of residence is counted in ``residence`` (only the counts are kept: whose supervisory authority
+    a complaint goes to, :mod:`core.data_requests.complaints`)."""
     columns = [(identifier.id, identifier.id.replace("-", "_")) for identifier in company.identifiers]
     for signups in personal_data.record_batches(session, *conditions, batch=batch):
         ids = [signup.id for signup, _record in signups]
@@ -158,6 +162,7 @@ def _participants(
                 sealed = session.scalar(select(IdentityProof.sealed_image).where(IdentityProof.id == proof_id))
                 image = (keys.open(sealed), media_type) if sealed is not None else None
             members.append(signup.id)
+            residence[str(answers.get("country") or "").upper()] += 1
             yield RoundParticipant(
                 reference=signup.token[:12],
                 name=str(answers.get("name") or ""),
@@ -286,12 +291,14 @@ def _prepare_company(
         return PreparedCompany(company.slug, 0, None)
     target = out_dir / package_name(loaded.slug, round_.id, company.slug)
     members: array[int] = array("q")  # 8 bytes a member, until they are recorded
+    residence: Counter[str] = Counter()  # members by country of residence ("" where the form did not ask it)
     participants = _participants(
         session,
         company,
         conditions,
         keys,
         members,
+        residence,
         with_id=settings.identity_proof,
         batch=batch,
         progress=None if progress is None else (lambda n: progress(company.slug, n)),
@@ -303,7 +310,7 @@ def _prepare_company(
     except RoundPackageError:
         session.rollback()
         raise
-    _record(session, loaded.slug, round_.id, company.slug, existing, members, summary.manifest_sha256, now)
+    _record(session, loaded.slug, round_.id, company.slug, existing, members, residence, summary.manifest_sha256, now)
     return PreparedCompany(
         company.slug, summary.participants, target, summary.id_proofs, summary.manifest_sha256, existing is not None
     )
@@ -316,6 +323,7 @@ def _record(
     company: str,
     existing: CompanyRequest | None,
     members: array[int],
+    residence: Counter[str],
     manifest_sha256: str,
     now: dt.datetime | None,
 ) -> None:
@@ -334,6 +342,11 @@ def _record(
             insert(RequestMember),
             [{"company_request_id": request.id, "signup_id": id_} for id_ in members[start : start + _INSERT_CHUNK]],
         )
-    detail = {"participants": len(members), "manifest_sha256": manifest_sha256, "remade": existing is not None}
+    detail = {
+        "participants": len(members),
+        "manifest_sha256": manifest_sha256,
+        "remade": existing is not None,
+        "residence": dict(sorted(residence.items())),  # counts by country: no one is named
+    }
     add_event(session, request, RequestEventKind.PREPARED, today_in_nl(now), detail)
     session.commit()

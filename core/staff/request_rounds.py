@@ -135,7 +135,10 @@ def steps_of(session: Session, request: CompanyRequest) -> tuple[Step, ...]:
         elif kind == RequestEventKind.OVERDUE:
             text = "recorded by the daily reminder"
         elif kind == RequestEventKind.COMPLAINT_PREPARED:
-            text = "complaint to the supervisory authority drafted"
+            files = detail.get("files") or [detail.get("file", "")]
+            text = "complaint(s) to the participants' supervisory authorities drafted: " + ", ".join(
+                str(name) for name in files if name
+            )
         else:
             text = ""
         steps.append(Step(kind, event.on, text, note))

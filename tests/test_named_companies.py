@@ -165,6 +165,7 @@ def test_a_matched_company_is_in_the_next_rounds_package_and_on_the_participants
     prepared = prepare(app, "round-1", out)
     assert prepared.exit_code == 0, prepared.output
     assert "named another company" not in prepared.output  # nobody waits for a review
+    assert "annex has their name, reference and birth date only" in prepared.output
     package = out / "alledata-round-1-meta.zip"
     assert verify_round_package(package, printed_sha(prepared.output, "meta")).ok
     rows = annex(package)

@@ -114,6 +114,8 @@ def prepare_command(
         ) from None
     except RoundPackageError as exc:
         raise click.ClickException(f"{exc} (the round changed while it was read: run the command again)") from None
+    settings = data_request_of(loaded)
+    offered = set(settings.companies) if settings else set()  # the others were matched to a name (see below)
     click.echo(f"round {round_id} of {campaign}:")
     for company in done.companies:
         if company.path is None:
@@ -129,6 +131,11 @@ def prepare_command(
         click.echo(f"  {company.company}: {company.path}{again}")
         click.echo(f"    participants: {company.participants}, ID copies: {company.id_proofs}")
         click.echo(f"    manifest SHA-256: {company.manifest_sha256}")
+        if company.company not in offered:
+            click.echo(
+                "    a company participants named themselves (matched by staff): they gave no details for it, so the"
+                " annex has their name, reference and birth date only"
+            )
     if done.others_waiting:
         click.echo(
             f"{done.others_waiting} participant(s) named another company: their requests wait for staff to review "

@@ -5,6 +5,9 @@
 - ``sent`` and ``event``: what happened to a company's request, with the rules of
   :mod:`core.data_requests.request_log` (the console calls the same functions);
 - ``list --campaign SLUG``: each request's state and due date;
+- ``named --campaign SLUG --private-key FILE``: the companies participants named themselves, waiting for review;
+  ``match REFERENCE COMPANY`` and ``decline REFERENCE --reason TEXT`` decide one (as the console's Named companies
+  page does: :mod:`core.data_requests.named_companies`);
 - ``remind``: daily (cron or a systemd timer, like ``flask retention run``): mails staff about requests due within
   7 days and overdue ones, and drafts the complaint for each newly overdue one (:mod:`core.data_requests.reminders`).
 """
@@ -21,8 +24,9 @@ from flask.cli import with_appcontext
 from core.campaigns import LoadedCampaign
 from core.campaigns.companies import current_catalogue
 from core.cli.export import opening_keys, private_key_option
-from core.data.db import db_session
-from core.data.models import AnswerKind, RequestEventKind
+from core.data.db import db_session, utcnow
+from core.data.models import AnswerKind, RequestEventKind, Signup
+from core.data_requests import named_companies
 from core.data_requests.deadlines import Channel
 from core.data_requests.reminders import remind
 from core.data_requests.request_log import (
@@ -109,6 +113,8 @@ def prepare_command(
         ) from None
     except RoundPackageError as exc:
         raise click.ClickException(f"{exc} (the round changed while it was read: run the command again)") from None
+    settings = data_request_of(loaded)
+    offered = set(settings.companies) if settings else set()  # the others were matched to a name (see below)
     click.echo(f"round {round_id} of {campaign}:")
     for company in done.companies:
         if company.path is None:
@@ -124,6 +130,11 @@ def prepare_command(
         click.echo(f"  {company.company}: {company.path}{again}")
         click.echo(f"    participants: {company.participants}, ID copies: {company.id_proofs}")
         click.echo(f"    manifest SHA-256: {company.manifest_sha256}")
+        if company.company not in offered:
+            click.echo(
+                "    a company participants named themselves (matched by staff): they gave no details for it, so the"
+                " annex has their name, reference and birth date only"
+            )
     if done.others_waiting:
         click.echo(
             f"{done.others_waiting} participant(s) named another company: their requests wait for staff to review "
@@ -270,6 +281,107 @@ def remind_command(today: str | None) -> None:
             click.echo(f"  {name}: overdue (recorded)")
         for path in done.complaints:
             click.echo(f"  complaint drafted: {path}")
+
+
+@requests_cli.command("named")
+@campaign_option
+@private_key_option
+@with_appcontext
+def named_command(campaign: str, private_keys: tuple[Path, ...]) -> None:
+    """The companies participants of a campaign named themselves that wait for review: each one's reference and the
+    name typed (opened with the key file; each one listed is in the audit log)."""
+    loaded = _campaign(campaign)
+    keys = opening_keys(private_keys)
+    db = db_session()
+    try:
+        named = named_companies.waiting(db, loaded.slug, keys, limit=1_000_000)
+    except SealingError as exc:
+        raise click.ClickException(f"{exc}: give every private key the data was sealed to") from None
+    if not named:
+        click.echo(f"{campaign}: no named company waits for review")
+        return
+    click.echo(f"{campaign}: {len(named)} named compan{'y' if len(named) == 1 else 'ies'} waiting for review")
+    for entry in named:
+        click.echo(f"  {entry.reference}  {entry.name or '(no name kept)'}")
+        audit.record(
+            db, audit.cli_actor(), "named-view", campaign=campaign, detail=f"named company of {entry.reference}"
+        )
+    db.commit()
+    click.echo(
+        f"Decide each: flask requests match REFERENCE COMPANY --campaign {campaign} (a slug of the catalogue: flask "
+        f"companies list), or flask requests decline REFERENCE --campaign {campaign} --reason TEXT"
+    )
+
+
+def _named_entry(campaign: str, reference: str) -> tuple[LoadedCampaign, Signup]:
+    loaded = _campaign(campaign)
+    found = named_companies.entry_of(db_session(), loaded.slug, reference)
+    if found is None:
+        raise click.ClickException(
+            f"no sign-up of {campaign} with reference '{reference}' named a company (the references are the 12 "
+            f"characters flask requests named --campaign {campaign} prints)"
+        )
+    return loaded, found[0]
+
+
+def _not_waiting(reference: str) -> click.ClickException:
+    return click.ClickException(f"the company {reference} named is no longer waiting for review: nothing was changed")
+
+
+@requests_cli.command("match")
+@click.argument("reference")
+@click.argument("company")
+@campaign_option
+@with_appcontext
+def match_command(reference: str, company: str, campaign: str) -> None:
+    """Match the company the participant REFERENCE named to COMPANY of the catalogue: the next round makes a
+    request to it for them."""
+    loaded, signup = _named_entry(campaign, reference)
+    db = db_session()
+    try:
+        outcome = named_companies.match(db, loaded, signup, company, None, utcnow())
+    except named_companies.ReviewError as exc:
+        raise click.ClickException(str(exc)) from None
+    if outcome is named_companies.Outcome.NOT_WAITING:
+        db.rollback()
+        raise _not_waiting(reference)
+    audit.record(db, audit.cli_actor(), "named-match", campaign=campaign, detail=f"sign-up {reference}: {company}")
+    db.commit()
+    click.echo(f"matched: {reference} is in the next round's request to {company} (no mail is sent)")
+
+
+@requests_cli.command("decline")
+@click.argument("reference")
+@campaign_option
+@click.option(
+    "--reason",
+    required=True,
+    help=f"As the participant will read it, in their language (it ends a sentence), or a common one by code: "
+    f"{', '.join(named_companies.REASONS)} (worded in their language).",
+)
+@with_appcontext
+def decline_command(reference: str, campaign: str, reason: str) -> None:
+    """Decline the company the participant REFERENCE named: they get a mail with the reason (their other companies
+    are not affected)."""
+    loaded, signup = _named_entry(campaign, reference)
+    db = db_session()
+    try:
+        choice = reason if reason in named_companies.REASONS else named_companies.OTHER_REASON
+        worded = named_companies.decline_reason(choice, reason, signup.language, loaded.campaign.address_form)
+        outcome = named_companies.decline(db, loaded, signup, worded, None, utcnow())
+    except named_companies.ReviewError as exc:
+        raise click.ClickException(str(exc)) from None
+    if outcome is named_companies.Outcome.NOT_WAITING:
+        db.rollback()
+        raise _not_waiting(reference)
+    mailed = outcome is named_companies.Outcome.DECLINED_MAILED
+    detail = f"sign-up {reference}{', mailed' if mailed else ', not mailed: no address kept'}"
+    audit.record(db, audit.cli_actor(), "named-decline", campaign=campaign, detail=detail)
+    db.commit()
+    click.echo(
+        f"declined: {reference} "
+        + ("gets a mail with the reason" if mailed else "is not mailed: no address is kept for them")
+    )
 
 
 def init_app(app: Flask) -> None:

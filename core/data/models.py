@@ -456,6 +456,12 @@ class RequestChoice(Base):
     company: Mapped[str] = mapped_column(String(60), primary_key=True, doc="the catalogue's slug, or 'other'")
     sealed_name: Mapped[bytes | None] = mapped_column(LargeBinary, doc="the name typed for 'other', sealed")
     chosen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The review of an 'other' row (core.data_requests.named_companies): None while it waits for staff.
+    review: Mapped[str | None] = mapped_column(String(10), doc="None: waiting; 'matched' or 'declined'")
+    matched_company: Mapped[str | None] = mapped_column(String(60), doc="the catalogue's slug it was matched to")
+    reviewed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    reviewed_by: Mapped[int | None] = mapped_column(ForeignKey("staff_members.id", ondelete="SET NULL"))
+    review_reason: Mapped[str | None] = mapped_column(String(500), doc="why it was declined, as mailed")
 
 
 class ProofState(StrEnum):

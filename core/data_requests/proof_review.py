@@ -81,6 +81,13 @@ def rejection(choice: str, text: str, language: str, form: AddressForm) -> Decis
             return Decision(False, str(_WORDED[choice]))
     if choice != OTHER:
         raise ReasonError("Choose why the copy cannot be accepted.")
+    return Decision(False, written_reason(text))
+
+
+def written_reason(text: str) -> str:
+    """A reason a staff member wrote for the participant, as they will read it (on their page and in a mail, after
+    a colon): its spaces made single, ended as a sentence. Raises :class:`ReasonError` when it is empty or longer
+    than :data:`MAX_REASON`."""
     written = " ".join(text.split())
     if not written:
         raise ReasonError("Write the reason for the participant under 'Another reason', or choose a common one.")
@@ -88,7 +95,7 @@ def rejection(choice: str, text: str, language: str, form: AddressForm) -> Decis
         raise ReasonError(f"The reason is {len(written)} characters long: shorten it to at most {MAX_REASON}.")
     if not written.endswith(_SENTENCE_END) and len(written) < MAX_REASON:
         written += "."  # it ends a sentence on the participant's page and in the mail
-    return Decision(False, written)
+    return written
 
 
 def decide(

@@ -14,7 +14,9 @@ A participant is in round R's request to company X of campaign C when they are a
   image erased after ``proof_kept_days`` must be uploaded again).
 
 A participant who named another company (``other``) is in no request through that choice: staff review those
-names first (:func:`others_waiting` counts them for the summary).
+names first (:func:`others_waiting` counts those still waiting for it, for the summary). A name matched to a
+company of the catalogue adds a choice of that company (:mod:`core.data_requests.named_companies`), which the next
+round takes like any other.
 """
 
 from __future__ import annotations
@@ -106,9 +108,11 @@ def member_count(session: Session, conditions: list[ColumnElement[bool]]) -> int
 
 
 def others_waiting(session: Session, campaign: str, round_: Round) -> int:
-    """Participants of ``campaign`` who named another company and signed by ``round_``'s day: their requests wait
-    for staff to review the names, and are in no package here."""
-    chose_other = exists().where(RequestChoice.signup_id == Signup.id, RequestChoice.company == OTHER)
+    """Participants of ``campaign`` who named another company not reviewed yet and signed by ``round_``'s day:
+    their requests wait for staff to review the names, and are in no package here."""
+    chose_other = exists().where(
+        RequestChoice.signup_id == Signup.id, RequestChoice.company == OTHER, RequestChoice.review.is_(None)
+    )
     query = (
         select(func.count())
         .select_from(Signup)

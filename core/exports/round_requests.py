@@ -18,6 +18,10 @@ Why it is built this way:
 - **Prepared again until sent.** A round's request to a company may be made again (members who withdrew since
   are left out, new ones taken) until it is marked sent: then it is what the company received, and is refused.
 - **No personal data outside the package**: the summary and the events name counts and checksums only.
+- **The companies of a round** are those the campaign offers, and every company of the catalogue that staff
+  matched a participant's named company to (:func:`round_companies`). The participants gave no details for a
+  company they did not choose from the list: a company the campaign does not offer gets a letter that names no
+  identifiers, and its annex has each participant's name, reference and birth date only.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ from sqlalchemy import ColumnElement, delete, insert, select
 from sqlalchemy.orm import Session
 
 from core.campaigns import LoadedCampaign
-from core.campaigns.companies import Company
+from core.campaigns.companies import Company, Identifier
 from core.data import personal_data
 from core.data.db import db_session, utcnow
 from core.data.models import (
@@ -44,7 +48,7 @@ from core.data.models import (
     RequestEventKind,
     RequestMember,
 )
-from core.data_requests import rounds
+from core.data_requests import named_companies, rounds
 from core.data_requests.choices import ANSWERS_KEY
 from core.data_requests.letters import Addressee, IdentifierColumn, Language, RequestLetter, Sender
 from core.data_requests.request_log import add_event, today_in_nl
@@ -84,6 +88,21 @@ def package_name(campaign: str, round_id: str, company: str) -> str:
     return f"{campaign}-{round_id}-{company}.zip"
 
 
+def round_companies(session: Session, loaded: LoadedCampaign, settings: DataRequestSettings) -> list[str]:
+    """The companies a round of ``loaded`` makes a request to: those it offers (in its order), then those of the
+    catalogue that a participant's named company was matched to (by slug; one no longer in the catalogue is left
+    out: there is nobody to write to)."""
+    offered = list(settings.companies)
+    catalogue = named_companies.catalogue_of(loaded)
+    matched = named_companies.matched_companies(session, loaded.slug)
+    return offered + [slug for slug in matched if slug not in offered and slug in catalogue]
+
+
+def company_of(loaded: LoadedCampaign, slug: str) -> Company:
+    """A company of :func:`round_companies`: as the campaign loaded it, or from the catalogue."""
+    return loaded.companies.get(slug) or named_companies.catalogue_of(loaded)[slug]
+
+
 def letter_language(company: Company) -> Language:
     """The company's request language when a letter can be written in it, else English."""
     return "nl" if company.request_language == "nl" else "en"
@@ -101,6 +120,8 @@ def _letter(
     loaded: LoadedCampaign, settings: DataRequestSettings, round_: Round, company: Company, count: int
 ) -> RequestLetter:
     language = letter_language(company)
+    # Only a company the campaign offers asked its participants for details (see the module).
+    offered = company.slug in settings.companies
     organisation = loaded.campaign.organisation
     return RequestLetter(
         language=language,
@@ -122,7 +143,7 @@ def _letter(
         round_id=f"{loaded.slug}-{round_.id}",
         dated=round_.submit_on,
         participant_count=count,
-        identifiers=identifier_columns(company, language),
+        identifiers=identifier_columns(company, language) if offered else (),
         id_proofs=settings.identity_proof,
         reply_to=str(organisation.email),
     )
@@ -141,6 +162,7 @@ def _participants(
     members: array[int],
     residence: Counter[str],
     *,
+    identifiers: Sequence[Identifier],
     with_id: bool,
     batch: int,
     progress: Callable[[int], None] | None,
@@ -148,7 +170,7 @@ def _participants(
     """The round's participants for ``company``, opened one at a time; each one's id goes into ``members``, and
     their country of residence is counted in ``residence`` (only the counts are kept: whose supervisory authority
     a complaint goes to, :mod:`core.data_requests.complaints`)."""
-    columns = [(identifier.id, identifier.id.replace("-", "_")) for identifier in company.identifiers]
+    columns = [(identifier.id, identifier.id.replace("-", "_")) for identifier in identifiers]
     for signups in personal_data.record_batches(session, *conditions, batch=batch):
         ids = [signup.id for signup, _record in signups]
         proofs = _proofs(session, ids) if with_id else {}
@@ -221,9 +243,9 @@ def prepare_round(
     progress: Callable[[str, int], None] | None = None,
     now: dt.datetime | None = None,
 ) -> RoundPreparation:
-    """Prepare ``round_id`` of ``loaded``: for each company offered (or only ``companies``), its package in
-    ``out_dir`` (``<campaign>-<round>-<company>.zip``) and its record (see the module). Needs an app context.
-    ``progress(company, n)`` is told of each batch of participants written.
+    """Prepare ``round_id`` of ``loaded``: for each company of :func:`round_companies` (or only ``companies``), its
+    package in ``out_dir`` (``<campaign>-<round>-<company>.zip``) and its record (see the module). Needs an app
+    context. ``progress(company, n)`` is told of each batch of participants written.
 
     Raises :class:`PrepareError` (nothing written) for a campaign without data requests, an unknown round or
     company, or a request of the round already marked sent; :class:`core.sealing.SealingError` without the private
@@ -236,12 +258,15 @@ def prepare_round(
         round_ = rounds.round_of(settings, round_id)
     except LookupError as exc:
         raise PrepareError(str(exc)) from None
-    wanted = list(companies) or list(settings.companies)
-    if unknown := [slug for slug in wanted if slug not in settings.companies]:
-        raise PrepareError(
-            f"company {', '.join(unknown)} is not offered by {loaded.slug} (it offers {', '.join(settings.companies)})"
-        )
     session = db_session()
+    known = round_companies(session, loaded, settings)
+    wanted = list(companies) or known
+    if unknown := [slug for slug in wanted if slug not in known]:
+        session.rollback()
+        raise PrepareError(
+            f"company {', '.join(unknown)} is not offered by {loaded.slug} nor matched to a company a participant "
+            f"named (its requests go to {', '.join(known)})"
+        )
     sent = [
         request
         for slug in wanted
@@ -258,7 +283,9 @@ def prepare_round(
     session.rollback()
     out_dir.mkdir(parents=True, exist_ok=True)
     done = [
-        _prepare_company(session, loaded, settings, round_, loaded.companies[slug], keys, out_dir, batch, progress, now)
+        _prepare_company(
+            session, loaded, settings, round_, company_of(loaded, slug), keys, out_dir, batch, progress, now
+        )
         for slug in wanted
     ]
     waiting = rounds.others_waiting(session, loaded.slug, round_)
@@ -292,6 +319,7 @@ def _prepare_company(
     target = out_dir / package_name(loaded.slug, round_.id, company.slug)
     members: array[int] = array("q")  # 8 bytes a member, until they are recorded
     residence: Counter[str] = Counter()  # members by country of residence ("" where the form did not ask it)
+    letter = _letter(loaded, settings, round_, company, count)
     participants = _participants(
         session,
         company,
@@ -299,14 +327,13 @@ def _prepare_company(
         keys,
         members,
         residence,
+        identifiers=company.identifiers if letter.identifiers else (),
         with_id=settings.identity_proof,
         batch=batch,
         progress=None if progress is None else (lambda n: progress(company.slug, n)),
     )
     try:
-        summary = write_round_package(
-            target, _letter(loaded, settings, round_, company, count), participants, overwrite=existing is not None
-        )
+        summary = write_round_package(target, letter, participants, overwrite=existing is not None)
     except RoundPackageError:
         session.rollback()
         raise

@@ -15,7 +15,7 @@ from flask_wtf import CSRFProtect
 from core.data.db import Database
 from core.sealing import WORKING_BOX_EXTENSION
 from core.site import Site
-from core.staff import request_views, views  # noqa: F401  (request_views adds its pages to views.bp)
+from core.staff import named_views, request_views, views  # noqa: F401  (they add their pages to views.bp)
 from core.web import security_headers
 from core.web.sessions import cookie_name
 

@@ -35,7 +35,7 @@ from core.data_requests import rounds
 from core.data_requests.request_log import RequestStatus, events_of, status_of
 from core.data_requests.settings import DataRequestSettings, Round
 from core.exports.round_package import RoundPackageError
-from core.exports.round_requests import PrepareError, prepare_round
+from core.exports.round_requests import PrepareError, company_of, prepare_round, round_companies
 from core.sealing import OpeningKeys
 from core.staff.exports import ExportRefused, Write, Written
 
@@ -151,18 +151,20 @@ def steps_of(session: Session, request: CompanyRequest) -> tuple[Step, ...]:
 def waiting_for(
     session: Session, loaded: LoadedCampaign, settings: DataRequestSettings, round_: Round
 ) -> dict[str, int]:
-    """Per company: the participants who chose it, signed by the round's day and are in no request to it yet
-    (with an accepted ID copy, where the campaign asks one): whom preparing the round now would add."""
+    """Per company of the round (:func:`~core.exports.round_requests.round_companies`): the participants who chose
+    it (or were matched to it), signed by the round's day and are in no request to it yet (with an accepted ID copy,
+    where the campaign asks one): whom preparing the round now would add."""
     return {
         company: rounds.member_count(session, rounds.in_round(loaded.slug, settings, round_, company))
-        for company in settings.companies
+        for company in round_companies(session, loaded, settings)
     }
 
 
 def timelines(
     session: Session, loaded: LoadedCampaign, settings: DataRequestSettings, today: dt.date
 ) -> list[RoundTimeline]:
-    """Each round of the campaign file, in its order, with each company it offers, on ``today``."""
+    """Each round of the campaign file, in its order, with each company it offers and each one a participant's
+    named company was matched to, on ``today``."""
     recorded = {
         (request.round_id, request.company): request
         for request in session.scalars(select(CompanyRequest).where(CompanyRequest.campaign == loaded.slug))
@@ -171,15 +173,15 @@ def timelines(
     for round_ in settings.rounds:
         waiting = waiting_for(session, loaded, settings, round_)
         companies = []
-        for slug in settings.companies:
-            company = loaded.companies.get(slug)
-            country = company.country if company else None
+        for slug in waiting:
+            company = company_of(loaded, slug)
+            country = company.country
             request = recorded.get((round_.id, slug))
             status = status_of(request, country, today) if request is not None else None
             companies.append(
                 CompanyTimeline(
                     slug=slug,
-                    name=company.name if company else slug,
+                    name=company.name,
                     request=request,
                     status=status,
                     steps=steps_of(session, request) if request is not None else (),

@@ -35,6 +35,7 @@ from core.data_requests.deadlines import Channel
 from core.data_requests.request_log import STAFF_EVENTS, RequestLogError, mark_sent, record_event, today_in_nl
 from core.data_requests.rounds import round_of
 from core.data_requests.settings import DataRequestSettings, Round, data_request_of
+from core.exports.round_requests import round_companies
 from core.sealing import SealingError
 from core.staff import audit, exports, request_rounds
 from core.staff.roles import Permission
@@ -102,9 +103,14 @@ def _request(slug: str, round_id: str, company: str) -> CompanyRequest:
     return found
 
 
-def _prepare_form(settings: DataRequestSettings) -> PrepareForm:
+def _company_choices(loaded: LoadedCampaign, settings: DataRequestSettings) -> list[SelectChoice]:
+    """The companies a round prepares: those offered, and those a participant's named company was matched to."""
+    return [SelectChoice(slug, slug) for slug in round_companies(db_session(), loaded, settings)]
+
+
+def _prepare_form(loaded: LoadedCampaign, settings: DataRequestSettings) -> PrepareForm:
     form = PrepareForm()
-    form.companies.choices = [SelectChoice(slug, slug) for slug in settings.companies]
+    form.companies.choices = _company_choices(loaded, settings)
     return form
 
 
@@ -122,6 +128,7 @@ def _page(
     was refused with ``error``, shown there with what was typed."""
     db = db_session()
     today = today_in_nl()
+    choices = _company_choices(loaded, settings)
 
     def form_for(round_id: str, company: str, which: str) -> FlaskForm:
         if failed == (round_id, company, which) and form is not None:
@@ -131,7 +138,7 @@ def _page(
         if which == "event":
             return EventForm(formdata=None, data={"on": today, "kind": RequestEventKind.ACKNOWLEDGED.value})
         blank = PrepareForm(formdata=None)
-        blank.companies.choices = [SelectChoice(slug, slug) for slug in settings.companies]
+        blank.companies.choices = choices
         return blank
 
     return render_template(
@@ -146,6 +153,7 @@ def _page(
         message=message,
         may_prepare=g.access.may(Permission.EXPORT),
         may_record=g.access.may(Permission.SUPPORT),
+        may_review_named=settings.other_company and g.access.may(Permission.EXPORT),
         asks_id=settings.identity_proof,
     ), status
 
@@ -163,12 +171,12 @@ def prepare_requests(slug: str, round_id: str) -> Any:
     require(Permission.EXPORT)  # before the upload is read
     loaded, settings = _requests_campaign(slug)
     round_ = _round(settings, round_id)
-    form = _prepare_form(settings)
+    form = _prepare_form(loaded, settings)
     failed = (round_id, "", "prepare")
     if not form.validate_on_submit():
         error = "Choose the private key file (and, if you want, some of the companies)."
         return _page(loaded, settings, failed=failed, form=form, error=error, status=400)
-    companies = list(form.companies.data or []) or list(settings.companies)
+    companies = list(form.companies.data or []) or [choice.value for choice in form.companies.choices or []]
     db = db_session()
     sent = request_rounds.sent_already(db, slug, round_id, companies)
     if sent:

@@ -32,7 +32,7 @@ from core.data.contacts import contact_address
 from core.data.db import db_session, utcnow
 from core.data.hashing import email_hash
 from core.data.models import CompanyRequest, IdentityProof, Payment, PaymentState, RequestMember, Signup, Stage
-from core.data_requests import choices
+from core.data_requests import choices, named_companies
 from core.data_requests.request_log import RequestStatus, status_of, today_in_nl
 from core.data_requests.settings import data_request_of
 from core.money.fees import fee_model_for, fee_summary, terms_of
@@ -105,13 +105,15 @@ class CompanyLine:
 @dataclass(frozen=True)
 class DataRequestEntry:
     """What the participant's page shows of a data request: the companies chosen (by the names people know them by,
-    and one they named themselves, whose name is sealed) with where each request stands, and their ID copy."""
+    and one they named themselves, whose name is sealed) with where each request stands, and their ID copy. A
+    named company that staff matched to one of the catalogue is among ``companies``, like any other."""
 
     companies: list[CompanyLine]
-    named_other: bool
+    named_other: bool  # they named a company that waits for staff to review it
     asks_identity: bool
     proof: IdentityProof | None
     kept_days: int
+    named_declined: str | None = None  # they named a company that gets no request: why, as mailed to them
 
 
 def _company_lines(loaded: LoadedCampaign, signup: Signup, chosen: set[str]) -> list[CompanyLine]:
@@ -130,10 +132,11 @@ def _company_lines(loaded: LoadedCampaign, signup: Signup, chosen: set[str]) -> 
     rounds = {round_.id: round_.submit_on for round_ in settings.rounds}
     next_round = next((round_.submit_on for round_ in settings.rounds if round_.submit_on >= today), None)
     lines = []
+    catalogue = named_companies.catalogue_of(loaded)  # a named company matched to one the campaign does not offer
     for slug in [*settings.companies, *sorted(chosen - set(settings.companies) - {choices.OTHER})]:
         if slug not in chosen:
             continue
-        company = loaded.companies.get(slug)
+        company = loaded.companies.get(slug) or catalogue.get(slug)
         request = requests.get(slug)
         status = status_of(request, company.country if company else None, today) if request else None
         day = rounds.get(request.round_id) if request else next_round
@@ -147,12 +150,14 @@ def _data_request_entry(loaded: LoadedCampaign, signup: Signup) -> DataRequestEn
         return None
     db = db_session()
     chosen = set(choices.chosen_slugs(db, signup))
+    named = named_companies.review_of(db, signup)
     return DataRequestEntry(
         _company_lines(loaded, signup, chosen),
-        choices.OTHER in chosen,
+        named is not None and named.review is None,
         settings.identity_proof,
         identity_proofs.latest(db, signup) if settings.identity_proof else None,
         settings.proof_kept_days,
+        named.review_reason if named is not None and named.review == named_companies.Review.DECLINED else None,
     )
 
 

@@ -58,6 +58,9 @@ NAME_SENTENCES: tuple[str, ...] = (
     "act for you in this campaign, and you no longer count as a participant. What we did for you before stays valid.",
     "We could not accept your ID copy for %(campaign)s",
     "Thank you for the copy of your ID document for %(campaign)s (reference %(reference)s).",
+    "We will not send a request to the company you named for %(campaign)s",
+    "For %(campaign)s (reference %(reference)s) you also named a company yourself. We checked it, and we will not "
+    "send a request to it: %(reason)s",
 )
 
 
@@ -85,6 +88,7 @@ def example_sentences(campaign: Campaign, language: str, gettext: Gettext) -> It
         "description": "…",
         "reference": "ABCD-1234",
         "date": i18n.long_date(dt.date(2026, 12, 3), language),
+        "reason": "…",
     }
     for msgid in NAME_SENTENCES:
         yield gettext(msgid) % values

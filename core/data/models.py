@@ -448,13 +448,12 @@ class SmsLimitTrip(Base):
 class RequestChoice(Base):
     """A company a participant of a data-request campaign asks the foundation to request their data from
     (:mod:`core.data_requests.choices`): a company of the catalogue by slug, or ``other``: one the participant
-    named, its name sealed (``sealed_name``) for staff to review before a round."""
+    named, for staff to review before a round (the name itself is in their sealed answers)."""
 
     __tablename__ = "request_choices"
 
     signup_id: Mapped[int] = mapped_column(ForeignKey("signups.id", ondelete="CASCADE"), primary_key=True)
     company: Mapped[str] = mapped_column(String(60), primary_key=True, doc="the catalogue's slug, or 'other'")
-    sealed_name: Mapped[bytes | None] = mapped_column(LargeBinary, doc="the name typed for 'other', sealed")
     chosen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     # The review of an 'other' row (core.data_requests.named_companies): None while it waits for staff.
     review: Mapped[str | None] = mapped_column(String(10), doc="None: waiting; 'matched' or 'declined'")

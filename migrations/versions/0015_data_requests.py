@@ -21,7 +21,6 @@ def upgrade() -> None:
         'request_choices',
         sa.Column('signup_id', sa.Integer(), sa.ForeignKey('signups.id', ondelete='CASCADE'), primary_key=True),
         sa.Column('company', sa.String(60), primary_key=True),
-        sa.Column('sealed_name', sa.LargeBinary(), nullable=True),
         sa.Column('chosen_at', UTCDateTime(timezone=True), nullable=False),
     )
     op.create_table(

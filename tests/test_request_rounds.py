@@ -16,11 +16,11 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from core.data import identity_proofs
 from core.data.db import db_session, utcnow
-from core.data.models import AuditEntry, CompanyRequest, RequestEvent, RequestMember, Signup
+from core.data.models import AuditEntry, CompanyRequest, RequestChoice, RequestEvent, RequestMember, Signup
 from core.data_requests.deadlines import deadline
 from core.data_requests.request_log import today_in_nl
 from core.exports.round_package import verify_round_package
@@ -406,3 +406,28 @@ def test_an_overdue_request_gets_a_complaint_to_the_authority_of_each_country_it
     assert "not in campaigns/_shared/authorities.yaml yet" in belgian
     for text in (dutch, belgian):
         assert "Anna" not in text and "Bram" not in text and "Carla" not in text
+
+
+def test_a_campaign_of_one_company_takes_the_participants_who_signed_before_it_asked_for_a_choice(
+    make_app: Callable[..., Flask], migrated_database_url: str, campaign_folder: CampaignFolder, tmp_path: Path
+) -> None:
+    """A data request added to a running campaign (facebookleak): who signed before it asked for a choice signed a
+    mandate naming the campaign's company, and is in its requests like those who chose it."""
+    rounds = [{"id": "round-1", "submit_on": ROUND_1.isoformat()}]
+    folder = reopened(campaign_folder, rounds=rounds, companies=["zoom"], all_of_them=False, other_company=False)
+    app = make_app(database_url=migrated_database_url, campaigns_dir=folder)
+    try:
+        earlier = join(app, "Anna de Vries", "anna@example.org", company=["zoom"],
+                       **{"detail-zoom-account-email": "a@example.org"})  # fmt: skip
+        chose = join(app, "Bram Jansen", "bram@example.org", company=["zoom"],
+                     **{"detail-zoom-account-email": "b@example.org"})  # fmt: skip
+        with app.app_context():
+            db = db_session()
+            db.execute(delete(RequestChoice).where(RequestChoice.signup_id == earlier))  # as if before the step
+            db.commit()
+        assert prepare(app, "round-1", tmp_path).exit_code == 0
+        assert members(app, "round-1", "zoom") == {earlier, chose}
+        page = log_in_to_my_page(app, app.test_client())
+        assert "Zoom:" in page
+    finally:
+        app.extensions["claimsite.db"].engine.dispose()

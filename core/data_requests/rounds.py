@@ -5,7 +5,8 @@ A participant is in round R's request to company X of campaign C when they are a
 
 - a confirmed participant of C (:func:`core.data.models.participant`: signed, paid where asked, not withdrawn),
   whose mandate PDF was made (the package encloses it; the worker makes it just after signing);
-- someone who chose X (``request_choices``);
+- someone who chose X (``request_choices``), or, where C offers X alone, chose nothing: they signed before C asked
+  for a choice, and their mandate names C's company (:func:`chose`);
 - signed on or before R's ``submit_on``, until the end of that day in the Netherlands, where the foundation files
   the requests (a participant who signs that evening is still in);
 - not a member of another request to X of C (a participant is in one request per company: the first round that
@@ -24,7 +25,7 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, exists, func, select
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from core.data.models import (
@@ -94,12 +95,22 @@ def in_round(
         participant(),
         Signup.mandate_sha256.is_not(None),
         Signup.signed_at < signed_before(round_.submit_on),
-        exists().where(RequestChoice.signup_id == Signup.id, RequestChoice.company == company),
+        chose(settings, company),
         ~taken.exists(),
     ]
     if settings.identity_proof:
         conditions.append(latest_proof_accepted())
     return conditions
+
+
+def chose(settings: DataRequestSettings, company: str) -> ColumnElement[bool]:
+    """The SQL condition on :class:`~core.data.models.Signup`: the participant chose ``company``. Where the campaign
+    offers that company alone, also a participant who chose nothing: they signed before the campaign asked for a
+    choice (its data request was added to a running campaign), and their mandate names the campaign's company."""
+    chosen = exists().where(RequestChoice.signup_id == Signup.id, RequestChoice.company == company)
+    if settings.companies == [company]:
+        return or_(chosen, ~exists().where(RequestChoice.signup_id == Signup.id))
+    return chosen
 
 
 def member_count(session: Session, conditions: list[ColumnElement[bool]]) -> int:

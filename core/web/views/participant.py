@@ -150,6 +150,8 @@ def _data_request_entry(loaded: LoadedCampaign, signup: Signup) -> DataRequestEn
         return None
     db = db_session()
     chosen = set(choices.chosen_slugs(db, signup))
+    if not chosen and len(settings.companies) == 1:  # signed before the campaign asked (core.data_requests.rounds)
+        chosen = set(settings.companies)
     named = named_companies.review_of(db, signup)
     return DataRequestEntry(
         _company_lines(loaded, signup, chosen),

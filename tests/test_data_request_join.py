@@ -426,3 +426,23 @@ def test_an_upload_too_large_to_read_is_refused_with_a_message_on_the_same_page(
     assert "too large (at most 10 MB)" in plain(response.get_data(as_text=True))
     with app.app_context():
         assert db_session().scalars(select(IdentityProof)).first() is None
+
+
+def test_a_campaign_of_one_company_has_it_ticked_already(db_app: Flask) -> None:
+    client = db_app.test_client()
+    base = "https://facebookleak.somi.nl"
+    page = "/en/join"
+    response = client.post(page, data={**ANSWERS, "csrf_token": token_of_at(client, base, page)}, base_url=base)
+    assert response.status_code == 302
+    [mail] = deliver(db_app)
+    code = re.search(r"\b(\d{6})\b", str(mail["Subject"])).group(1)  # type: ignore[union-attr]
+    verify = "/en/join/verify"
+    client.post(verify, data={"code": code, "csrf_token": token_of_at(client, base, verify)}, base_url=base)
+    html = client.get("/en/join/companies", base_url=base).get_data(as_text=True)
+    assert re.search(r'name="company" value="meta"[^>]*\bchecked', html)
+    assert "All of them" not in html and 'name="other"' not in html
+
+
+def token_of_at(client: FlaskClient, base: str, path: str) -> str:
+    html = client.get(path, base_url=base).get_data(as_text=True)
+    return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html).group(1)  # type: ignore[union-attr]

@@ -571,8 +571,10 @@ def companies() -> BaseResponse:
     catalogue = loaded.companies
     offered = [catalogue[slug] for slug in settings.companies if slug in catalogue]
     earlier = choices.chosen_from_answers(answers)
+    # Nothing chosen yet: a campaign that offers one company (and no other) has it ticked already.
+    ticked = [company.slug for company in offered] if len(offered) == 1 and not settings.other_company else []
     form = ChoiceForm(
-        frozenset(earlier.companies) if earlier else frozenset(),
+        frozenset(earlier.companies) if earlier else frozenset(ticked),
         False,
         (earlier.other or "") if earlier else "",
         {

@@ -33,12 +33,10 @@ from sqlalchemy.orm import Session
 from core.campaigns import LoadedCampaign
 from core.campaigns.companies import Company, current_catalogue
 from core.data import personal_data
-from core.data.contacts import contact_address
 from core.data.models import PersonalRecord, RequestChoice, Signup, participant
 from core.data_requests import proof_review
 from core.data_requests.choices import ANSWERS_KEY, OTHER
 from core.i18n import AddressForm, addressing
-from core.jobs.mail import queue_template_mail
 from core.sealing import OpeningKeys
 
 MAIL_TEMPLATE = "company_declined"  # mail/company_declined.{subject.txt,txt,html}
@@ -206,20 +204,9 @@ def decline(
     values = {"review": Review.DECLINED, "review_reason": reason, "reviewed_at": now, "reviewed_by": staff_id}
     if not _review(session, signup, values):
         return Outcome.NOT_WAITING
-    address = contact_address(session, signup)
-    if address is None:
-        return Outcome.DECLINED_NOT_MAILED
-    queue_template_mail(
-        session,
-        loaded=loaded,
-        language=signup.language,
-        to=address,
-        template=MAIL_TEMPLATE,
-        # Never the name typed: the queue keeps the context, and the name is sealed personal data.
-        context={"reason": reason, "reference": signup.token[:12]},
-        kind=MAIL_KIND,
-    )
-    return Outcome.DECLINED_MAILED
+    # Never the name typed in the mail: the queue keeps its context, and the name is sealed personal data.
+    mailed = proof_review.queue_reason_mail(session, loaded, signup, reason, MAIL_TEMPLATE, MAIL_KIND)
+    return Outcome.DECLINED_MAILED if mailed else Outcome.DECLINED_NOT_MAILED
 
 
 def matched_companies(session: Session, campaign: str) -> list[str]:

@@ -115,13 +115,21 @@ def decide(
         return Outcome.NOT_WAITING
     if decision.accepted:
         return Outcome.ACCEPTED
-    mailed = queue_rejection_mail(session, loaded, signup, decision.reason)
+    mailed = queue_reason_mail(session, loaded, signup, decision.reason)
     return Outcome.REJECTED_MAILED if mailed else Outcome.REJECTED_NOT_MAILED
 
 
-def queue_rejection_mail(session: Session, loaded: LoadedCampaign, signup: Signup, reason: str) -> bool:
-    """Queue the mail that tells ``signup`` its ID copy was rejected for ``reason``; False when there is no contact
-    copy of the address to send it to."""
+def queue_reason_mail(
+    session: Session,
+    loaded: LoadedCampaign,
+    signup: Signup,
+    reason: str,
+    template: str = MAIL_TEMPLATE,
+    kind: str = MAIL_KIND,
+) -> bool:
+    """Queue a mail that tells ``signup`` a decision and its ``reason`` (by default: its ID copy was rejected), to
+    the contact copy of the address, in the language they signed in; False when there is no contact copy to send it
+    to. The context holds the reason and the reference only: the queue keeps it."""
     address = contact_address(session, signup)
     if address is None:
         return False
@@ -130,10 +138,10 @@ def queue_rejection_mail(session: Session, loaded: LoadedCampaign, signup: Signu
         loaded=loaded,
         language=signup.language,
         to=address,
-        template=MAIL_TEMPLATE,
+        template=template,
         # The link to /my is made when the worker composes the mail, by the campaign app (campaign_url in the
         # template): the console's own app has no campaign pages to link to.
         context={"reason": reason, "reference": signup.token[:12]},
-        kind=MAIL_KIND,
+        kind=kind,
     )
     return True

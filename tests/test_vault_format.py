@@ -27,6 +27,7 @@ from core.vault.stream_format import (
     HEADER_SIZE,
     MAX_CHUNK_SIZE,
     TAG_SIZE,
+    EncryptingReader,
     FixedRandomness,
     VaultFormatError,
     VaultKeyError,
@@ -159,6 +160,25 @@ def test_any_plaintext_in_any_chunk_size_comes_back(data: bytes, chunk_size: int
 def test_any_flipped_byte_is_refused(size: int, where: float) -> None:
     blob = encrypt(plaintext(size), 32)
     refused(flip(blob, int(where * len(blob))))
+
+
+def test_a_reader_gives_the_same_file_to_whoever_reads_it() -> None:
+    """EncryptingReader: the vault file pulled in reads of any size (as a store's put reads its source)."""
+    data = plaintext(5 * CHUNK + 7)
+    reader = EncryptingReader(io.BytesIO(data), PUBLIC, CHUNK)
+    with pytest.raises(RuntimeError, match="not read to its end"):
+        reader.info  # noqa: B018
+    pieces = []
+    while piece := reader.read(13):
+        assert len(piece) <= 13
+        pieces.append(piece)
+    blob = b"".join(pieces)
+    assert decrypt(blob) == data
+    assert reader.info.size_plain == len(data) and reader.info.size_cipher == len(blob)
+    assert reader.info.sha256_cipher == hashlib.sha256(blob).hexdigest()
+    assert reader.read(13) == b""
+    with pytest.raises(VaultKeyError):
+        EncryptingReader(io.BytesIO(data), b"\x04" * 65)  # the key is checked at once, not at the first read
 
 
 # -- every kind of change refused, with its reason -------------------------------------------------------------------

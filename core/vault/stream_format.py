@@ -18,10 +18,12 @@ answer to show anyone).
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import BinaryIO, Literal
+from typing import Any, BinaryIO, Literal
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes, serialization
@@ -210,17 +212,18 @@ def parse_header(raw: bytes) -> Header:
 
 
 # -- encrypting ------------------------------------------------------------------------------------------------------
-def encrypt_stream(
+def encrypted_pieces(
     source: BinaryIO,
-    out: BinaryIO,
     recipient_public_raw: bytes,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     *,
     _test_randomness: FixedRandomness | None = None,
-) -> EncryptedInfo:
-    """Read ``source`` to its end and write it to ``out`` as a vault file that only the holder of the private key of
-    ``recipient_public_raw`` (a 65-byte raw P-256 point) can open. Memory: two chunks of plaintext and one of
-    ciphertext. ``_test_randomness`` is for the test vectors only."""
+) -> Iterator[bytes]:
+    """The vault file of what ``source`` holds, encrypted so that only the holder of the private key of
+    ``recipient_public_raw`` (a 65-byte raw P-256 point) can open it: the header, then each encrypted chunk, each
+    read and encrypted when asked for. Memory: two chunks of plaintext and one of ciphertext. The key and chunk
+    size are checked at once, before the first piece is asked for. ``_test_randomness`` is for the test vectors
+    only."""
     _check_chunk_size(chunk_size)
     recipient = load_public_raw(recipient_public_raw)
     if _test_randomness is None:
@@ -234,26 +237,93 @@ def encrypt_stream(
     raw = _HEADER.pack(MAGIC, chunk_size, ephemeral_raw, salt, nonce_prefix)
     header = Header(chunk_size, ephemeral_raw, salt, nonce_prefix, raw)
     aead = _file_key(ephemeral.exchange(ec.ECDH(), recipient), header, recipient_public_raw)
+    return _chunks(source, header, aead)
 
-    digest = hashlib.sha256(raw)
-    out.write(raw)
-    size_plain, size_cipher = 0, len(raw)
+
+def _chunks(source: BinaryIO, header: Header, aead: AESGCM) -> Iterator[bytes]:
+    yield header.raw
     index = 0
-    current = _read_exactly(source, chunk_size)
+    current = _read_exactly(source, header.chunk_size)
     while True:
         # A full chunk may be the last: only reading on tells (an empty read after it makes it final).
-        following = _read_exactly(source, chunk_size) if len(current) == chunk_size else b""
+        following = _read_exactly(source, header.chunk_size) if len(current) == header.chunk_size else b""
         final = not following
         if index >= MAX_CHUNKS:
             raise VaultFormatError("too_many_chunks", f"the plaintext needs more than {MAX_CHUNKS} chunks")
-        sealed = aead.encrypt(_nonce(header, index, FLAG_FINAL if final else FLAG_MORE), current, raw)
-        out.write(sealed)
-        digest.update(sealed)
-        size_plain += len(current)
-        size_cipher += len(sealed)
+        yield aead.encrypt(_nonce(header, index, FLAG_FINAL if final else FLAG_MORE), current, header.raw)
         if final:
-            return EncryptedInfo(size_plain, size_cipher, digest.hexdigest())
+            return
         current, index = following, index + 1
+
+
+class _Tally:
+    """Sizes and SHA-256 of a vault file, counted as its pieces go by."""
+
+    def __init__(self) -> None:
+        self.sha256, self.size, self.pieces = hashlib.sha256(), 0, 0
+
+    def add(self, piece: bytes) -> None:
+        self.sha256.update(piece)
+        self.size += len(piece)
+        self.pieces += 1
+
+    def info(self) -> EncryptedInfo:
+        size_plain = self.size - HEADER_SIZE - (self.pieces - 1) * TAG_SIZE
+        return EncryptedInfo(size_plain, self.size, self.sha256.hexdigest())
+
+
+def encrypt_stream(
+    source: BinaryIO,
+    out: BinaryIO,
+    recipient_public_raw: bytes,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    *,
+    _test_randomness: FixedRandomness | None = None,
+) -> EncryptedInfo:
+    """Read ``source`` to its end and write it to ``out`` as a vault file (:func:`encrypted_pieces`)."""
+    tally = _Tally()
+    for piece in encrypted_pieces(source, recipient_public_raw, chunk_size, _test_randomness=_test_randomness):
+        out.write(piece)
+        tally.add(piece)
+    return tally.info()
+
+
+class EncryptingReader(io.RawIOBase):
+    """A vault file to read from, made as it is read: ``store.put(key, EncryptingReader(plain, public_raw))`` stores
+    a file encrypted on the way, with no plaintext written anywhere and no thread. ``info`` is there once the file
+    was read to its end."""
+
+    def __init__(self, source: BinaryIO, recipient_public_raw: bytes, chunk_size: int = DEFAULT_CHUNK_SIZE) -> None:
+        super().__init__()
+        self._pieces = encrypted_pieces(source, recipient_public_raw, chunk_size)
+        self._piece, self._at = memoryview(b""), 0
+        self._tally = _Tally()
+        self._done = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while self._at == len(self._piece):
+            if self._done:
+                return 0
+            try:
+                piece = next(self._pieces)
+            except StopIteration:
+                self._done, self._piece, self._at = True, memoryview(b""), 0
+                return 0
+            self._tally.add(piece)
+            self._piece, self._at = memoryview(piece), 0
+        count = min(len(buffer), len(self._piece) - self._at)
+        buffer[:count] = self._piece[self._at : self._at + count]
+        self._at += count
+        return count
+
+    @property
+    def info(self) -> EncryptedInfo:
+        if not self._done:
+            raise RuntimeError("the vault file was not read to its end yet")
+        return self._tally.info()
 
 
 def encrypted_size(size_plain: int, chunk_size: int = DEFAULT_CHUNK_SIZE) -> int:

@@ -236,6 +236,7 @@ def test_local_files_are_for_the_owner_alone(tmp_path: Path) -> None:
     path = store.path(key)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    assert stat.S_IMODE(store.folder.stat().st_mode) == 0o700
     assert store.path(key) == tmp_path / "vault" / key[:2] / key
 
 

@@ -23,6 +23,8 @@ import secrets
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol, cast
 
+from core.vault.stream_format import read_exactly
+
 KEY_PATTERN = re.compile(r"[0-9a-z]{20,64}")
 COPY_BLOCK = 1 << 20
 S3_MIN_PART = 5 << 20  # S3 refuses smaller parts (but the last)
@@ -76,22 +78,9 @@ class VaultStore(Protocol):
         ...
 
 
-def _read_block(source: BinaryIO, size: int) -> bytes:
-    """Up to ``size`` bytes, fewer only at the end of ``source`` (streams may return short reads)."""
-    parts: list[bytes] = []
-    missing = size
-    while missing:
-        data = source.read(missing)
-        if not data:
-            break
-        parts.append(data)
-        missing -= len(data)
-    return b"".join(parts)
-
-
 # -- a local folder --------------------------------------------------------------------------------------------------
 class LocalFolderStore:
-    """Files in ``folder`` (``instance/vault/`` by default, chosen by the caller), under a two-character
+    """Files in ``folder`` (the app's default is to be ``<instance>/vault/``), under a two-character
     sub-folder per key so that no folder grows to millions of entries: ``<folder>/<key[:2]>/<key>``. Files are mode
     0600 and folders 0700: readable by the app's user alone. A partial upload is ``.<key>.<random>.part`` in the same
     sub-folder (hidden, and on the same filesystem, so the final rename is atomic); a crash can leave one behind,
@@ -106,7 +95,8 @@ class LocalFolderStore:
 
     def put(self, key: str, source: BinaryIO) -> int:
         final = self.path(key)
-        final.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        final.parent.mkdir(mode=0o700, exist_ok=True)
         partial = final.parent / f".{key}.{secrets.token_hex(8)}.part"
         descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         size = 0
@@ -202,7 +192,7 @@ class S3Store:
 
     def put(self, key: str, source: BinaryIO) -> int:
         name = self.name(key)
-        part = _read_block(source, self.part_size)
+        part = read_exactly(source, self.part_size)
         if len(part) < self.part_size:
             self.client.put_object(Bucket=self.bucket, Key=name, Body=part)
             return len(part)
@@ -217,7 +207,7 @@ class S3Store:
                 parts.append({"PartNumber": number, "ETag": answer["ETag"]})
                 size += len(part)
                 del part  # so that the next part is not read while this one is still held
-                part = _read_block(source, self.part_size)
+                part = read_exactly(source, self.part_size)
             self.client.complete_multipart_upload(
                 Bucket=self.bucket, Key=name, UploadId=upload_id, MultipartUpload={"Parts": parts}
             )

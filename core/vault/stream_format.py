@@ -165,11 +165,10 @@ def _nonce(header: Header, index: int, flag: int) -> bytes:
 
 
 # -- reading whole blocks from any stream ----------------------------------------------------------------------------
-def _read_exactly(source: BinaryIO, size: int) -> bytes:
-    """``size`` bytes, or fewer only at the end of ``source`` (a pipe or socket may return short reads)."""
-    data = source.read(size)
-    if data is None:
-        data = b""
+def read_exactly(source: BinaryIO, size: int) -> bytes:
+    """``size`` bytes, or fewer only at the end of ``source`` (a pipe, a socket or an HTTP body may return short
+    reads)."""
+    data = source.read(size) or b""
     if len(data) == size or not data:
         return data
     parts = [data]
@@ -243,10 +242,10 @@ def encrypted_pieces(
 def _chunks(source: BinaryIO, header: Header, aead: AESGCM) -> Iterator[bytes]:
     yield header.raw
     index = 0
-    current = _read_exactly(source, header.chunk_size)
+    current = read_exactly(source, header.chunk_size)
     while True:
         # A full chunk may be the last: only reading on tells (an empty read after it makes it final).
-        following = _read_exactly(source, header.chunk_size) if len(current) == header.chunk_size else b""
+        following = read_exactly(source, header.chunk_size) if len(current) == header.chunk_size else b""
         final = not following
         if index >= MAX_CHUNKS:
             raise VaultFormatError("too_many_chunks", f"the plaintext needs more than {MAX_CHUNKS} chunks")
@@ -340,17 +339,17 @@ def decrypt_stream(source: BinaryIO, out: BinaryIO, private_key: ec.EllipticCurv
 
     Raises :class:`VaultFormatError` when the file is not whole and as made for this key; by then the chunks before
     the bad one are in ``out`` (``error.written`` bytes), and the caller must discard them."""
-    header = parse_header(_read_exactly(source, HEADER_SIZE))
+    header = parse_header(read_exactly(source, HEADER_SIZE))
     ephemeral = load_public_raw(header.ephemeral_raw)
     aead = _file_key(private_key.exchange(ec.ECDH(), ephemeral), header, public_raw_of(private_key))
     block = header.chunk_size + TAG_SIZE
     written = 0
     index = 0
-    current = _read_exactly(source, block)
+    current = read_exactly(source, block)
     if not current:
         raise VaultFormatError("truncated", "the vault file ends after its header: it holds no chunk")
     while True:
-        following = _read_exactly(source, block) if len(current) == block else b""
+        following = read_exactly(source, block) if len(current) == block else b""
         final = not following
         if index >= MAX_CHUNKS:
             raise VaultFormatError("too_many_chunks", f"the vault file has more than {MAX_CHUNKS} chunks", written)

@@ -1,6 +1,6 @@
 // The participant's vault in the browser (issue 21): the vault file format, version 1, and the participant's key,
-// with Web Crypto alone. The format is a contract shared with the Python side (core/vault/); it is written down in
-// the vault format note of issue 21, and every rule below follows it. Nothing here touches the page: the pages that
+// with Web Crypto alone. The format is a contract shared with the Python side: core/vault/FORMAT.md says it, and
+// every rule below follows it (a change there is a change here). Nothing here touches the page: the pages that
 // set up, unlock and fill a vault load this file (a classic script: the CSP allows only the site's own files, and a
 // classic script needs no module loading) and call the one global it defines, ClaimsiteVault. It uses `self`, not
 // `window`, so a service worker (a streamed download) can load it too, with importScripts.
@@ -16,7 +16,8 @@
 //   (FileRefused, with discard = true) tells the caller to throw away everything it got.
 // - The private key leaves the browser only wrapped: AES-GCM under a key from PBKDF2-SHA256 over the passphrase or
 //   the recovery code, the iterations recorded beside it (Web Crypto has no Argon2; 600,000 is OWASP's figure for
-//   PBKDF2-SHA256). A wrong secret is told apart from a broken record: WrongSecret only for the former.
+//   PBKDF2-SHA256). A secret that does not open the record is WrongSecret; a record that is not a wrapped key at
+//   all is a VaultError, so a page can tell "try again" from "this vault's record is broken".
 // - The key derivation binds both public keys (HKDF info), so decrypting needs the recipient's own public point.
 //   A key made by generateKeyPair or unwrapPrivateKey remembers it; for any other key, pass it as publicRaw.
 (function () {

@@ -184,7 +184,7 @@
     return raw;
   }
 
-  async function pointOfJwk(jwk) {
+  function pointOfJwk(jwk) {
     return concat([new Uint8Array([4]), base64urlDecode(jwk.x), base64urlDecode(jwk.y)]);
   }
 
@@ -203,7 +203,7 @@
   async function publicRawOf(privateKey) {
     if (publicPoints.has(privateKey)) return publicPoints.get(privateKey).slice();
     if (!privateKey.extractable) return null;
-    var point = await pointOfJwk(await subtle.exportKey("jwk", privateKey));
+    var point = pointOfJwk(await subtle.exportKey("jwk", privateKey));
     publicPoints.set(privateKey, point);
     return point.slice();
   }
@@ -331,7 +331,7 @@
     }
     var extractable = Boolean(options && options.extractable);
     var privateKey = await subtle.importKey("jwk", jwk, ECDH, extractable, ["deriveBits"]);
-    publicPoints.set(privateKey, await pointOfJwk(jwk));
+    publicPoints.set(privateKey, pointOfJwk(jwk));
     return privateKey;
   }
 

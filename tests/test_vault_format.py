@@ -544,3 +544,28 @@ if __name__ == "__main__":
     VECTORS.parent.mkdir(exist_ok=True)
     VECTORS.write_text(vectors_text(), encoding="utf-8")
     print(f"wrote {VECTORS}")
+
+
+def test_an_empty_last_chunk_after_others_is_refused_though_authentic() -> None:
+    """FORMAT.md: the last chunk is empty only when the whole file is. A file made for the key that ends with an
+    empty chunk after a full one (no writer makes one) is refused here as the browser's reader refuses it."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from core.vault.stream_format import FLAG_FINAL, FLAG_MORE, _file_key, _nonce, load_public_raw, parse_header
+
+    private, public = generate_key_pair()
+    made = io.BytesIO()
+    encrypt_stream(io.BytesIO(b"x" * 64), made, public, chunk_size=64)
+    data = made.getvalue()
+    header = parse_header(data[:HEADER_SIZE])
+    shared = private.exchange(ec.ECDH(), load_public_raw(header.ephemeral_raw))
+    aead = _file_key(shared, header, public)
+    plain = aead.decrypt(_nonce(header, 0, FLAG_FINAL), data[HEADER_SIZE:], header.raw)
+    forged = (
+        data[:HEADER_SIZE]
+        + aead.encrypt(_nonce(header, 0, FLAG_MORE), plain, header.raw)
+        + aead.encrypt(_nonce(header, 1, FLAG_FINAL), b"", header.raw)
+    )
+    with pytest.raises(VaultFormatError) as refused:
+        decrypt_stream(io.BytesIO(forged), io.BytesIO(), private)
+    assert refused.value.reason == "appended"

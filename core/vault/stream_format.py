@@ -357,6 +357,11 @@ def decrypt_stream(source: BinaryIO, out: BinaryIO, private_key: ec.EllipticCurv
             plain = aead.decrypt(_nonce(header, index, FLAG_FINAL if final else FLAG_MORE), current, header.raw)
         except InvalidTag:
             raise _diagnose(aead, header, current, index, final, written) from None
+        if final and not plain and index > 0:
+            # FORMAT.md: the last chunk is empty only when the whole file is; the browser's reader refuses it too.
+            raise VaultFormatError(
+                "appended", "the vault file ends with an empty chunk after others: no writer makes one", written
+            )
         out.write(plain)
         written += len(plain)
         if final:

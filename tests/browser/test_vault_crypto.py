@@ -12,6 +12,7 @@ its fixed vectors). Bytes cross between Python and the page as base64url.
 from __future__ import annotations
 
 import base64
+import io
 import json
 import os
 import re
@@ -21,7 +22,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -30,6 +30,7 @@ from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
 from flask import render_template_string
 from playwright.sync_api import Browser, Page
 
+from core.vault.stream_format import VaultFormatError, VaultKeyError, decrypt_stream, encrypt_stream
 from core.web.rendering import page_context
 from core.web.views.localized import localized_blueprint, localized_route
 from tests.browser.conftest import serve_app
@@ -98,44 +99,20 @@ def reference_seal(chunks: Sequence[tuple[bytes, bool]], recipient_raw: bytes, c
 
 
 def reference_encrypt(plaintext: bytes, recipient_raw: bytes, chunk_size: int = 1048576) -> bytes:
-    """Python -> browser: ``plaintext`` as a vault file for ``recipient_raw``."""
-    pieces = [plaintext[at : at + chunk_size] for at in range(0, len(plaintext), chunk_size)] or [b""]
-    return reference_seal([(piece, n == len(pieces) - 1) for n, piece in enumerate(pieces)], recipient_raw, chunk_size)
+    """Python -> browser: ``plaintext`` as a vault file for ``recipient_raw``, by core.vault's own writer."""
+    out = io.BytesIO()
+    encrypt_stream(io.BytesIO(plaintext), out, recipient_raw, chunk_size)
+    return out.getvalue()
 
 
 def reference_decrypt(data: bytes, private_key: ec.EllipticCurvePrivateKey) -> bytes:
-    """Browser -> Python: the plaintext of a vault file, every rule of the contract checked (raises Refused)."""
-    header, body = data[:HEADER], data[HEADER:]
-    if len(header) < HEADER or header[:8] != MAGIC:
-        raise Refused("no header")
-    chunk_size = int.from_bytes(header[8:12], "big")
-    if not 1 <= chunk_size <= 16 * 1048576:
-        raise Refused(f"chunk size {chunk_size}")
-    ephemeral_raw, salt, prefix = header[12:77], header[77:93], header[93:100]
+    """Browser -> Python: the plaintext of a vault file, by core.vault's own reader (raises Refused)."""
+    out = io.BytesIO()
     try:
-        ephemeral = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), ephemeral_raw)
-    except ValueError as exc:
-        raise Refused("not a point") from exc
-    aead = _file_aead(
-        private_key.exchange(ec.ECDH(), ephemeral), salt, ephemeral_raw, raw_point(private_key.public_key())
-    )
-    plaintext, at, index = [], 0, 0
-    while True:
-        sealed = body[at : at + chunk_size + TAG]
-        at += len(sealed)
-        final = at >= len(body)
-        if len(sealed) < TAG or index >= 2**32 - 1:
-            raise Refused(f"cut at chunk {index}")
-        try:
-            piece = aead.decrypt(_iv(prefix, index, final), sealed, header)
-        except InvalidTag as exc:
-            raise Refused(f"chunk {index}") from exc
-        if final and not piece and index > 0:
-            raise Refused("an empty last chunk after others")
-        plaintext.append(piece)
-        index += 1
-        if final:
-            return b"".join(plaintext)
+        decrypt_stream(io.BytesIO(data), out, private_key)
+    except (VaultFormatError, VaultKeyError) as exc:
+        raise Refused(str(exc)) from exc
+    return out.getvalue()
 
 
 def _wrapping_aead(password: bytes, salt: bytes, iterations: int) -> AESGCM:
@@ -679,8 +656,6 @@ VECTORS = Path(__file__).resolve().parents[1] / "vault_vectors" / "v1.json"
 def test_the_fixed_vectors_of_the_python_side_open_and_are_refused_alike(vault: Vault) -> None:
     """core/vault's fixed vectors (tests/vault_vectors/v1.json): every file opens to its plaintext, in the browser
     and with the reference; every refused one is refused by both; "four chunks" is refused with the other key."""
-    if not VECTORS.exists():  # written by the Python side's branch: this test runs once both are merged
-        pytest.skip(f"{VECTORS} is not here yet (the Python side's branch writes it)")
     vectors = json.loads(VECTORS.read_text())
     keys: dict[str, ec.EllipticCurvePrivateKey] = {}
     for name in ("recipient", "other"):

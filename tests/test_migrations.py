@@ -34,6 +34,7 @@ TABLES = {
     "company_requests",
     "request_members",
     "request_events",
+    "vault_keys",
 }
 
 

@@ -568,3 +568,19 @@ class RequestEvent(Base):
         ForeignKey("staff_members.id", ondelete="SET NULL"), doc="None when a command recorded it"
     )
     recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class VaultKey(Base):
+    """A participant's vault (issue 21): the public key files for them are encrypted to, and their private key as
+    the browser wrapped it, once with their passphrase and once with their recovery code (JSON of the contract in
+    core/vault/FORMAT.md). The server never sees the private key, the passphrase or the code. One per address: the
+    keyed hash ``signups.email_hash`` uses. Read and written only by :mod:`core.data.vault_keys`."""
+
+    __tablename__ = "vault_keys"
+
+    email_hash: Mapped[str] = mapped_column(String(64), primary_key=True, doc="as signups.email_hash")
+    public_raw: Mapped[bytes] = mapped_column(LargeBinary(65), doc="the uncompressed P-256 point, 65 bytes")
+    wrapped_by_passphrase: Mapped[str] = mapped_column(Text, doc="the wrapped private key's JSON")
+    wrapped_by_recovery: Mapped[str] = mapped_column(Text, doc="the wrapped private key's JSON")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -8,7 +8,7 @@ from flask_wtf import CSRFProtect
 from core.data import faults as database_faults
 from core.plugins import PluginHost
 from core.web import security_headers
-from core.web.views import assets, breach_check, errors, pages, participant, payments, signup
+from core.web.views import assets, breach_check, errors, pages, participant, payments, signup, vault
 
 
 def init_app(app: Flask, csrf: CSRFProtect, plugins: PluginHost) -> None:
@@ -19,6 +19,8 @@ def init_app(app: Flask, csrf: CSRFProtect, plugins: PluginHost) -> None:
     csrf.exempt(signup.bp)  # checks CSRF itself, to keep what the visitor typed when a page expired
     app.register_blueprint(participant.bp)
     csrf.exempt(participant.bp)  # as signup: checks CSRF itself (its forms through Flask-WTF)
+    app.register_blueprint(vault.bp)
+    csrf.exempt(vault.bp)  # checks CSRF itself (JSON from its page: the token in a header), answering in JSON
     app.register_blueprint(payments.bp)
     csrf.exempt(payments.bp)  # as signup: checks CSRF itself
     app.register_blueprint(payments.webhooks)

@@ -12,7 +12,6 @@ import datetime as dt
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from flask import Response, abort, current_app, flash, g, redirect, request, session, url_for
 from flask_babel import gettext as _
@@ -44,15 +43,13 @@ from core.signup.login import LOGIN_LINK_VALID, LoginCheck, check_login_link, qu
 from core.signup.payments import latest
 from core.site import current_campaign, site
 from core.web.identity_upload import identity_page, take_upload
+from core.web.participant_session import LOGGED_IN_SECONDS, SESSION_KEY, logged_in, login_value
 from core.web.rendering import render_page
 from core.web.request_campaign import request_time
 from core.web.requests import MANDATE_KEY, csrf_ok, current_visit, limit_per_ip
 from core.web.views.localized import localized_blueprint, localized_route
 
 bp = localized_blueprint("participant", __name__)
-
-SESSION_KEY = "participant"
-LOGGED_IN_SECONDS = 3600
 
 
 @bp.after_request
@@ -163,22 +160,9 @@ def _data_request_entry(loaded: LoadedCampaign, signup: Signup) -> DataRequestEn
     )
 
 
-def _login() -> list[Any] | None:
-    value = session.get(SESSION_KEY)
-    if not (isinstance(value, list) and len(value) == 3) or value[1] < time.time():
-        return None
-    return value
-
-
-def _logged_in() -> str | None:
-    """The address hash this browser proved on this campaign, while the login lasts."""
-    value = _login()
-    return None if value is None else value[0]
-
-
 def _copy_key() -> bytes | None:
     """The key of the logged-in participant's mandate copies (their login link carried it)."""
-    value = _login()
+    value = login_value()
     try:
         return None if value is None else bytes.fromhex(value[2])
     except (TypeError, ValueError):
@@ -250,7 +234,7 @@ def _own(hashed: str, reference: str) -> Signup:
 @localized_route(bp, "/my", methods=["GET", "POST"])
 def page() -> BaseResponse:
     """Logged in: the list of sign-ups. Otherwise: the form that mails a login link."""
-    hashed = _logged_in()
+    hashed = logged_in()
     if hashed is not None and request.method == "GET":
         signups = (
             db_session()
@@ -336,7 +320,7 @@ def logout() -> BaseResponse:
 
 
 def _confirm(action: str, reference: str) -> BaseResponse:
-    hashed = _logged_in()
+    hashed = logged_in()
     if hashed is None:
         flash(_("Please log in again: a login lasts an hour."), "error")
         return redirect(url_for("participant.page"))
@@ -392,7 +376,7 @@ def _confirm(action: str, reference: str) -> BaseResponse:
 def identity(reference: str) -> BaseResponse:
     """Upload a (new) copy of an ID document for one sign-up of a data request: after a rejection, or one not sent
     in the join flow."""
-    hashed = _logged_in()
+    hashed = logged_in()
     if hashed is None:
         flash(_("Please log in again: a login lasts an hour."), "error")
         return redirect(url_for("participant.page"))

@@ -1,0 +1,137 @@
+"""The participant's vault on ``/my/vault`` (issue 21): set it up, unlock it, change its passphrase.
+
+The keys are made, wrapped and unwrapped in the browser (js/vault_page.js over js/vault_crypto.js): the server gets
+only the public key and the private key wrapped with the passphrase and with the recovery code, never either secret.
+The page needs JavaScript for that, by design; without it, it says so and posts nothing. The wrapped keys come back
+to the page as data- attributes (useless without the passphrase), never in a URL or a cookie.
+
+The two POSTs take JSON (the page's) or form fields, with the CSRF token in the ``X-CSRFToken`` header or a
+``csrf_token`` field, and answer JSON: ``{"ok": true}`` or ``{"error": "..."}`` with 400, 401 or 409.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, flash, jsonify, redirect, request, url_for
+from flask_babel import gettext as _
+from flask_wtf.csrf import validate_csrf
+from werkzeug.wrappers import Response as BaseResponse
+from wtforms import ValidationError
+
+from core.data import vault_keys
+from core.data.db import db_session, utcnow
+from core.vault.wrapped_keys import WrappedKeyError, b64url_encode, public_key_from, to_json, wrapped_key_from
+from core.web.participant_session import logged_in
+from core.web.rendering import render_page
+from core.web.requests import limit_per_ip
+from core.web.views.localized import localized_blueprint, localized_route
+
+bp = localized_blueprint("vault", __name__)
+
+MIN_PASSPHRASE = 12  # characters; the page checks it (the server never sees the passphrase)
+
+
+@bp.after_request
+def _never_stored(response: Response) -> Response:
+    # The wrapped keys and what the participant joined: no browser or proxy cache may keep them.
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+def _fields() -> dict[str, Any]:
+    """What was posted: the JSON object, or the form's fields."""
+    if request.is_json:
+        body = request.get_json(silent=True)
+        return body if isinstance(body, dict) else {}
+    return request.form.to_dict()
+
+
+def _csrf_ok(fields: dict[str, Any]) -> bool:
+    token = request.headers.get("X-CSRFToken") or fields.get("csrf_token")
+    try:
+        validate_csrf(token if isinstance(token, str) else None)
+    except ValidationError:
+        return False
+    return True
+
+
+def _error(status: int, message: str) -> BaseResponse:
+    return jsonify(error=message), status  # type: ignore[return-value]
+
+
+def _checked_post() -> tuple[str | None, dict[str, Any], BaseResponse | None]:
+    """The logged-in address hash and the posted fields, or the answer that refuses the request."""
+    limit_per_ip("vault-ip")
+    fields = _fields()
+    hashed = logged_in()
+    if hashed is None:
+        return None, fields, _error(401, _("Please log in again: a login lasts an hour. Your vault was not changed."))
+    if not _csrf_ok(fields):
+        return None, fields, _error(400, _("The page was open too long; please reload it and try again."))
+    return hashed, fields, None
+
+
+def _refused(error: WrappedKeyError) -> BaseResponse:
+    # The browser's own code made what was posted: a refusal means a broken or altered page, not a typing mistake.
+    return _error(
+        400,
+        _(
+            "Your browser sent a vault key we cannot accept (%(reason)s). Reload the page and try again.",
+            reason=str(error),
+        ),
+    )
+
+
+@localized_route(bp, "/my/vault")
+def page() -> BaseResponse:
+    """Without a vault: what it is and the form that sets it up. With one: unlock, recover, change passphrase."""
+    hashed = logged_in()
+    if hashed is None:
+        flash(_("Please log in to open your vault: a login lasts an hour."), "error")
+        return redirect(url_for("participant.page"))
+    vault = vault_keys.vault_key_of(db_session(), hashed)
+    return render_page(
+        "participant/vault.html",
+        cache=False,
+        vault=vault,
+        public_b64=b64url_encode(vault.public_raw) if vault else None,
+        min_passphrase=MIN_PASSPHRASE,
+    )
+
+
+@localized_route(bp, "/my/vault/setup", methods=["POST"])
+def setup() -> BaseResponse:
+    """Keep a new vault's public key and wrapped private key (``public_raw``, ``wrapped_by_passphrase``,
+    ``wrapped_by_recovery``); 409 when this address has a vault already."""
+    hashed, fields, refusal = _checked_post()
+    if refusal is not None or hashed is None:
+        return refusal  # type: ignore[return-value]
+    try:
+        public_raw = public_key_from(fields.get("public_raw"))
+        by_passphrase = wrapped_key_from(fields.get("wrapped_by_passphrase"), "the key wrapped with the passphrase")
+        by_recovery = wrapped_key_from(fields.get("wrapped_by_recovery"), "the key wrapped with the recovery code")
+    except WrappedKeyError as error:
+        return _refused(error)
+    result = vault_keys.set_up(db_session(), hashed, public_raw, to_json(by_passphrase), to_json(by_recovery), utcnow())
+    if result is vault_keys.SetUp.EXISTS:
+        return _error(409, _("You already have a vault (set up in another window?). Reload the page to open it."))
+    return jsonify(ok=True)
+
+
+@localized_route(bp, "/my/vault/passphrase", methods=["POST"])
+def passphrase() -> BaseResponse:
+    """Replace the key wrapped with the passphrase (``wrapped_by_passphrase``): a new passphrase, chosen after
+    unlocking with the old one or with the recovery code. The recovery code's copy and the public key stay."""
+    hashed, fields, refusal = _checked_post()
+    if refusal is not None or hashed is None:
+        return refusal  # type: ignore[return-value]
+    try:
+        by_passphrase = wrapped_key_from(fields.get("wrapped_by_passphrase"), "the key wrapped with the passphrase")
+    except WrappedKeyError as error:
+        return _refused(error)
+    db = db_session()
+    if not vault_keys.rewrap(db, hashed, vault_keys.Wrapping.PASSPHRASE, to_json(by_passphrase), utcnow()):
+        return _error(409, _("You have no vault yet. Reload the page to set one up."))
+    db.commit()
+    return jsonify(ok=True)

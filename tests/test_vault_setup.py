@@ -6,6 +6,7 @@ are tested one refusal at a time. On SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import json
 import os
 import re
@@ -19,7 +20,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import event, text
+from sqlalchemy import event, select, text
 from sqlalchemy.orm import Session
 
 from core.data import vault_keys
@@ -317,3 +318,22 @@ def test_a_public_key_must_be_an_uncompressed_point_on_p256() -> None:
     ]:
         with pytest.raises(WrappedKeyError, match=message):
             public_key_from(bad)
+
+
+def test_erasing_the_last_sign_up_of_the_address_removes_its_vault(
+    db_app: Flask, participant_client: FlaskClient
+) -> None:
+    _pkcs8, body = new_vault()
+    assert post(participant_client, "setup", body, page_csrf(participant_client)).status_code == 200
+    assert len(stored_rows(db_app)) == 1
+    with db_app.app_context():
+        from core.data.db import db_session
+        from core.data.models import Signup
+        from core.signup.flow import Visit
+        from core.signup.withdrawal import erase
+
+        db = db_session()
+        signup = db.scalars(select(Signup)).one()
+        erase(db, signup, Visit(dt.datetime.now(dt.UTC), None, None))
+        db.commit()
+    assert stored_rows(db_app) == []

@@ -54,7 +54,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from core.campaigns.addresses import campaign_url
-from core.data import identity_proofs, personal_data
+from core.data import identity_proofs, personal_data, vault_keys
 from core.data.contacts import contact_address, forget_contact
 from core.data.db import set_once
 from core.data.hashing import email_hash
@@ -215,8 +215,9 @@ def erase(session: Session, signup: Signup, visit: Visit, reason: str = PARTICIP
         record(session, signup, "erased", anonymous, detail=reason)
     session.flush()
     if session.scalar(select(Signup.id).where(Signup.email_hash == hashed).limit(1)) is None:
-        # The address has no sign-up left: its login links (which name it by the same hash) go too.
+        # The address has no sign-up left: its login links (which name it by the same hash) go too, and its vault.
         session.execute(delete(LoginLink).where(LoginLink.email_hash == hashed))
+        vault_keys.forget(session, hashed)
     return withdrawn
 
 

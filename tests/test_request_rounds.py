@@ -23,6 +23,7 @@ from core.data.db import db_session, utcnow
 from core.data.models import AuditEntry, CompanyRequest, RequestChoice, RequestEvent, RequestMember, Signup
 from core.data_requests.deadlines import deadline
 from core.data_requests.request_log import today_in_nl
+from core.exports.evidence import spreadsheet_safe
 from core.exports.round_package import verify_round_package
 from core.i18n import long_date
 from tests.conftest import CampaignFolder
@@ -127,8 +128,11 @@ def members(app: Flask, round_id: str, company: str) -> set[int]:
 
 
 def tokens(app: Flask, *ids: int) -> set[str]:
+    """The references of the sign-ups ``ids`` as the annex writes them (a reference that starts with '-', one token
+    in 64, carries the spreadsheet-safe apostrophe)."""
     with app.app_context():
-        return {token[:12] for token in db_session().scalars(select(Signup.token).where(Signup.id.in_(ids)))}
+        found = db_session().scalars(select(Signup.token).where(Signup.id.in_(ids)))
+        return {spreadsheet_safe(token[:12]) for token in found}
 
 
 def test_a_round_takes_who_chose_the_company_signed_by_its_day_and_proved_who_they_are(

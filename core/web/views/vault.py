@@ -33,6 +33,9 @@ from core.web.views.localized import localized_blueprint, localized_route
 bp = localized_blueprint("vault", __name__)
 
 MIN_PASSPHRASE = 12  # characters; the page checks it (the server never sees the passphrase)
+# The page decrypts a file into memory (a Blob) before saving it, so a browser holds it whole, twice for a moment:
+# beyond this it says the file is too large for now (streaming to disk is the next slice).
+MAX_OPEN_MB = 500
 
 
 @bp.after_request
@@ -100,6 +103,7 @@ def page() -> BaseResponse:
         vault=vault,
         public_b64=b64url_encode(vault.public_raw) if vault else None,
         min_passphrase=MIN_PASSPHRASE,
+        max_open_mb=MAX_OPEN_MB,
     )
 
 

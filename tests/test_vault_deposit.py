@@ -278,3 +278,34 @@ def test_an_s3_store_without_a_bucket_stops_the_app(make_app: Callable[..., Flas
 
     with pytest.raises(SettingsError, match="CLAIMSITE_VAULT_S3_BUCKET is empty"):
         make_app(vault_store="s3")
+
+
+def test_a_store_that_fails_is_a_row_problem_and_a_run_that_did_not_mail_is_mailed_by_the_next(
+    db_app: Flask, tmp_path: Path
+) -> None:
+    anna = join(db_app, ANNA)
+    give_vault(db_app, anna)
+    folder = db_app.extensions["claimsite"].settings.instance_dir / "vault"
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    folder.write_text("not a folder")  # the local store cannot make its folder here
+    path = mapping(tmp_path, ["reference,file", f"{anna.token[:12]},a.zip"], {"a.zip": ZIP_BYTES})
+    failed = deposit(db_app, path)
+    assert failed.exit_code == 1 and "a.zip could not be stored (" in failed.output, failed.output
+    assert rows(db_app) == [] and deliver(db_app) == []
+
+    folder.unlink()
+    assert deposit(db_app, path).exit_code == 0
+    [row] = rows(db_app)
+
+    def forget_the_mail(db: Any) -> None:  # as if the run had stopped between the deposit and its mail
+        db.get(VaultFile, row.id).notified_at = None
+        db.commit()
+
+    deliver(db_app)
+    in_app(db_app, forget_the_mail)
+    again = deposit(db_app, path)
+    assert again.exit_code == 0, again.output
+    assert "0 file(s) deposited for 0 participant(s), 1 arrival mail(s) queued; 1 deposited before" in again.output
+    [mail] = deliver(db_app)
+    assert mail["To"] == ANNA and rows(db_app)[0].notified_at is not None
+    assert "1 arrival mail(s) queued; 1 deposited before" not in deposit(db_app, path).output  # mailed once only

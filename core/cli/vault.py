@@ -57,10 +57,11 @@ class Row:
 
 @dataclass
 class Outcome:
-    """What a run did: files deposited per sign-up (for the arrival mails), rows already deposited before, problems
-    (each a line of the report)."""
+    """What a run did: files deposited per sign-up, files deposited before but not mailed about yet (both get their
+    arrival mail), rows deposited before, problems (each a line of the report)."""
 
     deposited: dict[int, list[VaultFile]] = field(default_factory=dict)
+    unmailed: dict[int, list[VaultFile]] = field(default_factory=dict)  # deposited before, but not mailed about
     already: int = 0
     problems: list[str] = field(default_factory=list)
 
@@ -131,7 +132,8 @@ def _signup_of(session: Session, campaign: str, reference: str) -> Signup | None
 
 def deposit_rows(session: Session, store: VaultStore, campaign: str, rows: list[Row], deposited_by: str) -> Outcome:
     """Deposit each row's file in the vault of its sign-up's address, each committed on its own (a run that stops
-    midway keeps what it stored, and a second run skips it)."""
+    midway keeps what it stored, and a second run skips it, mailing about it if the first run did not). A file that
+    cannot be read or stored is a problem of its row; the other rows go on."""
     outcome = Outcome()
     for row in rows:
         where = f"line {row.line} ({row.reference})"
@@ -150,13 +152,20 @@ def deposit_rows(session: Session, store: VaultStore, campaign: str, rows: list[
             continue
         size = row.file.stat().st_size
         token = deposit_token(campaign, row.reference, row.company, row.name, size)
-        if vault_files.deposited(session, token) is not None:
+        before = vault_files.deposited(session, token)
+        if before is not None:
             outcome.already += 1
+            if before.notified_at is None:  # deposited by a run that stopped before its mails: mail now
+                outcome.unmailed.setdefault(signup.id, []).append(before)
             continue
         key = new_key()
-        with row.file.open("rb") as plain:
-            reader = EncryptingReader(plain, vault.public_raw)
-            store.put(key, reader)  # type: ignore[arg-type]
+        try:
+            with row.file.open("rb") as plain:
+                reader = EncryptingReader(plain, vault.public_raw)
+                store.put(key, reader)  # type: ignore[arg-type]
+        except Exception as error:  # any read or store failure: of this row only, reported
+            outcome.problems.append(f"{where}: {row.file.name} could not be stored ({error}); run the mapping again")
+            continue
         info = reader.info
         try:
             recorded = vault_files.add(
@@ -189,7 +198,10 @@ def notify(session: Session, outcome: Outcome) -> int:
     """One arrival mail per sign-up with new files, through its contact copy (none without one); returns how many
     were queued."""
     queued = 0
-    for signup_id, files in outcome.deposited.items():
+    to_mail = {key: list(value) for key, value in outcome.unmailed.items()}
+    for key, value in outcome.deposited.items():
+        to_mail.setdefault(key, []).extend(value)
+    for signup_id, files in to_mail.items():
         signup = session.get(Signup, signup_id)
         address = contact_address(session, signup) if signup else None
         loaded = site().registry.snapshot.campaigns.get(signup.campaign) if signup else None

@@ -171,7 +171,7 @@ def files() -> BaseResponse:
 def download(file_id: int) -> BaseResponse:
     """One vault file's CIPHERTEXT, streamed from the store as stored: the server cannot decrypt it; the page does,
     with the participant's unlocked key."""
-    limit_per_ip("vault-ip")
+    limit_per_ip("vault-download-ip")
     hashed = logged_in()
     if hashed is None:
         return _error(401, _("Please log in again: a login lasts an hour."))

@@ -65,6 +65,19 @@ class Settings(FolderSettings):
     breach_dir: Path | None = Field(
         default=None, description="folder of the breach indexes, one <dataset>.idx each; default: instance/breach"
     )
+    vault_store: Literal["local", "s3"] = Field(
+        default="local",
+        description="where the participants' encrypted vault files are kept: local (a folder, "
+        "CLAIMSITE_VAULT_DIR) or s3 (an S3-compatible bucket, CLAIMSITE_VAULT_S3_*)",
+    )
+    vault_dir: Path | None = Field(default=None, description="folder of the local vault store; default: instance/vault")
+    vault_s3_bucket: str = Field(default="", description="the bucket of the s3 vault store (required with it)")
+    vault_s3_prefix: str = Field(default="", description="folder in that bucket, e.g. vault/ (empty: its root)")
+    vault_s3_endpoint_url: str = Field(
+        default="",
+        description="a store other than AWS S3 (MinIO, Ceph, a cloud's S3 API), e.g. https://s3.example.org; "
+        "region and credentials come from boto3's usual variables (AWS_DEFAULT_REGION, AWS_ACCESS_KEY_ID, ...)",
+    )
     sealing_public_key: str = Field(
         default="",
         description="the foundation's public key, that personal data is sealed to (the base64 line of "
@@ -274,6 +287,10 @@ class Settings(FolderSettings):
     def resolved_breach_dir(self) -> Path:
         """The folder of the breach indexes (it may not exist yet)."""
         return self.breach_dir or self.instance_dir / "breach"
+
+    def resolved_vault_dir(self) -> Path:
+        """The folder of the local vault store (made on the first file stored)."""
+        return self.vault_dir or self.instance_dir / "vault"
 
     def resolved_seal_identity(self) -> SealIdentity:
         """The files the mandate seal is made with; outside production, without them, the development CA's (made

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from core.sealing import ContactBox, SealingKey, WorkingBox
     from core.settings import Settings
     from core.signup.counters import Counters
+    from core.vault.store import VaultStore
     from core.web.assets import Assets
     from core.web.page_cache import PageCache
     from core.web.tenancy import TenancyMiddleware
@@ -43,6 +44,7 @@ class Site:
         ContactBox  # the contact copies of participants' addresses, for mail after the flow (core.data.contacts)
     )
     breach_key: bytes  # the digest key of the breach indexes, made once at start (core.breach.numbers.digest_key)
+    vault_store: VaultStore  # the participants' encrypted vault files (CLAIMSITE_VAULT_STORE; core.vault.store)
     payment_providers: list[PaymentProvider] = field(default_factory=list)  # in the order they are asked
     sms_provider: SmsProvider | None = None  # sends every SMS (CLAIMSITE_SMS_PROVIDER); None: no SMS in production
 

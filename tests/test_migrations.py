@@ -35,6 +35,7 @@ TABLES = {
     "request_members",
     "request_events",
     "vault_keys",
+    "vault_files",
 }
 
 

@@ -15,6 +15,7 @@ import datetime as dt
 from enum import StrEnum
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     ColumnElement,
     Date,
@@ -584,3 +585,32 @@ class VaultKey(Base):
     wrapped_by_recovery: Mapped[str] = mapped_column(Text, doc="the wrapped private key's JSON")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class VaultFile(Base):
+    """A file deposited in a participant's vault (issue 21): stored encrypted to their vault's public key under
+    ``store_key`` in the vault store (core.vault.store), which only ever holds ciphertext. Read and written only by
+    :mod:`core.data.vault_files`.
+
+    ``file_name`` is the name the company gave the file (e.g. ``facebook-jdoe1984.zip``): it may itself say
+    something about the person, so it is shown to the vault's owner only (never in a mail, a log or the console).
+    ``deposit_token`` makes a deposit idempotent: the SHA-256 of the campaign, the sign-up's reference, the company,
+    the file's name and its size, all known before a byte is read (a content hash would need a second pass over
+    the plaintext, and would keep a fingerprint of the content)."""
+
+    __tablename__ = "vault_files"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email_hash: Mapped[str] = mapped_column(String(64), index=True, doc="the vault's owner, as vault_keys.email_hash")
+    campaign: Mapped[str] = mapped_column(String(40))
+    company: Mapped[str] = mapped_column(String(100), doc="a catalogue slug or a free text, e.g. meta")
+    store_key: Mapped[str] = mapped_column(String(64), unique=True, doc="the name in the vault store (new_key())")
+    size_plain: Mapped[int] = mapped_column(BigInteger)
+    size_cipher: Mapped[int] = mapped_column(BigInteger)
+    sha256_cipher: Mapped[str] = mapped_column(String(64), doc="of the stored bytes, hex")
+    media_type: Mapped[str] = mapped_column(String(100), doc="e.g. application/zip: shown to the owner, not secret")
+    file_name: Mapped[str] = mapped_column(String(200), doc="the name shown to the owner (only to them)")
+    deposit_token: Mapped[str] = mapped_column(String(64), unique=True, doc="see the class docstring")
+    deposited_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    deposited_by: Mapped[str] = mapped_column(String(100), doc="cli:<os user>, or a staff id later")
+    notified_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, doc="when the arrival mail was queued")

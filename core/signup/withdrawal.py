@@ -54,7 +54,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from core.campaigns.addresses import campaign_url
-from core.data import identity_proofs, personal_data, vault_keys
+from core.data import identity_proofs, personal_data, vault_files, vault_keys
 from core.data.contacts import contact_address, forget_contact
 from core.data.db import set_once
 from core.data.hashing import email_hash
@@ -215,8 +215,10 @@ def erase(session: Session, signup: Signup, visit: Visit, reason: str = PARTICIP
         record(session, signup, "erased", anonymous, detail=reason)
     session.flush()
     if session.scalar(select(Signup.id).where(Signup.email_hash == hashed).limit(1)) is None:
-        # The address has no sign-up left: its login links (which name it by the same hash) go too, and its vault.
+        # The address has no sign-up left: its login links (which name it by the same hash) go too, and its vault
+        # with the files in it (from the vault store too).
         session.execute(delete(LoginLink).where(LoginLink.email_hash == hashed))
+        vault_files.remove_all(session, site().vault_store, hashed)
         vault_keys.forget(session, hashed)
     return withdrawn
 

@@ -23,6 +23,7 @@ import secrets
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol, cast
 
+from core.settings import Settings, SettingsError
 from core.vault.stream_format import read_exactly
 
 KEY_PATTERN = re.compile(r"[0-9a-z]{20,64}")
@@ -245,3 +246,17 @@ class S3Store:
         if head is None:
             raise MissingFile(f"no vault file is stored under {key} in s3://{self.bucket}/{self.prefix}")
         return int(head["ContentLength"])
+
+
+# -- the app's store -------------------------------------------------------------------------------------------------
+def vault_store(settings: Settings) -> VaultStore:
+    """The store ``settings`` name (CLAIMSITE_VAULT_STORE), made once at start (:class:`core.site.Site`): a
+    misconfigured S3 store stops the app there, not at the first deposit."""
+    if settings.vault_store == "s3":
+        if not settings.vault_s3_bucket:
+            raise SettingsError(
+                "CLAIMSITE_VAULT_STORE is s3 but CLAIMSITE_VAULT_S3_BUCKET is empty: name the bucket, or set "
+                "CLAIMSITE_VAULT_STORE=local"
+            )
+        return S3Store(settings.vault_s3_bucket, settings.vault_s3_prefix, settings.vault_s3_endpoint_url or None)
+    return LocalFolderStore(settings.resolved_vault_dir())

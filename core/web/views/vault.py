@@ -11,16 +11,19 @@ The two POSTs take JSON (the page's) or form fields, with the CSRF token in the 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
-from flask import Response, flash, jsonify, redirect, request, url_for
+from flask import Response, flash, jsonify, redirect, request, stream_with_context, url_for
 from flask_babel import gettext as _
 from flask_wtf.csrf import validate_csrf
 from werkzeug.wrappers import Response as BaseResponse
 from wtforms import ValidationError
 
-from core.data import vault_keys
+from core.data import vault_files, vault_keys
 from core.data.db import db_session, utcnow
+from core.site import site
+from core.vault.store import COPY_BLOCK, MissingFile
 from core.vault.wrapped_keys import WrappedKeyError, b64url_encode, public_key_from, to_json, wrapped_key_from
 from core.web.participant_session import logged_in
 from core.web.rendering import render_page
@@ -30,6 +33,9 @@ from core.web.views.localized import localized_blueprint, localized_route
 bp = localized_blueprint("vault", __name__)
 
 MIN_PASSPHRASE = 12  # characters; the page checks it (the server never sees the passphrase)
+# The page decrypts a file into memory (a Blob) before saving it, so a browser holds it whole, twice for a moment:
+# beyond this it says the file is too large for now (streaming to disk is the next slice).
+MAX_OPEN_MB = 500
 
 
 @bp.after_request
@@ -97,6 +103,7 @@ def page() -> BaseResponse:
         vault=vault,
         public_b64=b64url_encode(vault.public_raw) if vault else None,
         min_passphrase=MIN_PASSPHRASE,
+        max_open_mb=MAX_OPEN_MB,
     )
 
 
@@ -135,3 +142,54 @@ def passphrase() -> BaseResponse:
         return _error(409, _("You have no vault yet. Reload the page to set one up."))
     db.commit()
     return jsonify(ok=True)
+
+
+@localized_route(bp, "/my/vault/files")
+def files() -> BaseResponse:
+    """The logged-in address's vault files, as the page lists them after unlocking (JSON; no name of a file leaves
+    the server to anyone else: the hash of the login picks the rows)."""
+    hashed = logged_in()
+    if hashed is None:
+        return _error(401, _("Please log in again: a login lasts an hour."))
+    return jsonify(
+        files=[
+            {
+                "id": file.id,
+                "company": file.company,
+                "file_name": file.file_name,
+                "size": file.size_plain,
+                "size_cipher": file.size_cipher,
+                "media_type": file.media_type,
+                "deposited_on": file.deposited_at.date().isoformat(),
+            }
+            for file in vault_files.files_of(db_session(), hashed)
+        ]
+    )
+
+
+@localized_route(bp, "/my/vault/files/<int:file_id>")
+def download(file_id: int) -> BaseResponse:
+    """One vault file's CIPHERTEXT, streamed from the store as stored: the server cannot decrypt it; the page does,
+    with the participant's unlocked key."""
+    limit_per_ip("vault-download-ip")
+    hashed = logged_in()
+    if hashed is None:
+        return _error(401, _("Please log in again: a login lasts an hour."))
+    file = vault_files.get(db_session(), hashed, file_id)
+    if file is None:
+        return _error(404, _("This file is not in your vault (any more). Reload the page to see what is."))
+    try:
+        stored = site().vault_store.open(file.store_key)
+    except MissingFile:
+        return _error(404, _("This file cannot be found in the vault's storage. Please tell us, quoting its date."))
+
+    def blocks() -> Iterator[bytes]:
+        with stored:
+            while block := stored.read(COPY_BLOCK):
+                yield block
+
+    return Response(
+        stream_with_context(blocks()),
+        mimetype="application/octet-stream",
+        headers={"Content-Length": str(file.size_cipher), "Content-Disposition": "attachment"},
+    )

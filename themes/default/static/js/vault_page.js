@@ -134,6 +134,112 @@
     show(root.querySelector("[data-changed]"), text("changed"));
   }
 
+  // -- the files, once unlocked -------------------------------------------------------------------------------------
+  // The list comes from GET /my/vault/files; a file's ciphertext from GET /my/vault/files/<id>, decrypted here with
+  // the unlocked key (the server cannot). For now a file is opened into memory (a Blob) and saved through a download
+  // link, up to data-max-open-bytes; streaming to disk comes later. A file that fails to open is dropped whole.
+
+  function sizeText(bytes) {
+    if (bytes < 1000) return bytes + " B";
+    if (bytes < 1000 * 1000) return (bytes / 1000).toFixed(0) + " kB";
+    if (bytes < 1000 * 1000 * 1000) return (bytes / 1000 / 1000).toFixed(1) + " MB";
+    return (bytes / 1000 / 1000 / 1000).toFixed(2) + " GB";
+  }
+
+  function fileLine(file) {
+    var date = new Date(file.deposited_on + "T00:00:00");
+    var shown = isNaN(date) ? file.deposited_on : date.toLocaleDateString(document.documentElement.lang || undefined,
+      { day: "numeric", month: "long", year: "numeric" }); // "3 December 2026": no day/month order to misread
+    return text("fileLine").replace("{company}", file.company).replace("{date}", shown).replace("{size}", sizeText(file.size));
+  }
+
+  function save(blob, name) {
+    var url = URL.createObjectURL(blob);
+    var link = document.createElement("a");
+    link.href = url;
+    link.download = name;
+    link.hidden = true;
+    document.body.appendChild(link);
+    link.click();
+    link.remove();
+    setTimeout(function () { URL.revokeObjectURL(url); }, 60000);
+  }
+
+  async function openFile(file, key, status) {
+    var maxBytes = parseInt(root.dataset.maxOpenBytes, 10) || 0;
+    if (maxBytes && file.size > maxBytes) throw new Error(text("tooLarge"));
+    status.textContent = text("opening");
+    var response = await fetch(root.dataset.filesUrl + "/" + file.id, { credentials: "same-origin" });
+    if (!response.ok || !response.body) {
+      var answer = null;
+      try { answer = await response.json(); } catch (e) { answer = null; }
+      throw new Error((answer && answer.error) || text("failed"));
+    }
+    var blob;
+    try {
+      var plain = Vault.decryptStream(response.body, key, { publicRaw: Vault.base64urlDecode(root.dataset.public) });
+      blob = await new Response(plain).blob();
+    } catch (e) {
+      blob = null; // what was opened before the failure is dropped with it
+      throw new Error(text("refused"));
+    }
+    if (blob.size !== file.size) throw new Error(text("refused"));
+    save(new Blob([blob], { type: file.media_type || "application/octet-stream" }), file.file_name);
+    status.textContent = text("saved");
+  }
+
+  function fileItem(file, key) {
+    var item = document.createElement("li");
+    item.className = "vault-files__item";
+    var name = document.createElement("strong");
+    name.textContent = file.file_name;
+    var line = document.createElement("span");
+    line.textContent = fileLine(file);
+    var button = document.createElement("button");
+    button.type = "button";
+    button.className = "button button--secondary";
+    button.textContent = text("open");
+    var status = document.createElement("p");
+    status.className = "field__help";
+    status.setAttribute("role", "status");
+    var problem = document.createElement("p");
+    problem.className = "field__error";
+    problem.setAttribute("role", "alert");
+    problem.hidden = true;
+    button.addEventListener("click", async function () {
+      if (button.disabled) return;
+      button.disabled = true;
+      show(problem, "");
+      try {
+        await openFile(file, key, status);
+      } catch (e) {
+        status.textContent = "";
+        show(problem, e && e.message ? e.message : text("failed"));
+      } finally {
+        button.disabled = false;
+      }
+    });
+    item.append(name, document.createElement("br"), line, document.createElement("br"), button, status, problem);
+    return item;
+  }
+
+  async function listFiles(unlocked, key) {
+    var status = unlocked.querySelector("[data-files-status]"), list = unlocked.querySelector("[data-files]");
+    var problem = unlocked.querySelector("[data-files-problem]");
+    try {
+      var response = await fetch(root.dataset.filesUrl, { credentials: "same-origin" });
+      var answer = await response.json();
+      if (!response.ok) throw new Error(answer && answer.error);
+      list.replaceChildren.apply(list, answer.files.map(function (file) { return fileItem(file, key); }));
+      list.hidden = !answer.files.length;
+      status.textContent = answer.files.length ? "" : text("noFiles");
+      status.hidden = !!answer.files.length;
+    } catch (e) {
+      status.hidden = true;
+      show(problem, e && e.message ? e.message : text("filesFailed"));
+    }
+  }
+
   function lockedForms(locked) {
     var unlocked = root.querySelector("[data-unlocked]");
     locked.hidden = false;
@@ -151,6 +257,7 @@
       locked.hidden = true;
       unlocked.hidden = false;
       show(unlocked.querySelector("[data-unlocked-message]"), text("unlocked"));
+      listFiles(unlocked, key);
     });
     var recover = locked.querySelector("[data-recover]");
     watchStrength(recover);

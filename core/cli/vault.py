@@ -1,0 +1,274 @@
+"""``flask vault deposit``: put the files companies sent into the participants' vaults (issue 21).
+
+Staff receive a company's answers (a ZIP per participant, say), lay them in one folder with a mapping CSV that says
+whose each file is, and run the command on a machine that reaches the database and the vault store. Each file
+streams through :class:`core.vault.stream_format.EncryptingReader` into the store: encrypted to the participant's
+vault key block by block, so the plaintext is never written anywhere again and memory stays at a few blocks whatever
+the file's size. The server can never open what it stores.
+
+A participant without a vault gets nothing yet (files held for them under the foundation's key come in a later
+slice): the row is reported and the command exits 1, after depositing every other row. Each participant with new
+files gets one arrival mail per run, through the contact copy of their address, that says only that something new
+is in their vault: never what, never a name, key or token.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import mimetypes
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import click
+from flask import Flask
+from flask.cli import with_appcontext
+from flask_babel import force_locale
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.campaigns.addresses import campaign_url
+from core.data import vault_files, vault_keys
+from core.data.contacts import contact_address
+from core.data.db import db_session, utcnow
+from core.data.models import Signup, VaultFile
+from core.jobs.mail import queue_template_mail
+from core.site import site
+from core.staff import audit
+from core.vault.store import VaultStore, new_key
+from core.vault.stream_format import EncryptingReader
+
+REFERENCE_LENGTH = 12  # as staff see a sign-up's reference on the console: its token's first 12 characters
+MAX_COMPANY = 100
+MAX_NAME = 200
+UNKNOWN_MEDIA_TYPE = "application/octet-stream"
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the mapping, as read (``line`` is its line number in the CSV, for the report)."""
+
+    line: int
+    reference: str
+    file: Path
+    company: str
+    name: str
+
+
+@dataclass
+class Outcome:
+    """What a run did: files deposited per sign-up, files deposited before but not mailed about yet (both get their
+    arrival mail), rows deposited before, problems (each a line of the report)."""
+
+    deposited: dict[int, list[VaultFile]] = field(default_factory=dict)
+    unmailed: dict[int, list[VaultFile]] = field(default_factory=dict)  # deposited before, but not mailed about
+    already: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    def count(self) -> int:
+        return sum(len(files) for files in self.deposited.values())
+
+
+def deposit_token(campaign: str, reference: str, company: str, name: str, size: int) -> str:
+    """What makes a deposit the same one again (see :class:`core.data.models.VaultFile`): known before a byte is
+    read, and no fingerprint of the content."""
+    return hashlib.sha256(f"{campaign}|{reference}|{company}|{name}|{size}".encode()).hexdigest()
+
+
+def read_mapping(mapping: Path, default_company: str | None) -> tuple[list[Row], list[str]]:
+    """The mapping's rows, and the problems of the lines that are no row (each names its line and what to do)."""
+    rows: list[Row] = []
+    problems: list[str] = []
+    seen: dict[tuple[str, Path], int] = {}
+    with mapping.open(encoding="utf-8-sig", newline="") as file:
+        reader = csv.DictReader(file)
+        header = [name.strip() for name in reader.fieldnames or []]
+        if "reference" not in header or "file" not in header:
+            raise click.ClickException(
+                f"{mapping}: the first line must be the header reference,file[,company][,name] "
+                f"(it is {','.join(header) or 'empty'})"
+            )
+        for number, raw in enumerate(reader, start=2):
+            values = {(key or "").strip(): (value or "").strip() for key, value in raw.items() if key}
+            # The console's annexes put an apostrophe before a reference that starts with '-' (spreadsheet-safe).
+            reference = values.get("reference", "").lstrip("'")
+            file_text = values.get("file", "")
+            company = values.get("company") or default_company or ""
+            where = f"{mapping.name} line {number}"
+            if len(reference) != REFERENCE_LENGTH or not file_text:
+                problems.append(
+                    f"{where}: needs a reference of {REFERENCE_LENGTH} characters (as the console shows it) and a "
+                    "file; fix the line"
+                )
+                continue
+            if not company or len(company) > MAX_COMPANY:
+                problems.append(
+                    f"{where}: no company (give --company or a company column) or one longer than {MAX_COMPANY} "
+                    "characters"
+                )
+                continue
+            path = (mapping.parent / file_text).resolve()
+            name = (values.get("name") or Path(file_text).name)[:MAX_NAME]
+            key = (reference, path)
+            if key in seen:
+                problems.append(f"{where}: the same reference and file as line {seen[key]}; remove one of them")
+                continue
+            seen[key] = number
+            rows.append(Row(number, reference, path, company, name))
+    return rows, problems
+
+
+def _signup_of(session: Session, campaign: str, reference: str) -> Signup | None:
+    """The sign-up of ``campaign`` whose token starts with ``reference`` and is not erased, or None."""
+    candidates = session.scalars(
+        select(Signup).where(
+            Signup.campaign == campaign,
+            Signup.token.startswith(reference, autoescape=True),
+            Signup.erased_at.is_(None),
+        )
+    ).all()
+    return candidates[0] if len(candidates) == 1 else None
+
+
+def deposit_rows(session: Session, store: VaultStore, campaign: str, rows: list[Row], deposited_by: str) -> Outcome:
+    """Deposit each row's file in the vault of its sign-up's address, each committed on its own (a run that stops
+    midway keeps what it stored, and a second run skips it, mailing about it if the first run did not). A file that
+    cannot be read or stored is a problem of its row; the other rows go on."""
+    outcome = Outcome()
+    for row in rows:
+        where = f"line {row.line} ({row.reference})"
+        signup = _signup_of(session, campaign, row.reference)
+        if signup is None:
+            outcome.problems.append(f"{where}: no sign-up of {campaign} has this reference; check it on the console")
+            continue
+        if not row.file.is_file():
+            outcome.problems.append(f"{where}: no file {row.file}; put it there or fix the line")
+            continue
+        vault = vault_keys.vault_key_of(session, signup.email_hash)
+        if vault is None:
+            outcome.problems.append(
+                f"{where}: no vault yet: invite them to set one up on /my/vault; nothing was deposited for this line"
+            )
+            continue
+        size = row.file.stat().st_size
+        token = deposit_token(campaign, row.reference, row.company, row.name, size)
+        before = vault_files.deposited(session, token)
+        if before is not None:
+            outcome.already += 1
+            if before.notified_at is None:  # deposited by a run that stopped before its mails: mail now
+                outcome.unmailed.setdefault(signup.id, []).append(before)
+            continue
+        key = new_key()
+        try:
+            with row.file.open("rb") as plain:
+                reader = EncryptingReader(plain, vault.public_raw)
+                store.put(key, reader)  # type: ignore[arg-type]
+        except Exception as error:  # any read or store failure: of this row only, reported
+            outcome.problems.append(f"{where}: {row.file.name} could not be stored ({error}); run the mapping again")
+            continue
+        info = reader.info
+        try:
+            recorded = vault_files.add(
+                session,
+                VaultFile(
+                    email_hash=signup.email_hash,
+                    campaign=campaign,
+                    company=row.company,
+                    store_key=key,
+                    size_plain=info.size_plain,
+                    size_cipher=info.size_cipher,
+                    sha256_cipher=info.sha256_cipher,
+                    media_type=(mimetypes.guess_type(row.name)[0] or UNKNOWN_MEDIA_TYPE)[:100],
+                    file_name=row.name,
+                    deposit_token=token,
+                    deposited_at=utcnow(),
+                    deposited_by=deposited_by[:100],
+                ),
+            )
+            session.commit()
+        except BaseException:
+            session.rollback()
+            store.delete(key)  # no stored file without its row
+            raise
+        outcome.deposited.setdefault(signup.id, []).append(recorded)
+    return outcome
+
+
+def notify(session: Session, outcome: Outcome) -> int:
+    """One arrival mail per sign-up with new files, through its contact copy (none without one); returns how many
+    were queued."""
+    queued = 0
+    to_mail = {key: list(value) for key, value in outcome.unmailed.items()}
+    for key, value in outcome.deposited.items():
+        to_mail.setdefault(key, []).extend(value)
+    for signup_id, files in to_mail.items():
+        signup = session.get(Signup, signup_id)
+        address = contact_address(session, signup) if signup else None
+        loaded = site().registry.snapshot.campaigns.get(signup.campaign) if signup else None
+        if signup is None or address is None or loaded is None:
+            continue
+        with force_locale(signup.language):
+            page_url = campaign_url(loaded, "participant.page", language=signup.language)
+        queue_template_mail(
+            session,
+            loaded=loaded,
+            language=signup.language,
+            to=address,
+            template="vault_arrival",
+            context={"page_url": page_url},
+            kind="vault-arrival",
+        )
+        vault_files.mark_notified(session, files, utcnow())
+        session.commit()
+        queued += 1
+    return queued
+
+
+@click.group("vault")
+def vault_cli() -> None:
+    """The participants' vaults: files deposited in them."""
+
+
+@vault_cli.command("deposit")
+@click.argument("mapping", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--campaign", required=True, help="The campaign's slug (flask campaigns list shows them).")
+@click.option("--company", default=None, help="The company the files come from, for rows without a company column.")
+@with_appcontext
+def deposit_command(mapping: Path, campaign: str, company: str | None) -> None:
+    """Deposit the files MAPPING lists, encrypted, in the participants' vaults, and mail each participant once.
+
+    MAPPING is a CSV with the header reference,file[,company][,name]: reference as the console shows it (12
+    characters), file relative to the CSV's folder, name the file name shown to the participant (default: the
+    file's). A file deposited before (same reference, company, name and size) is skipped. Exit status 0: every row
+    deposited or deposited before; 1: rows listed as problems were not deposited (the others were)."""
+    if campaign not in site().registry.snapshot.campaigns:
+        raise click.ClickException(f"no campaign '{campaign}' is loaded: flask campaigns list shows the slugs")
+    rows, problems = read_mapping(mapping, company)
+    session = db_session()
+    actor = audit.cli_actor()
+    outcome = deposit_rows(session, site().vault_store, campaign, rows, actor)
+    outcome.problems[:0] = problems
+    mails = notify(session, outcome)
+    audit.record(
+        session,
+        actor,
+        "vault-deposit",
+        campaign=campaign,
+        detail=f"{outcome.count()} file(s) deposited for {len(outcome.deposited)} participant(s) from "
+        f"{mapping.name}; {outcome.already} deposited before; {len(outcome.problems)} problem(s)",
+    )
+    session.commit()
+    for problem in outcome.problems:
+        click.echo(problem, err=True)
+    click.echo(
+        f"{outcome.count()} file(s) deposited for {len(outcome.deposited)} participant(s), {mails} arrival mail(s) "
+        f"queued; {outcome.already} deposited before; {len(outcome.problems)} row(s) not deposited",
+        err=True,
+    )
+    if outcome.problems:
+        raise SystemExit(1)
+
+
+def init_app(app: Flask) -> None:
+    """Add ``flask vault`` to the app's command line."""
+    app.cli.add_command(vault_cli)

@@ -61,6 +61,8 @@ NAME_SENTENCES: tuple[str, ...] = (
     "We will not send a request to the company you named for %(campaign)s",
     "For %(campaign)s (reference %(reference)s) you also named a company yourself. We checked it, and we will not "
     "send a request to it: %(reason)s",
+    "Something new is in your vault for %(campaign)s",
+    "Something new is in your vault on the site of %(campaign)s. Log in to your page to open it with your passphrase:",
 )
 
 

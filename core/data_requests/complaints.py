@@ -203,22 +203,11 @@ def complaint_text(
         return "\n".join(lines)
 
 
-def write_complaint(
-    instance_dir: Path,
-    request: CompanyRequest,
-    due: Deadline,
-    company: Company,
-    addressee: Addressee,
-    organisation: str,
-    organisation_email: str,
-    language: str,
-    today: dt.date,
-) -> Path:
-    """Write the draft of ``request``'s complaint to ``addressee`` (:func:`complaint_path`), replacing an older
-    draft; returns its path."""
+def write_complaint(instance_dir: Path, request: CompanyRequest, addressee: Addressee, text: str) -> Path:
+    """Write ``text`` (:func:`complaint_text`) as the draft of ``request``'s complaint to ``addressee``
+    (:func:`complaint_path`), replacing an older draft; returns its path."""
     path = complaint_path(instance_dir, request, addressee.key)
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = complaint_text(request, due, company, addressee, organisation, organisation_email, language, today)
     partial = path.with_name(f".{path.name}.partial")
     partial.write_text(text, encoding="utf-8")
     partial.replace(path)

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from core.campaigns import LoadedCampaign
 from core.campaigns.companies import Authority
 from core.data.models import CompanyRequest, RequestEvent, RequestEventKind
-from core.data_requests.complaints import addressees, write_complaint
+from core.data_requests.complaints import addressees, complaint_text, write_complaint
 from core.data_requests.request_log import RequestStatus, add_event, statuses
 from core.jobs.mail import queue_template_mail
 from core.phones.alerts import staff_to_alert
@@ -117,17 +117,11 @@ def _overdue(
     files = []
     for addressee in addressees(_residence(session, request), authorities):
         dutch = addressee.authority is not None and addressee.country == "NL"
-        path = write_complaint(
-            instance_dir,
-            request,
-            status.deadline,
-            company,
-            addressee,
-            organisation.name,
-            str(organisation.email),
-            loaded.campaign.default_language if dutch else "en",
-            today,
+        language = loaded.campaign.default_language if dutch else "en"
+        text = complaint_text(
+            request, status.deadline, company, addressee, organisation.name, str(organisation.email), language, today
         )
+        path = write_complaint(instance_dir, request, addressee, text)
         files.append(path.relative_to(instance_dir).as_posix())
         done.complaints.append(path)
     add_event(session, request, RequestEventKind.COMPLAINT_PREPARED, today, {"files": files})

@@ -69,7 +69,7 @@ def unlock(page: Page, live_server: LiveServer, address: str) -> None:
     expect(page.get_by_text("Your vault is unlocked.")).to_be_visible(timeout=20_000)
 
 
-def test_a_file_is_listed_as_a_visitor_reads_it_saved_and_a_damaged_one_fails(
+def test_a_file_is_listed_as_a_visitor_reads_it_saved_and_fails_when_damaged_or_cut_off(
     phone: PhonePage, live_server: LiveServer, tmp_path: Path, save_screenshot
 ) -> None:
     address = "vault-files@example.org"
@@ -106,7 +106,15 @@ def test_a_file_is_listed_as_a_visitor_reads_it_saved_and_a_damaged_one_fails(
     with page.expect_download(timeout=30_000) as download_info:
         item.get_by_role("button", name="Open and save").click()
     assert download_info.value.failure() is not None
-    expect(item.get_by_role("alert")).to_contain_text("The download was stopped", timeout=20_000)
+    expect(item.get_by_role("alert")).to_contain_text("damaged", timeout=20_000)
+    expect(item.get_by_role("alert")).to_contain_text("The download was stopped")
+
+    # The connection lost midway (the store holds half the file, the server promised all of it): the same.
+    path.write_bytes(bytes(damaged[: len(damaged) // 2]))
+    with page.expect_download(timeout=30_000) as download_info:
+        item.get_by_role("button", name="Open and save").click()
+    assert download_info.value.failure() is not None
+    expect(item.get_by_role("alert")).to_contain_text("The connection was lost while saving", timeout=20_000)
 
     # The Dutch page lists it with the date in Dutch (the texts themselves are translated after merging).
     page.goto(live_server.url(CAMPAIGN, "/my/vault"))

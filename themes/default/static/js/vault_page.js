@@ -192,7 +192,8 @@
   // over, rejects (after making the download fail) when decrypting or the connection fails or the download is
   // cancelled. The key and the ciphertext stay here: the worker gets only plaintext chunks, for the download.
   function saveStreaming(worker, file, plain) {
-    var id = randomId(), channel = new MessageChannel(), reader = plain.getReader();
+    var id = randomId(), channel = new MessageChannel();
+    var reader = null; // taken at the first pull: until then the stream stays free for the in-memory way
     var given = 0, frame = null, ended = false;
     return new Promise(function (resolve, reject) {
       var notStarted = setTimeout(function () {
@@ -210,6 +211,7 @@
       }
       async function giveNext() {
         try {
+          reader = reader || plain.getReader();
           var result = await reader.read();
           if (result.done) {
             if (given !== file.size) throw new Vault.FileRefused("it is not as long as the list says");
@@ -223,7 +225,7 @@
           worker.postMessage({ type: "chunk", id: id, chunk: buffer }, [buffer]);
         } catch (e) {
           worker.postMessage({ type: "abort", id: id });
-          reader.cancel(e).catch(function () {});
+          if (reader) reader.cancel(e).catch(function () {});
           finish(e);
         }
       }
@@ -234,7 +236,7 @@
         else if (type === "started") clearTimeout(notStarted);
         else if (type === "pull") giveNext();
         else if (type === "cancelled") {
-          reader.cancel().catch(function () {});
+          (reader || plain).cancel().catch(function () {});
           finish(new Error(text("cancelled")));
         }
       };

@@ -24,6 +24,7 @@ from babel import support
 from babel.dates import format_date, format_time
 from babel.messages.pofile import read_po
 from babel.numbers import format_currency, format_decimal
+from babel.units import format_unit
 from flask import Flask, g, has_app_context, has_request_context
 from flask_babel import Babel, Domain, get_locale
 from werkzeug.routing import BaseConverter
@@ -123,6 +124,23 @@ def money(amount: Decimal | int | float, language: str, currency: str = "EUR") -
 def number(value: int, language: str) -> str:
     """'12.345' in Dutch, '12,345' in English."""
     return format_decimal(value, locale=FORMAT_LOCALES.get(language, language))
+
+
+# Decimal units, as a file manager on a phone and the page's "up to 500 MB" count them (1 MB = 1,000,000 bytes).
+_SIZE_UNITS = (
+    (1000**3, "digital-gigabyte", "#,##0.##"),
+    (1000**2, "digital-megabyte", "#,##0.#"),
+    (1000, "digital-kilobyte", "#,##0"),
+)
+
+
+def file_size(size: int, language: str) -> str:
+    """A size in bytes as a person reads it: '1,3 MB' in Dutch, '1.3 MB' in English, '512 byte' / '512 bytes'."""
+    locale = FORMAT_LOCALES.get(language, language)
+    for unit_bytes, unit, pattern in _SIZE_UNITS:
+        if size >= unit_bytes - unit_bytes // 2000:  # what rounds up to 1 of a unit is 1 of it: never "1,000 kB"
+            return format_unit(size / unit_bytes, unit, length="short", format=pattern, locale=locale)
+    return format_unit(size, "digital-byte", length="long", locale=locale)
 
 
 def long_date(value, language: str) -> str:  # type: ignore[no-untyped-def]

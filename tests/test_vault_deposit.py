@@ -13,6 +13,7 @@ import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -206,12 +207,17 @@ def test_the_vault_page_lists_and_serves_only_the_logged_in_address_files(db_app
     give_vault(db_app, bob)
     path = mapping(
         tmp_path,
-        ["reference,file,company", f"{anna.token[:12]},a.zip,meta", f"{bob.token[:12]},b.zip,zoom"],
-        {"a.zip": ZIP_BYTES, "b.zip": b"Bob's"},
+        [
+            "reference,file,company,name",
+            f"{anna.token[:12]},a.zip,meta,a.zip",
+            f"{bob.token[:12]},b.zip,zoom,b.zip",
+            f"{anna.token[:12]},c.bin,Acme Loyalty B.V.,points.bin",
+        ],
+        {"a.zip": ZIP_BYTES, "b.zip": b"Bob's", "c.bin": b"\0" * 999},
     )
     assert deposit(db_app, path).exit_code == 0
     deliver(db_app)
-    mine, bobs = rows(db_app)
+    mine, bobs, points = rows(db_app)
 
     stranger = db_app.test_client()
     assert stranger.get("/en/my/vault/files", base_url=TIKTOK).status_code == 401
@@ -221,19 +227,38 @@ def test_the_vault_page_lists_and_serves_only_the_logged_in_address_files(db_app
     logged_in(db_app, client, ANNA)
     listing = client.get("/en/my/vault/files", base_url=TIKTOK)
     assert listing.status_code == 200 and listing.headers["Cache-Control"] == "private, no-store"
+    day = mine.deposited_at.astimezone(ZoneInfo("Europe/Amsterdam")).date()  # the campaign's day, not UTC's
+    # Newest first; the catalogue's short name, a company typed as free text as typed; written for the visitor.
     assert listing.get_json() == {
         "files": [
             {
+                "id": points.id,
+                "file_name": "points.bin",
+                "company": "Acme Loyalty B.V.",
+                "campaign": "TikTok Claim",
+                "received": f"{day.day} {day.strftime('%B')} {day.year}",
+                "size": 999,
+                "size_text": "999 bytes",
+                "kind": None,
+                "media_type": "application/octet-stream",
+            },
+            {
                 "id": mine.id,
-                "company": "meta",
                 "file_name": "a.zip",
-                "size": len(ZIP_BYTES),
-                "size_cipher": mine.size_cipher,
+                "company": "Meta (Facebook)",
+                "campaign": "TikTok Claim",
+                "received": f"{day.day} {day.strftime('%B')} {day.year}",
+                "size": 1_480_000,
+                "size_text": "1.5 MB",
+                "kind": "ZIP archive",
                 "media_type": "application/zip",
-                "deposited_on": mine.deposited_at.date().isoformat(),
-            }
+            },
         ]
     }
+    dutch = client.get("/my/vault/files", base_url=TIKTOK).get_json()["files"][1]
+    months = ["januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus", "september", "oktober",
+              "november", "december"]  # fmt: skip
+    assert (dutch["received"], dutch["size_text"]) == (f"{day.day} {months[day.month - 1]} {day.year}", "1,5 MB")
     download = client.get(f"/en/my/vault/files/{mine.id}", base_url=TIKTOK)
     assert download.status_code == 200 and download.headers["Cache-Control"] == "private, no-store"
     assert download.data == stored(db_app, mine.store_key)

@@ -47,9 +47,12 @@ def unb64url(text_: str) -> bytes:
 
 
 def password_of(secret: str, recovery: bool = False) -> bytes:
-    """FORMAT.md: a passphrase NFC-normalised; a recovery code upper-cased without its dashes."""
-    secret = unicodedata.normalize("NFC", secret)
-    return (secret.upper().replace("-", "") if recovery else secret).encode()
+    """FORMAT.md: a passphrase NFC-normalised; a recovery code as typed, made its 32 characters (NFKC, upper case,
+    no white space or dash, O read as 0, I and L as 1)."""
+    if not recovery:
+        return unicodedata.normalize("NFC", secret).encode()
+    code = re.sub(r"[\s\-\u2010-\u2015\u2212]+", "", unicodedata.normalize("NFKC", secret).upper())
+    return code.replace("O", "0").replace("I", "1").replace("L", "1").encode()
 
 
 def pbkdf2_key(password: bytes, salt: bytes, iterations: int) -> AESGCM:

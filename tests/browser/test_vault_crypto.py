@@ -730,12 +730,21 @@ def test_a_recovery_code_has_its_shape_and_opens_the_key_however_it_is_typed(vau
     assert set("".join(codes).replace("-", "")) == set(CROCKFORD)  # 1920 characters: every one of the 32 appears
 
     public_raw = vault.new_key_pair("recoverable")
-    code = codes[0]
+    code = next(code for code in codes if "0" in code and "1" in code)  # to type them as their look-alikes
     record = vault.call("wrap", "recoverable", {"recoveryCode": code}, {"iterations": FAST})
     assert raw_point(reference_unwrap(record, recovery_password(code)).public_key()) == public_raw
-    for typed in (code, code.lower(), code.replace("-", ""), code[:9].lower() + code[9:]):
+    typed_as_people_do = (
+        code,
+        code.lower(),
+        code.replace("-", ""),
+        code[:9].lower() + code[9:],
+        " " + code.replace("-", " ").lower() + " ",  # spaces for dashes
+        code.replace("-", "--").replace("-", "\u2013", 1),  # extra dashes, one a phone's long dash
+        code[:4] + "\t" + code[4:].replace("0", "O").replace("1", "l"),  # Crockford's look-alikes
+    )
+    for typed in typed_as_people_do:
         assert vault.call("unwrap", record, {"recoveryCode": typed}, "recovered", {})["publicRaw"] == b64(public_raw)
-    other = codes[1]
+    other = next(other for other in codes if other != code)
     assert vault.call("unwrap", record, {"recoveryCode": other}, "nobody", {})["error"]["name"] == "WrongSecret"
     # The code as a passphrase is another password (dashes and all): it does not open the record.
     assert vault.call("unwrap", record, code, "nobody", {})["error"]["name"] == "WrongSecret"

@@ -102,7 +102,9 @@ def test_set_up_unlock_and_recover_the_vault(phone: PhonePage, live_server: Live
     page.reload()
     page.get_by_text("Forgot your passphrase? Use your recovery code").click()
     recover = page.locator("form[data-recover]")
-    recover.get_by_label("Your recovery code").fill(code.lower())
+    # Typed as people type it: lower case, spaces for dashes, O for 0 and l for 1 (look-alikes the code never has).
+    typed = " ".join(code.split("-")).lower().replace("0", "o").replace("1", "l")
+    recover.get_by_label("Your recovery code").fill(f" {typed[:9]}-{typed[9:]} ")
     recover.get_by_label("Choose a new passphrase").fill(NEW_PASSPHRASE)
     recover.get_by_label("Type the new passphrase again").fill(NEW_PASSPHRASE)
     recover.get_by_role("button", name="Set the new passphrase").click()

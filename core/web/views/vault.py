@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from flask import Response, flash, jsonify, redirect, request, stream_with_context, url_for
+from flask import Response, abort, flash, jsonify, redirect, request, stream_with_context, url_for
 from flask_babel import gettext as _
 from flask_wtf.csrf import validate_csrf
 from werkzeug.wrappers import Response as BaseResponse
@@ -22,20 +22,22 @@ from wtforms import ValidationError
 
 from core.data import vault_files, vault_keys
 from core.data.db import db_session, utcnow
-from core.site import site
+from core.site import current_campaign, site
 from core.vault.store import COPY_BLOCK, MissingFile
 from core.vault.wrapped_keys import WrappedKeyError, b64url_encode, public_key_from, to_json, wrapped_key_from
 from core.web.participant_session import logged_in
 from core.web.rendering import render_page
 from core.web.requests import limit_per_ip
+from core.web.vault_listing import listed
 from core.web.views.localized import localized_blueprint, localized_route
 
 bp = localized_blueprint("vault", __name__)
 
 MIN_PASSPHRASE = 12  # characters; the page checks it (the server never sees the passphrase)
-# The page decrypts a file into memory (a Blob) before saving it, so a browser holds it whole, twice for a moment:
-# beyond this it says the file is too large for now (streaming to disk is the next slice).
+# A browser that cannot run the saving service worker (js/vault_save_worker.js) decrypts a file into memory (a Blob)
+# before saving it, holding it whole, twice for a moment: beyond this it says it cannot open that file.
 MAX_OPEN_MB = 500
+SAVE_WORKER = "js/vault_save_worker.js"
 
 
 @bp.after_request
@@ -151,20 +153,7 @@ def files() -> BaseResponse:
     hashed = logged_in()
     if hashed is None:
         return _error(401, _("Please log in again: a login lasts an hour."))
-    return jsonify(
-        files=[
-            {
-                "id": file.id,
-                "company": file.company,
-                "file_name": file.file_name,
-                "size": file.size_plain,
-                "size_cipher": file.size_cipher,
-                "media_type": file.media_type,
-                "deposited_on": file.deposited_at.date().isoformat(),
-            }
-            for file in vault_files.files_of(db_session(), hashed)
-        ]
-    )
+    return jsonify(files=[listed(file) for file in vault_files.files_of(db_session(), hashed)])
 
 
 @localized_route(bp, "/my/vault/files/<int:file_id>")
@@ -193,3 +182,22 @@ def download(file_id: int) -> BaseResponse:
         mimetype="application/octet-stream",
         headers={"Content-Length": str(file.size_cipher), "Content-Disposition": "attachment"},
     )
+
+
+@localized_route(bp, "/my/vault/save/worker.js")
+def save_worker() -> BaseResponse:
+    """The service worker that saves a decrypted file to disk as the page decrypts it (js/vault_save_worker.js).
+    Served here, not under /assets, so that its scope, the folder it is in, is this page's ``save/`` and nothing
+    else of the site; never cached (``_never_stored``), so a browser always checks it for a newer version."""
+    path = site().assets.find(current_campaign(), SAVE_WORKER)
+    if path is None:
+        abort(404)
+    return Response(path.read_bytes(), mimetype="text/javascript")
+
+
+@localized_route(bp, "/my/vault/save/<token>")
+def save_missed(token: str) -> BaseResponse:
+    """What a browser gets for a save link when no service worker answered it (a browser that hands downloads
+    past its service worker): nothing, and no navigation. The page notices that its worker never saw the request
+    and opens the file in memory instead. The token is a random name the page made; it opens nothing."""
+    return Response(status=204)

@@ -225,9 +225,17 @@
     return text.match(/.{4}/g).join("-");
   }
 
+  // A recovery code as people type it, made the code it was: spaces, dashes (none, extra, or a phone's long
+  // dash) and lower case do not matter, and the letters Crockford's alphabet leaves out because they look like its
+  // digits count as those digits (O as 0, I and L as 1). A valid code never changes: it has none of them.
+  function recoveryCodeText(typed) {
+    return typed.normalize("NFKC").toUpperCase().replace(/[\s\-\u2010-\u2015\u2212]+/g, "")
+      .replace(/O/g, "0").replace(/[IL]/g, "1");
+  }
+
   // The PBKDF2 password of a secret: a passphrase (a string, or {passphrase}) NFC-normalised, so the same words
-  // typed on another keyboard give the same bytes; a recovery code ({recoveryCode}) upper-cased with its dashes
-  // removed, and refused unless it then has a recovery code's 32 characters.
+  // typed on another keyboard give the same bytes; a recovery code ({recoveryCode}) as recoveryCodeText makes it,
+  // and refused unless it then has a recovery code's 32 characters.
   function passwordOf(secret) {
     if (typeof secret === "string") secret = { passphrase: secret };
     if (secret && typeof secret.passphrase === "string") {
@@ -235,7 +243,7 @@
       return bytesOf(secret.passphrase.normalize("NFC"));
     }
     if (secret && typeof secret.recoveryCode === "string") {
-      var code = secret.recoveryCode.normalize("NFC").toUpperCase().replace(/-/g, "");
+      var code = recoveryCodeText(secret.recoveryCode);
       if (!new RegExp("^[" + CROCKFORD + "]{32}$").test(code)) {
         throw new WrongSecret("This is not a recovery code: it has 32 letters and digits in groups of 4 "
           + "(such as 7K2M-Q0XA-...). Check it against the one you kept and try again.");

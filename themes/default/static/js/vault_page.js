@@ -135,25 +135,117 @@
   }
 
   // -- the files, once unlocked -------------------------------------------------------------------------------------
-  // The list comes from GET /my/vault/files; a file's ciphertext from GET /my/vault/files/<id>, decrypted here with
-  // the unlocked key (the server cannot). For now a file is opened into memory (a Blob) and saved through a download
-  // link, up to data-max-open-bytes; streaming to disk comes later. A file that fails to open is dropped whole.
+  // The list comes from GET /my/vault/files, written by the server in the page's language; a file's ciphertext from
+  // GET /my/vault/files/<id>, decrypted here with the unlocked key (the server cannot). The plaintext goes to disk
+  // as it is decrypted, through the saving service worker (js/vault_save_worker.js) and the browser's own download
+  // manager, so memory does not grow with the file. A browser without service workers (or one that hands the
+  // download past its worker) opens the file in memory (a Blob) instead, up to data-max-open-bytes. A file that
+  // fails midway is stopped: the download fails in the browser's list, and the page says why.
 
-  function sizeText(bytes) {
-    if (bytes < 1000) return bytes + " B";
-    if (bytes < 1000 * 1000) return (bytes / 1000).toFixed(0) + " kB";
-    if (bytes < 1000 * 1000 * 1000) return (bytes / 1000 / 1000).toFixed(1) + " MB";
-    return (bytes / 1000 / 1000 / 1000).toFixed(2) + " GB";
+  var saveWorker = null; // a Promise of the active saving worker, or of null where this browser has none
+
+  function activated(registration) {
+    var worker = registration.installing || registration.waiting || registration.active;
+    return new Promise(function (resolve) {
+      if (!worker) return resolve(null);
+      if (worker.state === "activated") return resolve(worker);
+      worker.addEventListener("statechange", function () {
+        if (worker.state === "activated") resolve(worker);
+        else if (worker.state === "redundant") resolve(null);
+      });
+    });
   }
 
-  function fileLine(file) {
-    var date = new Date(file.deposited_on + "T00:00:00");
-    var shown = isNaN(date) ? file.deposited_on : date.toLocaleDateString(document.documentElement.lang || undefined,
-      { day: "numeric", month: "long", year: "numeric" }); // "3 December 2026": no day/month order to misread
-    return text("fileLine").replace("{company}", file.company).replace("{date}", shown).replace("{size}", sizeText(file.size));
+  function saveWorkerReady() {
+    if (saveWorker) return saveWorker;
+    var url = root.dataset.saveWorkerUrl;
+    if (!url || !("serviceWorker" in navigator) || typeof ReadableStream === "undefined") {
+      saveWorker = Promise.resolve(null);
+    } else {
+      var scope = new URL("./", new URL(url, location.href)).pathname;
+      saveWorker = navigator.serviceWorker.register(url, { scope: scope, updateViaCache: "none" })
+        .then(activated)
+        .catch(function () { return null; }); // e.g. a private window that allows no service worker
+    }
+    return saveWorker;
   }
 
-  function save(blob, name) {
+  // The worker never saw the save request (a browser that downloads past its worker): open in memory instead.
+  class NotStarted extends Error {}
+
+  function randomId() {
+    return Array.from(self.crypto.getRandomValues(new Uint8Array(16)), function (b) {
+      return b.toString(16).padStart(2, "0");
+    }).join("");
+  }
+
+  function hiddenFrame(src) {
+    var frame = document.createElement("iframe");
+    frame.hidden = true;
+    frame.title = "download";
+    frame.src = src;
+    document.body.appendChild(frame);
+    return frame;
+  }
+
+  // Streams `plain` (a decrypting stream) to disk through the saving worker; resolves once the last byte is handed
+  // over, rejects (after making the download fail) when decrypting or the connection fails or the download is
+  // cancelled. The key and the ciphertext stay here: the worker gets only plaintext chunks, for the download.
+  function saveStreaming(worker, file, plain) {
+    var id = randomId(), channel = new MessageChannel();
+    var reader = null; // taken at the first pull: until then the stream stays free for the in-memory way
+    var given = 0, frame = null, ended = false;
+    return new Promise(function (resolve, reject) {
+      var notStarted = setTimeout(function () {
+        worker.postMessage({ type: "abort", id: id });
+        finish(new NotStarted());
+      }, 15000);
+      function finish(error) {
+        if (ended) return;
+        ended = true;
+        clearTimeout(notStarted);
+        channel.port1.close();
+        if (frame) setTimeout(function () { frame.remove(); }, 60000); // removing it at once may cancel the download
+        if (error) reject(error);
+        else resolve();
+      }
+      async function giveNext() {
+        try {
+          reader = reader || plain.getReader();
+          var result = await reader.read();
+          if (result.done) {
+            if (given !== file.size) throw new Vault.FileRefused("it is not as long as the list says");
+            worker.postMessage({ type: "end", id: id });
+            return finish(null);
+          }
+          var chunk = result.value;
+          given += chunk.length;
+          var buffer = chunk.byteOffset === 0 && chunk.byteLength === chunk.buffer.byteLength
+            ? chunk.buffer : chunk.slice().buffer;
+          worker.postMessage({ type: "chunk", id: id, chunk: buffer }, [buffer]);
+        } catch (e) {
+          worker.postMessage({ type: "abort", id: id });
+          if (reader) reader.cancel(e).catch(function () {});
+          finish(e);
+        }
+      }
+      channel.port1.onmessage = function (event) {
+        var type = event.data && event.data.type;
+        if (ended) return;
+        if (type === "ready") frame = hiddenFrame(new URL("./" + id, new URL(root.dataset.saveWorkerUrl, location.href)));
+        else if (type === "started") clearTimeout(notStarted);
+        else if (type === "pull") giveNext();
+        else if (type === "cancelled") {
+          (reader || plain).cancel().catch(function () {});
+          finish(new Error(text("cancelled")));
+        }
+      };
+      worker.postMessage({ type: "save", id: id, name: file.file_name, size: file.size,
+        mediaType: file.media_type || "application/octet-stream" }, [channel.port2]);
+    });
+  }
+
+  function saveBlob(blob, name) {
     var url = URL.createObjectURL(blob);
     var link = document.createElement("a");
     link.href = url;
@@ -165,40 +257,92 @@
     setTimeout(function () { URL.revokeObjectURL(url); }, 60000);
   }
 
-  async function openFile(file, key, status) {
+  // What was opened before a failure is dropped with the Blob: nothing is saved.
+  async function saveInMemory(file, plain) {
+    var blob = await new Response(plain).blob();
+    if (blob.size !== file.size) throw new Vault.FileRefused("it is not as long as the list says");
+    saveBlob(new Blob([blob], { type: file.media_type || "application/octet-stream" }), file.file_name);
+  }
+
+  function tooLargeForMemory(file) {
     var maxBytes = parseInt(root.dataset.maxOpenBytes, 10) || 0;
-    if (maxBytes && file.size > maxBytes) throw new Error(text("tooLarge"));
-    status.textContent = text("opening");
+    return maxBytes && file.size > maxBytes;
+  }
+
+  async function ciphertextOf(file) {
     var response = await fetch(root.dataset.filesUrl + "/" + file.id, { credentials: "same-origin" });
     if (!response.ok || !response.body) {
       var answer = null;
       try { answer = await response.json(); } catch (e) { answer = null; }
       throw new Error((answer && answer.error) || text("failed"));
     }
-    var blob;
+    return response.body;
+  }
+
+  // What the page says when saving failed: a damaged file, a lost connection, or its own words.
+  function failure(error, streaming) {
+    if (error instanceof Vault.FileRefused) return text(streaming ? "refusedStopped" : "refused");
+    if (error instanceof TypeError) return text(streaming ? "lostStopped" : "lost"); // fetch's network error
+    return error && error.message ? error.message : text("failed");
+  }
+
+  async function openFile(file, key, status) {
+    var worker = await saveWorkerReady();
+    if (!worker && tooLargeForMemory(file)) throw new Error(text("tooLarge"));
+    status.textContent = text("opening");
+    var body = await ciphertextOf(file);
+    var plain = Vault.decryptStream(body, key, { publicRaw: Vault.base64urlDecode(root.dataset.public) });
+    var streaming = Boolean(worker);
     try {
-      var plain = Vault.decryptStream(response.body, key, { publicRaw: Vault.base64urlDecode(root.dataset.public) });
-      blob = await new Response(plain).blob();
+      if (worker) {
+        try {
+          await saveStreaming(worker, file, plain);
+        } catch (e) {
+          if (!(e instanceof NotStarted)) throw e;
+          streaming = false;
+          if (tooLargeForMemory(file)) {
+            plain.cancel().catch(function () {});
+            throw new Error(text("tooLarge"));
+          }
+          await saveInMemory(file, plain);
+        }
+      } else {
+        await saveInMemory(file, plain);
+      }
     } catch (e) {
-      blob = null; // what was opened before the failure is dropped with it
-      throw new Error(text("refused"));
+      throw new Error(failure(e, streaming));
     }
-    if (blob.size !== file.size) throw new Error(text("refused"));
-    save(new Blob([blob], { type: file.media_type || "application/octet-stream" }), file.file_name);
-    status.textContent = text("saved");
+    status.textContent = text(streaming ? "savedStreaming" : "saved");
+  }
+
+  // One fact of a file: "From" TikTok, "Received" 3 December 2026 (the server wrote the values).
+  function fact(list, label, value) {
+    if (!value) return;
+    var row = document.createElement("div"), term = document.createElement("dt"), detail = document.createElement("dd");
+    term.textContent = text(label);
+    detail.textContent = value;
+    row.append(term, detail);
+    list.append(row);
   }
 
   function fileItem(file, key) {
     var item = document.createElement("li");
     item.className = "vault-files__item";
-    var name = document.createElement("strong");
+    var name = document.createElement("p");
+    name.className = "vault-files__name";
     name.textContent = file.file_name;
-    var line = document.createElement("span");
-    line.textContent = fileLine(file);
+    var facts = document.createElement("dl");
+    facts.className = "vault-files__facts";
+    fact(facts, "from", file.company);
+    fact(facts, "campaign", file.campaign);
+    fact(facts, "received", file.received);
+    fact(facts, "size", file.size_text);
+    fact(facts, "type", file.kind);
     var button = document.createElement("button");
     button.type = "button";
     button.className = "button button--secondary";
     button.textContent = text("open");
+    button.setAttribute("aria-label", text("open") + ": " + file.file_name);
     var status = document.createElement("p");
     status.className = "field__help";
     status.setAttribute("role", "status");
@@ -219,13 +363,14 @@
         button.disabled = false;
       }
     });
-    item.append(name, document.createElement("br"), line, document.createElement("br"), button, status, problem);
+    item.append(name, facts, button, status, problem);
     return item;
   }
 
   async function listFiles(unlocked, key) {
     var status = unlocked.querySelector("[data-files-status]"), list = unlocked.querySelector("[data-files]");
-    var problem = unlocked.querySelector("[data-files-problem]");
+    var problem = unlocked.querySelector("[data-files-problem]"), help = unlocked.querySelector("[data-save-help]");
+    saveWorkerReady().then(function (worker) { help.textContent = text(worker ? "helpStreaming" : "helpMemory"); });
     try {
       var response = await fetch(root.dataset.filesUrl, { credentials: "same-origin" });
       var answer = await response.json();

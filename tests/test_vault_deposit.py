@@ -292,6 +292,10 @@ def test_the_vault_page_lists_and_serves_only_the_logged_in_address_files(db_app
     assert int(download.headers["Content-Length"]) == mine.size_cipher
     assert client.get(f"/en/my/vault/files/{bobs.id}", base_url=TIKTOK).status_code == 404  # not hers
 
+    store_of(db_app).delete(mine.store_key)  # lost from the store behind the app's back
+    lost = client.get(f"/en/my/vault/files/{mine.id}", base_url=TIKTOK)
+    assert lost.status_code == 404 and "cannot be found in the vault's storage" in lost.get_json()["error"]
+
 
 def test_an_s3_store_without_a_bucket_stops_the_app(make_app: Callable[..., Flask]) -> None:
     from core.settings import SettingsError

@@ -47,6 +47,7 @@ should, 2 for a bad command line.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import http.client
 import json
@@ -54,6 +55,7 @@ import os
 import re
 import secrets
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -138,8 +140,6 @@ class Run:
 
 def configure(run: Run, smtp: SMTPServer, s3: S3Server | None) -> None:
     """The production app's settings for ``run``, and the environment that gives them to the processes."""
-    for folder in (run.instance, run.tmpdir, run.inputs):
-        folder.mkdir(parents=True)
     settings: dict[str, Any] = app_config(secrets.token_urlsafe(32), str(run.instance))
     settings.update(
         database_url=f"sqlite:///{run.instance / 'claimsite.sqlite3'}",
@@ -235,11 +235,11 @@ class Gunicorn:
 
     def __exit__(self, *exc: object) -> None:
         if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, 15)  # the master stops its worker
+            os.killpg(self.process.pid, signal.SIGTERM)  # the master stops its worker
             try:
                 self.process.wait(timeout=20)
             except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, 9)
+                os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
 
     @property
@@ -519,8 +519,15 @@ def growth(run: Run, what: str, small: int | None, large: int | None, limit_kib:
 def measure_store(store: str, sizes: tuple[int, int], work: Path, marker: bytes, max_growth: int) -> list[str]:
     """Both sizes through one store; returns the problems found (empty when every check passed)."""
     run = Run(store, work, marker)
-    with SMTPServer() as smtp, S3Server() if store == "s3" else _Nothing() as s3:
-        # moto's own temporary files (it spools large objects) go to the run's TMPDIR too: searched afterwards.
+    for folder in (run.instance, run.tmpdir, run.inputs):
+        folder.mkdir(parents=True)
+    # moto's process inherits this environment (tests/s3_server.py): its temporary files (it spools the parts) go to
+    # the run's TMPDIR too. This process chose its own temporary folder before.
+    with (
+        patched_environ(TMPDIR=str(run.tmpdir)),
+        SMTPServer() as smtp,
+        S3Server() if store == "s3" else contextlib.nullcontext() as s3,
+    ):
         configure(run, smtp, s3)
         if s3 is not None:
             s3.client().create_bucket(Bucket=BUCKET)
@@ -569,12 +576,19 @@ def measure_store(store: str, sizes: tuple[int, int], work: Path, marker: bytes,
     return run.problems
 
 
-class _Nothing:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
+@contextlib.contextmanager
+def patched_environ(**values: str) -> Iterator[None]:
+    """This process's environment with ``values`` (what the processes it starts inherit), restored afterwards."""
+    before = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def main(argv: list[str] | None = None) -> int:

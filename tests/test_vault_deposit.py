@@ -1,11 +1,13 @@
 """Files deposited in participants' vaults (issue 21, third slice): ``flask vault deposit`` encrypts each file to the
-participant's vault key into the vault store (a local folder; once an S3 store on moto's server), records it, mails
-the participant once through the contact copy; the rows it cannot deposit are reported and make it exit 1; a second
-run deposits nothing twice; erasure removes the stored files; /my/vault/files lists only the logged-in address's
-files and serves their ciphertext exactly as stored. On SQLite and PostgreSQL."""
+participant's vault key into the vault store, records it, mails the participant once through the contact copy; the
+rows it cannot deposit are reported and make it exit 1; a second run deposits nothing twice; erasure removes the
+stored files; /my/vault/files lists only the logged-in address's files and serves their ciphertext exactly as
+stored. On SQLite and PostgreSQL, and each on both stores (``db_app`` here): the local folder and S3 (moto's server on
+loopback, one per module, a bucket per test)."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import io
 import itertools
@@ -22,17 +24,66 @@ from sqlalchemy import select
 
 from core.data import vault_keys
 from core.data.models import Signup, VaultFile
-from core.vault.store import LocalFolderStore, S3Store
+from core.vault.store import LocalFolderStore, S3Store, VaultStore
 from core.vault.stream_format import decrypt_stream, generate_key_pair
 from tests.s3_server import ACCESS_KEY, REGION, SECRET_KEY, S3Server
 from tests.test_participant_page import logged_in
 from tests.test_signup import TIKTOK, deliver, join_fully
+from tests.test_vault_store import everything_stored
 
 CAMPAIGN = "tiktokclaim"
 ANNA, BOB = "anna@example.org", "bob@example.org"
 ZIP_BYTES = b"PK\x03\x04 the company's answer about Anna " * 40_000  # ~1.5 MB: more than one chunk
 CSV_BYTES = b"date,video\n2024-01-01,anna-dancing.mp4\n"
 _buckets = itertools.count()
+
+
+@pytest.fixture(scope="module")
+def s3_server() -> Iterator[S3Server]:
+    with S3Server() as server:
+        yield server
+
+
+@pytest.fixture(params=["local", "s3"])
+def db_app(
+    request: pytest.FixtureRequest,
+    make_app: Callable[..., Flask],
+    migrated_database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[Flask]:
+    """This module's :func:`tests.conftest.db_app`, on each vault store: the local folder (the default), then a
+    bucket of its own on the module's S3 server."""
+    settings: dict[str, Any] = {}
+    if request.param == "s3":
+        server: S3Server = request.getfixturevalue("s3_server")
+        for name, value in [
+            ("AWS_ACCESS_KEY_ID", ACCESS_KEY),
+            ("AWS_SECRET_ACCESS_KEY", SECRET_KEY),
+            ("AWS_DEFAULT_REGION", REGION),
+        ]:
+            monkeypatch.setenv(name, value)
+        bucket = f"claimsite-deposit-{os.getpid()}-{next(_buckets)}"
+        server.client().create_bucket(Bucket=bucket)
+        settings = {
+            "vault_store": "s3",
+            "vault_s3_bucket": bucket,
+            "vault_s3_prefix": "vault/",
+            "vault_s3_endpoint_url": server.url,
+        }
+    app = make_app(database_url=migrated_database_url, **settings)
+    yield app
+    app.extensions["claimsite.db"].engine.dispose()
+
+
+def store_of(app: Flask) -> VaultStore:
+    return app.extensions["claimsite"].vault_store  # type: ignore[no-any-return]
+
+
+def names_of(app: Flask, *keys: str) -> list[str]:
+    """The names ``keys`` are stored under, as :func:`tests.test_vault_store.everything_stored` lists them."""
+    if isinstance(store_of(app), LocalFolderStore):
+        return sorted(f"{key[:2]}/{key}" for key in keys)
+    return sorted(f"vault/{key}" for key in keys)
 
 
 def in_app(app: Flask, work: Callable[[Any], Any]) -> Any:
@@ -139,9 +190,9 @@ def test_a_deposit_stores_encrypted_records_mails_once_and_reports_what_it_could
         assert len(cipher) == row.size_cipher
         assert plain[:40] not in cipher and b"Anna" not in cipher
         assert opened(cipher, private) == plain
-    if isinstance(db_app.extensions["claimsite"].vault_store, LocalFolderStore):
-        folder = db_app.extensions["claimsite"].settings.instance_dir / "vault"
-        assert sorted(p.name for p in folder.rglob("*") if p.is_file()) == sorted([export.store_key, videos.store_key])
+    assert everything_stored(store_of(db_app)) == names_of(db_app, export.store_key, videos.store_key)
+    if isinstance(store_of(db_app), S3Store):  # nothing of it in the local folder
+        assert not (db_app.extensions["claimsite"].settings.instance_dir / "vault").exists()
 
     [mail] = deliver(db_app)
     assert mail["To"] == ANNA
@@ -154,6 +205,7 @@ def test_a_deposit_stores_encrypted_records_mails_once_and_reports_what_it_could
     again = deposit(db_app, path)
     assert again.exit_code == 1 and "0 file(s) deposited" in again.output and "2 deposited before" in again.output
     assert len(rows(db_app)) == 2 and deliver(db_app) == []
+    assert everything_stored(store_of(db_app)) == names_of(db_app, export.store_key, videos.store_key)
 
     # Bob sets up his vault: his row goes in now, and only his.
     give_vault(db_app, bob)
@@ -197,8 +249,8 @@ def test_erasure_removes_the_vault_files_from_the_store(db_app: Flask, tmp_path:
 
     in_app(db_app, erase)
     assert rows(db_app) == []
-    with db_app.app_context():
-        assert not db_app.extensions["claimsite"].vault_store.exists(row.store_key)
+    assert not store_of(db_app).exists(row.store_key)
+    assert everything_stored(store_of(db_app)) == []
 
 
 def test_the_vault_page_lists_and_serves_only_the_logged_in_address_files(db_app: Flask, tmp_path: Path) -> None:
@@ -265,37 +317,9 @@ def test_the_vault_page_lists_and_serves_only_the_logged_in_address_files(db_app
     assert int(download.headers["Content-Length"]) == mine.size_cipher
     assert client.get(f"/en/my/vault/files/{bobs.id}", base_url=TIKTOK).status_code == 404  # not hers
 
-
-@pytest.fixture(scope="module")
-def s3_server() -> Iterator[S3Server]:
-    with S3Server() as server:
-        yield server
-
-
-def test_a_deposit_into_an_s3_store(
-    make_app: Callable[..., Flask], s3_server: S3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    for name, value in [
-        ("AWS_ACCESS_KEY_ID", ACCESS_KEY),
-        ("AWS_SECRET_ACCESS_KEY", SECRET_KEY),
-        ("AWS_DEFAULT_REGION", REGION),
-    ]:
-        monkeypatch.setenv(name, value)
-    bucket = f"claimsite-deposit-{os.getpid()}-{next(_buckets)}"
-    s3_server.client().create_bucket(Bucket=bucket)
-    app = make_app(
-        vault_store="s3", vault_s3_bucket=bucket, vault_s3_prefix="vault/", vault_s3_endpoint_url=s3_server.url
-    )
-    assert isinstance(app.extensions["claimsite"].vault_store, S3Store)
-    anna = join(app, ANNA)
-    private = give_vault(app, anna)
-    path = mapping(tmp_path, ["reference,file", f"{anna.token[:12]},a.zip"], {"a.zip": ZIP_BYTES})
-    assert deposit(app, path).exit_code == 0
-    [row] = rows(app)
-    listed = s3_server.client().list_objects_v2(Bucket=bucket)["Contents"]
-    assert [item["Key"] for item in listed] == [f"vault/{row.store_key}"]
-    assert opened(stored(app, row.store_key), private) == ZIP_BYTES
-    assert not (app.extensions["claimsite"].settings.instance_dir / "vault").exists()
+    store_of(db_app).delete(mine.store_key)  # lost from the store behind the app's back
+    lost = client.get(f"/en/my/vault/files/{mine.id}", base_url=TIKTOK)
+    assert lost.status_code == 404 and "cannot be found in the vault's storage" in lost.get_json()["error"]
 
 
 def test_an_s3_store_without_a_bucket_stops_the_app(make_app: Callable[..., Flask]) -> None:
@@ -305,20 +329,35 @@ def test_an_s3_store_without_a_bucket_stops_the_app(make_app: Callable[..., Flas
         make_app(vault_store="s3")
 
 
+@contextlib.contextmanager
+def store_out_of_order(app: Flask) -> Iterator[None]:
+    """The app's store refuses every file inside the block: the local one cannot make its folder (a file is in the
+    way), the S3 one has no bucket (deleted while empty, made again afterwards)."""
+    store = store_of(app)
+    if isinstance(store, LocalFolderStore):
+        store.folder.parent.mkdir(parents=True, exist_ok=True)
+        store.folder.write_text("not a folder")
+        yield
+        store.folder.unlink()
+        return
+    assert isinstance(store, S3Store)
+    store.client.delete_bucket(Bucket=store.bucket)
+    yield
+    store.client.create_bucket(Bucket=store.bucket)
+
+
 def test_a_store_that_fails_is_a_row_problem_and_a_run_that_did_not_mail_is_mailed_by_the_next(
     db_app: Flask, tmp_path: Path
 ) -> None:
     anna = join(db_app, ANNA)
     give_vault(db_app, anna)
-    folder = db_app.extensions["claimsite"].settings.instance_dir / "vault"
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    folder.write_text("not a folder")  # the local store cannot make its folder here
     path = mapping(tmp_path, ["reference,file", f"{anna.token[:12]},a.zip"], {"a.zip": ZIP_BYTES})
-    failed = deposit(db_app, path)
+    with store_out_of_order(db_app):
+        failed = deposit(db_app, path)
     assert failed.exit_code == 1 and "a.zip could not be stored (" in failed.output, failed.output
     assert rows(db_app) == [] and deliver(db_app) == []
+    assert everything_stored(store_of(db_app)) == []
 
-    folder.unlink()
     assert deposit(db_app, path).exit_code == 0
     [row] = rows(db_app)
 

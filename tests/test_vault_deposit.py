@@ -118,12 +118,14 @@ def test_a_deposit_stores_encrypted_records_mails_once_and_reports_what_it_could
     assert result.exit_code == 1, result.output
     out = result.output
     assert "line 7: the same reference and file as line 3" in out
-    assert f"line 4 ({ref_bob}): no vault yet: invite them" in out
+    assert f"({ref_bob})" not in out  # Bob has no vault: his file is held for him (tests/test_vault_held.py)
     assert "line 5 (XXXXXXXXXXXX): no sign-up of tiktokclaim has this reference" in out
     assert f"line 6 ({ref_anna}): no file " in out and "missing.zip" in out
-    assert "2 file(s) deposited for 1 participant(s), 1 arrival mail(s) queued" in out
+    assert "3 file(s) deposited for 2 participant(s), 1 arrival mail(s) queued" in out
+    assert "1 file(s) held for participants without a vault, 1 invitation(s) to set one up queued" in out
 
-    export, videos = rows(db_app)
+    export, videos, held = rows(db_app)
+    assert held.email_hash == bob.email_hash and held.held_key_id is not None
     assert {export.email_hash, videos.email_hash} == {anna.email_hash}
     assert (export.company, export.file_name, export.media_type) == (
         "tiktok",
@@ -140,10 +142,10 @@ def test_a_deposit_stores_encrypted_records_mails_once_and_reports_what_it_could
         assert opened(cipher, private) == plain
     if isinstance(db_app.extensions["claimsite"].vault_store, LocalFolderStore):
         folder = db_app.extensions["claimsite"].settings.instance_dir / "vault"
-        assert sorted(p.name for p in folder.rglob("*") if p.is_file()) == sorted([export.store_key, videos.store_key])
+        assert sorted(p.name for p in folder.rglob("*") if p.is_file()) == sorted([export.store_key, videos.store_key, held.store_key])
 
-    [mail] = deliver(db_app)
-    assert mail["To"] == ANNA
+    mail, invitation = sorted(deliver(db_app), key=lambda m: m["To"])
+    assert mail["To"] == ANNA and invitation["To"] == BOB
     text = mail.get_body(("plain",)).get_content() + mail.get_body(("html",)).get_content()
     assert "Something new is in your vault" in text and f"{TIKTOK}/en/my" in text
     for secret in ("tiktok-annadv", "videos.csv", "TikTok Ltd", export.store_key, videos.store_key, ref_anna):
@@ -151,16 +153,20 @@ def test_a_deposit_stores_encrypted_records_mails_once_and_reports_what_it_could
 
     # The same mapping again: nothing deposited twice, no second mail; the problems are still reported.
     again = deposit(db_app, path)
-    assert again.exit_code == 1 and "0 file(s) deposited" in again.output and "2 deposited before" in again.output
-    assert len(rows(db_app)) == 2 and deliver(db_app) == []
+    assert again.exit_code == 1 and "0 file(s) deposited" in again.output and "3 deposited before" in again.output
+    assert len(rows(db_app)) == 3 and deliver(db_app) == []
 
-    # Bob sets up his vault: his row goes in now, and only his.
+    # Bob sets up his vault: his held file waits for staff to move it in (flask vault move), his next one goes in.
     give_vault(db_app, bob)
-    fine = mapping(tmp_path / "answers", ["reference,file", f"{ref_anna},anna/export.zip", f"{ref_bob},bob.zip"], {})
+    fine = mapping(
+        tmp_path / "answers",
+        ["reference,file", f"{ref_anna},anna/export.zip", f"{ref_bob},bob.zip", f"{ref_bob},anna/videos.csv"],
+        {},
+    )
     third = deposit(db_app, fine)
     # Anna's line names the file "export.zip" this time (no name column): another deposit, by design (see VaultFile)
     assert third.exit_code == 0, third.output
-    assert "2 file(s) deposited for 2 participant(s), 2 arrival mail(s) queued" in third.output
+    assert "2 file(s) deposited for 2 participant(s), 2 arrival mail(s) queued; 1 deposited before" in third.output
     assert sorted(m["To"] for m in deliver(db_app)) == [ANNA, BOB]
     audit = in_app(db_app, lambda db: db.execute(select_audit()).all())
     assert [row[0] for row in audit] == ["vault-deposit"] * 3

@@ -142,7 +142,9 @@ def test_a_deposit_stores_encrypted_records_mails_once_and_reports_what_it_could
         assert opened(cipher, private) == plain
     if isinstance(db_app.extensions["claimsite"].vault_store, LocalFolderStore):
         folder = db_app.extensions["claimsite"].settings.instance_dir / "vault"
-        assert sorted(p.name for p in folder.rglob("*") if p.is_file()) == sorted([export.store_key, videos.store_key, held.store_key])
+        assert sorted(p.name for p in folder.rglob("*") if p.is_file()) == sorted(
+            [export.store_key, videos.store_key, held.store_key]
+        )
 
     mail, invitation = sorted(deliver(db_app), key=lambda m: m["To"])
     assert mail["To"] == ANNA and invitation["To"] == BOB
@@ -193,6 +195,15 @@ def test_erasure_removes_the_vault_files_from_the_store(db_app: Flask, tmp_path:
     [row] = rows(db_app)
     assert stored(db_app, row.store_key)
 
+    erase_the_one_signup(db_app)
+    assert rows(db_app) == []
+    with db_app.app_context():
+        assert not db_app.extensions["claimsite"].vault_store.exists(row.store_key)
+
+
+def erase_the_one_signup(app: Flask) -> None:
+    """Erase the app's only sign-up, as its participant asks on their page."""
+
     def erase(db: Any) -> None:
         from core.signup.flow import Visit
         from core.signup.withdrawal import erase
@@ -200,10 +211,7 @@ def test_erasure_removes_the_vault_files_from_the_store(db_app: Flask, tmp_path:
         erase(db, db.scalars(select(Signup)).one(), Visit(dt.datetime.now(dt.UTC), None, None))
         db.commit()
 
-    in_app(db_app, erase)
-    assert rows(db_app) == []
-    with db_app.app_context():
-        assert not db_app.extensions["claimsite"].vault_store.exists(row.store_key)
+    in_app(app, erase)
 
 
 def test_the_vault_page_lists_and_serves_only_the_logged_in_address_files(db_app: Flask, tmp_path: Path) -> None:
@@ -253,20 +261,29 @@ def s3_server() -> Iterator[S3Server]:
         yield server
 
 
-def test_a_deposit_into_an_s3_store(
-    make_app: Callable[..., Flask], s3_server: S3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    for name, value in [
+def s3_app(
+    make_app: Callable[..., Flask], s3_server: S3Server, monkeypatch: pytest.MonkeyPatch, name: str
+) -> tuple[Flask, str]:
+    """An app whose vault store is a new bucket of the loopback S3 server (its files under ``vault/``), and the
+    bucket's name."""
+    for variable, value in [
         ("AWS_ACCESS_KEY_ID", ACCESS_KEY),
         ("AWS_SECRET_ACCESS_KEY", SECRET_KEY),
         ("AWS_DEFAULT_REGION", REGION),
     ]:
-        monkeypatch.setenv(name, value)
-    bucket = f"claimsite-deposit-{os.getpid()}-{next(_buckets)}"
+        monkeypatch.setenv(variable, value)
+    bucket = f"claimsite-{name}-{os.getpid()}-{next(_buckets)}"
     s3_server.client().create_bucket(Bucket=bucket)
     app = make_app(
         vault_store="s3", vault_s3_bucket=bucket, vault_s3_prefix="vault/", vault_s3_endpoint_url=s3_server.url
     )
+    return app, bucket
+
+
+def test_a_deposit_into_an_s3_store(
+    make_app: Callable[..., Flask], s3_server: S3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app, bucket = s3_app(make_app, s3_server, monkeypatch, "deposit")
     assert isinstance(app.extensions["claimsite"].vault_store, S3Store)
     anna = join(app, ANNA)
     private = give_vault(app, anna)

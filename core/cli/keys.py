@@ -86,10 +86,12 @@ def show_command() -> None:
 def rotate_command(private_keys: tuple[Path, ...], new_public: Path, batch: int) -> None:
     """Seal every record again to a new key, so the old private key can be retired.
 
-    First give the web server the new public key (CLAIMSITE_SEALING_PUBLIC_KEY) and restart it, so nothing new is
-    sealed to the old key; then run this with the old private key(s). It can be stopped and run again: records
-    sealed to the new key already are skipped. Afterwards destroy the old private key once no backup still holds
-    data sealed to it."""
+    First give the web server the new public key (CLAIMSITE_SEALING_PUBLIC_KEY, and CLAIMSITE_VAULT_HOLDING_KEY as
+    flask keys generate printed it) and restart it, so nothing new is sealed to the old key; then run this with the
+    old private key(s). It can be stopped and run again: records sealed to the new key already are skipped.
+    Afterwards destroy the old private key once no backup still holds data sealed to it, and no file for a
+    participant's vault is still held under the holding key derived from it (flask vault move, given both key
+    files, moves them in once their owners have a vault)."""
     keys = opening_keys(private_keys)
     try:
         target = SealingKey.from_text(new_public.read_text(encoding="utf-8"))

@@ -26,6 +26,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -227,15 +228,17 @@ def to_move(session: Session, campaign: str) -> tuple[int, int, int]:
     )
 
 
-def console_writer(actor: str) -> Write:
+def console_writer(campaign_app: Flask, actor: str) -> Write:
     """The export writer of a move started on the console by ``actor`` (``staff:<id>``): it moves the campaign's
-    files and mandates with the key file given, records the run in the audit log, and writes its report."""
+    files and mandates with the key file given, records the run in the audit log, and writes its report. It runs
+    in ``campaign_app``'s context: the arrival mails link the campaign's pages, which only that app can build."""
 
     def write(loaded: LoadedCampaign, keys: OpeningKeys, path: Path, progress: Callable[[int], None]) -> Written:
-        session = db_session()
-        outcome = move_into_vaults(session, site().vault_store, keys, actor, [loaded.slug], progress)
-        audit.record(session, actor, "vault-move", campaign=loaded.slug, detail=outcome.summary())
-        session.commit()
+        with campaign_app.app_context():
+            session = db_session()
+            outcome = move_into_vaults(session, site().vault_store, keys, actor, [loaded.slug], progress)
+            audit.record(session, actor, "vault-move", campaign=loaded.slug, detail=outcome.summary())
+            session.commit()
         with path.open("w", encoding="utf-8") as report:
             report.write(f"Move into the vaults, {loaded.slug}, {utcnow().isoformat(timespec='seconds')}\n")
             report.write(outcome.summary() + "\n")

@@ -553,7 +553,7 @@ def start_vault_move(slug: str) -> Any:
         loaded,
         exports.VAULT_MOVE,
         keys,
-        write=vault_moves.console_writer(f"staff:{g.staff.id}"),
+        write=vault_moves.console_writer(current_app.extensions[CAMPAIGN_APP_EXTENSION], f"staff:{g.staff.id}"),
         total=movable + mandates,
     )
     g.audit_action = "vault-move-start"

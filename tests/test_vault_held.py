@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+import tracemalloc
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,7 @@ from core.sealing import OpeningKeys
 from core.settings import SettingsError
 from core.vault.holding import HoldingKey
 from core.vault.store import LocalFolderStore
-from core.vault.stream_format import decrypt_stream
+from core.vault.stream_format import decrypt_stream, decrypted_pieces
 from tests.conftest import PRODUCTION_PUBLIC_KEY, REPO, opened_personal_data, process_settings
 from tests.s3_server import S3Server
 from tests.test_participant_page import logged_in
@@ -453,3 +454,27 @@ def test_after_a_key_rotation_files_held_under_the_old_key_move_with_both_key_fi
     assert both.exit_code == 0 and "1 held file(s) and 0 mandate(s) moved" in both.output, both.output
     [moved] = [row for row in rows(db_app) if row.kind == "answer"]
     assert moved.held_key_id is None and opened(stored(db_app, moved.store_key), private) == ZIP_BYTES
+
+
+def test_a_move_keeps_a_few_chunks_in_memory_whatever_the_file_size(db_app: Flask, tmp_path: Path) -> None:
+    anna = join(db_app, ANNA)
+    big = os.urandom(1 << 20) * 40  # 40 MiB
+    path = mapping(tmp_path, ["reference,file", f"{anna.token[:12]},big.bin"], {"big.bin": big})
+    assert deposit(db_app, path).exit_code == 0
+    private = give_vault(db_app, anna)
+    del big
+    tracemalloc.start()
+    try:
+        result = move(db_app)
+        _current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert result.exit_code == 0, result.output
+    assert peak < 12 << 20, f"a move of 40 MiB peaked at {peak / (1 << 20):.1f} MiB"
+    [moved] = [row for row in rows(db_app) if row.kind == "answer"]
+    digest = hashlib.sha256()
+    with db_app.app_context(), db_app.extensions["claimsite"].vault_store.open(moved.store_key) as stored_file:
+        for piece in decrypted_pieces(stored_file, private):
+            digest.update(piece)
+    assert digest.hexdigest() == hashlib.sha256((tmp_path / "big.bin").read_bytes()).hexdigest()
+    print(f"move of a 40 MiB held file: peak traced memory {peak / (1 << 20):.1f} MiB")

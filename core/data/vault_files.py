@@ -15,7 +15,7 @@ import datetime as dt
 from collections.abc import Collection
 from typing import TYPE_CHECKING
 
-from sqlalchemy import ColumnElement, delete, func, select
+from sqlalchemy import ColumnElement, Select, delete, func, select
 from sqlalchemy.orm import Session
 
 from core.data.models import FileKind, Signup, Stage, VaultFile, VaultKey
@@ -62,14 +62,6 @@ def held_count(session: Session, email_hash: str) -> int:
         session.scalar(
             select(func.count()).where(VaultFile.email_hash == email_hash, VaultFile.held_key_id.is_not(None))
         )
-        or 0
-    )
-
-
-def held_count_of_campaign(session: Session, campaign: str) -> int:
-    """How many files are held for participants of ``campaign`` (for the console)."""
-    return (
-        session.scalar(select(func.count()).where(VaultFile.campaign == campaign, VaultFile.held_key_id.is_not(None)))
         or 0
     )
 
@@ -127,16 +119,17 @@ def half_moved(session: Session, campaigns: Collection[str] | None) -> list[Vaul
     )
 
 
+def _held_with_vault(campaigns: Collection[str] | None) -> Select[tuple[VaultFile]]:
+    return (
+        select(VaultFile)
+        .join(VaultKey, VaultKey.email_hash == VaultFile.email_hash)
+        .where(VaultFile.held_key_id.is_not(None), _of_campaigns(campaigns))
+    )
+
+
 def held_with_vault(session: Session, campaigns: Collection[str] | None) -> list[VaultFile]:
     """Held files whose owner now has a vault: the ones to move in, oldest first."""
-    return list(
-        session.scalars(
-            select(VaultFile)
-            .join(VaultKey, VaultKey.email_hash == VaultFile.email_hash)
-            .where(VaultFile.held_key_id.is_not(None), _of_campaigns(campaigns))
-            .order_by(VaultFile.id)
-        )
-    )
+    return list(session.scalars(_held_with_vault(campaigns).order_by(VaultFile.id)))
 
 
 def unmailed(session: Session, campaigns: Collection[str] | None) -> list[VaultFile]:
@@ -151,9 +144,7 @@ def unmailed(session: Session, campaigns: Collection[str] | None) -> list[VaultF
     )
 
 
-def signups_without_mandate(session: Session, campaigns: Collection[str] | None) -> list[Signup]:
-    """Signed sign-ups (not withdrawn, not erased) whose address has a vault that holds no copy of their mandate
-    yet: the mandates to move in."""
+def _without_mandate(campaigns: Collection[str] | None) -> Select[tuple[Signup]]:
     has_copy = (
         select(VaultFile.id)
         .where(
@@ -173,8 +164,22 @@ def signups_without_mandate(session: Session, campaigns: Collection[str] | None)
             Signup.erased_at.is_(None),
             ~has_copy,
         )
-        .order_by(Signup.id)
     )
-    if campaigns is not None:
-        query = query.where(Signup.campaign.in_(campaigns))
-    return list(session.scalars(query))
+    return query if campaigns is None else query.where(Signup.campaign.in_(campaigns))
+
+
+def signups_without_mandate(session: Session, campaigns: Collection[str] | None) -> list[Signup]:
+    """Signed sign-ups (not withdrawn, not erased) whose address has a vault that holds no copy of their mandate
+    yet: the mandates to move in."""
+    return list(session.scalars(_without_mandate(campaigns).order_by(Signup.id)))
+
+
+def to_move(session: Session, campaign: str) -> tuple[int, int, int]:
+    """For the console, counted in the database: files held for ``campaign``'s participants, those of them whose
+    owner has a vault now (movable), and mandates to copy into vaults."""
+    held = session.scalar(
+        select(func.count()).where(VaultFile.campaign == campaign, VaultFile.held_key_id.is_not(None))
+    )
+    movable = session.scalar(select(func.count()).select_from(_held_with_vault([campaign]).subquery()))
+    mandates = session.scalar(select(func.count()).select_from(_without_mandate([campaign]).subquery()))
+    return held or 0, movable or 0, mandates or 0

@@ -217,17 +217,6 @@ def _by_signup(session: Session, files: list[VaultFile]) -> dict[int, list[Vault
 
 
 # -- the console's button: the move as a background export (core.staff.exports), its file the run's report --------
-def to_move(session: Session, campaign: str) -> tuple[int, int, int]:
-    """What the console shows before a move: files held for ``campaign``'s participants, those of them whose owner
-    has a vault now (movable), and mandates to copy into vaults."""
-    held = vault_files.held_count_of_campaign(session, campaign)
-    return (
-        held,
-        len(vault_files.held_with_vault(session, [campaign])),
-        len(vault_files.signups_without_mandate(session, [campaign])),
-    )
-
-
 def console_writer(campaign_app: Flask, actor: str) -> Write:
     """The export writer of a move started on the console by ``actor`` (``staff:<id>``): it moves the campaign's
     files and mandates with the key file given, records the run in the audit log, and writes its report. It runs

@@ -51,7 +51,7 @@ from wtforms.validators import AnyOf, DataRequired, Length, NumberRange, Regexp
 from core.campaigns import ConfigProblem, LoadedCampaign
 from core.campaigns.addresses import ENVIRON_DEV_HOST
 from core.campaigns.schedule import moment_for_staff, status_at, status_for_staff
-from core.data import identity_proofs
+from core.data import identity_proofs, vault_files
 from core.data.db import db_session, utcnow
 from core.data.faults import RETRY_AFTER_SECONDS, UNAVAILABLE, describe
 from core.data.hashing import email_hash, ip_hash, network_hash
@@ -479,7 +479,7 @@ def campaign(
         files_requests=data_request_of(loaded) is not None,
         vault_form=vault_form or VaultMoveForm(formdata=None),
         vault_error=vault_error,
-        vault_counts=vault_moves.to_move(db, slug) if _access().may(Permission.EXPORT) else None,
+        vault_counts=vault_files.to_move(db, slug) if _access().may(Permission.EXPORT) else None,
     )
 
 
@@ -545,7 +545,7 @@ def start_vault_move(slug: str) -> Any:
     except SealingError as exc:
         return campaign(slug, vault_form=form, vault_error=str(exc)), 400
     db = db_session()
-    held, movable, mandates = vault_moves.to_move(db, slug)
+    held, movable, mandates = vault_files.to_move(db, slug)
     export = exports.start(
         current_app._get_current_object(),  # type: ignore[attr-defined]
         db,

@@ -28,6 +28,7 @@ from core.signup.counters import Counters
 from core.signup.signed_texts import signed_texts_rule
 from core.site import Site
 from core.staff import create_staff_app
+from core.vault.holding import configured_holding_key
 from core.vault.store import vault_store
 from core.web import blueprints, rendering, request_campaign, security_headers
 from core.web.assets import Assets
@@ -118,6 +119,7 @@ def _site(app: Flask, settings: Settings, plugins: PluginHost, database: Databas
         vault_store(settings),
         installed_providers(plugins, production=settings.env == "production"),
         chosen_sms_provider(plugins, settings),
+        configured_holding_key(settings),
     )
     snapshot = registry.load()
     if snapshot.errors:

@@ -92,6 +92,11 @@ class OpeningKeys:
     def ids(self) -> list[bytes]:
         return list(self._keys)
 
+    def private_raws(self) -> list[bytes]:
+        """The 32 bytes of each private key: what the vault's holding keys are derived from
+        (:mod:`core.vault.holding`), so that staff keep one key file for both."""
+        return [bytes(key) for key in self._keys.values()]
+
     @staticmethod
     def sealed_to(sealed: bytes) -> bytes | None:
         """The id of the key ``sealed`` was sealed to (None for a value that is not sealed)."""

@@ -84,6 +84,12 @@ class Settings(FolderSettings):
         "a file from flask keys generate); required in production; elsewhere a development pair is made once in "
         "instance/keys/",
     )
+    vault_holding_key: str = Field(
+        default="",
+        description="the public key files are held under for a participant who has no vault yet (base64url; derived "
+        "from the foundation's key pair: flask keys generate and flask vault holding-key print it); empty in "
+        "production: such deposits are refused; elsewhere derived from the development pair",
+    )
     mandate_seal_key: str = Field(
         default="",
         description="PEM file of the key that seals every mandate PDF (core.signup.mandate_seal); with "

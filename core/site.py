@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from core.sealing import ContactBox, SealingKey, WorkingBox
     from core.settings import Settings
     from core.signup.counters import Counters
+    from core.vault.holding import HoldingKey
     from core.vault.store import VaultStore
     from core.web.assets import Assets
     from core.web.page_cache import PageCache
@@ -47,6 +48,9 @@ class Site:
     vault_store: VaultStore  # the participants' encrypted vault files (CLAIMSITE_VAULT_STORE; core.vault.store)
     payment_providers: list[PaymentProvider] = field(default_factory=list)  # in the order they are asked
     sms_provider: SmsProvider | None = None  # sends every SMS (CLAIMSITE_SMS_PROVIDER); None: no SMS in production
+    # files for a participant without a vault are held under it (CLAIMSITE_VAULT_HOLDING_KEY; core.vault.holding);
+    # None: such deposits are refused
+    vault_holding_key: HoldingKey | None = None
 
 
 def site() -> Site:

@@ -385,6 +385,22 @@ def stripe_app(make_app: Callable[..., Flask], migrated_database_url: str, strip
     app.extensions["claimsite.db"].engine.dispose()
 
 
+def process_settings(app: Flask) -> dict[str, str]:
+    """The CLAIMSITE_* variables that make a process of its own (a worker, a command) run over ``app``'s settings,
+    database and instance folder."""
+    settings = app.extensions["claimsite"].settings
+    return {
+        "CLAIMSITE_ENV": "test",
+        "CLAIMSITE_SECRET_KEY": SECRET,
+        "CLAIMSITE_HASH_KEY": HASH_KEY,
+        "CLAIMSITE_CONTACT_KEY": CONTACT_KEY,
+        "CLAIMSITE_INSTANCE_DIR": str(settings.instance_dir),
+        "CLAIMSITE_CAMPAIGNS_DIR": str(settings.campaigns_dir),
+        "CLAIMSITE_MAIL_URL": settings.mail_url,
+        "CLAIMSITE_DATABASE_URL": app.extensions["claimsite.db"].url,
+    }
+
+
 def opened_personal_data(app: Flask, signup: Any) -> Any:
     """``signup``'s sealed personal data opened as staff open it: with the private key file of the app's
     development key pair (in its instance folder). Call inside an app context."""

@@ -27,7 +27,7 @@ from core.data.db import utcnow
 from core.data.models import Job, JobStatus
 from core.jobs.mail import compose, queue_mail, queue_template_mail
 from core.jobs.queue import BACKOFF, MASK, Worker
-from tests.conftest import CONTACT_KEY, HASH_KEY, REPO, SECRET, CampaignFolder, campaign_data
+from tests.conftest import REPO, CampaignFolder, campaign_data, process_settings
 from tests.smtp_server import SMTPServer, free_port
 
 ADDRESS = "deelnemer.jansen@example.org"
@@ -324,19 +324,7 @@ def test_every_string_of_the_plain_text_mails_is_translated() -> None:
 
 def worker_process(app: Flask, *args: str) -> subprocess.Popen[bytes]:
     """``flask worker`` in a process of its own, over ``app``'s settings (as production runs it beside gunicorn)."""
-    settings = app.extensions["claimsite"].settings
-    env = {
-        **os.environ,
-        "FLASK_APP": "wsgi",
-        "CLAIMSITE_ENV": "test",
-        "CLAIMSITE_SECRET_KEY": SECRET,
-        "CLAIMSITE_HASH_KEY": HASH_KEY,
-        "CLAIMSITE_CONTACT_KEY": CONTACT_KEY,
-        "CLAIMSITE_INSTANCE_DIR": str(settings.instance_dir),
-        "CLAIMSITE_CAMPAIGNS_DIR": str(settings.campaigns_dir),
-        "CLAIMSITE_MAIL_URL": settings.mail_url,
-        "CLAIMSITE_DATABASE_URL": app.extensions["claimsite.db"].url,
-    }
+    env = {**os.environ, "FLASK_APP": "wsgi", **process_settings(app)}
     return subprocess.Popen(
         [sys.executable, "-m", "flask", "worker", *args],
         cwd=REPO,

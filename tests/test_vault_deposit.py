@@ -170,12 +170,14 @@ def test_a_deposit_stores_encrypted_records_mails_once_and_reports_what_it_could
     assert result.exit_code == 1, result.output
     out = result.output
     assert "line 7: the same reference and file as line 3" in out
-    assert f"line 4 ({ref_bob}): no vault yet: invite them" in out
+    assert f"({ref_bob})" not in out  # Bob has no vault: his file is held for him (tests/test_vault_held.py)
     assert "line 5 (XXXXXXXXXXXX): no sign-up of tiktokclaim has this reference" in out
     assert f"line 6 ({ref_anna}): no file " in out and "missing.zip" in out
-    assert "2 file(s) deposited for 1 participant(s), 1 arrival mail(s) queued" in out
+    assert "3 file(s) deposited for 2 participant(s), 1 arrival mail(s) queued" in out
+    assert "1 file(s) held for participants without a vault, 1 invitation(s) to set one up queued" in out
 
-    export, videos = rows(db_app)
+    export, videos, held = rows(db_app)
+    assert held.email_hash == bob.email_hash and held.held_key_id is not None
     assert {export.email_hash, videos.email_hash} == {anna.email_hash}
     assert (export.company, export.file_name, export.media_type) == (
         "tiktok",
@@ -190,12 +192,12 @@ def test_a_deposit_stores_encrypted_records_mails_once_and_reports_what_it_could
         assert len(cipher) == row.size_cipher
         assert plain[:40] not in cipher and b"Anna" not in cipher
         assert opened(cipher, private) == plain
-    assert everything_stored(store_of(db_app)) == names_of(db_app, export.store_key, videos.store_key)
+    assert everything_stored(store_of(db_app)) == names_of(db_app, export.store_key, videos.store_key, held.store_key)
     if isinstance(store_of(db_app), S3Store):  # nothing of it in the local folder
         assert not (db_app.extensions["claimsite"].settings.instance_dir / "vault").exists()
 
-    [mail] = deliver(db_app)
-    assert mail["To"] == ANNA
+    mail, invitation = sorted(deliver(db_app), key=lambda m: m["To"])
+    assert mail["To"] == ANNA and invitation["To"] == BOB
     text = mail.get_body(("plain",)).get_content() + mail.get_body(("html",)).get_content()
     assert "Something new is in your vault" in text and f"{TIKTOK}/en/my" in text
     for secret in ("tiktok-annadv", "videos.csv", "TikTok Ltd", export.store_key, videos.store_key, ref_anna):
@@ -203,17 +205,21 @@ def test_a_deposit_stores_encrypted_records_mails_once_and_reports_what_it_could
 
     # The same mapping again: nothing deposited twice, no second mail; the problems are still reported.
     again = deposit(db_app, path)
-    assert again.exit_code == 1 and "0 file(s) deposited" in again.output and "2 deposited before" in again.output
-    assert len(rows(db_app)) == 2 and deliver(db_app) == []
-    assert everything_stored(store_of(db_app)) == names_of(db_app, export.store_key, videos.store_key)
+    assert again.exit_code == 1 and "0 file(s) deposited" in again.output and "3 deposited before" in again.output
+    assert len(rows(db_app)) == 3 and deliver(db_app) == []
+    assert everything_stored(store_of(db_app)) == names_of(db_app, export.store_key, videos.store_key, held.store_key)
 
-    # Bob sets up his vault: his row goes in now, and only his.
+    # Bob sets up his vault: his held file waits for staff to move it in (flask vault move), his next one goes in.
     give_vault(db_app, bob)
-    fine = mapping(tmp_path / "answers", ["reference,file", f"{ref_anna},anna/export.zip", f"{ref_bob},bob.zip"], {})
+    fine = mapping(
+        tmp_path / "answers",
+        ["reference,file", f"{ref_anna},anna/export.zip", f"{ref_bob},bob.zip", f"{ref_bob},anna/videos.csv"],
+        {},
+    )
     third = deposit(db_app, fine)
     # Anna's line names the file "export.zip" this time (no name column): another deposit, by design (see VaultFile)
     assert third.exit_code == 0, third.output
-    assert "2 file(s) deposited for 2 participant(s), 2 arrival mail(s) queued" in third.output
+    assert "2 file(s) deposited for 2 participant(s), 2 arrival mail(s) queued; 1 deposited before" in third.output
     assert sorted(m["To"] for m in deliver(db_app)) == [ANNA, BOB]
     audit = in_app(db_app, lambda db: db.execute(select_audit()).all())
     assert [row[0] for row in audit] == ["vault-deposit"] * 3
@@ -240,6 +246,15 @@ def test_erasure_removes_the_vault_files_from_the_store(db_app: Flask, tmp_path:
     [row] = rows(db_app)
     assert stored(db_app, row.store_key)
 
+    erase_the_one_signup(db_app)
+    assert rows(db_app) == []
+    assert not store_of(db_app).exists(row.store_key)
+    assert everything_stored(store_of(db_app)) == []
+
+
+def erase_the_one_signup(app: Flask) -> None:
+    """Erase the app's only sign-up, as its participant asks on their page."""
+
     def erase(db: Any) -> None:
         from core.signup.flow import Visit
         from core.signup.withdrawal import erase
@@ -247,10 +262,7 @@ def test_erasure_removes_the_vault_files_from_the_store(db_app: Flask, tmp_path:
         erase(db, db.scalars(select(Signup)).one(), Visit(dt.datetime.now(dt.UTC), None, None))
         db.commit()
 
-    in_app(db_app, erase)
-    assert rows(db_app) == []
-    assert not store_of(db_app).exists(row.store_key)
-    assert everything_stored(store_of(db_app)) == []
+    in_app(app, erase)
 
 
 def test_the_vault_page_lists_and_serves_only_the_logged_in_address_files(db_app: Flask, tmp_path: Path) -> None:
@@ -320,6 +332,25 @@ def test_the_vault_page_lists_and_serves_only_the_logged_in_address_files(db_app
     store_of(db_app).delete(mine.store_key)  # lost from the store behind the app's back
     lost = client.get(f"/en/my/vault/files/{mine.id}", base_url=TIKTOK)
     assert lost.status_code == 404 and "cannot be found in the vault's storage" in lost.get_json()["error"]
+
+
+def s3_app(
+    make_app: Callable[..., Flask], s3_server: S3Server, monkeypatch: pytest.MonkeyPatch, name: str
+) -> tuple[Flask, str]:
+    """An app whose vault store is a new bucket of the loopback S3 server (its files under ``vault/``), and the
+    bucket's name."""
+    for variable, value in [
+        ("AWS_ACCESS_KEY_ID", ACCESS_KEY),
+        ("AWS_SECRET_ACCESS_KEY", SECRET_KEY),
+        ("AWS_DEFAULT_REGION", REGION),
+    ]:
+        monkeypatch.setenv(variable, value)
+    bucket = f"claimsite-{name}-{os.getpid()}-{next(_buckets)}"
+    s3_server.client().create_bucket(Bucket=bucket)
+    app = make_app(
+        vault_store="s3", vault_s3_bucket=bucket, vault_s3_prefix="vault/", vault_s3_endpoint_url=s3_server.url
+    )
+    return app, bucket
 
 
 def test_an_s3_store_without_a_bucket_stops_the_app(make_app: Callable[..., Flask]) -> None:

@@ -15,9 +15,10 @@ from core.data import identity_proofs
 from core.data.db import db_session
 from core.data.models import PersonalRecord
 from core.data.personal_data import record_batches, reseal
-from core.sealing import SealingError, SealingKey, generate
+from core.sealing import OpeningKeys, SealingError, SealingKey, generate
 from core.signup.mandate_seal import current_sealer
 from core.site import site
+from core.vault.holding import SETTING, HoldingKey
 
 
 @click.group("keys")
@@ -39,6 +40,9 @@ def generate_command(folder: Path) -> None:
     click.echo(f"public key  (for the web server): {public_path}")
     click.echo(f"private key (keep it offline; whoever has it can read every sealed record): {private_path}")
     click.echo(f"key id: {key.id.hex()}")
+    [raw] = OpeningKeys.from_files([private_path]).private_raws()
+    holding = HoldingKey.of_private(raw)
+    click.echo(f"vault holding key (for the web server, derived from this pair): {SETTING}={holding.text}")
 
 
 @keys_cli.command("show")
@@ -47,6 +51,12 @@ def show_command() -> None:
     """The public key this app seals personal data to (and, outside production, where its private key is)."""
     settings = site().settings
     click.echo(f"sealing to key id {site().sealing_key.id.hex()}")
+    holding = site().vault_holding_key
+    if holding is None:
+        click.echo(f"files for participants without a vault: refused ({SETTING} is not set)")
+    else:
+        click.echo(f"files for participants without a vault are held under holding key id {holding.id}")
+        click.echo(f"  {SETTING}={holding.text}")
     if not settings.sealing_public_key.strip() and settings.env != "production":
         private_path, public_path = settings.development_key_pair()
         click.echo(f"development key pair: {public_path}")
@@ -76,10 +86,12 @@ def show_command() -> None:
 def rotate_command(private_keys: tuple[Path, ...], new_public: Path, batch: int) -> None:
     """Seal every record again to a new key, so the old private key can be retired.
 
-    First give the web server the new public key (CLAIMSITE_SEALING_PUBLIC_KEY) and restart it, so nothing new is
-    sealed to the old key; then run this with the old private key(s). It can be stopped and run again: records
-    sealed to the new key already are skipped. Afterwards destroy the old private key once no backup still holds
-    data sealed to it."""
+    First give the web server the new public key (CLAIMSITE_SEALING_PUBLIC_KEY, and CLAIMSITE_VAULT_HOLDING_KEY as
+    flask keys generate printed it) and restart it, so nothing new is sealed to the old key; then run this with the
+    old private key(s). It can be stopped and run again: records sealed to the new key already are skipped.
+    Afterwards destroy the old private key once no backup still holds data sealed to it, and no file for a
+    participant's vault is still held under the holding key derived from it (flask vault move, given both key
+    files, moves them in once their owners have a vault)."""
     keys = opening_keys(private_keys)
     try:
         target = SealingKey.from_text(new_public.read_text(encoding="utf-8"))

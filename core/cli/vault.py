@@ -6,10 +6,12 @@ streams through :class:`core.vault.stream_format.EncryptingReader` into the stor
 vault key block by block, so the plaintext is never written anywhere again and memory stays at a few blocks whatever
 the file's size. The server can never open what it stores.
 
-A participant without a vault gets nothing yet (files held for them under the foundation's key come in a later
-slice): the row is reported and the command exits 1, after depositing every other row. Each participant with new
-files gets one arrival mail per run, through the contact copy of their address, that says only that something new
-is in their vault: never what, never a name, key or token.
+A participant without a vault yet gets the file *held* for them: encrypted the same way, to the foundation's holding
+key (:mod:`core.vault.holding`) instead of a vault key, until staff move it in (``flask vault move``). Where no holding
+key is configured (production without ``CLAIMSITE_VAULT_HOLDING_KEY``) the row is refused, saying so, and the command
+exits 1 after depositing every other row. Each participant with new files gets one mail per run, through the contact
+copy of their address (:mod:`core.staff.vault_mail`): that something new is in their vault, or, for held files, an
+invitation to set one up; never what, never a name, key or token.
 """
 
 from __future__ import annotations
@@ -23,18 +25,17 @@ from pathlib import Path
 import click
 from flask import Flask
 from flask.cli import with_appcontext
-from flask_babel import force_locale
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.campaigns.addresses import campaign_url
+from core.cli.export import opening_keys, private_key_option
 from core.data import vault_files, vault_keys
-from core.data.contacts import contact_address
 from core.data.db import db_session, utcnow
 from core.data.models import Signup, VaultFile
-from core.jobs.mail import queue_template_mail
 from core.site import site
-from core.staff import audit
+from core.staff import audit, vault_moves
+from core.staff.vault_mail import Mailed, mail_participants
+from core.vault.holding import SETTING, HoldingKey
 from core.vault.store import VaultStore, new_key
 from core.vault.stream_format import EncryptingReader
 
@@ -67,6 +68,9 @@ class Outcome:
 
     def count(self) -> int:
         return sum(len(files) for files in self.deposited.values())
+
+    def held(self) -> int:
+        return sum(file.held_key_id is not None for files in self.deposited.values() for file in files)
 
 
 def deposit_token(campaign: str, reference: str, company: str, name: str, size: int) -> str:
@@ -130,10 +134,18 @@ def _signup_of(session: Session, campaign: str, reference: str) -> Signup | None
     return candidates[0] if len(candidates) == 1 else None
 
 
-def deposit_rows(session: Session, store: VaultStore, campaign: str, rows: list[Row], deposited_by: str) -> Outcome:
-    """Deposit each row's file in the vault of its sign-up's address, each committed on its own (a run that stops
-    midway keeps what it stored, and a second run skips it, mailing about it if the first run did not). A file that
-    cannot be read or stored is a problem of its row; the other rows go on."""
+def deposit_rows(
+    session: Session,
+    store: VaultStore,
+    campaign: str,
+    rows: list[Row],
+    deposited_by: str,
+    holding: HoldingKey | None = None,
+) -> Outcome:
+    """Deposit each row's file in the vault of its sign-up's address, or hold it under ``holding`` for an address
+    without a vault, each committed on its own (a run that stops midway keeps what it stored, and a second run skips
+    it, mailing about it if the first run did not). A file that cannot be read or stored is a problem of its row; the
+    other rows go on."""
     outcome = Outcome()
     for row in rows:
         where = f"line {row.line} ({row.reference})"
@@ -145,11 +157,13 @@ def deposit_rows(session: Session, store: VaultStore, campaign: str, rows: list[
             outcome.problems.append(f"{where}: no file {row.file}; put it there or fix the line")
             continue
         vault = vault_keys.vault_key_of(session, signup.email_hash)
-        if vault is None:
+        if vault is None and holding is None:
             outcome.problems.append(
-                f"{where}: no vault yet: invite them to set one up on /my/vault; nothing was deposited for this line"
+                f"{where}: no vault yet, and no holding key to keep the file for them until they set one up: set "
+                f"{SETTING} (flask vault holding-key --private-key FILE prints it); nothing was deposited for this line"
             )
             continue
+        recipient = vault.public_raw if vault is not None else holding.public_raw  # type: ignore[union-attr]
         size = row.file.stat().st_size
         token = deposit_token(campaign, row.reference, row.company, row.name, size)
         before = vault_files.deposited(session, token)
@@ -161,7 +175,7 @@ def deposit_rows(session: Session, store: VaultStore, campaign: str, rows: list[
         key = new_key()
         try:
             with row.file.open("rb") as plain:
-                reader = EncryptingReader(plain, vault.public_raw)
+                reader = EncryptingReader(plain, recipient)
                 store.put(key, reader)  # type: ignore[arg-type]
         except Exception as error:  # any read or store failure: of this row only, reported
             outcome.problems.append(f"{where}: {row.file.name} could not be stored ({error}); run the mapping again")
@@ -183,6 +197,7 @@ def deposit_rows(session: Session, store: VaultStore, campaign: str, rows: list[
                     deposit_token=token,
                     deposited_at=utcnow(),
                     deposited_by=deposited_by[:100],
+                    held_key_id=None if vault is not None else holding.id,  # type: ignore[union-attr]
                 ),
             )
             session.commit()
@@ -194,39 +209,17 @@ def deposit_rows(session: Session, store: VaultStore, campaign: str, rows: list[
     return outcome
 
 
-def notify(session: Session, outcome: Outcome) -> int:
-    """One arrival mail per sign-up with new files, through its contact copy (none without one); returns how many
-    were queued."""
-    queued = 0
+def notify(session: Session, outcome: Outcome) -> Mailed:
+    """One mail per sign-up with new files (:func:`core.staff.vault_mail.mail_participants`)."""
     to_mail = {key: list(value) for key, value in outcome.unmailed.items()}
     for key, value in outcome.deposited.items():
         to_mail.setdefault(key, []).extend(value)
-    for signup_id, files in to_mail.items():
-        signup = session.get(Signup, signup_id)
-        address = contact_address(session, signup) if signup else None
-        loaded = site().registry.snapshot.campaigns.get(signup.campaign) if signup else None
-        if signup is None or address is None or loaded is None:
-            continue
-        with force_locale(signup.language):
-            page_url = campaign_url(loaded, "participant.page", language=signup.language)
-        queue_template_mail(
-            session,
-            loaded=loaded,
-            language=signup.language,
-            to=address,
-            template="vault_arrival",
-            context={"page_url": page_url},
-            kind="vault-arrival",
-        )
-        vault_files.mark_notified(session, files, utcnow())
-        session.commit()
-        queued += 1
-    return queued
+    return mail_participants(session, to_mail)
 
 
 @click.group("vault")
 def vault_cli() -> None:
-    """The participants' vaults: files deposited in them."""
+    """The participants' vaults: files deposited in them, held for them, moved into them."""
 
 
 @vault_cli.command("deposit")
@@ -246,7 +239,7 @@ def deposit_command(mapping: Path, campaign: str, company: str | None) -> None:
     rows, problems = read_mapping(mapping, company)
     session = db_session()
     actor = audit.cli_actor()
-    outcome = deposit_rows(session, site().vault_store, campaign, rows, actor)
+    outcome = deposit_rows(session, site().vault_store, campaign, rows, actor, site().vault_holding_key)
     outcome.problems[:0] = problems
     mails = notify(session, outcome)
     audit.record(
@@ -255,18 +248,71 @@ def deposit_command(mapping: Path, campaign: str, company: str | None) -> None:
         "vault-deposit",
         campaign=campaign,
         detail=f"{outcome.count()} file(s) deposited for {len(outcome.deposited)} participant(s) from "
-        f"{mapping.name}; {outcome.already} deposited before; {len(outcome.problems)} problem(s)",
+        f"{mapping.name} ({outcome.held()} held); {outcome.already} deposited before; {len(outcome.problems)} "
+        "problem(s)",
     )
     session.commit()
     for problem in outcome.problems:
         click.echo(problem, err=True)
     click.echo(
-        f"{outcome.count()} file(s) deposited for {len(outcome.deposited)} participant(s), {mails} arrival mail(s) "
-        f"queued; {outcome.already} deposited before; {len(outcome.problems)} row(s) not deposited",
+        f"{outcome.count()} file(s) deposited for {len(outcome.deposited)} participant(s), {mails.arrivals} arrival "
+        f"mail(s) queued; {outcome.already} deposited before; {len(outcome.problems)} row(s) not deposited"
+        + (
+            f"; {outcome.held()} file(s) held for participants without a vault, {mails.invitations} invitation(s) "
+            "to set one up queued"
+            if outcome.held() or mails.invitations
+            else ""
+        ),
         err=True,
     )
     if outcome.problems:
         raise SystemExit(1)
+
+
+@vault_cli.command("move")
+@private_key_option
+@click.option(
+    "--campaign",
+    "campaigns",
+    multiple=True,
+    help="Only this campaign's files and mandates (repeat for more; default: every campaign).",
+)
+@with_appcontext
+def move_command(private_keys: tuple[Path, ...], campaigns: tuple[str, ...]) -> None:
+    """Move into the participants' vaults what is kept for them under the foundation's key: files held for them
+    before they set up their vault, and a copy of their signed mandate; mail each participant once.
+
+    Give every private key file the files were held under (the current one, and those rotated out since). Safe to
+    stop and run again: a move cut off midway is finished, nothing is moved twice. Exit status 0: everything moved;
+    1: the files or mandates listed as problems were not (the others were)."""
+    keys = opening_keys(private_keys)
+    session = db_session()
+    actor = audit.cli_actor()
+    outcome = vault_moves.move_into_vaults(session, site().vault_store, keys, actor, set(campaigns) or None)
+    audit.record(
+        session,
+        actor,
+        "vault-move",
+        campaign=campaigns[0] if len(campaigns) == 1 else None,
+        detail=outcome.summary(),
+    )
+    session.commit()
+    for problem in outcome.problems:
+        click.echo(problem, err=True)
+    click.echo(outcome.summary(), err=True)
+    if outcome.problems:
+        raise SystemExit(1)
+
+
+@vault_cli.command("holding-key")
+@private_key_option
+def holding_key_command(private_keys: tuple[Path, ...]) -> None:
+    """Print the holding key derived from each private key file: the value of CLAIMSITE_VAULT_HOLDING_KEY for the
+    web server and the deposit command (the public half only; the private half is derived again when files move)."""
+    for path in private_keys:
+        [raw] = opening_keys((path,)).private_raws()
+        holding = HoldingKey.of_private(raw)
+        click.echo(f"{path}: {SETTING}={holding.text}  (holding key id {holding.id})")
 
 
 def init_app(app: Flask) -> None:

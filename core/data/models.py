@@ -587,6 +587,13 @@ class VaultKey(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class FileKind(StrEnum):
+    """What a vault file is."""
+
+    ANSWER = "answer"  # a company's answer, deposited by staff
+    MANDATE = "mandate"  # the participant's copy of their signed mandate, moved in from the sealed copy
+
+
 class VaultFile(Base):
     """A file deposited in a participant's vault (issue 21): stored encrypted to their vault's public key under
     ``store_key`` in the vault store (core.vault.store), which only ever holds ciphertext. Read and written only by
@@ -613,4 +620,20 @@ class VaultFile(Base):
     deposit_token: Mapped[str] = mapped_column(String(64), unique=True, doc="see the class docstring")
     deposited_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     deposited_by: Mapped[str] = mapped_column(String(100), doc="cli:<os user>, or a staff id later")
-    notified_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, doc="when the arrival mail was queued")
+    notified_at: Mapped[dt.datetime | None] = mapped_column(
+        UTCDateTime, doc="when the arrival mail (or, for a held file, the invitation) was queued"
+    )
+    held_key_id: Mapped[str | None] = mapped_column(
+        String(16),
+        index=True,
+        doc="held for an owner without a vault: encrypted to the foundation's holding key of this id "
+        "(core.vault.holding) until staff move it in; None: encrypted to the owner's vault key",
+    )
+    kind: Mapped[str] = mapped_column(
+        String(20), default=FileKind.ANSWER, server_default=FileKind.ANSWER, doc="a FileKind"
+    )
+    other_key: Mapped[str | None] = mapped_column(
+        String(64),
+        doc="while a held file is moved into its vault: the new copy being written (held_key_id still set), "
+        "then the old held copy to delete (held_key_id cleared); None otherwise (core.staff.vault_moves)",
+    )

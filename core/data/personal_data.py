@@ -304,6 +304,16 @@ def open_record(record: PersonalRecord, keys: OpeningKeys) -> OpenedRecord:
     )
 
 
+def open_mandate(session: Session, signup: Signup, keys: OpeningKeys) -> bytes | None:
+    """The signed mandate PDF of ``signup`` from its sealed copy, opened with the private key file (to move a copy
+    into the participant's vault: :mod:`core.staff.vault_moves`); None when there is none. Raises
+    :class:`core.sealing.SealingError` without the right private key."""
+    record = _record(session, signup)
+    if record is None or record.sealed_mandate is None:
+        return None
+    return keys.open(record.sealed_mandate)
+
+
 def reseal(record: PersonalRecord, keys: OpeningKeys, to: SealingKey) -> bool:
     """Seal ``record``'s sealed copy again, to ``to``; False when it was sealed to ``to`` already."""
     if keys.sealed_to(record.sealed_answers) == to.id:

@@ -1,19 +1,24 @@
 """The files in participants' vaults: the one module that reads or writes ``vault_files``.
 
 A row says where a file's ciphertext is in the vault store and what its owner is shown about it; the store itself
-(:mod:`core.vault.store`, handed in: this layer sits below it) holds only the encrypted bytes. Every read takes the
-owner's address hash, so no caller can list or fetch another address's file by its id.
+(:mod:`core.vault.store`, handed in: this layer sits below it) holds only the encrypted bytes. Every read for the
+owner's page takes the owner's address hash, so no caller can list or fetch another address's file by its id.
+
+A file *held* for an owner without a vault (``held_key_id`` set) is encrypted to the foundation's holding key, which
+the owner cannot open: it is counted on their page, never listed or served, until staff move it into the vault
+(:mod:`core.staff.vault_moves` uses the functions at the end of this module).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 from typing import TYPE_CHECKING
 
-from sqlalchemy import delete, select
+from sqlalchemy import ColumnElement, Select, delete, func, select
 from sqlalchemy.orm import Session
 
-from core.data.models import VaultFile
+from core.data.models import FileKind, Signup, Stage, VaultFile, VaultKey
 
 if TYPE_CHECKING:
     from core.vault.store import VaultStore
@@ -31,19 +36,51 @@ def deposited(session: Session, deposit_token: str) -> VaultFile | None:
 
 
 def files_of(session: Session, email_hash: str) -> list[VaultFile]:
-    """The files of the vault of ``email_hash``, newest first."""
+    """The files in the vault of ``email_hash`` (not those held for it), newest first."""
     return list(
         session.scalars(
             select(VaultFile)
-            .where(VaultFile.email_hash == email_hash)
+            .where(VaultFile.email_hash == email_hash, VaultFile.held_key_id.is_(None))
             .order_by(VaultFile.deposited_at.desc(), VaultFile.id.desc())
         )
     )
 
 
 def get(session: Session, email_hash: str, file_id: int) -> VaultFile | None:
-    """The file ``file_id`` when it is in the vault of ``email_hash``; None for another address's file too."""
-    return session.scalar(select(VaultFile).where(VaultFile.id == file_id, VaultFile.email_hash == email_hash))
+    """The file ``file_id`` when it is in the vault of ``email_hash``; None for another address's file, and for a
+    file still held (its owner could not open it)."""
+    return session.scalar(
+        select(VaultFile).where(
+            VaultFile.id == file_id, VaultFile.email_hash == email_hash, VaultFile.held_key_id.is_(None)
+        )
+    )
+
+
+def held_count(session: Session, email_hash: str) -> int:
+    """How many files are held for ``email_hash``, waiting to be moved into its vault."""
+    return (
+        session.scalar(
+            select(func.count()).where(VaultFile.email_hash == email_hash, VaultFile.held_key_id.is_not(None))
+        )
+        or 0
+    )
+
+
+def invited(session: Session, email_hash: str) -> bool:
+    """Whether ``email_hash`` was mailed an invitation to set up a vault for a file held for it (one invitation
+    until the files are moved in: a file held later needs no second one)."""
+    return (
+        session.scalar(
+            select(VaultFile.id)
+            .where(
+                VaultFile.email_hash == email_hash,
+                VaultFile.held_key_id.is_not(None),
+                VaultFile.notified_at.is_not(None),
+            )
+            .limit(1)
+        )
+        is not None
+    )
 
 
 def mark_notified(session: Session, files: list[VaultFile], now: dt.datetime) -> None:
@@ -57,8 +94,92 @@ def remove_all(session: Session, store: VaultStore, email_hash: str) -> int:
     commits); returns how many. The store's files go first: should the transaction then fail, the rows still name
     files that are gone (harmless: the vault's key is forgotten in the same erasure), never the reverse, which would
     leave ciphertext that nothing points to."""
-    keys = list(session.scalars(select(VaultFile.store_key).where(VaultFile.email_hash == email_hash)))
-    for key in keys:
+    rows = session.execute(
+        select(VaultFile.store_key, VaultFile.other_key).where(VaultFile.email_hash == email_hash)
+    ).all()
+    for key, other in rows:  # held files too, and both copies of one caught midway through its move
         store.delete(key)
+        if other is not None:
+            store.delete(other)
     session.execute(delete(VaultFile).where(VaultFile.email_hash == email_hash))
-    return len(keys)
+    return len(rows)
+
+
+# -- moving held files and mandates into vaults (core.staff.vault_moves) --------------------------------------------
+def _of_campaigns(campaigns: Collection[str] | None) -> ColumnElement[bool]:
+    return VaultFile.campaign.in_(campaigns) if campaigns is not None else VaultFile.id.is_not(None)
+
+
+def half_moved(session: Session, campaigns: Collection[str] | None) -> list[VaultFile]:
+    """Files whose move into a vault was cut off midway (``other_key`` set), to finish first."""
+    return list(
+        session.scalars(
+            select(VaultFile).where(VaultFile.other_key.is_not(None), _of_campaigns(campaigns)).order_by(VaultFile.id)
+        )
+    )
+
+
+def _held_with_vault(campaigns: Collection[str] | None) -> Select[tuple[VaultFile]]:
+    return (
+        select(VaultFile)
+        .join(VaultKey, VaultKey.email_hash == VaultFile.email_hash)
+        .where(VaultFile.held_key_id.is_not(None), _of_campaigns(campaigns))
+    )
+
+
+def held_with_vault(session: Session, campaigns: Collection[str] | None) -> list[VaultFile]:
+    """Held files whose owner now has a vault: the ones to move in, oldest first."""
+    return list(session.scalars(_held_with_vault(campaigns).order_by(VaultFile.id)))
+
+
+def unmailed(session: Session, campaigns: Collection[str] | None) -> list[VaultFile]:
+    """Files in a vault that no arrival mail was queued for yet (moved in by a run that stopped before its mails, or
+    whose owner has no contact copy to mail), oldest first."""
+    return list(
+        session.scalars(
+            select(VaultFile)
+            .where(VaultFile.held_key_id.is_(None), VaultFile.notified_at.is_(None), _of_campaigns(campaigns))
+            .order_by(VaultFile.id)
+        )
+    )
+
+
+def _without_mandate(campaigns: Collection[str] | None) -> Select[tuple[Signup]]:
+    has_copy = (
+        select(VaultFile.id)
+        .where(
+            VaultFile.email_hash == Signup.email_hash,
+            VaultFile.campaign == Signup.campaign,
+            VaultFile.kind == FileKind.MANDATE,
+        )
+        .exists()
+    )
+    query = (
+        select(Signup)
+        .join(VaultKey, VaultKey.email_hash == Signup.email_hash)
+        .where(
+            Signup.stage == Stage.SIGNED,
+            Signup.mandate_sha256.is_not(None),
+            Signup.withdrawn_at.is_(None),
+            Signup.erased_at.is_(None),
+            ~has_copy,
+        )
+    )
+    return query if campaigns is None else query.where(Signup.campaign.in_(campaigns))
+
+
+def signups_without_mandate(session: Session, campaigns: Collection[str] | None) -> list[Signup]:
+    """Signed sign-ups (not withdrawn, not erased) whose address has a vault that holds no copy of their mandate
+    yet: the mandates to move in."""
+    return list(session.scalars(_without_mandate(campaigns).order_by(Signup.id)))
+
+
+def to_move(session: Session, campaign: str) -> tuple[int, int, int]:
+    """For the console, counted in the database: files held for ``campaign``'s participants, those of them whose
+    owner has a vault now (movable), and mandates to copy into vaults."""
+    held = session.scalar(
+        select(func.count()).where(VaultFile.campaign == campaign, VaultFile.held_key_id.is_not(None))
+    )
+    movable = session.scalar(select(func.count()).select_from(_held_with_vault([campaign]).subquery()))
+    mandates = session.scalar(select(func.count()).select_from(_without_mandate([campaign]).subquery()))
+    return held or 0, movable or 0, mandates or 0

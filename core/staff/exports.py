@@ -102,11 +102,25 @@ def _made_per_round(loaded: LoadedCampaign, keys: OpeningKeys, path: Path, progr
     raise ExportRefused("a round of data requests is prepared from the campaign's Data requests page")
 
 
+#: Moving held files and mandates into the vaults (:mod:`core.staff.vault_moves`) runs as an export too, started from
+#: the campaign page's Vaults section: its file is the run's report.
+VAULT_MOVE = "vault-move"
+
+
+def _made_by_the_vaults_section(
+    loaded: LoadedCampaign, keys: OpeningKeys, path: Path, progress: Callable[[int], None]
+) -> Written:
+    raise ExportRefused("a move into the vaults is started from the campaign page's Vaults section")
+
+
 #: Every kind an export may have, for its page and its download (the export form offers :data:`KINDS` only).
 ALL_KINDS = {
     **KINDS,
     ROUND_REQUESTS: ExportKind(
         "Data requests of a round (zip of one package per company)", ".zip", "application/zip", _made_per_round
+    ),
+    VAULT_MOVE: ExportKind(
+        "Move held files and mandates into the vaults (report)", ".txt", "text/plain", _made_by_the_vaults_section
     ),
 }
 

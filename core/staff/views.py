@@ -51,7 +51,7 @@ from wtforms.validators import AnyOf, DataRequired, Length, NumberRange, Regexp
 from core.campaigns import ConfigProblem, LoadedCampaign
 from core.campaigns.addresses import ENVIRON_DEV_HOST
 from core.campaigns.schedule import moment_for_staff, status_at, status_for_staff
-from core.data import identity_proofs
+from core.data import identity_proofs, vault_files
 from core.data.db import db_session, utcnow
 from core.data.faults import RETRY_AFTER_SECONDS, UNAVAILABLE, describe
 from core.data.hashing import email_hash, ip_hash, network_hash
@@ -72,6 +72,7 @@ from core.staff import (
     mail_queue,
     preview_links,
     sessions,
+    vault_moves,
 )
 from core.staff.breach_check import breach_figures
 from core.staff.roles import Access, Permission
@@ -104,6 +105,12 @@ class ExportForm(FlaskForm):
     kind = RadioField("What to export", default="evidence", validators=[DataRequired("Choose what to export.")])
     private_keys = MultipleFileField(
         "The foundation's private key file (more than one for data sealed before a key rotation)"
+    )
+
+
+class VaultMoveForm(FlaskForm):
+    private_keys = MultipleFileField(
+        "The foundation's private key file (more than one for files held before a key rotation)"
     )
 
 
@@ -430,6 +437,8 @@ def campaign(
     export_error: str | None = None,
     link_form: PreviewLinkForm | None = None,
     preview_link: str | None = None,
+    vault_form: VaultMoveForm | None = None,
+    vault_error: str | None = None,
 ) -> str:
     loaded = seen_campaign(slug)
     db = db_session()
@@ -468,10 +477,13 @@ def campaign(
         preview_link=preview_link,
         identity_counts=identity_copies.counts(db, slug) if shows_identity else None,
         files_requests=data_request_of(loaded) is not None,
+        vault_form=vault_form or VaultMoveForm(formdata=None),
+        vault_error=vault_error,
+        vault_counts=vault_files.to_move(db, slug) if _access().may(Permission.EXPORT) else None,
     )
 
 
-def opening_keys_of(form: ExportForm | OpenProofForm) -> OpeningKeys:
+def opening_keys_of(form: ExportForm | OpenProofForm | VaultMoveForm) -> OpeningKeys:
     """The private keys uploaded with the form (in memory only); raises SealingError with what is wrong."""
     files = [file for file in form.private_keys.data or [] if file and file.filename]
     if not files:
@@ -514,6 +526,44 @@ def start_export(slug: str) -> Any:
     g.audit_action = "export-start"
     audit.record(
         db, g.staff, "export-start", campaign=slug, detail=f"{export.kind} export {export.id}", ip_hash=client_ip()
+    )
+    db.commit()
+    return redirect(url_for("staff.export", token=export.token))
+
+
+@bp.post("/campaigns/<slug>/vault-move")
+def start_vault_move(slug: str) -> Any:
+    """Move the campaign's held files and mandates into the vaults, in the background as an export (the key file is
+    held in memory by its thread only); the export's page shows the progress and gives the report."""
+    require(Permission.EXPORT)  # before the upload is read
+    loaded = seen_campaign(slug)
+    form = VaultMoveForm()
+    if not form.validate_on_submit():
+        return campaign(slug, vault_form=form, vault_error="Choose the private key file."), 400
+    try:
+        keys = opening_keys_of(form)
+    except SealingError as exc:
+        return campaign(slug, vault_form=form, vault_error=str(exc)), 400
+    db = db_session()
+    held, movable, mandates = vault_files.to_move(db, slug)
+    export = exports.start(
+        current_app._get_current_object(),  # type: ignore[attr-defined]
+        db,
+        g.staff,
+        loaded,
+        exports.VAULT_MOVE,
+        keys,
+        write=vault_moves.console_writer(current_app.extensions[CAMPAIGN_APP_EXTENSION], f"staff:{g.staff.id}"),
+        total=movable + mandates,
+    )
+    g.audit_action = "vault-move-start"
+    audit.record(
+        db,
+        g.staff,
+        "vault-move-start",
+        campaign=slug,
+        detail=f"move {export.id}: {movable} of {held} held file(s) and {mandates} mandate(s) to move",
+        ip_hash=client_ip(),
     )
     db.commit()
     return redirect(url_for("staff.export", token=export.token))

@@ -287,20 +287,20 @@ def encrypt_stream(
     return tally.info()
 
 
-class EncryptingReader(io.RawIOBase):
-    """A vault file to read from, made as it is read: ``store.put(key, EncryptingReader(plain, public_raw))`` stores
-    a file encrypted on the way, with no plaintext written anywhere and no thread. ``info`` is there once the file
-    was read to its end."""
+class _PiecesReader(io.RawIOBase):
+    """A readable stream over an iterator of byte pieces, each made when the reader reaches it."""
 
-    def __init__(self, source: BinaryIO, recipient_public_raw: bytes, chunk_size: int = DEFAULT_CHUNK_SIZE) -> None:
+    def __init__(self, pieces: Iterator[bytes]) -> None:
         super().__init__()
-        self._pieces = encrypted_pieces(source, recipient_public_raw, chunk_size)
+        self._pieces = pieces
         self._piece, self._at = memoryview(b""), 0
-        self._tally = _Tally()
         self._done = False
 
     def readable(self) -> bool:
         return True
+
+    def _took(self, piece: bytes) -> None:
+        """Called with each piece as it is taken from the iterator."""
 
     def readinto(self, buffer: Any) -> int:
         while self._at == len(self._piece):
@@ -311,12 +311,25 @@ class EncryptingReader(io.RawIOBase):
             except StopIteration:
                 self._done, self._piece, self._at = True, memoryview(b""), 0
                 return 0
-            self._tally.add(piece)
+            self._took(piece)
             self._piece, self._at = memoryview(piece), 0
         count = min(len(buffer), len(self._piece) - self._at)
         buffer[:count] = self._piece[self._at : self._at + count]
         self._at += count
         return count
+
+
+class EncryptingReader(_PiecesReader):
+    """A vault file to read from, made as it is read: ``store.put(key, EncryptingReader(plain, public_raw))`` stores
+    a file encrypted on the way, with no plaintext written anywhere and no thread. ``info`` is there once the file
+    was read to its end."""
+
+    def __init__(self, source: BinaryIO, recipient_public_raw: bytes, chunk_size: int = DEFAULT_CHUNK_SIZE) -> None:
+        super().__init__(encrypted_pieces(source, recipient_public_raw, chunk_size))
+        self._tally = _Tally()
+
+    def _took(self, piece: bytes) -> None:
+        self._tally.add(piece)
 
     @property
     def info(self) -> EncryptedInfo:
@@ -339,6 +352,16 @@ def decrypt_stream(source: BinaryIO, out: BinaryIO, private_key: ec.EllipticCurv
 
     Raises :class:`VaultFormatError` when the file is not whole and as made for this key; by then the chunks before
     the bad one are in ``out`` (``error.written`` bytes), and the caller must discard them."""
+    written = 0
+    for plain in decrypted_pieces(source, private_key):
+        out.write(plain)
+        written += len(plain)
+    return written
+
+
+def decrypted_pieces(source: BinaryIO, private_key: ec.EllipticCurvePrivateKey) -> Iterator[bytes]:
+    """The plaintext of the vault file in ``source``, chunk by chunk, each read and opened when asked for
+    (:func:`decrypt_stream` says what fails, and how)."""
     header = parse_header(read_exactly(source, HEADER_SIZE))
     ephemeral = load_public_raw(header.ephemeral_raw)
     aead = _file_key(private_key.exchange(ec.ECDH(), ephemeral), header, public_raw_of(private_key))
@@ -362,11 +385,21 @@ def decrypt_stream(source: BinaryIO, out: BinaryIO, private_key: ec.EllipticCurv
             raise VaultFormatError(
                 "appended", "the vault file ends with an empty chunk after others: no writer makes one", written
             )
-        out.write(plain)
+        yield plain
         written += len(plain)
         if final:
-            return written
+            return
         current, index = following, index + 1
+
+
+class DecryptingReader(_PiecesReader):
+    """The plaintext of a vault file, to read from as it is opened: ``EncryptingReader(DecryptingReader(stored,
+    key), other_public_raw)`` encrypts a file again to another key, a chunk at a time, with no plaintext written
+    anywhere. A read raises :class:`VaultFormatError` where the file is damaged; everything read before it must be
+    discarded."""
+
+    def __init__(self, source: BinaryIO, private_key: ec.EllipticCurvePrivateKey) -> None:
+        super().__init__(decrypted_pieces(source, private_key))
 
 
 def _opens(aead: AESGCM, header: Header, chunk: bytes, index: int, flag: int) -> bool:

@@ -103,6 +103,7 @@ def page() -> BaseResponse:
         "participant/vault.html",
         cache=False,
         vault=vault,
+        held=vault_files.held_count(db_session(), hashed),
         public_b64=b64url_encode(vault.public_raw) if vault else None,
         min_passphrase=MIN_PASSPHRASE,
         max_open_mb=MAX_OPEN_MB,

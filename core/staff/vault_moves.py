@@ -1,0 +1,238 @@
+"""Moving into the participants' vaults what was kept for them under the foundation's key (issue 21, items 2 and 4):
+``flask vault move`` and the console's button of the same name, both with the private key file, run by staff.
+
+- **Held files** (deposited while their owner had no vault: :mod:`core.cli.vault`) whose owner now has one: each
+  streams out of the store, is decrypted with the holding key derived from the key file (:mod:`core.vault.holding`;
+  every file given is tried by key id, so files held before a key rotation move too) and encrypted again to the vault
+  key on the way into a new store object, a chunk at a time: no plaintext byte on disk, memory a few chunks
+  whatever the size.
+- **Mandates**: each signed sign-up (not withdrawn, not erased) whose address has a vault gets a copy of its signed
+  mandate PDF, opened from the sealed copy, in that vault (``mandate-<campaign>.pdf``), once.
+- **Mail**: one arrival mail per participant with something new (:mod:`core.staff.vault_mail`).
+
+Why it survives being killed at any point: a held file's row records the new object's key (``other_key``) before
+a byte is written, then switches to it in one commit, then deletes the old object. A run that finds ``other_key``
+set finishes the job: before the switch it deletes the half-written copy and moves the file again; after it, it
+deletes the old one. No file is lost (the row always names a whole copy) or doubled (one row per file). A mandate's
+object key is derived from its deposit token, so a run cut off between storing and recording it overwrites the same
+object next time instead of leaving one behind; files moved but not yet mailed about are mailed by the next run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from flask import Flask
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.campaigns import LoadedCampaign
+from core.data import personal_data, vault_files, vault_keys
+from core.data.db import db_session, utcnow
+from core.data.models import FileKind, Signup, VaultFile
+from core.sealing import OpeningKeys, SealingError
+from core.site import site
+from core.staff import audit
+from core.staff.exports import Write, Written
+from core.staff.vault_mail import mail_participants
+from core.vault.holding import HoldingKeys
+from core.vault.store import VaultStore, new_key
+from core.vault.stream_format import DecryptingReader, EncryptingReader
+
+MANDATE_MEDIA_TYPE = "application/pdf"
+
+
+@dataclass
+class MoveOutcome:
+    """What a run did; ``problems`` are lines of the report, naming a file by its row id or a sign-up by its
+    reference (as the console shows it), never a file name or an address."""
+
+    moved: int = 0
+    mandates: int = 0
+    finished: int = 0  # moves cut off by an earlier run, finished by this one
+    mails: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    def count(self) -> int:
+        return self.moved + self.mandates
+
+    def summary(self) -> str:
+        return (
+            f"{self.moved} held file(s) and {self.mandates} mandate(s) moved into vaults, {self.finished} move(s) cut "
+            f"off before finished, {self.mails} arrival mail(s) queued; {len(self.problems)} problem(s)"
+        )
+
+
+def mandate_token(signup: Signup) -> str:
+    """The deposit token of ``signup``'s mandate copy: one copy per sign-up, whatever runs."""
+    return hashlib.sha256(f"mandate|{signup.campaign}|{signup.token}".encode()).hexdigest()
+
+
+def mandate_store_key(token: str) -> str:
+    """The store key of the mandate copy of ``token``: fixed, so a run cut off before its row was recorded leaves
+    no stray object (the next run writes over it). Names nothing without the database."""
+    return hashlib.sha256(f"vault mandate copy|{token}".encode()).hexdigest()[:32]
+
+
+def move_into_vaults(
+    session: Session,
+    store: VaultStore,
+    keys: OpeningKeys,
+    moved_by: str,
+    campaigns: Collection[str] | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> MoveOutcome:
+    """Finish moves cut off before, move every held file whose owner has a vault, copy in the mandates, and mail
+    each participant with something new; only of ``campaigns`` when given. Each file is committed on its own: a
+    file that cannot be moved is a problem of its own, the others go on. ``progress`` gets the files done so far."""
+    holding = HoldingKeys.of(keys)
+    outcome = MoveOutcome()
+    done = 0
+
+    def step() -> None:
+        nonlocal done
+        done += 1
+        if progress is not None:
+            progress(done)
+
+    for file in vault_files.half_moved(session, campaigns):
+        _clean_up(session, store, file)
+        outcome.finished += 1
+    for file in vault_files.held_with_vault(session, campaigns):
+        _move(session, store, holding, file, outcome)
+        step()
+    for signup in vault_files.signups_without_mandate(session, campaigns):
+        _copy_mandate(session, store, keys, signup, moved_by, outcome)
+        step()
+    outcome.mails = mail_participants(session, _by_signup(session, vault_files.unmailed(session, campaigns))).arrivals
+    return outcome
+
+
+def _clean_up(session: Session, store: VaultStore, file: VaultFile) -> None:
+    """Delete the copy a cut-off move left: the half-written new one (still held: it is moved again), or the old
+    held one (already switched)."""
+    assert file.other_key is not None
+    store.delete(file.other_key)
+    file.other_key = None
+    session.commit()
+
+
+def _move(session: Session, store: VaultStore, holding: HoldingKeys, file: VaultFile, outcome: MoveOutcome) -> None:
+    vault = vault_keys.vault_key_of(session, file.email_hash)
+    assert vault is not None and file.held_key_id is not None  # vault_files.held_with_vault
+    try:
+        private = holding.private_for(file.held_key_id)
+    except SealingError as error:
+        outcome.problems.append(f"file {file.id}: {error}")
+        return
+    new = new_key()
+    file.other_key = new  # recorded before a byte is written: a run cut off from here on finds it
+    session.commit()
+    try:
+        with store.open(file.store_key) as stored:
+            reader = EncryptingReader(DecryptingReader(stored, private), vault.public_raw)
+            store.put(new, reader)  # type: ignore[arg-type]
+        info = reader.info
+        if info.size_plain != file.size_plain:
+            raise ValueError(f"{info.size_plain} bytes opened where {file.size_plain} were deposited")
+    except Exception as error:  # a damaged or missing held copy, a store that fails: this file's problem only
+        store.delete(new)
+        file.other_key = None
+        session.commit()
+        outcome.problems.append(f"file {file.id}: could not be moved ({error}); it stays held")
+        return
+    old = file.store_key
+    file.store_key, file.other_key, file.held_key_id = new, old, None
+    file.size_cipher, file.sha256_cipher, file.notified_at = info.size_cipher, info.sha256_cipher, None
+    session.commit()  # the switch: from here the file is in the vault
+    store.delete(old)
+    file.other_key = None
+    session.commit()
+    outcome.moved += 1
+
+
+def _copy_mandate(
+    session: Session, store: VaultStore, keys: OpeningKeys, signup: Signup, moved_by: str, outcome: MoveOutcome
+) -> None:
+    where = f"mandate of {signup.token[:12]}"
+    try:
+        pdf = personal_data.open_mandate(session, signup, keys)
+    except SealingError as error:
+        outcome.problems.append(f"{where}: {error}")
+        return
+    if pdf is None:
+        return  # signed before mandates were kept, or erased since
+    vault = vault_keys.vault_key_of(session, signup.email_hash)
+    assert vault is not None  # vault_files.signups_without_mandate
+    token = mandate_token(signup)
+    if vault_files.deposited(session, token) is not None:
+        return
+    key = mandate_store_key(token)
+    reader = EncryptingReader(io.BytesIO(pdf), vault.public_raw)
+    try:
+        store.put(key, reader)  # type: ignore[arg-type]
+    except Exception as error:
+        outcome.problems.append(f"{where}: could not be stored ({error}); run the move again")
+        return
+    loaded = site().registry.snapshot.campaigns.get(signup.campaign)
+    info = reader.info
+    vault_files.add(
+        session,
+        VaultFile(
+            email_hash=signup.email_hash,
+            campaign=signup.campaign,
+            company=(loaded.campaign.organisation.name if loaded else signup.campaign)[:100],
+            store_key=key,
+            size_plain=info.size_plain,
+            size_cipher=info.size_cipher,
+            sha256_cipher=info.sha256_cipher,
+            media_type=MANDATE_MEDIA_TYPE,
+            file_name=f"mandate-{signup.campaign}.pdf",
+            deposit_token=token,
+            deposited_at=utcnow(),
+            deposited_by=moved_by[:100],
+            kind=FileKind.MANDATE,
+        ),
+    )
+    session.commit()
+    outcome.mandates += 1
+
+
+def _by_signup(session: Session, files: list[VaultFile]) -> dict[int, list[VaultFile]]:
+    """``files`` by the id of the sign-up of their campaign and address (the one mail goes to its contact copy)."""
+    grouped: dict[int, list[VaultFile]] = {}
+    for file in files:
+        signup_id = session.scalar(
+            select(Signup.id).where(
+                Signup.campaign == file.campaign, Signup.email_hash == file.email_hash, Signup.erased_at.is_(None)
+            )
+        )
+        if signup_id is not None:
+            grouped.setdefault(signup_id, []).append(file)
+    return grouped
+
+
+# -- the console's button: the move as a background export (core.staff.exports), its file the run's report --------
+def console_writer(campaign_app: Flask, actor: str) -> Write:
+    """The export writer of a move started on the console by ``actor`` (``staff:<id>``): it moves the campaign's
+    files and mandates with the key file given, records the run in the audit log, and writes its report. It runs
+    in ``campaign_app``'s context: the arrival mails link the campaign's pages, which only that app can build."""
+
+    def write(loaded: LoadedCampaign, keys: OpeningKeys, path: Path, progress: Callable[[int], None]) -> Written:
+        with campaign_app.app_context():
+            session = db_session()
+            outcome = move_into_vaults(session, site().vault_store, keys, actor, [loaded.slug], progress)
+            audit.record(session, actor, "vault-move", campaign=loaded.slug, detail=outcome.summary())
+            session.commit()
+        with path.open("w", encoding="utf-8") as report:
+            report.write(f"Move into the vaults, {loaded.slug}, {utcnow().isoformat(timespec='seconds')}\n")
+            report.write(outcome.summary() + "\n")
+            report.writelines(f"{problem}\n" for problem in outcome.problems)
+        warning = f"{len(outcome.problems)} problem(s), listed in the report" if outcome.problems else None
+        return Written(outcome.count(), warning)
+
+    return write

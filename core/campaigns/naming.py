@@ -63,6 +63,9 @@ NAME_SENTENCES: tuple[str, ...] = (
     "send a request to it: %(reason)s",
     "Something new is in your vault for %(campaign)s",
     "Something new is in your vault on the site of %(campaign)s. Log in to your page to open it with your passphrase:",
+    "Something has arrived for you from %(campaign)s: set up your vault to receive it",
+    "Something has arrived for you on the site of %(campaign)s. It is kept encrypted for you until you set up your "
+    "vault: a place only you can open, with a passphrase you choose.",
 )
 
 

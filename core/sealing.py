@@ -182,19 +182,3 @@ class ContactBox(WorkingBox):
 def current_working_box() -> WorkingBox:
     """The app's :class:`WorkingBox` (made by ``create_app``)."""
     return current_app.extensions[WORKING_BOX_EXTENSION]
-
-
-# -- the participant's own copy of their mandate --------------------------------------------------------------------
-def lock_for_participant(key: bytes, plaintext: bytes) -> bytes:
-    """``plaintext`` encrypted with a key only the participant's links carry (see :mod:`core.data.personal_data`)."""
-    return WORKING_MAGIC + SecretBox(key).encrypt(plaintext)
-
-
-def unlock_for_participant(key: bytes, locked: bytes) -> bytes | None:
-    """The participant's copy opened with ``key``; None for the wrong key or a damaged copy."""
-    if len(key) != SecretBox.KEY_SIZE or not locked.startswith(WORKING_MAGIC):
-        return None
-    try:
-        return SecretBox(key).decrypt(locked[len(WORKING_MAGIC) :])
-    except CryptoError:
-        return None

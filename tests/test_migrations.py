@@ -83,6 +83,7 @@ def test_personal_data_kept_in_the_clear_before_0004_is_sealed_by_it(make_app, d
     from core.data import personal_data
     from core.data.db import db_session
     from core.data.models import PersonalRecord, Signup
+    from core.signup.mandate_copy import open_copy
     from tests.conftest import opened_personal_data
 
     upgrade(database_url, "0003")
@@ -118,8 +119,13 @@ def test_personal_data_kept_in_the_clear_before_0004_is_sealed_by_it(make_app, d
                 b"\x89PNG signature",
                 b"%PDF-1",
             )
-            assert personal_data.load_mandate(db, signup, personal_data.copy_key("anna@example.org")) == b"%PDF-1"
         assert personal_data.load(db, running) == answers and personal_data.load(db, confirmed) == {}
+        # The participant's copy, in 0004's form (a key derived from the address), is dropped by 0020a where the
+        # confirmation went out, and made again for a one-off key where the working copy still holds the address.
+        assert personal_data.participant_copy(db, confirmed) is None
+        assert personal_data.mandate_copy_key(db, confirmed) is None
+        copy, key = personal_data.participant_copy(db, running), personal_data.mandate_copy_key(db, running)
+        assert copy is not None and key is not None and open_copy(copy, key) == b"%PDF-1"
         raw = b"".join(
             bytes(value)
             for record in db.scalars(sqlalchemy.select(PersonalRecord))

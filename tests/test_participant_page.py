@@ -28,6 +28,7 @@ from core.data.models import (
     participant,
 )
 from core.jobs.queue import decode_payload
+from core.signup.links import mandate_link_token
 from tests.conftest import SECRET, opened_personal_data
 from tests.test_signup import TIKTOK, VALID, deliver, join_fully, post_form, signups
 
@@ -116,9 +117,8 @@ def test_the_page_lists_every_signup_of_the_address_across_campaigns(db_app: Fla
     assert "Participant" in page and "Started; e-mail address not verified yet" in page
     assert client.get("/en/my", base_url=TIKTOK).headers["Cache-Control"] == "private, no-store"
     assert "Paid on" in page and "20%" in page  # the fee choice and the payment
-    mandate = re.search(r'href="https://tiktokclaim\.org(/mandate/[^"]+)"', page).group(1)  # type: ignore[union-attr]
-    download = db_app.test_client().get(mandate, base_url=TIKTOK)
-    assert download.status_code == 200 and download.data.startswith(b"%PDF-")
+    # The server holds no key to the participant's copy after the confirmation mail: the page says where it is.
+    assert "/mandate/" not in page and page.count("Attached to the confirmation e-mail we sent you") == 1
     assert page.count(">Withdraw<") == 1  # only the signed one can be withdrawn; both can be erased
     assert page.count(">Erase my personal data<") == 2
 
@@ -317,7 +317,7 @@ def test_withdrawing_makes_the_counter_go_down_by_one(db_app: Flask) -> None:
     assert done.status_code == 302 and done.location == "/en/my"
     page = client.get("/en/my", base_url=TIKTOK).get_data(as_text=True)
     assert "You have withdrawn from the TikTok Claim." in page and "Withdrawn on" in page
-    assert ">Withdraw<" not in page and "/mandate/" in page  # the signed mandate can still be downloaded
+    assert ">Withdraw<" not in page and "Attached to the confirmation e-mail" in page  # where the mandate is
     assert counter(db_app, visitor) == "1 person has joined since 28 July 2020."
 
     def check(db: Any) -> None:
@@ -402,20 +402,17 @@ def test_erasure_removes_the_personal_data_and_keeps_the_evidence(db_app: Flask)
 
     in_session(db_app, check)
     assert deliver(db_app) == []  # the queued login mail was cancelled
-    mandate = f"/mandate/{in_session(db_app, lambda db: _mandate_token(anna.token))}"
-    assert db_app.test_client().get(mandate, base_url=TIKTOK).status_code == 404
+    mandate = f"/mandate/{in_session(db_app, lambda db: mandate_link_token('tiktokclaim', anna.token))}"
+    gone = db_app.test_client().get(mandate, base_url=TIKTOK)
+    assert gone.status_code == 404 and "it was withdrawn, or your personal data was erased" in gone.get_data(
+        as_text=True
+    )
+    assert db_app.test_client().get(f"{mandate}/copy", base_url=TIKTOK).status_code == 404
     assert ask_link(db_app.test_client(), "anna@example.org").status_code == 302
     assert deliver(db_app) == []  # the address is unknown now: no link
     # The address can join afresh, as a new person.
     assert post_form(db_app.test_client(), "en").status_code == 302
     assert len(signups(db_app)) == 2
-
-
-def _mandate_token(signup_token: str) -> str:
-    from core.data.personal_data import copy_key
-    from core.signup.links import mandate_link_token
-
-    return mandate_link_token("tiktokclaim", signup_token, copy_key("anna@example.org"))
 
 
 def test_erasing_an_unfinished_signup_deletes_it_whole(db_app: Flask) -> None:

@@ -3,6 +3,7 @@ agreements and signature, evidence, mandate PDF and confirmation mail, counters.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import email
 import email.policy
@@ -22,6 +23,7 @@ from core.data.db import utcnow
 from core.data.hashing import sha256_hex
 from core.data.models import AcceptedAgreement, Job, Signup, Stage, participant
 from core.jobs.queue import Worker
+from core.signup.mandate_copy import open_copy
 from tests.conftest import opened_personal_data
 
 
@@ -559,21 +561,36 @@ def test_mandate_pdf_confirmation_mail_and_download(db_app: Flask, tmp_path: Pat
         assert [e.detail for e in signup.events if e.step == "mandate-made"] == [f"sha256:{sha256_hex(pdf)}"]
     done = client.get("/en/join/done", base_url=TIKTOK).get_data(as_text=True)
     assert "You have successfully joined the TikTok Claim." in done
-    # The server released the working copy with the confirmation mail; the browser that signed keeps the key.
-    on_page = re.search(r'href="(/en/mandate/[^"]+|/mandate/[^"]+)"', done).group(1)  # type: ignore[union-attr]
-    assert db_app.test_client().get(on_page, base_url=TIKTOK).data == pdf
+    # The working copy, and the copy's one-off key with it, was released with the confirmation mail: the done page
+    # no longer links the copy, it says where the mandate is.
+    assert "/mandate/" not in done and "with your signed mandate attached" in done
     body = confirmation.get_body(("plain",)).get_content()  # type: ignore[union-attr]
-    link = re.search(r"https://tiktokclaim\.org(/mandate/[^\s?]+)", body).group(1)  # type: ignore[union-attr]
-    download = db_app.test_client().get(link, base_url=TIKTOK)
-    assert download.status_code == 200 and download.data == pdf
-    assert db_app.test_client().get(link + "x", base_url=TIKTOK).status_code == 404
-    with db_app.test_request_context(base_url=TIKTOK):
-        from core.data.personal_data import copy_key
-        from core.signup.links import mandate_link_token
-
-        someone_else = mandate_link_token("tiktokclaim", signup.token, copy_key("bob@example.org"))
-    assert db_app.test_client().get(f"/mandate/{someone_else}", base_url=TIKTOK).status_code == 404
+    found = re.search(r"https://tiktokclaim\.org(/en/mandate/[^\s#?]+)#([A-Za-z0-9_-]+)\s", body)
+    assert found, body
+    page, key = found.group(1), found.group(2)
+    shown = db_app.test_client().get(page, base_url=TIKTOK)
+    assert shown.status_code == 200 and "js/mandate_copy.js" in shown.get_data(as_text=True)
+    copy_url = copy_url_of(shown.get_data(as_text=True))
+    assert copy_url == page.removeprefix("/en") + "/copy"  # one address for the copy, whatever the page's language
+    copy = db_app.test_client().get(copy_url, base_url=TIKTOK)
+    assert copy.status_code == 200 and copy.headers["Cache-Control"] == "private, no-store"
+    assert copy.data.startswith(b"CLVAULT1") and open_copy(copy.data, private_key_of(key)) == pdf
+    tampered = db_app.test_client().get(page + "x", base_url=TIKTOK)
+    assert tampered.status_code == 404 and "This link to your mandate no longer works" in tampered.get_data(
+        as_text=True
+    )
+    assert db_app.test_client().get(copy_url.replace("/copy", "x/copy"), base_url=TIKTOK).status_code == 404
     assert deliver(db_app) == []  # the mandate job does not run twice
+
+
+def copy_url_of(mandate_page: str) -> str:
+    """Where the mandate page's script fetches the encrypted copy."""
+    return re.search(r'data-copy-url="([^"]+)"', mandate_page).group(1)  # type: ignore[union-attr]
+
+
+def private_key_of(fragment: str) -> bytes:
+    """The one-off private key (PKCS#8 DER) a mandate link carries in its fragment (base64url, no padding)."""
+    return base64.urlsafe_b64decode(fragment + "=" * (-len(fragment) % 4))
 
 
 def test_counter_goes_up_by_one(db_app: Flask) -> None:

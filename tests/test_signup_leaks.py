@@ -21,6 +21,7 @@ from tests.test_signup import (
     TIKTOK,
     VALID,
     code_of,
+    copy_url_of,
     csrf_token,
     deliver,
     link_of,
@@ -134,9 +135,12 @@ def test_no_page_after_the_form_is_stored(db_app: Flask) -> None:
     signed = never_stored(client.post("/en/join/sign", data=sign_form(client, "en"), base_url=TIKTOK))
     never_stored(client.get(signed.location, base_url=TIKTOK))  # the payment page
     pay_in_test_mode(client, signed.location)
-    deliver(db_app)  # the mandate
-    done = never_stored(client.get("/en/join/done", base_url=TIKTOK))
-    mandate = re.search(r'href="(/en/mandate/[^"]+|/mandate/[^"]+)"', done.get_data(as_text=True))
+    mails = deliver(db_app)  # the mandate, and the confirmation mail with the link to the participant's copy
+    never_stored(client.get("/en/join/done", base_url=TIKTOK))
+    [confirmation] = [m for m in mails if m["To"] == VALID["email"]]
+    text = confirmation.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    mandate = re.search(r"https://tiktokclaim\.org(/en/mandate/[^\s#]+)#", text)
     assert mandate is not None
-    download = never_stored(FlaskClient(db_app).get(mandate.group(1), base_url=TIKTOK))
-    assert download.data.startswith(b"%PDF-")
+    page = never_stored(FlaskClient(db_app).get(mandate.group(1), base_url=TIKTOK))
+    copy = never_stored(FlaskClient(db_app).get(copy_url_of(page.get_data(as_text=True)), base_url=TIKTOK))
+    assert copy.data.startswith(b"CLVAULT1")

@@ -161,11 +161,16 @@ class PersonalRecord(Base):
     working_signature: Mapped[bytes | None] = mapped_column(LargeBinary, doc="the signature, until the mandate")
     pending: Mapped[bytes | None] = mapped_column(LargeBinary, doc="a later form, applied once its e-mail is verified")
     pending_from: Mapped[str | None] = mapped_column(String(64), doc="keyed hash of the browser that sent `pending`")
-    participant_mandate: Mapped[bytes | None] = mapped_column(LargeBinary, doc="the participant's copy")
+    participant_mandate: Mapped[bytes | None] = mapped_column(
+        LargeBinary, doc="the participant's copy: a vault file for a one-off key (core.signup.mandate_copy)"
+    )
     sealed_placeholders: Mapped[bytes | None] = mapped_column(
         LargeBinary, doc="the name(s) exactly as filled into the agreement texts signed, sealed"
     )
     working_placeholders: Mapped[bytes | None] = mapped_column(LargeBinary, doc="the same, until the mandate")
+    working_mandate_key: Mapped[bytes | None] = mapped_column(
+        LargeBinary, doc="the one-off private key of `participant_mandate`, until the confirmation mail"
+    )
 
     signup: Mapped[Signup] = relationship()
 

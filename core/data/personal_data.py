@@ -6,15 +6,15 @@ Every personal field and file arrives here and is kept in up to three forms:
   SealingKey`). The web server writes it and can never read it back; staff commands open it with the private key
   file (:func:`open_record`: exports, evidence), and key rotation seals it again to a new key (:func:`reseal`).
 - **Working** (``working_*``, ``pending``): what the sign-up flow itself must read back while it runs: the answers
-  for the signing page and the mandate, the signature for the mandate PDF, a form waiting for its code. Locked
+  for the signing page and the mandate, the signature for the mandate PDF, a form waiting for its code, the
+  one-off key of the participant's copy of the mandate (below) until the confirmation mail is composed. Locked
   with a key derived from ``CLAIMSITE_HASH_KEY`` (:class:`core.sealing.WorkingBox`), so the database alone does not
   open it, and **released** (deleted) once the confirmation mail is composed, or at withdrawal; a sign-up that never
   finishes is erased whole by retention. From then on the web process holds no readable personal data of it.
-- **The participant's copy of the mandate** (``participant_mandate``): encrypted with a key derived from their
-  e-mail address and the hash key (:func:`copy_key`). The server stores neither the address nor that key: only the
-  links mailed to the participant carry it (the confirmation mail's mandate link, and their login link to the
-  participant's page), so the participant can download their mandate again whenever they log in, and we cannot
-  open it without them. (The alternative, mailing the PDF again on request, would need the server to read it.)
+- **The participant's copy of the mandate** (``participant_mandate``): encrypted by the mandate job to a key pair
+  made for that copy alone (:mod:`core.signup.mandate_copy`). Its private key is kept only in the working copy
+  (``working_mandate_key``) until the confirmation mail, whose mandate link carries it in the fragment, is
+  composed, and is released with the rest. From then on nothing the server holds opens the participant's copy.
 """
 
 from __future__ import annotations
@@ -29,9 +29,9 @@ from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from core.data.db import Dependent, Excluded, OnConflict
-from core.data.hashing import keyed_hash, normalise_email
+from core.data.hashing import keyed_hash
 from core.data.models import PersonalRecord, Signup
-from core.sealing import OpeningKeys, SealingKey, lock_for_participant, unlock_for_participant
+from core.sealing import OpeningKeys, SealingKey
 from core.site import site
 
 
@@ -210,44 +210,39 @@ def load_signature(session: Session, signup: Signup) -> bytes | None:
     return _unlock(record.working_signature) if record else None
 
 
-def copy_key(address: str) -> bytes:
-    """The key of the participant's own copy of their mandates: the same for every campaign they joined with
-    ``address``, computable only by someone who knows both the address and the hash key."""
-    return bytes.fromhex(keyed_hash(site().hash_key, "mandate-copy", normalise_email(address)))
-
-
-def copy_key_of(session: Session, signup: Signup) -> bytes | None:
-    """:func:`copy_key` of ``signup``'s address, while its working copy is there (None after it was released)."""
-    address = load(session, signup).get("email")
-    return copy_key(address) if address else None
-
-
-def store_mandate(session: Session, signup: Signup, pdf: bytes) -> None:
-    """Keep the signed mandate PDF: sealed for the foundation, and encrypted for the participant (needs the working
-    copy, for the address)."""
+def store_mandate(session: Session, signup: Signup, pdf: bytes, participant_copy: bytes, one_off_key: bytes) -> None:
+    """Keep the signed mandate PDF: sealed for the foundation, and the participant's copy (``pdf`` encrypted by
+    :func:`core.signup.mandate_copy.encrypt_copy`) with its one-off private key ``one_off_key`` in the working copy
+    only, until :func:`release`."""
     record = _record(session, signup)
-    key = copy_key_of(session, signup)
-    assert record is not None and key is not None, "the mandate is made while the working copy is there"
+    assert record is not None, "the mandate is made while the sign-up's personal record is there"
     record.sealed_mandate = _seal(pdf)
-    record.participant_mandate = lock_for_participant(key, pdf)
+    record.participant_mandate = participant_copy
+    record.working_mandate_key = _lock(one_off_key)
 
 
-def load_mandate(session: Session, signup: Signup, key: bytes | None) -> bytes | None:
-    """The participant's copy of the mandate, opened with the key their link carries; None with a wrong key."""
+def mandate_copy_key(session: Session, signup: Signup) -> bytes | None:
+    """The one-off private key of ``signup``'s copy of the mandate, while the working copy holds it (for the
+    confirmation mail and the done page); None once released, or before the mandate was made."""
     record = _record(session, signup)
-    if record is None or record.participant_mandate is None or key is None:
-        return None
-    return unlock_for_participant(key, record.participant_mandate)
+    return _unlock(record.working_mandate_key) if record else None
+
+
+def participant_copy(session: Session, signup: Signup) -> bytes | None:
+    """The participant's copy of the mandate, encrypted (only the key in their link opens it); None when there is
+    none (erased, or made before revision 0020a and dropped by it)."""
+    record = _record(session, signup)
+    return record.participant_mandate if record else None
 
 
 def release(session: Session, signup: Signup) -> None:
     """Delete the working copy: the flow needs no more of ``signup``'s personal data (the confirmation mail is
-    composed, or the mandate was withdrawn). The sealed copy and the participant's copy stay."""
+    composed, or the mandate was withdrawn), the one-off key of the participant's copy of the mandate with it. The
+    sealed copy and the participant's copy stay: from then on only the key in the participant's link opens theirs."""
     record = _record(session, signup)
     if record is not None:
-        record.working_answers = record.working_signature = record.pending = record.working_placeholders = (
-            record.pending_from
-        ) = None
+        record.working_answers = record.working_signature = record.pending = record.working_placeholders = None
+        record.pending_from = record.working_mandate_key = None
 
 
 def kept_after_withdrawal() -> ColumnElement[bool]:
@@ -261,7 +256,8 @@ def kept_after_withdrawal() -> ColumnElement[bool]:
             PersonalRecord.signup_id == Signup.id,
             (PersonalRecord.working_answers.is_not(None))
             | (PersonalRecord.working_signature.is_not(None))
-            | (PersonalRecord.pending.is_not(None)),
+            | (PersonalRecord.pending.is_not(None))
+            | (PersonalRecord.working_mandate_key.is_not(None)),
         )
         .exists()
     )

@@ -26,6 +26,7 @@ from core.jobs.mail import compose, queue_mail
 from core.jobs.queue import enqueue
 from core.money.fees import fee_model_for, fee_summary, terms_of
 from core.signup.links import mandate_link_token
+from core.signup.mandate_copy import open_copy, with_key
 from core.site import site
 
 log = logging.getLogger(__name__)
@@ -109,8 +110,11 @@ def send_confirmation(app: Flask, payload: dict[str, Any]) -> None:
     answers = personal_data.load(db, signup)
     if not answers:
         return  # composed already (the working copy is released with it) or erased
-    copy_key = personal_data.copy_key_of(db, signup)
-    pdf = personal_data.load_mandate(db, signup, copy_key)
+    # The last moment the server can open the participant's copy: the PDF is attached, and the link carries the key
+    # in its fragment; both leave with the mail, and the key is released below.
+    one_off_key = personal_data.mandate_copy_key(db, signup)
+    copy = personal_data.participant_copy(db, signup)
+    pdf = open_copy(copy, one_off_key) if copy is not None and one_off_key is not None else None
     language = signup.language
     terms = terms_of(signup)
     with force_locale(language):
@@ -123,12 +127,14 @@ def send_confirmation(app: Flask, payload: dict[str, Any]) -> None:
         template="confirmation",
         context={
             "name": answers.get("name", ""),
-            "mandate_url": campaign_url(
-                loaded,
-                "signup.mandate",
-                language=language,
-                token=mandate_link_token(loaded.slug, signup.token, copy_key),
-            ),
+            "mandate_url": with_key(
+                campaign_url(
+                    loaded, "signup.mandate", language=language, token=mandate_link_token(loaded.slug, signup.token)
+                ),
+                one_off_key,
+            )
+            if pdf is not None and one_off_key is not None
+            else "",
             "next_steps": loaded.campaign.text(signup_config.next_steps, language)
             if signup_config and signup_config.next_steps
             else "",

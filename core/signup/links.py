@@ -1,4 +1,4 @@
-"""Signed links in mails: to a participant's mandate PDF (confirmation mail, success page), to pay later, and a
+"""Signed links in mails: to a participant's mandate page (confirmation mail, done page), to pay later, and a
 pre-registration's invitation to join once the campaign opens.
 
 Each kind has its own salt, so a link of one kind is never accepted as another, nor for another campaign.
@@ -29,24 +29,17 @@ def _read(purpose: str, campaign: str, token: str, days: int) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def mandate_link_token(campaign: str, signup_token: str, copy_key: bytes) -> str:
-    """The link to a participant's mandate carries the key of their copy (:func:`core.data.personal_data.copy_key`):
-    the server keeps no key that opens it."""
-    return _serializer("mandate", campaign).dumps([signup_token, copy_key.hex()])
+def mandate_link_token(campaign: str, signup_token: str) -> str:
+    """The token of the mandate page of one sign-up (confirmation mail, done page). It names the sign-up only: the
+    key of the participant's copy goes in the link's fragment (:func:`core.signup.mandate_copy.with_key`), never
+    in the path."""
+    return _serializer("mandate", campaign).dumps(signup_token)
 
 
-def read_mandate_link_token(campaign: str, token: str) -> tuple[str, bytes] | None:
-    """(sign-up token, key of the participant's copy) of a valid mandate link not older than 90 days, else None."""
-    try:
-        value = _serializer("mandate", campaign).loads(token, max_age=MANDATE_LINK_DAYS * 24 * 3600)
-    except BadData:
-        return None
-    if not (isinstance(value, list) and len(value) == 2 and all(isinstance(part, str) for part in value)):
-        return None
-    try:
-        return value[0], bytes.fromhex(value[1])
-    except ValueError:
-        return None
+def read_mandate_link_token(campaign: str, token: str) -> str | None:
+    """The sign-up token of a valid mandate link not older than 90 days, else None (a link mailed before revision
+    0020a, whose token also carried a key, included: its copy is gone)."""
+    return _read("mandate", campaign, token, MANDATE_LINK_DAYS)
 
 
 def pay_link_token(campaign: str, signup_token: str) -> str:

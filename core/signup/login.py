@@ -23,7 +23,6 @@ from sqlalchemy.orm import Session
 
 from core.campaigns import LoadedCampaign
 from core.campaigns.addresses import campaign_url
-from core.data import personal_data
 from core.data.db import db_session, set_once, utcnow
 from core.data.hashing import email_hash, signing_serializer
 from core.data.models import LoginLink, Signup
@@ -67,10 +66,7 @@ def send_login_link(app: Flask, payload: dict[str, Any]) -> None:
     nonce = secrets.token_urlsafe(32)
     db.add(LoginLink(nonce=nonce, campaign=loaded.slug, email_hash=hashed, created_at=utcnow()))
     language = payload["language"]
-    # The link also carries the key of the participant's copies of their mandates (see core.data.personal_data).
-    token = _serializer(app.secret_key, loaded.slug).dumps(  # type: ignore[arg-type]
-        [nonce, personal_data.copy_key(payload["to"]).hex()]
-    )
+    token = _serializer(app.secret_key, loaded.slug).dumps(nonce)  # type: ignore[arg-type]
     url = campaign_url(loaded, "participant.login", language=language, token=token)
     message = compose(
         loaded=loaded,
@@ -83,15 +79,13 @@ def send_login_link(app: Flask, payload: dict[str, Any]) -> None:
     db.commit()
 
 
-def _read(secret_key: str, campaign: str, token: str) -> tuple[str, bytes]:
-    """(nonce, key of the participant's copies) of a login link; raises BadData."""
+def _read(secret_key: str, campaign: str, token: str) -> str:
+    """The nonce of a login link; raises BadData (a link mailed before revision 0020a, whose token also carried a
+    key, is not read: it was valid for 30 minutes anyway)."""
     value = _serializer(secret_key, campaign).loads(token, max_age=int(LOGIN_LINK_VALID.total_seconds()))
-    if not (isinstance(value, list) and len(value) == 2 and all(isinstance(part, str) for part in value)):
+    if not isinstance(value, str):
         raise BadData("not a login link")
-    try:
-        return value[0], bytes.fromhex(value[1])
-    except ValueError:
-        raise BadData("not a login link") from None
+    return value
 
 
 def check_login_link(
@@ -99,7 +93,7 @@ def check_login_link(
 ) -> tuple[LoginCheck, LoginLink | None]:
     """What a login link of ``campaign`` is worth now, without using it up."""
     try:
-        nonce, _key = _read(secret_key, campaign, token)
+        nonce = _read(secret_key, campaign, token)
     except SignatureExpired:
         return LoginCheck.EXPIRED, None
     except BadData:
@@ -116,10 +110,10 @@ def check_login_link(
 
 @dataclass(frozen=True)
 class Login:
-    """What a used login link proves: the address (by its hash), and the key of that address's mandate copies."""
+    """What a used login link proves: the address, by its keyed hash. (It proves nothing more, and carries no key:
+    nothing the participant's page shows needs one.)"""
 
     email_hash: str
-    copy_key: bytes
 
 
 def use_login_link(
@@ -131,4 +125,4 @@ def use_login_link(
         return result, None
     if not set_once(session, LoginLink.used_at, link.id, now):  # opened elsewhere at the same moment
         return LoginCheck.USED, None
-    return LoginCheck.OK, Login(link.email_hash, _read(secret_key, campaign, token)[1])
+    return LoginCheck.OK, Login(link.email_hash)

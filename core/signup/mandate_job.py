@@ -1,4 +1,5 @@
-"""The ``mandate`` job: after signing, make the mandate PDF and keep it and its SHA-256.
+"""The ``mandate`` job: after signing, make the mandate PDF and keep it (sealed for the foundation, and encrypted for
+the participant: :mod:`core.signup.mandate_copy`) and its SHA-256.
 
 Runs in the worker, off the request path; the PDF, its hash, the evidence event and (once the sign-up counts,
 see :mod:`core.signup.confirmation`) the confirmation job are saved in one transaction, and a second run (after a
@@ -27,6 +28,7 @@ from core.signup.confirmation import queue_confirmation_if_ready
 from core.signup.evidence_record import evidence_record
 from core.signup.fields import country_choices
 from core.signup.mandate import MandateDocument, SignedAgreement, render_mandate_pdf
+from core.signup.mandate_copy import encrypt_copy
 from core.signup.mandate_seal import current_sealer
 from core.site import site
 
@@ -121,7 +123,8 @@ def make_mandate(app: Flask, payload: dict[str, Any]) -> None:
         contact=str(loaded.campaign.organisation.website),
     )
     digest = sha256_hex(pdf)
-    personal_data.store_mandate(db, signup, pdf)
+    copy = encrypt_copy(pdf)  # the participant's copy, for a key only their links will carry
+    personal_data.store_mandate(db, signup, pdf, copy.ciphertext, copy.private_key)
     signup.mandate_sha256 = digest
     db.add(SignupEvent(signup_id=signup.id, step="mandate-made", at=utcnow(), detail=f"sha256:{digest}"))
     db.flush()

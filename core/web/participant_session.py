@@ -14,11 +14,12 @@ LOGGED_IN_SECONDS = 3600
 
 
 def login_value() -> list[Any] | None:
-    """The session's login, ``[email_hash, expires_at, copy_key_hex]``, while it lasts; else None."""
+    """The session's login, ``[email_hash, expires_at]``, while it lasts; else None. A login of three values (made
+    before revision 0020a, when it also held a key) counts as logged out, and its key is never read."""
     value = session.get(SESSION_KEY)
-    if not (isinstance(value, list) and len(value) == 3) or value[1] < time.time():
+    if not (isinstance(value, list) and len(value) == 2) or not isinstance(value[1], int | float):
         return None
-    return value
+    return value if value[1] >= time.time() else None
 
 
 def logged_in() -> str | None:

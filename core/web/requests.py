@@ -1,7 +1,7 @@
 """What the campaign views share about the request in hand: who acts in it (:func:`current_visit`), the rate limit
-per network (:func:`limit_per_ip`), the CSRF check of the forms that check it themselves (:func:`csrf_ok`), the
-session entry holding the key of the participant's mandate copy (:data:`MANDATE_KEY`), and the phone number this
-browser checked on the data breach check (:func:`phone_check`), which the join form fills in."""
+per network (:func:`limit_per_ip`), the CSRF check of the forms that check it themselves (:func:`csrf_ok`), and
+the phone number this browser checked on the data breach check (:func:`phone_check`), which the join form fills
+in."""
 
 from __future__ import annotations
 
@@ -17,8 +17,6 @@ from core.signup import flow
 from core.site import current_campaign, site
 from core.web.request_campaign import request_time
 
-# The session entry with the key of the participant's mandate copy (set when they sign, dropped when they leave).
-MANDATE_KEY = "mandate_key"
 # The session entry with the random id of the phone verification the data breach check started in this browser
 # (core.web.views.breach_check): never the number itself, which is kept sealed with the verification for a day.
 PHONE_CHECK_KEY = "phone_check"

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0020b_held_files"
-down_revision = "0019"
+down_revision = "0020a_mandate_copy"
 branch_labels = None
 depends_on = None
 

@@ -1,8 +1,10 @@
 """The participant's own page, ``/my`` on every campaign: log in with a link by e-mail, see every sign-up of that
-address (on any campaign), download a mandate, withdraw, ask for erasure.
+address (on any campaign), withdraw, ask for erasure.
 
 Logging in proves the address: the browser's session of this campaign (a cookie no other campaign accepts, see
-:mod:`core.web.sessions`) then holds the address's keyed hash for an hour. Nothing on these pages shows whether an
+:mod:`core.web.sessions`) then holds the address's keyed hash for an hour, and no key: the server cannot open the
+participant's copy of a mandate, so this page does not offer it (the confirmation mail has it attached, and its
+link opens that copy in the browser: :mod:`core.signup.mandate_copy`). Nothing on these pages shows whether an
 address is known before that. Withdrawing and erasing each take a confirmation page and a POST with CSRF.
 """
 
@@ -38,15 +40,15 @@ from core.money.fees import fee_model_for, fee_summary, terms_of
 from core.signup import withdrawal
 from core.signup.counters import OwnPlace, own_place, public_counter_for
 from core.signup.fields import NotALookalike
-from core.signup.links import invitation_link_token, mandate_link_token, pay_link_token
+from core.signup.links import invitation_link_token, pay_link_token
 from core.signup.login import LOGIN_LINK_VALID, LoginCheck, check_login_link, queue_login_mail, use_login_link
 from core.signup.payments import latest
 from core.site import current_campaign, site
 from core.web.identity_upload import identity_page, take_upload
-from core.web.participant_session import LOGGED_IN_SECONDS, SESSION_KEY, logged_in, login_value
+from core.web.participant_session import LOGGED_IN_SECONDS, SESSION_KEY, logged_in
 from core.web.rendering import render_page
 from core.web.request_campaign import request_time
-from core.web.requests import MANDATE_KEY, csrf_ok, current_visit, limit_per_ip
+from core.web.requests import csrf_ok, current_visit, limit_per_ip
 from core.web.views.localized import localized_blueprint, localized_route
 
 bp = localized_blueprint("participant", __name__)
@@ -84,7 +86,6 @@ class Entry:
     fee_lines: list[str]
     payment: Payment | None
     pay_url: str | None
-    mandate_url: str | None
     join_url: str | None = None  # a pre-registration whose campaign opened: its invitation's page
     data_request: DataRequestEntry | None = None  # a data request's companies and ID copy
 
@@ -160,21 +161,10 @@ def _data_request_entry(loaded: LoadedCampaign, signup: Signup) -> DataRequestEn
     )
 
 
-def _copy_key() -> bytes | None:
-    """The key of the logged-in participant's mandate copies (their login link carried it)."""
-    value = login_value()
-    try:
-        return None if value is None else bytes.fromhex(value[2])
-    except (TypeError, ValueError):
-        return None
-
-
 def _entry(signup: Signup, language: str) -> Entry:
     loaded = site().registry.snapshot.campaigns.get(signup.campaign)
     if loaded is None:
-        return Entry(
-            signup, signup.campaign, _("the ‘%(name)s’ campaign", name=signup.campaign), None, [], None, None, None
-        )
+        return Entry(signup, signup.campaign, _("the ‘%(name)s’ campaign", name=signup.campaign), None, [], None, None)
     c = loaded.campaign
     shown = language if language in c.languages else None
     terms = terms_of(signup)
@@ -185,12 +175,6 @@ def _entry(signup: Signup, language: str) -> Entry:
     may_pay = Schedule.of(c).may_finish(signup.verified_at, request_time())  # core.web.join_closed says why not
     if signup.payment_required and signup.paid_at is None and withdrawal.can_withdraw(signup) and may_pay:
         pay_url = campaign_url(loaded, "payments.pay", language=shown, token=pay_link_token(loaded.slug, signup.token))
-    mandate_url = None
-    copy_key = _copy_key()
-    if signup.mandate_sha256 and copy_key:
-        mandate_url = campaign_url(
-            loaded, "signup.mandate", token=mandate_link_token(loaded.slug, signup.token, copy_key)
-        )
     join_url = None
     if signup.stage == Stage.INVITED and Schedule.of(c).may_finish(signup.verified_at, request_time()):
         join_url = campaign_url(
@@ -204,7 +188,6 @@ def _entry(signup: Signup, language: str) -> Entry:
         fee_lines,
         payment,
         pay_url,
-        mandate_url,
         join_url,
         _data_request_entry(loaded, signup),
     )
@@ -307,8 +290,7 @@ def login(token: str) -> BaseResponse:
         return _refused(result)
     session.pop("signup", None)  # a sign-up in progress in this browser may be someone else's
     session.pop("verified", None)
-    session.pop(MANDATE_KEY, None)
-    session[SESSION_KEY] = [proven.email_hash, int(time.time()) + LOGGED_IN_SECONDS, proven.copy_key.hex()]
+    session[SESSION_KEY] = [proven.email_hash, int(time.time()) + LOGGED_IN_SECONDS]
     return redirect(url_for("participant.page"))
 
 

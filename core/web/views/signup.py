@@ -1,4 +1,5 @@
-"""Joining a campaign: form -> e-mail code (or link) -> agreements and signature -> done, and the mandate PDF.
+"""Joining a campaign: form -> e-mail code (or link) -> agreements and signature -> done, and the page of the
+participant's copy of their mandate (opened in the browser with the key in its link's fragment).
 
 While the campaign takes pre-registrations the flow stops after the code: the done page says the interest is
 noted and nothing is signed. Once it opens, the invitation link (or a new code, or the browser that proved the
@@ -7,7 +8,8 @@ address before) brings the person to the agreements with their earlier answers (
 The browser's session (a cookie of this campaign only) remembers which sign-up it started and whether it proved
 the e-mail address; a sign-up can only be continued from a browser that entered the code or pressed the button
 of the link. It also holds a random id of the browser, so answers sent again for a known address count only when
-that address is proven in the browser that sent them. No page after the form may be kept by a cache.
+that address is proven in the browser that sent them. It never holds a key (a cookie is signed, not encrypted).
+No page after the form may be kept by a cache.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ from core.signup.links import (
     read_invitation_link_token,
     read_mandate_link_token,
 )
+from core.signup.mandate_copy import with_key
 from core.signup.signature import SignatureProblem
 from core.signup.signing import SigningForm, SigningProblem, signing_problems
 from core.site import current_campaign, site
@@ -53,7 +56,7 @@ from core.web.identity_upload import identity_page, take_upload
 from core.web.join_closed import closed_page, refusal
 from core.web.rendering import render_page
 from core.web.request_campaign import campaign_status
-from core.web.requests import MANDATE_KEY, csrf_ok, current_visit, limit_per_ip, phone_check
+from core.web.requests import csrf_ok, current_visit, limit_per_ip, phone_check
 from core.web.views.localized import localized_blueprint, localized_route
 
 bp = localized_blueprint("signup", __name__)
@@ -196,7 +199,6 @@ def _now_waiting_for(started: flow.Started, answers: dict[str, str]) -> None:
     session["signup"] = started.token
     session[TYPED_KEY] = personal_data.answers_digest(answers)
     session.pop("verified", None)
-    session.pop(MANDATE_KEY, None)
     session["sending"] = started.sending.value
 
 
@@ -344,8 +346,6 @@ def verify_link(token: str) -> BaseResponse:
         return _link_refused()
     _after_proof(signup, "link")
     db.commit()
-    if session.get("signup") != signup.token:
-        session.pop(MANDATE_KEY, None)
     session["signup"], session["verified"] = signup.token, signup.token
     _tell_outcome(outcome)
     return _next_step(signup)
@@ -392,8 +392,6 @@ def invitation(token: str) -> BaseResponse:
         )
     _after_proof(signup, "invitation-link")
     db.commit()
-    if session.get("signup") != signup.token:
-        session.pop(MANDATE_KEY, None)
     session["signup"], session["verified"] = signup.token, signup.token
     return _next_step(signup)
 
@@ -473,7 +471,6 @@ def _record_signature(
 ) -> BaseResponse:
     """Sign (:func:`core.signup.flow.sign`) and go on: to the payment when the fee model asks one first, else done."""
     db = db_session()
-    remember_copy_key(personal_data.copy_key_of(db, signup))
     flow.sign(
         db,
         loaded,
@@ -654,10 +651,14 @@ def done() -> BaseResponse:
         return redirect(url_for("payments.pay", token=pay_link_token(loaded.slug, signup.token)))
     db = db_session()
     answers = personal_data.load(db, signup)
-    copy_key = personal_data.copy_key_of(db, signup) or remembered_copy_key()
+    # The link to the participant's copy carries its key (in the fragment) while the working copy holds it: until
+    # the confirmation mail, which carries it from then on, is composed.
+    one_off_key = personal_data.mandate_copy_key(db, signup) if signup.mandate_sha256 else None
     mandate_url = None
-    if signup.mandate_sha256 and copy_key:
-        mandate_url = url_for("signup.mandate", token=mandate_link_token(loaded.slug, signup.token, copy_key))
+    if one_off_key is not None:
+        mandate_url = with_key(
+            url_for("signup.mandate", token=mandate_link_token(loaded.slug, signup.token)), one_off_key
+        )
     terms = terms_of(signup)
     fee_lines = fee_summary(fee_model_for(loaded), terms, signup.paid_at, g.lang) if terms else []
     settings = data_request_of(loaded)
@@ -674,35 +675,42 @@ def done() -> BaseResponse:
     )
 
 
-@bp.get("/mandate/<token>")
-def mandate(token: str) -> BaseResponse:
-    """The signed mandate PDF, through the signed link in the confirmation mail (valid for 90 days)."""
-    loaded = current_campaign()
-    limit_per_ip("mandate-download-ip")
-    found = read_mandate_link_token(loaded.slug, token)
+def _mandate_copy_of(token: str) -> tuple[Signup | None, str | None]:
+    """The sign-up of a mandate link whose participant's copy is still there, or None and why not (``expired``: the
+    link is too old, tampered with or from before revision 0020a; ``gone``: withdrawn, erased or dropped)."""
+    found = read_mandate_link_token(current_campaign().slug, token)
     if found is None:
-        abort(404)
+        return None, "expired"
     db = db_session()
-    signup = flow.find(db, loaded.slug, found[0])
-    pdf = personal_data.load_mandate(db, signup, found[1]) if signup else None
-    if pdf is None:
+    signup = flow.find(db, current_campaign().slug, found)
+    if signup is None or signup.withdrawn_at is not None or personal_data.participant_copy(db, signup) is None:
+        return None, "gone"
+    return signup, None
+
+
+@localized_route(bp, "/mandate/<token>")
+def mandate(token: str) -> BaseResponse:
+    """The page of the link to a participant's copy of their mandate (confirmation mail, done page; valid for 90
+    days). The server cannot open the copy: the page's script (js/mandate_copy.js) takes the key from the link's
+    fragment, fetches the ciphertext (:func:`mandate_copy`), decrypts it in the browser and offers to save it."""
+    signup, problem = _mandate_copy_of(token)
+    return render_page(
+        "signup/mandate.html",
+        cache=False,
+        status=200 if signup is not None else 404,
+        problem=problem,
+        copy_url=url_for("signup.mandate_copy", token=token) if signup is not None else None,
+    )
+
+
+@bp.get("/mandate/<token>/copy")
+def mandate_copy(token: str) -> BaseResponse:
+    """The participant's copy of the mandate, as stored: a vault file only the key in their link opens."""
+    limit_per_ip("mandate-download-ip")
+    signup, _problem = _mandate_copy_of(token)
+    copy = personal_data.participant_copy(db_session(), signup) if signup is not None else None
+    if copy is None:
         abort(404)
-    response = Response(pdf, mimetype="application/pdf")
-    response.headers["Content-Disposition"] = f'attachment; filename="mandate-{loaded.slug}.pdf"'
+    response = Response(copy, mimetype="application/octet-stream")
     response.headers["Cache-Control"] = "private, no-store"
     return response
-
-
-def remember_copy_key(key: bytes | None) -> None:
-    """Keep the key of the participant's mandate copy in their own browser's session (set when they sign), so the
-    done page can offer the download after the server released the working copy that it was derived from."""
-    if key is not None:
-        session[MANDATE_KEY] = key.hex()
-
-
-def remembered_copy_key() -> bytes | None:
-    try:
-        value = session.get(MANDATE_KEY)
-        return bytes.fromhex(value) if isinstance(value, str) else None
-    except ValueError:
-        return None

@@ -231,6 +231,8 @@ def test_the_vault_page_lists_and_serves_only_the_logged_in_address_files(db_app
                 "size_cipher": mine.size_cipher,
                 "media_type": "application/zip",
                 "deposited_on": mine.deposited_at.date().isoformat(),
+                "kept_until": None,  # the TikTok Claim has no end date: tests/test_vault_retention.py sets one
+                "kept_until_text": "Kept until 365 days after the campaign ends (its end date is not set yet)",
             }
         ]
     }

@@ -6,10 +6,12 @@ streams through :class:`core.vault.stream_format.EncryptingReader` into the stor
 vault key block by block, so the plaintext is never written anywhere again and memory stays at a few blocks whatever
 the file's size. The server can never open what it stores.
 
-A participant without a vault gets nothing yet (files held for them under the foundation's key come in a later
-slice): the row is reported and the command exits 1, after depositing every other row. Each participant with new
-files gets one arrival mail per run, through the contact copy of their address, that says only that something new
-is in their vault: never what, never a name, key or token.
+Each file is recorded with the sign-up it came for: withdrawing that sign-up removes it (core.signup.withdrawal), so
+nothing is deposited for a sign-up already withdrawn (the row is reported). A participant without a vault gets
+nothing yet (files held for them under the foundation's key come in a later slice): the row is reported and the
+command exits 1, after depositing every other row. Each participant with new files gets one arrival mail per run,
+through the contact copy of their address, that says only that something new is in their vault: never what, never a
+name, key or token.
 """
 
 from __future__ import annotations
@@ -141,6 +143,12 @@ def deposit_rows(session: Session, store: VaultStore, campaign: str, rows: list[
         if signup is None:
             outcome.problems.append(f"{where}: no sign-up of {campaign} has this reference; check it on the console")
             continue
+        if signup.withdrawn_at is not None:  # a withdrawal removed its files: none may come back
+            outcome.problems.append(
+                f"{where}: withdrawn on {signup.withdrawn_at:%Y-%m-%d}: nothing is kept in the vault for this sign-up; "
+                "nothing was deposited for this line"
+            )
+            continue
         if not row.file.is_file():
             outcome.problems.append(f"{where}: no file {row.file}; put it there or fix the line")
             continue
@@ -183,6 +191,7 @@ def deposit_rows(session: Session, store: VaultStore, campaign: str, rows: list[
                     deposit_token=token,
                     deposited_at=utcnow(),
                     deposited_by=deposited_by[:100],
+                    signup_id=signup.id,
                 ),
             )
             session.commit()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from core.data.models import VaultFile
@@ -41,6 +41,17 @@ def files_of(session: Session, email_hash: str) -> list[VaultFile]:
     )
 
 
+def arrived_before(session: Session, campaign: str, before: dt.datetime) -> list[VaultFile]:
+    """The files that came for ``campaign`` before ``before``, oldest first (retention asks which may be due)."""
+    return list(
+        session.scalars(
+            select(VaultFile)
+            .where(VaultFile.campaign == campaign, VaultFile.deposited_at < before)
+            .order_by(VaultFile.deposited_at, VaultFile.id)
+        )
+    )
+
+
 def get(session: Session, email_hash: str, file_id: int) -> VaultFile | None:
     """The file ``file_id`` when it is in the vault of ``email_hash``; None for another address's file too."""
     return session.scalar(select(VaultFile).where(VaultFile.id == file_id, VaultFile.email_hash == email_hash))
@@ -50,6 +61,31 @@ def mark_notified(session: Session, files: list[VaultFile], now: dt.datetime) ->
     """The arrival mail of ``files`` was queued (the caller commits)."""
     for file in files:
         file.notified_at = now
+
+
+def count_of_signup(session: Session, signup_id: int) -> int:
+    """How many files came for sign-up ``signup_id`` (what withdrawing it removes)."""
+    return session.scalar(select(func.count()).select_from(VaultFile).where(VaultFile.signup_id == signup_id)) or 0
+
+
+def remove(session: Session, store: VaultStore, files: list[tuple[int, str]]) -> int:
+    """Delete ``files`` (each its id and store key) from ``store`` and their rows (the caller commits); returns how
+    many. The stored files go first, as :func:`remove_all` explains: a failure then leaves rows naming files that
+    are gone (running this again deletes them), never ciphertext that nothing points to."""
+    for _, key in files:
+        store.delete(key)
+    ids = [file_id for file_id, _ in files]
+    if ids:
+        session.execute(delete(VaultFile).where(VaultFile.id.in_(ids)).execution_options(synchronize_session=False))
+    return len(ids)
+
+
+def remove_of_signup(session: Session, store: VaultStore, signup_id: int) -> int:
+    """Withdrawal: delete the files that came for sign-up ``signup_id`` (answers and copies alike) from ``store`` and
+    their rows (the caller commits); the vault and the files of the address's other sign-ups stay. Returns how
+    many."""
+    files = session.execute(select(VaultFile.id, VaultFile.store_key).where(VaultFile.signup_id == signup_id)).all()
+    return remove(session, store, [(file_id, key) for file_id, key in files])
 
 
 def remove_all(session: Session, store: VaultStore, email_hash: str) -> int:

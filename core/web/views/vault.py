@@ -11,17 +11,20 @@ The two POSTs take JSON (the page's) or form fields, with the CSRF token in the 
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from typing import Any
 
-from flask import Response, flash, jsonify, redirect, request, stream_with_context, url_for
+from flask import Response, flash, g, jsonify, redirect, request, stream_with_context, url_for
 from flask_babel import gettext as _
 from flask_wtf.csrf import validate_csrf
 from werkzeug.wrappers import Response as BaseResponse
 from wtforms import ValidationError
 
-from core.data import vault_files, vault_keys
+from core.campaigns import LoadedCampaign
+from core.data import vault_files, vault_keys, vault_retention
 from core.data.db import db_session, utcnow
+from core.i18n import long_date
 from core.site import site
 from core.vault.store import COPY_BLOCK, MissingFile
 from core.vault.wrapped_keys import WrappedKeyError, b64url_encode, public_key_from, to_json, wrapped_key_from
@@ -151,6 +154,9 @@ def files() -> BaseResponse:
     hashed = logged_in()
     if hashed is None:
         return _error(401, _("Please log in again: a login lasts an hour."))
+    db, campaigns = db_session(), site().registry.snapshot.campaigns
+    found = vault_files.files_of(db, hashed)
+    kept_until = vault_retention.kept_until(db, hashed, found, campaigns)
     return jsonify(
         files=[
             {
@@ -161,9 +167,28 @@ def files() -> BaseResponse:
                 "size_cipher": file.size_cipher,
                 "media_type": file.media_type,
                 "deposited_on": file.deposited_at.date().isoformat(),
+                "kept_until": _iso(kept_until[file.id]),
+                "kept_until_text": _kept_until_text(kept_until[file.id], campaigns.get(file.campaign)),
             }
-            for file in vault_files.files_of(db_session(), hashed)
+            for file in found
         ]
+    )
+
+
+def _iso(day: dt.date | None) -> str | None:
+    return day.isoformat() if day is not None else None
+
+
+def _kept_until_text(day: dt.date | None, loaded: LoadedCampaign | None) -> str:
+    """Until when a file is kept, in the visitor's language: its date, or the rule while its campaign has no end
+    date yet; "" when its campaign is not served any more (its rule is not known here)."""
+    if day is not None:
+        return _("Kept until %(date)s", date=long_date(day, g.lang))
+    if loaded is None:
+        return ""
+    return _(
+        "Kept until %(days)s days after the campaign ends (its end date is not set yet)",
+        days=loaded.campaign.vault.files_kept_days,
     )
 
 

@@ -219,7 +219,14 @@
         button.disabled = false;
       }
     });
-    item.append(name, document.createElement("br"), line, document.createElement("br"), button, status, problem);
+    item.append(name, document.createElement("br"), line, document.createElement("br"));
+    if (file.kept_until_text) { // until when retention keeps it, said by the server in the page's language
+      var kept = document.createElement("span");
+      kept.setAttribute("data-kept-until", "");
+      kept.textContent = file.kept_until_text;
+      item.append(kept, document.createElement("br"));
+    }
+    item.append(button, status, problem);
     return item;
   }
 

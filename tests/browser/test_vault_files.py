@@ -61,6 +61,10 @@ def test_a_deposited_file_is_listed_opened_and_saved(
     expect(page.get_by_text("Your vault is unlocked.")).to_be_visible(timeout=20_000)
     expect(page.get_by_text("tiktok-frida.zip")).to_be_visible()
     expect(page.get_by_text("From tiktok, received")).to_contain_text(", 1.3 MB")
+    # The TikTok Claim has no end date: the rule is said instead of a date (tests/test_vault_retention.py has dates).
+    expect(page.locator("[data-kept-until]")).to_have_text(
+        "Kept until 365 days after the campaign ends (its end date is not set yet)"
+    )
     assert_no_horizontal_overflow(page)
     save_screenshot(page, "vault-files-en")
     with page.expect_download(timeout=30_000) as download_info:

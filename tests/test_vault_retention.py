@@ -25,7 +25,7 @@ from core.campaigns.schema import Campaign
 from core.data import vault_retention
 from core.data.db import utcnow
 from core.data.migrations import downgrade, upgrade
-from core.data.models import Contact, VaultFile, VaultRemovalNotice
+from core.data.models import Contact, Signup, VaultFile, VaultRemovalNotice
 from core.i18n import long_date
 from core.jobs.queue import Worker
 from core.signup import vault_removal
@@ -82,6 +82,14 @@ def noon() -> dt.datetime:
     return dt.datetime.combine(utcnow().astimezone(AMSTERDAM).date(), dt.time(12), AMSTERDAM)
 
 
+def with_files(app: Flask, folder: Path, address: str, *names: str) -> Signup:
+    """``address`` joined the TikTok Claim, set up a vault and got ``names`` deposited in it."""
+    signup = join(app, address)
+    give_vault(app, signup)
+    deposit(app, folder, signup.token[:12], *names)
+    return signup
+
+
 def run(app: Flask, now: dt.datetime, campaigns: list[LoadedCampaign] | None = None) -> vault_removal.Removal:
     with app.app_context(), app.extensions["claimsite.db"].sessions() as session:
         store = app.extensions["claimsite"].vault_store
@@ -112,11 +120,8 @@ def test_the_participant_is_told_once_and_the_files_go_only_after_the_notice_per
     ended: tuple[Flask, Flask], smtp_server: SMTPServer, tmp_path: Path
 ) -> None:
     app, mailer = ended
-    anna, bob = join(app, ANNA), join(app, BOB)
-    give_vault(app, anna)
-    give_vault(app, bob)
-    deposit(app, tmp_path / "a", anna.token[:12], "tiktok-annadv-2024.zip", "videos.zip")
-    deposit(app, tmp_path / "b", bob.token[:12], "bob.zip")
+    anna = with_files(app, tmp_path / "a", ANNA, "tiktok-annadv-2024.zip", "videos.zip")
+    bob = with_files(app, tmp_path / "b", BOB, "bob.zip")
     now = noon()
     until = vault_retention.today(tiktok(app).campaign, now) + 30 * DAY  # arrived today, after the end: 30 days
     shown = listed(app, ANNA)
@@ -159,9 +164,7 @@ def test_a_late_notice_gives_a_later_date_and_a_moved_end_date_brings_its_own_no
     ended: tuple[Flask, Flask], tmp_path: Path
 ) -> None:
     app, _ = ended
-    anna = join(app, ANNA)
-    give_vault(app, anna)
-    deposit(app, tmp_path, anna.token[:12], "a.zip")
+    with_files(app, tmp_path, ANNA, "a.zip")
     loaded = tiktok(app)
     now = noon()
     today = vault_retention.today(loaded.campaign, now)
@@ -201,9 +204,7 @@ def test_without_a_contact_copy_nobody_is_told_and_the_files_go_on_their_date(
     ended: tuple[Flask, Flask], tmp_path: Path
 ) -> None:
     app, _ = ended
-    anna = join(app, ANNA)
-    give_vault(app, anna)
-    deposit(app, tmp_path, anna.token[:12], "a.zip")
+    with_files(app, tmp_path, ANNA, "a.zip")
 
     def signed_before_contact_copies(db: Any) -> None:
         db.execute(delete(Contact))
@@ -222,10 +223,7 @@ def test_without_a_contact_copy_nobody_is_told_and_the_files_go_on_their_date(
 
 def test_two_runs_at_once_send_one_notice(ended: tuple[Flask, Flask], tmp_path: Path) -> None:
     app, _ = ended
-    anna, bob = join(app, ANNA), join(app, BOB)
-    for signup in (anna, bob):
-        give_vault(app, signup)
-        deposit(app, tmp_path / signup.token[:4], signup.token[:12], "a.zip")
+    anna, bob = with_files(app, tmp_path / "a", ANNA, "a.zip"), with_files(app, tmp_path / "b", BOB, "b.zip")
     now, sessions = noon(), app.extensions["claimsite.db"].sessions
 
     # One notice recorded by two runs whose transactions overlap: the second waits for the first, then does nothing.
@@ -270,9 +268,7 @@ def test_flask_retention_run_tells_then_removes_and_finishes_what_a_killed_run_l
     ended: tuple[Flask, Flask], tmp_path: Path
 ) -> None:
     app, _ = ended
-    anna = join(app, ANNA)
-    give_vault(app, anna)
-    deposit(app, tmp_path, anna.token[:12], "a.zip", "b.zip")
+    with_files(app, tmp_path, ANNA, "a.zip", "b.zip")
     runner = app.test_cli_runner()
 
     dry = runner.invoke(args=["retention", "run", "--dry-run"])
@@ -323,9 +319,7 @@ def test_the_migration_finds_the_signup_of_files_deposited_before_it(
 ) -> None:
     upgrade(database_url)
     app = make_app(database_url=database_url)
-    anna = join(app, ANNA)
-    give_vault(app, anna)
-    deposit(app, tmp_path, anna.token[:12], "a.zip", "b.zip")
+    anna = with_files(app, tmp_path, ANNA, "a.zip", "b.zip")
     app.extensions["claimsite.db"].engine.dispose()
 
     downgrade(database_url, "0019")  # as the files were before this revision: no sign-up recorded

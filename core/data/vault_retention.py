@@ -131,8 +131,9 @@ def notice_of(session: Session, group: Due) -> VaultRemovalNotice | None:
 def record_notice(session: Session, group: Due, now: dt.datetime, *, mailed: bool) -> bool:
     """Record that ``group``'s notice is queued at ``now`` (giving :attr:`Due.notice_until`); False, and nothing
     written, when another run recorded it first. The caller queues the mail in the same transaction, only when this
-    returns True, and commits both. Call it as the first statement of a transaction: on SQLite a transaction that
-    read before it writes fails at once, instead of waiting, when another run wrote meanwhile."""
+    returns True, and commits both. The insert itself decides, whatever either run read before: while another run's
+    transaction holds the same notice uncommitted, it waits (PostgreSQL: for the row; SQLite: for the write lock),
+    then finds it there and does nothing."""
     values = {
         "email_hash": group.email_hash,
         "planned_until": group.planned_until,

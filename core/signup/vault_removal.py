@@ -75,7 +75,6 @@ def _notify(session: Session, group: vault_retention.Due, now: dt.datetime, remo
         removal.notices_mailed += recipient is not None
         removal.notices_unmailed += recipient is None
         return
-    session.commit()  # end the transaction that read: the notice's insert must begin the next one
     if not vault_retention.record_notice(session, group, now, mailed=recipient is not None):
         session.rollback()  # another run queued it
         return

@@ -305,6 +305,8 @@ def test_the_vault_page_lists_and_serves_only_the_logged_in_address_files(db_app
                 "size_text": "999 bytes",
                 "kind": None,
                 "media_type": "application/octet-stream",
+                "kept_until": None,
+                "kept_until_text": "Kept until 365 days after the campaign ends (its end date is not set yet)",
             },
             {
                 "id": mine.id,
@@ -316,6 +318,8 @@ def test_the_vault_page_lists_and_serves_only_the_logged_in_address_files(db_app
                 "size_text": "1.5 MB",
                 "kind": "ZIP archive",
                 "media_type": "application/zip",
+                "kept_until": None,  # the TikTok Claim has no end date: tests/test_vault_retention.py sets one
+                "kept_until_text": "Kept until 365 days after the campaign ends (its end date is not set yet)",
             },
         ]
     }

@@ -248,6 +248,19 @@ class Signup(Strict):
         return self
 
 
+class Vault(Strict):
+    """How long the participants' vaults keep the files that came for this campaign (``flask retention run``:
+    core/data/vault_retention.py)."""
+
+    files_kept_days: int = Field(
+        default=365,
+        ge=30,
+        le=3650,
+        description="files in the participants' vaults are removed this many days after the campaign ends (ends, "
+        "else closes), or after they arrived when that was later; the participant is mailed 30 days before",
+    )
+
+
 class Campaign(Strict):
     """One campaign microsite."""
 
@@ -266,6 +279,12 @@ class Campaign(Strict):
     )
     opens: WrittenMoment | None = Field(default=None, description="a date (from its start) or a date and time")
     closes: WrittenMoment | None = Field(default=None, description="a date (to its end) or a date and time")
+    ends: WrittenMoment | None = Field(
+        default=None,
+        description="when the campaign's work is over (the last answers in, the case settled), not before closes: a "
+        "date (to its end) or a date and time; it changes nothing on the site, but the vault's files are kept "
+        "vault.files_kept_days after it. Without it, closes counts as the end",
+    )
     closed_message: Localized | None = None
     instead: Link | None = Field(default=None, description="where to go instead when closed")
     organisation: Organisation
@@ -297,6 +316,7 @@ class Campaign(Strict):
         description="file under campaigns/<slug>/static/ (PNG or JPEG, 1200x630): the picture a shared link shows; "
         "without it the theme's share.png",
     )
+    vault: Vault = Vault()
     plugins: dict[str, dict[str, Any] | None] = Field(
         default={}, description="plugin name -> its settings (checked by the plugin)"
     )
@@ -320,6 +340,20 @@ class Campaign(Strict):
                 f"closes ({written(closes)}) is not after opens ({written(opens)}): the campaign would never be open"
             )
         return closes
+
+    @field_validator("ends")
+    @classmethod
+    def _ends_after_closes(cls, end: Moment | None, info: ValidationInfo) -> Moment | None:
+        closes, name = info.data.get("closes"), info.data.get("timezone")
+        if end is None or closes is None or name is None:  # a wrong closes or timezone has its own message
+            return end
+        zone = read_zone(name)
+        if ends(end, zone) < ends(closes, zone):
+            raise ValueError(
+                f"ends ({written(end)}) is before closes ({written(closes)}): the campaign's work cannot be over "
+                "while it still takes sign-ups"
+            )
+        return end
 
     @model_validator(mode="after")
     def _consistent(self) -> Campaign:

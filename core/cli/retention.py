@@ -15,7 +15,9 @@ from core.data.retention import (
     erase_unfinished,
     remove_old_login_links,
 )
+from core.data.vault_retention import NOTICE_DAYS
 from core.data_requests.settings import data_request_of
+from core.signup import vault_removal
 from core.site import site
 from core.staff.exports import remove_expired
 
@@ -40,14 +42,17 @@ def _proof_kept_days() -> dict[str, int]:
 @with_appcontext
 def run(dry_run: bool) -> None:
     """Erase unfinished sign-ups past their campaign's limit, old job payloads, old login links, phone numbers
-    being proved by SMS and ID copies kept as long as their campaign allows; print the counts."""
+    being proved by SMS and ID copies kept as long as their campaign allows; mail the notices of vault files kept
+    until a date 30 days away and remove those past it; print the counts."""
     now = utcnow()
+    campaigns = list(site().registry.snapshot.campaigns.values())
     with current_app.extensions["claimsite.db"].sessions() as session:
-        results = erase_unfinished(session, site().registry.snapshot.campaigns.values(), now, dry_run)
+        results = erase_unfinished(session, campaigns, now, dry_run)
         jobs = empty_old_job_payloads(session, now, dry_run)
         links = remove_old_login_links(session, now, dry_run)
         phones = erase_phone_verifications(session, now, dry_run)
         id_copies = identity_proofs.erase_expired(session, _proof_kept_days(), now, dry_run)
+        vault = vault_removal.run(session, site().vault_store, campaigns, now, dry_run)
         export_files = 0
         if not dry_run:
             export_files = remove_expired(current_app, session, now)
@@ -72,6 +77,12 @@ def run(dry_run: bool) -> None:
         f"phone numbers: {'would delete' if dry_run else 'deleted'} {phones.unverified_deleted} unproved "
         f"verification(s) and {'would strip' if dry_run else 'stripped'} {phones.verified_stripped} proved one(s) "
         "to their digest, over a day old"
+    )
+    click.echo(
+        f"vault: {'would queue' if dry_run else 'queued'} {vault.notices_mailed + vault.notices_unmailed} notice(s) "
+        f"of files kept until a date {NOTICE_DAYS} days away or less ({vault.notices_unmailed} not mailed: no "
+        f"contact copy of the address), {'would remove' if dry_run else 'removed'} "
+        f"{vault.files_removed} file(s) past the date their notice gave"
     )
     if not dry_run:
         click.echo(f"staff exports: removed {export_files} file(s) made over an hour ago")

@@ -153,6 +153,12 @@ def deposit_rows(
         if signup is None:
             outcome.problems.append(f"{where}: no sign-up of {campaign} has this reference; check it on the console")
             continue
+        if signup.withdrawn_at is not None:  # a withdrawal removed its files: none may come back
+            outcome.problems.append(
+                f"{where}: withdrawn on {signup.withdrawn_at:%Y-%m-%d}: nothing is kept in the vault for this sign-up; "
+                "nothing was deposited for this line"
+            )
+            continue
         if not row.file.is_file():
             outcome.problems.append(f"{where}: no file {row.file}; put it there or fix the line")
             continue
@@ -198,6 +204,7 @@ def deposit_rows(
                     deposited_at=utcnow(),
                     deposited_by=deposited_by[:100],
                     held_key_id=None if vault is not None else holding.id,  # type: ignore[union-attr]
+                    signup_id=signup.id,
                 ),
             )
             session.commit()

@@ -608,7 +608,11 @@ class VaultFile(Base):
     something about the person, so it is shown to the vault's owner only (never in a mail, a log or the console).
     ``deposit_token`` makes a deposit idempotent: the SHA-256 of the campaign, the sign-up's reference, the company,
     the file's name and its size, all known before a byte is read (a content hash would need a second pass over
-    the plaintext, and would keep a fingerprint of the content)."""
+    the plaintext, and would keep a fingerprint of the content).
+
+    ``signup_id`` is the sign-up the file came for: withdrawing it removes the file (core.signup.withdrawal). NULL
+    for a file deposited before it was recorded whose deposit token matched no sign-up (migration 0020d), or whose
+    sign-up was deleted since: such a file stays until retention or erasure removes it."""
 
     __tablename__ = "vault_files"
 
@@ -642,3 +646,26 @@ class VaultFile(Base):
         doc="while a held file is moved into its vault: the new copy being written (held_key_id still set), "
         "then the old held copy to delete (held_key_id cleared); None otherwise (core.staff.vault_moves)",
     )
+    signup_id: Mapped[int | None] = mapped_column(
+        ForeignKey("signups.id", ondelete="SET NULL"), index=True, doc="the sign-up it came for (see the docstring)"
+    )
+
+
+class VaultRemovalNotice(Base):
+    """The mail that told an address that files in its vault are removed after a date (issue 21): one per address
+    and date, inserted in the transaction that queues the mail, so that two retention runs at once send one. Read
+    and written only by :mod:`core.data.vault_retention` (its docstring has the rules).
+
+    ``planned_until`` is the date retention planned to keep the files until when the notice fell due (what the
+    notice is found by); ``kept_until`` the date the mail gave: the same, or later when the notice went out late.
+    ``mailed`` is False when nobody could be told (no contact copy of the address)."""
+
+    __tablename__ = "vault_removal_notices"
+    __table_args__ = (UniqueConstraint("email_hash", "planned_until"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email_hash: Mapped[str] = mapped_column(String(64), doc="the vault's owner, as vault_files.email_hash")
+    planned_until: Mapped[dt.date] = mapped_column(Date)
+    kept_until: Mapped[dt.date] = mapped_column(Date)
+    queued_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    mailed: Mapped[bool] = mapped_column(Boolean)

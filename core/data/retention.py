@@ -19,8 +19,9 @@ mail may still hold the address it was for), and login links to the participant'
 mailed. A phone number being proved by SMS (:mod:`core.phones.verification`) is kept a day: then an unproved
 verification is deleted, and a proved one keeps only its campaign, purpose, keyed digest of the number and times
 (for the funnel figures). Files exported on the staff console are deleted an hour after they were made
-(:mod:`core.staff.exports`). ``flask retention run`` (:mod:`core.cli.retention`) does all of this and reports the
-counts; run it daily (hourly, if staff export often).
+(:mod:`core.staff.exports`). Files in participants' vaults are removed a set time after their campaign ended, after
+a notice mailed in advance (:mod:`core.data.vault_retention` has those rules). ``flask retention run``
+(:mod:`core.cli.retention`) does all of this and reports the counts; run it daily (hourly, if staff export often).
 """
 
 from __future__ import annotations

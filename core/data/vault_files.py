@@ -46,6 +46,17 @@ def files_of(session: Session, email_hash: str) -> list[VaultFile]:
     )
 
 
+def arrived_before(session: Session, campaign: str, before: dt.datetime) -> list[VaultFile]:
+    """The files that came for ``campaign`` before ``before``, oldest first (retention asks which may be due)."""
+    return list(
+        session.scalars(
+            select(VaultFile)
+            .where(VaultFile.campaign == campaign, VaultFile.deposited_at < before)
+            .order_by(VaultFile.deposited_at, VaultFile.id)
+        )
+    )
+
+
 def get(session: Session, email_hash: str, file_id: int) -> VaultFile | None:
     """The file ``file_id`` when it is in the vault of ``email_hash``; None for another address's file, and for a
     file still held (its owner could not open it)."""
@@ -89,20 +100,37 @@ def mark_notified(session: Session, files: list[VaultFile], now: dt.datetime) ->
         file.notified_at = now
 
 
-def remove_all(session: Session, store: VaultStore, email_hash: str) -> int:
-    """Erasure: delete every stored file of ``email_hash``'s vault from ``store`` and their rows (the caller
-    commits); returns how many. The store's files go first: should the transaction then fail, the rows still name
-    files that are gone (harmless: the vault's key is forgotten in the same erasure), never the reverse, which would
-    leave ciphertext that nothing points to."""
-    rows = session.execute(
-        select(VaultFile.store_key, VaultFile.other_key).where(VaultFile.email_hash == email_hash)
-    ).all()
-    for key, other in rows:  # held files too, and both copies of one caught midway through its move
+def count_of_signup(session: Session, signup_id: int) -> int:
+    """How many files came for sign-up ``signup_id`` (what withdrawing it removes)."""
+    return session.scalar(select(func.count()).select_from(VaultFile).where(VaultFile.signup_id == signup_id)) or 0
+
+
+def remove(session: Session, store: VaultStore, ids: Collection[int]) -> int:
+    """Delete the files ``ids`` from ``store`` and their rows (the caller commits); returns how many. The stored
+    files go first (held files too, and both copies of one caught midway through its move into a vault): should the
+    transaction then fail, the rows still name files that are gone (running this again deletes them), never the
+    reverse, which would leave ciphertext that nothing points to."""
+    rows = session.execute(select(VaultFile.store_key, VaultFile.other_key).where(VaultFile.id.in_(ids))).all()
+    for key, other in rows:
         store.delete(key)
         if other is not None:
             store.delete(other)
-    session.execute(delete(VaultFile).where(VaultFile.email_hash == email_hash))
+    if ids:
+        session.execute(delete(VaultFile).where(VaultFile.id.in_(ids)).execution_options(synchronize_session=False))
     return len(rows)
+
+
+def remove_of_signup(session: Session, store: VaultStore, signup_id: int) -> int:
+    """Withdrawal: delete the files that came for sign-up ``signup_id`` (answers and copies alike) from ``store`` and
+    their rows (the caller commits); the vault and the files of the address's other sign-ups stay. Returns how
+    many."""
+    return remove(session, store, list(session.scalars(select(VaultFile.id).where(VaultFile.signup_id == signup_id))))
+
+
+def remove_all(session: Session, store: VaultStore, email_hash: str) -> int:
+    """Erasure: delete every stored file of ``email_hash``'s vault from ``store`` and their rows (the caller
+    commits); returns how many (see :func:`remove`; the vault's key is forgotten in the same erasure)."""
+    return remove(session, store, list(session.scalars(select(VaultFile.id).where(VaultFile.email_hash == email_hash))))
 
 
 # -- moving held files and mandates into vaults (core.staff.vault_moves) --------------------------------------------

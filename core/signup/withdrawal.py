@@ -8,7 +8,11 @@ the ``withdrawn`` event records when and from where. What was signed stays as it
 what was done under the mandate before it, and the foundation must be able to show both. What it means for the fee
 comes from the campaign's fee model (:meth:`core.money.fees.FeeModel.on_withdrawal`): a one-time payment within the
 refund period is refunded (:mod:`core.signup.refunds`). A confirmation mail says all this, sent to the contact copy
-of the address (:mod:`core.data.contacts`), which is then removed: nothing more is mailed about this sign-up.
+of the address (:mod:`core.data.contacts`), which is then removed: nothing more is mailed about this sign-up. The
+files recorded in the participant's vault for this sign-up (a company's answers, and any other file deposited for
+it) are removed from the vault store and the vault (:func:`core.data.vault_files.remove_of_signup`): the
+confirmation page says so before, with how many, so that they can save them first. The vault and the files of the
+address's other sign-ups stay.
 
 **Erasure** removes the personal data and keeps the least that shows a mandate existed and how it ended.
 
@@ -20,7 +24,9 @@ Removed:
   address (not even by us, with the hash key), and the address can join afresh;
 - the verification code, and the hashed IP addresses and browsers of every evidence event;
 - the evidence events that concern only the address (forms sent, codes sent, wrong codes);
-- mail and other jobs still queued for the sign-up or its address (cancelled), and the payloads of failed ones.
+- mail and other jobs still queued for the sign-up or its address (cancelled), and the payloads of failed ones;
+- the files that came into the vault for the sign-up, and, with the address's last sign-up, the whole vault: its
+  key, every file in it (from the vault store too) and the notices of their removal.
 
 Kept, for a signed sign-up only, because they are needed to establish, exercise or defend legal claims (Art.
 17(3)(b) and (e)): that the foundation acted under a mandate until it was withdrawn, and what fee was agreed and
@@ -54,7 +60,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from core.campaigns.addresses import campaign_url
-from core.data import identity_proofs, personal_data, vault_files, vault_keys
+from core.data import identity_proofs, personal_data, vault_files, vault_keys, vault_retention
 from core.data.contacts import contact_address, forget_contact
 from core.data.db import set_once
 from core.data.hashing import email_hash
@@ -99,18 +105,23 @@ def withdraw(
     payment = paid_payment(session, signup) if fee.refund else None
     if payment is not None:
         queue_refund(session, payment, visit.now)
-    mailed = confirm_by_mail and _queue_confirmation(session, signup, fee, visit.now)
+    files = vault_files.count_of_signup(session, signup.id)
+    mailed = confirm_by_mail and _queue_confirmation(session, signup, fee, files, visit.now)
     forget_contact(session, signup)
     identity_proofs.erase_all(session, signup, identity_proofs.WITHDRAWN, visit.now)  # no request will need it
-    return Withdrawn(fee, mailed)
+    # Last, so that nothing above can fail after the stored files are gone (they go before their rows: see remove).
+    vault_files.remove_of_signup(session, site().vault_store, signup.id)
+    return Withdrawn(fee, mailed, files)
 
 
 @dataclass(frozen=True)
 class Withdrawn:
-    """A withdrawal made: what it means for the fee, and whether its confirmation was mailed."""
+    """A withdrawal made: what it means for the fee, whether its confirmation was mailed, and how many files came
+    out of the vault with it."""
 
     fee: WithdrawalFee
     mailed: bool
+    files_removed: int = 0
 
 
 def fee_on_withdrawal(signup: Signup, now: dt.datetime, language: str) -> WithdrawalFee:
@@ -127,7 +138,9 @@ def fee_on_withdrawal(signup: Signup, now: dt.datetime, language: str) -> Withdr
         return default_fee_on_withdrawal(terms, signup.paid_at, now, language)
 
 
-def _queue_confirmation(session: Session, signup: Signup, fee: WithdrawalFee, now: dt.datetime) -> bool:
+def _queue_confirmation(
+    session: Session, signup: Signup, fee: WithdrawalFee, files_removed: int, now: dt.datetime
+) -> bool:
     """Queue the withdrawal's confirmation mail, in the language of the agreements signed; False when there is no
     contact copy to send it to (signed before contact copies were kept) or the campaign is not loaded."""
     address = contact_address(session, signup)
@@ -146,6 +159,7 @@ def _queue_confirmation(session: Session, signup: Signup, fee: WithdrawalFee, no
             "withdrawn_on": withdrawn_on,
             "reference": signup.token[:12],
             "fee_lines": fee.lines,
+            "files_removed": files_removed,
             "page_url": campaign_url(loaded, "participant.page", language=signup.language),
         },
         kind="withdrawal",
@@ -183,6 +197,7 @@ def erase(session: Session, signup: Signup, visit: Visit, reason: str = PARTICIP
     cancel(session, [job.id for job in _jobs_of(session, signup, personal_data.addresses(session, signup))])
     hashed = signup.email_hash
     if signup.stage != Stage.SIGNED:
+        vault_files.remove_of_signup(session, site().vault_store, signup.id)  # before the row that links them goes
         session.expunge(signup)
         delete_signups(session, [signup.id])
     else:
@@ -213,13 +228,16 @@ def erase(session: Session, signup: Signup, visit: Visit, reason: str = PARTICIP
         signup.code_hash = signup.code_expires_at = signup.code_sent_at = None
         signup.erased_at, signup.erasure_reason = visit.now, reason
         record(session, signup, "erased", anonymous, detail=reason)
+        # Its withdrawal removed them, unless it was withdrawn before withdrawals did.
+        vault_files.remove_of_signup(session, site().vault_store, signup.id)
     session.flush()
     if session.scalar(select(Signup.id).where(Signup.email_hash == hashed).limit(1)) is None:
         # The address has no sign-up left: its login links (which name it by the same hash) go too, and its vault
-        # with the files in it (from the vault store too).
+        # with the files in it (from the vault store too) and the notices of their removal.
         session.execute(delete(LoginLink).where(LoginLink.email_hash == hashed))
         vault_files.remove_all(session, site().vault_store, hashed)
         vault_keys.forget(session, hashed)
+        vault_retention.forget(session, hashed)
     return withdrawn
 
 

@@ -196,6 +196,7 @@ def _copy_mandate(
             deposited_at=utcnow(),
             deposited_by=moved_by[:100],
             kind=FileKind.MANDATE,
+            signup_id=signup.id,  # withdrawing the sign-up removes it (core.signup.withdrawal)
         ),
     )
     session.commit()

@@ -12,6 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import g
+from flask_babel import gettext as _
 
 from core import i18n
 from core.data.models import VaultFile
@@ -33,8 +34,23 @@ def _described(file: VaultFile, language: str) -> tuple[str, str, dt.date]:
     return (company.shown_name if company else file.company), c.text(c.name, language), day
 
 
-def listed(file: VaultFile) -> dict[str, Any]:
-    """What the page shows of ``file`` (JSON), and what its script needs to fetch, check and save it."""
+def kept_until_text(day: dt.date | None, campaign: str, language: str) -> str:
+    """Until when a file is kept (:mod:`core.data.vault_retention`), in ``language``: its date, or the rule while its
+    campaign has no end date yet; "" when its campaign is not served any more (its rule is not known here)."""
+    if day is not None:
+        return _("Kept until %(date)s", date=i18n.long_date(day, language))
+    loaded = site().registry.snapshot.campaigns.get(campaign)
+    if loaded is None:
+        return ""
+    return _(
+        "Kept until %(days)s days after the campaign ends (its end date is not set yet)",
+        days=loaded.campaign.vault.files_kept_days,
+    )
+
+
+def listed(file: VaultFile, kept_until: dt.date | None) -> dict[str, Any]:
+    """What the page shows of ``file`` (JSON), and what its script needs to fetch, check and save it; ``kept_until``
+    is the day retention removes it after (None while its campaign has no end date)."""
     language = getattr(g, "lang", i18n.SOURCE_LANGUAGE)
     company, campaign, day = _described(file, language)
     return {
@@ -47,4 +63,6 @@ def listed(file: VaultFile) -> dict[str, Any]:
         "size_text": i18n.file_size(file.size_plain, language),
         "kind": kind_of(file.media_type),
         "media_type": file.media_type,
+        "kept_until": kept_until.isoformat() if kept_until is not None else None,
+        "kept_until_text": kept_until_text(kept_until, file.campaign, language),
     }

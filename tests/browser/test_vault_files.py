@@ -85,6 +85,10 @@ def test_a_file_is_listed_as_a_visitor_reads_it_saved_and_fails_when_damaged_or_
     facts = item.locator("dl")
     expect(facts).to_contain_text(f"FromTikTokCampaignTikTok ClaimReceived{today}Size1.3 MBTypeZIP archive")
     expect(page.get_by_text("is saved as it opens")).to_be_visible()  # this browser streams to disk
+    # The TikTok Claim has no end date: the rule is said instead of a date (tests/test_vault_retention.py has dates).
+    expect(item.locator("[data-kept-until]")).to_have_text(
+        "Kept until 365 days after the campaign ends (its end date is not set yet)"
+    )
     assert_no_horizontal_overflow(page)
     save_screenshot(page, "vault-files-en")
 

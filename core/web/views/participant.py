@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from flask import Response, abort, current_app, flash, g, redirect, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from werkzeug.wrappers import Response as BaseResponse
@@ -28,7 +29,7 @@ from core.campaigns import LoadedCampaign
 from core.campaigns.addresses import campaign_url
 from core.campaigns.naming import name_in_sentence
 from core.campaigns.schedule import Schedule
-from core.data import identity_proofs
+from core.data import identity_proofs, vault_files, vault_keys
 from core.data.contacts import contact_address
 from core.data.db import db_session, utcnow
 from core.data.hashing import email_hash
@@ -325,6 +326,8 @@ def _confirm(action: str, reference: str) -> BaseResponse:
             entry=entry,
             fee_lines=fee_lines,
             mails=mails,
+            vault_files=vault_files.count_of_signup(db_session(), signup.id),  # they go too: said before, to save them
+            vault_goes=action == "erase" and _erasing_removes_the_vault(signup),
             message=message,
         )
 
@@ -347,11 +350,27 @@ def _confirm(action: str, reference: str) -> BaseResponse:
         flash(_("Your personal data for %(campaign)s has been erased.", campaign=entry.campaign_in_sentence), "ok")
     for line in done.fee.lines if done else []:
         flash(line, "ok")
+    if done and done.files_removed:
+        flash(
+            ngettext(
+                "The file that came into your vault for this campaign has been removed from it.",
+                "The %(num)s files that came into your vault for this campaign have been removed from it.",
+                done.files_removed,
+            ),
+            "ok",
+        )
     if done and done.mailed:
         flash(_("We have sent a confirmation to your e-mail address."), "ok")
     db.commit()
     site().counters.forget(signup.campaign)
     return redirect(url_for("participant.page"))
+
+
+def _erasing_removes_the_vault(signup: Signup) -> bool:
+    """Whether erasing ``signup`` removes its address's vault: it has one, and no other sign-up."""
+    db = db_session()
+    others = db.scalar(select(Signup.id).where(Signup.email_hash == signup.email_hash, Signup.id != signup.id).limit(1))
+    return others is None and vault_keys.vault_key_of(db, signup.email_hash) is not None
 
 
 @localized_route(bp, "/my/identity/<reference>", methods=["GET", "POST"])

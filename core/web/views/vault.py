@@ -20,7 +20,7 @@ from flask_wtf.csrf import validate_csrf
 from werkzeug.wrappers import Response as BaseResponse
 from wtforms import ValidationError
 
-from core.data import vault_files, vault_keys
+from core.data import vault_files, vault_keys, vault_retention
 from core.data.db import db_session, utcnow
 from core.site import current_campaign, site
 from core.vault.store import COPY_BLOCK, MissingFile
@@ -154,7 +154,10 @@ def files() -> BaseResponse:
     hashed = logged_in()
     if hashed is None:
         return _error(401, _("Please log in again: a login lasts an hour."))
-    return jsonify(files=[listed(file) for file in vault_files.files_of(db_session(), hashed)])
+    db = db_session()
+    found = vault_files.files_of(db, hashed)
+    kept_until = vault_retention.kept_until(db, hashed, found, site().registry.snapshot.campaigns)
+    return jsonify(files=[listed(file, kept_until[file.id]) for file in found])
 
 
 @localized_route(bp, "/my/vault/files/<int:file_id>")

@@ -363,7 +363,15 @@
         button.disabled = false;
       }
     });
-    item.append(name, facts, button, status, problem);
+    item.append(name, facts);
+    if (file.kept_until_text) { // until when retention keeps it, said by the server in the page's language
+      var kept = document.createElement("p");
+      kept.className = "vault-files__kept";
+      kept.setAttribute("data-kept-until", "");
+      kept.textContent = file.kept_until_text;
+      item.append(kept);
+    }
+    item.append(button, status, problem);
     return item;
   }
 

@@ -16,7 +16,7 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from core.data import personal_data
+from core.data import personal_data, vault_keys
 from core.data.db import db_session, utcnow
 from core.data.hashing import sha256_hex
 from core.data.models import Signup, SignupEvent, Stage
@@ -28,7 +28,7 @@ from core.signup.confirmation import queue_confirmation_if_ready
 from core.signup.evidence_record import evidence_record
 from core.signup.fields import country_choices
 from core.signup.mandate import MandateDocument, SignedAgreement, render_mandate_pdf
-from core.signup.mandate_copy import encrypt_copy
+from core.signup.mandate_copy import encrypt_copy, put_mandate_in_vault
 from core.signup.mandate_seal import current_sealer
 from core.site import site
 
@@ -132,6 +132,13 @@ def make_mandate(app: Flask, payload: dict[str, Any]) -> None:
     # from the copy loaded before the PDF): nothing will be mailed any more. See core.signup.withdrawal.withdraw.
     if db.scalar(select(Signup.withdrawn_at).where(Signup.id == signup.id)) is not None:
         personal_data.release(db, signup)
+    elif (vault := vault_keys.vault_key_of(db, signup.email_hash)) is not None:
+        # The participant has a vault already: their copy goes in it too (no arrival mail: they have just signed,
+        # and the confirmation mail follows). The store's object is fixed by the sign-up, so a retried job
+        # writes over it rather than leaving a second one.
+        filed = put_mandate_in_vault(db, site().vault_store, signup, vault.public_raw, pdf, "mandate-job")
+        if filed is not None:
+            filed.notified_at = utcnow()
 
     queue_confirmation_if_ready(db, signup, utcnow())  # decided on the row as it is now: paid meanwhile, perhaps
     db.commit()

@@ -20,8 +20,6 @@ object next time instead of leaving one behind; files moved but not yet mailed a
 
 from __future__ import annotations
 
-import hashlib
-import io
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,8 +31,9 @@ from sqlalchemy.orm import Session
 from core.campaigns import LoadedCampaign
 from core.data import personal_data, vault_files, vault_keys
 from core.data.db import db_session, utcnow
-from core.data.models import FileKind, Signup, VaultFile
+from core.data.models import Signup, VaultFile
 from core.sealing import OpeningKeys, SealingError
+from core.signup.mandate_copy import put_mandate_in_vault
 from core.site import site
 from core.staff import audit
 from core.staff.exports import Write, Written
@@ -42,8 +41,6 @@ from core.staff.vault_mail import mail_participants
 from core.vault.holding import HoldingKeys
 from core.vault.store import VaultStore, new_key
 from core.vault.stream_format import DecryptingReader, EncryptingReader
-
-MANDATE_MEDIA_TYPE = "application/pdf"
 
 
 @dataclass
@@ -65,17 +62,6 @@ class MoveOutcome:
             f"{self.moved} held file(s) and {self.mandates} mandate(s) moved into vaults, {self.finished} move(s) cut "
             f"off before finished, {self.mails} arrival mail(s) queued; {len(self.problems)} problem(s)"
         )
-
-
-def mandate_token(signup: Signup) -> str:
-    """The deposit token of ``signup``'s mandate copy: one copy per sign-up, whatever runs."""
-    return hashlib.sha256(f"mandate|{signup.campaign}|{signup.token}".encode()).hexdigest()
-
-
-def mandate_store_key(token: str) -> str:
-    """The store key of the mandate copy of ``token``: fixed, so a run cut off before its row was recorded leaves
-    no stray object (the next run writes over it). Names nothing without the database."""
-    return hashlib.sha256(f"vault mandate copy|{token}".encode()).hexdigest()[:32]
 
 
 def move_into_vaults(
@@ -168,37 +154,13 @@ def _copy_mandate(
         return  # signed before mandates were kept, or erased since
     vault = vault_keys.vault_key_of(session, signup.email_hash)
     assert vault is not None  # vault_files.signups_without_mandate
-    token = mandate_token(signup)
-    if vault_files.deposited(session, token) is not None:
-        return
-    key = mandate_store_key(token)
-    reader = EncryptingReader(io.BytesIO(pdf), vault.public_raw)
     try:
-        store.put(key, reader)  # type: ignore[arg-type]
+        stored = put_mandate_in_vault(session, store, signup, vault.public_raw, pdf, moved_by)
     except Exception as error:
         outcome.problems.append(f"{where}: could not be stored ({error}); run the move again")
         return
-    loaded = site().registry.snapshot.campaigns.get(signup.campaign)
-    info = reader.info
-    vault_files.add(
-        session,
-        VaultFile(
-            email_hash=signup.email_hash,
-            campaign=signup.campaign,
-            company=(loaded.campaign.organisation.name if loaded else signup.campaign)[:100],
-            store_key=key,
-            size_plain=info.size_plain,
-            size_cipher=info.size_cipher,
-            sha256_cipher=info.sha256_cipher,
-            media_type=MANDATE_MEDIA_TYPE,
-            file_name=f"mandate-{signup.campaign}.pdf",
-            deposit_token=token,
-            deposited_at=utcnow(),
-            deposited_by=moved_by[:100],
-            kind=FileKind.MANDATE,
-            signup_id=signup.id,  # withdrawing the sign-up removes it (core.signup.withdrawal)
-        ),
-    )
+    if stored is None:
+        return  # copied in before
     session.commit()
     outcome.mandates += 1
 

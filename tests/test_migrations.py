@@ -36,6 +36,7 @@ TABLES = {
     "request_events",
     "vault_keys",
     "vault_files",
+    "vault_uploads",
 }
 
 

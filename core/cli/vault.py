@@ -15,33 +15,32 @@ is in their vault: never what, never a name, key or token.
 from __future__ import annotations
 
 import csv
-import hashlib
-import mimetypes
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import click
 from flask import Flask
 from flask.cli import with_appcontext
-from flask_babel import force_locale
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.campaigns.addresses import campaign_url
-from core.data import vault_files, vault_keys
-from core.data.contacts import contact_address
-from core.data.db import db_session, utcnow
+from core.data import vault_files
+from core.data.db import db_session
 from core.data.models import Signup, VaultFile
-from core.jobs.mail import queue_template_mail
 from core.site import site
-from core.staff import audit
+from core.staff import audit, lookup
+from core.staff.vault_deposits import (
+    MAX_COMPANY,
+    MAX_NAME,
+    deposit_token,
+    media_type_of,
+    queue_arrival_mail,
+    recipient_key,
+    record,
+)
 from core.vault.store import VaultStore, new_key
 from core.vault.stream_format import EncryptingReader
 
-REFERENCE_LENGTH = 12  # as staff see a sign-up's reference on the console: its token's first 12 characters
-MAX_COMPANY = 100
-MAX_NAME = 200
-UNKNOWN_MEDIA_TYPE = "application/octet-stream"
+REFERENCE_LENGTH = lookup.REFERENCE_LENGTH
 
 
 @dataclass(frozen=True)
@@ -67,12 +66,6 @@ class Outcome:
 
     def count(self) -> int:
         return sum(len(files) for files in self.deposited.values())
-
-
-def deposit_token(campaign: str, reference: str, company: str, name: str, size: int) -> str:
-    """What makes a deposit the same one again (see :class:`core.data.models.VaultFile`): known before a byte is
-    read, and no fingerprint of the content."""
-    return hashlib.sha256(f"{campaign}|{reference}|{company}|{name}|{size}".encode()).hexdigest()
 
 
 def read_mapping(mapping: Path, default_company: str | None) -> tuple[list[Row], list[str]]:
@@ -118,18 +111,6 @@ def read_mapping(mapping: Path, default_company: str | None) -> tuple[list[Row],
     return rows, problems
 
 
-def _signup_of(session: Session, campaign: str, reference: str) -> Signup | None:
-    """The sign-up of ``campaign`` whose token starts with ``reference`` and is not erased, or None."""
-    candidates = session.scalars(
-        select(Signup).where(
-            Signup.campaign == campaign,
-            Signup.token.startswith(reference, autoescape=True),
-            Signup.erased_at.is_(None),
-        )
-    ).all()
-    return candidates[0] if len(candidates) == 1 else None
-
-
 def deposit_rows(session: Session, store: VaultStore, campaign: str, rows: list[Row], deposited_by: str) -> Outcome:
     """Deposit each row's file in the vault of its sign-up's address, each committed on its own (a run that stops
     midway keeps what it stored, and a second run skips it, mailing about it if the first run did not). A file that
@@ -137,15 +118,15 @@ def deposit_rows(session: Session, store: VaultStore, campaign: str, rows: list[
     outcome = Outcome()
     for row in rows:
         where = f"line {row.line} ({row.reference})"
-        signup = _signup_of(session, campaign, row.reference)
+        signup = lookup.by_reference(session, row.reference, [campaign])
         if signup is None:
             outcome.problems.append(f"{where}: no sign-up of {campaign} has this reference; check it on the console")
             continue
         if not row.file.is_file():
             outcome.problems.append(f"{where}: no file {row.file}; put it there or fix the line")
             continue
-        vault = vault_keys.vault_key_of(session, signup.email_hash)
-        if vault is None:
+        public_raw = recipient_key(session, signup)
+        if public_raw is None:
             outcome.problems.append(
                 f"{where}: no vault yet: invite them to set one up on /my/vault; nothing was deposited for this line"
             )
@@ -161,29 +142,22 @@ def deposit_rows(session: Session, store: VaultStore, campaign: str, rows: list[
         key = new_key()
         try:
             with row.file.open("rb") as plain:
-                reader = EncryptingReader(plain, vault.public_raw)
+                reader = EncryptingReader(plain, public_raw)
                 store.put(key, reader)  # type: ignore[arg-type]
         except Exception as error:  # any read or store failure: of this row only, reported
             outcome.problems.append(f"{where}: {row.file.name} could not be stored ({error}); run the mapping again")
             continue
-        info = reader.info
         try:
-            recorded = vault_files.add(
+            recorded = record(
                 session,
-                VaultFile(
-                    email_hash=signup.email_hash,
-                    campaign=campaign,
-                    company=row.company,
-                    store_key=key,
-                    size_plain=info.size_plain,
-                    size_cipher=info.size_cipher,
-                    sha256_cipher=info.sha256_cipher,
-                    media_type=(mimetypes.guess_type(row.name)[0] or UNKNOWN_MEDIA_TYPE)[:100],
-                    file_name=row.name,
-                    deposit_token=token,
-                    deposited_at=utcnow(),
-                    deposited_by=deposited_by[:100],
-                ),
+                signup,
+                company=row.company,
+                name=row.name,
+                media_type=media_type_of(row.name),
+                store_key=key,
+                info=reader.info,
+                token=token,
+                deposited_by=deposited_by,
             )
             session.commit()
         except BaseException:
@@ -203,22 +177,8 @@ def notify(session: Session, outcome: Outcome) -> int:
         to_mail.setdefault(key, []).extend(value)
     for signup_id, files in to_mail.items():
         signup = session.get(Signup, signup_id)
-        address = contact_address(session, signup) if signup else None
-        loaded = site().registry.snapshot.campaigns.get(signup.campaign) if signup else None
-        if signup is None or address is None or loaded is None:
+        if signup is None or not queue_arrival_mail(session, signup, files):
             continue
-        with force_locale(signup.language):
-            page_url = campaign_url(loaded, "participant.page", language=signup.language)
-        queue_template_mail(
-            session,
-            loaded=loaded,
-            language=signup.language,
-            to=address,
-            template="vault_arrival",
-            context={"page_url": page_url},
-            kind="vault-arrival",
-        )
-        vault_files.mark_notified(session, files, utcnow())
         session.commit()
         queued += 1
     return queued

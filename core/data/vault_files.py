@@ -46,6 +46,17 @@ def get(session: Session, email_hash: str, file_id: int) -> VaultFile | None:
     return session.scalar(select(VaultFile).where(VaultFile.id == file_id, VaultFile.email_hash == email_hash))
 
 
+def unnotified(session: Session, email_hash: str) -> list[VaultFile]:
+    """The files of the vault of ``email_hash`` whose arrival mail was not queued yet."""
+    return list(
+        session.scalars(
+            select(VaultFile)
+            .where(VaultFile.email_hash == email_hash, VaultFile.notified_at.is_(None))
+            .order_by(VaultFile.id)
+        )
+    )
+
+
 def mark_notified(session: Session, files: list[VaultFile], now: dt.datetime) -> None:
     """The arrival mail of ``files`` was queued (the caller commits)."""
     for file in files:

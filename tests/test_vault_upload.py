@@ -419,3 +419,27 @@ def test_abort_and_cleanup_on_s3_leave_no_open_multipart_upload(s3_staff_app: Fl
     in_app(s3_staff_app, a_day_ago)
     assert "removed 1 left unfinished" in s3_staff_app.test_cli_runner().invoke(args=["retention", "run"]).output
     assert everything_stored(store_of(s3_staff_app)) == [] and uploads_of(s3_staff_app) == []
+
+
+def test_files_no_mail_told_about_an_hour_later_get_their_arrival_mail_from_retention(staff_app: Flask) -> None:
+    """The page was closed after a file was in but before the staff member's last one: nothing asked for the mail."""
+    anna = join(staff_app, ANNA)
+    private = give_vault(staff_app, anna)
+    console = Console(staff_app)
+    assert console.upload(anna.id, "answer.zip", plaintext(1000), public_of(private)).status_code == 200
+    jobs_before = arrival_mails(staff_app)
+    runner = staff_app.test_cli_runner()
+    assert "queued 0 arrival mail(s)" in runner.invoke(args=["retention", "run"]).output  # not an hour yet
+
+    def an_hour_ago(db: Any) -> None:
+        db.execute(update(VaultFile).values(deposited_at=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=61)))
+        db.commit()
+
+    in_app(staff_app, an_hour_ago)
+    assert "would queue 1 arrival mail(s)" in runner.invoke(args=["retention", "run", "--dry-run"]).output
+    assert arrival_mails(staff_app) == jobs_before
+    assert "queued 1 arrival mail(s)" in runner.invoke(args=["retention", "run"]).output
+    assert "queued 0 arrival mail(s)" in runner.invoke(args=["retention", "run"]).output
+    assert arrival_mails(staff_app) == jobs_before + 1
+    [row] = files_of(staff_app)
+    assert row.notified_at is not None

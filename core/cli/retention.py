@@ -18,7 +18,7 @@ from core.data.retention import (
 from core.data_requests.settings import data_request_of
 from core.site import site
 from core.staff.exports import remove_expired
-from core.staff.vault_upload import remove_abandoned
+from core.staff.vault_upload import announce_forgotten, remove_abandoned
 
 
 @click.group("retention")
@@ -41,8 +41,8 @@ def _proof_kept_days() -> dict[str, int]:
 @with_appcontext
 def run(dry_run: bool) -> None:
     """Erase unfinished sign-ups past their campaign's limit, old job payloads, old login links, phone numbers
-    being proved by SMS, ID copies kept as long as their campaign allows and vault uploads left unfinished; print
-    the counts."""
+    being proved by SMS, ID copies kept as long as their campaign allows and vault uploads left unfinished; mail
+    about vault files no mail told about; print the counts."""
     now = utcnow()
     with current_app.extensions["claimsite.db"].sessions() as session:
         results = erase_unfinished(session, site().registry.snapshot.campaigns.values(), now, dry_run)
@@ -51,6 +51,7 @@ def run(dry_run: bool) -> None:
         phones = erase_phone_verifications(session, now, dry_run)
         id_copies = identity_proofs.erase_expired(session, _proof_kept_days(), now, dry_run)
         uploads = remove_abandoned(session, site().vault_store, now, dry_run)
+        arrivals = announce_forgotten(session, now, dry_run)
         export_files = 0
         if not dry_run:
             export_files = remove_expired(current_app, session, now)
@@ -77,6 +78,10 @@ def run(dry_run: bool) -> None:
         "to their digest, over a day old"
     )
     click.echo(f"vault uploads: {'would remove' if dry_run else 'removed'} {uploads} left unfinished over a day ago")
+    click.echo(
+        f"vault files: {'would queue' if dry_run else 'queued'} {arrivals} arrival mail(s) for files no mail told "
+        "about an hour after they were deposited"
+    )
     if not dry_run:
         click.echo(f"staff exports: removed {export_files} file(s) made over an hour ago")
 

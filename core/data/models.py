@@ -612,7 +612,7 @@ class VaultFile(Base):
     file_name: Mapped[str] = mapped_column(String(200), doc="the name shown to the owner (only to them)")
     deposit_token: Mapped[str] = mapped_column(String(64), unique=True, doc="see the class docstring")
     deposited_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-    deposited_by: Mapped[str] = mapped_column(String(100), doc="cli:<os user>, or a staff id later")
+    deposited_by: Mapped[str] = mapped_column(String(100), doc="cli:<os user>, or console:<staff id>")
     notified_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, doc="when the arrival mail was queued")
 
 

@@ -57,6 +57,17 @@ def unnotified(session: Session, email_hash: str) -> list[VaultFile]:
     )
 
 
+def unnotified_before(session: Session, before: dt.datetime) -> list[VaultFile]:
+    """Every file deposited before ``before`` whose arrival mail was not queued yet, oldest first."""
+    return list(
+        session.scalars(
+            select(VaultFile)
+            .where(VaultFile.notified_at.is_(None), VaultFile.deposited_at < before)
+            .order_by(VaultFile.id)
+        )
+    )
+
+
 def mark_notified(session: Session, files: list[VaultFile], now: dt.datetime) -> None:
     """The arrival mail of ``files`` was queued (the caller commits)."""
     for file in files:

@@ -25,11 +25,13 @@ import secrets
 from dataclasses import dataclass
 from typing import BinaryIO
 
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core.data import vault_files, vault_uploads
 from core.data.models import Signup, StaffMember, VaultFile, VaultUpload
+from core.staff.lookup import REFERENCE_LENGTH
 from core.staff.vault_deposits import (
     MAX_COMPANY,
     MAX_NAME,
@@ -54,6 +56,7 @@ MAX_PLAIN = 2 << 30  # 2 GiB of plaintext per file: a company's largest answers 
 PIECE_SIZE = 8 << 20  # ciphertext per request: each is one S3 part (S3 wants 5 MiB or more, but the last)
 CHUNK_SIZE = DEFAULT_CHUNK_SIZE  # the vault file's chunk size the browser must use (so the size is known ahead)
 ABANDONED_AFTER = dt.timedelta(days=1)
+UNANNOUNCED_AFTER = dt.timedelta(hours=1)  # a staff member's batch of files is in long before this
 _MEDIA_TYPE = re.compile(r"[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,62}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,62}")
 _UNSAFE_IN_NAME = re.compile(r"[\x00-\x1f\x7f/\\]")
 
@@ -121,7 +124,7 @@ def start(
             "on their page (/my/vault), then upload again.",
             409,
         )
-    token = deposit_token(signup.campaign, signup.token[:12], company, name, size_plain)
+    token = deposit_token(signup.campaign, signup.token[:REFERENCE_LENGTH], company, name, size_plain)
     before = vault_files.deposited(session, token)
     if before is not None:
         return before
@@ -310,3 +313,29 @@ def remove_abandoned(session: Session, store: VaultStore, now: dt.datetime, dry_
             vault_uploads.remove(session, upload.id)
             session.commit()
     return unfinished
+
+
+def announce_forgotten(session: Session, now: dt.datetime, dry_run: bool = False) -> int:
+    """Queue the arrival mail of files deposited :data:`UNANNOUNCED_AFTER` ago or more that no mail told about
+    yet: a console upload whose page was closed before its last file (the mail waits for the last one), or a
+    deposit run that stopped before its mails. One mail per participant, through the sign-up of the file's campaign;
+    returns how many were queued (would be, with ``dry_run``)."""
+    owners: dict[tuple[str, str], list[VaultFile]] = {}
+    for file in vault_files.unnotified_before(session, now - UNANNOUNCED_AFTER):
+        owners.setdefault((file.email_hash, file.campaign), []).append(file)
+    queued = 0
+    for (email_hash, campaign), files in owners.items():
+        signup = session.scalar(
+            select(Signup)
+            .where(Signup.email_hash == email_hash, Signup.campaign == campaign, Signup.erased_at.is_(None))
+            .order_by(Signup.id)
+            .limit(1)
+        )
+        if signup is None:
+            continue
+        if dry_run:
+            queued += 1
+        elif queue_arrival_mail(session, signup, files):
+            session.commit()
+            queued += 1
+    return queued

@@ -123,7 +123,7 @@ def vault_upload_start() -> Any:
     except (TypeError, ValueError):
         return jsonify(error="The request lacks the sign-up or the file's size: reload the page."), 400
     db = db_session()
-    signup = db.get(Signup, signup_id)
+    signup = db.get(Signup, signup_id) if 0 < signup_id < 2**31 else None
     if signup is None:
         abort(404)
     seen_campaign(signup.campaign)
@@ -223,7 +223,7 @@ def vault_upload_notify() -> Any:
     except (TypeError, ValueError):
         signup_id = None
     db = db_session()
-    signup = db.get(Signup, signup_id) if signup_id is not None else None
+    signup = db.get(Signup, signup_id) if signup_id is not None and 0 < signup_id < 2**31 else None
     if signup is None:
         abort(404)
     seen_campaign(signup.campaign)

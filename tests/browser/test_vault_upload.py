@@ -1,9 +1,9 @@
 """The console's upload into a participant's vault in a real browser (issue 21): a staff member finds a sign-up by
 its reference, chooses the company and two files (one of some tens of MB), and chromium encrypts each as it reads
-it (js/vault_crypto.js) and sends only ciphertext, in pieces. What the store holds opens, in Python, with the
-participant's private key, byte for byte; the participant gets one arrival mail. No plaintext byte reaches the
-server's temporary folder or the store: the marker that fills the files is found in neither. A participant without a
-vault gets the page's plain refusal, and no upload form."""
+it (js/vault_crypto.js) and sends only ciphertext, in pieces (one of them sent again after the network failed).
+What the store holds opens, in Python, with the participant's private key, byte for byte; the participant gets one
+arrival mail. No plaintext byte reaches the server's temporary folder or the store: the marker that fills the files
+is found in neither. A participant without a vault gets the page's plain refusal, and no upload form."""
 
 from __future__ import annotations
 
@@ -102,12 +102,24 @@ def test_staff_upload_two_files_encrypted_in_the_browser_and_a_participant_witho
     page.get_by_label("Files", exact=False).set_input_files(
         [str(tmp_path / "tiktok-export-anna.zip"), str(tmp_path / "videos.csv")]
     )
+    # The network fails once under the second piece of the large file: the page sends it again.
+    attempts: list[str] = []
+
+    def fail_once(route: Any) -> None:
+        attempts.append(route.request.url)
+        if len(attempts) == 1:
+            route.abort("connectionreset")
+        else:
+            route.continue_()
+
+    page.route("**/vault-uploads/*/pieces/1", fail_once)
     page.get_by_role("button", name="Encrypt and upload").click()
     rows = page.locator("#vault-upload-list li")
     expect(rows).to_have_count(2)
     expect(rows.nth(0)).to_contain_text("In the vault.", timeout=180_000)
     expect(rows.nth(1)).to_contain_text("In the vault.", timeout=60_000)
     expect(page.locator("#vault-upload-error")).to_be_hidden()
+    assert len(attempts) == 2 and attempts[0] == attempts[1]  # piece 1 of the large file, sent twice, stored once
     save_screenshot(page, "staff-vault-upload-done")
 
     with app.app_context():

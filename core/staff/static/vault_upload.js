@@ -25,6 +25,7 @@
   var maxBytes = Number(form.dataset.maxBytes);
   var RETRIES = 5;
   var MiB = 1048576;
+  button.disabled = false; // disabled in the page: without this script nothing may be sent
 
   // A refusal of the server, with its message: not worth retrying.
   class Refused extends Error {

@@ -262,6 +262,7 @@ def test_pieces_come_in_order_at_their_length_and_within_the_size_and_a_retried_
     assert early.status_code == 409 and "piece 0 was expected next" in early.get_json()["error"]
     short = console.piece(started, 0, first[:-1])
     assert short.status_code == 400 and f"must be {PIECE} bytes long" in short.get_json()["error"]
+    assert console.piece(started, 0, first + b"x").status_code == 413  # no request is larger than a piece
     assert console.piece(started, 0, first).get_json()["received"] == 1
     # Its answer lost, the browser sends piece 0 again: taken, stored once.
     assert console.piece(started, 0, first).get_json()["received"] == 1

@@ -37,6 +37,7 @@ TABLES = {
     "vault_keys",
     "vault_files",
     "vault_removal_notices",
+    "vault_uploads",
 }
 
 

@@ -19,6 +19,7 @@ from core.vault.store import (
     S3_MIN_PART,
     LocalFolderStore,
     MissingFile,
+    PartsRefused,
     S3Store,
     UnsafeKey,
     VaultStore,
@@ -216,6 +217,46 @@ UNSAFE_KEYS = [
     " 0123456789abcdef0123",
     "0123456789abcdef0123\n",
 ]
+
+
+def test_a_file_written_in_parts_shows_only_once_finished_and_a_part_written_twice_counts_once(
+    store: VaultStore,
+) -> None:
+    """The console's upload: numbered parts, each from another request (a store object of its own each time here,
+    as another process would make it), a retried part replaced in place, the file shown only when finished."""
+    key, part = new_key(), max(store.min_part_size, MiB)
+    size = 2 * part + 12_345
+    content = Generated(size).read()
+    handle = store.start_parts(key)
+    for number in (0, 0, 1, 2, 2):  # parts 0 and 2 sent twice (their answers lost)
+        begin = number * part
+        store.put_part(
+            key, handle, number, begin, io.BytesIO(content[begin : begin + part]), len(content[begin:][:part])
+        )
+        assert not store.exists(key)
+    with pytest.raises(PartsRefused, match=f"not the .*{size + 1} announced"):
+        store.finish_parts(key, handle, 3, size + 1)
+    assert not store.exists(key)
+    store.finish_parts(key, handle, 3, size)
+    assert read_all(store, key) == content and store.size(key) == size
+    assert everything_stored(store) == [f"{key[:2]}/{key}" if isinstance(store, LocalFolderStore) else f"vault/{key}"]
+
+
+def test_a_part_cut_short_or_sent_after_an_abort_is_refused_and_an_abort_leaves_nothing(store: VaultStore) -> None:
+    key, part = new_key(), max(store.min_part_size, MiB)
+    handle = store.start_parts(key)
+    with pytest.raises(PartsRefused, match="ended after 10 of its"):
+        store.put_part(key, handle, 0, 0, io.BytesIO(b"0123456789"), part)
+    store.put_part(key, handle, 0, 0, io.BytesIO(b"x" * part), part)
+    assert everything_stored(store) != []
+    store.abort_parts(key, handle)
+    store.abort_parts(key, handle)  # twice: nothing happens
+    assert everything_stored(store) == [] and not store.exists(key)
+    if isinstance(store, LocalFolderStore):  # moto answers a part of an aborted upload with a 500, not NoSuchUpload
+        with pytest.raises(PartsRefused, match="no longer open"):
+            store.put_part(key, handle, 1, part, io.BytesIO(b"y"), 1)
+    with pytest.raises(PartsRefused, match="no longer open"):
+        store.finish_parts(key, handle, 1, part)
 
 
 @pytest.mark.parametrize("key", UNSAFE_KEYS)

@@ -20,6 +20,7 @@ from core.data_requests.settings import data_request_of
 from core.signup import vault_removal
 from core.site import site
 from core.staff.exports import remove_expired
+from core.staff.vault_upload import announce_forgotten, remove_abandoned
 
 
 @click.group("retention")
@@ -42,8 +43,9 @@ def _proof_kept_days() -> dict[str, int]:
 @with_appcontext
 def run(dry_run: bool) -> None:
     """Erase unfinished sign-ups past their campaign's limit, old job payloads, old login links, phone numbers
-    being proved by SMS and ID copies kept as long as their campaign allows; mail the notices of vault files kept
-    until a date 30 days away and remove those past it; print the counts."""
+    being proved by SMS, ID copies kept as long as their campaign allows and vault uploads left unfinished; mail
+    about vault files no mail told about, and the notices of vault files kept until a date 30 days away; remove
+    vault files past that date; print the counts."""
     now = utcnow()
     campaigns = list(site().registry.snapshot.campaigns.values())
     with current_app.extensions["claimsite.db"].sessions() as session:
@@ -53,6 +55,8 @@ def run(dry_run: bool) -> None:
         phones = erase_phone_verifications(session, now, dry_run)
         id_copies = identity_proofs.erase_expired(session, _proof_kept_days(), now, dry_run)
         vault = vault_removal.run(session, site().vault_store, campaigns, now, dry_run)
+        uploads = remove_abandoned(session, site().vault_store, now, dry_run)
+        arrivals = announce_forgotten(session, now, dry_run)
         export_files = 0
         if not dry_run:
             export_files = remove_expired(current_app, session, now)
@@ -83,6 +87,11 @@ def run(dry_run: bool) -> None:
         f"of files kept until a date {NOTICE_DAYS} days away or less ({vault.notices_unmailed} not mailed: no "
         f"contact copy of the address), {'would remove' if dry_run else 'removed'} "
         f"{vault.files_removed} file(s) past the date their notice gave"
+    )
+    click.echo(f"vault uploads: {'would remove' if dry_run else 'removed'} {uploads} left unfinished over a day ago")
+    click.echo(
+        f"vault files: {'would queue' if dry_run else 'queued'} {arrivals} arrival mail(s) for files no mail told "
+        "about an hour after they were deposited"
     )
     if not dry_run:
         click.echo(f"staff exports: removed {export_files} file(s) made over an hour ago")

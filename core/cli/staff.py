@@ -51,7 +51,8 @@ _RIGHTS = click.option(
     type=click.Choice([rights.value for rights in roles.Rights]),
     default=roles.Rights.VIEW.value,
     show_default=True,
-    help="For staff: view (figures, mail, finding a sign-up), or support (also mail a new code or a login link).",
+    help="For staff: view (figures, mail, finding a sign-up), or support (also mail a new code or a login link, "
+    "and upload to a participant's vault).",
 )
 
 

@@ -17,32 +17,34 @@ invitation to set one up; never what, never a name, key or token.
 from __future__ import annotations
 
 import csv
-import hashlib
-import mimetypes
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import click
 from flask import Flask
 from flask.cli import with_appcontext
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.cli.export import opening_keys, private_key_option
-from core.data import vault_files, vault_keys
-from core.data.db import db_session, utcnow
-from core.data.models import Signup, VaultFile
+from core.data import vault_files
+from core.data.db import db_session
+from core.data.models import VaultFile
 from core.site import site
-from core.staff import audit, vault_moves
+from core.staff import audit, lookup, vault_moves
+from core.staff.vault_deposits import (
+    MAX_COMPANY,
+    MAX_NAME,
+    deposit_token,
+    media_type_of,
+    recipient_key,
+    record,
+)
 from core.staff.vault_mail import Mailed, mail_participants
 from core.vault.holding import SETTING, HoldingKey
 from core.vault.store import VaultStore, new_key
 from core.vault.stream_format import EncryptingReader
 
-REFERENCE_LENGTH = 12  # as staff see a sign-up's reference on the console: its token's first 12 characters
-MAX_COMPANY = 100
-MAX_NAME = 200
-UNKNOWN_MEDIA_TYPE = "application/octet-stream"
+REFERENCE_LENGTH = lookup.REFERENCE_LENGTH
 
 
 @dataclass(frozen=True)
@@ -71,12 +73,6 @@ class Outcome:
 
     def held(self) -> int:
         return sum(file.held_key_id is not None for files in self.deposited.values() for file in files)
-
-
-def deposit_token(campaign: str, reference: str, company: str, name: str, size: int) -> str:
-    """What makes a deposit the same one again (see :class:`core.data.models.VaultFile`): known before a byte is
-    read, and no fingerprint of the content."""
-    return hashlib.sha256(f"{campaign}|{reference}|{company}|{name}|{size}".encode()).hexdigest()
 
 
 def read_mapping(mapping: Path, default_company: str | None) -> tuple[list[Row], list[str]]:
@@ -122,34 +118,15 @@ def read_mapping(mapping: Path, default_company: str | None) -> tuple[list[Row],
     return rows, problems
 
 
-def _signup_of(session: Session, campaign: str, reference: str) -> Signup | None:
-    """The sign-up of ``campaign`` whose token starts with ``reference`` and is not erased, or None."""
-    candidates = session.scalars(
-        select(Signup).where(
-            Signup.campaign == campaign,
-            Signup.token.startswith(reference, autoescape=True),
-            Signup.erased_at.is_(None),
-        )
-    ).all()
-    return candidates[0] if len(candidates) == 1 else None
-
-
-def deposit_rows(
-    session: Session,
-    store: VaultStore,
-    campaign: str,
-    rows: list[Row],
-    deposited_by: str,
-    holding: HoldingKey | None = None,
-) -> Outcome:
-    """Deposit each row's file in the vault of its sign-up's address, or hold it under ``holding`` for an address
-    without a vault, each committed on its own (a run that stops midway keeps what it stored, and a second run skips
-    it, mailing about it if the first run did not). A file that cannot be read or stored is a problem of its row; the
-    other rows go on."""
+def deposit_rows(session: Session, store: VaultStore, campaign: str, rows: list[Row], deposited_by: str) -> Outcome:
+    """Deposit each row's file in the vault of its sign-up's address, or hold it under the foundation's holding key
+    for an address without a vault (:func:`core.staff.vault_deposits.recipient_key`), each committed on its own (a
+    run that stops midway keeps what it stored, and a second run skips it, mailing about it if the first run did
+    not). A file that cannot be read or stored is a problem of its row; the other rows go on."""
     outcome = Outcome()
     for row in rows:
         where = f"line {row.line} ({row.reference})"
-        signup = _signup_of(session, campaign, row.reference)
+        signup = lookup.by_reference(session, row.reference, [campaign])
         if signup is None:
             outcome.problems.append(f"{where}: no sign-up of {campaign} has this reference; check it on the console")
             continue
@@ -162,14 +139,13 @@ def deposit_rows(
         if not row.file.is_file():
             outcome.problems.append(f"{where}: no file {row.file}; put it there or fix the line")
             continue
-        vault = vault_keys.vault_key_of(session, signup.email_hash)
-        if vault is None and holding is None:
+        recipient = recipient_key(session, signup)
+        if recipient is None:
             outcome.problems.append(
                 f"{where}: no vault yet, and no holding key to keep the file for them until they set one up: set "
                 f"{SETTING} (flask vault holding-key --private-key FILE prints it); nothing was deposited for this line"
             )
             continue
-        recipient = vault.public_raw if vault is not None else holding.public_raw  # type: ignore[union-attr]
         size = row.file.stat().st_size
         token = deposit_token(campaign, row.reference, row.company, row.name, size)
         before = vault_files.deposited(session, token)
@@ -181,31 +157,23 @@ def deposit_rows(
         key = new_key()
         try:
             with row.file.open("rb") as plain:
-                reader = EncryptingReader(plain, recipient)
+                reader = EncryptingReader(plain, recipient.public_raw)
                 store.put(key, reader)  # type: ignore[arg-type]
         except Exception as error:  # any read or store failure: of this row only, reported
             outcome.problems.append(f"{where}: {row.file.name} could not be stored ({error}); run the mapping again")
             continue
-        info = reader.info
         try:
-            recorded = vault_files.add(
+            recorded = record(
                 session,
-                VaultFile(
-                    email_hash=signup.email_hash,
-                    campaign=campaign,
-                    company=row.company,
-                    store_key=key,
-                    size_plain=info.size_plain,
-                    size_cipher=info.size_cipher,
-                    sha256_cipher=info.sha256_cipher,
-                    media_type=(mimetypes.guess_type(row.name)[0] or UNKNOWN_MEDIA_TYPE)[:100],
-                    file_name=row.name,
-                    deposit_token=token,
-                    deposited_at=utcnow(),
-                    deposited_by=deposited_by[:100],
-                    held_key_id=None if vault is not None else holding.id,  # type: ignore[union-attr]
-                    signup_id=signup.id,
-                ),
+                signup,
+                company=row.company,
+                name=row.name,
+                media_type=media_type_of(row.name),
+                store_key=key,
+                info=reader.info,
+                token=token,
+                deposited_by=deposited_by,
+                held_key_id=recipient.held_key_id,
             )
             session.commit()
         except BaseException:
@@ -246,7 +214,7 @@ def deposit_command(mapping: Path, campaign: str, company: str | None) -> None:
     rows, problems = read_mapping(mapping, company)
     session = db_session()
     actor = audit.cli_actor()
-    outcome = deposit_rows(session, site().vault_store, campaign, rows, actor, site().vault_holding_key)
+    outcome = deposit_rows(session, site().vault_store, campaign, rows, actor)
     outcome.problems[:0] = problems
     mails = notify(session, outcome)
     audit.record(

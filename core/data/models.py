@@ -628,7 +628,7 @@ class VaultFile(Base):
     file_name: Mapped[str] = mapped_column(String(200), doc="the name shown to the owner (only to them)")
     deposit_token: Mapped[str] = mapped_column(String(64), unique=True, doc="see the class docstring")
     deposited_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-    deposited_by: Mapped[str] = mapped_column(String(100), doc="cli:<os user>, or a staff id later")
+    deposited_by: Mapped[str] = mapped_column(String(100), doc="cli:<os user>, or console:<staff id>")
     notified_at: Mapped[dt.datetime | None] = mapped_column(
         UTCDateTime, doc="when the arrival mail (or, for a held file, the invitation) was queued"
     )
@@ -669,3 +669,42 @@ class VaultRemovalNotice(Base):
     kept_until: Mapped[dt.date] = mapped_column(Date)
     queued_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     mailed: Mapped[bool] = mapped_column(Boolean)
+
+
+class VaultUpload(Base):
+    """A file a staff member is uploading from the console into a participant's vault (issue 21): encrypted in their
+    browser to ``public_raw`` (the vault key when the upload started) and sent as ciphertext in pieces of
+    ``piece_size`` bytes, one request each, possibly to different app processes. The store keeps the unfinished
+    file under ``store_handle`` (a hidden part file, or an S3 multipart upload's id); this row is all that is known
+    between requests. Read and written only by :mod:`core.data.vault_uploads`.
+
+    Finishing records a :class:`VaultFile` (``vault_file_id``) and keeps this row a day, so that a finish sent again
+    (its answer lost) gets the same answer; an upload untouched for a day is aborted and removed
+    (``flask retention run``). ``file_name`` is as private as :attr:`VaultFile.file_name`."""
+
+    __tablename__ = "vault_uploads"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token: Mapped[str] = mapped_column(String(32), unique=True, doc="the upload's name in the console's URLs")
+    staff_id: Mapped[int | None] = mapped_column(
+        ForeignKey("staff_members.id", ondelete="SET NULL"), doc="who uploads: only they may send its pieces"
+    )
+    signup_id: Mapped[int] = mapped_column(Integer, doc="the sign-up it is for (no foreign key: erasure may go first)")
+    email_hash: Mapped[str] = mapped_column(String(64), doc="the vault's owner, as vault_keys.email_hash")
+    campaign: Mapped[str] = mapped_column(String(40))
+    public_raw: Mapped[bytes] = mapped_column(LargeBinary(65), doc="the key the browser encrypts to")
+    company: Mapped[str] = mapped_column(String(100))
+    file_name: Mapped[str] = mapped_column(String(200))
+    media_type: Mapped[str] = mapped_column(String(100))
+    size_plain: Mapped[int] = mapped_column(BigInteger, doc="as announced by the browser")
+    size_cipher: Mapped[int] = mapped_column(BigInteger, doc="what the vault file of size_plain must measure")
+    chunk_size: Mapped[int] = mapped_column(Integer, doc="the vault file's chunk size the browser must use")
+    piece_size: Mapped[int] = mapped_column(Integer, doc="ciphertext bytes per request, but the last")
+    pieces_received: Mapped[int] = mapped_column(Integer, default=0)
+    store_key: Mapped[str] = mapped_column(String(64), unique=True, doc="the file's key in the store once finished")
+    store_handle: Mapped[str] = mapped_column(String(1024), doc="the store's handle of the unfinished file")
+    deposit_token: Mapped[str] = mapped_column(String(64), index=True, doc="as VaultFile.deposit_token")
+    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    touched_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    vault_file_id: Mapped[int | None] = mapped_column(Integer, doc="the file recorded by finishing")

@@ -94,6 +94,28 @@ def invited(session: Session, email_hash: str) -> bool:
     )
 
 
+def unnotified(session: Session, email_hash: str) -> list[VaultFile]:
+    """The files of the vault of ``email_hash`` whose arrival mail was not queued yet."""
+    return list(
+        session.scalars(
+            select(VaultFile)
+            .where(VaultFile.email_hash == email_hash, VaultFile.notified_at.is_(None))
+            .order_by(VaultFile.id)
+        )
+    )
+
+
+def unnotified_before(session: Session, before: dt.datetime) -> list[VaultFile]:
+    """Every file deposited before ``before`` whose arrival mail was not queued yet, oldest first."""
+    return list(
+        session.scalars(
+            select(VaultFile)
+            .where(VaultFile.notified_at.is_(None), VaultFile.deposited_at < before)
+            .order_by(VaultFile.id)
+        )
+    )
+
+
 def mark_notified(session: Session, files: list[VaultFile], now: dt.datetime) -> None:
     """The arrival mail of ``files`` was queued (the caller commits)."""
     for file in files:

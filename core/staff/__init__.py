@@ -15,7 +15,7 @@ from flask_wtf import CSRFProtect
 from core.data.db import Database
 from core.sealing import WORKING_BOX_EXTENSION
 from core.site import Site
-from core.staff import named_views, request_views, views  # noqa: F401  (they add their pages to views.bp)
+from core.staff import named_views, request_views, vault_upload_views, views  # noqa: F401  (pages on views.bp)
 from core.web import security_headers
 from core.web.sessions import cookie_name
 
@@ -44,6 +44,7 @@ def create_staff_app(campaign_app: Flask, site: Site, database: Database) -> Fla
     app.extensions[WORKING_BOX_EXTENSION] = site.working_box
     app.extensions[views.CAMPAIGN_APP_EXTENSION] = campaign_app
     database.init_app(app)
+    app.before_request(vault_upload_views.allow_piece_bodies)  # before the CSRF check reads the body's type
     CSRFProtect(app)
     app.register_blueprint(views.bp)
     views.init_app(app)

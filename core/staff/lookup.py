@@ -1,5 +1,5 @@
-"""Support on the console: finding a sign-up by its e-mail address, and mailing it a new verification code or a
-login link to the participant's page.
+"""Support on the console: finding a sign-up by its e-mail address (or by its reference, as the console and its
+exports show it), and mailing it a new verification code or a login link to the participant's page.
 
 The address is matched through its keyed hash, the way the campaign site recognises a returning visitor
 (:func:`core.data.hashing.email_hash`, and the hashes of an internationalised address's earlier forms): nothing
@@ -35,6 +35,7 @@ from core.signup.new_code import queue_new_code, waiting_for_code
 from core.staff.mail_queue import among
 
 MAX_FOUND = 100  # one address signs up once per campaign: this is every campaign's sign-up, with room to spare
+REFERENCE_LENGTH = 12  # as staff see a sign-up's reference on the console: its token's first 12 characters
 
 
 class Action(StrEnum):
@@ -66,6 +67,23 @@ def find(session: Session, hash_key: str, address: str, campaigns: Collection[st
             .limit(MAX_FOUND)
         )
     )
+
+
+def by_reference(session: Session, reference: str, campaigns: Collection[str] | None) -> Signup | None:
+    """The sign-up of ``campaigns`` (None: every campaign) whose token starts with ``reference`` and is not erased;
+    None when there is none, or more than one (a reference too short to tell them apart)."""
+    if len(reference) != REFERENCE_LENGTH:
+        return None
+    candidates = session.scalars(
+        select(Signup)
+        .where(
+            Signup.token.startswith(reference, autoescape=True),
+            Signup.erased_at.is_(None),
+            *among(Signup.campaign, campaigns),
+        )
+        .limit(2)
+    ).all()
+    return candidates[0] if len(candidates) == 1 else None
 
 
 def status(signup: Signup) -> str:

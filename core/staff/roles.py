@@ -5,7 +5,7 @@
   and changed with ``flask staff`` on a staff machine only, never on the web.
 - A **staff** account sees only its campaigns (a list, or all), with one of two rights: ``view`` (figures, mail,
   previews, finding a sign-up by address) or ``support`` (also: mailing a sign-up a new verification code or a
-  login link to its participant's page).
+  login link to its participant's page, and uploading a company's answer into its participant's vault).
 
 The console checks these on the server for every request, before it reads or changes anything
 (:mod:`core.staff.views`): a campaign the account does not see, or an action it may not take, is answered with 403
@@ -36,7 +36,7 @@ class Rights(StrEnum):
 class Permission(StrEnum):
     """What an account may do beyond seeing its campaigns' pages."""
 
-    SUPPORT = "support"  # mail a sign-up a new verification code or a login link to /my
+    SUPPORT = "support"  # mail a sign-up a new code or a login link to /my; upload into its participant's vault
     EXPORT = "export"  # admins only: participants and evidence packages hold personal data
     IDENTITY_DOCUMENTS = "identity-documents"  # admins only: any page that shows an identity document must ask
     AUDIT_LOG = "audit-log"  # admins only: it shows what every account did, on every campaign

@@ -12,6 +12,12 @@ never look like a stored file, or a participant would be offered a file that fai
 to a hidden partial file beside the final one and renames it into place once whole; the S3 store uploads large
 files in parts and completes the upload only at the end (S3 shows an object only once completed) and aborts it on
 any failure. Either way the file streams through in blocks, never whole in memory.
+
+Why a file can also be written in parts: the console's upload arrives as ciphertext over many requests, possibly
+served by different app processes, so nothing may wait in one process's memory between them. The store keeps the
+unfinished file itself (the local store a hidden part file, the S3 store an open multipart upload) under a handle
+that the caller keeps in the database; each request writes one part in place, and only finishing makes the file show
+under its key. Writing a part again (a retried request) replaces it, so a retry never doubles a byte.
 """
 
 from __future__ import annotations
@@ -39,6 +45,11 @@ class UnsafeKey(ValueError):
 
 class MissingFile(LookupError):
     """No file is stored under the key."""
+
+
+class PartsRefused(ValueError):
+    """A file written in parts that cannot be written or finished as asked: a part shorter than announced, parts
+    missing, or the unfinished file gone (aborted, or removed as abandoned). The message says which."""
 
 
 def new_key() -> str:
@@ -78,6 +89,30 @@ class VaultStore(Protocol):
         """The stored file's size in bytes; :class:`MissingFile` if there is none."""
         ...
 
+    # A file written in parts, over several requests or processes (the console's upload): nothing shows under
+    # ``key`` until :meth:`finish_parts`. Every part but the last is at least ``min_part_size`` bytes.
+    min_part_size: int
+
+    def start_parts(self, key: str) -> str:
+        """Begin a file under ``key`` written part by part; returns its handle, for the caller to keep (in the
+        database) and give to the other methods."""
+        ...
+
+    def put_part(self, key: str, handle: str, number: int, offset: int, source: BinaryIO, size: int) -> None:
+        """Write part ``number`` (from 0), the next ``size`` bytes of ``source``, which starts ``offset`` bytes
+        into the file; a part written before under this number is replaced. :class:`PartsRefused` when ``source``
+        ends sooner or the unfinished file is gone."""
+        ...
+
+    def finish_parts(self, key: str, handle: str, parts: int, size: int) -> None:
+        """Make the ``parts`` parts written so far, ``size`` bytes in all, the file under ``key``;
+        :class:`PartsRefused` (and nothing shown) when they are not that."""
+        ...
+
+    def abort_parts(self, key: str, handle: str) -> None:
+        """Throw an unfinished file away; nothing happens when it is gone already."""
+        ...
+
 
 # -- a local folder --------------------------------------------------------------------------------------------------
 class LocalFolderStore:
@@ -86,6 +121,9 @@ class LocalFolderStore:
     0600 and folders 0700: readable by the app's user alone. A partial upload is ``.<key>.<random>.part`` in the same
     sub-folder (hidden, and on the same filesystem, so the final rename is atomic); a crash can leave one behind,
     never a final file that is incomplete."""
+
+    min_part_size = 1
+    _HANDLE = re.compile(r"[0-9a-f]{16}")
 
     def __init__(self, folder: Path) -> None:
         self.folder = Path(folder)
@@ -134,6 +172,53 @@ class LocalFolderStore:
             return self.path(key).stat().st_size
         except FileNotFoundError:
             raise MissingFile(f"no vault file is stored under {key} in {self.folder}") from None
+
+    def _part_file(self, key: str, handle: str) -> Path:
+        if not self._HANDLE.fullmatch(handle):
+            raise UnsafeKey(f"not a handle of a local file in parts: {handle!r:.40}")
+        return self.path(key).parent / f".{key}.{handle}.parts"
+
+    def start_parts(self, key: str) -> str:
+        handle = secrets.token_hex(8)
+        partial = self._part_file(key, handle)
+        self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        partial.parent.mkdir(mode=0o700, exist_ok=True)
+        os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        return handle
+
+    def put_part(self, key: str, handle: str, number: int, offset: int, source: BinaryIO, size: int) -> None:
+        # In place at its offset, never appended: a part written twice (a retried request, even one served by two
+        # processes at once) leaves the same bytes in the same place.
+        try:
+            descriptor = os.open(self._part_file(key, handle), os.O_WRONLY)
+        except FileNotFoundError:
+            raise PartsRefused("this upload is no longer open: it was aborted or removed as abandoned") from None
+        with os.fdopen(descriptor, "wb") as file:
+            file.seek(offset)
+            missing = size
+            while missing:
+                block = source.read(min(COPY_BLOCK, missing))
+                if not block:
+                    raise PartsRefused(f"part {number} ended after {size - missing} of its {size} bytes")
+                file.write(block)
+                missing -= len(block)
+            file.flush()
+            os.fsync(file.fileno())
+
+    def finish_parts(self, key: str, handle: str, parts: int, size: int) -> None:
+        partial = self._part_file(key, handle)
+        try:
+            found = partial.stat().st_size
+        except FileNotFoundError:
+            raise PartsRefused("this upload is no longer open: it was aborted or removed as abandoned") from None
+        if found != size:
+            raise PartsRefused(f"the parts hold {found} bytes, not the {size} announced")
+        os.replace(partial, self.path(key))
+        _fsync_folder(partial.parent)
+
+    def abort_parts(self, key: str, handle: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self._part_file(key, handle).unlink()
 
 
 def _fsync_folder(folder: Path) -> None:
@@ -187,6 +272,8 @@ class S3Store:
                 aws_secret_access_key=secret_access_key,
             )
         self.client: Any = client
+
+    min_part_size = S3_MIN_PART
 
     def name(self, key: str) -> str:
         return self.prefix + check_key(key)
@@ -246,6 +333,56 @@ class S3Store:
         if head is None:
             raise MissingFile(f"no vault file is stored under {key} in s3://{self.bucket}/{self.prefix}")
         return int(head["ContentLength"])
+
+    def start_parts(self, key: str) -> str:
+        return str(self.client.create_multipart_upload(Bucket=self.bucket, Key=self.name(key))["UploadId"])
+
+    def put_part(self, key: str, handle: str, number: int, offset: int, source: BinaryIO, size: int) -> None:
+        # S3 needs each part whole to send it (its length and checksum go first): one part in memory, as put() holds.
+        part = read_exactly(source, size)
+        if len(part) != size:
+            raise PartsRefused(f"part {number} ended after {len(part)} of its {size} bytes")
+        try:
+            self.client.upload_part(
+                Bucket=self.bucket, Key=self.name(key), UploadId=handle, PartNumber=number + 1, Body=part
+            )
+        except self.client.exceptions.NoSuchUpload:
+            raise PartsRefused("this upload is no longer open: it was aborted or removed as abandoned") from None
+
+    def _parts(self, key: str, handle: str) -> list[dict[str, Any]]:
+        """Every part of the open upload ``handle``, in order (S3 lists at most 1,000 at a time)."""
+        found: list[dict[str, Any]] = []
+        marker = 0
+        while True:
+            try:
+                page = self.client.list_parts(
+                    Bucket=self.bucket, Key=self.name(key), UploadId=handle, PartNumberMarker=marker
+                )
+            except self.client.exceptions.NoSuchUpload:
+                raise PartsRefused("this upload is no longer open: it was aborted or removed as abandoned") from None
+            found.extend(page.get("Parts", []))
+            if not page.get("IsTruncated"):
+                return found
+            marker = int(page["NextPartNumberMarker"])
+
+    def finish_parts(self, key: str, handle: str, parts: int, size: int) -> None:
+        listed = self._parts(key, handle)
+        numbers = [int(part["PartNumber"]) for part in listed]
+        stored = sum(int(part["Size"]) for part in listed)
+        if numbers != list(range(1, parts + 1)) or stored != size:
+            raise PartsRefused(
+                f"the upload holds {len(listed)} part(s) of {stored} bytes, not the {parts} of {size} announced"
+            )
+        self.client.complete_multipart_upload(
+            Bucket=self.bucket,
+            Key=self.name(key),
+            UploadId=handle,
+            MultipartUpload={"Parts": [{"PartNumber": p["PartNumber"], "ETag": p["ETag"]} for p in listed]},
+        )
+
+    def abort_parts(self, key: str, handle: str) -> None:
+        with contextlib.suppress(self.client.exceptions.NoSuchUpload):
+            self.client.abort_multipart_upload(Bucket=self.bucket, Key=self.name(key), UploadId=handle)
 
 
 # -- the app's store -------------------------------------------------------------------------------------------------

@@ -28,9 +28,10 @@ from core.data.models import Payment, Signup, is_participant, participant
 from core.money.fees import FeeTerms, SuccessFeeTerms, describe_terms, fee_model_for, fee_summary, percent, terms_of
 from core.money.payment_providers import provider_for
 from core.plugins import PluginHost
+from core.signup.mandate_copy import open_copy
 from tests.conftest import REPO, CampaignFolder
 from tests.test_plugins import install_plugin
-from tests.test_signup import VALID, code_of, deliver
+from tests.test_signup import VALID, code_of, copy_url_of, deliver, private_key_of
 
 FACEBOOK = "https://facebookleak.somi.nl"
 TIKTOK = "https://tiktokclaim.org"
@@ -205,7 +206,9 @@ def test_no_cure_no_pay_choice_is_signed_and_kept(
     body = confirmation.get_body(("plain",)).get_content()  # type: ignore[union-attr]
     assert FLAT_SENTENCE in " ".join(body.split())
     assert FLAT_SENTENCE in client.get("/en/join/done", base_url=FACEBOOK).get_data(as_text=True)
-    mandate_link = re.search(r"https://facebookleak\.somi\.nl(/\S*mandate/\S+)", body).group(1)  # type: ignore[union-attr]
+    # The mandate link: its page, and the key of the participant's copy in its fragment.
+    link = re.search(r"https://facebookleak\.somi\.nl(/\S*mandate/[^\s#]+)#(\S+)", body)
+    assert link is not None
 
     # The campaign raises its flat fee: what Anna signed stays as it was, new sign-ups get the new amount.
     path.write_text(path.read_text(encoding="utf-8").replace("flat: 50", "flat: 75"), encoding="utf-8")
@@ -213,7 +216,9 @@ def test_no_cure_no_pay_choice_is_signed_and_kept(
         campaigns_dir=campaign_folder.path,
         database_url=app.extensions["claimsite.db"].engine.url.render_as_string(hide_password=False),
     )
-    assert later.test_client().get(mandate_link, base_url=FACEBOOK).data == pdf
+    mandate_page = later.test_client().get(link.group(1), base_url=FACEBOOK).get_data(as_text=True)
+    copy = later.test_client().get(copy_url_of(mandate_page), base_url=FACEBOOK).data
+    assert open_copy(copy, private_key_of(link.group(2))) == pdf
     with later.app_context(), force_locale("en"):
         loaded = later.extensions["claimsite"].registry.snapshot.campaigns["facebookleak"]
         model = fee_model_for(loaded)

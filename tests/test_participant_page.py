@@ -402,7 +402,7 @@ def test_erasure_removes_the_personal_data_and_keeps_the_evidence(db_app: Flask)
 
     in_session(db_app, check)
     assert deliver(db_app) == []  # the queued login mail was cancelled
-    mandate = f"/mandate/{in_session(db_app, lambda db: mandate_link_token('tiktokclaim', anna.token))}"
+    mandate = f"/en/mandate/{in_session(db_app, lambda db: mandate_link_token('tiktokclaim', anna.token))}"
     gone = db_app.test_client().get(mandate, base_url=TIKTOK)
     assert gone.status_code == 404 and "it was withdrawn, or your personal data was erased" in gone.get_data(
         as_text=True

@@ -11,6 +11,7 @@ from core.data.db import Base
 from core.data.migrations import downgrade, upgrade
 
 TABLES = {
+    "run_leases",
     "signups",
     "signup_events",
     "accepted_agreements",

@@ -235,6 +235,13 @@ def test_a_move_killed_midway_is_finished_by_the_next_run(db_app: Flask, tmp_pat
     assert cut.held_key_id is not None and cut.other_key is not None and cut.store_key == held.store_key
     assert opened(stored(db_app, cut.store_key), holding_private(db_app)) == big  # the held copy is whole
 
+    # The killed run still holds the lease: a move right away is refused; once the lease expires (15 minutes
+    # without renewal: made to pass here), the next move takes it over and finishes the cut-off one.
+    refused = move(db_app)
+    assert refused.exit_code == 1 and "another move into the vaults is running" in refused.output
+    from core.data.models import RunLease
+
+    in_app(db_app, lambda db: (db.execute(update(RunLease).values(expires_at=RunLease.started_at)), db.commit()))
     finished = move(db_app)
     assert finished.exit_code == 0, finished.output
     assert "1 held file(s) and 1 mandate(s) moved into vaults, 1 move(s) cut off before finished" in finished.output
@@ -478,3 +485,56 @@ def test_a_move_keeps_a_few_chunks_in_memory_whatever_the_file_size(db_app: Flas
             digest.update(piece)
     assert digest.hexdigest() == hashlib.sha256((tmp_path / "big.bin").read_bytes()).hexdigest()
     print(f"move of a 40 MiB held file: peak traced memory {peak / (1 << 20):.1f} MiB")
+
+
+def test_two_moves_at_once_run_one_after_the_other(db_app: Flask, tmp_path: Path) -> None:
+    """A second move while one runs is refused, saying so, and changes nothing (its cleanup of cut-off moves would
+    delete the copy the first one is writing); a lease left by a killed run is taken over once it expires."""
+    import datetime as dt
+
+    from core.data import run_leases
+    from core.data.models import RunLease
+    from core.staff.vault_moves import LEASE
+
+    anna = join(db_app, ANNA)
+    path = mapping(tmp_path, ["reference,file", f"{anna.token[:12]},a.zip"], {"a.zip": ZIP_BYTES})
+    assert deposit(db_app, path).exit_code == 0
+    give_vault(db_app, anna)
+    now = dt.datetime.now(dt.UTC)
+    # Another run holds the lease (as the console's background move would, while it writes a copy).
+    assert in_app(db_app, lambda db: run_leases.take(db, LEASE, "staff:7|abc", now, dt.timedelta(minutes=15))) is None
+    busy = move(db_app)
+    assert busy.exit_code == 1 and "another move into the vaults is running" in busy.output and "staff:7" in busy.output
+    [still_held] = rows(db_app)
+    assert still_held.held_key_id is not None
+
+    # The other run was killed: its lease expires, and the next move takes it over and does the work.
+    expired = now - dt.timedelta(minutes=1)
+    in_app(db_app, lambda db: (db.execute(update(RunLease).values(expires_at=expired)), db.commit()))
+    moved = move(db_app)
+    assert moved.exit_code == 0 and "1 held file(s) and 1 mandate(s) moved" in moved.output
+    assert in_app(db_app, lambda db: db.scalars(select(RunLease)).all()) == []  # given back
+
+
+def test_of_two_runs_taking_the_lease_at_once_one_gets_it(db_app: Flask) -> None:
+    import datetime as dt
+    import threading
+
+    from core.data import run_leases
+
+    barrier = threading.Barrier(2)
+    results: list[object] = []
+
+    def run(holder: str) -> None:
+        with db_app.app_context():
+            barrier.wait()
+            results.append(
+                run_leases.take(db_session(), "vault-move", holder, dt.datetime.now(dt.UTC), dt.timedelta(minutes=1))
+            )
+
+    threads = [threading.Thread(target=run, args=(f"run-{n}",)) for n in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(result is None for result in results) == [False, True]

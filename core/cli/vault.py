@@ -263,7 +263,10 @@ def move_command(private_keys: tuple[Path, ...], campaigns: tuple[str, ...]) -> 
     keys = opening_keys(private_keys)
     session = db_session()
     actor = audit.cli_actor()
-    outcome = vault_moves.move_into_vaults(session, site().vault_store, keys, actor, set(campaigns) or None)
+    try:
+        outcome = vault_moves.move_into_vaults(session, site().vault_store, keys, actor, set(campaigns) or None)
+    except vault_moves.MoveBusy as busy:
+        raise click.ClickException(str(busy)) from None
     audit.record(
         session,
         actor,

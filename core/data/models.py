@@ -708,3 +708,17 @@ class VaultUpload(Base):
     touched_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     vault_file_id: Mapped[int | None] = mapped_column(Integer, doc="the file recorded by finishing")
+
+
+class RunLease(Base):
+    """Who runs a staff job that must not run twice at once (issue 21: ``flask vault move`` and the console's button
+    of the same name, whose cleanup of a move cut off before would delete a copy another run is writing), and until
+    when: one row per job name, taken by inserting it (the primary key lets one of two runs in) or by taking over a
+    row whose run stopped renewing it (killed). Read and written only by :mod:`core.data.run_leases`."""
+
+    __tablename__ = "run_leases"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True, doc="the job, e.g. vault-move")
+    holder: Mapped[str] = mapped_column(String(140), doc="who runs it (cli:<user> or staff:<id>) and a run id")
+    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, doc="renewed while the run goes on")

@@ -20,6 +20,8 @@ object next time instead of leaving one behind; files moved but not yet mailed a
 
 from __future__ import annotations
 
+import datetime as dt
+import secrets
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,9 +31,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.campaigns import LoadedCampaign
-from core.data import personal_data, vault_files, vault_keys
+from core.data import personal_data, run_leases, vault_files, vault_keys
 from core.data.db import db_session, utcnow
-from core.data.models import Signup, VaultFile
+from core.data.models import RunLease, Signup, VaultFile
 from core.sealing import OpeningKeys, SealingError
 from core.signup.mandate_copy import put_mandate_in_vault
 from core.site import site
@@ -64,6 +66,22 @@ class MoveOutcome:
         )
 
 
+LEASE = "vault-move"
+LEASE_LASTS = dt.timedelta(minutes=15)  # renewed after every file: a file of 2 GB moves in a few minutes at most
+
+
+class MoveBusy(Exception):
+    """Another move is running (its cleanup of cut-off moves would delete the copies this one writes, and the other
+    way round): this one did nothing."""
+
+    def __init__(self, lease: RunLease) -> None:
+        who = lease.holder.split("|", 1)[0]
+        super().__init__(
+            f"another move into the vaults is running (started {lease.started_at:%Y-%m-%d %H:%M} UTC by {who}); "
+            "nothing was done: run this one again once it has finished"
+        )
+
+
 def move_into_vaults(
     session: Session,
     store: VaultStore,
@@ -76,6 +94,10 @@ def move_into_vaults(
     each participant with something new; only of ``campaigns`` when given. Each file is committed on its own: a
     file that cannot be moved is a problem of its own, the others go on. ``progress`` gets the files done so far."""
     holding = HoldingKeys.of(keys)
+    holder = f"{moved_by}|{secrets.token_hex(8)}"[:140]
+    held_by = run_leases.take(session, LEASE, holder, utcnow(), LEASE_LASTS)
+    if held_by is not None:
+        raise MoveBusy(held_by)
     outcome = MoveOutcome()
     done = 0
 
@@ -84,17 +106,24 @@ def move_into_vaults(
         done += 1
         if progress is not None:
             progress(done)
+        if not run_leases.renew(session, LEASE, holder, utcnow(), LEASE_LASTS):
+            raise RuntimeError("the move's lease was taken over by another run; this one stopped (run it again)")
 
-    for file in vault_files.half_moved(session, campaigns):
-        _clean_up(session, store, file)
-        outcome.finished += 1
-    for file in vault_files.held_with_vault(session, campaigns):
-        _move(session, store, holding, file, outcome)
-        step()
-    for signup in vault_files.signups_without_mandate(session, campaigns):
-        _copy_mandate(session, store, keys, signup, moved_by, outcome)
-        step()
-    outcome.mails = mail_participants(session, _by_signup(session, vault_files.unmailed(session, campaigns))).arrivals
+    try:
+        for file in vault_files.half_moved(session, campaigns):
+            _clean_up(session, store, file)
+            outcome.finished += 1
+        for file in vault_files.held_with_vault(session, campaigns):
+            _move(session, store, holding, file, outcome)
+            step()
+        for signup in vault_files.signups_without_mandate(session, campaigns):
+            _copy_mandate(session, store, keys, signup, moved_by, outcome)
+            step()
+        unmailed = _by_signup(session, vault_files.unmailed(session, campaigns))
+        outcome.mails = mail_participants(session, unmailed).arrivals
+    finally:
+        session.rollback()
+        run_leases.give_back(session, LEASE, holder)
     return outcome
 
 
@@ -188,7 +217,11 @@ def console_writer(campaign_app: Flask, actor: str) -> Write:
     def write(loaded: LoadedCampaign, keys: OpeningKeys, path: Path, progress: Callable[[int], None]) -> Written:
         with campaign_app.app_context():
             session = db_session()
-            outcome = move_into_vaults(session, site().vault_store, keys, actor, [loaded.slug], progress)
+            try:
+                outcome = move_into_vaults(session, site().vault_store, keys, actor, [loaded.slug], progress)
+            except MoveBusy as busy:
+                path.write_text(f"Move into the vaults, {loaded.slug}: {busy}\n", encoding="utf-8")
+                return Written(0, str(busy))
             audit.record(session, actor, "vault-move", campaign=loaded.slug, detail=outcome.summary())
             session.commit()
         with path.open("w", encoding="utf-8") as report:

@@ -78,6 +78,15 @@ class Console:
             headers["X-CSRFToken"] = self.token
         return headers
 
+    def find(self, reference: str) -> Any:
+        """The upload page for the sign-up of ``reference``, as its Find button asks for it."""
+        return self.client.post(
+            "/vault-upload",
+            base_url=ADMIN,
+            data={"csrf_token": self.token, "reference": reference},
+            headers=self.headers(),
+        )
+
     def json(self, path: str, data: dict[str, Any], with_csrf: bool = True) -> Any:
         return self.client.post(path, base_url=ADMIN, json=data, headers=self.headers(with_csrf))
 
@@ -312,12 +321,7 @@ def test_for_a_participant_without_a_vault_the_file_is_held_and_they_are_invited
 ) -> None:
     bob = join(staff_app, BOB)
     console = Console(staff_app)
-    page = console.client.post(
-        "/vault-upload",
-        base_url=ADMIN,
-        data={"csrf_token": console.token, "reference": bob.token[:12]},
-        headers=console.headers(),
-    )
+    page = console.find(bob.token[:12])
     html = page.get_data(as_text=True)
     assert page.status_code == 200 and "This participant has no vault yet. What you upload is encrypted to the" in html
     assert 'id="vault-upload"' in html
@@ -343,23 +347,13 @@ def test_without_a_vault_or_a_holding_key_nothing_starts(make_app: Any, migrated
     assert app.extensions["claimsite"].vault_holding_key is None
     bob = join(app, BOB)
     console = Console(app)
-    page = console.client.post(
-        "/vault-upload",
-        base_url=ADMIN,
-        data={"csrf_token": console.token, "reference": bob.token[:12]},
-        headers=console.headers(),
-    )
+    page = console.find(bob.token[:12])
     html = page.get_data(as_text=True)
     assert page.status_code == 200 and "no holding key is configured" in html and 'id="vault-upload"' not in html
     refused = console.start(bob.id, "answer.zip", 100)
     assert refused.status_code == 409 and "CLAIMSITE_VAULT_HOLDING_KEY" in refused.get_json()["error"]
     assert uploads_of(app) == [] and everything_stored(store_of(app)) == []
-    unknown = console.client.post(
-        "/vault-upload",
-        base_url=ADMIN,
-        data={"csrf_token": console.token, "reference": "XXXXXXXXXXXX"},
-        headers=console.headers(),
-    )
+    unknown = console.find("XXXXXXXXXXXX")
     assert unknown.status_code == 404 and "No sign-up of your campaigns has this reference" in unknown.get_data(
         as_text=True
     )

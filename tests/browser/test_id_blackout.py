@@ -213,7 +213,7 @@ def test_boxes_drawn_on_a_phone_reach_the_server_black_on_the_upright_full_size_
 
     arrived_before = len(ARRIVALS)
     page.get_by_role("button", name="Versturen").click()
-    expect(page.get_by_role("heading", level=1)).to_have_text("Ontvangen")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Ontvangen", timeout=30_000)  # see the PNG test
     save_screenshot(page, "id-blackout-sent")
 
     assert len(ARRIVALS) == arrived_before + 1
@@ -257,7 +257,7 @@ def test_without_javascript_the_chosen_file_goes_as_it_is(
         save_screenshot(page, "id-blackout-without-javascript")
         arrived_before = len(ARRIVALS)
         page.get_by_role("button", name="Versturen").click()
-        expect(page.get_by_role("heading", level=1)).to_have_text("Ontvangen")
+        expect(page.get_by_role("heading", level=1)).to_have_text("Ontvangen", timeout=30_000)  # see the PNG test
     finally:
         context.close()
     assert len(ARRIVALS) == arrived_before + 1

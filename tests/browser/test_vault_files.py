@@ -7,12 +7,14 @@ says so. The vault is made in Python beforehand (as the page would make it: test
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import os
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
@@ -81,7 +83,7 @@ def test_a_file_is_listed_as_a_visitor_reads_it_saved_and_fails_when_damaged_or_
 
     item = page.locator(".vault-files__item")
     expect(item.locator(".vault-files__name")).to_have_text(LONG_NAME)
-    today = time.strftime("%-d %B %Y")  # the server's long date in British English
+    today = f"{dt.datetime.now(ZoneInfo('Europe/Amsterdam')):%-d %B %Y}"  # the campaign's day, in British English
     facts = item.locator("dl")
     expect(facts).to_contain_text(f"FromTikTokCampaignTikTok ClaimReceived{today}Size1.3 MBTypeZIP archive")
     expect(page.get_by_text("is saved as it opens")).to_be_visible()  # this browser streams to disk
@@ -124,9 +126,10 @@ def test_a_file_is_listed_as_a_visitor_reads_it_saved_and_fails_when_damaged_or_
     page.goto(live_server.url(CAMPAIGN, "/my/vault"))
     page.locator("#vault-unlock").fill(PASSPHRASE)
     page.locator("form[data-unlock] button[type=submit]").click()
+    day = dt.datetime.now(ZoneInfo("Europe/Amsterdam"))  # the campaign's day
     month = ["januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus", "september", "oktober",
-             "november", "december"][time.localtime().tm_mon - 1]  # fmt: skip
-    expect(item.locator("dl")).to_contain_text(f"{time.localtime().tm_mday} {month} {time.localtime().tm_year}")
+             "november", "december"][day.month - 1]  # fmt: skip
+    expect(item.locator("dl")).to_contain_text(f"{day.day} {month} {day.year}")
     expect(item.locator("dl")).to_contain_text("1,3 MB")
     assert_no_horizontal_overflow(page)
     save_screenshot(page, "vault-files-nl")

@@ -47,6 +47,7 @@ def test_upload_deposit_move_recover_and_save(
     phone: PhonePage, live_server: LiveServer, tmp_path: Path, save_screenshot: Any
 ) -> None:
     app = live_server.app
+    run_worker(live_server)  # mail an earlier test on this shared server left queued
     signup = join_fully(app, app.test_client(), "en", email=ADDRESS, name="Ida Journey")
     run_worker(live_server)  # the mandate and the confirmation
     console_answer = os.urandom(3_000_000)  # three chunks of the vault format
@@ -95,7 +96,10 @@ def test_upload_deposit_move_recover_and_save(
     assert deposited.exit_code == 0, deposited.output
     key_file = app.extensions["claimsite"].settings.development_key_pair()[0]
     moved = app.test_cli_runner().invoke(args=["vault", "move", "--private-key", str(key_file)])
-    assert moved.exit_code == 0 and "1 held file(s) and 1 mandate(s) moved into vaults" in moved.output, moved.output
+    # (Other tests' participants on this shared server may have mandates moved in too.)
+    assert moved.exit_code == 0 and re.search(r"\b1 held file\(s\) and [1-9]\d* mandate\(s\) moved", moved.output), (
+        moved.output
+    )
     run_worker(live_server)
     arrival = text_part(newest_mail_to(live_server, ADDRESS))
     assert "Something new is in your vault" in arrival and "videos" not in arrival
@@ -125,3 +129,4 @@ def test_upload_deposit_move_recover_and_save(
         sealed_pdf = opened_personal_data(app, signup).mandate_pdf
     assert sealed_pdf and save(page, f"mandate-{CAMPAIGN}.pdf") == sealed_pdf
     assert re.fullmatch(r"[0-9A-Z-]+", code)
+    run_worker(live_server)  # whatever her actions queued goes now, not into the next test's mails

@@ -63,6 +63,7 @@ def test_staff_upload_two_files_encrypted_in_the_browser_and_a_participant_witho
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     app = live_server.app
+    run_worker(live_server)  # mail an earlier test on this shared server left queued
     anna = join_fully(app, app.test_client(), "en", email="anna.upload@example.org", name="Anna Upload")
     run_worker(live_server)  # the mandate and the confirmation
     bob = join_fully(app, app.test_client(), "en", email="bob.upload@example.org", name="Bob Novault")

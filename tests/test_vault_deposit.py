@@ -332,6 +332,17 @@ def test_the_vault_page_lists_and_serves_only_the_logged_in_address_files(db_app
     assert download.data == stored(db_app, mine.store_key)
     assert int(download.headers["Content-Length"]) == mine.size_cipher
     assert client.get(f"/en/my/vault/files/{bobs.id}", base_url=TIKTOK).status_code == 404  # not hers
+    whole, size, etag = stored(db_app, mine.store_key), mine.size_cipher, f'"{mine.sha256_cipher}"'
+    for start, end in [(0, 99), (1000, 1999), (size - 10, size + 50)]:
+        part = client.get(f"/en/my/vault/files/{mine.id}", base_url=TIKTOK, headers={"Range": f"bytes={start}-{end}"})
+        assert part.status_code == 206 and part.data == whole[start : end + 1] and part.headers["ETag"] == etag
+        assert part.headers["Content-Range"] == f"bytes {start}-{min(end, size - 1)}/{size}"
+    past = client.get(f"/en/my/vault/files/{mine.id}", base_url=TIKTOK, headers={"Range": f"bytes={size}-"})
+    assert past.status_code == 416 and past.headers["Content-Range"] == f"bytes */{size}"
+    changed = client.get(
+        f"/en/my/vault/files/{mine.id}", base_url=TIKTOK, headers={"Range": "bytes=0-9", "If-Range": '"other"'}
+    )
+    assert changed.status_code == 200 and changed.data == whole
 
     store_of(db_app).delete(mine.store_key)  # lost from the store behind the app's back
     lost = client.get(f"/en/my/vault/files/{mine.id}", base_url=TIKTOK)

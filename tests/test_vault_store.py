@@ -303,3 +303,21 @@ def test_a_missing_file_error_names_the_key_and_the_place(tmp_path: Path) -> Non
     with pytest.raises(MissingFile, match=key) as caught:
         LocalFolderStore(tmp_path).open(key)
     assert str(tmp_path) in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("start", "length", "expected"),
+    [(0, 10, range(0, 10)), (100, 50, range(100, 150)), (990, 50, range(990, 1000)), (1000, 5, range(0, 0))],
+    ids=["start", "middle", "end", "past-the-end"],
+)
+def test_a_range_of_a_file_comes_back_alone(store: VaultStore, start: int, length: int, expected: range) -> None:
+    content = bytes(i % 251 for i in range(1000))
+    key = new_key()
+    store.put(key, io.BytesIO(content))
+    with store.open_range(key, start, length) as stored:
+        assert stored.read() == content[expected.start : expected.stop]
+
+
+def test_a_range_of_a_missing_file_is_missing(store: VaultStore) -> None:
+    with pytest.raises(MissingFile):
+        store.open_range(new_key(), 0, 10)

@@ -23,6 +23,7 @@ under its key. Writing a part again (a retried request) replaces it, so a retry 
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import re
 import secrets
@@ -77,6 +78,12 @@ class VaultStore(Protocol):
 
     def open(self, key: str) -> BinaryIO:
         """The stored file, for reading in blocks (close it after use); :class:`MissingFile` if there is none."""
+        ...
+
+    def open_range(self, key: str, start: int, length: int) -> BinaryIO:
+        """``length`` bytes of the stored file from byte ``start`` on (fewer at its end), for reading in blocks, so
+        that a download can come in short requests that each end well within a worker's timeout (issue 21);
+        :class:`MissingFile` if there is none. ``start`` is at least 0 and ``length`` at least 1."""
         ...
 
     def delete(self, key: str) -> None:
@@ -160,6 +167,11 @@ class LocalFolderStore:
         except FileNotFoundError:
             raise MissingFile(f"no vault file is stored under {key} in {self.folder}") from None
 
+    def open_range(self, key: str, start: int, length: int) -> BinaryIO:
+        stored = self.open(key)
+        stored.seek(start)
+        return cast(BinaryIO, _Slice(stored, length))
+
     def delete(self, key: str) -> None:
         with contextlib.suppress(FileNotFoundError):
             self.path(key).unlink()
@@ -219,6 +231,27 @@ class LocalFolderStore:
     def abort_parts(self, key: str, handle: str) -> None:
         with contextlib.suppress(FileNotFoundError):
             self._part_file(key, handle).unlink()
+
+
+class _Slice(io.RawIOBase):
+    """At most ``left`` bytes of an open file from where it stands; closing it closes the file."""
+
+    def __init__(self, stored: BinaryIO, left: int) -> None:
+        self.stored = stored
+        self.left = left
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        wanted = self.left if size is None or size < 0 else min(size, self.left)
+        block = self.stored.read(wanted) if wanted else b""
+        self.left -= len(block)
+        return block
+
+    def close(self) -> None:
+        self.stored.close()
+        super().close()
 
 
 def _fsync_folder(folder: Path) -> None:
@@ -312,6 +345,20 @@ class S3Store:
             answer = self.client.get_object(Bucket=self.bucket, Key=self.name(key))
         except self.client.exceptions.NoSuchKey:
             raise MissingFile(f"no vault file is stored under {key} in s3://{self.bucket}/{self.prefix}") from None
+        return cast(BinaryIO, answer["Body"])
+
+    def open_range(self, key: str, start: int, length: int) -> BinaryIO:
+        try:
+            answer = self.client.get_object(
+                Bucket=self.bucket, Key=self.name(key), Range=f"bytes={start}-{start + length - 1}"
+            )
+        except self.client.exceptions.NoSuchKey:
+            raise MissingFile(f"no vault file is stored under {key} in s3://{self.bucket}/{self.prefix}") from None
+        except self.client.exceptions.ClientError as error:
+            # A range that starts at or past the end: S3 refuses it (416), where a file read there gives nothing.
+            if error.response.get("Error", {}).get("Code") != "InvalidRange":
+                raise
+            return io.BytesIO(b"")
         return cast(BinaryIO, answer["Body"])
 
     def delete(self, key: str) -> None:

@@ -25,6 +25,7 @@ from core.data.db import db_session, utcnow
 from core.site import current_campaign, site
 from core.vault.store import COPY_BLOCK, MissingFile
 from core.vault.wrapped_keys import WrappedKeyError, b64url_encode, public_key_from, to_json, wrapped_key_from
+from core.web.byte_ranges import UnsatisfiableRange, requested_range
 from core.web.participant_session import logged_in
 from core.web.rendering import render_page
 from core.web.requests import limit_per_ip
@@ -171,8 +172,19 @@ def download(file_id: int) -> BaseResponse:
     file = vault_files.get(db_session(), hashed, file_id)
     if file is None:
         return _error(404, _("This file is not in your vault (any more). Reload the page to see what is."))
+    etag = f'"{file.sha256_cipher}"'
+    if_range = request.headers.get("If-Range")
     try:
-        stored = site().vault_store.open(file.store_key)
+        wanted = requested_range(request.headers.get("Range"), file.size_cipher)
+    except UnsatisfiableRange:
+        return Response(status=416, headers={"Content-Range": f"bytes */{file.size_cipher}", "ETag": etag})
+    if wanted is not None and if_range is not None and if_range != etag:
+        wanted = None  # the file changed since the page's first range: HTTP says send it whole, the page refuses it
+    try:
+        if wanted is None:
+            stored = site().vault_store.open(file.store_key)
+        else:
+            stored = site().vault_store.open_range(file.store_key, *wanted)
     except MissingFile:
         return _error(404, _("This file cannot be found in the vault's storage. Please tell us, quoting its date."))
 
@@ -181,11 +193,16 @@ def download(file_id: int) -> BaseResponse:
             while block := stored.read(COPY_BLOCK):
                 yield block
 
-    return Response(
-        stream_with_context(blocks()),
-        mimetype="application/octet-stream",
-        headers={"Content-Length": str(file.size_cipher), "Content-Disposition": "attachment"},
-    )
+    headers = {"Content-Disposition": "attachment", "Accept-Ranges": "bytes", "ETag": etag}
+    if wanted is None:
+        headers["Content-Length"] = str(file.size_cipher)
+        status = 200
+    else:
+        start, length = wanted
+        headers["Content-Length"] = str(length)
+        headers["Content-Range"] = f"bytes {start}-{start + length - 1}/{file.size_cipher}"
+        status = 206
+    return Response(stream_with_context(blocks()), status=status, mimetype="application/octet-stream", headers=headers)
 
 
 @localized_route(bp, "/my/vault/save/worker.js")

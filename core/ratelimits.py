@@ -57,7 +57,9 @@ RULES = {
     "breach-code-ip": "30/hour",  # SMS code guesses from one network (each code also allows only 5 tries)
     "identity-upload-ip": "20/hour",  # ID copies sent from one network (each is decoded in full: costly)
     "vault-ip": "30/hour",  # vaults set up and passphrases changed from one network
-    "vault-download-ip": "120/hour",  # vault files fetched from one network (each streams a whole file out)
+    # Ranges of vault files fetched from one network: the page asks for 8 MiB at a time, so a 2 GB answer is 256
+    # requests; enough for a few of those an hour, while a client that asks for more is still stopped.
+    "vault-download-ip": "1200/hour",
 }
 
 

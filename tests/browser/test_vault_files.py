@@ -115,12 +115,15 @@ def test_a_file_is_listed_as_a_visitor_reads_it_saved_and_fails_when_damaged_or_
     expect(item.get_by_role("alert")).to_contain_text("damaged", timeout=20_000)
     expect(item.get_by_role("alert")).to_contain_text("The download was stopped")
 
-    # The connection lost midway (the store holds half the file, the server promised all of it): the same.
+    # The connection lost (the store holds half the file, the server promised all of it): the page asks for the
+    # range again a few times, then says so; nothing was saved, since the first range never came whole (the file
+    # is smaller than one range).
     path.write_bytes(bytes(damaged[: len(damaged) // 2]))
-    with page.expect_download(timeout=30_000) as download_info:
-        item.get_by_role("button", name="Open and save").click()
-    assert download_info.value.failure() is not None
-    expect(item.get_by_role("alert")).to_contain_text("The connection was lost while saving", timeout=20_000)
+    downloads: list[object] = []
+    page.on("download", lambda download: downloads.append(download))
+    item.get_by_role("button", name="Open and save").click()
+    expect(item.get_by_role("alert")).to_contain_text("The connection was lost while opening this file", timeout=30_000)
+    assert downloads == []
 
     # The Dutch page lists it with the date in Dutch (the texts themselves are translated after merging).
     page.goto(live_server.url(CAMPAIGN, "/my/vault"))

@@ -269,14 +269,62 @@
     return maxBytes && file.size > maxBytes;
   }
 
+  // The ciphertext as a stream of ranged requests of RANGE_BYTES each, asked for only as the decryptor pulls: no
+  // request lasts long (a server worker is never held for a whole large file, and no proxy or worker timeout cuts a
+  // slow download), and a dropped connection costs one range, asked for again (RETRIES times, waiting a little
+  // longer each time). Every range must come from the same stored file (If-Range with the first answer's ETag): a
+  // file replaced meanwhile fails the download instead of mixing two files.
+  var RANGE_BYTES = 8 * 1024 * 1024;
+  var RETRIES = 3;
+
+  async function problemOf(response) {
+    var answer = null;
+    try { answer = await response.json(); } catch (e) { answer = null; }
+    return new Error((answer && answer.error) || text("failed"));
+  }
+
   async function ciphertextOf(file) {
-    var response = await fetch(root.dataset.filesUrl + "/" + file.id, { credentials: "same-origin" });
-    if (!response.ok || !response.body) {
-      var answer = null;
-      try { answer = await response.json(); } catch (e) { answer = null; }
-      throw new Error((answer && answer.error) || text("failed"));
+    var url = root.dataset.filesUrl + "/" + file.id;
+    var etag = null;
+    var size = null;
+
+    async function range(start) {
+      for (var attempt = 0; ; attempt++) {
+        try {
+          var headers = { Range: "bytes=" + start + "-" + (start + RANGE_BYTES - 1) };
+          if (etag) headers["If-Range"] = etag;
+          var response = await fetch(url, { credentials: "same-origin", headers: headers, cache: "no-store" });
+          if (response.status !== 206) {
+            if (!response.ok) throw await problemOf(response);
+            throw new Error(text("failed")); // a whole file where a range was asked: it changed meanwhile
+          }
+          var found = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(response.headers.get("Content-Range") || "");
+          if (!found || Number(found[1]) !== start || (etag && response.headers.get("ETag") !== etag)) {
+            throw new Error(text("failed"));
+          }
+          var bytes = new Uint8Array(await response.arrayBuffer());
+          if (bytes.length !== Number(found[2]) - start + 1) throw new TypeError("cut short");
+          etag = etag || response.headers.get("ETag");
+          size = Number(found[3]);
+          return bytes;
+        } catch (e) {
+          if (!(e instanceof TypeError) || attempt >= RETRIES) throw e; // only a lost connection is tried again
+          await new Promise(function (resolve) { setTimeout(resolve, 1000 * (attempt + 1)); });
+        }
+      }
     }
-    return response.body;
+
+    var first = await range(0);
+    var offset = 0;
+    return new ReadableStream({
+      pull: async function (controller) {
+        var bytes = offset === 0 ? first : await range(offset);
+        first = null;
+        offset += bytes.length;
+        controller.enqueue(bytes);
+        if (offset >= size) controller.close();
+      },
+    });
   }
 
   // What the page says when saving failed: a damaged file, a lost connection, or its own words.
@@ -290,7 +338,12 @@
     var worker = await saveWorkerReady();
     if (!worker && tooLargeForMemory(file)) throw new Error(text("tooLarge"));
     status.textContent = text("opening");
-    var body = await ciphertextOf(file);
+    var body;
+    try {
+      body = await ciphertextOf(file); // its first range: nothing is saved before it came whole
+    } catch (e) {
+      throw new Error(failure(e, false));
+    }
     var plain = Vault.decryptStream(body, key, { publicRaw: Vault.base64urlDecode(root.dataset.public) });
     var streaming = Boolean(worker);
     try {

@@ -309,13 +309,15 @@ def render_page(template: str, status: int = 200, cache: bool = True, **extra: A
     """Render ``template`` through the campaign's chain; identical requests within a few seconds reuse it."""
     services = site()
     key = _page_key(template)
-    body = services.page_cache.get(key) if cache else None
-    if body is None:
+    page = services.page_cache.get(key) if cache else None
+    if page is None:
         html = render_template(f"campaign:{current_campaign().slug}/{template}", **page_context(), **extra)
-        body = html.encode()
-        if cache:
-            services.page_cache.put(key, body)
-    return Response(body, status=status, mimetype="text/html")
+        if not cache:
+            return Response(html.encode(), status=status, mimetype="text/html")
+        page = services.page_cache.put(key, html.encode())
+    response = Response(page.body, status=status, mimetype="text/html")
+    response.set_etag(page.etag)  # used by public pages (core.web.caching.public_page); no cost to the others
+    return response
 
 
 HOLE = "\ue000{}\ue001"  # Unicode private-use characters: never in a template, never escaped by Jinja
@@ -330,13 +332,12 @@ def render_with_holes(template: str, shape: Hashable, fill: Mapping[str, str], *
     rendering the whole page each time cost several times what the answer itself does."""
     services = site()
     key = (*_page_key(template), "holes", shape)
-    body = services.page_cache.get(key)
-    if body is None:
+    page = services.page_cache.get(key)
+    if page is None:
         holes = {name: HOLE.format(name) for name in fill}  # plain text: autoescaping leaves these characters be
         html = render_template(f"campaign:{current_campaign().slug}/{template}", **page_context(), **extra, **holes)
-        body = html.encode()
-        services.page_cache.put(key, body)
-    text = body.decode()
+        page = services.page_cache.put(key, html.encode())
+    text = page.body.decode()
     for name, value in fill.items():
         text = text.replace(HOLE.format(name), str(escape(value)))
     return Response(text, mimetype="text/html")

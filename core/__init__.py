@@ -30,7 +30,7 @@ from core.site import Site
 from core.staff import create_staff_app
 from core.vault.holding import configured_holding_key
 from core.vault.store import vault_store
-from core.web import blueprints, rendering, request_campaign, security_headers
+from core.web import blueprints, caching, rendering, request_campaign, security_headers
 from core.web.assets import Assets
 from core.web.page_cache import PageCache
 from core.web.sessions import CampaignSessionInterface
@@ -172,9 +172,9 @@ def _staff_console(app: Flask, site: Site, database: Database) -> None:
 
 
 def _wrap_in_middleware(app: Flask, tenancy: TenancyMiddleware, settings: Settings) -> None:
-    """Outside in: ProxyFix (when trusted) -> security headers on every answer -> tenancy (campaigns, redirects,
-    the staff console) -> the campaign app."""
-    app.wsgi_app = security_headers.SecurityHeaders(tenancy)  # type: ignore[method-assign]
+    """Outside in: ProxyFix (when trusted) -> security headers and who may cache it on every answer -> tenancy
+    (campaigns, redirects, the staff console) -> the campaign app."""
+    app.wsgi_app = security_headers.SecurityHeaders(caching.PrivateByDefault(tenancy))  # type: ignore[method-assign]
     if settings.trusted_proxies:
         n = settings.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)  # type: ignore[method-assign]

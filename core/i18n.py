@@ -1,7 +1,8 @@
 """Languages: UI strings from the flask-babel catalogs in ``translations/``, language from the URL.
 
-Dutch (or the campaign's default language) lives at ``/``, every other language under ``/<code>/``. The
-Accept-Language header is consulted only on a first visit to an unprefixed page (no ``lang`` cookie yet).
+Dutch (or the campaign's default language) lives at ``/``, every other language under ``/<code>/``. The URL
+alone says the language (no cookie, no Accept-Language), so a shared cache may keep a public page by its URL; a
+page suggests the browser's own language in the browser (``themes/default/static/js/language_notice.js``).
 
 How the visitor is addressed is the campaign's choice (``address_form``): the Dutch UI strings say "je"
 (``messages.po``); a campaign that says "u" gets ``formal.po`` on top, which holds only the strings that address
@@ -30,7 +31,6 @@ from flask_babel import Babel, Domain, get_locale
 from werkzeug.routing import BaseConverter
 
 SOURCE_LANGUAGE = "en"  # msgids are English
-LANGUAGE_COOKIE = "lang"
 # How dates and numbers are written per language: English for a European public is British English
 # ('10 April 2020', '€500.00'), not American.
 FORMAT_LOCALES = {"en": "en_GB"}

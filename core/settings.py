@@ -23,6 +23,9 @@ from core.certificates import SealIdentity, TokenKey, certificate_problem, devel
 from core.sealing import SealingError, SealingKey, generate
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# The participant count on a public page is at most this old, all caches together (issue 22): see
+# Settings._counter_is_fresh.
+MAX_COUNTER_AGE_SECONDS = 10
 PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "secret", "dev", "development", "xxx", "please-change"}
 
 
@@ -118,13 +121,27 @@ class Settings(FolderSettings):
     )
     public_scheme: Literal["https", "http"] = Field(default="https", description="scheme of public campaign URLs")
     port: int = Field(default=5000, description="port of the development server, for <slug>.localhost links")
-    counter_cache_seconds: float = Field(default=3.0, ge=0, description="how old a shown participant count may be")
+    counter_cache_seconds: float = Field(
+        default=2.0, ge=0, description="how old a shown participant count may be within one process"
+    )
     ratelimit_storage_url: str = Field(
         default="",
         description="where rate-limit counts live, e.g. redis://127.0.0.1:6379/0 (required in "
         "production); default outside production: memory, one count per process",
     )
-    page_cache_seconds: float = Field(default=5.0, ge=0, description="how long a rendered page is reused")
+    page_cache_seconds: float = Field(default=2.0, ge=0, description="how long a rendered page is reused")
+    public_max_age_seconds: int = Field(
+        default=4,
+        ge=0,
+        description="max-age of a public campaign page: how long a shared cache (nginx) or a browser may serve it "
+        "without asking the app",
+    )
+    public_stale_seconds: int = Field(
+        default=2,
+        ge=0,
+        description="stale-while-revalidate of a public campaign page: how long after max-age a cache may still "
+        "serve it while it fetches a fresh one",
+    )
     publish_poll_seconds: float = Field(
         default=2.0,
         ge=0,
@@ -262,6 +279,31 @@ class Settings(FolderSettings):
                 "worker reaches, e.g. redis://127.0.0.1:6379/0 (rediss://... for TLS)."
             )
         return self
+
+    @model_validator(mode="after")
+    def _counter_is_fresh(self) -> Settings:
+        # The worst case of a count on a public page: read just before the counter cache expired, put in a page
+        # just before the page cache expired, stored by the shared cache just then, and served at the end of its
+        # max-age and stale-while-revalidate. Each cache counts from when it got its copy, so the ages add up.
+        total = self.counter_age_bound()
+        if total > MAX_COUNTER_AGE_SECONDS:
+            raise SettingsError(
+                f"a participant count on a public page could be {total:g} s old: CLAIMSITE_COUNTER_CACHE_SECONDS "
+                f"({self.counter_cache_seconds:g}) + CLAIMSITE_PAGE_CACHE_SECONDS ({self.page_cache_seconds:g}) + "
+                f"CLAIMSITE_PUBLIC_MAX_AGE_SECONDS ({self.public_max_age_seconds}) + CLAIMSITE_PUBLIC_STALE_SECONDS "
+                f"({self.public_stale_seconds}) may add up to at most {MAX_COUNTER_AGE_SECONDS} s. Lower one of them "
+                "(the defaults are 2 + 2 + 4 + 2)."
+            )
+        return self
+
+    def counter_age_bound(self) -> float:
+        """How old, at worst, the participant count on a public page is when a visitor sees it (seconds)."""
+        return (
+            self.counter_cache_seconds
+            + self.page_cache_seconds
+            + self.public_max_age_seconds
+            + self.public_stale_seconds
+        )
 
     @property
     def development(self) -> bool:

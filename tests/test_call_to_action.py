@@ -123,7 +123,6 @@ def test_a_campaign_closed_by_its_date_gets_the_default_words(cta_app: Flask) ->
     assert "This campaign no longer takes sign-ups." in text
     assert "Already joined?" not in text  # no sign-up form, so no participant's page
     dutch = cta_app.test_client()
-    dutch.set_cookie("lang", "nl")
     assert "Je kunt je niet meer aanmelden voor deze campagne." in visible_text(
         dutch.get("/", base_url="https://past.example").get_data(as_text=True)
     )
@@ -140,7 +139,6 @@ def test_a_count_under_hide_below_is_not_stated(cta_app: Flask) -> None:
     assert "1,234" not in visible_text(html)
     assert visible_text(html).count("The more people join, the stronger we stand.") == 2
     client = cta_app.test_client()
-    client.set_cookie("lang", "nl")
     dutch = visible_text(client.get("/", base_url="https://quiet.example").get_data(as_text=True))
     assert "Hoe meer mensen meedoen, hoe sterker we staan." in dutch and "1.234" not in dutch
     # On the scoreboard too, and it is listed after the campaigns whose number is shown.

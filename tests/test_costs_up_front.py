@@ -46,7 +46,6 @@ def progress_steps(html: str) -> list[str]:
 def test_the_landing_page_states_the_one_time_fee_beside_the_call_to_action(shipped_app: Flask) -> None:
     client = shipped_app.test_client()
     for language, prefix in (("en", "/en/"), ("nl", "/")):
-        client.set_cookie("lang", language)
         html = client.get(prefix, base_url=TIKTOK).get_data(as_text=True)
         assert TIKTOK_COSTS[language] in costs_block(cta_of(html)), costs_block(html)
 
@@ -54,7 +53,6 @@ def test_the_landing_page_states_the_one_time_fee_beside_the_call_to_action(ship
 def test_a_free_campaign_says_it_is_free_on_the_landing_page_and_the_join_form(shipped_app: Flask) -> None:
     client = shipped_app.test_client()
     for language, prefix in (("en", "/en/"), ("nl", "/")):
-        client.set_cookie("lang", language)
         landing = client.get(prefix, base_url=FACEBOOK).get_data(as_text=True)
         assert (
             costs_block(cta_of(landing))

@@ -288,5 +288,5 @@ def test_the_staff_console_answers_503_when_the_database_is_away(make_app: Calla
     ):
         page = response.get_data(as_text=True)
         assert response.status_code == 503, page[:1000]
-        assert int(response.headers["Retry-After"]) > 0 and response.headers["Cache-Control"] == "no-store"
+        assert int(response.headers["Retry-After"]) > 0 and response.headers["Cache-Control"] == "private, no-store"
         assert "The database is briefly unavailable" in page

@@ -40,7 +40,6 @@ def test_every_shipped_campaign_renders_in_both_languages(shipped_app: Flask, sl
     campaign = loaded.campaign
     path = f"{prefix}/" if language == campaign.default_language else f"{prefix}/{language}/"
     client = shipped_app.test_client()
-    client.set_cookie("lang", language)
     response = client.get(path, base_url=base)
     assert response.status_code == 200
     html = response.get_data(as_text=True)
@@ -61,9 +60,7 @@ def test_every_shipped_campaign_renders_in_both_languages(shipped_app: Flask, sl
 @pytest.mark.parametrize("slug", SHIPPED)
 def test_faq_questions_have_anchors_and_menu_links(shipped_app: Flask, slug: str) -> None:
     base, prefix = base_url_of(slug)
-    html = (
-        shipped_app.test_client().get(f"{prefix}/", base_url=base, headers={"Cookie": "lang=nl"}).get_data(as_text=True)
-    )
+    html = shipped_app.test_client().get(f"{prefix}/", base_url=base).get_data(as_text=True)
     if 'id="faq"' not in html:
         pytest.skip(f"{slug} has no FAQ")
     anchors = re.findall(r'<details class="faq__item" id="(faq-[a-z0-9-]+)"', html)
@@ -108,7 +105,6 @@ def test_pre_registration_campaign_invites_to_pre_register(status_app: Flask) ->
     english = client.get("/en/", base_url="https://soon.example").get_data(as_text=True)
     assert "cta--pre-registration" in english and "Pre-register" in english
     assert "Registration opens on 1 March 2099." in english
-    client.set_cookie("lang", "nl")
     dutch = client.get("/", base_url="https://soon.example").get_data(as_text=True)
     assert "Schrijf je vooraf in" in dutch and "De inschrijving opent op 1 maart 2099." in dutch
 
@@ -122,7 +118,6 @@ def test_closed_campaign_shows_closed_message_and_where_to_go(status_app: Flask)
 
 def test_counter_shows_baseline_and_since_date_per_locale(status_app: Flask) -> None:
     client = status_app.test_client()
-    client.set_cookie("lang", "nl")
     dutch = visible_text(client.get("/", base_url="https://democlaim.example").get_data(as_text=True))
     assert "1.234 mensen hebben zich sinds 10 april 2020 aangemeld." in dutch
     english = visible_text(client.get("/en/", base_url="https://democlaim.example").get_data(as_text=True))
@@ -141,17 +136,18 @@ def test_money_dates_and_numbers_follow_the_locale() -> None:
 
 def test_claim_amount_is_formatted_per_language(status_app: Flask) -> None:
     client = status_app.test_client()
-    client.set_cookie("lang", "nl")
     assert "tot €\xa0500,00 per persoon" in client.get("/", base_url="https://democlaim.example").get_data(as_text=True)
     assert "up to €500.00 per person" in client.get("/en/", base_url="https://democlaim.example").get_data(as_text=True)
 
 
-def test_first_visit_follows_accept_language_once(status_app: Flask) -> None:
+def test_the_address_alone_says_the_language(status_app: Flask) -> None:
+    """No redirect on Accept-Language and no language cookie (a shared cache keeps each page by its URL:
+    core/web/caching.py); the page suggests the browser's language itself (tests/browser/test_campaign_pages.py)."""
     client = status_app.test_client()
     first = client.get("/", base_url="https://democlaim.example", headers={"Accept-Language": "en-GB,en;q=0.9"})
-    assert first.status_code == 302 and first.headers["Location"] == "/en/"
-    assert "Accept-Language" in first.headers["Vary"]
-    client.get("/en/", base_url="https://democlaim.example")  # remembers the visit
+    assert first.status_code == 200 and '<html lang="nl">' in first.get_data(as_text=True)
+    assert "Set-Cookie" not in first.headers and first.headers["Vary"] == "Host"
+    client.get("/en/", base_url="https://democlaim.example")
     again = client.get("/", base_url="https://democlaim.example", headers={"Accept-Language": "en"})
     assert again.status_code == 200 and '<html lang="nl">' in again.get_data(as_text=True)
 
@@ -174,7 +170,6 @@ def test_language_the_campaign_does_not_offer_is_404(status_app: Flask) -> None:
 
 def test_language_switcher_links_to_the_same_page(status_app: Flask) -> None:
     client = status_app.test_client()
-    client.set_cookie("lang", "nl")
     html = client.get("/terms", base_url="https://democlaim.example").get_data(as_text=True)
     assert '<a href="/en/terms" hreflang="en" lang="en"' in html
     assert '<link rel="alternate" hreflang="en" href="https://democlaim.example/en/terms">' in html
@@ -183,7 +178,6 @@ def test_language_switcher_links_to_the_same_page(status_app: Flask) -> None:
 def test_english_default_campaign_serves_english_at_root(campaign_folder: CampaignFolder, make_app) -> None:
     campaign_folder.write("democlaim", campaign_data(default_language="en"))
     client = make_app(campaigns_dir=campaign_folder.path).test_client()
-    client.set_cookie("lang", "en")
     assert '<html lang="en">' in client.get("/", base_url="https://democlaim.example").get_data(as_text=True)
     assert '<html lang="nl">' in client.get("/nl/", base_url="https://democlaim.example").get_data(as_text=True)
     assert client.get("/en/", base_url="https://democlaim.example").status_code == 301
@@ -203,7 +197,6 @@ def test_markdown_is_rendered_safely(campaign_folder: CampaignFolder, make_app) 
     )
     campaign_folder.write("democlaim", data)
     client = make_app(campaigns_dir=campaign_folder.path).test_client()
-    client.set_cookie("lang", "nl")
     html = client.get("/", base_url="https://democlaim.example").get_data(as_text=True)
     assert "<strong>vet</strong>" in html and '<a href="https://somi.nl">ok</a>' in html
     assert "<script>alert" not in html and "&lt;script&gt;" in html
@@ -212,7 +205,6 @@ def test_markdown_is_rendered_safely(campaign_folder: CampaignFolder, make_app) 
 
 def test_unknown_page_of_a_campaign_is_a_translated_404(status_app: Flask) -> None:
     client = status_app.test_client()
-    client.set_cookie("lang", "nl")
     response = client.get("/en/nosuchpage", base_url="https://democlaim.example")
     assert response.status_code == 404 and "Page not found" in response.get_data(as_text=True)
     dutch = client.get("/nosuchpage", base_url="https://democlaim.example")
@@ -232,7 +224,7 @@ def test_privacy_page_falls_back_to_shared_then_default_language(campaign_folder
         as_text=True
     )
     assert "Demo terms" in client.get("/en/terms", base_url="https://democlaim.example").get_data(as_text=True)
-    assert client.get("/terms", base_url="https://democlaim.example", headers={"Cookie": "lang=nl"}).status_code == 404
+    assert client.get("/terms", base_url="https://democlaim.example").status_code == 404
 
 
 def test_shared_legal_pages_exist_in_both_languages() -> None:

@@ -162,7 +162,6 @@ def signups(app: Flask) -> list[Signup]:
 @pytest.mark.databases("sqlite")
 def test_form_asks_the_campaigns_questions_in_each_language(db_app: Flask) -> None:
     client = db_app.test_client()
-    client.set_cookie("lang", "nl")
     dutch = client.get("/join", base_url=TIKTOK).get_data(as_text=True)
     assert "Je TikTok-gebruikersnaam" in dutch and 'name="street"' in dutch and 'name="for_whom"' in dutch
     assert 'type="date"' in dutch and 'autocomplete="email"' in dutch
@@ -173,7 +172,6 @@ def test_form_asks_the_campaigns_questions_in_each_language(db_app: Flask) -> No
 @pytest.mark.databases("sqlite")
 def test_optional_questions_say_so_in_their_label(db_app: Flask) -> None:
     client = db_app.test_client()
-    client.set_cookie("lang", "nl")
 
     def labels(path: str) -> dict[str, str]:
         html = client.get(path, base_url=TIKTOK).get_data(as_text=True)
@@ -268,7 +266,6 @@ def test_a_missing_address_gets_one_message(
     """One thing left out is one mistake: one entry in the summary and one message at the field, in the page's
     language, whatever validators the field has."""
     client = db_app.test_client()
-    client.set_cookie("lang", language)
     html = post_form(client, "en" if language == "en" else "", **changes).get_data(as_text=True)
     summary = html[html.index('id="errors"') : html.index("</ul>", html.index('id="errors"'))]
     assert summary.count("<li>") == 1 and f'href="#{field}"' in summary and message in summary
@@ -280,7 +277,6 @@ def test_a_missing_address_gets_one_message(
 @pytest.mark.databases("sqlite")
 def test_errors_are_in_dutch_on_the_dutch_page(db_app: Flask) -> None:
     client = db_app.test_client()
-    client.set_cookie("lang", "nl")
     html = post_form(client, "", country="US", name="").get_data(as_text=True)
     assert "Vul je volledige naam in." in html
     assert "Alleen mensen die in de EU, de EER of Zwitserland wonen" in html
@@ -607,7 +603,6 @@ def test_counter_goes_up_by_one(db_app: Flask) -> None:
 
 def test_dutch_flow_end_to_end(db_app: Flask) -> None:
     client = db_app.test_client()
-    client.set_cookie("lang", "nl")
     join_fully(db_app, client)
     done = client.get("/join/done", base_url=TIKTOK).get_data(as_text=True)
     assert "Gelukt: je doet nu mee aan de TikTok Claim." in done

@@ -134,7 +134,7 @@ def test_login_needs_the_password_and_a_current_code(staff_app: Flask) -> None:
     assert response.status_code == 302 and response.location == "/"
     overview = client.get("/", base_url=ADMIN)
     assert overview.status_code == 200 and "Mira Staff" in overview.get_data(as_text=True)
-    assert overview.headers["Cache-Control"] == "no-store"
+    assert overview.headers["Cache-Control"] == "private, no-store"
     cookie = client.get_cookie("__Host-claimsite_staff", domain="staff.example")
     assert cookie is not None and cookie.http_only and cookie.same_site == "Strict" and cookie.secure
     actions = audit_actions(staff_app)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
+import yaml
 from flask import Flask
 from itsdangerous import BadSignature
 
 from core.campaigns.addresses import Address, HostIndex, campaign_url, split_host
 from core.web.tenancy import resolve
-from tests.conftest import CampaignFolder, campaign_data
+from tests.conftest import REPO, CampaignFolder, campaign_data
 
 
 @pytest.fixture
@@ -147,13 +150,20 @@ def test_responses_vary_on_host(tenancy_app: Flask) -> None:
     assert "Host" in client.get("/", base_url="http://www.democlaim.example").headers["Vary"]
 
 
-def test_cookies_are_host_only_and_scoped_to_the_path_prefix(tenancy_app: Flask) -> None:
-    client = tenancy_app.test_client()
-    response = client.get("/claims/", base_url="http://example.org")
+def test_cookies_are_host_only_and_scoped_to_the_path_prefix(campaign_folder: CampaignFolder, make_app) -> None:
+    # The join form is a page that sets a cookie (the session, for its CSRF token); public pages set none.
+    signup = yaml.safe_load((REPO / "campaigns" / "facebookleak.yaml").read_text(encoding="utf-8"))["signup"]
+    shutil.copytree(REPO / "campaigns" / "_shared", campaign_folder.path / "_shared")  # its agreements' texts
+    campaign_folder.write("democlaim", campaign_data(signup=signup))
+    campaign_folder.write(
+        "shared", campaign_data(slug="shared", hosts=None, paths=["example.org/claims"], signup=signup)
+    )
+    client = make_app(campaigns_dir=campaign_folder.path).test_client()
+    response = client.get("/claims/join", base_url="http://example.org")
     cookie = response.headers["Set-Cookie"]
     assert "Path=/claims;" in cookie or cookie.endswith("Path=/claims")
     assert "Domain" not in cookie
-    host_cookie = client.get("/", base_url="http://democlaim.example").headers["Set-Cookie"]
+    host_cookie = client.get("/join", base_url="http://democlaim.example").headers["Set-Cookie"]
     assert "Path=/;" in host_cookie and "Domain" not in host_cookie
 
 

@@ -103,7 +103,6 @@ def test_a_corrected_address_keeps_the_answers_and_the_old_code_stops_working(ap
 
 def test_the_dutch_page_shows_and_corrects_the_address_in_dutch(app: Flask, smtp_server: Any) -> None:
     client = app.test_client()
-    client.set_cookie("lang", "nl")
     post_form(client, "", email=TYPO)
     page = client.get("/join/verify", base_url=TIKTOK).get_data(as_text=True)
     assert f"Je e-mailadres: <strong>{TYPO}</strong>" in page and "Verkeerd adres? Verbeter het" in page

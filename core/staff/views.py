@@ -212,7 +212,7 @@ def init_app(app: Flask) -> None:
                 ip_hash=client_ip(),
             )
             db_session().commit()
-        response.headers.setdefault("Cache-Control", "no-store")
+        response.headers.setdefault("Cache-Control", "private, no-store")
         return response
 
     def _database_away(error: Exception) -> tuple[str, int, dict[str, str]]:
@@ -230,7 +230,7 @@ def init_app(app: Flask) -> None:
             title="The database is briefly unavailable",
             message="Nothing was changed. Try again in a minute.",
         )
-        return page, 503, {"Retry-After": str(RETRY_AFTER_SECONDS), "Cache-Control": "no-store"}
+        return page, 503, {"Retry-After": str(RETRY_AFTER_SECONDS), "Cache-Control": "private, no-store"}
 
     for unavailable in UNAVAILABLE:
         app.register_error_handler(unavailable, _database_away)
@@ -957,11 +957,13 @@ def _campaign_pages(slug: str, status: str, rest: str, prefix: str) -> Response:
     )
     campaign_app: Flask = current_app.extensions[CAMPAIGN_APP_EXTENSION]
     body, status_line, headers = run_wsgi_app(lambda e, s: Flask.wsgi_app(campaign_app, e, s), environ, buffered=True)
-    return Response(
+    response = Response(
         body,
         status=status_line,
-        headers=[(name, value) for name, value in headers.items() if name.lower() != "set-cookie"],
+        headers=[(name, value) for name, value in headers.items() if name.lower() not in ("set-cookie", "etag")],
     )
+    response.headers["Cache-Control"] = "private, no-store"  # a preview (a draft, perhaps) is never kept anywhere
+    return response
 
 
 def _file_problems(slugs: set[str] | None) -> list[tuple[str, ConfigProblem]]:

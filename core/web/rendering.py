@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Hashable, Mapping
+from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel import Locale
 from babel.core import get_global
 from flask import Flask, Response, current_app, g, render_template, request, url_for
-from flask_babel import gettext
+from flask_babel import force_locale, gettext
 from jinja2 import pass_context
 from jinja2.runtime import Context
 from markupsafe import Markup, escape
@@ -110,6 +111,36 @@ def language_url(language: str, external: bool = False) -> str:
     values = dict(request.view_args or {})
     values["lang"] = language
     return url_for(request.endpoint or "pages.landing", **values, _external=external)
+
+
+@dataclass(frozen=True)
+class LanguageNotice:
+    """The hidden suggestion, written in ``code``, to read this page in ``code`` (shown by
+    ``js/language_notice.js`` when the browser prefers that language over the page's)."""
+
+    code: str
+    url: str
+    text: str
+    close: str
+    label: str
+
+
+def language_notices(other_languages: list[str]) -> list[LanguageNotice]:
+    """One :class:`LanguageNotice` per other language of the page: each in its own language, so a visitor who does
+    not read the page's language can read the suggestion."""
+    notices = []
+    for code in other_languages:
+        with force_locale(code):
+            notices.append(
+                LanguageNotice(
+                    code,
+                    language_url(code),
+                    gettext("This page is also in %(language)s", language=language_name(code)),
+                    gettext("Close"),
+                    gettext("Language"),
+                )
+            )
+    return notices
 
 
 def og_locale(code: str) -> str:
@@ -236,6 +267,7 @@ def page_context() -> dict[str, Any]:
     colours = assets.colours_css(loaded)
     schedule, now = campaign_schedule(), request_time()
     finish_until = schedule.finish_until
+    other_languages = [code for code in c.languages if code != g.lang]
     context: dict[str, Any] = {
         "loaded": loaded,
         "campaign": c,
@@ -246,7 +278,8 @@ def page_context() -> dict[str, Any]:
         # until when a sign-up confirmed before closes may still finish, while it may (core.web.join_closed)
         "finish_until": finish_until if finish_until and schedule.closed_by_clock(now) and now < finish_until else None,
         "lang": g.lang,
-        "other_languages": [code for code in c.languages if code != g.lang],
+        "other_languages": other_languages,
+        "language_notices": language_notices(other_languages),
         "colours_url": url_for("assets.colours", digest=assets.text_digest(colours)),
     }
     for extra in site().plugins.call(
@@ -276,13 +309,15 @@ def render_page(template: str, status: int = 200, cache: bool = True, **extra: A
     """Render ``template`` through the campaign's chain; identical requests within a few seconds reuse it."""
     services = site()
     key = _page_key(template)
-    body = services.page_cache.get(key) if cache else None
-    if body is None:
+    page = services.page_cache.get(key) if cache else None
+    if page is None:
         html = render_template(f"campaign:{current_campaign().slug}/{template}", **page_context(), **extra)
-        body = html.encode()
-        if cache:
-            services.page_cache.put(key, body)
-    return Response(body, status=status, mimetype="text/html")
+        if not cache:
+            return Response(html.encode(), status=status, mimetype="text/html")
+        page = services.page_cache.put(key, html.encode())
+    response = Response(page.body, status=status, mimetype="text/html")
+    response.set_etag(page.etag)  # used by public pages (core.web.caching.public_page); no cost to the others
+    return response
 
 
 HOLE = "\ue000{}\ue001"  # Unicode private-use characters: never in a template, never escaped by Jinja
@@ -297,13 +332,12 @@ def render_with_holes(template: str, shape: Hashable, fill: Mapping[str, str], *
     rendering the whole page each time cost several times what the answer itself does."""
     services = site()
     key = (*_page_key(template), "holes", shape)
-    body = services.page_cache.get(key)
-    if body is None:
+    page = services.page_cache.get(key)
+    if page is None:
         holes = {name: HOLE.format(name) for name in fill}  # plain text: autoescaping leaves these characters be
         html = render_template(f"campaign:{current_campaign().slug}/{template}", **page_context(), **extra, **holes)
-        body = html.encode()
-        services.page_cache.put(key, body)
-    text = body.decode()
+        page = services.page_cache.put(key, html.encode())
+    text = page.body.decode()
     for name, value in fill.items():
         text = text.replace(HOLE.format(name), str(escape(value)))
     return Response(text, mimetype="text/html")

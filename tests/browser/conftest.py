@@ -251,8 +251,8 @@ def _page_saver(phone_page: PhonePage, test: str) -> Callable[[Response], None]:
 
 @pytest.fixture
 def phone(chromium_browser: Browser, request: pytest.FixtureRequest) -> Iterator[PhonePage]:
-    """A 390×844 touch screen with a Dutch browser (the landing page follows Accept-Language once). Every page of
-    ours it loads is saved as served beside the screenshots."""
+    """A 390×844 touch screen with a Dutch browser (a page in another language suggests the Dutch one). Every page
+    of ours it loads is saved as served beside the screenshots."""
     context = chromium_browser.new_context(
         viewport=PHONE, screen=PHONE, device_scale_factor=1, is_mobile=True, has_touch=True, locale="nl-NL"
     )

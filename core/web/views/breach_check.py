@@ -39,10 +39,10 @@ PURPOSE = "breach-check"
 
 @bp.after_request
 def _never_stored(response: Response) -> Response:
-    # An answer about a number, or a page of a verification: no browser or proxy cache may keep it. The empty form
-    # may stay in the browser's history.
-    if request.endpoint != "breach.check" or request.method != "GET":
-        response.headers["Cache-Control"] = "private, no-store"
+    # An answer about a number, or a page of a verification: no browser or proxy cache may keep it. Nor the empty
+    # form: its CSRF token lives in the visitor's session (a cookie), so it is no public page (core.web.caching);
+    # the landing page only links to it.
+    response.headers["Cache-Control"] = "private, no-store"
     return response
 
 

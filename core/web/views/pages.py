@@ -1,4 +1,7 @@
-"""The public pages of a campaign: landing page, privacy statement and terms, in every language it offers."""
+"""The public pages of a campaign: landing page (with its FAQ and other sections), privacy statement, terms and
+the scoreboard, in every language it offers. Each is the same for every visitor of its URL, so a shared cache may
+keep it for a few seconds (:func:`core.web.caching.public_page`): nothing here reads the session, a cookie or a
+header of the request."""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from core.campaigns.markdown import render_markdown
 from core.campaigns.schedule import TAKING_SIGNUPS, status_at
 from core.signup.counters import public_counter_for
 from core.site import current_campaign, site
+from core.web.caching import public_page
 from core.web.rendering import render_page
 from core.web.request_campaign import request_time
 from core.web.views.localized import localized_blueprint, localized_route
@@ -19,7 +23,7 @@ bp = localized_blueprint("pages", __name__)
 
 @localized_route(bp, "/")
 def landing() -> Response:
-    return render_page("landing.html")
+    return public_page(render_page("landing.html"))
 
 
 @localized_route(bp, "/privacy")
@@ -41,7 +45,7 @@ def document_page(name: str) -> Response:
     if path is None:
         abort(404)
     text = loaded.texts[path].decode("utf-8")
-    return render_page("document.html", document_name=name, document=render_markdown(text))
+    return public_page(render_page("document.html", document_name=name, document=render_markdown(text)))
 
 
 @localized_route(bp, "/scoreboard")
@@ -65,4 +69,4 @@ def scoreboard() -> Response:
             }
         )
     rows.sort(key=lambda row: (row["visible"], row["count"]), reverse=True)
-    return render_page("scoreboard.html", rows=rows)
+    return public_page(render_page("scoreboard.html", rows=rows))

@@ -1,0 +1,362 @@
+"""The nginx configuration ``flask deploy nginx`` makes (core/deploy/nginx.py), checked by Debian's nginx itself
+(``nginx -t``) and then run: nginx on a loopback port in front of real gunicorn, as README's "Production" sets
+them up, with the staff console on its own host and ``CLAIMSITE_TRUSTED_PROXIES=1``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from core.cli.deploy import deploy_cli
+from core.deploy.nginx import IDENTITY_PATH, PIECE_PATH, NginxOptions, campaign_hosts, render_nginx
+from core.staff.vault_upload import PIECE_SIZE
+from core.web.identity_upload import MAX_UPLOAD
+from tests.conftest import CONTACT_KEY, HASH_KEY, SECRET, SHIPPED_CAMPAIGNS
+from tests.gunicorn_server import Answer, Gunicorn
+from tests.nginx_server import Nginx, nginx_binary
+from tests.smtp_server import free_port
+
+STAFF_HOST = "staff.example"
+LEFT_OUT = "zoomclaim"  # generated without this campaign: its hosts must reach the app through the catch-all
+NGINX_ERROR_PAGE_CSP = "default-src 'none'; frame-ancestors 'none'"
+
+needs_nginx = pytest.mark.skipif(
+    nginx_binary() is None, reason="nginx is not installed (make system-deps installs Debian's nginx)"
+)
+
+
+def generate(campaigns_dir: Path, *args: str, admin_host: str = STAFF_HOST) -> str:
+    """``flask deploy nginx ARGS`` over the campaign files in ``campaigns_dir``: the configuration it prints."""
+    result = CliRunner().invoke(
+        deploy_cli,
+        ["nginx", "--admin-host", admin_host, *args],
+        env={"CLAIMSITE_CAMPAIGNS_DIR": str(campaigns_dir)},
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def shipped_hosts() -> list[str]:
+    from core.cli.campaigns import CampaignSources
+
+    snapshot = CampaignSources.from_environment().registry.check()
+    assert not snapshot.errors
+    return campaign_hosts(snapshot.campaigns)
+
+
+# --- the file itself ---------------------------------------------------------------------------------------------
+
+
+def test_every_published_campaign_host_gets_a_server_block() -> None:
+    hosts = shipped_hosts()
+    assert {"tiktokclaim.org", "www.tiktokclaim.org", "zoomclaim.org", "somi.nl", "facebookleak.somi.nl"} <= set(hosts)
+    text = generate(SHIPPED_CAMPAIGNS, "--plain-http", "18080", "--listen", "127.0.0.1")
+    named = re.findall(r"^\s*server_name (\S+);", text, flags=re.MULTILINE)
+    assert sorted(named) == sorted([*hosts, STAFF_HOST, "_"])
+    assert text.count("default_server") == 1  # the catch-all
+
+
+def test_a_draft_campaign_host_is_left_to_the_catch_all(tmp_path: Path) -> None:
+    campaigns = tmp_path / "campaigns"
+    shutil.copytree(SHIPPED_CAMPAIGNS, campaigns)
+    path = campaigns / "facebookleak.yaml"
+    path.write_text(re.sub(r"^status: .*$", "status: draft", path.read_text(), flags=re.MULTILINE))
+    text = generate(campaigns, "--plain-http", "18080")
+    assert "facebookleak.somi.nl" not in text  # a draft's address is news
+    assert "server_name tiktokclaim.org;" in text
+
+
+def test_hosts_without_a_certificate_yet_are_served_by_the_catch_all(tmp_path: Path) -> None:
+    certificates = tmp_path / "live"
+    write_certificate(certificates, "tiktokclaim.org")
+    text = generate(SHIPPED_CAMPAIGNS, "--certificates", str(certificates))
+    assert f"ssl_certificate {certificates}/tiktokclaim.org/fullchain.pem;" in text
+    assert "server_name tiktokclaim.org;" in text
+    assert "server_name zoomclaim.org;" not in text
+    assert "#   zoomclaim.org" in text  # listed as waiting for its certificate
+    assert f"ssl_certificate {certificates}/$ssl_server_name/fullchain.pem;" in text  # the catch-all's
+    assert "return 301 https://$host$request_uri;" in text
+
+
+def test_nginx_decides_nothing_the_app_decides() -> None:
+    text = render_nginx(shipped_hosts(), NginxOptions(admin_host=STAFF_HOST))
+    directives = [line.strip() for line in text.splitlines() if line.strip() and not line.strip().startswith("#")]
+    # No caching time of nginx's own, no header of the app's ignored or hidden, no error page over the app's own,
+    # and no POST sent a second time to another app server.
+    for word in ("proxy_cache_valid", "proxy_ignore_headers", "proxy_hide_header", "proxy_intercept_errors"):
+        assert not [line for line in directives if line.startswith(word)], word
+    assert not [line for line in directives if "non_idempotent" in line]
+    assert "proxy_cache_key $scheme$host$request_uri;" in directives
+    staff_block = text[text.index(f"server_name {STAFF_HOST};") :]
+    assert "proxy_cache off;" in staff_block
+
+
+def test_body_limits_leave_room_above_the_apps_own() -> None:
+    text = render_nginx(shipped_hosts(), NginxOptions(admin_host=STAFF_HOST))
+    assert f"client_max_body_size {MAX_UPLOAD // 2**20 + 1}m;" in text
+    assert f"client_max_body_size {PIECE_SIZE // 2**20 + 1}m;" in text
+    for path in ("/join/identity", "/en/join/identity", "/alledata/join/identity", "/my/identity/ABCD2345"):
+        assert re.search(IDENTITY_PATH, path), path
+    for path in ("/join", "/my/identity/A/B", "/join/identity/x"):
+        assert not re.search(IDENTITY_PATH, path), path
+    assert re.search(PIECE_PATH, "/vault-uploads/abc_DEF-1/pieces/12")
+
+
+def test_a_host_nginx_could_misread_is_refused(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        deploy_cli,
+        ["nginx", "--admin-host", "staff.example; include /etc/passwd"],
+        env={"CLAIMSITE_CAMPAIGNS_DIR": str(SHIPPED_CAMPAIGNS)},
+    )
+    assert result.exit_code == 1 and "give a domain name" in result.output
+    result = CliRunner().invoke(deploy_cli, ["nginx", "--app", "127.0.0.1:8001;"])
+    assert result.exit_code == 1 and "host:port" in result.output
+
+
+# --- nginx -t ----------------------------------------------------------------------------------------------------
+
+
+def write_certificate(folder: Path, host: str) -> None:
+    """A self-signed certificate for ``host`` where certbot would put it (``<folder>/<host>/``)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
+    now = dt.datetime.now(dt.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=2))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    (folder / host).mkdir(parents=True)
+    (folder / host / "fullchain.pem").write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    (folder / host / "privkey.pem").write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+
+
+@needs_nginx
+def test_nginx_accepts_the_tls_configuration(tmp_path: Path) -> None:
+    certificates = tmp_path / "live"
+    for host in ("tiktokclaim.org", "somi.nl", STAFF_HOST):
+        write_certificate(certificates, host)
+    (tmp_path / "cache").mkdir()
+    text = generate(
+        SHIPPED_CAMPAIGNS,
+        "--certificates",
+        str(certificates),
+        "--cache-dir",
+        str(tmp_path / "cache"),
+        "--acme-webroot",
+        str(tmp_path / "acme"),
+        "--app",
+        "127.0.0.1:8001",
+        "--app",
+        "127.0.0.1:8002",
+    )
+    checked = Nginx(tmp_path, text, port=443).test_config()
+    assert checked.returncode == 0, checked.stderr
+
+
+@needs_nginx
+def test_nginx_refuses_a_certificate_that_is_not_there(tmp_path: Path) -> None:
+    # The check above means something: a per-host block whose certificate is missing fails nginx -t.
+    certificates = tmp_path / "live"
+    write_certificate(certificates, "tiktokclaim.org")
+    (tmp_path / "cache").mkdir()
+    text = generate(SHIPPED_CAMPAIGNS, "--certificates", str(certificates), "--cache-dir", str(tmp_path / "cache"))
+    (certificates / "tiktokclaim.org" / "privkey.pem").unlink()
+    checked = Nginx(tmp_path, text, port=443).test_config()
+    assert checked.returncode != 0 and "privkey.pem" in checked.stderr
+
+
+# --- nginx in front of gunicorn ----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def app_server(tmp_path_factory: pytest.TempPathFactory, migrated_sqlite: Path) -> Iterator[Gunicorn]:
+    """gunicorn over the shipped campaigns, trusting one proxy, with the staff console on its own host."""
+    folder = tmp_path_factory.mktemp("app")
+    shutil.copy(migrated_sqlite, folder / "claimsite.sqlite3")
+    env = {
+        "CLAIMSITE_ENV": "test",
+        "CLAIMSITE_SECRET_KEY": SECRET,
+        "CLAIMSITE_HASH_KEY": HASH_KEY,
+        "CLAIMSITE_CONTACT_KEY": CONTACT_KEY,
+        "CLAIMSITE_INSTANCE_DIR": str(folder),
+        "CLAIMSITE_DATABASE_URL": f"sqlite:///{folder / 'claimsite.sqlite3'}",
+        "CLAIMSITE_ADMIN_HOST": STAFF_HOST,
+        "CLAIMSITE_TRUSTED_PROXIES": "1",
+        "CLAIMSITE_PUBLIC_SCHEME": "http",
+    }
+    with Gunicorn(env, log=folder / "gunicorn.log") as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def nginx(tmp_path_factory: pytest.TempPathFactory, app_server: Gunicorn) -> Iterator[Nginx]:
+    """nginx with the configuration generated from the shipped campaigns but one (``LEFT_OUT``)."""
+    if nginx_binary() is None:
+        pytest.skip("nginx is not installed (make system-deps installs Debian's nginx)")
+    folder = tmp_path_factory.mktemp("nginx")
+    campaigns = folder / "campaigns"
+    shutil.copytree(SHIPPED_CAMPAIGNS, campaigns)
+    (campaigns / f"{LEFT_OUT}.yaml").unlink()
+    port = free_port()
+    text = generate(
+        campaigns,
+        "--plain-http",
+        str(port),
+        "--listen",
+        "127.0.0.1",
+        "--app",
+        f"127.0.0.1:{app_server.port}",
+        "--cache-dir",
+        str(folder),
+    )
+    assert "zoomclaim.org" not in text
+    with Nginx(folder, text, port) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def nginx_without_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Nginx]:
+    """nginx whose one app server is down, with edge limits low enough for a test to reach."""
+    if nginx_binary() is None:
+        pytest.skip("nginx is not installed (make system-deps installs Debian's nginx)")
+    folder = tmp_path_factory.mktemp("nginx-down")
+    port = free_port()
+    text = generate(
+        SHIPPED_CAMPAIGNS,
+        "--plain-http",
+        str(port),
+        "--listen",
+        "127.0.0.1",
+        "--app",
+        f"127.0.0.1:{free_port()}",
+        "--cache-dir",
+        str(folder),
+        "--requests-per-second",
+        "1",
+    )
+    with Nginx(folder, text, port) as server:
+        yield server
+
+
+def test_a_campaign_page_through_nginx_is_the_apps(nginx: Nginx, app_server: Gunicorn) -> None:
+    through = nginx.request("GET", "/", host="tiktokclaim.org")
+    direct = app_server.get("/", host="tiktokclaim.org")
+    assert through.status == direct.status == 200
+    assert "TikTok" in through.body
+    for header in ("Content-Security-Policy", "Cross-Origin-Resource-Policy", "Referrer-Policy", "Permissions-Policy"):
+        assert through.header(header) == direct.header(header), header
+    assert through.header("X-Cache-Status") is not None
+    english = nginx.request("GET", "/en/", host="tiktokclaim.org")
+    assert english.status == 200 and 'lang="en"' in english.body
+    path_campaign = nginx.request("GET", "/alledata/", host="somi.nl")
+    assert path_campaign.status == 200
+
+
+def test_a_host_not_in_the_file_reaches_the_app(nginx: Nginx, app_server: Gunicorn) -> None:
+    # zoomclaim was left out when the file was made, as a campaign added later would be: the app serves it.
+    new = nginx.request("GET", "/", host="zoomclaim.org")
+    assert new.status == 200 and new.body == app_server.get("/", host="zoomclaim.org").body
+    unknown = nginx.request("GET", "/", host="unknown.example")
+    assert unknown.status == 404
+    assert unknown.header("Content-Security-Policy") != NGINX_ERROR_PAGE_CSP  # the app's own 404
+
+
+def test_the_staff_console_answers_on_its_own_host_only(nginx: Nginx) -> None:
+    assert nginx.request("GET", "/login", host=STAFF_HOST).status == 200
+    assert nginx.request("GET", "/login", host="tiktokclaim.org").status == 404
+    forwarded = nginx.request("GET", "/login", host="tiktokclaim.org", headers={"X-Forwarded-Host": STAFF_HOST})
+    assert forwarded.status == 404
+    assert nginx.request("GET", "/login", host=STAFF_HOST).header("X-Cache-Status") is None  # never cached
+
+
+def test_a_static_file_is_cached_by_nginx_as_immutable(nginx: Nginx) -> None:
+    page = nginx.request("GET", "/", host="tiktokclaim.org")
+    asset = re.search(r'href="(/assets/[0-9a-f]+/[^"]+\.css)"', page.body)
+    assert asset is not None, page.body[:2000]
+    answers = [nginx.request("GET", asset.group(1), host="tiktokclaim.org") for _ in range(3)]
+    assert all(answer.status == 200 for answer in answers)
+    assert "immutable" in (answers[-1].header("Cache-Control") or "")
+    assert "max-age=31536000" in (answers[-1].header("Cache-Control") or "")
+    assert answers[-1].header("X-Cache-Status") == "HIT"
+    assert answers[-1].body == answers[0].body
+
+
+def test_a_page_that_sets_a_cookie_is_never_served_from_the_cache(nginx: Nginx) -> None:
+    answers = [nginx.request("GET", "/join", host="tiktokclaim.org") for _ in range(3)]
+    assert all(answer.status == 200 for answer in answers)
+    assert [answer.header("X-Cache-Status") for answer in answers] != ["HIT"] * 3
+    assert not [answer for answer in answers if answer.header("X-Cache-Status") == "HIT"]
+    cookies = [answer.body for answer in answers if answer.all("Set-Cookie")]
+    assert cookies, "the join form sets a session cookie"
+
+
+def big_post(nginx: Nginx, path: str, host: str, size: int) -> Answer:
+    return nginx.request(
+        "POST", path, host=host, body=b"x" * size, headers={"Content-Type": "application/octet-stream"}
+    )
+
+
+def test_a_body_over_the_limit_is_refused_at_the_edge(nginx: Nginx) -> None:
+    refused = big_post(nginx, "/join", "tiktokclaim.org", 4 * 2**20)
+    assert refused.status == 413
+    assert "Te groot om te versturen" in refused.body and "Too large to send" in refused.body
+    assert refused.header("Content-Security-Policy") == NGINX_ERROR_PAGE_CSP
+    # Below nginx's limit, the app answers for itself.
+    assert "Te groot" not in big_post(nginx, "/join", "tiktokclaim.org", 2 * 2**20 + 100).body
+    # The ID copy's upload and the vault's pieces may be larger.
+    assert "Te groot" not in big_post(nginx, "/join/identity", "tiktokclaim.org", 4 * 2**20).body
+    assert "Te groot" not in big_post(nginx, "/vault-uploads/x/pieces/1", STAFF_HOST, PIECE_SIZE).body
+    assert big_post(nginx, "/login", STAFF_HOST, 2 * 2**20).status == 413
+
+
+def test_the_app_counts_each_client_by_the_address_nginx_saw(nginx: Nginx) -> None:
+    # The app limits login links opened from one network to 30 an hour (core/ratelimits.py), by the address in
+    # X-Forwarded-For: without it every request would look as if it came from nginx.
+    path = "/my/login/not-a-real-token"
+    first = [nginx.request("GET", path, host="tiktokclaim.org", source="127.0.0.5").status for _ in range(31)]
+    assert first[0] != 429 and first[-1] == 429
+    # A header the client writes itself changes nothing: the app believes the address nginx added.
+    spoofed = nginx.request(
+        "GET", path, host="tiktokclaim.org", source="127.0.0.5", headers={"X-Forwarded-For": "198.51.100.7"}
+    )
+    assert spoofed.status == 429
+    assert spoofed.header("Content-Security-Policy") != NGINX_ERROR_PAGE_CSP  # the app's 429, not the edge's
+    assert nginx.request("GET", path, host="tiktokclaim.org", source="127.0.0.6").status != 429
+
+
+def test_when_no_app_server_answers_nginx_says_so_in_both_languages(nginx_without_app: Nginx) -> None:
+    for method in ("GET", "POST"):
+        answer = nginx_without_app.request(method, "/join", host="tiktokclaim.org", source="127.0.0.7")
+        assert answer.status == 502, method
+        assert "Even geen antwoord" in answer.body and "No answer for a moment" in answer.body, method
+        assert answer.header("Cache-Control") == "no-store"
+
+
+def test_the_edge_limits_requests_per_address(nginx_without_app: Nginx) -> None:
+    statuses = [
+        nginx_without_app.request("GET", "/", host="tiktokclaim.org", source="127.0.0.8").status for _ in range(12)
+    ]
+    assert 429 in statuses and statuses[0] == 502
+    limited = nginx_without_app.request("GET", "/", host="tiktokclaim.org", source="127.0.0.8")
+    assert limited.status == 429 and "Too many requests" in limited.body
+    assert nginx_without_app.request("GET", "/", host="tiktokclaim.org", source="127.0.0.9").status == 502

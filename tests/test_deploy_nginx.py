@@ -5,8 +5,12 @@ them up, with the staff console on its own host and ``CLAIMSITE_TRUSTED_PROXIES=
 from __future__ import annotations
 
 import datetime as dt
+import grp
+import os
 import re
 import shutil
+import stat
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,7 +25,7 @@ from core.cli.deploy import deploy_cli
 from core.deploy.nginx import IDENTITY_PATH, PIECE_PATH, NginxOptions, campaign_hosts, render_nginx
 from core.staff.vault_upload import PIECE_SIZE
 from core.web.identity_upload import MAX_UPLOAD
-from tests.conftest import CONTACT_KEY, HASH_KEY, SECRET, SHIPPED_CAMPAIGNS
+from tests.conftest import CONTACT_KEY, HASH_KEY, REPO, SECRET, SHIPPED_CAMPAIGNS
 from tests.gunicorn_server import Answer, Gunicorn
 from tests.nginx_server import Nginx, nginx_binary
 from tests.smtp_server import free_port
@@ -360,3 +364,38 @@ def test_the_edge_limits_requests_per_address(nginx_without_app: Nginx) -> None:
     limited = nginx_without_app.request("GET", "/", host="tiktokclaim.org", source="127.0.0.8")
     assert limited.status == 429 and "Too many requests" in limited.body
     assert nginx_without_app.request("GET", "/", host="tiktokclaim.org", source="127.0.0.9").status == 502
+
+
+# --- certbot's deploy hook ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the hook changes a file's group, as certbot runs it: as root")
+def test_the_certbot_hook_lets_nginx_workers_read_a_new_key_and_reloads(tmp_path: Path) -> None:
+    # certbot's layout: live/<host>/ holds links into archive/<host>/, both folders root's alone.
+    letsencrypt = tmp_path / "letsencrypt"
+    write_certificate(letsencrypt / "archive", "newclaim.example")
+    archive = letsencrypt / "archive" / "newclaim.example"
+    (archive / "privkey.pem").rename(archive / "privkey1.pem")
+    live = letsencrypt / "live" / "newclaim.example"
+    live.mkdir(parents=True)
+    (live / "privkey.pem").symlink_to(archive / "privkey1.pem")
+    for folder in (letsencrypt / "live", letsencrypt / "archive", live, archive):
+        folder.chmod(0o700)
+    (archive / "privkey1.pem").chmod(0o600)
+    # systemctl is the machine's; here a stand-in notes what it was asked.
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "systemctl").write_text(f'#!/bin/sh\necho "$@" >> {tmp_path / "systemctl.log"}\n')
+    (bin_dir / "systemctl").chmod(0o755)
+    subprocess.run(
+        [str(REPO / "deploy" / "certbot-deploy-hook")],
+        env={**os.environ, "RENEWED_LINEAGE": str(live), "PATH": f"{bin_dir}:{os.environ['PATH']}"},
+        check=True,
+        timeout=30,
+    )
+    www_data = grp.getgrnam("www-data").gr_gid
+    key = (archive / "privkey1.pem").stat()
+    assert (key.st_gid, stat.S_IMODE(key.st_mode)) == (www_data, 0o640)
+    for folder in (letsencrypt / "live", letsencrypt / "archive", live, archive):
+        assert (folder.stat().st_gid, stat.S_IMODE(folder.stat().st_mode)) == (www_data, 0o750), folder
+    assert (tmp_path / "systemctl.log").read_text() == "reload nginx\n"

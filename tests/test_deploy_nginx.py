@@ -11,7 +11,10 @@ import re
 import shutil
 import stat
 import subprocess
+import threading
+import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -399,3 +402,124 @@ def test_the_certbot_hook_lets_nginx_workers_read_a_new_key_and_reloads(tmp_path
     for folder in (letsencrypt / "live", letsencrypt / "archive", live, archive):
         assert (folder.stat().st_gid, stat.S_IMODE(folder.stat().st_mode)) == (www_data, 0o750), folder
     assert (tmp_path / "systemctl.log").read_text() == "reload nginx\n"
+
+
+# --- the cache's rules, with a stand-in app --------------------------------------------------------------------
+# The app's public pages are marked cacheable by the app itself (Cache-Control); here a stand-in app on loopback
+# answers with each kind of header, so that what nginx does with each is seen whatever the app's pages say today.
+
+
+class StandInApp:
+    """An HTTP server on loopback whose answer to each path a test sets; it counts the requests that reach it and
+    keeps the headers of the last one."""
+
+    def __init__(self) -> None:
+        self.answers: dict[str, tuple[int, dict[str, str]]] = {}
+        self.reached: dict[str, int] = {}
+        self.last_headers: dict[str, dict[str, str]] = {}
+        stand_in = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                path = self.path
+                stand_in.reached[path] = stand_in.reached.get(path, 0) + 1
+                stand_in.last_headers[path] = dict(self.headers.items())
+                status, headers = stand_in.answers.get(path, (404, {}))
+                body = f"{path} answer {stand_in.reached[path]}".encode()
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> StandInApp:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def stand_in() -> Iterator[StandInApp]:
+    with StandInApp() as app:
+        yield app
+
+
+@pytest.fixture(scope="module")
+def cache_nginx(tmp_path_factory: pytest.TempPathFactory, stand_in: StandInApp) -> Iterator[Nginx]:
+    if nginx_binary() is None:
+        pytest.skip("nginx is not installed (make system-deps installs Debian's nginx)")
+    folder = tmp_path_factory.mktemp("nginx-cache")
+    port = free_port()
+    options = NginxOptions(
+        app_servers=(f"127.0.0.1:{stand_in.port}",), plain_http_port=port, listen_address="127.0.0.1", cache_dir=folder
+    )
+    with Nginx(folder, render_nginx(["a.example", "b.example"], options), port) as server:
+        yield server
+
+
+def cache_statuses(nginx: Nginx, path: str, host: str = "a.example", times: int = 3) -> list[str | None]:
+    return [nginx.request("GET", path, host=host).header("X-Cache-Status") for _ in range(times)]
+
+
+def test_only_what_the_app_marks_public_is_cached(stand_in: StandInApp, cache_nginx: Nginx) -> None:
+    public = {"Cache-Control": "public, max-age=60"}
+    stand_in.answers.update(
+        {
+            "/public": (200, public),
+            "/public-with-cookie": (200, {**public, "Set-Cookie": "lang=nl; Path=/"}),
+            "/private": (200, {"Cache-Control": "private, no-store"}),
+            "/no-store": (200, {"Cache-Control": "no-store"}),
+            "/unmarked": (200, {}),
+        }
+    )
+    assert cache_statuses(cache_nginx, "/public") == ["MISS", "HIT", "HIT"]
+    assert stand_in.reached["/public"] == 1
+    for path in ("/public-with-cookie", "/private", "/no-store", "/unmarked"):
+        assert "HIT" not in cache_statuses(cache_nginx, path), path
+        assert stand_in.reached[path] == 3, path
+    # Each host has pages of its own.
+    assert cache_statuses(cache_nginx, "/public", host="b.example", times=1) == ["MISS"]
+    assert cache_nginx.request("GET", "/public", host="b.example").body == "/public answer 2"
+
+
+def test_an_old_copy_is_served_while_the_app_is_down_and_no_longer_than_the_app_allows_else(
+    stand_in: StandInApp, cache_nginx: Nginx
+) -> None:
+    stand_in.answers["/down"] = (200, {"Cache-Control": "public, max-age=1"})
+    stand_in.answers["/gone"] = (200, {"Cache-Control": "public, max-age=1, stale-while-revalidate=2"})
+    first_down = cache_nginx.request("GET", "/down", host="a.example").body
+    first_gone = cache_nginx.request("GET", "/gone", host="a.example").body
+    stand_in.answers["/down"] = (503, {"Retry-After": "30"})
+    stand_in.answers["/gone"] = (404, {})  # e.g. a campaign back to draft
+    time.sleep(2.5)  # both copies are out of date (nginx counts whole seconds)
+    down = cache_nginx.request("GET", "/down", host="a.example")
+    assert (down.status, down.header("X-Cache-Status"), down.body) == (200, "STALE", first_down)
+    # Once the app's stale-while-revalidate has passed, the app's 404 is what visitors get.
+    deadline = time.monotonic() + 6
+    while time.monotonic() < deadline:
+        gone = cache_nginx.request("GET", "/gone", host="a.example")
+        if gone.status == 404:
+            break
+        assert gone.body == first_gone
+        time.sleep(0.5)
+    assert gone.status == 404
+
+
+def test_byte_ranges_of_a_vault_file_reach_the_app(stand_in: StandInApp, cache_nginx: Nginx) -> None:
+    path = "/en/my/vault/files/7"
+    stand_in.answers[path] = (200, {"Cache-Control": "private, no-store"})
+    cache_nginx.request("GET", path, host="a.example", headers={"Range": "bytes=0-99", "If-Range": '"abc"'})
+    assert stand_in.last_headers[path]["Range"] == "bytes=0-99"
+    assert stand_in.last_headers[path]["If-Range"] == '"abc"'

@@ -42,6 +42,8 @@ ROOM = 1 * MIB
 PIECE_PATH = r"^/vault-uploads/[^/]+/pieces/[0-9]+$"
 # The ID copy's upload, in the join flow and on the participant's page, under any language and path prefix.
 IDENTITY_PATH = r"/(join/identity|my/identity/[^/]+)$"
+# A participant's vault file, fetched in byte ranges (core/web/views/vault.py), under any language and path prefix.
+VAULT_FILE_PATH = r"/my/vault/files/[0-9]+$"
 HOST_NAME = re.compile(
     r"^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$"
 )
@@ -170,6 +172,7 @@ def render_nginx(hosts: Iterable[str], options: NginxOptions) -> str:
         page_body=_nginx_size(APP_BODY_LIMIT + ROOM),
         identity_body=_nginx_size(MAX_UPLOAD + ROOM),
         identity_path=IDENTITY_PATH,
+        vault_file_path=VAULT_FILE_PATH,
         staff_body=_nginx_size(STAFF_BODY_LIMIT + ROOM),
         piece_body=_nginx_size(vault_upload.PIECE_SIZE + ROOM),
         piece_path=PIECE_PATH,

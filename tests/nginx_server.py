@@ -122,23 +122,37 @@ class Nginx:
         body: bytes = b"",
         source: str = HOST,
     ) -> Answer:
-        """One request on a new connection from ``source`` (any 127.x address: nginx sees it as the client's).
+        """One request to this nginx: :func:`http_request`."""
+        return http_request(self.port, method, path, host, headers, body, source)
 
-        Written on a plain socket: nginx may answer a body it refuses (413) before the body is all sent, and the
-        answer is read all the same."""
-        lines = [f"{method} {path} HTTP/1.1", f"Host: {host}", "Connection: close"]
-        lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
-        if body or method == "POST":
-            lines.append(f"Content-Length: {len(body)}")
-        with socket.create_connection((HOST, self.port), timeout=20, source_address=(source, 0)) as connection:
-            # Refused before the body was all read, or closed with the body unread: the answer came first.
-            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-                connection.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
-            received = bytearray()
-            with contextlib.suppress(ConnectionResetError):
-                while chunk := connection.recv(65536):
-                    received += chunk
-        return _parse(bytes(received))
+
+def http_request(
+    port: int,
+    method: str,
+    path: str,
+    host: str,
+    headers: dict[str, str] | None = None,
+    body: bytes = b"",
+    source: str = HOST,
+) -> Answer:
+    """One request to 127.0.0.1:``port`` on a new connection from ``source`` (any 127.x address: nginx sees it as
+    the client's).
+
+    Written on a plain socket: nginx may answer a body it refuses (413) before the body is all sent, and the
+    answer is read all the same."""
+    lines = [f"{method} {path} HTTP/1.1", f"Host: {host}", "Connection: close"]
+    lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
+    if body or method == "POST":
+        lines.append(f"Content-Length: {len(body)}")
+    with socket.create_connection((HOST, port), timeout=20, source_address=(source, 0)) as connection:
+        # Refused before the body was all read, or closed with the body unread: the answer came first.
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            connection.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
+        received = bytearray()
+        with contextlib.suppress(ConnectionResetError):
+            while chunk := connection.recv(65536):
+                received += chunk
+    return _parse(bytes(received))
 
 
 def _parse(raw: bytes) -> Answer:

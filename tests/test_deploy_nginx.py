@@ -9,6 +9,8 @@ import grp
 import os
 import re
 import shutil
+import socket
+import ssl
 import stat
 import subprocess
 import threading
@@ -30,7 +32,7 @@ from core.staff.vault_upload import PIECE_SIZE
 from core.web.identity_upload import MAX_UPLOAD
 from tests.conftest import CONTACT_KEY, HASH_KEY, REPO, SECRET, SHIPPED_CAMPAIGNS
 from tests.gunicorn_server import Answer, Gunicorn
-from tests.nginx_server import Nginx, nginx_binary
+from tests.nginx_server import Nginx, http_request, nginx_binary
 from tests.smtp_server import free_port
 
 STAFF_HOST = "staff.example"
@@ -92,7 +94,7 @@ def test_hosts_without_a_certificate_yet_are_served_by_the_catch_all(tmp_path: P
     assert "server_name tiktokclaim.org;" in text
     assert "server_name zoomclaim.org;" not in text
     assert "#   zoomclaim.org" in text  # listed as waiting for its certificate
-    assert f"ssl_certificate {certificates}/$ssl_server_name/fullchain.pem;" in text  # the catch-all's
+    assert f"ssl_certificate {certificates}/$claimsite_certificate/fullchain.pem;" in text  # the catch-all's
     assert "return 301 https://$host$request_uri;" in text
 
 
@@ -134,15 +136,16 @@ def test_a_host_nginx_could_misread_is_refused(tmp_path: Path) -> None:
 # --- nginx -t ----------------------------------------------------------------------------------------------------
 
 
-def write_certificate(folder: Path, host: str) -> None:
-    """A self-signed certificate for ``host`` where certbot would put it (``<folder>/<host>/``)."""
+def write_certificate(folder: Path, host: str, name: str = "") -> None:
+    """A self-signed certificate for ``host`` (``*.example.org`` for a wildcard) where certbot would put it
+    (``<folder>/<name or host>/``)."""
     key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
     now = dt.datetime.now(dt.UTC)
     certificate = (
         x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
+        .subject_name(subject)
+        .issuer_name(subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(days=1))
@@ -150,9 +153,9 @@ def write_certificate(folder: Path, host: str) -> None:
         .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False)
         .sign(key, hashes.SHA256())
     )
-    (folder / host).mkdir(parents=True)
-    (folder / host / "fullchain.pem").write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    (folder / host / "privkey.pem").write_bytes(
+    (folder / (name or host)).mkdir(parents=True)
+    (folder / (name or host) / "fullchain.pem").write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    (folder / (name or host) / "privkey.pem").write_bytes(
         key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     )
 
@@ -190,6 +193,64 @@ def test_nginx_refuses_a_certificate_that_is_not_there(tmp_path: Path) -> None:
     (certificates / "tiktokclaim.org" / "privkey.pem").unlink()
     checked = Nginx(tmp_path, text, port=443).test_config()
     assert checked.returncode != 0 and "privkey.pem" in checked.stderr
+
+
+def served_certificate(port: int, server_name: str) -> str:
+    """The common name of the certificate nginx shows a browser that asks for ``server_name`` (SNI)."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    with (
+        socket.create_connection(("127.0.0.1", port), timeout=10) as raw,
+        context.wrap_socket(raw, server_hostname=server_name) as connection,
+    ):
+        der = connection.getpeercert(binary_form=True)
+    assert der is not None
+    return str(x509.load_der_x509_certificate(der).subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value)
+
+
+@needs_nginx
+def test_over_tls_a_host_gets_its_certificate_also_one_made_after_the_file(tmp_path: Path) -> None:
+    certificates = tmp_path / "live"
+    write_certificate(certificates, "tiktokclaim.org")
+    write_certificate(certificates, "*.somi.nl", name="somi.nl-wildcard")
+    (tmp_path / "acme" / ".well-known" / "acme-challenge").mkdir(parents=True)
+    (tmp_path / "acme" / ".well-known" / "acme-challenge" / "token-1").write_text("token-1.thumbprint")
+    http_port, https_port = free_port(), free_port()
+    text = generate(
+        SHIPPED_CAMPAIGNS,
+        "--listen",
+        "127.0.0.1",
+        "--http-port",
+        str(http_port),
+        "--https-port",
+        str(https_port),
+        "--certificates",
+        str(certificates),
+        "--wildcard-certificate",
+        "*.somi.nl=somi.nl-wildcard",
+        "--acme-webroot",
+        str(tmp_path / "acme"),
+        "--cache-dir",
+        str(tmp_path),
+        "--app",
+        f"127.0.0.1:{free_port()}",
+    )
+    assert f"ssl_certificate {certificates}/somi.nl-wildcard/fullchain.pem;" in text  # facebookleak.somi.nl's
+    assert "server_name zoomclaim.org;" not in text
+    with Nginx(tmp_path, text, https_port):
+        write_certificate(certificates, "zoomclaim.org")  # certbot's work for a host added later
+        assert served_certificate(https_port, "tiktokclaim.org") == "tiktokclaim.org"
+        assert served_certificate(https_port, "zoomclaim.org") == "zoomclaim.org"
+        assert served_certificate(https_port, "facebookleak.somi.nl") == "*.somi.nl"
+        assert served_certificate(https_port, "nieuweclaim.somi.nl") == "*.somi.nl"  # a campaign added later
+        with pytest.raises(ssl.SSLError):
+            served_certificate(https_port, "nocertificate.example")
+        redirect = http_request(http_port, "GET", "/en/?a=1", host="tiktokclaim.org")
+        assert redirect.status == 301
+        assert redirect.header("Location") == f"https://tiktokclaim.org:{https_port}/en/?a=1"
+        challenge = http_request(http_port, "GET", "/.well-known/acme-challenge/token-1", host="nieuweclaim.somi.nl")
+        assert (challenge.status, challenge.body) == (200, "token-1.thumbprint")
 
 
 # --- nginx in front of gunicorn ----------------------------------------------------------------------------------

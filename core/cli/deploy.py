@@ -60,6 +60,13 @@ def deploy_cli() -> None:
     type=click.Path(file_okay=False, path_type=Path),
     help="a folder per host with fullchain.pem and privkey.pem (certbot's live/)",
 )
+@click.option(
+    "--wildcard-certificate",
+    "wildcards",
+    multiple=True,
+    metavar="*.DOMAIN=NAME",
+    help="serve every DOMAIN subdomain with the wildcard certificate in the folder NAME (repeatable)",
+)
 @click.option("--acme-webroot", default=DEFAULTS.acme_webroot, show_default=True, type=click.Path(path_type=Path))
 @click.option("--cache-dir", default=DEFAULTS.cache_dir, show_default=True, type=click.Path(path_type=Path))
 @click.option(
@@ -88,6 +95,7 @@ def nginx(output: Path | None, **values: object) -> None:
     """Print (or write) nginx's configuration for every published campaign's host: put it in
     /etc/nginx/conf.d/claimsite.conf. A new campaign needs no change to it (only its certificate)."""
     values["app_servers"] = tuple(values["app_servers"])  # type: ignore[arg-type]
+    values["wildcards"] = tuple(_wildcard(text) for text in values["wildcards"])  # type: ignore[attr-defined]
     values["plain_http_port"] = values.pop("plain_http")
     values["admin_host"] = str(values["admin_host"]).strip().lower().rstrip(".")
     options = NginxOptions(**values)  # type: ignore[arg-type]
@@ -106,6 +114,15 @@ def nginx(output: Path | None, **values: object) -> None:
     else:
         output.write_text(text, encoding="utf-8")
         click.echo(f"wrote {output}; check it with: nginx -t", err=True)
+
+
+def _wildcard(text: str) -> tuple[str, str]:
+    pattern, equals, name = text.partition("=")
+    if not equals:
+        raise click.BadParameter(
+            f"{text!r}: give it as *.example.org=CERTIFICATE-NAME", param_hint="--wildcard-certificate"
+        )
+    return pattern.strip().lower(), name.strip()
 
 
 def init_app(app: Flask) -> None:

@@ -48,6 +48,7 @@ HOST_NAME = re.compile(
     r"^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$"
 )
 APP_SERVER = re.compile(r"^(?:unix:/[^\s;{}]+|[a-z0-9.-]+:[0-9]{1,5}|\[[0-9a-f:]+\]:[0-9]{1,5})$")
+CERTIFICATE_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 SAFE_PATH = re.compile(r"^/[^\s;{}'\"$\\]*$")
 
 
@@ -66,6 +67,9 @@ class NginxOptions:
     http_port: int = 80
     https_port: int = 443
     certificate_dir: Path = Path("/etc/letsencrypt/live")
+    # Wildcard certificates: ("*.somi.nl", "somi.nl") serves every somi.nl subdomain with the certificate in
+    # <certificate_dir>/somi.nl/ unless a host has one of its own, so a campaign on a new subdomain needs nothing.
+    wildcards: tuple[tuple[str, str], ...] = ()
     acme_webroot: Path = Path("/var/lib/claimsite/acme")  # certbot --webroot -w this
     cache_dir: Path = Path("/var/cache/nginx/claimsite")
     error_pages_dir: Path = ERROR_PAGES
@@ -92,6 +96,11 @@ class NginxOptions:
                 raise DeployError(
                     f"{name} {path}: give an absolute path without spaces, quotes, ';', '{{', '}}' or '$'"
                 )
+        for pattern, name in self.wildcards:
+            if not (pattern.startswith("*.") and HOST_NAME.match(pattern[2:]) and "." in pattern[2:]):
+                raise DeployError(f"wildcard {pattern!r}: give it as *.example.org=CERTIFICATE-NAME")
+            if not CERTIFICATE_NAME.match(name):
+                raise DeployError(f"certificate name {name!r}: give the name of its folder in {self.certificate_dir}")
         if self.listen_address and not re.match(r"^(?:[0-9.]+|\[[0-9a-f:]+\])$", self.listen_address):
             raise DeployError(f"listen address {self.listen_address!r}: give an IP address (127.0.0.1 or [::1])")
 
@@ -127,9 +136,13 @@ def hosts_without_certificate(hosts: Iterable[str], options: NginxOptions) -> li
 
 
 def _certificate(options: NginxOptions, host: str) -> Path | None:
-    folder = options.certificate_dir / host
-    if (folder / "fullchain.pem").is_file() and (folder / "privkey.pem").is_file():
-        return folder
+    """The folder of ``host``'s certificate: its own, else a wildcard's that covers it (one label deep, as a
+    certificate's wildcard does), if the files are there."""
+    names = [host] + [name for pattern, name in options.wildcards if host.partition(".")[2] == pattern[2:]]
+    for name in names:
+        folder = options.certificate_dir / name
+        if (folder / "fullchain.pem").is_file() and (folder / "privkey.pem").is_file():
+            return folder
     return None
 
 

@@ -82,7 +82,7 @@ def deploy_cli() -> None:
     default=DEFAULTS.requests_per_second,
     show_default=True,
     type=click.IntRange(min=0),
-    help="page requests per client address at the edge (0: no limit)",
+    help="page requests a second per client address at the edge, cached ones too (0: no limit, for a load test)",
 )
 @click.option(
     "--connections-per-address",

@@ -73,7 +73,9 @@ class NginxOptions:
     acme_webroot: Path = Path("/var/lib/claimsite/acme")  # certbot --webroot -w this
     cache_dir: Path = Path("/var/cache/nginx/claimsite")
     error_pages_dir: Path = ERROR_PAGES
-    requests_per_second: int = 20  # per client address, pages only (0: no limit); the burst is five seconds' worth
+    # Page requests per client address (0: no limit), cached ones too (nginx counts before it looks in the cache);
+    # the burst is five seconds' worth. Generous: many visitors may share one address (a mobile carrier's NAT).
+    requests_per_second: int = 50
     connections_per_address: int = 100  # open connections per client address (0: no limit)
     keepalive: int = 16  # idle connections to the app servers kept open, per nginx worker
 

@@ -40,9 +40,14 @@ STAFF_HOST = "staff.example"
 LEFT_OUT = "zoomclaim"  # generated without this campaign: its hosts must reach the app through the catch-all
 NGINX_ERROR_PAGE_CSP = "default-src 'none'; frame-ancestors 'none'"
 
-needs_nginx = pytest.mark.skipif(
-    nginx_binary() is None, reason="nginx is not installed (make system-deps installs Debian's nginx)"
-)
+NO_NGINX = "nginx is not installed (make system-deps installs Debian's nginx)"
+needs_nginx = pytest.mark.skipif(nginx_binary() is None, reason=NO_NGINX)
+
+
+def require_nginx() -> None:
+    """For a fixture: skip its tests where nginx is missing."""
+    if nginx_binary() is None:
+        pytest.skip(NO_NGINX)
 
 
 def generate(campaigns_dir: Path, *args: str, admin_host: str = STAFF_HOST) -> str:
@@ -288,8 +293,7 @@ def app_server(tmp_path_factory: pytest.TempPathFactory, migrated_sqlite: Path) 
 @pytest.fixture(scope="module")
 def nginx(tmp_path_factory: pytest.TempPathFactory, app_server: Gunicorn) -> Iterator[Nginx]:
     """nginx with the configuration generated from the shipped campaigns but one (``LEFT_OUT``)."""
-    if nginx_binary() is None:
-        pytest.skip("nginx is not installed (make system-deps installs Debian's nginx)")
+    require_nginx()
     folder = tmp_path_factory.mktemp("nginx")
     campaigns = folder / "campaigns"
     shutil.copytree(SHIPPED_CAMPAIGNS, campaigns)
@@ -314,8 +318,7 @@ def nginx(tmp_path_factory: pytest.TempPathFactory, app_server: Gunicorn) -> Ite
 @pytest.fixture(scope="module")
 def nginx_without_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Nginx]:
     """nginx whose one app server is down, with edge limits low enough for a test to reach."""
-    if nginx_binary() is None:
-        pytest.skip("nginx is not installed (make system-deps installs Debian's nginx)")
+    require_nginx()
     folder = tmp_path_factory.mktemp("nginx-down")
     port = free_port()
     text = generate(
@@ -529,8 +532,7 @@ def stand_in() -> Iterator[StandInApp]:
 
 @pytest.fixture(scope="module")
 def cache_nginx(tmp_path_factory: pytest.TempPathFactory, stand_in: StandInApp) -> Iterator[Nginx]:
-    if nginx_binary() is None:
-        pytest.skip("nginx is not installed (make system-deps installs Debian's nginx)")
+    require_nginx()
     folder = tmp_path_factory.mktemp("nginx-cache")
     port = free_port()
     options = NginxOptions(

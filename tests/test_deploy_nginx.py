@@ -487,20 +487,28 @@ class StandInApp:
     """An HTTP server on loopback whose answer to each path a test sets; it counts the requests that reach it and
     keeps the headers of the last one."""
 
-    def __init__(self) -> None:
+    def __init__(self, drop: bool = False) -> None:
         self.answers: dict[str, tuple[int, dict[str, str]]] = {}
         self.reached: dict[str, int] = {}
         self.last_headers: dict[str, dict[str, str]] = {}
+        self.drop = drop  # read each request, then close the connection with no answer (a server killed mid-request)
         stand_in = self
 
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, *args: object) -> None:
                 pass
 
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                self.do_GET()
+
             def do_GET(self) -> None:
                 path = self.path
                 stand_in.reached[path] = stand_in.reached.get(path, 0) + 1
                 stand_in.last_headers[path] = dict(self.headers.items())
+                if stand_in.drop:
+                    self.close_connection = True
+                    return
                 status, headers = stand_in.answers.get(path, (404, {}))
                 body = f"{path} answer {stand_in.reached[path]}".encode()
                 self.send_response(status)
@@ -596,3 +604,30 @@ def test_byte_ranges_of_a_vault_file_reach_the_app(stand_in: StandInApp, cache_n
     cache_nginx.request("GET", path, host="a.example", headers={"Range": "bytes=0-99", "If-Range": '"abc"'})
     assert stand_in.last_headers[path]["Range"] == "bytes=0-99"
     assert stand_in.last_headers[path]["If-Range"] == '"abc"'
+
+
+@needs_nginx
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_a_post_an_app_server_got_is_never_sent_to_another(tmp_path: Path, method: str) -> None:
+    # Two app servers, one of which takes each request and dies with it. A GET it took is sent to the other;
+    # a POST it took is not (the first may have stored it), and its visitor gets the page that says to send again.
+    with StandInApp(drop=True) as dying, StandInApp() as healthy:
+        healthy.answers["/join"] = (200, {"Cache-Control": "private, no-store"})
+        port = free_port()
+        options = NginxOptions(
+            app_servers=(f"127.0.0.1:{dying.port}", f"127.0.0.1:{healthy.port}"),
+            plain_http_port=port,
+            listen_address="127.0.0.1",
+            cache_dir=tmp_path,
+        )
+        with Nginx(tmp_path, render_nginx(["a.example"], options), port) as nginx:
+            body = b"email=someone%40example.org" if method == "POST" else b""
+            answers = [nginx.request(method, "/join", host="a.example", body=body) for _ in range(2)]
+    statuses = sorted(answer.status for answer in answers)
+    assert dying.reached.get("/join") == 1  # round robin gave it one of the two, then it counted as down
+    if method == "GET":
+        assert statuses == [200, 200] and healthy.reached["/join"] == 2
+    else:
+        assert statuses == [200, 502] and healthy.reached["/join"] == 1
+        cut_off = next(answer for answer in answers if answer.status == 502)
+        assert "send it once more" in cut_off.body

@@ -27,6 +27,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from flask import Flask
 
+from core.campaigns.addresses import Address
+from core.cli.campaigns import CampaignSources
 from core.cli.deploy import deploy_cli
 from core.deploy.nginx import IDENTITY_PATH, PIECE_PATH, NginxOptions, campaign_hosts, render_nginx
 from core.staff.vault_upload import PIECE_SIZE
@@ -63,8 +65,6 @@ def generate(campaigns_dir: Path, *args: str, admin_host: str = STAFF_HOST) -> s
 
 
 def shipped_hosts() -> list[str]:
-    from core.cli.campaigns import CampaignSources
-
     snapshot = CampaignSources.from_environment().registry.check()
     assert not snapshot.errors
     return campaign_hosts(snapshot.campaigns)
@@ -350,6 +350,23 @@ def test_a_campaign_page_through_nginx_is_the_apps(nginx: Nginx, app_server: Gun
     assert english.status == 200 and 'lang="en"' in english.body
     path_campaign = nginx.request("GET", "/alledata/", host="somi.nl")
     assert path_campaign.status == 200
+
+
+def test_every_campaigns_landing_page_in_each_language_through_nginx(nginx: Nginx) -> None:
+    pages = []
+    for loaded in CampaignSources.from_environment().registry.check().campaigns.values():
+        campaign = loaded.campaign
+        if campaign.status == "draft":
+            continue
+        address = Address.parse([*campaign.hosts, *campaign.paths][0])
+        for language in campaign.languages:
+            suffix = "/" if language == campaign.default_language else f"/{language}/"
+            pages.append((address.host, address.prefix + suffix, language))
+    assert len(pages) >= 10
+    for host, path, language in pages:
+        answer = nginx.request("GET", path, host=host)
+        assert answer.status == 200, (host, path)
+        assert f'<html lang="{language}"' in answer.body, (host, path)
 
 
 def test_a_host_not_in_the_file_reaches_the_app(nginx: Nginx, app_server: Gunicorn) -> None:

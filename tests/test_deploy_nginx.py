@@ -16,6 +16,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -509,6 +510,7 @@ class StandInApp:
         self.reached: dict[str, int] = {}
         self.last_headers: dict[str, dict[str, str]] = {}
         self.drop = drop  # read each request, then close the connection with no answer (a server killed mid-request)
+        self.together = threading.Barrier(3, timeout=5)  # /together answers once three requests are in at once
         stand_in = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -527,6 +529,11 @@ class StandInApp:
                     self.close_connection = True
                     return
                 status, headers = stand_in.answers.get(path, (404, {}))
+                if path == "/together":
+                    try:
+                        stand_in.together.wait()
+                    except threading.BrokenBarrierError:
+                        status = 504
                 body = f"{path} answer {stand_in.reached[path]}".encode()
                 self.send_response(status)
                 for name, value in headers.items():
@@ -590,6 +597,15 @@ def test_only_what_the_app_marks_public_is_cached(stand_in: StandInApp, cache_ng
     # Each host has pages of its own.
     assert cache_statuses(cache_nginx, "/public", host="b.example", times=1) == ["MISS"]
     assert cache_nginx.request("GET", "/public", host="b.example").body == "/public answer 2"
+
+
+def test_requests_for_a_private_page_reach_the_app_together(stand_in: StandInApp, cache_nginx: Nginx) -> None:
+    # Nothing queues them one after the other (as proxy_cache_lock would, for a page it cannot know is private):
+    # the stand-in answers only once three are in at the same time.
+    stand_in.answers["/together"] = (200, {"Cache-Control": "private, no-store"})
+    with ThreadPoolExecutor(3) as pool:
+        answers = list(pool.map(lambda _: cache_nginx.request("GET", "/together", host="a.example"), range(3)))
+    assert [answer.status for answer in answers] == [200, 200, 200]
 
 
 def test_an_old_copy_is_served_while_the_app_is_down_and_no_longer_than_the_app_allows_else(

@@ -5,12 +5,17 @@ nginx decides nothing the app decides. Which host is which campaign is the app's
 per-host blocks exist only so each host has its own certificate loaded at start-up. What may be cached is the app's
 choice too: nginx caches a response only when the app says so (``Cache-Control: public, max-age=...``), never one
 with ``Set-Cookie``, ``private`` or ``no-store``, because the configuration sets no ``proxy_cache_valid`` and ignores
-no header of the app's. And nginx neither hides nor replaces a header the app sets (its security headers).
+no header of the app's; and it serves an old copy only while the app cannot answer or within the app's own
+``stale-while-revalidate`` (nginx's ``updating`` would keep serving a page the app has stopped serving, and its
+cache lock would queue the requests for a private page: the template says why, the tests show both). And nginx
+neither hides nor replaces a header the app sets (its security headers), nor replaces the app's own error pages.
 
-Certificates: a host whose certificate is in ``<certificate dir>/<host>/`` when the file is generated gets its own
-server block with it; any other host reaches the catch-all, which loads ``<certificate dir>/<SNI name>/`` for each
-handshake, so a certificate certbot obtained after the last generation works at once (nginx's worker must be able
-to read it: ``deploy/certbot-deploy-hook``). The template is ``core/deploy/templates/nginx.conf.j2``.
+Certificates: a host whose certificate is in ``<certificate dir>/<host>/`` (or a wildcard's folder that covers it)
+when the file is generated gets its own server block with it; any other host reaches the catch-all, which loads
+the certificate of the name the browser asked for (SNI) at each handshake, so a certificate certbot obtained after
+the last generation works at once (nginx's worker must be able to read it: ``deploy/certbot-deploy-hook``).
+
+The template is ``core/deploy/templates/nginx.conf.j2``; ``tests/test_deploy_nginx.py`` runs what it makes.
 """
 
 from __future__ import annotations

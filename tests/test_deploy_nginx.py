@@ -41,6 +41,7 @@ from tests.smtp_server import free_port
 
 STAFF_HOST = "staff.example"
 LEFT_OUT = "zoomclaim"  # generated without this campaign: its hosts must reach the app through the catch-all
+DEBIAN_NGINX_CONF = Path("/etc/nginx/nginx.conf")
 NGINX_ERROR_PAGE_CSP = "default-src 'none'; frame-ancestors 'none'"
 
 NO_NGINX = "nginx is not installed (make system-deps installs Debian's nginx)"
@@ -195,6 +196,30 @@ def test_nginx_accepts_the_tls_configuration(tmp_path: Path) -> None:
         "127.0.0.1:8002",
     )
     checked = Nginx(tmp_path, text, port=443).test_config()
+    assert checked.returncode == 0, checked.stderr
+
+
+@needs_nginx
+@pytest.mark.skipif(not DEBIAN_NGINX_CONF.exists(), reason="no /etc/nginx/nginx.conf (Debian's nginx package)")
+def test_the_file_fits_debians_own_nginx_conf(tmp_path: Path) -> None:
+    # README puts the file in /etc/nginx/conf.d/, which Debian's nginx.conf includes in its http block (with
+    # settings of its own, such as gzip, that the file must not repeat there).
+    (tmp_path / "cache").mkdir()
+    site = tmp_path / "claimsite.conf"
+    site.write_text(generate(SHIPPED_CAMPAIGNS, "--cache-dir", str(tmp_path / "cache")))
+    main = DEBIAN_NGINX_CONF.read_text()
+    assert "include /etc/nginx/conf.d/*.conf;" in main
+    main = main.replace("include /etc/nginx/conf.d/*.conf;", f"include {site};")
+    main = main.replace("include /etc/nginx/sites-enabled/*;", "")  # README removes the default site
+    main = re.sub(r"(access_log|error_log) /var/log/nginx/", rf"\1 {tmp_path}/", main)
+    (tmp_path / "nginx.conf").write_text(main)
+    checked = subprocess.run(
+        [str(nginx_binary()), "-t", "-c", str(tmp_path / "nginx.conf"), "-e", str(tmp_path / "error.log")],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=30,
+    )
     assert checked.returncode == 0, checked.stderr
 
 

@@ -50,9 +50,11 @@ run: $(STAMP) i18n-compile system-deps
 	CLAIMSITE_ENV=development CLAIMSITE_PORT=$(PORT) $(BIN)/flask run --host 127.0.0.1 --port $(PORT) --debug
 
 # Debian packages: pango and fonts for the mandate PDF (WeasyPrint), poppler-utils to read PDFs back in tests,
-# chromium for the browser tests (Playwright's own browser download cannot work offline), and softhsm2, the
-# hardware token of the mandate seal's tests.
-DEBIAN_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core poppler-utils chromium softhsm2
+# chromium for the browser tests (Playwright's own browser download cannot work offline), softhsm2, the
+# hardware token of the mandate seal's tests, and nginx, which tests/test_deploy_nginx.py runs in front of gunicorn
+# with the configuration `flask deploy nginx` makes, on ports of their own (under systemd, Debian's package also
+# starts its default site on port 80: `systemctl disable --now nginx` where that is not wanted).
+DEBIAN_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core poppler-utils chromium softhsm2 nginx
 system-deps:
 	@missing=$$(for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \

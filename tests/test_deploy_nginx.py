@@ -15,10 +15,12 @@ import stat
 import subprocess
 import threading
 import time
+import urllib.parse
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -26,18 +28,21 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from flask import Flask
+from flask import Flask, current_app
 
 from core.campaigns.addresses import Address
 from core.cli.campaigns import CampaignSources
 from core.cli.deploy import deploy_cli
 from core.deploy.nginx import IDENTITY_PATH, PIECE_PATH, NginxOptions, campaign_hosts, render_nginx
+from core.settings import MAX_COUNTER_AGE_SECONDS
 from core.staff.vault_upload import PIECE_SIZE
 from core.web.identity_upload import MAX_UPLOAD
 from tests.conftest import CONTACT_KEY, HASH_KEY, REPO, SECRET, SHIPPED_CAMPAIGNS
 from tests.gunicorn_server import Answer, Gunicorn
 from tests.nginx_server import Nginx, http_request, nginx_binary
 from tests.smtp_server import free_port
+from tests.test_evidence import add_participants
+from tests.test_signup import VALID
 
 STAFF_HOST = "staff.example"
 LEFT_OUT = "zoomclaim"  # generated without this campaign: its hosts must reach the app through the catch-all
@@ -689,3 +694,91 @@ def test_a_post_an_app_server_got_is_never_sent_to_another(tmp_path: Path, metho
         assert statuses == [200, 502] and healthy.reached["/join"] == 1
         cut_off = next(answer for answer in answers if answer.status == 502)
         assert "send it once more" in cut_off.body
+
+
+# --- the app's own pages in the cache ----------------------------------------------------------------------------
+# The real app behind nginx (the ``nginx`` fixture above): what it marks public is served from the cache, what is
+# personal never is, and a new participant shows on the cached count within the 10 s the app promises.
+
+
+def session_cookie(answer: Answer) -> str:
+    """The ``name=value`` of the session cookie an answer sets."""
+    [cookie] = [value.split(";", 1)[0] for value in answer.all("Set-Cookie") if value.startswith("claimsite_session=")]
+    return cookie
+
+
+def test_a_public_page_is_served_from_the_cache_without_a_cookie(nginx: Nginx) -> None:
+    answers = [nginx.request("GET", "/palantirclaim/en/privacy", host="somi.nl") for _ in range(4)]
+    assert all(answer.status == 200 for answer in answers)
+    assert answers[-1].header("X-Cache-Status") == "HIT"
+    assert all(not answer.all("Set-Cookie") for answer in answers)
+    assert len({answer.body for answer in answers}) == 1
+    etag = answers[-1].header("ETag")
+    assert etag
+    again = nginx.request("GET", "/palantirclaim/en/privacy", host="somi.nl", headers={"If-None-Match": etag})
+    assert again.status == 304 and again.body == ""
+    # A browser's language or an old cookie changes nothing: the page is its address's.
+    other = nginx.request(
+        "GET",
+        "/palantirclaim/en/privacy",
+        host="somi.nl",
+        headers={"Accept-Language": "nl-NL,nl;q=0.9", "Cookie": "lang=nl; claimsite_session=x", "User-Agent": "b"},
+    )
+    assert other.status == 200 and other.body == answers[0].body and not other.all("Set-Cookie")
+
+
+def test_two_visitors_through_the_cache_never_see_each_others_page(nginx: Nginx) -> None:
+    """Two people fill in the join form at once, each from an address of their own: each sees their own address
+    on the next page, however often they ask, and no personal answer ever comes from the cache."""
+    host, seen = "tiktokclaim.org", {}
+    for n, email in enumerate(("first.visitor@example.org", "second.visitor@example.org")):
+        source = f"127.0.9.{n + 1}"
+        form = nginx.request("GET", "/en/join", host=host, source=source)
+        cookie = session_cookie(form)
+        token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', form.body)
+        assert token is not None
+        fields = {**VALID, "email": email, "csrf_token": token.group(1)}
+        posted = nginx.request(
+            "POST",
+            "/en/join",
+            host=host,
+            source=source,
+            headers={"Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded"},
+            body=urllib.parse.urlencode(fields).encode(),
+        )
+        assert posted.status == 302, posted.body[:500]
+        cookie = session_cookie(posted) if posted.all("Set-Cookie") else cookie
+        seen[email] = (cookie, source, posted.header("Location"))
+    for _ in range(3):
+        for email, (cookie, source, location) in seen.items():
+            page = nginx.request(
+                "GET", urllib.parse.urlsplit(location).path, host=host, source=source, headers={"Cookie": cookie}
+            )
+            assert page.status == 200
+            assert email in page.body
+            assert not [other for other in seen if other != email and other in page.body]
+            assert page.header("X-Cache-Status") != "HIT"
+            assert "no-store" in (page.header("Cache-Control") or "")
+    # The same address without a session is nobody's page.
+    anonymous = nginx.request("GET", urllib.parse.urlsplit(location).path, host=host)
+    assert not [email for email in seen if email in anonymous.body]
+
+
+def test_a_new_participant_shows_on_the_cached_count_within_ten_seconds(
+    nginx: Nginx, app_server: Gunicorn, make_app: Any
+) -> None:
+    def count_line() -> str:
+        page = nginx.request("GET", "/en/", host="tiktokclaim.org")
+        assert page.status == 200
+        found = re.search(r"(\d[\d,]*) (?:person has|people have) joined since", page.body)
+        return found.group(1) if found else "0"
+
+    for _ in range(3):  # the page is in the cache now
+        before = count_line()
+    with make_app(database_url=app_server.env["CLAIMSITE_DATABASE_URL"]).app_context():
+        add_participants(current_app, 1)  # a tiktokclaim participant
+    added = time.monotonic()
+    while count_line() == before:
+        assert time.monotonic() - added < MAX_COUNTER_AGE_SECONDS, "the cached count is older than promised"
+        time.sleep(0.2)
+    assert int(count_line().replace(",", "")) == int(before.replace(",", "")) + 1

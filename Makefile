@@ -12,7 +12,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export FLASK_APP := wsgi
 
-.PHONY: run test lint check i18n-extract i18n-update i18n-compile system-deps bench clean
+.PHONY: run test lint check i18n-extract i18n-update i18n-compile system-deps prod-check bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -78,6 +78,15 @@ test: $(STAMP) i18n-compile system-deps
 	if command -v pg_isready >/dev/null 2>&1 && pg_isready -q -h 127.0.0.1 -p 5432; then \
 		export CLAIMSITE_TEST_POSTGRES_URL="$(POSTGRES_ADMIN_URL)"; fi; \
 	$(BIN)/python -m pytest $(PYTEST_PARALLEL)
+
+# The production shape on loopback (README, "Production": "Checking the production shape locally"): nginx from
+# Debian's package (installed here if missing) with the file `flask deploy nginx` makes, in front of two gunicorn
+# instances and two mail workers on this machine's PostgreSQL (a database of its own, dropped afterwards) and Redis
+# (database 11); a smoke test through nginx, a report, and everything it started stopped again.
+PROD_CHECK_REDIS_URL ?= redis://127.0.0.1:6379/11
+prod-check: $(STAMP) i18n-compile
+	$(MAKE) --no-print-directory system-deps DEBIAN_PACKAGES=nginx
+	$(BIN)/python -m tests.production_check --postgres "$(POSTGRES_ADMIN_URL)" --redis "$(PROD_CHECK_REDIS_URL)"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

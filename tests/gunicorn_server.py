@@ -34,10 +34,12 @@ class Answer:
 
 
 class Gunicorn:
-    """``with Gunicorn(env, workers=2, log=path) as server: server.get("/", host="tiktokclaim.org")``."""
+    """``with Gunicorn(env, workers=2, log=path) as server: server.get("/", host="tiktokclaim.org")``.
 
-    def __init__(self, env: dict[str, str], log: Path, workers: int = 1) -> None:
-        self.port = free_port()
+    ``port``: the one to listen on (a server started again where nginx expects it); default a free one."""
+
+    def __init__(self, env: dict[str, str], log: Path, workers: int = 1, port: int | None = None) -> None:
+        self.port = port or free_port()
         self.env = {**{k: v for k, v in os.environ.items() if not k.startswith("CLAIMSITE_")}, **env}
         self.log = log
         self.workers = workers

@@ -38,6 +38,8 @@ def main() -> int:
     if nginx_binary() is None:
         print("error: nginx is not installed (make system-deps installs Debian's nginx)", file=sys.stderr)
         return 1
+    # Ctrl-C (also when started from a shell that ignores it in the background) and SIGTERM stop the shape.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     folder = Path(tempfile.mkdtemp(prefix="claimsite-prod-check-"))
     started = time.monotonic()

@@ -61,7 +61,7 @@ def main() -> int:
             failed = not all(check.ok for check in checks)
             if failed:
                 print(shape.log_tails(), file=sys.stderr)
-    except ShapeError as exc:
+    except (ShapeError, OSError, RuntimeError) as exc:  # a piece did not start, or stopped answering
         print(f"error: {exc}", file=sys.stderr)
         print(shape.log_tails(), file=sys.stderr)
     except KeyboardInterrupt:

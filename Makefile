@@ -53,8 +53,9 @@ run: $(STAMP) i18n-compile system-deps
 # chromium for the browser tests (Playwright's own browser download cannot work offline), softhsm2, the
 # hardware token of the mandate seal's tests, and nginx, which tests/test_deploy_nginx.py runs in front of gunicorn
 # with the configuration `flask deploy nginx` makes, on ports of their own (under systemd, Debian's package also
-# starts its default site on port 80: `systemctl disable --now nginx` where that is not wanted).
-DEBIAN_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core poppler-utils chromium softhsm2 nginx
+# starts its default site on port 80: `systemctl disable --now nginx` where that is not wanted), and wrk, the load
+# of bench/spike.py (and bench/landing.py).
+DEBIAN_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core poppler-utils chromium softhsm2 nginx wrk
 system-deps:
 	@missing=$$(for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \

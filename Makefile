@@ -12,7 +12,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export FLASK_APP := wsgi
 
-.PHONY: run test lint check i18n-extract i18n-update i18n-compile system-deps bench clean
+.PHONY: run test lint check i18n-extract i18n-update i18n-compile system-deps prod-check bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -53,8 +53,9 @@ run: $(STAMP) i18n-compile system-deps
 # chromium for the browser tests (Playwright's own browser download cannot work offline), softhsm2, the
 # hardware token of the mandate seal's tests, and nginx, which tests/test_deploy_nginx.py runs in front of gunicorn
 # with the configuration `flask deploy nginx` makes, on ports of their own (under systemd, Debian's package also
-# starts its default site on port 80: `systemctl disable --now nginx` where that is not wanted).
-DEBIAN_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core poppler-utils chromium softhsm2 nginx
+# starts its default site on port 80: `systemctl disable --now nginx` where that is not wanted), and wrk, the load
+# of bench/spike.py (and bench/landing.py).
+DEBIAN_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core poppler-utils chromium softhsm2 nginx wrk
 system-deps:
 	@missing=$$(for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
@@ -78,6 +79,15 @@ test: $(STAMP) i18n-compile system-deps
 	if command -v pg_isready >/dev/null 2>&1 && pg_isready -q -h 127.0.0.1 -p 5432; then \
 		export CLAIMSITE_TEST_POSTGRES_URL="$(POSTGRES_ADMIN_URL)"; fi; \
 	$(BIN)/python -m pytest $(PYTEST_PARALLEL)
+
+# The production shape on loopback (README, "Production": "Checking the production shape locally"): nginx from
+# Debian's package (installed here if missing) with the file `flask deploy nginx` makes, in front of two gunicorn
+# instances and two mail workers on this machine's PostgreSQL (a database of its own, dropped afterwards) and Redis
+# (database 11); a smoke test through nginx, a report, and everything it started stopped again.
+PROD_CHECK_REDIS_URL ?= redis://127.0.0.1:6379/11
+prod-check: $(STAMP) i18n-compile
+	$(MAKE) --no-print-directory system-deps DEBIAN_PACKAGES=nginx
+	$(BIN)/python -m tests.production_check --postgres "$(POSTGRES_ADMIN_URL)" --redis "$(PROD_CHECK_REDIS_URL)"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

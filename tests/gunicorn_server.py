@@ -34,10 +34,12 @@ class Answer:
 
 
 class Gunicorn:
-    """``with Gunicorn(env, workers=2, log=path) as server: server.get("/", host="tiktokclaim.org")``."""
+    """``with Gunicorn(env, workers=2, log=path) as server: server.get("/", host="tiktokclaim.org")``.
 
-    def __init__(self, env: dict[str, str], log: Path, workers: int = 1) -> None:
-        self.port = free_port()
+    ``port``: the one to listen on (a server started again where nginx expects it); default a free one."""
+
+    def __init__(self, env: dict[str, str], log: Path, workers: int = 1, port: int | None = None) -> None:
+        self.port = port or free_port()
         self.env = {**{k: v for k, v in os.environ.items() if not k.startswith("CLAIMSITE_")}, **env}
         self.log = log
         self.workers = workers
@@ -58,16 +60,24 @@ class Gunicorn:
             self.process = subprocess.Popen(
                 command, cwd=REPO, env=self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
             )
+        try:
+            self._wait_until_it_answers()
+        except BaseException:  # also Ctrl-C while it starts: nothing outlives its starter
+            self.__exit__()
+            raise
+        return self
+
+    def _wait_until_it_answers(self) -> None:
+        assert self.process is not None
         deadline = time.monotonic() + STARTUP_SECONDS
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"gunicorn exited with {self.process.returncode}:\n{self.log.read_text()[-3000:]}")
             try:
                 self.get("/", host="gunicorn-startup.invalid")
-                return self
+                return
             except OSError:
                 time.sleep(0.2)
-        self.__exit__()
         raise RuntimeError(f"gunicorn did not answer in {STARTUP_SECONDS} s:\n{self.log.read_text()[-3000:]}")
 
     def __exit__(self, *exc: object) -> None:

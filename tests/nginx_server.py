@@ -88,16 +88,24 @@ class Nginx:
         self.process = subprocess.Popen(
             self.command(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
         )
+        try:
+            self._wait_until_it_listens()
+        except BaseException:  # also Ctrl-C while it starts: nothing outlives its starter
+            self.__exit__()
+            raise
+        return self
+
+    def _wait_until_it_listens(self) -> None:
+        assert self.process is not None
         deadline = time.monotonic() + STARTUP_SECONDS
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"nginx exited with {self.process.returncode}:\n{self.error_log()[-3000:]}")
             try:
                 socket.create_connection((HOST, self.port), timeout=1).close()
-                return self
+                return
             except OSError:
                 time.sleep(0.05)
-        self.__exit__()
         raise RuntimeError(f"nginx did not listen in {STARTUP_SECONDS} s:\n{self.error_log()[-3000:]}")
 
     def __exit__(self, *exc: object) -> None:

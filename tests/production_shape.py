@@ -76,6 +76,7 @@ class Machine:
     folder: Path
     env: dict[str, str]
     server: Gunicorn
+    started: float = field(default_factory=time.monotonic)  # when its gunicorn answered (time.monotonic)
 
     @property
     def campaigns(self) -> Path:
@@ -243,6 +244,15 @@ class ProductionShape:
         log = self.logs / f"gunicorn-{machine.name}-{time.strftime('%H%M%S')}.log"
         machine.server = Gunicorn(machine.env, log=log, workers=self.gunicorn_workers, port=machine.port)
         self._stack.enter_context(machine.server)
+        machine.started = time.monotonic()
+
+    def wait_until_nginx_uses(self, machine: Machine) -> None:
+        """Wait until nginx sends requests to ``machine`` again after it was down: nginx leaves a server that failed
+        out for the ``fail_timeout`` of its upstream block, counted from the failure, which was before the start."""
+        assert self.nginx is not None
+        found = re.search(r"fail_timeout=(\d+)s", (self.nginx.folder / "claimsite.conf").read_text(encoding="utf-8"))
+        assert found is not None, "the generated upstream block has no fail_timeout"
+        time.sleep(max(0.0, machine.started + int(found.group(1)) + 1.0 - time.monotonic()))
 
     def _forget_limits(self) -> None:
         import redis

@@ -169,6 +169,25 @@ def test_a_commit_whose_outcome_is_unknown_is_not_replayed(pg_app: Flask) -> Non
     assert response.status_code == 302 and response.location.endswith("/join/sign")
 
 
+def test_an_answer_is_kept_when_the_server_ends_the_connection_before_the_request_ends(pg_app: Flask) -> None:
+    # The request read through its session, so its transaction is open on a connection; then the server ends that
+    # connection (a shutdown, or pg_terminate_backend) while the view finishes without the database. Closing the
+    # session at the end of the request sends ROLLBACK on the dead connection: that must not turn the answer the
+    # view made (a 302 after a form, a 503 that keeps what was typed) into the server's bare 500. Seen in
+    # bench/faults.py while PostgreSQL stopped.
+    @pg_app.get("/test-read-then-connection-ended")
+    def read_then_connection_ended() -> str:
+        db_session().execute(sqlalchemy.text("SELECT 1"))
+        assert drop_connections(pg_app) >= 1
+        return "the view's own answer"
+
+    client = pg_app.test_client()
+    response = client.get("/test-read-then-connection-ended", base_url=TIKTOK)
+    assert (response.status_code, response.get_data(as_text=True)) == (200, "the view's own answer")
+    assert post_form(client, email="next@example.org").status_code == 302  # the pool gives a working connection
+    assert counts(pg_app) == (1, 1)
+
+
 # -- the database is really away ---------------------------------------------------------------------------------
 @dataclass
 class Outage:

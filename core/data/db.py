@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -38,6 +39,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, InstrumentedAttribute, Session, sessionmaker
+
+log = logging.getLogger(__name__)
 
 # Stable constraint names, so migrations can refer to them on every database.
 NAMING = {
@@ -135,7 +138,22 @@ class Database:
     def _close_session(exc: BaseException | None) -> None:
         session: Session | None = g.pop("db_session", None)
         if session is not None:
-            session.close()
+            close_session(session)
+
+
+def close_session(session: Session) -> None:
+    """Close ``session`` at the end of a request. Closing rolls back what it left open; where the server has ended
+    the connection meanwhile (a restart, a shutdown) that ROLLBACK fails, and the connection is discarded instead:
+    the server rolled it back when it ended it, and the answer the view made (a 302, a 503 that keeps the form) still
+    reaches the visitor rather than the server's bare 500."""
+    try:
+        session.close()
+    except DBAPIError as error:
+        log.warning(
+            "database connection ended before the request's session was closed (%s); discarded",
+            type(getattr(error, "orig", None) or error).__name__,
+        )
+        session.invalidate()
 
 
 def db_session() -> Session:

@@ -25,7 +25,7 @@ from flask import Flask, Response, g, request
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session
 
-from core.data.db import commit_sent
+from core.data.db import close_session, commit_sent
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ def _new_session() -> None:
     """Drop this request's session (its connection is gone); the next db_session() opens a new one."""
     session: Session | None = g.pop("db_session", None)
     if session is not None:
-        session.close()
+        close_session(session)
 
 
 def retried_once(view: View) -> View:

@@ -33,6 +33,22 @@ class Answer:
         return [value for key, value in self.headers if key.lower() == name.lower()]
 
 
+def sqlite_app_settings(folder: Path, **more: str) -> dict[str, str]:
+    """An app of the test settings and keys on the SQLite database ``folder/claimsite.sqlite3``, its instance folder
+    ``folder``; ``more`` adds settings by their environment names."""
+    from tests.conftest import CONTACT_KEY, HASH_KEY, SECRET
+
+    return {
+        "CLAIMSITE_ENV": "test",
+        "CLAIMSITE_SECRET_KEY": SECRET,
+        "CLAIMSITE_HASH_KEY": HASH_KEY,
+        "CLAIMSITE_CONTACT_KEY": CONTACT_KEY,
+        "CLAIMSITE_INSTANCE_DIR": str(folder),
+        "CLAIMSITE_DATABASE_URL": f"sqlite:///{folder / 'claimsite.sqlite3'}",
+        **more,
+    }
+
+
 class Gunicorn:
     """``with Gunicorn(env, workers=2, log=path) as server: server.get("/", host="tiktokclaim.org")``.
 

@@ -173,32 +173,21 @@ class ProductionShape:
         self.nginx = self._stack.enter_context(Nginx(self.folder / "nginx", config + self.nginx_extra, port))
 
     def _environment(self) -> dict[str, str]:
-        """Production's settings, every secret random for this run (README, "Production", step 2)."""
-        from core.sealing import generate
         from tests.conftest import ProductionSeal
 
         seal = ProductionSeal(self.folder / "seal")
         self._stack.callback(seal.authority.stop)
-        public = generate(self.folder / "keys")[1].read_text(encoding="utf-8").strip().splitlines()[-1]
         return {
-            "FLASK_APP": "wsgi",
-            "CLAIMSITE_ENV": "production",
-            "CLAIMSITE_SECRET_KEY": secrets.token_urlsafe(48),
-            "CLAIMSITE_HASH_KEY": secrets.token_urlsafe(48),
-            "CLAIMSITE_CONTACT_KEY": secrets.token_urlsafe(48),
-            "CLAIMSITE_BREACH_KEY": secrets.token_urlsafe(48),
-            "CLAIMSITE_DATABASE_URL": self.database_url,
-            "CLAIMSITE_RATELIMIT_STORAGE_URL": self.redis_url,
-            "CLAIMSITE_TRUSTED_PROXIES": "1",
+            **production_settings(
+                self.folder / "keys",
+                database_url=self.database_url,
+                redis_url=self.redis_url,
+                mail_url=self.smtp.url,
+                stripe_url=self.stripe.url,
+                seal=seal.environment,
+            ),
             "CLAIMSITE_PUBLIC_SCHEME": "http",
-            "CLAIMSITE_MAIL_URL": self.smtp.url,
-            "CLAIMSITE_SEALING_PUBLIC_KEY": public,
             "CLAIMSITE_ADMIN_HOST": STAFF_HOST,
-            # A campaign that charges is served only where a payment provider can take its fee.
-            "CLAIMSITE_STRIPE_SECRET_KEY": STRIPE_KEY,
-            "CLAIMSITE_STRIPE_WEBHOOK_SECRET": STRIPE_WEBHOOK_SECRET,
-            "CLAIMSITE_STRIPE_API_BASE": self.stripe.url,
-            **seal.environment,
         }
 
     def _process_env(self, env: dict[str, str]) -> dict[str, str]:
@@ -336,6 +325,34 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+
+
+def production_settings(
+    keys: Path, *, database_url: str, redis_url: str, mail_url: str, stripe_url: str, seal: dict[str, str]
+) -> dict[str, str]:
+    """Production's settings (README, "Production", step 2) behind one proxy, every secret random for this run, the
+    sealing key pair made in ``keys``; ``seal`` holds the mandate seal's settings. A campaign that charges is served
+    only where a payment provider can take its fee: the Stripe stand-in at ``stripe_url`` with this module's keys."""
+    from core.sealing import generate
+
+    public = generate(keys)[1].read_text(encoding="utf-8").strip().splitlines()[-1]
+    return {
+        "FLASK_APP": "wsgi",
+        "CLAIMSITE_ENV": "production",
+        "CLAIMSITE_SECRET_KEY": secrets.token_urlsafe(48),
+        "CLAIMSITE_HASH_KEY": secrets.token_urlsafe(48),
+        "CLAIMSITE_CONTACT_KEY": secrets.token_urlsafe(48),
+        "CLAIMSITE_BREACH_KEY": secrets.token_urlsafe(48),
+        "CLAIMSITE_DATABASE_URL": database_url,
+        "CLAIMSITE_RATELIMIT_STORAGE_URL": redis_url,
+        "CLAIMSITE_TRUSTED_PROXIES": "1",
+        "CLAIMSITE_MAIL_URL": mail_url,
+        "CLAIMSITE_SEALING_PUBLIC_KEY": public,
+        "CLAIMSITE_STRIPE_SECRET_KEY": STRIPE_KEY,
+        "CLAIMSITE_STRIPE_WEBHOOK_SECRET": STRIPE_WEBHOOK_SECRET,
+        "CLAIMSITE_STRIPE_API_BASE": stripe_url,
+        **seal,
+    }
 
 
 # --- a visitor ---------------------------------------------------------------------------------------------------

@@ -36,8 +36,8 @@ from core.deploy.nginx import IDENTITY_PATH, PIECE_PATH, NginxOptions, campaign_
 from core.settings import MAX_COUNTER_AGE_SECONDS
 from core.staff.vault_upload import PIECE_SIZE
 from core.web.identity_upload import MAX_UPLOAD
-from tests.conftest import CONTACT_KEY, HASH_KEY, REPO, SECRET, SHIPPED_CAMPAIGNS
-from tests.gunicorn_server import Answer, Gunicorn
+from tests.conftest import REPO, SHIPPED_CAMPAIGNS
+from tests.gunicorn_server import Answer, Gunicorn, sqlite_app_settings
 from tests.nginx_server import Nginx, http_request, nginx_binary
 from tests.production_shape import published_pages
 from tests.smtp_server import free_port
@@ -306,17 +306,9 @@ def app_server(tmp_path_factory: pytest.TempPathFactory, migrated_sqlite: Path) 
     """gunicorn over the shipped campaigns, trusting one proxy, with the staff console on its own host."""
     folder = tmp_path_factory.mktemp("app")
     shutil.copy(migrated_sqlite, folder / "claimsite.sqlite3")
-    env = {
-        "CLAIMSITE_ENV": "test",
-        "CLAIMSITE_SECRET_KEY": SECRET,
-        "CLAIMSITE_HASH_KEY": HASH_KEY,
-        "CLAIMSITE_CONTACT_KEY": CONTACT_KEY,
-        "CLAIMSITE_INSTANCE_DIR": str(folder),
-        "CLAIMSITE_DATABASE_URL": f"sqlite:///{folder / 'claimsite.sqlite3'}",
-        "CLAIMSITE_ADMIN_HOST": STAFF_HOST,
-        "CLAIMSITE_TRUSTED_PROXIES": "1",
-        "CLAIMSITE_PUBLIC_SCHEME": "http",
-    }
+    env = sqlite_app_settings(
+        folder, CLAIMSITE_ADMIN_HOST=STAFF_HOST, CLAIMSITE_TRUSTED_PROXIES="1", CLAIMSITE_PUBLIC_SCHEME="http"
+    )
     with Gunicorn(env, log=folder / "gunicorn.log") as server:
         yield server
 

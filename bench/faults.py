@@ -56,13 +56,12 @@ ROOT = BENCH_DIR.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.private_postgres import PrivateCluster, available  # noqa: E402
+from tests.production_shape import STRIPE_KEY, STRIPE_WEBHOOK_SECRET  # noqa: E402
 from tests.smtp_server import Received, SMTPServer, free_port  # noqa: E402
 
 BIN = Path(sys.executable).parent
 FREE = "facebookleak.somi.nl"  # free: a participant once signed
 PAID = "tiktokclaim.org"  # asks EUR 17.50 first: a participant once paid
-STRIPE_KEY = "sk_test_faults_0123456789"
-STRIPE_WEBHOOK_SECRET = "whsec_faults_0123456789"
 REQUEST_TIMEOUT = 30.0
 FORM = {
     "name": "Anna de Vries",
@@ -244,6 +243,9 @@ def sign_up(visitor: Visitor, address: str, smtp: SMTPServer, stripe: object, re
 
     for _ in range(20):
         answer = visitor.page("GET /join/sign", "/join/sign", ok=(200, 302))
+        if answer.status == 302 and answer.location.endswith("/join/companies"):  # a data request: whom to ask first
+            choose_companies(visitor)
+            continue
         if answer.status == 302:  # signed already (an answer lost to a broken connection)
             sent = answer
             break
@@ -266,6 +268,21 @@ def sign_up(visitor: Visitor, address: str, smtp: SMTPServer, stripe: object, re
         pay(visitor, sent.location, stripe)
     with record.lock:
         record.signed.append((visitor.host, address))
+
+
+def choose_companies(visitor: Visitor) -> None:
+    """facebookleak's request to Meta: the company ticked, and the profile link Meta needs to find the person."""
+    answer = visitor.page("GET /join/companies", "/join/companies", ok=(200, 302))
+    if answer.status == 302:  # chosen already (an answer lost to a broken connection)
+        return
+    chosen = {
+        "company": "meta",
+        "detail-meta-profile-link": "https://facebook.com/anna",
+        "csrf_token": CSRF.search(answer.body).group(1),  # type: ignore[union-attr]
+    }
+    sent = visitor.send("POST /join/companies", "POST", "/join/companies", chosen)
+    if sent is None or sent.status != 302:  # the signing loop asks again, as a visitor reloads after an error
+        time.sleep(1.0)
 
 
 def pay(visitor: Visitor, pay_path: str, stripe: object) -> None:
@@ -339,34 +356,26 @@ class Servers:
 def production_env(
     folder: Path, database_url: str, smtp_url: str, stripe_url: str, timestamp_url: str, port: int
 ) -> dict[str, str]:
+    """Production's settings as ``make prod-check`` has them (tests/production_shape.py), on this script's own
+    PostgreSQL cluster and instance folder. Production refuses limits in memory: the machine's Redis, in a database
+    number of this script's own whose counts it removes when it ends (forget_limits)."""
     from landing import bench_seal
 
-    from core.sealing import generate
+    from tests.production_shape import production_settings
 
-    public = generate(folder / "keys")[1].read_text(encoding="utf-8").strip().splitlines()[-1]
     env = {key: value for key, value in os.environ.items() if not key.startswith("CLAIMSITE_")}
+    seal = {f"CLAIMSITE_{name.upper()}": value for name, value in bench_seal(folder, timestamp_url).items()}
     env.update(
-        {
-            "FLASK_APP": "wsgi",
-            "CLAIMSITE_ENV": "production",
-            "CLAIMSITE_SECRET_KEY": secrets.token_urlsafe(48),
-            "CLAIMSITE_HASH_KEY": secrets.token_urlsafe(48),
-            "CLAIMSITE_CONTACT_KEY": secrets.token_urlsafe(48),
-            "CLAIMSITE_BREACH_KEY": secrets.token_urlsafe(48),
-            "CLAIMSITE_DATABASE_URL": database_url,
-            "CLAIMSITE_TRUSTED_PROXIES": "1",
-            "CLAIMSITE_MAIL_URL": smtp_url,
-            "CLAIMSITE_SEALING_PUBLIC_KEY": public,
-            "CLAIMSITE_INSTANCE_DIR": str(folder / "instance"),
-            "CLAIMSITE_STRIPE_SECRET_KEY": STRIPE_KEY,
-            "CLAIMSITE_STRIPE_WEBHOOK_SECRET": STRIPE_WEBHOOK_SECRET,
-            "CLAIMSITE_STRIPE_API_BASE": stripe_url,
-            **{f"CLAIMSITE_{name.upper()}": value for name, value in bench_seal(folder, timestamp_url).items()},
-        }
+        production_settings(
+            folder / "keys",
+            database_url=database_url,
+            redis_url=REDIS_URL,
+            mail_url=smtp_url,
+            stripe_url=stripe_url,
+            seal=seal,
+        )
     )
-    # Production refuses limits in memory: the machine's Redis, in a database number of this script's own whose
-    # counts it removes when it ends (forget_limits).
-    env["CLAIMSITE_RATELIMIT_STORAGE_URL"] = REDIS_URL
+    env["CLAIMSITE_INSTANCE_DIR"] = str(folder / "instance")
     return env
 
 

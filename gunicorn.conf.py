@@ -16,3 +16,8 @@ secure_scheme_headers: dict[str, str] = {}
 # module is first imported, which is after this file runs. An empty value is the most it allows without patching
 # its code. tests/test_gunicorn.py checks the answer of a real gunicorn.
 gunicorn.SERVER = ""
+
+# gunicorn 25 and newer open a control socket (an unauthenticated admin interface for `gunicornc`) at one path per
+# user, $XDG_RUNTIME_DIR/gunicorn.ctl or ~/.gunicorn/gunicorn.ctl: several instances on one host (claimsite-web@PORT)
+# would take it from each other, and the first to stop removes the socket of the next. Nothing here uses it.
+control_socket_disable = True

@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import CONTACT_KEY, HASH_KEY, SECRET
-from tests.gunicorn_server import Gunicorn
+from tests.gunicorn_server import Gunicorn, sqlite_app_settings
 
 
 @pytest.fixture(scope="module")
@@ -19,15 +18,8 @@ def gunicorn(tmp_path_factory: pytest.TempPathFactory, migrated_sqlite: Path) ->
     """gunicorn on loopback, with CLAIMSITE_TRUSTED_PROXIES=0 (the default)."""
     folder = tmp_path_factory.mktemp("gunicorn")
     shutil.copy(migrated_sqlite, folder / "claimsite.sqlite3")
-    env = {
-        "CLAIMSITE_ENV": "test",
-        "CLAIMSITE_SECRET_KEY": SECRET,
-        "CLAIMSITE_HASH_KEY": HASH_KEY,
-        "CLAIMSITE_CONTACT_KEY": CONTACT_KEY,
-        "CLAIMSITE_INSTANCE_DIR": str(folder),
-        "CLAIMSITE_DATABASE_URL": f"sqlite:///{folder / 'claimsite.sqlite3'}",
-        "CLAIMSITE_ADMIN_HOST": "staff.example",
-    }
+    env = sqlite_app_settings(folder, CLAIMSITE_ADMIN_HOST="staff.example", XDG_RUNTIME_DIR=str(folder / "run"))
+    (folder / "run").mkdir()
     with Gunicorn(env, log=folder / "gunicorn.log") as server:
         yield server
 
@@ -58,3 +50,9 @@ def test_every_answer_through_gunicorn_has_the_security_headers(gunicorn: Gunico
         assert "frame-ancestors 'none'" in (answer.header("Content-Security-Policy") or ""), kind
         assert answer.header("X-Content-Type-Options") == "nosniff", kind
         assert answer.header("Cross-Origin-Resource-Policy") == "same-origin", kind
+
+
+def test_gunicorn_opens_no_control_socket(gunicorn: Gunicorn) -> None:
+    # Its default path is one per user ($XDG_RUNTIME_DIR/gunicorn.ctl): instances of one host would share it.
+    assert list((gunicorn.log.parent / "run").iterdir()) == []
+    assert "Control socket listening" not in gunicorn.log.read_text()

@@ -15,7 +15,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from core.campaigns.ownership import RememberedOwners, keeps_address
-from core.data.db import Database, dialect_insert
+from core.data.db import Database, dialect_insert, is_missing_table
 from core.data.models import AddressOwner
 
 log = logging.getLogger(__name__)
@@ -30,6 +30,9 @@ class DatabaseAddressOwners:
         try:
             owners = self._settle(wanted, files, readable)
         except SQLAlchemyError as exc:
+            if is_missing_table(exc):  # settled again when a process loads campaigns after `flask db upgrade`
+                log.info("campaign address owners not recorded: the database has no tables yet (flask db upgrade)")
+                return self.remembered.settle(wanted, files, readable)
             log.warning(
                 "campaign address owners could not be read from the database (%s); using those this process remembers",
                 type(exc).__name__,

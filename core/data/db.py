@@ -169,6 +169,15 @@ def db_session() -> Session:
 _COMMIT_SENT = "claimsite.commit_sent"
 
 
+def is_missing_table(error: BaseException) -> bool:
+    """``error`` says a table does not exist: the database is new and ``flask db upgrade`` has not made them yet (it
+    creates the app, and with it the start-up checks, before it migrates)."""
+    cause = getattr(error, "orig", None)
+    if getattr(cause, "sqlstate", None) == "42P01":  # PostgreSQL: undefined_table
+        return True
+    return type(cause).__name__ == "OperationalError" and str(cause).startswith("no such table")  # SQLite
+
+
 def note_commit(session: Session) -> None:
     """Remember that ``session`` committed (or is about to): from then on, running its request again could write
     twice, or write what a commit of unknown outcome may already have written (see :mod:`core.data.faults`)."""

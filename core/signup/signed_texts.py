@@ -22,7 +22,7 @@ from core.campaigns import ConfigProblem, LoadedCampaign
 from core.campaigns.documents import agreement_file
 from core.campaigns.locks import file_sha256
 from core.campaigns.schema import Agreement
-from core.data.db import Database, dialect_insert
+from core.data.db import Database, dialect_insert, is_missing_table
 from core.data.hashing import sha256_hex
 from core.data.models import SignedText
 from core.signup.agreements import AgreementText
@@ -61,6 +61,8 @@ def signed_texts_rule(database: Database, campaigns_dir: Path) -> Callable[[Load
                     )
                 ).all()
         except SQLAlchemyError as exc:
+            if is_missing_table(exc):
+                return []  # a database without tables: nothing was signed in it
             log.warning("signed agreement texts of %s not compared: %s", loaded.slug, type(exc).__name__)
             return []
         return _problems(loaded, campaigns_dir, rows)

@@ -354,7 +354,7 @@ class Servers:
 
 
 def production_env(
-    folder: Path, database_url: str, smtp_url: str, stripe_url: str, timestamp_url: str, port: int
+    folder: Path, database_url: str, smtp_url: str, stripe_url: str, timestamp_url: str
 ) -> dict[str, str]:
     """Production's settings as ``make prod-check`` has them (tests/production_shape.py), on this script's own
     PostgreSQL cluster and instance folder. Production refuses limits in memory: the machine's Redis, in a database
@@ -424,7 +424,7 @@ def run(args: argparse.Namespace) -> int:
     ):
         folder = Path(tmp)
         port = free_port()
-        env = production_env(folder, url, smtp.url, stripe.url, authority.url, port)
+        env = production_env(folder, url, smtp.url, stripe.url, authority.url)
         servers = Servers(env, port, folder / "servers.log")
         stripe.add_webhook_endpoint(
             f"http://127.0.0.1:{port}/payments/stripe/webhook", STRIPE_WEBHOOK_SECRET, host=PAID

@@ -143,8 +143,8 @@ class ProductionShape:
             if index == 0:
                 self._run("migrate", [sys.executable, "-m", "flask", "db", "upgrade"], env)
             server = Gunicorn(env, log=self.logs / f"gunicorn-{name}.log", workers=self.gunicorn_workers)
-            self.machines.append(Machine(name, folder, env, server))
             self._stack.enter_context(server)
+            self.machines.append(Machine(name, folder, env, server))
         for index in range(self.workers_count):
             self.start_worker(self.machines[index % len(self.machines)], index)
         port = free_port()

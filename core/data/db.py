@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import logging
+import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -175,7 +176,7 @@ def is_missing_table(error: BaseException) -> bool:
     cause = getattr(error, "orig", None)
     if getattr(cause, "sqlstate", None) == "42P01":  # PostgreSQL: undefined_table
         return True
-    return type(cause).__name__ == "OperationalError" and str(cause).startswith("no such table")  # SQLite
+    return isinstance(cause, sqlite3.OperationalError) and str(cause).startswith("no such table")
 
 
 def note_commit(session: Session) -> None:

@@ -25,7 +25,7 @@ from core.exports.round_package import verify_round_package
 from core.sealing import generate
 from tests.conftest import CampaignFolder
 from tests.test_data_request_join import plain, reopened
-from tests.test_request_rounds import ROUND_1, ROUND_2, TODAY, days, join, prepare
+from tests.test_request_rounds import PALANTIR_RECEIVED, ROUND_1, ROUND_2, TODAY, days, join, prepare
 from tests.test_staff_console import ADMIN, audit_actions, csrf, development_private_key, finished, post
 from tests.test_staff_identity import audit_details
 from tests.test_staff_roles import console
@@ -97,7 +97,7 @@ def test_the_timeline_shows_each_step_its_day_the_due_day_and_the_state(app: Fla
         manifests = {r.company: r.manifest_sha256 for r in db_session().scalars(select(CompanyRequest))}
 
     # TikTok: e-mailed 60 days ago, an extension claimed late: overdue. Zoom: a letter 20 days ago, three months
-    # claimed in time (two count), answered in part. Palantir: received 23 days ago as recorded: due soon.
+    # claimed in time (two count), answered in part. Palantir: received some 23 days ago as recorded: due soon.
     assert sent(admin, "tiktok", days(-60)).status_code == 200
     response = event(admin, "tiktok", "extension", days(-5), months="2")
     assert response.status_code == 200
@@ -106,7 +106,7 @@ def test_the_timeline_shows_each_step_its_day_the_due_day_and_the_state(app: Fla
     assert event(admin, "zoom", "extension", days(-10), months="3").status_code == 200
     response = event(admin, "zoom", "answered", days(-2), answer="part", note="no location data")
     assert response.status_code == 200 and "answered recorded" in plain(response.get_data(as_text=True))
-    assert sent(admin, "palantir", days(-25), "email", days(-23)).status_code == 200
+    assert sent(admin, "palantir", days(-PALANTIR_RECEIVED - 2), "email", days(-PALANTIR_RECEIVED)).status_code == 200
 
     html = admin.get(PAGE, base_url=ADMIN).get_data(as_text=True)
     tiktok_due = deadline(TODAY - dt.timedelta(days=60), "IE").due
@@ -127,10 +127,10 @@ def test_the_timeline_shows_each_step_its_day_the_due_day_and_the_state(app: Fla
     assert f"{days(-2)} answered : answer: part Note: no location data" in zoom
     assert "Mark sent" not in zoom and "Record" not in zoom  # nothing is recorded after the answer
 
-    palantir_due = deadline(TODAY - dt.timedelta(days=23), "NL").due
+    palantir_due = deadline(TODAY - dt.timedelta(days=PALANTIR_RECEIVED), "NL").due
     palantir = timeline(html, "round-1", "palantir")
     assert "Due soon" in palantir and f"{(palantir_due - TODAY).days} day(s) left" in palantir
-    assert f"{days(-23)} received : recorded" in palantir
+    assert f"{days(-PALANTIR_RECEIVED)} received : recorded" in palantir
 
     with app.app_context():
         entries = db_session().scalars(select(AuditEntry).where(AuditEntry.action.like("requests-%"))).all()

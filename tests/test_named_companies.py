@@ -217,6 +217,39 @@ def test_a_declined_company_is_mailed_with_the_reason_and_shown_on_the_participa
     assert "Zoom:" in page  # the other company stays
 
 
+def test_a_reference_that_starts_with_a_dash_is_taken_as_typed_on_the_command_line(app: Flask) -> None:
+    """One token in 64 begins with '-' (secrets.token_urlsafe), and so does its reference: the command line takes
+    it as the reference it is, not as an option ("No such option: -h" on main)."""
+    anna = with_reference(app, named(app, "Anna de Vries", "anna@example.org", "Acme Data BV"), "-hAnnaDeVrie")
+    bram = with_reference(app, named(app, "Bram Bos", "bram@example.org", "Meta Platforms Ireland"), "--BramBos123")
+
+    listed = cli(app, "requests", "named", "--campaign", "alledata", "--private-key", private_key_path(app))
+    assert f"{anna}  Acme Data BV" in listed.output and f"{bram}  Meta Platforms Ireland" in listed.output
+    declined = cli(app, "requests", "decline", anna, "--campaign", "alledata", "--reason", "outside-eea")
+    assert declined.exit_code == 0, declined.output
+    assert choices_of(app, anna)["other"].review == "declined"
+    assert [mail["To"] for mail in deliver(app)] == ["anna@example.org"]
+    matched = cli(app, "requests", "match", bram, "meta", "--campaign", "alledata")
+    assert matched.exit_code == 0, matched.output
+    assert choices_of(app, bram)["other"].matched_company == "meta"
+    # An option mistyped is still refused, and nothing is decided by it.
+    carla = named(app, "Carla Dijk", "carla@example.org", "Acme Data BV")
+    mistyped = cli(app, "requests", "match", carla, "meta", "--campaing", "alledata")
+    assert mistyped.exit_code != 0 and "--campaing" in mistyped.output
+    assert choices_of(app, carla)["other"].review is None
+
+
+def with_reference(app: Flask, reference: str, wanted: str) -> str:
+    """Gives the sign-up whose reference is ``reference`` the reference ``wanted`` (its token's first 12
+    characters, the rest kept); returns it."""
+    assert len(wanted) == 12
+    with app.app_context():
+        signup = db_session().scalars(select(Signup).where(Signup.token.startswith(reference))).one()
+        signup.token = wanted + signup.token[12:]
+        db_session().commit()
+    return wanted
+
+
 def test_two_staff_members_deciding_at_once_make_one_decision(app: Flask) -> None:
     """Mira declines and Kim matches the same entry at the same moment: Mira's request has read the entry when
     Kim's decision lands. Only Kim's counts; Mira is told, and no mail goes out."""

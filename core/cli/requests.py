@@ -24,6 +24,7 @@ from flask.cli import with_appcontext
 from core.campaigns import LoadedCampaign
 from core.campaigns.companies import current_catalogue
 from core.cli.export import opening_keys, private_key_option
+from core.cli.references import TakesReferences
 from core.data.db import db_session, utcnow
 from core.data.models import AnswerKind, RequestEventKind, Signup
 from core.data_requests import named_companies
@@ -328,7 +329,7 @@ def _not_waiting(reference: str) -> click.ClickException:
     return click.ClickException(f"the company {reference} named is no longer waiting for review: nothing was changed")
 
 
-@requests_cli.command("match")
+@requests_cli.command("match", cls=TakesReferences)
 @click.argument("reference")
 @click.argument("company")
 @campaign_option
@@ -350,7 +351,7 @@ def match_command(reference: str, company: str, campaign: str) -> None:
     click.echo(f"matched: {reference} is in the next round's request to {company} (no mail is sent)")
 
 
-@requests_cli.command("decline")
+@requests_cli.command("decline", cls=TakesReferences)
 @click.argument("reference")
 @campaign_option
 @click.option(
